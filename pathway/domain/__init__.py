@@ -1,0 +1,1 @@
+"""The pure domain core: the law as plain functions over pydantic models. No Temporal here."""

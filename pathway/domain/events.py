@@ -1,0 +1,344 @@
+"""Every event of the adult path, as typed, validated pydantic models (SPEC "Events in").
+
+Each event carries the sender's idempotency key (``event_id``), the sending organisation, who
+acted (a staff reference, never a victim's name), when it happened and why. The payload is
+validated here for shape; the law (rules with IDs) is checked in :mod:`pathway.domain.rules`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from pathway.domain.organisations import Organisation as Org
+from pathway.domain.person import LanguageCode, PersonFacts
+
+EventId = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$",
+          description="The sender's idempotency key: a repeat returns the first result."),
+]
+
+
+class RightsSubject(StrEnum):
+    """The nine information subjects of R3, (a) to (i)."""
+
+    A_INSTITUTIONS = "a_institutions"
+    B_ASSISTANCE_TYPES = "b_assistance_types"
+    C_REPORTING_THE_CRIME = "c_reporting_the_crime"
+    D_PROCEDURES_AND_ROLE = "d_procedures_and_role"
+    E_PROTECTION = "e_protection"
+    F_LEGAL_COUNSELLING_AND_AID = "f_legal_counselling_and_aid"
+    G_COMPENSATION = "g_compensation"
+    H_OTHER_MEMBER_STATE_RESIDENT = "h_other_member_state_resident"
+    I_COST_REIMBURSEMENT = "i_cost_reimbursement"
+
+
+class Placement(StrEnum):
+    CRISIS_ACCOMMODATION = "crisis_accommodation"
+    SAFE_ACCOMMODATION = "safe_accommodation"
+
+
+class FurtherSupport(StrEnum):
+    """The decision at the end of the reflection period (K5)."""
+
+    SAFE_ACCOMMODATION = "safe_accommodation"
+    RETURN_HOME = "return_home"
+    REINTEGRATION = "reintegration"
+    OTHER_SUPPORT = "other_support"
+
+
+class PermitBasis(StrEnum):
+    ON_REQUEST = "on_request"
+    EX_OFFICIO = "ex_officio"
+
+
+class ResidencePermitBasis(StrEnum):
+    """Foreigners Act, Article 50 (S4)."""
+
+    WITNESS = "witness"
+    PERSONAL_CIRCUMSTANCES = "personal_circumstances"
+
+
+class PresentAtInterview(StrEnum):
+    """Who accompanied the victim at the police interview (R4)."""
+
+    NGO_REPRESENTATIVE = "ngo_representative"
+    TRUSTED_PERSON = "trusted_person"
+    NOBODY = "nobody"
+
+
+class WrittenConsent(BaseModel):
+    """Consent by written statement (K2, S1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    form: Literal["written_statement"] = "written_statement"
+    signed_on: date
+
+
+class BaseEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Organisations whose role lets them send this event (SPEC "Who uses it", "Access").
+    senders: ClassVar[frozenset[Org]]
+
+    event_id: EventId
+    organisation: Org
+    actor: str | None = Field(
+        default=None, max_length=100,
+        description="Pseudonymous reference of the staff member who acted (never a victim's name).",
+    )
+    occurred_at: AwareDatetime
+    reason: str | None = Field(default=None, max_length=2000, description="Why: free text.")
+
+
+class Identified(BaseEvent):
+    """R1: an authorised authority has reasonable grounds to suspect trafficking."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE, Org.SOCIAL_WORK_CENTRE, Org.UOIM})
+    type: Literal["identified"] = "identified"
+    subject_ref: str = Field(
+        min_length=1, max_length=200,
+        description="The identifying authority's stable reference for the person. Only its keyed "
+        "hash forms the case ID; it is never shown.",
+    )
+    person: PersonFacts
+
+
+class NgoInterviewHeld(BaseEvent):
+    """R2: the individual interview with an NGO or humanitarian organisation."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    type: Literal["ngo_interview_held"] = "ngo_interview_held"
+    language: LanguageCode
+    interpreter_used: bool
+
+
+class RightsInformationGiven(BaseEvent):
+    """R3: information on some of the nine subjects, in a language the victim understands."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset(
+        {Org.CARITAS, Org.KLJUC, Org.POLICE, Org.SOCIAL_WORK_CENTRE}
+    )
+    type: Literal["rights_information_given"] = "rights_information_given"
+    subjects: list[RightsSubject] = Field(min_length=1)
+    language: LanguageCode
+    interpreter_used: bool
+
+
+class PoliceInformationGatheringStarted(BaseEvent):
+    """R2, R4: the police start gathering information from the victim."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    type: Literal["police_information_gathering_started"] = "police_information_gathering_started"
+    trusted_person_offered: bool = Field(description="R4: was the victim offered company?")
+    present: PresentAtInterview = Field(description="R4: who attended with the victim.")
+
+
+class CrisisAccommodationPlaced(BaseEvent):
+    """K1, K2, K5: placement in crisis accommodation starts the 30-day periods."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS})
+    type: Literal["crisis_accommodation_placed"] = "crisis_accommodation_placed"
+    consent: WrittenConsent | None = Field(default=None, description="K2: required.")
+
+
+class ReflectionPeriodStarted(BaseEvent):
+    """K5: a reflection period for a victim who is not in crisis accommodation."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE, Org.CARITAS, Org.KLJUC})
+    type: Literal["reflection_period_started"] = "reflection_period_started"
+
+
+class FurtherSupportDecided(BaseEvent):
+    """K5: the victim's decision on further support (closes the reflection decision point)."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    type: Literal["further_support_decided"] = "further_support_decided"
+    option: FurtherSupport
+
+
+class CrisisAccommodationEnded(BaseEvent):
+    """K1: the crisis placement ends (moved on, period over); other rights continue."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS})
+    type: Literal["crisis_accommodation_ended"] = "crisis_accommodation_ended"
+
+
+class SafeAccommodationPlaced(BaseEvent):
+    """S1, S3: placement in safe accommodation (long term)."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC})
+    type: Literal["safe_accommodation_placed"] = "safe_accommodation_placed"
+    consent: WrittenConsent | None = Field(default=None, description="S1: required.")
+    preliminary_programme: bool = Field(
+        default=True, description="S1: a preliminary assistance and protection programme."
+    )
+
+
+class SafeAccommodationEnded(BaseEvent):
+    """S5: safe accommodation is voluntary and ends when the victim or the programme ends it."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC})
+    type: Literal["safe_accommodation_ended"] = "safe_accommodation_ended"
+
+
+class ConsentWithdrawn(BaseEvent):
+    """K2: withdrawing consent ends the placement only, never the other rights."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    type: Literal["consent_withdrawn"] = "consent_withdrawn"
+    placement: Placement
+
+
+class PermitToStayGranted(BaseEvent):
+    """K7: the police allow a victim residing illegally to stay for 3 months."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    type: Literal["permit_to_stay_granted"] = "permit_to_stay_granted"
+    valid_from: date
+    basis: PermitBasis
+
+
+class PermitToStayExtended(BaseEvent):
+    """K7: with reasonable grounds, one extension of at most 3 months."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    type: Literal["permit_to_stay_extended"] = "permit_to_stay_extended"
+    months: int = Field(ge=1, le=12, description="K7: at most 3 are accepted.")
+
+
+class TemporaryResidencePermitGranted(BaseEvent):
+    """S4: Foreigners Act, Article 50."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.MIGRATION_AUTHORITY})
+    type: Literal["temporary_residence_permit_granted"] = "temporary_residence_permit_granted"
+    basis: ResidencePermitBasis
+    valid_from: date
+    valid_until: date
+    permit_number: str | None = Field(default=None, max_length=50)
+
+
+class TemporaryResidencePermitRenewed(BaseEvent):
+    """S3, S4: renewal moves the permit's expiry timer."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.MIGRATION_AUTHORITY})
+    type: Literal["temporary_residence_permit_renewed"] = "temporary_residence_permit_renewed"
+    valid_until: date
+
+
+class CriminalProceedingsOpened(BaseEvent):
+    """K6: criminal proceedings for trafficking in which the person is the injured party."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    type: Literal["criminal_proceedings_opened"] = "criminal_proceedings_opened"
+
+
+class CriminalProceedingsConcluded(BaseEvent):
+    """S5, K6: the end of criminal proceedings (assistance continues for a period after)."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    type: Literal["criminal_proceedings_concluded"] = "criminal_proceedings_concluded"
+
+
+class CooperationRecorded(BaseEvent):
+    """R5: the victim's readiness to cooperate or be a witness. Recorded; never conditions help."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE, Org.CARITAS, Org.KLJUC})
+    type: Literal["cooperation_recorded"] = "cooperation_recorded"
+    willing_to_cooperate: bool
+    willing_to_be_witness: bool | None = None
+
+
+class ReintegrationEnrolled(BaseEvent):
+    """I1: enrolment in the reintegration programme, eligible persons only."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC})
+    type: Literal["reintegration_enrolled"] = "reintegration_enrolled"
+    personal_plan: bool = Field(default=False, description="I1: a personal plan was agreed.")
+
+
+class FactsUpdated(BaseEvent):
+    """Corrected or changed facts about the person (languages, residence status, ...)."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset(
+        {Org.POLICE, Org.SOCIAL_WORK_CENTRE, Org.MIGRATION_AUTHORITY, Org.CARITAS, Org.KLJUC}
+    )
+    type: Literal["facts_updated"] = "facts_updated"
+    person: PersonFacts
+
+
+class ReturnedHome(BaseEvent):
+    """Exit: assisted return to the home country (K3)."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC, Org.POLICE})
+    type: Literal["returned_home"] = "returned_home"
+
+
+class Departed(BaseEvent):
+    """Exit: the victim declined further assistance or left (arbitrary departure)."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    type: Literal["departed"] = "departed"
+    arbitrary: bool = Field(description="True for an arbitrary departure without notice.")
+
+
+class CaseClosed(BaseEvent):
+    """Closure of the case from any phase; all timers end."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    type: Literal["case_closed"] = "case_closed"
+
+
+CaseEvent = Annotated[
+    Identified
+    | NgoInterviewHeld
+    | RightsInformationGiven
+    | PoliceInformationGatheringStarted
+    | CrisisAccommodationPlaced
+    | ReflectionPeriodStarted
+    | FurtherSupportDecided
+    | CrisisAccommodationEnded
+    | SafeAccommodationPlaced
+    | SafeAccommodationEnded
+    | ConsentWithdrawn
+    | PermitToStayGranted
+    | PermitToStayExtended
+    | TemporaryResidencePermitGranted
+    | TemporaryResidencePermitRenewed
+    | CriminalProceedingsOpened
+    | CriminalProceedingsConcluded
+    | CooperationRecorded
+    | ReintegrationEnrolled
+    | FactsUpdated
+    | ReturnedHome
+    | Departed
+    | CaseClosed,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[CaseEvent] = TypeAdapter(CaseEvent)
+
+EVENT_TYPES: dict[str, type[BaseEvent]] = {
+    cls.model_fields["type"].default: cls
+    for cls in BaseEvent.__subclasses__()
+}
+
+
+def parse_event(data: object) -> CaseEvent:
+    """Validate raw JSON-like data into a typed event (raises pydantic ``ValidationError``)."""
+    return EVENT_ADAPTER.validate_python(data)
+
+
+class RecordEvent(BaseModel):
+    """The update argument: one event for one case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: CaseEvent
+
+

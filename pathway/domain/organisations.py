@@ -1,0 +1,46 @@
+"""Who takes part in a case, and the task queue each organisation's worker serves.
+
+The roles follow the SPEC's "Who uses it" table.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+CASE_TASK_QUEUE = "pathway-cases"
+
+
+class Organisation(StrEnum):
+    """An organisation role that sends events or receives notifications."""
+
+    POLICE = "police"
+    MIGRATION_AUTHORITY = "migration_authority"
+    SOCIAL_WORK_CENTRE = "social_work_centre"
+    LABOUR_MINISTRY = "labour_ministry"
+    INTERIOR_MINISTRY = "interior_ministry"
+    CARITAS = "caritas"
+    KLJUC = "kljuc"
+    UOIM = "uoim"
+    GUARDIAN = "guardian"
+    ANALYST = "analyst"
+
+
+NGOS = frozenset({Organisation.CARITAS, Organisation.KLJUC})
+
+#: Organisations that receive notifications, each on its own task queue (SPEC "Notifications").
+NOTIFIED = (
+    Organisation.POLICE,
+    Organisation.MIGRATION_AUTHORITY,
+    Organisation.SOCIAL_WORK_CENTRE,
+    Organisation.LABOUR_MINISTRY,
+    Organisation.INTERIOR_MINISTRY,
+    Organisation.CARITAS,
+    Organisation.KLJUC,
+    Organisation.UOIM,
+    Organisation.GUARDIAN,
+)
+
+
+def notification_task_queue(organisation: Organisation) -> str:
+    """The task queue on which ``organisation``'s notification worker listens."""
+    return f"pathway-notify-{organisation.value}"

@@ -1,0 +1,115 @@
+"""Facts kept about the person (SPEC "The case"), with data minimisation (R6).
+
+No name is ever kept: the case is identified by a pseudonymous ID only.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: ISO 3166-1 alpha-2 codes of the EU member states (Slovenia included).
+EU_MEMBER_STATES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE HU".split()
+)
+SLOVENIA = "SI"
+
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$", description="ISO 639-1/-3 code")]
+
+
+class Gender(StrEnum):
+    """HTCDS ``prs_Gender`` picklist."""
+
+    MALE = "male"
+    FEMALE = "female"
+    TRANSGENDER_NONCONFORMING = "transgender_nonconforming"
+    UNKNOWN = "unknown"
+
+
+class ResidenceStatus(StrEnum):
+    """Residence status as the SPEC lists it."""
+
+    SLOVENIAN_CITIZEN = "slovenian_citizen"
+    EU_CITIZEN = "eu_citizen"
+    THIRD_COUNTRY_LEGAL = "third_country_legal"
+    THIRD_COUNTRY_ILLEGAL = "third_country_illegal"
+    INTERNATIONAL_PROTECTION_APPLICANT = "international_protection_applicant"
+
+
+class SpecialNeed(StrEnum):
+    """Special needs that call for appropriate help (K4)."""
+
+    PREGNANCY = "pregnancy"
+    HEALTH_CONDITION = "health_condition"
+    DISABILITY = "disability"
+    MENTAL_OR_PSYCHOLOGICAL_DISORDER = "mental_or_psychological_disorder"
+    SEVERE_ABUSE = "severe_abuse"
+
+
+class AgeEstimate(BaseModel):
+    """An age estimate when the birth date is unknown, with where it came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    years: int = Field(ge=0, le=120)
+    as_of: date
+    source: str = Field(min_length=1, max_length=200)
+
+
+class PersonFacts(BaseModel):
+    """What the case keeps about the person. Age is derived at each event's date, never stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    birth_date: date | None = None
+    age_estimate: AgeEstimate | None = None
+    gender: Gender = Gender.UNKNOWN
+    citizenships: list[CountryCode] = Field(min_length=1)
+    residence_status: ResidenceStatus
+    languages: list[LanguageCode] = Field(
+        default_factory=list, description="Languages the person understands (R3)."
+    )
+    exploited_abroad: bool = Field(
+        default=False, description="Treated as a victim of trafficking abroad (I1)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PersonFacts:
+        is_si = SLOVENIA in self.citizenships
+        if self.residence_status is ResidenceStatus.SLOVENIAN_CITIZEN and not is_si:
+            raise ValueError("residence_status slovenian_citizen needs 'SI' among citizenships")
+        if self.residence_status is ResidenceStatus.EU_CITIZEN and not self.is_eu_citizen:
+            raise ValueError("residence_status eu_citizen needs an EU member state citizenship")
+        if self.residence_status.value.startswith("third_country") and self.is_eu_citizen:
+            raise ValueError("an EU citizen is not a third-country national")
+        return self
+
+    @property
+    def is_eu_citizen(self) -> bool:
+        """Holds the citizenship of an EU member state (Slovenia included)."""
+        return any(c in EU_MEMBER_STATES for c in self.citizenships)
+
+    @property
+    def is_third_country_national(self) -> bool:
+        """Holds no EU member state citizenship (S3, S4)."""
+        return not self.is_eu_citizen
+
+    def age_on(self, day: date) -> int | None:
+        """Age in whole years on ``day``, from the birth date or else the estimate."""
+        if self.birth_date is not None:
+            born = self.birth_date
+        elif self.age_estimate is not None:
+            est = self.age_estimate
+            return est.years + _whole_years(est.as_of, day)
+        else:
+            return None
+        return _whole_years(born, day)
+
+
+def _whole_years(start: date, end: date) -> int:
+    years = end.year - start.year - ((end.month, end.day) < (start.month, start.day))
+    return years

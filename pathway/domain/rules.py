@@ -1,0 +1,831 @@
+"""The law as pure functions: apply an event, or the passing of time, to a case.
+
+``decide`` takes the case state (``None`` before identification), an event and the current time,
+and returns either :class:`Accepted` (the new state and the effects to carry out) or
+:class:`Rejection` (the rule ID, the field and a readable reason). It never mutates its input, so
+the workflow's update validator can call it to reject an event before anything reaches history.
+``fire_due`` does the same for reminders and expiries whose time has come.
+
+Every check cites the SPEC rule it enforces. No Temporal import here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NoReturn
+
+from pathway.domain import events as ev
+from pathway.domain.calendar import add_months, end_of_day, local_date
+from pathway.domain.config import CaseConfig
+from pathway.domain.events import BaseEvent, CaseEvent, Placement, RightsSubject
+from pathway.domain.organisations import Organisation as Org
+from pathway.domain.person import ResidenceStatus
+from pathway.domain.state import (
+    EXIT_PHASES,
+    CaseState,
+    Cooperation,
+    CriminalProceedings,
+    Deadline,
+    DeadlineKind,
+    EventResult,
+    Notification,
+    Obligation,
+    ObligationKind,
+    Phase,
+    PermitToStay,
+    PlacementRecord,
+    PoliceInterview,
+    ProcessedEvent,
+    Reintegration,
+    Reminder,
+    ResidencePermit,
+    RightsGiven,
+    TimelineEntry,
+)
+
+# Checks that guard the service itself rather than a SPEC rule carry these IDs.
+RULE_ACCESS = "ACCESS"  # SPEC "Access": the sender's role may not send this event
+RULE_TIME = "TIME"  # occurred_at in the future beyond tolerance, or before identification
+RULE_CASE = "CASE"  # no such case, already identified, or already closed
+RULE_IDEMPOTENCY = "IDEMPOTENCY"  # an event_id reused for a different event
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An event that breaks a rule. It changes nothing."""
+
+    rule: str
+    field: str | None
+    reason: str
+
+    def message(self) -> str:
+        where = f" (field {self.field})" if self.field else ""
+        return f"{self.rule}: {self.reason}{where}"
+
+
+@dataclass
+class Effects:
+    """What the workflow must carry out after a state change."""
+
+    notifications: list[Notification] = field(default_factory=list)
+    deadlines_set: list[DeadlineKind] = field(default_factory=list)
+    deadlines_ended: list[DeadlineKind] = field(default_factory=list)
+    obligations_opened: list[str] = field(default_factory=list)
+    obligations_closed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Accepted:
+    state: CaseState
+    effects: Effects
+    result: EventResult
+
+
+Decision = Accepted | Rejection
+
+
+class _Reject(Exception):  # noqa: N818 - internal control flow, never escapes this module
+    def __init__(self, rule: str, field: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.rejection = Rejection(rule, field, reason)
+
+
+def _reject(rule: str, field: str | None, reason: str) -> NoReturn:
+    raise _Reject(rule, field, reason)
+
+
+def event_digest(event: BaseEvent) -> str:
+    """A stable fingerprint of an event, to tell a true repeat from a reused ``event_id``."""
+    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+
+
+class _Change:
+    """A working copy of the state plus the effects of one change."""
+
+    def __init__(self, state: CaseState, now: datetime) -> None:
+        self.state = state
+        self.now = now
+        self.effects = Effects()
+
+    @property
+    def config(self) -> CaseConfig:
+        return self.state.config
+
+    # -- notifications -------------------------------------------------------------------------
+    def notify(
+        self,
+        recipients: Iterable[Org],
+        reason: str,
+        rule: str,
+        action: str,
+        due_at: datetime | None = None,
+    ) -> None:
+        for recipient in dict.fromkeys(recipients):  # keep order, drop repeats
+            self.state.notifications_sent += 1
+            seq = self.state.notifications_sent
+            n = Notification(
+                idempotency_key=f"{self.state.case_id}:{reason}:{seq}",
+                case_id=self.state.case_id,
+                sequence=seq,
+                recipient=recipient,
+                reason=reason,
+                rule=rule,
+                action=action,
+                issued_at=self.now,
+                due_at=due_at,
+            )
+            self.state.pending_notifications.append(n)
+            self.effects.notifications.append(n)
+
+    # -- deadlines -----------------------------------------------------------------------------
+    def set_deadline(
+        self,
+        kind: DeadlineKind,
+        rule: str,
+        due_at: datetime,
+        reminders: Iterable[tuple[datetime, list[Org]]] = (),
+    ) -> None:
+        """Start or move a deadline; reminders already past are not sent again."""
+        self.state.deadlines[kind] = Deadline(
+            kind=kind,
+            rule=rule,
+            due_at=due_at,
+            reminders=[Reminder(at=at, recipients=to) for at, to in reminders],
+        )
+        self.effects.deadlines_set.append(kind)
+
+    def end_deadline(self, kind: DeadlineKind) -> None:
+        if self.state.deadlines.pop(kind, None) is not None:
+            self.effects.deadlines_ended.append(kind)
+
+    # -- obligations ---------------------------------------------------------------------------
+    def open_obligation(
+        self,
+        kind: ObligationKind,
+        rule: str,
+        owner: Org,
+        action: str,
+        due_at: datetime | None = None,
+        suffix: str | None = None,
+        escalated: bool = False,
+    ) -> Obligation:
+        ob_id = kind.value if suffix is None else f"{kind.value}:{suffix}"
+        for existing in self.state.open_obligations:
+            if existing.id == ob_id:
+                return existing
+        ob = Obligation(
+            id=ob_id, kind=kind, rule=rule, owner=owner, action=action, opened_at=self.now,
+            due_at=due_at, escalated_at=self.now if escalated else None,
+        )
+        self.state.obligations.append(ob)
+        self.effects.obligations_opened.append(ob_id)
+        return ob
+
+    def close_obligations(self, by: str, *kinds: ObligationKind,
+                          ids: Iterable[str] = ()) -> None:
+        wanted = set(ids)
+        for ob in self.state.open_obligations:
+            if ob.kind in kinds or ob.id in wanted:
+                ob.closed_at = self.now
+                ob.closed_by = by
+                self.effects.obligations_closed.append(ob.id)
+
+    # -- timeline ------------------------------------------------------------------------------
+    def record(self, at: datetime, who: str, what: str, *, why: str | None = None,
+               rule: str | None = None, event_id: str | None = None) -> None:
+        self.state.timeline.append(TimelineEntry(
+            at=at, recorded_at=self.now, who=who, what=what, why=why, rule=rule,
+            event_id=event_id,
+        ))
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts derived from state
+# ---------------------------------------------------------------------------------------------
+
+def in_criminal_or_pretrial_proceedings(state: CaseState) -> bool:
+    """Treated as a victim in Slovenian pre-trial (police information gathering) or criminal
+    proceedings (I1)."""
+    return state.police_interview is not None or state.criminal_proceedings is not None
+
+
+def resides_legally(state: CaseState, at: datetime) -> bool:
+    """I1: legal residence. Citizens of Slovenia and of EU states reside legally; a third-country
+    national does with a legal residence status or a temporary residence permit valid at ``at``.
+    A permit to stay (K7) only tolerates the stay, so it does not count."""
+    status = state.person.residence_status
+    if status in (ResidenceStatus.SLOVENIAN_CITIZEN, ResidenceStatus.EU_CITIZEN,
+                  ResidenceStatus.THIRD_COUNTRY_LEGAL):
+        return True
+    return _residence_permit_valid(state, at)
+
+
+def reintegration_eligibility(state: CaseState, at: datetime) -> tuple[bool, str]:
+    """I1: who the reintegration programme is for, with the reason either way."""
+    person = state.person
+    if "SI" in person.citizenships and person.exploited_abroad:
+        return True, "Slovenian citizen treated as a victim abroad"
+    if not in_criminal_or_pretrial_proceedings(state):
+        return False, (
+            "reintegration needs a Slovenian citizen treated as a victim abroad, or a person "
+            "treated as a victim in Slovenian pre-trial or criminal proceedings"
+        )
+    if not resides_legally(state, at):
+        return False, "a third-country national must reside legally (status or residence permit)"
+    return True, "treated as a victim in Slovenian proceedings and residing legally"
+
+
+def _permit_to_stay_valid(state: CaseState, at: datetime) -> bool:
+    p = state.permit_to_stay
+    return p is not None and p.valid_from <= local_date(at) <= p.valid_until
+
+
+def _residence_permit_valid(state: CaseState, at: datetime) -> bool:
+    p = state.residence_permit
+    return p is not None and p.valid_from <= local_date(at) <= p.valid_until
+
+
+def _follow_on_decided(state: CaseState) -> bool:
+    return state.further_support is not None or (
+        state.safe_accommodation is not None and state.safe_accommodation.active
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+# ---------------------------------------------------------------------------------------------
+
+def _who(event: BaseEvent) -> str:
+    return event.organisation.value + (f" ({event.actor})" if event.actor else "")
+
+
+def _open_case(change: _Change, event: ev.Identified) -> None:
+    """R1: assistance starts at identification, before any formal status."""
+    state, cfg = change.state, change.config
+    sla_due = event.occurred_at + cfg.rights_information_sla
+    change.open_obligation(
+        ObligationKind.NGO_INTERVIEW, "R2", state.lead_ngo,
+        "Hold the individual interview with the victim before the police gather information.",
+    )
+    for subject in RightsSubject:
+        change.open_obligation(
+            ObligationKind.RIGHTS_INFORMATION, "R3", state.lead_ngo,
+            f"Inform the victim, in a language they understand, on subject ({subject.value[0]}).",
+            due_at=sla_due, suffix=subject.value,
+        )
+    change.set_deadline(DeadlineKind.RIGHTS_INFORMATION, "R3", sla_due)
+    change.notify(
+        [state.lead_ngo], "case_identified", "R1",
+        "New case: assistance starts now. Hold the individual interview (R2) and give the "
+        "rights information on all nine subjects (R3).",
+        due_at=sla_due,
+    )
+    if event.organisation is not Org.POLICE:
+        change.notify([Org.POLICE], "case_identified", "R1",
+                      "New case identified by another authority; no information gathering "
+                      "before the NGO interview (R2).")
+
+
+def _ngo_interview(change: _Change, event: ev.NgoInterviewHeld) -> None:
+    change.state.ngo_interview_at = event.occurred_at
+    change.state.lead_ngo = event.organisation
+    change.close_obligations(event.event_id, ObligationKind.NGO_INTERVIEW)
+
+
+def _rights_information(change: _Change, event: ev.RightsInformationGiven) -> None:
+    state = change.state
+    if state.person.languages and event.language not in state.person.languages:
+        _reject("R3", "language",
+                f"information must be given in a language the victim understands "
+                f"({', '.join(state.person.languages)}), not '{event.language}'")
+    for subject in event.subjects:
+        state.rights_information[subject] = RightsGiven(
+            at=event.occurred_at, language=event.language,
+            interpreter_used=event.interpreter_used, by=event.organisation,
+        )
+    change.close_obligations(
+        event.event_id, ids=[f"{ObligationKind.RIGHTS_INFORMATION.value}:{s.value}"
+                             for s in event.subjects],
+    )
+    if len(state.rights_information) == len(RightsSubject):
+        change.end_deadline(DeadlineKind.RIGHTS_INFORMATION)
+
+
+def _police_information_gathering(
+    change: _Change, event: ev.PoliceInformationGatheringStarted
+) -> None:
+    state = change.state
+    if state.ngo_interview_at is None or state.ngo_interview_at > event.occurred_at:
+        _reject("R2", "type",
+                "the individual interview with an NGO must take place before the police start "
+                "gathering information")
+    state.police_interview = PoliceInterview(
+        at=event.occurred_at, trusted_person_offered=event.trusted_person_offered,
+        present=event.present,
+    )
+
+
+def _consent_or_reject(rule: str, event: ev.CrisisAccommodationPlaced | ev.SafeAccommodationPlaced
+                       ) -> ev.WrittenConsent:
+    if event.consent is None:
+        _reject(rule, "consent", "placement needs the victim's consent by written statement")
+    if event.consent.signed_on > local_date(event.occurred_at):
+        _reject(rule, "consent.signed_on", "the written consent is dated after the placement")
+    return event.consent
+
+
+def _start_reflection(change: _Change, at: datetime) -> None:
+    """K5: the 30-day recovery and reflection period, with its reminder to NGO and police."""
+    state, cfg = change.state, change.config
+    state.reflection_started_at = at
+    due = at + cfg.reflection_period
+    change.set_deadline(
+        DeadlineKind.REFLECTION_PERIOD, "K5", due,
+        [(due - cfg.reflection_reminder, [state.lead_ngo, Org.POLICE])],
+    )
+    if state.phase in (Phase.IDENTIFIED, *EXIT_PHASES):
+        state.phase = Phase.REFLECTION
+
+
+def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) -> None:
+    state, cfg = change.state, change.config
+    consent = _consent_or_reject("K2", event)
+    if state.crisis_accommodation is not None and state.crisis_accommodation.active:
+        _reject("K1", "type", "the victim is already in crisis accommodation")
+    state.crisis_accommodation = PlacementRecord(
+        provider=event.organisation, since=event.occurred_at,
+        consent_signed_on=consent.signed_on,
+    )
+    state.lead_ngo = event.organisation
+    due = event.occurred_at + cfg.crisis_accommodation
+    change.set_deadline(
+        DeadlineKind.CRISIS_ACCOMMODATION, "K1", due,
+        [(due - cfg.crisis_accommodation_reminder, [Org.CARITAS, Org.LABOUR_MINISTRY])],
+    )
+    if state.reflection_started_at is None:
+        _start_reflection(change, event.occurred_at)
+    elif state.phase in EXIT_PHASES:
+        state.phase = Phase.REFLECTION
+
+
+def _reflection_started(change: _Change, event: ev.ReflectionPeriodStarted) -> None:
+    if change.state.reflection_started_at is not None:
+        _reject("K5", "type", "the reflection period has already started")
+    _start_reflection(change, event.occurred_at)
+
+
+def _decision_taken(change: _Change, by: str) -> None:
+    """K5: a decision on further support ends the reflection decision point."""
+    change.end_deadline(DeadlineKind.REFLECTION_PERIOD)
+    change.close_obligations(by, ObligationKind.REFLECTION_DECISION,
+                             ObligationKind.FOLLOW_ON_PLACEMENT)
+
+
+def _further_support(change: _Change, event: ev.FurtherSupportDecided) -> None:
+    change.state.further_support = event.option
+    _decision_taken(change, event.event_id)
+
+
+def _end_placement(change: _Change, placement: Placement, reason: str) -> bool:
+    state = change.state
+    record = (state.crisis_accommodation if placement is Placement.CRISIS_ACCOMMODATION
+              else state.safe_accommodation)
+    if record is None or not record.active:
+        return False
+    record.ended_at = change.now
+    record.end_reason = reason
+    if placement is Placement.CRISIS_ACCOMMODATION:
+        change.end_deadline(DeadlineKind.CRISIS_ACCOMMODATION)
+    return True
+
+
+def _crisis_ended(change: _Change, event: ev.CrisisAccommodationEnded) -> None:
+    if not _end_placement(change, Placement.CRISIS_ACCOMMODATION, "ended"):
+        _reject("K1", "type", "the victim is not in crisis accommodation")
+
+
+def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> None:
+    state = change.state
+    consent = _consent_or_reject("S1", event)
+    if state.safe_accommodation is not None and state.safe_accommodation.active:
+        _reject("S1", "type", "the victim is already in safe accommodation")
+    if state.person.is_third_country_national:
+        if not _permit_to_stay_valid(state, event.occurred_at):
+            _reject("S3", "type",
+                    "safe accommodation of a third-country national requires a valid permit to "
+                    "stay (K7)")
+        if not _residence_permit_valid(state, event.occurred_at):
+            _reject("S3", "type",
+                    "safe accommodation of a third-country national requires a valid temporary "
+                    "residence permit (S4)")
+    _end_placement(change, Placement.CRISIS_ACCOMMODATION, "moved to safe accommodation")
+    state.safe_accommodation = PlacementRecord(
+        provider=event.organisation, since=event.occurred_at,
+        consent_signed_on=consent.signed_on,
+    )
+    state.lead_ngo = event.organisation
+    state.phase = Phase.SAFE_ACCOMMODATION
+    _decision_taken(change, event.event_id)
+
+
+def _safe_ended(change: _Change, event: ev.SafeAccommodationEnded) -> None:
+    if not _end_placement(change, Placement.SAFE_ACCOMMODATION, "ended"):
+        _reject("S5", "type", "the victim is not in safe accommodation")
+    change.close_obligations(event.event_id, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+
+
+def _consent_withdrawn(change: _Change, event: ev.ConsentWithdrawn) -> None:
+    """K2: withdrawal ends the placement, never the other rights (reflection, permits...)."""
+    if not _end_placement(change, event.placement, "consent withdrawn (K2)"):
+        _reject("K2", "placement", f"the victim is not in {event.placement.value}")
+
+
+def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
+    state, cfg = change.state, change.config
+    if state.person.is_eu_citizen:
+        _reject("K7", "type", "a permit to stay is for victims residing illegally, not EU citizens")
+    if state.permit_to_stay is not None:
+        _reject("K7", "type", "a permit to stay was already granted; extend it instead")
+    until = add_months(event.valid_from, cfg.permit_to_stay_months)
+    state.permit_to_stay = PermitToStay(basis=event.basis, valid_from=event.valid_from,
+                                        valid_until=until)
+    _set_permit_deadline(change)
+
+
+def _set_permit_deadline(change: _Change) -> None:
+    state, cfg = change.state, change.config
+    assert state.permit_to_stay is not None
+    due = end_of_day(state.permit_to_stay.valid_until)
+    change.set_deadline(
+        DeadlineKind.PERMIT_TO_STAY, "K7", due,
+        [(due - cfg.permit_to_stay_reminder, [Org.POLICE, state.lead_ngo])],
+    )
+
+
+def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
+    state, cfg = change.state, change.config
+    permit = state.permit_to_stay
+    if permit is None:
+        _reject("K7", "type", "there is no permit to stay to extend")
+    if permit.extended_by_months is not None:
+        _reject("K7", "type", "the permit to stay may be extended only once")
+    if event.months > cfg.permit_to_stay_extension_max_months:
+        _reject("K7", "months",
+                f"an extension may last at most {cfg.permit_to_stay_extension_max_months} months")
+    permit.extended_by_months = event.months
+    permit.valid_until = add_months(permit.valid_until, event.months)
+    _set_permit_deadline(change)
+    change.close_obligations(event.event_id, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
+
+
+def _set_residence_deadline(change: _Change) -> None:
+    state, cfg = change.state, change.config
+    assert state.residence_permit is not None
+    due = end_of_day(state.residence_permit.valid_until)
+    change.set_deadline(
+        DeadlineKind.TEMPORARY_RESIDENCE_PERMIT, "S4", due,
+        [(due - cfg.residence_permit_reminder, [Org.MIGRATION_AUTHORITY, state.lead_ngo])],
+    )
+
+
+def _residence_permit(change: _Change, event: ev.TemporaryResidencePermitGranted) -> None:
+    state = change.state
+    if state.person.is_eu_citizen:
+        _reject("S4", "type", "a temporary residence permit under Article 50 is for "
+                "third-country nationals")
+    if event.valid_until <= event.valid_from:
+        _reject("S4", "valid_until", "the permit must end after it starts")
+    state.residence_permit = ResidencePermit(
+        basis=event.basis, valid_from=event.valid_from, valid_until=event.valid_until,
+        permit_number=event.permit_number,
+    )
+    _set_residence_deadline(change)
+    change.close_obligations(event.event_id, ObligationKind.RESIDENCE_PERMIT_RENEWAL)
+
+
+def _residence_renewed(change: _Change, event: ev.TemporaryResidencePermitRenewed) -> None:
+    permit = change.state.residence_permit
+    if permit is None:
+        _reject("S4", "type", "there is no temporary residence permit to renew")
+    if event.valid_until <= permit.valid_until:
+        _reject("S4", "valid_until", "a renewal must end after the current permit")
+    permit.valid_until = event.valid_until
+    _set_residence_deadline(change)
+    change.close_obligations(event.event_id, ObligationKind.RESIDENCE_PERMIT_RENEWAL)
+
+
+def _proceedings_opened(change: _Change, event: ev.CriminalProceedingsOpened) -> None:
+    cp = change.state.criminal_proceedings
+    if cp is not None and cp.concluded_at is None:
+        _reject("K6", "type", "criminal proceedings are already open")
+    change.state.criminal_proceedings = CriminalProceedings(opened_at=event.occurred_at)
+
+
+def _proceedings_concluded(change: _Change, event: ev.CriminalProceedingsConcluded) -> None:
+    state = change.state
+    cp = state.criminal_proceedings
+    if cp is None or cp.concluded_at is not None:
+        _reject("K6", "type", "there are no open criminal proceedings")
+    cp.concluded_at = event.occurred_at
+    placed = state.safe_accommodation is not None and state.safe_accommodation.active
+    if placed and state.person.is_third_country_national:
+        # S5: for third-country nationals safe accommodation lasts until proceedings conclude;
+        # K6: assistance continues for an appropriate period after, so it is a plan, not an end.
+        action = ("Criminal proceedings concluded: agree the victim's next step after safe "
+                  "accommodation (K6 support continues for an appropriate period).")
+        change.open_obligation(ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS, "S5",
+                               Org.KLJUC, action)
+        change.notify([Org.KLJUC], "proceedings_concluded", "S5", action)
+
+
+def _cooperation(change: _Change, event: ev.CooperationRecorded) -> None:
+    """R5: recorded only. No rule reads it to end or refuse assistance."""
+    change.state.cooperation = Cooperation(
+        at=event.occurred_at, willing_to_cooperate=event.willing_to_cooperate,
+        willing_to_be_witness=event.willing_to_be_witness,
+    )
+
+
+def _reintegration(change: _Change, event: ev.ReintegrationEnrolled) -> None:
+    state = change.state
+    if state.reintegration is not None:
+        _reject("I1", "type", "already enrolled in reintegration")
+    eligible, why = reintegration_eligibility(state, event.occurred_at)
+    if not eligible:
+        _reject("I1", "type", why)
+    state.reintegration = Reintegration(enrolled_at=event.occurred_at,
+                                        personal_plan=event.personal_plan)
+    state.phase = Phase.REINTEGRATION
+    _decision_taken(change, event.event_id)
+
+
+def _facts_updated(change: _Change, event: ev.FactsUpdated) -> None:
+    change.state.person = event.person
+
+
+def _leave_assistance(change: _Change, event: BaseEvent, phase: Phase) -> None:
+    """Exits: placements and the accommodation timers end; legal-status timers go on."""
+    state = change.state
+    _end_placement(change, Placement.CRISIS_ACCOMMODATION, phase.value)
+    _end_placement(change, Placement.SAFE_ACCOMMODATION, phase.value)
+    change.end_deadline(DeadlineKind.REFLECTION_PERIOD)
+    change.end_deadline(DeadlineKind.RIGHTS_INFORMATION)
+    change.close_obligations(
+        event.event_id, ObligationKind.NGO_INTERVIEW, ObligationKind.RIGHTS_INFORMATION,
+        ObligationKind.REFLECTION_DECISION, ObligationKind.FOLLOW_ON_PLACEMENT,
+        ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS,
+    )
+    state.phase = phase
+
+
+def _returned_home(change: _Change, event: ev.ReturnedHome) -> None:
+    _leave_assistance(change, event, Phase.RETURNED_HOME)
+
+
+def _departed(change: _Change, event: ev.Departed) -> None:
+    _leave_assistance(change, event, Phase.DECLINED_LEFT)
+    if event.arbitrary:
+        change.notify(
+            [Org.POLICE, change.state.lead_ngo], "arbitrary_departure", "R1",
+            "The victim left assistance without notice: check on their safety. The case stays "
+            "open and assistance resumes if they return.",
+        )
+
+
+def _case_closed(change: _Change, event: ev.CaseClosed) -> None:
+    state = change.state
+    _leave_assistance(change, event, Phase.CLOSED)
+    for kind in list(state.deadlines):
+        change.end_deadline(kind)
+    change.close_obligations(event.event_id, *ObligationKind)
+    state.closed_at = event.occurred_at
+
+
+_HANDLERS: dict[type[BaseEvent], Callable[[_Change, Any], None]] = {
+    ev.NgoInterviewHeld: _ngo_interview,
+    ev.RightsInformationGiven: _rights_information,
+    ev.PoliceInformationGatheringStarted: _police_information_gathering,
+    ev.CrisisAccommodationPlaced: _crisis_accommodation,
+    ev.ReflectionPeriodStarted: _reflection_started,
+    ev.FurtherSupportDecided: _further_support,
+    ev.CrisisAccommodationEnded: _crisis_ended,
+    ev.SafeAccommodationPlaced: _safe_accommodation,
+    ev.SafeAccommodationEnded: _safe_ended,
+    ev.ConsentWithdrawn: _consent_withdrawn,
+    ev.PermitToStayGranted: _permit_to_stay,
+    ev.PermitToStayExtended: _permit_extended,
+    ev.TemporaryResidencePermitGranted: _residence_permit,
+    ev.TemporaryResidencePermitRenewed: _residence_renewed,
+    ev.CriminalProceedingsOpened: _proceedings_opened,
+    ev.CriminalProceedingsConcluded: _proceedings_concluded,
+    ev.CooperationRecorded: _cooperation,
+    ev.ReintegrationEnrolled: _reintegration,
+    ev.FactsUpdated: _facts_updated,
+    ev.ReturnedHome: _returned_home,
+    ev.Departed: _departed,
+    ev.CaseClosed: _case_closed,
+}
+
+
+def _common_checks(state: CaseState | None, event: BaseEvent, now: datetime,
+                   config: CaseConfig) -> None:
+    if event.organisation not in type(event).senders:
+        allowed = ", ".join(sorted(o.value for o in type(event).senders))
+        _reject(RULE_ACCESS, "organisation",
+                f"'{event.organisation.value}' may not send {event.model_fields['type'].default}"
+                f" events (allowed: {allowed})")
+    if event.occurred_at > now + config.future_tolerance:
+        _reject(RULE_TIME, "occurred_at",
+                f"the event lies in the future (more than {config.future_tolerance} ahead)")
+    if state is not None and event.occurred_at < state.opened_at:
+        _reject(RULE_TIME, "occurred_at", "the event lies before the case's identification")
+
+
+def decide(
+    state: CaseState | None,
+    event: CaseEvent,
+    now: datetime,
+    *,
+    case_id: str,
+    config: CaseConfig | None = None,
+) -> Decision:
+    """Apply ``event`` at ``now`` to ``state`` (``None`` before identification).
+
+    Pure: ``state`` is not modified. A repeat of an already accepted ``event_id`` returns the
+    first result (marked duplicate) and changes nothing.
+    """
+    try:
+        if state is not None:
+            seen = state.processed.get(event.event_id)
+            if seen is not None:
+                if seen.digest != event_digest(event):
+                    _reject(RULE_IDEMPOTENCY, "event_id",
+                            "this event_id was already used for a different event")
+                result = seen.result.model_copy(update={"duplicate": True})
+                return Accepted(state, Effects(), result)
+        cfg = state.config if state is not None else (config or CaseConfig())
+        _common_checks(state, event, now, cfg)
+        if isinstance(event, ev.Identified):
+            if state is not None:
+                _reject(RULE_CASE, "type", "this case has already been identified")
+            new = CaseState(case_id=case_id, config=cfg, opened_at=event.occurred_at,
+                            person=event.person)
+            change = _Change(new, now)
+            _open_case(change, event)
+        else:
+            if state is None:
+                _reject(RULE_CASE, "type",
+                        "the case has not been opened: the first event must be 'identified'")
+            if state.phase is Phase.CLOSED:
+                _reject(RULE_CASE, "type", "the case is closed")
+            change = _Change(state.model_copy(deep=True), now)
+            _HANDLERS[type(event)](change, event)
+    except _Reject as rejected:
+        return rejected.rejection
+    change.record(event.occurred_at, _who(event), event.type.replace("_", " "),
+                  why=event.reason, rule=_EVENT_RULES.get(event.type), event_id=event.event_id)
+    result = EventResult(event_id=event.event_id, event_type=event.type,
+                         summary=change.state.summary())
+    change.state.processed[event.event_id] = ProcessedEvent(digest=event_digest(event),
+                                                            result=result)
+    return Accepted(change.state, change.effects, result)
+
+
+_EVENT_RULES = {
+    "identified": "R1", "ngo_interview_held": "R2", "rights_information_given": "R3",
+    "police_information_gathering_started": "R2, R4", "crisis_accommodation_placed": "K1, K2",
+    "reflection_period_started": "K5", "further_support_decided": "K5",
+    "crisis_accommodation_ended": "K1", "safe_accommodation_placed": "S1, S3",
+    "safe_accommodation_ended": "S5", "consent_withdrawn": "K2", "permit_to_stay_granted": "K7",
+    "permit_to_stay_extended": "K7", "temporary_residence_permit_granted": "S4",
+    "temporary_residence_permit_renewed": "S4", "criminal_proceedings_opened": "K6",
+    "criminal_proceedings_concluded": "S5, K6", "cooperation_recorded": "R5",
+    "reintegration_enrolled": "I1",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Time
+# ---------------------------------------------------------------------------------------------
+
+def _expire_rights_information(change: _Change) -> None:
+    state = change.state
+    missing = [s for s in RightsSubject if s not in state.rights_information]
+    if not missing:
+        return
+    letters = ", ".join(f"({s.value[0]})" for s in missing)
+    for ob in state.open_obligations:
+        if ob.kind is ObligationKind.RIGHTS_INFORMATION and ob.escalated_at is None:
+            ob.escalated_at = change.now
+    change.notify([state.lead_ngo], "rights_information_escalation", "R3",
+                  f"Rights information is overdue on subjects {letters}: give it now, in a "
+                  "language the victim understands.")
+
+
+def _expire_reflection(change: _Change) -> None:
+    state = change.state
+    action = ("The reflection period has ended: decide with the victim on safe accommodation, "
+              "return or other support. The victim stays in assistance (K5, R5).")
+    change.open_obligation(ObligationKind.REFLECTION_DECISION, "K5", state.lead_ngo, action)
+    change.notify([state.lead_ngo, Org.POLICE], "reflection_period_ended", "K5", action)
+
+
+def _expire_crisis(change: _Change) -> None:
+    if _follow_on_decided(change.state):
+        return
+    action = ("Crisis accommodation reached 30 days with no follow-on placement decided: "
+              "decide the follow-on placement (K1).")
+    change.open_obligation(ObligationKind.FOLLOW_ON_PLACEMENT, "K1", Org.CARITAS, action,
+                           escalated=True)
+    change.notify([Org.CARITAS, Org.LABOUR_MINISTRY], "crisis_accommodation_escalation", "K1",
+                  action)
+
+
+def _expire_permit_to_stay(change: _Change) -> None:
+    state = change.state
+    permit = state.permit_to_stay
+    assert permit is not None
+    if permit.extended_by_months is None:
+        action = ("The permit to stay has expired: decide on the one extension of at most "
+                  f"{change.config.permit_to_stay_extension_max_months} months (K7).")
+        change.open_obligation(ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION, "K7",
+                               Org.POLICE, action)
+    else:
+        action = "The extended permit to stay has expired; no further extension is possible (K7)."
+    change.notify([Org.POLICE, state.lead_ngo], "permit_to_stay_expired", "K7", action)
+
+
+def _expire_residence_permit(change: _Change) -> None:
+    state = change.state
+    action = "The temporary residence permit has expired: renewal is due (S4)."
+    change.open_obligation(ObligationKind.RESIDENCE_PERMIT_RENEWAL, "S4",
+                           Org.MIGRATION_AUTHORITY, action)
+    recipients = [Org.MIGRATION_AUTHORITY, state.lead_ngo]
+    if state.safe_accommodation is not None and state.safe_accommodation.active:
+        action += " Safe accommodation of a third-country national depends on it (S3)."
+    change.notify(recipients, "residence_permit_expired", "S3", action)
+
+
+_EXPIRY: dict[DeadlineKind, Callable[[_Change], None]] = {
+    DeadlineKind.RIGHTS_INFORMATION: _expire_rights_information,
+    DeadlineKind.REFLECTION_PERIOD: _expire_reflection,
+    DeadlineKind.CRISIS_ACCOMMODATION: _expire_crisis,
+    DeadlineKind.PERMIT_TO_STAY: _expire_permit_to_stay,
+    DeadlineKind.TEMPORARY_RESIDENCE_PERMIT: _expire_residence_permit,
+}
+
+_REMINDER_TEXT: dict[DeadlineKind, str] = {
+    DeadlineKind.RIGHTS_INFORMATION: "Rights information (R3) is due by {due}.",
+    DeadlineKind.REFLECTION_PERIOD: (
+        "The reflection period ends on {due}: prepare the decision on further support (K5)."),
+    DeadlineKind.CRISIS_ACCOMMODATION: (
+        "Crisis accommodation reaches 30 days on {due}: arrange the follow-on placement (K1)."),
+    DeadlineKind.PERMIT_TO_STAY: (
+        "The permit to stay expires on {due}: decide on the extension (K7)."),
+    DeadlineKind.TEMPORARY_RESIDENCE_PERMIT: (
+        "The temporary residence permit expires on {due}: renewal is due (S3, S4)."),
+}
+
+
+def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, Effects]:
+    """Send the reminders and run the expiries whose time has come by ``now``. Pure."""
+    change = _Change(state.model_copy(deep=True), now)
+    for deadline in sorted(change.state.deadlines.values(), key=lambda d: (d.due_at, d.kind)):
+        for reminder in deadline.reminders:
+            if not reminder.sent and reminder.at <= now:
+                reminder.sent = True
+                text = _REMINDER_TEXT[deadline.kind].format(
+                    due=local_date(deadline.due_at).isoformat())
+                change.notify(reminder.recipients, f"{deadline.kind.value}_reminder",
+                              deadline.rule, text, due_at=deadline.due_at)
+                change.record(now, "pathway", f"{deadline.kind.value} reminder sent",
+                              rule=deadline.rule)
+        if deadline.due_at <= now:
+            change.end_deadline(deadline.kind)
+            change.record(now, "pathway", f"{deadline.kind.value} deadline reached",
+                          rule=deadline.rule)
+            _EXPIRY[deadline.kind](change)
+    return change.state, change.effects
+
+
+def mark_delivered(state: CaseState, idempotency_key: str) -> CaseState:
+    """Drop a delivered notification from the pending list (in place: workflow-owned state)."""
+    state.pending_notifications = [
+        n for n in state.pending_notifications if n.idempotency_key != idempotency_key
+    ]
+    return state
+
+
+__all__ = [
+    "Accepted",
+    "Decision",
+    "Effects",
+    "Rejection",
+    "decide",
+    "fire_due",
+    "mark_delivered",
+    "reintegration_eligibility",
+]

@@ -1,0 +1,274 @@
+"""The whole state of one case, as one model (so continue-as-new carries it in one piece)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pathway.domain.config import CaseConfig
+from pathway.domain.events import (
+    FurtherSupport,
+    PermitBasis,
+    PresentAtInterview,
+    ResidencePermitBasis,
+    RightsSubject,
+)
+from pathway.domain.organisations import Organisation
+from pathway.domain.person import PersonFacts
+
+
+class Phase(StrEnum):
+    """Assistance phases (SPEC "Assistance phases")."""
+
+    IDENTIFIED = "identified"
+    REFLECTION = "reflection"
+    SAFE_ACCOMMODATION = "safe_accommodation"
+    REINTEGRATION = "reintegration"
+    RETURNED_HOME = "returned_home"
+    DECLINED_LEFT = "declined_left"
+    CLOSED = "closed"
+
+
+EXIT_PHASES = frozenset({Phase.RETURNED_HOME, Phase.DECLINED_LEFT, Phase.CLOSED})
+
+
+class DeadlineKind(StrEnum):
+    """The SPEC's deadline table, one durable timer each."""
+
+    RIGHTS_INFORMATION = "rights_information"
+    REFLECTION_PERIOD = "reflection_period"
+    CRISIS_ACCOMMODATION = "crisis_accommodation"
+    PERMIT_TO_STAY = "permit_to_stay"
+    TEMPORARY_RESIDENCE_PERMIT = "temporary_residence_permit"
+
+
+class ObligationKind(StrEnum):
+    """Something an organisation must do, visible until done."""
+
+    NGO_INTERVIEW = "ngo_interview"
+    RIGHTS_INFORMATION = "rights_information"
+    REFLECTION_DECISION = "reflection_decision"
+    FOLLOW_ON_PLACEMENT = "follow_on_placement"
+    PERMIT_TO_STAY_EXTENSION_DECISION = "permit_to_stay_extension_decision"
+    RESIDENCE_PERMIT_RENEWAL = "residence_permit_renewal"
+    ACCOMMODATION_AFTER_PROCEEDINGS = "accommodation_after_proceedings"
+
+
+class Reminder(BaseModel):
+    at: datetime
+    recipients: list[Organisation]
+    sent: bool = False
+
+
+class Deadline(BaseModel):
+    """A durable, updatable timer: decision events move (``due_at``) or end it."""
+
+    kind: DeadlineKind
+    rule: str
+    due_at: datetime
+    reminders: list[Reminder] = Field(default_factory=list)
+
+
+class Obligation(BaseModel):
+    id: str
+    kind: ObligationKind
+    rule: str
+    owner: Organisation
+    action: str
+    opened_at: datetime
+    due_at: datetime | None = None
+    escalated_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, description="event_id or 'deadline'")
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class Notification(BaseModel):
+    """What an organisation must do. Carries the case ID and dates, never personal data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str
+    case_id: str
+    sequence: int
+    recipient: Organisation
+    reason: str
+    rule: str
+    action: str
+    issued_at: datetime
+    due_at: datetime | None = None
+
+
+class TimelineEntry(BaseModel):
+    """Who, when, what, why."""
+
+    at: datetime
+    recorded_at: datetime
+    who: str = Field(description="organisation (and actor), or 'pathway' for timers")
+    what: str
+    why: str | None = None
+    rule: str | None = None
+    event_id: str | None = None
+
+
+class PlacementRecord(BaseModel):
+    provider: Organisation
+    since: datetime
+    consent_signed_on: date
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+
+class RightsGiven(BaseModel):
+    at: datetime
+    language: str
+    interpreter_used: bool
+    by: Organisation
+
+
+class PoliceInterview(BaseModel):
+    at: datetime
+    trusted_person_offered: bool
+    present: PresentAtInterview
+
+
+class PermitToStay(BaseModel):
+    basis: PermitBasis
+    valid_from: date
+    valid_until: date = Field(description="last day of validity")
+    extended_by_months: int | None = None
+
+
+class ResidencePermit(BaseModel):
+    basis: ResidencePermitBasis
+    valid_from: date
+    valid_until: date = Field(description="last day of validity")
+    permit_number: str | None = None
+
+
+class CriminalProceedings(BaseModel):
+    opened_at: datetime
+    concluded_at: datetime | None = None
+
+
+class Cooperation(BaseModel):
+    """R5: recorded for the police's information; it conditions nothing."""
+
+    at: datetime
+    willing_to_cooperate: bool
+    willing_to_be_witness: bool | None = None
+
+
+class Reintegration(BaseModel):
+    enrolled_at: datetime
+    personal_plan: bool
+
+
+class ObligationView(BaseModel):
+    id: str
+    kind: ObligationKind
+    rule: str
+    owner: Organisation
+    due_at: datetime | None
+    escalated: bool
+
+
+class DeadlineView(BaseModel):
+    kind: DeadlineKind
+    rule: str
+    due_at: datetime
+    next_reminder_at: datetime | None
+
+
+class CaseSummary(BaseModel):
+    """What an accepted event returns: where the case stands now."""
+
+    case_id: str
+    phase: Phase
+    open_obligations: list[ObligationView]
+    upcoming_deadlines: list[DeadlineView]
+
+
+class EventResult(BaseModel):
+    event_id: str
+    event_type: str
+    duplicate: bool = False
+    summary: CaseSummary
+
+
+class ProcessedEvent(BaseModel):
+    digest: str
+    result: EventResult
+
+
+class CaseState(BaseModel):
+    """Everything about one case."""
+
+    case_id: str
+    config: CaseConfig
+    opened_at: datetime
+    phase: Phase = Phase.IDENTIFIED
+    person: PersonFacts
+    lead_ngo: Organisation = Organisation.CARITAS
+    ngo_interview_at: datetime | None = None
+    rights_information: dict[RightsSubject, RightsGiven] = Field(default_factory=dict)
+    police_interview: PoliceInterview | None = None
+    reflection_started_at: datetime | None = None
+    crisis_accommodation: PlacementRecord | None = None
+    safe_accommodation: PlacementRecord | None = None
+    further_support: FurtherSupport | None = None
+    permit_to_stay: PermitToStay | None = None
+    residence_permit: ResidencePermit | None = None
+    criminal_proceedings: CriminalProceedings | None = None
+    cooperation: Cooperation | None = None
+    reintegration: Reintegration | None = None
+    deadlines: dict[DeadlineKind, Deadline] = Field(default_factory=dict)
+    obligations: list[Obligation] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    pending_notifications: list[Notification] = Field(default_factory=list)
+    notifications_sent: int = 0
+    processed: dict[str, ProcessedEvent] = Field(default_factory=dict)
+    closed_at: datetime | None = None
+
+    @property
+    def open_obligations(self) -> list[Obligation]:
+        return [o for o in self.obligations if o.is_open]
+
+    def summary(self) -> CaseSummary:
+        return CaseSummary(
+            case_id=self.case_id,
+            phase=self.phase,
+            open_obligations=[
+                ObligationView(
+                    id=o.id, kind=o.kind, rule=o.rule, owner=o.owner, due_at=o.due_at,
+                    escalated=o.escalated_at is not None,
+                )
+                for o in self.open_obligations
+            ],
+            upcoming_deadlines=sorted(
+                (
+                    DeadlineView(
+                        kind=d.kind, rule=d.rule, due_at=d.due_at,
+                        next_reminder_at=min((r.at for r in d.reminders if not r.sent),
+                                             default=None),
+                    )
+                    for d in self.deadlines.values()
+                ),
+                key=lambda v: (v.due_at, v.kind),
+            ),
+        )
+
+    def next_wake_at(self) -> datetime | None:
+        """The earliest reminder or expiry still to fire: the one timer the workflow sleeps on."""
+        times = [d.due_at for d in self.deadlines.values()]
+        times += [r.at for d in self.deadlines.values() for r in d.reminders if not r.sent]
+        return min(times, default=None)

@@ -37,6 +37,10 @@ class CaseConfig(BaseModel):
         default=timedelta(minutes=10),
         description="How long a started case waits for its identification before giving up.",
     )
+    notification_queue_prefix: str = Field(
+        default="pathway-notify",
+        description="Task-queue prefix of the organisations' notification workers.",
+    )
     upsert_search_attributes: bool = Field(
         default=True,
         description="Publish the phase as a search attribute (off on the time-skipping server).",

@@ -41,6 +41,11 @@ NOTIFIED = (
 )
 
 
-def notification_task_queue(organisation: Organisation) -> str:
+NOTIFICATION_QUEUE_PREFIX = "pathway-notify"
+
+
+def notification_task_queue(
+    organisation: Organisation, prefix: str = NOTIFICATION_QUEUE_PREFIX
+) -> str:
     """The task queue on which ``organisation``'s notification worker listens."""
-    return f"pathway-notify-{organisation.value}"
+    return f"{prefix}-{organisation.value}"

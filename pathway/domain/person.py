@@ -12,9 +12,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: ISO 3166-1 alpha-2 codes of the EU member states (Slovenia included).
-EU_MEMBER_STATES = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE HU".split()
-)
+EU_MEMBER_STATES = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT",
+    "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "HU",
+})
 SLOVENIA = "SI"
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
@@ -111,5 +112,4 @@ class PersonFacts(BaseModel):
 
 
 def _whole_years(start: date, end: date) -> int:
-    years = end.year - start.year - ((end.month, end.day) < (start.month, start.day))
-    return years
+    return end.year - start.year - ((end.month, end.day) < (start.month, start.day))

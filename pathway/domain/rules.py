@@ -34,8 +34,8 @@ from pathway.domain.state import (
     Notification,
     Obligation,
     ObligationKind,
-    Phase,
     PermitToStay,
+    Phase,
     PlacementRecord,
     PoliceInterview,
     ProcessedEvent,
@@ -87,7 +87,7 @@ class Accepted:
 Decision = Accepted | Rejection
 
 
-class _Reject(Exception):  # noqa: N818 - internal control flow, never escapes this module
+class _Reject(Exception):
     def __init__(self, rule: str, field: str | None, reason: str) -> None:
         super().__init__(reason)
         self.rejection = Rejection(rule, field, reason)
@@ -811,12 +811,21 @@ def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, Effects]:
     return change.state, change.effects
 
 
-def mark_delivered(state: CaseState, idempotency_key: str) -> CaseState:
-    """Drop a delivered notification from the pending list (in place: workflow-owned state)."""
+def settle_notification(state: CaseState, notification: Notification, now: datetime,
+                        outcome: str) -> None:
+    """Record that a notification was delivered (or finally failed) and stop tracking it.
+
+    In place: called by the workflow on state it owns, after the delivery activity finished.
+    """
     state.pending_notifications = [
-        n for n in state.pending_notifications if n.idempotency_key != idempotency_key
+        n for n in state.pending_notifications
+        if n.idempotency_key != notification.idempotency_key
     ]
-    return state
+    state.timeline.append(TimelineEntry(
+        at=now, recorded_at=now, who="pathway",
+        what=f"notification {notification.reason} to {notification.recipient.value}: {outcome}",
+        rule=notification.rule,
+    ))
 
 
 __all__ = [
@@ -826,6 +835,6 @@ __all__ = [
     "Rejection",
     "decide",
     "fire_due",
-    "mark_delivered",
     "reintegration_eligibility",
+    "settle_notification",
 ]

@@ -1,0 +1,264 @@
+"""One durable workflow per person: a deterministic shell around :mod:`pathway.domain.rules`.
+
+- Events arrive as Updates. The validator runs the domain's rule check, so a rejected event never
+  reaches history; the handler applies the same pure decision and returns the case summary.
+- Every deadline is an updatable timer: the state holds each deadline's due time and reminders,
+  and the main loop sleeps until the earliest of them or until an update moves one (the
+  ``updatable_timer`` pattern, generalised to all deadlines of the case).
+- Notifications are activities on the recipient organisation's own task queue, started by the
+  main loop for every pending notification in the state, so they survive continue-as-new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pathway import search_attributes
+    from pathway.domain.config import CaseConfig
+    from pathway.domain.events import RecordEvent
+    from pathway.domain.organisations import notification_task_queue
+    from pathway.domain.rules import (
+        Accepted,
+        Effects,
+        Rejection,
+        decide,
+        fire_due,
+        settle_notification,
+    )
+    from pathway.domain.state import (
+        CaseState,
+        CaseSummary,
+        DeadlineView,
+        EventResult,
+        Notification,
+        ObligationView,
+        Phase,
+        TimelineEntry,
+    )
+
+#: Deliveries retry with backoff for as long as it takes (a receiver may be down for a day);
+#: idempotency keys let receivers drop the duplicates that retries can cause.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=1),
+    maximum_attempts=0,
+)
+NOTIFY_TIMEOUT = timedelta(seconds=60)
+
+
+class CaseInput(BaseModel):
+    """Start (or continue-as-new) input: the configuration and, after the first run, the state."""
+
+    config: CaseConfig = CaseConfig()
+    state: CaseState | None = None
+
+
+class CaseOutcome(BaseModel):
+    case_id: str
+    opened: bool
+    phase: Phase | None = None
+
+
+class EventRejectedDetails(BaseModel):
+    """The details of an ``EventRejected`` error: what a sender needs to correct the event."""
+
+    rule: str
+    field: str | None
+    reason: str
+
+
+@workflow.defn
+class VictimCaseWorkflow:
+    """The victim's path, from identification (R1) to closure."""
+
+    @workflow.init
+    def __init__(self, start: CaseInput) -> None:
+        self._config = start.config
+        self._state: CaseState | None = start.state
+        self._wake = False
+        self._deliveries: dict[str, asyncio.Task[None]] = {}
+        self._published_phase: Phase | None = None
+
+    @workflow.run
+    async def run(self, start: CaseInput) -> CaseOutcome:
+        case_id = workflow.info().workflow_id
+        if self._state is None:
+            # Started by update-with-start: the identification update follows at once. If it was
+            # rejected, nothing is left to wait for.
+            try:
+                await workflow.wait_condition(
+                    lambda: self._state is not None,
+                    timeout=self._config.identification_wait,
+                )
+            except TimeoutError:
+                return CaseOutcome(case_id=case_id, opened=False)
+        while True:
+            state = self._require_state()
+            self._publish_phase(state)
+            self._dispatch_notifications(state)
+            if state.phase is Phase.CLOSED:
+                await workflow.wait_condition(
+                    lambda: not self._deliveries and workflow.all_handlers_finished()
+                )
+                workflow.logger.info("case closed", extra={"case_id": case_id})
+                return CaseOutcome(case_id=case_id, opened=True, phase=state.phase)
+            if (
+                workflow.info().is_continue_as_new_suggested()
+                and not self._deliveries
+                and workflow.all_handlers_finished()
+            ):
+                workflow.logger.info("continuing as new", extra={"case_id": case_id})
+                workflow.continue_as_new(CaseInput(config=self._config, state=state))
+            await self._sleep_until_next_deadline(state)
+            self._fire_due()
+
+    async def _sleep_until_next_deadline(self, state: CaseState) -> None:
+        self._wake = False
+        wake_at = state.next_wake_at()
+        if wake_at is None:
+            await workflow.wait_condition(lambda: self._wake)
+            return
+        delay = (wake_at - workflow.now()).total_seconds()
+        if delay <= 0:
+            return
+        # A timeout means the earliest deadline or reminder is due; a wake means it may have moved.
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._wake, timeout=delay)
+
+    def _fire_due(self) -> None:
+        state, effects = fire_due(self._require_state(), workflow.now())
+        self._state = state
+        self._log_effects("deadline", effects)
+
+    # -- events --------------------------------------------------------------------------------
+    def _decide(self, request: RecordEvent) -> Accepted | Rejection:
+        return decide(
+            self._state,
+            request.event,
+            workflow.now(),
+            case_id=workflow.info().workflow_id,
+            config=self._config,
+        )
+
+    @workflow.update
+    def record_event(self, request: RecordEvent) -> EventResult:
+        """Apply one event; returns the case summary after it (or the first result, on repeat)."""
+        decision = self._decide(request)
+        if isinstance(decision, Rejection):
+            # Only reachable if the validator was skipped (it is not run on replay).
+            raise _rejected(decision)
+        if not decision.result.duplicate:
+            self._state = decision.state
+            self._wake = True
+            self._log_effects(request.event.type, decision.effects)
+        return decision.result
+
+    @record_event.validator
+    def _validate_event(self, request: RecordEvent) -> None:
+        decision = self._decide(request)
+        if isinstance(decision, Rejection):
+            raise _rejected(decision)
+
+    # -- queries -------------------------------------------------------------------------------
+    @workflow.query
+    def state(self) -> CaseState | None:
+        """The whole case (the gateway filters it per role)."""
+        return self._state
+
+    @workflow.query
+    def summary(self) -> CaseSummary | None:
+        return None if self._state is None else self._state.summary()
+
+    @workflow.query
+    def obligations(self) -> list[ObligationView]:
+        return [] if self._state is None else self._state.summary().open_obligations
+
+    @workflow.query
+    def deadlines(self) -> list[DeadlineView]:
+        return [] if self._state is None else self._state.summary().upcoming_deadlines
+
+    @workflow.query
+    def timeline(self) -> list[TimelineEntry]:
+        return [] if self._state is None else self._state.timeline
+
+    @workflow.query
+    def pending_notifications(self) -> list[Notification]:
+        return [] if self._state is None else self._state.pending_notifications
+
+    # -- notifications -------------------------------------------------------------------------
+    def _dispatch_notifications(self, state: CaseState) -> None:
+        for notification in state.pending_notifications:
+            key = notification.idempotency_key
+            if key not in self._deliveries:
+                self._deliveries[key] = asyncio.create_task(self._deliver(notification))
+
+    async def _deliver(self, notification: Notification) -> None:
+        try:
+            receipt: dict[str, Any] = await workflow.execute_activity(
+                "notify",
+                notification,
+                task_queue=notification_task_queue(
+                    notification.recipient, self._config.notification_queue_prefix
+                ),
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+                result_type=dict,
+            )
+            outcome = f"delivered by {receipt.get('channel', 'unknown channel')}"
+        except ActivityError as err:
+            # Only a non-retryable failure (e.g. a misconfigured channel) ends up here.
+            outcome = "failed: " + type(err.cause).__name__
+            workflow.logger.error(
+                "notification failed",
+                extra={"case_id": notification.case_id, "reason": notification.reason,
+                       "recipient": notification.recipient.value},
+            )
+        settle_notification(self._require_state(), notification, workflow.now(), outcome)
+        del self._deliveries[notification.idempotency_key]
+        self._wake = True
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _require_state(self) -> CaseState:
+        if self._state is None:
+            raise ApplicationError("the case has not been identified", type="CaseNotOpened")
+        return self._state
+
+    def _publish_phase(self, state: CaseState) -> None:
+        """The phase is a non-identifying category: safe as a search attribute."""
+        if state.phase is self._published_phase or not self._config.upsert_search_attributes:
+            return
+        workflow.upsert_search_attributes([search_attributes.PHASE.value_set(state.phase.value)])
+        self._published_phase = state.phase
+
+    def _log_effects(self, cause: str, effects: Effects) -> None:
+        # Codes and counts only: never a fact about the person.
+        workflow.logger.info(
+            "case changed",
+            extra={
+                "case_id": workflow.info().workflow_id,
+                "cause": cause,
+                "phase": self._require_state().phase.value,
+                "notifications": len(effects.notifications),
+                "deadlines_set": [k.value for k in effects.deadlines_set],
+                "deadlines_ended": [k.value for k in effects.deadlines_ended],
+                "obligations_opened": len(effects.obligations_opened),
+                "obligations_closed": len(effects.obligations_closed),
+            },
+        )
+
+
+def _rejected(rejection: Rejection) -> ApplicationError:
+    details = EventRejectedDetails(rule=rejection.rule, field=rejection.field,
+                                   reason=rejection.reason)
+    return ApplicationError(rejection.message(), details, type="EventRejected",
+                            non_retryable=True)

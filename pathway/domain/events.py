@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import LanguageCode, PersonFacts
@@ -86,6 +86,7 @@ class BaseEvent(BaseModel):
     #: Organisations whose role lets them send this event (SPEC "Who uses it", "Access").
     senders: ClassVar[frozenset[Org]]
 
+    type: str
     event_id: EventId
     organisation: Org
     actor: str | None = Field(
@@ -327,6 +328,20 @@ EVENT_TYPES: dict[str, type[BaseEvent]] = {
     cls.model_fields["type"].default: cls
     for cls in BaseEvent.__subclasses__()
 }
+
+
+def validation_problems(err: ValidationError) -> list[tuple[str, str]]:
+    """``(field path, message)`` for each problem, with the event type's tag left out of the
+    path (``person.citizenships.0``, not ``identified.person.citizenships.0``)."""
+    problems = []
+    for e in err.errors(include_url=False):
+        loc = [str(p) for p in e["loc"]]
+        if loc and loc[0] in EVENT_TYPES:
+            loc = loc[1:]
+        if e["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["type"]
+        problems.append((".".join(loc) or "(event)", e["msg"]))
+    return problems
 
 
 def parse_event(data: object) -> CaseEvent:

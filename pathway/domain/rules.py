@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from pathway.domain import events as ev
@@ -449,7 +449,8 @@ def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
         _reject("K7", "type", "a permit to stay is for victims residing illegally, not EU citizens")
     if state.permit_to_stay is not None:
         _reject("K7", "type", "a permit to stay was already granted; extend it instead")
-    until = add_months(event.valid_from, cfg.permit_to_stay_months)
+    # Valid through the day before the same date N months on (1 March + 3 months: 31 May).
+    until = add_months(event.valid_from, cfg.permit_to_stay_months) - timedelta(days=1)
     state.permit_to_stay = PermitToStay(basis=event.basis, valid_from=event.valid_from,
                                         valid_until=until)
     _set_permit_deadline(change)
@@ -476,7 +477,8 @@ def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
         _reject("K7", "months",
                 f"an extension may last at most {cfg.permit_to_stay_extension_max_months} months")
     permit.extended_by_months = event.months
-    permit.valid_until = add_months(permit.valid_until, event.months)
+    permit.valid_until = (add_months(permit.valid_until + timedelta(days=1), event.months)
+                          - timedelta(days=1))
     _set_permit_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
 
@@ -635,7 +637,7 @@ def _common_checks(state: CaseState | None, event: BaseEvent, now: datetime,
     if event.organisation not in type(event).senders:
         allowed = ", ".join(sorted(o.value for o in type(event).senders))
         _reject(RULE_ACCESS, "organisation",
-                f"'{event.organisation.value}' may not send {event.model_fields['type'].default}"
+                f"'{event.organisation.value}' may not send {event.type}"
                 f" events (allowed: {allowed})")
     if event.occurred_at > now + config.future_tolerance:
         _reject(RULE_TIME, "occurred_at",

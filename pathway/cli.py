@@ -1,0 +1,250 @@
+"""The operator CLI: ``pathway dev``, ``pathway worker``, ``pathway case …``, ``pathway schema``.
+
+Exit codes: 0 done; 2 bad input (the field is named); 3 the event broke a rule (the rule ID is
+named); 4 unknown case; 5 Temporal unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from pathway import cases
+from pathway.domain.calendar import LJUBLJANA
+from pathway.domain.events import EVENT_ADAPTER, Identified, parse_event, validation_problems
+from pathway.domain.state import CaseState
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_REJECTED, EXIT_UNKNOWN_CASE, EXIT_UNAVAILABLE = 0, 2, 3, 4, 5
+
+
+class BadInput(Exception):
+    """Input that cannot become an event; the message names the field."""
+
+
+class Unavailable(Exception):
+    """Temporal cannot be reached."""
+
+
+def _read_json(source: str) -> Any:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise BadInput(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from err
+
+
+def _parse(source: str) -> Any:
+    try:
+        return parse_event(_read_json(source))
+    except ValidationError as err:
+        lines = [f"field {where}: {msg}" for where, msg in validation_problems(err)]
+        raise BadInput("invalid event:\n  " + "\n  ".join(lines)) from err
+
+
+async def _connect(args: argparse.Namespace) -> Client:
+    from pathway.client import connect
+
+    try:
+        return await connect(args.address, args.namespace)
+    except RuntimeError as err:  # the SDK reports a failed connection as RuntimeError
+        raise Unavailable(str(err)) from err
+
+
+async def _case_open(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway import settings
+
+    event = _parse(args.file)
+    if not isinstance(event, Identified):
+        raise BadInput("field type: a case is opened by an 'identified' event (R1)")
+    client = await _connect(args)
+    case_id, result = await cases.open_case(
+        client, event, pepper=settings.id_pepper(), config=settings.case_config()
+    )
+    if args.json:
+        out.write(json.dumps({"case_id": case_id, **result.model_dump(mode="json")}, indent=2))
+        out.write("\n")
+    else:
+        out.write(case_id + ("  (already open: first result)" if result.duplicate else "") + "\n")
+    return EXIT_OK
+
+
+async def _case_event(args: argparse.Namespace, out: TextIO) -> int:
+    event = _parse(args.file)
+    client = await _connect(args)
+    result = await cases.record_event(client, args.case_id, event)
+    if args.json:
+        out.write(result.model_dump_json(indent=2) + "\n")
+        return EXIT_OK
+    note = "  (repeat of an accepted event: first result, nothing changed)" if result.duplicate \
+        else ""
+    out.write(f"accepted {result.event_type} {result.event_id}{note}\n")
+    _write_summary_lines(result.summary.model_dump(mode="json"), out)
+    return EXIT_OK
+
+
+async def _case_show(args: argparse.Namespace, out: TextIO) -> int:
+    client = await _connect(args)
+    state = await cases.case_state(client, args.case_id)
+    if args.json:
+        out.write(state.model_dump_json(indent=2) + "\n")
+    else:
+        render_case(state, out)
+    return EXIT_OK
+
+
+def _local(value: datetime | str | None, with_time: bool = True) -> str:
+    if value is None:
+        return "-"
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = instant.astimezone(LJUBLJANA)
+    return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def _write_summary_lines(summary: dict[str, Any], out: TextIO) -> None:
+    out.write(f"phase: {summary['phase']}\n")
+    for d in summary["upcoming_deadlines"]:
+        out.write(f"  deadline {d['kind']} ({d['rule']}) due {_local(d['due_at'])}"
+                  f"  next reminder {_local(d['next_reminder_at'])}\n")
+    for o in summary["open_obligations"]:
+        flag = "  ESCALATED" if o["escalated"] else ""
+        out.write(f"  obligation {o['id']} ({o['rule']}) owner {o['owner']}"
+                  f" due {_local(o['due_at'])}{flag}\n")
+
+
+def render_case(state: CaseState, out: TextIO) -> None:
+    """The human view of a case: state, deadlines, obligations, timeline (times in Ljubljana)."""
+    summary = state.summary()
+    out.write(f"{state.case_id}  phase: {state.phase.value}  opened {_local(state.opened_at)}"
+              "  (times Europe/Ljubljana)\n")
+    out.write("\nDeadlines\n")
+    for d in summary.upcoming_deadlines or []:
+        out.write(f"  {_local(d.due_at)}  {d.kind.value} ({d.rule})"
+                  f"  next reminder {_local(d.next_reminder_at)}\n")
+    if not summary.upcoming_deadlines:
+        out.write("  none\n")
+    out.write("\nOpen obligations\n")
+    for o in summary.open_obligations:
+        flag = "  ESCALATED" if o.escalated else ""
+        out.write(f"  {o.owner.value:<20} {o.id} ({o.rule})  due {_local(o.due_at)}{flag}\n")
+    if not summary.open_obligations:
+        out.write("  none\n")
+    out.write(f"\nNotifications pending delivery: {len(state.pending_notifications)}\n")
+    out.write("\nTimeline\n")
+    for t in state.timeline:
+        rule = f" [{t.rule}]" if t.rule else ""
+        why = f"  because: {t.why}" if t.why else ""
+        out.write(f"  {_local(t.at)}  {t.who}: {t.what}{rule}{why}\n")
+
+
+def _schema(args: argparse.Namespace, out: TextIO) -> int:
+    schema = EVENT_ADAPTER.json_schema()
+    out.write(json.dumps(schema, indent=2) + "\n")
+    return EXIT_OK
+
+
+def _dev(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway.dev import run_dev
+
+    asyncio.run(run_dev(Path(args.var), port=args.port, ui_port=args.ui_port,
+                        channels=Path(args.channels) if args.channels else None))
+    return EXIT_OK
+
+
+def _worker(args: argparse.Namespace, out: TextIO) -> int:
+    import worker
+
+    code: int = worker.main(args.worker_args)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pathway", description=__doc__.splitlines()[0])
+    parser.add_argument("--address", default=None,
+                        help="Temporal frontend (default $PATHWAY_TEMPORAL_ADDRESS or "
+                        "127.0.0.1:7233)")
+    parser.add_argument("--namespace", default=None, help="Temporal namespace")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="start the embedded Temporal dev server and all workers")
+    dev.add_argument("--var", default=os.environ.get("PATHWAY_VAR", "var"),
+                     help="state directory (SQLite database, outbox, keys)")
+    dev.add_argument("--port", type=int, default=7233)
+    dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument("--channels", default=None, help="notification channels (TOML)")
+    dev.set_defaults(handler=_dev)
+
+    wrk = sub.add_parser("worker", help="run workers (see `pathway worker -- --help`)")
+    wrk.add_argument("worker_args", nargs=argparse.REMAINDER)
+    wrk.set_defaults(handler=_worker)
+
+    case = sub.add_parser("case", help="open a case, send an event, show a case")
+    case_sub = case.add_subparsers(dest="case_command", required=True)
+    open_ = case_sub.add_parser("open", help="open a case from an 'identified' event (R1)")
+    open_.add_argument("file", help="event JSON file, or - for stdin")
+    open_.add_argument("--json", action="store_true")
+    open_.set_defaults(handler=_case_open)
+    event = case_sub.add_parser("event", help="send one event to a case")
+    event.add_argument("case_id")
+    event.add_argument("file", help="event JSON file, or - for stdin")
+    event.add_argument("--json", action="store_true")
+    event.set_defaults(handler=_case_event)
+    show = case_sub.add_parser("show", help="state, obligations, deadlines, timeline")
+    show.add_argument("case_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_case_show)
+
+    schema = sub.add_parser("schema", help="JSON Schema of every event type")
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout,
+        err: TextIO = sys.stderr) -> int:
+    """Run one command; returns the exit code (errors are written to ``err``)."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace, TextIO], int | Awaitable[int]] = args.handler
+    try:
+        result = handler(args, out)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        assert isinstance(result, int)
+        return result
+    except BadInput as e:
+        err.write(f"error: {e}\n")
+        return EXIT_BAD_INPUT
+    except FileNotFoundError as e:
+        err.write(f"error: {e}\n")
+        return EXIT_BAD_INPUT
+    except cases.EventRejected as e:
+        err.write(f"rejected: {e}\n")
+        return EXIT_REJECTED
+    except cases.UnknownCase as e:
+        err.write(f"error: {e}\n")
+        return EXIT_UNKNOWN_CASE
+    except (Unavailable, RPCError) as e:
+        err.write(f"error: Temporal is unavailable: {e}\n")
+        return EXIT_UNAVAILABLE
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    code = run(argv)
+    # The SDK's runtime threads can crash CPython's finalisation (sdk-python #300): flush and
+    # leave at once so the exit code reports what happened (TEMPORAL-NOTES).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Deployment settings read from the environment, with the embedded default under ``./var``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pathway.domain.config import CaseConfig
+
+
+def var_dir() -> Path:
+    """Where the embedded default keeps its state (``PATHWAY_VAR``, default ``./var``)."""
+    return Path(os.environ.get("PATHWAY_VAR", "var"))
+
+
+def id_pepper() -> bytes:
+    """The secret that makes case IDs pseudonymous (``PATHWAY_ID_PEPPER``, hex).
+
+    The embedded default creates one under ``var/id-pepper`` on first use; every client of one
+    deployment (CLI, gateway) must share it, or one person would get two cases.
+    """
+    if value := os.environ.get("PATHWAY_ID_PEPPER"):
+        return bytes.fromhex(value)
+    path = var_dir() / "id-pepper"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def case_config() -> CaseConfig:
+    """Periods for newly opened cases: ``PATHWAY_CASE_CONFIG`` (a JSON file) or the SPEC's."""
+    if path := os.environ.get("PATHWAY_CASE_CONFIG"):
+        return CaseConfig.model_validate_json(Path(path).read_text())
+    return CaseConfig()

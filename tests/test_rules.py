@@ -254,7 +254,10 @@ class TestPermitToStay:
         deadline = state.deadlines[DeadlineKind.PERMIT_TO_STAY]
         reminder = deadline.reminders[0]
         assert deadline.due_at - reminder.at == timedelta(days=14)
-        assert set(reminder.recipients) == {"police", "caritas"}
+        assert reminder.recipients == ["police"] and reminder.lead_ngo
+        _, sent = notified(state, deadline.due_at - timedelta(days=14))
+        assert ("police", "permit_to_stay_reminder") in sent
+        assert ("caritas", "permit_to_stay_reminder") in sent
 
     def test_k7_one_extension_of_at_most_three_months(self) -> None:
         """K7: one extension of ≤3 months moves the timer; a second or longer one is rejected."""

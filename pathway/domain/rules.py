@@ -146,15 +146,18 @@ class _Change:
         kind: DeadlineKind,
         rule: str,
         due_at: datetime,
-        reminders: Iterable[tuple[datetime, list[Org]]] = (),
+        reminder_at: datetime | None = None,
+        recipients: Iterable[Org] = (),
+        *,
+        lead_ngo: bool = False,
     ) -> None:
-        """Start or move a deadline; reminders already past are not sent again."""
-        self.state.deadlines[kind] = Deadline(
-            kind=kind,
-            rule=rule,
-            due_at=due_at,
-            reminders=[Reminder(at=at, recipients=to) for at, to in reminders],
-        )
+        """Start or move a deadline, with at most one reminder (``lead_ngo``: also remind the
+        NGO leading the case at the time the reminder fires)."""
+        reminders = [] if reminder_at is None else [
+            Reminder(at=reminder_at, recipients=list(recipients), lead_ngo=lead_ngo)
+        ]
+        self.state.deadlines[kind] = Deadline(kind=kind, rule=rule, due_at=due_at,
+                                              reminders=reminders)
         self.effects.deadlines_set.append(kind)
 
     def end_deadline(self, kind: DeadlineKind) -> None:
@@ -342,10 +345,8 @@ def _start_reflection(change: _Change, at: datetime) -> None:
     state, cfg = change.state, change.config
     state.reflection_started_at = at
     due = at + cfg.reflection_period
-    change.set_deadline(
-        DeadlineKind.REFLECTION_PERIOD, "K5", due,
-        [(due - cfg.reflection_reminder, [state.lead_ngo, Org.POLICE])],
-    )
+    change.set_deadline(DeadlineKind.REFLECTION_PERIOD, "K5", due,
+                        due - cfg.reflection_reminder, [Org.POLICE], lead_ngo=True)
     if state.phase in (Phase.IDENTIFIED, *EXIT_PHASES):
         state.phase = Phase.REFLECTION
 
@@ -361,10 +362,9 @@ def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) 
     )
     state.lead_ngo = event.organisation
     due = event.occurred_at + cfg.crisis_accommodation
-    change.set_deadline(
-        DeadlineKind.CRISIS_ACCOMMODATION, "K1", due,
-        [(due - cfg.crisis_accommodation_reminder, [Org.CARITAS, Org.LABOUR_MINISTRY])],
-    )
+    change.set_deadline(DeadlineKind.CRISIS_ACCOMMODATION, "K1", due,
+                        due - cfg.crisis_accommodation_reminder,
+                        [Org.CARITAS, Org.LABOUR_MINISTRY])
     if state.reflection_started_at is None:
         _start_reflection(change, event.occurred_at)
     elif state.phase in EXIT_PHASES:
@@ -460,10 +460,8 @@ def _set_permit_deadline(change: _Change) -> None:
     state, cfg = change.state, change.config
     assert state.permit_to_stay is not None
     due = end_of_day(state.permit_to_stay.valid_until)
-    change.set_deadline(
-        DeadlineKind.PERMIT_TO_STAY, "K7", due,
-        [(due - cfg.permit_to_stay_reminder, [Org.POLICE, state.lead_ngo])],
-    )
+    change.set_deadline(DeadlineKind.PERMIT_TO_STAY, "K7", due,
+                        due - cfg.permit_to_stay_reminder, [Org.POLICE], lead_ngo=True)
 
 
 def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
@@ -487,10 +485,9 @@ def _set_residence_deadline(change: _Change) -> None:
     state, cfg = change.state, change.config
     assert state.residence_permit is not None
     due = end_of_day(state.residence_permit.valid_until)
-    change.set_deadline(
-        DeadlineKind.TEMPORARY_RESIDENCE_PERMIT, "S4", due,
-        [(due - cfg.residence_permit_reminder, [Org.MIGRATION_AUTHORITY, state.lead_ngo])],
-    )
+    change.set_deadline(DeadlineKind.TEMPORARY_RESIDENCE_PERMIT, "S4", due,
+                        due - cfg.residence_permit_reminder, [Org.MIGRATION_AUTHORITY],
+                        lead_ngo=True)
 
 
 def _residence_permit(change: _Change, event: ev.TemporaryResidencePermitGranted) -> None:
@@ -801,7 +798,10 @@ def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, Effects]:
                 reminder.sent = True
                 text = _REMINDER_TEXT[deadline.kind].format(
                     due=local_date(deadline.due_at).isoformat())
-                change.notify(reminder.recipients, f"{deadline.kind.value}_reminder",
+                recipients = [*reminder.recipients]
+                if reminder.lead_ngo:
+                    recipients.append(change.state.lead_ngo)
+                change.notify(recipients, f"{deadline.kind.value}_reminder",
                               deadline.rule, text, due_at=deadline.due_at)
                 change.record(now, "pathway", f"{deadline.kind.value} reminder sent",
                               rule=deadline.rule)

@@ -59,6 +59,11 @@ class ObligationKind(StrEnum):
 class Reminder(BaseModel):
     at: datetime
     recipients: list[Organisation]
+    lead_ngo: bool = Field(
+        default=False,
+        description="Also remind the NGO leading the case when the reminder fires (it may "
+        "change between setting the deadline and the reminder).",
+    )
     sent: bool = False
 
 

@@ -1,0 +1,148 @@
+"""A case-workflow test bench: a Temporal environment, the real workers and real receivers.
+
+Every bench has its own task queues (a fresh uuid), so benches never see each other's work.
+Notifications go over real wires: police, Ključ, the migration authority and UOIM by signed
+webhook; Caritas, the social work centre, the ministries and guardians by SMTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.notify import Notifier
+from pathway import cases
+from pathway.channels import Channels, SmtpChannel, WebhookChannel
+from pathway.domain.config import CaseConfig
+from pathway.domain.events import CaseEvent, Identified
+from pathway.domain.organisations import NOTIFIED, Organisation, notification_task_queue
+from pathway.domain.state import CaseState, EventResult
+from tests.receivers import SmtpReceiver, WebhookReceiver, eventually
+from workflows.case import VictimCaseWorkflow
+
+WEBHOOK_SECRET = "test-webhook-secret"
+PEPPER = b"test-pepper"
+BY_WEBHOOK = {Organisation.POLICE, Organisation.KLJUC, Organisation.MIGRATION_AUTHORITY,
+              Organisation.UOIM}
+
+
+def mailbox(org: Organisation) -> str:
+    return f"{org.value}@pathway.test"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One notification as a receiver got it."""
+
+    recipient: str
+    reason: str
+    case_id: str
+    issued_at: datetime
+    key: str
+
+
+def channels_for(webhook: WebhookReceiver, smtp: SmtpReceiver) -> Channels:
+    routes: dict[Organisation, WebhookChannel | SmtpChannel] = {}
+    for org in NOTIFIED:
+        if org in BY_WEBHOOK:
+            routes[org] = WebhookChannel(url=f"{webhook.url}/{org.value}",
+                                         secret=SecretStr(WEBHOOK_SECRET))
+        else:
+            routes[org] = SmtpChannel(host=smtp.host, port=smtp.port,
+                                      sender="pathway@pathway.test",
+                                      recipients=[mailbox(org)])
+    return Channels(organisations=routes)
+
+
+@dataclass
+class Bench:
+    client: Client
+    env: WorkflowEnvironment
+    task_queue: str
+    config: CaseConfig
+    webhook: WebhookReceiver
+    smtp: SmtpReceiver
+    workers: list[Worker] = field(default_factory=list)
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def open(self, event: Identified) -> tuple[str, EventResult]:
+        return await cases.open_case(self.client, event, pepper=PEPPER, config=self.config,
+                                     task_queue=self.task_queue)
+
+    async def send(self, case_id: str, event: CaseEvent) -> EventResult:
+        return await cases.record_event(self.client, case_id, event)
+
+    async def state(self, case_id: str) -> CaseState:
+        return await cases.case_state(self.client, case_id)
+
+    async def skip_to(self, when: datetime) -> None:
+        """Skip server time to ``when`` (time-skipping server), then let deliveries finish."""
+        delta = when - await self.now()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)
+
+    async def settled(self, case_id: str) -> CaseState:
+        """The case once every pending notification has been delivered."""
+        latest: list[CaseState] = []
+
+        async def done() -> bool:
+            latest.append(await self.state(case_id))
+            return not latest[-1].pending_notifications
+
+        await eventually(done, timeout=30)
+        return latest[-1]
+
+    def received(self) -> list[Received]:
+        """Every notification received so far by webhook or e-mail, first copy of each key."""
+        out: dict[str, Received] = {}
+        for n in self.webhook.notifications():
+            out.setdefault(n.idempotency_key, Received(n.recipient.value, n.reason, n.case_id,
+                                                       n.issued_at, n.idempotency_key))
+        for mail in self.smtp.mails:
+            body = mail.message.get_content()
+            fields = dict(line.split(": ", 1) for line in body.splitlines() if ": " in line)
+            key = fields["Idempotency key"]
+            case_id, reason, _ = key.rsplit(":", 2)
+            for rcpt in mail.rcpt_tos:
+                out.setdefault(key + rcpt, Received(rcpt.split("@")[0], reason, case_id,
+                                                    datetime.fromisoformat(fields["Issued at"]),
+                                                    key))
+        return sorted(out.values(), key=lambda r: (r.issued_at, r.key))
+
+
+@contextlib.asynccontextmanager
+async def bench(env: WorkflowEnvironment, *, upsert_search_attributes: bool,
+                **config: object) -> AsyncIterator[Bench]:
+    """Workers for the case workflow and every organisation's notifications, on fresh queues."""
+    queue = f"test-{uuid.uuid4()}"
+    cfg = CaseConfig(notification_queue_prefix=f"{queue}-notify",
+                     upsert_search_attributes=upsert_search_attributes,
+                     **config)
+    with WebhookReceiver() as webhook, SmtpReceiver() as smtp:
+        async with httpx.AsyncClient() as http:
+            notifier = Notifier(channels_for(webhook, smtp), http)
+            workers = [Worker(env.client, task_queue=queue, workflows=[VictimCaseWorkflow])]
+            workers += [
+                Worker(env.client,
+                       task_queue=notification_task_queue(org, cfg.notification_queue_prefix),
+                       activities=notifier.activities())
+                for org in NOTIFIED
+            ]
+            the_bench = Bench(env.client, env, queue, cfg, webhook, smtp, workers)
+            async with contextlib.AsyncExitStack() as stack:
+                for worker in workers:
+                    await stack.enter_async_context(worker)
+                yield the_bench
+            await asyncio.sleep(0)

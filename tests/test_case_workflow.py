@@ -1,0 +1,273 @@
+"""The adult path end to end on the time-skipping server, with notifications arriving at real
+receivers (a webhook on 127.0.0.1 and an SMTP server) on the right day."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from pathway import cases
+from pathway.domain.calendar import local_date
+from pathway.domain.events import Identified
+from pathway.domain.state import Phase
+from tests.factories import ALL_SUBJECTS, EU_ADULT, TCN_ILLEGAL, event
+from tests.harness import Bench, Received, bench
+
+
+def arrivals(received: list[Received], since: datetime | None = None) -> set[tuple[str, str]]:
+    return {(r.recipient, r.reason) for r in received if since is None or r.issued_at >= since}
+
+
+def day_of(received: list[Received], recipient: str, reason: str) -> date:
+    """The day (in Ljubljana) a notification was issued; fails if it never arrived."""
+    days = [local_date(r.issued_at) for r in received
+            if (r.recipient, r.reason) == (recipient, reason)]
+    assert days, f"{recipient} never received {reason}"
+    return days[0]
+
+
+async def identify(b: Bench, person: dict[str, object], ref: str) -> tuple[str, datetime]:
+    t0 = await b.now()
+    ident = event("identified", t0, person=person, subject_ref=ref)
+    assert isinstance(ident, Identified)
+    case_id, result = await b.open(ident)
+    assert result.summary.phase is Phase.IDENTIFIED
+    lang = person["languages"][0]  # type: ignore[index]
+    await b.skip_to(t0 + timedelta(hours=2))
+    await b.send(case_id, event("ngo_interview_held", t0 + timedelta(hours=1), language=lang))
+    await b.send(case_id, event("rights_information_given", t0 + timedelta(hours=2),
+                                subjects=ALL_SUBJECTS, language=lang, interpreter_used=True))
+    return case_id, t0
+
+
+class TestAdultPaths:
+    async def test_eu_citizen_from_identification_to_closure(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """(a) EU citizen: identification → information → NGO interview → crisis accommodation →
+        reflection ends → safe accommodation → reintegration → closure (R1–R3, K1, K5, S1, I1)."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            case_id, t0 = await identify(b, dict(EU_ADULT), "eu-1")
+            placed = t0 + timedelta(days=1)
+            await b.skip_to(placed)
+            await b.send(case_id, event("police_information_gathering_started",
+                                        t0 + timedelta(hours=5), present="ngo_representative"))
+            await b.send(case_id, event("crisis_accommodation_placed", placed))
+            await b.settled(case_id)
+            assert arrivals(b.received()) == {("caritas", "case_identified")}
+
+            await b.skip_to(placed + timedelta(days=24))
+            await b.settled(case_id)
+            assert arrivals(b.received()) == {("caritas", "case_identified")}
+
+            await b.skip_to(placed + timedelta(days=25, hours=1))
+            await b.settled(case_id)
+            received = b.received()
+            reminder_day = local_date(placed + timedelta(days=25))
+            for recipient, reason in [("caritas", "reflection_period_reminder"),
+                                      ("police", "reflection_period_reminder"),
+                                      ("caritas", "crisis_accommodation_reminder"),
+                                      ("labour_ministry", "crisis_accommodation_reminder")]:
+                assert day_of(received, recipient, reason) == reminder_day
+
+            await b.skip_to(placed + timedelta(days=30, hours=1))
+            state = await b.settled(case_id)
+            received = b.received()
+            end_day = local_date(placed + timedelta(days=30))
+            assert day_of(received, "caritas", "reflection_period_ended") == end_day
+            assert day_of(received, "police", "reflection_period_ended") == end_day
+            assert day_of(received, "labour_ministry", "crisis_accommodation_escalation") \
+                == end_day
+            assert state.phase is Phase.REFLECTION  # K5: nobody leaves assistance by the clock
+            assert {o.kind.value for o in state.open_obligations} >= {"reflection_decision",
+                                                                      "follow_on_placement"}
+
+            moved = placed + timedelta(days=31)
+            await b.skip_to(moved)
+            result = await b.send(case_id, event("safe_accommodation_placed", moved))
+            assert result.summary.phase is Phase.SAFE_ACCOMMODATION
+            assert result.summary.open_obligations == []
+            enrolled = moved + timedelta(days=120)
+            await b.skip_to(enrolled)
+            await b.send(case_id, event("reintegration_enrolled", enrolled, personal_plan=True))
+            closed = enrolled + timedelta(days=200)
+            await b.skip_to(closed)
+            before = len(b.received())
+            await b.send(case_id, event("case_closed", closed))
+            outcome = await b.client.get_workflow_handle(case_id).result()
+            assert outcome["phase"] == "closed"
+            assert len(b.received()) == before  # nothing else was due between
+            state = await b.state(case_id)
+            assert [t.what for t in state.timeline if t.event_id] == [
+                "identified", "ngo interview held", "rights information given",
+                "police information gathering started", "crisis accommodation placed",
+                "safe accommodation placed", "reintegration enrolled", "case closed",
+            ]
+
+    async def test_third_country_national_residing_illegally(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """(b) permit to stay, one extension, residence permit as a witness, safe accommodation
+        until proceedings conclude (K7, S3, S4, S5)."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            case_id, t0 = await identify(b, dict(TCN_ILLEGAL), "tcn-1")
+            placed = t0 + timedelta(days=1)
+            await b.skip_to(placed)
+            await b.send(case_id, event("crisis_accommodation_placed", placed))
+            start = local_date(placed)
+            await b.send(case_id, event("permit_to_stay_granted", placed,
+                                        valid_from=start.isoformat(), basis="ex_officio"))
+            with pytest.raises(cases.EventRejected) as rejected:
+                await b.send(case_id, event("safe_accommodation_placed",
+                                            placed + timedelta(minutes=1)))
+            assert rejected.value.rule == "S3"
+            witness_day = placed + timedelta(days=10)
+            await b.skip_to(witness_day)
+            await b.send(case_id, event("cooperation_recorded", witness_day,
+                                        willing_to_cooperate=True, willing_to_be_witness=True))
+            await b.send(case_id, event("criminal_proceedings_opened", witness_day))
+            permit_end = local_date(witness_day) + timedelta(days=365)
+            await b.send(case_id, event(
+                "temporary_residence_permit_granted", witness_day, basis="witness",
+                valid_from=local_date(witness_day).isoformat(),
+                valid_until=permit_end.isoformat(),
+            ))
+            moved = placed + timedelta(days=29)
+            await b.skip_to(moved)
+            result = await b.send(case_id, event("safe_accommodation_placed", moved))
+            assert result.summary.phase is Phase.SAFE_ACCOMMODATION
+
+            state = await b.state(case_id)
+            assert state.permit_to_stay is not None
+            stay_until = state.permit_to_stay.valid_until
+            reminder_day = stay_until + timedelta(days=1) - timedelta(days=14)
+            await b.skip_to(datetime.fromisoformat(f"{reminder_day}T12:00:00+02:00"))
+            await b.settled(case_id)
+            received = b.received()
+            assert day_of(received, "police", "permit_to_stay_reminder") == reminder_day
+            assert day_of(received, "kljuc", "permit_to_stay_reminder") == reminder_day
+
+            extended = await b.send(case_id, event(
+                "permit_to_stay_extended", await b.now(), months=3,
+                reason="reasonable grounds: witness in proceedings"))
+            due = {d.kind.value: d.due_at for d in extended.summary.upcoming_deadlines}
+            assert local_date(due["permit_to_stay"]) > stay_until + timedelta(days=80)
+            with pytest.raises(cases.EventRejected) as second:
+                await b.send(case_id, event("permit_to_stay_extended", await b.now(), months=1))
+            assert second.value.rule == "K7"
+
+            residence_reminder = permit_end + timedelta(days=1) - timedelta(days=30)
+            await b.skip_to(datetime.fromisoformat(f"{residence_reminder}T12:00:00+01:00"))
+            await b.settled(case_id)
+            received = b.received()
+            assert day_of(received, "migration_authority",
+                          "temporary_residence_permit_reminder") == residence_reminder
+            await b.send(case_id, event("temporary_residence_permit_renewed", await b.now(),
+                                        valid_until=(permit_end + timedelta(days=365))
+                                        .isoformat()))
+            concluded = await b.now() + timedelta(days=60)
+            await b.skip_to(concluded)
+            await b.send(case_id, event("criminal_proceedings_concluded", concluded))
+            state = await b.settled(case_id)
+            assert state.safe_accommodation is not None and state.safe_accommodation.active
+            assert day_of(b.received(), "kljuc", "proceedings_concluded") == local_date(
+                concluded)
+            assert "residence_permit_expired" not in {r.reason for r in b.received()}
+
+    async def test_arbitrary_departure_during_reflection(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """(c) An arbitrary departure alerts police and NGO that day; the reflection and crisis
+        timers end, so no reminder or escalation follows."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            case_id, t0 = await identify(b, dict(EU_ADULT), "eu-left")
+            placed = t0 + timedelta(days=1)
+            await b.skip_to(placed)
+            await b.send(case_id, event("crisis_accommodation_placed", placed))
+            left = placed + timedelta(days=9)
+            await b.skip_to(left)
+            result = await b.send(case_id, event("departed", left, arbitrary=True))
+            assert result.summary.phase is Phase.DECLINED_LEFT
+            assert result.summary.upcoming_deadlines == []
+            await b.settled(case_id)
+            received = b.received()
+            assert day_of(received, "police", "arbitrary_departure") == local_date(left)
+            assert day_of(received, "caritas", "arbitrary_departure") == local_date(left)
+            await b.skip_to(placed + timedelta(days=40))
+            await b.settled(case_id)
+            assert arrivals(b.received(), since=left + timedelta(minutes=1)) == set()
+
+
+class TestEventIntake:
+    async def test_duplicate_event_returns_first_result_and_changes_nothing(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """A repeated event_id is answered with the first result; history does not grow."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            case_id, t0 = await identify(b, dict(EU_ADULT), "dup-1")
+            placement = event("crisis_accommodation_placed", t0 + timedelta(hours=2))
+            first = await b.send(case_id, placement)
+            state = await b.settled(case_id)
+            history = await b.client.get_workflow_handle(case_id).fetch_history()
+            again = await b.send(case_id, placement)
+            assert again.duplicate and not first.duplicate
+            assert again.summary == first.summary
+            assert (await b.state(case_id)).timeline == state.timeline
+            after = await b.client.get_workflow_handle(case_id).fetch_history()
+            # An accepted duplicate is an update with no state change: nothing new is scheduled.
+            new_events = after.events[len(history.events):]
+            assert not any(e.HasField("activity_task_scheduled_event_attributes")
+                           for e in new_events)
+
+    async def test_rejected_event_never_reaches_history(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """R2 rejection and a time beyond tolerance are refused by the validator: the history
+        is exactly as before and the error names the rule and field."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            t0 = await b.now()
+            ident = event("identified", t0, person=dict(EU_ADULT), subject_ref="rej-1")
+            assert isinstance(ident, Identified)
+            case_id, _ = await b.open(ident)
+            await b.settled(case_id)
+            handle = b.client.get_workflow_handle(case_id)
+            before = len((await handle.fetch_history()).events)
+            with pytest.raises(cases.EventRejected) as r2:
+                await b.send(case_id, event("police_information_gathering_started", t0))
+            assert (r2.value.rule, r2.value.field) == ("R2", "type")
+            with pytest.raises(cases.EventRejected) as future:
+                await b.send(case_id, event("ngo_interview_held", t0 + timedelta(hours=1)))
+            assert (future.value.rule, future.value.field) == ("TIME", "occurred_at")
+            added = (await handle.fetch_history()).events[before:]
+            # The test server records the workflow tasks that ran the validators (the dev server
+            # drops them as speculative); neither records an update or any change of state.
+            assert {EventType.Name(e.event_type) for e in added} <= {
+                "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED", "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+                "EVENT_TYPE_WORKFLOW_TASK_COMPLETED",
+            }
+
+    async def test_event_for_unknown_case(self, time_skipping: WorkflowEnvironment) -> None:
+        """An event for a case that was never opened gets UnknownCase, naming the case."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            with pytest.raises(cases.UnknownCase, match="case-nobody"):
+                await b.send("case-nobody", event("ngo_interview_held", await b.now()))
+
+    async def test_same_person_identified_twice_meets_in_one_case(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """R1: a second identification of the same person (same reference) reaches the same
+        case and is rejected there, so no second case exists."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            t0 = await b.now()
+            first = event("identified", t0, person=dict(EU_ADULT), subject_ref="Same Person")
+            second = event("identified", t0, person=dict(EU_ADULT),
+                           subject_ref="same  person", organisation="uoim")
+            assert isinstance(first, Identified) and isinstance(second, Identified)
+            case_id, _ = await b.open(first)
+            with pytest.raises(cases.EventRejected) as again:
+                await b.open(second)
+            assert again.value.rule == "CASE"
+            assert (await b.state(case_id)).timeline[0].who == "police"

@@ -7,12 +7,12 @@ webhook; Caritas, the social work centre, the ministries and guardians by SMTP.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -123,26 +123,43 @@ class Bench:
 
 
 @contextlib.asynccontextmanager
-async def bench(env: WorkflowEnvironment, *, upsert_search_attributes: bool,
-                **config: object) -> AsyncIterator[Bench]:
-    """Workers for the case workflow and every organisation's notifications, on fresh queues."""
-    queue = f"test-{uuid.uuid4()}"
-    cfg = CaseConfig(notification_queue_prefix=f"{queue}-notify",
-                     upsert_search_attributes=upsert_search_attributes,
-                     **config)
+async def receivers() -> AsyncIterator[tuple[WebhookReceiver, SmtpReceiver]]:
     with WebhookReceiver() as webhook, SmtpReceiver() as smtp:
-        async with httpx.AsyncClient() as http:
-            notifier = Notifier(channels_for(webhook, smtp), http)
-            workers = [Worker(env.client, task_queue=queue, workflows=[VictimCaseWorkflow])]
-            workers += [
-                Worker(env.client,
-                       task_queue=notification_task_queue(org, cfg.notification_queue_prefix),
-                       activities=notifier.activities())
-                for org in NOTIFIED
-            ]
-            the_bench = Bench(env.client, env, queue, cfg, webhook, smtp, workers)
-            async with contextlib.AsyncExitStack() as stack:
-                for worker in workers:
-                    await stack.enter_async_context(worker)
-                yield the_bench
-            await asyncio.sleep(0)
+        yield webhook, smtp
+
+
+def case_config(queue: str, *, upsert_search_attributes: bool, **periods: Any) -> CaseConfig:
+    """The configuration of a bench's cases: its own notification queues, given periods."""
+    return CaseConfig(notification_queue_prefix=f"{queue}-notify",
+                      upsert_search_attributes=upsert_search_attributes, **periods)
+
+
+@contextlib.asynccontextmanager
+async def bench(
+    env: WorkflowEnvironment,
+    *,
+    upsert_search_attributes: bool,
+    queue: str | None = None,
+    wires: tuple[WebhookReceiver, SmtpReceiver] | None = None,
+    **periods: Any,
+) -> AsyncIterator[Bench]:
+    """Workers for the case workflow and every organisation's notifications, on fresh queues
+    (or on ``queue`` again, to resume after a restart)."""
+    queue = queue or f"test-{uuid.uuid4()}"
+    cfg = case_config(queue, upsert_search_attributes=upsert_search_attributes, **periods)
+    async with contextlib.AsyncExitStack() as stack:
+        if wires is None:
+            wires = await stack.enter_async_context(receivers())
+        webhook, smtp = wires
+        http = await stack.enter_async_context(httpx.AsyncClient())
+        notifier = Notifier(channels_for(webhook, smtp), http)
+        workers = [Worker(env.client, task_queue=queue, workflows=[VictimCaseWorkflow])]
+        workers += [
+            Worker(env.client,
+                   task_queue=notification_task_queue(org, cfg.notification_queue_prefix),
+                   activities=notifier.activities())
+            for org in NOTIFIED
+        ]
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        yield Bench(env.client, env, queue, cfg, webhook, smtp, workers)

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from pathway.domain.organisations import NOTIFIED, Organisation
+from pathway.settings import var_dir
 
 #: The environment variable naming the channels file when no path is given.
 CHANNELS_ENV = "PATHWAY_CHANNELS"
@@ -41,11 +42,12 @@ class _ChannelModel(BaseModel):
 class OutboxChannel(_ChannelModel):
     """Append one JSON line per notification to ``<directory>/<recipient>.jsonl``.
 
-    A relative ``directory`` is relative to the worker's working directory.
+    A relative ``directory`` is relative to the worker's working directory; by default it is
+    ``outbox/`` in the state directory (``PATHWAY_VAR``, default ``./var``).
     """
 
     kind: Literal["outbox"] = "outbox"
-    directory: Path = Path("var/outbox")
+    directory: Path = Field(default_factory=lambda: var_dir() / "outbox")
 
 
 class WebhookChannel(_ChannelModel):

@@ -155,7 +155,11 @@ def _schema(args: argparse.Namespace, out: TextIO) -> int:
 
 def _dev(args: argparse.Namespace, out: TextIO) -> int:
     from pathway.dev import run_dev
+    from pathway.logs import configure_logging
 
+    configure_logging()
+    # One state directory for everything the embedded default keeps (database, outbox, keys).
+    os.environ["PATHWAY_VAR"] = args.var
     asyncio.run(run_dev(Path(args.var), port=args.port, ui_port=args.ui_port,
                         channels=Path(args.channels) if args.channels else None))
     return EXIT_OK

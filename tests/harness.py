@@ -8,10 +8,12 @@ webhook; Caritas, the social work centre, the ministries and guardians by SMTP.
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +32,7 @@ from pathway.domain.state import CaseState, EventResult
 from tests.receivers import SmtpReceiver, WebhookReceiver, eventually
 from workflows.case import VictimCaseWorkflow
 
+HISTORIES = Path(__file__).parent / "histories"
 WEBHOOK_SECRET = "test-webhook-secret"
 PEPPER = b"test-pepper"
 BY_WEBHOOK = {Organisation.POLICE, Organisation.KLJUC, Organisation.MIGRATION_AUTHORITY,
@@ -103,6 +106,15 @@ class Bench:
 
         await eventually(done, timeout=30)
         return latest[-1]
+
+    async def keep_history(self, case_id: str, name: str) -> None:
+        """With ``PATHWAY_RECORD_HISTORIES=1``, store the case's history in the replay corpus
+        (``tests/histories/``), which ``tests/test_replay.py`` replays against current code."""
+        if os.environ.get("PATHWAY_RECORD_HISTORIES") != "1":
+            return
+        history = await self.client.get_workflow_handle(case_id).fetch_history()
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
 
     def received(self) -> list[Received]:
         """Every notification received so far by webhook or e-mail, first copy of each key."""

@@ -106,6 +106,7 @@ class TestAdultPaths:
                 "police information gathering started", "crisis accommodation placed",
                 "safe accommodation placed", "reintegration enrolled", "case closed",
             ]
+            await b.keep_history(case_id, "adult-eu-citizen-to-closure")
 
     async def test_third_country_national_residing_illegally(
         self, time_skipping: WorkflowEnvironment
@@ -176,6 +177,7 @@ class TestAdultPaths:
             assert day_of(b.received(), "kljuc", "proceedings_concluded") == local_date(
                 concluded)
             assert "residence_permit_expired" not in {r.reason for r in b.received()}
+            await b.keep_history(case_id, "adult-third-country-national-permits")
 
     async def test_arbitrary_departure_during_reflection(
         self, time_skipping: WorkflowEnvironment
@@ -199,6 +201,7 @@ class TestAdultPaths:
             await b.skip_to(placed + timedelta(days=40))
             await b.settled(case_id)
             assert arrivals(b.received(), since=left + timedelta(minutes=1)) == set()
+            await b.keep_history(case_id, "adult-arbitrary-departure")
 
 
 class TestEventIntake:
@@ -216,6 +219,7 @@ class TestEventIntake:
             assert again.duplicate and not first.duplicate
             assert again.summary == first.summary
             assert (await b.state(case_id)).timeline == state.timeline
+            await b.keep_history(case_id, "duplicate-event")
             after = await b.client.get_workflow_handle(case_id).fetch_history()
             # An accepted duplicate is an update with no state change: nothing new is scheduled.
             new_events = after.events[len(history.events):]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -141,7 +142,7 @@ def render_case(state: CaseState, out: TextIO) -> None:
         out.write("  none\n")
     out.write(f"\nNotifications pending delivery: {len(state.pending_notifications)}\n")
     out.write("\nTimeline\n")
-    for t in state.timeline:
+    for t in sorted(state.timeline, key=lambda entry: entry.at):  # stable: ties keep order
         rule = f" [{t.rule}]" if t.rule else ""
         why = f"  because: {t.why}" if t.why else ""
         out.write(f"  {_local(t.at)}  {t.who}: {t.what}{rule}{why}\n")
@@ -242,11 +243,15 @@ def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    code = run(argv)
+    try:
+        code = run(argv)
+    except BrokenPipeError:  # the reader went away (`pathway case show … | head`)
+        code = EXIT_OK
     # The SDK's runtime threads can crash CPython's finalisation (sdk-python #300): flush and
     # leave at once so the exit code reports what happened (TEMPORAL-NOTES).
-    sys.stdout.flush()
-    sys.stderr.flush()
+    with contextlib.suppress(BrokenPipeError):
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(code)
 
 

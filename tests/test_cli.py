@@ -1,0 +1,162 @@
+"""The operator CLI against a real dev server with the real workers: exit codes, messages
+naming the rule or field, and the case view."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+import worker
+from pathway import cli, search_attributes
+from pathway.channels import Channels, OutboxChannel
+from pathway.client import data_converter
+from pathway.domain.organisations import NOTIFIED
+from pathway.servers import temporal_cli_path
+from tests.receivers import eventually
+
+pytestmark = pytest.mark.devserver
+
+
+@pytest_asyncio.fixture
+async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Path]:
+    """A dev server of its own with every worker (outbox channel under tmp_path)."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli_path()), ui=False,
+        data_converter=data_converter(), search_attributes=list(search_attributes.ALL),
+    )
+    monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
+    monkeypatch.setenv("PATHWAY_ID_PEPPER", "00112233445566778899aabbccddeeff")
+    monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
+    stop = asyncio.Event()
+    outbox = tmp_path / "outbox"
+    workers = asyncio.create_task(worker.run_workers(
+        env.client, organisations=NOTIFIED, serve_cases=True,
+        channels=Channels(default=OutboxChannel(directory=outbox)), stop=stop))
+    async with env:
+        yield outbox
+        stop.set()
+        await workers
+
+
+def write(tmp_path: Path, name: str, data: dict[str, Any] | str) -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+async def pathway(*argv: str) -> tuple[int, str, str]:
+    """Run one CLI command (in a thread: it runs its own event loop, as from a shell)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = await asyncio.to_thread(cli.run, list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+IDENTIFIED = {"type": "identified", "event_id": "cli-1", "organisation": "police",
+              "subject_ref": "cli-person",
+              "person": {"citizenships": ["DE"], "residence_status": "eu_citizen",
+                         "languages": ["de"]}}
+
+
+class TestCaseCommands:
+    async def test_open_event_show(self, service: Path, tmp_path: Path) -> None:
+        """open prints the case ID; an accepted event exits 0 with the summary; show prints
+        deadlines, obligations and the timeline; the NGO's notification reaches the outbox."""
+        code, out, _ = await pathway("case", "open", write(tmp_path, "id.json", {
+            **IDENTIFIED, "occurred_at": now().isoformat()}))
+        assert code == 0
+        case_id = out.strip()
+        assert case_id.startswith("case-") and "cli-person" not in case_id
+        code, out, _ = await pathway("case", "event", case_id, write(tmp_path, "ngo.json", {
+            "type": "ngo_interview_held", "event_id": "cli-2", "organisation": "caritas",
+            "occurred_at": now().isoformat(), "language": "de", "interpreter_used": False}))
+        assert code == 0
+        assert "accepted ngo_interview_held cli-2" in out and "phase: identified" in out
+        code, out, _ = await pathway("case", "show", case_id)
+        assert code == 0
+        assert "rights_information (R3)" in out
+        assert "rights_information:e_protection (R3)" in out
+        assert "caritas: ngo interview held [R2]" in out
+        code, out, _ = await pathway("case", "show", case_id, "--json")
+        assert json.loads(out)["case_id"] == case_id
+        outbox = service / "caritas.jsonl"
+
+        def outbox_lines() -> list[str]:
+            return outbox.read_text().splitlines() if outbox.exists() else []
+
+        lines = await eventually(outbox_lines)
+        assert json.loads(lines[0])["reason"] == "case_identified"
+
+    async def test_rejections_and_bad_input(self, service: Path, tmp_path: Path) -> None:
+        """A rule violation exits 3 naming the rule; bad input exits 2 naming the field; an
+        unknown case exits 4; nothing is changed by any of them."""
+        code, out, _ = await pathway("case", "open", write(tmp_path, "id.json", {
+            **IDENTIFIED, "event_id": "cli-10", "subject_ref": "cli-other",
+            "occurred_at": now().isoformat()}))
+        case_id = out.strip()
+        police = {"type": "police_information_gathering_started", "event_id": "cli-11",
+                  "organisation": "police", "occurred_at": now().isoformat(),
+                  "trusted_person_offered": True, "present": "nobody"}
+        code, _, err = await pathway("case", "event", case_id,
+                                     write(tmp_path, "p.json", police))
+        assert code == cli.EXIT_REJECTED and err.startswith("rejected: R2:")
+        future = {**police, "type": "ngo_interview_held", "organisation": "caritas",
+                  "event_id": "cli-12", "language": "de", "interpreter_used": False,
+                  "occurred_at": (now() + timedelta(hours=2)).isoformat()}
+        del future["trusted_person_offered"], future["present"]
+        code, _, err = await pathway("case", "event", case_id,
+                                     write(tmp_path, "f.json", future))
+        assert code == cli.EXIT_REJECTED and "TIME" in err and "occurred_at" in err
+        code, _, err = await pathway("case", "event", case_id,
+                                     write(tmp_path, "u.json", {"type": "teleported"}))
+        assert code == cli.EXIT_BAD_INPUT and "field type" in err
+        code, _, err = await pathway("case", "event", case_id, write(tmp_path, "m.json", {
+            **police, "present": "everyone"}))
+        assert code == cli.EXIT_BAD_INPUT and "field present" in err
+        code, _, err = await pathway("case", "event", case_id,
+                                     write(tmp_path, "j.json", "{not json"))
+        assert code == cli.EXIT_BAD_INPUT and "invalid JSON" in err
+        code, _, err = await pathway("case", "event", "case-unknown",
+                                     write(tmp_path, "p2.json", police))
+        assert code == cli.EXIT_UNKNOWN_CASE and "case-unknown" in err
+        code, out, _ = await pathway("case", "show", case_id, "--json")
+        assert [t["what"] for t in json.loads(out)["timeline"] if t["event_id"]] == [
+            "identified"]
+
+
+class TestSchema:
+    def test_schema_lists_every_event_type(self) -> None:
+        """pathway schema prints one JSON Schema covering every event type."""
+        from pathway.domain.events import EVENT_TYPES
+
+        out = io.StringIO()
+        assert cli.run(["schema"], out) == 0
+        schema = json.loads(out.getvalue())
+        tags = set(schema["discriminator"]["mapping"])
+        assert tags == set(EVENT_TYPES)
+
+
+class TestProcess:
+    def test_exit_code_of_a_real_process(self, tmp_path: Path) -> None:
+        """As a process, a bad event exits 2 with the field on stderr (and no crash at exit)."""
+        bad = write(tmp_path, "bad.json", {"type": "identified", "event_id": "x"})
+        proc = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "pathway.cli", "case", "open", bad],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert proc.returncode == cli.EXIT_BAD_INPUT
+        assert "field person: Field required" in proc.stderr

@@ -169,7 +169,8 @@ def _dev(args: argparse.Namespace, out: TextIO) -> int:
 def _worker(args: argparse.Namespace, out: TextIO) -> int:
     import worker
 
-    code: int = worker.main(args.worker_args)
+    rest = [a for a in args.worker_args if a != "--"]
+    code: int = worker.main(rest)
     return code
 
 
@@ -189,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--channels", default=None, help="notification channels (TOML)")
     dev.set_defaults(handler=_dev)
 
-    wrk = sub.add_parser("worker", help="run workers (see `pathway worker -- --help`)")
+    wrk = sub.add_parser("worker", add_help=False,
+                         help="run workers: `pathway worker --organisations police` (--help)")
     wrk.add_argument("worker_args", nargs=argparse.REMAINDER)
     wrk.set_defaults(handler=_worker)
 
@@ -217,7 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout,
         err: TextIO = sys.stderr) -> int:
     """Run one command; returns the exit code (errors are written to ``err``)."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv[:1] == ["worker"]:  # everything after it belongs to worker.py's own parser
+        args = argparse.Namespace(handler=_worker, worker_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace, TextIO], int | Awaitable[int]] = args.handler
     try:
         result = handler(args, out)

@@ -107,12 +107,13 @@ class Bench:
         await eventually(done, timeout=30)
         return latest[-1]
 
-    async def keep_history(self, case_id: str, name: str) -> None:
+    async def keep_history(self, case_id: str, name: str, run_id: str | None = None) -> None:
         """With ``PATHWAY_RECORD_HISTORIES=1``, store the case's history in the replay corpus
         (``tests/histories/``), which ``tests/test_replay.py`` replays against current code."""
         if os.environ.get("PATHWAY_RECORD_HISTORIES") != "1":
             return
-        history = await self.client.get_workflow_handle(case_id).fetch_history()
+        handle = self.client.get_workflow_handle(case_id, run_id=run_id)
+        history = await handle.fetch_history()
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / f"{name}.json").write_text(history.to_json())
 

@@ -1,0 +1,68 @@
+"""A long case continues as new when the server suggests it, losing no state, obligation,
+deadline or timeline entry, and its timers go on firing in the new run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from pathway import search_attributes
+from pathway.client import data_converter
+from pathway.domain.events import Identified
+from pathway.domain.state import DeadlineKind, DeadlineView
+from pathway.servers import temporal_cli_path
+from tests.factories import EU_ADULT, event
+from tests.harness import bench
+from tests.receivers import eventually
+
+pytestmark = pytest.mark.devserver
+
+
+class TestContinueAsNew:
+    async def test_long_case_continues_as_new_without_loss(self) -> None:
+        """With the suggestion threshold at 60 history events, 40 events make the case
+        continue as new; the state after equals the state the events built, and the rights
+        information timer set in the first run fires in a later one."""
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(temporal_cli_path()), ui=False,
+            data_converter=data_converter(), search_attributes=list(search_attributes.ALL),
+            dev_server_extra_args=["--dynamic-config-value",
+                                   "limit.historyCount.suggestContinueAsNew=60"],
+        )
+        async with env, bench(env, upsert_search_attributes=True,
+                              rights_information_sla=timedelta(seconds=25)) as b:
+            ident = event("identified", await b.now(), person=dict(EU_ADULT),
+                          subject_ref="long-case")
+            assert isinstance(ident, Identified)
+            case_id, _ = await b.open(ident)
+            first_run = (await b.client.get_workflow_handle(case_id).describe()).run_id
+            await b.send(case_id, event("ngo_interview_held", await b.now()))
+            placed = await b.send(case_id, event("crisis_accommodation_placed", await b.now()))
+            for i in range(40):
+                await b.send(case_id, event("cooperation_recorded", await b.now(),
+                                            willing_to_cooperate=i % 2 == 0))
+            handle = b.client.get_workflow_handle(case_id)
+            assert (await handle.describe()).run_id != first_run
+            first = await b.client.get_workflow_handle(case_id, run_id=first_run) \
+                .fetch_history()
+            assert first.events[-1].event_type \
+                == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+
+            state = await b.state(case_id)
+            events = [t for t in state.timeline if t.event_id]
+            assert len(events) == 43 and len(state.processed) == 43
+            def long_deadlines(views: list[DeadlineView]) -> list[DeadlineView]:
+                return [d for d in views if d.kind is not DeadlineKind.RIGHTS_INFORMATION]
+
+            assert long_deadlines(state.summary().upcoming_deadlines) \
+                == long_deadlines(placed.summary.upcoming_deadlines)
+            assert len(long_deadlines(placed.summary.upcoming_deadlines)) == 2
+            assert len(state.open_obligations) == 9  # the nine rights subjects (R3)
+            await eventually(lambda: "rights_information_escalation"
+                             in {r.reason for r in b.received()}, timeout=60)
+            final = await b.settled(case_id)
+            assert all(o.escalated_at is not None for o in final.open_obligations)
+            await b.keep_history(case_id, "continued-as-new-first-run", run_id=first_run)

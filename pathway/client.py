@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+from pathway.privacy.codec import CaseCodec
+from pathway.privacy.keys import KeyStore, MasterKeyRing, SqliteKeyStore
+from pathway.settings import var_dir
 
 DEFAULT_TARGET = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
 
 
-def data_converter() -> DataConverter:
-    """The SDK's pydantic converter (encryption is layered on here by the privacy work)."""
-    return pydantic_data_converter
+def default_keystore(directory: Path | None = None) -> SqliteKeyStore:
+    """The embedded default's key store: ``var/keys.db``, master keys in ``var/master-keys/``
+    (or ``PATHWAY_MASTER_KEYS``)."""
+    base = directory or var_dir()
+    return SqliteKeyStore(base / "keys.db", MasterKeyRing.from_env_or_dir(base / "master-keys"))
 
 
-async def connect(target: str | None = None, namespace: str | None = None) -> Client:
+def data_converter(store: KeyStore | None = None) -> DataConverter:
+    """The SDK's pydantic converter with every payload encrypted under its case's key, and
+    failures (messages and stack traces) encoded into payloads too, so they are encrypted."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=CaseCodec(store if store is not None else default_keystore()),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(target: str | None = None, namespace: str | None = None,
+                  store: KeyStore | None = None) -> Client:
     """Connect to Temporal (``PATHWAY_TEMPORAL_ADDRESS`` / ``PATHWAY_NAMESPACE`` by default)."""
     return await Client.connect(
         target or os.environ.get("PATHWAY_TEMPORAL_ADDRESS", DEFAULT_TARGET),
         namespace=namespace or os.environ.get("PATHWAY_NAMESPACE", DEFAULT_NAMESPACE),
-        data_converter=data_converter(),
+        data_converter=data_converter(store),
     )

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 import worker
 from pathway import cli, search_attributes
 from pathway.channels import Channels, OutboxChannel
-from pathway.client import data_converter
+from pathway.client import data_converter, default_keystore
 from pathway.domain.organisations import NOTIFIED
 from pathway.servers import temporal_cli_path
 from tests.receivers import eventually
@@ -30,14 +30,16 @@ pytestmark = pytest.mark.devserver
 
 @pytest_asyncio.fixture
 async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Path]:
-    """A dev server of its own with every worker (outbox channel under tmp_path)."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli_path()), ui=False,
-        data_converter=data_converter(), search_attributes=list(search_attributes.ALL),
-    )
-    monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
+    """A dev server of its own with every worker (outbox channel under tmp_path), sharing the
+    key store under tmp_path with the CLI, as the embedded default does under ./var."""
     monkeypatch.setenv("PATHWAY_ID_PEPPER", "00112233445566778899aabbccddeeff")
     monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli_path()), ui=False,
+        data_converter=data_converter(default_keystore()),
+        search_attributes=list(search_attributes.ALL),
+    )
+    monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
     stop = asyncio.Event()
     outbox = tmp_path / "outbox"
     workers = asyncio.create_task(worker.run_workers(

@@ -16,6 +16,7 @@ from pathway.domain.state import DeadlineKind, DeadlineView
 from pathway.servers import temporal_cli_path
 from tests.factories import EU_ADULT, event
 from tests.harness import bench
+from tests.keys import TEST_KEYS
 from tests.receivers import eventually
 
 pytestmark = pytest.mark.devserver
@@ -28,7 +29,7 @@ class TestContinueAsNew:
         information timer set in the first run fires in a later one."""
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(temporal_cli_path()), ui=False,
-            data_converter=data_converter(), search_attributes=list(search_attributes.ALL),
+            data_converter=data_converter(TEST_KEYS), search_attributes=list(search_attributes.ALL),
             dev_server_extra_args=["--dynamic-config-value",
                                    "limit.historyCount.suggestContinueAsNew=60"],
         )

@@ -17,6 +17,7 @@ from pathway.domain.state import Phase
 from pathway.servers import temporal_cli_path
 from tests.factories import EU_ADULT, event
 from tests.harness import bench, receivers
+from tests.keys import TEST_KEYS
 from tests.receivers import eventually, free_port
 
 pytestmark = pytest.mark.devserver
@@ -28,7 +29,7 @@ async def start_dev_server(db: Path, port: int) -> WorkflowEnvironment:
         dev_server_database_filename=str(db),
         port=port,
         ui=False,
-        data_converter=data_converter(),
+        data_converter=data_converter(TEST_KEYS),
         search_attributes=list(search_attributes.ALL),
     )
 

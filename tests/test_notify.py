@@ -370,7 +370,8 @@ class TestLoadChannels:
         assert social.recipients
         others = set(NOTIFIED) - {Organisation.POLICE, Organisation.SOCIAL_WORK_CENTRE}
         for organisation in others:
-            assert channels.for_recipient(organisation) == OutboxChannel()
+            assert channels.for_recipient(organisation) == OutboxChannel(
+                directory=Path("var/outbox"))
 
     def test_env_var_names_the_file(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without a path, the file named by PATHWAY_CHANNELS is read."""

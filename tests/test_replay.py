@@ -14,6 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from pathway.client import data_converter
+from tests.keys import TEST_KEYS
 from workflows.case import VictimCaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -28,6 +29,6 @@ def test_the_corpus_is_not_empty() -> None:
 async def test_history_replays(path: Path) -> None:
     """The stored history replays cleanly with the current code."""
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[VictimCaseWorkflow], data_converter=data_converter())
+    replayer = Replayer(workflows=[VictimCaseWorkflow], data_converter=data_converter(TEST_KEYS))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -1,0 +1,88 @@
+"""The payload codec: AES-256-GCM under the case's own data key.
+
+Temporal tells the codec which workflow a payload belongs to (its serialization context); the
+workflow ID is the case ID, so each case's inputs, results, update arguments, query answers,
+activity arguments and failures are sealed under that case's key, and destroying the key erases
+them all. The key ID travels in the payload metadata, so decoding needs no context (the codec
+server decodes what the web UI sends it). A payload that fails authentication, or names a key
+that does not exist, fails closed with a clear error; nothing is ever returned unverified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+)
+
+from pathway.privacy.keys import NONCE_BYTES, KeyStore, TamperedPayload
+
+ENCODING = b"binary/pathway-encrypted"
+META_KEY_ID = "pathway-key-id"
+META_CIPHER = "pathway-cipher"
+CIPHER = b"AES-256-GCM"
+#: The key scope of payloads that belong to no workflow (none of a case's data goes here).
+SERVICE_SCOPE = "pathway-service"
+
+
+def _aad(key_id: bytes) -> bytes:
+    # Binds the ciphertext to its key ID and cipher: moving it under another ID fails.
+    return b"pathway/v1|" + CIPHER + b"|" + key_id
+
+
+def is_encrypted(payload: Payload) -> bool:
+    return payload.metadata.get("encoding") == ENCODING
+
+
+class CaseCodec(PayloadCodec, WithSerializationContext):
+    """Encrypts every payload under the data key of the workflow it belongs to."""
+
+    def __init__(self, store: KeyStore, scope: str = SERVICE_SCOPE) -> None:
+        self.store = store
+        self.scope = scope
+
+    def with_context(self, context: SerializationContext) -> CaseCodec:
+        workflow_id = getattr(context, "workflow_id", None)
+        return CaseCodec(self.store, workflow_id or SERVICE_SCOPE)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        # SQLite may wait on another process's lock: keep it off the event loop.
+        key = await asyncio.to_thread(self.store.data_key, self.scope)
+        aead = AESGCM(key.material)
+        key_id = key.key_id.encode()
+        sealed = []
+        for payload in payloads:
+            # A fresh random 96-bit nonce per payload: with one key per case the number of
+            # messages per key stays far below the 2^32 that NIST SP 800-38D allows.
+            nonce = os.urandom(NONCE_BYTES)
+            data = nonce + aead.encrypt(nonce, payload.SerializeToString(), _aad(key_id))
+            sealed.append(Payload(
+                metadata={"encoding": ENCODING, META_KEY_ID: key_id, META_CIPHER: CIPHER},
+                data=data,
+            ))
+        return sealed
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [await self._decode_one(p) if is_encrypted(p) else p for p in payloads]
+
+    async def _decode_one(self, payload: Payload) -> Payload:
+        key_id = payload.metadata.get(META_KEY_ID, b"")
+        if payload.metadata.get(META_CIPHER) != CIPHER or not key_id:
+            raise TamperedPayload("encrypted payload without a valid key ID or cipher")
+        key = await asyncio.to_thread(self.store.data_key_by_id, key_id.decode())
+        data = payload.data
+        try:
+            plain = AESGCM(key.material).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:],
+                                                 _aad(key_id))
+        except InvalidTag as err:
+            raise TamperedPayload(
+                f"payload under key {key_id.decode()} failed authentication") from err
+        return Payload.FromString(plain)

@@ -22,10 +22,21 @@ from pathlib import Path
 
 import httpx
 import structlog
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
 from temporalio.worker import Worker
 
 from activities.notify import Notifier
+from activities.retention import RetentionSweeper, SweepRequest
+from pathway import settings
 from pathway.channels import ChannelConfigError, Channels, load_channels
 from pathway.client import connect
 from pathway.domain.organisations import (
@@ -35,7 +46,10 @@ from pathway.domain.organisations import (
     notification_task_queue,
 )
 from pathway.logs import configure_logging
+from pathway.privacy.codec import CaseCodec
+from pathway.privacy.keys import KeyStore
 from workflows.case import VictimCaseWorkflow
+from workflows.retention import RetentionSweepWorkflow
 
 __all__ = ["install_stop_signals", "main", "run_workers"]
 
@@ -69,8 +83,14 @@ async def run_workers(
         if serve_cases:
             queues.append(CASE_TASK_QUEUE)
             workers.append(
-                Worker(client, task_queue=CASE_TASK_QUEUE, workflows=[VictimCaseWorkflow])
+                Worker(
+                    client,
+                    task_queue=CASE_TASK_QUEUE,
+                    workflows=[VictimCaseWorkflow, RetentionSweepWorkflow],
+                    activities=RetentionSweeper(client, _key_store(client)).activities(),
+                )
             )
+            await ensure_retention_schedule(client, settings.retention())
         # dict.fromkeys: one worker per organisation even if it was named twice.
         for organisation in dict.fromkeys(organisations):
             queue = notification_task_queue(organisation)
@@ -89,6 +109,37 @@ async def run_workers(
         log.info("worker started", namespace=client.namespace, task_queues=queues)
         await _run_until_stopped(workers, stop)
         log.info("worker stopped", task_queues=queues)
+
+
+def _key_store(client: Client) -> KeyStore:
+    """The key store behind the client's codec: the retention sweep destroys keys in it."""
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, CaseCodec):
+        raise TypeError("the client must use pathway.client.data_converter (CaseCodec)")
+    return codec.store
+
+
+RETENTION_SCHEDULE_ID = "pathway-retention"
+
+
+async def ensure_retention_schedule(client: Client, retention: timedelta) -> None:
+    """Create the hourly retention sweep schedule once; later starts leave it as it is, so an
+    operator may pause or retune it in the UI."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RetentionSweepWorkflow.run,
+            SweepRequest(retention=retention),
+            id="pathway-retention-sweep",
+            task_queue=CASE_TASK_QUEUE,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        return
+    log.info("retention schedule created", retention_days=retention.days)
 
 
 async def _run_until_stopped(workers: Sequence[Worker], stop: asyncio.Event) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from pathway.domain.config import CaseConfig
@@ -36,3 +37,12 @@ def case_config() -> CaseConfig:
     if path := os.environ.get("PATHWAY_CASE_CONFIG"):
         return CaseConfig.model_validate_json(Path(path).read_text())
     return CaseConfig()
+
+
+def retention() -> timedelta:
+    """How long closed cases are kept before automatic erasure (``PATHWAY_RETENTION_DAYS``)."""
+    from pathway.privacy.erasure import DEFAULT_RETENTION
+
+    if value := os.environ.get("PATHWAY_RETENTION_DAYS"):
+        return timedelta(days=int(value))
+    return DEFAULT_RETENTION

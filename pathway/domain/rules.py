@@ -301,9 +301,10 @@ def _ngo_interview(change: _Change, event: ev.NgoInterviewHeld) -> None:
 def _rights_information(change: _Change, event: ev.RightsInformationGiven) -> None:
     state = change.state
     if state.person.languages and event.language not in state.person.languages:
+        # The reason names no recorded language: error texts travel to senders and logs.
         _reject("R3", "language",
-                f"information must be given in a language the victim understands "
-                f"({', '.join(state.person.languages)}), not '{event.language}'")
+                "information must be given in a language the victim is recorded as "
+                "understanding")
     for subject in event.subjects:
         state.rights_information[subject] = RightsGiven(
             at=event.occurred_at, language=event.language,

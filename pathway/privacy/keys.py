@@ -256,6 +256,9 @@ class SqliteKeyStore:
             else:
                 db.execute("UPDATE data_keys SET wrapped = NULL, master_id = NULL, "
                            "destroyed_at = ? WHERE scope = ?", (now, scope))
+        # Until a checkpoint, the page that held the wrapped key stays in the database file (and
+        # the WAL keeps frames of it): write the new page back and truncate the WAL now.
+        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return True
 
     def is_destroyed(self, scope: str) -> bool:

@@ -1,0 +1,72 @@
+"""Erasure by key destruction, on request (``pathway case erase``) and by retention.
+
+Destroying a case's data key makes every copy of its payloads (the Temporal history, exports,
+backups of the history) unreadable for good. The workflow is terminated first, so no worker
+tries to write more under a key that is about to go. Each erasure is logged with the case ID,
+who asked and why, and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from pathway.privacy.keys import KeyStore
+
+log = structlog.stdlib.get_logger("pathway.erasure")
+
+#: Default retention of closed cases before automatic erasure (PATHWAY_RETENTION_DAYS).
+DEFAULT_RETENTION = timedelta(days=5 * 365)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    case_id: str
+    was_running: bool
+    key_destroyed: bool  # False: it already had been
+
+
+async def erase_case(client: Client, store: KeyStore, case_id: str, *, by: str,
+                     why: str) -> Erasure:
+    """Terminate the case's workflow if it runs, then destroy its data key.
+
+    ``by`` names who asked (an operator's name or ``retention``); ``why`` is a category such as
+    ``request`` or ``retention``: both are logged, so neither may carry personal data.
+    """
+    was_running = False
+    handle = client.get_workflow_handle(case_id)
+    try:
+        description = await handle.describe()
+        if description.status is WorkflowExecutionStatus.RUNNING:
+            # The reason is stored in the history in clear text: a fixed phrase only.
+            await handle.terminate(reason="case erased")
+            was_running = True
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    destroyed = store.destroy(case_id)
+    log.info("case erased", case_id=case_id, by=by, why=why, was_running=was_running,
+             key_destroyed=destroyed)
+    return Erasure(case_id, was_running, destroyed)
+
+
+def closed_cases_query(cutoff: datetime) -> str:
+    """Visibility query for cases that completed (closed) before ``cutoff``."""
+    return ("WorkflowType = 'VictimCaseWorkflow' AND ExecutionStatus = 'Completed' "
+            f"AND CloseTime < '{cutoff.isoformat()}'")
+
+
+async def erase_expired(client: Client, store: KeyStore, *, retention: timedelta,
+                        now: datetime) -> list[str]:
+    """Erase every case closed more than ``retention`` before ``now``; returns their IDs."""
+    erased = []
+    async for execution in client.list_workflows(closed_cases_query(now - retention)):
+        if store.is_destroyed(execution.id):
+            continue
+        await erase_case(client, store, execution.id, by="retention", why="retention")
+        erased.append(execution.id)
+    return erased

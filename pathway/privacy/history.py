@@ -1,0 +1,50 @@
+"""Decoding a stored case history (for export, audit and erasure checks)."""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import History
+from temporalio.client import Client
+from temporalio.converter import PayloadCodec
+
+
+async def decode_history(history: History, codec: PayloadCodec) -> History:
+    """A copy of ``history`` with every payload decoded; raises the codec's error (e.g.
+    ``CaseErased``) if any payload cannot be."""
+    copy = History()
+    copy.CopyFrom(history)
+    payloads: list[Payload] = []
+    _collect(copy, payloads)
+    decoded = await codec.decode(payloads)
+    for target, plain in zip(payloads, decoded, strict=True):
+        target.CopyFrom(plain)
+    return copy
+
+
+def _collect(message: Message, out: list[Payload]) -> None:
+    if isinstance(message, Payload):
+        out.append(message)
+        return
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            for item in value.values():
+                if isinstance(item, Message):
+                    _collect(item, out)
+        elif field.is_repeated:
+            for item in value:
+                _collect(item, out)
+        else:
+            _collect(value, out)
+
+
+async def fetch_decoded_history(client: Client, case_id: str) -> History:
+    """Fetch a case's history from Temporal and decode it with the client's codec."""
+    codec = client.data_converter.payload_codec
+    history = await client.get_workflow_handle(case_id).fetch_history()
+    raw = History(events=history.events)
+    if codec is None:
+        return raw
+    return await decode_history(raw, codec)

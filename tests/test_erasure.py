@@ -1,0 +1,132 @@
+"""Erasure by key destruction and retention, on the real dev server with a real key store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from structlog.testing import capture_logs
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker
+
+import worker
+from activities.retention import RetentionSweeper, SweepReport, SweepRequest
+from pathway import search_attributes
+from pathway.client import data_converter
+from pathway.domain.events import Identified
+from pathway.privacy.erasure import erase_case
+from pathway.privacy.history import fetch_decoded_history
+from pathway.privacy.keys import CaseErased, MasterKeyRing, SqliteKeyStore, create_master_key
+from pathway.servers import temporal_cli_path
+from tests.factories import EU_ADULT, event
+from tests.harness import Bench, bench
+from workflows.case import VictimCaseWorkflow
+from workflows.retention import RetentionSweepWorkflow
+
+pytestmark = pytest.mark.devserver
+
+
+@dataclass
+class Deployment:
+    env: WorkflowEnvironment
+    store: SqliteKeyStore
+
+
+@pytest_asyncio.fixture
+async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
+    """A dev server whose clients and workers share one real SQLite key store."""
+    create_master_key(tmp_path / "mk")
+    store = SqliteKeyStore(tmp_path / "keys.db",
+                           MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli_path()), ui=False,
+        data_converter=data_converter(store), search_attributes=list(search_attributes.ALL),
+    )
+    async with env:
+        yield Deployment(env, store)
+
+
+async def open_case(b: Bench, ref: str) -> str:
+    ident = event("identified", await b.now(), person=dict(EU_ADULT), subject_ref=ref,
+                  reason="CANARY-reason-" + ref)
+    assert isinstance(ident, Identified)
+    case_id, _ = await b.open(ident)
+    await b.settled(case_id)
+    return case_id
+
+
+class TestEraseCase:
+    async def test_erased_case_history_cannot_be_decoded_but_others_can(
+        self, deployment: Deployment
+    ) -> None:
+        """Erasure terminates the workflow and destroys the key: its history fails to decode
+        with a clear 'erased' error, replay is refused, and another case still decodes."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            erased_id = await open_case(b, "erase-me")
+            kept_id = await open_case(b, "keep-me")
+            raw = await b.client.get_workflow_handle(erased_id).fetch_history()
+            decoded = await fetch_decoded_history(b.client, erased_id)
+            assert b"CANARY-reason-erase-me" in decoded.SerializeToString()
+
+            with capture_logs() as logs:
+                result = await erase_case(b.client, deployment.store, erased_id,
+                                          by="dpo-1", why="request")
+            assert result.was_running and result.key_destroyed
+            assert logs == [{"event": "case erased", "case_id": erased_id, "by": "dpo-1",
+                             "why": "request", "was_running": True, "key_destroyed": True,
+                             "log_level": "info"}]
+            description = await b.client.get_workflow_handle(erased_id).describe()
+            assert description.status is WorkflowExecutionStatus.TERMINATED
+
+            with pytest.raises(CaseErased, match=f"case {erased_id} was erased"):
+                await fetch_decoded_history(b.client, erased_id)
+            kept = await fetch_decoded_history(b.client, kept_id)
+            assert b"CANARY-reason-keep-me" in kept.SerializeToString()
+
+            replayer = Replayer(workflows=[VictimCaseWorkflow],
+                                data_converter=b.client.data_converter)
+            # The SDK reports the codec's error as the cause of a failed activation.
+            with pytest.raises(RuntimeError, match=f"case {erased_id} was erased"):
+                await replayer.replay_workflow(WorkflowHistory(erased_id, raw.events))
+
+            again = await erase_case(b.client, deployment.store, erased_id, by="dpo-1",
+                                     why="request")
+            assert not again.was_running and not again.key_destroyed
+
+
+class TestRetention:
+    async def test_sweep_erases_closed_cases_only(self, deployment: Deployment) -> None:
+        """The retention sweep destroys the keys of closed cases past retention and leaves
+        open cases alone."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            closed_id = await open_case(b, "closed-one")
+            open_id = await open_case(b, "open-one")
+            await b.send(closed_id, event("case_closed", await b.now(),
+                                          organisation="caritas"))
+            await b.client.get_workflow_handle(closed_id).result()
+            sweeper = RetentionSweeper(b.client, deployment.store)
+            async with Worker(b.client, task_queue=b.task_queue + "-retention",
+                              workflows=[RetentionSweepWorkflow],
+                              activities=sweeper.activities()):
+                report: SweepReport = await b.client.execute_workflow(
+                    RetentionSweepWorkflow.run, SweepRequest(retention=timedelta(0)),
+                    id=f"sweep-{b.task_queue}", task_queue=b.task_queue + "-retention")
+            assert report.erased >= 1
+            assert deployment.store.is_destroyed(closed_id)
+            assert not deployment.store.is_destroyed(open_id)
+            with pytest.raises(CaseErased):
+                await fetch_decoded_history(b.client, closed_id)
+
+    async def test_schedule_is_created_once(self, deployment: Deployment) -> None:
+        """The hourly sweep schedule is created on first start and left alone after."""
+        client: Client = deployment.env.client
+        await worker.ensure_retention_schedule(client, timedelta(days=30))
+        await worker.ensure_retention_schedule(client, timedelta(days=99))
+        description = await client.get_schedule_handle(worker.RETENTION_SCHEDULE_ID).describe()
+        intervals = description.schedule.spec.intervals
+        assert [i.every for i in intervals] == [timedelta(hours=1)]

@@ -1,0 +1,180 @@
+"""Envelope encryption: the codec and the key store, against a real SQLite key store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
+
+from pathway.privacy.codec import ENCODING, META_KEY_ID, SERVICE_SCOPE, CaseCodec
+from pathway.privacy.keys import (
+    CaseErased,
+    MasterKeyRing,
+    SqliteKeyStore,
+    TamperedPayload,
+    UnknownKey,
+    create_master_key,
+)
+
+SECRET = b'{"person": {"birth_date": "1994-02-11"}, "canary": "CANARY-7f3a"}'
+
+
+def plain(data: bytes = SECRET) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=data)
+
+
+def ring(directory: Path) -> MasterKeyRing:
+    return MasterKeyRing({p.stem: bytes.fromhex(p.read_text()) for p in directory.glob("*.key")})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteKeyStore:
+    create_master_key(tmp_path / "mk")
+    return SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
+
+
+def for_case(store: SqliteKeyStore, case_id: str) -> CaseCodec:
+    return CaseCodec(store).with_context(
+        WorkflowSerializationContext(namespace="default", workflow_id=case_id))
+
+
+class TestCodec:
+    async def test_payload_is_sealed_under_the_case_key(self, store: SqliteKeyStore) -> None:
+        """A workflow's payload is encrypted under its case's key; the key ID is in the
+        metadata and no plaintext is left."""
+        (sealed,) = await for_case(store, "case-a").encode([plain()])
+        assert sealed.metadata["encoding"] == ENCODING
+        assert sealed.metadata[META_KEY_ID] == b"case-a/dk1"
+        assert b"CANARY" not in sealed.SerializeToString()
+        (opened,) = await CaseCodec(store).decode([sealed])
+        assert opened == plain()
+
+    async def test_activity_payloads_use_their_workflow_key(self, store: SqliteKeyStore) -> None:
+        """An activity started by a case's workflow seals under that case's key."""
+        codec = CaseCodec(store).with_context(ActivitySerializationContext(
+            namespace="default", activity_id="1", activity_type="notify",
+            activity_task_queue="q", workflow_id="case-b", workflow_type="VictimCaseWorkflow",
+            is_local=False))
+        (sealed,) = await codec.encode([plain()])
+        assert sealed.metadata[META_KEY_ID] == b"case-b/dk1"
+
+    async def test_payload_without_workflow_uses_the_service_key(
+        self, store: SqliteKeyStore
+    ) -> None:
+        """Without a workflow context the service's own key is used, never a case's."""
+        (sealed,) = await CaseCodec(store).encode([plain()])
+        assert sealed.metadata[META_KEY_ID] == f"{SERVICE_SCOPE}/dk1".encode()
+
+    async def test_nonces_never_repeat(self, store: SqliteKeyStore) -> None:
+        """Sealing the same payload many times never reuses a nonce."""
+        sealed = await for_case(store, "case-a").encode([plain()] * 2000)
+        nonces = {p.data[:12] for p in sealed}
+        assert len(nonces) == 2000
+
+    async def test_tampered_ciphertext_fails_closed(self, store: SqliteKeyStore) -> None:
+        """One flipped bit makes decoding fail with TamperedPayload."""
+        (sealed,) = await for_case(store, "case-a").encode([plain()])
+        data = bytearray(sealed.data)
+        data[20] ^= 1
+        sealed.data = bytes(data)
+        with pytest.raises(TamperedPayload, match="failed authentication"):
+            await CaseCodec(store).decode([sealed])
+
+    async def test_wrong_key_id_fails_closed(self, store: SqliteKeyStore) -> None:
+        """A ciphertext relabelled with another case's key ID does not decrypt."""
+        (sealed,) = await for_case(store, "case-a").encode([plain()])
+        await for_case(store, "case-b").encode([plain()])
+        sealed.metadata[META_KEY_ID] = b"case-b/dk1"
+        with pytest.raises(TamperedPayload):
+            await CaseCodec(store).decode([sealed])
+
+    async def test_unknown_or_missing_key_id_fails_closed(self, store: SqliteKeyStore) -> None:
+        """A key ID that does not exist, or none at all, is an error, never a pass-through."""
+        (sealed,) = await for_case(store, "case-a").encode([plain()])
+        sealed.metadata[META_KEY_ID] = b"case-zzz/dk1"
+        with pytest.raises(UnknownKey):
+            await CaseCodec(store).decode([sealed])
+        del sealed.metadata[META_KEY_ID]
+        with pytest.raises(TamperedPayload, match="key ID"):
+            await CaseCodec(store).decode([sealed])
+
+    async def test_unencrypted_payloads_pass_through(self, store: SqliteKeyStore) -> None:
+        """Payloads the codec never sealed (the server's own) are returned as they are."""
+        assert await CaseCodec(store).decode([plain(b"null")]) == [plain(b"null")]
+
+
+class TestErasure:
+    async def test_erased_case_cannot_be_decoded_or_rekeyed(self, store: SqliteKeyStore) -> None:
+        """After destroy, decoding and encoding for that case fail with CaseErased; other
+        cases are untouched."""
+        (a,) = await for_case(store, "case-a").encode([plain()])
+        (b,) = await for_case(store, "case-b").encode([plain()])
+        assert store.destroy("case-a") is True
+        assert store.destroy("case-a") is False
+        with pytest.raises(CaseErased, match="case-a was erased"):
+            await CaseCodec(store).decode([a])
+        with pytest.raises(CaseErased):
+            await for_case(store, "case-a").encode([plain()])
+        assert await CaseCodec(store).decode([b]) == [plain()]
+
+    async def test_erasure_is_seen_by_every_process(self, tmp_path: Path,
+                                                    store: SqliteKeyStore) -> None:
+        """Another store on the same file (another process) cannot decode after erasure."""
+        (a,) = await for_case(store, "case-a").encode([plain()])
+        other = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
+        assert await CaseCodec(other).decode([a]) == [plain()]
+        store.destroy("case-a")
+        with pytest.raises(CaseErased):
+            await CaseCodec(other).decode([a])
+
+    def test_destroyed_key_bytes_leave_the_file(self, tmp_path: Path,
+                                                store: SqliteKeyStore) -> None:
+        """The wrapped key's bytes are gone from the database file and its WAL at once."""
+        store.data_key("case-a")
+        conn = store._conn()  # test peeks at storage on purpose
+        (wrapped,) = conn.execute("SELECT wrapped FROM data_keys WHERE scope='case-a'").fetchone()
+        store.destroy("case-a")
+        raw = (tmp_path / "keys.db").read_bytes()
+        wal = tmp_path / "keys.db-wal"
+        raw += wal.read_bytes() if wal.exists() else b""
+        assert wrapped[16:48] not in raw
+
+
+class TestRotation:
+    async def test_rotation_keeps_old_keys_readable_and_rewrap_moves_them(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
+        """New wraps use the newest master key, old wraps still open, and rewrap_all moves
+        every data key so the old master key can be retired."""
+        (before,) = await for_case(store, "case-old").encode([plain()])
+        old_id = store.ring.newest_id
+        new_id = create_master_key(tmp_path / "mk")
+        rotated = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
+        assert rotated.ring.newest_id == new_id != old_id
+        (after,) = await for_case(rotated, "case-new").encode([plain()])
+        assert rotated.master_key_use() == {old_id: 1, new_id: 1}
+        assert await CaseCodec(rotated).decode([before, after]) == [plain(), plain()]
+        assert rotated.rewrap_all() == 1
+        assert rotated.master_key_use() == {new_id: 2}
+        (tmp_path / "mk" / f"{old_id}.key").unlink()
+        only_new = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
+        assert await CaseCodec(only_new).decode([before, after]) == [plain(), plain()]
+
+    def test_missing_master_key_is_a_clear_error(self, tmp_path: Path,
+                                                 store: SqliteKeyStore) -> None:
+        """A data key wrapped by a master key that is not configured names that key."""
+        store.data_key("case-a")
+        create_master_key(tmp_path / "other")
+        stranger = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "other"))
+        with pytest.raises(UnknownKey, match="master key mk-"):
+            stranger.data_key("case-a")
+
+    def test_master_keys_from_environment(self, monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+        """PATHWAY_MASTER_KEYS supplies master keys from a secret store instead of files."""
+        monkeypatch.setenv("PATHWAY_MASTER_KEYS", "mk-1:" + "11" * 32 + ",mk-2:" + "22" * 32)
+        loaded = MasterKeyRing.from_env_or_dir(tmp_path / "unused")
+        assert loaded.ids == ["mk-1", "mk-2"] and loaded.newest_id == "mk-2"
+        assert not (tmp_path / "unused").exists()

@@ -1,7 +1,7 @@
 """The operator CLI: ``pathway dev``, ``pathway worker``, ``pathway case …``, ``pathway schema``.
 
 Exit codes: 0 done; 2 bad input (the field is named); 3 the event broke a rule (the rule ID is
-named); 4 unknown case; 5 Temporal unreachable.
+named); 4 unknown (or erased) case; 5 Temporal unreachable; 6 not allowed.
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from pathway import cases
+from pathway.auth import Principal
 from pathway.domain.calendar import LJUBLJANA
 from pathway.domain.events import EVENT_ADAPTER, Identified, parse_event, validation_problems
 from pathway.domain.state import CaseState
+from pathway.privacy.keys import CaseErased
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_REJECTED, EXIT_UNKNOWN_CASE, EXIT_UNAVAILABLE = 0, 2, 3, 4, 5
+EXIT_NOT_ALLOWED = 6
 
 
 class BadInput(Exception):
@@ -35,6 +38,10 @@ class BadInput(Exception):
 
 class Unavailable(Exception):
     """Temporal cannot be reached."""
+
+
+class NotAllowed(Exception):
+    """The caller's credentials do not allow this command."""
 
 
 def _read_json(source: str) -> Any:
@@ -104,6 +111,72 @@ async def _case_show(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _operator() -> Principal:
+    """The operator whose token is in ``PATHWAY_TOKEN``; anyone else is refused."""
+    from pathway import settings
+    from pathway.auth import CREDENTIALS_ENV, Credentials
+
+    token = os.environ.get("PATHWAY_TOKEN", "")
+    if not token:
+        raise NotAllowed("set PATHWAY_TOKEN to an operator's token")
+    path = None if os.environ.get(CREDENTIALS_ENV) else settings.var_dir() / "credentials.toml"
+    principal = Credentials.load(path).authenticate(token)
+    if principal is None or not principal.is_operator:
+        raise NotAllowed("only an operator may do this")
+    return principal
+
+
+async def _case_erase(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway.client import default_keystore
+    from pathway.privacy.erasure import erase_case
+
+    principal = _operator()
+    store = default_keystore()
+    client = await _connect(args)
+    erasure = await erase_case(client, store, args.case_id, by=principal.name, why=args.why)
+    state = "erased" if erasure.key_destroyed else "was already erased"
+    running = "; its workflow was terminated" if erasure.was_running else ""
+    out.write(f"{args.case_id} {state}{running}\n")
+    return EXIT_OK
+
+
+async def _case_history(args: argparse.Namespace, out: TextIO) -> int:
+    from google.protobuf.json_format import MessageToJson
+
+    from pathway.privacy.history import fetch_decoded_history
+
+    client = await _connect(args)
+    try:
+        history = await fetch_decoded_history(client, args.case_id)
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise cases.UnknownCase(args.case_id) from err
+        raise
+    out.write(MessageToJson(history) + "\n")
+    return EXIT_OK
+
+
+def _keys_new_master(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway import settings
+    from pathway.privacy.keys import create_master_key
+
+    key_id = create_master_key(settings.var_dir() / "master-keys")
+    out.write(f"{key_id}\nnew data keys are wrapped with it from the next start; run "
+              "`pathway keys rewrap` to move the existing ones\n")
+    return EXIT_OK
+
+
+def _keys_rewrap(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway.client import default_keystore
+
+    store = default_keystore()
+    moved = store.rewrap_all()
+    out.write(f"re-wrapped {moved} data keys under {store.ring.newest_id}\n")
+    for master_id, count in sorted(store.master_key_use().items()):
+        out.write(f"  {master_id}: {count} data keys\n")
+    return EXIT_OK
+
+
 def _local(value: datetime | str | None, with_time: bool = True) -> str:
     if value is None:
         return "-"
@@ -162,6 +235,7 @@ def _dev(args: argparse.Namespace, out: TextIO) -> int:
     # One state directory for everything the embedded default keeps (database, outbox, keys).
     os.environ["PATHWAY_VAR"] = args.var
     asyncio.run(run_dev(Path(args.var), port=args.port, ui_port=args.ui_port,
+                        codec_port=args.codec_port,
                         channels=Path(args.channels) if args.channels else None))
     return EXIT_OK
 
@@ -187,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="state directory (SQLite database, outbox, keys)")
     dev.add_argument("--port", type=int, default=7233)
     dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument("--codec-port", type=int, default=8234,
+                     help="codec server for the web UI (decrypts for those allowed)")
     dev.add_argument("--channels", default=None, help="notification channels (TOML)")
     dev.set_defaults(handler=_dev)
 
@@ -210,6 +286,23 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("case_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=_case_show)
+
+    erase = case_sub.add_parser("erase", help="erase a case for good: terminate it and destroy "
+                                "its data key (operator only; token in $PATHWAY_TOKEN)")
+    erase.add_argument("case_id")
+    erase.add_argument("--why", default="request", choices=["request", "retention", "legal"],
+                       help="category recorded in the audit log")
+    erase.set_defaults(handler=_case_erase)
+    history = case_sub.add_parser("history", help="export the case's decoded history (JSON)")
+    history.add_argument("case_id")
+    history.set_defaults(handler=_case_history)
+
+    keys = sub.add_parser("keys", help="master keys: rotate and re-wrap data keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    new_master = keys_sub.add_parser("new-master", help="create a new master key file")
+    new_master.set_defaults(handler=_keys_new_master)
+    rewrap = keys_sub.add_parser("rewrap", help="re-wrap every data key with the newest master")
+    rewrap.set_defaults(handler=_keys_rewrap)
 
     schema = sub.add_parser("schema", help="JSON Schema of every event type")
     schema.set_defaults(handler=_schema)
@@ -241,7 +334,10 @@ def run(argv: Sequence[str] | None = None, out: TextIO = sys.stdout,
     except cases.EventRejected as e:
         err.write(f"rejected: {e}\n")
         return EXIT_REJECTED
-    except cases.UnknownCase as e:
+    except NotAllowed as e:
+        err.write(f"error: not allowed: {e}\n")
+        return EXIT_NOT_ALLOWED
+    except (cases.UnknownCase, CaseErased) as e:
         err.write(f"error: {e}\n")
         return EXIT_UNKNOWN_CASE
     except (Unavailable, RPCError) as e:

@@ -10,10 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from pathway.client import data_converter
+from pathway.privacy.codec import is_encrypted
+from pathway.privacy.history import collect_payloads
 from tests.keys import TEST_KEYS
 from workflows.case import VictimCaseWorkflow
 
@@ -23,6 +27,16 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 def test_the_corpus_is_not_empty() -> None:
     """The replay net holds something: an empty corpus would prove nothing."""
     assert len(HISTORIES) >= 3
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+def test_history_is_encrypted(path: Path) -> None:
+    """Every payload of the stored history is sealed (recorded with the test-only key)."""
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    payloads: list[Payload] = []
+    collect_payloads(History(events=history.events), payloads)
+    assert payloads
+    assert all(is_encrypted(p) for p in payloads)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

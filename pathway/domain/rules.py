@@ -198,10 +198,11 @@ class _Change:
 
     # -- timeline ------------------------------------------------------------------------------
     def record(self, at: datetime, who: str, what: str, *, why: str | None = None,
-               rule: str | None = None, event_id: str | None = None) -> None:
+               rule: str | None = None, event_id: str | None = None,
+               organisation: Org | None = None) -> None:
         self.state.timeline.append(TimelineEntry(
             at=at, recorded_at=self.now, who=who, what=what, why=why, rule=rule,
-            event_id=event_id,
+            event_id=event_id, organisation=organisation,
         ))
 
 
@@ -686,7 +687,8 @@ def decide(
     except _Reject as rejected:
         return rejected.rejection
     change.record(event.occurred_at, _who(event), event.type.replace("_", " "),
-                  why=event.reason, rule=_EVENT_RULES.get(event.type), event_id=event.event_id)
+                  why=event.reason, rule=_EVENT_RULES.get(event.type), event_id=event.event_id,
+                  organisation=event.organisation)
     result = EventResult(event_id=event.event_id, event_type=event.type,
                          summary=change.state.summary())
     change.state.processed[event.event_id] = ProcessedEvent(digest=event_digest(event),
@@ -827,7 +829,7 @@ def settle_notification(state: CaseState, notification: Notification, now: datet
     state.timeline.append(TimelineEntry(
         at=now, recorded_at=now, who="pathway",
         what=f"notification {notification.reason} to {notification.recipient.value}: {outcome}",
-        rule=notification.rule,
+        rule=notification.rule, organisation=notification.recipient,
     ))
 
 

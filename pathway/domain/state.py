@@ -115,6 +115,8 @@ class TimelineEntry(BaseModel):
     at: datetime
     recorded_at: datetime
     who: str = Field(description="organisation (and actor), or 'pathway' for timers")
+    organisation: Organisation | None = Field(
+        default=None, description="The organisation that acted or was notified.")
     what: str
     why: str | None = None
     rule: str | None = None
@@ -271,6 +273,11 @@ class CaseState(BaseModel):
                 key=lambda v: (v.due_at, v.kind),
             ),
         )
+
+    def involved(self) -> set[Organisation]:
+        """Organisations that took part in the case: sent an event, were notified, or lead it.
+        They, and only they, may read it (SPEC "Access")."""
+        return {t.organisation for t in self.timeline if t.organisation} | {self.lead_ngo}
 
     def next_wake_at(self) -> datetime | None:
         """The earliest reminder or expiry still to fire: the one timer the workflow sleeps on."""

@@ -15,14 +15,15 @@ async def decode_history(history: History, codec: PayloadCodec) -> History:
     copy = History()
     copy.CopyFrom(history)
     payloads: list[Payload] = []
-    _collect(copy, payloads)
+    collect_payloads(copy, payloads)
     decoded = await codec.decode(payloads)
     for target, plain in zip(payloads, decoded, strict=True):
         target.CopyFrom(plain)
     return copy
 
 
-def _collect(message: Message, out: list[Payload]) -> None:
+def collect_payloads(message: Message, out: list[Payload]) -> None:
+    """Every ``Payload`` inside ``message``, in order (for decoding or inspection)."""
     if isinstance(message, Payload):
         out.append(message)
         return
@@ -32,12 +33,12 @@ def _collect(message: Message, out: list[Payload]) -> None:
         if field.message_type.GetOptions().map_entry:
             for item in value.values():
                 if isinstance(item, Message):
-                    _collect(item, out)
+                    collect_payloads(item, out)
         elif field.is_repeated:
             for item in value:
-                _collect(item, out)
+                collect_payloads(item, out)
         else:
-            _collect(value, out)
+            collect_payloads(value, out)
 
 
 async def fetch_decoded_history(client: Client, case_id: str) -> History:

@@ -154,6 +154,7 @@ async def bench(
     upsert_search_attributes: bool,
     queue: str | None = None,
     wires: tuple[WebhookReceiver, SmtpReceiver] | None = None,
+    channels: Channels | None = None,
     **periods: Any,
 ) -> AsyncIterator[Bench]:
     """Workers for the case workflow and every organisation's notifications, on fresh queues
@@ -165,7 +166,7 @@ async def bench(
             wires = await stack.enter_async_context(receivers())
         webhook, smtp = wires
         http = await stack.enter_async_context(httpx.AsyncClient())
-        notifier = Notifier(channels_for(webhook, smtp), http)
+        notifier = Notifier(channels or channels_for(webhook, smtp), http)
         workers = [Worker(env.client, task_queue=queue, workflows=[VictimCaseWorkflow])]
         workers += [
             Worker(env.client,

@@ -23,6 +23,8 @@ from pathway.domain.events import CaseEvent, Identified, RecordEvent
 from pathway.domain.ids import case_id_for
 from pathway.domain.organisations import CASE_TASK_QUEUE
 from pathway.domain.state import CaseState, EventResult
+from pathway.privacy.codec import CaseCodec
+from pathway.privacy.keys import CaseErased
 from workflows.case import CaseInput, VictimCaseWorkflow
 
 
@@ -109,8 +111,19 @@ async def record_event(client: Client, case_id: str, event: CaseEvent) -> EventR
         raise
 
 
+def _refuse_if_erased(client: Client, case_id: str) -> None:
+    codec = client.data_converter.payload_codec
+    if isinstance(codec, CaseCodec) and codec.store.is_destroyed(case_id):
+        raise CaseErased(case_id)
+
+
 async def case_state(client: Client, case_id: str) -> CaseState:
-    """The whole case, read from the running (or completed) workflow."""
+    """The whole case, read from the running (or completed) workflow.
+
+    Raises :class:`UnknownCase`, or ``CaseErased`` for an erased case (whose history no worker
+    can decode any more).
+    """
+    _refuse_if_erased(client, case_id)
     handle = client.get_workflow_handle_for(VictimCaseWorkflow.run, case_id)
     try:
         state = await handle.query(VictimCaseWorkflow.state)

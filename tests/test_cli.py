@@ -162,3 +162,37 @@ class TestProcess:
         )
         assert proc.returncode == cli.EXIT_BAD_INPUT
         assert "field person: Field required" in proc.stderr
+
+
+class TestErase:
+    async def test_only_an_operator_erases(self, service: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        """`case erase` needs an operator's token; afterwards the history export and the case
+        view say the case was erased, and `keys rewrap` reports the key store."""
+        from pathway.auth import hash_token
+
+        (tmp_path / "credentials.toml").write_text("".join(
+            f'[[tokens]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(token)}"\n'
+            for name, role, token in [("op-1", "operator", "op-secret-token"),
+                                      ("ngo-1", "caritas", "ngo-secret-token")]))
+        code, out, _ = await pathway("case", "open", write(tmp_path, "id.json", {
+            **IDENTIFIED, "event_id": "cli-20", "subject_ref": "erase-me",
+            "occurred_at": now().isoformat()}))
+        case_id = out.strip()
+        code, out, _ = await pathway("case", "history", case_id)
+        assert code == 0 and json.loads(out)["events"][0]["eventType"] \
+            == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+        code, _, err = await pathway("case", "erase", case_id)
+        assert code == cli.EXIT_NOT_ALLOWED and "PATHWAY_TOKEN" in err
+        monkeypatch.setenv("PATHWAY_TOKEN", "ngo-secret-token")
+        code, _, err = await pathway("case", "erase", case_id)
+        assert code == cli.EXIT_NOT_ALLOWED and "operator" in err
+        monkeypatch.setenv("PATHWAY_TOKEN", "op-secret-token")
+        code, out, _ = await pathway("case", "erase", case_id)
+        assert code == 0 and out == f"{case_id} erased; its workflow was terminated\n"
+        code, _, err = await pathway("case", "history", case_id)
+        assert code == cli.EXIT_UNKNOWN_CASE and "was erased" in err
+        code, _, err = await pathway("case", "show", case_id)
+        assert code == cli.EXIT_UNKNOWN_CASE and "was erased" in err
+        code, out, _ = await pathway("keys", "rewrap")
+        assert code == 0 and out.startswith("re-wrapped 0 data keys under mk-")

@@ -70,6 +70,8 @@ class TestServerRestart:
                 assert after.status is WorkflowExecutionStatus.RUNNING
                 assert after.typed_search_attributes.get(search_attributes.PHASE) \
                     == Phase.IDENTIFIED.value
+                assert after.typed_search_attributes.get(
+                    search_attributes.OBLIGATION_OWNERS) == ["caritas"]
                 await eventually(lambda: {r.reason for r in b.received()} >= {
                     "case_identified", "rights_information_escalation"}, timeout=90)
                 state = await b.settled(case_id)

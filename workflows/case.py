@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -87,7 +87,7 @@ class VictimCaseWorkflow:
         self._state: CaseState | None = start.state
         self._wake = False
         self._deliveries: dict[str, asyncio.Task[None]] = {}
-        self._published_phase: Phase | None = None
+        self._published: tuple[str, list[str]] | None = None
 
     @workflow.run
     async def run(self, start: CaseInput) -> CaseOutcome:
@@ -104,7 +104,7 @@ class VictimCaseWorkflow:
                 return CaseOutcome(case_id=case_id, opened=False)
         while True:
             state = self._require_state()
-            self._publish_phase(state)
+            self._publish_search_attributes(state)
             self._dispatch_notifications(state)
             if state.phase is Phase.CLOSED:
                 await workflow.wait_condition(
@@ -233,12 +233,21 @@ class VictimCaseWorkflow:
             raise ApplicationError("the case has not been identified", type="CaseNotOpened")
         return self._state
 
-    def _publish_phase(self, state: CaseState) -> None:
-        """The phase is a non-identifying category: safe as a search attribute."""
-        if state.phase is self._published_phase or not self._config.upsert_search_attributes:
+    def _publish_search_attributes(self, state: CaseState) -> None:
+        """The phase and the owners of open obligations: non-identifying categories only."""
+        if not self._config.upsert_search_attributes:
             return
-        workflow.upsert_search_attributes([search_attributes.PHASE.value_set(state.phase.value)])
-        self._published_phase = state.phase
+        # Histories recorded before the owners were published must replay unchanged.
+        with_owners = workflow.patched("search-attribute-obligation-owners")
+        owners = sorted({o.owner.value for o in state.open_obligations}) if with_owners else []
+        wanted = (state.phase.value, owners)
+        if wanted == self._published:
+            return
+        updates: list[SearchAttributeUpdate[Any]] = [search_attributes.PHASE.value_set(wanted[0])]
+        if with_owners:
+            updates.append(search_attributes.OBLIGATION_OWNERS.value_set(owners))
+        workflow.upsert_search_attributes(updates)
+        self._published = wanted
 
     def _log_effects(self, cause: str, effects: Effects) -> None:
         # Codes and counts only: never a fact about the person.

@@ -49,6 +49,7 @@ from pathway.logs import configure_logging
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import KeyStore
 from workflows.case import VictimCaseWorkflow
+from workflows.programme import ProgrammeRegisterWorkflow
 from workflows.retention import RetentionSweepWorkflow
 
 __all__ = ["install_stop_signals", "main", "run_workers"]
@@ -86,7 +87,9 @@ async def run_workers(
                 Worker(
                     client,
                     task_queue=CASE_TASK_QUEUE,
-                    workflows=[VictimCaseWorkflow, RetentionSweepWorkflow],
+                    workflows=[
+                        VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow,
+                    ],
                     activities=RetentionSweeper(client, _key_store(client)).activities(),
                 )
             )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pathway.domain.events import EVENT_TYPES, parse_event
+from pathway.domain.programmes import PROGRAMME_EVENT_ADAPTER, PROGRAMME_EVENT_TYPES
 
 AT = "2026-03-02T09:00:00+01:00"
 
@@ -98,18 +99,125 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "returned_home": ({}, []),
     "departed": ({"arbitrary": True}, []),
     "case_closed": ({}, []),
+    "reintegration_service_recorded": (
+        {"service": "psychotherapy"}, ["I1 (not enrolled in reintegration)"]),
+    "swc_interview_held": (
+        {"emergency_assistance_offered": True, "guardian_statement_taken": True,
+         "trafficking_indicators": True, "qualified_personnel": True},
+        ["C5 (not a child's case)", "C4 (field `qualified_personnel` not true)"],
+    ),
+    "child_accommodated_in_facility": (
+        {"child": {"best_interests": "Secure facility away from the recruiters",
+                   "child_views": "Wants to stay with the girls she arrived with"}},
+        ["C5 (not a child's case)", "C1/C2 (field `child`)"],
+    ),
+    "guardian_appointed": (
+        {"child": {"best_interests": "Relative abroad cannot act; independent guardian",
+                   "child_views": "Agrees, asked for a woman guardian"}},
+        ["C4 (not a child's case)", "C1/C2 (field `child`)"],
+    ),
+    "family_contact_recorded": (
+        {"outcome": "established",
+         "child": {"best_interests": "Contact supervised by the guardian",
+                   "child_views": "Wants to call her mother weekly"}},
+        ["C6 (not a child's case)", "C1/C2 (field `child`)"],
+    ),
+    "authorised_representative_appointed": (
+        {"child": {"best_interests": "Lawyer experienced with child victims",
+                   "child_views": "Agrees"}},
+        ["C7 (not a child's case)", "C1/C2 (field `child`)"],
+    ),
+    "main_hearing_scheduled": (
+        {"hearing_date": "2026-06-15", "direct_questioning": False},
+        ["C8 (field `direct_questioning`: the person is under 15 on the hearing date, or the "
+         "age is unknown)", "K6 (no open criminal proceedings)"],
+    ),
+    "accompanying_child_recorded": (
+        {"child_ref": "child-1", "birth_date": "2019-09-01", "gender": "male",
+         "citizenships": ["PT"], "placed_with": "crisis_accommodation"},
+        ["K1/S1 (field `placed_with`: no such placement running)",
+         "CASE (field `child_ref` already recorded)"],
+    ),
+    "accompanying_child_identified": (
+        {"child_ref": "child-1", "residence_status": "eu_citizen", "languages": ["pt"]},
+        ["R1 (field `child_ref`: unknown, or the child's case is already open; field "
+         "`residence_status` inconsistent with the child's citizenship)"],
+    ),
+    "special_need_flagged": (
+        {"need": "pregnancy", "detail": "Week 20, needs prenatal care", "provider": "caritas"},
+        [],
+    ),
+    "special_need_referral_made": (
+        {"need": "pregnancy"}, ["K4 (field `need`: no unreferred need of this kind)"]),
+}
+
+#: Programme registers (P1, X1): not cases; sent with `pathway programme record`.
+PROGRAMME_EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "pats_interview_recorded": (
+        {"language": "ar", "gender": "female", "citizenships": ["SY"], "minor": True,
+         "age_appropriate": True, "shortened_at_placement": False, "suspicion": False},
+        ["P1 (field `age_appropriate`: an interview with a child must be)"],
+    ),
+    "exit_programme_enrolled": (
+        {"participant_ref": "k-2026-07", "gender": "female", "citizenships": ["SI"],
+         "minor": False},
+        ["X1 (field `participant_ref`: already enrolled)"],
+    ),
+    "exit_counselling_recorded": (
+        {"participant_ref": "k-2026-07", "session": "group"},
+        ["X1 (field `participant_ref`: not enrolled)"],
+    ),
+    "exit_programme_left": (
+        {"participant_ref": "k-2026-07"}, ["X1 (field `participant_ref`: not enrolled)"]),
 }
 
 
 def example(type_: str) -> dict[str, Any]:
-    cls = EVENT_TYPES[type_]
+    if type_ in PROGRAMME_EVENT_TYPES:
+        cls: Any = PROGRAMME_EVENT_TYPES[type_]
+        extra = PROGRAMME_EVENTS[type_][0]
+    else:
+        cls, extra = EVENT_TYPES[type_], EVENTS[type_][0]
     sender = sorted(o.value for o in cls.senders)[0]
     data: dict[str, Any] = {"type": type_, "event_id": f"{sender}-2026-000123",
-                            "organisation": sender, "actor": "staff-17", "occurred_at": AT,
-                            "reason": None}
-    data.update(EVENTS[type_][0])
-    parse_event(data)  # the example must be valid
+                            "organisation": sender, "actor": "staff-17", "occurred_at": AT}
+    if type_ not in PROGRAMME_EVENT_TYPES:
+        data["reason"] = None
+    data.update(extra)
+    if type_ in PROGRAMME_EVENT_TYPES:
+        PROGRAMME_EVENT_ADAPTER.validate_python(data)  # the example must be valid
+    else:
+        parse_event(data)
     return data
+
+
+def section(type_: str, cls: Any, rejections: list[str]) -> list[str]:
+    doc = (cls.__doc__ or "").strip()
+    senders = ", ".join(f"`{o.value}`" for o in sorted(cls.senders))
+    flags = []
+    if getattr(cls, "decision", False):
+        flags.append("On a child's case this is a decision: it needs `child.best_interests` "
+                     "(C1) and `child.child_views` (C2), and the guardian is informed (C3).")
+    elif getattr(cls, "measure", False):
+        flags.append("On a child's case this is a measure: the guardian is informed (C3).")
+    if getattr(cls, "procedure", False):
+        flags.append("On a child's case it needs `qualified_personnel: true` (C4).")
+    return [
+        f"## `{type_}`",
+        "",
+        doc,
+        "",
+        f"Sent by: {senders}.",
+        "",
+        *([" ".join(flags), ""] if flags else []),
+        "Rejected by: " + ("; ".join(rejections) if rejections else "only the common checks")
+        + ".",
+        "",
+        "```json",
+        json.dumps(example(type_), indent=2),
+        "```",
+        "",
+    ]
 
 
 def render() -> str:
@@ -130,24 +238,23 @@ def render() -> str:
         "",
     ]
     for type_, cls in EVENT_TYPES.items():
-        doc = (cls.__doc__ or "").strip()
-        senders = ", ".join(f"`{o.value}`" for o in sorted(cls.senders))
-        rejections = EVENTS[type_][1]
-        out += [
-            f"## `{type_}`",
-            "",
-            doc,
-            "",
-            f"Sent by: {senders}.",
-            "",
-            "Rejected by: " + ("; ".join(rejections) if rejections else "only the common checks")
-            + ".",
-            "",
-            "```json",
-            json.dumps(example(type_), indent=2),
-            "```",
-            "",
-        ]
+        out += section(type_, cls, EVENTS[type_][1])
+    out += [
+        "# Programme register events",
+        "",
+        "Asylum-procedure interviews (P1) and the prostitution-exit programme (X1) are not "
+        "cases: each programme keeps one register per year (`pathway programme record FILE`). "
+        "A PATS interview that raises suspicion is sent with `pathway programme pats FILE` as "
+        '`{"interview": {...}, "suspected_victim": {"subject_ref": ..., "person": {...}}}`: '
+        "UOIM is notified and the person's case is opened (R1); the register never holds who "
+        "the person is. X1 never notifies the police.",
+        "",
+    ]
+    missing = set(PROGRAMME_EVENT_TYPES) - set(PROGRAMME_EVENTS)
+    if missing:
+        raise SystemExit(f"document these programme event types: {sorted(missing)}")
+    for type_, programme_cls in PROGRAMME_EVENT_TYPES.items():
+        out += section(type_, programme_cls, PROGRAMME_EVENTS[type_][1])
     return "\n".join(out)
 
 

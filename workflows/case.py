@@ -13,28 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from pathway import search_attributes
     from pathway.domain.config import CaseConfig
-    from pathway.domain.events import RecordEvent
-    from pathway.domain.organisations import notification_task_queue
+    from pathway.domain.events import Identified, RecordEvent
     from pathway.domain.rules import (
         Accepted,
         Effects,
         Rejection,
         decide,
         fire_due,
+        settle_case_start,
         settle_notification,
     )
     from pathway.domain.state import (
+        CaseStart,
         CaseState,
         CaseSummary,
         DeadlineView,
@@ -44,23 +45,21 @@ with workflow.unsafe.imports_passed_through():
         Phase,
         TimelineEntry,
     )
+    from workflows.delivery import deliver
 
-#: Deliveries retry with backoff for as long as it takes (a receiver may be down for a day);
-#: idempotency keys let receivers drop the duplicates that retries can cause.
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(hours=1),
-    maximum_attempts=0,
-)
-NOTIFY_TIMEOUT = timedelta(seconds=60)
 
 
 class CaseInput(BaseModel):
-    """Start (or continue-as-new) input: the configuration and, after the first run, the state."""
+    """Start (or continue-as-new) input: the configuration and, after the first run, the state.
+
+    A case opened by another case (an accompanying child identified as a victim, R1) starts
+    with its identification and the case it is linked to.
+    """
 
     config: CaseConfig = CaseConfig()
     state: CaseState | None = None
+    identified: Identified | None = None
+    linked_case_id: str | None = None
 
 
 class CaseOutcome(BaseModel):
@@ -87,11 +86,14 @@ class VictimCaseWorkflow:
         self._state: CaseState | None = start.state
         self._wake = False
         self._deliveries: dict[str, asyncio.Task[None]] = {}
+        self._case_starts: dict[str, asyncio.Task[None]] = {}
         self._published: tuple[str, list[str]] | None = None
 
     @workflow.run
     async def run(self, start: CaseInput) -> CaseOutcome:
         case_id = workflow.info().workflow_id
+        if self._state is None and start.identified is not None:
+            self._open_linked(start.identified, start.linked_case_id)
         if self._state is None:
             # Started by update-with-start: the identification update follows at once. If it was
             # rejected, nothing is left to wait for.
@@ -106,15 +108,16 @@ class VictimCaseWorkflow:
             state = self._require_state()
             self._publish_search_attributes(state)
             self._dispatch_notifications(state)
+            self._dispatch_case_starts(state)
             if state.phase is Phase.CLOSED:
                 await workflow.wait_condition(
-                    lambda: not self._deliveries and workflow.all_handlers_finished()
+                    lambda: not self._busy() and workflow.all_handlers_finished()
                 )
                 workflow.logger.info("case closed", extra={"case_id": case_id})
                 return CaseOutcome(case_id=case_id, opened=True, phase=state.phase)
             if (
                 workflow.info().is_continue_as_new_suggested()
-                and not self._deliveries
+                and not self._busy()
                 and workflow.all_handlers_finished()
             ):
                 workflow.logger.info("continuing as new", extra={"case_id": case_id})
@@ -203,29 +206,47 @@ class VictimCaseWorkflow:
                 self._deliveries[key] = asyncio.create_task(self._deliver(notification))
 
     async def _deliver(self, notification: Notification) -> None:
-        try:
-            receipt: dict[str, Any] = await workflow.execute_activity(
-                "notify",
-                notification,
-                task_queue=notification_task_queue(
-                    notification.recipient, self._config.notification_queue_prefix
-                ),
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
-                result_type=dict,
-            )
-            outcome = f"delivered by {receipt.get('channel', 'unknown channel')}"
-        except ActivityError as err:
-            # Only a non-retryable failure (e.g. a misconfigured channel) ends up here.
-            outcome = "failed: " + type(err.cause).__name__
-            workflow.logger.error(
-                "notification failed",
-                extra={"case_id": notification.case_id, "reason": notification.reason,
-                       "recipient": notification.recipient.value},
-            )
+        outcome = await deliver(notification, self._config.notification_queue_prefix)
         settle_notification(self._require_state(), notification, workflow.now(), outcome)
         del self._deliveries[notification.idempotency_key]
         self._wake = True
+
+    # -- linked cases --------------------------------------------------------------------------
+    def _open_linked(self, identified: Identified, linked_case_id: str | None) -> None:
+        decision = decide(None, identified, workflow.now(),
+                          case_id=workflow.info().workflow_id, config=self._config)
+        if isinstance(decision, Rejection):
+            workflow.logger.error("linked case not opened", extra={"rule": decision.rule})
+            return
+        if linked_case_id is not None:
+            decision.state.linked_cases.append(linked_case_id)
+        self._state = decision.state
+        self._log_effects(identified.type, decision.effects)
+
+    def _dispatch_case_starts(self, state: CaseState) -> None:
+        for start in state.pending_case_starts:
+            if start.case_id not in self._case_starts:
+                self._case_starts[start.case_id] = asyncio.create_task(self._start_case(start))
+
+    async def _start_case(self, start: CaseStart) -> None:
+        """Start the linked case as its own workflow; it outlives this one (ABANDON)."""
+        # Already started means started before (e.g. by the run before a continue-as-new).
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                VictimCaseWorkflow.run,
+                CaseInput(config=self._config, identified=start.identified,
+                          linked_case_id=workflow.info().workflow_id),
+                id=start.case_id,
+                task_queue=workflow.info().task_queue,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        settle_case_start(self._require_state(), start.case_id, workflow.now())
+        del self._case_starts[start.case_id]
+        self._wake = True
+
+    def _busy(self) -> bool:
+        """Notifications or linked-case starts still in flight."""
+        return bool(self._deliveries or self._case_starts)
 
     # -- helpers -------------------------------------------------------------------------------
     def _require_state(self) -> CaseState:

@@ -14,7 +14,15 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.person import LanguageCode, PersonFacts
+from pathway.domain.person import (
+    AgeEstimate,
+    CountryCode,
+    Gender,
+    LanguageCode,
+    PersonFacts,
+    ResidenceStatus,
+    SpecialNeed,
+)
 
 EventId = Annotated[
     str,
@@ -80,11 +88,32 @@ class WrittenConsent(BaseModel):
     signed_on: date
 
 
+class ChildDecision(BaseModel):
+    """What every decision on a child's case records (C1, C2)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    best_interests: str | None = Field(
+        default=None, max_length=4000,
+        description="C1: how the child's best interests were assessed.")
+    child_views: str | None = Field(
+        default=None, max_length=4000,
+        description="C2: the child's opinions and wishes, or why they could not be established.",
+    )
+
+
 class BaseEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: Organisations whose role lets them send this event (SPEC "Who uses it", "Access").
     senders: ClassVar[frozenset[Org]]
+    #: A decision on the case: on a child's case it needs a best-interests note and the child's
+    #: views (C1, C2), and it is a measure (C3).
+    decision: ClassVar[bool] = False
+    #: A measure the child and the legal representative are told of (C3).
+    measure: ClassVar[bool] = False
+    #: A procedure with the person: with a child, done by qualified personnel (C4).
+    procedure: ClassVar[bool] = False
 
     type: str
     event_id: EventId
@@ -95,6 +124,12 @@ class BaseEvent(BaseModel):
     )
     occurred_at: AwareDatetime
     reason: str | None = Field(default=None, max_length=2000, description="Why: free text.")
+    child: ChildDecision | None = Field(
+        default=None, description="C1, C2: required on every decision on a child's case.")
+    qualified_personnel: bool | None = Field(
+        default=None,
+        description="C4: procedures with a child are done by personnel qualified for children.",
+    )
 
 
 class Identified(BaseEvent):
@@ -102,6 +137,8 @@ class Identified(BaseEvent):
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE, Org.SOCIAL_WORK_CENTRE, Org.UOIM})
     type: Literal["identified"] = "identified"
+    found_in: Literal["asylum_procedure_interview"] | None = Field(
+        default=None, description="P1: suspicion arose in an asylum-procedure interview (PATS).")
     subject_ref: str = Field(
         min_length=1, max_length=200,
         description="The identifying authority's stable reference for the person. Only its keyed "
@@ -114,6 +151,7 @@ class NgoInterviewHeld(BaseEvent):
     """R2: the individual interview with an NGO or humanitarian organisation."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    procedure: ClassVar[bool] = True
     type: Literal["ngo_interview_held"] = "ngo_interview_held"
     language: LanguageCode
     interpreter_used: bool
@@ -125,6 +163,7 @@ class RightsInformationGiven(BaseEvent):
     senders: ClassVar[frozenset[Org]] = frozenset(
         {Org.CARITAS, Org.KLJUC, Org.POLICE, Org.SOCIAL_WORK_CENTRE}
     )
+    procedure: ClassVar[bool] = True
     type: Literal["rights_information_given"] = "rights_information_given"
     subjects: list[RightsSubject] = Field(min_length=1)
     language: LanguageCode
@@ -135,6 +174,7 @@ class PoliceInformationGatheringStarted(BaseEvent):
     """R2, R4: the police start gathering information from the victim."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    procedure: ClassVar[bool] = True
     type: Literal["police_information_gathering_started"] = "police_information_gathering_started"
     trusted_person_offered: bool = Field(description="R4: was the victim offered company?")
     present: PresentAtInterview = Field(description="R4: who attended with the victim.")
@@ -144,6 +184,8 @@ class CrisisAccommodationPlaced(BaseEvent):
     """K1, K2, K5: placement in crisis accommodation starts the 30-day periods."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["crisis_accommodation_placed"] = "crisis_accommodation_placed"
     consent: WrittenConsent | None = Field(default=None, description="K2: required.")
 
@@ -159,6 +201,8 @@ class FurtherSupportDecided(BaseEvent):
     """K5: the victim's decision on further support (closes the reflection decision point)."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["further_support_decided"] = "further_support_decided"
     option: FurtherSupport
 
@@ -167,6 +211,8 @@ class CrisisAccommodationEnded(BaseEvent):
     """K1: the crisis placement ends (moved on, period over); other rights continue."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["crisis_accommodation_ended"] = "crisis_accommodation_ended"
 
 
@@ -174,6 +220,8 @@ class SafeAccommodationPlaced(BaseEvent):
     """S1, S3: placement in safe accommodation (long term)."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["safe_accommodation_placed"] = "safe_accommodation_placed"
     consent: WrittenConsent | None = Field(default=None, description="S1: required.")
     preliminary_programme: bool = Field(
@@ -185,6 +233,8 @@ class SafeAccommodationEnded(BaseEvent):
     """S5: safe accommodation is voluntary and ends when the victim or the programme ends it."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["safe_accommodation_ended"] = "safe_accommodation_ended"
 
 
@@ -200,6 +250,8 @@ class PermitToStayGranted(BaseEvent):
     """K7: the police allow a victim residing illegally to stay for 3 months."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["permit_to_stay_granted"] = "permit_to_stay_granted"
     valid_from: date
     basis: PermitBasis
@@ -209,6 +261,8 @@ class PermitToStayExtended(BaseEvent):
     """K7: with reasonable grounds, one extension of at most 3 months."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["permit_to_stay_extended"] = "permit_to_stay_extended"
     months: int = Field(ge=1, le=12, description="K7: at most 3 are accepted.")
 
@@ -217,6 +271,8 @@ class TemporaryResidencePermitGranted(BaseEvent):
     """S4: Foreigners Act, Article 50."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.MIGRATION_AUTHORITY})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["temporary_residence_permit_granted"] = "temporary_residence_permit_granted"
     basis: ResidencePermitBasis
     valid_from: date
@@ -228,6 +284,8 @@ class TemporaryResidencePermitRenewed(BaseEvent):
     """S3, S4: renewal moves the permit's expiry timer."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.MIGRATION_AUTHORITY})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["temporary_residence_permit_renewed"] = "temporary_residence_permit_renewed"
     valid_until: date
 
@@ -237,6 +295,8 @@ class CriminalProceedingsOpened(BaseEvent):
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
     type: Literal["criminal_proceedings_opened"] = "criminal_proceedings_opened"
+    authorised_representative: bool = Field(
+        default=False, description="C7: a minor injured party has an authorised representative.")
 
 
 class CriminalProceedingsConcluded(BaseEvent):
@@ -259,6 +319,8 @@ class ReintegrationEnrolled(BaseEvent):
     """I1: enrolment in the reintegration programme, eligible persons only."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["reintegration_enrolled"] = "reintegration_enrolled"
     personal_plan: bool = Field(default=False, description="I1: a personal plan was agreed.")
 
@@ -277,6 +339,8 @@ class ReturnedHome(BaseEvent):
     """Exit: assisted return to the home country (K3)."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC, Org.POLICE})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["returned_home"] = "returned_home"
 
 
@@ -292,7 +356,149 @@ class CaseClosed(BaseEvent):
     """Closure of the case from any phase; all timers end."""
 
     senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
     type: Literal["case_closed"] = "case_closed"
+
+
+class ReintegrationService(StrEnum):
+    """I1: services agreed in the personal plan."""
+
+    THERAPEUTIC_WORKSHOP = "therapeutic_workshop"
+    LEARNING_SUPPORT = "learning_support"
+    PHYSICAL_ACTIVITY = "physical_activity"
+    COUNSELLING = "counselling"
+    PSYCHOTHERAPY = "psychotherapy"
+    DOCUMENTS = "documents"
+    MEDICAL_EXAMINATION = "medical_examination"
+    OTHER = "other"
+
+
+class FamilyContactOutcome(StrEnum):
+    """C6: where the search for the family stands."""
+
+    ATTEMPTED = "attempted"
+    ESTABLISHED = "established"
+    NOT_IN_CHILDS_INTEREST = "not_in_childs_interest"
+
+
+ChildRef = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$",
+                                description="The placing NGO's local label, e.g. 'child-1'.")]
+
+
+class ReintegrationServiceRecorded(BaseEvent):
+    """I1: a service of the personal plan was provided."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC})
+    type: Literal["reintegration_service_recorded"] = "reintegration_service_recorded"
+    service: ReintegrationService
+
+
+class SwcInterviewHeld(BaseEvent):
+    """C5: a social work centre professional interviews the unaccompanied foreign minor."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.SOCIAL_WORK_CENTRE})
+    procedure: ClassVar[bool] = True
+    type: Literal["swc_interview_held"] = "swc_interview_held"
+    emergency_assistance_offered: bool
+    guardian_statement_taken: bool = Field(
+        description="The minor's statement on the appointment of a guardian was obtained.")
+    trafficking_indicators: bool
+
+
+class ChildAccommodatedInFacility(BaseEvent):
+    """C5: the social service accommodates the minor in an appropriate facility."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.SOCIAL_WORK_CENTRE})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
+    type: Literal["child_accommodated_in_facility"] = "child_accommodated_in_facility"
+
+
+class GuardianAppointed(BaseEvent):
+    """C4: a guardian or representative is appointed for the child."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.SOCIAL_WORK_CENTRE})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
+    type: Literal["guardian_appointed"] = "guardian_appointed"
+
+
+class FamilyContactRecorded(BaseEvent):
+    """C6: the search for the unaccompanied minor's family, step by step."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.SOCIAL_WORK_CENTRE})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
+    type: Literal["family_contact_recorded"] = "family_contact_recorded"
+    outcome: FamilyContactOutcome
+
+
+class AuthorisedRepresentativeAppointed(BaseEvent):
+    """C7: the minor injured party's authorised representative in criminal proceedings."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.SOCIAL_WORK_CENTRE, Org.POLICE})
+    decision: ClassVar[bool] = True
+    measure: ClassVar[bool] = True
+    type: Literal["authorised_representative_appointed"] = "authorised_representative_appointed"
+
+
+class MainHearingScheduled(BaseEvent):
+    """C8: a main hearing; no direct questioning of a person under 15."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
+    measure: ClassVar[bool] = True
+    type: Literal["main_hearing_scheduled"] = "main_hearing_scheduled"
+    hearing_date: date
+    direct_questioning: bool
+
+
+class AccompanyingChildRecorded(BaseEvent):
+    """A child of the victim placed with her (counted in placement statistics; not itself an
+    identified victim)."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    type: Literal["accompanying_child_recorded"] = "accompanying_child_recorded"
+    child_ref: ChildRef
+    birth_date: date | None = None
+    age_estimate: AgeEstimate | None = None
+    gender: Gender = Gender.UNKNOWN
+    citizenships: list[CountryCode] = Field(min_length=1)
+    placed_with: Placement
+
+
+class AccompanyingChildIdentified(BaseEvent):
+    """R1: an accompanying child is identified as a victim in their own right: their own case
+    opens, linked to this one."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE, Org.SOCIAL_WORK_CENTRE, Org.UOIM})
+    type: Literal["accompanying_child_identified"] = "accompanying_child_identified"
+    child_ref: ChildRef
+    residence_status: ResidenceStatus
+    languages: list[LanguageCode] = Field(default_factory=list)
+    unaccompanied: bool = False
+
+
+class SpecialNeedFlagged(BaseEvent):
+    """K4: a special need that calls for appropriate help. The detail is a health detail, shown
+    only to the roles that provide that help."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset(
+        {Org.CARITAS, Org.KLJUC, Org.SOCIAL_WORK_CENTRE})
+    type: Literal["special_need_flagged"] = "special_need_flagged"
+    need: SpecialNeed
+    detail: str | None = Field(default=None, max_length=2000)
+    provider: Org | None = Field(
+        default=None, description="Who provides the help (default: the NGO leading the case).")
+
+
+class SpecialNeedReferralMade(BaseEvent):
+    """K4: the person was referred for appropriate help."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset(
+        {Org.CARITAS, Org.KLJUC, Org.SOCIAL_WORK_CENTRE})
+    type: Literal["special_need_referral_made"] = "special_need_referral_made"
+    need: SpecialNeed
 
 
 CaseEvent = Annotated[
@@ -318,7 +524,18 @@ CaseEvent = Annotated[
     | FactsUpdated
     | ReturnedHome
     | Departed
-    | CaseClosed,
+    | CaseClosed
+    | ReintegrationServiceRecorded
+    | SwcInterviewHeld
+    | ChildAccommodatedInFacility
+    | GuardianAppointed
+    | FamilyContactRecorded
+    | AuthorisedRepresentativeAppointed
+    | MainHearingScheduled
+    | AccompanyingChildRecorded
+    | AccompanyingChildIdentified
+    | SpecialNeedFlagged
+    | SpecialNeedReferralMade,
     Field(discriminator="type"),
 ]
 

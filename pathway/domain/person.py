@@ -77,6 +77,13 @@ class PersonFacts(BaseModel):
     exploited_abroad: bool = Field(
         default=False, description="Treated as a victim of trafficking abroad (I1)."
     )
+    unaccompanied: bool = Field(
+        default=False, description="A minor without an adult responsible for them (C5, C6).")
+    holder_can_act: bool | None = Field(
+        default=None,
+        description="C4: whether the holder of parental responsibility can act in the child's "
+        "best interests and represent the child (None: not assessed).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PersonFacts:
@@ -99,6 +106,21 @@ class PersonFacts(BaseModel):
         """Holds no EU member state citizenship (S3, S4)."""
         return not self.is_eu_citizen
 
+    def is_minor_on(self, day: date) -> bool:
+        """Under 18 on ``day``. An unknown age counts as adult here: the identifying authority
+        records an estimate when a child may be involved."""
+        age = self.age_on(day)
+        return age is not None and age < 18
+
+    def birthday(self, years: int) -> date | None:
+        """The day the person turns ``years`` (from the birth date, else the estimate)."""
+        if self.birth_date is not None:
+            return _anniversary(self.birth_date, years)
+        if self.age_estimate is not None:
+            est = self.age_estimate
+            return _anniversary(est.as_of, years - est.years)
+        return None
+
     def age_on(self, day: date) -> int | None:
         """Age in whole years on ``day``, from the birth date or else the estimate."""
         if self.birth_date is not None:
@@ -113,3 +135,11 @@ class PersonFacts(BaseModel):
 
 def _whole_years(start: date, end: date) -> int:
     return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
+
+
+def _anniversary(start: date, years: int) -> date:
+    """``start`` plus whole years; 29 February becomes 1 March in common years."""
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:
+        return date(start.year + years, 3, 1)

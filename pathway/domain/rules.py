@@ -14,23 +14,31 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from pathway.domain import events as ev
-from pathway.domain.calendar import add_months, end_of_day, local_date
+from pathway.domain.calendar import LJUBLJANA, add_months, end_of_day, local_date
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import BaseEvent, CaseEvent, Placement, RightsSubject
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.person import ResidenceStatus
+from pathway.domain.person import PersonFacts, ResidenceStatus
 from pathway.domain.state import (
+    CHILD_DEADLINES,
+    CHILD_OBLIGATIONS,
     EXIT_PHASES,
+    AccompanyingChild,
+    CaseStart,
     CaseState,
+    ChildProtection,
     Cooperation,
     CriminalProceedings,
     Deadline,
     DeadlineKind,
     EventResult,
+    Hearing,
     Notification,
     Obligation,
     ObligationKind,
@@ -43,6 +51,8 @@ from pathway.domain.state import (
     Reminder,
     ResidencePermit,
     RightsGiven,
+    SpecialNeedRecord,
+    SwcInterview,
     TimelineEntry,
 )
 
@@ -199,10 +209,10 @@ class _Change:
     # -- timeline ------------------------------------------------------------------------------
     def record(self, at: datetime, who: str, what: str, *, why: str | None = None,
                rule: str | None = None, event_id: str | None = None,
-               organisation: Org | None = None) -> None:
+               organisation: Org | None = None, child: ev.ChildDecision | None = None) -> None:
         self.state.timeline.append(TimelineEntry(
             at=at, recorded_at=self.now, who=who, what=what, why=why, rule=rule,
-            event_id=event_id, organisation=organisation,
+            event_id=event_id, organisation=organisation, child=child,
         ))
 
 
@@ -291,6 +301,269 @@ def _open_case(change: _Change, event: ev.Identified) -> None:
         change.notify([Org.POLICE], "case_identified", "R1",
                       "New case identified by another authority; no information gathering "
                       "before the NGO interview (R2).")
+    state.found_in = event.found_in
+    if state.is_minor_at(event.occurred_at):
+        _open_child_track(change, event.occurred_at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Children (C1–C8)
+# ---------------------------------------------------------------------------------------------
+
+def _birthday_instant(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=LJUBLJANA)
+
+
+def _set_age_timers(change: _Change) -> None:
+    """Turning 15 (C8) and turning 18 (end of the child track) are durable timers."""
+    state = change.state
+    for years, kind in ((15, DeadlineKind.TURNS_15), (18, DeadlineKind.TURNS_18)):
+        change.end_deadline(kind)
+        birthday = state.person.birthday(years)
+        if birthday is not None and _birthday_instant(birthday) > change.now:
+            change.set_deadline(kind, "C8" if years == 15 else "C1", _birthday_instant(birthday))
+
+
+def _child_obligation(change: _Change, kind: ObligationKind, deadline: DeadlineKind, rule: str,
+                      action: str, sla: timedelta) -> None:
+    """An escalating child-protection obligation of the social work centre, with its timer."""
+    due = change.now + sla
+    change.open_obligation(kind, rule, Org.SOCIAL_WORK_CENTRE, action, due_at=due)
+    change.set_deadline(deadline, rule, due)
+
+
+def _open_child_track(change: _Change, at: datetime) -> None:
+    state, cfg = change.state, change.config
+    state.child_protection = ChildProtection(opened_at=at)
+    _set_age_timers(change)
+    person = state.person
+    if person.unaccompanied or person.holder_can_act is False:
+        _child_obligation(change, ObligationKind.GUARDIAN_APPOINTMENT,
+                          DeadlineKind.GUARDIAN_APPOINTMENT, "C4",
+                          "Appoint a guardian or representative for the child (C4).",
+                          cfg.guardian_sla)
+    if person.unaccompanied:
+        if person.is_third_country_national:
+            _child_obligation(change, ObligationKind.SWC_INTERVIEW, DeadlineKind.SWC_INTERVIEW,
+                              "C5", "Interview the unaccompanied foreign minor (C5).",
+                              cfg.swc_interview_sla)
+            change.open_obligation(ObligationKind.EMERGENCY_ASSISTANCE, "C5",
+                                   Org.SOCIAL_WORK_CENTRE,
+                                   "Offer the minor emergency social assistance (C5).")
+            change.open_obligation(ObligationKind.GUARDIAN_STATEMENT, "C5",
+                                   Org.SOCIAL_WORK_CENTRE,
+                                   "Obtain the minor's statement on the appointment of a "
+                                   "guardian (C5).")
+        _child_obligation(change, ObligationKind.FAMILY_CONTACT, DeadlineKind.FAMILY_CONTACT,
+                          "C6", "Seek contact with the child's family as soon as possible (C6).",
+                          cfg.family_contact_sla)
+    change.notify([Org.SOCIAL_WORK_CENTRE], "child_identified", "C4",
+                  "A child victim was identified: child-protection measures apply (C1–C8).")
+
+
+def _child_checks(change: _Change, event: BaseEvent) -> None:
+    """C1, C2, C4 on a child's case: decisions carry the best-interests note and the child's
+    views; procedures are done by qualified personnel."""
+    if not change.state.child_track_open_at(event.occurred_at):
+        return
+    cls = type(event)
+    if cls.decision:
+        child = event.child
+        if child is None or not child.best_interests:
+            _reject("C1", "child.best_interests",
+                    "every decision on a child's case records a best-interests note")
+        if not child.child_views:
+            _reject("C2", "child.child_views",
+                    "every decision on a child's case records the child's views")
+    if cls.procedure and event.qualified_personnel is not True:
+        _reject("C4", "qualified_personnel",
+                "procedures with a child are done by personnel qualified for children")
+
+
+def _inform_of_measure(change: _Change, event: BaseEvent) -> None:
+    """C3: the child and the legal representative are told of every measure."""
+    if type(event).measure and change.state.child_track_open_at(event.occurred_at):
+        change.notify([Org.GUARDIAN], "child_measure", "C3",
+                      f"A measure concerning the child was taken ({event.type}): inform the "
+                      "child in an age-appropriate way, and the holder of parental "
+                      "responsibility or legal representative (C3).")
+
+
+def _require_child(change: _Change, event: BaseEvent, rule: str) -> ChildProtection:
+    cp = change.state.child_protection
+    if cp is None or not change.state.child_track_open_at(event.occurred_at):
+        _reject(rule, "type", "this applies only to a child's case")
+    return cp
+
+
+def _close_child_obligation(change: _Change, by: str, kind: ObligationKind,
+                            deadline: DeadlineKind | None = None) -> None:
+    change.close_obligations(by, kind)
+    if deadline is not None:
+        change.end_deadline(deadline)
+
+
+def _swc_interview(change: _Change, event: ev.SwcInterviewHeld) -> None:
+    cp = _require_child(change, event, "C5")
+    cp.swc_interview = SwcInterview(
+        at=event.occurred_at, emergency_assistance_offered=event.emergency_assistance_offered,
+        guardian_statement_taken=event.guardian_statement_taken,
+        trafficking_indicators=event.trafficking_indicators,
+    )
+    _close_child_obligation(change, event.event_id, ObligationKind.SWC_INTERVIEW,
+                            DeadlineKind.SWC_INTERVIEW)
+    if event.emergency_assistance_offered:
+        change.close_obligations(event.event_id, ObligationKind.EMERGENCY_ASSISTANCE)
+    if event.guardian_statement_taken:
+        change.close_obligations(event.event_id, ObligationKind.GUARDIAN_STATEMENT)
+    if event.trafficking_indicators and cp.facility_accommodation_at is None:
+        _child_obligation(change, ObligationKind.FACILITY_ACCOMMODATION,
+                          DeadlineKind.FACILITY_ACCOMMODATION, "C5",
+                          "Indicators of trafficking: accommodate the minor in an appropriate "
+                          "facility (C5).", change.config.facility_accommodation_sla)
+
+
+def _facility(change: _Change, event: ev.ChildAccommodatedInFacility) -> None:
+    cp = _require_child(change, event, "C5")
+    cp.facility_accommodation_at = event.occurred_at
+    _close_child_obligation(change, event.event_id, ObligationKind.FACILITY_ACCOMMODATION,
+                            DeadlineKind.FACILITY_ACCOMMODATION)
+
+
+def _guardian(change: _Change, event: ev.GuardianAppointed) -> None:
+    cp = _require_child(change, event, "C4")
+    cp.guardian_appointed_at = event.occurred_at
+    _close_child_obligation(change, event.event_id, ObligationKind.GUARDIAN_APPOINTMENT,
+                            DeadlineKind.GUARDIAN_APPOINTMENT)
+
+
+def _family_contact(change: _Change, event: ev.FamilyContactRecorded) -> None:
+    cp = _require_child(change, event, "C6")
+    cp.family_contact = event.outcome
+    if event.outcome is not ev.FamilyContactOutcome.ATTEMPTED:
+        _close_child_obligation(change, event.event_id, ObligationKind.FAMILY_CONTACT,
+                                DeadlineKind.FAMILY_CONTACT)
+
+
+def _representative(change: _Change, event: ev.AuthorisedRepresentativeAppointed) -> None:
+    cp = _require_child(change, event, "C7")
+    cp.authorised_representative_at = event.occurred_at
+    _close_child_obligation(change, event.event_id, ObligationKind.AUTHORISED_REPRESENTATIVE,
+                            DeadlineKind.AUTHORISED_REPRESENTATIVE)
+
+
+def _main_hearing(change: _Change, event: ev.MainHearingScheduled) -> None:
+    state = change.state
+    cp = state.criminal_proceedings
+    if cp is None or cp.concluded_at is not None:
+        _reject("K6", "type", "there are no open criminal proceedings")
+    if event.direct_questioning:
+        age = state.person.age_on(event.hearing_date)
+        if age is None:
+            _reject("C8", "direct_questioning",
+                    "the person's age is not recorded: direct questioning at the main hearing "
+                    "needs a known age of at least 15")
+        if age < 15:
+            _reject("C8", "direct_questioning",
+                    "no direct questioning at the main hearing of a person under 15 on the "
+                    "hearing date")
+    state.hearings.append(Hearing(hearing_date=event.hearing_date,
+                                  direct_questioning=event.direct_questioning,
+                                  scheduled_at=event.occurred_at))
+
+
+def _accompanying_child(change: _Change, event: ev.AccompanyingChildRecorded) -> None:
+    state = change.state
+    if any(c.child_ref == event.child_ref for c in state.accompanying_children):
+        _reject("CASE", "child_ref", "this accompanying child is already recorded")
+    placement = (state.crisis_accommodation if event.placed_with is Placement.CRISIS_ACCOMMODATION
+                 else state.safe_accommodation)
+    if placement is None or not placement.active:
+        rule = "K1" if event.placed_with is Placement.CRISIS_ACCOMMODATION else "S1"
+        _reject(rule, "placed_with", f"the victim is not in {event.placed_with.value}")
+    state.accompanying_children.append(AccompanyingChild(
+        child_ref=event.child_ref, birth_date=event.birth_date, age_estimate=event.age_estimate,
+        gender=event.gender, citizenships=list(event.citizenships),
+        placed_with=event.placed_with, recorded_at=event.occurred_at,
+    ))
+
+
+def _accompanying_child_identified(change: _Change,
+                                   event: ev.AccompanyingChildIdentified) -> None:
+    """R1: the child's own case opens, started by this workflow and linked to this case."""
+    state = change.state
+    child = next((c for c in state.accompanying_children if c.child_ref == event.child_ref),
+                 None)
+    if child is None:
+        _reject("R1", "child_ref", "no accompanying child with this reference is recorded")
+    if child.own_case_id is not None:
+        _reject("R1", "child_ref", "this child's own case is already open")
+    try:
+        person = PersonFacts(
+            birth_date=child.birth_date, age_estimate=child.age_estimate, gender=child.gender,
+            citizenships=child.citizenships, residence_status=event.residence_status,
+            languages=event.languages, unaccompanied=event.unaccompanied,
+        )
+    except ValidationError as err:
+        _reject("R1", "residence_status", str(err.errors()[0]["msg"]))
+    case_id = f"{state.case_id}-{event.child_ref}"
+    identified = ev.Identified(
+        event_id=f"{event.event_id}/own-case", organisation=event.organisation,
+        actor=event.actor, occurred_at=event.occurred_at, reason=event.reason,
+        subject_ref=f"{state.case_id}/{event.child_ref}", person=person,
+    )
+    child.own_case_id = case_id
+    state.linked_cases.append(case_id)
+    state.pending_case_starts.append(CaseStart(case_id=case_id, identified=identified))
+
+
+def _criminal_proceedings_for_minor(change: _Change, event: ev.CriminalProceedingsOpened) -> None:
+    """C7: a minor injured party has an authorised representative throughout."""
+    if event.authorised_representative or not change.state.is_minor_at(event.occurred_at):
+        return
+    _child_obligation(change, ObligationKind.AUTHORISED_REPRESENTATIVE,
+                      DeadlineKind.AUTHORISED_REPRESENTATIVE, "C7",
+                      "The minor injured party has no authorised representative in the "
+                      "criminal proceedings: have one appointed (C7).",
+                      change.config.authorised_representative_sla)
+    change.notify([Org.SOCIAL_WORK_CENTRE, Org.POLICE], "authorised_representative_missing",
+                  "C7", "Criminal proceedings opened for a minor injured party without an "
+                  "authorised representative (C7).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Special needs (K4) and reintegration services (I1)
+# ---------------------------------------------------------------------------------------------
+
+def _special_need(change: _Change, event: ev.SpecialNeedFlagged) -> None:
+    state = change.state
+    provider = event.provider or state.lead_ngo
+    state.special_needs.append(SpecialNeedRecord(
+        need=event.need, detail=event.detail, provider=provider, flagged_at=event.occurred_at,
+    ))
+    # The obligation's ID and the notification name no need: that is a health detail.
+    change.open_obligation(ObligationKind.SPECIAL_NEED_REFERRAL, "K4", provider,
+                           "Refer the person for appropriate help with a special need (K4).",
+                           suffix=str(len(state.special_needs)))
+    change.notify([provider], "special_need_referral", "K4",
+                  "A special need calls for appropriate help: see the case and refer (K4).")
+
+
+def _special_need_referred(change: _Change, event: ev.SpecialNeedReferralMade) -> None:
+    state = change.state
+    for number, record in enumerate(state.special_needs, start=1):
+        if record.need is event.need and record.referred_at is None:
+            record.referred_at = event.occurred_at
+            change.close_obligations(
+                event.event_id, ids=[f"{ObligationKind.SPECIAL_NEED_REFERRAL.value}:{number}"])
+            return
+    _reject("K4", "need", "no unreferred special need of this kind is flagged")
+
+
+def _reintegration_service(change: _Change, event: ev.ReintegrationServiceRecorded) -> None:
+    if change.state.reintegration is None:
+        _reject("I1", "type", "the person is not enrolled in reintegration")
+    change.state.reintegration.services.append(event.service)
 
 
 def _ngo_interview(change: _Change, event: ev.NgoInterviewHeld) -> None:
@@ -523,6 +796,7 @@ def _proceedings_opened(change: _Change, event: ev.CriminalProceedingsOpened) ->
     if cp is not None and cp.concluded_at is None:
         _reject("K6", "type", "criminal proceedings are already open")
     change.state.criminal_proceedings = CriminalProceedings(opened_at=event.occurred_at)
+    _criminal_proceedings_for_minor(change, event)
 
 
 def _proceedings_concluded(change: _Change, event: ev.CriminalProceedingsConcluded) -> None:
@@ -564,7 +838,12 @@ def _reintegration(change: _Change, event: ev.ReintegrationEnrolled) -> None:
 
 
 def _facts_updated(change: _Change, event: ev.FactsUpdated) -> None:
-    change.state.person = event.person
+    state = change.state
+    state.person = event.person
+    if state.child_protection is None and state.is_minor_at(event.occurred_at):
+        _open_child_track(change, event.occurred_at)  # an age estimate may reveal a child
+    elif state.child_track_open_at(event.occurred_at):
+        _set_age_timers(change)
 
 
 def _leave_assistance(change: _Change, event: BaseEvent, phase: Phase) -> None:
@@ -628,6 +907,17 @@ _HANDLERS: dict[type[BaseEvent], Callable[[_Change, Any], None]] = {
     ev.ReturnedHome: _returned_home,
     ev.Departed: _departed,
     ev.CaseClosed: _case_closed,
+    ev.ReintegrationServiceRecorded: _reintegration_service,
+    ev.SwcInterviewHeld: _swc_interview,
+    ev.ChildAccommodatedInFacility: _facility,
+    ev.GuardianAppointed: _guardian,
+    ev.FamilyContactRecorded: _family_contact,
+    ev.AuthorisedRepresentativeAppointed: _representative,
+    ev.MainHearingScheduled: _main_hearing,
+    ev.AccompanyingChildRecorded: _accompanying_child,
+    ev.AccompanyingChildIdentified: _accompanying_child_identified,
+    ev.SpecialNeedFlagged: _special_need,
+    ev.SpecialNeedReferralMade: _special_need_referred,
 }
 
 
@@ -683,12 +973,14 @@ def decide(
             if state.phase is Phase.CLOSED:
                 _reject(RULE_CASE, "type", "the case is closed")
             change = _Change(state.model_copy(deep=True), now)
+            _child_checks(change, event)
             _HANDLERS[type(event)](change, event)
+            _inform_of_measure(change, event)
     except _Reject as rejected:
         return rejected.rejection
     change.record(event.occurred_at, _who(event), event.type.replace("_", " "),
                   why=event.reason, rule=_EVENT_RULES.get(event.type), event_id=event.event_id,
-                  organisation=event.organisation)
+                  organisation=event.organisation, child=event.child)
     result = EventResult(event_id=event.event_id, event_type=event.type,
                          summary=change.state.summary())
     change.state.processed[event.event_id] = ProcessedEvent(digest=event_digest(event),
@@ -705,7 +997,12 @@ _EVENT_RULES = {
     "permit_to_stay_extended": "K7", "temporary_residence_permit_granted": "S4",
     "temporary_residence_permit_renewed": "S4", "criminal_proceedings_opened": "K6",
     "criminal_proceedings_concluded": "S5, K6", "cooperation_recorded": "R5",
-    "reintegration_enrolled": "I1",
+    "reintegration_enrolled": "I1", "reintegration_service_recorded": "I1",
+    "swc_interview_held": "C5", "child_accommodated_in_facility": "C5",
+    "guardian_appointed": "C4", "family_contact_recorded": "C6",
+    "authorised_representative_appointed": "C7", "main_hearing_scheduled": "C8",
+    "accompanying_child_recorded": "K1, S1", "accompanying_child_identified": "R1",
+    "special_need_flagged": "K4", "special_need_referral_made": "K4",
 }
 
 
@@ -771,7 +1068,74 @@ def _expire_residence_permit(change: _Change) -> None:
     change.notify(recipients, "residence_permit_expired", "S3", action)
 
 
+def _repeat_child_escalation(kind: DeadlineKind, obligation: ObligationKind, rule: str,
+                             reason: str, text: str,
+                             sla: Callable[[CaseConfig], timedelta],
+                             extra: tuple[Org, ...] = ()) -> Callable[[_Change], None]:
+    """An escalating obligation: at each expiry the social work centre is alerted again and
+    the timer re-armed, until the obligation is met (C4–C7)."""
+    def expire(change: _Change) -> None:
+        state = change.state
+        open_ones = [o for o in state.open_obligations if o.kind is obligation]
+        if not open_ones:
+            return
+        due = change.now + sla(change.config)
+        for ob in open_ones:
+            ob.escalated_at = ob.escalated_at or change.now
+            ob.due_at = due
+        change.notify([Org.SOCIAL_WORK_CENTRE, *extra], reason, rule, text, due_at=due)
+        change.set_deadline(kind, rule, due)
+    return expire
+
+
+def _turns_15(change: _Change) -> None:
+    cp = change.state.criminal_proceedings
+    if cp is not None and cp.concluded_at is None:
+        change.notify([Org.POLICE], "turned_15", "C8",
+                      "The injured party has turned 15: C8 no longer bars direct questioning at "
+                      "the main hearing; other child protections still apply.")
+
+
+def _turns_18(change: _Change) -> None:
+    """The child-protection track closes; the adult path goes on."""
+    state = change.state
+    if state.child_protection is not None and state.child_protection.closed_at is None:
+        state.child_protection.closed_at = change.now
+    handed = [o.kind.value for o in state.open_obligations if o.kind in CHILD_OBLIGATIONS]
+    change.close_obligations("turned 18", *CHILD_OBLIGATIONS)
+    for kind in CHILD_DEADLINES:
+        change.end_deadline(kind)
+    note = (f" Child-protection obligations closed: {', '.join(sorted(handed))}."
+            if handed else "")
+    change.notify([Org.GUARDIAN, state.lead_ngo], "turned_18", "C4",
+                  "The person has turned 18: the child-protection track and the guardianship "
+                  "measures under it end; assistance continues on the adult path." + note)
+
+
 _EXPIRY: dict[DeadlineKind, Callable[[_Change], None]] = {
+    DeadlineKind.GUARDIAN_APPOINTMENT: _repeat_child_escalation(
+        DeadlineKind.GUARDIAN_APPOINTMENT, ObligationKind.GUARDIAN_APPOINTMENT, "C4",
+        "guardian_appointment_overdue", "A guardian for the child is still not appointed (C4).",
+        lambda c: c.guardian_sla),
+    DeadlineKind.FAMILY_CONTACT: _repeat_child_escalation(
+        DeadlineKind.FAMILY_CONTACT, ObligationKind.FAMILY_CONTACT, "C6",
+        "family_contact_reminder", "Contact with the child's family is still not established "
+        "or found not in the child's interest (C6).", lambda c: c.family_contact_sla),
+    DeadlineKind.SWC_INTERVIEW: _repeat_child_escalation(
+        DeadlineKind.SWC_INTERVIEW, ObligationKind.SWC_INTERVIEW, "C5",
+        "swc_interview_overdue", "The unaccompanied minor has not been interviewed (C5).",
+        lambda c: c.swc_interview_sla),
+    DeadlineKind.FACILITY_ACCOMMODATION: _repeat_child_escalation(
+        DeadlineKind.FACILITY_ACCOMMODATION, ObligationKind.FACILITY_ACCOMMODATION, "C5",
+        "facility_accommodation_overdue", "The minor is not yet accommodated in an appropriate "
+        "facility (C5).", lambda c: c.facility_accommodation_sla),
+    DeadlineKind.AUTHORISED_REPRESENTATIVE: _repeat_child_escalation(
+        DeadlineKind.AUTHORISED_REPRESENTATIVE, ObligationKind.AUTHORISED_REPRESENTATIVE, "C7",
+        "authorised_representative_missing", "The minor injured party still has no authorised "
+        "representative (C7).", lambda c: c.authorised_representative_sla,
+        extra=(Org.POLICE,)),
+    DeadlineKind.TURNS_15: _turns_15,
+    DeadlineKind.TURNS_18: _turns_18,
     DeadlineKind.RIGHTS_INFORMATION: _expire_rights_information,
     DeadlineKind.REFLECTION_PERIOD: _expire_reflection,
     DeadlineKind.CRISIS_ACCOMMODATION: _expire_crisis,
@@ -790,12 +1154,16 @@ _REMINDER_TEXT: dict[DeadlineKind, str] = {
     DeadlineKind.TEMPORARY_RESIDENCE_PERMIT: (
         "The temporary residence permit expires on {due}: renewal is due (S3, S4)."),
 }
+# The child-protection deadlines have no reminder before expiry: their expiry is the reminder,
+# repeated until the obligation is met.
 
 
 def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, Effects]:
     """Send the reminders and run the expiries whose time has come by ``now``. Pure."""
     change = _Change(state.model_copy(deep=True), now)
     for deadline in sorted(change.state.deadlines.values(), key=lambda d: (d.due_at, d.kind)):
+        if change.state.deadlines.get(deadline.kind) is not deadline:
+            continue  # ended or re-armed by an expiry handled earlier in this pass
         for reminder in deadline.reminders:
             if not reminder.sent and reminder.at <= now:
                 reminder.sent = True
@@ -814,6 +1182,13 @@ def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, Effects]:
                           rule=deadline.rule)
             _EXPIRY[deadline.kind](change)
     return change.state, change.effects
+
+
+def settle_case_start(state: CaseState, case_id: str, now: datetime) -> None:
+    """Record that a linked case was started (in place, on workflow-owned state)."""
+    state.pending_case_starts = [c for c in state.pending_case_starts if c.case_id != case_id]
+    state.timeline.append(TimelineEntry(at=now, recorded_at=now, who="pathway",
+                                        what=f"linked case {case_id} opened", rule="R1"))
 
 
 def settle_notification(state: CaseState, notification: Notification, now: datetime,
@@ -841,5 +1216,6 @@ __all__ = [
     "decide",
     "fire_due",
     "reintegration_eligibility",
+    "settle_case_start",
     "settle_notification",
 ]

@@ -7,16 +7,22 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pathway.domain.calendar import local_date
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import (
+    ChildDecision,
+    FamilyContactOutcome,
     FurtherSupport,
+    Identified,
     PermitBasis,
+    Placement,
     PresentAtInterview,
+    ReintegrationService,
     ResidencePermitBasis,
     RightsSubject,
 )
 from pathway.domain.organisations import Organisation
-from pathway.domain.person import PersonFacts
+from pathway.domain.person import AgeEstimate, Gender, PersonFacts, SpecialNeed
 
 
 class Phase(StrEnum):
@@ -42,6 +48,13 @@ class DeadlineKind(StrEnum):
     CRISIS_ACCOMMODATION = "crisis_accommodation"
     PERMIT_TO_STAY = "permit_to_stay"
     TEMPORARY_RESIDENCE_PERMIT = "temporary_residence_permit"
+    GUARDIAN_APPOINTMENT = "guardian_appointment"
+    FAMILY_CONTACT = "family_contact"
+    SWC_INTERVIEW = "swc_interview"
+    FACILITY_ACCOMMODATION = "facility_accommodation"
+    AUTHORISED_REPRESENTATIVE = "authorised_representative"
+    TURNS_15 = "turns_15"
+    TURNS_18 = "turns_18"
 
 
 class ObligationKind(StrEnum):
@@ -54,6 +67,29 @@ class ObligationKind(StrEnum):
     PERMIT_TO_STAY_EXTENSION_DECISION = "permit_to_stay_extension_decision"
     RESIDENCE_PERMIT_RENEWAL = "residence_permit_renewal"
     ACCOMMODATION_AFTER_PROCEEDINGS = "accommodation_after_proceedings"
+    GUARDIAN_APPOINTMENT = "guardian_appointment"
+    SWC_INTERVIEW = "swc_interview"
+    EMERGENCY_ASSISTANCE = "emergency_assistance"
+    GUARDIAN_STATEMENT = "guardian_statement"
+    FACILITY_ACCOMMODATION = "facility_accommodation"
+    FAMILY_CONTACT = "family_contact"
+    AUTHORISED_REPRESENTATIVE = "authorised_representative"
+    SPECIAL_NEED_REFERRAL = "special_need_referral"
+
+
+#: The child-protection track's obligations: they close when the child turns 18.
+CHILD_OBLIGATIONS = frozenset({
+    ObligationKind.GUARDIAN_APPOINTMENT, ObligationKind.SWC_INTERVIEW,
+    ObligationKind.EMERGENCY_ASSISTANCE, ObligationKind.GUARDIAN_STATEMENT,
+    ObligationKind.FACILITY_ACCOMMODATION, ObligationKind.FAMILY_CONTACT,
+    ObligationKind.AUTHORISED_REPRESENTATIVE,
+})
+#: ... and their timers.
+CHILD_DEADLINES = frozenset({
+    DeadlineKind.GUARDIAN_APPOINTMENT, DeadlineKind.FAMILY_CONTACT, DeadlineKind.SWC_INTERVIEW,
+    DeadlineKind.FACILITY_ACCOMMODATION, DeadlineKind.AUTHORISED_REPRESENTATIVE,
+    DeadlineKind.TURNS_15, DeadlineKind.TURNS_18,
+})
 
 
 class Reminder(BaseModel):
@@ -121,6 +157,9 @@ class TimelineEntry(BaseModel):
     why: str | None = None
     rule: str | None = None
     event_id: str | None = None
+    child: ChildDecision | None = Field(
+        default=None, description="C1, C2: the best-interests note and the child's views, "
+        "shown beside the decision.")
 
 
 class PlacementRecord(BaseModel):
@@ -178,6 +217,62 @@ class Cooperation(BaseModel):
 class Reintegration(BaseModel):
     enrolled_at: datetime
     personal_plan: bool
+    services: list[ReintegrationService] = Field(default_factory=list)
+
+
+class SwcInterview(BaseModel):
+    at: datetime
+    emergency_assistance_offered: bool
+    guardian_statement_taken: bool
+    trafficking_indicators: bool
+
+
+class ChildProtection(BaseModel):
+    """The child-protection track (minors only): opened at identification, closed at 18."""
+
+    opened_at: datetime
+    closed_at: datetime | None = None
+    guardian_appointed_at: datetime | None = None
+    swc_interview: SwcInterview | None = None
+    facility_accommodation_at: datetime | None = None
+    family_contact: FamilyContactOutcome | None = None
+    authorised_representative_at: datetime | None = None
+
+
+class Hearing(BaseModel):
+    hearing_date: date
+    direct_questioning: bool
+    scheduled_at: datetime
+
+
+class AccompanyingChild(BaseModel):
+    """A child placed with the victim: a dependant, counted in placement statistics."""
+
+    child_ref: str
+    birth_date: date | None = None
+    age_estimate: AgeEstimate | None = None
+    gender: Gender
+    citizenships: list[str]
+    placed_with: Placement
+    recorded_at: datetime
+    own_case_id: str | None = None
+
+
+class SpecialNeedRecord(BaseModel):
+    """K4. ``detail`` is a health detail: only the roles that provide the help may read it."""
+
+    need: SpecialNeed
+    detail: str | None = None
+    provider: Organisation
+    flagged_at: datetime
+    referred_at: datetime | None = None
+
+
+class CaseStart(BaseModel):
+    """A case the workflow must start (an accompanying child identified as a victim)."""
+
+    case_id: str
+    identified: Identified
 
 
 class ObligationView(BaseModel):
@@ -238,10 +333,18 @@ class CaseState(BaseModel):
     criminal_proceedings: CriminalProceedings | None = None
     cooperation: Cooperation | None = None
     reintegration: Reintegration | None = None
+    child_protection: ChildProtection | None = None
+    hearings: list[Hearing] = Field(default_factory=list)
+    accompanying_children: list[AccompanyingChild] = Field(default_factory=list)
+    special_needs: list[SpecialNeedRecord] = Field(default_factory=list)
+    linked_cases: list[str] = Field(
+        default_factory=list, description="Cases of the same family: a parent's, a child's.")
+    found_in: str | None = Field(default=None, description="P1: where suspicion arose.")
     deadlines: dict[DeadlineKind, Deadline] = Field(default_factory=dict)
     obligations: list[Obligation] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     pending_notifications: list[Notification] = Field(default_factory=list)
+    pending_case_starts: list[CaseStart] = Field(default_factory=list)
     notifications_sent: int = 0
     processed: dict[str, ProcessedEvent] = Field(default_factory=dict)
     closed_at: datetime | None = None
@@ -278,6 +381,15 @@ class CaseState(BaseModel):
         """Organisations that took part in the case: sent an event, were notified, or lead it.
         They, and only they, may read it (SPEC "Access")."""
         return {t.organisation for t in self.timeline if t.organisation} | {self.lead_ngo}
+
+    def is_minor_at(self, at: datetime) -> bool:
+        """Under 18 at ``at`` (in Ljubljana), from the birth date or the estimate."""
+        return self.person.is_minor_on(local_date(at))
+
+    def child_track_open_at(self, at: datetime) -> bool:
+        """The child-protection track applies: it was opened and the person is still a minor."""
+        cp = self.child_protection
+        return cp is not None and cp.closed_at is None and self.is_minor_at(at)
 
     def next_wake_at(self) -> datetime | None:
         """The earliest reminder or expiry still to fire: the one timer the workflow sleeps on."""

@@ -1,0 +1,98 @@
+"""Client-side operations on the programme registers (P1, X1), shared by the CLI and gateway."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+
+from pathway.cases import EventRejected, _from_update_failure, open_case
+from pathway.domain.calendar import local_date
+from pathway.domain.config import CaseConfig
+from pathway.domain.events import Identified
+from pathway.domain.organisations import CASE_TASK_QUEUE, NOTIFICATION_QUEUE_PREFIX
+from pathway.domain.organisations import Organisation as Org
+from pathway.domain.person import PersonFacts
+from pathway.domain.programmes import (
+    PatsInterviewRecorded,
+    ProgrammeEvent,
+    ProgrammeResult,
+    register_of,
+)
+from workflows.programme import ProgrammeRegisterWorkflow, RecordProgrammeEvent, RegisterInput
+
+
+async def record_programme_event(
+    client: Client,
+    event: ProgrammeEvent,
+    *,
+    task_queue: str = CASE_TASK_QUEUE,
+    notification_queue_prefix: str = NOTIFICATION_QUEUE_PREFIX,
+) -> ProgrammeResult:
+    """Record one event in its programme's register for the year (started on first use)."""
+    start = WithStartWorkflowOperation(
+        ProgrammeRegisterWorkflow.run,
+        RegisterInput(programme=event.programme, year=local_date(event.occurred_at).year,
+                      notification_queue_prefix=notification_queue_prefix),
+        id=register_of(event),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            ProgrammeRegisterWorkflow.record, RecordProgrammeEvent(event=event),
+            start_workflow_operation=start,
+        )
+    except WorkflowUpdateFailedError as err:
+        raise (_from_update_failure(err) or err) from err
+
+
+class SuspectedVictim(BaseModel):
+    """Who the case is opened for when a PATS interview raises suspicion. Kept out of the
+    register: it goes only into the person's own case (where erasure can reach it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject_ref: str = Field(min_length=1, max_length=200)
+    person: PersonFacts
+
+
+class PatsInterviewReport(BaseModel):
+    """P1: the interview for the register and, on suspicion, the person to open a case for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interview: PatsInterviewRecorded
+    suspected_victim: SuspectedVictim | None = None
+
+
+async def report_pats_interview(
+    client: Client,
+    report: PatsInterviewReport,
+    *,
+    pepper: bytes,
+    config: CaseConfig | None = None,
+    task_queue: str = CASE_TASK_QUEUE,
+) -> tuple[ProgrammeResult, str | None]:
+    """P1: count the interview; on suspicion UOIM is notified (by the register) and the case is
+    opened (R1). Both steps are idempotent on the interview's event_id, so a retry after a
+    failure in between completes the pair."""
+    interview = report.interview
+    if interview.suspicion and report.suspected_victim is None:
+        raise EventRejected("P1", "suspected_victim",
+                            "a suspicion needs the person the case is opened for")
+    prefix = (config or CaseConfig()).notification_queue_prefix
+    result = await record_programme_event(client, interview, task_queue=task_queue,
+                                          notification_queue_prefix=prefix)
+    if not interview.suspicion or report.suspected_victim is None:
+        return result, None
+    victim = report.suspected_victim
+    identified = Identified(
+        event_id=f"{interview.event_id}/case", organisation=Org.UOIM, actor=interview.actor,
+        occurred_at=interview.occurred_at, subject_ref=victim.subject_ref, person=victim.person,
+        found_in="asylum_procedure_interview",
+        reason="suspicion raised in an asylum-procedure interview (P1)",
+    )
+    case_id, _ = await open_case(client, identified, pepper=pepper, config=config,
+                                 task_queue=task_queue)
+    return result, case_id

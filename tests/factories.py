@@ -38,6 +38,17 @@ DEFAULT_SENDER = {
     "returned_home": "caritas",
     "departed": "caritas",
     "case_closed": "kljuc",
+    "reintegration_service_recorded": "kljuc",
+    "swc_interview_held": "social_work_centre",
+    "child_accommodated_in_facility": "social_work_centre",
+    "guardian_appointed": "social_work_centre",
+    "family_contact_recorded": "social_work_centre",
+    "authorised_representative_appointed": "social_work_centre",
+    "main_hearing_scheduled": "police",
+    "accompanying_child_recorded": "caritas",
+    "accompanying_child_identified": "police",
+    "special_need_flagged": "caritas",
+    "special_need_referral_made": "caritas",
 }
 
 _ids = itertools.count(1)

@@ -31,6 +31,7 @@ from pathway.domain.organisations import NOTIFIED, Organisation, notification_ta
 from pathway.domain.state import CaseState, EventResult
 from tests.receivers import SmtpReceiver, WebhookReceiver, eventually
 from workflows.case import VictimCaseWorkflow
+from workflows.programme import ProgrammeRegisterWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -167,7 +168,8 @@ async def bench(
         webhook, smtp = wires
         http = await stack.enter_async_context(httpx.AsyncClient())
         notifier = Notifier(channels or channels_for(webhook, smtp), http)
-        workers = [Worker(env.client, task_queue=queue, workflows=[VictimCaseWorkflow])]
+        workers = [Worker(env.client, task_queue=queue,
+                          workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow])]
         workers += [
             Worker(env.client,
                    task_queue=notification_task_queue(org, cfg.notification_queue_prefix),

@@ -7,7 +7,6 @@ from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdate
 from temporalio.common import WorkflowIDConflictPolicy
 
 from pathway.cases import EventRejected, _from_update_failure, open_case
-from pathway.domain.calendar import local_date
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import Identified
 from pathway.domain.organisations import CASE_TASK_QUEUE, NOTIFICATION_QUEUE_PREFIX
@@ -29,10 +28,10 @@ async def record_programme_event(
     task_queue: str = CASE_TASK_QUEUE,
     notification_queue_prefix: str = NOTIFICATION_QUEUE_PREFIX,
 ) -> ProgrammeResult:
-    """Record one event in its programme's register for the year (started on first use)."""
+    """Record one event in its programme's register (started on first use)."""
     start = WithStartWorkflowOperation(
         ProgrammeRegisterWorkflow.run,
-        RegisterInput(programme=event.programme, year=local_date(event.occurred_at).year,
+        RegisterInput(programme=event.programme,
                       notification_queue_prefix=notification_queue_prefix),
         id=register_of(event),
         task_queue=task_queue,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import pytest_asyncio
@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from pathway.client import data_converter
 from pathway.servers import test_server_path
+from tests.faults import FaultReport
 from tests.keys import TEST_KEYS
 
 
@@ -36,3 +37,34 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with env:
         yield env
+
+
+# -- fault-injection reports --------------------------------------------------------------------
+_FAULT_REPORTS = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def fault_report(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[FaultReport], None]:
+    """Record a fault test's report: shown in the terminal summary (also without ``-s``) and
+    appended to ``fault-reports.txt`` in pytest's base temporary directory."""
+
+    def record(report: FaultReport) -> None:
+        line = f"{request.node.nodeid}: {report.line()}"
+        request.config.stash.setdefault(_FAULT_REPORTS, []).append(line)
+        with (tmp_path_factory.getbasetemp() / "fault-reports.txt").open("a") as out:
+            out.write(line + "\n")
+
+    return record
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The fault reports of this run, one line per fault test."""
+    lines = config.stash.get(_FAULT_REPORTS, [])
+    if lines:
+        terminalreporter.section("fault injection")
+        for line in lines:
+            terminalreporter.write_line(line)

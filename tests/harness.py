@@ -117,6 +117,11 @@ class Bench:
         history = await handle.fetch_history()
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / f"{name}.json").write_text(history.to_json())
+        # The workflow ID matters on replay (a linked case's ID derives from it): keep it.
+        ids = HISTORIES / "workflow-ids.txt"
+        lines = [line for line in (ids.read_text().splitlines() if ids.exists() else [])
+                 if not line.startswith(f"{name} ")]
+        ids.write_text("\n".join(sorted([*lines, f"{name} {case_id}"])) + "\n")
 
     def received(self) -> list[Received]:
         """Every notification received so far by webhook or e-mail, first copy of each key."""

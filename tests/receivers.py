@@ -129,12 +129,17 @@ class WebhookReceiver(_Lifecycle):
 
     ``fail_next = n`` makes the next ``n`` requests get a 500 (a receiver that is briefly down);
     ``status_code`` is the answer otherwise (200 by default; set 409 to play a receiver that
-    already has the notification, or 503 for one that stays down).
+    already has the notification, or 503 for one that stays down). ``answer_delay`` seconds pass
+    between recording a request and answering it (a slow receiver: a sender that dies meanwhile
+    never learns that the notification arrived). ``port`` 0 lets the OS pick one; a given port
+    brings a receiver up at a URL the senders already have (an endpoint that was down).
     """
 
-    def __init__(self, status_code: int = HTTPStatus.OK) -> None:
+    def __init__(self, status_code: int = HTTPStatus.OK, *, port: int = 0) -> None:
         self.status_code = status_code
         self.fail_next = 0
+        self.answer_delay = 0.0
+        self._port = port
         self._requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -189,14 +194,21 @@ class WebhookReceiver(_Lifecycle):
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 status = receiver._answer("POST", self.path, dict(self.headers.items()), body)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                if receiver.answer_delay > 0:
+                    time.sleep(receiver.answer_delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    # The sender went away while the answer was delayed (e.g. it was killed):
+                    # the request is recorded, the answer has nobody to go to.
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output to what the tests say
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
         self._server.daemon_threads = True
         # A short poll interval: stop() waits up to one interval for serve_forever to notice.
         self._thread = threading.Thread(

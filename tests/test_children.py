@@ -363,8 +363,7 @@ def pats(**fields: Any) -> PatsInterviewRecorded:
 
 
 def register(programme: Programme) -> ProgrammeState:
-    return ProgrammeState(register_id=register_id(programme, 2026), programme=programme,
-                          year=2026)
+    return ProgrammeState(register_id=register_id(programme), programme=programme)
 
 
 class TestProgrammes:

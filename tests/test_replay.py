@@ -21,13 +21,18 @@ from pathway.privacy.codec import is_encrypted
 from pathway.privacy.history import collect_payloads
 from tests.keys import TEST_KEYS
 from workflows.case import VictimCaseWorkflow
+from workflows.programme import ProgrammeRegisterWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+_IDS = Path(__file__).parent / "histories" / "workflow-ids.txt"
+#: The recorded workflow ID of each history (the file name, where none was kept).
+WORKFLOW_IDS = dict(line.split(" ", 1) for line in _IDS.read_text().splitlines() if line) \
+    if _IDS.exists() else {}
 
 
 def test_the_corpus_is_not_empty() -> None:
     """The replay net holds something: an empty corpus would prove nothing."""
-    assert len(HISTORIES) >= 3
+    assert len(HISTORIES) >= 9
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
@@ -46,7 +51,8 @@ def test_history_is_encrypted(path: Path) -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     """The stored history replays cleanly with the current code."""
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[VictimCaseWorkflow], data_converter=data_converter(TEST_KEYS))
+    history = WorkflowHistory.from_json(WORKFLOW_IDS.get(path.stem, path.stem), path.read_text())
+    replayer = Replayer(workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow],
+                        data_converter=data_converter(TEST_KEYS))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -1,4 +1,4 @@
-"""One register per programme and year (P1 asylum-procedure interviews, X1 prostitution-exit
+"""One register per programme (P1 asylum-procedure interviews, X1 prostitution-exit
 support): a deterministic shell around :mod:`pathway.domain.programmes`."""
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
 
 class RegisterInput(BaseModel):
     programme: Programme
-    year: int
     notification_queue_prefix: str = NOTIFICATION_QUEUE_PREFIX
     state: ProgrammeState | None = None
 
@@ -44,7 +43,6 @@ class ProgrammeRegisterWorkflow:
         self._start = start
         self._state = start.state or ProgrammeState(
             register_id=workflow.info().workflow_id, programme=start.programme,
-            year=start.year,
         )
         self._deliveries: dict[str, asyncio.Task[None]] = {}
         self._wake = False
@@ -59,7 +57,7 @@ class ProgrammeRegisterWorkflow:
             if (workflow.info().is_continue_as_new_suggested() and not self._deliveries
                     and workflow.all_handlers_finished()):
                 workflow.continue_as_new(RegisterInput(
-                    programme=start.programme, year=start.year,
+                    programme=start.programme,
                     notification_queue_prefix=start.notification_queue_prefix,
                     state=self._state))
             self._wake = False

@@ -1,8 +1,8 @@
 """Programme registers: asylum-procedure interviews (P1, PATS) and support for persons in
 prostitution (X1). Neither is a victim's case: most PATS interviews raise no suspicion, and
 persons in the prostitution-exit programme are not (yet) ready to cooperate with the police.
-One register per programme and year records what the yearly statistics need and nothing that
-identifies a person (participants are the NGO's own pseudonyms).
+One register per programme records what the yearly statistics need (every entry is dated) and
+nothing that identifies a person (participants are the NGO's own pseudonyms).
 
 X1 never notifies the police: the register has no path that could (and a guard refuses one).
 """
@@ -15,7 +15,6 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from pathway.domain.calendar import local_date
 from pathway.domain.events import EventId
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import CountryCode, Gender, LanguageCode
@@ -104,13 +103,13 @@ PROGRAMME_EVENT_TYPES: dict[str, type[_ProgrammeEvent]] = {
 }
 
 
-def register_id(programme: Programme, year: int) -> str:
-    """One register per programme and year (the yearly statistics' unit)."""
-    return f"programme-{programme.value}-{year}"
+def register_id(programme: Programme) -> str:
+    """One register per programme: a participant's enrolment runs across years."""
+    return f"programme-{programme.value}"
 
 
 def register_of(event: _ProgrammeEvent) -> str:
-    return register_id(event.programme, local_date(event.occurred_at).year)
+    return register_id(event.programme)
 
 
 class PatsInterview(BaseModel):
@@ -137,7 +136,6 @@ class Participant(BaseModel):
 class ProgrammeState(BaseModel):
     register_id: str
     programme: Programme
-    year: int
     interviews: list[PatsInterview] = Field(default_factory=list)
     participants: dict[str, Participant] = Field(default_factory=dict)
     processed: dict[str, str] = Field(default_factory=dict, description="event_id → type")
@@ -195,8 +193,7 @@ def decide_programme(
     if (event.occurred_at - now).total_seconds() > future_tolerance_seconds:
         return Rejection(RULE_TIME, "occurred_at", "the event lies in the future")
     if register_of(event) != state.register_id:
-        return Rejection(RULE_TIME, "occurred_at",
-                         f"the event belongs to register {register_of(event)}")
+        return Rejection(RULE_ACCESS, "type", f"the event belongs to {register_of(event)}")
     new = state.model_copy(deep=True)
     try:
         _apply(new, event, now)

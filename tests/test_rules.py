@@ -477,3 +477,27 @@ class TestEventIntake:
         before = state.model_copy(deep=True)
         reject(state, event("police_information_gathering_started", T0 + days(1)))
         assert state == before
+
+
+class TestIdempotencyWindow:
+    def test_old_repeats_are_still_recognised_after_their_result_is_dropped(self) -> None:
+        """Full first results are kept for the latest events only; an old repeat is still
+        answered as a duplicate (with the case as it stands) and changes nothing, and a reused
+        old event_id is still refused."""
+        from pathway.domain.state import RESULTS_KEPT
+
+        state = interviewed()
+        first = event("cooperation_recorded", T0 + days(1), event_id="coop-0",
+                      willing_to_cooperate=True)
+        state = accept(state, first)
+        for n in range(1, RESULTS_KEPT + 5):
+            state = accept(state, event("cooperation_recorded", T0 + days(1),
+                                        event_id=f"coop-{n}", willing_to_cooperate=n % 2 == 0))
+        assert state.processed["coop-0"].result is None
+        assert state.processed[f"coop-{RESULTS_KEPT + 4}"].result is not None
+        again = decide(state, first, T0 + days(2), case_id=CASE_ID)
+        assert isinstance(again, Accepted)
+        assert again.result.duplicate and again.state is state
+        reused = reject(state, event("departed", T0 + days(2), event_id="coop-0",
+                                     arbitrary=False), now=T0 + days(2))
+        assert reused.rule == "IDEMPOTENCY"

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, NoReturn
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pathway.domain import events as ev
 from pathway.domain.calendar import LJUBLJANA, add_months, end_of_day, local_date
@@ -29,6 +30,7 @@ from pathway.domain.state import (
     CHILD_DEADLINES,
     CHILD_OBLIGATIONS,
     EXIT_PHASES,
+    RESULTS_KEPT,
     AccompanyingChild,
     CaseStart,
     CaseState,
@@ -955,8 +957,9 @@ def decide(
                 if seen.digest != event_digest(event):
                     _reject(RULE_IDEMPOTENCY, "event_id",
                             "this event_id was already used for a different event")
-                result = seen.result.model_copy(update={"duplicate": True})
-                return Accepted(state, Effects(), result)
+                result = seen.result or EventResult(
+                    event_id=event.event_id, event_type=event.type, summary=state.summary())
+                return Accepted(state, Effects(), result.model_copy(update={"duplicate": True}))
         cfg = state.config if state is not None else (config or CaseConfig())
         _common_checks(state, event, now, cfg)
         if isinstance(event, ev.Identified):
@@ -972,7 +975,7 @@ def decide(
                         "the case has not been opened: the first event must be 'identified'")
             if state.phase is Phase.CLOSED:
                 _reject(RULE_CASE, "type", "the case is closed")
-            change = _Change(state.model_copy(deep=True), now)
+            change = _Change(working_copy(state), now)
             _child_checks(change, event)
             _HANDLERS[type(event)](change, event)
             _inform_of_measure(change, event)
@@ -983,9 +986,38 @@ def decide(
                   organisation=event.organisation, child=event.child)
     result = EventResult(event_id=event.event_id, event_type=event.type,
                          summary=change.state.summary())
-    change.state.processed[event.event_id] = ProcessedEvent(digest=event_digest(event),
-                                                            result=result)
+    _remember(change.state, event, result)
     return Accepted(change.state, change.effects, result)
+
+
+def _remember(state: CaseState, event: BaseEvent, result: EventResult) -> None:
+    """Keep the event for idempotency; drop the full result of the one that falls out of the
+    window of recent events (insertion order is acceptance order)."""
+    state.processed[event.event_id] = ProcessedEvent(digest=event_digest(event),
+                                                     event_type=event.type, result=result)
+    if len(state.processed) > RESULTS_KEPT:
+        old_id = list(state.processed)[-RESULTS_KEPT - 1]
+        old = state.processed[old_id]
+        if old.result is not None:
+            state.processed[old_id] = old.model_copy(update={"result": None})
+
+
+#: Collections that only ever grow by appending new items, never by changing old ones: a
+#: working copy may share their items (a shallow copy of the container suffices).
+_APPEND_ONLY = frozenset({"timeline", "processed"})
+
+
+def working_copy(state: CaseState) -> CaseState:
+    """A copy that a change may modify freely, without copying the (large, append-only)
+    timeline and idempotency record item by item."""
+    copy = state.model_copy()
+    for name in type(state).model_fields:
+        value = getattr(state, name)
+        if name in _APPEND_ONLY:
+            setattr(copy, name, type(value)(value))
+        elif isinstance(value, (BaseModel, list, dict)):
+            setattr(copy, name, deepcopy(value))
+    return copy
 
 
 _EVENT_RULES = {
@@ -1160,7 +1192,10 @@ _REMINDER_TEXT: dict[DeadlineKind, str] = {
 
 def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, Effects]:
     """Send the reminders and run the expiries whose time has come by ``now``. Pure."""
-    change = _Change(state.model_copy(deep=True), now)
+    wake_at = state.next_wake_at()
+    if wake_at is None or wake_at > now:
+        return state, Effects()
+    change = _Change(working_copy(state), now)
     for deadline in sorted(change.state.deadlines.values(), key=lambda d: (d.due_at, d.kind)):
         if change.state.deadlines.get(deadline.kind) is not deadline:
             continue  # ended or re-armed by an expiry handled earlier in this pass

@@ -308,8 +308,18 @@ class EventResult(BaseModel):
 
 
 class ProcessedEvent(BaseModel):
+    """An accepted event, for idempotency. The full first result is kept for the most recent
+    events only (``RESULTS_KEPT``); older ones keep their digest, so a late repeat is still
+    recognised and answered with the case as it stands."""
+
     digest: str
-    result: EventResult
+    event_type: str = ""
+    result: EventResult | None = None
+
+
+#: How many of the latest accepted events keep their full first result (senders repeat an
+#: event within minutes or days, not years; the digest of every event is kept for ever).
+RESULTS_KEPT = 200
 
 
 class CaseState(BaseModel):

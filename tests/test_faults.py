@@ -374,15 +374,13 @@ class TestWebhookOutage:
             events_sent=1, notifications=counts, seconds=time.monotonic() - started,
         ))
 
-    @pytest.mark.xfail(strict=True, reason="escalation of undeliverable deadline notifications: "
-                                           "lead's workflow change pending")
     async def test_undelivered_reminder_escalates_when_its_deadline_is_reached(
         self, time_skipping: WorkflowEnvironment
     ) -> None:
         """A deadline's reminder that is still undelivered when the deadline itself is reached
         escalates: its lead time is gone, so someone reachable must tell the recipient.
 
-        Expected behaviour (for the lead to implement):
+        Expected behaviour:
 
         - When a deadline is reached (``fire_due`` ends it), every notification still pending
           with reason ``<deadline kind>_reminder`` for that deadline (same ``due_at``) opens an

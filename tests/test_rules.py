@@ -501,3 +501,37 @@ class TestIdempotencyWindow:
         reused = reject(state, event("departed", T0 + days(2), event_id="coop-0",
                                      arbitrary=False), now=T0 + days(2))
         assert reused.rule == "IDEMPOTENCY"
+
+
+class TestUndeliveredReminders:
+    def test_reminder_undelivered_at_its_deadline_escalates(self) -> None:
+        """A reminder still pending when its deadline is reached opens an escalated obligation
+        for the lead NGO and alerts the NGO and the interior ministry; delivery closes it."""
+        from pathway.domain.rules import settle_notification
+
+        at = T0 + days(1)
+        state = accept(in_crisis(at=at), event("rights_information_given", at,
+                                               subjects=ALL_SUBJECTS))
+        state, _ = fire_due(state, at + days(25))  # reminders issued, none delivered yet
+        police = next(n for n in state.pending_notifications
+                      if (n.recipient.value, n.reason) == ("police", "reflection_period_reminder"))
+        for n in list(state.pending_notifications):
+            if n is not police:
+                settle_notification(state, n, at + days(25), "delivered by webhook")
+        state, sent = notified(state, at + days(30))
+        assert ("caritas", "notification_undelivered") in sent
+        assert ("interior_ministry", "notification_undelivered") in sent
+        (ob,) = [o for o in state.open_obligations
+                 if o.kind is ObligationKind.NOTIFICATION_UNDELIVERED]
+        assert (ob.id, ob.rule, ob.owner.value) == (
+            f"notification_undelivered:{police.idempotency_key}", "K5", "caritas")
+        assert ob.escalated_at is not None
+        settle_notification(state, police, at + days(31), "delivered by webhook")
+        assert ob.closed_by == "delivered"
+
+    def test_old_cases_replay_without_the_escalation(self) -> None:
+        """With the rule switched off (replay of older histories) nothing new is emitted."""
+        at = T0 + days(1)
+        state, _ = fire_due(in_crisis(at=at), at + days(25))
+        _, effects = fire_due(state, at + days(30), escalate_undelivered=False)
+        assert "notification_undelivered" not in {n.reason for n in effects.notifications}

@@ -40,9 +40,12 @@ with workflow.unsafe.imports_passed_through():
     from tests.harness import PEPPER
     from tests.keys import TEST_KEYS
     from tests.receivers import eventually
+    from tests.test_replay import WORKFLOW_IDS
     from workflows.case import CaseInput, CaseOutcome, VictimCaseWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+# The case histories of the corpus (the programme register is another workflow type).
+HISTORIES = sorted(p for p in (Path(__file__).parent / "histories").glob("*.json")
+                   if not p.stem.startswith("programme-"))
 IDS = [p.stem for p in HISTORIES]
 PATCH_ID = "versioning-test-grace-period"
 #: A new rule, for the test's sake: every case waits a minute before it starts its work.
@@ -93,7 +96,7 @@ class GraceRemoved(VictimCaseWorkflow):
 
 
 def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(path.stem, path.read_text())
+    return WorkflowHistory.from_json(WORKFLOW_IDS.get(path.stem, path.stem), path.read_text())
 
 
 async def replay(workflow_cls: type, history: WorkflowHistory) -> None:
@@ -175,9 +178,11 @@ async def record_case_with(workflow_cls: type, env: WorkflowEnvironment) -> Work
 
 
 def patch_markers(history: WorkflowHistory) -> list[HistoryEvent]:
+    """The markers of this test's patch (the product's own patches record markers too)."""
     return [e for e in history.events
             if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-            and e.marker_recorded_event_attributes.marker_name == "core_patch"]
+            and e.marker_recorded_event_attributes.marker_name == "core_patch"
+            and PATCH_ID.encode() in e.marker_recorded_event_attributes.SerializeToString()]
 
 
 class TestPatchLifecycle:

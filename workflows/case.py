@@ -139,7 +139,11 @@ class VictimCaseWorkflow:
             await workflow.wait_condition(lambda: self._wake, timeout=delay)
 
     def _fire_due(self) -> None:
-        state, effects = fire_due(self._require_state(), workflow.now())
+        state, effects = fire_due(
+            self._require_state(), workflow.now(),
+            # Cases that reached a deadline before this rule existed must replay unchanged.
+            escalate_undelivered=workflow.patched("escalate-undelivered-reminders"),
+        )
         self._state = state
         self._log_effects("deadline", effects)
 

@@ -1190,8 +1190,31 @@ _REMINDER_TEXT: dict[DeadlineKind, str] = {
 # repeated until the obligation is met.
 
 
-def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, Effects]:
-    """Send the reminders and run the expiries whose time has come by ``now``. Pure."""
+def _escalate_undelivered_reminders(change: _Change, deadline: Deadline) -> None:
+    """A reminder still undelivered when its deadline is reached has lost its lead time:
+    someone reachable must now tell the recipient (the reminder itself keeps retrying)."""
+    state = change.state
+    reason = f"{deadline.kind.value}_reminder"
+    stuck = [n for n in state.pending_notifications
+             if n.reason == reason and n.due_at == deadline.due_at]
+    for reminder in stuck:
+        unreachable = reminder.recipient
+        owner = state.lead_ngo if unreachable is not state.lead_ngo else Org.INTERIOR_MINISTRY
+        action = (f"A reminder to {unreachable.value} about the {deadline.kind.value} deadline "
+                  f"({deadline.rule}) could not be delivered before the deadline: tell them "
+                  "another way.")
+        change.open_obligation(ObligationKind.NOTIFICATION_UNDELIVERED, deadline.rule, owner,
+                               action, suffix=reminder.idempotency_key, escalated=True)
+        recipients = [o for o in (state.lead_ngo, Org.INTERIOR_MINISTRY) if o is not unreachable]
+        change.notify(recipients, "notification_undelivered", deadline.rule, action)
+
+
+def fire_due(state: CaseState, now: datetime, *,
+             escalate_undelivered: bool = True) -> tuple[CaseState, Effects]:
+    """Send the reminders and run the expiries whose time has come by ``now``. Pure.
+
+    ``escalate_undelivered`` is off only when replaying histories from before that rule.
+    """
     wake_at = state.next_wake_at()
     if wake_at is None or wake_at > now:
         return state, Effects()
@@ -1215,6 +1238,8 @@ def fire_due(state: CaseState, now: datetime) -> tuple[CaseState, Effects]:
             change.end_deadline(deadline.kind)
             change.record(now, "pathway", f"{deadline.kind.value} deadline reached",
                           rule=deadline.rule)
+            if escalate_undelivered:
+                _escalate_undelivered_reminders(change, deadline)
             _EXPIRY[deadline.kind](change)
     return change.state, change.effects
 
@@ -1236,6 +1261,13 @@ def settle_notification(state: CaseState, notification: Notification, now: datet
         n for n in state.pending_notifications
         if n.idempotency_key != notification.idempotency_key
     ]
+    if outcome.startswith("delivered"):
+        escalation = f"{ObligationKind.NOTIFICATION_UNDELIVERED.value}:" \
+            f"{notification.idempotency_key}"
+        for ob in state.open_obligations:
+            if ob.id == escalation:
+                ob.closed_at = now
+                ob.closed_by = "delivered"
     state.timeline.append(TimelineEntry(
         at=now, recorded_at=now, who="pathway",
         what=f"notification {notification.reason} to {notification.recipient.value}: {outcome}",

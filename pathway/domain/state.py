@@ -75,6 +75,7 @@ class ObligationKind(StrEnum):
     FAMILY_CONTACT = "family_contact"
     AUTHORISED_REPRESENTATIVE = "authorised_representative"
     SPECIAL_NEED_REFERRAL = "special_need_referral"
+    NOTIFICATION_UNDELIVERED = "notification_undelivered"
 
 
 #: The child-protection track's obligations: they close when the child turns 18.

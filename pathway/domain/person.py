@@ -127,13 +127,13 @@ class PersonFacts(BaseModel):
             born = self.birth_date
         elif self.age_estimate is not None:
             est = self.age_estimate
-            return est.years + _whole_years(est.as_of, day)
+            return est.years + whole_years(est.as_of, day)
         else:
             return None
-        return _whole_years(born, day)
+        return whole_years(born, day)
 
 
-def _whole_years(start: date, end: date) -> int:
+def whole_years(start: date, end: date) -> int:
     return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
 
 

@@ -1,0 +1,121 @@
+"""Yearly statistics per programme (SPEC "Reports"), as in the seed's 2022 figures: persons by
+gender, adult/minor and citizenship, with accompanying children counted in the placement
+programmes. Aggregates only: no case ID or date leaves this module."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from pathway.domain.calendar import local_date
+from pathway.domain.person import whole_years
+from pathway.domain.programmes import Programme, ProgrammeState
+from pathway.domain.state import AccompanyingChild, CaseState, PlacementRecord
+
+
+class ProgrammeFigures(BaseModel):
+    """One programme's year."""
+
+    persons: int = 0
+    female: int = 0
+    male: int = 0
+    other_or_unknown_gender: int = 0
+    adults: int = 0
+    minors: int = 0
+    by_citizenship: dict[str, int] = Field(default_factory=dict)
+    accompanying_children: int = Field(
+        default=0, description="Children placed with a victim (included in persons).")
+    interviews_with_suspicion: int = Field(default=0, description="P1 only.")
+
+
+class YearlyReport(BaseModel):
+    year: int
+    crisis_accommodation: ProgrammeFigures
+    safe_accommodation: ProgrammeFigures
+    reintegration: ProgrammeFigures
+    asylum_procedure_interviews: ProgrammeFigures
+    prostitution_exit: ProgrammeFigures
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.figures = ProgrammeFigures()
+        self.citizenships: Counter[str] = Counter()
+
+    def add(self, gender: str, minor: bool | None, citizenships: Iterable[str]) -> None:
+        f = self.figures
+        f.persons += 1
+        if gender == "female":
+            f.female += 1
+        elif gender == "male":
+            f.male += 1
+        else:
+            f.other_or_unknown_gender += 1
+        if minor:
+            f.minors += 1
+        else:
+            f.adults += 1
+        # A person with two citizenships is counted under the first recorded.
+        self.citizenships[next(iter(citizenships), "unknown")] += 1
+
+    def done(self) -> ProgrammeFigures:
+        self.figures.by_citizenship = dict(sorted(self.citizenships.items()))
+        return self.figures
+
+
+def _in_year(at: datetime | None, year: int) -> bool:
+    return at is not None and local_date(at).year == year
+
+
+def _child_is_minor(child: AccompanyingChild, day: date) -> bool:
+    if child.birth_date is not None:
+        return whole_years(child.birth_date, day) < 18
+    if child.age_estimate is not None:
+        return child.age_estimate.years + whole_years(child.age_estimate.as_of, day) < 18
+    return True  # placed as a child with the victim
+
+
+def _placement(tally: _Tally, state: CaseState, record: PlacementRecord | None,
+               placement: str, year: int) -> None:
+    if record is None or not _in_year(record.since, year):
+        return
+    day = local_date(record.since)
+    tally.add(state.person.gender.value, state.person.is_minor_on(day),
+              state.person.citizenships)
+    for child in state.accompanying_children:
+        if child.placed_with.value == placement:
+            tally.add(child.gender.value, _child_is_minor(child, day), child.citizenships)
+            tally.figures.accompanying_children += 1
+
+
+def yearly_report(year: int, cases: Iterable[CaseState],
+                  registers: Iterable[ProgrammeState] = ()) -> YearlyReport:
+    """Count each person once per programme they entered in ``year`` (the latest placement
+    of a case is the one its state holds)."""
+    crisis, safe, reintegration, pats, exit_ = (_Tally() for _ in range(5))
+    for state in cases:
+        _placement(crisis, state, state.crisis_accommodation, "crisis_accommodation", year)
+        _placement(safe, state, state.safe_accommodation, "safe_accommodation", year)
+        if state.reintegration is not None and _in_year(state.reintegration.enrolled_at, year):
+            day = local_date(state.reintegration.enrolled_at)
+            reintegration.add(state.person.gender.value, state.person.is_minor_on(day),
+                              state.person.citizenships)
+    for register in registers:
+        if register.programme is Programme.PATS:
+            for interview in register.interviews:
+                if _in_year(interview.at, year):
+                    pats.add(interview.gender.value, interview.minor, interview.citizenships)
+                    pats.figures.interviews_with_suspicion += interview.suspicion
+        else:
+            for participant in register.participants.values():
+                if _in_year(participant.enrolled_at, year):
+                    exit_.add(participant.gender.value, participant.minor,
+                              participant.citizenships)
+    return YearlyReport(
+        year=year, crisis_accommodation=crisis.done(), safe_accommodation=safe.done(),
+        reintegration=reintegration.done(), asylum_procedure_interviews=pats.done(),
+        prostitution_exit=exit_.done(),
+    )

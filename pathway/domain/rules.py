@@ -327,9 +327,10 @@ def _set_age_timers(change: _Change) -> None:
 
 
 def _child_obligation(change: _Change, kind: ObligationKind, deadline: DeadlineKind, rule: str,
-                      action: str, sla: timedelta) -> None:
-    """An escalating child-protection obligation of the social work centre, with its timer."""
-    due = change.now + sla
+                      action: str, sla: timedelta, since: datetime) -> None:
+    """An escalating child-protection obligation of the social work centre, with its timer
+    running from ``since`` (when the need arose, which a back-dated event puts in the past)."""
+    due = since + sla
     change.open_obligation(kind, rule, Org.SOCIAL_WORK_CENTRE, action, due_at=due)
     change.set_deadline(deadline, rule, due)
 
@@ -343,12 +344,12 @@ def _open_child_track(change: _Change, at: datetime) -> None:
         _child_obligation(change, ObligationKind.GUARDIAN_APPOINTMENT,
                           DeadlineKind.GUARDIAN_APPOINTMENT, "C4",
                           "Appoint a guardian or representative for the child (C4).",
-                          cfg.guardian_sla)
+                          cfg.guardian_sla, at)
     if person.unaccompanied:
         if person.is_third_country_national:
             _child_obligation(change, ObligationKind.SWC_INTERVIEW, DeadlineKind.SWC_INTERVIEW,
                               "C5", "Interview the unaccompanied foreign minor (C5).",
-                              cfg.swc_interview_sla)
+                              cfg.swc_interview_sla, at)
             change.open_obligation(ObligationKind.EMERGENCY_ASSISTANCE, "C5",
                                    Org.SOCIAL_WORK_CENTRE,
                                    "Offer the minor emergency social assistance (C5).")
@@ -358,7 +359,7 @@ def _open_child_track(change: _Change, at: datetime) -> None:
                                    "guardian (C5).")
         _child_obligation(change, ObligationKind.FAMILY_CONTACT, DeadlineKind.FAMILY_CONTACT,
                           "C6", "Seek contact with the child's family as soon as possible (C6).",
-                          cfg.family_contact_sla)
+                          cfg.family_contact_sla, at)
     change.notify([Org.SOCIAL_WORK_CENTRE], "child_identified", "C4",
                   "A child victim was identified: child-protection measures apply (C1–C8).")
 
@@ -422,7 +423,8 @@ def _swc_interview(change: _Change, event: ev.SwcInterviewHeld) -> None:
         _child_obligation(change, ObligationKind.FACILITY_ACCOMMODATION,
                           DeadlineKind.FACILITY_ACCOMMODATION, "C5",
                           "Indicators of trafficking: accommodate the minor in an appropriate "
-                          "facility (C5).", change.config.facility_accommodation_sla)
+                          "facility (C5).", change.config.facility_accommodation_sla,
+                          event.occurred_at)
 
 
 def _facility(change: _Change, event: ev.ChildAccommodatedInFacility) -> None:
@@ -527,7 +529,7 @@ def _criminal_proceedings_for_minor(change: _Change, event: ev.CriminalProceedin
                       DeadlineKind.AUTHORISED_REPRESENTATIVE, "C7",
                       "The minor injured party has no authorised representative in the "
                       "criminal proceedings: have one appointed (C7).",
-                      change.config.authorised_representative_sla)
+                      change.config.authorised_representative_sla, event.occurred_at)
     change.notify([Org.SOCIAL_WORK_CENTRE, Org.POLICE], "authorised_representative_missing",
                   "C7", "Criminal proceedings opened for a minor injured party without an "
                   "authorised representative (C7).")

@@ -1,4 +1,5 @@
-"""The operator CLI: ``pathway dev``, ``pathway worker``, ``pathway case …``, ``pathway schema``.
+"""The operator CLI: ``pathway dev``, ``pathway worker``, ``pathway gateway``, ``pathway case …``,
+``pathway schema``.
 
 Exit codes: 0 done; 2 bad input (the field is named); 3 the event broke a rule (the rule ID is
 named); 4 unknown (or erased) case; 5 Temporal unreachable; 6 not allowed.
@@ -219,6 +220,9 @@ def render_case(state: CaseState, out: TextIO) -> None:
         rule = f" [{t.rule}]" if t.rule else ""
         why = f"  because: {t.why}" if t.why else ""
         out.write(f"  {_local(t.at)}  {t.who}: {t.what}{rule}{why}\n")
+        if t.child is not None:  # C1, C2: shown beside the decision
+            out.write(f"      best interests: {t.child.best_interests}\n"
+                      f"      the child's views: {t.child.child_views}\n")
 
 
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
@@ -234,9 +238,37 @@ def _dev(args: argparse.Namespace, out: TextIO) -> int:
     configure_logging()
     # One state directory for everything the embedded default keeps (database, outbox, keys).
     os.environ["PATHWAY_VAR"] = args.var
-    asyncio.run(run_dev(Path(args.var), port=args.port, ui_port=args.ui_port,
-                        codec_port=args.codec_port,
-                        channels=Path(args.channels) if args.channels else None))
+    from pathway.gateway import GatewayConfigError
+
+    try:
+        asyncio.run(run_dev(Path(args.var), port=args.port, ui_port=args.ui_port,
+                            codec_port=args.codec_port, gateway_port=args.gateway_port,
+                            channels=Path(args.channels) if args.channels else None))
+    except GatewayConfigError as err:
+        raise BadInput(str(err)) from err
+    return EXIT_OK
+
+
+def _gateway(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway import settings
+    from pathway.gateway import (
+        GatewayConfigError,
+        GatewaySettings,
+        load_authenticator,
+        run_gateway,
+    )
+    from pathway.logs import configure_logging
+
+    try:
+        # Checked before anything starts: production refuses to run without credentials.
+        authenticator = load_authenticator(var_dir=settings.var_dir())
+        gateway_settings = GatewaySettings.from_env()
+    except GatewayConfigError as err:
+        raise BadInput(str(err)) from err
+    configure_logging()
+    asyncio.run(run_gateway(args.host, args.port, target=args.address,
+                            namespace=args.namespace, authenticator=authenticator,
+                            settings=gateway_settings))
     return EXIT_OK
 
 
@@ -263,8 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--codec-port", type=int, default=8234,
                      help="codec server for the web UI (decrypts for those allowed)")
+    dev.add_argument("--gateway-port", type=int, default=8080,
+                     help="event gateway for NGO and authority systems (on 127.0.0.1)")
     dev.add_argument("--channels", default=None, help="notification channels (TOML)")
     dev.set_defaults(handler=_dev)
+
+    gateway = sub.add_parser("gateway", help="run the event gateway alone (HTTP API for NGO "
+                             "and authority systems; see docs/gateway.md)")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=8080)
+    gateway.set_defaults(handler=_gateway)
 
     wrk = sub.add_parser("worker", add_help=False,
                          help="run workers: `pathway worker --organisations police` (--help)")
@@ -304,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     rewrap = keys_sub.add_parser("rewrap", help="re-wrap every data key with the newest master")
     rewrap.set_defaults(handler=_keys_rewrap)
 
+    from pathway.cli_programmes import add_commands
+
+    add_commands(sub)
     schema = sub.add_parser("schema", help="JSON Schema of every event type")
     schema.set_defaults(handler=_schema)
     return parser

@@ -1,4 +1,5 @@
-"""Everything on one machine: the dev server (SQLite, web UI) and all workers, in the foreground.
+"""Everything on one machine: the dev server (SQLite, web UI), all workers, the codec server and
+the event gateway, in the foreground.
 
 State lives in ``var_dir`` (the server's SQLite file and its log). Stopping and starting again
 with the same ``var_dir`` resumes every open case and timer where it was.
@@ -23,6 +24,14 @@ from pathway.channels import load_channels
 from pathway.client import connect, default_keystore
 from pathway.codec_server import RoleCaseAccess, create_codec_app, serve_codec
 from pathway.domain.organisations import NOTIFIED, Organisation
+from pathway.gateway import (
+    GatewayConfigError,
+    GatewaySettings,
+    create_gateway_app,
+    is_production,
+    load_authenticator,
+    serve_gateway,
+)
 from pathway.privacy.codec import CaseCodec
 from pathway.servers import DevServer, start_dev_server, stop_process
 
@@ -37,21 +46,31 @@ async def run_dev(
     port: int = 7233,
     ui_port: int = 8233,
     codec_port: int = 8234,
+    gateway_port: int = 8080,
     channels: Path | None = None,
     stop: asyncio.Event | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Run the dev server and every worker until SIGINT/SIGTERM or until ``stop`` is set.
+    """Run the dev server, every worker, the codec server and the event gateway (on
+    127.0.0.1:``gateway_port``) until SIGINT/SIGTERM or until ``stop`` is set.
 
     ``ready`` is called with the web UI's address once the server is up and the workers are
     about to poll. On the way out the workers stop first, so that their last results still
     reach the server, and the server last.
     """
+    if is_production(os.environ):
+        raise GatewayConfigError(
+            "`pathway dev` is the embedded development default and creates its own "
+            "credentials; in production run `pathway worker` and `pathway gateway`")
     stop = stop or asyncio.Event()
     # Read before anything starts: a broken channels file should not leave a server behind.
     loaded_channels = load_channels(channels)
     store = default_keystore(var_dir)
     credentials = _credentials(var_dir)
+    # The same tokens as the codec server's, and JWTs too if PATHWAY_JWKS_URL is configured.
+    authenticator = load_authenticator(var_dir=var_dir, credentials=credentials)
+    gateway_settings = GatewaySettings.from_env()
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
     codec_url = f"http://127.0.0.1:{codec_port}"
     settings = DevServer(var_dir=var_dir, port=port, ui_port=ui_port,
                          ui_codec_endpoint=codec_url)
@@ -75,6 +94,8 @@ async def run_dev(
                 server_log=str(settings.log_file),
                 codec_server=codec_url,
                 codec_login=f"{codec_url}/login",
+                gateway=gateway_url,
+                gateway_docs=f"{gateway_url}/docs",
             )
             if ready is not None:
                 ready(settings.ui_url)
@@ -87,6 +108,10 @@ async def run_dev(
                     stop=stop,
                 ),
                 serve_codec(codec_app, "127.0.0.1", codec_port, stop),
+                serve_gateway(
+                    create_gateway_app(client=client, authenticator=authenticator,
+                                       settings=gateway_settings),
+                    "127.0.0.1", gateway_port, stop),
             )
         finally:
             code = await stop_process(server)

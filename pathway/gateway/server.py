@@ -1,0 +1,96 @@
+"""Serve the gateway with uvicorn inside the caller's event loop (``pathway dev``,
+``pathway gateway``), stopping when the caller says so."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Generator
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from pathway.gateway.app import GatewaySettings, create_gateway_app
+from pathway.gateway.identity import Authenticator, load_authenticator
+
+__all__ = ["run_gateway", "serve_gateway"]
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+class _CallerOwnsSignals(uvicorn.Server):
+    """uvicorn would take over SIGINT/SIGTERM; here the caller owns them and sets ``stop``."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve_gateway(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve ``app`` on ``host:port`` until ``stop`` is set, then shut down gracefully
+    (requests in flight get up to ten seconds to finish).
+
+    Raises :class:`OSError` if the address cannot be bound.
+    """
+    # Bound here, not by uvicorn: uvicorn answers a bind failure with sys.exit.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # keep the process's logging (pathway.logs)
+        access_log=False,  # the app logs one audit line per request, without query strings
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = _CallerOwnsSignals(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    stopping = asyncio.create_task(stop.wait())
+    log.info("gateway listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs")
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        server.should_exit = True
+        try:
+            await serving
+        finally:
+            sock.close()
+        log.info("gateway stopped")
+
+
+async def run_gateway(host: str, port: int, *, target: str | None = None,
+                      namespace: str | None = None,
+                      authenticator: Authenticator | None = None,
+                      settings: GatewaySettings | None = None,
+                      stop: asyncio.Event | None = None) -> None:
+    """The gateway on its own (``pathway gateway``), until SIGINT/SIGTERM or ``stop``.
+
+    ``authenticator`` and ``settings`` default to the environment's (docs/gateway.md); either
+    way everything is checked before anything connects: :class:`GatewayConfigError` if it is
+    incomplete (in production: no credentials file or JWKS, no pepper). Temporal is connected
+    lazily, so the gateway starts (and answers 503, and ``/readyz`` says so) while Temporal
+    is still down.
+    """
+    import worker
+    from pathway.client import DEFAULT_NAMESPACE, DEFAULT_TARGET, data_converter
+    from pathway.settings import var_dir
+
+    authenticator = authenticator or load_authenticator(var_dir=var_dir())
+    settings = settings or GatewaySettings.from_env()
+    client = await Client.connect(
+        target or os.environ.get("PATHWAY_TEMPORAL_ADDRESS", DEFAULT_TARGET),
+        namespace=namespace or os.environ.get("PATHWAY_NAMESPACE", DEFAULT_NAMESPACE),
+        data_converter=data_converter(), lazy=True,
+    )
+    app = create_gateway_app(client=client, authenticator=authenticator, settings=settings)
+    stop = stop or asyncio.Event()
+    remove_signals = worker.install_stop_signals(stop)
+    try:
+        await serve_gateway(app, host, port, stop)
+    finally:
+        remove_signals()

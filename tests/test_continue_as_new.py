@@ -24,9 +24,10 @@ pytestmark = pytest.mark.devserver
 
 class TestContinueAsNew:
     async def test_long_case_continues_as_new_without_loss(self) -> None:
-        """With the suggestion threshold at 60 history events, 40 events make the case
-        continue as new; the state after equals the state the events built, and the rights
-        information timer set in the first run fires in a later one."""
+        """With the suggestion threshold at 60 history events, a case of 200 events continues
+        as new several times; the state after equals the state the events built (the 30-day
+        timers unmoved), and the rights information timer set in the first run fires in a
+        later one."""
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(temporal_cli_path()), ui=False,
             data_converter=data_converter(TEST_KEYS), search_attributes=list(search_attributes.ALL),
@@ -34,7 +35,7 @@ class TestContinueAsNew:
                                    "limit.historyCount.suggestContinueAsNew=60"],
         )
         async with env, bench(env, upsert_search_attributes=True,
-                              rights_information_sla=timedelta(seconds=25)) as b:
+                              rights_information_sla=timedelta(seconds=45)) as b:
             ident = event("identified", await b.now(), person=dict(EU_ADULT),
                           subject_ref="long-case")
             assert isinstance(ident, Identified)
@@ -42,7 +43,7 @@ class TestContinueAsNew:
             first_run = (await b.client.get_workflow_handle(case_id).describe()).run_id
             await b.send(case_id, event("ngo_interview_held", await b.now()))
             placed = await b.send(case_id, event("crisis_accommodation_placed", await b.now()))
-            for i in range(40):
+            for i in range(200):
                 await b.send(case_id, event("cooperation_recorded", await b.now(),
                                             willing_to_cooperate=i % 2 == 0))
             handle = b.client.get_workflow_handle(case_id)
@@ -54,7 +55,7 @@ class TestContinueAsNew:
 
             state = await b.state(case_id)
             events = [t for t in state.timeline if t.event_id]
-            assert len(events) == 43 and len(state.processed) == 43
+            assert len(events) == 203 and len(state.processed) == 203
             def long_deadlines(views: list[DeadlineView]) -> list[DeadlineView]:
                 return [d for d in views if d.kind is not DeadlineKind.RIGHTS_INFORMATION]
 

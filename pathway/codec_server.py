@@ -18,17 +18,14 @@ nor any log line: errors and audit lines name principals, case IDs (pseudonyms) 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import json
-import socket
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any, Final, Literal, Protocol, TypedDict
 from urllib.parse import parse_qs
 
 import structlog
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -38,6 +35,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from pathway.auth import Credentials, Principal, SessionSigner
 from pathway.domain.organisations import Organisation
+from pathway.http_server import serve_app
 from pathway.privacy.codec import META_KEY_ID, SERVICE_SCOPE, CaseCodec, is_encrypted
 from pathway.privacy.keys import CaseErased, PrivacyError, UnknownKey, scope_of
 
@@ -407,50 +405,9 @@ def _signed_in_message(principal: Principal, until: str | None = None) -> str:
             f"({html.escape(principal.role)}){expiry}.</p>")
 
 
-class _CallerOwnsSignals(uvicorn.Server):
-    """uvicorn would take over SIGINT/SIGTERM; here the caller owns them and sets ``stop``."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    # Bound here, not by uvicorn: uvicorn answers a bind failure with sys.exit, which would end
-    # the caller's whole event loop; an OSError names the address and can be handled.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
-
-
 async def serve_codec(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve ``app`` on ``host:port`` until ``stop`` is set, then shut down gracefully.
 
     Raises :class:`OSError` if the address cannot be bound.
     """
-    sock = _listen(host, port)
-    config = uvicorn.Config(
-        app,
-        # uvicorn's own logging config would replace the process's (pathway.logs); without it
-        # its loggers propagate to the root handler and come out in the one format.
-        log_config=None,
-        # The audit lines say who decoded what; an access line per request adds nothing and
-        # would log query strings.
-        access_log=False,
-        lifespan="off",
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
-    server = _CallerOwnsSignals(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    stopping = asyncio.create_task(stop.wait())
-    log.info("codec server listening", url=f"http://{host}:{port}")
-    try:
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-        server.should_exit = True
-        try:
-            await serving
-        finally:
-            sock.close()
-        log.info("codec server stopped")
+    await serve_app(app, host, port, stop, name="codec server", graceful_seconds=5)

@@ -4,30 +4,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
-from collections.abc import Generator
 
 import structlog
-import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
 from pathway.gateway.app import GatewaySettings, create_gateway_app
 from pathway.gateway.identity import Authenticator, load_authenticator
+from pathway.http_server import serve_app
 
 __all__ = ["run_gateway", "serve_gateway"]
 
 log = structlog.stdlib.get_logger(__name__)
-
-
-class _CallerOwnsSignals(uvicorn.Server):
-    """uvicorn would take over SIGINT/SIGTERM; here the caller owns them and sets ``stop``."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
 
 
 async def serve_gateway(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
@@ -36,31 +25,8 @@ async def serve_gateway(app: FastAPI, host: str, port: int, stop: asyncio.Event)
 
     Raises :class:`OSError` if the address cannot be bound.
     """
-    # Bound here, not by uvicorn: uvicorn answers a bind failure with sys.exit.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family)
-    config = uvicorn.Config(
-        app,
-        log_config=None,  # keep the process's logging (pathway.logs)
-        access_log=False,  # the app logs one audit line per request, without query strings
-        lifespan="off",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
-    server = _CallerOwnsSignals(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    stopping = asyncio.create_task(stop.wait())
-    log.info("gateway listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs")
-    try:
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-        server.should_exit = True
-        try:
-            await serving
-        finally:
-            sock.close()
-        log.info("gateway stopped")
+    await serve_app(app, host, port, stop, name="gateway", graceful_seconds=10,
+                    docs=f"http://{host}:{port}/docs")
 
 
 async def run_gateway(host: str, port: int, *, target: str | None = None,

@@ -98,12 +98,12 @@ class Bench:
             await self.env.sleep(delta)
 
     async def settled(self, case_id: str) -> CaseState:
-        """The case once every pending notification has been delivered."""
+        """The case once every pending notification is delivered and linked case started."""
         latest: list[CaseState] = []
 
         async def done() -> bool:
             latest.append(await self.state(case_id))
-            return not latest[-1].pending_notifications
+            return not latest[-1].pending_notifications and not latest[-1].pending_case_starts
 
         await eventually(done, timeout=30)
         return latest[-1]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import pytest_asyncio
+import structlog
 from temporalio.testing import WorkflowEnvironment
 
 from pathway.client import data_converter
@@ -26,6 +28,18 @@ def _no_state_in_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Itera
         del os.environ["PATHWAY_VAR"]
     else:
         os.environ["PATHWAY_VAR"] = previous
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """Leave logging as it was: other tests must not write through a handler a test set up."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
 
 
 @pytest_asyncio.fixture

@@ -38,7 +38,7 @@ from tests.factories import ALL_SUBJECTS, event
 from tests.harness import Bench, bench, receivers
 from tests.receivers import SmtpReceiver, WebhookReceiver
 
-pytestmark = pytest.mark.devserver
+pytestmark = [pytest.mark.devserver, pytest.mark.usefixtures("restored_logging")]
 
 TOKENS = {"operator": "op-token-" + "x" * 24, "uoim": "uoim-token-" + "y" * 24,
           "police": "police-token-" + "z" * 24, "kljuc": "kljuc-token-" + "w" * 24}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,17 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from pathway.logs import PERSONAL_FIELDS, REDACTED, configure_logging, drop_personal_fields
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Leave logging as it was: other tests must not write through this module's handler."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 
 def json_lines(err: str) -> list[dict[str, Any]]:

@@ -175,7 +175,8 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        # Safe to cache: this chain is the same whatever the arguments, and the format and
-        # level live in the handler and the root logger, which a later call replaces.
-        cache_logger_on_first_use=True,
+        # Not cached: a module-level logger must follow a later reconfiguration (and
+        # structlog.testing.capture_logs); these services log a few lines per event, so the
+        # lookup costs nothing that matters.
+        cache_logger_on_first_use=False,
     )

@@ -5,6 +5,8 @@ Errors are typed so callers can tell a rule violation from an unknown case or a 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
@@ -22,6 +24,7 @@ from pathway.domain.config import CaseConfig
 from pathway.domain.events import CaseEvent, Identified, RecordEvent
 from pathway.domain.ids import case_id_for
 from pathway.domain.organisations import CASE_TASK_QUEUE
+from pathway.domain.rules import Rejection
 from pathway.domain.state import CaseState, EventResult
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import CaseErased
@@ -42,8 +45,7 @@ class EventRejected(CaseError):
     reason: str
 
     def __str__(self) -> str:
-        where = f" (field {self.field})" if self.field else ""
-        return f"{self.rule}: {self.reason}{where}"
+        return Rejection(self.rule, self.field, self.reason).message()
 
 
 class UnknownCase(CaseError):
@@ -66,6 +68,15 @@ def _from_update_failure(err: WorkflowUpdateFailedError) -> CaseError | None:
     return None
 
 
+@contextlib.contextmanager
+def rejections_raised() -> Iterator[None]:
+    """Inside, a rule rejection of an update surfaces as :class:`EventRejected`."""
+    try:
+        yield
+    except WorkflowUpdateFailedError as err:
+        raise (_from_update_failure(err) or err) from err
+
+
 async def open_case(
     client: Client,
     event: Identified,
@@ -84,14 +95,12 @@ async def open_case(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    try:
+    with rejections_raised():
         result = await client.execute_update_with_start_workflow(
             VictimCaseWorkflow.record_event,
             RecordEvent(event=event),
             start_workflow_operation=start,
         )
-    except WorkflowUpdateFailedError as err:
-        raise (_from_update_failure(err) or err) from err
     return case_id, result
 
 
@@ -101,10 +110,9 @@ async def record_event(client: Client, case_id: str, event: CaseEvent) -> EventR
         VictimCaseWorkflow.run, case_id
     )
     try:
-        return await handle.execute_update(VictimCaseWorkflow.record_event,
-                                           RecordEvent(event=event))
-    except WorkflowUpdateFailedError as err:
-        raise (_from_update_failure(err) or err) from err
+        with rejections_raised():
+            return await handle.execute_update(VictimCaseWorkflow.record_event,
+                                               RecordEvent(event=event))
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise UnknownCase(case_id) from err

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from pathway.cases import EventRejected, _from_update_failure, open_case
+from pathway.cases import EventRejected, open_case, rejections_raised
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import Identified
 from pathway.domain.organisations import CASE_TASK_QUEUE, NOTIFICATION_QUEUE_PREFIX
@@ -37,13 +37,11 @@ async def record_programme_event(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    try:
+    with rejections_raised():
         return await client.execute_update_with_start_workflow(
             ProgrammeRegisterWorkflow.record, RecordProgrammeEvent(event=event),
             start_workflow_operation=start,
         )
-    except WorkflowUpdateFailedError as err:
-        raise (_from_update_failure(err) or err) from err
 
 
 class SuspectedVictim(BaseModel):

@@ -19,15 +19,19 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any, Final, TypeVar
 
 import structlog
 from fastapi import Depends, FastAPI, Query, Request, Response, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
@@ -93,6 +97,14 @@ _REF: Final = "#/components/schemas/{model}"
 _NEVER: Final = datetime.max.replace(tzinfo=UTC)
 _UNKNOWN_OUTCOME: Final = ("try again later; an event whose answer this is may or may not have "
                            "been recorded: send it again with the same event_id")
+#: Where the gateway serves Swagger UI's own files (from the fastapi-swagger package): the /docs
+#: page loads nothing from anywhere else, so it works offline and behind any firewall.
+_DOCS_STATIC: Final = "/docs/static"
+#: The browser may load the /docs page's parts only from the gateway (Swagger UI's start-up
+#: script is inline, and its stylesheet embeds data: images).
+_DOCS_CSP: Final = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                    "frame-ancestors 'none'")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,6 +271,12 @@ def _components() -> dict[str, Any]:
     return schemas
 
 
+def _swagger_ui_files() -> Path:
+    """The directory of Swagger UI's dist files (``swagger-ui-bundle.js``, ``swagger-ui.css``,
+    ``favicon-32x32.png``) as the fastapi-swagger package installs them."""
+    return Path(str(resources.files("fastapi_swagger") / "resources"))
+
+
 # -- the app ----------------------------------------------------------------------------------
 def create_gateway_app(*, client: Client, authenticator: Authenticator,
                        settings: GatewaySettings) -> FastAPI:
@@ -274,7 +292,10 @@ def create_gateway_app(*, client: Client, authenticator: Authenticator,
             "Send case events and read what concerns your organisation. Every error is "
             "application/problem+json (RFC 9457) with `rule`, `field` or `errors`. See "
             "docs/gateway.md."),
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        # /docs is the route below, with Swagger UI served by the gateway itself (FastAPI's
+        # own page loads Swagger UI from a third-party host).
+        openapi_url="/openapi.json", docs_url=None, redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
 
     # -- errors ---------------------------------------------------------------------------------
@@ -465,6 +486,22 @@ def create_gateway_app(*, client: Client, authenticator: Authenticator,
                        "the case could not process this event; nothing was recorded")
 
     # -- routes ---------------------------------------------------------------------------------
+    # The API's documentation needs no token, like the OpenAPI document it renders.
+    app.mount(_DOCS_STATIC, StaticFiles(directory=_swagger_ui_files()), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API documentation",
+            swagger_js_url=f"{root}{_DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{_DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{_DOCS_STATIC}/favicon-32x32.png",
+            # Swagger UI would otherwise send the document's URL to an online validator.
+            swagger_ui_parameters={"validatorUrl": None})
+        page.headers["Content-Security-Policy"] = _DOCS_CSP
+        return page
+
     @app.get("/healthz", tags=["service"], summary="The gateway process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -15,6 +19,52 @@ from pathway.client import data_converter
 from pathway.servers import test_server_path
 from tests.faults import FaultReport
 from tests.keys import TEST_KEYS
+from tests.profiles import load_profile
+
+load_profile()
+
+# -- no process outlives the suite ------------------------------------------------------------
+#: Every process the suite starts inherits this variable (servers, workers, `pathway dev`, and
+#: the binaries the SDK launches), so the session can find any survivor, orphans included.
+SESSION_MARK = "PATHWAY_TEST_SESSION"
+os.environ[SESSION_MARK] = uuid.uuid4().hex
+
+
+def processes_of_this_session() -> list[tuple[int, str]]:
+    """(pid, command line) of every live process started by this test session but itself."""
+    mark = f"{SESSION_MARK}={os.environ[SESSION_MARK]}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            status = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue  # gone meanwhile, or not ours to read
+        if status != "Z":  # a zombie is dead already; its parent reaps it
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process the suite started is still alive at its end (a fixture that
+    did not stop it), after killing it so that nothing outlives the run."""
+    survivors = processes_of_this_session()
+    if not survivors:
+        return
+    for pid, _ in survivors:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"  pid {pid}: {cmd[:200]}" for pid, cmd in survivors]
+    message = "processes started by the suite were still running at its end (now killed):\n"
+    if reporter is not None:
+        reporter.write_line(message + "\n".join(lines), red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True, scope="session")

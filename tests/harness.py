@@ -105,7 +105,7 @@ class Bench:
             latest.append(await self.state(case_id))
             return not latest[-1].pending_notifications and not latest[-1].pending_case_starts
 
-        await eventually(done, timeout=30)
+        await eventually(done, timeout=120)
         return latest[-1]
 
     async def keep_history(self, case_id: str, name: str, run_id: str | None = None) -> None:

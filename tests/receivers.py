@@ -41,7 +41,8 @@ async def eventually(
     predicate: Callable[[], Any],
     # The name callers know from sdk-python's assert_eq_eventually; a deadline for polling,
     # not a cancellation timeout a caller could replace with asyncio.timeout.
-    timeout: float = 10.0,  # noqa: ASYNC109
+    # Generous: a test waits this long only when it is about to fail, and CI machines are busy.
+    timeout: float = 60.0,  # noqa: ASYNC109
     interval: float = 0.02,
 ) -> Any:
     """Poll ``predicate`` until it returns something truthy, and return that.

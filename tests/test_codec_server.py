@@ -37,6 +37,7 @@ from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, create_codec_ap
 from pathway.domain.organisations import Organisation
 from pathway.privacy.codec import META_KEY_ID, CaseCodec
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
+from tests.receivers import eventually
 
 UI_ORIGIN = "http://127.0.0.1:8233"
 BASE_URL = "http://codec.test"
@@ -541,22 +542,22 @@ class TestServe:
         server = asyncio.create_task(serve_codec(app, "127.0.0.1", port, stop))
         url = f"http://127.0.0.1:{port}"
         try:
-            async with httpx.AsyncClient(base_url=url, timeout=5) as http:
-                for _ in range(100):
+            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+
+                async def answered() -> httpx.Response | None:
                     try:
-                        health = await http.get("/healthz")
-                        break
+                        return await http.get("/healthz")
                     except httpx.ConnectError:
-                        await asyncio.sleep(0.05)
-                else:
-                    pytest.fail("codec server did not start")
+                        return None  # not listening yet
+
+                health = await eventually(answered, timeout=60, interval=0.05)
                 decoded = await http.post("/decode", json=await sealed(codec),
                                           headers=bearer("caritas"))
             assert health.status_code == 200
             assert decoded.status_code == 200
         finally:
             stop.set()
-            await asyncio.wait_for(server, timeout=10)
+            await asyncio.wait_for(server, timeout=60)
 
         with pytest.raises(httpx.ConnectError):
             async with httpx.AsyncClient(base_url=url, timeout=2) as http:

@@ -64,7 +64,7 @@ class TestContinueAsNew:
             assert len(long_deadlines(placed.summary.upcoming_deadlines)) == 2
             assert len(state.open_obligations) == 9  # the nine rights subjects (R3)
             await eventually(lambda: "rights_information_escalation"
-                             in {r.reason for r in b.received()}, timeout=60)
+                             in {r.reason for r in b.received()}, timeout=180)
             final = await b.settled(case_id)
             assert all(o.escalated_at is not None for o in final.open_obligations)
             await b.keep_history(case_id, "continued-as-new-first-run", run_id=first_run)

@@ -153,10 +153,13 @@ async def settle(
 class TestWorkerProcessKilled:
     pytestmark = pytest.mark.devserver
 
+    # One kill in the default run; the three-kill soak with `bin/test-long`.
+    @pytest.mark.parametrize("rounds", [1, pytest.param(3, marks=pytest.mark.long)])
+    @pytest.mark.timeout(900)
     async def test_sigkill_with_notifications_in_flight_loses_nothing(
-        self, tmp_path: Path, fault_report: Report
+        self, tmp_path: Path, fault_report: Report, rounds: int
     ) -> None:
-        """Three SIGKILLs of the worker process, each with twelve webhook deliveries waiting for
+        """SIGKILLs of the worker process, each with twelve webhook deliveries waiting for
         their answers, lose no notification, and every repeat is the first copy again under the
         same Idempotency-Key, for the receiver to drop."""
         started = time.monotonic()
@@ -176,7 +179,7 @@ class TestWorkerProcessKilled:
                 case_ids: list[str] = []
                 events = 0
                 try:
-                    for round_ in range(3):
+                    for round_ in range(rounds):
                         before = len(webhook.requests)
                         now = datetime.now().astimezone()
                         opened = []
@@ -193,17 +196,17 @@ class TestWorkerProcessKilled:
                         def all_in_flight(before: int = before) -> bool:
                             return len(webhook.requests) - before >= 12
 
-                        await eventually(all_in_flight, timeout=30)
+                        await eventually(all_in_flight, timeout=180)
                         await worker.kill()
                         await worker.start()
                     webhook.answer_delay = 0
-                    states = await settle(client, case_ids, timeout=120)
+                    states = await settle(client, case_ids, timeout=400)
                 finally:
                     await worker.stop()
 
         counts = tally(issued(states), accepted_keys(webhook))
         assert (counts.expected, counts.delivered, counts.lost, counts.unexpected) \
-            == (36, 36, 0, 0)
+            == (12 * rounds, 12 * rounds, 0, 0)
         assert all(settled_deliveries(s) == s.notifications_sent for s in states)
         for key, copies in by_key(webhook.requests).items():
             # Every copy is the same notification under its own key: a receiver drops repeats.
@@ -212,7 +215,8 @@ class TestWorkerProcessKilled:
             assert len({c.body for c in copies}) == 1
         assert counts.duplicated >= 1  # the kills did cost answers: retries brought copies
         fault_report(FaultReport(
-            faults="3× SIGKILL of the worker process with 12 webhook deliveries in flight each",
+            faults=f"{rounds}× SIGKILL of the worker process with 12 webhook deliveries in "
+                   "flight each",
             events_sent=events, notifications=counts, seconds=time.monotonic() - started,
         ))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -358,7 +359,7 @@ class TestObligations:
             cases = {c["case_id"]: c for c in answer["cases"]}
             return cases if {first, second} <= set(cases) else None
 
-        cases = await eventually(caritas_cases, timeout=20)
+        cases = await eventually(caritas_cases, timeout=120)
         kinds = {o["kind"] for o in cases[first]["obligations"]}
         assert kinds == {"ngo_interview", "rights_information"}
         assert all(o["action"] for o in cases[first]["obligations"])
@@ -380,20 +381,25 @@ class TestTemporalOutage:
         db, port, queue = tmp_path / "temporal.db", free_port(), "gateway-outage"
         async with receivers() as wires:
             env = await start_server(db, port)
-            client = await Client.connect(f"127.0.0.1:{port}",
-                                          data_converter=data_converter(TEST_KEYS))
-            async with bench(env, upsert_search_attributes=True, queue=queue,
-                             wires=wires) as b:
-                settings = GatewaySettings(pepper=PEPPER, task_queue=queue, case_config=b.config,
-                                           temporal_timeout=1.5)
-                app = gateway(client, settings)
-                async with http(app) as api:
-                    s = Service(b, api, client)
-                    case_id = await open_case(s, "gw-outage")
-            await env.shutdown()
+            async with env:
+                client = await Client.connect(f"127.0.0.1:{port}",
+                                              data_converter=data_converter(TEST_KEYS))
+                async with bench(env, upsert_search_attributes=True, queue=queue,
+                                 wires=wires) as b:
+                    # A generous timeout while Temporal is up: a just-started server on a
+                    # busy machine may take seconds to answer the first request.
+                    settings = GatewaySettings(pepper=PEPPER, task_queue=queue,
+                                               case_config=b.config, temporal_timeout=60)
+                    app = gateway(client, settings)
+                    async with http(app) as api:
+                        s = Service(b, api, client)
+                        case_id = await open_case(s, "gw-outage")
 
+            # The same client, while nothing listens on the port: a short timeout, since
+            # every answer here is the 503 the test expects.
             body = event("ngo_interview_held", "caritas", "car-outage")
-            async with http(app) as api:
+            outage = gateway(client, dataclasses.replace(settings, temporal_timeout=1.5))
+            async with http(outage) as api:
                 for response in (
                     await api.post(f"/v1/cases/{case_id}/events", headers=bearer("caritas"),
                                    json=body),
@@ -412,7 +418,7 @@ class TestTemporalOutage:
                 async def ready() -> bool:
                     return (await api.get("/readyz")).status_code == 200
 
-                await eventually(ready, timeout=30)
+                await eventually(ready, timeout=120)
                 view = (await api.get(f"/v1/cases/{case_id}", headers=bearer("caritas"))).json()
                 assert "car-outage" not in {e.get("event_id") for e in view["timeline"]}
                 response = await api.post(f"/v1/cases/{case_id}/events",
@@ -460,7 +466,7 @@ class TestDev:
                         return (await api.get("/readyz")).status_code == 200
                     return False
 
-                await eventually(ready, timeout=30)
+                await eventually(ready, timeout=120)
                 response = await api.post("/v1/cases", headers=bearer("police"),
                                           json=identification("gw-dev"))
                 assert response.status_code == 201, response.text

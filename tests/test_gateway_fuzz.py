@@ -33,8 +33,9 @@ from tests.receivers import eventually, free_port
 
 pytestmark = pytest.mark.devserver
 
-#: Examples per run, over all operations and both generation modes: about 20 s on 2 cores.
-EXAMPLES = 400
+#: Examples per run, over all operations and both generation modes: the default run sends 150
+#: (about 8 s on 2 idle cores); `bin/test-long` sends 4,000.
+SHORT, LONG = 150, 4000
 
 #: Who calls: the organisation the generated event names (so that events get past the door
 #: and reach a case), systems of several roles, an unknown token, and nobody at all.
@@ -57,8 +58,9 @@ def credentials_of(caller: str | None, body: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS.get(caller, caller)}"}
 
 
-def fuzz(base_url: str, document: dict[str, Any], case_id: str, seen: Counter[int]) -> None:
-    """Send ``EXAMPLES`` generated requests to ``base_url``, some of them to the open case
+def fuzz(base_url: str, document: dict[str, Any], case_id: str, seen: Counter[int],
+         examples: int) -> None:
+    """Send ``examples`` generated requests to ``base_url``, some of them to the open case
     ``case_id`` (so that generated events reach the domain's rules); fail on the first 5xx."""
     schema = schemathesis.openapi.from_dict(document)
     on_case = {"case_id": case_id}
@@ -69,7 +71,7 @@ def fuzz(base_url: str, document: dict[str, Any], case_id: str, seen: Counter[in
              | schema["/v1/cases/{case_id}"]["GET"].as_strategy(path_parameters=on_case))
     session = requests.Session()
 
-    @hypothesis.settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+    @hypothesis.settings(max_examples=examples, deadline=None, derandomize=True,
                          database=None, suppress_health_check=list(HealthCheck),
                          phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate,
                                  hypothesis.Phase.shrink])
@@ -94,7 +96,9 @@ def fuzz(base_url: str, document: dict[str, Any], case_id: str, seen: Counter[in
 class TestFuzz:
     """The OpenAPI document, fuzzed."""
 
-    async def test_no_server_errors(self) -> None:
+    @pytest.mark.parametrize("examples", [SHORT, pytest.param(LONG, marks=pytest.mark.long)])
+    @pytest.mark.timeout(1800)
+    async def test_no_server_errors(self, examples: int) -> None:
         """Hundreds of generated requests, valid and invalid, as every kind of caller: none
         is answered with a 5xx, and every error is a problem document."""
         env = await WorkflowEnvironment.start_local(
@@ -112,17 +116,17 @@ class TestFuzz:
             serving = asyncio.create_task(serve_gateway(app, "127.0.0.1", port, stop))
             try:
                 base_url = f"http://127.0.0.1:{port}"
-                await eventually(lambda: _up(base_url), timeout=10)
+                await eventually(lambda: _up(base_url), timeout=60)
                 identified = example("identified", organisation="police",
                                      occurred_at=(datetime.now(UTC) - timedelta(days=1))
                                      .isoformat())
                 case_id, _ = await b.open(Identified.model_validate(identified))
                 seen: Counter[int] = Counter()
-                await asyncio.to_thread(fuzz, base_url, app.openapi(), case_id, seen)
+                await asyncio.to_thread(fuzz, base_url, app.openapi(), case_id, seen, examples)
             finally:
                 stop.set()
                 await serving
-        assert sum(seen.values()) >= EXAMPLES
+        assert sum(seen.values()) >= examples
         # The run reached past the door: generated events were judged by a case.
         assert seen[201] + seen[409] > 0, seen
 
@@ -130,7 +134,7 @@ class TestFuzz:
 async def _up(base_url: str) -> bool:
     def probe() -> bool:
         try:
-            return requests.get(f"{base_url}/healthz", timeout=1).status_code == 200
+            return requests.get(f"{base_url}/healthz", timeout=10).status_code == 200
         except requests.ConnectionError:
             return False
 

@@ -37,6 +37,7 @@ from pathway.channels import (
 from pathway.domain.ids import case_id_for
 from pathway.domain.organisations import NOTIFIED, Organisation
 from pathway.domain.state import Notification
+from tests.profiles import examples
 from tests.receivers import SmtpReceiver, WebhookReceiver, eventually, free_port
 
 EXAMPLE_TOML = Path(__file__).resolve().parents[1] / "deploy" / "channels.example.toml"
@@ -449,7 +450,7 @@ class TestPayload:
     # The receiver fixture lives for the whole test, not one example; each example checks only
     # the request it sent, so what earlier examples left behind does not matter.
     @settings(
-        max_examples=40,
+        max_examples=examples(40),
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture],
     )

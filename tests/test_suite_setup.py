@@ -1,0 +1,49 @@
+"""The test setup itself: a failing test is always named, and the run goes on past it.
+
+Found on a busy machine: pytest crashed with ``INTERNALERROR … AST constructor recursion depth
+mismatch`` while formatting a failure (CPython 3.11 with pytest's source-parsing traceback
+styles), so the failing test was never named and the rest of the suite never ran. The project's
+configuration (``pyproject.toml``) reports failures in the native style, which parses no source.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PLANTED = '''
+def test_planted_failure():
+    """Fails on purpose."""
+    assert 1 + 1 == 3, "planted"
+
+
+def test_after_the_failure():
+    """Runs although the one before it failed."""
+    assert True
+'''
+
+
+class TestFailuresAreNamed:
+    def test_a_planted_failure_is_named_and_the_run_goes_on(self, tmp_path: Path) -> None:
+        """A deliberately failing throwaway test, run with the project's pytest configuration
+        in a subprocess, is named in the output with a readable traceback, the next test still
+        runs, and the exit code is 1."""
+        (tmp_path / "test_planted.py").write_text(PLANTED)
+        proc = subprocess.run(  # noqa: S603 - our own interpreter and pytest
+            [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
+             "--rootdir", str(tmp_path), "-p", "no:cacheprovider", "-o", "timeout=120",
+             str(tmp_path / "test_planted.py")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 1, output
+        assert "INTERNALERROR" not in output
+        assert "FAILED test_planted.py::test_planted_failure" in output
+        assert 'AssertionError: planted' in output
+        assert 'test_planted.py", line 4, in test_planted_failure' in output  # native style
+        assert "1 failed, 1 passed" in output

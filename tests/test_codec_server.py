@@ -551,6 +551,7 @@ class TestServe:
                         return None  # not listening yet
 
                 health = await eventually(answered, timeout=60, interval=0.05)
+                assert health is not None
                 decoded = await http.post("/decode", json=await sealed(codec),
                                           headers=bearer("caritas"))
             assert health.status_code == 200

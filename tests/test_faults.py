@@ -253,9 +253,11 @@ class TestServerKilled:
                 async def police_waits_for_retry() -> bool:
                     state = await b.state(case_id)
                     pending = (await handle.describe()).raw_description.pending_activities
+                    # At least one failed attempt: on a busy machine the poll may first see
+                    # a later one.
                     return ([n.recipient for n in state.pending_notifications]
                             == [Organisation.POLICE]
-                            and [p.attempt for p in pending] == [2])
+                            and len(pending) == 1 and pending[0].attempt >= 2)
 
                 # Caritas has its notification settled; the police one failed once and waits.
                 await eventually(police_waits_for_retry)

@@ -8,27 +8,36 @@ named person or system acting for one :class:`~pathway.domain.organisations.Orga
 Tokens are random secrets handed out once; the credentials file keeps only their SHA-256, so a
 copy of the file (a backup, a support ticket) lets nobody in. A plain hash is enough because the
 tokens carry 256 bits of entropy: there is no password to guess, so a slow KDF would buy nothing.
+
+:func:`add_token` (``pathway credentials add``) adds a token to the file, atomically; a
+:class:`Credentials` loaded from a file follows it (:meth:`Credentials.current`), so running
+servers accept a new token, and refuse a removed one, without a restart.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
+import structlog
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
 )
@@ -38,6 +47,7 @@ from pathway.domain.organisations import Organisation
 __all__ = [
     "CREDENTIALS_ENV",
     "OPERATOR",
+    "ROLES",
     "SESSION_TTL",
     "Credentials",
     "CredentialsError",
@@ -45,10 +55,13 @@ __all__ = [
     "Role",
     "SessionSigner",
     "TokenEntry",
+    "add_token",
     "ensure_dev_credentials",
     "hash_token",
     "new_token",
 ]
+
+log = structlog.stdlib.get_logger(__name__)
 
 CREDENTIALS_ENV: Final = "PATHWAY_CREDENTIALS"
 OPERATOR: Final = "operator"
@@ -57,6 +70,8 @@ SESSION_TTL: Final = timedelta(hours=8)
 DEV_CREDENTIALS_FILE: Final = "credentials.toml"
 
 _ROLES: Final = (OPERATOR, *(org.value for org in Organisation))
+#: Every role a token can have: ``"operator"``, then each organisation.
+ROLES: Final[tuple[str, ...]] = _ROLES
 
 
 def _check_role(value: Any) -> Any:
@@ -117,12 +132,46 @@ class TokenEntry(BaseModel):
         return Principal(organisation=self.role, name=self.name)
 
 
+class _FileStamp(NamedTuple):
+    """What ``os.stat`` says about a file version: a rename, a rewrite or an edit changes it."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+def _stamp(path: Path) -> _FileStamp | None:
+    """The file's stamp, or None if it cannot be seen (removed, no permission)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return _FileStamp(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 class Credentials(BaseModel):
-    """The tokens that may call the service, stored as hashes only."""
+    """The tokens that may call the service, stored as hashes only.
+
+    One loaded from a file (:meth:`load`) follows the file: :meth:`authenticate` checks the
+    file's stamp (one ``stat``) on every call and re-reads it when it changed, so tokens added
+    by ``pathway credentials add`` (or removed by hand) count at once, without a restart. A
+    version that cannot be read or is invalid is logged and ignored: the last valid one stays in
+    force until the file is fixed. ``tokens`` is the content as first loaded; :meth:`current`
+    is the content in force now. One built directly (``Credentials(tokens=[...])``) is fixed.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tokens: list[TokenEntry] = Field(min_length=1)
+
+    # Where this was loaded from, the stamp last looked at, and the last valid content read
+    # since (None: this object's own tokens). Replacing the reference is atomic, so concurrent
+    # callers at worst both re-read the file.
+    _source: Path | None = PrivateAttr(default=None)
+    _seen: _FileStamp | None = PrivateAttr(default=None)
+    _latest: Credentials | None = PrivateAttr(default=None)
 
     @field_validator("tokens")
     @classmethod
@@ -139,13 +188,27 @@ class Credentials(BaseModel):
 
     @classmethod
     def load(cls, path: Path | None = None) -> Credentials:
-        """Read the TOML file at ``path``, else at ``$PATHWAY_CREDENTIALS``."""
+        """Read the TOML file at ``path``, else at ``$PATHWAY_CREDENTIALS``; the result follows
+        the file from then on (see the class).
+
+        Raises :class:`CredentialsError` (naming the file and the field, never a value) if the
+        file is missing, unreadable, not TOML or not a valid credentials file.
+        """
         if path is None:
             env = os.environ.get(CREDENTIALS_ENV)
             if not env:
                 raise CredentialsError(
                     f"no credentials file: set {CREDENTIALS_ENV} or pass a path")
             path = Path(env)
+        # Stamped before reading: a change while reading shows as a new stamp at the next check.
+        seen = _stamp(path)
+        credentials = cls._read(path)
+        credentials._source = path
+        credentials._seen = seen
+        return credentials
+
+    @classmethod
+    def _read(cls, path: Path) -> Credentials:
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as err:
@@ -161,15 +224,41 @@ class Credentials(BaseModel):
         except ValidationError as err:
             raise CredentialsError(f"credentials file {path}: {_describe(err)}") from None
 
+    @property
+    def source(self) -> Path | None:
+        """The file this was loaded from (None if built directly)."""
+        return self._source
+
+    def current(self) -> Credentials:
+        """The credentials in force now: the file's latest valid content if this was loaded
+        from a file (re-read only when its stamp changed), else ``self``. Never raises."""
+        if self._source is None:
+            return self
+        stamp = _stamp(self._source)
+        if stamp == self._seen:
+            return self._latest or self
+        self._seen = stamp
+        try:
+            fresh = type(self)._read(self._source)
+        except CredentialsError as err:
+            # The message names the file, line and field, never a token or hash.
+            log.error("credentials file not reloaded; the last valid version stays in force",
+                      file=str(self._source), error=str(err))
+            return self._latest or self
+        self._latest = fresh
+        log.info("credentials file reloaded", file=str(self._source),
+                 entries=len(fresh.tokens))
+        return fresh
+
     def authenticate(self, token: str) -> Principal | None:
-        """The principal whose token this is, or None.
+        """The principal whose token this is, or None (checked against :meth:`current`).
 
         Every entry is compared, in constant time, whatever matched: the time taken tells
         nothing about which entry (or how much of a hash) a guess came close to.
         """
         digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         found: TokenEntry | None = None
-        for entry in self.tokens:
+        for entry in self.current().tokens:
             if hmac.compare_digest(digest, bytes.fromhex(entry.sha256)) and found is None:
                 found = entry
         return None if found is None or not token else found.principal
@@ -195,36 +284,178 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+_FILE_HEADER: Final = (
+    "# Pathway access tokens. Only the SHA-256 of each token is kept here; the token\n"
+    "# itself is shown once to the person it is for. Add one with:\n"
+    "#   pathway credentials add ROLE [--name NAME]\n"
+    f"# role: one of {', '.join(_ROLES)}\n"
+)
+
+_NAME_RULE: Final = ("a name starts with a letter, digit or _ and has only letters, digits, "
+                     "spaces and _ . @ ' - (at most 100 characters)")
+
+
+def _entry_toml(entry: TokenEntry, comment: str | None = None) -> str:
+    # json.dumps escapes exactly what a TOML basic string must (quote, backslash, controls).
+    head = f"# {comment}\n" if comment else ""
+    return (f"{head}[[tokens]]\nname = {json.dumps(entry.name, ensure_ascii=False)}\n"
+            f'role = "{entry.role}"\nsha256 = "{entry.sha256}"\n')
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_atomically(path: Path, text: str, *, replace: bool) -> bool:
+    """Write ``text`` to ``path`` in one step: a temporary file beside it (mode 0600, synced),
+    then renamed over ``path`` (``replace``) or linked to it only if ``path`` does not exist
+    yet. Readers see the old file or the new one, never part of one.
+
+    Returns False if ``replace`` is false and ``path`` exists; raises :class:`OSError`.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+        _fsync_dir(path.parent)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on changing ``path`` (``.<name>.lock`` beside it): two changes at once
+    must not each keep only their own new entry."""
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _read_for_update(path: Path) -> tuple[str | None, list[TokenEntry]]:
+    """The file's text (None if it does not exist) and its entries (none for a file of
+    comments only); :class:`CredentialsError` if it is not a valid credentials file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, []
+    except (OSError, UnicodeDecodeError) as err:
+        raise CredentialsError(
+            f"credentials file {path} cannot be read: {type(err).__name__}") from err
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise CredentialsError(f"credentials file {path} is not valid TOML: {err}") from err
+    if not raw.get("tokens") and set(raw) <= {"tokens"}:
+        return text, []
+    try:
+        return text, Credentials.model_validate(raw).tokens
+    except ValidationError as err:
+        raise CredentialsError(f"credentials file {path}: {_describe(err)}") from None
+
+
+def _free_name(role: str, taken: set[str]) -> str:
+    number = 1
+    while f"{role}-{number}" in taken:
+        number += 1
+    return f"{role}-{number}"
+
+
+def add_token(path: Path, role: str, name: str | None = None) -> tuple[TokenEntry, str]:
+    """Add a new random token for ``role`` (an organisation, or ``"operator"``) to the
+    credentials file at ``path``, creating the file (and its directory) if missing.
+
+    ``name`` defaults to ``<role>-<n>``, the first such name not yet in the file. Only the
+    token's hash is written; the file is replaced in one step (mode 0600) under a lock, so
+    running servers (which follow the file) never see half of it, and existing entries and
+    comments are kept. Returns the new entry and the token in plain text, which exists nowhere
+    else: hand it to its holder once.
+
+    Raises :class:`CredentialsError` for an unknown role (listing the valid ones), an invalid
+    or taken name, or a file that is invalid or cannot be written; the message quotes the role
+    or name as given (the caller escapes it for a terminal).
+    """
+    if role not in _ROLES:
+        raise CredentialsError(f"unknown role '{role}'; valid roles: {', '.join(_ROLES)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path):
+            while True:
+                text, entries = _read_for_update(path)
+                taken = {entry.name for entry in entries}
+                chosen = _free_name(role, taken) if name is None else name
+                if chosen in taken:
+                    raise CredentialsError(
+                        f"the name '{chosen}' is already in {path}; choose another with --name")
+                token = new_token()
+                try:
+                    entry = TokenEntry(name=chosen, role=role, sha256=hash_token(token))
+                except ValidationError:
+                    raise CredentialsError(f"invalid name '{chosen}': {_NAME_RULE}") from None
+                new_text = _appended(text, entries, entry)
+                # Without the lock (pathway dev creating its first file): only if still absent.
+                if _write_atomically(path, new_text, replace=text is not None):
+                    return entry, token
+    except OSError as err:
+        raise CredentialsError(
+            f"credentials file {path} cannot be written: {err.strerror or type(err).__name__}"
+        ) from err
+
+
+def _appended(text: str | None, entries: list[TokenEntry], entry: TokenEntry) -> str:
+    """The file's text with ``entry`` appended (comments and layout kept), or, if appending
+    does not give a valid file (e.g. an inline ``tokens = [...]``), every entry written anew."""
+    comment = (f"{entry.name}: added {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
+               "with `pathway credentials add`")
+    base = _FILE_HEADER if text is None else text
+    if base and not base.endswith("\n"):
+        base += "\n"
+    candidate = f"{base}\n{_entry_toml(entry, comment)}"
+    try:
+        Credentials.model_validate(tomllib.loads(candidate))
+        return candidate
+    except (tomllib.TOMLDecodeError, ValidationError):
+        return _FILE_HEADER + "".join(f"\n{_entry_toml(e)}" for e in [*entries, entry])
+
+
 def ensure_dev_credentials(var_dir: Path) -> tuple[Path, str | None]:
     """The embedded default's credentials file, ``var_dir/credentials.toml``.
 
-    Created on first use (mode 0600) with one operator token, which is returned in plain text
-    this one time so that ``pathway dev`` can print it; afterwards only its hash exists and this
-    returns ``(path, None)``. Nothing here is a built-in credential: each checkout gets its own.
+    Created on first use (mode 0600, in one step) with one operator token, which is returned in
+    plain text this one time so that ``pathway dev`` can print it; afterwards only its hash
+    exists and this returns ``(path, None)``. Nothing here is a built-in credential: each
+    checkout gets its own.
     """
     path = var_dir / DEV_CREDENTIALS_FILE
     if path.exists():
         return path, None
     var_dir.mkdir(parents=True, exist_ok=True)
     token = new_token()
-    try:
-        # O_EXCL: two processes starting at once must not both hand out a token.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    entry = TokenEntry(name="dev-operator", role=OPERATOR, sha256=hash_token(token))
+    # Linked into place only if absent: two processes starting at once must not both hand out
+    # a token, and no reader ever sees a half-written file.
+    if not _write_atomically(path, f"{_FILE_HEADER}\n{_entry_toml(entry)}", replace=False):
         return path, None
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(
-            "# Pathway access tokens. Only the SHA-256 of each token is kept here; the token\n"
-            "# itself is shown once to the person it is for. Add one with:\n"
-            "#   python -c 'from pathway.auth import new_token, hash_token; "
-            "t = new_token(); print(t, hash_token(t))'\n"
-            f"# role: one of {', '.join(_ROLES)}\n"
-            "\n"
-            "[[tokens]]\n"
-            'name = "dev-operator"\n'
-            f'role = "{OPERATOR}"\n'
-            f'sha256 = "{hash_token(token)}"\n'
-        )
     return path, token
 
 

@@ -77,7 +77,8 @@ IDENTIFIED = {"type": "identified", "event_id": "cli-1", "organisation": "police
 class TestCaseCommands:
     async def test_open_event_show(self, service: Path, tmp_path: Path) -> None:
         """open prints the case ID; an accepted event exits 0 with the summary; show prints
-        deadlines, obligations and the timeline; the NGO's notification reaches the outbox."""
+        deadlines, obligations and the timeline, with the sender's control characters
+        escaped; the NGO's notification reaches the outbox."""
         code, out, _ = await pathway("case", "open", write(tmp_path, "id.json", {
             **IDENTIFIED, "occurred_at": now().isoformat()}))
         assert code == 0
@@ -85,14 +86,17 @@ class TestCaseCommands:
         assert case_id.startswith("case-") and "cli-person" not in case_id
         code, out, _ = await pathway("case", "event", case_id, write(tmp_path, "ngo.json", {
             "type": "ngo_interview_held", "event_id": "cli-2", "organisation": "caritas",
-            "occurred_at": now().isoformat(), "language": "de", "interpreter_used": False}))
+            "occurred_at": now().isoformat(), "language": "de", "interpreter_used": False,
+            "actor": "sw-12\x1b[2J", "reason": "ok\r\n  2026-01-01 00:00  police: forged\u202e"}))
         assert code == 0
         assert "accepted ngo_interview_held cli-2" in out and "phase: identified" in out
         code, out, _ = await pathway("case", "show", case_id)
         assert code == 0
         assert "rights_information (R3)" in out
         assert "rights_information:e_protection (R3)" in out
-        assert "caritas: ngo interview held [R2]" in out
+        assert ("caritas (sw-12\\x1b[2J): ngo interview held [R2]  because: "
+                "ok\\r\\n  2026-01-01 00:00  police: forged\\u202e\n") in out
+        assert all(line.isprintable() for line in out.split("\n"))
         code, out, _ = await pathway("case", "show", case_id, "--json")
         assert json.loads(out)["case_id"] == case_id
         outbox = service / "caritas.jsonl"
@@ -131,7 +135,9 @@ class TestCaseCommands:
         assert code == cli.EXIT_BAD_INPUT and "field present" in err
         code, _, err = await pathway("case", "event", case_id,
                                      write(tmp_path, "j.json", "{not json"))
-        assert code == cli.EXIT_BAD_INPUT and "invalid JSON" in err
+        assert code == cli.EXIT_BAD_INPUT
+        assert err == (f"error: {tmp_path / 'j.json'} is not valid JSON: Expecting property "
+                       "name enclosed in double quotes at line 1, column 2\n")
         code, _, err = await pathway("case", "event", "case-unknown",
                                      write(tmp_path, "p2.json", police))
         assert code == cli.EXIT_UNKNOWN_CASE and "case-unknown" in err

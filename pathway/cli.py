@@ -203,8 +203,10 @@ async def _case_open(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps({"case_id": case_id, **result.model_dump(mode="json")}, indent=2))
         out.write("\n")
     else:
-        out.write(printable(case_id)
-                  + ("  (already open: first result)" if result.duplicate else "") + "\n")
+        # The ID alone on stdout, so that CASE=$(pathway case open …) works also on a repeat.
+        out.write(printable(case_id) + "\n")
+        if result.duplicate:
+            sys.stderr.write("(already open: this is the first result; nothing changed)\n")
     return EXIT_OK
 
 

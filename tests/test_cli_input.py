@@ -18,6 +18,8 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
 from pathway import cases, cli
+from pathway.cli import case as cli_case
+from pathway.cli import schema as cli_schema
 from pathway.domain.events import ChildDecision
 from pathway.domain.state import CaseState, TimelineEntry
 from tests.factories import T0, accept, event, opened
@@ -199,7 +201,7 @@ class TestTemporalUnavailable:
             raise RPCError("Request unauthorized.\ndetails: tonic::transport::Error(...)",
                            status, b"")
 
-        monkeypatch.setattr(cli, "_connect", connected)
+        monkeypatch.setattr(cli_case, "connect", connected)
         monkeypatch.setattr(cases, "case_state", failing)
         code, _, err = run("case", "show", "case-x")
         assert code == cli.EXIT_UNAVAILABLE
@@ -212,7 +214,7 @@ class TestUnexpectedErrors:
         def broken(args: Any, out: Any) -> int:
             raise ValueError("something no one foresaw")
 
-        monkeypatch.setattr(cli, "_schema", broken)
+        monkeypatch.setattr(cli_schema, "_schema", broken)
 
     @pytest.mark.usefixtures("broken_schema")
     def test_one_line_naming_the_type(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,9 +233,9 @@ class TestUnexpectedErrors:
 
     def test_as_a_process(self) -> None:
         """Without logging set up (a one-off command), the line says how to see more."""
-        script = ("import sys\nfrom pathway import cli\n"
+        script = ("import sys\nfrom pathway import cli\nfrom pathway.cli import schema\n"
                   "def broken(args, out):\n    raise KeyError('x')\n"
-                  "cli._schema = broken\ncli.main(['schema'])\n")
+                  "schema._schema = broken\ncli.main(['schema'])\n")
         env = {k: v for k, v in os.environ.items() if k != "PATHWAY_DEBUG"}
         proc = subprocess.run(  # noqa: S603 - our own interpreter and script
             [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
@@ -323,7 +325,7 @@ class TestRenderedOutput:
                                   "due_at": None, "escalated": True}],
         }
         out = io.StringIO()
-        cli._write_summary_lines(summary, out)
+        cli_case.write_summary_lines(summary, out)
         assert assert_terminal_safe(out.getvalue()) == [
             "phase: identified\\x1b[8m",
             "  deadline k\\n (R\\r1) due -  next reminder -",

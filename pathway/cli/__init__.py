@@ -1,0 +1,202 @@
+"""The operator CLI: ``pathway dev``, ``pathway worker``, ``pathway gateway``, ``pathway case …``,
+``pathway credentials …``, ``pathway schema``.
+
+Exit codes: 0 done; 1 internal error (one line naming the exception type); 2 bad input (the
+field or file is named); 3 the event broke a rule (the rule ID is named); 4 unknown (or erased)
+case; 5 Temporal unreachable (the address is named); 6 not allowed.
+
+Nothing a sender wrote reaches the terminal raw: human-readable output passes every such value
+through :func:`printable`.
+
+One module per command group, each registering its commands with ``add_commands``:
+:mod:`~pathway.cli.service` (dev, gateway, worker), :mod:`~pathway.cli.case`,
+:mod:`~pathway.cli.credentials`, :mod:`~pathway.cli.keys`, :mod:`~pathway.cli.programme`,
+:mod:`~pathway.cli.report`, :mod:`~pathway.cli.schema`. What they share is in
+:mod:`pathway.cli._common`; none imports another. This module builds the parser from them,
+runs one command and maps its errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TextIO, TypeAlias
+
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
+
+from pathway import cases
+from pathway.cli import case, credentials, keys, programme, report, schema, service
+from pathway.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_ALLOWED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_UNAVAILABLE,
+    EXIT_UNKNOWN_CASE,
+    BadInput,
+    Handler,
+    NotAllowed,
+    Unavailable,
+    lines,
+    printable,
+    target,
+    unreachable,
+)
+from pathway.cli.case import render_case
+from pathway.privacy.keys import CaseErased
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_ALLOWED",
+    "EXIT_OK",
+    "EXIT_REJECTED",
+    "EXIT_UNAVAILABLE",
+    "EXIT_UNKNOWN_CASE",
+    "BadInput",
+    "NotAllowed",
+    "Unavailable",
+    "build_parser",
+    "main",
+    "printable",
+    "render_case",
+    "run",
+]
+
+#: Set (to anything) to get the traceback of an internal error on stderr.
+DEBUG_ENV: Final = "PATHWAY_DEBUG"
+
+#: The command groups, in the order ``pathway --help`` lists them.
+_GROUPS: Final = (service, case, credentials, keys, programme, report, schema)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``pathway``'s parser: the global options, then each group's commands."""
+    parser = argparse.ArgumentParser(prog="pathway", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Temporal frontend (default $PATHWAY_TEMPORAL_ADDRESS or 127.0.0.1:7233)",
+    )
+    parser.add_argument("--namespace", default=None, help="Temporal namespace")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in _GROUPS:
+        group.add_commands(sub)
+    return parser
+
+
+def _transport_failure(args: argparse.Namespace, err: RPCError) -> str:
+    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return unreachable(args)
+    address, namespace = target(args)
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else "no detail"
+    return (
+        f"Temporal at {address} (namespace {namespace}) refused the request "
+        f"({err.status.name if err.status else 'unknown status'}): {detail}"
+    )
+
+
+def _no_answer(args: argparse.Namespace, _: Exception) -> str:
+    address, namespace = target(args)
+    return (
+        f"error: Temporal at {address} (namespace {namespace}) did not answer in time: is "
+        "the service running (bin/serve), with its workers?"
+    )
+
+
+#: Which errors (one type or several), and the line for stderr given the command's arguments.
+_Kinds: TypeAlias = type[Exception] | tuple[type[Exception], ...]
+_Line: TypeAlias = Callable[[argparse.Namespace, Any], str]
+
+#: The errors a command may end with, first match wins: what kind, the exit code, and the
+#: line written to stderr.
+_ERRORS: Final[tuple[tuple[_Kinds, int, _Line], ...]] = (
+    (BadInput, EXIT_BAD_INPUT, lambda _, e: f"error: {lines(e)}"),
+    (
+        FileNotFoundError,
+        EXIT_BAD_INPUT,
+        lambda _, e: f"error: {printable(e.filename or e)} does not exist",
+    ),
+    (cases.EventRejected, EXIT_REJECTED, lambda _, e: f"rejected: {lines(e)}"),
+    (NotAllowed, EXIT_NOT_ALLOWED, lambda _, e: f"error: not allowed: {lines(e)}"),
+    ((cases.UnknownCase, CaseErased), EXIT_UNKNOWN_CASE, lambda _, e: f"error: {lines(e)}"),
+    (Unavailable, EXIT_UNAVAILABLE, lambda _, e: f"error: {lines(e)}"),
+    (
+        RPCError,
+        EXIT_UNAVAILABLE,
+        lambda args, e: f"error: {printable(_transport_failure(args, e))}",
+    ),
+    (WorkflowUpdateRPCTimeoutOrCancelledError, EXIT_UNAVAILABLE, _no_answer),
+    # e.g. a port already in use: the system's own message, on one line
+    (OSError, EXIT_INTERNAL, lambda _, e: f"error: {printable(e)}"),
+)
+
+
+def _internal_error(exc: Exception, err: TextIO) -> int:
+    """One line on stderr for an error this CLI has no name for; the traceback goes to the
+    log if logging is set up (``pathway dev``, ``gateway``), or to stderr with PATHWAY_DEBUG."""
+    kind = type(exc).__name__
+    if os.environ.get(DEBUG_ENV):
+        traceback.print_exception(exc, file=err)
+        where = "traceback above"
+    elif logging.getLogger().hasHandlers():
+        logging.getLogger(__name__).error("command failed", exc_info=exc)
+        where = "see the log"
+    else:
+        where = f"run again with {DEBUG_ENV}=1 for the traceback"
+    err.write(f"error: internal error ({kind}); {where}\n")
+    return EXIT_INTERNAL
+
+
+def _execute(args: argparse.Namespace, out: TextIO) -> int:
+    handler: Handler = args.handler
+    result = handler(args, out)
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
+    assert isinstance(result, int)
+    return result
+
+
+def run(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    """Run one command; returns the exit code. Errors are written to ``err``: one line (a
+    list of fields for an invalid event), never a traceback, with the exit codes of the module
+    docstring; anything unforeseen is exit 1, "error: internal error (<type>); …"."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = service.passed_through(argv) or build_parser().parse_args(argv)
+    args.stderr = err  # for handlers that explain something besides their output
+    try:
+        return _execute(args, out)
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        for kinds, code, line in _ERRORS:
+            if isinstance(exc, kinds):
+                err.write(line(args, exc) + "\n")
+                return code
+        return _internal_error(exc, err)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        code = run(argv)
+    except BrokenPipeError:  # the reader went away (`pathway case show … | head`)
+        code = EXIT_OK
+    # The SDK's runtime threads can crash CPython's finalisation (sdk-python #300): flush and
+    # leave at once so the exit code reports what happened (TEMPORAL-NOTES).
+    with contextlib.suppress(BrokenPipeError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,257 @@
+"""What every command group of the CLI shares: exit codes, the errors that become them, reading
+an event file, :func:`printable`, connecting to Temporal, the operator check, local times.
+
+Imported by the command modules and by :mod:`pathway.cli`; it imports none of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import unicodedata
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TextIO, TypeAlias, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from pathway.domain.calendar import LJUBLJANA
+from pathway.domain.events import validation_problems
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from pathway.auth import Principal
+
+EXIT_OK: Final = 0
+EXIT_INTERNAL: Final = 1
+EXIT_BAD_INPUT: Final = 2
+EXIT_REJECTED: Final = 3
+EXIT_UNKNOWN_CASE: Final = 4
+EXIT_UNAVAILABLE: Final = 5
+EXIT_NOT_ALLOWED: Final = 6
+EXIT_INTERRUPTED: Final = 130
+
+#: What a date-time field expects, named in every error about one.
+DATETIME_FORMAT: Final = "ISO 8601 with a UTC offset, e.g. 2026-11-20T09:00:00+01:00"
+DATE_FORMAT: Final = "ISO 8601, e.g. 2026-11-20"
+
+#: A command: ``(args, out) -> exit code``, or a coroutine for one (run with ``asyncio.run``).
+Handler: TypeAlias = Callable[[argparse.Namespace, TextIO], "int | Awaitable[int]"]
+#: What each command module's ``add_commands`` registers its commands on.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+T = TypeVar("T")
+
+
+class BadInput(Exception):
+    """Input that cannot become an event; the message names the field or the file."""
+
+
+class Unavailable(Exception):
+    """Temporal cannot be reached; the message names the address tried."""
+
+
+class NotAllowed(Exception):
+    """The caller's credentials do not allow this command."""
+
+
+# -- what reaches the terminal -------------------------------------------------------------------
+
+_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Control (Cc: C0, DEL, C1), format (Cf: bidi overrides and isolates, zero-width characters),
+# lone surrogates (Cs, which JSON allows and a terminal cannot print) and the Unicode line and
+# paragraph separators (Zl, Zp).
+_UNPRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _escape(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    code = ord(char)
+    return (
+        f"\\x{code:02x}"
+        if code <= 0xFF
+        else (f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    )
+
+
+def printable(text: object) -> str:
+    """``str(text)`` safe for a terminal: every control, format (bidi) or separator character
+    becomes a visible escape (``\\x1b``, ``\\n``, ``\\x00``, ``\\u202e``), so a value from an
+    event can neither forge a line nor recolour or reorder one. Everything else, letters with
+    diacritics included, is kept; so is a backslash, which keeps ``printable`` idempotent (a
+    literal ``\\n`` in the text looks the same as an escaped line break)."""
+    value = str(text)
+    if value.isprintable():
+        return value  # the common case: nothing to escape
+    return "".join(
+        _escape(char) if unicodedata.category(char) in _UNPRINTABLE else char for char in value
+    )
+
+
+def lines(message: object) -> str:
+    """A message for stderr: each of its lines :func:`printable` (a second line of defence:
+    whoever builds a message escapes the values it quotes)."""
+    return "\n".join(printable(line) for line in str(message).split("\n"))
+
+
+def local_time(value: datetime | str | None, with_time: bool = True) -> str:
+    """An instant (or its ISO text) as Ljubljana wall-clock time; ``-`` for none."""
+    if value is None:
+        return "-"
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = instant.astimezone(LJUBLJANA)
+    return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+# -- event files ---------------------------------------------------------------------------------
+
+
+def _strict_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _read_text(source: str, name: str) -> bytes | str:
+    try:
+        if source == "-":
+            stdin = sys.stdin
+            return stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
+        return Path(source).read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{name} does not exist") from None
+    except IsADirectoryError:
+        raise BadInput(f"{name} is a directory, not an event file") from None
+    except PermissionError:
+        raise BadInput(f"{name} cannot be read: permission denied") from None
+    except OSError as err:
+        raise BadInput(f"{name} cannot be read: {err.strerror or type(err).__name__}") from None
+
+
+def read_json(source: str) -> Any:
+    """The JSON value in file ``source`` (``-``: standard input).
+
+    Raises :class:`BadInput` with one line naming the file for a file that does not exist,
+    is a directory, cannot be read, is not UTF-8, is not JSON (with the decoder's full message,
+    line and column) or is nested too deeply to parse.
+    """
+    name = "standard input" if source == "-" else printable(source)
+    raw = _read_text(source, name)
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as err:
+        raise BadInput(
+            f"{name} is not UTF-8 text (invalid byte at offset {err.start}); an event file is JSON"
+        ) from None
+    try:
+        return json.loads(text, parse_constant=_strict_constant)
+    except json.JSONDecodeError as err:
+        raise BadInput(
+            f"{name} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+        ) from None
+    except ValueError as err:  # NaN, Infinity
+        raise BadInput(f"{name} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise BadInput(f"{name} is nested too deeply to be an event") from None
+
+
+def _format_hint(error_type: str) -> str:
+    if error_type.startswith(("datetime", "timezone")):
+        return f" (expected {DATETIME_FORMAT})"
+    if error_type.startswith("date"):
+        return f" (expected {DATE_FORMAT})"
+    return ""
+
+
+def invalid_event(err: ValidationError) -> BadInput:
+    """One line per problem, ``field <path>: <message>``; a date or time names its format."""
+    problems = validation_problems(err)
+    types = [e["type"] for e in err.errors(include_url=False)]
+    found = [
+        f"field {printable(where)}: {printable(msg)}{_format_hint(kind)}"
+        for (where, msg), kind in zip(problems, types, strict=True)
+    ]
+    return BadInput("invalid event:\n  " + "\n  ".join(found))
+
+
+def load(source: str, adapter: TypeAdapter[T]) -> T:
+    """The event in file ``source`` (``-``: standard input), validated by ``adapter``;
+    :class:`BadInput` naming the file or every field at fault."""
+    try:
+        return adapter.validate_python(read_json(source))
+    except ValidationError as err:
+        raise invalid_event(err) from err
+
+
+# -- Temporal ------------------------------------------------------------------------------------
+
+
+def target(args: argparse.Namespace) -> tuple[str, str]:
+    """The Temporal address and namespace this command uses, as :func:`pathway.client.connect`
+    picks them: ``--address``/``--namespace``, else the environment, else the defaults."""
+    from pathway.client import DEFAULT_NAMESPACE, DEFAULT_TARGET
+
+    address = getattr(args, "address", None) or os.environ.get(
+        "PATHWAY_TEMPORAL_ADDRESS", DEFAULT_TARGET
+    )
+    namespace = getattr(args, "namespace", None) or os.environ.get(
+        "PATHWAY_NAMESPACE", DEFAULT_NAMESPACE
+    )
+    return address, namespace
+
+
+def unreachable(args: argparse.Namespace) -> str:
+    """The one line saying Temporal could not be reached, naming where and how to start it."""
+    address, namespace = target(args)
+    return (
+        f"could not reach Temporal at {address} (namespace {namespace}); start the service "
+        "with bin/serve, or set --address / PATHWAY_TEMPORAL_ADDRESS"
+    )
+
+
+async def connect(args: argparse.Namespace) -> Client:
+    """A client for ``args``' Temporal; :class:`Unavailable` naming the address if it cannot
+    be reached."""
+    from pathway.client import connect as connect_client
+
+    address, namespace = target(args)
+    try:
+        return await connect_client(address, namespace)
+    except RuntimeError as err:  # the SDK reports a failed connection as RuntimeError
+        raise Unavailable(unreachable(args)) from err
+
+
+# -- credentials ---------------------------------------------------------------------------------
+
+
+def credentials_file(args: argparse.Namespace | None = None) -> Path:
+    """The credentials file: ``--file``, else ``$PATHWAY_CREDENTIALS``, else the embedded
+    default's ``$PATHWAY_VAR/credentials.toml`` (the one ``pathway dev`` uses)."""
+    from pathway import settings
+    from pathway.auth import CREDENTIALS_ENV, DEV_CREDENTIALS_FILE
+
+    if args is not None and getattr(args, "file", None):
+        return Path(args.file)
+    if env := os.environ.get(CREDENTIALS_ENV):
+        return Path(env)
+    return settings.var_dir() / DEV_CREDENTIALS_FILE
+
+
+def operator() -> Principal:
+    """The operator whose token is in ``PATHWAY_TOKEN``; anyone else is refused."""
+    from pathway.auth import Credentials, CredentialsError
+
+    token = os.environ.get("PATHWAY_TOKEN", "")
+    if not token:
+        raise NotAllowed("set PATHWAY_TOKEN to an operator's token")
+    try:
+        credentials = Credentials.load(credentials_file())
+    except CredentialsError as err:
+        raise BadInput(printable(err)) from err
+    principal = credentials.authenticate(token)
+    if principal is None or not principal.is_operator:
+        raise NotAllowed("only an operator may do this")
+    return principal

@@ -1,0 +1,205 @@
+"""``pathway case open|event|show|erase|history``: one case, from the operator's terminal, and
+:func:`render_case`, its human view."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from temporalio.service import RPCError, RPCStatusCode
+
+from pathway import cases
+from pathway.cli._common import (
+    EXIT_OK,
+    BadInput,
+    Commands,
+    connect,
+    load,
+    local_time,
+    operator,
+    printable,
+)
+from pathway.domain.events import EVENT_ADAPTER, Identified
+from pathway.domain.state import CaseState
+
+
+async def _open(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway import settings
+
+    event = load(args.file, EVENT_ADAPTER)
+    if not isinstance(event, Identified):
+        raise BadInput("field type: a case is opened by an 'identified' event (R1)")
+    client = await connect(args)
+    case_id, result = await cases.open_case(
+        client, event, pepper=settings.id_pepper(), config=settings.case_config()
+    )
+    if args.json:
+        out.write(json.dumps({"case_id": case_id, **result.model_dump(mode="json")}, indent=2))
+        out.write("\n")
+    else:
+        # The ID alone on stdout, so that CASE=$(pathway case open …) works also on a repeat.
+        out.write(printable(case_id) + "\n")
+        if result.duplicate:
+            sys.stderr.write("(already open: this is the first result; nothing changed)\n")
+    return EXIT_OK
+
+
+async def _event(args: argparse.Namespace, out: TextIO) -> int:
+    event = load(args.file, EVENT_ADAPTER)
+    client = await connect(args)
+    result = await cases.record_event(client, args.case_id, event)
+    if args.json:
+        out.write(result.model_dump_json(indent=2) + "\n")
+        return EXIT_OK
+    note = (
+        "  (repeat of an accepted event: first result, nothing changed)" if result.duplicate else ""
+    )
+    out.write(f"accepted {printable(result.event_type)} {printable(result.event_id)}{note}\n")
+    write_summary_lines(result.summary.model_dump(mode="json"), out)
+    return EXIT_OK
+
+
+async def _show(args: argparse.Namespace, out: TextIO) -> int:
+    client = await connect(args)
+    state = await cases.case_state(client, args.case_id)
+    if args.json:
+        out.write(state.model_dump_json(indent=2) + "\n")
+    else:
+        render_case(state, out)
+    return EXIT_OK
+
+
+async def _erase(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway.client import default_keystore
+    from pathway.privacy.erasure import erase_case
+
+    principal = operator()
+    store = default_keystore()
+    client = await connect(args)
+    erasure = await erase_case(client, store, args.case_id, by=principal.name, why=args.why)
+    state = "erased" if erasure.key_destroyed else "was already erased"
+    running = "; its workflow was terminated" if erasure.was_running else ""
+    out.write(f"{args.case_id} {state}{running}\n")
+    return EXIT_OK
+
+
+async def _history(args: argparse.Namespace, out: TextIO) -> int:
+    from google.protobuf.json_format import MessageToJson
+
+    from pathway.privacy.history import fetch_decoded_history
+
+    client = await connect(args)
+    try:
+        history = await fetch_decoded_history(client, args.case_id)
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise cases.UnknownCase(args.case_id) from err
+        raise
+    out.write(MessageToJson(history) + "\n")
+    return EXIT_OK
+
+
+def write_summary_lines(summary: dict[str, Any], out: TextIO) -> None:
+    """The lines after ``accepted …``: phase, deadlines, obligations (``summary`` is a
+    :class:`~pathway.domain.state.CaseSummary` dumped as JSON; every value made printable)."""
+    p, local = printable, local_time
+    out.write(f"phase: {p(summary['phase'])}\n")
+    for d in summary["upcoming_deadlines"]:
+        out.write(
+            f"  deadline {p(d['kind'])} ({p(d['rule'])}) due {local(d['due_at'])}"
+            f"  next reminder {local(d['next_reminder_at'])}\n"
+        )
+    for o in summary["open_obligations"]:
+        flag = "  ESCALATED" if o["escalated"] else ""
+        out.write(
+            f"  obligation {p(o['id'])} ({p(o['rule'])}) owner {p(o['owner'])}"
+            f" due {local(o['due_at'])}{flag}\n"
+        )
+
+
+def render_case(state: CaseState, out: TextIO) -> None:
+    """The human view of a case: state, deadlines, obligations, timeline (times in Ljubljana).
+
+    Every text value is passed through :func:`printable`: actor, reason and a child's notes
+    come from senders and must not be able to forge lines on the operator's terminal.
+    """
+    p = printable
+    out.write(
+        f"{p(state.case_id)}  phase: {p(state.phase.value)}"
+        f"  opened {local_time(state.opened_at)}  (times Europe/Ljubljana)\n"
+    )
+    _write_deadlines_and_obligations(state, out)
+    out.write(f"\nNotifications pending delivery: {len(state.pending_notifications)}\n")
+    _write_timeline(state, out)
+
+
+def _write_deadlines_and_obligations(state: CaseState, out: TextIO) -> None:
+    p, local = printable, local_time
+    summary = state.summary()
+    out.write("\nDeadlines\n")
+    for d in summary.upcoming_deadlines or []:
+        out.write(
+            f"  {local(d.due_at)}  {p(d.kind.value)} ({p(d.rule)})"
+            f"  next reminder {local(d.next_reminder_at)}\n"
+        )
+    if not summary.upcoming_deadlines:
+        out.write("  none\n")
+    out.write("\nOpen obligations\n")
+    for o in summary.open_obligations:
+        flag = "  ESCALATED" if o.escalated else ""
+        out.write(
+            f"  {p(o.owner.value):<20} {p(o.id)} ({p(o.rule)})  due {local(o.due_at)}{flag}\n"
+        )
+    if not summary.open_obligations:
+        out.write("  none\n")
+
+
+def _write_timeline(state: CaseState, out: TextIO) -> None:
+    p = printable
+    out.write("\nTimeline\n")
+    for t in sorted(state.timeline, key=lambda entry: entry.at):  # stable: ties keep order
+        rule = f" [{p(t.rule)}]" if t.rule else ""
+        why = f"  because: {p(t.why)}" if t.why else ""
+        out.write(f"  {local_time(t.at)}  {p(t.who)}: {p(t.what)}{rule}{why}\n")
+        if t.child is not None:  # C1, C2: shown beside the decision
+            out.write(
+                f"      best interests: {p(t.child.best_interests)}\n"
+                f"      the child's views: {p(t.child.child_views)}\n"
+            )
+
+
+def add_commands(sub: Commands) -> None:
+    """Register ``case`` and its subcommands."""
+    case = sub.add_parser("case", help="open a case, send an event, show a case")
+    case_sub = case.add_subparsers(dest="case_command", required=True)
+    open_ = case_sub.add_parser("open", help="open a case from an 'identified' event (R1)")
+    open_.add_argument("file", help="event JSON file, or - for stdin")
+    open_.add_argument("--json", action="store_true")
+    open_.set_defaults(handler=_open)
+    event = case_sub.add_parser("event", help="send one event to a case")
+    event.add_argument("case_id")
+    event.add_argument("file", help="event JSON file, or - for stdin")
+    event.add_argument("--json", action="store_true")
+    event.set_defaults(handler=_event)
+    show = case_sub.add_parser("show", help="state, obligations, deadlines, timeline")
+    show.add_argument("case_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_show)
+    erase = case_sub.add_parser(
+        "erase",
+        help="erase a case for good: terminate it and destroy "
+        "its data key (operator only; token in $PATHWAY_TOKEN)",
+    )
+    erase.add_argument("case_id")
+    erase.add_argument(
+        "--why",
+        default="request",
+        choices=["request", "retention", "legal"],
+        help="category recorded in the audit log",
+    )
+    erase.set_defaults(handler=_erase)
+    history = case_sub.add_parser("history", help="export the case's decoded history (JSON)")
+    history.add_argument("case_id")
+    history.set_defaults(handler=_history)

@@ -1,0 +1,127 @@
+"""``pathway dev``, ``pathway gateway`` and ``pathway worker``: the commands that run the
+service (they return when it stops)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from pathway.cli._common import EXIT_OK, BadInput, Commands, printable
+
+
+def _dev(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway.dev import run_dev
+    from pathway.logs import configure_logging
+
+    configure_logging()
+    # One state directory for everything the embedded default keeps (database, outbox, keys).
+    os.environ["PATHWAY_VAR"] = args.var
+    from pathway.gateway import GatewayConfigError
+
+    try:
+        asyncio.run(
+            run_dev(
+                Path(args.var),
+                port=args.port,
+                ui_port=args.ui_port,
+                codec_port=args.codec_port,
+                gateway_port=args.gateway_port,
+                channels=Path(args.channels) if args.channels else None,
+            )
+        )
+    except GatewayConfigError as err:
+        raise BadInput(printable(err)) from err
+    return EXIT_OK
+
+
+def _gateway(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway import settings
+    from pathway.gateway import (
+        GatewayConfigError,
+        GatewaySettings,
+        load_authenticator,
+        run_gateway,
+    )
+    from pathway.logs import configure_logging
+
+    try:
+        # Checked before anything starts: production refuses to run without credentials.
+        authenticator = load_authenticator(var_dir=settings.var_dir())
+        gateway_settings = GatewaySettings.from_env()
+    except GatewayConfigError as err:
+        raise BadInput(printable(err)) from err
+    configure_logging()
+    asyncio.run(
+        run_gateway(
+            args.host,
+            args.port,
+            target=args.address,
+            namespace=args.namespace,
+            authenticator=authenticator,
+            settings=gateway_settings,
+        )
+    )
+    return EXIT_OK
+
+
+def _worker(args: argparse.Namespace, out: TextIO) -> int:
+    import worker
+
+    rest = [a for a in args.worker_args if a != "--"]
+    code: int = worker.main(rest)
+    return code
+
+
+def passed_through(argv: Sequence[str]) -> argparse.Namespace | None:
+    """``pathway worker …``: everything after ``worker`` belongs to worker.py's own parser
+    (its ``--help`` included), so it bypasses this CLI's; None for any other command."""
+    if list(argv[:1]) != ["worker"]:
+        return None
+    return argparse.Namespace(handler=_worker, worker_args=list(argv[1:]))
+
+
+def add_commands(sub: Commands) -> None:
+    """Register ``dev``, ``gateway`` and ``worker``."""
+    dev = sub.add_parser("dev", help="start the embedded Temporal dev server and all workers")
+    dev.add_argument(
+        "--var",
+        default=os.environ.get("PATHWAY_VAR", "var"),
+        help="state directory (SQLite database, outbox, keys)",
+    )
+    dev.add_argument("--port", type=int, default=7233)
+    dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument(
+        "--codec-port",
+        type=int,
+        default=8234,
+        help="codec server for the web UI (decrypts for those allowed)",
+    )
+    dev.add_argument(
+        "--gateway-port",
+        type=int,
+        default=8080,
+        help="event gateway for NGO and authority systems (on 127.0.0.1)",
+    )
+    dev.add_argument("--channels", default=None, help="notification channels (TOML)")
+    dev.set_defaults(handler=_dev)
+
+    gateway = sub.add_parser(
+        "gateway",
+        help="run the event gateway alone (HTTP API for NGO "
+        "and authority systems; see docs/gateway.md)",
+    )
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=8080)
+    gateway.set_defaults(handler=_gateway)
+
+    wrk = sub.add_parser(
+        "worker",
+        add_help=False,
+        help="run workers: `pathway worker --organisations police` (--help)",
+    )
+    wrk.add_argument("worker_args", nargs=argparse.REMAINDER)
+    wrk.set_defaults(handler=_worker)

@@ -25,20 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from pathway.channels import (
     Channel,
-    ChannelKind,
     Channels,
     OutboxChannel,
     SmtpChannel,
     WebhookChannel,
 )
-from pathway.domain.organisations import Organisation
-from pathway.domain.state import Notification
+from pathway.domain.state import DeliveryOutcome, Notification
 
 #: The ``ApplicationError.type`` of every failed delivery attempt (retryable).
 DELIVERY_FAILED = "DeliveryFailed"
@@ -49,18 +46,6 @@ SIGNATURE_HEADER = "X-Pathway-Signature"
 TIMESTAMP_HEADER = "X-Pathway-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _SIGNATURE_PREFIX = "sha256="
-
-
-class DeliveryReceipt(BaseModel):
-    """What the notify activity returns: which notification went where, when, on which attempt."""
-
-    model_config = ConfigDict(frozen=True)
-
-    idempotency_key: str
-    recipient: Organisation
-    channel: ChannelKind
-    delivered_at: datetime
-    attempt: int
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -150,8 +135,12 @@ class Notifier:
         return [self.notify]
 
     @activity.defn(name="notify")
-    async def notify(self, notification: Notification) -> DeliveryReceipt:
-        """Deliver ``notification`` through its recipient's channel, or raise ``DeliveryFailed``."""
+    async def notify(self, notification: Notification) -> DeliveryOutcome:
+        """Deliver ``notification`` through its recipient's channel, or raise ``DeliveryFailed``.
+
+        Returns only deliveries: every failure is raised, for Temporal to retry (unless no retry
+        can help) and, in the end, for the workflow to record.
+        """
         channel: Channel = self._channels.for_recipient(notification.recipient)
         match channel:
             case WebhookChannel():
@@ -160,9 +149,10 @@ class Notifier:
                 await self._mail(channel, notification)
             case OutboxChannel():
                 await self._append(channel, notification)
-        receipt = DeliveryReceipt(
+        outcome = DeliveryOutcome(
             idempotency_key=notification.idempotency_key,
             recipient=notification.recipient,
+            delivered=True,
             channel=channel.kind,
             delivered_at=datetime.now(UTC),
             attempt=activity.info().attempt,
@@ -179,7 +169,7 @@ class Notifier:
             " ".join(f"{key}={value}" for key, value in fields.items()),
             extra=fields,
         )
-        return receipt
+        return outcome
 
     # -- webhook -------------------------------------------------------------------------------
     async def _post(self, channel: WebhookChannel, notification: Notification) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from pathway.domain.events import CaseEvent, parse_event
 from pathway.domain.rules import Accepted, decide, fire_due, settle_notification
-from pathway.domain.state import CaseState
+from pathway.domain.state import CaseState, DeliveryOutcome
 
 CASE_ID = "case-bench"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         state = decision.state
         # What the workflow does once each notification has been delivered.
         for notification in list(state.pending_notifications):
-            settle_notification(state, notification, now, "delivered by bench")
+            delivered = DeliveryOutcome(idempotency_key=notification.idempotency_key,
+                                        recipient=notification.recipient, channel="bench")
+            settle_notification(state, notification, now, delivered)
         window["events"] += 1
         if n in checkpoints:
             count = window["events"]

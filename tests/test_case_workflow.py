@@ -3,18 +3,26 @@ receivers (a webhook on 127.0.0.1 and an SMTP server) on the right day."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from pathway import cases
 from pathway.domain.calendar import local_date
 from pathway.domain.events import Identified
-from pathway.domain.state import Phase
+from pathway.domain.organisations import NOTIFIED, notification_task_queue
+from pathway.domain.state import CaseState, DeliveryOutcome, Notification, Phase
 from tests.factories import ALL_SUBJECTS, EU_ADULT, TCN_ILLEGAL, event
-from tests.harness import Bench, Received, bench
+from tests.harness import PEPPER, Bench, Received, bench, case_config
+from tests.receivers import eventually
+from workflows.case import VictimCaseWorkflow
 
 
 def arrivals(received: list[Received], since: datetime | None = None) -> set[tuple[str, str]]:
@@ -275,3 +283,43 @@ class TestEventIntake:
                 await b.open(second)
             assert again.value.rule == "CASE"
             assert (await b.state(case_id)).timeline[0].who == "police"
+
+
+@activity.defn(name="notify")
+async def undeliverable(notification: Notification) -> DeliveryOutcome:
+    """A stub of the notify activity that fails for good, as on a notification no channel can
+    carry (``InvalidNotification``)."""
+    raise ApplicationError("no channel can carry it", type="InvalidNotification",
+                           non_retryable=True)
+
+
+class TestNotificationOutcome:
+    async def test_a_notification_that_fails_for_good_is_settled_as_failed(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """A delivery that fails without retry leaves the pending list, and the timeline says it
+        failed and why (the failure's kind), instead of retrying for ever."""
+        queue = f"test-{uuid.uuid4()}"
+        config = case_config(queue, upsert_search_attributes=False)
+        client = time_skipping.client
+        workers = [Worker(client, task_queue=queue, workflows=[VictimCaseWorkflow])]
+        prefix = config.notification_queue_prefix
+        workers += [Worker(client, task_queue=notification_task_queue(org, prefix),
+                           activities=[undeliverable]) for org in NOTIFIED]
+        async with contextlib.AsyncExitStack() as stack:
+            for worker in workers:
+                await stack.enter_async_context(worker)
+            ident = event("identified", await time_skipping.get_current_time(),
+                          person=dict(EU_ADULT), subject_ref="undeliverable-1")
+            assert isinstance(ident, Identified)
+            case_id, _ = await cases.open_case(client, ident, pepper=PEPPER, config=config,
+                                               task_queue=queue)
+
+            async def settled() -> CaseState | None:
+                state = await cases.case_state(client, case_id)
+                return None if state.pending_notifications else state
+
+            state = await eventually(settled)
+            assert state is not None
+            assert [t.what for t in state.timeline if t.what.startswith("notification ")] == [
+                "notification case_identified to caritas: failed: ApplicationError"]

@@ -19,7 +19,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.notify import (
     DELIVERY_FAILED,
     INVALID_NOTIFICATION,
-    DeliveryReceipt,
     Notifier,
     message_id,
     sign,
@@ -36,7 +35,7 @@ from pathway.channels import (
 )
 from pathway.domain.ids import case_id_for
 from pathway.domain.organisations import NOTIFIED, Organisation
-from pathway.domain.state import Notification
+from pathway.domain.state import DeliveryOutcome, Notification
 from tests.profiles import examples
 from tests.receivers import SmtpReceiver, WebhookReceiver, eventually, free_port
 
@@ -65,7 +64,7 @@ def notification(
     )
 
 
-async def deliver(notifier: Notifier, sent: Notification, attempt: int = 1) -> DeliveryReceipt:
+async def deliver(notifier: Notifier, sent: Notification, attempt: int = 1) -> DeliveryOutcome:
     """Run the notify activity once in a real activity context, as attempt ``attempt``."""
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, activity_type="notify", attempt=attempt)
@@ -131,6 +130,7 @@ class TestWebhook:
             headers["x-pathway-signature"],
         )
         assert webhook.notifications() == [sent]
+        assert receipt.delivered
         assert receipt.channel == "webhook"
         assert receipt.recipient is Organisation.POLICE
         assert receipt.idempotency_key == sent.idempotency_key
@@ -469,3 +469,29 @@ class TestPayload:
         body = webhook.requests[-1].json
         assert set(body) == set(Notification.model_fields)
         assert Notification.model_validate_json(json.dumps(body)) == sent
+
+
+class TestDeliveryOutcome:
+    def test_a_receipt_recorded_in_a_running_case_reads_as_delivered(self) -> None:
+        """The activity result in histories recorded before the outcome had ``delivered`` (the
+        receipt in tests/histories) reads as a delivery by its channel."""
+        recorded = (
+            '{"idempotency_key":"case-yrz5zn2exvcybbiolezufi2o:case_identified:1",'
+            '"recipient":"caritas","channel":"smtp","delivered_at":"2026-11-29T00:27:56.403552Z",'
+            '"attempt":1}'
+        )
+        outcome = DeliveryOutcome.model_validate_json(recorded)
+        assert outcome.delivered
+        assert outcome.describe() == "delivered by smtp"
+
+    def test_a_failure_names_its_reason(self) -> None:
+        """A failed outcome says why on the timeline; a delivery without a channel or a failure
+        without a reason is refused."""
+        sent = notification()
+        assert DeliveryOutcome.failed(sent, "ApplicationError").describe() == (
+            "failed: ApplicationError")
+        with pytest.raises(ValueError, match="names its channel"):
+            DeliveryOutcome(idempotency_key=sent.idempotency_key, recipient=sent.recipient)
+        with pytest.raises(ValueError, match="names its reason"):
+            DeliveryOutcome(idempotency_key=sent.idempotency_key, recipient=sent.recipient,
+                            delivered=False)

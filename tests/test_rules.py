@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from pathway.domain.rules import Accepted, decide, fire_due, reintegration_eligibility
-from pathway.domain.state import CaseState, DeadlineKind, ObligationKind, Phase
+from pathway.domain.state import (
+    CaseState,
+    DeadlineKind,
+    DeliveryOutcome,
+    Notification,
+    ObligationKind,
+    Phase,
+)
 from tests.factories import (
     ALL_SUBJECTS,
     CASE_ID,
@@ -503,6 +510,12 @@ class TestIdempotencyWindow:
         assert reused.rule == "IDEMPOTENCY"
 
 
+def delivered(notification: Notification) -> DeliveryOutcome:
+    """The outcome the notify activity returns for ``notification``."""
+    return DeliveryOutcome(idempotency_key=notification.idempotency_key,
+                           recipient=notification.recipient, channel="webhook")
+
+
 class TestUndeliveredReminders:
     def test_reminder_undelivered_at_its_deadline_escalates(self) -> None:
         """A reminder still pending when its deadline is reached opens an escalated obligation
@@ -517,7 +530,7 @@ class TestUndeliveredReminders:
                       if (n.recipient.value, n.reason) == ("police", "reflection_period_reminder"))
         for n in list(state.pending_notifications):
             if n is not police:
-                settle_notification(state, n, at + days(25), "delivered by webhook")
+                settle_notification(state, n, at + days(25), delivered(n))
         state, sent = notified(state, at + days(30))
         assert ("caritas", "notification_undelivered") in sent
         assert ("interior_ministry", "notification_undelivered") in sent
@@ -526,8 +539,29 @@ class TestUndeliveredReminders:
         assert (ob.id, ob.rule, ob.owner.value) == (
             f"notification_undelivered:{police.idempotency_key}", "K5", "caritas")
         assert ob.escalated_at is not None
-        settle_notification(state, police, at + days(31), "delivered by webhook")
+        settle_notification(state, police, at + days(31), delivered(police))
         assert ob.closed_by == "delivered"
+
+    def test_a_failed_delivery_leaves_the_escalation_open(self) -> None:
+        """A reminder that finally failed (no retry can help) is off the pending list and on the
+        timeline as failed, and its escalated obligation stays open for the lead NGO."""
+        from pathway.domain.rules import settle_notification
+
+        at = T0 + days(1)
+        state = accept(in_crisis(at=at), event("rights_information_given", at,
+                                               subjects=ALL_SUBJECTS))
+        state, _ = fire_due(state, at + days(25))
+        police = next(n for n in state.pending_notifications
+                      if (n.recipient.value, n.reason) == ("police", "reflection_period_reminder"))
+        state, _ = fire_due(state, at + days(30))
+        ob = next(o for o in state.open_obligations
+                  if o.id == f"notification_undelivered:{police.idempotency_key}")
+        settle_notification(state, police, at + days(31),
+                            DeliveryOutcome.failed(police, "ApplicationError"))
+        assert police not in state.pending_notifications
+        assert ob.closed_at is None
+        assert state.timeline[-1].what == (
+            "notification reflection_period_reminder to police: failed: ApplicationError")
 
     def test_old_cases_replay_without_the_escalation(self) -> None:
         """With the rule switched off (replay of older histories) nothing new is emitted."""

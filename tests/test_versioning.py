@@ -14,7 +14,6 @@ import contextlib
 import re
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from temporalio import activity, workflow
 
@@ -35,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from pathway.domain.config import CaseConfig
     from pathway.domain.events import Identified
     from pathway.domain.organisations import NOTIFIED, notification_task_queue
-    from pathway.domain.state import Notification
+    from pathway.domain.state import DeliveryOutcome, Notification
     from tests.factories import EU_ADULT, event
     from tests.harness import PEPPER
     from tests.keys import TEST_KEYS
@@ -145,9 +144,10 @@ class TestReplayNet:
 
 
 @activity.defn(name="notify")
-async def delivered(notification: Notification) -> dict[str, Any]:
+async def delivered(notification: Notification) -> DeliveryOutcome:
     """A stub of the notify activity: every notification is delivered at once."""
-    return {"channel": "stub", "idempotency_key": notification.idempotency_key}
+    return DeliveryOutcome(idempotency_key=notification.idempotency_key,
+                           recipient=notification.recipient, channel="stub")
 
 
 async def record_case_with(workflow_cls: type, env: WorkflowEnvironment) -> WorkflowHistory:

@@ -5,7 +5,6 @@ programme-register workflows."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -13,7 +12,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from pathway.domain.organisations import notification_task_queue
-    from pathway.domain.state import Notification
+    from pathway.domain.state import DeliveryOutcome, Notification
 
 #: Deliveries retry with backoff for as long as it takes (a receiver may be down for a day);
 #: idempotency keys let receivers drop the duplicates that retries can cause.
@@ -26,16 +25,16 @@ NOTIFY_RETRY = RetryPolicy(
 NOTIFY_TIMEOUT = timedelta(seconds=60)
 
 
-async def deliver(notification: Notification, queue_prefix: str) -> str:
-    """Deliver ``notification``; returns the outcome for the timeline."""
+async def deliver(notification: Notification, queue_prefix: str) -> DeliveryOutcome:
+    """Deliver ``notification``; returns what became of it."""
     try:
-        receipt: dict[str, Any] = await workflow.execute_activity(
+        outcome: DeliveryOutcome = await workflow.execute_activity(
             "notify",
             notification,
             task_queue=notification_task_queue(notification.recipient, queue_prefix),
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=NOTIFY_RETRY,
-            result_type=dict,
+            result_type=DeliveryOutcome,
         )
     except ActivityError as err:
         # Only a non-retryable failure (e.g. a misconfigured channel) ends up here.
@@ -44,5 +43,5 @@ async def deliver(notification: Notification, queue_prefix: str) -> str:
             extra={"case_id": notification.case_id, "reason": notification.reason,
                    "recipient": notification.recipient.value},
         )
-        return "failed: " + type(err.cause).__name__
-    return f"delivered by {receipt.get('channel', 'unknown channel')}"
+        return DeliveryOutcome.failed(notification, type(err.cause).__name__)
+    return outcome

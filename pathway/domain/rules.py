@@ -39,6 +39,7 @@ from pathway.domain.state import (
     CriminalProceedings,
     Deadline,
     DeadlineKind,
+    DeliveryOutcome,
     EventResult,
     Hearing,
     Notification,
@@ -1254,7 +1255,7 @@ def settle_case_start(state: CaseState, case_id: str, now: datetime) -> None:
 
 
 def settle_notification(state: CaseState, notification: Notification, now: datetime,
-                        outcome: str) -> None:
+                        outcome: DeliveryOutcome) -> None:
     """Record that a notification was delivered (or finally failed) and stop tracking it.
 
     In place: called by the workflow on state it owns, after the delivery activity finished.
@@ -1263,7 +1264,7 @@ def settle_notification(state: CaseState, notification: Notification, now: datet
         n for n in state.pending_notifications
         if n.idempotency_key != notification.idempotency_key
     ]
-    if outcome.startswith("delivered"):
+    if outcome.delivered:
         escalation = f"{ObligationKind.NOTIFICATION_UNDELIVERED.value}:" \
             f"{notification.idempotency_key}"
         for ob in state.open_obligations:
@@ -1272,7 +1273,8 @@ def settle_notification(state: CaseState, notification: Notification, now: datet
                 ob.closed_by = "delivered"
     state.timeline.append(TimelineEntry(
         at=now, recorded_at=now, who="pathway",
-        what=f"notification {notification.reason} to {notification.recipient.value}: {outcome}",
+        what=(f"notification {notification.reason} to {notification.recipient.value}: "
+              f"{outcome.describe()}"),
         rule=notification.rule, organisation=notification.recipient,
     ))
 

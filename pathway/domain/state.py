@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pathway.domain.calendar import local_date
 from pathway.domain.config import CaseConfig
@@ -144,6 +145,47 @@ class Notification(BaseModel):
     action: str
     issued_at: datetime
     due_at: datetime | None = None
+
+
+class DeliveryOutcome(BaseModel):
+    """What became of one notification: the notify activity's result when it was delivered, or
+    the failure the workflow records when the activity fails for good (a non-retryable error).
+    :func:`pathway.domain.rules.settle_notification` reads it.
+
+    The wire shape is the activity's earlier receipt plus ``delivered`` and ``detail``, so the
+    results already in running cases' histories (all of them deliveries) read as delivered.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str
+    recipient: Organisation
+    #: The default reads results recorded before this field existed: only deliveries were.
+    delivered: bool = True
+    #: How it was delivered: the kind of the recipient's channel (``pathway.channels``).
+    channel: str | None = None
+    delivered_at: datetime | None = None
+    attempt: int | None = None
+    #: Why it was not delivered: the kind of the final failure.
+    detail: str | None = None
+
+    @model_validator(mode="after")
+    def _delivered_by_a_channel_or_failed_for_a_reason(self) -> Self:
+        if self.delivered and self.channel is None:
+            raise ValueError("a delivery names its channel")
+        if not self.delivered and self.detail is None:
+            raise ValueError("a failure names its reason")
+        return self
+
+    @classmethod
+    def failed(cls, notification: Notification, detail: str) -> DeliveryOutcome:
+        """The outcome of a notification that will not be delivered (no retry can help)."""
+        return cls(idempotency_key=notification.idempotency_key,
+                   recipient=notification.recipient, delivered=False, detail=detail)
+
+    def describe(self) -> str:
+        """The outcome as the case timeline shows it."""
+        return f"delivered by {self.channel}" if self.delivered else f"failed: {self.detail}"
 
 
 class TimelineEntry(BaseModel):

@@ -43,8 +43,11 @@ class TestGatewayDoc:
             parse_event(json.loads(body))
 
     def test_every_problem_type_is_documented(self) -> None:
-        """Every problem type the app can answer has a row in the errors table."""
-        source = (ROOT / "pathway" / "gateway" / "app.py").read_text()
+        """Every problem type the app can answer has a row in the errors table (the gateway's
+        modules and the HTTP conventions it shares with the codec server, pathway/web)."""
+        modules = [*(ROOT / "pathway" / "gateway").rglob("*.py"),
+                   *(ROOT / "pathway" / "web").rglob("*.py")]
+        source = "\n".join(path.read_text() for path in sorted(modules))
         slugs = set(re.findall(r'Problem\(\s*\d+,\s*"([a-z-]+)"', source))
         slugs |= set(re.findall(r'unavailable\(\s*"([a-z-]+)"', source))
         assert slugs, "no problem types found in the app"

@@ -1,13 +1,24 @@
 """The event gateway: HTTP in front of the case workflows for NGO and authority systems.
 
 ``create_gateway_app`` builds the ASGI app; ``serve_gateway`` serves it in the caller's event
-loop; ``load_authenticator`` reads who may call it from the environment; the authorisation
-matrices live in :mod:`pathway.gateway.access`. See docs/gateway.md.
+loop; ``load_authenticator`` reads who may call it from the environment. See docs/gateway.md.
+
+- :mod:`~pathway.gateway.app`: ``create_gateway_app``, the audit line of every request
+- :mod:`~pathway.gateway.context`: ``GatewaySettings``, and what every request reaches
+- :mod:`~pathway.gateway.dependencies`: the caller, the case, Temporal's errors, the event
+- :mod:`~pathway.gateway.routes`: one router per resource (cases, obligations, health, docs)
+- :mod:`~pathway.gateway.openapi`: the OpenAPI document's error answers and schemas
+- :mod:`~pathway.gateway.identity`: API tokens and JWTs
+- :mod:`~pathway.gateway.access`: the two authorisation matrices and the views they allow
+- :mod:`~pathway.gateway.server`: serving it with uvicorn
+
+Problem answers and bounded bodies are the HTTP conventions of :mod:`pathway.web`.
 """
 
 from pathway.gateway._ratelimit import RateLimiter
 from pathway.gateway.access import READ_MATRIX, SEND_MATRIX, case_view, may_read, may_send
-from pathway.gateway.app import GatewaySettings, create_gateway_app
+from pathway.gateway.app import create_gateway_app
+from pathway.gateway.context import GatewaySettings
 from pathway.gateway.identity import (
     Authenticator,
     AuthUnavailable,

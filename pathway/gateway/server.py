@@ -10,7 +10,8 @@ import structlog
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from pathway.gateway.app import GatewaySettings, create_gateway_app
+from pathway.gateway.app import create_gateway_app
+from pathway.gateway.context import GatewaySettings
 from pathway.gateway.identity import Authenticator, load_authenticator
 from pathway.http_server import serve_app
 
@@ -32,9 +33,9 @@ async def serve_gateway(app: FastAPI, host: str, port: int, stop: asyncio.Event)
 async def run_gateway(host: str, port: int, *, target: str | None = None,
                       namespace: str | None = None,
                       authenticator: Authenticator | None = None,
-                      settings: GatewaySettings | None = None,
-                      stop: asyncio.Event | None = None) -> None:
-    """The gateway on its own (``pathway gateway``), until SIGINT/SIGTERM or ``stop``.
+                      settings: GatewaySettings | None = None) -> None:
+    """The gateway on its own (``pathway gateway``), until SIGINT or SIGTERM (to stop it from
+    code, serve :func:`create_gateway_app` with :func:`serve_gateway` instead).
 
     ``authenticator`` and ``settings`` default to the environment's (docs/gateway.md); either
     way everything is checked before anything connects: :class:`GatewayConfigError` if it is
@@ -54,7 +55,7 @@ async def run_gateway(host: str, port: int, *, target: str | None = None,
         data_converter=data_converter(), lazy=True,
     )
     app = create_gateway_app(client=client, authenticator=authenticator, settings=settings)
-    stop = stop or asyncio.Event()
+    stop = asyncio.Event()
     remove_signals = worker.install_stop_signals(stop)
     try:
         await serve_gateway(app, host, port, stop)

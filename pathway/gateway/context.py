@@ -1,0 +1,106 @@
+"""What the gateway runs with: its settings (:class:`GatewaySettings`, from the environment or
+given), and what every request reaches (:class:`GatewayContext`: the Temporal client, the
+authenticator, the settings and the rate limiter, kept on ``app.state.gateway``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+
+from pathway.domain.config import CaseConfig
+from pathway.domain.organisations import CASE_TASK_QUEUE
+from pathway.gateway._ratelimit import RateLimiter
+from pathway.gateway.identity import Authenticator, GatewayConfigError, is_production
+from pathway.privacy.codec import CaseCodec
+
+__all__ = ["GatewayContext", "GatewaySettings"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewaySettings:
+    """What the gateway needs besides its Temporal client and authenticator."""
+
+    #: The secret behind case IDs (``PATHWAY_ID_PEPPER``): shared by every client of a
+    #: deployment, or one person would get two cases.
+    pepper: bytes
+    #: The task queue the case workflows are started on (the case worker's).
+    task_queue: str = CASE_TASK_QUEUE
+    #: Periods for newly opened cases.
+    case_config: CaseConfig = field(default_factory=CaseConfig)
+    #: Largest request body accepted (an event is a few kB).
+    max_body_bytes: int = 64 * 1024
+    #: Per-organisation token bucket: average requests per second, and the burst allowed.
+    rate_per_second: float = 10.0
+    burst: int = 60
+    #: How long a request waits for Temporal before answering 503 (the outcome of an event is
+    #: then unknown: send it again with the same event_id).
+    temporal_timeout: float = 10.0
+    #: The ``Retry-After`` of a 503.
+    retry_after_seconds: int = 5
+    #: At most this many cases in one obligations answer (``truncated`` says when more match).
+    obligations_limit: int = 200
+    #: Cases queried at once for the obligations answer.
+    obligations_concurrency: int = 8
+
+    def __post_init__(self) -> None:
+        # The task queue goes into a visibility query between single quotes.
+        if not re.fullmatch(r"[\w.:/-]+", self.task_queue):
+            raise GatewayConfigError("task queue names may hold only letters, digits, . : / -")
+        if self.max_body_bytes < 1024 or self.temporal_timeout <= 0:
+            raise GatewayConfigError("max_body_bytes must be >= 1024, temporal_timeout > 0")
+        if self.rate_per_second <= 0 or self.burst < 1:
+            raise GatewayConfigError("the rate must be positive and the burst at least 1")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
+        """From ``PATHWAY_ID_PEPPER`` (or ``var/id-pepper``), ``PATHWAY_CASE_CONFIG`` and
+        ``PATHWAY_GATEWAY_RATE`` / ``_BURST`` / ``_MAX_BODY`` / ``_TEMPORAL_TIMEOUT``.
+
+        Reads ``os.environ`` through :mod:`pathway.settings` for the pepper and case config."""
+        from pathway import settings
+
+        env = os.environ if environ is None else environ
+        numbers: dict[str, Any] = {}
+        for name, key, kind in (("PATHWAY_GATEWAY_RATE", "rate_per_second", float),
+                                ("PATHWAY_GATEWAY_BURST", "burst", int),
+                                ("PATHWAY_GATEWAY_MAX_BODY", "max_body_bytes", int),
+                                ("PATHWAY_GATEWAY_TEMPORAL_TIMEOUT", "temporal_timeout", float)):
+            if value := env.get(name):
+                try:
+                    numbers[key] = kind(value)
+                except ValueError:
+                    raise GatewayConfigError(f"{name} must be a number") from None
+        if (is_production(env) and not env.get("PATHWAY_ID_PEPPER")
+                and not (settings.var_dir() / "id-pepper").exists()):
+            # A pepper of its own would give every person a second case: in production it
+            # must be the deployment's, never a fresh one.
+            raise GatewayConfigError(
+                "PATHWAY_MODE=production needs the deployment's PATHWAY_ID_PEPPER")
+        return cls(pepper=settings.id_pepper(), case_config=settings.case_config(), **numbers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayContext:
+    """One gateway app's Temporal client (with the project's encrypting data converter),
+    authenticator, settings and per-organisation rate limiter."""
+
+    client: Client
+    authenticator: Authenticator
+    settings: GatewaySettings
+    limiter: RateLimiter
+
+    @classmethod
+    def create(cls, *, client: Client, authenticator: Authenticator,
+               settings: GatewaySettings) -> GatewayContext:
+        return cls(client=client, authenticator=authenticator, settings=settings,
+                   limiter=RateLimiter(settings.rate_per_second, settings.burst))
+
+    def erased(self, case_id: str) -> bool:
+        """The case's key is destroyed (known locally, without asking Temporal)."""
+        codec = self.client.data_converter.payload_codec
+        return isinstance(codec, CaseCodec) and codec.store.is_destroyed(case_id)

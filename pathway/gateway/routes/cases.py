@@ -1,0 +1,182 @@
+"""``/v1/cases``: open a case with an identification, send an event to a case, read a case and
+its timeline, each as the caller's role may (:mod:`pathway.gateway.access`).
+
+An event is answered only once its case's workflow accepted or rejected it (a Temporal Update),
+so "accepted" means durably recorded; a repeat of an ``event_id`` returns the first result.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowUpdateFailedError
+
+from pathway.cases import EventRejected, UnknownCase, open_case, record_event
+from pathway.domain.ids import case_id_for
+from pathway.domain.state import Phase
+from pathway.gateway.access import case_view, summary_view, timeline_view
+from pathway.gateway.dependencies import (
+    CaseReader,
+    Gateway,
+    KnownCaseId,
+    OpeningEvent,
+    ReadableCase,
+    SentEvent,
+    gone,
+    involved_state,
+    not_found,
+    temporal,
+)
+from pathway.gateway.openapi import CASE_ERRORS, EVENT_ERRORS, request_body
+from pathway.privacy.keys import CaseErased
+from pathway.web.problems import Problem
+
+__all__ = ["EventAnswer", "OpenedCase", "SummaryView", "TimelineAnswer", "router"]
+
+log = structlog.stdlib.get_logger(__name__)
+
+router = APIRouter(tags=["cases"])
+
+
+# -- answers (documented in the OpenAPI) --------------------------------------------------------
+class SummaryView(BaseModel):
+    """Where the case stands after the event (only the parts the caller may read)."""
+
+    case_id: str
+    phase: Phase | None = None
+    open_obligations: list[dict[str, Any]] | None = None
+    upcoming_deadlines: list[dict[str, Any]] | None = None
+
+
+class EventAnswer(BaseModel):
+    """An accepted event. ``duplicate`` marks a repeat of an ``event_id``: the first result."""
+
+    event_id: str
+    event_type: str
+    duplicate: bool
+    summary: SummaryView
+
+
+class OpenedCase(EventAnswer):
+    """The case an identification opened (or, on a repeat, had opened)."""
+
+    case_id: str
+
+
+class TimelineAnswer(BaseModel):
+    case_id: str
+    timeline: list[dict[str, Any]] = Field(
+        description="Entries with the fields the caller's role may read")
+
+
+# -- the refusals of an event -------------------------------------------------------------------
+def rejected(err: EventRejected, case_id: str | None = None) -> Problem:
+    return Problem(409, "event-rejected", "event rejected", err.reason, rule=err.rule,
+                   field=err.field, case_id=case_id)
+
+
+def unprocessable(request: Request, err: WorkflowUpdateFailedError) -> Problem:
+    # The case refused the event for a reason that is no rule (a fault in the domain's
+    # checks): nothing was applied, and sending it again will not help.
+    log.error("event refused without a rule", error=type(err.cause).__name__,
+              **request.state.audit)
+    return Problem(422, "event-unprocessable", "event cannot be processed",
+                   "the case could not process this event; nothing was recorded")
+
+
+# -- routes -------------------------------------------------------------------------------------
+@router.post(
+    "/v1/cases", status_code=201,
+    summary="Open a case with an identification (R1)",
+    description="Starts the person's case, or joins it if another identification of the "
+    "same `subject_ref` got there first (then 409, rule CASE, with the `case_id`). A "
+    "repeat of an `event_id` answers 200 with the first result.",
+    openapi_extra=request_body("Identified"),
+    responses={201: {"model": OpenedCase, "description": "The case was opened"},
+               200: {"model": OpenedCase, "description": "A repeat: the first result"},
+               **EVENT_ERRORS},
+)
+async def post_case(request: Request, principal: CaseReader, event: OpeningEvent,
+                    gw: Gateway) -> Response:
+    settings = gw.settings
+    case_id = case_id_for(event.subject_ref, settings.pepper)
+    request.state.audit["case_id"] = case_id
+    if gw.erased(case_id):
+        raise gone(case_id)
+    try:
+        case_id, result = await temporal(gw, open_case(
+            gw.client, event, pepper=settings.pepper, config=settings.case_config,
+            task_queue=settings.task_queue))
+    except EventRejected as err:
+        # Both identifications name the same person: the second caller learns the case.
+        raise rejected(err, case_id if err.rule == "CASE" else None) from None
+    except WorkflowUpdateFailedError as err:
+        raise unprocessable(request, err) from None
+    except CaseErased:
+        raise gone(case_id) from None
+    body = {"case_id": case_id, "event_id": result.event_id,
+            "event_type": result.event_type, "duplicate": result.duplicate,
+            "summary": summary_view(result.summary, principal.role)}
+    return JSONResponse(body, status_code=200 if result.duplicate else 201,
+                        headers={"Location": f"/v1/cases/{case_id}"})
+
+
+@router.post(
+    "/v1/cases/{case_id}/events",
+    summary="Send one event to a case",
+    description="Answers once the case's workflow accepted the event (durably recorded) "
+    "or rejected it (409 with the rule and field; nothing changed). The event's "
+    "`organisation` must be the caller's. A repeat of an `event_id` answers the first "
+    "result.",
+    openapi_extra=request_body("CaseEvent"),
+    responses={200: {"model": EventAnswer, "description": "Accepted (or a repeat)"},
+               **EVENT_ERRORS},
+)
+async def post_event(request: Request, case_id: KnownCaseId, principal: CaseReader,
+                     event: SentEvent, gw: Gateway) -> Response:
+    try:
+        result = await temporal(gw, record_event(gw.client, case_id, event))
+    except EventRejected as err:
+        raise rejected(err) from None
+    except WorkflowUpdateFailedError as err:
+        raise unprocessable(request, err) from None
+    except CaseErased:
+        raise gone(case_id) from None
+    except UnknownCase:
+        # Never opened, or closed (its workflow has completed). Only those who may read a
+        # closed case learn that it is closed.
+        state = await involved_state(gw, principal, case_id)
+        if state.phase is Phase.CLOSED:
+            raise Problem(409, "event-rejected", "event rejected", "the case is closed",
+                          rule="CASE", field="type") from None
+        raise not_found(case_id) from None
+    body = {"event_id": result.event_id, "event_type": result.event_type,
+            "duplicate": result.duplicate,
+            "summary": summary_view(result.summary, principal.role)}
+    return JSONResponse(body)
+
+
+@router.get(
+    "/v1/cases/{case_id}",
+    summary="The case, as the caller's role may see it",
+    description="Only organisations involved in the case (and operators) read it; each "
+    "role sees the fields the read matrix grants it (docs/gateway.md).",
+    responses={200: {"description": "The case's readable fields",
+                     "content": {"application/json": {"schema": {"type": "object"}}}},
+               **CASE_ERRORS},
+)
+async def get_case(principal: CaseReader, state: ReadableCase) -> Response:
+    return JSONResponse(case_view(state, principal.role))
+
+
+@router.get(
+    "/v1/cases/{case_id}/timeline",
+    summary="Who did what when in the case, as the caller's role may see it",
+    response_model=TimelineAnswer, responses=CASE_ERRORS,
+)
+async def get_timeline(case_id: KnownCaseId, principal: CaseReader,
+                       state: ReadableCase) -> TimelineAnswer:
+    return TimelineAnswer(case_id=case_id, timeline=timeline_view(state, principal.role))

@@ -29,6 +29,7 @@ from pathway.domain.state import CaseState, EventResult
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import CaseErased
 from workflows.case import CaseInput, VictimCaseWorkflow
+from workflows.rejection import EVENT_REJECTED
 
 
 class CaseError(Exception):
@@ -58,7 +59,7 @@ class UnknownCase(CaseError):
 
 def _from_update_failure(err: WorkflowUpdateFailedError) -> CaseError | None:
     cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.type == "EventRejected":
+    if isinstance(cause, ApplicationError) and cause.type == EVENT_REJECTED:
         details = cause.details[0] if cause.details else {}
         if isinstance(details, dict):
             return EventRejected(rule=str(details.get("rule", "?")),

@@ -39,14 +39,15 @@ with workflow.unsafe.imports_passed_through():
         CaseState,
         CaseSummary,
         DeadlineView,
+        DeliveryOutcome,
         EventResult,
         Notification,
         ObligationView,
         Phase,
         TimelineEntry,
     )
-    from workflows.delivery import deliver
-
+    from workflows.delivery import Deliveries
+    from workflows.rejection import rejection_error
 
 
 class CaseInput(BaseModel):
@@ -68,14 +69,6 @@ class CaseOutcome(BaseModel):
     phase: Phase | None = None
 
 
-class EventRejectedDetails(BaseModel):
-    """The details of an ``EventRejected`` error: what a sender needs to correct the event."""
-
-    rule: str
-    field: str | None
-    reason: str
-
-
 @workflow.defn
 class VictimCaseWorkflow:
     """The victim's path, from identification (R1) to closure."""
@@ -85,7 +78,8 @@ class VictimCaseWorkflow:
         self._config = start.config
         self._state: CaseState | None = start.state
         self._wake = False
-        self._deliveries: dict[str, asyncio.Task[None]] = {}
+        self._deliveries = Deliveries(self._config.notification_queue_prefix,
+                                      self._settle_notification)
         self._case_starts: dict[str, asyncio.Task[None]] = {}
         self._published: tuple[str, list[str]] | None = None
 
@@ -107,7 +101,7 @@ class VictimCaseWorkflow:
         while True:
             state = self._require_state()
             self._publish_search_attributes(state)
-            self._dispatch_notifications(state)
+            self._deliveries.dispatch(state.pending_notifications)
             self._dispatch_case_starts(state)
             if state.phase is Phase.CLOSED:
                 await workflow.wait_condition(
@@ -163,7 +157,7 @@ class VictimCaseWorkflow:
         decision = self._decide(request)
         if isinstance(decision, Rejection):
             # Only reachable if the validator was skipped (it is not run on replay).
-            raise _rejected(decision)
+            raise rejection_error(decision)
         if not decision.result.duplicate:
             self._state = decision.state
             self._wake = True
@@ -174,7 +168,7 @@ class VictimCaseWorkflow:
     def _validate_event(self, request: RecordEvent) -> None:
         decision = self._decide(request)
         if isinstance(decision, Rejection):
-            raise _rejected(decision)
+            raise rejection_error(decision)
 
     # -- queries -------------------------------------------------------------------------------
     @workflow.query
@@ -203,16 +197,8 @@ class VictimCaseWorkflow:
         return [] if self._state is None else self._state.pending_notifications
 
     # -- notifications -------------------------------------------------------------------------
-    def _dispatch_notifications(self, state: CaseState) -> None:
-        for notification in state.pending_notifications:
-            key = notification.idempotency_key
-            if key not in self._deliveries:
-                self._deliveries[key] = asyncio.create_task(self._deliver(notification))
-
-    async def _deliver(self, notification: Notification) -> None:
-        outcome = await deliver(notification, self._config.notification_queue_prefix)
+    def _settle_notification(self, notification: Notification, outcome: DeliveryOutcome) -> None:
         settle_notification(self._require_state(), notification, workflow.now(), outcome)
-        del self._deliveries[notification.idempotency_key]
         self._wake = True
 
     # -- linked cases --------------------------------------------------------------------------
@@ -250,7 +236,7 @@ class VictimCaseWorkflow:
 
     def _busy(self) -> bool:
         """Notifications or linked-case starts still in flight."""
-        return bool(self._deliveries or self._case_starts)
+        return bool(self._deliveries.in_flight or self._case_starts)
 
     # -- helpers -------------------------------------------------------------------------------
     def _require_state(self) -> CaseState:
@@ -289,10 +275,3 @@ class VictimCaseWorkflow:
                 "obligations_closed": len(effects.obligations_closed),
             },
         )
-
-
-def _rejected(rejection: Rejection) -> ApplicationError:
-    details = EventRejectedDetails(rule=rejection.rule, field=rejection.field,
-                                   reason=rejection.reason)
-    return ApplicationError(rejection.message(), details, type="EventRejected",
-                            non_retryable=True)

@@ -1,9 +1,12 @@
-"""Delivering one notification from a workflow: the ``notify`` activity on the recipient
-organisation's own task queue, retried with backoff until delivered. Shared by the case and
-programme-register workflows."""
+"""Delivering notifications from a workflow, shared by the case and programme-register workflows:
+the ``notify`` activity on the recipient organisation's own task queue, retried with backoff until
+delivered, one asyncio task per notification, and its :class:`DeliveryOutcome` handed back to the
+workflow to settle."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -45,3 +48,39 @@ async def deliver(notification: Notification, queue_prefix: str) -> DeliveryOutc
         )
         return DeliveryOutcome.failed(notification, type(err.cause).__name__)
     return outcome
+
+
+#: What a workflow does once a notification is delivered (or finally failed): take it off its
+#: pending list, record the outcome, wake its main loop.
+Settle = Callable[[Notification, DeliveryOutcome], None]
+
+
+class Deliveries:
+    """The notifications a workflow is delivering, one task each, keyed by idempotency key.
+
+    The pending notifications live in the workflow's state, so they survive continue-as-new; the
+    workflow hands them to :meth:`dispatch` on every turn of its main loop, which starts a
+    delivery for each one not yet in flight and calls ``settle`` when it ends.
+    """
+
+    def __init__(self, queue_prefix: str, settle: Settle) -> None:
+        self._queue_prefix = queue_prefix
+        self._settle = settle
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+
+    def dispatch(self, pending: Iterable[Notification]) -> None:
+        """Start delivering each of ``pending`` not already in flight, in their order."""
+        for notification in pending:
+            key = notification.idempotency_key
+            if key not in self._in_flight:
+                self._in_flight[key] = asyncio.create_task(self._deliver(notification))
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a delivery is still running (a workflow waits for none before it ends)."""
+        return bool(self._in_flight)
+
+    async def _deliver(self, notification: Notification) -> None:
+        outcome = await deliver(notification, self._queue_prefix)
+        self._settle(notification, outcome)
+        del self._in_flight[notification.idempotency_key]

@@ -3,11 +3,8 @@ support): a deterministic shell around :mod:`pathway.domain.programmes`."""
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pathway.domain.organisations import NOTIFICATION_QUEUE_PREFIX
@@ -19,9 +16,9 @@ with workflow.unsafe.imports_passed_through():
         decide_programme,
     )
     from pathway.domain.rules import Rejection
-    from pathway.domain.state import Notification
-    from workflows.case import EventRejectedDetails
-    from workflows.delivery import deliver
+    from pathway.domain.state import DeliveryOutcome, Notification
+    from workflows.delivery import Deliveries
+    from workflows.rejection import rejection_error
 
 
 class RegisterInput(BaseModel):
@@ -40,21 +37,17 @@ class ProgrammeRegisterWorkflow:
 
     @workflow.init
     def __init__(self, start: RegisterInput) -> None:
-        self._start = start
         self._state = start.state or ProgrammeState(
             register_id=workflow.info().workflow_id, programme=start.programme,
         )
-        self._deliveries: dict[str, asyncio.Task[None]] = {}
+        self._deliveries = Deliveries(start.notification_queue_prefix, self._settle_notification)
         self._wake = False
 
     @workflow.run
     async def run(self, start: RegisterInput) -> None:
         while True:
-            for notification in self._state.pending_notifications:
-                key = notification.idempotency_key
-                if key not in self._deliveries:
-                    self._deliveries[key] = asyncio.create_task(self._deliver(notification))
-            if (workflow.info().is_continue_as_new_suggested() and not self._deliveries
+            self._deliveries.dispatch(self._state.pending_notifications)
+            if (workflow.info().is_continue_as_new_suggested() and not self._deliveries.in_flight
                     and workflow.all_handlers_finished()):
                 workflow.continue_as_new(RegisterInput(
                     programme=start.programme,
@@ -65,23 +58,18 @@ class ProgrammeRegisterWorkflow:
             # update or a delivery wakes the register.
             await workflow.wait_condition(lambda: self._wake)
 
-    async def _deliver(self, notification: Notification) -> None:
-        await deliver(notification, self._start.notification_queue_prefix)
+    def _settle_notification(self, notification: Notification, _outcome: DeliveryOutcome) -> None:
+        # The register keeps no timeline: delivered or failed, a notification leaves the list.
         self._state.pending_notifications = [
             n for n in self._state.pending_notifications
             if n.idempotency_key != notification.idempotency_key
         ]
-        del self._deliveries[notification.idempotency_key]
         self._wake = True
 
     def _decide(self, request: RecordProgrammeEvent) -> tuple[ProgrammeState, ProgrammeResult]:
         decision = decide_programme(self._state, request.event, workflow.now())
         if isinstance(decision, Rejection):
-            raise ApplicationError(
-                decision.message(),
-                EventRejectedDetails(rule=decision.rule, field=decision.field,
-                                     reason=decision.reason),
-                type="EventRejected", non_retryable=True)
+            raise rejection_error(decision)
         return decision
 
     @workflow.update

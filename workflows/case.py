@@ -37,14 +37,10 @@ with workflow.unsafe.imports_passed_through():
     from pathway.domain.state import (
         CaseStart,
         CaseState,
-        CaseSummary,
-        DeadlineView,
         DeliveryOutcome,
         EventResult,
         Notification,
-        ObligationView,
         Phase,
-        TimelineEntry,
     )
     from workflows.delivery import Deliveries
     from workflows.rejection import rejection_error
@@ -170,31 +166,13 @@ class VictimCaseWorkflow:
         if isinstance(decision, Rejection):
             raise rejection_error(decision)
 
-    # -- queries -------------------------------------------------------------------------------
+    # -- query ---------------------------------------------------------------------------------
     @workflow.query
     def state(self) -> CaseState | None:
-        """The whole case (the gateway filters it per role)."""
+        """The whole case: what every reader gets (``pathway.cases.case_state`` for the CLI and
+        the gateway, which filters it per role; the yearly report). Views are derived from it
+        outside the workflow, so the workflow needs no other query."""
         return self._state
-
-    @workflow.query
-    def summary(self) -> CaseSummary | None:
-        return None if self._state is None else self._state.summary()
-
-    @workflow.query
-    def obligations(self) -> list[ObligationView]:
-        return [] if self._state is None else self._state.summary().open_obligations
-
-    @workflow.query
-    def deadlines(self) -> list[DeadlineView]:
-        return [] if self._state is None else self._state.summary().upcoming_deadlines
-
-    @workflow.query
-    def timeline(self) -> list[TimelineEntry]:
-        return [] if self._state is None else self._state.timeline
-
-    @workflow.query
-    def pending_notifications(self) -> list[Notification]:
-        return [] if self._state is None else self._state.pending_notifications
 
     # -- notifications -------------------------------------------------------------------------
     def _settle_notification(self, notification: Notification, outcome: DeliveryOutcome) -> None:

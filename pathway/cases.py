@@ -1,4 +1,4 @@
-"""Client-side operations on cases, shared by the operator CLI and (later) the gateway.
+"""Client-side operations on cases, shared by the operator CLI and the HTTP gateway.
 
 Errors are typed so callers can tell a rule violation from an unknown case or a bad input.
 """

@@ -3,8 +3,8 @@ those allowed to read it, and to no one else.
 
 ``POST /decode`` and ``POST /encode`` take and return ``{"payloads": [...]}`` (protobuf JSON of
 ``temporal.api.common.v1.Payloads``). Callers authenticate with ``Authorization: Bearer <token>``
-(the CLI) or with a session cookie from ``/login`` (the web UI, with "include cross-origin
-credentials" on in its Codec Server settings).
+(the CLI) or with a session cookie from ``/login`` (the web UI, whose codec settings must
+include cross-origin credentials: ``pathway dev`` configures its UI so; docs/privacy.md).
 
 Decoding is authorised per case: every encrypted payload names its key, the key names its case,
 and :class:`CaseAccess` decides whether the principal may read that case whole (SPEC "Access",
@@ -185,8 +185,9 @@ _LOGIN_PAGE: Final = """<!doctype html>
 <p><button type="submit">Sign in</button></p>
 </form>
 <form method="post" action="logout"><p><button type="submit">Sign out</button></p></form>
-<p>After signing in, turn on <em>Include cross-origin credentials</em> in the Codec Server
-settings of the Temporal web UI.</p>
+<p>After signing in, open or reload the Temporal web UI in this browser, at the same host
+name (127.0.0.1): it shows decoded payloads. The UI that <code>pathway dev</code> serves needs no
+setting; another UI needs <em>Include cross-origin credentials</em> on in its codec settings.</p>
 </body></html>
 """
 

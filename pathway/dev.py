@@ -3,26 +3,45 @@ the event gateway, in the foreground.
 
 State lives in ``var_dir`` (the server's SQLite file and its log). Stopping and starting again
 with the same ``var_dir`` resumes every open case and timer where it was.
+
+Start-up is checked before anything starts: ``var_dir`` is held by one ``pathway dev`` at a time
+(``var_dir/pathway-dev.lock``), and every port it serves must be free. Any start-up failure (a
+port taken, the state directory in use, a broken file, the Temporal dev server not starting)
+raises :class:`DevStartError` with one line naming the port or file, after stopping whatever
+had started; ``pathway dev`` prints it as ``error: …`` and exits with code 2. The same holds if
+a part fails later (a server cannot serve, the Temporal server dies): everything stops within
+seconds and the failure is raised.
+
+The web UI is served through a small front on ``ui_port`` that forwards to the Temporal UI
+server (on a port of its own) and tells the UI to send the browser's credentials to the codec
+server: after signing in at the codec server's ``/login``, the UI shows decrypted payloads with
+no setting changed in the UI (the dev server has no flag for that; docs/privacy.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any, Final
 
 import structlog
 from temporalio.client import Client
 
 import worker
-from pathway.auth import CREDENTIALS_ENV, Credentials, ensure_dev_credentials
+from pathway.auth import CREDENTIALS_ENV, Credentials, CredentialsError, ensure_dev_credentials
 from pathway.cases import UnknownCase, case_state
-from pathway.channels import load_channels
+from pathway.channels import ChannelConfigError, load_channels
 from pathway.client import connect, default_keystore
-from pathway.codec_server import RoleCaseAccess, create_codec_app, serve_codec
+from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, create_codec_app
 from pathway.domain.organisations import NOTIFIED, Organisation
 from pathway.gateway import (
     GatewayConfigError,
@@ -30,14 +49,174 @@ from pathway.gateway import (
     create_gateway_app,
     is_production,
     load_authenticator,
-    serve_gateway,
 )
+from pathway.http_server import AddressUnavailable, JsonPatch, ReverseProxy, listen, serve_app
 from pathway.privacy.codec import CaseCodec
-from pathway.servers import DevServer, start_dev_server, stop_process
+from pathway.privacy.keys import PrivacyError
+from pathway.servers import (
+    DevServer,
+    DevServerError,
+    free_port,
+    port_in_use,
+    start_dev_server,
+    stop_process,
+)
 
-__all__ = ["involved_in_case", "run_dev"]
+__all__ = [
+    "LOCK_FILE",
+    "DevStartError",
+    "hold_state_dir",
+    "involved_in_case",
+    "run_dev",
+    "ui_codec_settings",
+]
 
 log = structlog.stdlib.get_logger(__name__)
+
+HOST: Final = "127.0.0.1"
+#: Held (``flock``) by the running ``pathway dev`` for its whole life; holds its process ID.
+LOCK_FILE: Final = "pathway-dev.lock"
+#: How long the parts still running get to stop once one has failed or ``stop`` is set; the
+#: workers' own grace for activities in flight is 10 s (worker.NOTIFY_GRACEFUL_SHUTDOWN).
+SHUTDOWN_GRACE: Final = timedelta(seconds=20)
+
+
+class DevStartError(GatewayConfigError):
+    """``pathway dev`` could not start, or a part of it failed; nothing of it is left running.
+
+    The message is one line naming the port or file. (A :class:`GatewayConfigError`, so that
+    the CLI prints it as ``error: …`` and exits with code 2, like every other configuration
+    error of ``pathway dev``.)
+    """
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message on one line (a file's name kept)."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
+# -- the state directory ----------------------------------------------------------------------
+
+
+def _holder(fd: int) -> str:
+    """`` (pid N)`` from the lock file, if it names one."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.pread(fd, 32, 0).decode("ascii").strip())
+        return f" (pid {pid})"
+    return ""
+
+
+@contextlib.contextmanager
+def hold_state_dir(var_dir: Path) -> Iterator[None]:
+    """Hold ``var_dir`` for this process while the block runs.
+
+    Two ``pathway dev`` on one state directory would share one SQLite database and key store;
+    the second is refused with :class:`DevStartError` naming the first one's process ID. The
+    lock is an ``flock`` on ``var_dir/pathway-dev.lock``, released by the kernel however this
+    process ends (a stale file never blocks a start).
+    """
+    try:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(var_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise DevStartError(
+            f"cannot use {var_dir} as the state directory: {_one_line(error)}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DevStartError(
+                f"{var_dir} is already in use by a running pathway dev{_holder(fd)}; stop that "
+                "one first (Ctrl-C in its terminal) or give this one another --var") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# -- ports ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Port:
+    what: str
+    flag: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{HOST}:{self.port} ({self.what}, {self.flag})"
+
+
+def _check_distinct(ports: list[_Port]) -> None:
+    seen: dict[int, _Port] = {}
+    for port in ports:
+        if port.port in seen:
+            raise DevStartError(
+                f"{seen[port.port].flag} and {port.flag} are both {port.port}: "
+                "every port of pathway dev must differ")
+        seen[port.port] = port
+
+
+def _taken(ports: list[_Port]) -> DevStartError:
+    names = " and ".join(str(port) for port in ports)
+    verb = "is" if len(ports) == 1 else "are"
+    flags = " ".join(dict.fromkeys(port.flag for port in ports))
+    return DevStartError(
+        f"{names} {verb} already in use: stop what listens there, or choose another port "
+        f"with {flags}")
+
+
+def _bind_all(frontend: _Port, served: list[_Port]) -> list[socket.socket]:
+    """Listening sockets for the ports this process serves itself, in order, after checking
+    the Temporal server's port too; :class:`DevStartError` naming every taken port."""
+    sockets: list[socket.socket] = []
+    taken: list[_Port] = []
+    try:
+        try:
+            if port_in_use(HOST, frontend.port):
+                taken.append(frontend)
+        except OSError as error:
+            raise DevStartError(f"{frontend} cannot be bound: {_one_line(error)}") from None
+        for port in served:
+            try:
+                sockets.append(listen(HOST, port.port))
+            except AddressUnavailable as error:
+                if "in use" not in error.reason:
+                    raise DevStartError(f"{port} {error.reason}") from None
+                taken.append(port)
+        if taken:
+            raise _taken(taken)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+# -- the web UI -------------------------------------------------------------------------------
+
+
+def ui_codec_settings(codec_url: str) -> JsonPatch:
+    """Rewrites the Temporal UI server's ``/api/v1/settings`` so that the UI sends the
+    browser's cookies to the codec server at ``codec_url`` ("include cross-origin
+    credentials", which ``temporal server start-dev`` has no flag for)."""
+
+    def patch(settings: Any) -> Any:
+        codec = settings.setdefault("Codec", {})
+        codec["Endpoint"] = codec_url
+        codec["IncludeCredentials"] = True
+        codec["PassAccessToken"] = False
+        return settings
+
+    return patch
+
+
+# -- running ----------------------------------------------------------------------------------
 
 
 async def run_dev(
@@ -56,37 +235,75 @@ async def run_dev(
 
     ``ready`` is called with the web UI's address once the server is up and the workers are
     about to poll. On the way out the workers stop first, so that their last results still
-    reach the server, and the server last.
+    reach the server, and the server last. Raises :class:`DevStartError` (one line) if it
+    cannot start or a part of it fails; nothing it started is left running then.
     """
     if is_production(os.environ):
         raise GatewayConfigError(
             "`pathway dev` is the embedded development default and creates its own "
             "credentials; in production run `pathway worker` and `pathway gateway`")
     stop = stop or asyncio.Event()
-    # Read before anything starts: a broken channels file should not leave a server behind.
-    loaded_channels = load_channels(channels)
-    store = default_keystore(var_dir)
-    credentials = _credentials(var_dir)
-    # The same tokens as the codec server's, and JWTs too if PATHWAY_JWKS_URL is configured.
-    authenticator = load_authenticator(var_dir=var_dir, credentials=credentials)
-    gateway_settings = GatewaySettings.from_env()
-    gateway_url = f"http://127.0.0.1:{gateway_port}"
-    codec_url = f"http://127.0.0.1:{codec_port}"
-    settings = DevServer(var_dir=var_dir, port=port, ui_port=ui_port,
+    frontend = _Port("Temporal frontend", "--port", port)
+    served = [_Port("web UI", "--ui-port", ui_port),
+              _Port("codec server", "--codec-port", codec_port),
+              _Port("gateway", "--gateway-port", gateway_port)]
+    _check_distinct([frontend, *served])
+    with hold_state_dir(var_dir):
+        # Every check before anything starts or is printed (the operator token among them).
+        ui_sock, codec_sock, gateway_sock = _bind_all(frontend, served)
+        with ui_sock, codec_sock, gateway_sock:
+            await _run(var_dir, port=port, ui_port=ui_port, codec_port=codec_port,
+                       gateway_port=gateway_port, channels=channels, stop=stop, ready=ready,
+                       sockets=(ui_sock, codec_sock, gateway_sock))
+
+
+async def _run(var_dir: Path, *, port: int, ui_port: int, codec_port: int, gateway_port: int,
+               channels: Path | None, stop: asyncio.Event,
+               ready: Callable[[str], None] | None,
+               sockets: tuple[socket.socket, socket.socket, socket.socket]) -> None:
+    ui_sock, codec_sock, gateway_sock = sockets
+    try:
+        loaded_channels = load_channels(channels)
+        store = default_keystore(var_dir)
+        credentials = _credentials(var_dir)
+        # The same tokens as the codec server's, and JWTs too if PATHWAY_JWKS_URL is set.
+        authenticator = load_authenticator(var_dir=var_dir, credentials=credentials)
+        gateway_settings = GatewaySettings.from_env()
+    except DevStartError:
+        raise
+    except (ChannelConfigError, CredentialsError, GatewayConfigError, PrivacyError,
+            OSError) as error:
+        raise DevStartError(_one_line(error)) from None
+    ui_url = f"http://{HOST}:{ui_port}"
+    gateway_url = f"http://{HOST}:{gateway_port}"
+    codec_url = f"http://{HOST}:{codec_port}"
+    # The Temporal UI server itself listens on a port of its own, behind the front on ui_port.
+    settings = DevServer(var_dir=var_dir, port=port, ui_port=free_port(HOST),
                          ui_codec_endpoint=codec_url)
     remove_signals = worker.install_stop_signals(stop)
     try:
-        server = await start_dev_server(settings)
+        server = await _start_server(settings, stop)
+        if server is None:
+            log.info("stopped before the temporal dev server was ready")
+            return
+        proxy = ReverseProxy(settings.ui_url, json_patches={
+            "/api/v1/settings": ui_codec_settings(codec_url)}, drop_cookies={SESSION_COOKIE})
         try:
-            client = await connect(settings.target, settings.namespace, store=store)
+            try:
+                client = await connect(settings.target, settings.namespace, store=store)
+            except RuntimeError as error:  # the SDK's "connection failed"
+                raise DevStartError(
+                    f"cannot connect to the Temporal dev server at {settings.target}: "
+                    f"{_one_line(error)}; its log: {settings.log_file}") from None
             codec_app = create_codec_app(
-                codec=CaseCodec(store), credentials=credentials,
-                allowed_origin=settings.ui_url,
+                codec=CaseCodec(store), credentials=credentials, allowed_origin=ui_url,
                 case_access=RoleCaseAccess(partial(involved_in_case, client)),
             )
+            gateway_app = create_gateway_app(client=client, authenticator=authenticator,
+                                             settings=gateway_settings)
             log.info(
                 "temporal dev server ready",
-                ui=settings.ui_url,
+                ui=ui_url,
                 # Not "address": that key is redacted as personal (pathway.logs).
                 frontend=settings.target,
                 namespace=settings.namespace,
@@ -98,26 +315,105 @@ async def run_dev(
                 gateway_docs=f"{gateway_url}/docs",
             )
             if ready is not None:
-                ready(settings.ui_url)
-            await asyncio.gather(
-                worker.run_workers(
-                    client,
-                    organisations=NOTIFIED,
-                    serve_cases=True,
-                    channels=loaded_channels,
-                    stop=stop,
-                ),
-                serve_codec(codec_app, "127.0.0.1", codec_port, stop),
-                serve_gateway(
-                    create_gateway_app(client=client, authenticator=authenticator,
-                                       settings=gateway_settings),
-                    "127.0.0.1", gateway_port, stop),
-            )
+                ready(ui_url)
+            await _serve_until_stopped(server, settings, stop, {
+                "workers": worker.run_workers(
+                    client, organisations=NOTIFIED, serve_cases=True,
+                    channels=loaded_channels, stop=stop),
+                f"web UI on {ui_url}": serve_app(
+                    proxy.app, HOST, ui_port, stop, name="web UI", graceful_seconds=5,
+                    sock=ui_sock, temporal_ui=settings.ui_url),
+                f"codec server on {codec_url}": serve_app(
+                    codec_app, HOST, codec_port, stop, name="codec server",
+                    graceful_seconds=5, sock=codec_sock),
+                f"gateway on {gateway_url}": serve_app(
+                    gateway_app, HOST, gateway_port, stop, name="gateway",
+                    graceful_seconds=10, sock=gateway_sock, docs=f"{gateway_url}/docs"),
+            })
         finally:
+            await proxy.aclose()
             code = await stop_process(server)
             log.info("temporal dev server stopped", exit_code=code)
     finally:
         remove_signals()
+
+
+async def _start_server(settings: DevServer, stop: asyncio.Event
+                        ) -> asyncio.subprocess.Process | None:
+    """The started dev server, or None if ``stop`` was set first (nothing left running)."""
+    starting = asyncio.create_task(start_dev_server(settings))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not starting.done():
+            # Its own cleanup stops the server process it may have started.
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+    if starting.cancelled():
+        return None
+    try:
+        return starting.result()
+    except DevServerError as error:
+        raise DevStartError(error.summary) from None
+    except OSError as error:  # the binary is missing, the log cannot be opened
+        raise DevStartError(_one_line(error)) from None
+
+
+async def _serve_until_stopped(server: asyncio.subprocess.Process, settings: DevServer,
+                               stop: asyncio.Event,
+                               parts: dict[str, Coroutine[Any, Any, None]]) -> None:
+    """Run ``parts`` until ``stop`` is set, one of them ends or the server exits; then stop
+    the others (bounded by :data:`SHUTDOWN_GRACE`) and raise :class:`DevStartError` if
+    anything failed."""
+    tasks = {asyncio.create_task(coro, name=name): name for name, coro in parts.items()}
+    server_exit = asyncio.create_task(server.wait())
+    stopping = asyncio.create_task(stop.wait())
+    failure: DevStartError | None = None
+    try:
+        done, _ = await asyncio.wait({*tasks, server_exit, stopping},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if server_exit in done and not stop.is_set():
+            failure = DevStartError(
+                f"the Temporal dev server exited unexpectedly with code {server.returncode}; "
+                f"its log: {settings.log_file}")
+        for task, name in tasks.items():
+            if task in done:
+                failure = failure or _failure_of(name, task, stop)
+        stop.set()
+        pending = [task for task in tasks if not task.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE.total_seconds())
+            for late_task in late:
+                log.warning("did not stop in time; cancelled", part=tasks[late_task])
+                late_task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for task, name in tasks.items():
+            failure = failure or _failure_of(name, task, stop)
+    finally:
+        stop.set()
+        everything: list[asyncio.Task[Any]] = [*tasks, server_exit, stopping]
+        for each in everything:
+            each.cancel()
+        await asyncio.gather(*everything, return_exceptions=True)
+    if failure is not None:
+        raise failure
+
+
+def _failure_of(name: str, task: asyncio.Task[None], stop: asyncio.Event) -> DevStartError | None:
+    """What went wrong with a finished part, if anything."""
+    if task.cancelled():
+        return None
+    error = task.exception()
+    if error is None:
+        if stop.is_set():
+            return None
+        return DevStartError(f"the {name} stopped unexpectedly")
+    if not isinstance(error, (OSError, DevStartError, GatewayConfigError)):
+        # A bug, not an environment problem: its traceback goes to the log.
+        log.error("part of pathway dev failed", part=name, exc_info=error)
+    return DevStartError(f"the {name} failed: {_one_line(error)}")
 
 
 def _credentials(var_dir: Path) -> Credentials:

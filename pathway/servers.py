@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ __all__ = [
     "DevServer",
     "DevServerError",
     "dev_server_args",
+    "free_port",
+    "port_in_use",
     "start_dev_server",
     "stop_process",
     "temporal_cli_path",
@@ -63,7 +67,21 @@ _TAIL_LINES: Final = 30
 
 
 class DevServerError(RuntimeError):
-    """The dev server could not be started or did not become ready."""
+    """The dev server could not be started or did not become ready.
+
+    ``str()`` gives the whole story, with the server's last output; :attr:`summary` is one
+    line (what happened and the log file) for a terminal.
+    """
+
+    def __init__(self, summary: str, *, log_file: Path | None = None, output: str = "") -> None:
+        where = f"; its log: {log_file}" if log_file is not None else ""
+        self.summary = f"{summary}{where}"
+        self.log_file = log_file
+        self.output = output
+        text = self.summary
+        if output:
+            text += f"\nits last output ({log_file}):\n{output}"
+        super().__init__(text)
 
 
 def _installed_binary(name: str, package: str) -> Path:
@@ -111,6 +129,9 @@ class DevServer:
     dynamic_config: Mapping[str, Any] = field(default_factory=dict)
     #: A codec server for the web UI, so that those allowed see decrypted payloads.
     ui_codec_endpoint: str | None = None
+    #: Whether the web UI may fetch Temporal's news feed from the internet (it is off: the UI
+    #: then makes no request beyond this machine).
+    ui_news_feed: bool = False
 
     @property
     def db_file(self) -> Path:
@@ -159,6 +180,8 @@ def dev_server_args(settings: DevServer) -> list[str]:
         args.append("--headless")
     if settings.ui_codec_endpoint is not None:
         args += ["--ui-codec-endpoint", settings.ui_codec_endpoint]
+    if not settings.headless and not settings.ui_news_feed:
+        args.append("--ui-disable-news-fetch")
     return args
 
 
@@ -178,6 +201,42 @@ def _tail(path: Path, start: int) -> str:
         return f"(cannot read {path}: {error})"
     lines = text.strip().splitlines()[-_TAIL_LINES:]
     return "\n".join(lines) if lines else "(no output)"
+
+
+def port_in_use(ip: str, port: int) -> bool:
+    """Whether ``ip:port`` cannot be bound for listening right now (something listens there).
+
+    Binds with ``SO_REUSEADDR`` as the servers do, so a port that only has connections in
+    TIME_WAIT counts as free. Other failures (e.g. a privileged port) raise :class:`OSError`.
+    """
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def free_port(ip: str = "127.0.0.1") -> int:
+    """A port on ``ip`` that nothing listens on right now (the kernel's pick)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((ip, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _last_line(output: str) -> str:
+    """The last non-empty line of the server's output, short enough for one terminal line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines or lines == ["(no output)"]:
+        return ""
+    last = lines[-1]
+    return last if len(last) <= 300 else last[:297] + "..."
 
 
 async def _listening(ip: str, port: int) -> bool:
@@ -215,7 +274,7 @@ async def start_dev_server(
     # while ours fails to bind.
     ports = [settings.port] if settings.headless else [settings.port, settings.ui_port]
     for port in ports:
-        if await _listening(settings.ip, port):
+        if port_in_use(settings.ip, port) or await _listening(settings.ip, port):
             raise DevServerError(
                 f"{settings.ip}:{port} is already in use; is another Temporal server running?"
             )
@@ -243,17 +302,20 @@ async def start_dev_server(
     try:
         while True:
             if proc.returncode is not None:
+                output = _tail(settings.log_file, log_start)
+                said = _last_line(output)
                 raise DevServerError(
                     f"the Temporal dev server exited with code {proc.returncode} before it was "
-                    f"ready; its last output ({settings.log_file}):\n"
-                    f"{_tail(settings.log_file, log_start)}"
+                    "ready" + (f" ({said})" if said else ""),
+                    log_file=settings.log_file, output=output,
                 )
             remaining = deadline - loop.time()
             if remaining <= 0:
+                last = " ".join(str(last_error).split())[:200] if last_error else "none"
                 raise DevServerError(
                     f"the Temporal dev server was not ready at {settings.target} within "
-                    f"{startup_timeout:g} s (last error: {last_error}); its last output "
-                    f"({settings.log_file}):\n{_tail(settings.log_file, log_start)}"
+                    f"{startup_timeout:g} s (last error: {last})",
+                    log_file=settings.log_file, output=_tail(settings.log_file, log_start),
                 )
             try:
                 async with asyncio.timeout(min(remaining, 5.0)):

@@ -1,20 +1,26 @@
 """On the real Temporal dev server (SQLite persistence): a case, its timers and its pending
-notifications survive a stop and restart of the server."""
+notifications survive a stop and restart of the server; `pathway dev` stops everything when one
+of its parts fails after the start."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from pathway import search_attributes
+from pathway import dev, search_attributes
 from pathway.client import data_converter
+from pathway.dev import DevStartError, run_dev
 from pathway.domain.events import Identified
 from pathway.domain.state import Phase
-from pathway.servers import temporal_cli_path
+from pathway.http_server import AddressUnavailable
+from pathway.http_server import serve_app as real_serve_app
+from pathway.servers import port_in_use, temporal_cli_path
 from tests.factories import EU_ADULT, event
 from tests.harness import bench, receivers
 from tests.keys import TEST_KEYS
@@ -79,3 +85,40 @@ class TestServerRestart:
                 assert state.timeline[0].what == "identified"
                 delivered = [r for r in b.received() if r.recipient == "police"]
                 assert [r.reason for r in delivered] == ["case_identified"]
+
+
+class TestPartFailingAfterStart:
+    async def test_a_server_that_cannot_bind_stops_everything(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The gateway losing its port after the Temporal server started (a race the checks
+        before the start cannot close): the workers and the other servers stop, the Temporal
+        server is stopped, and the failure names the port, within a bound, instead of the
+        process hanging."""
+        ports = [free_port() for _ in range(4)]
+        started: list[str] = []
+
+        async def gateway_loses_its_port(app: Any, host: str, port: int,
+                                         stop: asyncio.Event, **options: Any) -> None:
+            if options["name"] == "gateway":
+                options["sock"].close()
+                raise AddressUnavailable(host, port, "is already in use")
+            started.append(options["name"])
+            await real_serve_app(app, host, port, stop, **options)
+
+        monkeypatch.setattr(dev, "serve_app", gateway_loses_its_port)
+        monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
+        monkeypatch.delenv("PATHWAY_CREDENTIALS", raising=False)
+
+        with pytest.raises(DevStartError) as caught:
+            async with asyncio.timeout(120):
+                await run_dev(tmp_path, port=ports[0], ui_port=ports[1], codec_port=ports[2],
+                              gateway_port=ports[3])
+
+        message = str(caught.value)
+        assert f"127.0.0.1:{ports[3]}" in message and "gateway" in message, message
+        assert "\n" not in message
+        assert started == ["web UI", "codec server"]
+        # Everything it started is gone: the ports are free again (the server's too).
+        await eventually(lambda: not any(port_in_use("127.0.0.1", p) for p in ports),
+                         timeout=30)

@@ -15,12 +15,14 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+from pathway import servers
 from pathway.servers import (
     PHASE_SEARCH_ATTRIBUTE,
     SEARCH_ATTRIBUTES,
     DevServer,
     DevServerError,
     dev_server_args,
+    port_in_use,
     start_dev_server,
     stop_process,
     temporal_cli_path,
@@ -140,6 +142,28 @@ class TestDevServerArgs:
         assert "--headless" in args
         assert args[args.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8081"
 
+    def test_the_ui_fetches_nothing_from_the_internet(self, tmp_path: Path) -> None:
+        """With the web UI, its news feed (fetched from the internet) is off unless asked for;
+        headless, there is no UI to configure."""
+        assert "--ui-disable-news-fetch" in dev_server_args(DevServer(var_dir=tmp_path))
+        assert "--ui-disable-news-fetch" not in dev_server_args(
+            DevServer(var_dir=tmp_path, ui_news_feed=True))
+        assert "--ui-disable-news-fetch" not in dev_server_args(
+            DevServer(var_dir=tmp_path, headless=True))
+
+
+class TestPorts:
+    def test_a_listening_port_is_in_use(self) -> None:
+        """A port something listens on is in use; once closed it is free again."""
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            port = taken.getsockname()[1]
+            assert port_in_use("127.0.0.1", port)
+        assert not port_in_use("127.0.0.1", port)
+
+    def test_free_port_is_free(self) -> None:
+        """``free_port`` gives a port that can be bound."""
+        assert not port_in_use("127.0.0.1", servers.free_port())
+
 
 class TestStartDevServer:
     async def test_a_taken_port_is_reported(self, tmp_path: Path) -> None:
@@ -162,6 +186,12 @@ class TestStartDevServer:
             await start_dev_server(settings_in(tmp_path), startup_timeout=30)
 
         assert "not a database" in str(caught.value)
+        # For a terminal: one line, what happened and where the whole log is.
+        summary = caught.value.summary
+        assert "\n" not in summary
+        assert "exited with code" in summary and "not a database" in summary
+        assert summary.endswith(f"its log: {tmp_path / 'temporal.log'}")
+        assert caught.value.log_file == tmp_path / "temporal.log"
 
 
 @pytest.fixture

@@ -28,15 +28,15 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.notify import Notifier
-from pathway import cases
+from pathway.activities.notify import Notifier
 from pathway.channels import Channels, OutboxChannel
-from pathway.client import data_converter, default_keystore
+from pathway.clients import cases
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import Identified, parse_event
 from pathway.domain.organisations import NOTIFIED, notification_task_queue
-from pathway.servers import DevServer, start_dev_server, stop_process
-from workflows.case import VictimCaseWorkflow
+from pathway.temporal_binaries import DevServer, start_dev_server, stop_process
+from pathway.temporal_connection import data_converter, default_keystore
+from pathway.workflows.case import VictimCaseWorkflow
 
 PEPPER = b"bench-pepper"
 QUEUE = "bench-cases"

@@ -33,11 +33,11 @@ from google.protobuf import json_format
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.api.common.v1 import Payload, Payloads
 
-from pathway.auth import Credentials, Principal, SessionSigner
+from pathway.access.credentials import Credentials, Principal, SessionSigner
 from pathway.domain.organisations import Organisation
-from pathway.http_server import serve_app
 from pathway.privacy.codec import META_KEY_ID, SERVICE_SCOPE, CaseCodec, is_encrypted
 from pathway.privacy.keys import CaseErased, PrivacyError, UnknownKey, scope_of
+from pathway.web.serving import serve_app
 
 __all__ = [
     "SESSION_COOKIE",

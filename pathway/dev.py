@@ -36,11 +36,15 @@ from typing import Any, Final
 import structlog
 from temporalio.client import Client
 
-import worker
-from pathway.auth import CREDENTIALS_ENV, Credentials, CredentialsError, ensure_dev_credentials
-from pathway.cases import UnknownCase, case_state
+from pathway import workers
+from pathway.access.credentials import (
+    CREDENTIALS_ENV,
+    Credentials,
+    CredentialsError,
+    ensure_dev_credentials,
+)
 from pathway.channels import ChannelConfigError, load_channels
-from pathway.client import connect, default_keystore
+from pathway.clients.cases import UnknownCase, case_state
 from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, create_codec_app
 from pathway.domain.organisations import NOTIFIED, Organisation
 from pathway.gateway import (
@@ -50,10 +54,9 @@ from pathway.gateway import (
     is_production,
     load_authenticator,
 )
-from pathway.http_server import AddressUnavailable, JsonPatch, ReverseProxy, listen, serve_app
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import PrivacyError
-from pathway.servers import (
+from pathway.temporal_binaries import (
     DevServer,
     DevServerError,
     free_port,
@@ -61,6 +64,8 @@ from pathway.servers import (
     start_dev_server,
     stop_process,
 )
+from pathway.temporal_connection import connect, default_keystore
+from pathway.web.serving import AddressUnavailable, JsonPatch, ReverseProxy, listen, serve_app
 
 __all__ = [
     "LOCK_FILE",
@@ -77,7 +82,7 @@ HOST: Final = "127.0.0.1"
 #: Held (``flock``) by the running ``pathway dev`` for its whole life; holds its process ID.
 LOCK_FILE: Final = "pathway-dev.lock"
 #: How long the parts still running get to stop once one has failed or ``stop`` is set; the
-#: workers' own grace for activities in flight is 10 s (worker.NOTIFY_GRACEFUL_SHUTDOWN).
+#: workers' own grace for activities in flight is 10 s (workers.NOTIFY_GRACEFUL_SHUTDOWN).
 SHUTDOWN_GRACE: Final = timedelta(seconds=20)
 
 
@@ -280,7 +285,7 @@ async def _run(var_dir: Path, *, port: int, ui_port: int, codec_port: int, gatew
     # The Temporal UI server itself listens on a port of its own, behind the front on ui_port.
     settings = DevServer(var_dir=var_dir, port=port, ui_port=free_port(HOST),
                          ui_codec_endpoint=codec_url)
-    remove_signals = worker.install_stop_signals(stop)
+    remove_signals = workers.install_stop_signals(stop)
     try:
         server = await _start_server(settings, stop)
         if server is None:
@@ -317,7 +322,7 @@ async def _run(var_dir: Path, *, port: int, ui_port: int, codec_port: int, gatew
             if ready is not None:
                 ready(ui_url)
             await _serve_until_stopped(server, settings, stop, {
-                "workers": worker.run_workers(
+                "workers": workers.run_workers(
                     client, organisations=NOTIFIED, serve_cases=True,
                     channels=loaded_channels, stop=stop),
                 f"web UI on {ui_url}": serve_app(

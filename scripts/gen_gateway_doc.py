@@ -1,4 +1,4 @@
-"""Write the read-matrix table of docs/gateway.md from ``pathway.gateway.access.READ_MATRIX``.
+"""Write the read-matrix table of docs/gateway.md from ``pathway.access.policy.READ_MATRIX``.
 ``tests/test_gateway_docs.py`` fails when the table is stale.
 
 Run: ``python scripts/gen_gateway_doc.py`` (rewrites the table between its markers).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pathway.gateway.access import read_matrix_markdown
+from pathway.access.policy import read_matrix_markdown
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "gateway.md"
 SECTION = re.compile(r"(<!-- read-matrix:start[^>]*-->\n)(.*?)(<!-- read-matrix:end -->)",

@@ -15,8 +15,8 @@ import pytest_asyncio
 import structlog
 from temporalio.testing import WorkflowEnvironment
 
-from pathway.client import data_converter
-from pathway.servers import test_server_path
+from pathway.temporal_binaries import test_server_path
+from pathway.temporal_connection import data_converter
 from tests.faults import FaultReport
 from tests.keys import TEST_KEYS
 from tests.profiles import load_profile

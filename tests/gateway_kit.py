@@ -13,10 +13,10 @@ import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from pathway.auth import Credentials, TokenEntry, hash_token, new_token
-from pathway.client import data_converter
+from pathway.access.credentials import Credentials, TokenEntry, hash_token, new_token
+from pathway.access.policy import ROLES
 from pathway.gateway import Authenticator, GatewaySettings, create_gateway_app
-from pathway.gateway.access import ROLES
+from pathway.temporal_connection import data_converter
 from tests.keys import TEST_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,16 +22,16 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.notify import Notifier
-from pathway import cases
+from pathway.activities.notify import Notifier
 from pathway.channels import Channels, SmtpChannel, WebhookChannel
+from pathway.clients import cases
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import CaseEvent, Identified
 from pathway.domain.organisations import NOTIFIED, Organisation, notification_task_queue
 from pathway.domain.state import CaseState, EventResult
+from pathway.workflows.case import VictimCaseWorkflow
+from pathway.workflows.programme import ProgrammeRegisterWorkflow
 from tests.receivers import SmtpReceiver, WebhookReceiver, eventually
-from workflows.case import VictimCaseWorkflow
-from workflows.programme import ProgrammeRegisterWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 WEBHOOK_SECRET = "test-webhook-secret"

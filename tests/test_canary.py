@@ -21,9 +21,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
-from pathway.auth import Credentials, hash_token
+from pathway.access.credentials import Credentials, hash_token
 from pathway.channels import Channels, OutboxChannel, SmtpChannel, WebhookChannel
-from pathway.client import data_converter
 from pathway.codec_server import RoleCaseAccess, create_codec_app
 from pathway.dev import involved_in_case
 from pathway.domain.calendar import local_date
@@ -33,7 +32,8 @@ from pathway.logs import configure_logging
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.history import collect_payloads
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
-from pathway.servers import temporal_cli_path
+from pathway.temporal_binaries import temporal_cli_path
+from pathway.temporal_connection import data_converter
 from tests.factories import ALL_SUBJECTS, event
 from tests.harness import Bench, bench, receivers
 from tests.receivers import SmtpReceiver, WebhookReceiver

@@ -14,15 +14,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from pathway import cases
+from pathway.clients import cases
 from pathway.domain.calendar import local_date
 from pathway.domain.events import Identified
 from pathway.domain.organisations import NOTIFIED, notification_task_queue
 from pathway.domain.state import CaseState, DeliveryOutcome, Notification, Phase
+from pathway.workflows.case import VictimCaseWorkflow
 from tests.factories import ALL_SUBJECTS, EU_ADULT, TCN_ILLEGAL, event
 from tests.harness import PEPPER, Bench, Received, bench, case_config
 from tests.receivers import eventually
-from workflows.case import VictimCaseWorkflow
 
 
 def arrivals(received: list[Received], since: datetime | None = None) -> set[tuple[str, str]]:

@@ -10,7 +10,12 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from pathway import cases
+from pathway.clients import cases
+from pathway.clients.programmes import (
+    PatsInterviewReport,
+    record_programme_event,
+    report_pats_interview,
+)
 from pathway.domain.calendar import local_date
 from pathway.domain.events import Identified
 from pathway.domain.programmes import (
@@ -19,7 +24,6 @@ from pathway.domain.programmes import (
     ProgrammeEvent,
 )
 from pathway.domain.state import Phase
-from pathway.programmes import PatsInterviewReport, record_programme_event, report_pats_interview
 from tests.factories import ALL_SUBJECTS, event
 from tests.harness import PEPPER, Received, bench
 

@@ -17,12 +17,11 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-import worker
-from pathway import cli, search_attributes
+from pathway import cli, search_attributes, workers
 from pathway.channels import Channels, OutboxChannel
-from pathway.client import data_converter, default_keystore
 from pathway.domain.organisations import NOTIFIED
-from pathway.servers import temporal_cli_path
+from pathway.temporal_binaries import temporal_cli_path
+from pathway.temporal_connection import data_converter, default_keystore
 from tests.receivers import eventually
 
 pytestmark = pytest.mark.devserver
@@ -42,13 +41,13 @@ async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
     stop = asyncio.Event()
     outbox = tmp_path / "outbox"
-    workers = asyncio.create_task(worker.run_workers(
+    running = asyncio.create_task(workers.run_workers(
         env.client, organisations=NOTIFIED, serve_cases=True,
         channels=Channels(default=OutboxChannel(directory=outbox)), stop=stop))
     async with env:
         yield outbox
         stop.set()
-        await workers
+        await running
 
 
 def write(tmp_path: Path, name: str, data: dict[str, Any] | str) -> str:
@@ -175,7 +174,7 @@ class TestErase:
                                            monkeypatch: pytest.MonkeyPatch) -> None:
         """`case erase` needs an operator's token; afterwards the history export and the case
         view say the case was erased, and `keys rewrap` reports the key store."""
-        from pathway.auth import hash_token
+        from pathway.access.credentials import hash_token
 
         (tmp_path / "credentials.toml").write_text("".join(
             f'[[tokens]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(token)}"\n'

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from pathway import cases, cli
+from pathway import cli
 from pathway.cli import case as cli_case
 from pathway.cli import schema as cli_schema
+from pathway.clients import cases
 from pathway.domain.events import ChildDecision
 from pathway.domain.state import CaseState, TimelineEntry
 from tests.factories import T0, accept, event, opened

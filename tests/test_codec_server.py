@@ -23,7 +23,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import WorkflowSerializationContext
 
-from pathway.auth import (
+from pathway.access.credentials import (
     OPERATOR,
     Credentials,
     CredentialsError,

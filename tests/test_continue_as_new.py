@@ -10,10 +10,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
-from pathway.client import data_converter
 from pathway.domain.events import Identified
 from pathway.domain.state import DeadlineKind, DeadlineView
-from pathway.servers import temporal_cli_path
+from pathway.temporal_binaries import temporal_cli_path
+from pathway.temporal_connection import data_converter
 from tests.factories import EU_ADULT, event
 from tests.harness import bench
 from tests.keys import TEST_KEYS

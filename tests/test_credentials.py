@@ -16,7 +16,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from pathway import cli
-from pathway.auth import (
+from pathway.access.credentials import (
     OPERATOR,
     ROLES,
     Credentials,

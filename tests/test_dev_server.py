@@ -14,13 +14,13 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import dev, search_attributes
-from pathway.client import data_converter
 from pathway.dev import DevStartError, run_dev
 from pathway.domain.events import Identified
 from pathway.domain.state import Phase
-from pathway.http_server import AddressUnavailable
-from pathway.http_server import serve_app as real_serve_app
-from pathway.servers import port_in_use, temporal_cli_path
+from pathway.temporal_binaries import port_in_use, temporal_cli_path
+from pathway.temporal_connection import data_converter
+from pathway.web.serving import AddressUnavailable
+from pathway.web.serving import serve_app as real_serve_app
 from tests.factories import EU_ADULT, event
 from tests.harness import bench, receivers
 from tests.keys import TEST_KEYS

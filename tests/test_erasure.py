@@ -14,19 +14,18 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-import worker
-from activities.retention import RetentionSweeper, SweepReport, SweepRequest
-from pathway import search_attributes
-from pathway.client import data_converter
+from pathway import search_attributes, workers
+from pathway.activities.retention import RetentionSweeper, SweepReport, SweepRequest
 from pathway.domain.events import Identified
 from pathway.privacy.erasure import erase_case
 from pathway.privacy.history import fetch_decoded_history
 from pathway.privacy.keys import CaseErased, MasterKeyRing, SqliteKeyStore, create_master_key
-from pathway.servers import temporal_cli_path
+from pathway.temporal_binaries import temporal_cli_path
+from pathway.temporal_connection import data_converter
+from pathway.workflows.case import VictimCaseWorkflow
+from pathway.workflows.retention import RetentionSweepWorkflow
 from tests.factories import EU_ADULT, event
 from tests.harness import Bench, bench
-from workflows.case import VictimCaseWorkflow
-from workflows.retention import RetentionSweepWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -125,8 +124,8 @@ class TestRetention:
     async def test_schedule_is_created_once(self, deployment: Deployment) -> None:
         """The hourly sweep schedule is created on first start and left alone after."""
         client: Client = deployment.env.client
-        await worker.ensure_retention_schedule(client, timedelta(days=30))
-        await worker.ensure_retention_schedule(client, timedelta(days=99))
-        description = await client.get_schedule_handle(worker.RETENTION_SCHEDULE_ID).describe()
+        await workers.ensure_retention_schedule(client, timedelta(days=30))
+        await workers.ensure_retention_schedule(client, timedelta(days=99))
+        description = await client.get_schedule_handle(workers.RETENTION_SCHEDULE_ID).describe()
         intervals = description.schedule.spec.intervals
         assert [i.every for i in intervals] == [timedelta(hours=1)]

@@ -24,15 +24,15 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notify import DELIVERY_FAILED, IDEMPOTENCY_HEADER
-from pathway import cases
+from pathway.activities.notify import DELIVERY_FAILED, IDEMPOTENCY_HEADER
 from pathway.channels import Channels, WebhookChannel
-from pathway.client import data_converter, default_keystore
+from pathway.clients import cases
 from pathway.domain.calendar import local_date
 from pathway.domain.events import Identified
 from pathway.domain.organisations import NOTIFIED, Organisation
 from pathway.domain.state import CaseState, Notification
-from pathway.servers import DevServer, start_dev_server, stop_process
+from pathway.temporal_binaries import DevServer, start_dev_server, stop_process
+from pathway.temporal_connection import data_converter, default_keystore
 from tests.factories import ALL_SUBJECTS, EU_ADULT, event
 from tests.faults import FaultReport, issued, settled_deliveries, tally
 from tests.harness import PEPPER, WEBHOOK_SECRET, Bench, bench, channels_for, receivers
@@ -96,7 +96,7 @@ def write_channels(path: Path, webhook: WebhookReceiver) -> Path:
 
 
 class WorkerProcess:
-    """``python worker.py`` serving the case workflow and every notification queue."""
+    """``python pathway/workers.py`` serving the case workflow and every notification queue."""
 
     def __init__(self, address: str, channels: Path, var: Path, logs: Path) -> None:
         self._args = [str(ROOT / "worker.py"), "--address", address, "--channels", str(channels)]

@@ -21,16 +21,16 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
-from pathway.auth import OPERATOR, hash_token
-from pathway.client import data_converter
+from pathway.access.credentials import OPERATOR, hash_token
+from pathway.access.policy import READ_MATRIX, SPLIT_FIELDS, may_read
 from pathway.dev import run_dev
 from pathway.domain.person import PersonFacts
 from pathway.domain.state import CaseState
 from pathway.gateway import GatewaySettings
-from pathway.gateway.access import READ_MATRIX, SPLIT_FIELDS, may_read
 from pathway.privacy.erasure import erase_case
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
-from pathway.servers import temporal_cli_path
+from pathway.temporal_binaries import temporal_cli_path
+from pathway.temporal_connection import data_converter
 from tests.gateway_kit import (
     TOKENS,
     assert_problem,

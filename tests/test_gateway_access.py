@@ -12,11 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from pathway.auth import OPERATOR
-from pathway.domain.events import EVENT_TYPES
-from pathway.domain.person import PersonFacts
-from pathway.domain.state import CaseState, TimelineEntry
-from pathway.gateway.access import (
+from pathway.access.credentials import OPERATOR
+from pathway.access.policy import (
     READ_MATRIX,
     ROLES,
     SEND_MATRIX,
@@ -28,6 +25,9 @@ from pathway.gateway.access import (
     summary_view,
     timeline_view,
 )
+from pathway.domain.events import EVENT_TYPES
+from pathway.domain.person import PersonFacts
+from pathway.domain.state import CaseState, TimelineEntry
 from tests.factories import T0, TCN_ILLEGAL, accept, event, opened
 
 # -- who may send what, written out independently of the event classes -------------------------

@@ -25,7 +25,7 @@ from jwt.algorithms import RSAAlgorithm
 from temporalio.client import Client
 
 from pathway import cli
-from pathway.auth import OPERATOR, Principal, hash_token
+from pathway.access.credentials import OPERATOR, Principal, hash_token
 from pathway.gateway import (
     Authenticator,
     AuthUnavailable,

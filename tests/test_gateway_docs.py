@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from activities.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from pathway.activities.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from pathway.domain.events import parse_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ class TestWebhookCheck:
         return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}
 
     def test_accepts_a_genuine_notification(self) -> None:
-        """A body signed by activities.notify.sign just now verifies."""
+        """A body signed by pathway.activities.notify.sign just now verifies."""
         verify = webhook_check()
         assert verify(self.SECRET, self.headers(str(int(time.time()))), self.BODY)
 

@@ -26,7 +26,7 @@ from playwright.async_api import Request as PageRequest
 from playwright.async_api import Response as PageResponse
 
 from pathway.gateway import GatewaySettings
-from pathway.http_server import serve_app
+from pathway.web.serving import serve_app
 from tests.gateway_kit import gateway, http, unreachable_temporal
 from tests.receivers import eventually, free_port
 

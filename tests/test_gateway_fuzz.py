@@ -22,10 +22,10 @@ from schemathesis import GenerationMode
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
-from pathway.client import data_converter
 from pathway.domain.events import EVENT_TYPES, Identified
 from pathway.gateway import GatewaySettings, serve_gateway
-from pathway.servers import temporal_cli_path
+from pathway.temporal_binaries import temporal_cli_path
+from pathway.temporal_connection import data_converter
 from tests.gateway_kit import TOKENS, example, gateway
 from tests.harness import PEPPER, bench
 from tests.keys import TEST_KEYS

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from pathway.auth import OPERATOR
+from pathway.access.credentials import OPERATOR
+from pathway.access.policy import ROLES, may_send
 from pathway.domain.events import EVENT_TYPES
 from pathway.gateway import GatewaySettings, RateLimiter
-from pathway.gateway.access import ROLES, may_send
 from tests.gateway_kit import (
     CANARY,
     assert_problem,

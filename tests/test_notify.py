@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import (
+from pathway.activities.notify import (
     DELIVERY_FAILED,
     INVALID_NOTIFICATION,
     Notifier,

@@ -15,13 +15,13 @@ from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from pathway.client import data_converter
 from pathway.domain.state import Phase
 from pathway.privacy.codec import is_encrypted
 from pathway.privacy.history import collect_payloads
+from pathway.temporal_connection import data_converter
+from pathway.workflows.case import VictimCaseWorkflow
+from pathway.workflows.programme import ProgrammeRegisterWorkflow
 from tests.keys import TEST_KEYS
-from workflows.case import VictimCaseWorkflow
-from workflows.programme import ProgrammeRegisterWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 _IDS = Path(__file__).parent / "histories" / "workflow-ids.txt"

@@ -12,12 +12,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
-from pathway.client import data_converter
 from pathway.domain.events import Identified
 from pathway.domain.state import Phase
 from pathway.privacy.history import fetch_decoded_history
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
-from pathway.servers import temporal_cli_path
+from pathway.temporal_binaries import temporal_cli_path
+from pathway.temporal_connection import data_converter
 from tests.factories import EU_ADULT, event
 from tests.harness import bench, receivers
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 # This module is imported again inside the workflow sandbox: everything but the workflow API
-# passes through, as in workflows/case.py.
+# passes through, as in pathway/workflows/case.py.
 with workflow.unsafe.imports_passed_through():
     from pathlib import Path
 
@@ -29,18 +29,18 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Replayer, Worker
 
-    from pathway import cases
-    from pathway.client import data_converter
+    from pathway.clients import cases
     from pathway.domain.config import CaseConfig
     from pathway.domain.events import Identified
     from pathway.domain.organisations import NOTIFIED, notification_task_queue
     from pathway.domain.state import DeliveryOutcome, Notification
+    from pathway.temporal_connection import data_converter
+    from pathway.workflows.case import CaseInput, CaseOutcome, VictimCaseWorkflow
     from tests.factories import EU_ADULT, event
     from tests.harness import PEPPER
     from tests.keys import TEST_KEYS
     from tests.receivers import eventually
     from tests.test_replay import WORKFLOW_IDS
-    from workflows.case import CaseInput, CaseOutcome, VictimCaseWorkflow
 
 # The case histories of the corpus (the programme register is another workflow type).
 HISTORIES = sorted(p for p in (Path(__file__).parent / "histories").glob("*.json")

@@ -31,7 +31,6 @@ from typing import Any, Final, TextIO, TypeAlias
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from pathway import cases
 from pathway.cli import case, credentials, keys, programme, report, schema, service
 from pathway.cli._common import (
     EXIT_BAD_INPUT,
@@ -52,6 +51,7 @@ from pathway.cli._common import (
     unreachable,
 )
 from pathway.cli.case import render_case
+from pathway.clients import cases
 from pathway.privacy.keys import CaseErased
 
 __all__ = [

@@ -24,7 +24,7 @@ from pathway.domain.events import validation_problems
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-    from pathway.auth import Principal
+    from pathway.access.credentials import Principal
 
 EXIT_OK: Final = 0
 EXIT_INTERNAL: Final = 1
@@ -190,9 +190,10 @@ def load(source: str, adapter: TypeAdapter[T]) -> T:
 
 
 def target(args: argparse.Namespace) -> tuple[str, str]:
-    """The Temporal address and namespace this command uses, as :func:`pathway.client.connect`
-    picks them: ``--address``/``--namespace``, else the environment, else the defaults."""
-    from pathway.client import DEFAULT_NAMESPACE, DEFAULT_TARGET
+    """The Temporal address and namespace this command uses, as
+    :func:`pathway.temporal_connection.connect` picks them: ``--address``/``--namespace``,
+    else the environment, else the defaults."""
+    from pathway.temporal_connection import DEFAULT_NAMESPACE, DEFAULT_TARGET
 
     address = getattr(args, "address", None) or os.environ.get(
         "PATHWAY_TEMPORAL_ADDRESS", DEFAULT_TARGET
@@ -215,7 +216,7 @@ def unreachable(args: argparse.Namespace) -> str:
 async def connect(args: argparse.Namespace) -> Client:
     """A client for ``args``' Temporal; :class:`Unavailable` naming the address if it cannot
     be reached."""
-    from pathway.client import connect as connect_client
+    from pathway.temporal_connection import connect as connect_client
 
     address, namespace = target(args)
     try:
@@ -231,7 +232,7 @@ def credentials_file(args: argparse.Namespace | None = None) -> Path:
     """The credentials file: ``--file``, else ``$PATHWAY_CREDENTIALS``, else the embedded
     default's ``$PATHWAY_VAR/credentials.toml`` (the one ``pathway dev`` uses)."""
     from pathway import settings
-    from pathway.auth import CREDENTIALS_ENV, DEV_CREDENTIALS_FILE
+    from pathway.access.credentials import CREDENTIALS_ENV, DEV_CREDENTIALS_FILE
 
     if args is not None and getattr(args, "file", None):
         return Path(args.file)
@@ -242,7 +243,7 @@ def credentials_file(args: argparse.Namespace | None = None) -> Path:
 
 def operator() -> Principal:
     """The operator whose token is in ``PATHWAY_TOKEN``; anyone else is refused."""
-    from pathway.auth import Credentials, CredentialsError
+    from pathway.access.credentials import Credentials, CredentialsError
 
     token = os.environ.get("PATHWAY_TOKEN", "")
     if not token:

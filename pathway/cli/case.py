@@ -10,7 +10,6 @@ from typing import Any, TextIO
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from pathway import cases
 from pathway.cli._common import (
     EXIT_OK,
     BadInput,
@@ -21,6 +20,7 @@ from pathway.cli._common import (
     operator,
     printable,
 )
+from pathway.clients import cases
 from pathway.domain.events import EVENT_ADAPTER, Identified
 from pathway.domain.state import CaseState
 
@@ -72,8 +72,8 @@ async def _show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def _erase(args: argparse.Namespace, out: TextIO) -> int:
-    from pathway.client import default_keystore
     from pathway.privacy.erasure import erase_case
+    from pathway.temporal_connection import default_keystore
 
     principal = operator()
     store = default_keystore()

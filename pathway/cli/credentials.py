@@ -18,7 +18,7 @@ _FILE_HELP: Final = (
 def _add(args: argparse.Namespace, out: TextIO) -> int:
     """``pathway credentials add ROLE [--name NAME] [--file FILE]``: the token alone on
     stdout, what was done on stderr; :class:`BadInput` for a bad role, name or file."""
-    from pathway.auth import OPERATOR, CredentialsError, add_token
+    from pathway.access.credentials import OPERATOR, CredentialsError, add_token
 
     path = credentials_file(args)
     new_file = not path.exists()
@@ -44,7 +44,7 @@ def _add(args: argparse.Namespace, out: TextIO) -> int:
 def _list(args: argparse.Namespace, out: TextIO) -> int:
     """``pathway credentials list [--file FILE] [--json]``: name and role of every entry,
     never a hash; :class:`BadInput` for a missing or broken file."""
-    from pathway.auth import Credentials, CredentialsError
+    from pathway.access.credentials import Credentials, CredentialsError
 
     path = credentials_file(args)
     if not path.exists():
@@ -69,7 +69,7 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
 
 def add_commands(sub: Commands) -> None:
     """Register ``credentials add`` and ``credentials list``."""
-    from pathway.auth import ROLES
+    from pathway.access.credentials import ROLES
 
     creds = sub.add_parser(
         "credentials",

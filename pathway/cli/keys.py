@@ -21,7 +21,7 @@ def _new_master(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _rewrap(args: argparse.Namespace, out: TextIO) -> int:
-    from pathway.client import default_keystore
+    from pathway.temporal_connection import default_keystore
 
     store = default_keystore()
     moved = store.rewrap_all()

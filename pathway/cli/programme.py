@@ -12,7 +12,7 @@ from pathway.domain.programmes import PROGRAMME_EVENT_ADAPTER
 
 
 async def _record(args: argparse.Namespace, out: TextIO) -> int:
-    from pathway.programmes import record_programme_event
+    from pathway.clients.programmes import record_programme_event
 
     event = load(args.file, PROGRAMME_EVENT_ADAPTER)
     result = await record_programme_event(await connect(args), event)
@@ -26,7 +26,7 @@ async def _record(args: argparse.Namespace, out: TextIO) -> int:
 
 async def _pats(args: argparse.Namespace, out: TextIO) -> int:
     from pathway import settings
-    from pathway.programmes import PatsInterviewReport, report_pats_interview
+    from pathway.clients.programmes import PatsInterviewReport, report_pats_interview
 
     report = load(args.file, TypeAdapter(PatsInterviewReport))
     result, case_id = await report_pats_interview(

@@ -69,15 +69,15 @@ def _gateway(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _worker(args: argparse.Namespace, out: TextIO) -> int:
-    import worker
+    from pathway import workers
 
     rest = [a for a in args.worker_args if a != "--"]
-    code: int = worker.main(rest)
+    code: int = workers.main(rest)
     return code
 
 
 def passed_through(argv: Sequence[str]) -> argparse.Namespace | None:
-    """``pathway worker …``: everything after ``worker`` belongs to worker.py's own parser
+    """``pathway worker …``: everything after ``worker`` belongs to pathway/workers.py's own parser
     (its ``--help`` included), so it bypasses this CLI's; None for any other command."""
     if list(argv[:1]) != ["worker"]:
         return None

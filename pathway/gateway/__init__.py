@@ -8,18 +8,14 @@ loop; ``load_authenticator`` reads who may call it from the environment. See doc
 - :mod:`~pathway.gateway.dependencies`: the caller, the case, Temporal's errors, the event
 - :mod:`~pathway.gateway.routes`: one router per resource (cases, obligations, health, docs)
 - :mod:`~pathway.gateway.openapi`: the OpenAPI document's error answers and schemas
-- :mod:`~pathway.gateway.identity`: API tokens and JWTs
-- :mod:`~pathway.gateway.access`: the two authorisation matrices and the views they allow
+- :mod:`~pathway.access.identity`: API tokens and JWTs
+- :mod:`~pathway.access.policy`: the two authorisation matrices and the views they allow
 - :mod:`~pathway.gateway.server`: serving it with uvicorn
 
 Problem answers and bounded bodies are the HTTP conventions of :mod:`pathway.web`.
 """
 
-from pathway.gateway._ratelimit import RateLimiter
-from pathway.gateway.access import READ_MATRIX, SEND_MATRIX, case_view, may_read, may_send
-from pathway.gateway.app import create_gateway_app
-from pathway.gateway.context import GatewaySettings
-from pathway.gateway.identity import (
+from pathway.access.identity import (
     Authenticator,
     AuthUnavailable,
     GatewayConfigError,
@@ -28,6 +24,10 @@ from pathway.gateway.identity import (
     is_production,
     load_authenticator,
 )
+from pathway.access.policy import READ_MATRIX, SEND_MATRIX, case_view, may_read, may_send
+from pathway.gateway._ratelimit import RateLimiter
+from pathway.gateway.app import create_gateway_app
+from pathway.gateway.context import GatewaySettings
 from pathway.gateway.server import run_gateway, serve_gateway
 
 __all__ = [

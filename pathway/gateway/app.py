@@ -1,8 +1,8 @@
 """The event gateway: NGO and authority systems send events and read what concerns them over
 HTTP, without access to Temporal (a Temporal namespace is no authorisation boundary).
 
-Every request is authenticated (:mod:`pathway.gateway.identity`), rate-limited per
-organisation, and authorised against the two matrices of :mod:`pathway.gateway.access`. An
+Every request is authenticated (:mod:`pathway.access.identity`), rate-limited per
+organisation, and authorised against the two matrices of :mod:`pathway.access.policy`. An
 event is answered only once its case's workflow accepted or rejected it (a Temporal Update), so
 "accepted" means durably recorded; when Temporal cannot be reached the answer is 503 with
 ``Retry-After`` and nothing was applied; a repeat of an ``event_id`` returns the first result.
@@ -25,9 +25,9 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
-from pathway.auth import Principal
+from pathway.access.credentials import Principal
+from pathway.access.identity import Authenticator
 from pathway.gateway.context import GatewayContext, GatewaySettings
-from pathway.gateway.identity import Authenticator
 from pathway.gateway.openapi import openapi_document
 from pathway.gateway.routes import cases, docs, health, obligations
 from pathway.web.problems import install_problem_handlers

@@ -12,10 +12,10 @@ from typing import Any
 
 from temporalio.client import Client
 
+from pathway.access.identity import Authenticator, GatewayConfigError, is_production
 from pathway.domain.config import CaseConfig
 from pathway.domain.organisations import CASE_TASK_QUEUE
 from pathway.gateway._ratelimit import RateLimiter
-from pathway.gateway.identity import Authenticator, GatewayConfigError, is_production
 from pathway.privacy.codec import CaseCodec
 
 __all__ = ["GatewayContext", "GatewaySettings"]

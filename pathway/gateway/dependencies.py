@@ -28,13 +28,13 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from pathway.auth import Principal
-from pathway.cases import UnknownCase, case_state
+from pathway.access.credentials import Principal
+from pathway.access.identity import AuthUnavailable
+from pathway.access.policy import may_read_cases, may_send
+from pathway.clients.cases import UnknownCase, case_state
 from pathway.domain.events import BaseEvent, CaseEvent, Identified, parse_event, validation_problems
 from pathway.domain.state import CaseState
-from pathway.gateway.access import may_read_cases, may_send
 from pathway.gateway.context import GatewayContext, GatewaySettings
-from pathway.gateway.identity import AuthUnavailable
 from pathway.privacy.keys import CaseErased
 from pathway.web.bodies import read_json
 from pathway.web.problems import Problem, field_errors, unavailable

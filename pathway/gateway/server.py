@@ -10,10 +10,10 @@ import structlog
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from pathway.access.identity import Authenticator, load_authenticator
 from pathway.gateway.app import create_gateway_app
 from pathway.gateway.context import GatewaySettings
-from pathway.gateway.identity import Authenticator, load_authenticator
-from pathway.http_server import serve_app
+from pathway.web.serving import serve_app
 
 __all__ = ["run_gateway", "serve_gateway"]
 
@@ -43,9 +43,9 @@ async def run_gateway(host: str, port: int, *, target: str | None = None,
     lazily, so the gateway starts (and answers 503, and ``/readyz`` says so) while Temporal
     is still down.
     """
-    import worker
-    from pathway.client import DEFAULT_NAMESPACE, DEFAULT_TARGET, data_converter
+    from pathway import workers
     from pathway.settings import var_dir
+    from pathway.temporal_connection import DEFAULT_NAMESPACE, DEFAULT_TARGET, data_converter
 
     authenticator = authenticator or load_authenticator(var_dir=var_dir())
     settings = settings or GatewaySettings.from_env()
@@ -56,7 +56,7 @@ async def run_gateway(host: str, port: int, *, target: str | None = None,
     )
     app = create_gateway_app(client=client, authenticator=authenticator, settings=settings)
     stop = asyncio.Event()
-    remove_signals = worker.install_stop_signals(stop)
+    remove_signals = workers.install_stop_signals(stop)
     try:
         await serve_gateway(app, host, port, stop)
     finally:

@@ -1,5 +1,5 @@
 """``/v1/cases``: open a case with an identification, send an event to a case, read a case and
-its timeline, each as the caller's role may (:mod:`pathway.gateway.access`).
+its timeline, each as the caller's role may (:mod:`pathway.access.policy`).
 
 An event is answered only once its case's workflow accepted or rejected it (a Temporal Update),
 so "accepted" means durably recorded; a repeat of an ``event_id`` returns the first result.
@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 
-from pathway.cases import EventRejected, UnknownCase, open_case, record_event
+from pathway.access.policy import case_view, summary_view, timeline_view
+from pathway.clients.cases import EventRejected, UnknownCase, open_case, record_event
 from pathway.domain.ids import case_id_for
 from pathway.domain.state import Phase
-from pathway.gateway.access import case_view, summary_view, timeline_view
 from pathway.gateway.dependencies import (
     CaseReader,
     Gateway,

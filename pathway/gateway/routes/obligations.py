@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from pathway import search_attributes
-from pathway.auth import Principal
-from pathway.cases import UnknownCase, case_state
+from pathway.access.credentials import Principal
+from pathway.access.policy import may_read
+from pathway.clients.cases import UnknownCase, case_state
 from pathway.domain.organisations import Organisation
 from pathway.domain.state import CaseState, DeadlineKind, ObligationKind
-from pathway.gateway.access import may_read
 from pathway.gateway.context import GatewayContext
 from pathway.gateway.dependencies import Caller, Gateway, temporal
 from pathway.gateway.openapi import CASE_ERRORS

@@ -1,5 +1,5 @@
 """The error a workflow raises for an event that breaks a rule, shared by the case and
-programme-register workflows and read back by :mod:`pathway.cases`.
+programme-register workflows and read back by :mod:`pathway.clients.cases`.
 
 An ``EventRejected`` :class:`~temporalio.exceptions.ApplicationError` built from the domain's
 :class:`~pathway.domain.rules.Rejection`, raised by update validators, so a rejected event never

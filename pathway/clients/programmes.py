@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from pathway.cases import EventRejected, open_case, rejections_raised
+from pathway.clients.cases import EventRejected, open_case, rejections_raised
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import Identified
 from pathway.domain.organisations import CASE_TASK_QUEUE, NOTIFICATION_QUEUE_PREFIX
@@ -18,7 +18,11 @@ from pathway.domain.programmes import (
     ProgrammeResult,
     register_of,
 )
-from workflows.programme import ProgrammeRegisterWorkflow, RecordProgrammeEvent, RegisterInput
+from pathway.workflows.programme import (
+    ProgrammeRegisterWorkflow,
+    RecordProgrammeEvent,
+    RegisterInput,
+)
 
 
 async def record_programme_event(

@@ -17,8 +17,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from pathway.domain.rules import Rejection
     from pathway.domain.state import DeliveryOutcome, Notification
-    from workflows.delivery import Deliveries
-    from workflows.rejection import rejection_error
+    from pathway.workflows.delivery import Deliveries
+    from pathway.workflows.rejection import rejection_error
 
 
 class RegisterInput(BaseModel):

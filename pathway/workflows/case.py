@@ -42,8 +42,8 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         Phase,
     )
-    from workflows.delivery import Deliveries
-    from workflows.rejection import rejection_error
+    from pathway.workflows.delivery import Deliveries
+    from pathway.workflows.rejection import rejection_error
 
 
 class CaseInput(BaseModel):
@@ -169,9 +169,9 @@ class VictimCaseWorkflow:
     # -- query ---------------------------------------------------------------------------------
     @workflow.query
     def state(self) -> CaseState | None:
-        """The whole case: what every reader gets (``pathway.cases.case_state`` for the CLI and
-        the gateway, which filters it per role; the yearly report). Views are derived from it
-        outside the workflow, so the workflow needs no other query."""
+        """The whole case: what every reader gets (``pathway.clients.cases.case_state`` for the
+        CLI and the gateway, which filters it per role; the yearly report). Views are derived
+        from it outside the workflow, so the workflow needs no other query."""
         return self._state
 
     # -- notifications -------------------------------------------------------------------------

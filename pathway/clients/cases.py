@@ -28,8 +28,8 @@ from pathway.domain.rules import Rejection
 from pathway.domain.state import CaseState, EventResult
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import CaseErased
-from workflows.case import CaseInput, VictimCaseWorkflow
-from workflows.rejection import EVENT_REJECTED
+from pathway.workflows.case import CaseInput, VictimCaseWorkflow
+from pathway.workflows.rejection import EVENT_REJECTED
 
 
 class CaseError(Exception):

@@ -1,7 +1,8 @@
 """Who is calling the gateway: an organisation's API token, or an OIDC/JWT bearer token.
 
 - **API tokens**: random secrets handed to each organisation once, stored only as SHA-256
-  hashes (:class:`pathway.auth.Credentials`, the file named by ``PATHWAY_CREDENTIALS``).
+  hashes (:class:`pathway.access.credentials.Credentials`, the file named by
+  ``PATHWAY_CREDENTIALS``).
 - **JWT bearer tokens** from a deployment's identity provider: the signature is checked against
   the provider's JWKS (fetched over HTTP and cached), and the issuer, the audience and the
   expiry must match; a configured claim names the caller's role (an organisation, or
@@ -11,7 +12,7 @@
 ``PATHWAY_MODE=production`` refuses to start without a credentials file or a JWKS
 configuration: there are no default credentials in production. The embedded dev default
 creates ``var/credentials.toml`` with one operator token
-(:func:`pathway.auth.ensure_dev_credentials`).
+(:func:`pathway.access.credentials.ensure_dev_credentials`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import jwt
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from pathway.auth import (
+from pathway.access.credentials import (
     CREDENTIALS_ENV,
     OPERATOR,
     Credentials,

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from pathway.codec_server import SESSION_COOKIE
 from pathway.dev import ui_codec_settings
-from pathway.http_server import AddressUnavailable, ReverseProxy, listen, serve_app
+from pathway.web.serving import AddressUnavailable, ReverseProxy, listen, serve_app
 from tests.receivers import eventually, free_port
 
 UPSTREAM_SETTINGS = {

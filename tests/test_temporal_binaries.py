@@ -15,8 +15,8 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from pathway import servers
-from pathway.servers import (
+from pathway import temporal_binaries
+from pathway.temporal_binaries import (
     PHASE_SEARCH_ATTRIBUTE,
     SEARCH_ATTRIBUTES,
     DevServer,
@@ -162,7 +162,7 @@ class TestPorts:
 
     def test_free_port_is_free(self) -> None:
         """``free_port`` gives a port that can be bound."""
-        assert not port_in_use("127.0.0.1", servers.free_port())
+        assert not port_in_use("127.0.0.1", temporal_binaries.free_port())
 
 
 class TestStartDevServer:

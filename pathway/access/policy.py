@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from pathway.auth import OPERATOR
+from pathway.access.credentials import OPERATOR
 from pathway.domain.events import EVENT_TYPES
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.state import CaseState, CaseSummary

@@ -8,7 +8,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.retention import SweepReport, SweepRequest
+    from pathway.activities.retention import SweepReport, SweepRequest
 
 
 @workflow.defn

@@ -1,0 +1,296 @@
+"""The Pathway worker process: the case workflow and the organisations' notification activities.
+
+    python pathway/workers.py --organisations police,caritas --channels channels.toml
+
+One process can serve the case workflow (``--no-cases`` to leave it to another process) and
+any set of organisations' notification queues, so a deployment can give each organisation its
+own worker, with its own channel credentials, or run everything in one.
+
+Module-level code only defines things: the workflow sandbox may import this module again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import structlog
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
+from temporalio.worker import Worker
+
+from pathway import settings
+from pathway.activities.notify import Notifier
+from pathway.activities.retention import RetentionSweeper, SweepRequest
+from pathway.channels import ChannelConfigError, Channels, load_channels
+from pathway.domain.organisations import (
+    CASE_TASK_QUEUE,
+    NOTIFIED,
+    Organisation,
+    notification_task_queue,
+)
+from pathway.logs import configure_logging
+from pathway.privacy.codec import CaseCodec
+from pathway.privacy.keys import KeyStore
+from pathway.temporal_connection import connect
+from pathway.workflows.case import VictimCaseWorkflow
+from pathway.workflows.programme import ProgrammeRegisterWorkflow
+from pathway.workflows.retention import RetentionSweepWorkflow
+
+__all__ = ["install_stop_signals", "main", "run_as_script", "run_workers"]
+
+# The name operators know from the logs (the module was once the script worker.py).
+log = structlog.stdlib.get_logger("pathway.worker")
+
+#: How long a stopping worker lets notifications already being delivered finish; after that
+#: they are cancelled and Temporal retries them on the next worker.
+NOTIFY_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+# A webhook that hangs must fail the attempt (Temporal retries it), not hold the worker.
+_HTTP_TIMEOUT = httpx.Timeout(10.0)
+
+
+async def run_workers(
+    client: Client,
+    *,
+    organisations: Sequence[Organisation],
+    serve_cases: bool,
+    channels: Channels,
+    stop: asyncio.Event,
+) -> None:
+    """Serve the case workflow (if ``serve_cases``) and each organisation's notifications.
+
+    Runs until ``stop`` is set, then shuts every worker down gracefully. If a worker fails,
+    the others are shut down too and the failure is raised.
+    """
+    async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT) as http:
+        queues: list[str] = []
+        workers: list[Worker] = []
+        if serve_cases:
+            queues.append(CASE_TASK_QUEUE)
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=CASE_TASK_QUEUE,
+                    workflows=[
+                        VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow,
+                    ],
+                    activities=RetentionSweeper(client, _key_store(client)).activities(),
+                )
+            )
+            await ensure_retention_schedule(client, settings.retention())
+        # dict.fromkeys: one worker per organisation even if it was named twice.
+        for organisation in dict.fromkeys(organisations):
+            queue = notification_task_queue(organisation)
+            queues.append(queue)
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=queue,
+                    activities=Notifier(channels, http).activities(),
+                    graceful_shutdown_timeout=NOTIFY_GRACEFUL_SHUTDOWN,
+                )
+            )
+        if not workers:
+            raise ValueError("nothing to serve: no organisations and no case workflow")
+
+        log.info("worker started", namespace=client.namespace, task_queues=queues)
+        await _run_until_stopped(workers, stop)
+        log.info("worker stopped", task_queues=queues)
+
+
+def _key_store(client: Client) -> KeyStore:
+    """The key store behind the client's codec: the retention sweep destroys keys in it."""
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, CaseCodec):
+        raise TypeError(
+            "the client must use pathway.temporal_connection.data_converter (CaseCodec)")
+    return codec.store
+
+
+RETENTION_SCHEDULE_ID = "pathway-retention"
+
+
+async def ensure_retention_schedule(client: Client, retention: timedelta) -> None:
+    """Create the hourly retention sweep schedule once; later starts leave it as it is, so an
+    operator may pause or retune it in the UI."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RetentionSweepWorkflow.run,
+            SweepRequest(retention=retention),
+            id="pathway-retention-sweep",
+            task_queue=CASE_TASK_QUEUE,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        return
+    log.info("retention schedule created", retention_days=retention.days)
+
+
+async def _run_until_stopped(workers: Sequence[Worker], stop: asyncio.Event) -> None:
+    runs = [asyncio.create_task(worker.run()) for worker in workers]
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        # A worker's run() ends early only if it failed; then there is no point in the rest.
+        await asyncio.wait([stopped, *runs], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        # Also reached when this task is cancelled: the workers still finish cleanly.
+        shutdowns = await asyncio.gather(
+            *(worker.shutdown() for worker in workers), return_exceptions=True
+        )
+        results = await asyncio.gather(*runs, return_exceptions=True)
+    for error in shutdowns:
+        if isinstance(error, BaseException):
+            log.warning("worker shutdown failed", error=repr(error))
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:
+        # The first is raised; any others would otherwise go unseen.
+        for other in failures[1:]:
+            log.error("another worker failed too", error=repr(other))
+        raise failures[0]
+
+
+def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """Set ``stop`` on SIGINT or SIGTERM; return a function that removes the handlers.
+
+    Only the first signal is caught: a second Ctrl-C interrupts as usual, for when a clean
+    shutdown hangs.
+    """
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        installed.clear()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("stopping", signal=sig.name)
+        stop.set()
+        remove()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Windows, or not the main thread: the caller sets ``stop`` itself.
+            continue
+        installed.append(sig)
+    return remove
+
+
+def _organisations(value: str) -> tuple[Organisation, ...]:
+    """Parse ``--organisations``: ``all`` or a comma-separated list of notified organisations."""
+    if value.strip() == "all":
+        return NOTIFIED
+    chosen: list[Organisation] = []
+    for part in filter(None, (item.strip() for item in value.split(","))):
+        if part not in {organisation.value for organisation in NOTIFIED}:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not an organisation that receives notifications; choose from "
+                f"{', '.join(organisation.value for organisation in NOTIFIED)}, or 'all'"
+            )
+        chosen.append(Organisation(part))
+    return tuple(chosen)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="worker", description="Run Pathway's Temporal workers until SIGINT or SIGTERM."
+    )
+    parser.add_argument(
+        "--address", help="Temporal frontend host:port (default: $PATHWAY_TEMPORAL_ADDRESS)"
+    )
+    parser.add_argument("--namespace", help="Temporal namespace (default: $PATHWAY_NAMESPACE)")
+    parser.add_argument(
+        "--organisations",
+        type=_organisations,
+        default=NOTIFIED,
+        metavar="police,caritas,...|all",
+        help="whose notification queues to serve (default: all; empty: none)",
+    )
+    parser.add_argument(
+        "--no-cases",
+        dest="serve_cases",
+        action="store_false",
+        help="do not run the case workflow worker",
+    )
+    parser.add_argument("--channels", type=Path, help="notification channels file")
+    parser.add_argument(
+        "--json-logs", action="store_true", help="JSON logs even on a terminal (default: auto)"
+    )
+    parser.add_argument("--log-level", default="INFO", help="default: INFO")
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    remove_signals = install_stop_signals(stop)
+    try:
+        try:
+            channels = load_channels(args.channels)
+        except ChannelConfigError as error:
+            # The message names the file and the option; a traceback would add nothing.
+            log.error("cannot load notification channels", error=str(error))
+            return 2
+        try:
+            client = await connect(args.address, args.namespace)
+        except RuntimeError as error:
+            log.error("cannot reach Temporal", error=str(error))
+            return 1
+        try:
+            await run_workers(
+                client,
+                organisations=args.organisations,
+                serve_cases=args.serve_cases,
+                channels=channels,
+                stop=stop,
+            )
+        except Exception:
+            log.exception("worker failed")
+            return 1
+    finally:
+        remove_signals()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the workers chosen on the command line; return the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.serve_cases and not args.organisations:
+        parser.error("nothing to serve: --no-cases and no --organisations")
+    configure_logging(json=True if args.json_logs else None, level=args.log_level)
+    return asyncio.run(_serve(args))
+
+
+def run_as_script() -> None:
+    """``python worker.py``: run :func:`main` and leave with its exit code at once.
+
+    The SDK's runtime threads can crash CPython's finalisation (sdk-python #300) and turn a
+    clean exit into 134/139; the exit code is what a supervisor acts on.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic shells around the pure domain core."""

@@ -56,6 +56,7 @@ from pathway.gateway import (
 )
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import PrivacyError
+from pathway.process import install_stop_signals
 from pathway.temporal_binaries import (
     DevServer,
     DevServerError,
@@ -285,7 +286,7 @@ async def _run(var_dir: Path, *, port: int, ui_port: int, codec_port: int, gatew
     # The Temporal UI server itself listens on a port of its own, behind the front on ui_port.
     settings = DevServer(var_dir=var_dir, port=port, ui_port=free_port(HOST),
                          ui_codec_endpoint=codec_url)
-    remove_signals = workers.install_stop_signals(stop)
+    remove_signals = install_stop_signals(stop)
     try:
         server = await _start_server(settings, stop)
         if server is None:

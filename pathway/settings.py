@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from pathway.domain.config import CaseConfig
+from pathway.secret_files import write_secret
 
 
 def var_dir() -> Path:
@@ -26,9 +27,8 @@ def id_pepper() -> bytes:
     path = var_dir() / "id-pepper"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+        # Two first starts at once: one pepper wins, the other process reads it.
+        write_secret(path, secrets.token_hex(32), replace=False)
     return bytes.fromhex(path.read_text().strip())
 
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,12 +44,13 @@ from pathway.domain.organisations import (
 from pathway.logs import configure_logging
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import KeyStore
+from pathway.process import exit_now, install_stop_signals
 from pathway.temporal_connection import connect
 from pathway.workflows.case import VictimCaseWorkflow
 from pathway.workflows.programme import ProgrammeRegisterWorkflow
 from pathway.workflows.retention import RetentionSweepWorkflow
 
-__all__ = ["install_stop_signals", "main", "run_as_script", "run_workers"]
+__all__ = ["main", "run_as_script", "run_workers"]
 
 # The name operators know from the logs (the module was once the script worker.py).
 log = structlog.stdlib.get_logger("pathway.worker")
@@ -170,35 +168,6 @@ async def _run_until_stopped(workers: Sequence[Worker], stop: asyncio.Event) -> 
         raise failures[0]
 
 
-def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
-    """Set ``stop`` on SIGINT or SIGTERM; return a function that removes the handlers.
-
-    Only the first signal is caught: a second Ctrl-C interrupts as usual, for when a clean
-    shutdown hangs.
-    """
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-
-    def remove() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        installed.clear()
-
-    def on_signal(sig: signal.Signals) -> None:
-        log.info("stopping", signal=sig.name)
-        stop.set()
-        remove()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            # Windows, or not the main thread: the caller sets ``stop`` itself.
-            continue
-        installed.append(sig)
-    return remove
-
-
 def _organisations(value: str) -> tuple[Organisation, ...]:
     """Parse ``--organisations``: ``all`` or a comma-separated list of notified organisations."""
     if value.strip() == "all":
@@ -285,12 +254,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_as_script() -> None:
-    """``python worker.py``: run :func:`main` and leave with its exit code at once.
-
-    The SDK's runtime threads can crash CPython's finalisation (sdk-python #300) and turn a
-    clean exit into 134/139; the exit code is what a supervisor acts on.
-    """
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    """``python worker.py``: run :func:`main` and leave with its exit code at once (the exit
+    code is what a supervisor acts on; :func:`pathway.process.exit_now`)."""
+    exit_now(main())

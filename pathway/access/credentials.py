@@ -24,7 +24,6 @@ import hmac
 import json
 import os
 import secrets
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from pydantic import (
 )
 
 from pathway.domain.organisations import Organisation
+from pathway.secret_files import write_secret
 
 __all__ = [
     "CREDENTIALS_ENV",
@@ -302,44 +302,6 @@ def _entry_toml(entry: TokenEntry, comment: str | None = None) -> str:
             f'role = "{entry.role}"\nsha256 = "{entry.sha256}"\n')
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a directory.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_atomically(path: Path, text: str, *, replace: bool) -> bool:
-    """Write ``text`` to ``path`` in one step: a temporary file beside it (mode 0600, synced),
-    then renamed over ``path`` (``replace``) or linked to it only if ``path`` does not exist
-    yet. Readers see the old file or the new one, never part of one.
-
-    Returns False if ``replace`` is false and ``path`` exists; raises :class:`OSError`.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        if replace:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-        _fsync_dir(path.parent)
-        return True
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on changing ``path`` (``.<name>.lock`` beside it): two changes at once
@@ -414,7 +376,7 @@ def add_token(path: Path, role: str, name: str | None = None) -> tuple[TokenEntr
                     raise CredentialsError(f"invalid name '{chosen}': {_NAME_RULE}") from None
                 new_text = _appended(text, entries, entry)
                 # Without the lock (pathway dev creating its first file): only if still absent.
-                if _write_atomically(path, new_text, replace=text is not None):
+                if write_secret(path, new_text, replace=text is not None):
                     return entry, token
     except OSError as err:
         raise CredentialsError(
@@ -454,7 +416,7 @@ def ensure_dev_credentials(var_dir: Path) -> tuple[Path, str | None]:
     entry = TokenEntry(name="dev-operator", role=OPERATOR, sha256=hash_token(token))
     # Linked into place only if absent: two processes starting at once must not both hand out
     # a token, and no reader ever sees a half-written file.
-    if not _write_atomically(path, f"{_FILE_HEADER}\n{_entry_toml(entry)}", replace=False):
+    if not write_secret(path, f"{_FILE_HEADER}\n{_entry_toml(entry)}", replace=False):
         return path, None
     return path, token
 

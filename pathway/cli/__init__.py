@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -53,6 +52,7 @@ from pathway.cli._common import (
 from pathway.cli.case import render_case
 from pathway.clients import cases
 from pathway.privacy.keys import CaseErased
+from pathway.process import exit_now
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -194,9 +194,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = run(argv)
     except BrokenPipeError:  # the reader went away (`pathway case show … | head`)
         code = EXIT_OK
-    # The SDK's runtime threads can crash CPython's finalisation (sdk-python #300): flush and
-    # leave at once so the exit code reports what happened (TEMPORAL-NOTES).
-    with contextlib.suppress(BrokenPipeError):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+    exit_now(code)

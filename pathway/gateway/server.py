@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import structlog
 from fastapi import FastAPI
-from temporalio.client import Client
 
 from pathway.access.identity import Authenticator, load_authenticator
 from pathway.gateway.app import create_gateway_app
@@ -43,20 +41,16 @@ async def run_gateway(host: str, port: int, *, target: str | None = None,
     lazily, so the gateway starts (and answers 503, and ``/readyz`` says so) while Temporal
     is still down.
     """
-    from pathway import workers
+    from pathway.process import install_stop_signals
     from pathway.settings import var_dir
-    from pathway.temporal_connection import DEFAULT_NAMESPACE, DEFAULT_TARGET, data_converter
+    from pathway.temporal_connection import connect
 
     authenticator = authenticator or load_authenticator(var_dir=var_dir())
     settings = settings or GatewaySettings.from_env()
-    client = await Client.connect(
-        target or os.environ.get("PATHWAY_TEMPORAL_ADDRESS", DEFAULT_TARGET),
-        namespace=namespace or os.environ.get("PATHWAY_NAMESPACE", DEFAULT_NAMESPACE),
-        data_converter=data_converter(), lazy=True,
-    )
+    client = await connect(target, namespace, lazy=True)
     app = create_gateway_app(client=client, authenticator=authenticator, settings=settings)
     stop = asyncio.Event()
-    remove_signals = workers.install_stop_signals(stop)
+    remove_signals = install_stop_signals(stop)
     try:
         await serve_gateway(app, host, port, stop)
     finally:

@@ -28,6 +28,8 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pathway.secret_files import write_secret
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 MASTER_KEYS_ENV = "PATHWAY_MASTER_KEYS"
@@ -148,9 +150,9 @@ def create_master_key(directory: Path) -> str:
     """Write a new master key file (mode 0600) and return its ID (newest sorts last)."""
     directory.mkdir(parents=True, exist_ok=True)
     key_id = f"mk-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(2)}"
-    fd = os.open(directory / f"{key_id}.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(KEY_BYTES))
+    if not write_secret(directory / f"{key_id}.key", secrets.token_hex(KEY_BYTES),
+                        replace=False):
+        raise FileExistsError(directory / f"{key_id}.key")
     return key_id
 
 

@@ -50,21 +50,45 @@ def processes_of_this_session() -> list[tuple[int, str]]:
     return found
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if a process the suite started is still alive at its end (a fixture that
-    did not stop it), after killing it so that nothing outlives the run."""
-    survivors = processes_of_this_session()
-    if not survivors:
-        return
-    for pid, _ in survivors:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    lines = [f"  pid {pid}: {cmd[:200]}" for pid, cmd in survivors]
-    message = "processes started by the suite were still running at its end (now killed):\n"
-    if reporter is not None:
-        reporter.write_line(message + "\n".join(lines), red=True)
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+class _Survivors:
+    """Fails the run if a process the suite started is still alive at its end (a fixture that
+    did not stop it), after killing it so that nothing outlives the run.
+
+    Under pytest-xdist each worker checks the processes its own tests started (they carry the
+    worker's own mark) and hands what it found to the controller, which runs no test itself and
+    fails the run there (a worker's own exit status does not decide the run's).
+    """
+
+    WORKER_OUTPUT = "pathway_survivors"
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        self.found += getattr(node, "workeroutput", {}).get(self.WORKER_OUTPUT, [])
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not session.config.pluginmanager.hasplugin("dsession"):  # this process ran tests
+            survivors = processes_of_this_session()
+            for pid, _ in survivors:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.found += [f"pid {pid}: {cmd[:200]}" for pid, cmd in survivors]
+            workeroutput = getattr(session.config, "workeroutput", None)
+            if workeroutput is not None:
+                workeroutput[self.WORKER_OUTPUT] = self.found
+                return
+        if self.found:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.found:
+            terminalreporter.section("processes left running", red=True)
+            terminalreporter.write_line("started by the suite and still running at its end "
+                                        "(now killed):")
+            for line in self.found:
+                terminalreporter.write_line(f"  {line}")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -104,31 +128,45 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
 
 
 # -- fault-injection reports --------------------------------------------------------------------
-_FAULT_REPORTS = pytest.StashKey[list[str]]()
+_FAULT_PROPERTY = "fault_report"
 
 
 @pytest.fixture
 def fault_report(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[[FaultReport], None]:
-    """Record a fault test's report: shown in the terminal summary (also without ``-s``) and
-    appended to ``fault-reports.txt`` in pytest's base temporary directory."""
+    """Record a fault test's report: shown in the terminal summary (also without ``-s``, also
+    from an xdist worker: it travels in the test's report) and appended to
+    ``fault-reports.txt`` in pytest's base temporary directory."""
 
     def record(report: FaultReport) -> None:
         line = f"{request.node.nodeid}: {report.line()}"
-        request.config.stash.setdefault(_FAULT_REPORTS, []).append(line)
+        request.node.user_properties.append((_FAULT_PROPERTY, line))
         with (tmp_path_factory.getbasetemp() / "fault-reports.txt").open("a") as out:
             out.write(line + "\n")
 
     return record
 
 
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
-    """The fault reports of this run, one line per fault test."""
-    lines = config.stash.get(_FAULT_REPORTS, [])
-    if lines:
-        terminalreporter.section("fault injection")
-        for line in lines:
-            terminalreporter.write_line(line)
+class _FaultReports:
+    """Collects fault reports where the terminal summary is written (the xdist controller, or
+    the one process of a plain run) and prints them there, one line per fault test."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.lines += [str(value) for name, value in report.user_properties
+                           if name == _FAULT_PROPERTY]
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.lines:
+            terminalreporter.section("fault injection")
+            for line in self.lines:
+                terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_FaultReports(), "pathway-fault-reports")
+    config.pluginmanager.register(_Survivors(), "pathway-survivors")

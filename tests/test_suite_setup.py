@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PLANTED = '''
@@ -47,3 +49,51 @@ class TestFailuresAreNamed:
         assert 'AssertionError: planted' in output
         assert 'test_planted.py", line 4, in test_planted_failure' in output  # native style
         assert "1 failed, 1 passed" in output
+
+
+LEAKING = '''
+import subprocess
+
+
+def test_leaves_a_process_running():
+    """Starts a process and never stops it."""
+    subprocess.Popen(["sleep", "3141"])
+'''
+
+
+class TestNothingOutlivesTheSuite:
+    @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+    def test_a_process_left_running_fails_the_run(self, tmp_path: Path,
+                                                   workers: list[str]) -> None:
+        """A test that leaves a process running makes the run fail, names the process, and the
+        process is killed (also when the tests run in pytest-xdist workers)."""
+        (tmp_path / "test_leaking.py").write_text(LEAKING)
+        proc = subprocess.run(  # noqa: S603 - our own interpreter and pytest
+            [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
+             "--rootdir", str(tmp_path), "-p", "tests.conftest", "-p", "no:cacheprovider",
+             *workers, str(tmp_path / "test_leaking.py")],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 1, output
+        assert "processes left running" in output
+        assert "sleep 3141" in output
+        alive = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                 and (p / "cmdline").exists()
+                 and _cmdline(p) == "sleep 3141" and _state(p) != "Z"]
+        assert alive == []
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def _state(proc: Path) -> str:
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"

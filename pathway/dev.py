@@ -12,7 +12,7 @@ had started; ``pathway dev`` prints it as ``error: …`` and exits with code 2. 
 a part fails later (a server cannot serve, the Temporal server dies): everything stops within
 seconds and the failure is raised.
 
-The web UI is served through a small front on ``ui_port`` that forwards to the Temporal UI
+The web UI is served through a small front on the UI port that forwards to the Temporal UI
 server (on a port of its own) and tells the UI to send the browser's credentials to the codec
 server: after signing in at the codec server's ``/login``, the UI shows decrypted payloads with
 no setting changed in the UI (the dev server has no flag for that; docs/privacy.md).
@@ -70,6 +70,7 @@ from pathway.web.serving import AddressUnavailable, JsonPatch, ReverseProxy, lis
 
 __all__ = [
     "LOCK_FILE",
+    "DevPorts",
     "DevStartError",
     "hold_state_dir",
     "involved_in_case",
@@ -146,6 +147,16 @@ def hold_state_dir(var_dir: Path) -> Iterator[None]:
 
 
 # -- ports ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DevPorts:
+    """The ports of ``pathway dev`` on 127.0.0.1, each with its own ``pathway dev`` flag."""
+
+    frontend: int = 7233  # --port: the Temporal server's frontend (gRPC)
+    ui: int = 8233  # --ui-port: the web UI (the front before the Temporal UI server)
+    codec: int = 8234  # --codec-port: the codec server
+    gateway: int = 8080  # --gateway-port: the event gateway
 
 
 @dataclass(frozen=True)
@@ -228,16 +239,13 @@ def ui_codec_settings(codec_url: str) -> JsonPatch:
 async def run_dev(
     var_dir: Path,
     *,
-    port: int = 7233,
-    ui_port: int = 8233,
-    codec_port: int = 8234,
-    gateway_port: int = 8080,
+    ports: DevPorts | None = None,
     channels: Path | None = None,
     stop: asyncio.Event | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Run the dev server, every worker, the codec server and the event gateway (on
-    127.0.0.1:``gateway_port``) until SIGINT/SIGTERM or until ``stop`` is set.
+    """Run the dev server, every worker, the codec server and the event gateway on ``ports``
+    (:class:`DevPorts`, by default its defaults) until SIGINT/SIGTERM or until ``stop`` is set.
 
     ``ready`` is called with the web UI's address once the server is up and the workers are
     about to poll. On the way out the workers stop first, so that their last results still
@@ -249,22 +257,21 @@ async def run_dev(
             "`pathway dev` is the embedded development default and creates its own "
             "credentials; in production run `pathway worker` and `pathway gateway`")
     stop = stop or asyncio.Event()
-    frontend = _Port("Temporal frontend", "--port", port)
-    served = [_Port("web UI", "--ui-port", ui_port),
-              _Port("codec server", "--codec-port", codec_port),
-              _Port("gateway", "--gateway-port", gateway_port)]
+    ports = ports or DevPorts()
+    frontend = _Port("Temporal frontend", "--port", ports.frontend)
+    served = [_Port("web UI", "--ui-port", ports.ui),
+              _Port("codec server", "--codec-port", ports.codec),
+              _Port("gateway", "--gateway-port", ports.gateway)]
     _check_distinct([frontend, *served])
     with hold_state_dir(var_dir):
         # Every check before anything starts or is printed (the operator token among them).
         ui_sock, codec_sock, gateway_sock = _bind_all(frontend, served)
         with ui_sock, codec_sock, gateway_sock:
-            await _run(var_dir, port=port, ui_port=ui_port, codec_port=codec_port,
-                       gateway_port=gateway_port, channels=channels, stop=stop, ready=ready,
+            await _run(var_dir, ports=ports, channels=channels, stop=stop, ready=ready,
                        sockets=(ui_sock, codec_sock, gateway_sock))
 
 
-async def _run(var_dir: Path, *, port: int, ui_port: int, codec_port: int, gateway_port: int,
-               channels: Path | None, stop: asyncio.Event,
+async def _run(var_dir: Path, *, ports: DevPorts, channels: Path | None, stop: asyncio.Event,
                ready: Callable[[str], None] | None,
                sockets: tuple[socket.socket, socket.socket, socket.socket]) -> None:
     ui_sock, codec_sock, gateway_sock = sockets
@@ -280,11 +287,11 @@ async def _run(var_dir: Path, *, port: int, ui_port: int, codec_port: int, gatew
     except (ChannelConfigError, CredentialsError, GatewayConfigError, PrivacyError,
             OSError) as error:
         raise DevStartError(_one_line(error)) from None
-    ui_url = f"http://{HOST}:{ui_port}"
-    gateway_url = f"http://{HOST}:{gateway_port}"
-    codec_url = f"http://{HOST}:{codec_port}"
-    # The Temporal UI server itself listens on a port of its own, behind the front on ui_port.
-    settings = DevServer(var_dir=var_dir, port=port, ui_port=free_port(HOST),
+    ui_url = f"http://{HOST}:{ports.ui}"
+    gateway_url = f"http://{HOST}:{ports.gateway}"
+    codec_url = f"http://{HOST}:{ports.codec}"
+    # The Temporal UI server itself listens on a port of its own, behind the front on ports.ui.
+    settings = DevServer(var_dir=var_dir, port=ports.frontend, ui_port=free_port(HOST),
                          ui_codec_endpoint=codec_url)
     remove_signals = install_stop_signals(stop)
     try:
@@ -327,14 +334,13 @@ async def _run(var_dir: Path, *, port: int, ui_port: int, codec_port: int, gatew
                     client, organisations=NOTIFIED, serve_cases=True,
                     channels=loaded_channels, stop=stop),
                 f"web UI on {ui_url}": serve_app(
-                    proxy.app, HOST, ui_port, stop, name="web UI", graceful_seconds=5,
-                    sock=ui_sock, temporal_ui=settings.ui_url),
+                    proxy.app, ui_sock, stop, name="web UI", graceful_seconds=5,
+                    temporal_ui=settings.ui_url),
                 f"codec server on {codec_url}": serve_app(
-                    codec_app, HOST, codec_port, stop, name="codec server",
-                    graceful_seconds=5, sock=codec_sock),
+                    codec_app, codec_sock, stop, name="codec server", graceful_seconds=5),
                 f"gateway on {gateway_url}": serve_app(
-                    gateway_app, HOST, gateway_port, stop, name="gateway",
-                    graceful_seconds=10, sock=gateway_sock, docs=f"{gateway_url}/docs"),
+                    gateway_app, gateway_sock, stop, name="gateway", graceful_seconds=10,
+                    docs=f"{gateway_url}/docs"),
             })
         finally:
             await proxy.aclose()

@@ -5,6 +5,7 @@ of its parts fails after the start."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import dev, search_attributes
-from pathway.dev import DevStartError, run_dev
+from pathway.dev import DevPorts, DevStartError, run_dev
 from pathway.domain.events import Identified
 from pathway.domain.state import Phase
 from pathway.temporal_binaries import port_in_use, temporal_cli_path
@@ -98,13 +99,14 @@ class TestPartFailingAfterStart:
         ports = [free_port() for _ in range(4)]
         started: list[str] = []
 
-        async def gateway_loses_its_port(app: Any, host: str, port: int,
-                                         stop: asyncio.Event, **options: Any) -> None:
+        async def gateway_loses_its_port(app: Any, sock: socket.socket, stop: asyncio.Event,
+                                         **options: Any) -> None:
             if options["name"] == "gateway":
-                options["sock"].close()
+                host, port = sock.getsockname()[:2]
+                sock.close()
                 raise AddressUnavailable(host, port, "is already in use")
             started.append(options["name"])
-            await real_serve_app(app, host, port, stop, **options)
+            await real_serve_app(app, sock, stop, **options)
 
         monkeypatch.setattr(dev, "serve_app", gateway_loses_its_port)
         monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
@@ -112,8 +114,7 @@ class TestPartFailingAfterStart:
 
         with pytest.raises(DevStartError) as caught:
             async with asyncio.timeout(120):
-                await run_dev(tmp_path, port=ports[0], ui_port=ports[1], codec_port=ports[2],
-                              gateway_port=ports[3])
+                await run_dev(tmp_path, ports=DevPorts(*ports))
 
         message = str(caught.value)
         assert f"127.0.0.1:{ports[3]}" in message and "gateway" in message, message

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from pathway import search_attributes
 from pathway.access.credentials import OPERATOR, hash_token
 from pathway.access.policy import READ_MATRIX, SPLIT_FIELDS, may_read
-from pathway.dev import run_dev
+from pathway.dev import DevPorts, run_dev
 from pathway.domain.person import PersonFacts
 from pathway.domain.state import CaseState
 from pathway.gateway import GatewaySettings
@@ -455,8 +455,7 @@ class TestDev:
         stop = asyncio.Event()
         up = asyncio.Event()
         dev = asyncio.create_task(run_dev(
-            tmp_path, port=ports[0], ui_port=ports[1], codec_port=ports[2],
-            gateway_port=ports[3], stop=stop, ready=lambda _ui: up.set()))
+            tmp_path, ports=DevPorts(*ports), stop=stop, ready=lambda _ui: up.set()))
         try:
             await eventually(up.is_set, timeout=60)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[3]}") as api:

@@ -26,7 +26,7 @@ from playwright.async_api import Request as PageRequest
 from playwright.async_api import Response as PageResponse
 
 from pathway.gateway import GatewaySettings
-from pathway.web.serving import serve_app
+from pathway.web.serving import listen, serve_app
 from tests.gateway_kit import gateway, http, unreachable_temporal
 from tests.receivers import eventually, free_port
 
@@ -55,7 +55,7 @@ async def origin(docs_app: FastAPI) -> AsyncIterator[str]:
     Stopped at the end, also when the test fails."""
     port = free_port()
     stop = asyncio.Event()
-    server = asyncio.create_task(serve_app(docs_app, "127.0.0.1", port, stop,
+    server = asyncio.create_task(serve_app(docs_app, listen("127.0.0.1", port), stop,
                                            name="gateway", graceful_seconds=2))
     url = f"http://127.0.0.1:{port}"
     try:

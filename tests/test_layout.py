@@ -75,6 +75,17 @@ def graph() -> dict[str, set[str]]:
             for name, path in modules.items()}
 
 
+def _pop_component(stack: list[str], on_stack: set[str], root: str) -> list[str]:
+    """Tarjan: the modules above ``root`` on the stack, ``root`` included, taken off it."""
+    component = []
+    while True:
+        member = stack.pop()
+        on_stack.discard(member)
+        component.append(member)
+        if member == root:
+            return component
+
+
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     """Every strongly connected component with more than one module (Tarjan)."""
     index: dict[str, int] = {}
@@ -94,13 +105,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
             elif succ in on_stack:
                 low[node] = min(low[node], index[succ])
         if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
+            component = _pop_component(stack, on_stack, node)
             if len(component) > 1:
                 found.append(sorted(component))
 

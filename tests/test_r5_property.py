@@ -3,7 +3,8 @@ never ends or refuses assistance."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from hypothesis import example, given, settings
@@ -21,33 +22,38 @@ EXIT_EVENTS = {"departed", "returned_home", "case_closed", "consent_withdrawn",
                "crisis_accommodation_ended", "safe_accommodation_ended"}
 
 
+def _valid_until(day: date, draw: st.DrawFn) -> str:
+    return (day + timedelta(days=draw(st.integers(30, 400)))).isoformat()
+
+
+#: The fields an event type needs beyond the defaults of ``tests.factories.event``, drawn for
+#: the day it occurs on.
+PARAMS: dict[str, Callable[[date, st.DrawFn], dict[str, Any]]] = {
+    "rights_information_given": lambda _day, draw: {
+        "subjects": draw(st.lists(st.sampled_from(ALL_SUBJECTS), min_size=1, max_size=9,
+                                  unique=True))},
+    "further_support_decided": lambda _day, draw: {
+        "option": draw(st.sampled_from(["safe_accommodation", "return_home", "reintegration",
+                                        "other_support"]))},
+    "consent_withdrawn": lambda _day, draw: {
+        "placement": draw(st.sampled_from(["crisis_accommodation", "safe_accommodation"]))},
+    "permit_to_stay_granted": lambda day, _draw: {
+        "valid_from": day.isoformat(), "basis": "ex_officio"},
+    "permit_to_stay_extended": lambda _day, draw: {"months": draw(st.integers(1, 4))},
+    "temporary_residence_permit_granted": lambda day, draw: {
+        "basis": "witness", "valid_from": day.isoformat(),
+        "valid_until": _valid_until(day, draw)},
+    "temporary_residence_permit_renewed": lambda day, draw: {
+        "valid_until": _valid_until(day, draw)},
+    "departed": lambda _day, draw: {"arbitrary": draw(st.booleans())},
+    "reintegration_enrolled": lambda _day, _draw: {"personal_plan": True},
+    "cooperation_recorded": lambda _day, draw: {"willing_to_cooperate": draw(st.booleans())},
+}
+
+
 def _params(type_: str, at: datetime, draw: st.DrawFn) -> dict[str, Any]:
-    day = at.date()
-    if type_ == "rights_information_given":
-        return {"subjects": draw(st.lists(st.sampled_from(ALL_SUBJECTS), min_size=1,
-                                          max_size=9, unique=True))}
-    if type_ == "further_support_decided":
-        return {"option": draw(st.sampled_from(["safe_accommodation", "return_home",
-                                                "reintegration", "other_support"]))}
-    if type_ == "consent_withdrawn":
-        return {"placement": draw(st.sampled_from(["crisis_accommodation",
-                                                   "safe_accommodation"]))}
-    if type_ == "permit_to_stay_granted":
-        return {"valid_from": day.isoformat(), "basis": "ex_officio"}
-    if type_ == "permit_to_stay_extended":
-        return {"months": draw(st.integers(1, 4))}
-    if type_ == "temporary_residence_permit_granted":
-        return {"basis": "witness", "valid_from": day.isoformat(),
-                "valid_until": (day + timedelta(days=draw(st.integers(30, 400)))).isoformat()}
-    if type_ == "temporary_residence_permit_renewed":
-        return {"valid_until": (day + timedelta(days=draw(st.integers(30, 400)))).isoformat()}
-    if type_ == "departed":
-        return {"arbitrary": draw(st.booleans())}
-    if type_ == "reintegration_enrolled":
-        return {"personal_plan": True}
-    if type_ == "cooperation_recorded":
-        return {"willing_to_cooperate": draw(st.booleans())}
-    return {}
+    fields = PARAMS.get(type_)
+    return {} if fields is None else fields(at.date(), draw)
 
 
 STEP_TYPES = [

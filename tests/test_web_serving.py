@@ -69,7 +69,7 @@ async def served(app: Any) -> AsyncIterator[str]:
     """``app`` on a free loopback port until the block ends (also when it fails)."""
     port = free_port()
     stop = asyncio.Event()
-    task = asyncio.create_task(serve_app(app, "127.0.0.1", port, stop, name="test",
+    task = asyncio.create_task(serve_app(app, listen("127.0.0.1", port), stop, name="test",
                                          graceful_seconds=1))
     url = f"http://127.0.0.1:{port}"
 
@@ -119,8 +119,8 @@ class TestListen:
         sock = listen("127.0.0.1", 0)
         port = sock.getsockname()[1]
         stop = asyncio.Event()
-        task = asyncio.create_task(serve_app(UPSTREAM, "127.0.0.1", port, stop, name="test",
-                                             graceful_seconds=1, sock=sock))
+        task = asyncio.create_task(serve_app(UPSTREAM, sock, stop, name="test",
+                                             graceful_seconds=1))
         try:
             async with httpx.AsyncClient() as http:
                 answer = await eventually(lambda: http.get(f"http://127.0.0.1:{port}/big"))

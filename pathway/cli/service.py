@@ -14,7 +14,7 @@ from pathway.cli._common import EXIT_OK, BadInput, Commands, printable
 
 
 def _dev(args: argparse.Namespace, out: TextIO) -> int:
-    from pathway.dev import run_dev
+    from pathway.dev import DevPorts, run_dev
     from pathway.logs import configure_logging
 
     configure_logging()
@@ -26,10 +26,12 @@ def _dev(args: argparse.Namespace, out: TextIO) -> int:
         asyncio.run(
             run_dev(
                 Path(args.var),
-                port=args.port,
-                ui_port=args.ui_port,
-                codec_port=args.codec_port,
-                gateway_port=args.gateway_port,
+                ports=DevPorts(
+                    frontend=args.port,
+                    ui=args.ui_port,
+                    codec=args.codec_port,
+                    gateway=args.gateway_port,
+                ),
                 channels=Path(args.channels) if args.channels else None,
             )
         )

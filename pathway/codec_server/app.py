@@ -19,7 +19,7 @@ from pathway.codec_server.routes import codec as codec_routes
 from pathway.codec_server.routes import health, login
 from pathway.privacy.codec import CaseCodec
 from pathway.web.problems import install_problem_handlers
-from pathway.web.serving import serve_app
+from pathway.web.serving import listen, serve_app
 
 __all__ = ["create_codec_app", "serve_codec"]
 
@@ -68,4 +68,4 @@ async def serve_codec(app: FastAPI, host: str, port: int, stop: asyncio.Event) -
 
     Raises :class:`OSError` if the address cannot be bound.
     """
-    await serve_app(app, host, port, stop, name="codec server", graceful_seconds=5)
+    await serve_app(app, listen(host, port), stop, name="codec server", graceful_seconds=5)

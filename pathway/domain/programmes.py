@@ -163,7 +163,7 @@ class _Guard(Exception):
         self.rejection = rejection
 
 
-def _notify(state: ProgrammeState, now: datetime, recipient: Org, reason: str, rule: str,
+def _notify(state: ProgrammeState, now: datetime, recipient: Org, reason: str, *, rule: str,
             action: str) -> None:
     if state.programme is Programme.PROSTITUTION_EXIT and recipient is Org.POLICE:
         # X1 exists for people not ready to cooperate with law enforcement.
@@ -187,20 +187,27 @@ def decide_programme(
             return Rejection(RULE_IDEMPOTENCY, "event_id",
                              "this event_id was already used for a different event")
         return state, _result(state, event.event_id, duplicate=True)
-    if event.organisation not in type(event).senders:
-        return Rejection(RULE_ACCESS, "organisation",
-                         f"'{event.organisation.value}' may not send {event.type} events")
-    if (event.occurred_at - now).total_seconds() > future_tolerance_seconds:
-        return Rejection(RULE_TIME, "occurred_at", "the event lies in the future")
-    if register_of(event) != state.register_id:
-        return Rejection(RULE_ACCESS, "type", f"the event belongs to {register_of(event)}")
-    new = state.model_copy(deep=True)
     try:
+        _admit(state, event, now, future_tolerance_seconds)
+        new = state.model_copy(deep=True)
         _apply(new, event, now)
     except _Guard as guard:
         return guard.rejection
     new.processed[event.event_id] = event.type
     return new, _result(new, event.event_id)
+
+
+def _admit(state: ProgrammeState, event: ProgrammeEvent, now: datetime,
+           future_tolerance_seconds: float) -> None:
+    """The checks of every event before its own: the sender, the time and the register."""
+    if event.organisation not in type(event).senders:
+        raise _Guard(Rejection(RULE_ACCESS, "organisation",
+                               f"'{event.organisation.value}' may not send {event.type} events"))
+    if (event.occurred_at - now).total_seconds() > future_tolerance_seconds:
+        raise _Guard(Rejection(RULE_TIME, "occurred_at", "the event lies in the future"))
+    if register_of(event) != state.register_id:
+        raise _Guard(Rejection(RULE_ACCESS, "type",
+                               f"the event belongs to {register_of(event)}"))
 
 
 def _apply(state: ProgrammeState, event: ProgrammeEvent, now: datetime) -> None:
@@ -215,9 +222,9 @@ def _apply(state: ProgrammeState, event: ProgrammeEvent, now: datetime) -> None:
             shortened_at_placement=event.shortened_at_placement, suspicion=event.suspicion,
         ))
         if event.suspicion:
-            _notify(state, now, Org.UOIM, "pats_suspicion", "P1",
-                    "An asylum-procedure interview raised suspicion of trafficking: inform the "
-                    "competent institutions (P1); a case is opened (R1).")
+            _notify(state, now, Org.UOIM, "pats_suspicion", rule="P1",
+                    action="An asylum-procedure interview raised suspicion of trafficking: "
+                    "inform the competent institutions (P1); a case is opened (R1).")
         return
     participants = state.participants
     if isinstance(event, ExitProgrammeEnrolled):

@@ -115,6 +115,17 @@ def event_digest(event: BaseEvent) -> str:
     return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Duty:
+    """What an obligation asks, of whom, under which rule (opened by
+    :meth:`_Change.open_obligation`)."""
+
+    kind: ObligationKind
+    rule: str
+    owner: Org
+    action: str
+
+
 class _Change:
     """A working copy of the state plus the effects of one change."""
 
@@ -180,21 +191,21 @@ class _Change:
     # -- obligations ---------------------------------------------------------------------------
     def open_obligation(
         self,
-        kind: ObligationKind,
-        rule: str,
-        owner: Org,
-        action: str,
+        duty: _Duty,
+        *,
         due_at: datetime | None = None,
         suffix: str | None = None,
         escalated: bool = False,
     ) -> Obligation:
-        ob_id = kind.value if suffix is None else f"{kind.value}:{suffix}"
+        """Open ``duty`` (one per kind, or per ``suffix`` when a kind can be open several
+        times), unless it is open already; ``escalated``: opened by an escalation."""
+        ob_id = duty.kind.value if suffix is None else f"{duty.kind.value}:{suffix}"
         for existing in self.state.open_obligations:
             if existing.id == ob_id:
                 return existing
         ob = Obligation(
-            id=ob_id, kind=kind, rule=rule, owner=owner, action=action, opened_at=self.now,
-            due_at=due_at, escalated_at=self.now if escalated else None,
+            id=ob_id, kind=duty.kind, rule=duty.rule, owner=duty.owner, action=duty.action,
+            opened_at=self.now, due_at=due_at, escalated_at=self.now if escalated else None,
         )
         self.state.obligations.append(ob)
         self.effects.obligations_opened.append(ob_id)
@@ -210,13 +221,18 @@ class _Change:
                 self.effects.obligations_closed.append(ob.id)
 
     # -- timeline ------------------------------------------------------------------------------
-    def record(self, at: datetime, who: str, what: str, *, why: str | None = None,
-               rule: str | None = None, event_id: str | None = None,
-               organisation: Org | None = None, child: ev.ChildDecision | None = None) -> None:
+    def record_event(self, event: BaseEvent, rule: str | None) -> None:
+        """The accepted ``event`` on the timeline: who did what, when and why."""
         self.state.timeline.append(TimelineEntry(
-            at=at, recorded_at=self.now, who=who, what=what, why=why, rule=rule,
-            event_id=event_id, organisation=organisation, child=child,
+            at=event.occurred_at, recorded_at=self.now, who=_who(event),
+            what=event.type.replace("_", " "), why=event.reason, rule=rule,
+            event_id=event.event_id, organisation=event.organisation, child=event.child,
         ))
+
+    def record_timer(self, what: str, rule: str) -> None:
+        """What a timer did, now, on the timeline."""
+        self.state.timeline.append(TimelineEntry(
+            at=self.now, recorded_at=self.now, who="pathway", what=what, rule=rule))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,14 +299,15 @@ def _open_case(change: _Change, event: ev.Identified) -> None:
     """R1: assistance starts at identification, before any formal status."""
     state, cfg = change.state, change.config
     sla_due = event.occurred_at + cfg.rights_information_sla
-    change.open_obligation(
+    change.open_obligation(_Duty(
         ObligationKind.NGO_INTERVIEW, "R2", state.lead_ngo,
         "Hold the individual interview with the victim before the police gather information.",
-    )
+    ))
     for subject in RightsSubject:
         change.open_obligation(
-            ObligationKind.RIGHTS_INFORMATION, "R3", state.lead_ngo,
-            f"Inform the victim, in a language they understand, on subject ({subject.value[0]}).",
+            _Duty(ObligationKind.RIGHTS_INFORMATION, "R3", state.lead_ngo,
+                  "Inform the victim, in a language they understand, on subject "
+                  f"({subject.value[0]})."),
             due_at=sla_due, suffix=subject.value,
         )
     change.set_deadline(DeadlineKind.RIGHTS_INFORMATION, "R3", sla_due)
@@ -327,40 +344,61 @@ def _set_age_timers(change: _Change) -> None:
             change.set_deadline(kind, "C8" if years == 15 else "C1", _birthday_instant(birthday))
 
 
-def _child_obligation(change: _Change, kind: ObligationKind, deadline: DeadlineKind, rule: str,
-                      action: str, sla: timedelta, since: datetime) -> None:
-    """An escalating child-protection obligation of the social work centre, with its timer
-    running from ``since`` (when the need arose, which a back-dated event puts in the past)."""
-    due = since + sla
-    change.open_obligation(kind, rule, Org.SOCIAL_WORK_CENTRE, action, due_at=due)
-    change.set_deadline(deadline, rule, due)
+@dataclass(frozen=True)
+class _ChildTimer:
+    """An escalating child-protection obligation of the social work centre and the timer that
+    escalates it: due ``sla`` after the need arose, and at each expiry the centre is alerted
+    again and the timer re-armed, until the obligation is met (C4–C7)."""
+
+    obligation: ObligationKind
+    deadline: DeadlineKind
+    rule: str
+    sla: Callable[[CaseConfig], timedelta]
+
+
+_GUARDIAN = _ChildTimer(ObligationKind.GUARDIAN_APPOINTMENT, DeadlineKind.GUARDIAN_APPOINTMENT,
+                        "C4", lambda c: c.guardian_sla)
+_SWC_INTERVIEW = _ChildTimer(ObligationKind.SWC_INTERVIEW, DeadlineKind.SWC_INTERVIEW, "C5",
+                             lambda c: c.swc_interview_sla)
+_FACILITY = _ChildTimer(ObligationKind.FACILITY_ACCOMMODATION,
+                        DeadlineKind.FACILITY_ACCOMMODATION, "C5",
+                        lambda c: c.facility_accommodation_sla)
+_FAMILY_CONTACT = _ChildTimer(ObligationKind.FAMILY_CONTACT, DeadlineKind.FAMILY_CONTACT, "C6",
+                              lambda c: c.family_contact_sla)
+_REPRESENTATIVE = _ChildTimer(ObligationKind.AUTHORISED_REPRESENTATIVE,
+                              DeadlineKind.AUTHORISED_REPRESENTATIVE, "C7",
+                              lambda c: c.authorised_representative_sla)
+
+
+def _child_obligation(change: _Change, timer: _ChildTimer, action: str, since: datetime) -> None:
+    """Open ``timer``'s obligation with its timer running from ``since`` (when the need arose,
+    which a back-dated event puts in the past)."""
+    due = since + timer.sla(change.config)
+    change.open_obligation(_Duty(timer.obligation, timer.rule, Org.SOCIAL_WORK_CENTRE, action),
+                           due_at=due)
+    change.set_deadline(timer.deadline, timer.rule, due)
 
 
 def _open_child_track(change: _Change, at: datetime) -> None:
-    state, cfg = change.state, change.config
+    state = change.state
     state.child_protection = ChildProtection(opened_at=at)
     _set_age_timers(change)
     person = state.person
     if person.unaccompanied or person.holder_can_act is False:
-        _child_obligation(change, ObligationKind.GUARDIAN_APPOINTMENT,
-                          DeadlineKind.GUARDIAN_APPOINTMENT, "C4",
-                          "Appoint a guardian or representative for the child (C4).",
-                          cfg.guardian_sla, at)
+        _child_obligation(change, _GUARDIAN,
+                          "Appoint a guardian or representative for the child (C4).", at)
     if person.unaccompanied:
         if person.is_third_country_national:
-            _child_obligation(change, ObligationKind.SWC_INTERVIEW, DeadlineKind.SWC_INTERVIEW,
-                              "C5", "Interview the unaccompanied foreign minor (C5).",
-                              cfg.swc_interview_sla, at)
-            change.open_obligation(ObligationKind.EMERGENCY_ASSISTANCE, "C5",
-                                   Org.SOCIAL_WORK_CENTRE,
-                                   "Offer the minor emergency social assistance (C5).")
-            change.open_obligation(ObligationKind.GUARDIAN_STATEMENT, "C5",
-                                   Org.SOCIAL_WORK_CENTRE,
-                                   "Obtain the minor's statement on the appointment of a "
-                                   "guardian (C5).")
-        _child_obligation(change, ObligationKind.FAMILY_CONTACT, DeadlineKind.FAMILY_CONTACT,
-                          "C6", "Seek contact with the child's family as soon as possible (C6).",
-                          cfg.family_contact_sla, at)
+            _child_obligation(change, _SWC_INTERVIEW,
+                              "Interview the unaccompanied foreign minor (C5).", at)
+            change.open_obligation(_Duty(
+                ObligationKind.EMERGENCY_ASSISTANCE, "C5", Org.SOCIAL_WORK_CENTRE,
+                "Offer the minor emergency social assistance (C5)."))
+            change.open_obligation(_Duty(
+                ObligationKind.GUARDIAN_STATEMENT, "C5", Org.SOCIAL_WORK_CENTRE,
+                "Obtain the minor's statement on the appointment of a guardian (C5)."))
+        _child_obligation(change, _FAMILY_CONTACT,
+                          "Seek contact with the child's family as soon as possible (C6).", at)
     change.notify([Org.SOCIAL_WORK_CENTRE], "child_identified", "C4",
                   "A child victim was identified: child-protection measures apply (C1–C8).")
 
@@ -400,11 +438,9 @@ def _require_child(change: _Change, event: BaseEvent, rule: str) -> ChildProtect
     return cp
 
 
-def _close_child_obligation(change: _Change, by: str, kind: ObligationKind,
-                            deadline: DeadlineKind | None = None) -> None:
-    change.close_obligations(by, kind)
-    if deadline is not None:
-        change.end_deadline(deadline)
+def _close_child_obligation(change: _Change, by: str, timer: _ChildTimer) -> None:
+    change.close_obligations(by, timer.obligation)
+    change.end_deadline(timer.deadline)
 
 
 def _swc_interview(change: _Change, event: ev.SwcInterviewHeld) -> None:
@@ -414,47 +450,40 @@ def _swc_interview(change: _Change, event: ev.SwcInterviewHeld) -> None:
         guardian_statement_taken=event.guardian_statement_taken,
         trafficking_indicators=event.trafficking_indicators,
     )
-    _close_child_obligation(change, event.event_id, ObligationKind.SWC_INTERVIEW,
-                            DeadlineKind.SWC_INTERVIEW)
+    _close_child_obligation(change, event.event_id, _SWC_INTERVIEW)
     if event.emergency_assistance_offered:
         change.close_obligations(event.event_id, ObligationKind.EMERGENCY_ASSISTANCE)
     if event.guardian_statement_taken:
         change.close_obligations(event.event_id, ObligationKind.GUARDIAN_STATEMENT)
     if event.trafficking_indicators and cp.facility_accommodation_at is None:
-        _child_obligation(change, ObligationKind.FACILITY_ACCOMMODATION,
-                          DeadlineKind.FACILITY_ACCOMMODATION, "C5",
+        _child_obligation(change, _FACILITY,
                           "Indicators of trafficking: accommodate the minor in an appropriate "
-                          "facility (C5).", change.config.facility_accommodation_sla,
-                          event.occurred_at)
+                          "facility (C5).", event.occurred_at)
 
 
 def _facility(change: _Change, event: ev.ChildAccommodatedInFacility) -> None:
     cp = _require_child(change, event, "C5")
     cp.facility_accommodation_at = event.occurred_at
-    _close_child_obligation(change, event.event_id, ObligationKind.FACILITY_ACCOMMODATION,
-                            DeadlineKind.FACILITY_ACCOMMODATION)
+    _close_child_obligation(change, event.event_id, _FACILITY)
 
 
 def _guardian(change: _Change, event: ev.GuardianAppointed) -> None:
     cp = _require_child(change, event, "C4")
     cp.guardian_appointed_at = event.occurred_at
-    _close_child_obligation(change, event.event_id, ObligationKind.GUARDIAN_APPOINTMENT,
-                            DeadlineKind.GUARDIAN_APPOINTMENT)
+    _close_child_obligation(change, event.event_id, _GUARDIAN)
 
 
 def _family_contact(change: _Change, event: ev.FamilyContactRecorded) -> None:
     cp = _require_child(change, event, "C6")
     cp.family_contact = event.outcome
     if event.outcome is not ev.FamilyContactOutcome.ATTEMPTED:
-        _close_child_obligation(change, event.event_id, ObligationKind.FAMILY_CONTACT,
-                                DeadlineKind.FAMILY_CONTACT)
+        _close_child_obligation(change, event.event_id, _FAMILY_CONTACT)
 
 
 def _representative(change: _Change, event: ev.AuthorisedRepresentativeAppointed) -> None:
     cp = _require_child(change, event, "C7")
     cp.authorised_representative_at = event.occurred_at
-    _close_child_obligation(change, event.event_id, ObligationKind.AUTHORISED_REPRESENTATIVE,
-                            DeadlineKind.AUTHORISED_REPRESENTATIVE)
+    _close_child_obligation(change, event.event_id, _REPRESENTATIVE)
 
 
 def _main_hearing(change: _Change, event: ev.MainHearingScheduled) -> None:
@@ -526,11 +555,9 @@ def _criminal_proceedings_for_minor(change: _Change, event: ev.CriminalProceedin
     """C7: a minor injured party has an authorised representative throughout."""
     if event.authorised_representative or not change.state.is_minor_at(event.occurred_at):
         return
-    _child_obligation(change, ObligationKind.AUTHORISED_REPRESENTATIVE,
-                      DeadlineKind.AUTHORISED_REPRESENTATIVE, "C7",
+    _child_obligation(change, _REPRESENTATIVE,
                       "The minor injured party has no authorised representative in the "
-                      "criminal proceedings: have one appointed (C7).",
-                      change.config.authorised_representative_sla, event.occurred_at)
+                      "criminal proceedings: have one appointed (C7).", event.occurred_at)
     change.notify([Org.SOCIAL_WORK_CENTRE, Org.POLICE], "authorised_representative_missing",
                   "C7", "Criminal proceedings opened for a minor injured party without an "
                   "authorised representative (C7).")
@@ -547,9 +574,10 @@ def _special_need(change: _Change, event: ev.SpecialNeedFlagged) -> None:
         need=event.need, detail=event.detail, provider=provider, flagged_at=event.occurred_at,
     ))
     # The obligation's ID and the notification name no need: that is a health detail.
-    change.open_obligation(ObligationKind.SPECIAL_NEED_REFERRAL, "K4", provider,
-                           "Refer the person for appropriate help with a special need (K4).",
-                           suffix=str(len(state.special_needs)))
+    change.open_obligation(
+        _Duty(ObligationKind.SPECIAL_NEED_REFERRAL, "K4", provider,
+              "Refer the person for appropriate help with a special need (K4)."),
+        suffix=str(len(state.special_needs)))
     change.notify([provider], "special_need_referral", "K4",
                   "A special need calls for appropriate help: see the case and refer (K4).")
 
@@ -816,8 +844,8 @@ def _proceedings_concluded(change: _Change, event: ev.CriminalProceedingsConclud
         # K6: assistance continues for an appropriate period after, so it is a plan, not an end.
         action = ("Criminal proceedings concluded: agree the victim's next step after safe "
                   "accommodation (K6 support continues for an appropriate period).")
-        change.open_obligation(ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS, "S5",
-                               Org.KLJUC, action)
+        change.open_obligation(_Duty(ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS, "S5",
+                                     Org.KLJUC, action))
         change.notify([Org.KLJUC], "proceedings_concluded", "S5", action)
 
 
@@ -984,9 +1012,7 @@ def decide(
             _inform_of_measure(change, event)
     except _Reject as rejected:
         return rejected.rejection
-    change.record(event.occurred_at, _who(event), event.type.replace("_", " "),
-                  why=event.reason, rule=_EVENT_RULES.get(event.type), event_id=event.event_id,
-                  organisation=event.organisation, child=event.child)
+    change.record_event(event, _EVENT_RULES.get(event.type))
     result = EventResult(event_id=event.event_id, event_type=event.type,
                          summary=change.state.summary())
     _remember(change.state, event, result)
@@ -1063,7 +1089,8 @@ def _expire_reflection(change: _Change) -> None:
     state = change.state
     action = ("The reflection period has ended: decide with the victim on safe accommodation, "
               "return or other support. The victim stays in assistance (K5, R5).")
-    change.open_obligation(ObligationKind.REFLECTION_DECISION, "K5", state.lead_ngo, action)
+    change.open_obligation(_Duty(ObligationKind.REFLECTION_DECISION, "K5", state.lead_ngo,
+                                 action))
     change.notify([state.lead_ngo, Org.POLICE], "reflection_period_ended", "K5", action)
 
 
@@ -1072,7 +1099,7 @@ def _expire_crisis(change: _Change) -> None:
         return
     action = ("Crisis accommodation reached 30 days with no follow-on placement decided: "
               "decide the follow-on placement (K1).")
-    change.open_obligation(ObligationKind.FOLLOW_ON_PLACEMENT, "K1", Org.CARITAS, action,
+    change.open_obligation(_Duty(ObligationKind.FOLLOW_ON_PLACEMENT, "K1", Org.CARITAS, action),
                            escalated=True)
     change.notify([Org.CARITAS, Org.LABOUR_MINISTRY], "crisis_accommodation_escalation", "K1",
                   action)
@@ -1085,8 +1112,8 @@ def _expire_permit_to_stay(change: _Change) -> None:
     if permit.extended_by_months is None:
         action = ("The permit to stay has expired: decide on the one extension of at most "
                   f"{change.config.permit_to_stay_extension_max_months} months (K7).")
-        change.open_obligation(ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION, "K7",
-                               Org.POLICE, action)
+        change.open_obligation(_Duty(ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION, "K7",
+                                     Org.POLICE, action))
     else:
         action = "The extended permit to stay has expired; no further extension is possible (K7)."
     change.notify([Org.POLICE, state.lead_ngo], "permit_to_stay_expired", "K7", action)
@@ -1095,31 +1122,29 @@ def _expire_permit_to_stay(change: _Change) -> None:
 def _expire_residence_permit(change: _Change) -> None:
     state = change.state
     action = "The temporary residence permit has expired: renewal is due (S4)."
-    change.open_obligation(ObligationKind.RESIDENCE_PERMIT_RENEWAL, "S4",
-                           Org.MIGRATION_AUTHORITY, action)
+    change.open_obligation(_Duty(ObligationKind.RESIDENCE_PERMIT_RENEWAL, "S4",
+                                 Org.MIGRATION_AUTHORITY, action))
     recipients = [Org.MIGRATION_AUTHORITY, state.lead_ngo]
     if state.safe_accommodation is not None and state.safe_accommodation.active:
         action += " Safe accommodation of a third-country national depends on it (S3)."
     change.notify(recipients, "residence_permit_expired", "S3", action)
 
 
-def _repeat_child_escalation(kind: DeadlineKind, obligation: ObligationKind, rule: str,
-                             reason: str, text: str,
-                             sla: Callable[[CaseConfig], timedelta],
+def _repeat_child_escalation(timer: _ChildTimer, reason: str, text: str,
                              extra: tuple[Org, ...] = ()) -> Callable[[_Change], None]:
-    """An escalating obligation: at each expiry the social work centre is alerted again and
-    the timer re-armed, until the obligation is met (C4–C7)."""
+    """``timer``'s expiry: while its obligation is open, the social work centre (and
+    ``extra``) is alerted again and the timer re-armed (C4–C7)."""
     def expire(change: _Change) -> None:
         state = change.state
-        open_ones = [o for o in state.open_obligations if o.kind is obligation]
+        open_ones = [o for o in state.open_obligations if o.kind is timer.obligation]
         if not open_ones:
             return
-        due = change.now + sla(change.config)
+        due = change.now + timer.sla(change.config)
         for ob in open_ones:
             ob.escalated_at = ob.escalated_at or change.now
             ob.due_at = due
-        change.notify([Org.SOCIAL_WORK_CENTRE, *extra], reason, rule, text, due_at=due)
-        change.set_deadline(kind, rule, due)
+        change.notify([Org.SOCIAL_WORK_CENTRE, *extra], reason, timer.rule, text, due_at=due)
+        change.set_deadline(timer.deadline, timer.rule, due)
     return expire
 
 
@@ -1149,25 +1174,21 @@ def _turns_18(change: _Change) -> None:
 
 _EXPIRY: dict[DeadlineKind, Callable[[_Change], None]] = {
     DeadlineKind.GUARDIAN_APPOINTMENT: _repeat_child_escalation(
-        DeadlineKind.GUARDIAN_APPOINTMENT, ObligationKind.GUARDIAN_APPOINTMENT, "C4",
-        "guardian_appointment_overdue", "A guardian for the child is still not appointed (C4).",
-        lambda c: c.guardian_sla),
+        _GUARDIAN, "guardian_appointment_overdue",
+        "A guardian for the child is still not appointed (C4)."),
     DeadlineKind.FAMILY_CONTACT: _repeat_child_escalation(
-        DeadlineKind.FAMILY_CONTACT, ObligationKind.FAMILY_CONTACT, "C6",
-        "family_contact_reminder", "Contact with the child's family is still not established "
-        "or found not in the child's interest (C6).", lambda c: c.family_contact_sla),
+        _FAMILY_CONTACT, "family_contact_reminder",
+        "Contact with the child's family is still not established or found not in the child's "
+        "interest (C6)."),
     DeadlineKind.SWC_INTERVIEW: _repeat_child_escalation(
-        DeadlineKind.SWC_INTERVIEW, ObligationKind.SWC_INTERVIEW, "C5",
-        "swc_interview_overdue", "The unaccompanied minor has not been interviewed (C5).",
-        lambda c: c.swc_interview_sla),
+        _SWC_INTERVIEW, "swc_interview_overdue",
+        "The unaccompanied minor has not been interviewed (C5)."),
     DeadlineKind.FACILITY_ACCOMMODATION: _repeat_child_escalation(
-        DeadlineKind.FACILITY_ACCOMMODATION, ObligationKind.FACILITY_ACCOMMODATION, "C5",
-        "facility_accommodation_overdue", "The minor is not yet accommodated in an appropriate "
-        "facility (C5).", lambda c: c.facility_accommodation_sla),
+        _FACILITY, "facility_accommodation_overdue",
+        "The minor is not yet accommodated in an appropriate facility (C5)."),
     DeadlineKind.AUTHORISED_REPRESENTATIVE: _repeat_child_escalation(
-        DeadlineKind.AUTHORISED_REPRESENTATIVE, ObligationKind.AUTHORISED_REPRESENTATIVE, "C7",
-        "authorised_representative_missing", "The minor injured party still has no authorised "
-        "representative (C7).", lambda c: c.authorised_representative_sla,
+        _REPRESENTATIVE, "authorised_representative_missing",
+        "The minor injured party still has no authorised representative (C7).",
         extra=(Org.POLICE,)),
     DeadlineKind.TURNS_15: _turns_15,
     DeadlineKind.TURNS_18: _turns_18,
@@ -1206,8 +1227,9 @@ def _escalate_undelivered_reminders(change: _Change, deadline: Deadline) -> None
         action = (f"A reminder to {unreachable.value} about the {deadline.kind.value} deadline "
                   f"({deadline.rule}) could not be delivered before the deadline: tell them "
                   "another way.")
-        change.open_obligation(ObligationKind.NOTIFICATION_UNDELIVERED, deadline.rule, owner,
-                               action, suffix=reminder.idempotency_key, escalated=True)
+        change.open_obligation(
+            _Duty(ObligationKind.NOTIFICATION_UNDELIVERED, deadline.rule, owner, action),
+            suffix=reminder.idempotency_key, escalated=True)
         recipients = [o for o in (state.lead_ngo, Org.INTERIOR_MINISTRY) if o is not unreachable]
         change.notify(recipients, "notification_undelivered", deadline.rule, action)
 
@@ -1235,12 +1257,10 @@ def fire_due(state: CaseState, now: datetime, *,
                     recipients.append(change.state.lead_ngo)
                 change.notify(recipients, f"{deadline.kind.value}_reminder",
                               deadline.rule, text, due_at=deadline.due_at)
-                change.record(now, "pathway", f"{deadline.kind.value} reminder sent",
-                              rule=deadline.rule)
+                change.record_timer(f"{deadline.kind.value} reminder sent", deadline.rule)
         if deadline.due_at <= now:
             change.end_deadline(deadline.kind)
-            change.record(now, "pathway", f"{deadline.kind.value} deadline reached",
-                          rule=deadline.rule)
+            change.record_timer(f"{deadline.kind.value} deadline reached", deadline.rule)
             if escalate_undelivered:
                 _escalate_undelivered_reminders(change, deadline)
             _EXPIRY[deadline.kind](change)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from pathway.access.identity import Authenticator, load_authenticator
 from pathway.gateway.app import create_gateway_app
 from pathway.gateway.context import GatewaySettings
-from pathway.web.serving import serve_app
+from pathway.web.serving import listen, serve_app
 
 __all__ = ["run_gateway", "serve_gateway"]
 
@@ -24,7 +24,7 @@ async def serve_gateway(app: FastAPI, host: str, port: int, stop: asyncio.Event)
 
     Raises :class:`OSError` if the address cannot be bound.
     """
-    await serve_app(app, host, port, stop, name="gateway", graceful_seconds=10,
+    await serve_app(app, listen(host, port), stop, name="gateway", graceful_seconds=10,
                     docs=f"http://{host}:{port}/docs")
 
 

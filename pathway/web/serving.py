@@ -70,20 +70,17 @@ class _CallerOwnsSignals(uvicorn.Server):
         yield
 
 
-async def serve_app(app: Starlette, host: str, port: int, stop: asyncio.Event, *, name: str,
-                    graceful_seconds: int, sock: socket.socket | None = None,
-                    **announce: Any) -> None:
-    """Serve ``app`` on ``host:port`` until ``stop`` is set, then shut down gracefully
-    (requests in flight get ``graceful_seconds``). ``announce`` goes into the log line.
+async def serve_app(app: Starlette, sock: socket.socket, stop: asyncio.Event, *, name: str,
+                    graceful_seconds: int, **announce: Any) -> None:
+    """Serve ``app`` on ``sock``, a listening socket from :func:`listen` (this function owns
+    and closes it), until ``stop`` is set, then shut down gracefully (requests in flight get
+    ``graceful_seconds``). ``announce`` goes into the log line.
 
-    ``sock`` is a socket from :func:`listen` for that address (this function then owns and
-    closes it); without one the address is bound here, raising :class:`AddressUnavailable`
-    if it cannot be.
+    The caller binds, not uvicorn: uvicorn answers a bind failure with sys.exit, which would
+    end the caller's whole event loop, where :func:`listen` raises :class:`AddressUnavailable`
+    naming the address.
     """
-    # Bound by us, not by uvicorn: uvicorn answers a bind failure with sys.exit, which would end
-    # the caller's whole event loop; an OSError names the address and can be handled.
-    if sock is None:
-        sock = listen(host, port)
+    host, port = sock.getsockname()[:2]
     config = uvicorn.Config(
         app,
         # uvicorn's own logging config would replace the process's (pathway.logs); without it

@@ -30,16 +30,36 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 STEP = timedelta(hours=6)
 #: Temporal's default limit on one payload (the continue-as-new input carries the whole state).
 PAYLOAD_LIMIT = 2 * 1024 * 1024
-PERSON: dict[str, Any] = {"citizenships": ["DE"], "residence_status": "eu_citizen",
-                          "gender": "female", "languages": ["de"], "birth_date": "1995-04-01"}
-SUBJECTS = ["a_institutions", "b_assistance_types", "c_reporting_the_crime",
-            "d_procedures_and_role", "e_protection", "f_legal_counselling_and_aid",
-            "g_compensation", "h_other_member_state_resident", "i_cost_reimbursement"]
+PERSON: dict[str, Any] = {
+    "citizenships": ["DE"],
+    "residence_status": "eu_citizen",
+    "gender": "female",
+    "languages": ["de"],
+    "birth_date": "1995-04-01",
+}
+SUBJECTS = [
+    "a_institutions",
+    "b_assistance_types",
+    "c_reporting_the_crime",
+    "d_procedures_and_role",
+    "e_protection",
+    "f_legal_counselling_and_aid",
+    "g_compensation",
+    "h_other_member_state_resident",
+    "i_cost_reimbursement",
+]
 
 
 def event(n: int, at: datetime, type_: str, organisation: str, **fields: Any) -> CaseEvent:
-    return parse_event({"type": type_, "event_id": f"bench-{n}", "organisation": organisation,
-                        "occurred_at": at.isoformat(), **fields})
+    return parse_event(
+        {
+            "type": type_,
+            "event_id": f"bench-{n}",
+            "organisation": organisation,
+            "occurred_at": at.isoformat(),
+            **fields,
+        }
+    )
 
 
 def events() -> Iterator[CaseEvent]:
@@ -47,22 +67,41 @@ def events() -> Iterator[CaseEvent]:
     at = (T0 + STEP * i for i in itertools.count())
     n = itertools.count(1)
     yield event(next(n), next(at), "identified", "police", subject_ref="bench", person=PERSON)
-    yield event(next(n), next(at), "ngo_interview_held", "caritas", language="de",
-                interpreter_used=False)
-    yield event(next(n), next(at), "rights_information_given", "caritas", language="de",
-                interpreter_used=False, subjects=SUBJECTS)
+    yield event(
+        next(n), next(at), "ngo_interview_held", "caritas", language="de", interpreter_used=False
+    )
+    yield event(
+        next(n),
+        next(at),
+        "rights_information_given",
+        "caritas",
+        language="de",
+        interpreter_used=False,
+        subjects=SUBJECTS,
+    )
     when = next(at)
-    yield event(next(n), when, "crisis_accommodation_placed", "caritas",
-                consent={"signed_on": when.date().isoformat()})
+    yield event(
+        next(n),
+        when,
+        "crisis_accommodation_placed",
+        "caritas",
+        consent={"signed_on": when.date().isoformat()},
+    )
     for i in itertools.count():
         when = next(at)
         match i % 4:
             case 0:
-                yield event(next(n), when, "cooperation_recorded", "police",
-                            willing_to_cooperate=i % 8 == 0)
+                yield event(
+                    next(n), when, "cooperation_recorded", "police", willing_to_cooperate=i % 8 == 0
+                )
             case 1:
-                yield event(next(n), when, "facts_updated", "police",
-                            person={**PERSON, "languages": ["de", "en"][: 1 + i % 2]})
+                yield event(
+                    next(n),
+                    when,
+                    "facts_updated",
+                    "police",
+                    person={**PERSON, "languages": ["de", "en"][: 1 + i % 2]},
+                )
             case 2:
                 yield event(next(n), when, "criminal_proceedings_opened", "police")
             case _:
@@ -83,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     state: CaseState | None = None
     window = {"events": 0, "decide": 0.0, "fire_due": 0.0}
     total = 0.0
-    print(f"{'events':>7} {'events/s':>9} {'decide µs':>10} {'fire_due µs':>12} "
-          f"{'state bytes':>12} {'timeline':>9} {'of 2 MiB':>9}")
+    print(
+        f"{'events':>7} {'events/s':>9} {'decide µs':>10} {'fire_due µs':>12} "
+        f"{'state bytes':>12} {'timeline':>9} {'of 2 MiB':>9}"
+    )
     for n, ev in enumerate(itertools.islice(events(), args.events), 1):
         now = ev.occurred_at
         if state is not None:
@@ -100,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         state = decision.state
         # What the workflow does once each notification has been delivered.
         for notification in list(state.pending_notifications):
-            delivered = DeliveryOutcome(idempotency_key=notification.idempotency_key,
-                                        recipient=notification.recipient, channel="bench")
+            delivered = DeliveryOutcome(
+                idempotency_key=notification.idempotency_key,
+                recipient=notification.recipient,
+                channel="bench",
+            )
             settle_notification(state, notification, now, delivered)
         window["events"] += 1
         if n in checkpoints:
@@ -109,16 +153,22 @@ def main(argv: list[str] | None = None) -> int:
             spent = window["decide"] + window["fire_due"]
             total += spent
             bytes_ = size(state)
-            print(f"{n:>7} {count / spent:>9,.0f} {1e6 * window['decide'] / count:>10,.0f} "
-                  f"{1e6 * window['fire_due'] / count:>12,.0f} {bytes_:>12,} "
-                  f"{len(state.timeline):>9,} {bytes_ / PAYLOAD_LIMIT:>9.1%}")
+            print(
+                f"{n:>7} {count / spent:>9,.0f} {1e6 * window['decide'] / count:>10,.0f} "
+                f"{1e6 * window['fire_due'] / count:>12,.0f} {bytes_:>12,} "
+                f"{len(state.timeline):>9,} {bytes_ / PAYLOAD_LIMIT:>9.1%}"
+            )
             window = {"events": 0, "decide": 0.0, "fire_due": 0.0}
     assert state is not None
     per_event = size(state) / args.events
-    print(f"{args.events:,} events in {total:.1f} s (decide + fire_due, each event once; the "
-          "workflow also runs decide in the update validator)")
-    print(f"state grows by about {per_event:,.0f} bytes per event: a continue-as-new input "
-          f"reaches the 2 MiB payload limit after about {PAYLOAD_LIMIT / per_event:,.0f} events")
+    print(
+        f"{args.events:,} events in {total:.1f} s (decide + fire_due, each event once; the "
+        "workflow also runs decide in the update validator)"
+    )
+    print(
+        f"state grows by about {per_event:,.0f} bytes per event: a continue-as-new input "
+        f"reaches the 2 MiB payload limit after about {PAYLOAD_LIMIT / per_event:,.0f} events"
+    )
     return 0
 
 

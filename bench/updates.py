@@ -58,20 +58,36 @@ def percentile(values: list[float], p: float) -> float:
 async def one_case(client: Client, config: CaseConfig, updates: int) -> list[float]:
     """Open a case and send it ``updates`` events one after the other; their latencies (ms)."""
     now = datetime.now(UTC)
-    ident = parse_event({
-        "type": "identified", "event_id": f"open-{uuid.uuid4()}", "organisation": "police",
-        "occurred_at": now.isoformat(), "subject_ref": f"bench-{uuid.uuid4()}",
-        "person": {"citizenships": ["DE"], "residence_status": "eu_citizen",
-                   "gender": "female", "languages": ["de"]},
-    })
+    ident = parse_event(
+        {
+            "type": "identified",
+            "event_id": f"open-{uuid.uuid4()}",
+            "organisation": "police",
+            "occurred_at": now.isoformat(),
+            "subject_ref": f"bench-{uuid.uuid4()}",
+            "person": {
+                "citizenships": ["DE"],
+                "residence_status": "eu_citizen",
+                "gender": "female",
+                "languages": ["de"],
+            },
+        }
+    )
     assert isinstance(ident, Identified)
-    case_id, _ = await cases.open_case(client, ident, pepper=PEPPER, config=config,
-                                       task_queue=QUEUE)
+    case_id, _ = await cases.open_case(
+        client, ident, pepper=PEPPER, config=config, task_queue=QUEUE
+    )
     latencies = []
     for i in range(updates):
-        ev = parse_event({"type": "cooperation_recorded", "event_id": f"e-{uuid.uuid4()}",
-                          "organisation": "police", "occurred_at": now.isoformat(),
-                          "willing_to_cooperate": i % 2 == 0})
+        ev = parse_event(
+            {
+                "type": "cooperation_recorded",
+                "event_id": f"e-{uuid.uuid4()}",
+                "organisation": "police",
+                "occurred_at": now.isoformat(),
+                "willing_to_cooperate": i % 2 == 0,
+            }
+        )
         started = time.perf_counter()
         await cases.record_event(client, case_id, ev)
         latencies.append((time.perf_counter() - started) * 1000)
@@ -81,36 +97,46 @@ async def one_case(client: Client, config: CaseConfig, updates: int) -> list[flo
 async def run(updates: int, case_count: int) -> None:
     with tempfile.TemporaryDirectory(prefix="pathway-bench-") as tmp:
         base = Path(tmp)
-        settings = DevServer(var_dir=base / "temporal", port=_free_port(),
-                             ui_port=_free_port(), headless=True)
+        settings = DevServer(
+            var_dir=base / "temporal", port=_free_port(), ui_port=_free_port(), headless=True
+        )
         server = await start_dev_server(settings)
         try:
-            client = await Client.connect(settings.target,
-                                          data_converter=data_converter(default_keystore(base)))
+            client = await Client.connect(
+                settings.target, data_converter=data_converter(default_keystore(base))
+            )
             config = CaseConfig(notification_queue_prefix=f"{QUEUE}-notify")
             notifier = Notifier(Channels(default=OutboxChannel(directory=base / "outbox")))
             workers = [Worker(client, task_queue=QUEUE, workflows=[VictimCaseWorkflow])]
             workers += [
-                Worker(client, activities=notifier.activities(),
-                       task_queue=notification_task_queue(org, config.notification_queue_prefix))
+                Worker(
+                    client,
+                    activities=notifier.activities(),
+                    task_queue=notification_task_queue(org, config.notification_queue_prefix),
+                )
                 for org in NOTIFIED
             ]
             async with contextlib.AsyncExitStack() as stack:
                 for worker in workers:
                     await stack.enter_async_context(worker)
-                share = [updates // case_count + (i < updates % case_count)
-                         for i in range(case_count)]
+                share = [
+                    updates // case_count + (i < updates % case_count) for i in range(case_count)
+                ]
                 started = time.perf_counter()
                 results = await asyncio.gather(*(one_case(client, config, n) for n in share))
                 elapsed = time.perf_counter() - started
         finally:
             await stop_process(server)
     latencies = [ms for result in results for ms in result]
-    print(f"{len(latencies)} updates on {case_count} case(s), SQLite dev server, encrypted "
-          f"payloads: {len(latencies) / elapsed:.0f} updates/s (incl. opening the cases)")
-    print(f"latency ms: p50 {percentile(latencies, 50):.1f}  p90 {percentile(latencies, 90):.1f}"
-          f"  p99 {percentile(latencies, 99):.1f}  max {max(latencies):.1f}  "
-          f"mean {statistics.fmean(latencies):.1f}")
+    print(
+        f"{len(latencies)} updates on {case_count} case(s), SQLite dev server, encrypted "
+        f"payloads: {len(latencies) / elapsed:.0f} updates/s (incl. opening the cases)"
+    )
+    print(
+        f"latency ms: p50 {percentile(latencies, 50):.1f}  p90 {percentile(latencies, 90):.1f}"
+        f"  p99 {percentile(latencies, 99):.1f}  max {max(latencies):.1f}  "
+        f"mean {statistics.fmean(latencies):.1f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

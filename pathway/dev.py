@@ -131,14 +131,16 @@ def hold_state_dir(var_dir: Path) -> Iterator[None]:
         fd = os.open(var_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as error:
         raise DevStartError(
-            f"cannot use {var_dir} as the state directory: {_one_line(error)}") from None
+            f"cannot use {var_dir} as the state directory: {_one_line(error)}"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise DevStartError(
                 f"{var_dir} is already in use by a running pathway dev{_holder(fd)}; stop that "
-                "one first (Ctrl-C in its terminal) or give this one another --var") from None
+                "one first (Ctrl-C in its terminal) or give this one another --var"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         yield
@@ -175,7 +177,8 @@ def _check_distinct(ports: list[_Port]) -> None:
         if port.port in seen:
             raise DevStartError(
                 f"{seen[port.port].flag} and {port.flag} are both {port.port}: "
-                "every port of pathway dev must differ")
+                "every port of pathway dev must differ"
+            )
         seen[port.port] = port
 
 
@@ -185,7 +188,8 @@ def _taken(ports: list[_Port]) -> DevStartError:
     flags = " ".join(dict.fromkeys(port.flag for port in ports))
     return DevStartError(
         f"{names} {verb} already in use: stop what listens there, or choose another port "
-        f"with {flags}")
+        f"with {flags}"
+    )
 
 
 def _bind_all(frontend: _Port, served: list[_Port]) -> list[socket.socket]:
@@ -255,25 +259,40 @@ async def run_dev(
     if is_production(os.environ):
         raise GatewayConfigError(
             "`pathway dev` is the embedded development default and creates its own "
-            "credentials; in production run `pathway worker` and `pathway gateway`")
+            "credentials; in production run `pathway worker` and `pathway gateway`"
+        )
     stop = stop or asyncio.Event()
     ports = ports or DevPorts()
     frontend = _Port("Temporal frontend", "--port", ports.frontend)
-    served = [_Port("web UI", "--ui-port", ports.ui),
-              _Port("codec server", "--codec-port", ports.codec),
-              _Port("gateway", "--gateway-port", ports.gateway)]
+    served = [
+        _Port("web UI", "--ui-port", ports.ui),
+        _Port("codec server", "--codec-port", ports.codec),
+        _Port("gateway", "--gateway-port", ports.gateway),
+    ]
     _check_distinct([frontend, *served])
     with hold_state_dir(var_dir):
         # Every check before anything starts or is printed (the operator token among them).
         ui_sock, codec_sock, gateway_sock = _bind_all(frontend, served)
         with ui_sock, codec_sock, gateway_sock:
-            await _run(var_dir, ports=ports, channels=channels, stop=stop, ready=ready,
-                       sockets=(ui_sock, codec_sock, gateway_sock))
+            await _run(
+                var_dir,
+                ports=ports,
+                channels=channels,
+                stop=stop,
+                ready=ready,
+                sockets=(ui_sock, codec_sock, gateway_sock),
+            )
 
 
-async def _run(var_dir: Path, *, ports: DevPorts, channels: Path | None, stop: asyncio.Event,
-               ready: Callable[[str], None] | None,
-               sockets: tuple[socket.socket, socket.socket, socket.socket]) -> None:
+async def _run(
+    var_dir: Path,
+    *,
+    ports: DevPorts,
+    channels: Path | None,
+    stop: asyncio.Event,
+    ready: Callable[[str], None] | None,
+    sockets: tuple[socket.socket, socket.socket, socket.socket],
+) -> None:
     ui_sock, codec_sock, gateway_sock = sockets
     try:
         loaded_channels = load_channels(channels)
@@ -284,36 +303,49 @@ async def _run(var_dir: Path, *, ports: DevPorts, channels: Path | None, stop: a
         gateway_settings = GatewaySettings.from_env()
     except DevStartError:
         raise
-    except (ChannelConfigError, CredentialsError, GatewayConfigError, PrivacyError,
-            OSError) as error:
+    except (
+        ChannelConfigError,
+        CredentialsError,
+        GatewayConfigError,
+        PrivacyError,
+        OSError,
+    ) as error:
         raise DevStartError(_one_line(error)) from None
     ui_url = f"http://{HOST}:{ports.ui}"
     gateway_url = f"http://{HOST}:{ports.gateway}"
     codec_url = f"http://{HOST}:{ports.codec}"
     # The Temporal UI server itself listens on a port of its own, behind the front on ports.ui.
-    settings = DevServer(var_dir=var_dir, port=ports.frontend, ui_port=free_port(HOST),
-                         ui_codec_endpoint=codec_url)
+    settings = DevServer(
+        var_dir=var_dir, port=ports.frontend, ui_port=free_port(HOST), ui_codec_endpoint=codec_url
+    )
     remove_signals = install_stop_signals(stop)
     try:
         server = await _start_server(settings, stop)
         if server is None:
             log.info("stopped before the temporal dev server was ready")
             return
-        proxy = ReverseProxy(settings.ui_url, json_patches={
-            "/api/v1/settings": ui_codec_settings(codec_url)}, drop_cookies={SESSION_COOKIE})
+        proxy = ReverseProxy(
+            settings.ui_url,
+            json_patches={"/api/v1/settings": ui_codec_settings(codec_url)},
+            drop_cookies={SESSION_COOKIE},
+        )
         try:
             try:
                 client = await connect(settings.target, settings.namespace, store=store)
             except RuntimeError as error:  # the SDK's "connection failed"
                 raise DevStartError(
                     f"cannot connect to the Temporal dev server at {settings.target}: "
-                    f"{_one_line(error)}; its log: {settings.log_file}") from None
+                    f"{_one_line(error)}; its log: {settings.log_file}"
+                ) from None
             codec_app = create_codec_app(
-                codec=CaseCodec(store), credentials=credentials, allowed_origin=ui_url,
+                codec=CaseCodec(store),
+                credentials=credentials,
+                allowed_origin=ui_url,
                 case_access=RoleCaseAccess(partial(involved_in_case, client)),
             )
-            gateway_app = create_gateway_app(client=client, authenticator=authenticator,
-                                             settings=gateway_settings)
+            gateway_app = create_gateway_app(
+                client=client, authenticator=authenticator, settings=gateway_settings
+            )
             log.info(
                 "temporal dev server ready",
                 ui=ui_url,
@@ -329,19 +361,39 @@ async def _run(var_dir: Path, *, ports: DevPorts, channels: Path | None, stop: a
             )
             if ready is not None:
                 ready(ui_url)
-            await _serve_until_stopped(server, settings, stop, {
-                "workers": workers.run_workers(
-                    client, organisations=NOTIFIED, serve_cases=True,
-                    channels=loaded_channels, stop=stop),
-                f"web UI on {ui_url}": serve_app(
-                    proxy.app, ui_sock, stop, name="web UI", graceful_seconds=5,
-                    temporal_ui=settings.ui_url),
-                f"codec server on {codec_url}": serve_app(
-                    codec_app, codec_sock, stop, name="codec server", graceful_seconds=5),
-                f"gateway on {gateway_url}": serve_app(
-                    gateway_app, gateway_sock, stop, name="gateway", graceful_seconds=10,
-                    docs=f"{gateway_url}/docs"),
-            })
+            await _serve_until_stopped(
+                server,
+                settings,
+                stop,
+                {
+                    "workers": workers.run_workers(
+                        client,
+                        organisations=NOTIFIED,
+                        serve_cases=True,
+                        channels=loaded_channels,
+                        stop=stop,
+                    ),
+                    f"web UI on {ui_url}": serve_app(
+                        proxy.app,
+                        ui_sock,
+                        stop,
+                        name="web UI",
+                        graceful_seconds=5,
+                        temporal_ui=settings.ui_url,
+                    ),
+                    f"codec server on {codec_url}": serve_app(
+                        codec_app, codec_sock, stop, name="codec server", graceful_seconds=5
+                    ),
+                    f"gateway on {gateway_url}": serve_app(
+                        gateway_app,
+                        gateway_sock,
+                        stop,
+                        name="gateway",
+                        graceful_seconds=10,
+                        docs=f"{gateway_url}/docs",
+                    ),
+                },
+            )
         finally:
             await proxy.aclose()
             code = await stop_process(server)
@@ -350,8 +402,9 @@ async def _run(var_dir: Path, *, ports: DevPorts, channels: Path | None, stop: a
         remove_signals()
 
 
-async def _start_server(settings: DevServer, stop: asyncio.Event
-                        ) -> asyncio.subprocess.Process | None:
+async def _start_server(
+    settings: DevServer, stop: asyncio.Event
+) -> asyncio.subprocess.Process | None:
     """The started dev server, or None if ``stop`` was set first (nothing left running)."""
     starting = asyncio.create_task(start_dev_server(settings))
     stopping = asyncio.create_task(stop.wait())
@@ -373,9 +426,12 @@ async def _start_server(settings: DevServer, stop: asyncio.Event
         raise DevStartError(_one_line(error)) from None
 
 
-async def _serve_until_stopped(server: asyncio.subprocess.Process, settings: DevServer,
-                               stop: asyncio.Event,
-                               parts: dict[str, Coroutine[Any, Any, None]]) -> None:
+async def _serve_until_stopped(
+    server: asyncio.subprocess.Process,
+    settings: DevServer,
+    stop: asyncio.Event,
+    parts: dict[str, Coroutine[Any, Any, None]],
+) -> None:
     """Run ``parts`` until ``stop`` is set, one of them ends or the server exits; then stop
     the others (bounded by :data:`SHUTDOWN_GRACE`) and raise :class:`DevStartError` if
     anything failed."""
@@ -384,12 +440,14 @@ async def _serve_until_stopped(server: asyncio.subprocess.Process, settings: Dev
     stopping = asyncio.create_task(stop.wait())
     failure: DevStartError | None = None
     try:
-        done, _ = await asyncio.wait({*tasks, server_exit, stopping},
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {*tasks, server_exit, stopping}, return_when=asyncio.FIRST_COMPLETED
+        )
         if server_exit in done and not stop.is_set():
             failure = DevStartError(
                 f"the Temporal dev server exited unexpectedly with code {server.returncode}; "
-                f"its log: {settings.log_file}")
+                f"its log: {settings.log_file}"
+            )
         for task, name in tasks.items():
             if task in done:
                 failure = failure or _failure_of(name, task, stop)
@@ -439,7 +497,8 @@ def _credentials(var_dir: Path) -> Credentials:
         sys.stdout.write(
             f"\nOperator token (shown once; stored only as a hash in {path}):\n  {token}\n"
             "Use it for `pathway case erase` (PATHWAY_TOKEN) and to sign in to the codec "
-            "server for the web UI.\n\n")
+            "server for the web UI.\n\n"
+        )
         sys.stdout.flush()
     return Credentials.load(path)
 

@@ -307,7 +307,8 @@ async def start_dev_server(
                 raise DevServerError(
                     f"the Temporal dev server exited with code {proc.returncode} before it was "
                     "ready" + (f" ({said})" if said else ""),
-                    log_file=settings.log_file, output=output,
+                    log_file=settings.log_file,
+                    output=output,
                 )
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -315,7 +316,8 @@ async def start_dev_server(
                 raise DevServerError(
                     f"the Temporal dev server was not ready at {settings.target} within "
                     f"{startup_timeout:g} s (last error: {last})",
-                    log_file=settings.log_file, output=_tail(settings.log_file, log_start),
+                    log_file=settings.log_file,
+                    output=_tail(settings.log_file, log_start),
                 )
             try:
                 async with asyncio.timeout(min(remaining, 5.0)):

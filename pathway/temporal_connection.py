@@ -35,13 +35,19 @@ def data_converter(store: KeyStore | None = None) -> DataConverter:
     )
 
 
-async def connect(target: str | None = None, namespace: str | None = None,
-                  store: KeyStore | None = None, *, lazy: bool = False) -> Client:
+async def connect(
+    target: str | None = None,
+    namespace: str | None = None,
+    store: KeyStore | None = None,
+    *,
+    lazy: bool = False,
+) -> Client:
     """Connect to Temporal (``PATHWAY_TEMPORAL_ADDRESS`` / ``PATHWAY_NAMESPACE`` by default)
     with the encrypting data converter. ``lazy``: connect on first use, so a server can start
     (and answer 503) while Temporal is still down. Every process connects through here."""
     return await Client.connect(
         target or os.environ.get("PATHWAY_TEMPORAL_ADDRESS", DEFAULT_TARGET),
         namespace=namespace or os.environ.get("PATHWAY_NAMESPACE", DEFAULT_NAMESPACE),
-        data_converter=data_converter(store), lazy=lazy,
+        data_converter=data_converter(store),
+        lazy=lazy,
     )

@@ -86,7 +86,9 @@ async def run_workers(
                     client,
                     task_queue=CASE_TASK_QUEUE,
                     workflows=[
-                        VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow,
+                        VictimCaseWorkflow,
+                        ProgrammeRegisterWorkflow,
+                        RetentionSweepWorkflow,
                     ],
                     activities=RetentionSweeper(client, _key_store(client)).activities(),
                 )
@@ -117,7 +119,8 @@ def _key_store(client: Client) -> KeyStore:
     codec = client.data_converter.payload_codec
     if not isinstance(codec, CaseCodec):
         raise TypeError(
-            "the client must use pathway.temporal_connection.data_converter (CaseCodec)")
+            "the client must use pathway.temporal_connection.data_converter (CaseCodec)"
+        )
     return codec.store
 
 

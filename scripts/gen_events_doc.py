@@ -27,17 +27,29 @@ COMMON_REJECTIONS = (
 #: type -> (example payload beyond the common fields, rules that can reject it with why)
 EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "identified": (
-        {"subject_ref": "police-ref-2026-0042", "person": {
-            "birth_date": "1998-05-14", "gender": "female", "citizenships": ["CO"],
-            "residence_status": "third_country_illegal", "languages": ["es"],
-            "exploited_abroad": False}},
-        ["ACCESS under R1 (only the police, a social work centre or UOIM identify)",
-         "CASE (the person's case is already open: same `subject_ref`)"],
+        {
+            "subject_ref": "police-ref-2026-0042",
+            "person": {
+                "birth_date": "1998-05-14",
+                "gender": "female",
+                "citizenships": ["CO"],
+                "residence_status": "third_country_illegal",
+                "languages": ["es"],
+                "exploited_abroad": False,
+            },
+        },
+        [
+            "ACCESS under R1 (only the police, a social work centre or UOIM identify)",
+            "CASE (the person's case is already open: same `subject_ref`)",
+        ],
     ),
     "ngo_interview_held": ({"language": "es", "interpreter_used": True}, []),
     "rights_information_given": (
-        {"subjects": ["a_institutions", "b_assistance_types", "c_reporting_the_crime"],
-         "language": "es", "interpreter_used": True},
+        {
+            "subjects": ["a_institutions", "b_assistance_types", "c_reporting_the_crime"],
+            "language": "es",
+            "interpreter_used": True,
+        },
         ["R3 (field `language`: not a language the victim understands)"],
     ),
     "police_information_gathering_started": (
@@ -46,18 +58,24 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     ),
     "crisis_accommodation_placed": (
         {"consent": {"form": "written_statement", "signed_on": "2026-03-02"}},
-        ["K2 (field `consent`: missing; `consent.signed_on`: after the placement)",
-         "K1 (already in crisis accommodation)"],
+        [
+            "K2 (field `consent`: missing; `consent.signed_on`: after the placement)",
+            "K1 (already in crisis accommodation)",
+        ],
     ),
     "reflection_period_started": ({}, ["K5 (already started)"]),
     "further_support_decided": ({"option": "safe_accommodation"}, []),
     "crisis_accommodation_ended": ({}, ["K1 (not in crisis accommodation)"]),
     "safe_accommodation_placed": (
-        {"consent": {"form": "written_statement", "signed_on": "2026-03-02"},
-         "preliminary_programme": True},
-        ["S1 (field `consent`: missing; already placed)",
-         "S3 (third-country national without a valid permit to stay and temporary residence "
-         "permit)"],
+        {
+            "consent": {"form": "written_statement", "signed_on": "2026-03-02"},
+            "preliminary_programme": True,
+        },
+        [
+            "S1 (field `consent`: missing; already placed)",
+            "S3 (third-country national without a valid permit to stay and temporary residence "
+            "permit)",
+        ],
     ),
     "safe_accommodation_ended": ({}, ["S5 (not in safe accommodation)"]),
     "consent_withdrawn": (
@@ -73,8 +91,12 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["K7 (no permit; a second extension; field `months`: more than 3)"],
     ),
     "temporary_residence_permit_granted": (
-        {"basis": "witness", "valid_from": "2026-03-20", "valid_until": "2027-03-19",
-         "permit_number": "TRP-123456"},
+        {
+            "basis": "witness",
+            "valid_from": "2026-03-20",
+            "valid_until": "2027-03-19",
+            "permit_number": "TRP-123456",
+        },
         ["S4 (an EU citizen; field `valid_until`: not after `valid_from`)"],
     ),
     "temporary_residence_permit_renewed": (
@@ -92,75 +114,129 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["I1 (not eligible: see the eligibility rule; already enrolled)"],
     ),
     "facts_updated": (
-        {"person": {"birth_date": "1998-05-14", "gender": "female", "citizenships": ["CO"],
-                    "residence_status": "third_country_legal", "languages": ["es", "en"]}},
+        {
+            "person": {
+                "birth_date": "1998-05-14",
+                "gender": "female",
+                "citizenships": ["CO"],
+                "residence_status": "third_country_legal",
+                "languages": ["es", "en"],
+            }
+        },
         [],
     ),
     "returned_home": ({}, []),
     "departed": ({"arbitrary": True}, []),
     "case_closed": ({}, []),
     "reintegration_service_recorded": (
-        {"service": "psychotherapy"}, ["I1 (not enrolled in reintegration)"]),
+        {"service": "psychotherapy"},
+        ["I1 (not enrolled in reintegration)"],
+    ),
     "swc_interview_held": (
-        {"emergency_assistance_offered": True, "guardian_statement_taken": True,
-         "trafficking_indicators": True, "qualified_personnel": True},
+        {
+            "emergency_assistance_offered": True,
+            "guardian_statement_taken": True,
+            "trafficking_indicators": True,
+            "qualified_personnel": True,
+        },
         ["C5 (not a child's case)", "C4 (field `qualified_personnel` not true)"],
     ),
     "child_accommodated_in_facility": (
-        {"child": {"best_interests": "Secure facility away from the recruiters",
-                   "child_views": "Wants to stay with the girls she arrived with"}},
+        {
+            "child": {
+                "best_interests": "Secure facility away from the recruiters",
+                "child_views": "Wants to stay with the girls she arrived with",
+            }
+        },
         ["C5 (not a child's case)", "C1/C2 (field `child`)"],
     ),
     "guardian_appointed": (
-        {"child": {"best_interests": "Relative abroad cannot act; independent guardian",
-                   "child_views": "Agrees, asked for a woman guardian"}},
+        {
+            "child": {
+                "best_interests": "Relative abroad cannot act; independent guardian",
+                "child_views": "Agrees, asked for a woman guardian",
+            }
+        },
         ["C4 (not a child's case)", "C1/C2 (field `child`)"],
     ),
     "family_contact_recorded": (
-        {"outcome": "established",
-         "child": {"best_interests": "Contact supervised by the guardian",
-                   "child_views": "Wants to call her mother weekly"}},
+        {
+            "outcome": "established",
+            "child": {
+                "best_interests": "Contact supervised by the guardian",
+                "child_views": "Wants to call her mother weekly",
+            },
+        },
         ["C6 (not a child's case)", "C1/C2 (field `child`)"],
     ),
     "authorised_representative_appointed": (
-        {"child": {"best_interests": "Lawyer experienced with child victims",
-                   "child_views": "Agrees"}},
+        {
+            "child": {
+                "best_interests": "Lawyer experienced with child victims",
+                "child_views": "Agrees",
+            }
+        },
         ["C7 (not a child's case)", "C1/C2 (field `child`)"],
     ),
     "main_hearing_scheduled": (
         {"hearing_date": "2026-06-15", "direct_questioning": False},
-        ["C8 (field `direct_questioning`: the person is under 15 on the hearing date, or the "
-         "age is unknown)", "K6 (no open criminal proceedings)"],
+        [
+            "C8 (field `direct_questioning`: the person is under 15 on the hearing date, or the "
+            "age is unknown)",
+            "K6 (no open criminal proceedings)",
+        ],
     ),
     "accompanying_child_recorded": (
-        {"child_ref": "child-1", "birth_date": "2019-09-01", "gender": "male",
-         "citizenships": ["PT"], "placed_with": "crisis_accommodation"},
-        ["K1/S1 (field `placed_with`: no such placement running)",
-         "CASE (field `child_ref` already recorded)"],
+        {
+            "child_ref": "child-1",
+            "birth_date": "2019-09-01",
+            "gender": "male",
+            "citizenships": ["PT"],
+            "placed_with": "crisis_accommodation",
+        },
+        [
+            "K1/S1 (field `placed_with`: no such placement running)",
+            "CASE (field `child_ref` already recorded)",
+        ],
     ),
     "accompanying_child_identified": (
         {"child_ref": "child-1", "residence_status": "eu_citizen", "languages": ["pt"]},
-        ["R1 (field `child_ref`: unknown, or the child's case is already open; field "
-         "`residence_status` inconsistent with the child's citizenship)"],
+        [
+            "R1 (field `child_ref`: unknown, or the child's case is already open; field "
+            "`residence_status` inconsistent with the child's citizenship)"
+        ],
     ),
     "special_need_flagged": (
         {"need": "pregnancy", "detail": "Week 20, needs prenatal care", "provider": "caritas"},
         [],
     ),
     "special_need_referral_made": (
-        {"need": "pregnancy"}, ["K4 (field `need`: no unreferred need of this kind)"]),
+        {"need": "pregnancy"},
+        ["K4 (field `need`: no unreferred need of this kind)"],
+    ),
 }
 
 #: Programme registers (P1, X1): not cases; sent with `pathway programme record`.
 PROGRAMME_EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "pats_interview_recorded": (
-        {"language": "ar", "gender": "female", "citizenships": ["SY"], "minor": True,
-         "age_appropriate": True, "shortened_at_placement": False, "suspicion": False},
+        {
+            "language": "ar",
+            "gender": "female",
+            "citizenships": ["SY"],
+            "minor": True,
+            "age_appropriate": True,
+            "shortened_at_placement": False,
+            "suspicion": False,
+        },
         ["P1 (field `age_appropriate`: an interview with a child must be)"],
     ),
     "exit_programme_enrolled": (
-        {"participant_ref": "k-2026-07", "gender": "female", "citizenships": ["SI"],
-         "minor": False},
+        {
+            "participant_ref": "k-2026-07",
+            "gender": "female",
+            "citizenships": ["SI"],
+            "minor": False,
+        },
         ["X1 (field `participant_ref`: already enrolled)"],
     ),
     "exit_counselling_recorded": (
@@ -168,7 +244,9 @@ PROGRAMME_EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["X1 (field `participant_ref`: not enrolled)"],
     ),
     "exit_programme_left": (
-        {"participant_ref": "k-2026-07"}, ["X1 (field `participant_ref`: not enrolled)"]),
+        {"participant_ref": "k-2026-07"},
+        ["X1 (field `participant_ref`: not enrolled)"],
+    ),
 }
 
 
@@ -179,8 +257,13 @@ def example(type_: str) -> dict[str, Any]:
     else:
         cls, extra = EVENT_TYPES[type_], EVENTS[type_][0]
     sender = sorted(o.value for o in cls.senders)[0]
-    data: dict[str, Any] = {"type": type_, "event_id": f"{sender}-2026-000123",
-                            "organisation": sender, "actor": "staff-17", "occurred_at": AT}
+    data: dict[str, Any] = {
+        "type": type_,
+        "event_id": f"{sender}-2026-000123",
+        "organisation": sender,
+        "actor": "staff-17",
+        "occurred_at": AT,
+    }
     if type_ not in PROGRAMME_EVENT_TYPES:
         data["reason"] = None
     data.update(extra)
@@ -196,8 +279,10 @@ def section(type_: str, cls: Any, rejections: list[str]) -> list[str]:
     senders = ", ".join(f"`{o.value}`" for o in sorted(cls.senders))
     flags = []
     if getattr(cls, "decision", False):
-        flags.append("On a child's case this is a decision: it needs `child.best_interests` "
-                     "(C1) and `child.child_views` (C2), and the guardian is informed (C3).")
+        flags.append(
+            "On a child's case this is a decision: it needs `child.best_interests` "
+            "(C1) and `child.child_views` (C2), and the guardian is informed (C3)."
+        )
     elif getattr(cls, "measure", False):
         flags.append("On a child's case this is a measure: the guardian is informed (C3).")
     if getattr(cls, "procedure", False):
@@ -210,8 +295,7 @@ def section(type_: str, cls: Any, rejections: list[str]) -> list[str]:
         f"Sent by: {senders}.",
         "",
         *([" ".join(flags), ""] if flags else []),
-        "Rejected by: " + ("; ".join(rejections) if rejections else "only the common checks")
-        + ".",
+        "Rejected by: " + ("; ".join(rejections) if rejections else "only the common checks") + ".",
         "",
         "```json",
         json.dumps(example(type_), indent=2),

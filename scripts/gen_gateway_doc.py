@@ -12,8 +12,9 @@ from pathlib import Path
 from pathway.access.policy import read_matrix_markdown
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "gateway.md"
-SECTION = re.compile(r"(<!-- read-matrix:start[^>]*-->\n)(.*?)(<!-- read-matrix:end -->)",
-                     re.DOTALL)
+SECTION = re.compile(
+    r"(<!-- read-matrix:start[^>]*-->\n)(.*?)(<!-- read-matrix:end -->)", re.DOTALL
+)
 
 
 def render(text: str) -> str:

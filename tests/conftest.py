@@ -41,8 +41,13 @@ def processes_of_this_session() -> list[tuple[int, str]]:
             if mark not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
             status = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-                errors="replace").strip()
+            cmdline = (
+                (entry / "cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+                .strip()
+            )
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue  # gone meanwhile, or not ours to read
         if status != "Z":  # a zombie is dead already; its parent reaps it
@@ -85,8 +90,9 @@ class _Survivors:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.found:
             terminalreporter.section("processes left running", red=True)
-            terminalreporter.write_line("started by the suite and still running at its end "
-                                        "(now killed):")
+            terminalreporter.write_line(
+                "started by the suite and still running at its end (now killed):"
+            )
             for line in self.found:
                 terminalreporter.write_line(f"  {line}")
 
@@ -157,8 +163,9 @@ class _FaultReports:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.lines += [str(value) for name, value in report.user_properties
-                           if name == _FAULT_PROPERTY]
+            self.lines += [
+                str(value) for name, value in report.user_properties if name == _FAULT_PROPERTY
+            ]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.lines:

@@ -54,13 +54,25 @@ DEFAULT_SENDER = {
 _ids = itertools.count(1)
 
 EU_ADULT: dict[str, Any] = {
-    "citizenships": ["DE"], "residence_status": "eu_citizen", "gender": "female",
-    "languages": ["de"], "birth_date": "1995-04-01",
+    "citizenships": ["DE"],
+    "residence_status": "eu_citizen",
+    "gender": "female",
+    "languages": ["de"],
+    "birth_date": "1995-04-01",
 }
-TCN_ILLEGAL: dict[str, Any] = {"citizenships": ["CO"], "residence_status": "third_country_illegal",
-               "gender": "female", "languages": ["es"], "birth_date": "1990-07-12"}
-SI_CITIZEN: dict[str, Any] = {"citizenships": ["SI"], "residence_status": "slovenian_citizen",
-              "gender": "male", "languages": ["sl"]}
+TCN_ILLEGAL: dict[str, Any] = {
+    "citizenships": ["CO"],
+    "residence_status": "third_country_illegal",
+    "gender": "female",
+    "languages": ["es"],
+    "birth_date": "1990-07-12",
+}
+SI_CITIZEN: dict[str, Any] = {
+    "citizenships": ["SI"],
+    "residence_status": "slovenian_citizen",
+    "gender": "male",
+    "languages": ["sl"],
+}
 
 
 def event(type_: str, at: datetime = T0, **fields: Any) -> CaseEvent:
@@ -89,9 +101,15 @@ def event(type_: str, at: datetime = T0, **fields: Any) -> CaseEvent:
 
 
 ALL_SUBJECTS = [
-    "a_institutions", "b_assistance_types", "c_reporting_the_crime", "d_procedures_and_role",
-    "e_protection", "f_legal_counselling_and_aid", "g_compensation",
-    "h_other_member_state_resident", "i_cost_reimbursement",
+    "a_institutions",
+    "b_assistance_types",
+    "c_reporting_the_crime",
+    "d_procedures_and_role",
+    "e_protection",
+    "f_legal_counselling_and_aid",
+    "g_compensation",
+    "h_other_member_state_resident",
+    "i_cost_reimbursement",
 ]
 
 

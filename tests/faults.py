@@ -27,8 +27,11 @@ def key_of(idempotency_key: str) -> tuple[str, int]:
 
 def settled_deliveries(state: CaseState) -> int:
     """How many notifications the workflow recorded as delivered in the case's timeline."""
-    return sum(1 for t in state.timeline
-               if t.what.startswith("notification ") and ": delivered by " in t.what)
+    return sum(
+        1
+        for t in state.timeline
+        if t.what.startswith("notification ") and ": delivered by " in t.what
+    )
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class FaultReport:
 
     def line(self) -> str:
         n = self.notifications
-        return (f"faults: {self.faults}; events sent: {self.events_sent}; notifications "
-                f"expected {n.expected}, delivered {n.delivered}, duplicated {n.duplicated} "
-                f"(same Idempotency-Key), lost={n.lost}; {self.seconds:.1f} s")
+        return (
+            f"faults: {self.faults}; events sent: {self.events_sent}; notifications "
+            f"expected {n.expected}, delivered {n.delivered}, duplicated {n.duplicated} "
+            f"(same Idempotency-Key), lost={n.lost}; {self.seconds:.1f} s"
+        )

@@ -31,10 +31,12 @@ CANARY = "CANARY-Ana-Novak-1999"
 
 def credentials() -> Credentials:
     """Every role's token, stored as hashes, as a credentials file would hold them."""
-    return Credentials(tokens=[
-        TokenEntry(name=f"{role}-system", role=role, sha256=hash_token(token))
-        for role, token in TOKENS.items()
-    ])
+    return Credentials(
+        tokens=[
+            TokenEntry(name=f"{role}-system", role=role, sha256=hash_token(token))
+            for role, token in TOKENS.items()
+        ]
+    )
 
 
 def bearer(role: str) -> dict[str, str]:
@@ -47,17 +49,22 @@ async def unreachable_temporal() -> Client:
     return await Client.connect("127.0.0.1:1", lazy=True, data_converter=data_converter(TEST_KEYS))
 
 
-def gateway(client: Client, settings: GatewaySettings,
-            authenticator: Authenticator | None = None) -> FastAPI:
-    return create_gateway_app(client=client, settings=settings,
-                              authenticator=authenticator or Authenticator(credentials()))
+def gateway(
+    client: Client, settings: GatewaySettings, authenticator: Authenticator | None = None
+) -> FastAPI:
+    return create_gateway_app(
+        client=client,
+        settings=settings,
+        authenticator=authenticator or Authenticator(credentials()),
+    )
 
 
 @contextlib.asynccontextmanager
 async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to ``app`` in-process (same event loop as the test)."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=BASE_URL) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
+    ) as client:
         yield client
 
 
@@ -71,8 +78,7 @@ def example(event_type: str, **fields: Any) -> dict[str, Any]:
     return data
 
 
-def assert_problem(response: httpx.Response, status: int,
-                   **members: Any) -> Mapping[str, Any]:
+def assert_problem(response: httpx.Response, status: int, **members: Any) -> Mapping[str, Any]:
     """``response`` is an RFC 9457 problem with ``status`` and the given members."""
     # Messages spelled out: this helper module is not rewritten by pytest's assertions.
     assert response.status_code == status, f"{response.status_code}: {response.text}"

@@ -36,8 +36,12 @@ from tests.receivers import SmtpReceiver, WebhookReceiver, eventually
 HISTORIES = Path(__file__).parent / "histories"
 WEBHOOK_SECRET = "test-webhook-secret"
 PEPPER = b"test-pepper"
-BY_WEBHOOK = {Organisation.POLICE, Organisation.KLJUC, Organisation.MIGRATION_AUTHORITY,
-              Organisation.UOIM}
+BY_WEBHOOK = {
+    Organisation.POLICE,
+    Organisation.KLJUC,
+    Organisation.MIGRATION_AUTHORITY,
+    Organisation.UOIM,
+}
 
 
 def mailbox(org: Organisation) -> str:
@@ -59,12 +63,16 @@ def channels_for(webhook: WebhookReceiver, smtp: SmtpReceiver) -> Channels:
     routes: dict[Organisation, WebhookChannel | SmtpChannel] = {}
     for org in NOTIFIED:
         if org in BY_WEBHOOK:
-            routes[org] = WebhookChannel(url=f"{webhook.url}/{org.value}",
-                                         secret=SecretStr(WEBHOOK_SECRET))
+            routes[org] = WebhookChannel(
+                url=f"{webhook.url}/{org.value}", secret=SecretStr(WEBHOOK_SECRET)
+            )
         else:
-            routes[org] = SmtpChannel(host=smtp.host, port=smtp.port,
-                                      sender="pathway@pathway.test",
-                                      recipients=[mailbox(org)])
+            routes[org] = SmtpChannel(
+                host=smtp.host,
+                port=smtp.port,
+                sender="pathway@pathway.test",
+                recipients=[mailbox(org)],
+            )
     return Channels(organisations=routes)
 
 
@@ -82,8 +90,9 @@ class Bench:
         return await self.env.get_current_time()
 
     async def open(self, event: Identified) -> tuple[str, EventResult]:
-        return await cases.open_case(self.client, event, pepper=PEPPER, config=self.config,
-                                     task_queue=self.task_queue)
+        return await cases.open_case(
+            self.client, event, pepper=PEPPER, config=self.config, task_queue=self.task_queue
+        )
 
     async def send(self, case_id: str, event: CaseEvent) -> EventResult:
         return await cases.record_event(self.client, case_id, event)
@@ -119,25 +128,37 @@ class Bench:
         (HISTORIES / f"{name}.json").write_text(history.to_json())
         # The workflow ID matters on replay (a linked case's ID derives from it): keep it.
         ids = HISTORIES / "workflow-ids.txt"
-        lines = [line for line in (ids.read_text().splitlines() if ids.exists() else [])
-                 if not line.startswith(f"{name} ")]
+        lines = [
+            line
+            for line in (ids.read_text().splitlines() if ids.exists() else [])
+            if not line.startswith(f"{name} ")
+        ]
         ids.write_text("\n".join(sorted([*lines, f"{name} {case_id}"])) + "\n")
 
     def received(self) -> list[Received]:
         """Every notification received so far by webhook or e-mail, first copy of each key."""
         out: dict[str, Received] = {}
         for n in self.webhook.notifications():
-            out.setdefault(n.idempotency_key, Received(n.recipient.value, n.reason, n.case_id,
-                                                       n.issued_at, n.idempotency_key))
+            out.setdefault(
+                n.idempotency_key,
+                Received(n.recipient.value, n.reason, n.case_id, n.issued_at, n.idempotency_key),
+            )
         for mail in self.smtp.mails:
             body = mail.message.get_content()
             fields = dict(line.split(": ", 1) for line in body.splitlines() if ": " in line)
             key = fields["Idempotency key"]
             case_id, reason, _ = key.rsplit(":", 2)
             for rcpt in mail.rcpt_tos:
-                out.setdefault(key + rcpt, Received(rcpt.split("@")[0], reason, case_id,
-                                                    datetime.fromisoformat(fields["Issued at"]),
-                                                    key))
+                out.setdefault(
+                    key + rcpt,
+                    Received(
+                        rcpt.split("@")[0],
+                        reason,
+                        case_id,
+                        datetime.fromisoformat(fields["Issued at"]),
+                        key,
+                    ),
+                )
         return sorted(out.values(), key=lambda r: (r.issued_at, r.key))
 
 
@@ -149,8 +170,11 @@ async def receivers() -> AsyncIterator[tuple[WebhookReceiver, SmtpReceiver]]:
 
 def case_config(queue: str, *, upsert_search_attributes: bool, **periods: Any) -> CaseConfig:
     """The configuration of a bench's cases: its own notification queues, given periods."""
-    return CaseConfig(notification_queue_prefix=f"{queue}-notify",
-                      upsert_search_attributes=upsert_search_attributes, **periods)
+    return CaseConfig(
+        notification_queue_prefix=f"{queue}-notify",
+        upsert_search_attributes=upsert_search_attributes,
+        **periods,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -173,12 +197,19 @@ async def bench(
         webhook, smtp = wires
         http = await stack.enter_async_context(httpx.AsyncClient())
         notifier = Notifier(channels or channels_for(webhook, smtp), http)
-        workers = [Worker(env.client, task_queue=queue,
-                          workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow])]
+        workers = [
+            Worker(
+                env.client,
+                task_queue=queue,
+                workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow],
+            )
+        ]
         workers += [
-            Worker(env.client,
-                   task_queue=notification_task_queue(org, cfg.notification_queue_prefix),
-                   activities=notifier.activities())
+            Worker(
+                env.client,
+                task_queue=notification_task_queue(org, cfg.notification_queue_prefix),
+                activities=notifier.activities(),
+            )
             for org in NOTIFIED
         ]
         for worker in workers:

@@ -21,8 +21,12 @@ class DerivedKeyStore:
     def data_key(self, scope: str) -> DataKey:
         if scope in self._destroyed:
             raise CaseErased(scope)
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
-                    info=b"pathway-test-data-key|" + scope.encode())
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=KEY_BYTES,
+            salt=None,
+            info=b"pathway-test-data-key|" + scope.encode(),
+        )
         return DataKey(key_id_for(scope), scope, hkdf.derive(self._secret))
 
     def data_key_by_id(self, key_id: str) -> DataKey:

@@ -13,10 +13,19 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 #: every run of ``bin/test`` generates the same examples and a red run can be repeated exactly.
 #: ``long`` (``bin/test-long``): twenty times the examples, random, with the local database, to
 #: look for new counterexamples; any it finds is then pinned with ``@example`` in the test.
-settings.register_profile("ci", derandomize=True, database=None, deadline=None,
-                          print_blob=True, phases=[Phase.explicit, Phase.generate, Phase.shrink])
 settings.register_profile(
-    "long", max_examples=2000, deadline=None, print_blob=True,
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+)
+settings.register_profile(
+    "long",
+    max_examples=2000,
+    deadline=None,
+    print_blob=True,
     database=DirectoryBasedExampleDatabase(Path(__file__).parent.parent / ".hypothesis"),
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -31,11 +31,15 @@ T = TypeVar("T")
 
 @overload
 async def eventually(
-    predicate: Callable[[], Awaitable[T]], timeout: float = ..., interval: float = ...  # noqa: ASYNC109
+    predicate: Callable[[], Awaitable[T]],
+    timeout: float = ...,  # noqa: ASYNC109
+    interval: float = ...,
 ) -> T: ...
 @overload
 async def eventually(
-    predicate: Callable[[], T], timeout: float = ..., interval: float = ...  # noqa: ASYNC109
+    predicate: Callable[[], T],
+    timeout: float = ...,  # noqa: ASYNC109
+    interval: float = ...,
 ) -> T: ...
 async def eventually(
     predicate: Callable[[], Any],

@@ -40,8 +40,12 @@ from tests.receivers import SmtpReceiver, WebhookReceiver
 
 pytestmark = [pytest.mark.devserver, pytest.mark.usefixtures("restored_logging")]
 
-TOKENS = {"operator": "op-token-" + "x" * 24, "uoim": "uoim-token-" + "y" * 24,
-          "police": "police-token-" + "z" * 24, "kljuc": "kljuc-token-" + "w" * 24}
+TOKENS = {
+    "operator": "op-token-" + "x" * 24,
+    "uoim": "uoim-token-" + "y" * 24,
+    "police": "police-token-" + "z" * 24,
+    "kljuc": "kljuc-token-" + "w" * 24,
+}
 
 
 class Canaries:
@@ -68,8 +72,10 @@ async def deployment(tmp_path: Path) -> AsyncIterator[tuple[WorkflowEnvironment,
     create_master_key(tmp_path / "mk")
     store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli_path()), ui=False,
-        data_converter=data_converter(store), search_attributes=list(search_attributes.ALL),
+        dev_server_existing_path=str(temporal_cli_path()),
+        ui=False,
+        data_converter=data_converter(store),
+        search_attributes=list(search_attributes.ALL),
     )
     async with env:
         yield env, store
@@ -80,11 +86,15 @@ def channels(webhook: WebhookReceiver, smtp: SmtpReceiver, outbox: Path) -> Chan
     return Channels(
         default=OutboxChannel(directory=outbox),
         organisations={
-            Organisation.POLICE: WebhookChannel(url=webhook.url,
-                                                secret=SecretStr("canary-webhook-secret")),
-            Organisation.CARITAS: SmtpChannel(host=smtp.host, port=smtp.port,
-                                              sender="pathway@pathway.test",
-                                              recipients=["caritas@pathway.test"]),
+            Organisation.POLICE: WebhookChannel(
+                url=webhook.url, secret=SecretStr("canary-webhook-secret")
+            ),
+            Organisation.CARITAS: SmtpChannel(
+                host=smtp.host,
+                port=smtp.port,
+                sender="pathway@pathway.test",
+                recipients=["caritas@pathway.test"],
+            ),
         },
     )
 
@@ -92,34 +102,64 @@ def channels(webhook: WebhookReceiver, smtp: SmtpReceiver, outbox: Path) -> Chan
 async def walk_case(b: Bench, canary: Canaries, n: int) -> str:
     """A third-country national's case through crisis and safe accommodation, every personal
     field a canary, with a rejected event and a webhook that fails twice on the way."""
+
     def who() -> dict[str, str]:
         return {"actor": canary.new("actor"), "reason": canary.new("reason")}
 
     now = await b.now()
-    ident = event("identified", now, subject_ref=canary.new("subject_ref"), person={
-        "birth_date": canary.date(f"19{61 + n}-07-29"), "gender": "female",
-        "citizenships": ["CO"], "residence_status": "third_country_illegal",
-        "languages": ["es"]}, **who())
+    ident = event(
+        "identified",
+        now,
+        subject_ref=canary.new("subject_ref"),
+        person={
+            "birth_date": canary.date(f"19{61 + n}-07-29"),
+            "gender": "female",
+            "citizenships": ["CO"],
+            "residence_status": "third_country_illegal",
+            "languages": ["es"],
+        },
+        **who(),
+    )
     assert isinstance(ident, Identified)
     case_id, _ = await b.open(ident)
     if n == 0:
         b.webhook.fail_next = 1  # a failed delivery's error must not leak either
     steps: list[tuple[str, dict[str, Any]]] = [
-        ("facts_updated", {"person": {
-            "age_estimate": {"years": 30, "as_of": canary.date(f"20{10 + n}-02-17"),
-                             "source": canary.new("age_source")},
-            "gender": "female", "citizenships": ["CO"],
-            "residence_status": "third_country_illegal", "languages": ["es"]}}),
+        (
+            "facts_updated",
+            {
+                "person": {
+                    "age_estimate": {
+                        "years": 30,
+                        "as_of": canary.date(f"20{10 + n}-02-17"),
+                        "source": canary.new("age_source"),
+                    },
+                    "gender": "female",
+                    "citizenships": ["CO"],
+                    "residence_status": "third_country_illegal",
+                    "languages": ["es"],
+                }
+            },
+        ),
         ("ngo_interview_held", {"language": "es", "interpreter_used": True}),
-        ("rights_information_given", {"subjects": ALL_SUBJECTS, "language": "es",
-                                      "interpreter_used": True}),
+        (
+            "rights_information_given",
+            {"subjects": ALL_SUBJECTS, "language": "es", "interpreter_used": True},
+        ),
         ("crisis_accommodation_placed", {}),
-        ("permit_to_stay_granted", {"valid_from": local_date(now).isoformat(),
-                                    "basis": "ex_officio"}),
-        ("temporary_residence_permit_granted", {
-            "basis": "witness", "valid_from": local_date(now).isoformat(),
-            "valid_until": (local_date(now) + timedelta(days=365)).isoformat(),
-            "permit_number": canary.new("permit_number")}),
+        (
+            "permit_to_stay_granted",
+            {"valid_from": local_date(now).isoformat(), "basis": "ex_officio"},
+        ),
+        (
+            "temporary_residence_permit_granted",
+            {
+                "basis": "witness",
+                "valid_from": local_date(now).isoformat(),
+                "valid_until": (local_date(now) + timedelta(days=365)).isoformat(),
+                "permit_number": canary.new("permit_number"),
+            },
+        ),
         ("cooperation_recorded", {"willing_to_cooperate": False}),
         ("safe_accommodation_placed", {}),
         ("departed", {"arbitrary": True}),
@@ -135,7 +175,9 @@ async def walk_case(b: Bench, canary: Canaries, n: int) -> str:
 
 class TestCanaries:
     async def test_no_canary_outside_encrypted_payloads(
-        self, deployment: tuple[WorkflowEnvironment, SqliteKeyStore], tmp_path: Path,
+        self,
+        deployment: tuple[WorkflowEnvironment, SqliteKeyStore],
+        tmp_path: Path,
         capfd: pytest.CaptureFixture[str],
     ) -> None:
         """Two full cases: zero canaries in histories, logs, notifications, search attributes
@@ -144,10 +186,15 @@ class TestCanaries:
         configure_logging(json=True, level="DEBUG")
         canary = Canaries()
         outbox = tmp_path / "outbox"
-        async with receivers() as (webhook, smtp), bench(
-            env, upsert_search_attributes=True, wires=(webhook, smtp),
-            channels=channels(webhook, smtp, outbox),
-        ) as b:
+        async with (
+            receivers() as (webhook, smtp),
+            bench(
+                env,
+                upsert_search_attributes=True,
+                wires=(webhook, smtp),
+                channels=channels(webhook, smtp, outbox),
+            ) as b,
+        ):
             case_ids = [await walk_case(b, canary, n) for n in range(2)]
             assert [r.status for r in webhook.requests][:1] == [500]
             assert smtp.mails
@@ -160,7 +207,8 @@ class TestCanaries:
                 places[f"raw history {case_id}"] = history.to_json()
                 description = await raw_client.get_workflow_handle(case_id).describe()
                 places[f"search attributes {case_id}"] = repr(
-                    description.raw_description.workflow_execution_info.search_attributes)
+                    description.raw_description.workflow_execution_info.search_attributes
+                )
             listed = [w async for w in raw_client.list_workflows()]
             places["workflow IDs"] = " ".join(w.id for w in listed)
             places["visibility"] = " ".join(repr(w.raw_info) for w in listed)
@@ -175,15 +223,19 @@ class TestCanaries:
 
             await self._decode_through_codec_server(b, store, case_ids, canary, tmp_path)
 
-    async def _decode_through_codec_server(self, b: Bench, store: SqliteKeyStore,
-                                           case_ids: list[str], canary: Canaries,
-                                           tmp_path: Path) -> None:
+    async def _decode_through_codec_server(
+        self, b: Bench, store: SqliteKeyStore, case_ids: list[str], canary: Canaries, tmp_path: Path
+    ) -> None:
         path = tmp_path / "credentials.toml"
-        path.write_text("".join(
-            f'[[tokens]]\nname = "{role}-1"\nrole = "{role}"\nsha256 = "{hash_token(t)}"\n\n'
-            for role, t in TOKENS.items()))
+        path.write_text(
+            "".join(
+                f'[[tokens]]\nname = "{role}-1"\nrole = "{role}"\nsha256 = "{hash_token(t)}"\n\n'
+                for role, t in TOKENS.items()
+            )
+        )
         app = create_codec_app(
-            codec=CaseCodec(store), credentials=Credentials.load(path),
+            codec=CaseCodec(store),
+            credentials=Credentials.load(path),
             allowed_origin="http://127.0.0.1:8233",
             case_access=RoleCaseAccess(lambda case_id: involved_in_case(b.client, case_id)),
         )
@@ -192,8 +244,10 @@ class TestCanaries:
         for e in history.events:
             collect_payloads(e, payloads)
         body = {"payloads": [json_format.MessageToDict(p) for p in payloads]}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://codec.test") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://codec.test"
+        ) as http:
+
             def as_(role: str) -> dict[str, str]:
                 return {"Authorization": f"Bearer {TOKENS[role]}"}
 

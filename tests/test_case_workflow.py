@@ -31,8 +31,9 @@ def arrivals(received: list[Received], since: datetime | None = None) -> set[tup
 
 def day_of(received: list[Received], recipient: str, reason: str) -> date:
     """The day (in Ljubljana) a notification was issued; fails if it never arrived."""
-    days = [local_date(r.issued_at) for r in received
-            if (r.recipient, r.reason) == (recipient, reason)]
+    days = [
+        local_date(r.issued_at) for r in received if (r.recipient, r.reason) == (recipient, reason)
+    ]
     assert days, f"{recipient} never received {reason}"
     return days[0]
 
@@ -46,8 +47,16 @@ async def identify(b: Bench, person: dict[str, object], ref: str) -> tuple[str, 
     lang = person["languages"][0]  # type: ignore[index]
     await b.skip_to(t0 + timedelta(hours=2))
     await b.send(case_id, event("ngo_interview_held", t0 + timedelta(hours=1), language=lang))
-    await b.send(case_id, event("rights_information_given", t0 + timedelta(hours=2),
-                                subjects=ALL_SUBJECTS, language=lang, interpreter_used=True))
+    await b.send(
+        case_id,
+        event(
+            "rights_information_given",
+            t0 + timedelta(hours=2),
+            subjects=ALL_SUBJECTS,
+            language=lang,
+            interpreter_used=True,
+        ),
+    )
     return case_id, t0
 
 
@@ -61,8 +70,14 @@ class TestAdultPaths:
             case_id, t0 = await identify(b, dict(EU_ADULT), "eu-1")
             placed = t0 + timedelta(days=1)
             await b.skip_to(placed)
-            await b.send(case_id, event("police_information_gathering_started",
-                                        t0 + timedelta(hours=5), present="ngo_representative"))
+            await b.send(
+                case_id,
+                event(
+                    "police_information_gathering_started",
+                    t0 + timedelta(hours=5),
+                    present="ngo_representative",
+                ),
+            )
             await b.send(case_id, event("crisis_accommodation_placed", placed))
             await b.settled(case_id)
             assert arrivals(b.received()) == {("caritas", "case_identified")}
@@ -75,10 +90,12 @@ class TestAdultPaths:
             await b.settled(case_id)
             received = b.received()
             reminder_day = local_date(placed + timedelta(days=25))
-            for recipient, reason in [("caritas", "reflection_period_reminder"),
-                                      ("police", "reflection_period_reminder"),
-                                      ("caritas", "crisis_accommodation_reminder"),
-                                      ("labour_ministry", "crisis_accommodation_reminder")]:
+            for recipient, reason in [
+                ("caritas", "reflection_period_reminder"),
+                ("police", "reflection_period_reminder"),
+                ("caritas", "crisis_accommodation_reminder"),
+                ("labour_ministry", "crisis_accommodation_reminder"),
+            ]:
                 assert day_of(received, recipient, reason) == reminder_day
 
             await b.skip_to(placed + timedelta(days=30, hours=1))
@@ -87,11 +104,12 @@ class TestAdultPaths:
             end_day = local_date(placed + timedelta(days=30))
             assert day_of(received, "caritas", "reflection_period_ended") == end_day
             assert day_of(received, "police", "reflection_period_ended") == end_day
-            assert day_of(received, "labour_ministry", "crisis_accommodation_escalation") \
-                == end_day
+            assert day_of(received, "labour_ministry", "crisis_accommodation_escalation") == end_day
             assert state.phase is Phase.REFLECTION  # K5: nobody leaves assistance by the clock
-            assert {o.kind.value for o in state.open_obligations} >= {"reflection_decision",
-                                                                      "follow_on_placement"}
+            assert {o.kind.value for o in state.open_obligations} >= {
+                "reflection_decision",
+                "follow_on_placement",
+            }
 
             moved = placed + timedelta(days=31)
             await b.skip_to(moved)
@@ -110,9 +128,14 @@ class TestAdultPaths:
             assert len(b.received()) == before  # nothing else was due between
             state = await b.state(case_id)
             assert [t.what for t in state.timeline if t.event_id] == [
-                "identified", "ngo interview held", "rights information given",
-                "police information gathering started", "crisis accommodation placed",
-                "safe accommodation placed", "reintegration enrolled", "case closed",
+                "identified",
+                "ngo interview held",
+                "rights information given",
+                "police information gathering started",
+                "crisis accommodation placed",
+                "safe accommodation placed",
+                "reintegration enrolled",
+                "case closed",
             ]
             await b.keep_history(case_id, "adult-eu-citizen-to-closure")
 
@@ -127,23 +150,43 @@ class TestAdultPaths:
             await b.skip_to(placed)
             await b.send(case_id, event("crisis_accommodation_placed", placed))
             start = local_date(placed)
-            await b.send(case_id, event("permit_to_stay_granted", placed,
-                                        valid_from=start.isoformat(), basis="ex_officio"))
+            await b.send(
+                case_id,
+                event(
+                    "permit_to_stay_granted",
+                    placed,
+                    valid_from=start.isoformat(),
+                    basis="ex_officio",
+                ),
+            )
             with pytest.raises(cases.EventRejected) as rejected:
-                await b.send(case_id, event("safe_accommodation_placed",
-                                            placed + timedelta(minutes=1)))
+                await b.send(
+                    case_id, event("safe_accommodation_placed", placed + timedelta(minutes=1))
+                )
             assert rejected.value.rule == "S3"
             witness_day = placed + timedelta(days=10)
             await b.skip_to(witness_day)
-            await b.send(case_id, event("cooperation_recorded", witness_day,
-                                        willing_to_cooperate=True, willing_to_be_witness=True))
+            await b.send(
+                case_id,
+                event(
+                    "cooperation_recorded",
+                    witness_day,
+                    willing_to_cooperate=True,
+                    willing_to_be_witness=True,
+                ),
+            )
             await b.send(case_id, event("criminal_proceedings_opened", witness_day))
             permit_end = local_date(witness_day) + timedelta(days=365)
-            await b.send(case_id, event(
-                "temporary_residence_permit_granted", witness_day, basis="witness",
-                valid_from=local_date(witness_day).isoformat(),
-                valid_until=permit_end.isoformat(),
-            ))
+            await b.send(
+                case_id,
+                event(
+                    "temporary_residence_permit_granted",
+                    witness_day,
+                    basis="witness",
+                    valid_from=local_date(witness_day).isoformat(),
+                    valid_until=permit_end.isoformat(),
+                ),
+            )
             moved = placed + timedelta(days=29)
             await b.skip_to(moved)
             result = await b.send(case_id, event("safe_accommodation_placed", moved))
@@ -159,9 +202,15 @@ class TestAdultPaths:
             assert day_of(received, "police", "permit_to_stay_reminder") == reminder_day
             assert day_of(received, "kljuc", "permit_to_stay_reminder") == reminder_day
 
-            extended = await b.send(case_id, event(
-                "permit_to_stay_extended", await b.now(), months=3,
-                reason="reasonable grounds: witness in proceedings"))
+            extended = await b.send(
+                case_id,
+                event(
+                    "permit_to_stay_extended",
+                    await b.now(),
+                    months=3,
+                    reason="reasonable grounds: witness in proceedings",
+                ),
+            )
             due = {d.kind.value: d.due_at for d in extended.summary.upcoming_deadlines}
             assert local_date(due["permit_to_stay"]) > stay_until + timedelta(days=80)
             with pytest.raises(cases.EventRejected) as second:
@@ -172,18 +221,24 @@ class TestAdultPaths:
             await b.skip_to(datetime.fromisoformat(f"{residence_reminder}T12:00:00+01:00"))
             await b.settled(case_id)
             received = b.received()
-            assert day_of(received, "migration_authority",
-                          "temporary_residence_permit_reminder") == residence_reminder
-            await b.send(case_id, event("temporary_residence_permit_renewed", await b.now(),
-                                        valid_until=(permit_end + timedelta(days=365))
-                                        .isoformat()))
+            assert (
+                day_of(received, "migration_authority", "temporary_residence_permit_reminder")
+                == residence_reminder
+            )
+            await b.send(
+                case_id,
+                event(
+                    "temporary_residence_permit_renewed",
+                    await b.now(),
+                    valid_until=(permit_end + timedelta(days=365)).isoformat(),
+                ),
+            )
             concluded = await b.now() + timedelta(days=60)
             await b.skip_to(concluded)
             await b.send(case_id, event("criminal_proceedings_concluded", concluded))
             state = await b.settled(case_id)
             assert state.safe_accommodation is not None and state.safe_accommodation.active
-            assert day_of(b.received(), "kljuc", "proceedings_concluded") == local_date(
-                concluded)
+            assert day_of(b.received(), "kljuc", "proceedings_concluded") == local_date(concluded)
             assert "residence_permit_expired" not in {r.reason for r in b.received()}
             await b.keep_history(case_id, "adult-third-country-national-permits")
 
@@ -230,9 +285,10 @@ class TestEventIntake:
             await b.keep_history(case_id, "duplicate-event")
             after = await b.client.get_workflow_handle(case_id).fetch_history()
             # An accepted duplicate is an update with no state change: nothing new is scheduled.
-            new_events = after.events[len(history.events):]
-            assert not any(e.HasField("activity_task_scheduled_event_attributes")
-                           for e in new_events)
+            new_events = after.events[len(history.events) :]
+            assert not any(
+                e.HasField("activity_task_scheduled_event_attributes") for e in new_events
+            )
 
     async def test_rejected_event_never_reaches_history(
         self, time_skipping: WorkflowEnvironment
@@ -257,7 +313,8 @@ class TestEventIntake:
             # The test server records the workflow tasks that ran the validators (the dev server
             # drops them as speculative); neither records an update or any change of state.
             assert {EventType.Name(e.event_type) for e in added} <= {
-                "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED", "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+                "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+                "EVENT_TYPE_WORKFLOW_TASK_STARTED",
                 "EVENT_TYPE_WORKFLOW_TASK_COMPLETED",
             }
 
@@ -275,8 +332,13 @@ class TestEventIntake:
         async with bench(time_skipping, upsert_search_attributes=False) as b:
             t0 = await b.now()
             first = event("identified", t0, person=dict(EU_ADULT), subject_ref="Same Person")
-            second = event("identified", t0, person=dict(EU_ADULT),
-                           subject_ref="same  person", organisation="uoim")
+            second = event(
+                "identified",
+                t0,
+                person=dict(EU_ADULT),
+                subject_ref="same  person",
+                organisation="uoim",
+            )
             assert isinstance(first, Identified) and isinstance(second, Identified)
             case_id, _ = await b.open(first)
             with pytest.raises(cases.EventRejected) as again:
@@ -289,8 +351,9 @@ class TestEventIntake:
 async def undeliverable(notification: Notification) -> DeliveryOutcome:
     """A stub of the notify activity that fails for good, as on a notification no channel can
     carry (``InvalidNotification``)."""
-    raise ApplicationError("no channel can carry it", type="InvalidNotification",
-                           non_retryable=True)
+    raise ApplicationError(
+        "no channel can carry it", type="InvalidNotification", non_retryable=True
+    )
 
 
 class TestNotificationOutcome:
@@ -304,16 +367,25 @@ class TestNotificationOutcome:
         client = time_skipping.client
         workers = [Worker(client, task_queue=queue, workflows=[VictimCaseWorkflow])]
         prefix = config.notification_queue_prefix
-        workers += [Worker(client, task_queue=notification_task_queue(org, prefix),
-                           activities=[undeliverable]) for org in NOTIFIED]
+        workers += [
+            Worker(
+                client, task_queue=notification_task_queue(org, prefix), activities=[undeliverable]
+            )
+            for org in NOTIFIED
+        ]
         async with contextlib.AsyncExitStack() as stack:
             for worker in workers:
                 await stack.enter_async_context(worker)
-            ident = event("identified", await time_skipping.get_current_time(),
-                          person=dict(EU_ADULT), subject_ref="undeliverable-1")
+            ident = event(
+                "identified",
+                await time_skipping.get_current_time(),
+                person=dict(EU_ADULT),
+                subject_ref="undeliverable-1",
+            )
             assert isinstance(ident, Identified)
-            case_id, _ = await cases.open_case(client, ident, pepper=PEPPER, config=config,
-                                               task_queue=queue)
+            case_id, _ = await cases.open_case(
+                client, ident, pepper=PEPPER, config=config, task_queue=queue
+            )
 
             async def settled() -> CaseState | None:
                 state = await cases.case_state(client, case_id)
@@ -322,4 +394,5 @@ class TestNotificationOutcome:
             state = await eventually(settled)
             assert state is not None
             assert [t.what for t in state.timeline if t.what.startswith("notification ")] == [
-                "notification case_identified to caritas: failed: ApplicationError"]
+                "notification case_identified to caritas: failed: ApplicationError"
+            ]

@@ -25,8 +25,10 @@ from pathway.domain.rules import Accepted, Rejection, decide, fire_due
 from pathway.domain.state import CaseState, DeadlineKind, ObligationKind, Phase
 from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
 
-CHILD = {"best_interests": "Stays with her peers in a safe facility",
-         "child_views": "Wants to stay with the girls she arrived with"}
+CHILD = {
+    "best_interests": "Stays with her peers in a safe facility",
+    "child_views": "Wants to stay with the girls she arrived with",
+}
 
 
 def born(years: float, at: datetime = T0) -> str:
@@ -35,9 +37,14 @@ def born(years: float, at: datetime = T0) -> str:
 
 
 def child(years: float, **facts: Any) -> dict[str, Any]:
-    return {"birth_date": born(years), "gender": "female", "citizenships": ["AF"],
-            "residence_status": "international_protection_applicant", "languages": ["ps"],
-            **facts}
+    return {
+        "birth_date": born(years),
+        "gender": "female",
+        "citizenships": ["AF"],
+        "residence_status": "international_protection_applicant",
+        "languages": ["ps"],
+        **facts,
+    }
 
 
 UNACCOMPANIED_14 = child(14.2, unaccompanied=True)
@@ -53,9 +60,15 @@ def open_ids(state: CaseState) -> set[str]:
 
 
 def interviewed(person: dict[str, Any]) -> CaseState:
-    return accept(opened(person), event("ngo_interview_held", T0 + timedelta(hours=1),
-                                        language=person["languages"][0],
-                                        qualified_personnel=True))
+    return accept(
+        opened(person),
+        event(
+            "ngo_interview_held",
+            T0 + timedelta(hours=1),
+            language=person["languages"][0],
+            qualified_personnel=True,
+        ),
+    )
 
 
 class TestAge:
@@ -68,9 +81,13 @@ class TestAge:
 
     def test_age_estimate_with_its_source(self) -> None:
         """An estimate ages with time from the day it was made."""
-        state = opened({**child(0), "birth_date": None,
-                        "age_estimate": {"years": 16, "as_of": "2025-03-02",
-                                         "source": "dental X-ray"}})
+        state = opened(
+            {
+                **child(0),
+                "birth_date": None,
+                "age_estimate": {"years": 16, "as_of": "2025-03-02", "source": "dental X-ray"},
+            }
+        )
         assert state.person.age_on(local_date(T0)) == 17
         assert DeadlineKind.TURNS_18 in state.deadlines
 
@@ -79,14 +96,17 @@ class TestAge:
         decisions need no child block any more."""
         state = interviewed(UNACCOMPANIED_14 | {"birth_date": born(17.95)})
         assert {ObligationKind.GUARDIAN_APPOINTMENT, ObligationKind.FAMILY_CONTACT} <= {
-            o.kind for o in state.open_obligations}
+            o.kind for o in state.open_obligations
+        }
         birthday = state.deadlines[DeadlineKind.TURNS_18].due_at
         state, notes = sent(state, birthday)
         assert ("guardian", "turned_18") in notes
         assert state.child_protection is not None and state.child_protection.closed_at
         assert not any(o.id.startswith(("guardian", "family")) for o in state.open_obligations)
-        assert not any(k in state.deadlines for k in (DeadlineKind.FAMILY_CONTACT,
-                                                       DeadlineKind.GUARDIAN_APPOINTMENT))
+        assert not any(
+            k in state.deadlines
+            for k in (DeadlineKind.FAMILY_CONTACT, DeadlineKind.GUARDIAN_APPOINTMENT)
+        )
         placed = accept(state, event("crisis_accommodation_placed", birthday + days(1)))
         assert placed.phase is Phase.REFLECTION
 
@@ -105,26 +125,37 @@ class TestDecisionsOnAChild:
 
     def test_c2_decision_without_the_childs_views_is_rejected(self) -> None:
         """C2: the child's views are recorded for every decision."""
-        r = reject(interviewed(child(15)), event("crisis_accommodation_placed", T0 + days(1),
-                                                 child={"best_interests": "Safety first"}))
+        r = reject(
+            interviewed(child(15)),
+            event(
+                "crisis_accommodation_placed",
+                T0 + days(1),
+                child={"best_interests": "Safety first"},
+            ),
+        )
         assert (r.rule, r.field) == ("C2", "child.child_views")
 
     def test_c2_views_are_shown_beside_the_decision(self) -> None:
         """C1, C2: the note and the views stand in the timeline next to the decision."""
-        state = accept(interviewed(child(15)), event("crisis_accommodation_placed",
-                                                     T0 + days(1), child=CHILD))
+        state = accept(
+            interviewed(child(15)), event("crisis_accommodation_placed", T0 + days(1), child=CHILD)
+        )
         entry = state.timeline[-1]
         assert entry.what == "crisis accommodation placed"
         assert entry.child is not None and entry.child.child_views == CHILD["child_views"]
 
     def test_c3_every_measure_informs_the_guardian(self) -> None:
         """C3: the child and the legal representative are informed of every measure."""
-        decision = decide(interviewed(child(15)), event("crisis_accommodation_placed",
-                                                        T0 + days(1), child=CHILD),
-                          T0 + days(1), case_id=CASE_ID)
+        decision = decide(
+            interviewed(child(15)),
+            event("crisis_accommodation_placed", T0 + days(1), child=CHILD),
+            T0 + days(1),
+            case_id=CASE_ID,
+        )
         assert isinstance(decision, Accepted)
         assert ("guardian", "child_measure") in [
-            (n.recipient.value, n.reason) for n in decision.effects.notifications]
+            (n.recipient.value, n.reason) for n in decision.effects.notifications
+        ]
 
     def test_c4_procedures_need_qualified_personnel(self) -> None:
         """C4: procedures with a child are done by qualified personnel (recorded)."""
@@ -134,8 +165,10 @@ class TestDecisionsOnAChild:
     def test_adult_decisions_need_no_child_block(self) -> None:
         """C1–C3 concern children only."""
         state = accept(opened(EU_ADULT), event("ngo_interview_held", T0 + days(1)))
-        assert accept(state, event("crisis_accommodation_placed", T0 + days(1))).phase \
+        assert (
+            accept(state, event("crisis_accommodation_placed", T0 + days(1))).phase
             is Phase.REFLECTION
+        )
 
 
 class TestGuardianAndFamily:
@@ -155,8 +188,10 @@ class TestGuardianAndFamily:
 
     def test_c4_guardian_appointment_only_for_children(self) -> None:
         """C4 applies to children only."""
-        assert reject(opened(EU_ADULT), event("guardian_appointed", T0 + days(1),
-                                              child=CHILD)).rule == "C4"
+        assert (
+            reject(opened(EU_ADULT), event("guardian_appointed", T0 + days(1), child=CHILD)).rule
+            == "C4"
+        )
 
     def test_c5_unaccompanied_foreign_minor_obligations(self) -> None:
         """C5: SWC interview, emergency assistance and guardian statement are obligations; the
@@ -165,24 +200,36 @@ class TestGuardianAndFamily:
         assert {"swc_interview", "emergency_assistance", "guardian_statement"} <= open_ids(state)
         state, notes = sent(state, T0 + days(1))
         assert ("social_work_centre", "swc_interview_overdue") in notes
-        state = accept(state, event("swc_interview_held", T0 + days(1.5),
-                                    emergency_assistance_offered=True,
-                                    guardian_statement_taken=True, trafficking_indicators=True,
-                                    qualified_personnel=True))
+        state = accept(
+            state,
+            event(
+                "swc_interview_held",
+                T0 + days(1.5),
+                emergency_assistance_offered=True,
+                guardian_statement_taken=True,
+                trafficking_indicators=True,
+                qualified_personnel=True,
+            ),
+        )
         ids = open_ids(state)
         assert not {"swc_interview", "emergency_assistance", "guardian_statement"} & ids
         assert "facility_accommodation" in ids
-        state = accept(state, event("child_accommodated_in_facility", T0 + days(2),
-                                    child=CHILD))
+        state = accept(state, event("child_accommodated_in_facility", T0 + days(2), child=CHILD))
         assert "facility_accommodation" not in open_ids(state)
 
     def test_c5_interview_only_for_children(self) -> None:
         """C5 applies to minors only."""
-        r = reject(opened(EU_ADULT), event("swc_interview_held", T0 + days(1),
-                                           emergency_assistance_offered=True,
-                                           guardian_statement_taken=True,
-                                           trafficking_indicators=False,
-                                           qualified_personnel=True))
+        r = reject(
+            opened(EU_ADULT),
+            event(
+                "swc_interview_held",
+                T0 + days(1),
+                emergency_assistance_offered=True,
+                guardian_statement_taken=True,
+                trafficking_indicators=False,
+                qualified_personnel=True,
+            ),
+        )
         assert r.rule == "C5"
 
     def test_c6_family_contact_reminders_until_established(self) -> None:
@@ -190,12 +237,20 @@ class TestGuardianAndFamily:
         state = interviewed(UNACCOMPANIED_14)
         state, notes = sent(state, T0 + days(3))
         assert ("social_work_centre", "family_contact_reminder") in notes
-        state = accept(state, event("family_contact_recorded", T0 + days(4),
-                                    outcome="attempted", child=CHILD))
+        state = accept(
+            state, event("family_contact_recorded", T0 + days(4), outcome="attempted", child=CHILD)
+        )
         state, notes = sent(state, T0 + days(6))
         assert ("social_work_centre", "family_contact_reminder") in notes
-        state = accept(state, event("family_contact_recorded", T0 + days(7),
-                                    outcome="not_in_childs_interest", child=CHILD))
+        state = accept(
+            state,
+            event(
+                "family_contact_recorded",
+                T0 + days(7),
+                outcome="not_in_childs_interest",
+                child=CHILD,
+            ),
+        )
         assert "family_contact" not in open_ids(state)
         _, notes = sent(state, T0 + days(20))
         assert ("social_work_centre", "family_contact_reminder") not in notes
@@ -204,26 +259,35 @@ class TestGuardianAndFamily:
 class TestProceedings:
     def test_c7_minor_without_representative_opens_an_escalating_obligation(self) -> None:
         """C7: proceedings for a minor injured party without an authorised representative."""
-        state = accept(interviewed(child(16)), event("criminal_proceedings_opened",
-                                                     T0 + days(2)))
+        state = accept(interviewed(child(16)), event("criminal_proceedings_opened", T0 + days(2)))
         assert "authorised_representative" in open_ids(state)
-        assert {n.recipient.value for n in state.pending_notifications
-                if n.reason == "authorised_representative_missing"} == {
-            "social_work_centre", "police"}
-        state = accept(state, event("authorised_representative_appointed", T0 + days(3),
-                                    child=CHILD))
+        assert {
+            n.recipient.value
+            for n in state.pending_notifications
+            if n.reason == "authorised_representative_missing"
+        } == {"social_work_centre", "police"}
+        state = accept(
+            state, event("authorised_representative_appointed", T0 + days(3), child=CHILD)
+        )
         assert "authorised_representative" not in open_ids(state)
 
     def test_c7_with_a_representative_nothing_opens(self) -> None:
         """C7: a representative named at opening leaves nothing to do."""
-        state = accept(interviewed(child(16)), event("criminal_proceedings_opened",
-                                                     T0 + days(2),
-                                                     authorised_representative=True))
+        state = accept(
+            interviewed(child(16)),
+            event("criminal_proceedings_opened", T0 + days(2), authorised_representative=True),
+        )
         assert "authorised_representative" not in open_ids(state)
 
-    @pytest.mark.parametrize(("age_at_hearing", "direct", "accepted"), [
-        (14.5, True, False), (14.99, True, False), (15.01, True, True), (14.5, False, True),
-    ])
+    @pytest.mark.parametrize(
+        ("age_at_hearing", "direct", "accepted"),
+        [
+            (14.5, True, False),
+            (14.99, True, False),
+            (15.01, True, True),
+            (14.5, False, True),
+        ],
+    )
     def test_c8_no_direct_questioning_under_15_on_the_hearing_date(
         self, age_at_hearing: float, direct: bool, accepted: bool
     ) -> None:
@@ -231,11 +295,16 @@ class TestProceedings:
         rejected; the age counts on the hearing date, not on the day of scheduling."""
         hearing = T0 + days(100)
         person = child(0, birth_date=born(age_at_hearing, at=hearing))
-        state = accept(interviewed(person), event("criminal_proceedings_opened", T0 + days(2),
-                                                  authorised_representative=True))
-        scheduled = event("main_hearing_scheduled", T0 + days(3),
-                          hearing_date=local_date(hearing).isoformat(),
-                          direct_questioning=direct)
+        state = accept(
+            interviewed(person),
+            event("criminal_proceedings_opened", T0 + days(2), authorised_representative=True),
+        )
+        scheduled = event(
+            "main_hearing_scheduled",
+            T0 + days(3),
+            hearing_date=local_date(hearing).isoformat(),
+            direct_questioning=direct,
+        )
         if accepted:
             assert accept(state, scheduled).hearings[-1].direct_questioning is direct
         else:
@@ -246,16 +315,24 @@ class TestProceedings:
         """C8: without a recorded age, direct questioning cannot be scheduled."""
         person = {**EU_ADULT, "birth_date": None}
         state = accept(opened(person), event("criminal_proceedings_opened", T0 + days(2)))
-        r = reject(state, event("main_hearing_scheduled", T0 + days(3),
-                                hearing_date="2026-09-01", direct_questioning=True))
+        r = reject(
+            state,
+            event(
+                "main_hearing_scheduled",
+                T0 + days(3),
+                hearing_date="2026-09-01",
+                direct_questioning=True,
+            ),
+        )
         assert (r.rule, r.field) == ("C8", "direct_questioning")
 
     def test_turning_15_alerts_the_police_when_proceedings_are_open(self) -> None:
         """The 15th birthday is a durable timer; at it the police learn C8 no longer bars
         direct questioning."""
-        state = accept(interviewed(child(14.9)), event("criminal_proceedings_opened",
-                                                       T0 + days(2),
-                                                       authorised_representative=True))
+        state = accept(
+            interviewed(child(14.9)),
+            event("criminal_proceedings_opened", T0 + days(2), authorised_representative=True),
+        )
         turns_15 = state.deadlines[DeadlineKind.TURNS_15].due_at
         _, notes = sent(state, turns_15)
         assert ("police", "turned_15") in notes
@@ -263,49 +340,97 @@ class TestProceedings:
 
 class TestAccompanyingChildren:
     def placed(self) -> CaseState:
-        state = accept(opened({**EU_ADULT, "citizenships": ["PT"], "languages": ["pt"]}),
-                       event("ngo_interview_held", T0 + days(0.1), language="pt"))
+        state = accept(
+            opened({**EU_ADULT, "citizenships": ["PT"], "languages": ["pt"]}),
+            event("ngo_interview_held", T0 + days(0.1), language="pt"),
+        )
         return accept(state, event("crisis_accommodation_placed", T0 + days(1)))
 
     def test_children_placed_with_the_victim_are_dependants(self) -> None:
         """Accompanying children are recorded with age, gender and citizenship."""
-        state = accept(self.placed(), event("accompanying_child_recorded", T0 + days(1),
-                                            child_ref="child-1", birth_date="2019-09-01",
-                                            gender="male", citizenships=["PT"],
-                                            placed_with="crisis_accommodation"))
+        state = accept(
+            self.placed(),
+            event(
+                "accompanying_child_recorded",
+                T0 + days(1),
+                child_ref="child-1",
+                birth_date="2019-09-01",
+                gender="male",
+                citizenships=["PT"],
+                placed_with="crisis_accommodation",
+            ),
+        )
         (dependant,) = state.accompanying_children
         assert (dependant.child_ref, dependant.gender.value) == ("child-1", "male")
         assert dependant.own_case_id is None
 
     def test_a_child_must_be_placed_with_the_victim(self) -> None:
         """K1/S1: a child is recorded with a placement that is running."""
-        r = reject(self.placed(), event("accompanying_child_recorded", T0 + days(1),
-                                        child_ref="child-1", citizenships=["PT"],
-                                        placed_with="safe_accommodation"))
+        r = reject(
+            self.placed(),
+            event(
+                "accompanying_child_recorded",
+                T0 + days(1),
+                child_ref="child-1",
+                citizenships=["PT"],
+                placed_with="safe_accommodation",
+            ),
+        )
         assert (r.rule, r.field) == ("S1", "placed_with")
 
     def test_r1_identified_child_gets_its_own_linked_case(self) -> None:
         """R1: an accompanying child identified as a victim gets their own case, started by the
         parent's case and linked both ways."""
-        state = accept(self.placed(), event("accompanying_child_recorded", T0 + days(1),
-                                            child_ref="child-2", birth_date="2012-05-05",
-                                            gender="female", citizenships=["PT"],
-                                            placed_with="crisis_accommodation"))
-        state = accept(state, event("accompanying_child_identified", T0 + days(5),
-                                    child_ref="child-2", residence_status="eu_citizen",
-                                    languages=["pt"]))
+        state = accept(
+            self.placed(),
+            event(
+                "accompanying_child_recorded",
+                T0 + days(1),
+                child_ref="child-2",
+                birth_date="2012-05-05",
+                gender="female",
+                citizenships=["PT"],
+                placed_with="crisis_accommodation",
+            ),
+        )
+        state = accept(
+            state,
+            event(
+                "accompanying_child_identified",
+                T0 + days(5),
+                child_ref="child-2",
+                residence_status="eu_citizen",
+                languages=["pt"],
+            ),
+        )
         (start,) = state.pending_case_starts
         assert start.case_id == f"{CASE_ID}-child-2" and state.linked_cases == [start.case_id]
         assert start.identified.person.birth_date is not None
         assert state.accompanying_children[0].own_case_id == start.case_id
-        assert reject(state, event("accompanying_child_identified", T0 + days(6),
-                                   child_ref="child-2", residence_status="eu_citizen")
-                      ).rule == "R1"
+        assert (
+            reject(
+                state,
+                event(
+                    "accompanying_child_identified",
+                    T0 + days(6),
+                    child_ref="child-2",
+                    residence_status="eu_citizen",
+                ),
+            ).rule
+            == "R1"
+        )
 
     def test_r1_unknown_child_cannot_be_identified(self) -> None:
         """R1: only a recorded accompanying child can be identified from the parent's case."""
-        r = reject(self.placed(), event("accompanying_child_identified", T0 + days(2),
-                                        child_ref="nobody", residence_status="eu_citizen"))
+        r = reject(
+            self.placed(),
+            event(
+                "accompanying_child_identified",
+                T0 + days(2),
+                child_ref="nobody",
+                residence_status="eu_citizen",
+            ),
+        )
         assert (r.rule, r.field) == ("R1", "child_ref")
 
 
@@ -313,52 +438,81 @@ class TestSpecialNeeds:
     def test_k4_each_flag_opens_a_referral_to_the_provider(self) -> None:
         """K4: a special need opens a referral obligation for the provider; the notification
         and the obligation name no health detail."""
-        decision = decide(opened(EU_ADULT), event("special_need_flagged", T0 + days(1),
-                                                  need="pregnancy", detail="week 20",
-                                                  provider="kljuc"), T0 + days(1),
-                          case_id=CASE_ID)
+        decision = decide(
+            opened(EU_ADULT),
+            event(
+                "special_need_flagged",
+                T0 + days(1),
+                need="pregnancy",
+                detail="week 20",
+                provider="kljuc",
+            ),
+            T0 + days(1),
+            case_id=CASE_ID,
+        )
         assert isinstance(decision, Accepted)
         state = decision.state
-        (ob,) = [o for o in state.open_obligations
-                 if o.kind is ObligationKind.SPECIAL_NEED_REFERRAL]
+        (ob,) = [
+            o for o in state.open_obligations if o.kind is ObligationKind.SPECIAL_NEED_REFERRAL
+        ]
         assert ob.owner.value == "kljuc" and "pregnan" not in ob.id + ob.action
         (note,) = decision.effects.notifications
         assert note.recipient.value == "kljuc" and "pregnan" not in note.action
         assert "week 20" not in note.model_dump_json()
-        state = accept(state, event("special_need_referral_made", T0 + days(2),
-                                    need="pregnancy", organisation="kljuc"))
-        assert not [o for o in state.open_obligations
-                    if o.kind is ObligationKind.SPECIAL_NEED_REFERRAL]
+        state = accept(
+            state,
+            event(
+                "special_need_referral_made", T0 + days(2), need="pregnancy", organisation="kljuc"
+            ),
+        )
+        assert not [
+            o for o in state.open_obligations if o.kind is ObligationKind.SPECIAL_NEED_REFERRAL
+        ]
         assert state.special_needs[0].referred_at is not None
 
     def test_k4_referral_without_flag_is_rejected(self) -> None:
         """K4: a referral answers a flagged need."""
-        r = reject(opened(EU_ADULT), event("special_need_referral_made", T0 + days(1),
-                                           need="disability"))
+        r = reject(
+            opened(EU_ADULT), event("special_need_referral_made", T0 + days(1), need="disability")
+        )
         assert (r.rule, r.field) == ("K4", "need")
 
 
 class TestReintegrationServices:
     def test_i1_services_are_recorded_for_enrolled_persons_only(self) -> None:
         """I1: personal plan services are recorded once enrolled."""
-        si = {"citizenships": ["SI"], "residence_status": "slovenian_citizen",
-              "languages": ["sl"], "exploited_abroad": True}
+        si = {
+            "citizenships": ["SI"],
+            "residence_status": "slovenian_citizen",
+            "languages": ["sl"],
+            "exploited_abroad": True,
+        }
         state = opened(si)
-        r = reject(state, event("reintegration_service_recorded", T0 + days(1),
-                                service="psychotherapy"))
+        r = reject(
+            state, event("reintegration_service_recorded", T0 + days(1), service="psychotherapy")
+        )
         assert r.rule == "I1"
         state = accept(state, event("reintegration_enrolled", T0 + days(1), personal_plan=True))
-        state = accept(state, event("reintegration_service_recorded", T0 + days(2),
-                                    service="psychotherapy"))
+        state = accept(
+            state, event("reintegration_service_recorded", T0 + days(2), service="psychotherapy")
+        )
         assert state.reintegration is not None
         assert [s.value for s in state.reintegration.services] == ["psychotherapy"]
 
 
 def pats(**fields: Any) -> PatsInterviewRecorded:
-    data = {"type": "pats_interview_recorded", "event_id": fields.pop("event_id", "p-1"),
-            "organisation": "kljuc", "occurred_at": T0.isoformat(), "language": "ar",
-            "citizenships": ["SY"], "minor": False, "age_appropriate": True,
-            "suspicion": False, **fields}
+    data = {
+        "type": "pats_interview_recorded",
+        "event_id": fields.pop("event_id", "p-1"),
+        "organisation": "kljuc",
+        "occurred_at": T0.isoformat(),
+        "language": "ar",
+        "citizenships": ["SY"],
+        "minor": False,
+        "age_appropriate": True,
+        "suspicion": False,
+        **fields,
+    }
     return PatsInterviewRecorded.model_validate(data)
 
 
@@ -376,9 +530,9 @@ class TestProgrammes:
 
     def test_p1_suspicion_notifies_uoim(self) -> None:
         """P1: on suspicion UOIM is notified to inform the competent institutions."""
-        result = decide_programme(register(Programme.PATS), pats(suspicion=True,
-                                                                 shortened_at_placement=True),
-                                  T0)
+        result = decide_programme(
+            register(Programme.PATS), pats(suspicion=True, shortened_at_placement=True), T0
+        )
         assert not isinstance(result, Rejection)
         state, _ = result
         assert [n.recipient.value for n in state.pending_notifications] == ["uoim"]
@@ -386,25 +540,37 @@ class TestProgrammes:
 
     def test_p1_childrens_interviews_are_age_appropriate(self) -> None:
         """P1: an interview with a child that is not age-appropriate is rejected."""
-        result = decide_programme(register(Programme.PATS),
-                                  pats(minor=True, age_appropriate=False), T0)
+        result = decide_programme(
+            register(Programme.PATS), pats(minor=True, age_appropriate=False), T0
+        )
         assert isinstance(result, Rejection)
         assert (result.rule, result.field) == ("P1", "age_appropriate")
 
     def test_x1_enrolment_counselling_and_exit(self) -> None:
         """X1: enrolment, sessions and exit are recorded; nothing is ever sent to anyone."""
         state = register(Programme.PROSTITUTION_EXIT)
-        common = {"organisation": "kljuc", "occurred_at": T0.isoformat(),
-                  "participant_ref": "k-1"}
+        common = {"organisation": "kljuc", "occurred_at": T0.isoformat(), "participant_ref": "k-1"}
         steps: list[Any] = [
-            ExitProgrammeEnrolled.model_validate({**common, "type": "exit_programme_enrolled",
-                                                  "event_id": "x-1", "citizenships": ["SI"],
-                                                  "minor": False}),
-            ExitCounsellingRecorded.model_validate({**common, "event_id": "x-2",
-                                                    "type": "exit_counselling_recorded",
-                                                    "session": "group"}),
-            ExitProgrammeLeft.model_validate({**common, "event_id": "x-3",
-                                              "type": "exit_programme_left"}),
+            ExitProgrammeEnrolled.model_validate(
+                {
+                    **common,
+                    "type": "exit_programme_enrolled",
+                    "event_id": "x-1",
+                    "citizenships": ["SI"],
+                    "minor": False,
+                }
+            ),
+            ExitCounsellingRecorded.model_validate(
+                {
+                    **common,
+                    "event_id": "x-2",
+                    "type": "exit_counselling_recorded",
+                    "session": "group",
+                }
+            ),
+            ExitProgrammeLeft.model_validate(
+                {**common, "event_id": "x-3", "type": "exit_programme_left"}
+            ),
         ]
         for step in steps:
             result = decide_programme(state, step, T0)
@@ -419,5 +585,11 @@ class TestProgrammes:
     def test_x1_can_never_notify_the_police(self) -> None:
         """X1: a guard refuses any police notification from the exit programme's register."""
         with pytest.raises(AssertionError, match="X1"):
-            _notify(register(Programme.PROSTITUTION_EXIT), T0,
-                    recipient=Organisation.POLICE, reason="x", rule="X1", action="x")
+            _notify(
+                register(Programme.PROSTITUTION_EXIT),
+                T0,
+                recipient=Organisation.POLICE,
+                reason="x",
+                rule="X1",
+                action="x",
+            )

@@ -27,8 +27,10 @@ from pathway.domain.state import Phase
 from tests.factories import ALL_SUBJECTS, event
 from tests.harness import PEPPER, Received, bench
 
-CHILD = {"best_interests": "Safety and stability come first",
-         "child_views": "Wants to stay with the people she trusts"}
+CHILD = {
+    "best_interests": "Safety and stability come first",
+    "child_views": "Wants to stay with the people she trusts",
+}
 
 
 def born_for(birthday: datetime, years: int) -> str:
@@ -38,8 +40,9 @@ def born_for(birthday: datetime, years: int) -> str:
 
 
 def day_of(received: list[Received], recipient: str, reason: str) -> date:
-    days = [local_date(r.issued_at) for r in received
-            if (r.recipient, r.reason) == (recipient, reason)]
+    days = [
+        local_date(r.issued_at) for r in received if (r.recipient, r.reason) == (recipient, reason)
+    ]
     got = [(r.recipient, r.reason) for r in received]
     assert days, f"{recipient} never received {reason}: {got}"
     return days[0]
@@ -59,18 +62,35 @@ class TestChildScenarios:
         async with bench(time_skipping, upsert_search_attributes=False) as b:
             t0 = await b.now()
             fifteenth = t0 + timedelta(days=60)
-            person = {"birth_date": born_for(fifteenth, 15), "gender": "female",
-                      "citizenships": ["AF"], "languages": ["ps"], "unaccompanied": True,
-                      "residence_status": "international_protection_applicant"}
-            interview = PatsInterviewRecorded.model_validate({
-                "type": "pats_interview_recorded", "event_id": "pats-1", "organisation": "kljuc",
-                "occurred_at": t0.isoformat(), "language": "ps", "gender": "female",
-                "citizenships": ["AF"], "minor": True, "age_appropriate": True,
-                "suspicion": True})
-            report = PatsInterviewReport(interview=interview, suspected_victim={
-                "subject_ref": "asylum-2026-7781", "person": person})
+            person = {
+                "birth_date": born_for(fifteenth, 15),
+                "gender": "female",
+                "citizenships": ["AF"],
+                "languages": ["ps"],
+                "unaccompanied": True,
+                "residence_status": "international_protection_applicant",
+            }
+            interview = PatsInterviewRecorded.model_validate(
+                {
+                    "type": "pats_interview_recorded",
+                    "event_id": "pats-1",
+                    "organisation": "kljuc",
+                    "occurred_at": t0.isoformat(),
+                    "language": "ps",
+                    "gender": "female",
+                    "citizenships": ["AF"],
+                    "minor": True,
+                    "age_appropriate": True,
+                    "suspicion": True,
+                }
+            )
+            report = PatsInterviewReport(
+                interview=interview,
+                suspected_victim={"subject_ref": "asylum-2026-7781", "person": person},
+            )
             result, case_id = await report_pats_interview(
-                b.client, report, pepper=PEPPER, config=b.config, task_queue=b.task_queue)
+                b.client, report, pepper=PEPPER, config=b.config, task_queue=b.task_queue
+            )
             assert result.interviews == 1 and case_id is not None
             state = await b.settled(case_id)
             assert state.found_in == "asylum_procedure_interview"
@@ -79,54 +99,97 @@ class TestChildScenarios:
             assert day_of(received, "social_work_centre", "child_identified") == local_date(t0)
 
             await b.skip_to(t0 + timedelta(hours=3))
-            await b.send(case_id, event("swc_interview_held", t0 + timedelta(hours=2),
-                                        emergency_assistance_offered=True,
-                                        guardian_statement_taken=True,
-                                        trafficking_indicators=True, qualified_personnel=True))
-            await b.send(case_id, event("child_accommodated_in_facility",
-                                        t0 + timedelta(hours=3), child=CHILD))
+            await b.send(
+                case_id,
+                event(
+                    "swc_interview_held",
+                    t0 + timedelta(hours=2),
+                    emergency_assistance_offered=True,
+                    guardian_statement_taken=True,
+                    trafficking_indicators=True,
+                    qualified_personnel=True,
+                ),
+            )
+            await b.send(
+                case_id,
+                event("child_accommodated_in_facility", t0 + timedelta(hours=3), child=CHILD),
+            )
             await b.skip_to(t0 + timedelta(days=1, hours=1))  # past the R3 timer (see (c))
             await b.settled(case_id)
             await b.send(case_id, event("guardian_appointed", await b.now(), child=CHILD))
             await b.skip_to(t0 + timedelta(days=3, hours=1))
             await b.settled(case_id)
-            assert day_of(b.received(), "social_work_centre", "family_contact_reminder") \
-                == local_date(t0 + timedelta(days=3))
-            await b.send(case_id, event("family_contact_recorded", await b.now(),
-                                        outcome="established", child=CHILD))
-            await b.send(case_id, event("ngo_interview_held", await b.now(), language="ps",
-                                        qualified_personnel=True))
-            await b.send(case_id, event("rights_information_given", await b.now(),
-                                        subjects=ALL_SUBJECTS, language="ps",
-                                        interpreter_used=True, qualified_personnel=True))
+            assert day_of(
+                b.received(), "social_work_centre", "family_contact_reminder"
+            ) == local_date(t0 + timedelta(days=3))
+            await b.send(
+                case_id,
+                event("family_contact_recorded", await b.now(), outcome="established", child=CHILD),
+            )
+            await b.send(
+                case_id,
+                event("ngo_interview_held", await b.now(), language="ps", qualified_personnel=True),
+            )
+            await b.send(
+                case_id,
+                event(
+                    "rights_information_given",
+                    await b.now(),
+                    subjects=ALL_SUBJECTS,
+                    language="ps",
+                    interpreter_used=True,
+                    qualified_personnel=True,
+                ),
+            )
             with pytest.raises(cases.EventRejected) as c1:
                 await b.send(case_id, event("crisis_accommodation_placed", await b.now()))
             assert c1.value.rule == "C1"
-            placed = await b.send(case_id, event("crisis_accommodation_placed", await b.now(),
-                                                 child=CHILD))
+            placed = await b.send(
+                case_id, event("crisis_accommodation_placed", await b.now(), child=CHILD)
+            )
             assert placed.summary.phase is Phase.REFLECTION
-            await b.send(case_id, event("criminal_proceedings_opened", await b.now(),
-                                        authorised_representative=True))
+            await b.send(
+                case_id,
+                event("criminal_proceedings_opened", await b.now(), authorised_representative=True),
+            )
             early = local_date(fifteenth) - timedelta(days=5)
             with pytest.raises(cases.EventRejected) as c8:
-                await b.send(case_id, event("main_hearing_scheduled", await b.now(),
-                                            hearing_date=early.isoformat(),
-                                            direct_questioning=True))
+                await b.send(
+                    case_id,
+                    event(
+                        "main_hearing_scheduled",
+                        await b.now(),
+                        hearing_date=early.isoformat(),
+                        direct_questioning=True,
+                    ),
+                )
             assert (c8.value.rule, c8.value.field) == ("C8", "direct_questioning")
             later = local_date(fifteenth) + timedelta(days=10)
-            await b.send(case_id, event("main_hearing_scheduled", await b.now(),
-                                        hearing_date=later.isoformat(),
-                                        direct_questioning=True))
+            await b.send(
+                case_id,
+                event(
+                    "main_hearing_scheduled",
+                    await b.now(),
+                    hearing_date=later.isoformat(),
+                    direct_questioning=True,
+                ),
+            )
             await b.skip_to(fifteenth + timedelta(hours=1))
             state = await b.settled(case_id)
             received = b.received()
             assert day_of(received, "police", "turned_15") == local_date(fifteenth)
-            measures = [r for r in received if (r.recipient, r.reason)
-                        == ("guardian", "child_measure")]
+            measures = [
+                r for r in received if (r.recipient, r.reason) == ("guardian", "child_measure")
+            ]
             assert len(measures) >= 4  # facility, guardian, family contact, placement (C3)
-            assert {o.kind.value for o in state.open_obligations}.isdisjoint({
-                "guardian_appointment", "swc_interview", "family_contact",
-                "facility_accommodation"})
+            assert {o.kind.value for o in state.open_obligations}.isdisjoint(
+                {
+                    "guardian_appointment",
+                    "swc_interview",
+                    "family_contact",
+                    "facility_accommodation",
+                }
+            )
             await b.keep_history(case_id, "child-unaccompanied-asylum")
 
     async def test_seventeen_year_old_turns_18_in_safe_accommodation(
@@ -137,20 +200,25 @@ class TestChildScenarios:
         async with bench(time_skipping, upsert_search_attributes=False) as b:
             t0 = await b.now()
             eighteenth = t0 + timedelta(days=70)
-            person = {"birth_date": born_for(eighteenth, 18), "gender": "female",
-                      "citizenships": ["PT"], "residence_status": "eu_citizen",
-                      "languages": ["pt"], "holder_can_act": False}
+            person = {
+                "birth_date": born_for(eighteenth, 18),
+                "gender": "female",
+                "citizenships": ["PT"],
+                "residence_status": "eu_citizen",
+                "languages": ["pt"],
+                "holder_can_act": False,
+            }
             ident = event("identified", t0, person=person, subject_ref="teen-1")
             assert isinstance(ident, Identified)
             case_id, _ = await b.open(ident)
             await b.skip_to(t0 + timedelta(hours=1))
-            await b.send(case_id, event("ngo_interview_held", await b.now(), language="pt",
-                                        qualified_personnel=True))
-            await b.send(case_id, event("crisis_accommodation_placed", await b.now(),
-                                        child=CHILD))
+            await b.send(
+                case_id,
+                event("ngo_interview_held", await b.now(), language="pt", qualified_personnel=True),
+            )
+            await b.send(case_id, event("crisis_accommodation_placed", await b.now(), child=CHILD))
             await b.skip_to(t0 + timedelta(days=20))
-            await b.send(case_id, event("safe_accommodation_placed", await b.now(),
-                                        child=CHILD))
+            await b.send(case_id, event("safe_accommodation_placed", await b.now(), child=CHILD))
             state = await b.settled(case_id)
             assert "guardian_appointment" in {o.id for o in state.open_obligations}
             await b.skip_to(eighteenth + timedelta(hours=2))
@@ -172,8 +240,13 @@ class TestChildScenarios:
         is identified as a victim and gets her own case, opened by the mother's and linked."""
         async with bench(time_skipping, upsert_search_attributes=False) as b:
             t0 = await b.now()
-            mother = {"birth_date": "1992-03-03", "gender": "female", "citizenships": ["PT"],
-                      "residence_status": "eu_citizen", "languages": ["pt"]}
+            mother = {
+                "birth_date": "1992-03-03",
+                "gender": "female",
+                "citizenships": ["PT"],
+                "residence_status": "eu_citizen",
+                "languages": ["pt"],
+            }
             ident = event("identified", t0, person=mother, subject_ref="mother-1")
             assert isinstance(ident, Identified)
             case_id, _ = await b.open(ident)
@@ -184,30 +257,49 @@ class TestChildScenarios:
             await b.settled(case_id)
             await b.send(case_id, event("ngo_interview_held", await b.now(), language="pt"))
             await b.send(case_id, event("crisis_accommodation_placed", await b.now()))
-            for ref, birth, gender in (("child-1", "2020-06-01", "male"),
-                                       ("child-2", born_for(t0 + timedelta(days=200), 14),
-                                        "female")):
-                await b.send(case_id, event("accompanying_child_recorded", await b.now(),
-                                            child_ref=ref, birth_date=birth, gender=gender,
-                                            citizenships=["PT"],
-                                            placed_with="crisis_accommodation"))
+            for ref, birth, gender in (
+                ("child-1", "2020-06-01", "male"),
+                ("child-2", born_for(t0 + timedelta(days=200), 14), "female"),
+            ):
+                await b.send(
+                    case_id,
+                    event(
+                        "accompanying_child_recorded",
+                        await b.now(),
+                        child_ref=ref,
+                        birth_date=birth,
+                        gender=gender,
+                        citizenships=["PT"],
+                        placed_with="crisis_accommodation",
+                    ),
+                )
             await b.skip_to(t0 + timedelta(days=10))
-            await b.send(case_id, event("accompanying_child_identified", await b.now(),
-                                        child_ref="child-2", residence_status="eu_citizen",
-                                        languages=["pt"], organisation="social_work_centre"))
+            await b.send(
+                case_id,
+                event(
+                    "accompanying_child_identified",
+                    await b.now(),
+                    child_ref="child-2",
+                    residence_status="eu_citizen",
+                    languages=["pt"],
+                    organisation="social_work_centre",
+                ),
+            )
             parent = await b.settled(case_id)
             child_case = f"{case_id}-child-2"
             assert parent.linked_cases == [child_case]
             assert [c.own_case_id for c in parent.accompanying_children] == [None, child_case]
             assert "linked case" in parent.timeline[-1].what or any(
-                "linked case" in t.what for t in parent.timeline)
+                "linked case" in t.what for t in parent.timeline
+            )
             description = await b.client.get_workflow_handle(child_case).describe()
             assert description.status is WorkflowExecutionStatus.RUNNING
             child = await b.settled(child_case)
             assert child.linked_cases == [case_id]
             assert child.child_protection is not None
-            assert day_of(b.received(), "social_work_centre", "child_identified") \
-                == local_date(t0 + timedelta(days=10))
+            assert day_of(b.received(), "social_work_centre", "child_identified") == local_date(
+                t0 + timedelta(days=10)
+            )
             await b.keep_history(case_id, "mother-with-accompanying-children")
 
 
@@ -221,8 +313,12 @@ class TestProstitutionExit:
             t0 = await b.now()
             common = {"organisation": "kljuc", "participant_ref": "k-2026-11"}
             steps: list[dict[str, Any]] = [
-                {"type": "exit_programme_enrolled", "citizenships": ["SI"], "minor": False,
-                 "gender": "female"},
+                {
+                    "type": "exit_programme_enrolled",
+                    "citizenships": ["SI"],
+                    "minor": False,
+                    "gender": "female",
+                },
                 {"type": "exit_counselling_recorded", "session": "individual"},
                 {"type": "exit_counselling_recorded", "session": "group"},
                 {"type": "exit_programme_left"},
@@ -230,11 +326,21 @@ class TestProstitutionExit:
             results = []
             for n, step in enumerate(steps):
                 await b.skip_to(t0 + timedelta(days=20 * n))
-                results.append(await record_programme_event(
-                    b.client, programme_event({**common, **step, "event_id": f"x1-{n}",
-                                               "occurred_at": (await b.now()).isoformat()}),
-                    task_queue=b.task_queue,
-                    notification_queue_prefix=b.config.notification_queue_prefix))
+                results.append(
+                    await record_programme_event(
+                        b.client,
+                        programme_event(
+                            {
+                                **common,
+                                **step,
+                                "event_id": f"x1-{n}",
+                                "occurred_at": (await b.now()).isoformat(),
+                            }
+                        ),
+                        task_queue=b.task_queue,
+                        notification_queue_prefix=b.config.notification_queue_prefix,
+                    )
+                )
             assert results[-1].participants == 1
             register = b.client.get_workflow_handle(results[0].register_id)
             state = await register.query("state")

@@ -34,16 +34,23 @@ async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     monkeypatch.setenv("PATHWAY_ID_PEPPER", "00112233445566778899aabbccddeeff")
     monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli_path()), ui=False,
+        dev_server_existing_path=str(temporal_cli_path()),
+        ui=False,
         data_converter=data_converter(default_keystore()),
         search_attributes=list(search_attributes.ALL),
     )
     monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
     stop = asyncio.Event()
     outbox = tmp_path / "outbox"
-    running = asyncio.create_task(workers.run_workers(
-        env.client, organisations=NOTIFIED, serve_cases=True,
-        channels=Channels(default=OutboxChannel(directory=outbox)), stop=stop))
+    running = asyncio.create_task(
+        workers.run_workers(
+            env.client,
+            organisations=NOTIFIED,
+            serve_cases=True,
+            channels=Channels(default=OutboxChannel(directory=outbox)),
+            stop=stop,
+        )
+    )
     async with env:
         yield outbox
         stop.set()
@@ -67,10 +74,13 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-IDENTIFIED = {"type": "identified", "event_id": "cli-1", "organisation": "police",
-              "subject_ref": "cli-person",
-              "person": {"citizenships": ["DE"], "residence_status": "eu_citizen",
-                         "languages": ["de"]}}
+IDENTIFIED = {
+    "type": "identified",
+    "event_id": "cli-1",
+    "organisation": "police",
+    "subject_ref": "cli-person",
+    "person": {"citizenships": ["DE"], "residence_status": "eu_citizen", "languages": ["de"]},
+}
 
 
 class TestCaseCommands:
@@ -78,23 +88,43 @@ class TestCaseCommands:
         """open prints the case ID; an accepted event exits 0 with the summary; show prints
         deadlines, obligations and the timeline, with the sender's control characters
         escaped; the NGO's notification reaches the outbox."""
-        code, out, _ = await pathway("case", "open", write(tmp_path, "id.json", {
-            **IDENTIFIED, "occurred_at": now().isoformat()}))
+        code, out, _ = await pathway(
+            "case",
+            "open",
+            write(tmp_path, "id.json", {**IDENTIFIED, "occurred_at": now().isoformat()}),
+        )
         assert code == 0
         case_id = out.strip()
         assert case_id.startswith("case-") and "cli-person" not in case_id
-        code, out, _ = await pathway("case", "event", case_id, write(tmp_path, "ngo.json", {
-            "type": "ngo_interview_held", "event_id": "cli-2", "organisation": "caritas",
-            "occurred_at": now().isoformat(), "language": "de", "interpreter_used": False,
-            "actor": "sw-12\x1b[2J", "reason": "ok\r\n  2026-01-01 00:00  police: forged\u202e"}))
+        code, out, _ = await pathway(
+            "case",
+            "event",
+            case_id,
+            write(
+                tmp_path,
+                "ngo.json",
+                {
+                    "type": "ngo_interview_held",
+                    "event_id": "cli-2",
+                    "organisation": "caritas",
+                    "occurred_at": now().isoformat(),
+                    "language": "de",
+                    "interpreter_used": False,
+                    "actor": "sw-12\x1b[2J",
+                    "reason": "ok\r\n  2026-01-01 00:00  police: forged\u202e",
+                },
+            ),
+        )
         assert code == 0
         assert "accepted ngo_interview_held cli-2" in out and "phase: identified" in out
         code, out, _ = await pathway("case", "show", case_id)
         assert code == 0
         assert "rights_information (R3)" in out
         assert "rights_information:e_protection (R3)" in out
-        assert ("caritas (sw-12\\x1b[2J): ngo interview held [R2]  because: "
-                "ok\\r\\n  2026-01-01 00:00  police: forged\\u202e\n") in out
+        assert (
+            "caritas (sw-12\\x1b[2J): ngo interview held [R2]  because: "
+            "ok\\r\\n  2026-01-01 00:00  police: forged\\u202e\n"
+        ) in out
         assert all(line.isprintable() for line in out.split("\n"))
         code, out, _ = await pathway("case", "show", case_id, "--json")
         assert json.loads(out)["case_id"] == case_id
@@ -109,40 +139,65 @@ class TestCaseCommands:
     async def test_rejections_and_bad_input(self, service: Path, tmp_path: Path) -> None:
         """A rule violation exits 3 naming the rule; bad input exits 2 naming the field; an
         unknown case exits 4; nothing is changed by any of them."""
-        code, out, _ = await pathway("case", "open", write(tmp_path, "id.json", {
-            **IDENTIFIED, "event_id": "cli-10", "subject_ref": "cli-other",
-            "occurred_at": now().isoformat()}))
+        code, out, _ = await pathway(
+            "case",
+            "open",
+            write(
+                tmp_path,
+                "id.json",
+                {
+                    **IDENTIFIED,
+                    "event_id": "cli-10",
+                    "subject_ref": "cli-other",
+                    "occurred_at": now().isoformat(),
+                },
+            ),
+        )
         case_id = out.strip()
-        police = {"type": "police_information_gathering_started", "event_id": "cli-11",
-                  "organisation": "police", "occurred_at": now().isoformat(),
-                  "trusted_person_offered": True, "present": "nobody"}
-        code, _, err = await pathway("case", "event", case_id,
-                                     write(tmp_path, "p.json", police))
+        police = {
+            "type": "police_information_gathering_started",
+            "event_id": "cli-11",
+            "organisation": "police",
+            "occurred_at": now().isoformat(),
+            "trusted_person_offered": True,
+            "present": "nobody",
+        }
+        code, _, err = await pathway("case", "event", case_id, write(tmp_path, "p.json", police))
         assert code == cli.EXIT_REJECTED and err.startswith("rejected: R2:")
-        future = {**police, "type": "ngo_interview_held", "organisation": "caritas",
-                  "event_id": "cli-12", "language": "de", "interpreter_used": False,
-                  "occurred_at": (now() + timedelta(hours=2)).isoformat()}
+        future = {
+            **police,
+            "type": "ngo_interview_held",
+            "organisation": "caritas",
+            "event_id": "cli-12",
+            "language": "de",
+            "interpreter_used": False,
+            "occurred_at": (now() + timedelta(hours=2)).isoformat(),
+        }
         del future["trusted_person_offered"], future["present"]
-        code, _, err = await pathway("case", "event", case_id,
-                                     write(tmp_path, "f.json", future))
+        code, _, err = await pathway("case", "event", case_id, write(tmp_path, "f.json", future))
         assert code == cli.EXIT_REJECTED and "TIME" in err and "occurred_at" in err
-        code, _, err = await pathway("case", "event", case_id,
-                                     write(tmp_path, "u.json", {"type": "teleported"}))
+        code, _, err = await pathway(
+            "case", "event", case_id, write(tmp_path, "u.json", {"type": "teleported"})
+        )
         assert code == cli.EXIT_BAD_INPUT and "field type" in err
-        code, _, err = await pathway("case", "event", case_id, write(tmp_path, "m.json", {
-            **police, "present": "everyone"}))
+        code, _, err = await pathway(
+            "case", "event", case_id, write(tmp_path, "m.json", {**police, "present": "everyone"})
+        )
         assert code == cli.EXIT_BAD_INPUT and "field present" in err
-        code, _, err = await pathway("case", "event", case_id,
-                                     write(tmp_path, "j.json", "{not json"))
+        code, _, err = await pathway(
+            "case", "event", case_id, write(tmp_path, "j.json", "{not json")
+        )
         assert code == cli.EXIT_BAD_INPUT
-        assert err == (f"error: {tmp_path / 'j.json'} is not valid JSON: Expecting property "
-                       "name enclosed in double quotes at line 1, column 2\n")
-        code, _, err = await pathway("case", "event", "case-unknown",
-                                     write(tmp_path, "p2.json", police))
+        assert err == (
+            f"error: {tmp_path / 'j.json'} is not valid JSON: Expecting property "
+            "name enclosed in double quotes at line 1, column 2\n"
+        )
+        code, _, err = await pathway(
+            "case", "event", "case-unknown", write(tmp_path, "p2.json", police)
+        )
         assert code == cli.EXIT_UNKNOWN_CASE and "case-unknown" in err
         code, out, _ = await pathway("case", "show", case_id, "--json")
-        assert [t["what"] for t in json.loads(out)["timeline"] if t["event_id"]] == [
-            "identified"]
+        assert [t["what"] for t in json.loads(out)["timeline"] if t["event_id"]] == ["identified"]
 
 
 class TestSchema:
@@ -163,30 +218,52 @@ class TestProcess:
         bad = write(tmp_path, "bad.json", {"type": "identified", "event_id": "x"})
         proc = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "pathway.cli", "case", "open", bad],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert proc.returncode == cli.EXIT_BAD_INPUT
         assert "field person: Field required" in proc.stderr
 
 
 class TestErase:
-    async def test_only_an_operator_erases(self, service: Path, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    async def test_only_an_operator_erases(
+        self, service: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """`case erase` needs an operator's token; afterwards the history export and the case
         view say the case was erased, and `keys rewrap` reports the key store."""
         from pathway.access.credentials import hash_token
 
-        (tmp_path / "credentials.toml").write_text("".join(
-            f'[[tokens]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(token)}"\n'
-            for name, role, token in [("op-1", "operator", "op-secret-token"),
-                                      ("ngo-1", "caritas", "ngo-secret-token")]))
-        code, out, _ = await pathway("case", "open", write(tmp_path, "id.json", {
-            **IDENTIFIED, "event_id": "cli-20", "subject_ref": "erase-me",
-            "occurred_at": now().isoformat()}))
+        (tmp_path / "credentials.toml").write_text(
+            "".join(
+                f'[[tokens]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(token)}"\n'
+                for name, role, token in [
+                    ("op-1", "operator", "op-secret-token"),
+                    ("ngo-1", "caritas", "ngo-secret-token"),
+                ]
+            )
+        )
+        code, out, _ = await pathway(
+            "case",
+            "open",
+            write(
+                tmp_path,
+                "id.json",
+                {
+                    **IDENTIFIED,
+                    "event_id": "cli-20",
+                    "subject_ref": "erase-me",
+                    "occurred_at": now().isoformat(),
+                },
+            ),
+        )
         case_id = out.strip()
         code, out, _ = await pathway("case", "history", case_id)
-        assert code == 0 and json.loads(out)["events"][0]["eventType"] \
-            == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+        assert (
+            code == 0
+            and json.loads(out)["events"][0]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+        )
         code, _, err = await pathway("case", "erase", case_id)
         assert code == cli.EXIT_NOT_ALLOWED and "PATHWAY_TOKEN" in err
         monkeypatch.setenv("PATHWAY_TOKEN", "ngo-secret-token")

@@ -25,9 +25,14 @@ from pathway.domain.events import ChildDecision
 from pathway.domain.state import CaseState, TimelineEntry
 from tests.factories import T0, accept, event, opened
 
-VALID = {"type": "identified", "event_id": "in-1", "organisation": "police",
-         "occurred_at": "2026-11-20T09:00:00+01:00", "subject_ref": "input-person",
-         "person": {"citizenships": ["DE"], "residence_status": "eu_citizen"}}
+VALID = {
+    "type": "identified",
+    "event_id": "in-1",
+    "organisation": "police",
+    "occurred_at": "2026-11-20T09:00:00+01:00",
+    "subject_ref": "input-person",
+    "person": {"citizenships": ["DE"], "residence_status": "eu_citizen"},
+}
 UNREACHABLE_HINT = "start the service with bin/serve, or set --address / PATHWAY_TEMPORAL_ADDRESS"
 
 
@@ -37,16 +42,25 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def process(*argv: str, env: dict[str, str] | None = None,
-            stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def process(
+    *argv: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     """The CLI as a shell runs it (``main``: its own process, exit code, os._exit), with
     ``stdin`` as raw bytes."""
     proc = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "pathway.cli", *argv], input=stdin, capture_output=True,
-        timeout=120, check=False, env={**os.environ, **(env or {})})
-    return subprocess.CompletedProcess(proc.args, proc.returncode,
-                                       proc.stdout.decode("utf-8", "replace"),
-                                       proc.stderr.decode("utf-8", "replace"))
+        [sys.executable, "-m", "pathway.cli", *argv],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    return subprocess.CompletedProcess(
+        proc.args,
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
 
 
 def one_line(text: str) -> str:
@@ -70,8 +84,9 @@ class TestEventFiles:
         path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
         code, _, err = run("case", "open", str(path))
         assert code == cli.EXIT_BAD_INPUT
-        assert one_line(err) == (f"error: {path} is not UTF-8 text (invalid byte at offset 0); "
-                                 "an event file is JSON")
+        assert one_line(err) == (
+            f"error: {path} is not UTF-8 text (invalid byte at offset 0); an event file is JSON"
+        )
 
     def test_directory(self, tmp_path: Path) -> None:
         code, _, err = run("case", "event", "case-x", str(tmp_path))
@@ -96,8 +111,9 @@ class TestEventFiles:
         path.write_text('{\n  "type": "identified",\n  "event_id": "a"\n  "organisation": 1}')
         code, _, err = run("case", "open", str(path))
         assert code == cli.EXIT_BAD_INPUT
-        assert one_line(err) == (f"error: {path} is not valid JSON: Expecting ',' delimiter "
-                                 "at line 4, column 3")
+        assert one_line(err) == (
+            f"error: {path} is not valid JSON: Expecting ',' delimiter at line 4, column 3"
+        )
 
     def test_nan_is_not_json(self, tmp_path: Path) -> None:
         path = tmp_path / "nan.json"
@@ -108,8 +124,15 @@ class TestEventFiles:
 
     def test_date_time_errors_name_the_format(self, tmp_path: Path) -> None:
         path = tmp_path / "dates.json"
-        path.write_text(json.dumps({**VALID, "occurred_at": "20.11.2026 09:00", "person": {
-            **VALID["person"], "birth_date": "1.2.1990"}}))  # type: ignore[dict-item]
+        path.write_text(
+            json.dumps(
+                {
+                    **VALID,
+                    "occurred_at": "20.11.2026 09:00",
+                    "person": {**VALID["person"], "birth_date": "1.2.1990"},  # type: ignore[dict-item]
+                }
+            )
+        )
         code, _, err = run("case", "open", str(path))
         assert code == cli.EXIT_BAD_INPUT
         lines = err.splitlines()
@@ -117,7 +140,8 @@ class TestEventFiles:
         occurred = next(line for line in lines if "field occurred_at:" in line)
         birth = next(line for line in lines if "field person.birth_date:" in line)
         assert occurred.endswith(
-            "(expected ISO 8601 with a UTC offset, e.g. 2026-11-20T09:00:00+01:00)")
+            "(expected ISO 8601 with a UTC offset, e.g. 2026-11-20T09:00:00+01:00)"
+        )
         assert birth.endswith("(expected ISO 8601, e.g. 2026-11-20)")
 
     def test_time_without_offset_names_the_format(self, tmp_path: Path) -> None:
@@ -125,8 +149,10 @@ class TestEventFiles:
         path.write_text(json.dumps({**VALID, "occurred_at": "2026-11-20T09:00:00"}))
         code, _, err = run("case", "open", str(path))
         assert code == cli.EXIT_BAD_INPUT
-        assert "field occurred_at: Input should have timezone info (expected ISO 8601 with a " \
+        assert (
+            "field occurred_at: Input should have timezone info (expected ISO 8601 with a "
             "UTC offset, e.g. 2026-11-20T09:00:00+01:00)" in err
+        )
 
     def test_field_names_from_the_sender_are_escaped(self, tmp_path: Path) -> None:
         """An unknown field's name is the sender's text: it cannot add a line to the error."""
@@ -137,12 +163,14 @@ class TestEventFiles:
         assert "\x1b" not in err and "\nrejected" not in err
         assert "field x\\n\\x1b[2Jrejected: R0: Extra inputs are not permitted" in err
 
-    @pytest.mark.parametrize(("name", "content", "expected"), [
-        ("binary", b"\xff\xfe\x00binary", "is not UTF-8 text"),
-        ("deep", b"{\"a\":" * 100_000 + b"1" + b"}" * 100_000, "is nested too deeply"),
-    ])
-    def test_as_a_process(self, tmp_path: Path, name: str, content: bytes,
-                          expected: str) -> None:
+    @pytest.mark.parametrize(
+        ("name", "content", "expected"),
+        [
+            ("binary", b"\xff\xfe\x00binary", "is not UTF-8 text"),
+            ("deep", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "is nested too deeply"),
+        ],
+    )
+    def test_as_a_process(self, tmp_path: Path, name: str, content: bytes, expected: str) -> None:
         """From a shell: exit 2, one line, no traceback (file and standard input alike)."""
         path = tmp_path / f"{name}.json"
         path.write_bytes(content)
@@ -161,36 +189,46 @@ class TestEventFiles:
 
 
 class TestTemporalUnavailable:
-    def test_names_the_address_and_how_to_start(self, tmp_path: Path,
-                                                closed_port: int) -> None:
+    def test_names_the_address_and_how_to_start(self, tmp_path: Path, closed_port: int) -> None:
         path = tmp_path / "ok.json"
         path.write_text(json.dumps(VALID))
         proc = process("--address", f"127.0.0.1:{closed_port}", "case", "open", str(path))
         assert proc.returncode == cli.EXIT_UNAVAILABLE
         assert one_line(proc.stderr) == (
             f"error: could not reach Temporal at 127.0.0.1:{closed_port} (namespace default); "
-            + UNREACHABLE_HINT)
+            + UNREACHABLE_HINT
+        )
 
     def test_address_and_namespace_from_the_environment(
-            self, closed_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        self, closed_port: int, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
         monkeypatch.setenv("PATHWAY_NAMESPACE", "pathway-test")
         code, _, err = run("case", "show", "case-x")
         assert code == cli.EXIT_UNAVAILABLE
         assert one_line(err) == (
             f"error: could not reach Temporal at 127.0.0.1:{closed_port} (namespace "
-            f"pathway-test); {UNREACHABLE_HINT}")
+            f"pathway-test); {UNREACHABLE_HINT}"
+        )
 
-    @pytest.mark.parametrize(("status", "expected"), [
-        (RPCStatusCode.UNAVAILABLE,
-         "error: could not reach Temporal at 127.0.0.1:7233 (namespace default); "
-         + UNREACHABLE_HINT),
-        (RPCStatusCode.PERMISSION_DENIED,
-         "error: Temporal at 127.0.0.1:7233 (namespace default) refused the request "
-         "(PERMISSION_DENIED): Request unauthorized."),
-    ])
-    def test_an_rpc_error_later_is_one_line(self, monkeypatch: pytest.MonkeyPatch,
-                                            status: RPCStatusCode, expected: str) -> None:
+    @pytest.mark.parametrize(
+        ("status", "expected"),
+        [
+            (
+                RPCStatusCode.UNAVAILABLE,
+                "error: could not reach Temporal at 127.0.0.1:7233 (namespace default); "
+                + UNREACHABLE_HINT,
+            ),
+            (
+                RPCStatusCode.PERMISSION_DENIED,
+                "error: Temporal at 127.0.0.1:7233 (namespace default) refused the request "
+                "(PERMISSION_DENIED): Request unauthorized.",
+            ),
+        ],
+    )
+    def test_an_rpc_error_later_is_one_line(
+        self, monkeypatch: pytest.MonkeyPatch, status: RPCStatusCode, expected: str
+    ) -> None:
         """Connected, then a call fails: the transport's own dump is not shown."""
         monkeypatch.delenv("PATHWAY_TEMPORAL_ADDRESS", raising=False)
         monkeypatch.delenv("PATHWAY_NAMESPACE", raising=False)
@@ -199,8 +237,9 @@ class TestTemporalUnavailable:
             return object()
 
         async def failing(client: object, case_id: str) -> CaseState:
-            raise RPCError("Request unauthorized.\ndetails: tonic::transport::Error(...)",
-                           status, b"")
+            raise RPCError(
+                "Request unauthorized.\ndetails: tonic::transport::Error(...)", status, b""
+            )
 
         monkeypatch.setattr(cli_case, "connect", connected)
         monkeypatch.setattr(cases, "case_state", failing)
@@ -234,23 +273,41 @@ class TestUnexpectedErrors:
 
     def test_as_a_process(self) -> None:
         """Without logging set up (a one-off command), the line says how to see more."""
-        script = ("import sys\nfrom pathway import cli\nfrom pathway.cli import schema\n"
-                  "def broken(args, out):\n    raise KeyError('x')\n"
-                  "schema._schema = broken\ncli.main(['schema'])\n")
+        script = (
+            "import sys\nfrom pathway import cli\nfrom pathway.cli import schema\n"
+            "def broken(args, out):\n    raise KeyError('x')\n"
+            "schema._schema = broken\ncli.main(['schema'])\n"
+        )
         env = {k: v for k, v in os.environ.items() if k != "PATHWAY_DEBUG"}
         proc = subprocess.run(  # noqa: S603 - our own interpreter and script
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-            check=False, env=env)
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
         assert proc.returncode == cli.EXIT_INTERNAL
-        assert one_line(proc.stderr) == ("error: internal error (KeyError); run again with "
-                                         "PATHWAY_DEBUG=1 for the traceback")
+        assert one_line(proc.stderr) == (
+            "error: internal error (KeyError); run again with PATHWAY_DEBUG=1 for the traceback"
+        )
 
 
 # -- what senders wrote, on the operator's terminal ---------------------------------------------
 
-HOSTILE = ["\x1b[2J\x1b[31mred", "cr\rover", "line\n  2026-01-01 00:00  police: forged",
-           "nul\x00", "c1\x9b31m\x85next", "bidi\u202eevil\u2066x\u2069", "zw\u200bj",
-           "sep\u2028par\u2029", "lone\ud800", "del\x7f", "bell\x07tab\t"]
+HOSTILE = [
+    "\x1b[2J\x1b[31mred",
+    "cr\rover",
+    "line\n  2026-01-01 00:00  police: forged",
+    "nul\x00",
+    "c1\x9b31m\x85next",
+    "bidi\u202eevil\u2066x\u2069",
+    "zw\u200bj",
+    "sep\u2028par\u2029",
+    "lone\ud800",
+    "del\x7f",
+    "bell\x07tab\t",
+]
 
 
 class TestPrintable:
@@ -262,24 +319,46 @@ class TestPrintable:
 
     def test_escapes_are_readable(self) -> None:
         assert cli.printable("a\nb\rc\td\x00e\x1bf\x9bg\u202eh\U000e0001") == (
-            "a\\nb\\rc\\td\\x00e\\x1bf\\x9bg\\u202eh\\U000e0001")
+            "a\\nb\\rc\\td\\x00e\\x1bf\\x9bg\\u202eh\\U000e0001"
+        )
 
     def test_ordinary_text_is_unchanged(self) -> None:
-        for text in ("Ključ, Caritas Slovenija", "Žiga Šušteršič", "سلام", "日本語",
-                     "a\u00a0b", "C:\\path", "emoji 🙂", ""):
+        for text in (
+            "Ključ, Caritas Slovenija",
+            "Žiga Šušteršič",
+            "سلام",
+            "日本語",
+            "a\u00a0b",
+            "C:\\path",
+            "emoji 🙂",
+            "",
+        ):
             assert cli.printable(text) == text
 
 
 def hostile_case() -> CaseState:
     """A case whose event texts (actor, reason, a child's notes) try to forge lines."""
     state = opened()
-    state = accept(state, event("ngo_interview_held", T0 + timedelta(hours=1),
-                                actor="sw-12\x1b[2J\x1b[H", reason=HOSTILE[2] + "\r" + HOSTILE[5]))
-    entry = TimelineEntry(at=T0 + timedelta(hours=2), recorded_at=T0 + timedelta(hours=2),
-                          who="social_work_centre (x\x1b]0;title\x07)", what="guardian appointed",
-                          why=None, rule="C4", child=ChildDecision(
-                              best_interests="ok\n      the child's views: forged",
-                              child_views="fine\x00\u202e"))
+    state = accept(
+        state,
+        event(
+            "ngo_interview_held",
+            T0 + timedelta(hours=1),
+            actor="sw-12\x1b[2J\x1b[H",
+            reason=HOSTILE[2] + "\r" + HOSTILE[5],
+        ),
+    )
+    entry = TimelineEntry(
+        at=T0 + timedelta(hours=2),
+        recorded_at=T0 + timedelta(hours=2),
+        who="social_work_centre (x\x1b]0;title\x07)",
+        what="guardian appointed",
+        why=None,
+        rule="C4",
+        child=ChildDecision(
+            best_interests="ok\n      the child's views: forged", child_views="fine\x00\u202e"
+        ),
+    )
     return state.model_copy(update={"timeline": [*state.timeline, entry]})
 
 
@@ -296,7 +375,7 @@ class TestRenderedOutput:
         out = io.StringIO()
         cli.render_case(hostile_case(), out)
         lines = assert_terminal_safe(out.getvalue())
-        timeline = lines[lines.index("Timeline") + 1:]
+        timeline = lines[lines.index("Timeline") + 1 :]
         # One line per entry, plus the two child lines: nothing forged.
         assert len(timeline) == len(hostile_case().timeline) + 2
         interview = next(line for line in timeline if "ngo interview held" in line)
@@ -305,25 +384,44 @@ class TestRenderedOutput:
         assert not any(line.lstrip().startswith("2026-01-01") for line in timeline)
         assert "      best interests: ok\\n      the child's views: forged" in lines
         assert "      the child's views: fine\\x00\\u202e" in lines
-        assert any("social_work_centre (x\\x1b]0;title\\x07): guardian appointed" in line
-                   for line in timeline)
+        assert any(
+            "social_work_centre (x\\x1b]0;title\\x07): guardian appointed" in line
+            for line in timeline
+        )
 
     def test_ordinary_case_is_unchanged(self) -> None:
         """Escaping does not touch ordinary text (the README's examples print as before)."""
-        state = accept(opened(), event("ngo_interview_held", T0 + timedelta(hours=1),
-                                       actor="sw-12", reason="Pogovor v slovenščini"))
+        state = accept(
+            opened(),
+            event(
+                "ngo_interview_held",
+                T0 + timedelta(hours=1),
+                actor="sw-12",
+                reason="Pogovor v slovenščini",
+            ),
+        )
         out = io.StringIO()
         cli.render_case(state, out)
-        assert ("caritas (sw-12): ngo interview held [R2]  because: Pogovor v slovenščini"
-                in out.getvalue())
+        assert (
+            "caritas (sw-12): ngo interview held [R2]  because: Pogovor v slovenščini"
+            in out.getvalue()
+        )
 
     def test_summary_lines_escape_every_value(self) -> None:
         summary: dict[str, Any] = {
             "phase": "identified\x1b[8m",
-            "upcoming_deadlines": [{"kind": "k\n", "rule": "R\r1", "due_at": None,
-                                    "next_reminder_at": None}],
-            "open_obligations": [{"id": "ob\u202e", "rule": "R3", "owner": "car\x00itas",
-                                  "due_at": None, "escalated": True}],
+            "upcoming_deadlines": [
+                {"kind": "k\n", "rule": "R\r1", "due_at": None, "next_reminder_at": None}
+            ],
+            "open_obligations": [
+                {
+                    "id": "ob\u202e",
+                    "rule": "R3",
+                    "owner": "car\x00itas",
+                    "due_at": None,
+                    "escalated": True,
+                }
+            ],
         }
         out = io.StringIO()
         cli_case.write_summary_lines(summary, out)

@@ -93,22 +93,25 @@ def credentials(tmp_path: Path) -> Credentials:
 
 @pytest.fixture
 def app(codec: CaseCodec, credentials: Credentials) -> FastAPI:
-    return create_codec_app(codec=codec, credentials=credentials, allowed_origin=UI_ORIGIN,
-                            case_access=RoleCaseAccess(involved))
+    return create_codec_app(
+        codec=codec,
+        credentials=credentials,
+        allowed_origin=UI_ORIGIN,
+        case_access=RoleCaseAccess(involved),
+    )
 
 
 @pytest_asyncio.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=BASE_URL) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
         yield http
 
 
-async def sealed(codec: CaseCodec, case_id: str = "case-a",
-                 value: Any = None) -> dict[str, Any]:
+async def sealed(codec: CaseCodec, case_id: str = "case-a", value: Any = None) -> dict[str, Any]:
     """A request body holding one payload encrypted as a worker would for ``case_id``."""
     plain = pydantic_data_converter.payload_converter.to_payloads(
-        [value if value is not None else {"note": CANARY}])
+        [value if value is not None else {"note": CANARY}]
+    )
     context = WorkflowSerializationContext(namespace="default", workflow_id=case_id)
     encrypted = await codec.with_context(context).encode(plain)
     return {"payloads": [json_format.MessageToDict(p) for p in encrypted]}
@@ -132,8 +135,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 class TestDecodeAccess:
     """Who may read a case whole through the web UI (SPEC "Access", R6)."""
 
-    async def test_operator_decodes_any_case(self, client: httpx.AsyncClient,
-                                             codec: CaseCodec) -> None:
+    async def test_operator_decodes_any_case(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """An operator gets the plaintext payload back, even for a case not in ``involved``."""
         body = await sealed(codec, "case-z")
 
@@ -142,50 +146,49 @@ class TestDecodeAccess:
         assert response.status_code == 200
         assert plain_values(response.json()) == [{"note": CANARY}]
 
-    async def test_involved_ngo_decodes(self, client: httpx.AsyncClient,
-                                        codec: CaseCodec) -> None:
+    async def test_involved_ngo_decodes(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
         """Caritas, involved in case-a, reads case-a's payloads."""
-        response = await client.post("/decode", json=await sealed(codec),
-                                     headers=bearer("caritas"))
+        response = await client.post("/decode", json=await sealed(codec), headers=bearer("caritas"))
 
         assert response.status_code == 200
         assert plain_values(response.json()) == [{"note": CANARY}]
 
-    async def test_involved_guardian_decodes(self, client: httpx.AsyncClient,
-                                             codec: CaseCodec) -> None:
+    async def test_involved_guardian_decodes(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """A guardian involved in the case reads it too."""
-        response = await client.post("/decode", json=await sealed(codec),
-                                     headers=bearer("guardian"))
+        response = await client.post(
+            "/decode", json=await sealed(codec), headers=bearer("guardian")
+        )
 
         assert response.status_code == 200
 
-    async def test_uninvolved_ngo_is_refused(self, client: httpx.AsyncClient,
-                                             codec: CaseCodec) -> None:
+    async def test_uninvolved_ngo_is_refused(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """Ključ, not involved in case-a, gets 403 naming only the case ID."""
-        response = await client.post("/decode", json=await sealed(codec),
-                                     headers=bearer("kljuc"))
+        response = await client.post("/decode", json=await sealed(codec), headers=bearer("kljuc"))
 
         body = assert_problem(response, 403)
         assert body["case_ids"] == ["case-a"]
 
-    async def test_police_are_refused_even_when_involved(self, client: httpx.AsyncClient,
-                                                         codec: CaseCodec) -> None:
+    async def test_police_are_refused_even_when_involved(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """Police may not see health details, which whole payloads hold: 403 though involved."""
-        response = await client.post("/decode", json=await sealed(codec),
-                                     headers=bearer("police"))
+        response = await client.post("/decode", json=await sealed(codec), headers=bearer("police"))
 
         assert_problem(response, 403)
 
-    async def test_analysts_are_refused(self, client: httpx.AsyncClient,
-                                        codec: CaseCodec) -> None:
+    async def test_analysts_are_refused(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
         """Analysts see aggregates only: 403."""
-        response = await client.post("/decode", json=await sealed(codec),
-                                     headers=bearer("analyst"))
+        response = await client.post("/decode", json=await sealed(codec), headers=bearer("analyst"))
 
         assert_problem(response, 403)
 
     async def test_one_refused_case_refuses_the_whole_request(
-            self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """A batch mixing an allowed and a refused case decodes nothing."""
         allowed, refused = await sealed(codec, "case-a"), await sealed(codec, "case-b")
         body = {"payloads": allowed["payloads"] + refused["payloads"]}
@@ -206,24 +209,31 @@ class TestDecodeAccess:
 
     async def test_empty_batch_decodes_to_empty(self, client: httpx.AsyncClient) -> None:
         """``{"payloads": []}`` answers with the same empty list."""
-        response = await client.post("/decode", json={"payloads": []},
-                                     headers=bearer("caritas"))
+        response = await client.post("/decode", json={"payloads": []}, headers=bearer("caritas"))
 
         assert response.status_code == 200
         assert response.json() == {"payloads": []}
 
-    async def test_failing_access_check_refuses(self, codec: CaseCodec,
-                                                credentials: Credentials) -> None:
+    async def test_failing_access_check_refuses(
+        self, codec: CaseCodec, credentials: Credentials
+    ) -> None:
         """When ``involved`` cannot answer, nothing is decoded (503, fail closed)."""
+
         async def broken(case_id: str) -> Set[Organisation]:
             raise ConnectionError("temporal unreachable")
 
-        app = create_codec_app(codec=codec, credentials=credentials, allowed_origin=UI_ORIGIN,
-                               case_access=RoleCaseAccess(broken))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url=BASE_URL) as http:
-            response = await http.post("/decode", json=await sealed(codec),
-                                       headers=bearer("caritas"))
+        app = create_codec_app(
+            codec=codec,
+            credentials=credentials,
+            allowed_origin=UI_ORIGIN,
+            case_access=RoleCaseAccess(broken),
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE_URL
+        ) as http:
+            response = await http.post(
+                "/decode", json=await sealed(codec), headers=bearer("caritas")
+            )
 
         assert_problem(response, 503)
 
@@ -231,8 +241,7 @@ class TestDecodeAccess:
 class TestAuthentication:
     """Bearer tokens for the CLI, a signed session cookie for the web UI."""
 
-    async def test_no_credentials_is_401(self, client: httpx.AsyncClient,
-                                         codec: CaseCodec) -> None:
+    async def test_no_credentials_is_401(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
         """Without a token or session the answer is 401 problem+json, with no details."""
         response = await client.post("/decode", json=await sealed(codec))
 
@@ -242,8 +251,9 @@ class TestAuthentication:
 
     async def test_bad_token_is_401(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
         """A token that is not in the credentials file is 401."""
-        response = await client.post("/decode", json=await sealed(codec),
-                                     headers={"Authorization": f"Bearer {new_token()}"})
+        response = await client.post(
+            "/decode", json=await sealed(codec), headers={"Authorization": f"Bearer {new_token()}"}
+        )
 
         assert_problem(response, 401)
 
@@ -268,23 +278,27 @@ class TestAuthentication:
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
         assert "caritas-tester" in login.text
 
-        decoded = await client.post("/decode", json=await sealed(codec),
-                                    headers={"Origin": UI_ORIGIN})
+        decoded = await client.post(
+            "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
+        )
         assert decoded.status_code == 200
         assert plain_values(decoded.json()) == [{"note": CANARY}]
 
         await client.post("/logout")
-        after = await client.post("/decode", json=await sealed(codec),
-                                  headers={"Origin": UI_ORIGIN})
+        after = await client.post(
+            "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
+        )
         assert_problem(after, 401)
 
     async def test_cookie_from_another_origin_does_not_count(
-            self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """A signed-in browser visiting another site cannot be made to decode for it."""
         await client.post("/login", data={"token": PEOPLE[OPERATOR][1]})
 
-        foreign = await client.post("/decode", json=await sealed(codec),
-                                    headers={"Origin": "https://evil.example"})
+        foreign = await client.post(
+            "/decode", json=await sealed(codec), headers={"Origin": "https://evil.example"}
+        )
         no_origin = await client.post("/decode", json=await sealed(codec))
 
         assert_problem(foreign, 401)
@@ -297,24 +311,32 @@ class TestAuthentication:
         assert response.status_code == 401
         assert "set-cookie" not in response.headers
 
-    async def test_forged_cookie_does_not_count(self, client: httpx.AsyncClient,
-                                                codec: CaseCodec) -> None:
+    async def test_forged_cookie_does_not_count(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """A session signed with another secret (another process) is rejected."""
         forged, _ = SessionSigner().issue(Principal(organisation=OPERATOR, name="mallory"))
         client.cookies.set(SESSION_COOKIE, forged)
 
-        response = await client.post("/decode", json=await sealed(codec),
-                                     headers={"Origin": UI_ORIGIN})
+        response = await client.post(
+            "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
+        )
 
         assert_problem(response, 401)
 
-    async def test_secure_cookie_is_samesite_none(self, codec: CaseCodec,
-                                                  credentials: Credentials) -> None:
+    async def test_secure_cookie_is_samesite_none(
+        self, codec: CaseCodec, credentials: Credentials
+    ) -> None:
         """Over HTTPS the cookie is Secure and SameSite=None, so a UI on another site gets it."""
-        app = create_codec_app(codec=codec, credentials=credentials, allowed_origin=UI_ORIGIN,
-                               case_access=RoleCaseAccess(involved))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="https://codec.test") as http:
+        app = create_codec_app(
+            codec=codec,
+            credentials=credentials,
+            allowed_origin=UI_ORIGIN,
+            case_access=RoleCaseAccess(involved),
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://codec.test"
+        ) as http:
             login = await http.post("/login", data={"token": PEOPLE["caritas"][1]})
 
         cookie = login.headers["set-cookie"]
@@ -324,39 +346,48 @@ class TestAuthentication:
 class TestCors:
     """Only the web UI's origin may call from a browser."""
 
-    async def test_preflight_from_the_ui_origin_is_allowed(
-            self, client: httpx.AsyncClient) -> None:
+    async def test_preflight_from_the_ui_origin_is_allowed(self, client: httpx.AsyncClient) -> None:
         """The UI's preflight gets its origin, credentials and the three headers allowed."""
-        response = await client.options("/decode", headers={
-            "Origin": UI_ORIGIN,
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization, content-type, x-namespace",
-        })
+        response = await client.options(
+            "/decode",
+            headers={
+                "Origin": UI_ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type, x-namespace",
+            },
+        )
 
         assert response.status_code == 200
         assert response.headers["access-control-allow-origin"] == UI_ORIGIN
         assert response.headers["access-control-allow-credentials"] == "true"
         allowed = response.headers["access-control-allow-headers"].lower()
         assert {"authorization", "content-type", "x-namespace"} <= {
-            h.strip() for h in allowed.split(",")}
+            h.strip() for h in allowed.split(",")
+        }
         assert "POST" in response.headers["access-control-allow-methods"]
 
     async def test_preflight_from_another_origin_is_not_allowed(
-            self, client: httpx.AsyncClient) -> None:
+        self, client: httpx.AsyncClient
+    ) -> None:
         """Another origin's preflight gets no allow-origin header, so the browser stops."""
-        response = await client.options("/decode", headers={
-            "Origin": "https://evil.example",
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type",
-        })
+        response = await client.options(
+            "/decode",
+            headers={
+                "Origin": "https://evil.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
 
         assert "access-control-allow-origin" not in response.headers
 
-    async def test_answers_carry_the_allow_origin_header(self, client: httpx.AsyncClient,
-                                                         codec: CaseCodec) -> None:
+    async def test_answers_carry_the_allow_origin_header(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """The UI can read the answer (including a 401) to its cross-origin request."""
-        response = await client.post("/decode", json=await sealed(codec),
-                                     headers={"Origin": UI_ORIGIN})
+        response = await client.post(
+            "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
+        )
 
         assert response.status_code == 401
         assert response.headers["access-control-allow-origin"] == UI_ORIGIN
@@ -365,8 +396,9 @@ class TestCors:
 class TestBadInput:
     """Bad input gets a 4xx problem answer, never a 500 and never payload contents."""
 
-    async def test_erased_case_is_410(self, client: httpx.AsyncClient, codec: CaseCodec,
-                                      store: SqliteKeyStore) -> None:
+    async def test_erased_case_is_410(
+        self, client: httpx.AsyncClient, codec: CaseCodec, store: SqliteKeyStore
+    ) -> None:
         """Once the case's key is destroyed its payloads answer 410 "case erased"."""
         body = await sealed(codec)
         store.destroy("case-a")
@@ -376,8 +408,9 @@ class TestBadInput:
         problem = assert_problem(response, 410)
         assert problem["title"] == "case erased"
 
-    async def test_tampered_payload_is_422(self, client: httpx.AsyncClient,
-                                           codec: CaseCodec) -> None:
+    async def test_tampered_payload_is_422(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """A payload whose ciphertext was altered fails authentication: 422."""
         body = await sealed(codec)
         data = bytearray(base64.b64decode(body["payloads"][0]["data"]))
@@ -388,8 +421,7 @@ class TestBadInput:
 
         assert_problem(response, 422)
 
-    async def test_unknown_key_is_422(self, client: httpx.AsyncClient,
-                                      codec: CaseCodec) -> None:
+    async def test_unknown_key_is_422(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
         """A payload naming a key that was never made is 422."""
         body = await sealed(codec)
         body["payloads"][0]["metadata"][META_KEY_ID] = base64.b64encode(b"case-q/dk1").decode()
@@ -398,8 +430,9 @@ class TestBadInput:
 
         assert_problem(response, 422)
 
-    async def test_key_id_that_names_no_case_is_422(self, client: httpx.AsyncClient,
-                                                    codec: CaseCodec) -> None:
+    async def test_key_id_that_names_no_case_is_422(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """A key ID that is not a Pathway data key ID is 422, before any access check."""
         body = await sealed(codec)
         body["payloads"][0]["metadata"][META_KEY_ID] = base64.b64encode(b"garbage").decode()
@@ -408,23 +441,33 @@ class TestBadInput:
 
         assert_problem(response, 422)
 
-    @pytest.mark.parametrize("content", [
-        b"{not json", b"[]", b'{"payloads": "x"}', b'{"payloads": [{"data": 5}]}',
-        b'{"payloads": [{"metadata": {"encoding": 5}}]}', b"\xff\xfe", b"",
-    ])
-    async def test_malformed_body_is_400(self, client: httpx.AsyncClient,
-                                         content: bytes) -> None:
+    @pytest.mark.parametrize(
+        "content",
+        [
+            b"{not json",
+            b"[]",
+            b'{"payloads": "x"}',
+            b'{"payloads": [{"data": 5}]}',
+            b'{"payloads": [{"metadata": {"encoding": 5}}]}',
+            b"\xff\xfe",
+            b"",
+        ],
+    )
+    async def test_malformed_body_is_400(self, client: httpx.AsyncClient, content: bytes) -> None:
         """Anything but a Payloads JSON object is 400."""
-        response = await client.post("/decode", content=content,
-                                     headers={**bearer(OPERATOR),
-                                              "Content-Type": "application/json"})
+        response = await client.post(
+            "/decode",
+            content=content,
+            headers={**bearer(OPERATOR), "Content-Type": "application/json"},
+        )
 
         assert_problem(response, 400)
 
     async def test_oversized_body_is_413(self, client: httpx.AsyncClient) -> None:
         """A body larger than the limit is refused before it is read."""
-        response = await client.post("/decode", content=b" " * (16 * 1024 * 1024 + 1),
-                                     headers=bearer(OPERATOR))
+        response = await client.post(
+            "/decode", content=b" " * (16 * 1024 * 1024 + 1), headers=bearer(OPERATOR)
+        )
 
         assert_problem(response, 413)
 
@@ -436,15 +479,17 @@ class TestBadInput:
 class TestAudit:
     """One audit line per decode request, naming who and which cases, never contents."""
 
-    async def test_decode_is_audited_without_contents(self, client: httpx.AsyncClient,
-                                                      codec: CaseCodec) -> None:
+    async def test_decode_is_audited_without_contents(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
         """The "payloads decoded" line names principal, role, case and count; the canary
         inside the payload appears in no log line."""
         body = await sealed(codec)
 
         with capture_logs() as logs:
-            response = await client.post("/decode", json=body,
-                                         headers={**bearer("caritas"), "X-Namespace": "default"})
+            response = await client.post(
+                "/decode", json=body, headers={**bearer("caritas"), "X-Namespace": "default"}
+            )
 
         assert response.status_code == 200
         [line] = [entry for entry in logs if entry["event"] == "payloads decoded"]
@@ -455,8 +500,7 @@ class TestAudit:
         assert line["namespace"] == "default"
         assert CANARY not in repr(logs)
 
-    async def test_refusal_is_audited(self, client: httpx.AsyncClient,
-                                      codec: CaseCodec) -> None:
+    async def test_refusal_is_audited(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
         """A refused request is logged with who, which case and why, without contents."""
         with capture_logs() as logs:
             await client.post("/decode", json=await sealed(codec), headers=bearer("kljuc"))
@@ -467,8 +511,9 @@ class TestAudit:
         assert line["refusal"]
         assert CANARY not in repr(logs)
 
-    async def test_failures_log_no_contents(self, client: httpx.AsyncClient,
-                                            codec: CaseCodec, store: SqliteKeyStore) -> None:
+    async def test_failures_log_no_contents(
+        self, client: httpx.AsyncClient, codec: CaseCodec, store: SqliteKeyStore
+    ) -> None:
         """Tampered, erased and malformed requests leave no payload contents in the logs."""
         tampered = await sealed(codec)
         tampered["payloads"][0]["data"] = base64.b64encode(b"x" * 40).decode()
@@ -478,8 +523,9 @@ class TestAudit:
         with capture_logs() as logs:
             for body in (tampered, erased):
                 await client.post("/decode", json=body, headers=bearer(OPERATOR))
-            await client.post("/decode", content=f'{{"payloads": "{CANARY}"'.encode(),
-                              headers=bearer(OPERATOR))
+            await client.post(
+                "/decode", content=f'{{"payloads": "{CANARY}"'.encode(), headers=bearer(OPERATOR)
+            )
 
         assert logs
         assert CANARY not in repr(logs)
@@ -552,8 +598,9 @@ class TestServe:
 
                 health = await eventually(answered, timeout=60, interval=0.05)
                 assert health is not None
-                decoded = await http.post("/decode", json=await sealed(codec),
-                                          headers=bearer("caritas"))
+                decoded = await http.post(
+                    "/decode", json=await sealed(codec), headers=bearer("caritas")
+                )
             assert health.status_code == 200
             assert decoded.status_code == 200
         finally:
@@ -583,7 +630,8 @@ class TestCredentials:
         name, token = PEOPLE["caritas"]
 
         assert credentials.authenticate(token) == Principal(
-            organisation=Organisation.CARITAS, name=name)
+            organisation=Organisation.CARITAS, name=name
+        )
         assert credentials.authenticate(token + "x") is None
         assert credentials.authenticate("") is None
 
@@ -606,7 +654,8 @@ class TestCredentials:
     def test_hash_token_is_hex_sha256(self) -> None:
         """``hash_token`` is the lowercase hex SHA-256 of the UTF-8 token."""
         assert hash_token("abc") == (
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        )
 
     def test_new_tokens_are_long_and_distinct(self) -> None:
         """Each new token is fresh and carries at least 256 bits."""
@@ -615,17 +664,27 @@ class TestCredentials:
         assert len(tokens) == 50
         assert all(len(t) >= 43 for t in tokens)
 
-    @pytest.mark.parametrize(("content", "field"), [
-        ('[[tokens]]\nname = "a"\nrole = "operator"\nsha256 = "nothex"\n', "tokens[0].sha256"),
-        ('[[tokens]]\nname = "a"\nrole = "boss"\nsha256 = "' + "0" * 64 + '"\n',
-         "tokens[0].role"),
-        ('[[tokens]]\nrole = "police"\nsha256 = "' + "0" * 64 + '"\n', "tokens[0].name"),
-        ('[[tokens]]\nname = "a"\nrole = "police"\ntoken = "plain"\nsha256 = "' + "0" * 64
-         + '"\n', "tokens[0].token"),
-        ("", "tokens"),
-    ])
-    def test_bad_config_names_file_and_field(self, tmp_path: Path, content: str,
-                                             field: str) -> None:
+    @pytest.mark.parametrize(
+        ("content", "field"),
+        [
+            ('[[tokens]]\nname = "a"\nrole = "operator"\nsha256 = "nothex"\n', "tokens[0].sha256"),
+            (
+                '[[tokens]]\nname = "a"\nrole = "boss"\nsha256 = "' + "0" * 64 + '"\n',
+                "tokens[0].role",
+            ),
+            ('[[tokens]]\nrole = "police"\nsha256 = "' + "0" * 64 + '"\n', "tokens[0].name"),
+            (
+                '[[tokens]]\nname = "a"\nrole = "police"\ntoken = "plain"\nsha256 = "'
+                + "0" * 64
+                + '"\n',
+                "tokens[0].token",
+            ),
+            ("", "tokens"),
+        ],
+    )
+    def test_bad_config_names_file_and_field(
+        self, tmp_path: Path, content: str, field: str
+    ) -> None:
         """Each mistake is reported with the file's path and the field's location."""
         path = tmp_path / "credentials.toml"
         path.write_text(content)
@@ -650,8 +709,10 @@ class TestCredentials:
     def test_duplicate_names_are_refused(self, tmp_path: Path) -> None:
         """Two entries with one name would make the audit trail ambiguous."""
         path = tmp_path / "credentials.toml"
-        path.write_text(credentials_toml({"caritas": ("same", new_token())})
-                        + credentials_toml({"kljuc": ("same", new_token())}))
+        path.write_text(
+            credentials_toml({"caritas": ("same", new_token())})
+            + credentials_toml({"kljuc": ("same", new_token())})
+        )
 
         with pytest.raises(CredentialsError, match="duplicate name"):
             Credentials.load(path)
@@ -666,8 +727,9 @@ class TestCredentials:
         with pytest.raises(CredentialsError, match="does not exist"):
             Credentials.load(tmp_path / "missing.toml")
 
-    def test_path_from_the_environment(self, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_path_from_the_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Without a path argument ``PATHWAY_CREDENTIALS`` names the file; without either,
         loading fails clearly."""
         path = tmp_path / "credentials.toml"
@@ -731,14 +793,17 @@ class TestSessions:
         # The same value under the same secret, an hour earlier: it was the clock that ended it.
         assert SessionSigner(secret, clock=lambda: now[0] - timedelta(hours=1)).verify(value)
 
-    @pytest.mark.parametrize("mangle", [
-        lambda v: v[:-2] + ("AA" if not v.endswith("AA") else "BB"),
-        lambda v: "e30." + v.split(".")[1],
-        lambda v: v.split(".")[0],
-        lambda v: "",
-        lambda v: "ä.ö",
-        lambda v: "!!!.???",
-    ])
+    @pytest.mark.parametrize(
+        "mangle",
+        [
+            lambda v: v[:-2] + ("AA" if not v.endswith("AA") else "BB"),
+            lambda v: "e30." + v.split(".")[1],
+            lambda v: v.split(".")[0],
+            lambda v: "",
+            lambda v: "ä.ö",
+            lambda v: "!!!.???",
+        ],
+    )
     def test_altered_values_are_refused(self, mangle: Callable[[str], str]) -> None:
         """Any change to the value (claims or signature) makes it invalid."""
         signer = SessionSigner()

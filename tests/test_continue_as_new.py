@@ -29,42 +29,58 @@ class TestContinueAsNew:
         timers unmoved), and the rights information timer set in the first run fires in a
         later one."""
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli_path()), ui=False,
-            data_converter=data_converter(TEST_KEYS), search_attributes=list(search_attributes.ALL),
-            dev_server_extra_args=["--dynamic-config-value",
-                                   "limit.historyCount.suggestContinueAsNew=60"],
+            dev_server_existing_path=str(temporal_cli_path()),
+            ui=False,
+            data_converter=data_converter(TEST_KEYS),
+            search_attributes=list(search_attributes.ALL),
+            dev_server_extra_args=[
+                "--dynamic-config-value",
+                "limit.historyCount.suggestContinueAsNew=60",
+            ],
         )
-        async with env, bench(env, upsert_search_attributes=True,
-                              rights_information_sla=timedelta(seconds=45)) as b:
-            ident = event("identified", await b.now(), person=dict(EU_ADULT),
-                          subject_ref="long-case")
+        async with (
+            env,
+            bench(
+                env, upsert_search_attributes=True, rights_information_sla=timedelta(seconds=45)
+            ) as b,
+        ):
+            ident = event(
+                "identified", await b.now(), person=dict(EU_ADULT), subject_ref="long-case"
+            )
             assert isinstance(ident, Identified)
             case_id, _ = await b.open(ident)
             first_run = (await b.client.get_workflow_handle(case_id).describe()).run_id
             await b.send(case_id, event("ngo_interview_held", await b.now()))
             placed = await b.send(case_id, event("crisis_accommodation_placed", await b.now()))
             for i in range(200):
-                await b.send(case_id, event("cooperation_recorded", await b.now(),
-                                            willing_to_cooperate=i % 2 == 0))
+                await b.send(
+                    case_id,
+                    event("cooperation_recorded", await b.now(), willing_to_cooperate=i % 2 == 0),
+                )
             handle = b.client.get_workflow_handle(case_id)
             assert (await handle.describe()).run_id != first_run
-            first = await b.client.get_workflow_handle(case_id, run_id=first_run) \
-                .fetch_history()
-            assert first.events[-1].event_type \
+            first = await b.client.get_workflow_handle(case_id, run_id=first_run).fetch_history()
+            assert (
+                first.events[-1].event_type
                 == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+            )
 
             state = await b.state(case_id)
             events = [t for t in state.timeline if t.event_id]
             assert len(events) == 203 and len(state.processed) == 203
+
             def long_deadlines(views: list[DeadlineView]) -> list[DeadlineView]:
                 return [d for d in views if d.kind is not DeadlineKind.RIGHTS_INFORMATION]
 
-            assert long_deadlines(state.summary().upcoming_deadlines) \
-                == long_deadlines(placed.summary.upcoming_deadlines)
+            assert long_deadlines(state.summary().upcoming_deadlines) == long_deadlines(
+                placed.summary.upcoming_deadlines
+            )
             assert len(long_deadlines(placed.summary.upcoming_deadlines)) == 2
             assert len(state.open_obligations) == 9  # the nine rights subjects (R3)
-            await eventually(lambda: "rights_information_escalation"
-                             in {r.reason for r in b.received()}, timeout=180)
+            await eventually(
+                lambda: "rights_information_escalation" in {r.reason for r in b.received()},
+                timeout=180,
+            )
             final = await b.settled(case_id)
             assert all(o.escalated_at is not None for o in final.open_obligations)
             await b.keep_history(case_id, "continued-as-new-first-run", run_id=first_run)

@@ -65,7 +65,8 @@ class TestAddToken:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert entry.name == "caritas-1" and entry.role == "caritas"
         assert Credentials.load(path).authenticate(token) == Principal(
-            organisation="caritas", name="caritas-1")
+            organisation="caritas", name="caritas-1"
+        )
 
     def test_default_names_are_unique_and_existing_entries_stay(self, tmp_path: Path) -> None:
         """Default names count up per role; entries and comments already there are kept."""
@@ -74,14 +75,16 @@ class TestAddToken:
         second, token2 = add_token(path, "caritas")
         third, token3 = add_token(path, "caritas")
         operator, token_op = add_token(path, OPERATOR)
-        assert [second.name, third.name, operator.name] == ["caritas-2", "caritas-3",
-                                                            "operator-1"]
+        assert [second.name, third.name, operator.name] == ["caritas-2", "caritas-3", "operator-1"]
         text = path.read_text()
         assert text.startswith("# our comment\n")
         credentials = Credentials.load(path)
         assert [(e.name, str(e.role)) for e in credentials.tokens] == [
-            ("caritas-1", "caritas"), ("caritas-2", "caritas"), ("caritas-3", "caritas"),
-            ("operator-1", "operator")]
+            ("caritas-1", "caritas"),
+            ("caritas-2", "caritas"),
+            ("caritas-3", "caritas"),
+            ("operator-1", "operator"),
+        ]
         for token in ("old-token", token2, token3, token_op):
             assert credentials.authenticate(token) is not None
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -93,15 +96,16 @@ class TestAddToken:
         _, token = add_token(path, "police", "police-hq")
         credentials = Credentials.load(path)
         assert credentials.authenticate(operator_token) == Principal(
-            organisation="operator", name="dev-operator")
-        assert credentials.authenticate(token) == Principal(organisation="police",
-                                                            name="police-hq")
+            organisation="operator", name="dev-operator"
+        )
+        assert credentials.authenticate(token) == Principal(organisation="police", name="police-hq")
 
     def test_inline_array_is_rewritten_validly(self, tmp_path: Path) -> None:
         """A file written as an inline array cannot be appended to: it is written anew."""
         path = tmp_path / "credentials.toml"
-        path.write_text(f'tokens = [{{name = "a", role = "uoim", sha256 = '
-                        f'"{hash_token("tok-a")}"}}]\n')
+        path.write_text(
+            f'tokens = [{{name = "a", role = "uoim", sha256 = "{hash_token("tok-a")}"}}]\n'
+        )
         _, token = add_token(path, "uoim")
         credentials = Credentials.load(path)
         assert credentials.authenticate("tok-a") is not None
@@ -113,8 +117,9 @@ class TestAddToken:
         assert all(role in str(info.value) for role in ROLES)
         assert not (tmp_path / "credentials.toml").exists()
 
-    @pytest.mark.parametrize("name", ["bad\nname", " leading-space", "x" * 101, 'quo"te',
-                                      "back\\slash", "\x1b[31mred"])
+    @pytest.mark.parametrize(
+        "name", ["bad\nname", " leading-space", "x" * 101, 'quo"te', "back\\slash", "\x1b[31mred"]
+    )
     def test_invalid_names_are_refused(self, tmp_path: Path, name: str) -> None:
         path = tmp_path / "credentials.toml"
         with pytest.raises(CredentialsError, match="invalid name"):
@@ -165,8 +170,9 @@ class TestCredentialsFollowTheFile:
         add_token(path, OPERATOR)
         credentials = Credentials.load(path)
         _, token = add_token(path, "caritas")
-        assert credentials.authenticate(token) == Principal(organisation="caritas",
-                                                            name="caritas-1")
+        assert credentials.authenticate(token) == Principal(
+            organisation="caritas", name="caritas-1"
+        )
 
     def test_a_removed_token_stops_working(self, tmp_path: Path) -> None:
         path = tmp_path / "credentials.toml"
@@ -198,19 +204,19 @@ class TestCredentialsFollowTheFile:
         credentials = gateway_kit.credentials()
         assert credentials.source is None and credentials.current() is credentials
 
-    async def test_gateway_authenticator_from_the_environment(
-            self, tmp_path: Path) -> None:
+    async def test_gateway_authenticator_from_the_environment(self, tmp_path: Path) -> None:
         """`pathway gateway`'s authenticator (PATHWAY_CREDENTIALS) accepts a later token."""
         path = tmp_path / "gateway-credentials.toml"
         add_token(path, OPERATOR)
         authenticator = load_authenticator({"PATHWAY_CREDENTIALS": str(path)}, var_dir=tmp_path)
         _, token = add_token(path, "kljuc")
-        assert await authenticator.authenticate(token) == Principal(organisation="kljuc",
-                                                                    name="kljuc-1")
+        assert await authenticator.authenticate(token) == Principal(
+            organisation="kljuc", name="kljuc-1"
+        )
 
-    async def test_pathway_dev_credentials(self, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+    async def test_pathway_dev_credentials(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """What `pathway dev` loads (var/credentials.toml, created on first start) follows the
         file, both for the gateway's authenticator and for the codec server."""
         from pathway.dev import _credentials
@@ -219,21 +225,25 @@ class TestCredentialsFollowTheFile:
         credentials = _credentials(tmp_path)
         assert "Operator token" in capsys.readouterr().out
         authenticator = load_authenticator({}, var_dir=tmp_path, credentials=credentials)
-        code, out, _ = run("credentials", "add", "caritas",
-                           "--file", str(tmp_path / "credentials.toml"))
+        code, out, _ = run(
+            "credentials", "add", "caritas", "--file", str(tmp_path / "credentials.toml")
+        )
         assert code == 0
         token = out.strip()
-        assert await authenticator.authenticate(token) == Principal(organisation="caritas",
-                                                                    name="caritas-1")
+        assert await authenticator.authenticate(token) == Principal(
+            organisation="caritas", name="caritas-1"
+        )
 
     async def test_running_gateway_app_accepts_a_new_token(self, tmp_path: Path) -> None:
         """Through the gateway app: 401 before the token is added, past the door (503 from the
         absent Temporal) after, with the same app object."""
         path = tmp_path / "credentials.toml"
         add_token(path, OPERATOR)
-        app = gateway_kit.gateway(await gateway_kit.unreachable_temporal(),
-                                  GatewaySettings(pepper=b"p", temporal_timeout=1),
-                                  Authenticator(Credentials.load(path)))
+        app = gateway_kit.gateway(
+            await gateway_kit.unreachable_temporal(),
+            GatewaySettings(pepper=b"p", temporal_timeout=1),
+            Authenticator(Credentials.load(path)),
+        )
         token = new_token()
         headers = {"Authorization": f"Bearer {token}"}
         async with gateway_kit.http(app) as client:
@@ -252,11 +262,15 @@ class TestCredentialsFollowTheFile:
         async def nobody(case_id: str) -> set[Organisation]:
             return set()
 
-        app = create_codec_app(codec=CaseCodec(DerivedKeyStore()),
-                               credentials=Credentials.load(path), allowed_origin=UI_ORIGIN,
-                               case_access=RoleCaseAccess(nobody))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://codec.test") as client:
+        app = create_codec_app(
+            codec=CaseCodec(DerivedKeyStore()),
+            credentials=Credentials.load(path),
+            allowed_origin=UI_ORIGIN,
+            case_access=RoleCaseAccess(nobody),
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://codec.test"
+        ) as client:
             _, token = add_token(path, "caritas", "caritas web ui")
             login = await client.post("/login", data={"token": token})
         assert login.status_code == 200
@@ -270,18 +284,20 @@ class TestCli:
         assert out.count("\n") == 1
         token = out.strip()
         assert Credentials.load(creds_file).authenticate(token) == Principal(
-            organisation="caritas", name="caritas-1")
+            organisation="caritas", name="caritas-1"
+        )
         assert token not in err and "caritas-1" in err and "only this once" in err
         assert "no operator token" in err  # the file is new
 
     def test_add_with_name_and_list(self, creds_file: Path) -> None:
         """list shows names and roles, never a token or a hash."""
-        tokens = [run("credentials", "add", "operator")[1].strip(),
-                  run("credentials", "add", "kljuc", "--name", "Ključ case system")[1].strip()]
+        tokens = [
+            run("credentials", "add", "operator")[1].strip(),
+            run("credentials", "add", "kljuc", "--name", "Ključ case system")[1].strip(),
+        ]
         code, out, _ = run("credentials", "list")
         assert code == 0
-        assert out.splitlines() == ["operator-1         operator",
-                                    "Ključ case system  kljuc"]
+        assert out.splitlines() == ["operator-1         operator", "Ključ case system  kljuc"]
         for token in tokens:
             assert token not in out and hash_token(token) not in out
         code, out, _ = run("credentials", "list", "--json")
@@ -302,8 +318,9 @@ class TestCli:
         code, _, err = run("credentials", "add", "uoim", "--name", "hq")
         assert code == cli.EXIT_BAD_INPUT and "already in" in err
 
-    def test_credentials_env_and_file_option(self, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_credentials_env_and_file_option(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """PATHWAY_CREDENTIALS names the file; --file overrides it."""
         env_file, other = tmp_path / "env.toml", tmp_path / "other.toml"
         monkeypatch.setenv("PATHWAY_CREDENTIALS", str(env_file))
@@ -323,7 +340,12 @@ class TestCli:
         env.pop("PATHWAY_CREDENTIALS", None)
         proc = subprocess.run(
             [sys.executable, "-m", "pathway.cli", "credentials", "add", "caritas"],
-            capture_output=True, text=True, timeout=60, check=False, env=env)
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
         assert proc.returncode == 0, proc.stderr
         assert len(proc.stdout.splitlines()) == 1
         token = proc.stdout.strip()

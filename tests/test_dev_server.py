@@ -53,10 +53,20 @@ class TestServerRestart:
             webhook, smtp = wires
             webhook.status_code = 503  # the police endpoint is down before the restart
             env = await start_dev_server(db, port)
-            async with bench(env, upsert_search_attributes=True, queue=queue, wires=wires,
-                             rights_information_sla=sla) as b:
-                ident = event("identified", await b.now(), person=dict(EU_ADULT),
-                              subject_ref="restart-1", organisation="uoim")
+            async with bench(
+                env,
+                upsert_search_attributes=True,
+                queue=queue,
+                wires=wires,
+                rights_information_sla=sla,
+            ) as b:
+                ident = event(
+                    "identified",
+                    await b.now(),
+                    person=dict(EU_ADULT),
+                    subject_ref="restart-1",
+                    organisation="uoim",
+                )
                 assert isinstance(ident, Identified)
                 case_id, _ = await b.open(ident)
                 await eventually(lambda: len(smtp.mails) == 1)  # Caritas: case identified
@@ -69,18 +79,34 @@ class TestServerRestart:
 
             webhook.status_code = 200
             env = await start_dev_server(db, port)
-            async with env, bench(env, upsert_search_attributes=True, queue=queue,
-                                  wires=wires, rights_information_sla=sla) as b:
+            async with (
+                env,
+                bench(
+                    env,
+                    upsert_search_attributes=True,
+                    queue=queue,
+                    wires=wires,
+                    rights_information_sla=sla,
+                ) as b,
+            ):
                 handle = b.client.get_workflow_handle(case_id)
                 after = await handle.describe()
                 assert after.run_id == before.run_id
                 assert after.status is WorkflowExecutionStatus.RUNNING
-                assert after.typed_search_attributes.get(search_attributes.PHASE) \
+                assert (
+                    after.typed_search_attributes.get(search_attributes.PHASE)
                     == Phase.IDENTIFIED.value
-                assert after.typed_search_attributes.get(
-                    search_attributes.OBLIGATION_OWNERS) == ["caritas"]
-                await eventually(lambda: {r.reason for r in b.received()} >= {
-                    "case_identified", "rights_information_escalation"}, timeout=90)
+                )
+                assert after.typed_search_attributes.get(search_attributes.OBLIGATION_OWNERS) == [
+                    "caritas"
+                ]
+                await eventually(
+                    lambda: (
+                        {r.reason for r in b.received()}
+                        >= {"case_identified", "rights_information_escalation"}
+                    ),
+                    timeout=90,
+                )
                 state = await b.settled(case_id)
                 assert state.pending_notifications == []
                 assert state.timeline[0].what == "identified"
@@ -99,8 +125,9 @@ class TestPartFailingAfterStart:
         ports = [free_port() for _ in range(4)]
         started: list[str] = []
 
-        async def gateway_loses_its_port(app: Any, sock: socket.socket, stop: asyncio.Event,
-                                         **options: Any) -> None:
+        async def gateway_loses_its_port(
+            app: Any, sock: socket.socket, stop: asyncio.Event, **options: Any
+        ) -> None:
             if options["name"] == "gateway":
                 host, port = sock.getsockname()[:2]
                 sock.close()
@@ -121,5 +148,4 @@ class TestPartFailingAfterStart:
         assert "\n" not in message
         assert started == ["web UI", "codec server"]
         # Everything it started is gone: the ports are free again (the server's too).
-        await eventually(lambda: not any(port_in_use("127.0.0.1", p) for p in ports),
-                         timeout=30)
+        await eventually(lambda: not any(port_in_use("127.0.0.1", p) for p in ports), timeout=30)

@@ -40,19 +40,25 @@ class Deployment:
 async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     """A dev server whose clients and workers share one real SQLite key store."""
     create_master_key(tmp_path / "mk")
-    store = SqliteKeyStore(tmp_path / "keys.db",
-                           MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
+    store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli_path()), ui=False,
-        data_converter=data_converter(store), search_attributes=list(search_attributes.ALL),
+        dev_server_existing_path=str(temporal_cli_path()),
+        ui=False,
+        data_converter=data_converter(store),
+        search_attributes=list(search_attributes.ALL),
     )
     async with env:
         yield Deployment(env, store)
 
 
 async def open_case(b: Bench, ref: str) -> str:
-    ident = event("identified", await b.now(), person=dict(EU_ADULT), subject_ref=ref,
-                  reason="CANARY-reason-" + ref)
+    ident = event(
+        "identified",
+        await b.now(),
+        person=dict(EU_ADULT),
+        subject_ref=ref,
+        reason="CANARY-reason-" + ref,
+    )
     assert isinstance(ident, Identified)
     case_id, _ = await b.open(ident)
     await b.settled(case_id)
@@ -73,12 +79,21 @@ class TestEraseCase:
             assert b"CANARY-reason-erase-me" in decoded.SerializeToString()
 
             with capture_logs() as logs:
-                result = await erase_case(b.client, deployment.store, erased_id,
-                                          by="dpo-1", why="request")
+                result = await erase_case(
+                    b.client, deployment.store, erased_id, by="dpo-1", why="request"
+                )
             assert result.was_running and result.key_destroyed
-            assert logs == [{"event": "case erased", "case_id": erased_id, "by": "dpo-1",
-                             "why": "request", "was_running": True, "key_destroyed": True,
-                             "log_level": "info"}]
+            assert logs == [
+                {
+                    "event": "case erased",
+                    "case_id": erased_id,
+                    "by": "dpo-1",
+                    "why": "request",
+                    "was_running": True,
+                    "key_destroyed": True,
+                    "log_level": "info",
+                }
+            ]
             description = await b.client.get_workflow_handle(erased_id).describe()
             assert description.status is WorkflowExecutionStatus.TERMINATED
 
@@ -87,14 +102,16 @@ class TestEraseCase:
             kept = await fetch_decoded_history(b.client, kept_id)
             assert b"CANARY-reason-keep-me" in kept.SerializeToString()
 
-            replayer = Replayer(workflows=[VictimCaseWorkflow],
-                                data_converter=b.client.data_converter)
+            replayer = Replayer(
+                workflows=[VictimCaseWorkflow], data_converter=b.client.data_converter
+            )
             # The SDK reports the codec's error as the cause of a failed activation.
             with pytest.raises(RuntimeError, match=f"case {erased_id} was erased"):
                 await replayer.replay_workflow(WorkflowHistory(erased_id, raw.events))
 
-            again = await erase_case(b.client, deployment.store, erased_id, by="dpo-1",
-                                     why="request")
+            again = await erase_case(
+                b.client, deployment.store, erased_id, by="dpo-1", why="request"
+            )
             assert not again.was_running and not again.key_destroyed
 
 
@@ -105,16 +122,21 @@ class TestRetention:
         async with bench(deployment.env, upsert_search_attributes=True) as b:
             closed_id = await open_case(b, "closed-one")
             open_id = await open_case(b, "open-one")
-            await b.send(closed_id, event("case_closed", await b.now(),
-                                          organisation="caritas"))
+            await b.send(closed_id, event("case_closed", await b.now(), organisation="caritas"))
             await b.client.get_workflow_handle(closed_id).result()
             sweeper = RetentionSweeper(b.client, deployment.store)
-            async with Worker(b.client, task_queue=b.task_queue + "-retention",
-                              workflows=[RetentionSweepWorkflow],
-                              activities=sweeper.activities()):
+            async with Worker(
+                b.client,
+                task_queue=b.task_queue + "-retention",
+                workflows=[RetentionSweepWorkflow],
+                activities=sweeper.activities(),
+            ):
                 report: SweepReport = await b.client.execute_workflow(
-                    RetentionSweepWorkflow.run, SweepRequest(retention=timedelta(0)),
-                    id=f"sweep-{b.task_queue}", task_queue=b.task_queue + "-retention")
+                    RetentionSweepWorkflow.run,
+                    SweepRequest(retention=timedelta(0)),
+                    id=f"sweep-{b.task_queue}",
+                    task_queue=b.task_queue + "-retention",
+                )
             assert report.erased >= 1
             assert deployment.store.is_destroyed(closed_id)
             assert not deployment.store.is_destroyed(open_id)

@@ -89,8 +89,13 @@ def write_channels(path: Path, webhook: WebhookReceiver) -> Path:
     """A channels file sending every organisation's notifications to ``webhook``."""
     lines = []
     for org in NOTIFIED:
-        lines += [f"[organisations.{org.value}]", 'kind = "webhook"',
-                  f'url = "{webhook.url}/{org.value}"', f'secret = "{WEBHOOK_SECRET}"', ""]
+        lines += [
+            f"[organisations.{org.value}]",
+            'kind = "webhook"',
+            f'url = "{webhook.url}/{org.value}"',
+            f'secret = "{WEBHOOK_SECRET}"',
+            "",
+        ]
     path.write_text("\n".join(lines))
     return path
 
@@ -109,8 +114,13 @@ class WorkerProcess:
         self.starts += 1
         with (self._logs / f"worker-{self.starts}.log").open("wb") as log:
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, *self._args, cwd=self._logs, env=self._env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                sys.executable,
+                *self._args,
+                cwd=self._logs,
+                env=self._env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
             )
 
     async def kill(self) -> None:
@@ -136,7 +146,9 @@ async def dev_server(var_dir: Path) -> AsyncIterator[DevServer]:
 
 
 async def settle(
-    client: Client, case_ids: list[str], timeout: float  # noqa: ASYNC109 - a polling deadline
+    client: Client,
+    case_ids: list[str],
+    timeout: float,  # noqa: ASYNC109 - a polling deadline
 ) -> list[CaseState]:
     """The cases once none has a notification pending."""
     latest: dict[str, CaseState] = {}
@@ -170,11 +182,13 @@ class TestWorkerProcessKilled:
                 # The answer comes late: a worker killed meanwhile never learns that the
                 # notification arrived, so Temporal retries it after start_to_close (60 s).
                 webhook.answer_delay = 30
-                client = await Client.connect(settings.target,
-                                              data_converter=data_converter(store))
-                worker = WorkerProcess(settings.target,
-                                       write_channels(tmp_path / "channels.toml", webhook),
-                                       var, tmp_path)
+                client = await Client.connect(settings.target, data_converter=data_converter(store))
+                worker = WorkerProcess(
+                    settings.target,
+                    write_channels(tmp_path / "channels.toml", webhook),
+                    var,
+                    tmp_path,
+                )
                 await worker.start()
                 case_ids: list[str] = []
                 events = 0
@@ -188,10 +202,12 @@ class TestWorkerProcessKilled:
                             case_id, _ = await cases.open_case(client, ident, pepper=PEPPER)
                             opened.append(case_id)
                         for case_id in opened[:2]:
-                            await cases.record_event(client, case_id,
-                                                     event("departed", now, arbitrary=True))
+                            await cases.record_event(
+                                client, case_id, event("departed", now, arbitrary=True)
+                            )
                         events += len(opened) + 2
                         case_ids += opened
+
                         # 4 × (Caritas, police) + 2 × (police, Caritas): all twelve in flight.
                         def all_in_flight(before: int = before) -> bool:
                             return len(webhook.requests) - before >= 12
@@ -205,20 +221,29 @@ class TestWorkerProcessKilled:
                     await worker.stop()
 
         counts = tally(issued(states), accepted_keys(webhook))
-        assert (counts.expected, counts.delivered, counts.lost, counts.unexpected) \
-            == (12 * rounds, 12 * rounds, 0, 0)
+        assert (counts.expected, counts.delivered, counts.lost, counts.unexpected) == (
+            12 * rounds,
+            12 * rounds,
+            0,
+            0,
+        )
         assert all(settled_deliveries(s) == s.notifications_sent for s in states)
         for key, copies in by_key(webhook.requests).items():
             # Every copy is the same notification under its own key: a receiver drops repeats.
-            assert {Notification.model_validate_json(c.body).idempotency_key
-                    for c in copies} == {key}
+            assert {Notification.model_validate_json(c.body).idempotency_key for c in copies} == {
+                key
+            }
             assert len({c.body for c in copies}) == 1
         assert counts.duplicated >= 1  # the kills did cost answers: retries brought copies
-        fault_report(FaultReport(
-            faults=f"{rounds}× SIGKILL of the worker process with 12 webhook deliveries in "
-                   "flight each",
-            events_sent=events, notifications=counts, seconds=time.monotonic() - started,
-        ))
+        fault_report(
+            FaultReport(
+                faults=f"{rounds}× SIGKILL of the worker process with 12 webhook deliveries in "
+                "flight each",
+                events_sent=events,
+                notifications=counts,
+                seconds=time.monotonic() - started,
+            )
+        )
 
 
 # -- a killed Temporal server ------------------------------------------------------------------
@@ -232,15 +257,19 @@ class TestServerKilled:
         loses no event, timer or notification: the same run resumes on the same SQLite file."""
         started = time.monotonic()
         sla = timedelta(seconds=10)
-        settings = DevServer(var_dir=tmp_path / "temporal", port=free_port(),
-                             ui_port=free_port(), headless=True)
+        settings = DevServer(
+            var_dir=tmp_path / "temporal", port=free_port(), ui_port=free_port(), headless=True
+        )
         server = await start_dev_server(settings)
         try:
-            client = await Client.connect(settings.target,
-                                          data_converter=data_converter(TEST_KEYS))
+            client = await Client.connect(settings.target, data_converter=data_converter(TEST_KEYS))
             env = WorkflowEnvironment.from_client(client)
-            async with receivers() as wires, bench(env, upsert_search_attributes=True,
-                                                   wires=wires, rights_information_sla=sla) as b:
+            async with (
+                receivers() as wires,
+                bench(
+                    env, upsert_search_attributes=True, wires=wires, rights_information_sla=sla
+                ) as b,
+            ):
                 webhook, _smtp = wires
                 webhook.status_code = 503  # the police endpoint is down until the restart
                 t0 = await b.now()
@@ -255,9 +284,11 @@ class TestServerKilled:
                     pending = (await handle.describe()).raw_description.pending_activities
                     # At least one failed attempt: on a busy machine the poll may first see
                     # a later one.
-                    return ([n.recipient for n in state.pending_notifications]
-                            == [Organisation.POLICE]
-                            and len(pending) == 1 and pending[0].attempt >= 2)
+                    return (
+                        [n.recipient for n in state.pending_notifications] == [Organisation.POLICE]
+                        and len(pending) == 1
+                        and pending[0].attempt >= 2
+                    )
 
                 # Caritas has its notification settled; the police one failed once and waits.
                 await eventually(police_waits_for_retry)
@@ -269,29 +300,43 @@ class TestServerKilled:
                 server = await start_dev_server(settings)
 
                 described = await handle.describe()
-                assert (described.run_id, described.status) \
-                    == (run_id, WorkflowExecutionStatus.RUNNING)
+                assert (described.run_id, described.status) == (
+                    run_id,
+                    WorkflowExecutionStatus.RUNNING,
+                )
                 again = await b.send(case_id, interview)
                 assert again.duplicate and again.summary == first.summary
-                await b.send(case_id, event("rights_information_given", await b.now(),
-                                            subjects=ALL_SUBJECTS[:7]))
+                await b.send(
+                    case_id,
+                    event("rights_information_given", await b.now(), subjects=ALL_SUBJECTS[:7]),
+                )
                 state = await b.settled(case_id)
                 assert {r.reason for r in b.received()} == {
-                    "case_identified", "rights_information_escalation"}
+                    "case_identified",
+                    "rights_information_escalation",
+                }
         finally:
             await stop_process(server)
 
         assert [t.what for t in state.timeline if t.event_id] == [
-            "identified", "ngo interview held", "rights information given"]
+            "identified",
+            "ngo interview held",
+            "rights information given",
+        ]
         assert [t.what for t in state.timeline if "deadline reached" in t.what] == [
-            "rights_information deadline reached"]
+            "rights_information deadline reached"
+        ]
         counts = tally(issued([state]), accepted_keys(webhook) + mailed_keys(b))
         assert (counts.expected, counts.delivered, counts.duplicated, counts.lost) == (3, 3, 0, 0)
         assert settled_deliveries(state) == 3
-        fault_report(FaultReport(
-            faults="SIGKILL of the dev server mid-case, down past a deadline",
-            events_sent=4, notifications=counts, seconds=time.monotonic() - started,
-        ))
+        fault_report(
+            FaultReport(
+                faults="SIGKILL of the dev server mid-case, down past a deadline",
+                events_sent=4,
+                notifications=counts,
+                seconds=time.monotonic() - started,
+            )
+        )
 
 
 # -- a receiver down for a day (time skipped) --------------------------------------------------
@@ -333,10 +378,14 @@ class TestWebhookOutage:
         # Per case: Caritas and police on identification, Caritas again when the day made the
         # rights information overdue (R3).
         assert (counts.expected, counts.delivered, counts.duplicated, counts.lost) == (6, 6, 0, 0)
-        fault_report(FaultReport(
-            faults="police webhook HTTP 500 for 24 h (time skipped), 2 × 33 failed attempts",
-            events_sent=2, notifications=counts, seconds=time.monotonic() - started,
-        ))
+        fault_report(
+            FaultReport(
+                faults="police webhook HTTP 500 for 24 h (time skipped), 2 × 33 failed attempts",
+                events_sent=2,
+                notifications=counts,
+                seconds=time.monotonic() - started,
+            )
+        )
 
     async def test_deliveries_reach_an_endpoint_that_was_unreachable_for_a_day(
         self, time_skipping: WorkflowEnvironment, fault_report: Report
@@ -349,10 +398,14 @@ class TestWebhookOutage:
             routes = dict(channels_for(webhook, smtp).organisations)
             routes[Organisation.POLICE] = WebhookChannel(
                 url=f"http://127.0.0.1:{port}/notifications/police",
-                secret=SecretStr(WEBHOOK_SECRET))
-            async with bench(time_skipping, upsert_search_attributes=False,
-                             wires=(webhook, smtp),
-                             channels=Channels(organisations=routes)) as b:
+                secret=SecretStr(WEBHOOK_SECRET),
+            )
+            async with bench(
+                time_skipping,
+                upsert_search_attributes=False,
+                wires=(webhook, smtp),
+                channels=Channels(organisations=routes),
+            ) as b:
                 t0 = await b.now()
                 case_id, _ = await b.open(identified_by_uoim(t0, "unreachable-1"))
                 # A minute short of a day: the rights-information deadline (24 h) is not due yet,
@@ -363,22 +416,29 @@ class TestWebhookOutage:
                 assert [p.attempt for p in pending] == [34]
                 failure = await b.client.data_converter.decode_failure(pending[0].last_failure)
                 assert isinstance(failure, ApplicationError)
-                assert (failure.type, failure.message) \
-                    == (DELIVERY_FAILED, "webhook of police unreachable: ConnectError")
+                assert (failure.type, failure.message) == (
+                    DELIVERY_FAILED,
+                    "webhook of police unreachable: ConnectError",
+                )
 
                 with WebhookReceiver(port=port) as police:
-                    await b.skip_to(t0 + attempt_offsets(timedelta(days=2))[34]
-                                    + timedelta(minutes=1))
+                    await b.skip_to(
+                        t0 + attempt_offsets(timedelta(days=2))[34] + timedelta(minutes=1)
+                    )
                     state = await b.settled(case_id)
 
         assert [r.status for r in police.requests] == [200]
         counts = tally(issued([state]), accepted_keys(police) + mailed_keys(b))
         # Caritas and police on identification, Caritas when the rights information fell due.
         assert (counts.expected, counts.delivered, counts.duplicated, counts.lost) == (3, 3, 0, 0)
-        fault_report(FaultReport(
-            faults="police webhook unreachable for 24 h (time skipped), 33 failed attempts",
-            events_sent=1, notifications=counts, seconds=time.monotonic() - started,
-        ))
+        fault_report(
+            FaultReport(
+                faults="police webhook unreachable for 24 h (time skipped), 33 failed attempts",
+                events_sent=1,
+                notifications=counts,
+                seconds=time.monotonic() - started,
+            )
+        )
 
     async def test_undelivered_reminder_escalates_when_its_deadline_is_reached(
         self, time_skipping: WorkflowEnvironment
@@ -407,26 +467,41 @@ class TestWebhookOutage:
             case_id, _ = await b.open(ident)
             await b.skip_to(t0 + timedelta(hours=2))
             await b.send(case_id, event("ngo_interview_held", t0 + timedelta(hours=1)))
-            await b.send(case_id, event("rights_information_given", t0 + timedelta(hours=2),
-                                        subjects=ALL_SUBJECTS))
+            await b.send(
+                case_id,
+                event("rights_information_given", t0 + timedelta(hours=2), subjects=ALL_SUBJECTS),
+            )
             placed = t0 + timedelta(hours=2)
             await b.send(case_id, event("crisis_accommodation_placed", placed))
             reflection_end = placed + timedelta(days=30)  # K5; its reminder came on day 25
             await b.skip_to(reflection_end + timedelta(hours=1))
 
             state = await b.state(case_id)
-            reminder = next(n for n in state.pending_notifications
-                            if (n.recipient, n.reason)
-                            == (Organisation.POLICE, "reflection_period_reminder"))
-            undelivered = [o for o in state.open_obligations
-                           if o.kind.value == "notification_undelivered"]
-            assert [(o.id, o.rule, o.owner, o.escalated_at is not None) for o in undelivered] \
-                == [(f"notification_undelivered:{reminder.idempotency_key}", "K5",
-                     Organisation.CARITAS, True)]
-            escalations = {(r.recipient, local_date(r.issued_at)) for r in b.received()
-                           if r.reason == "notification_undelivered"}
-            assert escalations == {("caritas", local_date(reflection_end)),
-                                   ("interior_ministry", local_date(reflection_end))}
+            reminder = next(
+                n
+                for n in state.pending_notifications
+                if (n.recipient, n.reason) == (Organisation.POLICE, "reflection_period_reminder")
+            )
+            undelivered = [
+                o for o in state.open_obligations if o.kind.value == "notification_undelivered"
+            ]
+            assert [(o.id, o.rule, o.owner, o.escalated_at is not None) for o in undelivered] == [
+                (
+                    f"notification_undelivered:{reminder.idempotency_key}",
+                    "K5",
+                    Organisation.CARITAS,
+                    True,
+                )
+            ]
+            escalations = {
+                (r.recipient, local_date(r.issued_at))
+                for r in b.received()
+                if r.reason == "notification_undelivered"
+            }
+            assert escalations == {
+                ("caritas", local_date(reflection_end)),
+                ("interior_ministry", local_date(reflection_end)),
+            }
 
             b.webhook.status_code = 200
             await b.skip_to(await b.now() + MAX_RETRY + timedelta(minutes=1))
@@ -446,15 +521,13 @@ class TestConcurrentDuplicates:
         and in its notifications, and both senders get its result, one marked duplicate."""
         started = time.monotonic()
         async with dev_server(tmp_path / "temporal") as settings:
-            client = await Client.connect(settings.target,
-                                          data_converter=data_converter(TEST_KEYS))
+            client = await Client.connect(settings.target, data_converter=data_converter(TEST_KEYS))
             env = WorkflowEnvironment.from_client(client)
             async with bench(env, upsert_search_attributes=True) as b:
                 t0 = await b.now()
                 case_id, _ = await b.open(identified_by_uoim(t0, f"twice-{uuid.uuid4()}"))
                 departed = event("departed", t0, arbitrary=True)
-                results = await asyncio.gather(b.send(case_id, departed),
-                                               b.send(case_id, departed))
+                results = await asyncio.gather(b.send(case_id, departed), b.send(case_id, departed))
                 state = await b.settled(case_id)
 
         assert sorted(r.duplicate for r in results) == [False, True]
@@ -466,23 +539,27 @@ class TestConcurrentDuplicates:
         counts = tally(issued([state]), arrivals)
         # Identification: Caritas and police; the departure, once: police and Caritas.
         assert (counts.expected, counts.delivered, counts.duplicated, counts.lost) == (4, 4, 0, 0)
-        fault_report(FaultReport(
-            faults="one event delivered twice concurrently (asyncio.gather)",
-            events_sent=3, notifications=counts, seconds=time.monotonic() - started,
-        ))
+        fault_report(
+            FaultReport(
+                faults="one event delivered twice concurrently (asyncio.gather)",
+                events_sent=3,
+                notifications=counts,
+                seconds=time.monotonic() - started,
+            )
+        )
 
     async def test_same_identification_sent_twice_concurrently_opens_one_case(
         self, tmp_path: Path
     ) -> None:
         """R1: the same identification sent twice at once opens one case, identified once."""
         async with dev_server(tmp_path / "temporal") as settings:
-            client = await Client.connect(settings.target,
-                                          data_converter=data_converter(TEST_KEYS))
+            client = await Client.connect(settings.target, data_converter=data_converter(TEST_KEYS))
             env = WorkflowEnvironment.from_client(client)
             async with bench(env, upsert_search_attributes=True) as b:
                 ident = identified_by_uoim(await b.now(), f"twice-open-{uuid.uuid4()}")
                 (first_id, first), (second_id, second) = await asyncio.gather(
-                    b.open(ident), b.open(ident))
+                    b.open(ident), b.open(ident)
+                )
                 state = await b.state(first_id)
 
         assert first_id == second_id

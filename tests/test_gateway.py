@@ -64,8 +64,10 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     create_master_key(keys / "mk")
     store = SqliteKeyStore(keys / "keys.db", MasterKeyRing.from_env_or_dir(keys / "mk"))
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli_path()), ui=False,
-        data_converter=data_converter(store), search_attributes=list(search_attributes.ALL),
+        dev_server_existing_path=str(temporal_cli_path()),
+        ui=False,
+        data_converter=data_converter(store),
+        search_attributes=list(search_attributes.ALL),
     )
     async with env:
         yield Deployment(env, store)
@@ -85,8 +87,13 @@ class Service:
 async def service(deployment: Deployment) -> AsyncIterator[Service]:
     """The gateway in front of this test's own case and notification workers."""
     async with bench(deployment.env, upsert_search_attributes=True) as b:
-        settings = GatewaySettings(pepper=PEPPER, task_queue=b.task_queue,
-                                   case_config=b.config, rate_per_second=1000, burst=1000)
+        settings = GatewaySettings(
+            pepper=PEPPER,
+            task_queue=b.task_queue,
+            case_config=b.config,
+            rate_per_second=1000,
+            burst=1000,
+        )
         async with http(gateway(b.client, settings)) as client:
             yield Service(b, client, b.client)
 
@@ -95,21 +102,29 @@ def now(minutes: float = 0) -> str:
     return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
 
 
-def identification(subject_ref: str, *, organisation: str = "police",
-                   event_id: str | None = None) -> dict[str, Any]:
+def identification(
+    subject_ref: str, *, organisation: str = "police", event_id: str | None = None
+) -> dict[str, Any]:
     """A police identification of a third-country national residing illegally."""
-    return example("identified", organisation=organisation, subject_ref=subject_ref,
-                   event_id=event_id or f"{organisation}-{subject_ref}", occurred_at=now(-10))
+    return example(
+        "identified",
+        organisation=organisation,
+        subject_ref=subject_ref,
+        event_id=event_id or f"{organisation}-{subject_ref}",
+        occurred_at=now(-10),
+    )
 
 
 def event(event_type: str, organisation: str, event_id: str, **fields: Any) -> dict[str, Any]:
-    return example(event_type, organisation=organisation, event_id=event_id,
-                   occurred_at=now(-5), **fields)
+    return example(
+        event_type, organisation=organisation, event_id=event_id, occurred_at=now(-5), **fields
+    )
 
 
 async def open_case(s: Service, subject_ref: str) -> str:
-    response = await s.http.post("/v1/cases", headers=bearer("police"),
-                                 json=identification(subject_ref))
+    response = await s.http.post(
+        "/v1/cases", headers=bearer("police"), json=identification(subject_ref)
+    )
     assert response.status_code == 201, response.text
     case_id: str = response.json()["case_id"]
     return case_id
@@ -141,28 +156,33 @@ class TestOpenCase:
         """The same identification sent three times at once opens one case: one 201 and
         two 200s with the first result."""
         body = identification("gw-dup")
-        responses = await asyncio.gather(*(
-            service.http.post("/v1/cases", headers=bearer("police"), json=body)
-            for _ in range(3)))
+        responses = await asyncio.gather(
+            *(service.http.post("/v1/cases", headers=bearer("police"), json=body) for _ in range(3))
+        )
         assert sorted(r.status_code for r in responses) == [200, 200, 201]
         assert len({r.json()["case_id"] for r in responses}) == 1
         state = await service.state(responses[0].json()["case_id"])
         assert [t.what for t in state.timeline].count("identified") == 1
 
-    async def test_concurrent_identification_by_two_authorities(self,
-                                                                service: Service) -> None:
+    async def test_concurrent_identification_by_two_authorities(self, service: Service) -> None:
         """The police and UOIM identify the same person at the same moment: one case; the
         second learns it with 409 (rule CASE) and its case ID."""
         at = now(-10)  # the same moment: neither lies before the other's identification
         police, uoim = await asyncio.gather(
-            service.http.post("/v1/cases", headers=bearer("police"), json={
-                **identification("gw-race", organisation="police"), "occurred_at": at}),
-            service.http.post("/v1/cases", headers=bearer("uoim"), json={
-                **identification("gw-race", organisation="uoim"), "occurred_at": at}))
+            service.http.post(
+                "/v1/cases",
+                headers=bearer("police"),
+                json={**identification("gw-race", organisation="police"), "occurred_at": at},
+            ),
+            service.http.post(
+                "/v1/cases",
+                headers=bearer("uoim"),
+                json={**identification("gw-race", organisation="uoim"), "occurred_at": at},
+            ),
+        )
         first, second = sorted((police, uoim), key=lambda r: r.status_code)
         assert first.status_code == 201
-        assert_problem(second, 409, rule="CASE", field="type",
-                       case_id=first.json()["case_id"])
+        assert_problem(second, 409, rule="CASE", field="type", case_id=first.json()["case_id"])
         state = await service.state(first.json()["case_id"])
         assert [t.what for t in state.timeline].count("identified") == 1
 
@@ -179,8 +199,9 @@ class TestEvents:
     async def test_accepted_event_is_recorded(self, service: Service) -> None:
         """An accepted event answers 200 with the summary, and is in the case at once."""
         case_id = await open_case(service, "gw-accept")
-        response = await send(service, case_id, "caritas",
-                              event("ngo_interview_held", "caritas", "car-1"))
+        response = await send(
+            service, case_id, "caritas", event("ngo_interview_held", "caritas", "car-1")
+        )
         assert response.status_code == 200, response.text
         answer = response.json()
         assert answer["duplicate"] is False and answer["event_type"] == "ngo_interview_held"
@@ -193,8 +214,9 @@ class TestEvents:
         with the same summary, exactly one of them not a duplicate."""
         case_id = await open_case(service, "gw-concurrent")
         body = event("ngo_interview_held", "caritas", "car-dup")
-        responses = await asyncio.gather(*(send(service, case_id, "caritas", body)
-                                           for _ in range(4)))
+        responses = await asyncio.gather(
+            *(send(service, case_id, "caritas", body) for _ in range(4))
+        )
         assert [r.status_code for r in responses] == [200] * 4
         answers = [r.json() for r in responses]
         assert sorted(a["duplicate"] for a in answers) == [False, True, True, True]
@@ -205,10 +227,12 @@ class TestEvents:
     async def test_reused_event_id(self, service: Service) -> None:
         """An event_id reused for a different event is 409, rule IDEMPOTENCY."""
         case_id = await open_case(service, "gw-reuse")
-        assert (await send(service, case_id, "caritas",
-                           event("ngo_interview_held", "caritas", "car-r"))).status_code == 200
-        response = await send(service, case_id, "caritas",
-                              event("departed", "caritas", "car-r", arbitrary=False))
+        assert (
+            await send(service, case_id, "caritas", event("ngo_interview_held", "caritas", "car-r"))
+        ).status_code == 200
+        response = await send(
+            service, case_id, "caritas", event("departed", "caritas", "car-r", arbitrary=False)
+        )
         assert_problem(response, 409, rule="IDEMPOTENCY", field="event_id")
 
     async def test_rule_violation_changes_nothing(self, service: Service) -> None:
@@ -216,44 +240,58 @@ class TestEvents:
         the case is as it was."""
         case_id = await open_case(service, "gw-r2")
         before = await service.bench.settled(case_id)  # notifications delivered
-        response = await send(service, case_id, "police",
-                              event("police_information_gathering_started", "police", "pol-1"))
+        response = await send(
+            service,
+            case_id,
+            "police",
+            event("police_information_gathering_started", "police", "pol-1"),
+        )
         assert_problem(response, 409, rule="R2", type="urn:pathway:problem:event-rejected")
         after = await service.state(case_id)
         assert after.timeline == before.timeline and "pol-1" not in after.processed
 
     async def test_unknown_case(self, service: Service) -> None:
         """An event for a case that does not exist is 404."""
-        response = await send(service, "case-aaaaaaaaaaaaaaaaaaaaaaaa", "caritas",
-                              event("departed", "caritas", "car-x", arbitrary=True))
+        response = await send(
+            service,
+            "case-aaaaaaaaaaaaaaaaaaaaaaaa",
+            "caritas",
+            event("departed", "caritas", "car-x", arbitrary=True),
+        )
         assert_problem(response, 404, type="urn:pathway:problem:not-found")
 
     async def test_closed_case(self, service: Service) -> None:
         """An event for a closed case is 409 (rule CASE) for an organisation involved in it,
         404 for one that is not."""
         case_id = await open_case(service, "gw-closed")
-        closing = await send(service, case_id, "caritas",
-                             event("case_closed", "caritas", "car-close"))
+        closing = await send(
+            service, case_id, "caritas", event("case_closed", "caritas", "car-close")
+        )
         assert closing.status_code == 200
         await service.client.get_workflow_handle(case_id).result()
-        response = await send(service, case_id, "caritas",
-                              event("departed", "caritas", "car-late", arbitrary=True))
+        response = await send(
+            service, case_id, "caritas", event("departed", "caritas", "car-late", arbitrary=True)
+        )
         assert_problem(response, 409, rule="CASE")
-        response = await send(service, case_id, "kljuc",
-                              event("departed", "kljuc", "klj-late", arbitrary=True))
+        response = await send(
+            service, case_id, "kljuc", event("departed", "kljuc", "klj-late", arbitrary=True)
+        )
         assert_problem(response, 404)
 
     async def test_erased_case(self, service: Service, deployment: Deployment) -> None:
         """An erased case answers 410 to reads and events alike."""
         case_id = await open_case(service, "gw-erased")
         await erase_case(service.client, deployment.store, case_id, by="dpo", why="request")
-        assert_problem(await service.http.get(f"/v1/cases/{case_id}",
-                                              headers=bearer("police")), 410)
-        response = await send(service, case_id, "caritas",
-                              event("departed", "caritas", "car-e", arbitrary=True))
+        assert_problem(
+            await service.http.get(f"/v1/cases/{case_id}", headers=bearer("police")), 410
+        )
+        response = await send(
+            service, case_id, "caritas", event("departed", "caritas", "car-e", arbitrary=True)
+        )
         assert_problem(response, 410, type="urn:pathway:problem:case-erased")
-        response = await service.http.post("/v1/cases", headers=bearer("police"),
-                                           json=identification("gw-erased", event_id="p-2"))
+        response = await service.http.post(
+            "/v1/cases", headers=bearer("police"), json=identification("gw-erased", event_id="p-2")
+        )
         assert_problem(response, 410)
 
 
@@ -263,15 +301,31 @@ async def full_case(s: Service, subject_ref: str) -> str:
     case_id = await open_case(s, subject_ref)
     steps = [
         ("caritas", event("ngo_interview_held", "caritas", "c1", reason="CARITAS-REASON")),
-        ("caritas", event("special_need_flagged", "caritas", "c2", need="pregnancy",
-                          detail=HEALTH_CANARY)),
-        ("police", event("permit_to_stay_granted", "police", "p1", reason="POLICE-REASON",
-                         valid_from=now(-5)[:10])),
-        ("migration_authority", event("temporary_residence_permit_granted",
-                                      "migration_authority", "m1", valid_from=now(-5)[:10],
-                                      valid_until="2030-01-01")),
-        ("social_work_centre", event("rights_information_given", "social_work_centre",
-                                     "s1")),
+        (
+            "caritas",
+            event("special_need_flagged", "caritas", "c2", need="pregnancy", detail=HEALTH_CANARY),
+        ),
+        (
+            "police",
+            event(
+                "permit_to_stay_granted",
+                "police",
+                "p1",
+                reason="POLICE-REASON",
+                valid_from=now(-5)[:10],
+            ),
+        ),
+        (
+            "migration_authority",
+            event(
+                "temporary_residence_permit_granted",
+                "migration_authority",
+                "m1",
+                valid_from=now(-5)[:10],
+                valid_until="2030-01-01",
+            ),
+        ),
+        ("social_work_centre", event("rights_information_given", "social_work_centre", "s1")),
     ]
     for role, body in steps:
         response = await send(s, case_id, role, body)
@@ -298,8 +352,7 @@ class TestReading:
         health detail reaches the NGO and the social work centre, never the police or the
         migration authority."""
         case_id = await full_case(service, "gw-read-roles")
-        full = (await service.http.get(f"/v1/cases/{case_id}",
-                                       headers=bearer(OPERATOR))).json()
+        full = (await service.http.get(f"/v1/cases/{case_id}", headers=bearer(OPERATOR))).json()
         assert set(full) == set(CaseState.model_fields)
         assert set(full["person"]) == set(PersonFacts.model_fields)
         for role in ("police", "caritas", "migration_authority", "social_work_centre"):
@@ -319,23 +372,25 @@ class TestReading:
         for path in (f"/v1/cases/{case_id}", f"/v1/cases/{case_id}/timeline"):
             response = await service.http.get(path, headers=bearer("kljuc"))
             body = assert_problem(response, 404)
-            missing = await service.http.get(path.replace(case_id, "case-" + "b" * 24),
-                                             headers=bearer("kljuc"))
+            missing = await service.http.get(
+                path.replace(case_id, "case-" + "b" * 24), headers=bearer("kljuc")
+            )
             assert {k: v for k, v in body.items() if k != "case_id"} == {
-                k: v for k, v in missing.json().items() if k != "case_id"}
+                k: v for k, v in missing.json().items() if k != "case_id"
+            }
 
     async def test_timeline_reasons(self, service: Service) -> None:
         """The police's timeline shows their own reason and not Caritas's; Caritas's shows
         both."""
         case_id = await full_case(service, "gw-read-timeline")
-        police = await service.http.get(f"/v1/cases/{case_id}/timeline",
-                                        headers=bearer("police"))
+        police = await service.http.get(f"/v1/cases/{case_id}/timeline", headers=bearer("police"))
         assert police.status_code == 200
         assert "POLICE-REASON" in police.text and "CARITAS-REASON" not in police.text
         assert [e["what"] for e in police.json()["timeline"]][:2] == [
-            "identified", "ngo interview held"]
-        caritas = await service.http.get(f"/v1/cases/{case_id}/timeline",
-                                         headers=bearer("caritas"))
+            "identified",
+            "ngo interview held",
+        ]
+        caritas = await service.http.get(f"/v1/cases/{case_id}/timeline", headers=bearer("caritas"))
         assert "POLICE-REASON" in caritas.text and "CARITAS-REASON" in caritas.text
 
 
@@ -348,14 +403,21 @@ class TestObligations:
         see none of Caritas's; an operator names the organisation."""
         first = await open_case(service, "gw-obl-1")
         second = await open_case(service, "gw-obl-2")
-        placed = await send(service, second, "caritas",
-                            event("crisis_accommodation_placed", "caritas", "c-place",
-                                  consent={"signed_on": now(-5)[:10]}))
+        placed = await send(
+            service,
+            second,
+            "caritas",
+            event(
+                "crisis_accommodation_placed",
+                "caritas",
+                "c-place",
+                consent={"signed_on": now(-5)[:10]},
+            ),
+        )
         assert placed.status_code == 200, placed.text
 
         async def caritas_cases() -> dict[str, Any] | None:
-            answer = (await service.http.get("/v1/obligations",
-                                             headers=bearer("caritas"))).json()
+            answer = (await service.http.get("/v1/obligations", headers=bearer("caritas"))).json()
             cases = {c["case_id"]: c for c in answer["cases"]}
             return cases if {first, second} <= set(cases) else None
 
@@ -366,8 +428,9 @@ class TestObligations:
         assert "crisis_accommodation" in {d["kind"] for d in cases[second]["deadlines"]}
         police = (await service.http.get("/v1/obligations", headers=bearer("police"))).json()
         assert {first, second}.isdisjoint({c["case_id"] for c in police["cases"]})
-        operator = await service.http.get("/v1/obligations?organisation=caritas",
-                                          headers=bearer(OPERATOR))
+        operator = await service.http.get(
+            "/v1/obligations?organisation=caritas", headers=bearer(OPERATOR)
+        )
         assert {first, second} <= {c["case_id"] for c in operator.json()["cases"]}
 
 
@@ -382,14 +445,15 @@ class TestTemporalOutage:
         async with receivers() as wires:
             env = await start_server(db, port)
             async with env:
-                client = await Client.connect(f"127.0.0.1:{port}",
-                                              data_converter=data_converter(TEST_KEYS))
-                async with bench(env, upsert_search_attributes=True, queue=queue,
-                                 wires=wires) as b:
+                client = await Client.connect(
+                    f"127.0.0.1:{port}", data_converter=data_converter(TEST_KEYS)
+                )
+                async with bench(env, upsert_search_attributes=True, queue=queue, wires=wires) as b:
                     # A generous timeout while Temporal is up: a just-started server on a
                     # busy machine may take seconds to answer the first request.
-                    settings = GatewaySettings(pepper=PEPPER, task_queue=queue,
-                                               case_config=b.config, temporal_timeout=60)
+                    settings = GatewaySettings(
+                        pepper=PEPPER, task_queue=queue, case_config=b.config, temporal_timeout=60
+                    )
                     app = gateway(client, settings)
                     async with http(app) as api:
                         s = Service(b, api, client)
@@ -401,19 +465,24 @@ class TestTemporalOutage:
             outage = gateway(client, dataclasses.replace(settings, temporal_timeout=1.5))
             async with http(outage) as api:
                 for response in (
-                    await api.post(f"/v1/cases/{case_id}/events", headers=bearer("caritas"),
-                                   json=body),
+                    await api.post(
+                        f"/v1/cases/{case_id}/events", headers=bearer("caritas"), json=body
+                    ),
                     await api.get(f"/v1/cases/{case_id}", headers=bearer("caritas")),
-                    await api.post("/v1/cases", headers=bearer("police"),
-                                   json=identification("gw-outage-2")),
+                    await api.post(
+                        "/v1/cases", headers=bearer("police"), json=identification("gw-outage-2")
+                    ),
                     await api.get("/readyz"),
                 ):
                     assert_problem(response, 503, type="urn:pathway:problem:temporal-unavailable")
                     assert response.headers["retry-after"] == "5"
 
             env = await start_server(db, port)
-            async with env, bench(env, upsert_search_attributes=True, queue=queue,
-                                  wires=wires) as b, http(app) as api:
+            async with (
+                env,
+                bench(env, upsert_search_attributes=True, queue=queue, wires=wires) as b,
+                http(app) as api,
+            ):
 
                 async def ready() -> bool:
                     return (await api.get("/readyz")).status_code == 200
@@ -421,8 +490,9 @@ class TestTemporalOutage:
                 await eventually(ready, timeout=120)
                 view = (await api.get(f"/v1/cases/{case_id}", headers=bearer("caritas"))).json()
                 assert "car-outage" not in {e.get("event_id") for e in view["timeline"]}
-                response = await api.post(f"/v1/cases/{case_id}/events",
-                                          headers=bearer("caritas"), json=body)
+                response = await api.post(
+                    f"/v1/cases/{case_id}/events", headers=bearer("caritas"), json=body
+                )
                 assert response.status_code == 200, response.text
                 assert response.json()["duplicate"] is False
                 state = await b.state(case_id)
@@ -432,7 +502,9 @@ class TestTemporalOutage:
 async def start_server(db: Path, port: int) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
-        dev_server_database_filename=str(db), port=port, ui=False,
+        dev_server_database_filename=str(db),
+        port=port,
+        ui=False,
         data_converter=data_converter(TEST_KEYS),
         search_attributes=list(search_attributes.ALL),
     )
@@ -441,21 +513,26 @@ async def start_server(db: Path, port: int) -> WorkflowEnvironment:
 class TestDev:
     """`pathway dev` starts the gateway beside the server and the workers."""
 
-    async def test_dev_serves_the_gateway(self, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    async def test_dev_serves_the_gateway(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """With `pathway dev` running, the gateway answers on its port: ready, and a police
         system opens a case through it."""
         creds = tmp_path / "credentials.toml"
-        creds.write_text("".join(
-            f'[[tokens]]\nname = "{e.name}"\nrole = "{e.role}"\nsha256 = "{e.sha256}"\n\n'
-            for e in credentials().tokens))
+        creds.write_text(
+            "".join(
+                f'[[tokens]]\nname = "{e.name}"\nrole = "{e.role}"\nsha256 = "{e.sha256}"\n\n'
+                for e in credentials().tokens
+            )
+        )
         monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
         monkeypatch.setenv("PATHWAY_CREDENTIALS", str(creds))
         ports = [free_port() for _ in range(4)]
         stop = asyncio.Event()
         up = asyncio.Event()
-        dev = asyncio.create_task(run_dev(
-            tmp_path, ports=DevPorts(*ports), stop=stop, ready=lambda _ui: up.set()))
+        dev = asyncio.create_task(
+            run_dev(tmp_path, ports=DevPorts(*ports), stop=stop, ready=lambda _ui: up.set())
+        )
         try:
             await eventually(up.is_set, timeout=60)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[3]}") as api:
@@ -466,8 +543,9 @@ class TestDev:
                     return False
 
                 await eventually(ready, timeout=120)
-                response = await api.post("/v1/cases", headers=bearer("police"),
-                                          json=identification("gw-dev"))
+                response = await api.post(
+                    "/v1/cases", headers=bearer("police"), json=identification("gw-dev")
+                )
                 assert response.status_code == 201, response.text
                 assert hash_token(TOKENS["police"]) in creds.read_text()
         finally:

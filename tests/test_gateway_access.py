@@ -79,8 +79,19 @@ EXCLUSIVE = {
 }
 
 # -- who may read what, written out as a grid --------------------------------------------------
-COLUMNS = ("operator", "police", "migration_authority", "social_work_centre", "labour_ministry",
-           "interior_ministry", "caritas", "kljuc", "uoim", "guardian", "analyst")
+COLUMNS = (
+    "operator",
+    "police",
+    "migration_authority",
+    "social_work_centre",
+    "labour_ministry",
+    "interior_ministry",
+    "caritas",
+    "kljuc",
+    "uoim",
+    "guardian",
+    "analyst",
+)
 _GRID = """
                               op pol mig swc lab int car klj uoi grd ana
 case_id                       x  x   x   x   x   x   x   x   x   x   -
@@ -136,8 +147,10 @@ processed                     x  -   -   -   -   -   -   -   -   -   -
 
 def _readers() -> dict[str, set[str]]:
     rows = [line.split() for line in _GRID.strip().splitlines()[1:]]
-    return {row[0]: {role for role, mark in zip(COLUMNS, row[1:], strict=True) if mark == "x"}
-            for row in rows}
+    return {
+        row[0]: {role for role, mark in zip(COLUMNS, row[1:], strict=True) if mark == "x"}
+        for row in rows
+    }
 
 
 READERS = _readers()
@@ -177,8 +190,9 @@ class TestSendMatrix:
         permits, only social work centres appoint guardians."""
         assert {role for role in ROLES if may_send(role, event_type)} == {only}
 
-    @pytest.mark.parametrize("role", [OPERATOR, "analyst", "guardian", "labour_ministry",
-                                      "interior_ministry"])
+    @pytest.mark.parametrize(
+        "role", [OPERATOR, "analyst", "guardian", "labour_ministry", "interior_ministry"]
+    )
     def test_roles_that_send_nothing(self, role: str) -> None:
         """Operators, analysts, guardians and the ministries send no case events."""
         assert SEND_MATRIX[role] == frozenset()
@@ -227,15 +241,41 @@ def rich_case() -> CaseState:
     and from Caritas, a permit to stay and cooperation recorded."""
     state = opened(dict(TCN_ILLEGAL))
     later = T0 + timedelta(hours=1)
-    state = accept(state, event("ngo_interview_held", later, organisation="caritas",
-                                language="es", reason="CARITAS-REASON"))
-    state = accept(state, event("special_need_flagged", later, organisation="caritas",
-                                need="pregnancy", detail="CANARY-HEALTH-DETAIL"))
-    state = accept(state, event("permit_to_stay_granted", later, organisation="police",
-                                valid_from=later.date().isoformat(), basis="ex_officio",
-                                reason="POLICE-REASON"))
-    return accept(state, event("cooperation_recorded", later, organisation="police",
-                               willing_to_cooperate=True))
+    state = accept(
+        state,
+        event(
+            "ngo_interview_held",
+            later,
+            organisation="caritas",
+            language="es",
+            reason="CARITAS-REASON",
+        ),
+    )
+    state = accept(
+        state,
+        event(
+            "special_need_flagged",
+            later,
+            organisation="caritas",
+            need="pregnancy",
+            detail="CANARY-HEALTH-DETAIL",
+        ),
+    )
+    state = accept(
+        state,
+        event(
+            "permit_to_stay_granted",
+            later,
+            organisation="police",
+            valid_from=later.date().isoformat(),
+            basis="ex_officio",
+            reason="POLICE-REASON",
+        ),
+    )
+    return accept(
+        state,
+        event("cooperation_recorded", later, organisation="police", willing_to_cooperate=True),
+    )
 
 
 class TestCaseView:
@@ -248,15 +288,15 @@ class TestCaseView:
         state = rich_case()
         view = case_view(state, role)
         data = state.model_dump(mode="json")
-        expected = {name for name in data
-                    if name not in SPLIT_FIELDS and role in READERS[name]}
+        expected = {name for name in data if name not in SPLIT_FIELDS and role in READERS[name]}
         if any(role in READERS[f"person.{name}"] for name in data["person"]):
             expected.add("person")
         if any(role in READERS[path] for path in READERS if path.startswith("timeline.")):
             expected.add("timeline")
         assert set(view) == expected
         assert set(view.get("person", {})) == {
-            name for name in data["person"] if role in READERS[f"person.{name}"]}
+            name for name in data["person"] if role in READERS[f"person.{name}"]
+        }
 
     def test_police_do_not_see_the_health_detail(self) -> None:
         """The special need's detail reaches Caritas, never the police."""

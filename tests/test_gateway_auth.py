@@ -84,8 +84,9 @@ class JwksServer:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -107,19 +108,36 @@ def idp(signing_key: RSAPrivateKey) -> Iterator[JwksServer]:
 
 
 def settings_for(idp: JwksServer, **overrides: Any) -> JwtSettings:
-    return JwtSettings(jwks_url=idp.url, issuer=ISSUER, audience=AUDIENCE,
-                       role_claim=ROLE_CLAIM, **overrides)
+    return JwtSettings(
+        jwks_url=idp.url, issuer=ISSUER, audience=AUDIENCE, role_claim=ROLE_CLAIM, **overrides
+    )
 
 
-def token(key: RSAPrivateKey, *, kid: str | None = "k1", algorithm: str = "RS256",
-          expires_in: float = 300, **claims: Any) -> str:
+def token(
+    key: RSAPrivateKey,
+    *,
+    kid: str | None = "k1",
+    algorithm: str = "RS256",
+    expires_in: float = 300,
+    **claims: Any,
+) -> str:
     now = int(time.time())
-    payload: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "sub": "caritas-case-system",
-                               ROLE_CLAIM: "caritas", "iat": now, "exp": now + expires_in}
+    payload: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "caritas-case-system",
+        ROLE_CLAIM: "caritas",
+        "iat": now,
+        "exp": now + expires_in,
+    }
     payload.update(claims)
     headers = {"kid": kid} if kid is not None else {}
-    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key,
-                      algorithm=algorithm, headers=headers)
+    return jwt.encode(
+        {k: v for k, v in payload.items() if v is not None},
+        key,
+        algorithm=algorithm,
+        headers=headers,
+    )
 
 
 @pytest_asyncio.fixture
@@ -144,10 +162,12 @@ class TestApiTokens:
         assert await authenticator.authenticate(hash_token(TOKENS["police"])) is None
         assert await authenticator.authenticate("   ") is None
 
-    @pytest.mark.parametrize("header", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz",
-                                        "Bearer "])
-    async def test_401_without_a_valid_token(self, unreachable_temporal: Client,
-                                             header: str | None) -> None:
+    @pytest.mark.parametrize(
+        "header", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz", "Bearer "]
+    )
+    async def test_401_without_a_valid_token(
+        self, unreachable_temporal: Client, header: str | None
+    ) -> None:
         """No header, an unknown token or another scheme: 401 problem with WWW-Authenticate."""
         app = gateway(unreachable_temporal, GatewaySettings(pepper=b"p"))
         headers = {"Authorization": header} if header is not None else {}
@@ -173,36 +193,47 @@ class TestJwt:
         principal = await verifier.verify(token(signing_key))
         assert principal == Principal(organisation="caritas", name="caritas-case-system")
 
-    async def test_valid_token_over_http(self, idp: JwksServer, signing_key: RSAPrivateKey,
-                                         unreachable_temporal: Client) -> None:
+    async def test_valid_token_over_http(
+        self, idp: JwksServer, signing_key: RSAPrivateKey, unreachable_temporal: Client
+    ) -> None:
         """Through the app, a valid JWT is authenticated (the request reaches Temporal)."""
         authenticator = Authenticator(jwt_verifier=JwtVerifier(settings_for(idp)))
-        app = gateway(unreachable_temporal, GatewaySettings(pepper=b"p", temporal_timeout=1),
-                      authenticator)
+        app = gateway(
+            unreachable_temporal, GatewaySettings(pepper=b"p", temporal_timeout=1), authenticator
+        )
         async with http(app) as client:
             response = await client.get(
-                "/v1/cases/case-abc",
-                headers={"Authorization": f"Bearer {token(signing_key)}"})
+                "/v1/cases/case-abc", headers={"Authorization": f"Bearer {token(signing_key)}"}
+            )
         assert_problem(response, 503)
 
-    @pytest.mark.parametrize(("claims", "why"), [
-        ({"expires_in": -120}, "expired (beyond the leeway)"),
-        ({"aud": "another-service"}, "wrong audience"),
-        ({"iss": "https://evil.test"}, "wrong issuer"),
-        ({ROLE_CLAIM: None}, "no role claim"),
-        ({ROLE_CLAIM: "superuser"}, "not a role"),
-        ({"exp": None}, "no expiry"),
-    ])
-    async def test_invalid_claims_are_401(self, idp: JwksServer, signing_key: RSAPrivateKey,
-                                          unreachable_temporal: Client,
-                                          claims: dict[str, Any], why: str) -> None:
+    @pytest.mark.parametrize(
+        ("claims", "why"),
+        [
+            ({"expires_in": -120}, "expired (beyond the leeway)"),
+            ({"aud": "another-service"}, "wrong audience"),
+            ({"iss": "https://evil.test"}, "wrong issuer"),
+            ({ROLE_CLAIM: None}, "no role claim"),
+            ({ROLE_CLAIM: "superuser"}, "not a role"),
+            ({"exp": None}, "no expiry"),
+        ],
+    )
+    async def test_invalid_claims_are_401(
+        self,
+        idp: JwksServer,
+        signing_key: RSAPrivateKey,
+        unreachable_temporal: Client,
+        claims: dict[str, Any],
+        why: str,
+    ) -> None:
         """An expired token, another audience or issuer, or no usable role: 401."""
         authenticator = Authenticator(jwt_verifier=JwtVerifier(settings_for(idp)))
         app = gateway(unreachable_temporal, GatewaySettings(pepper=b"p"), authenticator)
         async with http(app) as client:
             response = await client.get(
                 "/v1/cases/case-abc",
-                headers={"Authorization": f"Bearer {token(signing_key, **claims)}"})
+                headers={"Authorization": f"Bearer {token(signing_key, **claims)}"},
+            )
         assert_problem(response, 401)
 
     async def test_wrong_key_is_refused(self, idp: JwksServer) -> None:
@@ -216,14 +247,20 @@ class TestJwt:
     ) -> None:
         """HS256 (a public key abused as a shared secret) and alg=none are refused."""
         verifier = JwtVerifier(settings_for(idp))
-        claims = {"iss": ISSUER, "aud": AUDIENCE, ROLE_CLAIM: OPERATOR,
-                  "exp": int(time.time()) + 60}
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            ROLE_CLAIM: OPERATOR,
+            "exp": int(time.time()) + 60,
+        }
         # Made by hand: PyJWT itself refuses to use a public key as an HMAC secret.
         public_pem = signing_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         signing_input = b".".join(
             base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=")
-            for part in ({"alg": "HS256", "typ": "JWT", "kid": "k1"}, claims))
+            for part in ({"alg": "HS256", "typ": "JWT", "kid": "k1"}, claims)
+        )
         mac = hmac.new(public_pem, signing_input, hashlib.sha256).digest()
         hs = (signing_input + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()
         unsigned = jwt.encode(claims, "", algorithm="none")
@@ -231,8 +268,9 @@ class TestJwt:
         assert await verifier.verify(unsigned) is None
         assert await verifier.verify("not.a.jwt") is None
 
-    async def test_keys_are_cached_and_rotation_refetches(self, idp: JwksServer,
-                                                          signing_key: RSAPrivateKey) -> None:
+    async def test_keys_are_cached_and_rotation_refetches(
+        self, idp: JwksServer, signing_key: RSAPrivateKey
+    ) -> None:
         """Keys are fetched once; a token under a new key ID fetches them again."""
         verifier = JwtVerifier(settings_for(idp, jwks_refresh_seconds=0))
         assert await verifier.verify(token(signing_key)) is not None
@@ -255,20 +293,22 @@ class TestJwt:
             assert await verifier.verify(token(signing_key, kid=f"made-up-{n}")) is None
         assert idp.fetches == 1
 
-    async def test_provider_down_is_503(self, idp: JwksServer, signing_key: RSAPrivateKey,
-                                        unreachable_temporal: Client) -> None:
+    async def test_provider_down_is_503(
+        self, idp: JwksServer, signing_key: RSAPrivateKey, unreachable_temporal: Client
+    ) -> None:
         """When the keys cannot be fetched, the answer is 503 with Retry-After, not 401 (the
         token may well be good)."""
         idp.down = True
         verifier = JwtVerifier(settings_for(idp))
         with pytest.raises(AuthUnavailable):
             await verifier.verify(token(signing_key))
-        app = gateway(unreachable_temporal, GatewaySettings(pepper=b"p"),
-                      Authenticator(jwt_verifier=verifier))
+        app = gateway(
+            unreachable_temporal, GatewaySettings(pepper=b"p"), Authenticator(jwt_verifier=verifier)
+        )
         async with http(app) as client:
             response = await client.get(
-                "/v1/cases/case-abc",
-                headers={"Authorization": f"Bearer {token(signing_key)}"})
+                "/v1/cases/case-abc", headers={"Authorization": f"Bearer {token(signing_key)}"}
+            )
         assert_problem(response, 503, type="urn:pathway:problem:authentication-unavailable")
         assert response.headers["retry-after"] == "5"
 
@@ -293,31 +333,40 @@ class TestConfiguration:
     def test_production_with_a_credentials_file(self, tmp_path: Path) -> None:
         """Production starts with PATHWAY_CREDENTIALS."""
         path = tmp_path / "credentials.toml"
-        path.write_text(f'[[tokens]]\nname = "kljuc-system"\nrole = "kljuc"\n'
-                        f'sha256 = "{hash_token(TOKENS["kljuc"])}"\n')
+        path.write_text(
+            f'[[tokens]]\nname = "kljuc-system"\nrole = "kljuc"\n'
+            f'sha256 = "{hash_token(TOKENS["kljuc"])}"\n'
+        )
         authenticator = load_authenticator(
-            {"PATHWAY_MODE": "production", "PATHWAY_CREDENTIALS": str(path)}, var_dir=tmp_path)
+            {"PATHWAY_MODE": "production", "PATHWAY_CREDENTIALS": str(path)}, var_dir=tmp_path
+        )
         assert authenticator.credentials is not None and authenticator.jwt is None
 
     def test_production_with_jwks_needs_https(self, tmp_path: Path) -> None:
         """Production accepts a JWKS configuration over https only."""
-        env = {"PATHWAY_MODE": "production", "PATHWAY_JWT_ISSUER": ISSUER,
-               "PATHWAY_JWT_AUDIENCE": AUDIENCE, "PATHWAY_JWT_ROLE_CLAIM": ROLE_CLAIM}
+        env = {
+            "PATHWAY_MODE": "production",
+            "PATHWAY_JWT_ISSUER": ISSUER,
+            "PATHWAY_JWT_AUDIENCE": AUDIENCE,
+            "PATHWAY_JWT_ROLE_CLAIM": ROLE_CLAIM,
+        }
         with pytest.raises(GatewayConfigError, match="https"):
-            load_authenticator({**env, "PATHWAY_JWKS_URL": "http://idp.test/jwks"},
-                               var_dir=tmp_path)
+            load_authenticator(
+                {**env, "PATHWAY_JWKS_URL": "http://idp.test/jwks"}, var_dir=tmp_path
+            )
         authenticator = load_authenticator(
-            {**env, "PATHWAY_JWKS_URL": "https://idp.test/jwks"}, var_dir=tmp_path)
+            {**env, "PATHWAY_JWKS_URL": "https://idp.test/jwks"}, var_dir=tmp_path
+        )
         assert authenticator.jwt is not None and authenticator.credentials is None
 
     def test_partial_jwt_configuration_is_refused(self, tmp_path: Path) -> None:
         """A JWKS URL without issuer, audience and role claim is refused, naming them."""
         with pytest.raises(GatewayConfigError, match="PATHWAY_JWT_ISSUER"):
-            load_authenticator({"PATHWAY_JWKS_URL": "https://idp.test/jwks"},
-                               var_dir=tmp_path)
+            load_authenticator({"PATHWAY_JWKS_URL": "https://idp.test/jwks"}, var_dir=tmp_path)
 
-    def test_dev_default_creates_an_operator_token(self, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def test_dev_default_creates_an_operator_token(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Outside production, the embedded default's credentials file is created with one
         operator token, printed once."""
         authenticator = load_authenticator({}, var_dir=tmp_path)

@@ -45,8 +45,10 @@ class TestGatewayDoc:
     def test_every_problem_type_is_documented(self) -> None:
         """Every problem type the app can answer has a row in the errors table (the gateway's
         modules and the HTTP conventions it shares with the codec server, pathway/web)."""
-        modules = [*(ROOT / "pathway" / "gateway").rglob("*.py"),
-                   *(ROOT / "pathway" / "web").rglob("*.py")]
+        modules = [
+            *(ROOT / "pathway" / "gateway").rglob("*.py"),
+            *(ROOT / "pathway" / "web").rglob("*.py"),
+        ]
         source = "\n".join(path.read_text() for path in sorted(modules))
         slugs = set(re.findall(r'Problem\(\s*\d+,\s*"([a-z-]+)"', source))
         slugs |= set(re.findall(r'unavailable\(\s*"([a-z-]+)"', source))
@@ -61,8 +63,7 @@ class TestWebhookCheck:
     SECRET = b"shared-secret"
     BODY = b'{"case_id": "case-x", "reason": "case_identified"}'
 
-    def headers(self, timestamp: str, body: bytes = BODY, secret: bytes = SECRET
-                ) -> dict[str, str]:
+    def headers(self, timestamp: str, body: bytes = BODY, secret: bytes = SECRET) -> dict[str, str]:
         return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}
 
     def test_accepts_a_genuine_notification(self) -> None:
@@ -75,8 +76,10 @@ class TestWebhookCheck:
         """Another body, another secret, a ten-minute-old timestamp or none: refused."""
         verify = webhook_check()
         now = str(int(time.time()))
-        headers = self.headers(str(int(time.time()) - 600) if change == "stale" else now,
-                               secret=b"other" if change == "secret" else self.SECRET)
+        headers = self.headers(
+            str(int(time.time()) - 600) if change == "stale" else now,
+            secret=b"other" if change == "secret" else self.SECRET,
+        )
         if change == "no-timestamp":
             del headers[TIMESTAMP_HEADER]
         body = self.BODY + b" " if change == "body" else self.BODY

@@ -38,8 +38,10 @@ def chromium() -> str:
     """The OS package's Chromium; the test fails (never skips) without it."""
     found = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
     if found is None:
-        pytest.fail("Chromium is missing: install the OS package chromium (bin/test does, "
-                    "through bin/_os_packages.sh)")
+        pytest.fail(
+            "Chromium is missing: install the OS package chromium (bin/test does, "
+            "through bin/_os_packages.sh)"
+        )
     return found
 
 
@@ -55,8 +57,9 @@ async def origin(docs_app: FastAPI) -> AsyncIterator[str]:
     Stopped at the end, also when the test fails."""
     port = free_port()
     stop = asyncio.Event()
-    server = asyncio.create_task(serve_app(docs_app, listen("127.0.0.1", port), stop,
-                                           name="gateway", graceful_seconds=2))
+    server = asyncio.create_task(
+        serve_app(docs_app, listen("127.0.0.1", port), stop, name="gateway", graceful_seconds=2)
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=5) as client:
@@ -82,7 +85,8 @@ async def browser() -> AsyncIterator[Browser]:
     executable = chromium()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
-            executable_path=executable, headless=True, timeout=PATIENCE_MS)
+            executable_path=executable, headless=True, timeout=PATIENCE_MS
+        )
         try:
             yield launched
         finally:
@@ -119,9 +123,12 @@ class PageTraffic:
     def foreign(self, origin: str) -> list[str]:
         """Requests the page made anywhere but ``origin`` (``data:`` URLs load nothing)."""
         own = urlsplit(origin)
-        return [url for url in self.requests
-                if urlsplit(url).scheme != "data"
-                and (urlsplit(url).scheme, urlsplit(url).netloc) != (own.scheme, own.netloc)]
+        return [
+            url
+            for url in self.requests
+            if urlsplit(url).scheme != "data"
+            and (urlsplit(url).scheme, urlsplit(url).netloc) != (own.scheme, own.netloc)
+        ]
 
 
 async def test_docs_render_offline_in_chromium(
@@ -147,7 +154,8 @@ async def test_docs_render_offline_in_chromium(
         await page.wait_for_selector('.opblock-summary-path[data-path="/v1/cases"]')
         await page.wait_for_load_state("networkidle")
         shown: list[str] = await page.eval_on_selector_all(
-            ".opblock-summary-path", "blocks => blocks.map(block => block.dataset.path)")
+            ".opblock-summary-path", "blocks => blocks.map(block => block.dataset.path)"
+        )
         title = await page.inner_text(".info .title")
     finally:
         # Also of a page that failed: what it looked like.
@@ -173,15 +181,19 @@ async def test_docs_page_names_only_its_own_assets(docs_app: FastAPI) -> None:
         assert page.status_code == 200
         assert "default-src 'self'" in page.headers["content-security-policy"]
         assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-        assert sorted(assets) == ["/docs/static/favicon-32x32.png",
-                                  "/docs/static/swagger-ui-bundle.js",
-                                  "/docs/static/swagger-ui.css"]
+        assert sorted(assets) == [
+            "/docs/static/favicon-32x32.png",
+            "/docs/static/swagger-ui-bundle.js",
+            "/docs/static/swagger-ui.css",
+        ]
         assert "url: '/openapi.json'" in page.text
         assert '"validatorUrl": null' in page.text
         kinds = {asset: (await client.get(asset)).headers["content-type"] for asset in assets}
-        assert kinds == {"/docs/static/favicon-32x32.png": "image/png",
-                         "/docs/static/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-                         "/docs/static/swagger-ui.css": "text/css; charset=utf-8"}
+        assert kinds == {
+            "/docs/static/favicon-32x32.png": "image/png",
+            "/docs/static/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+            "/docs/static/swagger-ui.css": "text/css; charset=utf-8",
+        }
         assert (await client.get("/openapi.json")).status_code == 200
         missing = await client.get("/docs/static/nothing.js")
         assert missing.status_code == 404

@@ -40,8 +40,17 @@ SHORT, LONG = 150, 4000
 #: Who calls: the organisation the generated event names (so that events get past the door
 #: and reach a case), systems of several roles, an unknown token, and nobody at all.
 AS_SENDER = "as-sender"
-CALLERS: list[str | None] = [AS_SENDER, AS_SENDER, AS_SENDER, "police", "caritas", "operator",
-                             "analyst", "not-a-token", None]
+CALLERS: list[str | None] = [
+    AS_SENDER,
+    AS_SENDER,
+    AS_SENDER,
+    "police",
+    "caritas",
+    "operator",
+    "analyst",
+    "not-a-token",
+    None,
+]
 
 
 def credentials_of(caller: str | None, body: Any) -> dict[str, str]:
@@ -58,34 +67,44 @@ def credentials_of(caller: str | None, body: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS.get(caller, caller)}"}
 
 
-def fuzz(base_url: str, document: dict[str, Any], case_id: str, seen: Counter[int],
-         examples: int) -> None:
+def fuzz(
+    base_url: str, document: dict[str, Any], case_id: str, seen: Counter[int], examples: int
+) -> None:
     """Send ``examples`` generated requests to ``base_url``, some of them to the open case
     ``case_id`` (so that generated events reach the domain's rules); fail on the first 5xx."""
     schema = schemathesis.openapi.from_dict(document)
     on_case = {"case_id": case_id}
-    cases = (schema.as_strategy(GenerationMode.POSITIVE)
-             | schema.as_strategy(GenerationMode.NEGATIVE)
-             | schema["/v1/cases/{case_id}/events"]["POST"].as_strategy(
-                 GenerationMode.POSITIVE, path_parameters=on_case)
-             | schema["/v1/cases/{case_id}"]["GET"].as_strategy(path_parameters=on_case))
+    cases = (
+        schema.as_strategy(GenerationMode.POSITIVE)
+        | schema.as_strategy(GenerationMode.NEGATIVE)
+        | schema["/v1/cases/{case_id}/events"]["POST"].as_strategy(
+            GenerationMode.POSITIVE, path_parameters=on_case
+        )
+        | schema["/v1/cases/{case_id}"]["GET"].as_strategy(path_parameters=on_case)
+    )
     session = requests.Session()
 
-    @hypothesis.settings(max_examples=examples, deadline=None, derandomize=True,
-                         database=None, suppress_health_check=list(HealthCheck),
-                         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate,
-                                 hypothesis.Phase.shrink])
+    @hypothesis.settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
+    )
     @hypothesis.given(case=cases, caller=strategies.sampled_from(CALLERS))
     def run(case: schemathesis.Case[Any], caller: str | None) -> None:
         # The case's own headers would win over those passed to call(): replace them there.
-        headers = CaseInsensitiveDict({key: value for key, value in case.headers.items()
-                                       if key.lower() != "authorization"})
+        headers = CaseInsensitiveDict(
+            {key: value for key, value in case.headers.items() if key.lower() != "authorization"}
+        )
         headers.update(credentials_of(caller, case.body))
         case.headers = headers
         response = case.call(base_url=base_url, session=session, timeout=30)
         seen[response.status_code] += 1
         assert response.status_code < 500, (
-            f"{case.method} {case.formatted_path}: {response.status_code} {response.text}")
+            f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
+        )
         if response.status_code >= 400:
             # schemathesis keeps every value of a header, in a list.
             assert response.headers["content-type"] == ["application/problem+json"]
@@ -102,14 +121,19 @@ class TestFuzz:
         """Hundreds of generated requests, valid and invalid, as every kind of caller: none
         is answered with a 5xx, and every error is a problem document."""
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli_path()), ui=False,
+            dev_server_existing_path=str(temporal_cli_path()),
+            ui=False,
             data_converter=data_converter(TEST_KEYS),
             search_attributes=list(search_attributes.ALL),
         )
         async with env, bench(env, upsert_search_attributes=True) as b:
-            settings = GatewaySettings(pepper=PEPPER, task_queue=b.task_queue,
-                                       case_config=b.config, rate_per_second=10_000,
-                                       burst=10_000)
+            settings = GatewaySettings(
+                pepper=PEPPER,
+                task_queue=b.task_queue,
+                case_config=b.config,
+                rate_per_second=10_000,
+                burst=10_000,
+            )
             app = gateway(b.client, settings)
             port = free_port()
             stop = asyncio.Event()
@@ -117,9 +141,11 @@ class TestFuzz:
             try:
                 base_url = f"http://127.0.0.1:{port}"
                 await eventually(lambda: _up(base_url), timeout=60)
-                identified = example("identified", organisation="police",
-                                     occurred_at=(datetime.now(UTC) - timedelta(days=1))
-                                     .isoformat())
+                identified = example(
+                    "identified",
+                    organisation="police",
+                    occurred_at=(datetime.now(UTC) - timedelta(days=1)).isoformat(),
+                )
                 case_id, _ = await b.open(Identified.model_validate(identified))
                 seen: Counter[int] = Counter()
                 await asyncio.to_thread(fuzz, base_url, app.openapi(), case_id, seen, examples)

@@ -35,8 +35,9 @@ CASE = "case-abcdefghijklmnopqrstuvwx"
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     """The gateway in front of an unreachable Temporal, with room for many requests."""
     temporal = await unreachable_temporal()
-    app = gateway(temporal, GatewaySettings(pepper=b"p", temporal_timeout=2,
-                                            rate_per_second=1000, burst=1000))
+    app = gateway(
+        temporal, GatewaySettings(pepper=b"p", temporal_timeout=2, rate_per_second=1000, burst=1000)
+    )
     async with http(app) as http_client:
         yield http_client
 
@@ -54,8 +55,11 @@ class TestSendAuthorisation:
         """A role may send a type: the event goes on to its case (here: 503); it may not:
         403 with rule ACCESS, before any case is asked."""
         sender = role if role != OPERATOR else example(event_type)["organisation"]
-        response = await client.post(path_for(event_type), headers=bearer(role),
-                                     json=example(event_type, organisation=sender))
+        response = await client.post(
+            path_for(event_type),
+            headers=bearer(role),
+            json=example(event_type, organisation=sender),
+        )
         if role == "analyst":
             assert_problem(response, 403, rule="ACCESS")
         elif role == OPERATOR:
@@ -68,26 +72,34 @@ class TestSendAuthorisation:
     async def test_nobody_sends_as_someone_else(self, client: httpx.AsyncClient) -> None:
         """Caritas cannot send an event that names Ključ as its sender: 403, field
         organisation."""
-        response = await client.post(path_for("departed"), headers=bearer("caritas"),
-                                     json=example("departed", organisation="kljuc"))
+        response = await client.post(
+            path_for("departed"),
+            headers=bearer("caritas"),
+            json=example("departed", organisation="kljuc"),
+        )
         assert_problem(response, 403, rule="ACCESS", field="organisation")
 
-    @pytest.mark.parametrize(("method", "path"), [
-        ("GET", f"/v1/cases/{CASE}"), ("GET", f"/v1/cases/{CASE}/timeline"),
-        ("GET", "/v1/obligations"),
-    ])
-    async def test_analysts_read_no_case(self, client: httpx.AsyncClient, method: str,
-                                         path: str) -> None:
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", f"/v1/cases/{CASE}"),
+            ("GET", f"/v1/cases/{CASE}/timeline"),
+            ("GET", "/v1/obligations"),
+        ],
+    )
+    async def test_analysts_read_no_case(
+        self, client: httpx.AsyncClient, method: str, path: str
+    ) -> None:
         """Analysts get 403 on every case endpoint (aggregates only)."""
         response = await client.request(method, path, headers=bearer("analyst"))
         assert_problem(response, 403, rule="ACCESS")
 
-    async def test_obligations_of_another_organisation(self,
-                                                       client: httpx.AsyncClient) -> None:
+    async def test_obligations_of_another_organisation(self, client: httpx.AsyncClient) -> None:
         """An organisation asking for another's obligations gets 403; an operator must name
         one (422)."""
-        response = await client.get("/v1/obligations?organisation=police",
-                                    headers=bearer("caritas"))
+        response = await client.get(
+            "/v1/obligations?organisation=police", headers=bearer("caritas")
+        )
         assert_problem(response, 403, field="organisation")
         response = await client.get("/v1/obligations", headers=bearer(OPERATOR))
         assert_problem(response, 422, field="organisation")
@@ -106,45 +118,55 @@ class TestMalformedInput:
         fields = {error["field"] for error in problem["errors"]}
         assert fields == {"person.citizenships.0", "subject_ref"}
 
-    @pytest.mark.parametrize(("content", "status"), [
-        (b"{not json", 400),
-        (b"[" * 50_000, 400),
-        (b'{"type": "departed", "event_id": "' + b"9" * 5000 + b'"}', 422),
-        (b"\xff\xfe\x00", 400),
-        (b"[]", 422),
-        (b'"identified"', 422),
-        (b'{"type": "no_such_event"}', 422),
-        (b"1" * 5000, 400),
-    ])
-    async def test_garbage(self, client: httpx.AsyncClient, content: bytes,
-                           status: int) -> None:
+    @pytest.mark.parametrize(
+        ("content", "status"),
+        [
+            (b"{not json", 400),
+            (b"[" * 50_000, 400),
+            (b'{"type": "departed", "event_id": "' + b"9" * 5000 + b'"}', 422),
+            (b"\xff\xfe\x00", 400),
+            (b"[]", 422),
+            (b'"identified"', 422),
+            (b'{"type": "no_such_event"}', 422),
+            (b"1" * 5000, 400),
+        ],
+    )
+    async def test_garbage(self, client: httpx.AsyncClient, content: bytes, status: int) -> None:
         """Broken JSON is 400; JSON that is no event is 422."""
-        response = await client.post(f"/v1/cases/{CASE}/events", content=content,
-                                     headers={**bearer("caritas"),
-                                              "Content-Type": "application/json"})
+        response = await client.post(
+            f"/v1/cases/{CASE}/events",
+            content=content,
+            headers={**bearer("caritas"), "Content-Type": "application/json"},
+        )
         assert_problem(response, status)
 
     async def test_identification_goes_to_cases(self, client: httpx.AsyncClient) -> None:
         """An identification sent as a case event, or another event sent to open a case, is
         422 naming the field type."""
-        response = await client.post(f"/v1/cases/{CASE}/events", headers=bearer("police"),
-                                     json=example("identified", organisation="police"))
+        response = await client.post(
+            f"/v1/cases/{CASE}/events",
+            headers=bearer("police"),
+            json=example("identified", organisation="police"),
+        )
         assert_problem(response, 422, field="type")
-        response = await client.post("/v1/cases", headers=bearer("police"),
-                                     json=example("criminal_proceedings_opened"))
+        response = await client.post(
+            "/v1/cases", headers=bearer("police"), json=example("criminal_proceedings_opened")
+        )
         assert_problem(response, 422, field="type")
 
     async def test_not_json(self, client: httpx.AsyncClient) -> None:
         """A body that is not application/json is 415."""
-        response = await client.post(f"/v1/cases/{CASE}/events", content=b"type=departed",
-                                     headers={**bearer("caritas"),
-                                              "Content-Type": "application/x-www-form-urlencoded"})
+        response = await client.post(
+            f"/v1/cases/{CASE}/events",
+            content=b"type=departed",
+            headers={**bearer("caritas"), "Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert_problem(response, 415)
 
-    @pytest.mark.parametrize("case_id", ["nocase", "case-UPPER", "case-", "case-a%2F..",
-                                         "case-" + "a" * 200])
-    async def test_impossible_case_id_is_404(self, client: httpx.AsyncClient,
-                                             case_id: str) -> None:
+    @pytest.mark.parametrize(
+        "case_id", ["nocase", "case-UPPER", "case-", "case-a%2F..", "case-" + "a" * 200]
+    )
+    async def test_impossible_case_id_is_404(self, client: httpx.AsyncClient, case_id: str) -> None:
         """A case ID that cannot exist is 404 at once (Temporal is never asked: no 503)."""
         response = await client.get(f"/v1/cases/{case_id}", headers=bearer("caritas"))
         assert_problem(response, 404)
@@ -172,16 +194,18 @@ class TestLimits:
         app = gateway(temporal, GatewaySettings(pepper=b"p", max_body_bytes=2048))
         headers = {**bearer("caritas"), "Content-Type": "application/json"}
         async with http(app) as client:
-            response = await client.post(f"/v1/cases/{CASE}/events", headers=headers,
-                                         content=b" " * 4096 + b"{}")
+            response = await client.post(
+                f"/v1/cases/{CASE}/events", headers=headers, content=b" " * 4096 + b"{}"
+            )
             assert_problem(response, 413)
 
             async def chunks() -> AsyncIterator[bytes]:
                 for _ in range(5):
                     yield b" " * 1000
 
-            response = await client.post(f"/v1/cases/{CASE}/events", headers=headers,
-                                         content=chunks())
+            response = await client.post(
+                f"/v1/cases/{CASE}/events", headers=headers, content=chunks()
+            )
             assert_problem(response, 413)
 
     async def test_rate_limit_per_organisation(self) -> None:
@@ -190,8 +214,10 @@ class TestLimits:
         temporal = await unreachable_temporal()
         app = gateway(temporal, GatewaySettings(pepper=b"p", rate_per_second=0.01, burst=3))
         async with http(app) as client:
-            statuses = [(await client.get("/v1/cases/nocase", headers=bearer("caritas")))
-                        .status_code for _ in range(4)]
+            statuses = [
+                (await client.get("/v1/cases/nocase", headers=bearer("caritas"))).status_code
+                for _ in range(4)
+            ]
             assert statuses == [404, 404, 404, 429]
             response = await client.get("/v1/cases/nocase", headers=bearer("caritas"))
             assert_problem(response, 429, type="urn:pathway:problem:rate-limited")
@@ -229,8 +255,9 @@ class TestTemporalUnreachable:
         response = await client.get("/readyz")
         assert_problem(response, 503)
         assert response.headers["retry-after"] == "5"
-        response = await client.post(path_for("departed"), headers=bearer("caritas"),
-                                     json=example("departed"))
+        response = await client.post(
+            path_for("departed"), headers=bearer("caritas"), json=example("departed")
+        )
         assert_problem(response, 503)
         assert response.headers["retry-after"] == "5"
 
@@ -243,13 +270,20 @@ class TestOpenApi:
         type) and the bearer scheme; /docs is served."""
         document: dict[str, Any] = (await client.get("/openapi.json")).json()
         assert set(document["paths"]) == {
-            "/healthz", "/readyz", "/v1/cases", "/v1/cases/{case_id}/events",
-            "/v1/cases/{case_id}", "/v1/cases/{case_id}/timeline", "/v1/obligations"}
+            "/healthz",
+            "/readyz",
+            "/v1/cases",
+            "/v1/cases/{case_id}/events",
+            "/v1/cases/{case_id}",
+            "/v1/cases/{case_id}/timeline",
+            "/v1/obligations",
+        }
         schemas = document["components"]["schemas"]
         union = schemas["CaseEvent"]
         assert set(union["discriminator"]["mapping"]) == set(EVENT_TYPES)
         body = document["paths"]["/v1/cases"]["post"]["requestBody"]
         assert body["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/Identified"}
+            "$ref": "#/components/schemas/Identified"
+        }
         assert "bearer" in document["components"]["securitySchemes"]
         assert (await client.get("/docs")).status_code == 200

@@ -25,15 +25,20 @@ def module_name(path: Path) -> str:
 
 
 def project_modules() -> dict[str, Path]:
-    files = [*ROOT.joinpath("pathway").rglob("*.py"), *ROOT.joinpath("workflows").rglob("*.py"),
-             *ROOT.joinpath("activities").rglob("*.py"), ROOT / "pathway/workers.py"]
+    files = [
+        *ROOT.joinpath("pathway").rglob("*.py"),
+        *ROOT.joinpath("workflows").rglob("*.py"),
+        *ROOT.joinpath("activities").rglob("*.py"),
+        ROOT / "pathway/workers.py",
+    ]
     return {module_name(f): f for f in files}
 
 
 def _type_checking_only(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -45,8 +50,9 @@ def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
         yield from _imports(node)
 
 
-def imported(name: str, source: str, modules: dict[str, Path], *,
-             is_package: bool = False) -> set[str]:
+def imported(
+    name: str, source: str, modules: dict[str, Path], *, is_package: bool = False
+) -> set[str]:
     """The project modules that module ``name`` (whose text is ``source``) imports."""
     package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
@@ -71,8 +77,10 @@ def imported(name: str, source: str, modules: dict[str, Path], *,
 
 def graph() -> dict[str, set[str]]:
     modules = project_modules()
-    return {name: imported(name, path.read_text(), modules, is_package=path.name == "__init__.py")
-            for name, path in modules.items()}
+    return {
+        name: imported(name, path.read_text(), modules, is_package=path.name == "__init__.py")
+        for name, path in modules.items()
+    }
 
 
 def _pop_component(stack: list[str], on_stack: set[str], root: str) -> list[str]:
@@ -123,8 +131,11 @@ class TestImportGraph:
     def test_the_package_never_imports_the_root_script_or_the_folders(self) -> None:
         """``pathway`` imports neither ``pathway/workers.py`` nor the top-level ``workflows`` and
         ``activities`` folders: the installed package stands on its own."""
-        wrong = {name: sorted(t for t in targets if t.split(".")[0] != "pathway")
-                 for name, targets in graph().items() if name.startswith("pathway")}
+        wrong = {
+            name: sorted(t for t in targets if t.split(".")[0] != "pathway")
+            for name, targets in graph().items()
+            if name.startswith("pathway")
+        }
         assert {name: targets for name, targets in wrong.items() if targets} == {}
 
     def test_the_checks_can_fail(self) -> None:

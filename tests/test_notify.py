@@ -372,7 +372,8 @@ class TestLoadChannels:
         others = set(NOTIFIED) - {Organisation.POLICE, Organisation.SOCIAL_WORK_CENTRE}
         for organisation in others:
             assert channels.for_recipient(organisation) == OutboxChannel(
-                directory=Path("var/outbox"))
+                directory=Path("var/outbox")
+            )
 
     def test_env_var_names_the_file(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without a path, the file named by PATHWAY_CHANNELS is read."""
@@ -489,9 +490,11 @@ class TestDeliveryOutcome:
         without a reason is refused."""
         sent = notification()
         assert DeliveryOutcome.failed(sent, "ApplicationError").describe() == (
-            "failed: ApplicationError")
+            "failed: ApplicationError"
+        )
         with pytest.raises(ValueError, match="names its channel"):
             DeliveryOutcome(idempotency_key=sent.idempotency_key, recipient=sent.recipient)
         with pytest.raises(ValueError, match="names its reason"):
-            DeliveryOutcome(idempotency_key=sent.idempotency_key, recipient=sent.recipient,
-                            delivered=False)
+            DeliveryOutcome(
+                idempotency_key=sent.idempotency_key, recipient=sent.recipient, delivered=False
+            )

@@ -37,7 +37,8 @@ def store(tmp_path: Path) -> SqliteKeyStore:
 
 def for_case(store: SqliteKeyStore, case_id: str) -> CaseCodec:
     return CaseCodec(store).with_context(
-        WorkflowSerializationContext(namespace="default", workflow_id=case_id))
+        WorkflowSerializationContext(namespace="default", workflow_id=case_id)
+    )
 
 
 class TestCodec:
@@ -53,10 +54,17 @@ class TestCodec:
 
     async def test_activity_payloads_use_their_workflow_key(self, store: SqliteKeyStore) -> None:
         """An activity started by a case's workflow seals under that case's key."""
-        codec = CaseCodec(store).with_context(ActivitySerializationContext(
-            namespace="default", activity_id="1", activity_type="notify",
-            activity_task_queue="q", workflow_id="case-b", workflow_type="VictimCaseWorkflow",
-            is_local=False))
+        codec = CaseCodec(store).with_context(
+            ActivitySerializationContext(
+                namespace="default",
+                activity_id="1",
+                activity_type="notify",
+                activity_task_queue="q",
+                workflow_id="case-b",
+                workflow_type="VictimCaseWorkflow",
+                is_local=False,
+            )
+        )
         (sealed,) = await codec.encode([plain()])
         assert sealed.metadata[META_KEY_ID] == b"case-b/dk1"
 
@@ -119,8 +127,9 @@ class TestErasure:
             await for_case(store, "case-a").encode([plain()])
         assert await CaseCodec(store).decode([b]) == [plain()]
 
-    async def test_erasure_is_seen_by_every_process(self, tmp_path: Path,
-                                                    store: SqliteKeyStore) -> None:
+    async def test_erasure_is_seen_by_every_process(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
         """Another store on the same file (another process) cannot decode after erasure."""
         (a,) = await for_case(store, "case-a").encode([plain()])
         other = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
@@ -129,8 +138,9 @@ class TestErasure:
         with pytest.raises(CaseErased):
             await CaseCodec(other).decode([a])
 
-    def test_destroyed_key_bytes_leave_the_file(self, tmp_path: Path,
-                                                store: SqliteKeyStore) -> None:
+    def test_destroyed_key_bytes_leave_the_file(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
         """The wrapped key's bytes are gone from the database file and its WAL at once."""
         store.data_key("case-a")
         conn = store._conn()  # test peeks at storage on purpose
@@ -162,8 +172,9 @@ class TestRotation:
         only_new = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
         assert await CaseCodec(only_new).decode([before, after]) == [plain(), plain()]
 
-    def test_missing_master_key_is_a_clear_error(self, tmp_path: Path,
-                                                 store: SqliteKeyStore) -> None:
+    def test_missing_master_key_is_a_clear_error(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
         """A data key wrapped by a master key that is not configured names that key."""
         store.data_key("case-a")
         create_master_key(tmp_path / "other")
@@ -171,8 +182,9 @@ class TestRotation:
         with pytest.raises(UnknownKey, match="master key mk-"):
             stranger.data_key("case-a")
 
-    def test_master_keys_from_environment(self, monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: Path) -> None:
+    def test_master_keys_from_environment(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
         """PATHWAY_MASTER_KEYS supplies master keys from a secret store instead of files."""
         monkeypatch.setenv("PATHWAY_MASTER_KEYS", "mk-1:" + "11" * 32 + ",mk-2:" + "22" * 32)
         loaded = MasterKeyRing.from_env_or_dir(tmp_path / "unused")

@@ -18,8 +18,14 @@ from tests.profiles import examples
 
 #: Events that may legitimately end a placement or leave assistance (the victim's own choice,
 #: the end of the programme or closure): never cooperation.
-EXIT_EVENTS = {"departed", "returned_home", "case_closed", "consent_withdrawn",
-               "crisis_accommodation_ended", "safe_accommodation_ended"}
+EXIT_EVENTS = {
+    "departed",
+    "returned_home",
+    "case_closed",
+    "consent_withdrawn",
+    "crisis_accommodation_ended",
+    "safe_accommodation_ended",
+}
 
 
 def _valid_until(day: date, draw: st.DrawFn) -> str:
@@ -30,21 +36,31 @@ def _valid_until(day: date, draw: st.DrawFn) -> str:
 #: the day it occurs on.
 PARAMS: dict[str, Callable[[date, st.DrawFn], dict[str, Any]]] = {
     "rights_information_given": lambda _day, draw: {
-        "subjects": draw(st.lists(st.sampled_from(ALL_SUBJECTS), min_size=1, max_size=9,
-                                  unique=True))},
+        "subjects": draw(
+            st.lists(st.sampled_from(ALL_SUBJECTS), min_size=1, max_size=9, unique=True)
+        )
+    },
     "further_support_decided": lambda _day, draw: {
-        "option": draw(st.sampled_from(["safe_accommodation", "return_home", "reintegration",
-                                        "other_support"]))},
+        "option": draw(
+            st.sampled_from(["safe_accommodation", "return_home", "reintegration", "other_support"])
+        )
+    },
     "consent_withdrawn": lambda _day, draw: {
-        "placement": draw(st.sampled_from(["crisis_accommodation", "safe_accommodation"]))},
+        "placement": draw(st.sampled_from(["crisis_accommodation", "safe_accommodation"]))
+    },
     "permit_to_stay_granted": lambda day, _draw: {
-        "valid_from": day.isoformat(), "basis": "ex_officio"},
+        "valid_from": day.isoformat(),
+        "basis": "ex_officio",
+    },
     "permit_to_stay_extended": lambda _day, draw: {"months": draw(st.integers(1, 4))},
     "temporary_residence_permit_granted": lambda day, draw: {
-        "basis": "witness", "valid_from": day.isoformat(),
-        "valid_until": _valid_until(day, draw)},
+        "basis": "witness",
+        "valid_from": day.isoformat(),
+        "valid_until": _valid_until(day, draw),
+    },
     "temporary_residence_permit_renewed": lambda day, draw: {
-        "valid_until": _valid_until(day, draw)},
+        "valid_until": _valid_until(day, draw)
+    },
     "departed": lambda _day, draw: {"arbitrary": draw(st.booleans())},
     "reintegration_enrolled": lambda _day, _draw: {"personal_plan": True},
     "cooperation_recorded": lambda _day, draw: {"willing_to_cooperate": draw(st.booleans())},
@@ -57,13 +73,27 @@ def _params(type_: str, at: datetime, draw: st.DrawFn) -> dict[str, Any]:
 
 
 STEP_TYPES = [
-    "ngo_interview_held", "rights_information_given", "police_information_gathering_started",
-    "crisis_accommodation_placed", "reflection_period_started", "further_support_decided",
-    "crisis_accommodation_ended", "safe_accommodation_placed", "safe_accommodation_ended",
-    "consent_withdrawn", "permit_to_stay_granted", "permit_to_stay_extended",
-    "temporary_residence_permit_granted", "temporary_residence_permit_renewed",
-    "criminal_proceedings_opened", "criminal_proceedings_concluded", "cooperation_recorded",
-    "reintegration_enrolled", "returned_home", "departed", "case_closed",
+    "ngo_interview_held",
+    "rights_information_given",
+    "police_information_gathering_started",
+    "crisis_accommodation_placed",
+    "reflection_period_started",
+    "further_support_decided",
+    "crisis_accommodation_ended",
+    "safe_accommodation_placed",
+    "safe_accommodation_ended",
+    "consent_withdrawn",
+    "permit_to_stay_granted",
+    "permit_to_stay_extended",
+    "temporary_residence_permit_granted",
+    "temporary_residence_permit_renewed",
+    "criminal_proceedings_opened",
+    "criminal_proceedings_concluded",
+    "cooperation_recorded",
+    "reintegration_enrolled",
+    "returned_home",
+    "departed",
+    "case_closed",
 ]
 
 
@@ -108,10 +138,19 @@ def assistance_view(state: CaseState) -> dict[str, Any]:
     log, or when a notification was issued: an extra event at the instant a reminder falls due
     lets it be issued at that instant rather than at the next event, which is no breach of R5.
     """
-    view = state.model_dump(exclude={"cooperation", "timeline", "processed",
-                                     "pending_notifications", "notifications_sent"})
-    view["notified"] = sorted((n.recipient.value, n.reason, n.rule, n.action, str(n.due_at))
-                              for n in state.pending_notifications)
+    view = state.model_dump(
+        exclude={
+            "cooperation",
+            "timeline",
+            "processed",
+            "pending_notifications",
+            "notifications_sent",
+        }
+    )
+    view["notified"] = sorted(
+        (n.recipient.value, n.reason, n.rule, n.action, str(n.due_at))
+        for n in state.pending_notifications
+    )
     return view
 
 
@@ -121,8 +160,9 @@ def _late_extension() -> tuple[dict[str, Any], list[CaseEvent]]:
     instant lets the reminder be issued then instead of at the next event. No outcome differs;
     only the issue instant does, which R5 is not about."""
     at = T0 + timedelta(hours=1)
-    steps = [event("permit_to_stay_granted", at, valid_from=at.date().isoformat(),
-                   basis="ex_officio")]
+    steps = [
+        event("permit_to_stay_granted", at, valid_from=at.date().isoformat(), basis="ex_officio")
+    ]
     for _ in range(8):
         at += timedelta(hours=480)
         steps.append(event("ngo_interview_held", at, language="es"))
@@ -132,11 +172,18 @@ def _late_extension() -> tuple[dict[str, Any], list[CaseEvent]]:
 
 class TestR5NeverConditionalOnCooperation:
     @settings(max_examples=examples(150))
-    @given(history=case_histories(), position=st.integers(0, 25),
-           willing=st.booleans(), witness=st.sampled_from([None, True, False]))
+    @given(
+        history=case_histories(),
+        position=st.integers(0, 25),
+        willing=st.booleans(),
+        witness=st.sampled_from([None, True, False]),
+    )
     @example(history=_late_extension(), position=10, willing=False, witness=None)
     def test_r5_recording_cooperation_changes_no_assistance_outcome(
-        self, history: tuple[dict[str, Any], list[CaseEvent]], position: int, willing: bool,
+        self,
+        history: tuple[dict[str, Any], list[CaseEvent]],
+        position: int,
+        willing: bool,
         witness: bool | None,
     ) -> None:
         """R5: inserting a cooperation record anywhere changes no other event's outcome and
@@ -145,8 +192,9 @@ class TestR5NeverConditionalOnCooperation:
         position = min(position, len(steps))
         base_state, base_outcomes = run(person, steps)
         at = steps[position - 1].occurred_at if position else T0
-        refusal = event("cooperation_recorded", at, willing_to_cooperate=willing,
-                        willing_to_be_witness=witness)
+        refusal = event(
+            "cooperation_recorded", at, willing_to_cooperate=willing, willing_to_be_witness=witness
+        )
         state, outcomes = run(person, [*steps[:position], refusal, *steps[position:]])
         del outcomes[position]
         assert outcomes == base_outcomes
@@ -171,12 +219,19 @@ class TestR5NeverConditionalOnCooperation:
                 continue
             new = decision.state
             if step.type not in EXIT_EVENTS:
-                assert new.phase.value not in ("returned_home", "declined_left", "closed") \
+                assert (
+                    new.phase.value not in ("returned_home", "declined_left", "closed")
                     or new.phase == state.phase
+                )
                 for placement in ("crisis_accommodation", "safe_accommodation"):
                     before, after = getattr(state, placement), getattr(new, placement)
-                    if before is not None and before.active and step.type not in (
-                        "safe_accommodation_placed",  # moving on from crisis care
+                    if (
+                        before is not None
+                        and before.active
+                        and step.type
+                        not in (
+                            "safe_accommodation_placed",  # moving on from crisis care
+                        )
                     ):
                         assert after is not None and after.active
             state = new

@@ -69,9 +69,13 @@ def walkthroughs(text: str) -> dict[str, Walkthrough]:
         if raw.startswith("$ "):
             command = raw[2:]
             stated = re.search(r"\s+# exit (\d+)$", command)
-            current.commands.append(Command(
-                line=command[:stated.start()] if stated else command,
-                exit_code=int(stated.group(1)) if stated else 0, first_line=""))
+            current.commands.append(
+                Command(
+                    line=command[: stated.start()] if stated else command,
+                    exit_code=int(stated.group(1)) if stated else 0,
+                    first_line="",
+                )
+            )
         elif current.commands and not current.commands[-1].first_line and raw.strip():
             current.commands[-1].first_line = raw
     return found
@@ -100,16 +104,30 @@ class Service:
 @contextlib.contextmanager
 def service(var: Path) -> Iterator[Service]:
     ports = {name: free_port() for name in ("port", "ui-port", "codec-port", "gateway-port")}
-    env = {**os.environ, "PATHWAY_VAR": str(var),
-           "PATHWAY_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['port']}",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PATHWAY_VAR": str(var),
+        "PATHWAY_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['port']}",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     env.pop("PATHWAY_CREDENTIALS", None)
     gateway = f"127.0.0.1:{ports['gateway-port']}"
     log = (var.parent / "pathway-dev.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "pathway.cli", "dev", "--var", str(var),
-         *(f"--{name}={port}" for name, port in ports.items())],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "pathway.cli",
+            "dev",
+            "--var",
+            str(var),
+            *(f"--{name}={port}" for name, port in ports.items()),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 180
@@ -138,7 +156,10 @@ def run(walkthrough: Walkthrough, svc: Service, work: Path) -> list[tuple[int, s
         line = command.line.replace(DEFAULT_GATEWAY, svc.gateway)
         script.append(f"{{ {line}\n}} >{work}/out.{i} 2>&1; echo $? >{work}/rc.{i}")
     subprocess.run(  # noqa: S603 - bash with the README's own commands
-        [BASH, "-c", "\n".join(script)], env=svc.env, check=False, timeout=600,
+        [BASH, "-c", "\n".join(script)],
+        env=svc.env,
+        check=False,
+        timeout=600,
         stdin=subprocess.DEVNULL,
     )
     results = []
@@ -180,6 +201,8 @@ class TestReadme:
         for command, (code, output) in zip(walkthrough.commands, results, strict=True):
             first = output.splitlines()[0] if output.strip() else ""
             if code != command.exit_code or not matches(command.first_line, first):
-                problems.append(f"$ {command.line}\n  README: exit {command.exit_code}, "
-                                f"{command.first_line!r}\n  got:    exit {code}, {output!r}")
+                problems.append(
+                    f"$ {command.line}\n  README: exit {command.exit_code}, "
+                    f"{command.first_line!r}\n  got:    exit {code}, {output!r}"
+                )
         assert not problems, "\n".join(problems)

@@ -26,8 +26,11 @@ from tests.keys import TEST_KEYS
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 _IDS = Path(__file__).parent / "histories" / "workflow-ids.txt"
 #: The recorded workflow ID of each history (the file name, where none was kept).
-WORKFLOW_IDS = dict(line.split(" ", 1) for line in _IDS.read_text().splitlines() if line) \
-    if _IDS.exists() else {}
+WORKFLOW_IDS = (
+    dict(line.split(" ", 1) for line in _IDS.read_text().splitlines() if line)
+    if _IDS.exists()
+    else {}
+)
 
 
 def test_the_corpus_is_not_empty() -> None:
@@ -52,7 +55,9 @@ def test_history_is_encrypted(path: Path) -> None:
 async def test_history_replays(path: Path) -> None:
     """The stored history replays cleanly with the current code."""
     history = WorkflowHistory.from_json(WORKFLOW_IDS.get(path.stem, path.stem), path.read_text())
-    replayer = Replayer(workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow],
-                        data_converter=data_converter(TEST_KEYS))
+    replayer = Replayer(
+        workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow],
+        data_converter=data_converter(TEST_KEYS),
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

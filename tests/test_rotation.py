@@ -38,15 +38,22 @@ class TestRotation:
         old_id = create_master_key(keys)
         first = store_with(keys, db)
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli_path()), ui=False,
-            data_converter=data_converter(first), search_attributes=list(search_attributes.ALL),
+            dev_server_existing_path=str(temporal_cli_path()),
+            ui=False,
+            data_converter=data_converter(first),
+            search_attributes=list(search_attributes.ALL),
         )
         target = env.client.service_client.config.target_host
         async with env, receivers() as wires:
-            async with bench(env, upsert_search_attributes=True, queue="rotation",
-                             wires=wires) as b:
-                ident = event("identified", await b.now(), person=dict(EU_ADULT),
-                              subject_ref="before-rotation")
+            async with bench(
+                env, upsert_search_attributes=True, queue="rotation", wires=wires
+            ) as b:
+                ident = event(
+                    "identified",
+                    await b.now(),
+                    person=dict(EU_ADULT),
+                    subject_ref="before-rotation",
+                )
                 assert isinstance(ident, Identified)
                 running, _ = await b.open(ident)
                 await b.settled(running)
@@ -56,13 +63,14 @@ class TestRotation:
             rotated = store_with(keys, db)
             client = await Client.connect(target, data_converter=data_converter(rotated))
             rotated_env = WorkflowEnvironment.from_client(client)
-            async with bench(rotated_env, upsert_search_attributes=True, queue="rotation",
-                             wires=wires) as b:
-                result = await b.send(running, event("crisis_accommodation_placed",
-                                                     await b.now()))
+            async with bench(
+                rotated_env, upsert_search_attributes=True, queue="rotation", wires=wires
+            ) as b:
+                result = await b.send(running, event("crisis_accommodation_placed", await b.now()))
                 assert result.summary.phase is Phase.REFLECTION
-                ident = event("identified", await b.now(), person=dict(EU_ADULT),
-                              subject_ref="after-rotation")
+                ident = event(
+                    "identified", await b.now(), person=dict(EU_ADULT), subject_ref="after-rotation"
+                )
                 assert isinstance(ident, Identified)
                 fresh, _ = await b.open(ident)
                 await b.settled(fresh)
@@ -73,11 +81,14 @@ class TestRotation:
             shutil.move(keys / f"{old_id}.key", tmp_path / "retired.key")
             only_new = store_with(keys, db)
             client = await Client.connect(target, data_converter=data_converter(only_new))
-            async with bench(WorkflowEnvironment.from_client(client),
-                             upsert_search_attributes=True, queue="rotation", wires=wires) as b:
+            async with bench(
+                WorkflowEnvironment.from_client(client),
+                upsert_search_attributes=True,
+                queue="rotation",
+                wires=wires,
+            ) as b:
                 for case_id in (running, fresh):
                     history = await fetch_decoded_history(b.client, case_id)
                     assert b"eu_citizen" in history.SerializeToString()  # decrypted facts
-                done = await b.send(running, event("departed", await b.now(),
-                                                   arbitrary=False))
+                done = await b.send(running, event("departed", await b.now(), arbitrary=False))
                 assert done.summary.phase is Phase.DECLINED_LEFT

@@ -83,15 +83,22 @@ class TestIdentification:
 class TestInterviewAndInformation:
     def test_r2_police_information_gathering_before_ngo_interview_is_rejected(self) -> None:
         """R2: the police may not gather information before the NGO interview."""
-        rejection = reject(opened(), event("police_information_gathering_started",
-                                           T0 + timedelta(hours=1)))
+        rejection = reject(
+            opened(), event("police_information_gathering_started", T0 + timedelta(hours=1))
+        )
         assert rejection.rule == "R2"
 
     def test_r2_police_information_gathering_after_ngo_interview_is_accepted(self) -> None:
         """R2, R4: after the interview it is accepted, with the offer and attendance recorded."""
-        state = accept(interviewed(), event("police_information_gathering_started",
-                                            T0 + days(1), trusted_person_offered=True,
-                                            present="trusted_person"))
+        state = accept(
+            interviewed(),
+            event(
+                "police_information_gathering_started",
+                T0 + days(1),
+                trusted_person_offered=True,
+                present="trusted_person",
+            ),
+        )
         assert state.police_interview is not None
         assert state.police_interview.trusted_person_offered is True
         assert state.police_interview.present.value == "trusted_person"
@@ -99,23 +106,30 @@ class TestInterviewAndInformation:
     def test_r2_an_interview_dated_after_the_police_start_does_not_count(self) -> None:
         """R2: the order is by when things happened, not when they were recorded."""
         state = accept(opened(), event("ngo_interview_held", T0 + days(2)))
-        rejection = reject(state, event("police_information_gathering_started", T0 + days(1)),
-                           now=T0 + days(3))
+        rejection = reject(
+            state, event("police_information_gathering_started", T0 + days(1)), now=T0 + days(3)
+        )
         assert rejection.rule == "R2"
 
     def test_r3_each_missing_subject_is_an_open_obligation(self) -> None:
         """R3: all nine subjects start as open obligations of the supervising NGO."""
         state = opened()
-        rights = [o for o in state.open_obligations
-                  if o.kind is ObligationKind.RIGHTS_INFORMATION]
+        rights = [o for o in state.open_obligations if o.kind is ObligationKind.RIGHTS_INFORMATION]
         assert len(rights) == 9
         assert {o.owner.value for o in rights} == {"caritas"}
 
     def test_r3_information_given_closes_those_subjects_with_language_and_interpreter(self) -> None:
         """R3: the given subjects close; language and interpreter use are tracked per subject."""
-        state = accept(opened(), event("rights_information_given", T0 + days(0.5),
-                                       subjects=["a_institutions", "g_compensation"],
-                                       language="de", interpreter_used=True))
+        state = accept(
+            opened(),
+            event(
+                "rights_information_given",
+                T0 + days(0.5),
+                subjects=["a_institutions", "g_compensation"],
+                language="de",
+                interpreter_used=True,
+            ),
+        )
         open_ids = {o.id for o in state.open_obligations}
         assert "rights_information:a_institutions" not in open_ids
         assert "rights_information:b_assistance_types" in open_ids
@@ -130,22 +144,23 @@ class TestInterviewAndInformation:
 
     def test_r3_missing_subjects_escalate_after_the_sla(self) -> None:
         """R3: after 24 h the supervising NGO is told which subjects are still missing."""
-        state = accept(opened(), event("rights_information_given", T0 + days(0.5),
-                                       subjects=ALL_SUBJECTS[:7]))
+        state = accept(
+            opened(), event("rights_information_given", T0 + days(0.5), subjects=ALL_SUBJECTS[:7])
+        )
         state, sent = notified(state, T0 + timedelta(hours=23))
         assert sent == []
         state, sent = notified(state, T0 + timedelta(hours=24))
         assert sent == [("caritas", "rights_information_escalation")]
         action = state.pending_notifications[-1].action
         assert "(h)" in action and "(i)" in action and "(a)" not in action
-        missing = [o for o in state.open_obligations
-                   if o.kind is ObligationKind.RIGHTS_INFORMATION]
+        missing = [o for o in state.open_obligations if o.kind is ObligationKind.RIGHTS_INFORMATION]
         assert len(missing) == 2 and all(o.escalated_at is not None for o in missing)
 
     def test_r3_complete_information_ends_the_sla_timer(self) -> None:
         """R3: once all nine subjects are given, nothing escalates."""
-        state = accept(opened(), event("rights_information_given", T0 + days(0.5),
-                                       subjects=ALL_SUBJECTS))
+        state = accept(
+            opened(), event("rights_information_given", T0 + days(0.5), subjects=ALL_SUBJECTS)
+        )
         assert DeadlineKind.RIGHTS_INFORMATION not in state.deadlines
         _, sent = notified(state, T0 + days(2))
         assert sent == []
@@ -154,14 +169,17 @@ class TestInterviewAndInformation:
 class TestCrisisAccommodationAndReflection:
     def test_k2_placement_without_written_consent_is_rejected(self) -> None:
         """K2: placement needs consent by written statement."""
-        rejection = reject(interviewed(), event("crisis_accommodation_placed", T0 + days(1),
-                                                consent=None))
+        rejection = reject(
+            interviewed(), event("crisis_accommodation_placed", T0 + days(1), consent=None)
+        )
         assert (rejection.rule, rejection.field) == ("K2", "consent")
 
     def test_k2_consent_dated_after_placement_is_rejected(self) -> None:
         """K2: the written consent must exist at placement."""
-        rejection = reject(interviewed(), event("crisis_accommodation_placed", T0 + days(1),
-                                                consent={"signed_on": "2026-03-10"}))
+        rejection = reject(
+            interviewed(),
+            event("crisis_accommodation_placed", T0 + days(1), consent={"signed_on": "2026-03-10"}),
+        )
         assert (rejection.rule, rejection.field) == ("K2", "consent.signed_on")
 
     def test_k1_k5_placement_starts_both_30_day_periods(self) -> None:
@@ -175,17 +193,20 @@ class TestCrisisAccommodationAndReflection:
     def test_k1_k5_reminders_go_five_days_before_to_the_spec_recipients(self) -> None:
         """K1: Caritas and the labour ministry; K5: the NGO and the police; 5 days before."""
         at = T0 + days(1)
-        state = accept(in_crisis(at=at), event("rights_information_given", at,
-                                               subjects=ALL_SUBJECTS))
+        state = accept(
+            in_crisis(at=at), event("rights_information_given", at, subjects=ALL_SUBJECTS)
+        )
         state, sent = notified(state, at + days(24.9))
         assert sent == []
         state, sent = notified(state, at + days(25))
-        assert sorted(sent) == sorted([
-            ("caritas", "crisis_accommodation_reminder"),
-            ("labour_ministry", "crisis_accommodation_reminder"),
-            ("caritas", "reflection_period_reminder"),
-            ("police", "reflection_period_reminder"),
-        ])
+        assert sorted(sent) == sorted(
+            [
+                ("caritas", "crisis_accommodation_reminder"),
+                ("labour_ministry", "crisis_accommodation_reminder"),
+                ("caritas", "reflection_period_reminder"),
+                ("police", "reflection_period_reminder"),
+            ]
+        )
 
     def test_k5_expiry_opens_a_decision_and_keeps_the_victim_in_assistance(self) -> None:
         """K5, R5: at the end of reflection a decision is due; nobody is removed."""
@@ -206,8 +227,10 @@ class TestCrisisAccommodationAndReflection:
     def test_k1_expiry_after_a_decision_does_not_escalate(self) -> None:
         """K1, K5: a decision on further support moves the case on; no escalation."""
         at = T0 + days(1)
-        state = accept(in_crisis(at=at), event("further_support_decided", at + days(20),
-                                               option="other_support"))
+        state = accept(
+            in_crisis(at=at),
+            event("further_support_decided", at + days(20), option="other_support"),
+        )
         assert DeadlineKind.REFLECTION_PERIOD not in state.deadlines
         state, sent = notified(state, at + days(30))
         assert ("caritas", "crisis_accommodation_reminder") in sent
@@ -220,8 +243,9 @@ class TestCrisisAccommodationAndReflection:
 
     def test_k2_withdrawal_ends_the_placement_only(self) -> None:
         """K2: withdrawing consent ends the placement; reflection and assistance go on."""
-        state = accept(in_crisis(), event("consent_withdrawn", T0 + days(3),
-                                          placement="crisis_accommodation"))
+        state = accept(
+            in_crisis(), event("consent_withdrawn", T0 + days(3), placement="crisis_accommodation")
+        )
         assert state.crisis_accommodation is not None
         assert not state.crisis_accommodation.active
         assert DeadlineKind.CRISIS_ACCOMMODATION not in state.deadlines
@@ -230,8 +254,9 @@ class TestCrisisAccommodationAndReflection:
 
     def test_k2_withdrawal_without_placement_is_rejected(self) -> None:
         """K2: there must be a placement to withdraw from."""
-        rejection = reject(interviewed(), event("consent_withdrawn", T0 + days(1),
-                                                placement="safe_accommodation"))
+        rejection = reject(
+            interviewed(), event("consent_withdrawn", T0 + days(1), placement="safe_accommodation")
+        )
         assert (rejection.rule, rejection.field) == ("K2", "placement")
 
     def test_k5_reflection_without_accommodation(self) -> None:
@@ -242,20 +267,32 @@ class TestCrisisAccommodationAndReflection:
 
 
 def with_permits(state: CaseState, at: datetime) -> CaseState:
-    state = accept(state, event("permit_to_stay_granted", at, valid_from=at.date().isoformat(),
-                                basis="ex_officio"))
+    state = accept(
+        state,
+        event("permit_to_stay_granted", at, valid_from=at.date().isoformat(), basis="ex_officio"),
+    )
     until = (at + days(365)).date().isoformat()
-    return accept(state, event("temporary_residence_permit_granted", at + days(1),
-                               basis="witness", valid_from=(at + days(1)).date().isoformat(),
-                               valid_until=until))
+    return accept(
+        state,
+        event(
+            "temporary_residence_permit_granted",
+            at + days(1),
+            basis="witness",
+            valid_from=(at + days(1)).date().isoformat(),
+            valid_until=until,
+        ),
+    )
 
 
 class TestPermitToStay:
     def test_k7_three_months_with_a_reminder_14_days_before(self) -> None:
         """K7: 3 months from the start; police and NGO reminded 14 days before expiry."""
-        state = accept(in_crisis(TCN_ILLEGAL), event("permit_to_stay_granted", T0 + days(1),
-                                                     valid_from="2026-03-03",
-                                                     basis="on_request"))
+        state = accept(
+            in_crisis(TCN_ILLEGAL),
+            event(
+                "permit_to_stay_granted", T0 + days(1), valid_from="2026-03-03", basis="on_request"
+            ),
+        )
         assert state.permit_to_stay is not None
         assert state.permit_to_stay.valid_until.isoformat() == "2026-06-02"
         deadline = state.deadlines[DeadlineKind.PERMIT_TO_STAY]
@@ -268,53 +305,72 @@ class TestPermitToStay:
 
     def test_k7_one_extension_of_at_most_three_months(self) -> None:
         """K7: one extension of ≤3 months moves the timer; a second or longer one is rejected."""
-        state = accept(in_crisis(TCN_ILLEGAL), event("permit_to_stay_granted", T0 + days(1),
-                                                     valid_from="2026-03-03",
-                                                     basis="ex_officio"))
+        state = accept(
+            in_crisis(TCN_ILLEGAL),
+            event(
+                "permit_to_stay_granted", T0 + days(1), valid_from="2026-03-03", basis="ex_officio"
+            ),
+        )
         too_long = reject(state, event("permit_to_stay_extended", T0 + days(80), months=4))
         assert (too_long.rule, too_long.field) == ("K7", "months")
         state = accept(state, event("permit_to_stay_extended", T0 + days(80), months=3))
         assert state.permit_to_stay is not None
         assert state.permit_to_stay.valid_until.isoformat() == "2026-09-02"
         # Expires at midnight after its last day, Ljubljana time (22:00 UTC in summer).
-        assert state.deadlines[DeadlineKind.PERMIT_TO_STAY].due_at.astimezone(UTC) \
-            == datetime(2026, 9, 2, 22, 0, tzinfo=UTC)
+        assert state.deadlines[DeadlineKind.PERMIT_TO_STAY].due_at.astimezone(UTC) == datetime(
+            2026, 9, 2, 22, 0, tzinfo=UTC
+        )
         second = reject(state, event("permit_to_stay_extended", T0 + days(90), months=1))
         assert second.rule == "K7"
 
     def test_k7_expiry_opens_the_extension_decision(self) -> None:
         """K7: at expiry without extension the police must decide on the extension."""
-        state = accept(in_crisis(TCN_ILLEGAL), event("permit_to_stay_granted", T0 + days(1),
-                                                     valid_from="2026-03-03",
-                                                     basis="ex_officio"))
+        state = accept(
+            in_crisis(TCN_ILLEGAL),
+            event(
+                "permit_to_stay_granted", T0 + days(1), valid_from="2026-03-03", basis="ex_officio"
+            ),
+        )
         state, sent = notified(state, T0 + days(100))
         assert ("police", "permit_to_stay_expired") in sent
         assert ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION in open_kinds(state)
 
     def test_k7_not_for_eu_citizens(self) -> None:
         """K7: a permit to stay is for victims residing illegally; EU citizens need none."""
-        rejection = reject(interviewed(), event("permit_to_stay_granted", T0 + days(1),
-                                                valid_from="2026-03-03", basis="ex_officio"))
+        rejection = reject(
+            interviewed(),
+            event(
+                "permit_to_stay_granted", T0 + days(1), valid_from="2026-03-03", basis="ex_officio"
+            ),
+        )
         assert rejection.rule == "K7"
 
     def test_k7_extension_without_permit_is_rejected(self) -> None:
         """K7: there must be a permit to extend."""
-        assert reject(interviewed(TCN_ILLEGAL),
-                      event("permit_to_stay_extended", T0 + days(1), months=1)).rule == "K7"
+        assert (
+            reject(
+                interviewed(TCN_ILLEGAL), event("permit_to_stay_extended", T0 + days(1), months=1)
+            ).rule
+            == "K7"
+        )
 
 
 class TestSafeAccommodation:
     def test_s3_third_country_national_needs_a_permit_to_stay(self) -> None:
         """S3: safe accommodation of a third-country national needs a valid permit to stay."""
-        rejection = reject(in_crisis(TCN_ILLEGAL), event("safe_accommodation_placed",
-                                                         T0 + days(10)))
+        rejection = reject(
+            in_crisis(TCN_ILLEGAL), event("safe_accommodation_placed", T0 + days(10))
+        )
         assert rejection.rule == "S3" and "permit to stay" in rejection.reason
 
     def test_s3_third_country_national_needs_a_residence_permit(self) -> None:
         """S3: and a valid temporary residence permit."""
-        state = accept(in_crisis(TCN_ILLEGAL), event("permit_to_stay_granted", T0 + days(1),
-                                                     valid_from="2026-03-03",
-                                                     basis="ex_officio"))
+        state = accept(
+            in_crisis(TCN_ILLEGAL),
+            event(
+                "permit_to_stay_granted", T0 + days(1), valid_from="2026-03-03", basis="ex_officio"
+            ),
+        )
         rejection = reject(state, event("safe_accommodation_placed", T0 + days(10)))
         assert rejection.rule == "S3" and "residence permit" in rejection.reason
 
@@ -335,8 +391,9 @@ class TestSafeAccommodation:
 
     def test_s1_safe_accommodation_needs_written_consent(self) -> None:
         """S1: consent by written statement."""
-        rejection = reject(in_crisis(), event("safe_accommodation_placed", T0 + days(10),
-                                              consent=None))
+        rejection = reject(
+            in_crisis(), event("safe_accommodation_placed", T0 + days(10), consent=None)
+        )
         assert (rejection.rule, rejection.field) == ("S1", "consent")
 
     def test_s3_eu_citizens_need_no_permits(self) -> None:
@@ -350,20 +407,30 @@ class TestSafeAccommodation:
         deadline = state.deadlines[DeadlineKind.TEMPORARY_RESIDENCE_PERMIT]
         assert deadline.due_at - deadline.reminders[0].at == timedelta(days=30)
         assert "migration_authority" in deadline.reminders[0].recipients
-        earlier = reject(state, event("temporary_residence_permit_renewed", T0 + days(300),
-                                      valid_until="2026-06-01"))
+        earlier = reject(
+            state,
+            event("temporary_residence_permit_renewed", T0 + days(300), valid_until="2026-06-01"),
+        )
         assert (earlier.rule, earlier.field) == ("S4", "valid_until")
-        state = accept(state, event("temporary_residence_permit_renewed", T0 + days(300),
-                                    valid_until="2028-03-01"))
+        state = accept(
+            state,
+            event("temporary_residence_permit_renewed", T0 + days(300), valid_until="2028-03-01"),
+        )
         moved = state.deadlines[DeadlineKind.TEMPORARY_RESIDENCE_PERMIT]
         assert moved.due_at > deadline.due_at and not moved.reminders[0].sent
 
     def test_s4_not_for_eu_citizens(self) -> None:
         """S4: Article 50 permits are for third-country nationals."""
-        rejection = reject(interviewed(), event("temporary_residence_permit_granted",
-                                                T0 + days(1), basis="witness",
-                                                valid_from="2026-03-03",
-                                                valid_until="2027-03-03"))
+        rejection = reject(
+            interviewed(),
+            event(
+                "temporary_residence_permit_granted",
+                T0 + days(1),
+                basis="witness",
+                valid_from="2026-03-03",
+                valid_until="2027-03-03",
+            ),
+        )
         assert rejection.rule == "S4"
 
     def test_s5_safe_accommodation_lasts_until_proceedings_conclude(self) -> None:
@@ -397,27 +464,43 @@ class TestReintegrationEligibility:
             ({**TCN_ILLEGAL}, False, True, False, False),
             ({**TCN_ILLEGAL}, False, True, True, True),
             ({**TCN_ILLEGAL}, False, False, True, False),
-            ({**TCN_ILLEGAL, "residence_status": "third_country_legal"}, False, True, False,
-             True),
-            ({**TCN_ILLEGAL, "residence_status": "international_protection_applicant"}, False,
-             True, False, False),
+            ({**TCN_ILLEGAL, "residence_status": "third_country_legal"}, False, True, False, True),
+            (
+                {**TCN_ILLEGAL, "residence_status": "international_protection_applicant"},
+                False,
+                True,
+                False,
+                False,
+            ),
         ],
     )
     def test_i1_eligibility_per_citizenship_and_residence(
-        self, person: dict[str, Any], abroad: bool, proceedings: bool,
-        residence_permit: bool, eligible: bool,
+        self,
+        person: dict[str, Any],
+        abroad: bool,
+        proceedings: bool,
+        residence_permit: bool,
+        eligible: bool,
     ) -> None:
         """I1: Slovenians treated as victims abroad; others in Slovenian proceedings who
         reside legally."""
         state = opened({**person, "exploited_abroad": abroad})
-        state = accept(state, event("ngo_interview_held", T0 + days(1),
-                                    language=state.person.languages[0]))
+        state = accept(
+            state, event("ngo_interview_held", T0 + days(1), language=state.person.languages[0])
+        )
         if proceedings:
             state = accept(state, event("criminal_proceedings_opened", T0 + days(2)))
         if residence_permit:
-            state = accept(state, event("temporary_residence_permit_granted", T0 + days(3),
-                                        basis="personal_circumstances",
-                                        valid_from="2026-03-05", valid_until="2027-03-05"))
+            state = accept(
+                state,
+                event(
+                    "temporary_residence_permit_granted",
+                    T0 + days(3),
+                    basis="personal_circumstances",
+                    valid_from="2026-03-05",
+                    valid_until="2027-03-05",
+                ),
+            )
         at = T0 + days(10)
         assert reintegration_eligibility(state, at)[0] is eligible
         enrol = event("reintegration_enrolled", at, personal_plan=True)
@@ -433,8 +516,11 @@ class TestExits:
         state = accept(in_crisis(), event("departed", T0 + days(10), arbitrary=True))
         assert state.phase is Phase.DECLINED_LEFT
         assert DeadlineKind.REFLECTION_PERIOD not in state.deadlines
-        assert {n.recipient.value for n in state.pending_notifications
-                if n.reason == "arbitrary_departure"} == {"police", "caritas"}
+        assert {
+            n.recipient.value
+            for n in state.pending_notifications
+            if n.reason == "arbitrary_departure"
+        } == {"police", "caritas"}
 
     def test_closed_case_accepts_nothing(self) -> None:
         """Closure ends all timers and obligations; later events are rejected."""
@@ -458,10 +544,10 @@ class TestEventIntake:
 
     def test_reused_event_id_with_other_content_is_rejected(self) -> None:
         """An event_id names one event: reusing it for another is an error."""
-        state = accept(interviewed(), event("crisis_accommodation_placed", T0 + days(1),
-                                            event_id="same"))
-        rejection = reject(state, event("departed", T0 + days(2), event_id="same",
-                                        arbitrary=False))
+        state = accept(
+            interviewed(), event("crisis_accommodation_placed", T0 + days(1), event_id="same")
+        )
+        rejection = reject(state, event("departed", T0 + days(2), event_id="same", arbitrary=False))
         assert (rejection.rule, rejection.field) == ("IDEMPOTENCY", "event_id")
 
     def test_event_in_the_future_beyond_tolerance_is_rejected(self) -> None:
@@ -494,26 +580,40 @@ class TestIdempotencyWindow:
         from pathway.domain.state import RESULTS_KEPT
 
         state = interviewed()
-        first = event("cooperation_recorded", T0 + days(1), event_id="coop-0",
-                      willing_to_cooperate=True)
+        first = event(
+            "cooperation_recorded", T0 + days(1), event_id="coop-0", willing_to_cooperate=True
+        )
         state = accept(state, first)
         for n in range(1, RESULTS_KEPT + 5):
-            state = accept(state, event("cooperation_recorded", T0 + days(1),
-                                        event_id=f"coop-{n}", willing_to_cooperate=n % 2 == 0))
+            state = accept(
+                state,
+                event(
+                    "cooperation_recorded",
+                    T0 + days(1),
+                    event_id=f"coop-{n}",
+                    willing_to_cooperate=n % 2 == 0,
+                ),
+            )
         assert state.processed["coop-0"].result is None
         assert state.processed[f"coop-{RESULTS_KEPT + 4}"].result is not None
         again = decide(state, first, T0 + days(2), case_id=CASE_ID)
         assert isinstance(again, Accepted)
         assert again.result.duplicate and again.state is state
-        reused = reject(state, event("departed", T0 + days(2), event_id="coop-0",
-                                     arbitrary=False), now=T0 + days(2))
+        reused = reject(
+            state,
+            event("departed", T0 + days(2), event_id="coop-0", arbitrary=False),
+            now=T0 + days(2),
+        )
         assert reused.rule == "IDEMPOTENCY"
 
 
 def delivered(notification: Notification) -> DeliveryOutcome:
     """The outcome the notify activity returns for ``notification``."""
-    return DeliveryOutcome(idempotency_key=notification.idempotency_key,
-                           recipient=notification.recipient, channel="webhook")
+    return DeliveryOutcome(
+        idempotency_key=notification.idempotency_key,
+        recipient=notification.recipient,
+        channel="webhook",
+    )
 
 
 class TestUndeliveredReminders:
@@ -523,21 +623,29 @@ class TestUndeliveredReminders:
         from pathway.domain.rules import settle_notification
 
         at = T0 + days(1)
-        state = accept(in_crisis(at=at), event("rights_information_given", at,
-                                               subjects=ALL_SUBJECTS))
+        state = accept(
+            in_crisis(at=at), event("rights_information_given", at, subjects=ALL_SUBJECTS)
+        )
         state, _ = fire_due(state, at + days(25))  # reminders issued, none delivered yet
-        police = next(n for n in state.pending_notifications
-                      if (n.recipient.value, n.reason) == ("police", "reflection_period_reminder"))
+        police = next(
+            n
+            for n in state.pending_notifications
+            if (n.recipient.value, n.reason) == ("police", "reflection_period_reminder")
+        )
         for n in list(state.pending_notifications):
             if n is not police:
                 settle_notification(state, n, at + days(25), delivered(n))
         state, sent = notified(state, at + days(30))
         assert ("caritas", "notification_undelivered") in sent
         assert ("interior_ministry", "notification_undelivered") in sent
-        (ob,) = [o for o in state.open_obligations
-                 if o.kind is ObligationKind.NOTIFICATION_UNDELIVERED]
+        (ob,) = [
+            o for o in state.open_obligations if o.kind is ObligationKind.NOTIFICATION_UNDELIVERED
+        ]
         assert (ob.id, ob.rule, ob.owner.value) == (
-            f"notification_undelivered:{police.idempotency_key}", "K5", "caritas")
+            f"notification_undelivered:{police.idempotency_key}",
+            "K5",
+            "caritas",
+        )
         assert ob.escalated_at is not None
         settle_notification(state, police, at + days(31), delivered(police))
         assert ob.closed_by == "delivered"
@@ -548,20 +656,29 @@ class TestUndeliveredReminders:
         from pathway.domain.rules import settle_notification
 
         at = T0 + days(1)
-        state = accept(in_crisis(at=at), event("rights_information_given", at,
-                                               subjects=ALL_SUBJECTS))
+        state = accept(
+            in_crisis(at=at), event("rights_information_given", at, subjects=ALL_SUBJECTS)
+        )
         state, _ = fire_due(state, at + days(25))
-        police = next(n for n in state.pending_notifications
-                      if (n.recipient.value, n.reason) == ("police", "reflection_period_reminder"))
+        police = next(
+            n
+            for n in state.pending_notifications
+            if (n.recipient.value, n.reason) == ("police", "reflection_period_reminder")
+        )
         state, _ = fire_due(state, at + days(30))
-        ob = next(o for o in state.open_obligations
-                  if o.id == f"notification_undelivered:{police.idempotency_key}")
-        settle_notification(state, police, at + days(31),
-                            DeliveryOutcome.failed(police, "ApplicationError"))
+        ob = next(
+            o
+            for o in state.open_obligations
+            if o.id == f"notification_undelivered:{police.idempotency_key}"
+        )
+        settle_notification(
+            state, police, at + days(31), DeliveryOutcome.failed(police, "ApplicationError")
+        )
         assert police not in state.pending_notifications
         assert ob.closed_at is None
         assert state.timeline[-1].what == (
-            "notification reflection_period_reminder to police: failed: ApplicationError")
+            "notification reflection_period_reminder to police: failed: ApplicationError"
+        )
 
     def test_old_cases_replay_without_the_escalation(self) -> None:
         """With the rule switched off (replay of older histories) nothing new is emitted."""

@@ -29,11 +29,35 @@ DOC = ROOT / "docs" / "rules.md"
 
 #: The SPEC's rule IDs, in SPEC order.
 SPEC_RULES = (
-    "R1", "R2", "R3", "R4", "R5", "R6",
-    "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8",
-    "K1", "K2", "K3", "K4", "K5", "K6", "K7",
-    "S1", "S2", "S3", "S4", "S5",
-    "I1", "P1", "X1",
+    "R1",
+    "R2",
+    "R3",
+    "R4",
+    "R5",
+    "R6",
+    "C1",
+    "C2",
+    "C3",
+    "C4",
+    "C5",
+    "C6",
+    "C7",
+    "C8",
+    "K1",
+    "K2",
+    "K3",
+    "K4",
+    "K5",
+    "K6",
+    "K7",
+    "S1",
+    "S2",
+    "S3",
+    "S4",
+    "S5",
+    "I1",
+    "P1",
+    "X1",
 )
 
 #: Where rule IDs are cited: the code and the tests (Python files only).
@@ -53,7 +77,8 @@ ENTRY = re.compile(r"^### ([A-Z][A-Z0-9]*) — ", re.MULTILINE)
 HEADING = re.compile(r"^#{1,3} ", re.MULTILINE)
 #: A location: `path/to/file.py::name` or `path/to/file.py::Class::member`.
 LOCATION = re.compile(
-    r"`((?:pathway|workflows|activities|tests|scripts)/[\w/.-]+\.py)::(\w+(?:::\w+)*)`")
+    r"`((?:pathway|workflows|activities|tests|scripts)/[\w/.-]+\.py)::(\w+(?:::\w+)*)`"
+)
 #: Anything that looks like a location, to catch one the pattern above cannot read.
 LOCATION_LIKE = re.compile(r"\.py::")
 NOT_YET = re.compile(r"not yet enforced", re.IGNORECASE)
@@ -69,7 +94,7 @@ def entries(text: str) -> dict[str, str]:
     for match in ENTRY.finditer(text):
         rule = match.group(1)
         end = HEADING.search(text, match.end())
-        body = text[match.start():end.start() if end else len(text)]
+        body = text[match.start() : end.start() if end else len(text)]
         found[rule] = found.get(rule, "") + body
     return found
 
@@ -80,11 +105,15 @@ def locations(text: str) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def is_test(path: str, names: tuple[str, ...]) -> bool:
-    return (path.startswith("tests/") and Path(path).name.startswith("test_")
-            and names[-1].startswith("test_"))
+    return (
+        path.startswith("tests/")
+        and Path(path).name.startswith("test_")
+        and names[-1].startswith("test_")
+    )
 
 
 # -- (a) every cited rule ID has an entry -------------------------------------------------------
+
 
 def cited_in(source: str) -> Iterator[tuple[int, str]]:
     """(line number, rule ID) for every rule ID cited in one source file."""
@@ -120,17 +149,24 @@ def service_check_ids() -> list[str]:
     """The IDs of the checks that guard the service (``RULE_*`` in the domain's rules)."""
     from pathway.domain import rules
 
-    return [value for name, value in vars(rules).items()
-            if name.startswith("RULE_") and isinstance(value, str)]
+    return [
+        value
+        for name, value in vars(rules).items()
+        if name.startswith("RULE_") and isinstance(value, str)
+    ]
 
 
 def missing_entries(text: str, cited: dict[str, list[str]]) -> list[str]:
     have = entries(text)
-    return [f"{rule} (cited at {', '.join(where[:3])}) has no entry in docs/rules.md"
-            for rule, where in sorted(cited.items()) if rule not in have]
+    return [
+        f"{rule} (cited at {', '.join(where[:3])}) has no entry in docs/rules.md"
+        for rule, where in sorted(cited.items())
+        if rule not in have
+    ]
 
 
 # -- (b) every named location exists -----------------------------------------------------------
+
 
 def _name_of(node: ast.stmt) -> list[str]:
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -175,12 +211,15 @@ def broken_locations(text: str) -> list[str]:
     for number, line in enumerate(text.splitlines(), start=1):
         unread = LOCATION.sub("", line)
         if LOCATION_LIKE.search(unread):
-            problems.append(f"docs/rules.md:{number}: a location the checks cannot read "
-                            "(write `path/file.py::name` on one line)")
+            problems.append(
+                f"docs/rules.md:{number}: a location the checks cannot read "
+                "(write `path/file.py::name` on one line)"
+            )
     return problems
 
 
 # -- (c) every entry names a test, unless not yet enforced ------------------------------------
+
 
 def untested_entries(text: str) -> list[str]:
     problems = []
@@ -188,24 +227,35 @@ def untested_entries(text: str) -> list[str]:
         if NOT_YET.search(body):
             continue
         if not any(is_test(path, names) for path, names in locations(body)):
-            problems.append(f"{rule}: names no test (tests/test_….py::…::test_…) and does not "
-                            "say 'not yet enforced'")
+            problems.append(
+                f"{rule}: names no test (tests/test_….py::…::test_…) and does not "
+                "say 'not yet enforced'"
+            )
     return problems
 
 
 # -- structure ---------------------------------------------------------------------------------
 
+
 def structure_problems(text: str) -> list[str]:
     found = [m.group(1) for m in ENTRY.finditer(text)]
-    problems = [f"{rule}: more than one entry" for rule in sorted(set(found))
-                if found.count(rule) > 1]
+    problems = [
+        f"{rule}: more than one entry" for rule in sorted(set(found)) if found.count(rule) > 1
+    ]
     spec_order = [rule for rule in found if rule in SPEC_RULES]
     if spec_order != list(SPEC_RULES):
-        problems.append(f"the SPEC's rules, in SPEC order, are {list(SPEC_RULES)}; "
-                        f"docs/rules.md has {spec_order}")
+        problems.append(
+            f"the SPEC's rules, in SPEC order, are {list(SPEC_RULES)}; "
+            f"docs/rules.md has {spec_order}"
+        )
     for rule, body in entries(text).items():
-        for part in ("**Rule.**", "**Seed's words.**", "**Enforced in.**", "**Tested in.**",
-                     "**Status.**"):
+        for part in (
+            "**Rule.**",
+            "**Seed's words.**",
+            "**Enforced in.**",
+            "**Tested in.**",
+            "**Status.**",
+        ):
             if part not in body:
                 problems.append(f"{rule}: the entry has no {part}")
     if "## Readings where the seed is ambiguous or differs from SPEC" not in text:
@@ -214,6 +264,7 @@ def structure_problems(text: str) -> list[str]:
 
 
 # -- the tests ---------------------------------------------------------------------------------
+
 
 class TestRulesDoc:
     def test_a_every_rule_id_cited_in_code_and_tests_has_an_entry(self) -> None:
@@ -243,8 +294,18 @@ class TestRulesDoc:
     def test_the_scan_finds_the_citations_it_should(self) -> None:
         """The scan reads the code as it is written: rule="R2", ranges, not noqa codes."""
         line = '_reject("R2", "type", "…")  # [K1, K5] (S3/S4) see C1–C3 and C4-C5\n'
-        assert {r for _, r in cited_in(line)} == {"R2", "K1", "K5", "S3", "S4", "C1", "C2",
-                                                  "C3", "C4", "C5"}
+        assert {r for _, r in cited_in(line)} == {
+            "R2",
+            "K1",
+            "K5",
+            "S3",
+            "S4",
+            "C1",
+            "C2",
+            "C3",
+            "C4",
+            "C5",
+        }
         assert [r for _, r in cited_in("x = 1  # noqa: S608 - a literal\n")] == []
         assert [r for _, r in cited_in("c1 = state.c8\n")] == []
         cited = citations()
@@ -265,8 +326,10 @@ class TestTheChecksCatchDrift:
 
     def test_a_renamed_function_is_caught(self) -> None:
         text = doc_text().replace("rules.py::_open_case`", "rules.py::_on_identified`", 1)
-        assert "pathway/domain/rules.py::_on_identified: pathway/domain/rules.py defines no " \
+        assert (
+            "pathway/domain/rules.py::_on_identified: pathway/domain/rules.py defines no "
             "_on_identified" in broken_locations(text)
+        )
 
     def test_a_renamed_test_is_caught(self) -> None:
         name = "test_r2_police_information_gathering_before_ngo_interview_is_rejected"
@@ -284,8 +347,9 @@ class TestTheChecksCatchDrift:
     def test_an_entry_without_tests_is_caught(self) -> None:
         body = entries(doc_text())["R5"]
         stripped = re.sub(r"- `tests/[^`]+`\n", "", body)
-        assert untested_entries(stripped) == ["R5: names no test (tests/test_….py::…::test_…) "
-                                              "and does not say 'not yet enforced'"]
+        assert untested_entries(stripped) == [
+            "R5: names no test (tests/test_….py::…::test_…) and does not say 'not yet enforced'"
+        ]
 
     @pytest.mark.parametrize("rule", ["K3", "S2"])
     def test_not_yet_enforced_entries_need_no_test(self, rule: str) -> None:

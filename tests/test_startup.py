@@ -80,8 +80,9 @@ class Dev:
         try:
             return self.proc.wait(timeout=within)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"pathway dev still running after {within:g} s; stderr:\n"
-                        f"{self.stderr[-3000:]}")
+            pytest.fail(
+                f"pathway dev still running after {within:g} s; stderr:\n{self.stderr[-3000:]}"
+            )
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -97,19 +98,25 @@ class DevProcesses:
 
     def start(self, var: Path, **ports: int) -> Dev:
         """`pathway dev --var var` on ``ports`` (each name not given: a free port)."""
-        chosen = {name: ports.get(name) or free_port()
-                  for name in ("port", "ui-port", "codec-port", "gateway-port")}
+        chosen = {
+            name: ports.get(name) or free_port()
+            for name in ("port", "ui-port", "codec-port", "gateway-port")
+        }
         args = [sys.executable, "-m", "pathway.cli", "dev", "--var", str(var)]
         for name, port in chosen.items():
             args += [f"--{name}", str(port)]
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("PATHWAY_CREDENTIALS", "PATHWAY_CHANNELS", "PATHWAY_MODE")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PATHWAY_CREDENTIALS", "PATHWAY_CHANNELS", "PATHWAY_MODE")
+        }
         env.update({"PATHWAY_VAR": str(var), MARK: self.mark})
         n = len(self.started)
         out_path, err_path = self.base / f"dev{n}.out", self.base / f"dev{n}.err"
         out, err = out_path.open("wb"), err_path.open("wb")
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+            args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
+        )
         dev = Dev(proc, var, chosen, out_path, err_path, [out, err])
         self.started.append(dev)
         return dev
@@ -169,14 +176,14 @@ def the_one_line(stderr: str) -> str:
     return lines[0]
 
 
-def wait_until(ready: Callable[[], bool], within: float, what: str,
-               dev: Dev | None = None) -> None:
+def wait_until(ready: Callable[[], bool], within: float, what: str, dev: Dev | None = None) -> None:
     """Poll ``ready`` until it holds, for up to ``within`` seconds."""
     deadline = time.monotonic() + within
     while not ready():
         if dev is not None and dev.proc.poll() is not None:
-            pytest.fail(f"pathway dev exited ({dev.proc.returncode}) before {what}:\n"
-                        f"{dev.stderr[-3000:]}")
+            pytest.fail(
+                f"pathway dev exited ({dev.proc.returncode}) before {what}:\n{dev.stderr[-3000:]}"
+            )
         if time.monotonic() > deadline:
             pytest.fail(f"not {what} within {within:g} s")
         time.sleep(0.2)
@@ -190,8 +197,9 @@ def serving(dev: Dev) -> bool:
 
 
 class TestStartupFailures:
-    def test_gateway_port_taken(self, devs: DevProcesses, listening: Callable[[], int],
-                                tmp_path: Path) -> None:
+    def test_gateway_port_taken(
+        self, devs: DevProcesses, listening: Callable[[], int], tmp_path: Path
+    ) -> None:
         """The gateway's port taken: exit 2 at once, one line naming it; nothing started, and
         the operator token neither printed nor created."""
         port = listening()
@@ -207,8 +215,9 @@ class TestStartupFailures:
         assert not (tmp_path / "var" / "credentials.toml").exists()
         assert not (tmp_path / "var" / "temporal.db").exists()
 
-    def test_temporal_frontend_port_taken(self, devs: DevProcesses,
-                                          listening: Callable[[], int], tmp_path: Path) -> None:
+    def test_temporal_frontend_port_taken(
+        self, devs: DevProcesses, listening: Callable[[], int], tmp_path: Path
+    ) -> None:
         """The Temporal frontend's port taken: exit 2, one line naming it, no server started."""
         port = listening()
         dev = devs.start(tmp_path / "var", port=port)
@@ -231,8 +240,9 @@ class TestStartupFailures:
         assert "--codec-port" in line and "--gateway-port" in line and str(port) in line
 
     @pytest.mark.devserver
-    def test_temporal_server_failing_names_its_log(self, devs: DevProcesses,
-                                                   tmp_path: Path) -> None:
+    def test_temporal_server_failing_names_its_log(
+        self, devs: DevProcesses, tmp_path: Path
+    ) -> None:
         """The Temporal dev server exits at start (its database is garbage): exit 2 within
         seconds, one line naming the server's log file, and no server left running."""
         var = tmp_path / "var"
@@ -251,8 +261,9 @@ class TestStartupFailures:
 
 @pytest.mark.devserver
 class TestRunning:
-    def test_second_instance_on_the_same_state_directory(self, devs: DevProcesses,
-                                                         tmp_path: Path) -> None:
+    def test_second_instance_on_the_same_state_directory(
+        self, devs: DevProcesses, tmp_path: Path
+    ) -> None:
         """A second `pathway dev` on a state directory in use exits 2 with one line naming the
         directory and the first one's pid; the first goes on and stops cleanly."""
         var = tmp_path / "var"
@@ -273,15 +284,19 @@ class TestRunning:
         assert _marked(devs.mark) == []
         assert (var / LOCK_FILE).exists()
 
-    def test_temporal_server_dying_stops_everything(self, devs: DevProcesses,
-                                                    tmp_path: Path) -> None:
+    def test_temporal_server_dying_stops_everything(
+        self, devs: DevProcesses, tmp_path: Path
+    ) -> None:
         """The Temporal dev server killed under a running `pathway dev`: it stops everything
         and exits non-zero within the bound, with one line naming the server's log."""
         var = tmp_path / "var"
         dev = devs.start(var)
         wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
-        servers = [pid for pid in _marked(devs.mark)
-                   if b"start-dev" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        servers = [
+            pid
+            for pid in _marked(devs.mark)
+            if b"start-dev" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
         assert len(servers) == 1
         before = len(dev.stderr.splitlines())
 
@@ -303,14 +318,17 @@ def _token(stdout: str) -> str:
 
 
 def _plain(value: Any) -> dict[str, Any]:
-    return {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
-            "data": base64.b64encode(json.dumps(value).encode()).decode()}
+    return {
+        "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+        "data": base64.b64encode(json.dumps(value).encode()).decode(),
+    }
 
 
 @pytest.mark.devserver
 class TestWebUiSignIn:
-    def test_signed_in_browser_decodes_through_the_ui_settings(self, devs: DevProcesses,
-                                                               tmp_path: Path) -> None:
+    def test_signed_in_browser_decodes_through_the_ui_settings(
+        self, devs: DevProcesses, tmp_path: Path
+    ) -> None:
         """What the UI does after a sign-in at the codec server, step by step: its settings
         (served through pathway dev's front) name the codec server with credentials included;
         the codec server lets the UI's origin send credentials; the session cookie then
@@ -328,28 +346,43 @@ class TestWebUiSignIn:
         assert page.status_code == 200 and "/_app/" in page.text
 
         with httpx.Client(base_url=codec, timeout=10) as browser:
-            preflight = browser.options("/decode", headers={
-                "Origin": ui, "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "content-type,x-namespace"})
+            preflight = browser.options(
+                "/decode",
+                headers={
+                    "Origin": ui,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "content-type,x-namespace",
+                },
+            )
             assert preflight.status_code == 200
             assert preflight.headers["access-control-allow-origin"] == ui
             assert preflight.headers["access-control-allow-credentials"] == "true"
 
-            encoded = browser.post("/encode", json={"payloads": [_plain("decoded")]},
-                                   headers={"Authorization": f"Bearer {token}"})
+            encoded = browser.post(
+                "/encode",
+                json={"payloads": [_plain("decoded")]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert encoded.status_code == 200, encoded.text
-            assert browser.post("/decode", json=encoded.json(),
-                                headers={"Origin": ui}).status_code == 401
+            assert (
+                browser.post("/decode", json=encoded.json(), headers={"Origin": ui}).status_code
+                == 401
+            )
 
             signed_in = browser.post("/login", data={"token": token})
             assert signed_in.status_code == 200 and "Signed in as" in signed_in.text
 
-            decoded = browser.post("/decode", json=encoded.json(),
-                                   headers={"Origin": ui, "X-Namespace": "default"})
+            decoded = browser.post(
+                "/decode", json=encoded.json(), headers={"Origin": ui, "X-Namespace": "default"}
+            )
             assert decoded.status_code == 200, decoded.text
             assert decoded.headers["access-control-allow-credentials"] == "true"
             data = base64.b64decode(decoded.json()["payloads"][0]["data"])
             assert json.loads(data) == "decoded"
             # The cookie counts only from the UI's origin.
-            assert browser.post("/decode", json=encoded.json(),
-                                headers={"Origin": "http://127.0.0.1:1"}).status_code == 401
+            assert (
+                browser.post(
+                    "/decode", json=encoded.json(), headers={"Origin": "http://127.0.0.1:1"}
+                ).status_code
+                == 401
+            )

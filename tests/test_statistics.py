@@ -15,21 +15,33 @@ PLACED_2022 = datetime(2022, 5, 10, 12, tzinfo=LJUBLJANA)
 
 
 def woman(citizenship: str, status: str) -> dict[str, Any]:
-    return {"birth_date": "1990-01-01", "gender": "female", "citizenships": [citizenship],
-            "residence_status": status, "languages": ["en"]}
+    return {
+        "birth_date": "1990-01-01",
+        "gender": "female",
+        "citizenships": [citizenship],
+        "residence_status": status,
+        "languages": ["en"],
+    }
 
 
-def in_crisis_2022(person: dict[str, Any],
-                   children: tuple[tuple[str, str], ...] = ()) -> CaseState:
+def in_crisis_2022(person: dict[str, Any], children: tuple[tuple[str, str], ...] = ()) -> CaseState:
     at = PLACED_2022
     state = opened(person, at=at - timedelta(days=1))
     state = accept(state, event("ngo_interview_held", at, language="en"))
     state = accept(state, event("crisis_accommodation_placed", at))
     for n, (birth, citizenship) in enumerate(children):
-        state = accept(state, event("accompanying_child_recorded", at, child_ref=f"child-{n}",
-                                    birth_date=birth, gender="female",
-                                    citizenships=[citizenship],
-                                    placed_with="crisis_accommodation"))
+        state = accept(
+            state,
+            event(
+                "accompanying_child_recorded",
+                at,
+                child_ref=f"child-{n}",
+                birth_date=birth,
+                gender="female",
+                citizenships=[citizenship],
+                placed_with="crisis_accommodation",
+            ),
+        )
     return state
 
 
@@ -42,8 +54,7 @@ class TestYearlyReport:
         cases = [
             in_crisis_2022(woman("CO", tcn)),
             in_crisis_2022(woman("BA", tcn)),
-            in_crisis_2022(woman("PT", "eu_citizen"), (("2016-03-01", "PT"),
-                                                       ("2019-08-01", "PT"))),
+            in_crisis_2022(woman("PT", "eu_citizen"), (("2016-03-01", "PT"), ("2019-08-01", "PT"))),
             in_crisis_2022(woman("DE", "eu_citizen")),
             in_crisis_2022(woman("VE", tcn), (("2018-02-02", "ES"),)),
             in_crisis_2022(woman("VE", tcn)),
@@ -57,14 +68,20 @@ class TestYearlyReport:
     def test_prostitution_exit_2022_as_in_the_seed(self) -> None:
         """X1 2022: seven adult women (six Slovenian, one BiH), one under-age girl (Ukraine)
         and three adult men (two Slovenian, one Ukrainian)."""
-        people = ([("female", "SI", False)] * 6 + [("female", "BA", False)]
-                  + [("female", "UA", True)] + [("male", "SI", False)] * 2
-                  + [("male", "UA", False)])
-        register = ProgrammeState(register_id="programme-prostitution_exit",
-                                  programme=Programme.PROSTITUTION_EXIT)
+        people = (
+            [("female", "SI", False)] * 6
+            + [("female", "BA", False)]
+            + [("female", "UA", True)]
+            + [("male", "SI", False)] * 2
+            + [("male", "UA", False)]
+        )
+        register = ProgrammeState(
+            register_id="programme-prostitution_exit", programme=Programme.PROSTITUTION_EXIT
+        )
         for n, (gender, citizenship, minor) in enumerate(people):
             register.participants[f"p-{n}"] = Participant(
-                enrolled_at=PLACED_2022, gender=gender, citizenships=[citizenship], minor=minor)
+                enrolled_at=PLACED_2022, gender=gender, citizenships=[citizenship], minor=minor
+            )
         figures = yearly_report(2022, [], [register]).prostitution_exit
         assert (figures.persons, figures.female, figures.male, figures.minors) == (11, 8, 3, 1)
         assert figures.by_citizenship == {"BA": 1, "SI": 8, "UA": 2}

@@ -36,17 +36,32 @@ class TestFailuresAreNamed:
         runs, and the exit code is 1."""
         (tmp_path / "test_planted.py").write_text(PLANTED)
         proc = subprocess.run(  # noqa: S603 - our own interpreter and pytest
-            [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
-             "--rootdir", str(tmp_path), "-p", "no:cacheprovider", "-o", "timeout=120",
-             str(tmp_path / "test_planted.py")],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-c",
+                str(ROOT / "pyproject.toml"),
+                "--rootdir",
+                str(tmp_path),
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                "timeout=120",
+                str(tmp_path / "test_planted.py"),
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
         output = proc.stdout + proc.stderr
         assert proc.returncode == 1, output
         assert "INTERNALERROR" not in output
         assert "FAILED test_planted.py::test_planted_failure" in output
-        assert 'AssertionError: planted' in output
+        assert "AssertionError: planted" in output
         assert 'test_planted.py", line 4, in test_planted_failure' in output  # native style
         assert "1 failed, 1 passed" in output
 
@@ -63,25 +78,45 @@ def test_leaves_a_process_running():
 
 class TestNothingOutlivesTheSuite:
     @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
-    def test_a_process_left_running_fails_the_run(self, tmp_path: Path,
-                                                   workers: list[str]) -> None:
+    def test_a_process_left_running_fails_the_run(self, tmp_path: Path, workers: list[str]) -> None:
         """A test that leaves a process running makes the run fail, names the process, and the
         process is killed (also when the tests run in pytest-xdist workers)."""
         (tmp_path / "test_leaking.py").write_text(LEAKING)
         proc = subprocess.run(  # noqa: S603 - our own interpreter and pytest
-            [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
-             "--rootdir", str(tmp_path), "-p", "tests.conftest", "-p", "no:cacheprovider",
-             *workers, str(tmp_path / "test_leaking.py")],
-            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-c",
+                str(ROOT / "pyproject.toml"),
+                "--rootdir",
+                str(tmp_path),
+                "-p",
+                "tests.conftest",
+                "-p",
+                "no:cacheprovider",
+                *workers,
+                str(tmp_path / "test_leaking.py"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         output = proc.stdout + proc.stderr
         assert proc.returncode == 1, output
         assert "processes left running" in output
         assert "sleep 3141" in output
-        alive = [p for p in Path("/proc").iterdir() if p.name.isdigit()
-                 and (p / "cmdline").exists()
-                 and _cmdline(p) == "sleep 3141" and _state(p) != "Z"]
+        alive = [
+            p
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit()
+            and (p / "cmdline").exists()
+            and _cmdline(p) == "sleep 3141"
+            and _state(p) != "Z"
+        ]
         assert alive == []
 
 

@@ -147,9 +147,11 @@ class TestDevServerArgs:
         headless, there is no UI to configure."""
         assert "--ui-disable-news-fetch" in dev_server_args(DevServer(var_dir=tmp_path))
         assert "--ui-disable-news-fetch" not in dev_server_args(
-            DevServer(var_dir=tmp_path, ui_news_feed=True))
+            DevServer(var_dir=tmp_path, ui_news_feed=True)
+        )
         assert "--ui-disable-news-fetch" not in dev_server_args(
-            DevServer(var_dir=tmp_path, headless=True))
+            DevServer(var_dir=tmp_path, headless=True)
+        )
 
 
 class TestPorts:

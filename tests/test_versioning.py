@@ -43,8 +43,11 @@ with workflow.unsafe.imports_passed_through():
     from tests.test_replay import WORKFLOW_IDS
 
 # The case histories of the corpus (the programme register is another workflow type).
-HISTORIES = sorted(p for p in (Path(__file__).parent / "histories").glob("*.json")
-                   if not p.stem.startswith("programme-"))
+HISTORIES = sorted(
+    p
+    for p in (Path(__file__).parent / "histories").glob("*.json")
+    if not p.stem.startswith("programme-")
+)
 IDS = [p.stem for p in HISTORIES]
 PATCH_ID = "versioning-test-grace-period"
 #: A new rule, for the test's sake: every case waits a minute before it starts its work.
@@ -146,27 +149,39 @@ class TestReplayNet:
 @activity.defn(name="notify")
 async def delivered(notification: Notification) -> DeliveryOutcome:
     """A stub of the notify activity: every notification is delivered at once."""
-    return DeliveryOutcome(idempotency_key=notification.idempotency_key,
-                           recipient=notification.recipient, channel="stub")
+    return DeliveryOutcome(
+        idempotency_key=notification.idempotency_key,
+        recipient=notification.recipient,
+        channel="stub",
+    )
 
 
 async def record_case_with(workflow_cls: type, env: WorkflowEnvironment) -> WorkflowHistory:
     """Run one case with ``workflow_cls`` past the grace period and return its history."""
     queue = f"versioning-{uuid.uuid4()}"
-    config = CaseConfig(notification_queue_prefix=f"{queue}-notify",
-                        upsert_search_attributes=False)
+    config = CaseConfig(notification_queue_prefix=f"{queue}-notify", upsert_search_attributes=False)
     workers = [Worker(env.client, task_queue=queue, workflows=[workflow_cls])]
-    workers += [Worker(env.client, activities=[delivered],
-                       task_queue=notification_task_queue(org, config.notification_queue_prefix))
-                for org in NOTIFIED]
-    ident = event("identified", await env.get_current_time(), person=dict(EU_ADULT),
-                  subject_ref=f"versioning-{uuid.uuid4()}")
+    workers += [
+        Worker(
+            env.client,
+            activities=[delivered],
+            task_queue=notification_task_queue(org, config.notification_queue_prefix),
+        )
+        for org in NOTIFIED
+    ]
+    ident = event(
+        "identified",
+        await env.get_current_time(),
+        person=dict(EU_ADULT),
+        subject_ref=f"versioning-{uuid.uuid4()}",
+    )
     assert isinstance(ident, Identified)
     async with contextlib.AsyncExitStack() as stack:
         for worker in workers:
             await stack.enter_async_context(worker)
-        case_id, _ = await cases.open_case(env.client, ident, pepper=PEPPER, config=config,
-                                           task_queue=queue)
+        case_id, _ = await cases.open_case(
+            env.client, ident, pepper=PEPPER, config=config, task_queue=queue
+        )
         await env.sleep(GRACE * 2)
 
         async def notified() -> bool:
@@ -179,10 +194,13 @@ async def record_case_with(workflow_cls: type, env: WorkflowEnvironment) -> Work
 
 def patch_markers(history: WorkflowHistory) -> list[HistoryEvent]:
     """The markers of this test's patch (the product's own patches record markers too)."""
-    return [e for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-            and e.marker_recorded_event_attributes.marker_name == "core_patch"
-            and PATCH_ID.encode() in e.marker_recorded_event_attributes.SerializeToString()]
+    return [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+        and PATCH_ID.encode() in e.marker_recorded_event_attributes.SerializeToString()
+    ]
 
 
 class TestPatchLifecycle:
@@ -193,9 +211,11 @@ class TestPatchLifecycle:
         and replays with the patched and the deprecated code alike."""
         history = await record_case_with(GracePatched, time_skipping)
         assert len(patch_markers(history)) == 1
-        timers = [e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-                  for e in history.events
-                  if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+        timers = [
+            e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+        ]
         assert timers[0] == GRACE
         await replay(GracePatched, history)
         await replay(GraceDeprecated, history)
@@ -206,8 +226,10 @@ class TestPatchLifecycle:
         """Deleting the patch call outright (skipping ``deprecate_patch``) fails the replay of a
         case that recorded the patch marker."""
         history = await record_case_with(GracePatched, time_skipping)
-        with pytest.raises(workflow.NondeterminismError,
-                           match=f"Non-deprecated patch marker encountered for change {PATCH_ID}"):
+        with pytest.raises(
+            workflow.NondeterminismError,
+            match=f"Non-deprecated patch marker encountered for change {PATCH_ID}",
+        ):
             await replay(GraceRemoved, history)
 
     async def test_patch_call_can_go_once_every_case_recorded_it_deprecated(

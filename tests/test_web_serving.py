@@ -28,8 +28,12 @@ from tests.receivers import eventually, free_port
 
 UPSTREAM_SETTINGS = {
     "Auth": {"Enabled": False},
-    "Codec": {"Endpoint": "http://127.0.0.1:1", "PassAccessToken": True,
-              "IncludeCredentials": False, "DefaultErrorMessage": ""},
+    "Codec": {
+        "Endpoint": "http://127.0.0.1:1",
+        "PassAccessToken": True,
+        "IncludeCredentials": False,
+        "DefaultErrorMessage": "",
+    },
     "Version": "2.54.1",
 }
 BIG = "workflow history " * 2000
@@ -40,14 +44,17 @@ async def _settings(request: Request) -> Response:
 
 
 async def _echo(request: Request) -> Response:
-    response = JSONResponse({
-        "method": request.method,
-        "raw_path": request.scope["raw_path"].decode(),
-        "query": request.scope["query_string"].decode(),
-        "cookie": request.headers.get("cookie"),
-        "csrf": request.headers.get("x-csrf-token"),
-        "body": (await request.body()).decode(),
-    }, status_code=201)
+    response = JSONResponse(
+        {
+            "method": request.method,
+            "raw_path": request.scope["raw_path"].decode(),
+            "query": request.scope["query_string"].decode(),
+            "cookie": request.headers.get("cookie"),
+            "csrf": request.headers.get("x-csrf-token"),
+            "body": (await request.body()).decode(),
+        },
+        status_code=201,
+    )
     response.set_cookie("_csrf", "token-1")
     response.set_cookie("other", "2")
     return response
@@ -57,11 +64,14 @@ async def _big(request: Request) -> Response:
     return PlainTextResponse(BIG)
 
 
-UPSTREAM = Starlette(routes=[
-    Route("/api/v1/settings", _settings),
-    Route("/echo/{rest:path}", _echo, methods=["GET", "POST", "DELETE"]),
-    Route("/big", _big),
-], middleware=[Middleware(GZipMiddleware, minimum_size=100)])
+UPSTREAM = Starlette(
+    routes=[
+        Route("/api/v1/settings", _settings),
+        Route("/echo/{rest:path}", _echo, methods=["GET", "POST", "DELETE"]),
+        Route("/big", _big),
+    ],
+    middleware=[Middleware(GZipMiddleware, minimum_size=100)],
+)
 
 
 @contextlib.asynccontextmanager
@@ -69,8 +79,9 @@ async def served(app: Any) -> AsyncIterator[str]:
     """``app`` on a free loopback port until the block ends (also when it fails)."""
     port = free_port()
     stop = asyncio.Event()
-    task = asyncio.create_task(serve_app(app, listen("127.0.0.1", port), stop, name="test",
-                                         graceful_seconds=1))
+    task = asyncio.create_task(
+        serve_app(app, listen("127.0.0.1", port), stop, name="test", graceful_seconds=1)
+    )
     url = f"http://127.0.0.1:{port}"
 
     async def up() -> bool:
@@ -92,9 +103,11 @@ async def served(app: Any) -> AsyncIterator[str]:
 async def front() -> AsyncIterator[str]:
     """The front as `pathway dev` sets it up, before a stand-in for the Temporal UI server."""
     async with served(UPSTREAM) as upstream:
-        proxy = ReverseProxy(upstream, json_patches={
-            "/api/v1/settings": ui_codec_settings("http://127.0.0.1:8234")},
-            drop_cookies={SESSION_COOKIE})
+        proxy = ReverseProxy(
+            upstream,
+            json_patches={"/api/v1/settings": ui_codec_settings("http://127.0.0.1:8234")},
+            drop_cookies={SESSION_COOKIE},
+        )
         try:
             async with served(proxy.app) as url:
                 yield url
@@ -119,8 +132,7 @@ class TestListen:
         sock = listen("127.0.0.1", 0)
         port = sock.getsockname()[1]
         stop = asyncio.Event()
-        task = asyncio.create_task(serve_app(UPSTREAM, sock, stop, name="test",
-                                             graceful_seconds=1))
+        task = asyncio.create_task(serve_app(UPSTREAM, sock, stop, name="test", graceful_seconds=1))
         try:
             async with httpx.AsyncClient() as http:
                 answer = await eventually(lambda: http.get(f"http://127.0.0.1:{port}/big"))
@@ -136,14 +148,16 @@ class TestReverseProxy:
         """The UI's settings say: send the browser's credentials to the codec server; the rest
         is the UI server's own answer."""
         async with httpx.AsyncClient() as http:
-            answer = await http.get(f"{front}/api/v1/settings",
-                                    headers={"Accept-Encoding": "gzip"})
+            answer = await http.get(f"{front}/api/v1/settings", headers={"Accept-Encoding": "gzip"})
 
         assert answer.status_code == 200
         settings = answer.json()
-        assert settings["Codec"] == {"Endpoint": "http://127.0.0.1:8234",
-                                     "PassAccessToken": False, "IncludeCredentials": True,
-                                     "DefaultErrorMessage": ""}
+        assert settings["Codec"] == {
+            "Endpoint": "http://127.0.0.1:8234",
+            "PassAccessToken": False,
+            "IncludeCredentials": True,
+            "DefaultErrorMessage": "",
+        }
         assert settings["Auth"] == UPSTREAM_SETTINGS["Auth"]
         assert settings["Version"] == "2.54.1"
 
@@ -151,9 +165,11 @@ class TestReverseProxy:
         """Method, encoded path, query, body and headers reach the upstream unchanged; its
         status and every Set-Cookie come back."""
         async with httpx.AsyncClient() as http:
-            answer = await http.post(f"{front}/echo/workflows/case%2Fone/history?a=1&b=x%20y",
-                                     content=b'{"reason": "x"}',
-                                     headers={"X-CSRF-TOKEN": "token-1"})
+            answer = await http.post(
+                f"{front}/echo/workflows/case%2Fone/history?a=1&b=x%20y",
+                content=b'{"reason": "x"}',
+                headers={"X-CSRF-TOKEN": "token-1"},
+            )
 
         assert answer.status_code == 201
         echoed = answer.json()
@@ -169,11 +185,14 @@ class TestReverseProxy:
         """Cookies are per host, not per port: the codec session cookie the browser sends to
         the UI's port is dropped, the UI's own cookies pass."""
         async with httpx.AsyncClient() as http:
-            answer = await http.get(f"{front}/echo/x", headers={
-                "Cookie": f"_csrf=token-1; {SESSION_COOKIE}=secret-session; theme=dark"})
+            answer = await http.get(
+                f"{front}/echo/x",
+                headers={"Cookie": f"_csrf=token-1; {SESSION_COOKIE}=secret-session; theme=dark"},
+            )
             http.cookies.clear()  # what the answer set: only the header below is sent
-            alone = await http.get(f"{front}/echo/x",
-                                   headers={"Cookie": f"{SESSION_COOKIE}=secret-session"})
+            alone = await http.get(
+                f"{front}/echo/x", headers={"Cookie": f"{SESSION_COOKIE}=secret-session"}
+            )
 
         assert answer.json()["cookie"] == "_csrf=token-1; theme=dark"
         assert alone.json()["cookie"] is None
@@ -191,8 +210,7 @@ class TestReverseProxy:
     async def test_compressed_answers_pass_compressed(self, front: str) -> None:
         """A gzip answer is streamed as it came (not decoded and re-encoded on the way)."""
         async with httpx.AsyncClient() as http:
-            request = http.build_request("GET", f"{front}/big",
-                                         headers={"Accept-Encoding": "gzip"})
+            request = http.build_request("GET", f"{front}/big", headers={"Accept-Encoding": "gzip"})
             answer = await http.send(request, stream=True)
             try:
                 raw = b"".join([chunk async for chunk in answer.aiter_raw()])

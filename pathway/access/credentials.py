@@ -197,8 +197,7 @@ class Credentials(BaseModel):
         if path is None:
             env = os.environ.get(CREDENTIALS_ENV)
             if not env:
-                raise CredentialsError(
-                    f"no credentials file: set {CREDENTIALS_ENV} or pass a path")
+                raise CredentialsError(f"no credentials file: set {CREDENTIALS_ENV} or pass a path")
             path = Path(env)
         # Stamped before reading: a change while reading shows as a new stamp at the next check.
         seen = _stamp(path)
@@ -215,7 +214,8 @@ class Credentials(BaseModel):
             raise CredentialsError(f"credentials file {path} does not exist") from err
         except (OSError, UnicodeDecodeError) as err:
             raise CredentialsError(
-                f"credentials file {path} cannot be read: {type(err).__name__}") from err
+                f"credentials file {path} cannot be read: {type(err).__name__}"
+            ) from err
         except tomllib.TOMLDecodeError as err:
             # The decoder's message gives line and column only, never the offending text.
             raise CredentialsError(f"credentials file {path} is not valid TOML: {err}") from err
@@ -242,12 +242,14 @@ class Credentials(BaseModel):
             fresh = type(self)._read(self._source)
         except CredentialsError as err:
             # The message names the file, line and field, never a token or hash.
-            log.error("credentials file not reloaded; the last valid version stays in force",
-                      file=str(self._source), error=str(err))
+            log.error(
+                "credentials file not reloaded; the last valid version stays in force",
+                file=str(self._source),
+                error=str(err),
+            )
             return self._latest or self
         self._latest = fresh
-        log.info("credentials file reloaded", file=str(self._source),
-                 entries=len(fresh.tokens))
+        log.info("credentials file reloaded", file=str(self._source), entries=len(fresh.tokens))
         return fresh
 
     def authenticate(self, token: str) -> Principal | None:
@@ -291,15 +293,19 @@ _FILE_HEADER: Final = (
     f"# role: one of {', '.join(_ROLES)}\n"
 )
 
-_NAME_RULE: Final = ("a name starts with a letter, digit or _ and has only letters, digits, "
-                     "spaces and _ . @ ' - (at most 100 characters)")
+_NAME_RULE: Final = (
+    "a name starts with a letter, digit or _ and has only letters, digits, "
+    "spaces and _ . @ ' - (at most 100 characters)"
+)
 
 
 def _entry_toml(entry: TokenEntry, comment: str | None = None) -> str:
     # json.dumps escapes exactly what a TOML basic string must (quote, backslash, controls).
     head = f"# {comment}\n" if comment else ""
-    return (f"{head}[[tokens]]\nname = {json.dumps(entry.name, ensure_ascii=False)}\n"
-            f'role = "{entry.role}"\nsha256 = "{entry.sha256}"\n')
+    return (
+        f"{head}[[tokens]]\nname = {json.dumps(entry.name, ensure_ascii=False)}\n"
+        f'role = "{entry.role}"\nsha256 = "{entry.sha256}"\n'
+    )
 
 
 @contextlib.contextmanager
@@ -323,7 +329,8 @@ def _read_for_update(path: Path) -> tuple[str | None, list[TokenEntry]]:
         return None, []
     except (OSError, UnicodeDecodeError) as err:
         raise CredentialsError(
-            f"credentials file {path} cannot be read: {type(err).__name__}") from err
+            f"credentials file {path} cannot be read: {type(err).__name__}"
+        ) from err
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -368,7 +375,8 @@ def add_token(path: Path, role: str, name: str | None = None) -> tuple[TokenEntr
                 chosen = _free_name(role, taken) if name is None else name
                 if chosen in taken:
                     raise CredentialsError(
-                        f"the name '{chosen}' is already in {path}; choose another with --name")
+                        f"the name '{chosen}' is already in {path}; choose another with --name"
+                    )
                 token = new_token()
                 try:
                     entry = TokenEntry(name=chosen, role=role, sha256=hash_token(token))
@@ -387,8 +395,9 @@ def add_token(path: Path, role: str, name: str | None = None) -> tuple[TokenEntr
 def _appended(text: str | None, entries: list[TokenEntry], entry: TokenEntry) -> str:
     """The file's text with ``entry`` appended (comments and layout kept), or, if appending
     does not give a valid file (e.g. an inline ``tokens = [...]``), every entry written anew."""
-    comment = (f"{entry.name}: added {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
-               "with `pathway credentials add`")
+    comment = (
+        f"{entry.name}: added {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `pathway credentials add`"
+    )
     base = _FILE_HEADER if text is None else text
     if base and not base.endswith("\n"):
         base += "\n"
@@ -450,8 +459,13 @@ class SessionSigner:
 
     _CONTEXT = b"pathway-session/v1|"
 
-    def __init__(self, secret: bytes | None = None, *, ttl: timedelta = SESSION_TTL,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        secret: bytes | None = None,
+        *,
+        ttl: timedelta = SESSION_TTL,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self._secret = secret if secret is not None else secrets.token_bytes(32)
         self.ttl = ttl
         self._clock = clock

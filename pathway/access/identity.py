@@ -64,8 +64,18 @@ JWT_ROLE_CLAIM_ENV: Final = "PATHWAY_JWT_ROLE_CLAIM"
 _JWT_ENV: Final = (JWKS_URL_ENV, JWT_ISSUER_ENV, JWT_AUDIENCE_ENV, JWT_ROLE_CLAIM_ENV)
 
 #: Asymmetric JWS algorithms only: with HS256 a public JWKS key could be used as a shared secret.
-ASYMMETRIC_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-                                "ES256", "ES384", "ES512", "EdDSA")
+ASYMMETRIC_ALGORITHMS: Final = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 _ROLES: Final = frozenset({OPERATOR, *(org.value for org in Organisation)})
 # Names go into audit lines: printable words only, so a claim cannot forge a log line.
 _NAME: Final = re.compile(r"[\w][\w.@ '-]{0,99}")
@@ -92,17 +102,20 @@ class JwtSettings(BaseModel):
     jwks_url: str = Field(min_length=1, description="The provider's JWKS document")
     issuer: str = Field(min_length=1, description="Required value of the `iss` claim")
     audience: str = Field(min_length=1, description="Required value (or member) of `aud`")
-    role_claim: str = Field(min_length=1,
-                            description="The claim whose value is the caller's role")
+    role_claim: str = Field(min_length=1, description="The claim whose value is the caller's role")
     name_claim: str = "sub"
     algorithms: tuple[str, ...] = ASYMMETRIC_ALGORITHMS
-    leeway_seconds: float = Field(default=30.0, ge=0, le=300,
-                                  description="Clock skew allowed on exp/nbf/iat")
-    jwks_ttl_seconds: float = Field(default=300.0, gt=0,
-                                    description="How long fetched keys are used")
+    leeway_seconds: float = Field(
+        default=30.0, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat"
+    )
+    jwks_ttl_seconds: float = Field(
+        default=300.0, gt=0, description="How long fetched keys are used"
+    )
     jwks_refresh_seconds: float = Field(
-        default=30.0, ge=0,
-        description="A token with an unknown key ID refetches the keys at most this often")
+        default=30.0,
+        ge=0,
+        description="A token with an unknown key ID refetches the keys at most this often",
+    )
     http_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @classmethod
@@ -115,9 +128,14 @@ class JwtSettings(BaseModel):
         if missing := [name for name, value in values.items() if not value]:
             raise GatewayConfigError(
                 f"JWT verification needs all of {', '.join(_JWT_ENV)}; missing: "
-                f"{', '.join(missing)}")
-        return cls(jwks_url=values[JWKS_URL_ENV], issuer=values[JWT_ISSUER_ENV],
-                   audience=values[JWT_AUDIENCE_ENV], role_claim=values[JWT_ROLE_CLAIM_ENV])
+                f"{', '.join(missing)}"
+            )
+        return cls(
+            jwks_url=values[JWKS_URL_ENV],
+            issuer=values[JWT_ISSUER_ENV],
+            audience=values[JWT_AUDIENCE_ENV],
+            role_claim=values[JWT_ROLE_CLAIM_ENV],
+        )
 
 
 def _audit_name(claims: Mapping[str, Any], claim: str) -> str:
@@ -132,8 +150,13 @@ def _audit_name(claims: Mapping[str, Any], claim: str) -> str:
 class JwtVerifier:
     """Verifies bearer JWTs against a JWKS fetched over HTTP (cached, refreshed on rotation)."""
 
-    def __init__(self, settings: JwtSettings, *, http: httpx.AsyncClient | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: JwtSettings,
+        *,
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self._http = http
         self._clock = clock
@@ -144,12 +167,14 @@ class JwtVerifier:
     async def _fetch(self) -> None:
         try:
             if self._http is not None:
-                response = await self._http.get(self.settings.jwks_url,
-                                                timeout=self.settings.http_timeout_seconds)
+                response = await self._http.get(
+                    self.settings.jwks_url, timeout=self.settings.http_timeout_seconds
+                )
             else:
                 async with httpx.AsyncClient() as http:
-                    response = await http.get(self.settings.jwks_url,
-                                              timeout=self.settings.http_timeout_seconds)
+                    response = await http.get(
+                        self.settings.jwks_url, timeout=self.settings.http_timeout_seconds
+                    )
             response.raise_for_status()
             document = response.json()
             keys = document.get("keys") if isinstance(document, dict) else None
@@ -196,8 +221,12 @@ class JwtVerifier:
         try:
             key = jwt.PyJWK(jwk, algorithm=alg)
             claims = jwt.decode(
-                token, key, algorithms=[alg], audience=self.settings.audience,
-                issuer=self.settings.issuer, leeway=self.settings.leeway_seconds,
+                token,
+                key,
+                algorithms=[alg],
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self.settings.leeway_seconds,
                 options={"require": ["exp", "iss", "aud"]},
             )
         except (jwt.PyJWTError, ValueError, TypeError):
@@ -223,8 +252,9 @@ def _looks_like_jwt(token: str) -> bool:
 class Authenticator:
     """Turns an ``Authorization`` value into a :class:`Principal` (or None)."""
 
-    def __init__(self, credentials: Credentials | None = None,
-                 jwt_verifier: JwtVerifier | None = None) -> None:
+    def __init__(
+        self, credentials: Credentials | None = None, jwt_verifier: JwtVerifier | None = None
+    ) -> None:
         if credentials is None and jwt_verifier is None:
             raise GatewayConfigError("no way to authenticate: give credentials or a JWKS")
         self.credentials = credentials
@@ -252,7 +282,8 @@ def _check_jwks_url(settings: JwtSettings, production: bool) -> None:
     if production and parts.scheme != "https":
         raise GatewayConfigError(
             f"{JWKS_URL_ENV} must use https in production: keys fetched over plain HTTP "
-            "could be replaced on the way")
+            "could be replaced on the way"
+        )
 
 
 def load_authenticator(
@@ -283,8 +314,10 @@ def load_authenticator(
             path, token = ensure_dev_credentials(var_dir)
             if token is not None:
                 # A secret for the person at the terminal: printed, never logged.
-                sys.stdout.write(f"\nOperator token (shown once; stored only as a hash in "
-                                 f"{path}):\n  {token}\n\n")
+                sys.stdout.write(
+                    f"\nOperator token (shown once; stored only as a hash in "
+                    f"{path}):\n  {token}\n\n"
+                )
                 sys.stdout.flush()
             credentials = Credentials.load(path)
     except CredentialsError as err:
@@ -293,6 +326,7 @@ def load_authenticator(
         raise GatewayConfigError(
             f"{MODE_ENV}=production needs {CREDENTIALS_ENV} (a file of hashed tokens) or a JWKS "
             f"configuration ({', '.join(_JWT_ENV)}); there are no default credentials in "
-            "production")
+            "production"
+        )
     verifier = JwtVerifier(jwt_settings, http=http) if jwt_settings is not None else None
     return Authenticator(credentials, verifier)

@@ -72,8 +72,12 @@ def may_send(role: str, event_type: str) -> bool:
 _OPERATORS: Final = frozenset({OPERATOR})
 #: Those who give care to the person or oversee it: the NGOs, the social work centre (child
 #: protection, emergency assistance) and the guardian (informed of every measure, C3).
-_CARE: Final = _OPERATORS | {Org.CARITAS.value, Org.KLJUC.value,
-                             Org.SOCIAL_WORK_CENTRE.value, Org.GUARDIAN.value}
+_CARE: Final = _OPERATORS | {
+    Org.CARITAS.value,
+    Org.KLJUC.value,
+    Org.SOCIAL_WORK_CENTRE.value,
+    Org.GUARDIAN.value,
+}
 _POLICE: Final = frozenset({Org.POLICE.value})
 _MIGRATION: Final = frozenset({Org.MIGRATION_AUTHORITY.value})
 _UOIM: Final = frozenset({Org.UOIM.value})
@@ -87,73 +91,75 @@ SPLIT_FIELDS: Final = frozenset({"person", "timeline"})
 
 #: Field path -> the roles that may read it. ``person.x`` is a field of PersonFacts,
 #: ``timeline.x`` a field of each TimelineEntry; every other key is a CaseState field.
-READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
-    # Coordination: which case, since when, where it stands, who leads it.
-    "case_id": CASE_READERS,
-    "opened_at": CASE_READERS,
-    "phase": CASE_READERS,
-    "lead_ngo": CASE_READERS,
-    "closed_at": CASE_READERS,
-    # Who must act by when: kinds, rules and dates, never facts about the person.
-    "deadlines": CASE_READERS,
-    "obligations": CASE_READERS,
-    # The person (R6: each role only what it needs).
-    "person.birth_date": _CARE | _POLICE | _MIGRATION,
-    "person.age_estimate": _CARE | _POLICE | _MIGRATION,
-    "person.gender": _CARE | _POLICE | _MIGRATION,
-    "person.citizenships": _CARE | _POLICE | _MIGRATION | _UOIM,
-    "person.residence_status": _CARE | _POLICE | _MIGRATION | _UOIM,
-    "person.languages": _CARE | _POLICE | _MIGRATION | _UOIM,
-    "person.exploited_abroad": _CARE | _POLICE,
-    "person.unaccompanied": _CARE | _POLICE | _MIGRATION | _UOIM,
-    "person.holder_can_act": _CARE | _POLICE,
-    # Assistance track. The police must know of the NGO interview (R2) and run their own (R4).
-    "ngo_interview_at": _CARE | _POLICE,
-    "rights_information": _CARE | _POLICE,
-    "police_interview": _CARE | _POLICE,
-    "reflection_started_at": _CARE | _POLICE | _MIGRATION,
-    # Placements: the providers, and the ministry that co-finances each (K1: labour; S1:
-    # interior). Police do not need to know where the person is accommodated.
-    "crisis_accommodation": _CARE | _LABOUR,
-    "safe_accommodation": _CARE | _INTERIOR,
-    "further_support": _CARE,
-    # Residence (K7, S3, S4): the deciding authorities and those who help with it.
-    "permit_to_stay": _CARE | _POLICE | _MIGRATION,
-    "residence_permit": _CARE | _POLICE | _MIGRATION,
-    # Criminal proceedings (K6, C7, C8) and readiness to cooperate (R5; for S4 the migration
-    # authority weighs willingness to be a witness).
-    "criminal_proceedings": _CARE | _POLICE,
-    "cooperation": _CARE | _POLICE | _MIGRATION,
-    "hearings": _CARE | _POLICE,
-    # Reintegration services include psychotherapy and medical examinations: care only.
-    "reintegration": _CARE,
-    # Child protection (C4-C7): no health detail; the police need the guardian and the
-    # authorised representative for interviews and proceedings.
-    "child_protection": _CARE | _POLICE,
-    "accompanying_children": _CARE,
-    "linked_cases": _CARE | _POLICE,
-    "found_in": _CARE | _POLICE | _MIGRATION | _UOIM,
-    # Health and psychological details (K4): never the police, the authorities or ministries.
-    "special_needs": _CARE,
-    # The timeline: who did what when, for every reader; the free text only for care (it may
-    # hold anything the writer saw), and always for the organisation that wrote it.
-    "timeline.at": CASE_READERS,
-    "timeline.recorded_at": CASE_READERS,
-    "timeline.who": CASE_READERS,
-    "timeline.organisation": CASE_READERS,
-    "timeline.what": CASE_READERS,
-    "timeline.rule": CASE_READERS,
-    "timeline.event_id": CASE_READERS,
-    "timeline.why": _CARE,
-    "timeline.child": _CARE,
-    # Service internals: configuration, delivery queue, idempotency records (which hold the
-    # first results), children's cases still to start (they carry the identification).
-    "config": _OPERATORS,
-    "pending_notifications": _OPERATORS,
-    "pending_case_starts": _OPERATORS,
-    "notifications_sent": _OPERATORS,
-    "processed": _OPERATORS,
-})
+READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        # Coordination: which case, since when, where it stands, who leads it.
+        "case_id": CASE_READERS,
+        "opened_at": CASE_READERS,
+        "phase": CASE_READERS,
+        "lead_ngo": CASE_READERS,
+        "closed_at": CASE_READERS,
+        # Who must act by when: kinds, rules and dates, never facts about the person.
+        "deadlines": CASE_READERS,
+        "obligations": CASE_READERS,
+        # The person (R6: each role only what it needs).
+        "person.birth_date": _CARE | _POLICE | _MIGRATION,
+        "person.age_estimate": _CARE | _POLICE | _MIGRATION,
+        "person.gender": _CARE | _POLICE | _MIGRATION,
+        "person.citizenships": _CARE | _POLICE | _MIGRATION | _UOIM,
+        "person.residence_status": _CARE | _POLICE | _MIGRATION | _UOIM,
+        "person.languages": _CARE | _POLICE | _MIGRATION | _UOIM,
+        "person.exploited_abroad": _CARE | _POLICE,
+        "person.unaccompanied": _CARE | _POLICE | _MIGRATION | _UOIM,
+        "person.holder_can_act": _CARE | _POLICE,
+        # Assistance track. The police must know of the NGO interview (R2) and run their own (R4).
+        "ngo_interview_at": _CARE | _POLICE,
+        "rights_information": _CARE | _POLICE,
+        "police_interview": _CARE | _POLICE,
+        "reflection_started_at": _CARE | _POLICE | _MIGRATION,
+        # Placements: the providers, and the ministry that co-finances each (K1: labour; S1:
+        # interior). Police do not need to know where the person is accommodated.
+        "crisis_accommodation": _CARE | _LABOUR,
+        "safe_accommodation": _CARE | _INTERIOR,
+        "further_support": _CARE,
+        # Residence (K7, S3, S4): the deciding authorities and those who help with it.
+        "permit_to_stay": _CARE | _POLICE | _MIGRATION,
+        "residence_permit": _CARE | _POLICE | _MIGRATION,
+        # Criminal proceedings (K6, C7, C8) and readiness to cooperate (R5; for S4 the migration
+        # authority weighs willingness to be a witness).
+        "criminal_proceedings": _CARE | _POLICE,
+        "cooperation": _CARE | _POLICE | _MIGRATION,
+        "hearings": _CARE | _POLICE,
+        # Reintegration services include psychotherapy and medical examinations: care only.
+        "reintegration": _CARE,
+        # Child protection (C4-C7): no health detail; the police need the guardian and the
+        # authorised representative for interviews and proceedings.
+        "child_protection": _CARE | _POLICE,
+        "accompanying_children": _CARE,
+        "linked_cases": _CARE | _POLICE,
+        "found_in": _CARE | _POLICE | _MIGRATION | _UOIM,
+        # Health and psychological details (K4): never the police, the authorities or ministries.
+        "special_needs": _CARE,
+        # The timeline: who did what when, for every reader; the free text only for care (it may
+        # hold anything the writer saw), and always for the organisation that wrote it.
+        "timeline.at": CASE_READERS,
+        "timeline.recorded_at": CASE_READERS,
+        "timeline.who": CASE_READERS,
+        "timeline.organisation": CASE_READERS,
+        "timeline.what": CASE_READERS,
+        "timeline.rule": CASE_READERS,
+        "timeline.event_id": CASE_READERS,
+        "timeline.why": _CARE,
+        "timeline.child": _CARE,
+        # Service internals: configuration, delivery queue, idempotency records (which hold the
+        # first results), children's cases still to start (they carry the identification).
+        "config": _OPERATORS,
+        "pending_notifications": _OPERATORS,
+        "pending_case_starts": _OPERATORS,
+        "notifications_sent": _OPERATORS,
+        "processed": _OPERATORS,
+    }
+)
 
 #: Timeline fields that the organisation which wrote an entry always reads in that entry.
 AUTHOR_READS: Final = frozenset({"timeline.why", "timeline.child"})
@@ -175,9 +181,9 @@ def _timeline_entries(entries: list[dict[str, Any]], role: str) -> list[dict[str
     for entry in entries:
         own = entry.get("organisation") == role
         view = {
-            key: value for key, value in entry.items()
-            if may_read(role, f"timeline.{key}")
-            or (own and f"timeline.{key}" in AUTHOR_READS)
+            key: value
+            for key, value in entry.items()
+            if may_read(role, f"timeline.{key}") or (own and f"timeline.{key}" in AUTHOR_READS)
         }
         if view:
             shown.append(view)
@@ -224,8 +230,7 @@ def read_matrix_markdown() -> str:
     """The read matrix as a Markdown table (docs/gateway.md embeds it; a test keeps it
     current)."""
     roles = list(ROLES)
-    lines = ["| field | " + " | ".join(roles) + " |",
-             "| --- |" + " :-: |" * len(roles)]
+    lines = ["| field | " + " | ".join(roles) + " |", "| --- |" + " :-: |" * len(roles)]
     for path, readers in READ_MATRIX.items():
         marks = " | ".join("✓" if role in readers else "" for role in roles)
         lines.append(f"| `{path}` | {marks} |")

@@ -34,7 +34,8 @@ class RetentionSweeper:
 
     @activity.defn(name="sweep_retention")
     async def sweep_retention(self, request: SweepRequest) -> SweepReport:
-        erased = await erase_expired(self.client, self.store, retention=request.retention,
-                                     now=datetime.now(UTC))
+        erased = await erase_expired(
+            self.client, self.store, retention=request.retention, now=datetime.now(UTC)
+        )
         activity.logger.info("retention sweep done", extra={"erased": len(erased)})
         return SweepReport(erased=len(erased))

@@ -62,9 +62,11 @@ def _from_update_failure(err: WorkflowUpdateFailedError) -> CaseError | None:
     if isinstance(cause, ApplicationError) and cause.type == EVENT_REJECTED:
         details = cause.details[0] if cause.details else {}
         if isinstance(details, dict):
-            return EventRejected(rule=str(details.get("rule", "?")),
-                                 field=details.get("field"),
-                                 reason=str(details.get("reason", cause.message)))
+            return EventRejected(
+                rule=str(details.get("rule", "?")),
+                field=details.get("field"),
+                reason=str(details.get("reason", cause.message)),
+            )
         return EventRejected(rule="?", field=None, reason=cause.message)
     return None
 
@@ -112,8 +114,9 @@ async def record_event(client: Client, case_id: str, event: CaseEvent) -> EventR
     )
     try:
         with rejections_raised():
-            return await handle.execute_update(VictimCaseWorkflow.record_event,
-                                               RecordEvent(event=event))
+            return await handle.execute_update(
+                VictimCaseWorkflow.record_event, RecordEvent(event=event)
+            )
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise UnknownCase(case_id) from err

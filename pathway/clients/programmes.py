@@ -35,15 +35,17 @@ async def record_programme_event(
     """Record one event in its programme's register (started on first use)."""
     start = WithStartWorkflowOperation(
         ProgrammeRegisterWorkflow.run,
-        RegisterInput(programme=event.programme,
-                      notification_queue_prefix=notification_queue_prefix),
+        RegisterInput(
+            programme=event.programme, notification_queue_prefix=notification_queue_prefix
+        ),
         id=register_of(event),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     with rejections_raised():
         return await client.execute_update_with_start_workflow(
-            ProgrammeRegisterWorkflow.record, RecordProgrammeEvent(event=event),
+            ProgrammeRegisterWorkflow.record,
+            RecordProgrammeEvent(event=event),
             start_workflow_operation=start,
         )
 
@@ -80,20 +82,27 @@ async def report_pats_interview(
     failure in between completes the pair."""
     interview = report.interview
     if interview.suspicion and report.suspected_victim is None:
-        raise EventRejected("P1", "suspected_victim",
-                            "a suspicion needs the person the case is opened for")
+        raise EventRejected(
+            "P1", "suspected_victim", "a suspicion needs the person the case is opened for"
+        )
     prefix = (config or CaseConfig()).notification_queue_prefix
-    result = await record_programme_event(client, interview, task_queue=task_queue,
-                                          notification_queue_prefix=prefix)
+    result = await record_programme_event(
+        client, interview, task_queue=task_queue, notification_queue_prefix=prefix
+    )
     if not interview.suspicion or report.suspected_victim is None:
         return result, None
     victim = report.suspected_victim
     identified = Identified(
-        event_id=f"{interview.event_id}/case", organisation=Org.UOIM, actor=interview.actor,
-        occurred_at=interview.occurred_at, subject_ref=victim.subject_ref, person=victim.person,
+        event_id=f"{interview.event_id}/case",
+        organisation=Org.UOIM,
+        actor=interview.actor,
+        occurred_at=interview.occurred_at,
+        subject_ref=victim.subject_ref,
+        person=victim.person,
         found_in="asylum_procedure_interview",
         reason="suspicion raised in an asylum-procedure interview (P1)",
     )
-    case_id, _ = await open_case(client, identified, pepper=pepper, config=config,
-                                 task_queue=task_queue)
+    case_id, _ = await open_case(
+        client, identified, pepper=pepper, config=config, task_queue=task_queue
+    )
     return result, case_id

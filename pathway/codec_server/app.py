@@ -44,12 +44,15 @@ def create_codec_app(
     request's scheme, so plain-HTTP development gets a SameSite=Lax cookie (the UI and this
     server on one host are the same site, whatever their ports).
     """
-    app = FastAPI(title="Pathway codec server", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(title="Pathway codec server", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.codec = CodecContext(
-        codec=codec, credentials=credentials, allowed_origin=allowed_origin,
-        case_access=case_access, sessions=sessions or SessionSigner(),
-        secure_cookies=secure_cookies)
+        codec=codec,
+        credentials=credentials,
+        allowed_origin=allowed_origin,
+        case_access=case_access,
+        sessions=sessions or SessionSigner(),
+        secure_cookies=secure_cookies,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[allowed_origin],

@@ -81,10 +81,15 @@ async def caller(request: Request, codec: Codec) -> Principal:
     token not ours may be the UI passing its own OIDC token: the cookie may still count)."""
     principal = _bearer_principal(request, codec) or _cookie_principal(request, codec)
     if principal is None:
-        log.warning("codec request unauthenticated", path=request.url.path,
-                    client=client_host(request))
-        raise Problem(401, "", "authentication required",
-                      "send Authorization: Bearer <token>, or sign in at /login")
+        log.warning(
+            "codec request unauthenticated", path=request.url.path, client=client_host(request)
+        )
+        raise Problem(
+            401,
+            "",
+            "authentication required",
+            "send Authorization: Bearer <token>, or sign in at /login",
+        )
     return principal
 
 
@@ -95,8 +100,13 @@ async def operator(principal: Caller, namespace: Namespace) -> Principal:
     """A caller who may encode: only operators send signals and updates by hand; organisations
     send events through their own systems, where each event is validated against its role."""
     if not principal.is_operator:
-        log.warning("encode refused", principal=principal.name, role=principal.role,
-                    namespace=namespace, refusal="only operators may encode")
+        log.warning(
+            "encode refused",
+            principal=principal.name,
+            role=principal.role,
+            namespace=namespace,
+            refusal="only operators may encode",
+        )
         raise Problem(403, "", "not allowed to encode", "only operators may encode payloads")
     return principal
 

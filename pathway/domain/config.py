@@ -31,8 +31,7 @@ class CaseConfig(BaseModel):
     family_contact_sla: timedelta = Field(default=timedelta(days=3), description="C6")
     swc_interview_sla: timedelta = Field(default=timedelta(days=1), description="C5")
     facility_accommodation_sla: timedelta = Field(default=timedelta(days=1), description="C5")
-    authorised_representative_sla: timedelta = Field(default=timedelta(days=3),
-                                                     description="C7")
+    authorised_representative_sla: timedelta = Field(default=timedelta(days=3), description="C7")
     future_tolerance: timedelta = Field(
         default=timedelta(minutes=5),
         description="How far in the future an event's occurred_at may lie (clock skew).",

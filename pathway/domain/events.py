@@ -26,8 +26,12 @@ from pathway.domain.person import (
 
 EventId = Annotated[
     str,
-    Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$",
-          description="The sender's idempotency key: a repeat returns the first result."),
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:@/-]+$",
+        description="The sender's idempotency key: a repeat returns the first result.",
+    ),
 ]
 
 
@@ -94,10 +98,13 @@ class ChildDecision(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     best_interests: str | None = Field(
-        default=None, max_length=4000,
-        description="C1: how the child's best interests were assessed.")
+        default=None,
+        max_length=4000,
+        description="C1: how the child's best interests were assessed.",
+    )
     child_views: str | None = Field(
-        default=None, max_length=4000,
+        default=None,
+        max_length=4000,
         description="C2: the child's opinions and wishes, or why they could not be established.",
     )
 
@@ -119,13 +126,15 @@ class BaseEvent(BaseModel):
     event_id: EventId
     organisation: Org
     actor: str | None = Field(
-        default=None, max_length=100,
+        default=None,
+        max_length=100,
         description="Pseudonymous reference of the staff member who acted (never a victim's name).",
     )
     occurred_at: AwareDatetime
     reason: str | None = Field(default=None, max_length=2000, description="Why: free text.")
     child: ChildDecision | None = Field(
-        default=None, description="C1, C2: required on every decision on a child's case.")
+        default=None, description="C1, C2: required on every decision on a child's case."
+    )
     qualified_personnel: bool | None = Field(
         default=None,
         description="C4: procedures with a child are done by personnel qualified for children.",
@@ -138,9 +147,11 @@ class Identified(BaseEvent):
     senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE, Org.SOCIAL_WORK_CENTRE, Org.UOIM})
     type: Literal["identified"] = "identified"
     found_in: Literal["asylum_procedure_interview"] | None = Field(
-        default=None, description="P1: suspicion arose in an asylum-procedure interview (PATS).")
+        default=None, description="P1: suspicion arose in an asylum-procedure interview (PATS)."
+    )
     subject_ref: str = Field(
-        min_length=1, max_length=200,
+        min_length=1,
+        max_length=200,
         description="The identifying authority's stable reference for the person. Only its keyed "
         "hash forms the case ID; it is never shown.",
     )
@@ -296,7 +307,8 @@ class CriminalProceedingsOpened(BaseEvent):
     senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
     type: Literal["criminal_proceedings_opened"] = "criminal_proceedings_opened"
     authorised_representative: bool = Field(
-        default=False, description="C7: a minor injured party has an authorised representative.")
+        default=False, description="C7: a minor injured party has an authorised representative."
+    )
 
 
 class CriminalProceedingsConcluded(BaseEvent):
@@ -382,8 +394,12 @@ class FamilyContactOutcome(StrEnum):
     NOT_IN_CHILDS_INTEREST = "not_in_childs_interest"
 
 
-ChildRef = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$",
-                                description="The placing NGO's local label, e.g. 'child-1'.")]
+ChildRef = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9-]{1,32}$", description="The placing NGO's local label, e.g. 'child-1'."
+    ),
+]
 
 
 class ReintegrationServiceRecorded(BaseEvent):
@@ -402,7 +418,8 @@ class SwcInterviewHeld(BaseEvent):
     type: Literal["swc_interview_held"] = "swc_interview_held"
     emergency_assistance_offered: bool
     guardian_statement_taken: bool = Field(
-        description="The minor's statement on the appointment of a guardian was obtained.")
+        description="The minor's statement on the appointment of a guardian was obtained."
+    )
     trafficking_indicators: bool
 
 
@@ -483,20 +500,19 @@ class SpecialNeedFlagged(BaseEvent):
     """K4: a special need that calls for appropriate help. The detail is a health detail, shown
     only to the roles that provide that help."""
 
-    senders: ClassVar[frozenset[Org]] = frozenset(
-        {Org.CARITAS, Org.KLJUC, Org.SOCIAL_WORK_CENTRE})
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC, Org.SOCIAL_WORK_CENTRE})
     type: Literal["special_need_flagged"] = "special_need_flagged"
     need: SpecialNeed
     detail: str | None = Field(default=None, max_length=2000)
     provider: Org | None = Field(
-        default=None, description="Who provides the help (default: the NGO leading the case).")
+        default=None, description="Who provides the help (default: the NGO leading the case)."
+    )
 
 
 class SpecialNeedReferralMade(BaseEvent):
     """K4: the person was referred for appropriate help."""
 
-    senders: ClassVar[frozenset[Org]] = frozenset(
-        {Org.CARITAS, Org.KLJUC, Org.SOCIAL_WORK_CENTRE})
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC, Org.SOCIAL_WORK_CENTRE})
     type: Literal["special_need_referral_made"] = "special_need_referral_made"
     need: SpecialNeed
 
@@ -542,8 +558,7 @@ CaseEvent = Annotated[
 EVENT_ADAPTER: TypeAdapter[CaseEvent] = TypeAdapter(CaseEvent)
 
 EVENT_TYPES: dict[str, type[BaseEvent]] = {
-    cls.model_fields["type"].default: cls
-    for cls in BaseEvent.__subclasses__()
+    cls.model_fields["type"].default: cls for cls in BaseEvent.__subclasses__()
 }
 
 
@@ -572,5 +587,3 @@ class RecordEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: CaseEvent
-
-

@@ -12,10 +12,37 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: ISO 3166-1 alpha-2 codes of the EU member states (Slovenia included).
-EU_MEMBER_STATES = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT",
-    "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "HU",
-})
+EU_MEMBER_STATES = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "HU",
+    }
+)
 SLOVENIA = "SI"
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
@@ -78,7 +105,8 @@ class PersonFacts(BaseModel):
         default=False, description="Treated as a victim of trafficking abroad (I1)."
     )
     unaccompanied: bool = Field(
-        default=False, description="A minor without an adult responsible for them (C5, C6).")
+        default=False, description="A minor without an adult responsible for them (C5, C6)."
+    )
     holder_can_act: bool | None = Field(
         default=None,
         description="C4: whether the holder of parental responsibility can act in the child's "

@@ -27,8 +27,10 @@ class Programme(StrEnum):
     PROSTITUTION_EXIT = "prostitution_exit"
 
 
-ParticipantRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$",
-                                      description="The NGO's own pseudonym for the person.")]
+ParticipantRef = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="The NGO's own pseudonym for the person."),
+]
 
 
 class _ProgrammeEvent(BaseModel):
@@ -48,17 +50,18 @@ class PatsInterviewRecorded(_ProgrammeEvent):
     """P1: an individual interview in an asylum procedure, counted whatever its outcome."""
 
     programme: ClassVar[Programme] = Programme.PATS
-    senders: ClassVar[frozenset[Org]] = frozenset(
-        {Org.KLJUC, Org.SOCIAL_WORK_CENTRE, Org.UOIM})
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC, Org.SOCIAL_WORK_CENTRE, Org.UOIM})
     type: Literal["pats_interview_recorded"] = "pats_interview_recorded"
     language: LanguageCode = Field(description="A language the applicant understands.")
     gender: Gender = Gender.UNKNOWN
     citizenships: list[CountryCode] = Field(min_length=1)
     minor: bool
     age_appropriate: bool = Field(
-        description="P1: with children and adolescents, adapted to age and development.")
+        description="P1: with children and adolescents, adapted to age and development."
+    )
     shortened_at_placement: bool = Field(
-        default=False, description="P1: shortened information given at placement.")
+        default=False, description="P1: shortened information given at placement."
+    )
     suspicion: bool = Field(description="Suspicion that the person is a victim of trafficking.")
 
 
@@ -152,9 +155,13 @@ class ProgrammeResult(BaseModel):
 
 
 def _result(state: ProgrammeState, event_id: str, duplicate: bool = False) -> ProgrammeResult:
-    return ProgrammeResult(register_id=state.register_id, event_id=event_id,
-                           duplicate=duplicate, interviews=len(state.interviews),
-                           participants=len(state.participants))
+    return ProgrammeResult(
+        register_id=state.register_id,
+        event_id=event_id,
+        duplicate=duplicate,
+        interviews=len(state.interviews),
+        participants=len(state.participants),
+    )
 
 
 class _Guard(Exception):
@@ -163,29 +170,40 @@ class _Guard(Exception):
         self.rejection = rejection
 
 
-def _notify(state: ProgrammeState, now: datetime, recipient: Org, reason: str, *, rule: str,
-            action: str) -> None:
+def _notify(
+    state: ProgrammeState, now: datetime, recipient: Org, reason: str, *, rule: str, action: str
+) -> None:
     if state.programme is Programme.PROSTITUTION_EXIT and recipient is Org.POLICE:
         # X1 exists for people not ready to cooperate with law enforcement.
         raise AssertionError("X1: the prostitution-exit programme never notifies the police")
     state.notifications_sent += 1
     seq = state.notifications_sent
-    state.pending_notifications.append(Notification(
-        idempotency_key=f"{state.register_id}:{reason}:{seq}", case_id=state.register_id,
-        sequence=seq, recipient=recipient, reason=reason, rule=rule, action=action,
-        issued_at=now,
-    ))
+    state.pending_notifications.append(
+        Notification(
+            idempotency_key=f"{state.register_id}:{reason}:{seq}",
+            case_id=state.register_id,
+            sequence=seq,
+            recipient=recipient,
+            reason=reason,
+            rule=rule,
+            action=action,
+            issued_at=now,
+        )
+    )
 
 
 def decide_programme(
-    state: ProgrammeState, event: ProgrammeEvent, now: datetime,
+    state: ProgrammeState,
+    event: ProgrammeEvent,
+    now: datetime,
     future_tolerance_seconds: float = 300,
 ) -> tuple[ProgrammeState, ProgrammeResult] | Rejection:
     """Apply one programme event (pure: ``state`` is not modified)."""
     if (seen := state.processed.get(event.event_id)) is not None:
         if seen != event.type:
-            return Rejection(RULE_IDEMPOTENCY, "event_id",
-                             "this event_id was already used for a different event")
+            return Rejection(
+                RULE_IDEMPOTENCY, "event_id", "this event_id was already used for a different event"
+            )
         return state, _result(state, event.event_id, duplicate=True)
     try:
         _admit(state, event, now, future_tolerance_seconds)
@@ -197,34 +215,54 @@ def decide_programme(
     return new, _result(new, event.event_id)
 
 
-def _admit(state: ProgrammeState, event: ProgrammeEvent, now: datetime,
-           future_tolerance_seconds: float) -> None:
+def _admit(
+    state: ProgrammeState, event: ProgrammeEvent, now: datetime, future_tolerance_seconds: float
+) -> None:
     """The checks of every event before its own: the sender, the time and the register."""
     if event.organisation not in type(event).senders:
-        raise _Guard(Rejection(RULE_ACCESS, "organisation",
-                               f"'{event.organisation.value}' may not send {event.type} events"))
+        raise _Guard(
+            Rejection(
+                RULE_ACCESS,
+                "organisation",
+                f"'{event.organisation.value}' may not send {event.type} events",
+            )
+        )
     if (event.occurred_at - now).total_seconds() > future_tolerance_seconds:
         raise _Guard(Rejection(RULE_TIME, "occurred_at", "the event lies in the future"))
     if register_of(event) != state.register_id:
-        raise _Guard(Rejection(RULE_ACCESS, "type",
-                               f"the event belongs to {register_of(event)}"))
+        raise _Guard(Rejection(RULE_ACCESS, "type", f"the event belongs to {register_of(event)}"))
 
 
 def _apply(state: ProgrammeState, event: ProgrammeEvent, now: datetime) -> None:
     if isinstance(event, PatsInterviewRecorded):
         if event.minor and not event.age_appropriate:
-            raise _Guard(Rejection("P1", "age_appropriate",
-                                   "interviews with children are adapted to their age"))
-        state.interviews.append(PatsInterview(
-            at=event.occurred_at, organisation=event.organisation, gender=event.gender,
-            citizenships=list(event.citizenships), minor=event.minor,
-            age_appropriate=event.age_appropriate,
-            shortened_at_placement=event.shortened_at_placement, suspicion=event.suspicion,
-        ))
+            raise _Guard(
+                Rejection(
+                    "P1", "age_appropriate", "interviews with children are adapted to their age"
+                )
+            )
+        state.interviews.append(
+            PatsInterview(
+                at=event.occurred_at,
+                organisation=event.organisation,
+                gender=event.gender,
+                citizenships=list(event.citizenships),
+                minor=event.minor,
+                age_appropriate=event.age_appropriate,
+                shortened_at_placement=event.shortened_at_placement,
+                suspicion=event.suspicion,
+            )
+        )
         if event.suspicion:
-            _notify(state, now, Org.UOIM, "pats_suspicion", rule="P1",
-                    action="An asylum-procedure interview raised suspicion of trafficking: "
-                    "inform the competent institutions (P1); a case is opened (R1).")
+            _notify(
+                state,
+                now,
+                Org.UOIM,
+                "pats_suspicion",
+                rule="P1",
+                action="An asylum-procedure interview raised suspicion of trafficking: "
+                "inform the competent institutions (P1); a case is opened (R1).",
+            )
         return
     participants = state.participants
     if isinstance(event, ExitProgrammeEnrolled):
@@ -232,8 +270,10 @@ def _apply(state: ProgrammeState, event: ProgrammeEvent, now: datetime) -> None:
         if current is not None and current.left_at is None:
             raise _Guard(Rejection("X1", "participant_ref", "already enrolled"))
         participants[event.participant_ref] = Participant(
-            enrolled_at=event.occurred_at, gender=event.gender,
-            citizenships=list(event.citizenships), minor=event.minor,
+            enrolled_at=event.occurred_at,
+            gender=event.gender,
+            citizenships=list(event.citizenships),
+            minor=event.minor,
         )
         return
     participant = participants.get(event.participant_ref)

@@ -177,11 +177,14 @@ class _Change:
     ) -> None:
         """Start or move a deadline, with at most one reminder (``lead_ngo``: also remind the
         NGO leading the case at the time the reminder fires)."""
-        reminders = [] if reminder_at is None else [
-            Reminder(at=reminder_at, recipients=list(recipients), lead_ngo=lead_ngo)
-        ]
-        self.state.deadlines[kind] = Deadline(kind=kind, rule=rule, due_at=due_at,
-                                              reminders=reminders)
+        reminders = (
+            []
+            if reminder_at is None
+            else [Reminder(at=reminder_at, recipients=list(recipients), lead_ngo=lead_ngo)]
+        )
+        self.state.deadlines[kind] = Deadline(
+            kind=kind, rule=rule, due_at=due_at, reminders=reminders
+        )
         self.effects.deadlines_set.append(kind)
 
     def end_deadline(self, kind: DeadlineKind) -> None:
@@ -204,15 +207,20 @@ class _Change:
             if existing.id == ob_id:
                 return existing
         ob = Obligation(
-            id=ob_id, kind=duty.kind, rule=duty.rule, owner=duty.owner, action=duty.action,
-            opened_at=self.now, due_at=due_at, escalated_at=self.now if escalated else None,
+            id=ob_id,
+            kind=duty.kind,
+            rule=duty.rule,
+            owner=duty.owner,
+            action=duty.action,
+            opened_at=self.now,
+            due_at=due_at,
+            escalated_at=self.now if escalated else None,
         )
         self.state.obligations.append(ob)
         self.effects.obligations_opened.append(ob_id)
         return ob
 
-    def close_obligations(self, by: str, *kinds: ObligationKind,
-                          ids: Iterable[str] = ()) -> None:
+    def close_obligations(self, by: str, *kinds: ObligationKind, ids: Iterable[str] = ()) -> None:
         wanted = set(ids)
         for ob in self.state.open_obligations:
             if ob.kind in kinds or ob.id in wanted:
@@ -223,21 +231,31 @@ class _Change:
     # -- timeline ------------------------------------------------------------------------------
     def record_event(self, event: BaseEvent, rule: str | None) -> None:
         """The accepted ``event`` on the timeline: who did what, when and why."""
-        self.state.timeline.append(TimelineEntry(
-            at=event.occurred_at, recorded_at=self.now, who=_who(event),
-            what=event.type.replace("_", " "), why=event.reason, rule=rule,
-            event_id=event.event_id, organisation=event.organisation, child=event.child,
-        ))
+        self.state.timeline.append(
+            TimelineEntry(
+                at=event.occurred_at,
+                recorded_at=self.now,
+                who=_who(event),
+                what=event.type.replace("_", " "),
+                why=event.reason,
+                rule=rule,
+                event_id=event.event_id,
+                organisation=event.organisation,
+                child=event.child,
+            )
+        )
 
     def record_timer(self, what: str, rule: str) -> None:
         """What a timer did, now, on the timeline."""
-        self.state.timeline.append(TimelineEntry(
-            at=self.now, recorded_at=self.now, who="pathway", what=what, rule=rule))
+        self.state.timeline.append(
+            TimelineEntry(at=self.now, recorded_at=self.now, who="pathway", what=what, rule=rule)
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # Facts derived from state
 # ---------------------------------------------------------------------------------------------
+
 
 def in_criminal_or_pretrial_proceedings(state: CaseState) -> bool:
     """Treated as a victim in Slovenian pre-trial (police information gathering) or criminal
@@ -250,8 +268,11 @@ def resides_legally(state: CaseState, at: datetime) -> bool:
     national does with a legal residence status or a temporary residence permit valid at ``at``.
     A permit to stay (K7) only tolerates the stay, so it does not count."""
     status = state.person.residence_status
-    if status in (ResidenceStatus.SLOVENIAN_CITIZEN, ResidenceStatus.EU_CITIZEN,
-                  ResidenceStatus.THIRD_COUNTRY_LEGAL):
+    if status in (
+        ResidenceStatus.SLOVENIAN_CITIZEN,
+        ResidenceStatus.EU_CITIZEN,
+        ResidenceStatus.THIRD_COUNTRY_LEGAL,
+    ):
         return True
     return _residence_permit_valid(state, at)
 
@@ -291,6 +312,7 @@ def _follow_on_decided(state: CaseState) -> bool:
 # Events
 # ---------------------------------------------------------------------------------------------
 
+
 def _who(event: BaseEvent) -> str:
     return event.organisation.value + (f" ({event.actor})" if event.actor else "")
 
@@ -299,28 +321,43 @@ def _open_case(change: _Change, event: ev.Identified) -> None:
     """R1: assistance starts at identification, before any formal status."""
     state, cfg = change.state, change.config
     sla_due = event.occurred_at + cfg.rights_information_sla
-    change.open_obligation(_Duty(
-        ObligationKind.NGO_INTERVIEW, "R2", state.lead_ngo,
-        "Hold the individual interview with the victim before the police gather information.",
-    ))
+    change.open_obligation(
+        _Duty(
+            ObligationKind.NGO_INTERVIEW,
+            "R2",
+            state.lead_ngo,
+            "Hold the individual interview with the victim before the police gather information.",
+        )
+    )
     for subject in RightsSubject:
         change.open_obligation(
-            _Duty(ObligationKind.RIGHTS_INFORMATION, "R3", state.lead_ngo,
-                  "Inform the victim, in a language they understand, on subject "
-                  f"({subject.value[0]})."),
-            due_at=sla_due, suffix=subject.value,
+            _Duty(
+                ObligationKind.RIGHTS_INFORMATION,
+                "R3",
+                state.lead_ngo,
+                "Inform the victim, in a language they understand, on subject "
+                f"({subject.value[0]}).",
+            ),
+            due_at=sla_due,
+            suffix=subject.value,
         )
     change.set_deadline(DeadlineKind.RIGHTS_INFORMATION, "R3", sla_due)
     change.notify(
-        [state.lead_ngo], "case_identified", "R1",
+        [state.lead_ngo],
+        "case_identified",
+        "R1",
         "New case: assistance starts now. Hold the individual interview (R2) and give the "
         "rights information on all nine subjects (R3).",
         due_at=sla_due,
     )
     if event.organisation is not Org.POLICE:
-        change.notify([Org.POLICE], "case_identified", "R1",
-                      "New case identified by another authority; no information gathering "
-                      "before the NGO interview (R2).")
+        change.notify(
+            [Org.POLICE],
+            "case_identified",
+            "R1",
+            "New case identified by another authority; no information gathering "
+            "before the NGO interview (R2).",
+        )
     state.found_in = event.found_in
     if state.is_minor_at(event.occurred_at):
         _open_child_track(change, event.occurred_at)
@@ -329,6 +366,7 @@ def _open_case(change: _Change, event: ev.Identified) -> None:
 # ---------------------------------------------------------------------------------------------
 # Children (C1–C8)
 # ---------------------------------------------------------------------------------------------
+
 
 def _birthday_instant(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LJUBLJANA)
@@ -356,26 +394,39 @@ class _ChildTimer:
     sla: Callable[[CaseConfig], timedelta]
 
 
-_GUARDIAN = _ChildTimer(ObligationKind.GUARDIAN_APPOINTMENT, DeadlineKind.GUARDIAN_APPOINTMENT,
-                        "C4", lambda c: c.guardian_sla)
-_SWC_INTERVIEW = _ChildTimer(ObligationKind.SWC_INTERVIEW, DeadlineKind.SWC_INTERVIEW, "C5",
-                             lambda c: c.swc_interview_sla)
-_FACILITY = _ChildTimer(ObligationKind.FACILITY_ACCOMMODATION,
-                        DeadlineKind.FACILITY_ACCOMMODATION, "C5",
-                        lambda c: c.facility_accommodation_sla)
-_FAMILY_CONTACT = _ChildTimer(ObligationKind.FAMILY_CONTACT, DeadlineKind.FAMILY_CONTACT, "C6",
-                              lambda c: c.family_contact_sla)
-_REPRESENTATIVE = _ChildTimer(ObligationKind.AUTHORISED_REPRESENTATIVE,
-                              DeadlineKind.AUTHORISED_REPRESENTATIVE, "C7",
-                              lambda c: c.authorised_representative_sla)
+_GUARDIAN = _ChildTimer(
+    ObligationKind.GUARDIAN_APPOINTMENT,
+    DeadlineKind.GUARDIAN_APPOINTMENT,
+    "C4",
+    lambda c: c.guardian_sla,
+)
+_SWC_INTERVIEW = _ChildTimer(
+    ObligationKind.SWC_INTERVIEW, DeadlineKind.SWC_INTERVIEW, "C5", lambda c: c.swc_interview_sla
+)
+_FACILITY = _ChildTimer(
+    ObligationKind.FACILITY_ACCOMMODATION,
+    DeadlineKind.FACILITY_ACCOMMODATION,
+    "C5",
+    lambda c: c.facility_accommodation_sla,
+)
+_FAMILY_CONTACT = _ChildTimer(
+    ObligationKind.FAMILY_CONTACT, DeadlineKind.FAMILY_CONTACT, "C6", lambda c: c.family_contact_sla
+)
+_REPRESENTATIVE = _ChildTimer(
+    ObligationKind.AUTHORISED_REPRESENTATIVE,
+    DeadlineKind.AUTHORISED_REPRESENTATIVE,
+    "C7",
+    lambda c: c.authorised_representative_sla,
+)
 
 
 def _child_obligation(change: _Change, timer: _ChildTimer, action: str, since: datetime) -> None:
     """Open ``timer``'s obligation with its timer running from ``since`` (when the need arose,
     which a back-dated event puts in the past)."""
     due = since + timer.sla(change.config)
-    change.open_obligation(_Duty(timer.obligation, timer.rule, Org.SOCIAL_WORK_CENTRE, action),
-                           due_at=due)
+    change.open_obligation(
+        _Duty(timer.obligation, timer.rule, Org.SOCIAL_WORK_CENTRE, action), due_at=due
+    )
     change.set_deadline(timer.deadline, timer.rule, due)
 
 
@@ -385,22 +436,42 @@ def _open_child_track(change: _Change, at: datetime) -> None:
     _set_age_timers(change)
     person = state.person
     if person.unaccompanied or person.holder_can_act is False:
-        _child_obligation(change, _GUARDIAN,
-                          "Appoint a guardian or representative for the child (C4).", at)
+        _child_obligation(
+            change, _GUARDIAN, "Appoint a guardian or representative for the child (C4).", at
+        )
     if person.unaccompanied:
         if person.is_third_country_national:
-            _child_obligation(change, _SWC_INTERVIEW,
-                              "Interview the unaccompanied foreign minor (C5).", at)
-            change.open_obligation(_Duty(
-                ObligationKind.EMERGENCY_ASSISTANCE, "C5", Org.SOCIAL_WORK_CENTRE,
-                "Offer the minor emergency social assistance (C5)."))
-            change.open_obligation(_Duty(
-                ObligationKind.GUARDIAN_STATEMENT, "C5", Org.SOCIAL_WORK_CENTRE,
-                "Obtain the minor's statement on the appointment of a guardian (C5)."))
-        _child_obligation(change, _FAMILY_CONTACT,
-                          "Seek contact with the child's family as soon as possible (C6).", at)
-    change.notify([Org.SOCIAL_WORK_CENTRE], "child_identified", "C4",
-                  "A child victim was identified: child-protection measures apply (C1–C8).")
+            _child_obligation(
+                change, _SWC_INTERVIEW, "Interview the unaccompanied foreign minor (C5).", at
+            )
+            change.open_obligation(
+                _Duty(
+                    ObligationKind.EMERGENCY_ASSISTANCE,
+                    "C5",
+                    Org.SOCIAL_WORK_CENTRE,
+                    "Offer the minor emergency social assistance (C5).",
+                )
+            )
+            change.open_obligation(
+                _Duty(
+                    ObligationKind.GUARDIAN_STATEMENT,
+                    "C5",
+                    Org.SOCIAL_WORK_CENTRE,
+                    "Obtain the minor's statement on the appointment of a guardian (C5).",
+                )
+            )
+        _child_obligation(
+            change,
+            _FAMILY_CONTACT,
+            "Seek contact with the child's family as soon as possible (C6).",
+            at,
+        )
+    change.notify(
+        [Org.SOCIAL_WORK_CENTRE],
+        "child_identified",
+        "C4",
+        "A child victim was identified: child-protection measures apply (C1–C8).",
+    )
 
 
 def _child_checks(change: _Change, event: BaseEvent) -> None:
@@ -412,23 +483,36 @@ def _child_checks(change: _Change, event: BaseEvent) -> None:
     if cls.decision:
         child = event.child
         if child is None or not child.best_interests:
-            _reject("C1", "child.best_interests",
-                    "every decision on a child's case records a best-interests note")
+            _reject(
+                "C1",
+                "child.best_interests",
+                "every decision on a child's case records a best-interests note",
+            )
         if not child.child_views:
-            _reject("C2", "child.child_views",
-                    "every decision on a child's case records the child's views")
+            _reject(
+                "C2",
+                "child.child_views",
+                "every decision on a child's case records the child's views",
+            )
     if cls.procedure and event.qualified_personnel is not True:
-        _reject("C4", "qualified_personnel",
-                "procedures with a child are done by personnel qualified for children")
+        _reject(
+            "C4",
+            "qualified_personnel",
+            "procedures with a child are done by personnel qualified for children",
+        )
 
 
 def _inform_of_measure(change: _Change, event: BaseEvent) -> None:
     """C3: the child and the legal representative are told of every measure."""
     if type(event).measure and change.state.child_track_open_at(event.occurred_at):
-        change.notify([Org.GUARDIAN], "child_measure", "C3",
-                      f"A measure concerning the child was taken ({event.type}): inform the "
-                      "child in an age-appropriate way, and the holder of parental "
-                      "responsibility or legal representative (C3).")
+        change.notify(
+            [Org.GUARDIAN],
+            "child_measure",
+            "C3",
+            f"A measure concerning the child was taken ({event.type}): inform the "
+            "child in an age-appropriate way, and the holder of parental "
+            "responsibility or legal representative (C3).",
+        )
 
 
 def _require_child(change: _Change, event: BaseEvent, rule: str) -> ChildProtection:
@@ -446,7 +530,8 @@ def _close_child_obligation(change: _Change, by: str, timer: _ChildTimer) -> Non
 def _swc_interview(change: _Change, event: ev.SwcInterviewHeld) -> None:
     cp = _require_child(change, event, "C5")
     cp.swc_interview = SwcInterview(
-        at=event.occurred_at, emergency_assistance_offered=event.emergency_assistance_offered,
+        at=event.occurred_at,
+        emergency_assistance_offered=event.emergency_assistance_offered,
         guardian_statement_taken=event.guardian_statement_taken,
         trafficking_indicators=event.trafficking_indicators,
     )
@@ -456,9 +541,12 @@ def _swc_interview(change: _Change, event: ev.SwcInterviewHeld) -> None:
     if event.guardian_statement_taken:
         change.close_obligations(event.event_id, ObligationKind.GUARDIAN_STATEMENT)
     if event.trafficking_indicators and cp.facility_accommodation_at is None:
-        _child_obligation(change, _FACILITY,
-                          "Indicators of trafficking: accommodate the minor in an appropriate "
-                          "facility (C5).", event.occurred_at)
+        _child_obligation(
+            change,
+            _FACILITY,
+            "Indicators of trafficking: accommodate the minor in an appropriate facility (C5).",
+            event.occurred_at,
+        )
 
 
 def _facility(change: _Change, event: ev.ChildAccommodatedInFacility) -> None:
@@ -494,57 +582,82 @@ def _main_hearing(change: _Change, event: ev.MainHearingScheduled) -> None:
     if event.direct_questioning:
         age = state.person.age_on(event.hearing_date)
         if age is None:
-            _reject("C8", "direct_questioning",
-                    "the person's age is not recorded: direct questioning at the main hearing "
-                    "needs a known age of at least 15")
+            _reject(
+                "C8",
+                "direct_questioning",
+                "the person's age is not recorded: direct questioning at the main hearing "
+                "needs a known age of at least 15",
+            )
         if age < 15:
-            _reject("C8", "direct_questioning",
-                    "no direct questioning at the main hearing of a person under 15 on the "
-                    "hearing date")
-    state.hearings.append(Hearing(hearing_date=event.hearing_date,
-                                  direct_questioning=event.direct_questioning,
-                                  scheduled_at=event.occurred_at))
+            _reject(
+                "C8",
+                "direct_questioning",
+                "no direct questioning at the main hearing of a person under 15 on the "
+                "hearing date",
+            )
+    state.hearings.append(
+        Hearing(
+            hearing_date=event.hearing_date,
+            direct_questioning=event.direct_questioning,
+            scheduled_at=event.occurred_at,
+        )
+    )
 
 
 def _accompanying_child(change: _Change, event: ev.AccompanyingChildRecorded) -> None:
     state = change.state
     if any(c.child_ref == event.child_ref for c in state.accompanying_children):
         _reject("CASE", "child_ref", "this accompanying child is already recorded")
-    placement = (state.crisis_accommodation if event.placed_with is Placement.CRISIS_ACCOMMODATION
-                 else state.safe_accommodation)
+    placement = (
+        state.crisis_accommodation
+        if event.placed_with is Placement.CRISIS_ACCOMMODATION
+        else state.safe_accommodation
+    )
     if placement is None or not placement.active:
         rule = "K1" if event.placed_with is Placement.CRISIS_ACCOMMODATION else "S1"
         _reject(rule, "placed_with", f"the victim is not in {event.placed_with.value}")
-    state.accompanying_children.append(AccompanyingChild(
-        child_ref=event.child_ref, birth_date=event.birth_date, age_estimate=event.age_estimate,
-        gender=event.gender, citizenships=list(event.citizenships),
-        placed_with=event.placed_with, recorded_at=event.occurred_at,
-    ))
+    state.accompanying_children.append(
+        AccompanyingChild(
+            child_ref=event.child_ref,
+            birth_date=event.birth_date,
+            age_estimate=event.age_estimate,
+            gender=event.gender,
+            citizenships=list(event.citizenships),
+            placed_with=event.placed_with,
+            recorded_at=event.occurred_at,
+        )
+    )
 
 
-def _accompanying_child_identified(change: _Change,
-                                   event: ev.AccompanyingChildIdentified) -> None:
+def _accompanying_child_identified(change: _Change, event: ev.AccompanyingChildIdentified) -> None:
     """R1: the child's own case opens, started by this workflow and linked to this case."""
     state = change.state
-    child = next((c for c in state.accompanying_children if c.child_ref == event.child_ref),
-                 None)
+    child = next((c for c in state.accompanying_children if c.child_ref == event.child_ref), None)
     if child is None:
         _reject("R1", "child_ref", "no accompanying child with this reference is recorded")
     if child.own_case_id is not None:
         _reject("R1", "child_ref", "this child's own case is already open")
     try:
         person = PersonFacts(
-            birth_date=child.birth_date, age_estimate=child.age_estimate, gender=child.gender,
-            citizenships=child.citizenships, residence_status=event.residence_status,
-            languages=event.languages, unaccompanied=event.unaccompanied,
+            birth_date=child.birth_date,
+            age_estimate=child.age_estimate,
+            gender=child.gender,
+            citizenships=child.citizenships,
+            residence_status=event.residence_status,
+            languages=event.languages,
+            unaccompanied=event.unaccompanied,
         )
     except ValidationError as err:
         _reject("R1", "residence_status", str(err.errors()[0]["msg"]))
     case_id = f"{state.case_id}-{event.child_ref}"
     identified = ev.Identified(
-        event_id=f"{event.event_id}/own-case", organisation=event.organisation,
-        actor=event.actor, occurred_at=event.occurred_at, reason=event.reason,
-        subject_ref=f"{state.case_id}/{event.child_ref}", person=person,
+        event_id=f"{event.event_id}/own-case",
+        organisation=event.organisation,
+        actor=event.actor,
+        occurred_at=event.occurred_at,
+        reason=event.reason,
+        subject_ref=f"{state.case_id}/{event.child_ref}",
+        person=person,
     )
     child.own_case_id = case_id
     state.linked_cases.append(case_id)
@@ -555,31 +668,54 @@ def _criminal_proceedings_for_minor(change: _Change, event: ev.CriminalProceedin
     """C7: a minor injured party has an authorised representative throughout."""
     if event.authorised_representative or not change.state.is_minor_at(event.occurred_at):
         return
-    _child_obligation(change, _REPRESENTATIVE,
-                      "The minor injured party has no authorised representative in the "
-                      "criminal proceedings: have one appointed (C7).", event.occurred_at)
-    change.notify([Org.SOCIAL_WORK_CENTRE, Org.POLICE], "authorised_representative_missing",
-                  "C7", "Criminal proceedings opened for a minor injured party without an "
-                  "authorised representative (C7).")
+    _child_obligation(
+        change,
+        _REPRESENTATIVE,
+        "The minor injured party has no authorised representative in the "
+        "criminal proceedings: have one appointed (C7).",
+        event.occurred_at,
+    )
+    change.notify(
+        [Org.SOCIAL_WORK_CENTRE, Org.POLICE],
+        "authorised_representative_missing",
+        "C7",
+        "Criminal proceedings opened for a minor injured party without an "
+        "authorised representative (C7).",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Special needs (K4) and reintegration services (I1)
 # ---------------------------------------------------------------------------------------------
 
+
 def _special_need(change: _Change, event: ev.SpecialNeedFlagged) -> None:
     state = change.state
     provider = event.provider or state.lead_ngo
-    state.special_needs.append(SpecialNeedRecord(
-        need=event.need, detail=event.detail, provider=provider, flagged_at=event.occurred_at,
-    ))
+    state.special_needs.append(
+        SpecialNeedRecord(
+            need=event.need,
+            detail=event.detail,
+            provider=provider,
+            flagged_at=event.occurred_at,
+        )
+    )
     # The obligation's ID and the notification name no need: that is a health detail.
     change.open_obligation(
-        _Duty(ObligationKind.SPECIAL_NEED_REFERRAL, "K4", provider,
-              "Refer the person for appropriate help with a special need (K4)."),
-        suffix=str(len(state.special_needs)))
-    change.notify([provider], "special_need_referral", "K4",
-                  "A special need calls for appropriate help: see the case and refer (K4).")
+        _Duty(
+            ObligationKind.SPECIAL_NEED_REFERRAL,
+            "K4",
+            provider,
+            "Refer the person for appropriate help with a special need (K4).",
+        ),
+        suffix=str(len(state.special_needs)),
+    )
+    change.notify(
+        [provider],
+        "special_need_referral",
+        "K4",
+        "A special need calls for appropriate help: see the case and refer (K4).",
+    )
 
 
 def _special_need_referred(change: _Change, event: ev.SpecialNeedReferralMade) -> None:
@@ -588,7 +724,8 @@ def _special_need_referred(change: _Change, event: ev.SpecialNeedReferralMade) -
         if record.need is event.need and record.referred_at is None:
             record.referred_at = event.occurred_at
             change.close_obligations(
-                event.event_id, ids=[f"{ObligationKind.SPECIAL_NEED_REFERRAL.value}:{number}"])
+                event.event_id, ids=[f"{ObligationKind.SPECIAL_NEED_REFERRAL.value}:{number}"]
+            )
             return
     _reject("K4", "need", "no unreferred special need of this kind is flagged")
 
@@ -609,17 +746,21 @@ def _rights_information(change: _Change, event: ev.RightsInformationGiven) -> No
     state = change.state
     if state.person.languages and event.language not in state.person.languages:
         # The reason names no recorded language: error texts travel to senders and logs.
-        _reject("R3", "language",
-                "information must be given in a language the victim is recorded as "
-                "understanding")
+        _reject(
+            "R3",
+            "language",
+            "information must be given in a language the victim is recorded as understanding",
+        )
     for subject in event.subjects:
         state.rights_information[subject] = RightsGiven(
-            at=event.occurred_at, language=event.language,
-            interpreter_used=event.interpreter_used, by=event.organisation,
+            at=event.occurred_at,
+            language=event.language,
+            interpreter_used=event.interpreter_used,
+            by=event.organisation,
         )
     change.close_obligations(
-        event.event_id, ids=[f"{ObligationKind.RIGHTS_INFORMATION.value}:{s.value}"
-                             for s in event.subjects],
+        event.event_id,
+        ids=[f"{ObligationKind.RIGHTS_INFORMATION.value}:{s.value}" for s in event.subjects],
     )
     if len(state.rights_information) == len(RightsSubject):
         change.end_deadline(DeadlineKind.RIGHTS_INFORMATION)
@@ -630,17 +771,22 @@ def _police_information_gathering(
 ) -> None:
     state = change.state
     if state.ngo_interview_at is None or state.ngo_interview_at > event.occurred_at:
-        _reject("R2", "type",
-                "the individual interview with an NGO must take place before the police start "
-                "gathering information")
+        _reject(
+            "R2",
+            "type",
+            "the individual interview with an NGO must take place before the police start "
+            "gathering information",
+        )
     state.police_interview = PoliceInterview(
-        at=event.occurred_at, trusted_person_offered=event.trusted_person_offered,
+        at=event.occurred_at,
+        trusted_person_offered=event.trusted_person_offered,
         present=event.present,
     )
 
 
-def _consent_or_reject(rule: str, event: ev.CrisisAccommodationPlaced | ev.SafeAccommodationPlaced
-                       ) -> ev.WrittenConsent:
+def _consent_or_reject(
+    rule: str, event: ev.CrisisAccommodationPlaced | ev.SafeAccommodationPlaced
+) -> ev.WrittenConsent:
     if event.consent is None:
         _reject(rule, "consent", "placement needs the victim's consent by written statement")
     if event.consent.signed_on > local_date(event.occurred_at):
@@ -653,8 +799,14 @@ def _start_reflection(change: _Change, at: datetime) -> None:
     state, cfg = change.state, change.config
     state.reflection_started_at = at
     due = at + cfg.reflection_period
-    change.set_deadline(DeadlineKind.REFLECTION_PERIOD, "K5", due,
-                        due - cfg.reflection_reminder, [Org.POLICE], lead_ngo=True)
+    change.set_deadline(
+        DeadlineKind.REFLECTION_PERIOD,
+        "K5",
+        due,
+        due - cfg.reflection_reminder,
+        [Org.POLICE],
+        lead_ngo=True,
+    )
     if state.phase in (Phase.IDENTIFIED, *EXIT_PHASES):
         state.phase = Phase.REFLECTION
 
@@ -665,14 +817,19 @@ def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) 
     if state.crisis_accommodation is not None and state.crisis_accommodation.active:
         _reject("K1", "type", "the victim is already in crisis accommodation")
     state.crisis_accommodation = PlacementRecord(
-        provider=event.organisation, since=event.occurred_at,
+        provider=event.organisation,
+        since=event.occurred_at,
         consent_signed_on=consent.signed_on,
     )
     state.lead_ngo = event.organisation
     due = event.occurred_at + cfg.crisis_accommodation
-    change.set_deadline(DeadlineKind.CRISIS_ACCOMMODATION, "K1", due,
-                        due - cfg.crisis_accommodation_reminder,
-                        [Org.CARITAS, Org.LABOUR_MINISTRY])
+    change.set_deadline(
+        DeadlineKind.CRISIS_ACCOMMODATION,
+        "K1",
+        due,
+        due - cfg.crisis_accommodation_reminder,
+        [Org.CARITAS, Org.LABOUR_MINISTRY],
+    )
     if state.reflection_started_at is None:
         _start_reflection(change, event.occurred_at)
     elif state.phase in EXIT_PHASES:
@@ -688,8 +845,9 @@ def _reflection_started(change: _Change, event: ev.ReflectionPeriodStarted) -> N
 def _decision_taken(change: _Change, by: str) -> None:
     """K5: a decision on further support ends the reflection decision point."""
     change.end_deadline(DeadlineKind.REFLECTION_PERIOD)
-    change.close_obligations(by, ObligationKind.REFLECTION_DECISION,
-                             ObligationKind.FOLLOW_ON_PLACEMENT)
+    change.close_obligations(
+        by, ObligationKind.REFLECTION_DECISION, ObligationKind.FOLLOW_ON_PLACEMENT
+    )
 
 
 def _further_support(change: _Change, event: ev.FurtherSupportDecided) -> None:
@@ -699,8 +857,11 @@ def _further_support(change: _Change, event: ev.FurtherSupportDecided) -> None:
 
 def _end_placement(change: _Change, placement: Placement, reason: str) -> bool:
     state = change.state
-    record = (state.crisis_accommodation if placement is Placement.CRISIS_ACCOMMODATION
-              else state.safe_accommodation)
+    record = (
+        state.crisis_accommodation
+        if placement is Placement.CRISIS_ACCOMMODATION
+        else state.safe_accommodation
+    )
     if record is None or not record.active:
         return False
     record.ended_at = change.now
@@ -722,16 +883,23 @@ def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> N
         _reject("S1", "type", "the victim is already in safe accommodation")
     if state.person.is_third_country_national:
         if not _permit_to_stay_valid(state, event.occurred_at):
-            _reject("S3", "type",
-                    "safe accommodation of a third-country national requires a valid permit to "
-                    "stay (K7)")
+            _reject(
+                "S3",
+                "type",
+                "safe accommodation of a third-country national requires a valid permit to "
+                "stay (K7)",
+            )
         if not _residence_permit_valid(state, event.occurred_at):
-            _reject("S3", "type",
-                    "safe accommodation of a third-country national requires a valid temporary "
-                    "residence permit (S4)")
+            _reject(
+                "S3",
+                "type",
+                "safe accommodation of a third-country national requires a valid temporary "
+                "residence permit (S4)",
+            )
     _end_placement(change, Placement.CRISIS_ACCOMMODATION, "moved to safe accommodation")
     state.safe_accommodation = PlacementRecord(
-        provider=event.organisation, since=event.occurred_at,
+        provider=event.organisation,
+        since=event.occurred_at,
         consent_signed_on=consent.signed_on,
     )
     state.lead_ngo = event.organisation
@@ -759,8 +927,9 @@ def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
         _reject("K7", "type", "a permit to stay was already granted; extend it instead")
     # Valid through the day before the same date N months on (1 March + 3 months: 31 May).
     until = add_months(event.valid_from, cfg.permit_to_stay_months) - timedelta(days=1)
-    state.permit_to_stay = PermitToStay(basis=event.basis, valid_from=event.valid_from,
-                                        valid_until=until)
+    state.permit_to_stay = PermitToStay(
+        basis=event.basis, valid_from=event.valid_from, valid_until=until
+    )
     _set_permit_deadline(change)
 
 
@@ -768,8 +937,14 @@ def _set_permit_deadline(change: _Change) -> None:
     state, cfg = change.state, change.config
     assert state.permit_to_stay is not None
     due = end_of_day(state.permit_to_stay.valid_until)
-    change.set_deadline(DeadlineKind.PERMIT_TO_STAY, "K7", due,
-                        due - cfg.permit_to_stay_reminder, [Org.POLICE], lead_ngo=True)
+    change.set_deadline(
+        DeadlineKind.PERMIT_TO_STAY,
+        "K7",
+        due,
+        due - cfg.permit_to_stay_reminder,
+        [Org.POLICE],
+        lead_ngo=True,
+    )
 
 
 def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
@@ -780,11 +955,15 @@ def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
     if permit.extended_by_months is not None:
         _reject("K7", "type", "the permit to stay may be extended only once")
     if event.months > cfg.permit_to_stay_extension_max_months:
-        _reject("K7", "months",
-                f"an extension may last at most {cfg.permit_to_stay_extension_max_months} months")
+        _reject(
+            "K7",
+            "months",
+            f"an extension may last at most {cfg.permit_to_stay_extension_max_months} months",
+        )
     permit.extended_by_months = event.months
-    permit.valid_until = (add_months(permit.valid_until + timedelta(days=1), event.months)
-                          - timedelta(days=1))
+    permit.valid_until = add_months(
+        permit.valid_until + timedelta(days=1), event.months
+    ) - timedelta(days=1)
     _set_permit_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
 
@@ -793,20 +972,30 @@ def _set_residence_deadline(change: _Change) -> None:
     state, cfg = change.state, change.config
     assert state.residence_permit is not None
     due = end_of_day(state.residence_permit.valid_until)
-    change.set_deadline(DeadlineKind.TEMPORARY_RESIDENCE_PERMIT, "S4", due,
-                        due - cfg.residence_permit_reminder, [Org.MIGRATION_AUTHORITY],
-                        lead_ngo=True)
+    change.set_deadline(
+        DeadlineKind.TEMPORARY_RESIDENCE_PERMIT,
+        "S4",
+        due,
+        due - cfg.residence_permit_reminder,
+        [Org.MIGRATION_AUTHORITY],
+        lead_ngo=True,
+    )
 
 
 def _residence_permit(change: _Change, event: ev.TemporaryResidencePermitGranted) -> None:
     state = change.state
     if state.person.is_eu_citizen:
-        _reject("S4", "type", "a temporary residence permit under Article 50 is for "
-                "third-country nationals")
+        _reject(
+            "S4",
+            "type",
+            "a temporary residence permit under Article 50 is for third-country nationals",
+        )
     if event.valid_until <= event.valid_from:
         _reject("S4", "valid_until", "the permit must end after it starts")
     state.residence_permit = ResidencePermit(
-        basis=event.basis, valid_from=event.valid_from, valid_until=event.valid_until,
+        basis=event.basis,
+        valid_from=event.valid_from,
+        valid_until=event.valid_until,
         permit_number=event.permit_number,
     )
     _set_residence_deadline(change)
@@ -842,17 +1031,21 @@ def _proceedings_concluded(change: _Change, event: ev.CriminalProceedingsConclud
     if placed and state.person.is_third_country_national:
         # S5: for third-country nationals safe accommodation lasts until proceedings conclude;
         # K6: assistance continues for an appropriate period after, so it is a plan, not an end.
-        action = ("Criminal proceedings concluded: agree the victim's next step after safe "
-                  "accommodation (K6 support continues for an appropriate period).")
-        change.open_obligation(_Duty(ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS, "S5",
-                                     Org.KLJUC, action))
+        action = (
+            "Criminal proceedings concluded: agree the victim's next step after safe "
+            "accommodation (K6 support continues for an appropriate period)."
+        )
+        change.open_obligation(
+            _Duty(ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS, "S5", Org.KLJUC, action)
+        )
         change.notify([Org.KLJUC], "proceedings_concluded", "S5", action)
 
 
 def _cooperation(change: _Change, event: ev.CooperationRecorded) -> None:
     """R5: recorded only. No rule reads it to end or refuse assistance."""
     change.state.cooperation = Cooperation(
-        at=event.occurred_at, willing_to_cooperate=event.willing_to_cooperate,
+        at=event.occurred_at,
+        willing_to_cooperate=event.willing_to_cooperate,
         willing_to_be_witness=event.willing_to_be_witness,
     )
 
@@ -864,8 +1057,9 @@ def _reintegration(change: _Change, event: ev.ReintegrationEnrolled) -> None:
     eligible, why = reintegration_eligibility(state, event.occurred_at)
     if not eligible:
         _reject("I1", "type", why)
-    state.reintegration = Reintegration(enrolled_at=event.occurred_at,
-                                        personal_plan=event.personal_plan)
+    state.reintegration = Reintegration(
+        enrolled_at=event.occurred_at, personal_plan=event.personal_plan
+    )
     state.phase = Phase.REINTEGRATION
     _decision_taken(change, event.event_id)
 
@@ -887,8 +1081,11 @@ def _leave_assistance(change: _Change, event: BaseEvent, phase: Phase) -> None:
     change.end_deadline(DeadlineKind.REFLECTION_PERIOD)
     change.end_deadline(DeadlineKind.RIGHTS_INFORMATION)
     change.close_obligations(
-        event.event_id, ObligationKind.NGO_INTERVIEW, ObligationKind.RIGHTS_INFORMATION,
-        ObligationKind.REFLECTION_DECISION, ObligationKind.FOLLOW_ON_PLACEMENT,
+        event.event_id,
+        ObligationKind.NGO_INTERVIEW,
+        ObligationKind.RIGHTS_INFORMATION,
+        ObligationKind.REFLECTION_DECISION,
+        ObligationKind.FOLLOW_ON_PLACEMENT,
         ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS,
     )
     state.phase = phase
@@ -902,7 +1099,9 @@ def _departed(change: _Change, event: ev.Departed) -> None:
     _leave_assistance(change, event, Phase.DECLINED_LEFT)
     if event.arbitrary:
         change.notify(
-            [Org.POLICE, change.state.lead_ngo], "arbitrary_departure", "R1",
+            [Org.POLICE, change.state.lead_ngo],
+            "arbitrary_departure",
+            "R1",
             "The victim left assistance without notice: check on their safety. The case stays "
             "open and assistance resumes if they return.",
         )
@@ -954,16 +1153,22 @@ _HANDLERS: dict[type[BaseEvent], Callable[[_Change, Any], None]] = {
 }
 
 
-def _common_checks(state: CaseState | None, event: BaseEvent, now: datetime,
-                   config: CaseConfig) -> None:
+def _common_checks(
+    state: CaseState | None, event: BaseEvent, now: datetime, config: CaseConfig
+) -> None:
     if event.organisation not in type(event).senders:
         allowed = ", ".join(sorted(o.value for o in type(event).senders))
-        _reject(RULE_ACCESS, "organisation",
-                f"'{event.organisation.value}' may not send {event.type}"
-                f" events (allowed: {allowed})")
+        _reject(
+            RULE_ACCESS,
+            "organisation",
+            f"'{event.organisation.value}' may not send {event.type} events (allowed: {allowed})",
+        )
     if event.occurred_at > now + config.future_tolerance:
-        _reject(RULE_TIME, "occurred_at",
-                f"the event lies in the future (more than {config.future_tolerance} ahead)")
+        _reject(
+            RULE_TIME,
+            "occurred_at",
+            f"the event lies in the future (more than {config.future_tolerance} ahead)",
+        )
     if state is not None and event.occurred_at < state.opened_at:
         _reject(RULE_TIME, "occurred_at", "the event lies before the case's identification")
 
@@ -986,24 +1191,32 @@ def decide(
             seen = state.processed.get(event.event_id)
             if seen is not None:
                 if seen.digest != event_digest(event):
-                    _reject(RULE_IDEMPOTENCY, "event_id",
-                            "this event_id was already used for a different event")
+                    _reject(
+                        RULE_IDEMPOTENCY,
+                        "event_id",
+                        "this event_id was already used for a different event",
+                    )
                 result = seen.result or EventResult(
-                    event_id=event.event_id, event_type=event.type, summary=state.summary())
+                    event_id=event.event_id, event_type=event.type, summary=state.summary()
+                )
                 return Accepted(state, Effects(), result.model_copy(update={"duplicate": True}))
         cfg = state.config if state is not None else (config or CaseConfig())
         _common_checks(state, event, now, cfg)
         if isinstance(event, ev.Identified):
             if state is not None:
                 _reject(RULE_CASE, "type", "this case has already been identified")
-            new = CaseState(case_id=case_id, config=cfg, opened_at=event.occurred_at,
-                            person=event.person)
+            new = CaseState(
+                case_id=case_id, config=cfg, opened_at=event.occurred_at, person=event.person
+            )
             change = _Change(new, now)
             _open_case(change, event)
         else:
             if state is None:
-                _reject(RULE_CASE, "type",
-                        "the case has not been opened: the first event must be 'identified'")
+                _reject(
+                    RULE_CASE,
+                    "type",
+                    "the case has not been opened: the first event must be 'identified'",
+                )
             if state.phase is Phase.CLOSED:
                 _reject(RULE_CASE, "type", "the case is closed")
             change = _Change(working_copy(state), now)
@@ -1013,8 +1226,9 @@ def decide(
     except _Reject as rejected:
         return rejected.rejection
     change.record_event(event, _EVENT_RULES.get(event.type))
-    result = EventResult(event_id=event.event_id, event_type=event.type,
-                         summary=change.state.summary())
+    result = EventResult(
+        event_id=event.event_id, event_type=event.type, summary=change.state.summary()
+    )
     _remember(change.state, event, result)
     return Accepted(change.state, change.effects, result)
 
@@ -1022,8 +1236,9 @@ def decide(
 def _remember(state: CaseState, event: BaseEvent, result: EventResult) -> None:
     """Keep the event for idempotency; drop the full result of the one that falls out of the
     window of recent events (insertion order is acceptance order)."""
-    state.processed[event.event_id] = ProcessedEvent(digest=event_digest(event),
-                                                     event_type=event.type, result=result)
+    state.processed[event.event_id] = ProcessedEvent(
+        digest=event_digest(event), event_type=event.type, result=result
+    )
     if len(state.processed) > RESULTS_KEPT:
         old_id = list(state.processed)[-RESULTS_KEPT - 1]
         old = state.processed[old_id]
@@ -1050,26 +1265,43 @@ def working_copy(state: CaseState) -> CaseState:
 
 
 _EVENT_RULES = {
-    "identified": "R1", "ngo_interview_held": "R2", "rights_information_given": "R3",
-    "police_information_gathering_started": "R2, R4", "crisis_accommodation_placed": "K1, K2",
-    "reflection_period_started": "K5", "further_support_decided": "K5",
-    "crisis_accommodation_ended": "K1", "safe_accommodation_placed": "S1, S3",
-    "safe_accommodation_ended": "S5", "consent_withdrawn": "K2", "permit_to_stay_granted": "K7",
-    "permit_to_stay_extended": "K7", "temporary_residence_permit_granted": "S4",
-    "temporary_residence_permit_renewed": "S4", "criminal_proceedings_opened": "K6",
-    "criminal_proceedings_concluded": "S5, K6", "cooperation_recorded": "R5",
-    "reintegration_enrolled": "I1", "reintegration_service_recorded": "I1",
-    "swc_interview_held": "C5", "child_accommodated_in_facility": "C5",
-    "guardian_appointed": "C4", "family_contact_recorded": "C6",
-    "authorised_representative_appointed": "C7", "main_hearing_scheduled": "C8",
-    "accompanying_child_recorded": "K1, S1", "accompanying_child_identified": "R1",
-    "special_need_flagged": "K4", "special_need_referral_made": "K4",
+    "identified": "R1",
+    "ngo_interview_held": "R2",
+    "rights_information_given": "R3",
+    "police_information_gathering_started": "R2, R4",
+    "crisis_accommodation_placed": "K1, K2",
+    "reflection_period_started": "K5",
+    "further_support_decided": "K5",
+    "crisis_accommodation_ended": "K1",
+    "safe_accommodation_placed": "S1, S3",
+    "safe_accommodation_ended": "S5",
+    "consent_withdrawn": "K2",
+    "permit_to_stay_granted": "K7",
+    "permit_to_stay_extended": "K7",
+    "temporary_residence_permit_granted": "S4",
+    "temporary_residence_permit_renewed": "S4",
+    "criminal_proceedings_opened": "K6",
+    "criminal_proceedings_concluded": "S5, K6",
+    "cooperation_recorded": "R5",
+    "reintegration_enrolled": "I1",
+    "reintegration_service_recorded": "I1",
+    "swc_interview_held": "C5",
+    "child_accommodated_in_facility": "C5",
+    "guardian_appointed": "C4",
+    "family_contact_recorded": "C6",
+    "authorised_representative_appointed": "C7",
+    "main_hearing_scheduled": "C8",
+    "accompanying_child_recorded": "K1, S1",
+    "accompanying_child_identified": "R1",
+    "special_need_flagged": "K4",
+    "special_need_referral_made": "K4",
 }
 
 
 # ---------------------------------------------------------------------------------------------
 # Time
 # ---------------------------------------------------------------------------------------------
+
 
 def _expire_rights_information(change: _Change) -> None:
     state = change.state
@@ -1080,29 +1312,38 @@ def _expire_rights_information(change: _Change) -> None:
     for ob in state.open_obligations:
         if ob.kind is ObligationKind.RIGHTS_INFORMATION and ob.escalated_at is None:
             ob.escalated_at = change.now
-    change.notify([state.lead_ngo], "rights_information_escalation", "R3",
-                  f"Rights information is overdue on subjects {letters}: give it now, in a "
-                  "language the victim understands.")
+    change.notify(
+        [state.lead_ngo],
+        "rights_information_escalation",
+        "R3",
+        f"Rights information is overdue on subjects {letters}: give it now, in a "
+        "language the victim understands.",
+    )
 
 
 def _expire_reflection(change: _Change) -> None:
     state = change.state
-    action = ("The reflection period has ended: decide with the victim on safe accommodation, "
-              "return or other support. The victim stays in assistance (K5, R5).")
-    change.open_obligation(_Duty(ObligationKind.REFLECTION_DECISION, "K5", state.lead_ngo,
-                                 action))
+    action = (
+        "The reflection period has ended: decide with the victim on safe accommodation, "
+        "return or other support. The victim stays in assistance (K5, R5)."
+    )
+    change.open_obligation(_Duty(ObligationKind.REFLECTION_DECISION, "K5", state.lead_ngo, action))
     change.notify([state.lead_ngo, Org.POLICE], "reflection_period_ended", "K5", action)
 
 
 def _expire_crisis(change: _Change) -> None:
     if _follow_on_decided(change.state):
         return
-    action = ("Crisis accommodation reached 30 days with no follow-on placement decided: "
-              "decide the follow-on placement (K1).")
-    change.open_obligation(_Duty(ObligationKind.FOLLOW_ON_PLACEMENT, "K1", Org.CARITAS, action),
-                           escalated=True)
-    change.notify([Org.CARITAS, Org.LABOUR_MINISTRY], "crisis_accommodation_escalation", "K1",
-                  action)
+    action = (
+        "Crisis accommodation reached 30 days with no follow-on placement decided: "
+        "decide the follow-on placement (K1)."
+    )
+    change.open_obligation(
+        _Duty(ObligationKind.FOLLOW_ON_PLACEMENT, "K1", Org.CARITAS, action), escalated=True
+    )
+    change.notify(
+        [Org.CARITAS, Org.LABOUR_MINISTRY], "crisis_accommodation_escalation", "K1", action
+    )
 
 
 def _expire_permit_to_stay(change: _Change) -> None:
@@ -1110,10 +1351,13 @@ def _expire_permit_to_stay(change: _Change) -> None:
     permit = state.permit_to_stay
     assert permit is not None
     if permit.extended_by_months is None:
-        action = ("The permit to stay has expired: decide on the one extension of at most "
-                  f"{change.config.permit_to_stay_extension_max_months} months (K7).")
-        change.open_obligation(_Duty(ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION, "K7",
-                                     Org.POLICE, action))
+        action = (
+            "The permit to stay has expired: decide on the one extension of at most "
+            f"{change.config.permit_to_stay_extension_max_months} months (K7)."
+        )
+        change.open_obligation(
+            _Duty(ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION, "K7", Org.POLICE, action)
+        )
     else:
         action = "The extended permit to stay has expired; no further extension is possible (K7)."
     change.notify([Org.POLICE, state.lead_ngo], "permit_to_stay_expired", "K7", action)
@@ -1122,18 +1366,21 @@ def _expire_permit_to_stay(change: _Change) -> None:
 def _expire_residence_permit(change: _Change) -> None:
     state = change.state
     action = "The temporary residence permit has expired: renewal is due (S4)."
-    change.open_obligation(_Duty(ObligationKind.RESIDENCE_PERMIT_RENEWAL, "S4",
-                                 Org.MIGRATION_AUTHORITY, action))
+    change.open_obligation(
+        _Duty(ObligationKind.RESIDENCE_PERMIT_RENEWAL, "S4", Org.MIGRATION_AUTHORITY, action)
+    )
     recipients = [Org.MIGRATION_AUTHORITY, state.lead_ngo]
     if state.safe_accommodation is not None and state.safe_accommodation.active:
         action += " Safe accommodation of a third-country national depends on it (S3)."
     change.notify(recipients, "residence_permit_expired", "S3", action)
 
 
-def _repeat_child_escalation(timer: _ChildTimer, reason: str, text: str,
-                             extra: tuple[Org, ...] = ()) -> Callable[[_Change], None]:
+def _repeat_child_escalation(
+    timer: _ChildTimer, reason: str, text: str, extra: tuple[Org, ...] = ()
+) -> Callable[[_Change], None]:
     """``timer``'s expiry: while its obligation is open, the social work centre (and
     ``extra``) is alerted again and the timer re-armed (C4–C7)."""
+
     def expire(change: _Change) -> None:
         state = change.state
         open_ones = [o for o in state.open_obligations if o.kind is timer.obligation]
@@ -1145,15 +1392,20 @@ def _repeat_child_escalation(timer: _ChildTimer, reason: str, text: str,
             ob.due_at = due
         change.notify([Org.SOCIAL_WORK_CENTRE, *extra], reason, timer.rule, text, due_at=due)
         change.set_deadline(timer.deadline, timer.rule, due)
+
     return expire
 
 
 def _turns_15(change: _Change) -> None:
     cp = change.state.criminal_proceedings
     if cp is not None and cp.concluded_at is None:
-        change.notify([Org.POLICE], "turned_15", "C8",
-                      "The injured party has turned 15: C8 no longer bars direct questioning at "
-                      "the main hearing; other child protections still apply.")
+        change.notify(
+            [Org.POLICE],
+            "turned_15",
+            "C8",
+            "The injured party has turned 15: C8 no longer bars direct questioning at "
+            "the main hearing; other child protections still apply.",
+        )
 
 
 def _turns_18(change: _Change) -> None:
@@ -1165,31 +1417,44 @@ def _turns_18(change: _Change) -> None:
     change.close_obligations("turned 18", *CHILD_OBLIGATIONS)
     for kind in CHILD_DEADLINES:
         change.end_deadline(kind)
-    note = (f" Child-protection obligations closed: {', '.join(sorted(handed))}."
-            if handed else "")
-    change.notify([Org.GUARDIAN, state.lead_ngo], "turned_18", "C4",
-                  "The person has turned 18: the child-protection track and the guardianship "
-                  "measures under it end; assistance continues on the adult path." + note)
+    note = f" Child-protection obligations closed: {', '.join(sorted(handed))}." if handed else ""
+    change.notify(
+        [Org.GUARDIAN, state.lead_ngo],
+        "turned_18",
+        "C4",
+        "The person has turned 18: the child-protection track and the guardianship "
+        "measures under it end; assistance continues on the adult path." + note,
+    )
 
 
 _EXPIRY: dict[DeadlineKind, Callable[[_Change], None]] = {
     DeadlineKind.GUARDIAN_APPOINTMENT: _repeat_child_escalation(
-        _GUARDIAN, "guardian_appointment_overdue",
-        "A guardian for the child is still not appointed (C4)."),
+        _GUARDIAN,
+        "guardian_appointment_overdue",
+        "A guardian for the child is still not appointed (C4).",
+    ),
     DeadlineKind.FAMILY_CONTACT: _repeat_child_escalation(
-        _FAMILY_CONTACT, "family_contact_reminder",
+        _FAMILY_CONTACT,
+        "family_contact_reminder",
         "Contact with the child's family is still not established or found not in the child's "
-        "interest (C6)."),
+        "interest (C6).",
+    ),
     DeadlineKind.SWC_INTERVIEW: _repeat_child_escalation(
-        _SWC_INTERVIEW, "swc_interview_overdue",
-        "The unaccompanied minor has not been interviewed (C5)."),
+        _SWC_INTERVIEW,
+        "swc_interview_overdue",
+        "The unaccompanied minor has not been interviewed (C5).",
+    ),
     DeadlineKind.FACILITY_ACCOMMODATION: _repeat_child_escalation(
-        _FACILITY, "facility_accommodation_overdue",
-        "The minor is not yet accommodated in an appropriate facility (C5)."),
+        _FACILITY,
+        "facility_accommodation_overdue",
+        "The minor is not yet accommodated in an appropriate facility (C5).",
+    ),
     DeadlineKind.AUTHORISED_REPRESENTATIVE: _repeat_child_escalation(
-        _REPRESENTATIVE, "authorised_representative_missing",
+        _REPRESENTATIVE,
+        "authorised_representative_missing",
         "The minor injured party still has no authorised representative (C7).",
-        extra=(Org.POLICE,)),
+        extra=(Org.POLICE,),
+    ),
     DeadlineKind.TURNS_15: _turns_15,
     DeadlineKind.TURNS_18: _turns_18,
     DeadlineKind.RIGHTS_INFORMATION: _expire_rights_information,
@@ -1202,13 +1467,17 @@ _EXPIRY: dict[DeadlineKind, Callable[[_Change], None]] = {
 _REMINDER_TEXT: dict[DeadlineKind, str] = {
     DeadlineKind.RIGHTS_INFORMATION: "Rights information (R3) is due by {due}.",
     DeadlineKind.REFLECTION_PERIOD: (
-        "The reflection period ends on {due}: prepare the decision on further support (K5)."),
+        "The reflection period ends on {due}: prepare the decision on further support (K5)."
+    ),
     DeadlineKind.CRISIS_ACCOMMODATION: (
-        "Crisis accommodation reaches 30 days on {due}: arrange the follow-on placement (K1)."),
+        "Crisis accommodation reaches 30 days on {due}: arrange the follow-on placement (K1)."
+    ),
     DeadlineKind.PERMIT_TO_STAY: (
-        "The permit to stay expires on {due}: decide on the extension (K7)."),
+        "The permit to stay expires on {due}: decide on the extension (K7)."
+    ),
     DeadlineKind.TEMPORARY_RESIDENCE_PERMIT: (
-        "The temporary residence permit expires on {due}: renewal is due (S3, S4)."),
+        "The temporary residence permit expires on {due}: renewal is due (S3, S4)."
+    ),
 }
 # The child-protection deadlines have no reminder before expiry: their expiry is the reminder,
 # repeated until the obligation is met.
@@ -1219,23 +1488,29 @@ def _escalate_undelivered_reminders(change: _Change, deadline: Deadline) -> None
     someone reachable must now tell the recipient (the reminder itself keeps retrying)."""
     state = change.state
     reason = f"{deadline.kind.value}_reminder"
-    stuck = [n for n in state.pending_notifications
-             if n.reason == reason and n.due_at == deadline.due_at]
+    stuck = [
+        n for n in state.pending_notifications if n.reason == reason and n.due_at == deadline.due_at
+    ]
     for reminder in stuck:
         unreachable = reminder.recipient
         owner = state.lead_ngo if unreachable is not state.lead_ngo else Org.INTERIOR_MINISTRY
-        action = (f"A reminder to {unreachable.value} about the {deadline.kind.value} deadline "
-                  f"({deadline.rule}) could not be delivered before the deadline: tell them "
-                  "another way.")
+        action = (
+            f"A reminder to {unreachable.value} about the {deadline.kind.value} deadline "
+            f"({deadline.rule}) could not be delivered before the deadline: tell them "
+            "another way."
+        )
         change.open_obligation(
             _Duty(ObligationKind.NOTIFICATION_UNDELIVERED, deadline.rule, owner, action),
-            suffix=reminder.idempotency_key, escalated=True)
+            suffix=reminder.idempotency_key,
+            escalated=True,
+        )
         recipients = [o for o in (state.lead_ngo, Org.INTERIOR_MINISTRY) if o is not unreachable]
         change.notify(recipients, "notification_undelivered", deadline.rule, action)
 
 
-def fire_due(state: CaseState, now: datetime, *,
-             escalate_undelivered: bool = True) -> tuple[CaseState, Effects]:
+def fire_due(
+    state: CaseState, now: datetime, *, escalate_undelivered: bool = True
+) -> tuple[CaseState, Effects]:
     """Send the reminders and run the expiries whose time has come by ``now``. Pure.
 
     ``escalate_undelivered`` is off only when replaying histories from before that rule.
@@ -1251,12 +1526,18 @@ def fire_due(state: CaseState, now: datetime, *,
             if not reminder.sent and reminder.at <= now:
                 reminder.sent = True
                 text = _REMINDER_TEXT[deadline.kind].format(
-                    due=local_date(deadline.due_at).isoformat())
+                    due=local_date(deadline.due_at).isoformat()
+                )
                 recipients = [*reminder.recipients]
                 if reminder.lead_ngo:
                     recipients.append(change.state.lead_ngo)
-                change.notify(recipients, f"{deadline.kind.value}_reminder",
-                              deadline.rule, text, due_at=deadline.due_at)
+                change.notify(
+                    recipients,
+                    f"{deadline.kind.value}_reminder",
+                    deadline.rule,
+                    text,
+                    due_at=deadline.due_at,
+                )
                 change.record_timer(f"{deadline.kind.value} reminder sent", deadline.rule)
         if deadline.due_at <= now:
             change.end_deadline(deadline.kind)
@@ -1270,33 +1551,44 @@ def fire_due(state: CaseState, now: datetime, *,
 def settle_case_start(state: CaseState, case_id: str, now: datetime) -> None:
     """Record that a linked case was started (in place, on workflow-owned state)."""
     state.pending_case_starts = [c for c in state.pending_case_starts if c.case_id != case_id]
-    state.timeline.append(TimelineEntry(at=now, recorded_at=now, who="pathway",
-                                        what=f"linked case {case_id} opened", rule="R1"))
+    state.timeline.append(
+        TimelineEntry(
+            at=now, recorded_at=now, who="pathway", what=f"linked case {case_id} opened", rule="R1"
+        )
+    )
 
 
-def settle_notification(state: CaseState, notification: Notification, now: datetime,
-                        outcome: DeliveryOutcome) -> None:
+def settle_notification(
+    state: CaseState, notification: Notification, now: datetime, outcome: DeliveryOutcome
+) -> None:
     """Record that a notification was delivered (or finally failed) and stop tracking it.
 
     In place: called by the workflow on state it owns, after the delivery activity finished.
     """
     state.pending_notifications = [
-        n for n in state.pending_notifications
-        if n.idempotency_key != notification.idempotency_key
+        n for n in state.pending_notifications if n.idempotency_key != notification.idempotency_key
     ]
     if outcome.delivered:
-        escalation = f"{ObligationKind.NOTIFICATION_UNDELIVERED.value}:" \
-            f"{notification.idempotency_key}"
+        escalation = (
+            f"{ObligationKind.NOTIFICATION_UNDELIVERED.value}:{notification.idempotency_key}"
+        )
         for ob in state.open_obligations:
             if ob.id == escalation:
                 ob.closed_at = now
                 ob.closed_by = "delivered"
-    state.timeline.append(TimelineEntry(
-        at=now, recorded_at=now, who="pathway",
-        what=(f"notification {notification.reason} to {notification.recipient.value}: "
-              f"{outcome.describe()}"),
-        rule=notification.rule, organisation=notification.recipient,
-    ))
+    state.timeline.append(
+        TimelineEntry(
+            at=now,
+            recorded_at=now,
+            who="pathway",
+            what=(
+                f"notification {notification.reason} to {notification.recipient.value}: "
+                f"{outcome.describe()}"
+            ),
+            rule=notification.rule,
+            organisation=notification.recipient,
+        )
+    )
 
 
 __all__ = [

@@ -80,18 +80,29 @@ class ObligationKind(StrEnum):
 
 
 #: The child-protection track's obligations: they close when the child turns 18.
-CHILD_OBLIGATIONS = frozenset({
-    ObligationKind.GUARDIAN_APPOINTMENT, ObligationKind.SWC_INTERVIEW,
-    ObligationKind.EMERGENCY_ASSISTANCE, ObligationKind.GUARDIAN_STATEMENT,
-    ObligationKind.FACILITY_ACCOMMODATION, ObligationKind.FAMILY_CONTACT,
-    ObligationKind.AUTHORISED_REPRESENTATIVE,
-})
+CHILD_OBLIGATIONS = frozenset(
+    {
+        ObligationKind.GUARDIAN_APPOINTMENT,
+        ObligationKind.SWC_INTERVIEW,
+        ObligationKind.EMERGENCY_ASSISTANCE,
+        ObligationKind.GUARDIAN_STATEMENT,
+        ObligationKind.FACILITY_ACCOMMODATION,
+        ObligationKind.FAMILY_CONTACT,
+        ObligationKind.AUTHORISED_REPRESENTATIVE,
+    }
+)
 #: ... and their timers.
-CHILD_DEADLINES = frozenset({
-    DeadlineKind.GUARDIAN_APPOINTMENT, DeadlineKind.FAMILY_CONTACT, DeadlineKind.SWC_INTERVIEW,
-    DeadlineKind.FACILITY_ACCOMMODATION, DeadlineKind.AUTHORISED_REPRESENTATIVE,
-    DeadlineKind.TURNS_15, DeadlineKind.TURNS_18,
-})
+CHILD_DEADLINES = frozenset(
+    {
+        DeadlineKind.GUARDIAN_APPOINTMENT,
+        DeadlineKind.FAMILY_CONTACT,
+        DeadlineKind.SWC_INTERVIEW,
+        DeadlineKind.FACILITY_ACCOMMODATION,
+        DeadlineKind.AUTHORISED_REPRESENTATIVE,
+        DeadlineKind.TURNS_15,
+        DeadlineKind.TURNS_18,
+    }
+)
 
 
 class Reminder(BaseModel):
@@ -180,8 +191,12 @@ class DeliveryOutcome(BaseModel):
     @classmethod
     def failed(cls, notification: Notification, detail: str) -> DeliveryOutcome:
         """The outcome of a notification that will not be delivered (no retry can help)."""
-        return cls(idempotency_key=notification.idempotency_key,
-                   recipient=notification.recipient, delivered=False, detail=detail)
+        return cls(
+            idempotency_key=notification.idempotency_key,
+            recipient=notification.recipient,
+            delivered=False,
+            detail=detail,
+        )
 
     def describe(self) -> str:
         """The outcome as the case timeline shows it."""
@@ -195,14 +210,17 @@ class TimelineEntry(BaseModel):
     recorded_at: datetime
     who: str = Field(description="organisation (and actor), or 'pathway' for timers")
     organisation: Organisation | None = Field(
-        default=None, description="The organisation that acted or was notified.")
+        default=None, description="The organisation that acted or was notified."
+    )
     what: str
     why: str | None = None
     rule: str | None = None
     event_id: str | None = None
     child: ChildDecision | None = Field(
-        default=None, description="C1, C2: the best-interests note and the child's views, "
-        "shown beside the decision.")
+        default=None,
+        description="C1, C2: the best-interests note and the child's views, "
+        "shown beside the decision.",
+    )
 
 
 class PlacementRecord(BaseModel):
@@ -391,7 +409,8 @@ class CaseState(BaseModel):
     accompanying_children: list[AccompanyingChild] = Field(default_factory=list)
     special_needs: list[SpecialNeedRecord] = Field(default_factory=list)
     linked_cases: list[str] = Field(
-        default_factory=list, description="Cases of the same family: a parent's, a child's.")
+        default_factory=list, description="Cases of the same family: a parent's, a child's."
+    )
     found_in: str | None = Field(default=None, description="P1: where suspicion arose.")
     deadlines: dict[DeadlineKind, Deadline] = Field(default_factory=dict)
     obligations: list[Obligation] = Field(default_factory=list)
@@ -412,7 +431,11 @@ class CaseState(BaseModel):
             phase=self.phase,
             open_obligations=[
                 ObligationView(
-                    id=o.id, kind=o.kind, rule=o.rule, owner=o.owner, due_at=o.due_at,
+                    id=o.id,
+                    kind=o.kind,
+                    rule=o.rule,
+                    owner=o.owner,
+                    due_at=o.due_at,
                     escalated=o.escalated_at is not None,
                 )
                 for o in self.open_obligations
@@ -420,9 +443,12 @@ class CaseState(BaseModel):
             upcoming_deadlines=sorted(
                 (
                     DeadlineView(
-                        kind=d.kind, rule=d.rule, due_at=d.due_at,
-                        next_reminder_at=min((r.at for r in d.reminders if not r.sent),
-                                             default=None),
+                        kind=d.kind,
+                        rule=d.rule,
+                        due_at=d.due_at,
+                        next_reminder_at=min(
+                            (r.at for r in d.reminders if not r.sent), default=None
+                        ),
                     )
                     for d in self.deadlines.values()
                 ),

@@ -27,7 +27,8 @@ class ProgrammeFigures(BaseModel):
     minors: int = 0
     by_citizenship: dict[str, int] = Field(default_factory=dict)
     accompanying_children: int = Field(
-        default=0, description="Children placed with a victim (included in persons).")
+        default=0, description="Children placed with a victim (included in persons)."
+    )
     interviews_with_suspicion: int = Field(default=0, description="P1 only.")
 
 
@@ -78,21 +79,22 @@ def _child_is_minor(child: AccompanyingChild, day: date) -> bool:
     return True  # placed as a child with the victim
 
 
-def _placement(tally: _Tally, state: CaseState, record: PlacementRecord | None,
-               placement: str, year: int) -> None:
+def _placement(
+    tally: _Tally, state: CaseState, record: PlacementRecord | None, placement: str, year: int
+) -> None:
     if record is None or not _in_year(record.since, year):
         return
     day = local_date(record.since)
-    tally.add(state.person.gender.value, state.person.is_minor_on(day),
-              state.person.citizenships)
+    tally.add(state.person.gender.value, state.person.is_minor_on(day), state.person.citizenships)
     for child in state.accompanying_children:
         if child.placed_with.value == placement:
             tally.add(child.gender.value, _child_is_minor(child, day), child.citizenships)
             tally.figures.accompanying_children += 1
 
 
-def yearly_report(year: int, cases: Iterable[CaseState],
-                  registers: Iterable[ProgrammeState] = ()) -> YearlyReport:
+def yearly_report(
+    year: int, cases: Iterable[CaseState], registers: Iterable[ProgrammeState] = ()
+) -> YearlyReport:
     """Count each person once per programme they entered in ``year`` (the latest placement
     of a case is the one its state holds)."""
     crisis, safe, reintegration, pats, exit_ = (_Tally() for _ in range(5))
@@ -101,8 +103,9 @@ def yearly_report(year: int, cases: Iterable[CaseState],
         _placement(safe, state, state.safe_accommodation, "safe_accommodation", year)
         if state.reintegration is not None and _in_year(state.reintegration.enrolled_at, year):
             day = local_date(state.reintegration.enrolled_at)
-            reintegration.add(state.person.gender.value, state.person.is_minor_on(day),
-                              state.person.citizenships)
+            reintegration.add(
+                state.person.gender.value, state.person.is_minor_on(day), state.person.citizenships
+            )
     for register in registers:
         if register.programme is Programme.PATS:
             for interview in register.interviews:
@@ -112,10 +115,12 @@ def yearly_report(year: int, cases: Iterable[CaseState],
         else:
             for participant in register.participants.values():
                 if _in_year(participant.enrolled_at, year):
-                    exit_.add(participant.gender.value, participant.minor,
-                              participant.citizenships)
+                    exit_.add(participant.gender.value, participant.minor, participant.citizenships)
     return YearlyReport(
-        year=year, crisis_accommodation=crisis.done(), safe_accommodation=safe.done(),
-        reintegration=reintegration.done(), asylum_procedure_interviews=pats.done(),
+        year=year,
+        crisis_accommodation=crisis.done(),
+        safe_accommodation=safe.done(),
+        reintegration=reintegration.done(),
+        asylum_procedure_interviews=pats.done(),
         prostitution_exit=exit_.done(),
     )

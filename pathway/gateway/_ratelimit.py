@@ -22,8 +22,9 @@ class RateLimiter:
     each its share (configure ``rate`` accordingly).
     """
 
-    def __init__(self, rate: float, burst: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be positive and burst at least 1")
         self.rate = rate
@@ -38,8 +39,9 @@ class RateLimiter:
         now = self._clock()
         with self._lock:
             bucket = self._buckets.setdefault(key, _Bucket(float(self.burst), now))
-            bucket.tokens = min(float(self.burst),
-                                bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.tokens = min(
+                float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate
+            )
             bucket.updated = now
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0

@@ -37,8 +37,9 @@ __all__ = ["create_gateway_app"]
 log = structlog.stdlib.get_logger(__name__)
 
 
-def create_gateway_app(*, client: Client, authenticator: Authenticator,
-                       settings: GatewaySettings) -> FastAPI:
+def create_gateway_app(
+    *, client: Client, authenticator: Authenticator, settings: GatewaySettings
+) -> FastAPI:
     """The gateway as an ASGI app, in front of the case workflows reached through ``client``
     (which must carry the project's encrypting data converter)."""
     app = FastAPI(
@@ -47,14 +48,18 @@ def create_gateway_app(*, client: Client, authenticator: Authenticator,
         description=(
             "Send case events and read what concerns your organisation. Every error is "
             "application/problem+json (RFC 9457) with `rule`, `field` or `errors`. See "
-            "docs/gateway.md."),
+            "docs/gateway.md."
+        ),
         # /docs is routes.docs, with Swagger UI served by the gateway itself (FastAPI's own
         # page loads Swagger UI from a third-party host).
-        openapi_url="/openapi.json", docs_url=None, redoc_url=None,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
-    app.state.gateway = GatewayContext.create(client=client, authenticator=authenticator,
-                                              settings=settings)
+    app.state.gateway = GatewayContext.create(
+        client=client, authenticator=authenticator, settings=settings
+    )
     install_problem_handlers(app)
     app.middleware("http")(audit)
     docs.mount_swagger_ui(app)
@@ -64,8 +69,7 @@ def create_gateway_app(*, client: Client, authenticator: Authenticator,
     return app
 
 
-async def audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                ) -> Response:
+async def audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """One line per request: who, which route, what came of it. Never a body, a query string
     or a header value. Dependencies add the case and the event type to ``request.state.audit``.
     """
@@ -79,9 +83,13 @@ async def audit(request: Request, call_next: Callable[[Request], Awaitable[Respo
     finally:
         principal: Principal | None = getattr(request.state, "principal", None)
         route = request.scope.get("route")
-        log.info("gateway request", method=request.method,
-                 route=getattr(route, "path", None), status=status,
-                 principal=principal.name if principal else None,
-                 role=principal.role if principal else None,
-                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                 **request.state.audit)
+        log.info(
+            "gateway request",
+            method=request.method,
+            route=getattr(route, "path", None),
+            status=status,
+            principal=principal.name if principal else None,
+            role=principal.role if principal else None,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            **request.state.audit,
+        )

@@ -66,21 +66,27 @@ class GatewaySettings:
 
         env = os.environ if environ is None else environ
         numbers: dict[str, Any] = {}
-        for name, key, kind in (("PATHWAY_GATEWAY_RATE", "rate_per_second", float),
-                                ("PATHWAY_GATEWAY_BURST", "burst", int),
-                                ("PATHWAY_GATEWAY_MAX_BODY", "max_body_bytes", int),
-                                ("PATHWAY_GATEWAY_TEMPORAL_TIMEOUT", "temporal_timeout", float)):
+        for name, key, kind in (
+            ("PATHWAY_GATEWAY_RATE", "rate_per_second", float),
+            ("PATHWAY_GATEWAY_BURST", "burst", int),
+            ("PATHWAY_GATEWAY_MAX_BODY", "max_body_bytes", int),
+            ("PATHWAY_GATEWAY_TEMPORAL_TIMEOUT", "temporal_timeout", float),
+        ):
             if value := env.get(name):
                 try:
                     numbers[key] = kind(value)
                 except ValueError:
                     raise GatewayConfigError(f"{name} must be a number") from None
-        if (is_production(env) and not env.get("PATHWAY_ID_PEPPER")
-                and not (settings.var_dir() / "id-pepper").exists()):
+        if (
+            is_production(env)
+            and not env.get("PATHWAY_ID_PEPPER")
+            and not (settings.var_dir() / "id-pepper").exists()
+        ):
             # A pepper of its own would give every person a second case: in production it
             # must be the deployment's, never a fresh one.
             raise GatewayConfigError(
-                "PATHWAY_MODE=production needs the deployment's PATHWAY_ID_PEPPER")
+                "PATHWAY_MODE=production needs the deployment's PATHWAY_ID_PEPPER"
+            )
         return cls(pepper=settings.id_pepper(), case_config=settings.case_config(), **numbers)
 
 
@@ -95,10 +101,15 @@ class GatewayContext:
     limiter: RateLimiter
 
     @classmethod
-    def create(cls, *, client: Client, authenticator: Authenticator,
-               settings: GatewaySettings) -> GatewayContext:
-        return cls(client=client, authenticator=authenticator, settings=settings,
-                   limiter=RateLimiter(settings.rate_per_second, settings.burst))
+    def create(
+        cls, *, client: Client, authenticator: Authenticator, settings: GatewaySettings
+    ) -> GatewayContext:
+        return cls(
+            client=client,
+            authenticator=authenticator,
+            settings=settings,
+            limiter=RateLimiter(settings.rate_per_second, settings.burst),
+        )
 
     def erased(self, case_id: str) -> bool:
         """The case's key is destroyed (known locally, without asking Temporal)."""

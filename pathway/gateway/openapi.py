@@ -21,8 +21,10 @@ _REF: Final = "#/components/schemas/{model}"
 AUTH_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     401: problem_response("No or an unknown token"),
     429: problem_response("Too many requests from this organisation (see Retry-After)"),
-    503: problem_response("Temporal or the identity provider is unreachable (see "
-                          "Retry-After); an event's outcome is then unknown: send it again"),
+    503: problem_response(
+        "Temporal or the identity provider is unreachable (see "
+        "Retry-After); an event's outcome is then unknown: send it again"
+    ),
 }
 #: Routes that read or write one case.
 CASE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
@@ -44,8 +46,12 @@ EVENT_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 
 def request_body(schema: str) -> dict[str, Any]:
     """The ``openapi_extra`` of a route whose JSON body is the component ``schema``."""
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
 
 
 def _components() -> dict[str, Any]:
@@ -63,9 +69,11 @@ def _components() -> dict[str, Any]:
 def openapi_document(app: FastAPI) -> dict[str, Any]:
     """``app``'s document, made once: its routes, and the schemas above in its components."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version,
-                             description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         schema.setdefault("components", {}).setdefault("schemas", {}).update(
-            jsonable_encoder(_components()))
+            jsonable_encoder(_components())
+        )
         app.openapi_schema = schema
     return app.openapi_schema

@@ -24,14 +24,25 @@ async def serve_gateway(app: FastAPI, host: str, port: int, stop: asyncio.Event)
 
     Raises :class:`OSError` if the address cannot be bound.
     """
-    await serve_app(app, listen(host, port), stop, name="gateway", graceful_seconds=10,
-                    docs=f"http://{host}:{port}/docs")
+    await serve_app(
+        app,
+        listen(host, port),
+        stop,
+        name="gateway",
+        graceful_seconds=10,
+        docs=f"http://{host}:{port}/docs",
+    )
 
 
-async def run_gateway(host: str, port: int, *, target: str | None = None,
-                      namespace: str | None = None,
-                      authenticator: Authenticator | None = None,
-                      settings: GatewaySettings | None = None) -> None:
+async def run_gateway(
+    host: str,
+    port: int,
+    *,
+    target: str | None = None,
+    namespace: str | None = None,
+    authenticator: Authenticator | None = None,
+    settings: GatewaySettings | None = None,
+) -> None:
     """The gateway on its own (``pathway gateway``), until SIGINT or SIGTERM (to stop it from
     code, serve :func:`create_gateway_app` with :func:`serve_gateway` instead).
 

@@ -64,10 +64,12 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
             # messages per key stays far below the 2^32 that NIST SP 800-38D allows.
             nonce = os.urandom(NONCE_BYTES)
             data = nonce + aead.encrypt(nonce, payload.SerializeToString(), _aad(key_id))
-            sealed.append(Payload(
-                metadata={"encoding": ENCODING, META_KEY_ID: key_id, META_CIPHER: CIPHER},
-                data=data,
-            ))
+            sealed.append(
+                Payload(
+                    metadata={"encoding": ENCODING, META_KEY_ID: key_id, META_CIPHER: CIPHER},
+                    data=data,
+                )
+            )
         return sealed
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -80,9 +82,11 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
         key = await asyncio.to_thread(self.store.data_key_by_id, key_id.decode())
         data = payload.data
         try:
-            plain = AESGCM(key.material).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:],
-                                                 _aad(key_id))
+            plain = AESGCM(key.material).decrypt(
+                data[:NONCE_BYTES], data[NONCE_BYTES:], _aad(key_id)
+            )
         except InvalidTag as err:
             raise TamperedPayload(
-                f"payload under key {key_id.decode()} failed authentication") from err
+                f"payload under key {key_id.decode()} failed authentication"
+            ) from err
         return Payload.FromString(plain)

@@ -30,8 +30,9 @@ class Erasure:
     key_destroyed: bool  # False: it already had been
 
 
-async def erase_case(client: Client, store: KeyStore, case_id: str, *, by: str,
-                     why: str) -> Erasure:
+async def erase_case(
+    client: Client, store: KeyStore, case_id: str, *, by: str, why: str
+) -> Erasure:
     """Terminate the case's workflow if it runs, then destroy its data key.
 
     ``by`` names who asked (an operator's name or ``retention``); ``why`` is a category such as
@@ -49,19 +50,28 @@ async def erase_case(client: Client, store: KeyStore, case_id: str, *, by: str,
         if err.status is not RPCStatusCode.NOT_FOUND:
             raise
     destroyed = store.destroy(case_id)
-    log.info("case erased", case_id=case_id, by=by, why=why, was_running=was_running,
-             key_destroyed=destroyed)
+    log.info(
+        "case erased",
+        case_id=case_id,
+        by=by,
+        why=why,
+        was_running=was_running,
+        key_destroyed=destroyed,
+    )
     return Erasure(case_id, was_running, destroyed)
 
 
 def closed_cases_query(cutoff: datetime) -> str:
     """Visibility query for cases that completed (closed) before ``cutoff``."""
-    return ("WorkflowType = 'VictimCaseWorkflow' AND ExecutionStatus = 'Completed' "
-            f"AND CloseTime < '{cutoff.isoformat()}'")
+    return (
+        "WorkflowType = 'VictimCaseWorkflow' AND ExecutionStatus = 'Completed' "
+        f"AND CloseTime < '{cutoff.isoformat()}'"
+    )
 
 
-async def erase_expired(client: Client, store: KeyStore, *, retention: timedelta,
-                        now: datetime) -> list[str]:
+async def erase_expired(
+    client: Client, store: KeyStore, *, retention: timedelta, now: datetime
+) -> list[str]:
     """Erase every case closed more than ``retention`` before ``now``; returns their IDs."""
     erased = []
     async for execution in client.list_workflows(closed_cases_query(now - retention)):

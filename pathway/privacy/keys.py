@@ -127,8 +127,9 @@ class MasterKeyRing:
         if master is None:
             raise UnknownKey(f"master key {master_id} is not configured")
         try:
-            return AESGCM(master).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
-                                          key_id.encode())
+            return AESGCM(master).decrypt(
+                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], key_id.encode()
+            )
         except InvalidTag as err:
             raise TamperedPayload(f"wrapped data key {key_id} failed authentication") from err
 
@@ -138,20 +139,19 @@ class MasterKeyRing:
         ``directory`` (one ``<id>.key`` file of hex each), creating the first one if empty."""
         if value := os.environ.get(MASTER_KEYS_ENV):
             pairs = (item.split(":", 1) for item in value.split(",") if item.strip())
-            return cls({key_id.strip(): bytes.fromhex(hexkey.strip())
-                        for key_id, hexkey in pairs})
+            return cls({key_id.strip(): bytes.fromhex(hexkey.strip()) for key_id, hexkey in pairs})
         if not any(directory.glob("*.key")):
             create_master_key(directory)
-        return cls({p.stem: bytes.fromhex(p.read_text().strip())
-                    for p in sorted(directory.glob("*.key"))})
+        return cls(
+            {p.stem: bytes.fromhex(p.read_text().strip()) for p in sorted(directory.glob("*.key"))}
+        )
 
 
 def create_master_key(directory: Path) -> str:
     """Write a new master key file (mode 0600) and return its ID (newest sorts last)."""
     directory.mkdir(parents=True, exist_ok=True)
     key_id = f"mk-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(2)}"
-    if not write_secret(directory / f"{key_id}.key", secrets.token_hex(KEY_BYTES),
-                        replace=False):
+    if not write_secret(directory / f"{key_id}.key", secrets.token_hex(KEY_BYTES), replace=False):
         raise FileExistsError(directory / f"{key_id}.key")
     return key_id
 
@@ -191,8 +191,9 @@ class SqliteKeyStore:
             self._local.conn = conn
         return conn
 
-    def _read(self, column: str, value: str
-              ) -> tuple[str, str, str | None, bytes | None, str | None] | None:
+    def _read(
+        self, column: str, value: str
+    ) -> tuple[str, str, str | None, bytes | None, str | None] | None:
         return self._row(self._conn(), column, value)
 
     @contextmanager
@@ -207,11 +208,13 @@ class SqliteKeyStore:
             raise
         conn.execute("COMMIT")
 
-    def _row(self, db: sqlite3.Connection, column: str, value: str
-             ) -> tuple[str, str, str | None, bytes | None, str | None] | None:
+    def _row(
+        self, db: sqlite3.Connection, column: str, value: str
+    ) -> tuple[str, str, str | None, bytes | None, str | None] | None:
         row = db.execute(
             f"SELECT key_id, scope, master_id, wrapped, destroyed_at FROM data_keys "  # noqa: S608 - column is one of two literals
-            f"WHERE {column} = ?", (value,),
+            f"WHERE {column} = ?",
+            (value,),
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
@@ -253,11 +256,17 @@ class SqliteKeyStore:
             now = datetime.now(UTC).isoformat()
             if row is None:
                 # Erasing a case that never had a key still blocks one from being made later.
-                db.execute("INSERT INTO data_keys (key_id, scope, created_at, destroyed_at) "
-                           "VALUES (?, ?, ?, ?)", (key_id_for(scope), scope, now, now))
+                db.execute(
+                    "INSERT INTO data_keys (key_id, scope, created_at, destroyed_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (key_id_for(scope), scope, now, now),
+                )
             else:
-                db.execute("UPDATE data_keys SET wrapped = NULL, master_id = NULL, "
-                           "destroyed_at = ? WHERE scope = ?", (now, scope))
+                db.execute(
+                    "UPDATE data_keys SET wrapped = NULL, master_id = NULL, "
+                    "destroyed_at = ? WHERE scope = ?",
+                    (now, scope),
+                )
         # Until a checkpoint, the page that held the wrapped key stays in the database file (and
         # the WAL keeps frames of it): write the new page back and truncate the WAL now.
         self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -272,19 +281,29 @@ class SqliteKeyStore:
         newest = self.ring.newest_id
         moved = 0
         with self._db() as db:
-            rows = db.execute("SELECT key_id, master_id, wrapped FROM data_keys "
-                              "WHERE destroyed_at IS NULL AND master_id != ?",
-                              (newest,)).fetchall()
+            rows = db.execute(
+                "SELECT key_id, master_id, wrapped FROM data_keys "
+                "WHERE destroyed_at IS NULL AND master_id != ?",
+                (newest,),
+            ).fetchall()
             for key_id, master_id, wrapped in rows:
                 material = self.ring.unwrap(master_id, wrapped, key_id)
                 new_master, new_wrapped = self.ring.wrap(material, key_id)
-                db.execute("UPDATE data_keys SET master_id = ?, wrapped = ? WHERE key_id = ?",
-                           (new_master, new_wrapped, key_id))
+                db.execute(
+                    "UPDATE data_keys SET master_id = ?, wrapped = ? WHERE key_id = ?",
+                    (new_master, new_wrapped, key_id),
+                )
                 moved += 1
         return moved
 
     def master_key_use(self) -> dict[str, int]:
         """How many live data keys each master key wraps (to know when an old one can go)."""
-        rows = self._conn().execute("SELECT master_id, COUNT(*) FROM data_keys "
-                                    "WHERE destroyed_at IS NULL GROUP BY master_id").fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT master_id, COUNT(*) FROM data_keys "
+                "WHERE destroyed_at IS NULL GROUP BY master_id"
+            )
+            .fetchall()
+        )
         return {str(master): int(count) for master, count in rows}

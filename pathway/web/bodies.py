@@ -42,8 +42,9 @@ def is_json(request: Request) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-async def read_json(request: Request, limit: int, *,
-                    media_detail: str = "send application/json") -> Any:
+async def read_json(
+    request: Request, limit: int, *, media_detail: str = "send application/json"
+) -> Any:
     """The body parsed as JSON: 415 (with ``media_detail``) unless it is declared JSON, 413 over
     ``limit`` bytes, 400 if it does not parse."""
     if not is_json(request):
@@ -53,5 +54,6 @@ async def read_json(request: Request, limit: int, *,
         return json.loads(body)
     except (ValueError, RecursionError):
         # The parser's message may quote the body: a fixed one instead.
-        raise Problem(400, "malformed-request", "malformed request",
-                      "the body is not valid JSON") from None
+        raise Problem(
+            400, "malformed-request", "malformed request", "the body is not valid JSON"
+        ) from None

@@ -56,11 +56,12 @@ class ProblemDetails(BaseModel):
     title: str
     status: int
     detail: str | None = None
-    rule: str | None = Field(default=None, description="SPEC rule ID or service check "
-                             "(ACCESS, CASE, TIME, IDEMPOTENCY, ...)")
+    rule: str | None = Field(
+        default=None,
+        description="SPEC rule ID or service check (ACCESS, CASE, TIME, IDEMPOTENCY, ...)",
+    )
     field: str | None = Field(default=None, description="The field at fault, as a dotted path")
-    errors: list[FieldError] | None = Field(default=None,
-                                            description="Every field problem (422)")
+    errors: list[FieldError] | None = Field(default=None, description="Every field problem (422)")
     case_id: str | None = None
 
 
@@ -71,8 +72,16 @@ class Problem(Exception):
     ``extra`` members are added to the body, those that are None left out.
     """
 
-    def __init__(self, status: int, slug: str, title: str, detail: str | None = None, *,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(title)
         self.status = status
         self.slug = slug
@@ -98,8 +107,9 @@ class Problem(Exception):
         headers = dict(self.headers)
         if self.status == 401:
             headers.setdefault("WWW-Authenticate", challenge)
-        return JSONResponse(self.body(), status_code=self.status, media_type=PROBLEM_JSON,
-                            headers=headers)
+        return JSONResponse(
+            self.body(), status_code=self.status, media_type=PROBLEM_JSON, headers=headers
+        )
 
 
 def unavailable(slug: str, title: str, retry_after: int, detail: str | None = None) -> Problem:
@@ -115,8 +125,10 @@ def field_errors(problems: list[tuple[str, str]]) -> list[dict[str, Any]]:
 def problem_response(description: str) -> dict[str, Any]:
     """The OpenAPI ``responses`` entry of an error status (the app adds the ``ProblemDetails``
     schema to the document's components)."""
-    return {"description": description,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+    }
 
 
 # -- handlers ----------------------------------------------------------------------------------
@@ -128,27 +140,35 @@ async def _on_problem(request: Request, exc: Exception, *, challenge: str) -> Re
 async def _on_http_error(request: Request, exc: Exception, *, challenge: str) -> Response:
     # Unknown paths, wrong methods: the same format as everything else (a 405 keeps its Allow).
     assert isinstance(exc, StarletteHTTPException)
-    return Problem(exc.status_code, "", str(exc.detail),
-                   headers=dict(exc.headers or {})).response(challenge)
+    return Problem(exc.status_code, "", str(exc.detail), headers=dict(exc.headers or {})).response(
+        challenge
+    )
 
 
-async def _on_invalid_parameters(request: Request, exc: Exception, *, challenge: str
-                                 ) -> Response:
+async def _on_invalid_parameters(request: Request, exc: Exception, *, challenge: str) -> Response:
     # Query and path parameters FastAPI validated; the field path leaves out where it was
     # ("query", "path"), unless that is all there is.
     assert isinstance(exc, RequestValidationError)
-    errors = field_errors([(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                            str(e["msg"])) for e in exc.errors()])
-    return Problem(422, "invalid-request", "invalid request parameters",
-                   field=errors[0]["field"] if errors else None,
-                   errors=errors).response(challenge)
+    errors = field_errors(
+        [
+            (".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), str(e["msg"]))
+            for e in exc.errors()
+        ]
+    )
+    return Problem(
+        422,
+        "invalid-request",
+        "invalid request parameters",
+        field=errors[0]["field"] if errors else None,
+        errors=errors,
+    ).response(challenge)
 
 
 def install_problem_handlers(app: FastAPI, *, challenge: str = BEARER_CHALLENGE) -> None:
     """Answer :class:`Problem`, HTTP errors (unknown path, wrong method) and invalid request
     parameters as problems; ``challenge`` is the ``WWW-Authenticate`` of a 401."""
     app.add_exception_handler(Problem, partial(_on_problem, challenge=challenge))
-    app.add_exception_handler(StarletteHTTPException,
-                              partial(_on_http_error, challenge=challenge))
-    app.add_exception_handler(RequestValidationError,
-                              partial(_on_invalid_parameters, challenge=challenge))
+    app.add_exception_handler(StarletteHTTPException, partial(_on_http_error, challenge=challenge))
+    app.add_exception_handler(
+        RequestValidationError, partial(_on_invalid_parameters, challenge=challenge)
+    )

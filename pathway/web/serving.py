@@ -70,8 +70,15 @@ class _CallerOwnsSignals(uvicorn.Server):
         yield
 
 
-async def serve_app(app: Starlette, sock: socket.socket, stop: asyncio.Event, *, name: str,
-                    graceful_seconds: int, **announce: Any) -> None:
+async def serve_app(
+    app: Starlette,
+    sock: socket.socket,
+    stop: asyncio.Event,
+    *,
+    name: str,
+    graceful_seconds: int,
+    **announce: Any,
+) -> None:
     """Serve ``app`` on ``sock``, a listening socket from :func:`listen` (this function owns
     and closes it), until ``stop`` is set, then shut down gracefully (requests in flight get
     ``graceful_seconds``). ``announce`` goes into the log line.
@@ -110,10 +117,19 @@ async def serve_app(app: Starlette, sock: socket.socket, stop: asyncio.Event, *,
 
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) belong to one connection, never forwarded.
-_HOP_BY_HOP: Final = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "transfer-encoding", "upgrade",
-})
+_HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 _METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 #: Rewrites a JSON answer of the upstream (given the decoded body, returns the new one).
@@ -122,8 +138,11 @@ JsonPatch = Callable[[Any], Any]
 
 def _without_cookies(header: str, drop: Collection[str]) -> str | None:
     """The ``Cookie`` header without the cookies named in ``drop`` (None if none is left)."""
-    kept = [part.strip() for part in header.split(";")
-            if part.strip() and part.strip().partition("=")[0] not in drop]
+    kept = [
+        part.strip()
+        for part in header.split(";")
+        if part.strip() and part.strip().partition("=")[0] not in drop
+    ]
     return "; ".join(kept) or None
 
 
@@ -137,16 +156,23 @@ class ReverseProxy:
     127.0.0.1). An unreachable upstream answers 502.
     """
 
-    def __init__(self, upstream: str, *, json_patches: Mapping[str, JsonPatch] | None = None,
-                 drop_cookies: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        json_patches: Mapping[str, JsonPatch] | None = None,
+        drop_cookies: Collection[str] = (),
+    ) -> None:
         self.upstream = httpx.URL(upstream)
         self._patches = dict(json_patches or {})
         self._drop = frozenset(drop_cookies)
         # No read timeout: the web UI long-polls some of its API calls. No cookie jar: the
         # cookies of one browser must never be kept and sent on with another's requests.
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(10.0, read=None), follow_redirects=False,
-            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+            timeout=httpx.Timeout(10.0, read=None),
+            follow_redirects=False,
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        )
         self.app = Starlette(routes=[Route("/{path:path}", self._forward, methods=_METHODS)])
 
     async def aclose(self) -> None:
@@ -157,8 +183,11 @@ class ReverseProxy:
         headers: list[tuple[str, str]] = []
         for key, value in request.headers.items():
             lower = key.lower()
-            if lower in _HOP_BY_HOP or lower == "content-length" or (
-                    identity and lower == "accept-encoding"):
+            if (
+                lower in _HOP_BY_HOP
+                or lower == "content-length"
+                or (identity and lower == "accept-encoding")
+            ):
                 continue
             if lower == "cookie" and self._drop:
                 kept = _without_cookies(value, self._drop)
@@ -172,13 +201,13 @@ class ReverseProxy:
         return headers
 
     @staticmethod
-    def _answer_headers(response: httpx.Response, *, rewritten: bool
-                        ) -> list[tuple[bytes, bytes]]:
+    def _answer_headers(response: httpx.Response, *, rewritten: bool) -> list[tuple[bytes, bytes]]:
         raw: list[tuple[bytes, bytes]] = []
         for key, value in response.headers.multi_items():
             lower = key.lower()
             if lower in _HOP_BY_HOP or (
-                    rewritten and lower in ("content-length", "content-encoding", "etag")):
+                rewritten and lower in ("content-length", "content-encoding", "etag")
+            ):
                 continue
             raw.append((lower.encode("latin-1"), value.encode("latin-1")))
         return raw
@@ -198,8 +227,11 @@ class ReverseProxy:
         try:
             answer = await self._client.send(outgoing, stream=True)
         except httpx.HTTPError as error:
-            log.warning("proxy upstream unavailable", upstream=str(self.upstream),
-                        error=type(error).__name__)
+            log.warning(
+                "proxy upstream unavailable",
+                upstream=str(self.upstream),
+                error=type(error).__name__,
+            )
             return PlainTextResponse("the upstream server is not available\n", status_code=502)
         if patch is not None and answer.status_code == 200:
             try:
@@ -211,8 +243,10 @@ class ReverseProxy:
             except (ValueError, TypeError, KeyError, AttributeError):
                 content = body  # not the shape the patch expects: passed on unchanged
             rewritten = Response(content, status_code=200)
-            rewritten.raw_headers = [*self._answer_headers(answer, rewritten=True),
-                                     (b"content-length", str(len(content)).encode())]
+            rewritten.raw_headers = [
+                *self._answer_headers(answer, rewritten=True),
+                (b"content-length", str(len(content)).encode()),
+            ]
             return rewritten
 
         async def body_chunks() -> AsyncIterator[bytes]:
@@ -222,7 +256,8 @@ class ReverseProxy:
             finally:
                 await answer.aclose()
 
-        streamed = StreamingResponse(body_chunks(), status_code=answer.status_code,
-                                     background=BackgroundTask(answer.aclose))
+        streamed = StreamingResponse(
+            body_chunks(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
+        )
         streamed.raw_headers = self._answer_headers(answer, rewritten=False)
         return streamed

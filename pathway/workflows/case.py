@@ -74,8 +74,9 @@ class VictimCaseWorkflow:
         self._config = start.config
         self._state: CaseState | None = start.state
         self._wake = False
-        self._deliveries = Deliveries(self._config.notification_queue_prefix,
-                                      self._settle_notification)
+        self._deliveries = Deliveries(
+            self._config.notification_queue_prefix, self._settle_notification
+        )
         self._case_starts: dict[str, asyncio.Task[None]] = {}
         self._published: tuple[str, list[str]] | None = None
 
@@ -130,7 +131,8 @@ class VictimCaseWorkflow:
 
     def _fire_due(self) -> None:
         state, effects = fire_due(
-            self._require_state(), workflow.now(),
+            self._require_state(),
+            workflow.now(),
             # Cases that reached a deadline before this rule existed must replay unchanged.
             escalate_undelivered=workflow.patched("escalate-undelivered-reminders"),
         )
@@ -181,8 +183,13 @@ class VictimCaseWorkflow:
 
     # -- linked cases --------------------------------------------------------------------------
     def _open_linked(self, identified: Identified, linked_case_id: str | None) -> None:
-        decision = decide(None, identified, workflow.now(),
-                          case_id=workflow.info().workflow_id, config=self._config)
+        decision = decide(
+            None,
+            identified,
+            workflow.now(),
+            case_id=workflow.info().workflow_id,
+            config=self._config,
+        )
         if isinstance(decision, Rejection):
             workflow.logger.error("linked case not opened", extra={"rule": decision.rule})
             return
@@ -202,8 +209,11 @@ class VictimCaseWorkflow:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await workflow.start_child_workflow(
                 VictimCaseWorkflow.run,
-                CaseInput(config=self._config, identified=start.identified,
-                          linked_case_id=workflow.info().workflow_id),
+                CaseInput(
+                    config=self._config,
+                    identified=start.identified,
+                    linked_case_id=workflow.info().workflow_id,
+                ),
                 id=start.case_id,
                 task_queue=workflow.info().task_queue,
                 parent_close_policy=ParentClosePolicy.ABANDON,

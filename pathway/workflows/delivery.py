@@ -43,8 +43,11 @@ async def deliver(notification: Notification, queue_prefix: str) -> DeliveryOutc
         # Only a non-retryable failure (e.g. a misconfigured channel) ends up here.
         workflow.logger.error(
             "notification failed",
-            extra={"case_id": notification.case_id, "reason": notification.reason,
-                   "recipient": notification.recipient.value},
+            extra={
+                "case_id": notification.case_id,
+                "reason": notification.reason,
+                "recipient": notification.recipient.value,
+            },
         )
         return DeliveryOutcome.failed(notification, type(err.cause).__name__)
     return outcome

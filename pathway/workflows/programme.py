@@ -38,7 +38,8 @@ class ProgrammeRegisterWorkflow:
     @workflow.init
     def __init__(self, start: RegisterInput) -> None:
         self._state = start.state or ProgrammeState(
-            register_id=workflow.info().workflow_id, programme=start.programme,
+            register_id=workflow.info().workflow_id,
+            programme=start.programme,
         )
         self._deliveries = Deliveries(start.notification_queue_prefix, self._settle_notification)
         self._wake = False
@@ -47,12 +48,18 @@ class ProgrammeRegisterWorkflow:
     async def run(self, start: RegisterInput) -> None:
         while True:
             self._deliveries.dispatch(self._state.pending_notifications)
-            if (workflow.info().is_continue_as_new_suggested() and not self._deliveries.in_flight
-                    and workflow.all_handlers_finished()):
-                workflow.continue_as_new(RegisterInput(
-                    programme=start.programme,
-                    notification_queue_prefix=start.notification_queue_prefix,
-                    state=self._state))
+            if (
+                workflow.info().is_continue_as_new_suggested()
+                and not self._deliveries.in_flight
+                and workflow.all_handlers_finished()
+            ):
+                workflow.continue_as_new(
+                    RegisterInput(
+                        programme=start.programme,
+                        notification_queue_prefix=start.notification_queue_prefix,
+                        state=self._state,
+                    )
+                )
             self._wake = False
             # No timer: history (and so the continue-as-new suggestion) only grows when an
             # update or a delivery wakes the register.
@@ -61,7 +68,8 @@ class ProgrammeRegisterWorkflow:
     def _settle_notification(self, notification: Notification, _outcome: DeliveryOutcome) -> None:
         # The register keeps no timeline: delivered or failed, a notification leaves the list.
         self._state.pending_notifications = [
-            n for n in self._state.pending_notifications
+            n
+            for n in self._state.pending_notifications
             if n.idempotency_key != notification.idempotency_key
         ]
         self._wake = True

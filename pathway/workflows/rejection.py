@@ -29,7 +29,7 @@ class EventRejectedDetails(BaseModel):
 
 def rejection_error(rejection: Rejection) -> ApplicationError:
     """The error that tells the sender which rule the event broke, where and why."""
-    details = EventRejectedDetails(rule=rejection.rule, field=rejection.field,
-                                   reason=rejection.reason)
-    return ApplicationError(rejection.message(), details, type=EVENT_REJECTED,
-                            non_retryable=True)
+    details = EventRejectedDetails(
+        rule=rejection.rule, field=rejection.field, reason=rejection.reason
+    )
+    return ApplicationError(rejection.message(), details, type=EVENT_REJECTED, non_retryable=True)

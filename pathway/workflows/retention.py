@@ -16,7 +16,9 @@ class RetentionSweepWorkflow:
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepReport:
         report: SweepReport = await workflow.execute_activity(
-            "sweep_retention", request, start_to_close_timeout=timedelta(minutes=30),
+            "sweep_retention",
+            request,
+            start_to_close_timeout=timedelta(minutes=30),
             result_type=SweepReport,
         )
         return report

@@ -52,9 +52,12 @@ async def payloads_in(request: Request) -> list[Payload]:
         message = json_format.ParseDict(raw, Payloads(), ignore_unknown_fields=True)
     except (ValueError, TypeError, json_format.ParseError, RecursionError):
         # The parser's message may quote the input: the caller gets a fixed one instead.
-        raise Problem(400, "", "malformed request",
-                      'expected JSON {"payloads": [{"metadata": {...}, "data": "..."}]}'
-                      ) from None
+        raise Problem(
+            400,
+            "",
+            "malformed request",
+            'expected JSON {"payloads": [{"metadata": {...}, "data": "..."}]}',
+        ) from None
     return list(message.payloads)
 
 
@@ -71,48 +74,85 @@ def case_ids_of(payloads: Iterable[Payload]) -> list[str]:
         try:
             cases.add(scope_of(payload.metadata.get(META_KEY_ID, b"").decode("utf-8")))
         except (UnknownKey, UnicodeDecodeError):
-            raise Problem(422, "", "payload cannot be decoded",
-                          "an encrypted payload does not name a valid key") from None
+            raise Problem(
+                422,
+                "",
+                "payload cannot be decoded",
+                "an encrypted payload does not name a valid key",
+            ) from None
     return sorted(cases)
 
 
 # -- refusals -----------------------------------------------------------------------------------
-def erased(principal: Principal, case_ids: list[str], namespace: str | None,
-           event: str = "decode failed") -> Problem:
-    log.info(event, principal=principal.name, role=principal.role,
-             case_ids=case_ids, namespace=namespace, refusal="case erased")
-    return Problem(410, "", "case erased",
-                   "the case's data key was destroyed: its payloads can never be read",
-                   case_ids=case_ids)
+def erased(
+    principal: Principal, case_ids: list[str], namespace: str | None, event: str = "decode failed"
+) -> Problem:
+    log.info(
+        event,
+        principal=principal.name,
+        role=principal.role,
+        case_ids=case_ids,
+        namespace=namespace,
+        refusal="case erased",
+    )
+    return Problem(
+        410,
+        "",
+        "case erased",
+        "the case's data key was destroyed: its payloads can never be read",
+        case_ids=case_ids,
+    )
 
 
-async def check_access(codec: CodecContext, principal: Principal, case_ids: list[str],
-                       namespace: str | None) -> None:
+async def check_access(
+    codec: CodecContext, principal: Principal, case_ids: list[str], namespace: str | None
+) -> None:
     """Every case may be read whole by ``principal`` (403 naming those that may not); 503 if
     that cannot be decided (fail closed), 410 for an erased case."""
     try:
         allowed = await asyncio.gather(
-            *(codec.case_access.can_decode(principal, case_id) for case_id in case_ids))
+            *(codec.case_access.can_decode(principal, case_id) for case_id in case_ids)
+        )
     except CaseErased as err:
         raise erased(principal, [err.scope], namespace) from None
     except Exception as err:
         # Fail closed: when the decision cannot be made, nothing is decoded.
-        log.error("decode refused", principal=principal.name, role=principal.role,
-                  case_ids=case_ids, namespace=namespace,
-                  refusal="access check failed", error=type(err).__name__)
+        log.error(
+            "decode refused",
+            principal=principal.name,
+            role=principal.role,
+            case_ids=case_ids,
+            namespace=namespace,
+            refusal="access check failed",
+            error=type(err).__name__,
+        )
         raise Problem(503, "", "access check unavailable", "try again later") from None
     refused = [case_id for case_id, ok in zip(case_ids, allowed, strict=True) if not ok]
     if refused:
-        log.warning("decode refused", principal=principal.name, role=principal.role,
-                    case_ids=refused, namespace=namespace,
-                    refusal=f"role {principal.role} may not read these cases whole")
-        raise Problem(403, "", "not allowed to decode these cases",
-                      f"role {principal.role} may not read these cases whole",
-                      case_ids=refused)
+        log.warning(
+            "decode refused",
+            principal=principal.name,
+            role=principal.role,
+            case_ids=refused,
+            namespace=namespace,
+            refusal=f"role {principal.role} may not read these cases whole",
+        )
+        raise Problem(
+            403,
+            "",
+            "not allowed to decode these cases",
+            f"role {principal.role} may not read these cases whole",
+            case_ids=refused,
+        )
 
 
-async def decoded(codec: CodecContext, principal: Principal, payloads: list[Payload],
-                  case_ids: list[str], namespace: str | None) -> list[Payload]:
+async def decoded(
+    codec: CodecContext,
+    principal: Principal,
+    payloads: list[Payload],
+    case_ids: list[str],
+    namespace: str | None,
+) -> list[Payload]:
     """``payloads`` decoded: 410 for an erased case, 422 for a tampered payload or an unknown
     key."""
     try:
@@ -121,34 +161,57 @@ async def decoded(codec: CodecContext, principal: Principal, payloads: list[Payl
         raise erased(principal, [err.scope], namespace) from None
     except PrivacyError as err:
         # TamperedPayload or UnknownKey; their messages name key IDs only, still not sent.
-        log.warning("decode failed", principal=principal.name, role=principal.role,
-                    case_ids=case_ids, namespace=namespace, refusal=type(err).__name__)
-        raise Problem(422, "", "payload cannot be decoded",
-                      "a payload failed authentication or names an unknown key") from None
+        log.warning(
+            "decode failed",
+            principal=principal.name,
+            role=principal.role,
+            case_ids=case_ids,
+            namespace=namespace,
+            refusal=type(err).__name__,
+        )
+        raise Problem(
+            422,
+            "",
+            "payload cannot be decoded",
+            "a payload failed authentication or names an unknown key",
+        ) from None
 
 
 # -- the routes ---------------------------------------------------------------------------------
 @router.post("/decode")
-async def decode(request: Request, principal: Caller, codec: Codec,
-                 namespace: Namespace) -> JSONResponse:
+async def decode(
+    request: Request, principal: Caller, codec: Codec, namespace: Namespace
+) -> JSONResponse:
     payloads = await payloads_in(request)
     case_ids = case_ids_of(payloads)
     await check_access(codec, principal, case_ids, namespace)
     plain = await decoded(codec, principal, payloads, case_ids, namespace)
-    log.info("payloads decoded", principal=principal.name, role=principal.role,
-             case_ids=case_ids, payload_count=len(payloads), namespace=namespace)
+    log.info(
+        "payloads decoded",
+        principal=principal.name,
+        role=principal.role,
+        case_ids=case_ids,
+        payload_count=len(payloads),
+        namespace=namespace,
+    )
     return payloads_answer(plain)
 
 
 @router.post("/encode")
-async def encode(request: Request, principal: Operator, codec: Codec,
-                 namespace: Namespace) -> JSONResponse:
+async def encode(
+    request: Request, principal: Operator, codec: Codec, namespace: Namespace
+) -> JSONResponse:
     payloads = await payloads_in(request)
     try:
         encoded = await codec.codec.encode(payloads)
     except CaseErased as err:
         raise erased(principal, [err.scope], namespace, "encode failed") from None
-    log.info("payloads encoded", principal=principal.name, role=principal.role,
-             key_scope=codec.codec.scope, payload_count=len(payloads), namespace=namespace)
+    log.info(
+        "payloads encoded",
+        principal=principal.name,
+        role=principal.role,
+        key_scope=codec.codec.scope,
+        payload_count=len(payloads),
+        namespace=namespace,
+    )
     return payloads_answer(encoded)
-

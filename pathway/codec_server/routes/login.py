@@ -49,7 +49,7 @@ setting; another UI needs <em>Include cross-origin credentials</em> on in its co
 _PAGE_HEADERS: Final = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'",
+    "form-action 'self'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
@@ -66,22 +66,24 @@ class _CookieFlags(TypedDict):
 
 
 def login_page(message: str = "", status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_LOGIN_PAGE.format(message=message), status_code=status,
-                        headers=_PAGE_HEADERS)
+    return HTMLResponse(
+        _LOGIN_PAGE.format(message=message), status_code=status, headers=_PAGE_HEADERS
+    )
 
 
 def signed_in_message(principal: Principal, until: str | None = None) -> str:
     expiry = f" until {html.escape(until)} UTC" if until else ""
-    return (f"<p>Signed in as <strong>{html.escape(principal.name)}</strong> "
-            f"({html.escape(principal.role)}){expiry}.</p>")
+    return (
+        f"<p>Signed in as <strong>{html.escape(principal.name)}</strong> "
+        f"({html.escape(principal.role)}){expiry}.</p>"
+    )
 
 
 def cookie_flags(request: Request, codec: CodecContext) -> _CookieFlags:
     """``Secure`` as the server was told, else as the request's scheme. SameSite=None lets the
     UI on another site send the cookie, and browsers accept it only on Secure cookies; over
     plain HTTP, Lax (the UI on the same host) is what works."""
-    secure = (request.url.scheme == "https" if codec.secure_cookies is None
-              else codec.secure_cookies)
+    secure = request.url.scheme == "https" if codec.secure_cookies is None else codec.secure_cookies
     return _CookieFlags(httponly=True, secure=secure, samesite="none" if secure else "lax")
 
 
@@ -97,8 +99,12 @@ def session_page(request: Request, codec: CodecContext, principal: Principal) ->
     """The page saying who signed in, with a new session cookie for ``principal``."""
     value, expires = codec.sessions.issue(principal)
     response = login_page(signed_in_message(principal, expires.isoformat(timespec="minutes")))
-    response.set_cookie(SESSION_COOKIE, value, max_age=int(codec.sessions.ttl.total_seconds()),
-                        **cookie_flags(request, codec))
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=int(codec.sessions.ttl.total_seconds()),
+        **cookie_flags(request, codec),
+    )
     log.info("codec login", principal=principal.name, role=principal.role)
     return response
 

@@ -69,47 +69,69 @@ class OpenedCase(EventAnswer):
 class TimelineAnswer(BaseModel):
     case_id: str
     timeline: list[dict[str, Any]] = Field(
-        description="Entries with the fields the caller's role may read")
+        description="Entries with the fields the caller's role may read"
+    )
 
 
 # -- the refusals of an event -------------------------------------------------------------------
 def rejected(err: EventRejected, case_id: str | None = None) -> Problem:
-    return Problem(409, "event-rejected", "event rejected", err.reason, rule=err.rule,
-                   field=err.field, case_id=case_id)
+    return Problem(
+        409,
+        "event-rejected",
+        "event rejected",
+        err.reason,
+        rule=err.rule,
+        field=err.field,
+        case_id=case_id,
+    )
 
 
 def unprocessable(request: Request, err: WorkflowUpdateFailedError) -> Problem:
     # The case refused the event for a reason that is no rule (a fault in the domain's
     # checks): nothing was applied, and sending it again will not help.
-    log.error("event refused without a rule", error=type(err.cause).__name__,
-              **request.state.audit)
-    return Problem(422, "event-unprocessable", "event cannot be processed",
-                   "the case could not process this event; nothing was recorded")
+    log.error("event refused without a rule", error=type(err.cause).__name__, **request.state.audit)
+    return Problem(
+        422,
+        "event-unprocessable",
+        "event cannot be processed",
+        "the case could not process this event; nothing was recorded",
+    )
 
 
 # -- routes -------------------------------------------------------------------------------------
 @router.post(
-    "/v1/cases", status_code=201,
+    "/v1/cases",
+    status_code=201,
     summary="Open a case with an identification (R1)",
     description="Starts the person's case, or joins it if another identification of the "
     "same `subject_ref` got there first (then 409, rule CASE, with the `case_id`). A "
     "repeat of an `event_id` answers 200 with the first result.",
     openapi_extra=request_body("Identified"),
-    responses={201: {"model": OpenedCase, "description": "The case was opened"},
-               200: {"model": OpenedCase, "description": "A repeat: the first result"},
-               **EVENT_ERRORS},
+    responses={
+        201: {"model": OpenedCase, "description": "The case was opened"},
+        200: {"model": OpenedCase, "description": "A repeat: the first result"},
+        **EVENT_ERRORS,
+    },
 )
-async def post_case(request: Request, principal: CaseReader, event: OpeningEvent,
-                    gw: Gateway) -> Response:
+async def post_case(
+    request: Request, principal: CaseReader, event: OpeningEvent, gw: Gateway
+) -> Response:
     settings = gw.settings
     case_id = case_id_for(event.subject_ref, settings.pepper)
     request.state.audit["case_id"] = case_id
     if gw.erased(case_id):
         raise gone(case_id)
     try:
-        case_id, result = await temporal(gw, open_case(
-            gw.client, event, pepper=settings.pepper, config=settings.case_config,
-            task_queue=settings.task_queue))
+        case_id, result = await temporal(
+            gw,
+            open_case(
+                gw.client,
+                event,
+                pepper=settings.pepper,
+                config=settings.case_config,
+                task_queue=settings.task_queue,
+            ),
+        )
     except EventRejected as err:
         # Both identifications name the same person: the second caller learns the case.
         raise rejected(err, case_id if err.rule == "CASE" else None) from None
@@ -117,11 +139,18 @@ async def post_case(request: Request, principal: CaseReader, event: OpeningEvent
         raise unprocessable(request, err) from None
     except CaseErased:
         raise gone(case_id) from None
-    body = {"case_id": case_id, "event_id": result.event_id,
-            "event_type": result.event_type, "duplicate": result.duplicate,
-            "summary": summary_view(result.summary, principal.role)}
-    return JSONResponse(body, status_code=200 if result.duplicate else 201,
-                        headers={"Location": f"/v1/cases/{case_id}"})
+    body = {
+        "case_id": case_id,
+        "event_id": result.event_id,
+        "event_type": result.event_type,
+        "duplicate": result.duplicate,
+        "summary": summary_view(result.summary, principal.role),
+    }
+    return JSONResponse(
+        body,
+        status_code=200 if result.duplicate else 201,
+        headers={"Location": f"/v1/cases/{case_id}"},
+    )
 
 
 @router.post(
@@ -132,11 +161,14 @@ async def post_case(request: Request, principal: CaseReader, event: OpeningEvent
     "`organisation` must be the caller's. A repeat of an `event_id` answers the first "
     "result.",
     openapi_extra=request_body("CaseEvent"),
-    responses={200: {"model": EventAnswer, "description": "Accepted (or a repeat)"},
-               **EVENT_ERRORS},
+    responses={
+        200: {"model": EventAnswer, "description": "Accepted (or a repeat)"},
+        **EVENT_ERRORS,
+    },
 )
-async def post_event(request: Request, case_id: KnownCaseId, principal: CaseReader,
-                     event: SentEvent, gw: Gateway) -> Response:
+async def post_event(
+    request: Request, case_id: KnownCaseId, principal: CaseReader, event: SentEvent, gw: Gateway
+) -> Response:
     try:
         result = await temporal(gw, record_event(gw.client, case_id, event))
     except EventRejected as err:
@@ -150,12 +182,21 @@ async def post_event(request: Request, case_id: KnownCaseId, principal: CaseRead
         # closed case learn that it is closed.
         state = await involved_state(gw, principal, case_id)
         if state.phase is Phase.CLOSED:
-            raise Problem(409, "event-rejected", "event rejected", "the case is closed",
-                          rule="CASE", field="type") from None
+            raise Problem(
+                409,
+                "event-rejected",
+                "event rejected",
+                "the case is closed",
+                rule="CASE",
+                field="type",
+            ) from None
         raise not_found(case_id) from None
-    body = {"event_id": result.event_id, "event_type": result.event_type,
-            "duplicate": result.duplicate,
-            "summary": summary_view(result.summary, principal.role)}
+    body = {
+        "event_id": result.event_id,
+        "event_type": result.event_type,
+        "duplicate": result.duplicate,
+        "summary": summary_view(result.summary, principal.role),
+    }
     return JSONResponse(body)
 
 
@@ -164,9 +205,13 @@ async def post_event(request: Request, case_id: KnownCaseId, principal: CaseRead
     summary="The case, as the caller's role may see it",
     description="Only organisations involved in the case (and operators) read it; each "
     "role sees the fields the read matrix grants it (docs/gateway.md).",
-    responses={200: {"description": "The case's readable fields",
-                     "content": {"application/json": {"schema": {"type": "object"}}}},
-               **CASE_ERRORS},
+    responses={
+        200: {
+            "description": "The case's readable fields",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **CASE_ERRORS,
+    },
 )
 async def get_case(principal: CaseReader, state: ReadableCase) -> Response:
     return JSONResponse(case_view(state, principal.role))
@@ -175,8 +220,10 @@ async def get_case(principal: CaseReader, state: ReadableCase) -> Response:
 @router.get(
     "/v1/cases/{case_id}/timeline",
     summary="Who did what when in the case, as the caller's role may see it",
-    response_model=TimelineAnswer, responses=CASE_ERRORS,
+    response_model=TimelineAnswer,
+    responses=CASE_ERRORS,
 )
-async def get_timeline(case_id: KnownCaseId, principal: CaseReader,
-                       state: ReadableCase) -> TimelineAnswer:
+async def get_timeline(
+    case_id: KnownCaseId, principal: CaseReader, state: ReadableCase
+) -> TimelineAnswer:
     return TimelineAnswer(case_id=case_id, timeline=timeline_view(state, principal.role))

@@ -18,9 +18,11 @@ __all__ = ["mount_swagger_ui", "router"]
 DOCS_STATIC: Final = "/docs/static"
 #: The browser may load the /docs page's parts only from the gateway (Swagger UI's start-up
 #: script is inline, and its stylesheet embeds data: images).
-DOCS_CSP: Final = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
-                   "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                   "frame-ancestors 'none'")
+DOCS_CSP: Final = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'"
+)
 
 router = APIRouter()
 
@@ -41,11 +43,13 @@ async def docs(request: Request) -> HTMLResponse:
     app: FastAPI = request.app
     root = str(request.scope.get("root_path", "")).rstrip("/")
     page = get_swagger_ui_html(
-        openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API documentation",
+        openapi_url=f"{root}{app.openapi_url}",
+        title=f"{app.title} - API documentation",
         swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
         swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
         swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon-32x32.png",
         # Swagger UI would otherwise send the document's URL to an online validator.
-        swagger_ui_parameters={"validatorUrl": None})
+        swagger_ui_parameters={"validatorUrl": None},
+    )
     page.headers["Content-Security-Policy"] = DOCS_CSP
     return page

@@ -18,11 +18,19 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Temporal is reachable",
-            responses={503: problem_response("Temporal is unreachable")})
+@router.get(
+    "/readyz",
+    summary="Temporal is reachable",
+    responses={503: problem_response("Temporal is unreachable")},
+)
 async def readyz(gw: Gateway) -> dict[str, str]:
-    await temporal(gw, gw.client.workflow_service.get_system_info(
-        GetSystemInfoRequest(), retry=False,
-        timeout=timedelta(seconds=min(gw.settings.temporal_timeout, 5.0))),
-        "Temporal cannot be reached")
+    await temporal(
+        gw,
+        gw.client.workflow_service.get_system_info(
+            GetSystemInfoRequest(),
+            retry=False,
+            timeout=timedelta(seconds=min(gw.settings.temporal_timeout, 5.0)),
+        ),
+        "Temporal cannot be reached",
+    )
     return {"status": "ready"}

@@ -44,7 +44,8 @@ class RemindedDeadline(BaseModel):
     rule: str
     due_at: datetime
     next_reminder_at: datetime | None = Field(
-        description="The next reminder to this organisation, if one is still to come")
+        description="The next reminder to this organisation, if one is still to come"
+    )
 
 
 class CaseObligations(BaseModel):
@@ -73,9 +74,12 @@ class ObligationsAnswer(BaseModel):
     responses={**CASE_ERRORS, 422: problem_response("Invalid parameters")},
 )
 async def get_obligations(
-    principal: Caller, gw: Gateway,
-    organisation: Annotated[Organisation | None, Query(
-        description="Whose obligations (operators only; others see their own)")] = None,
+    principal: Caller,
+    gw: Gateway,
+    organisation: Annotated[
+        Organisation | None,
+        Query(description="Whose obligations (operators only; others see their own)"),
+    ] = None,
 ) -> ObligationsAnswer:
     return await obligations_of(gw, whose(principal, organisation))
 
@@ -85,18 +89,29 @@ def whose(principal: Principal, organisation: Organisation | None) -> Organisati
     operator the one named (403 for analysts and for another's, 422 if an operator names
     none)."""
     if principal.role == _ANALYST:
-        raise Problem(403, "forbidden", "not allowed",
-                      "analysts read aggregates only", rule="ACCESS")
+        raise Problem(
+            403, "forbidden", "not allowed", "analysts read aggregates only", rule="ACCESS"
+        )
     if principal.is_operator:
         if organisation is None:
-            raise Problem(422, "invalid-request", "organisation required",
-                          "operators name the organisation", field="organisation")
+            raise Problem(
+                422,
+                "invalid-request",
+                "organisation required",
+                "operators name the organisation",
+                field="organisation",
+            )
         return organisation
     assert isinstance(principal.organisation, Organisation)
     if organisation not in (None, principal.organisation):
-        raise Problem(403, "forbidden", "not allowed",
-                      "an organisation reads only its own obligations",
-                      rule="ACCESS", field="organisation")
+        raise Problem(
+            403,
+            "forbidden",
+            "not allowed",
+            "an organisation reads only its own obligations",
+            rule="ACCESS",
+            field="organisation",
+        )
     return principal.organisation
 
 
@@ -104,13 +119,16 @@ def whose(principal: Principal, organisation: Organisation | None) -> Organisati
 async def obligations_of(gw: GatewayContext, org: Organisation) -> ObligationsAnswer:
     """``org``'s obligations and reminded deadlines in up to ``obligations_limit`` running
     cases, queried a few at a time; the cases whose first due date comes soonest first."""
-    query = (f"{search_attributes.OBLIGATION_OWNERS.name} = '{org.value}' "
-             f"AND ExecutionStatus = 'Running' AND TaskQueue = '{gw.settings.task_queue}'")
+    query = (
+        f"{search_attributes.OBLIGATION_OWNERS.name} = '{org.value}' "
+        f"AND ExecutionStatus = 'Running' AND TaskQueue = '{gw.settings.task_queue}'"
+    )
     limit = gw.settings.obligations_limit
     case_ids = await temporal(gw, _listed(gw, query, limit + 1))
     gate = asyncio.Semaphore(gw.settings.obligations_concurrency)
-    found = await asyncio.gather(*(_in_case(gw, gate, org, case_id)
-                                   for case_id in case_ids[:limit]))
+    found = await asyncio.gather(
+        *(_in_case(gw, gate, org, case_id) for case_id in case_ids[:limit])
+    )
     cases = sorted((c for c in found if c is not None), key=_earliest)
     return ObligationsAnswer(organisation=org, cases=cases, truncated=len(case_ids) > limit)
 
@@ -119,8 +137,9 @@ async def _listed(gw: GatewayContext, query: str, limit: int) -> list[str]:
     return [execution.id async for execution in gw.client.list_workflows(query, limit=limit)]
 
 
-async def _in_case(gw: GatewayContext, gate: asyncio.Semaphore, org: Organisation,
-                   case_id: str) -> CaseObligations | None:
+async def _in_case(
+    gw: GatewayContext, gate: asyncio.Semaphore, org: Organisation, case_id: str
+) -> CaseObligations | None:
     async with gate:
         if gw.erased(case_id):
             return None
@@ -133,19 +152,34 @@ async def _in_case(gw: GatewayContext, gate: asyncio.Semaphore, org: Organisatio
 
 def _obligations_in(state: CaseState, org: Organisation) -> CaseObligations | None:
     obligations = [
-        OwnObligation(id=o.id, kind=o.kind, rule=o.rule, action=o.action, due_at=o.due_at,
-                      escalated=o.escalated_at is not None)
-        for o in state.open_obligations if o.owner is org
+        OwnObligation(
+            id=o.id,
+            kind=o.kind,
+            rule=o.rule,
+            action=o.action,
+            due_at=o.due_at,
+            escalated=o.escalated_at is not None,
+        )
+        for o in state.open_obligations
+        if o.owner is org
     ]
     deadlines = []
     if may_read(org.value, "deadlines"):
         for deadline in state.deadlines.values():
-            ours = [r for r in deadline.reminders
-                    if org in r.recipients or (r.lead_ngo and org is state.lead_ngo)]
+            ours = [
+                r
+                for r in deadline.reminders
+                if org in r.recipients or (r.lead_ngo and org is state.lead_ngo)
+            ]
             if ours:
-                deadlines.append(RemindedDeadline(
-                    kind=deadline.kind, rule=deadline.rule, due_at=deadline.due_at,
-                    next_reminder_at=min((r.at for r in ours if not r.sent), default=None)))
+                deadlines.append(
+                    RemindedDeadline(
+                        kind=deadline.kind,
+                        rule=deadline.rule,
+                        due_at=deadline.due_at,
+                        next_reminder_at=min((r.at for r in ours if not r.sent), default=None),
+                    )
+                )
     if not obligations and not deadlines:
         return None
     deadlines.sort(key=lambda d: (d.due_at, d.kind))

@@ -86,6 +86,17 @@ def passed_through(argv: Sequence[str]) -> argparse.Namespace | None:
     return argparse.Namespace(handler=_worker, worker_args=list(argv[1:]))
 
 
+def tcp_port(value: str) -> int:
+    """A TCP port number (1–65535) for argparse; anything else is a usage error (exit 2)."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1–65535)")
+    return port
+
+
 def add_commands(sub: Commands) -> None:
     """Register ``dev``, ``gateway`` and ``worker``."""
     dev = sub.add_parser("dev", help="start the embedded Temporal dev server and all workers")
@@ -94,17 +105,17 @@ def add_commands(sub: Commands) -> None:
         default=os.environ.get("PATHWAY_VAR", "var"),
         help="state directory (SQLite database, outbox, keys)",
     )
-    dev.add_argument("--port", type=int, default=7233)
-    dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument("--port", type=tcp_port, default=7233, help="Temporal frontend (gRPC)")
+    dev.add_argument("--ui-port", type=tcp_port, default=8233, help="Temporal web UI")
     dev.add_argument(
         "--codec-port",
-        type=int,
+        type=tcp_port,
         default=8234,
         help="codec server for the web UI (decrypts for those allowed)",
     )
     dev.add_argument(
         "--gateway-port",
-        type=int,
+        type=tcp_port,
         default=8080,
         help="event gateway for NGO and authority systems (on 127.0.0.1)",
     )
@@ -117,7 +128,7 @@ def add_commands(sub: Commands) -> None:
         "and authority systems; see docs/gateway.md)",
     )
     gateway.add_argument("--host", default="127.0.0.1")
-    gateway.add_argument("--port", type=int, default=8080)
+    gateway.add_argument("--port", type=tcp_port, default=8080)
     gateway.set_defaults(handler=_gateway)
 
     wrk = sub.add_parser(

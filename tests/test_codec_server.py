@@ -41,6 +41,8 @@ from tests.receivers import eventually
 
 UI_ORIGIN = "http://127.0.0.1:8233"
 BASE_URL = "http://codec.test"
+#: What a browser sends with the sign-in form posted from the codec server's own page.
+FROM_LOGIN_PAGE = {"Origin": BASE_URL}
 #: A stand-in for a person's facts: it must never appear in any log line or error answer.
 CANARY = "CANARY-Ana-Novak-1999-05-17-passport-X123"
 
@@ -270,7 +272,9 @@ class TestAuthentication:
         assert form.status_code == 200
         assert 'name="token"' in form.text
 
-        login = await client.post("/login", data={"token": PEOPLE["caritas"][1]})
+        login = await client.post(
+            "/login", data={"token": PEOPLE["caritas"][1]}, headers=FROM_LOGIN_PAGE
+        )
 
         assert login.status_code == 200
         cookie = login.headers["set-cookie"]
@@ -294,7 +298,7 @@ class TestAuthentication:
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
         """A signed-in browser visiting another site cannot be made to decode for it."""
-        await client.post("/login", data={"token": PEOPLE[OPERATOR][1]})
+        await client.post("/login", data={"token": PEOPLE[OPERATOR][1]}, headers=FROM_LOGIN_PAGE)
 
         foreign = await client.post(
             "/decode", json=await sealed(codec), headers={"Origin": "https://evil.example"}
@@ -306,7 +310,9 @@ class TestAuthentication:
 
     async def test_wrong_token_at_login_sets_no_cookie(self, client: httpx.AsyncClient) -> None:
         """A wrong token gets the form again with 401 and no cookie."""
-        response = await client.post("/login", data={"token": "not-a-token"})
+        response = await client.post(
+            "/login", data={"token": "not-a-token"}, headers=FROM_LOGIN_PAGE
+        )
 
         assert response.status_code == 401
         assert "set-cookie" not in response.headers
@@ -337,7 +343,11 @@ class TestAuthentication:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="https://codec.test"
         ) as http:
-            login = await http.post("/login", data={"token": PEOPLE["caritas"][1]})
+            login = await http.post(
+                "/login",
+                data={"token": PEOPLE["caritas"][1]},
+                headers={"Origin": "https://codec.test"},
+            )
 
         cookie = login.headers["set-cookie"]
         assert "Secure" in cookie and "SameSite=none" in cookie

@@ -272,7 +272,9 @@ class TestCredentialsFollowTheFile:
             transport=httpx.ASGITransport(app=app), base_url="http://codec.test"
         ) as client:
             _, token = add_token(path, "caritas", "caritas web ui")
-            login = await client.post("/login", data={"token": token})
+            login = await client.post(
+                "/login", data={"token": token}, headers={"Origin": "http://codec.test"}
+            )
         assert login.status_code == 200
         assert "caritas web ui" in login.text
 

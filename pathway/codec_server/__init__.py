@@ -17,19 +17,23 @@ nor any log line: errors and audit lines name principals, case IDs (pseudonyms) 
 The parts: :mod:`.app` (:func:`create_codec_app`, :func:`serve_codec`), :mod:`.context` (what
 every request reaches), :mod:`.dependencies` (the caller, from a token or a session cookie sent
 from the UI's origin), :mod:`.case_access` (who may read a case whole) and the routers in
-:mod:`.routes` (``/decode`` and ``/encode``, ``/login`` and ``/logout``, ``/healthz``). Errors
+:mod:`.routes` (``/decode`` and ``/encode``, ``/login`` and ``/logout``, ``/healthz``), with
+:mod:`.sign_in` guarding ``/login`` (same origin only, failed attempts throttled). Errors
 are ``application/problem+json`` (:mod:`pathway.web.problems`).
 """
 
 from pathway.codec_server.app import create_codec_app, serve_codec
 from pathway.codec_server.case_access import CaseAccess, Involved, RoleCaseAccess
 from pathway.codec_server.dependencies import SESSION_COOKIE
+from pathway.codec_server.sign_in import FailedAttempts, SignIn
 
 __all__ = [
     "SESSION_COOKIE",
     "CaseAccess",
+    "FailedAttempts",
     "Involved",
     "RoleCaseAccess",
+    "SignIn",
     "create_codec_app",
     "serve_codec",
 ]

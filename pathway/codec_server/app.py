@@ -12,11 +12,12 @@ from typing import Final
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from pathway.access.credentials import Credentials, SessionSigner
+from pathway.access.credentials import Credentials
 from pathway.codec_server.case_access import CaseAccess
 from pathway.codec_server.context import CodecContext
 from pathway.codec_server.routes import codec as codec_routes
 from pathway.codec_server.routes import health, login
+from pathway.codec_server.sign_in import SignIn
 from pathway.privacy.codec import CaseCodec
 from pathway.web.problems import install_problem_handlers
 from pathway.web.serving import listen, serve_app
@@ -32,27 +33,30 @@ def create_codec_app(
     credentials: Credentials,
     allowed_origin: str,
     case_access: CaseAccess,
-    sessions: SessionSigner | None = None,
-    secure_cookies: bool | None = None,
+    sign_in: SignIn | None = None,
 ) -> FastAPI:
     """The codec server as an ASGI app.
 
     ``allowed_origin`` is the web UI's origin (e.g. ``http://127.0.0.1:8233``): the only one
     whose browser requests are answered, and the only one from which a session cookie counts.
-    ``sessions`` defaults to a signer with a per-process random secret. ``secure_cookies``
-    forces the cookie's ``Secure`` flag (SameSite=None then); by default it follows the
-    request's scheme, so plain-HTTP development gets a SameSite=Lax cookie (the UI and this
-    server on one host are the same site, whatever their ports).
+    ``sign_in`` (:class:`~pathway.codec_server.sign_in.SignIn`) says how browsers sign in: the
+    server's own origin, which alone may post the sign-in form (by default each request's
+    own), the session signer (by default a per-process random secret), whether cookies are
+    forced ``Secure`` (SameSite=None then; by default as the request's scheme, so plain-HTTP
+    development gets a SameSite=Lax cookie: the UI and this server on one host are the same
+    site, whatever their ports) and the count of failed sign-ins per address.
     """
+    sign_in = sign_in or SignIn()
     app = FastAPI(title="Pathway codec server", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.codec = CodecContext(
         codec=codec,
         credentials=credentials,
         allowed_origin=allowed_origin,
         case_access=case_access,
-        sessions=sessions or SessionSigner(),
-        secure_cookies=secure_cookies,
+        sessions=sign_in.sessions,
+        secure_cookies=sign_in.secure_cookies,
     )
+    app.state.sign_in = sign_in
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[allowed_origin],

@@ -4,6 +4,8 @@
 - the caller (:data:`Caller`): a bearer token, or a session cookie sent from the web UI's
   origin; 401 if neither names anyone. :data:`Operator` is a caller who may encode (403 if not);
 - who is signed in at this browser, whatever the origin (:data:`SignedIn`, for the login page);
+- how browsers sign in (:data:`SignInSettings`), and a sign-in form posted from the codec
+  server's own page, 403 otherwise (:func:`same_origin`);
 - the ``X-Namespace`` the UI names, fit for the audit trail (:data:`Namespace`).
 
 A route's dependencies run before the route reads its body: the caller is known (401, 403)
@@ -18,6 +20,7 @@ from fastapi import Depends, Request
 
 from pathway.access.credentials import Principal
 from pathway.codec_server.context import CodecContext
+from pathway.codec_server.sign_in import SignIn, origin_of
 from pathway.web.problems import Problem
 
 __all__ = [
@@ -26,8 +29,10 @@ __all__ = [
     "Codec",
     "Namespace",
     "Operator",
+    "SignInSettings",
     "SignedIn",
     "client_host",
+    "same_origin",
 ]
 
 log = structlog.stdlib.get_logger("pathway.codec_server")
@@ -122,3 +127,42 @@ async def signed_in(request: Request, codec: Codec) -> Principal | None:
 
 
 SignedIn = Annotated[Principal | None, Depends(signed_in)]
+
+
+# -- signing in ---------------------------------------------------------------------------------
+def sign_in_settings(request: Request) -> SignIn:
+    """How browsers sign in (:class:`~pathway.codec_server.sign_in.SignIn`, on the app)."""
+    settings: SignIn = request.app.state.sign_in
+    return settings
+
+
+SignInSettings = Annotated[SignIn, Depends(sign_in_settings)]
+
+
+async def same_origin(request: Request, settings: SignInSettings) -> None:
+    """A form posted from the codec server's own page: its ``Origin`` (or, if the browser sent
+    none, its ``Referer``) is the server's own origin; 403 for another site, ``null`` or none.
+
+    Sign-in is a state change a browser makes with its cookies, so another site must not be
+    able to make it (login CSRF: the visitor would be signed in as whoever the other site
+    chose, and the web UI would show that account's view).
+    """
+    own = settings.own_origin or str(request.base_url)
+    sent = request.headers.get("origin")
+    if sent is None:
+        sent = request.headers.get("referer")
+    expected = origin_of(own)
+    if sent is not None and expected is not None and origin_of(sent) == expected:
+        return
+    log.warning(
+        "codec login refused: not posted from its own page",
+        client=client_host(request),
+        origin_header="origin" in request.headers,
+        referer_header="referer" in request.headers,
+    )
+    raise Problem(
+        403,
+        "",
+        "sign-in from another page refused",
+        f"sign in on this server's own page: {own.rstrip('/')}/login",
+    )

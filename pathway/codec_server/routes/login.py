@@ -2,7 +2,13 @@
 signed session cookie, which then counts on requests from the UI's origin
 (:mod:`pathway.codec_server.dependencies`).
 
-The page takes a secret: it is never cached, framed or sent as a referrer.
+A sign-in is accepted only as a form posted from this server's own page (403 otherwise), and
+after five failed sign-ins from one address within five minutes that address gets 429 with
+``Retry-After`` until the oldest of them is five minutes old (:mod:`pathway.codec_server.sign_in`).
+
+The page takes a secret: it is never cached or framed, and its address is never sent to another
+site as a referrer (``Referrer-Policy: same-origin``: ``no-referrer`` would make the browser
+send ``Origin: null`` with the form, which the origin check must refuse).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
@@ -11,12 +17,19 @@ from typing import Final, Literal, TypedDict
 from urllib.parse import parse_qs
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from pathway.access.credentials import Principal
 from pathway.codec_server.context import CodecContext
-from pathway.codec_server.dependencies import SESSION_COOKIE, Codec, SignedIn, client_host
+from pathway.codec_server.dependencies import (
+    SESSION_COOKIE,
+    Codec,
+    SignedIn,
+    SignInSettings,
+    client_host,
+    same_origin,
+)
 from pathway.web.bodies import read_body
 from pathway.web.problems import Problem
 
@@ -50,7 +63,7 @@ _PAGE_HEADERS: Final = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
@@ -115,16 +128,30 @@ async def login_form(principal: SignedIn) -> HTMLResponse:
     return login_page(signed_in_message(principal) if principal else "")
 
 
-@router.post("/login")
-async def login(request: Request, codec: Codec) -> HTMLResponse:
+@router.post("/login", dependencies=[Depends(same_origin)])
+async def login(request: Request, codec: Codec, settings: SignInSettings) -> HTMLResponse:
     try:
         token = await submitted_token(request)
     except (Problem, UnicodeDecodeError, ValueError):
         return login_page(_MALFORMED, 400)
+    # From here to the answer nothing awaits: attempts sent at once are counted one by one.
+    source = client_host(request) or "unknown"
+    wait = settings.attempts.retry_after(source)
+    if wait is not None:
+        log.warning("codec login throttled", client=source, retry_after=wait)
+        raise Problem(
+            429,
+            "",
+            "too many failed sign-ins",
+            f"too many failed sign-ins from this address; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     principal = codec.credentials.authenticate(token) if token else None
     if principal is None:
-        log.warning("codec login failed", client=client_host(request))
+        settings.attempts.failed(source)
+        log.warning("codec login failed", client=source)
         return login_page(_NOT_RECOGNISED, 401)
+    settings.attempts.succeeded(source)
     return session_page(request, codec, principal)
 
 

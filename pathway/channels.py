@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, BinaryIO, Literal, get_args
 
 import httpx
 from pydantic import (
@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from pathway.domain.organisations import NOTIFIED, Organisation
+from pathway.secret_files import open_private_append, private_dir
 from pathway.settings import var_dir
 
 #: The environment variable naming the channels file when no path is given.
@@ -43,11 +44,19 @@ class OutboxChannel(_ChannelModel):
     """Append one JSON line per notification to ``<directory>/<recipient>.jsonl``.
 
     A relative ``directory`` is relative to the worker's working directory; by default it is
-    ``outbox/`` in the state directory (``PATHWAY_VAR``, default ``./var``).
+    ``outbox/`` in the state directory (``PATHWAY_VAR``, default ``./var``). The directory is
+    created 0700 and each file 0600 (:func:`open_outbox`), whatever the umask.
     """
 
     kind: Literal["outbox"] = "outbox"
     directory: Path = Field(default_factory=lambda: var_dir() / "outbox")
+
+
+def open_outbox(path: Path) -> BinaryIO:
+    """An outbox file opened for appending: created 0600 (and its directory 0700) if missing,
+    so that only the service's account reads the notifications, whatever the umask."""
+    private_dir(path.parent)
+    return open_private_append(path)
 
 
 class WebhookChannel(_ChannelModel):

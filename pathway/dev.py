@@ -12,6 +12,13 @@ had started; ``pathway dev`` prints it as ``error: …`` and exits with code 2. 
 a part fails later (a server cannot serve, the Temporal server dies): everything stops within
 seconds and the failure is raised.
 
+Files at rest: ``pathway dev`` runs with the umask 077 (its Temporal dev server too), and every
+file it creates in ``var_dir`` is 0600, the directory itself 0700. Before anything starts, the
+state directory and the files holding keys and secrets (:func:`private_state`) are checked: if
+the group or others may use one, it refuses to start, naming each and the ``chmod`` that fixes
+it. The first start's operator token is printed only to a terminal; otherwise it is written to
+``var_dir/operator-token`` (0600) and only that path is printed (:func:`hand_over_token`).
+
 The web UI is served through a small front on the UI port that forwards to the Temporal UI
 server (on a port of its own) and tells the UI to send the browser's credentials to the codec
 server: after signing in at the codec server's ``/login``, the UI shows decrypted payloads with
@@ -31,7 +38,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 import structlog
 from temporalio.client import Client
@@ -39,13 +46,14 @@ from temporalio.client import Client
 from pathway import workers
 from pathway.access.credentials import (
     CREDENTIALS_ENV,
+    DEV_CREDENTIALS_FILE,
     Credentials,
     CredentialsError,
     ensure_dev_credentials,
 )
 from pathway.channels import ChannelConfigError, load_channels
 from pathway.clients.cases import UnknownCase, case_state
-from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, create_codec_app
+from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, SignIn, create_codec_app
 from pathway.domain.organisations import NOTIFIED, Organisation
 from pathway.gateway import (
     GatewayConfigError,
@@ -55,8 +63,15 @@ from pathway.gateway import (
     load_authenticator,
 )
 from pathway.privacy.codec import CaseCodec
-from pathway.privacy.keys import PrivacyError
+from pathway.privacy.keys import PrivacyError, sqlite_companions
 from pathway.process import install_stop_signals
+from pathway.secret_files import (
+    OpenToOthers,
+    private_dir,
+    private_umask,
+    require_private,
+    write_secret,
+)
 from pathway.temporal_binaries import (
     DevServer,
     DevServerError,
@@ -70,10 +85,13 @@ from pathway.web.serving import AddressUnavailable, JsonPatch, ReverseProxy, lis
 
 __all__ = [
     "LOCK_FILE",
+    "OPERATOR_TOKEN_FILE",
     "DevPorts",
     "DevStartError",
+    "hand_over_token",
     "hold_state_dir",
     "involved_in_case",
+    "private_state",
     "run_dev",
     "ui_codec_settings",
 ]
@@ -83,6 +101,8 @@ log = structlog.stdlib.get_logger(__name__)
 HOST: Final = "127.0.0.1"
 #: Held (``flock``) by the running ``pathway dev`` for its whole life; holds its process ID.
 LOCK_FILE: Final = "pathway-dev.lock"
+#: Where the first start's operator token goes (0600) when stdout is not a terminal.
+OPERATOR_TOKEN_FILE: Final = "operator-token"  # noqa: S105 - a file name, not a secret
 #: How long the parts still running get to stop once one has failed or ``stop`` is set; the
 #: workers' own grace for activities in flight is 10 s (workers.NOTIFY_GRACEFUL_SHUTDOWN).
 SHUTDOWN_GRACE: Final = timedelta(seconds=20)
@@ -124,10 +144,10 @@ def hold_state_dir(var_dir: Path) -> Iterator[None]:
     Two ``pathway dev`` on one state directory would share one SQLite database and key store;
     the second is refused with :class:`DevStartError` naming the first one's process ID. The
     lock is an ``flock`` on ``var_dir/pathway-dev.lock``, released by the kernel however this
-    process ends (a stale file never blocks a start).
+    process ends (a stale file never blocks a start). A new ``var_dir`` is made 0700.
     """
     try:
-        var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(var_dir)
         fd = os.open(var_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as error:
         raise DevStartError(
@@ -146,6 +166,41 @@ def hold_state_dir(var_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def private_state(var_dir: Path) -> list[Path]:
+    """What must be private to the account running ``pathway dev``: the state directory, the
+    key store (with its ``-wal`` and ``-shm``), the master keys and their directory, the
+    credentials file, the ID pepper and the operator token file. (The Temporal database, its
+    log and the outbox are created 0600 too, and are out of others' reach in a 0700 state
+    directory.)"""
+    keys = var_dir / "keys.db"
+    master_keys = var_dir / "master-keys"
+    credentials = os.environ.get(CREDENTIALS_ENV)
+    return [
+        var_dir,
+        keys,
+        *sqlite_companions(keys),
+        master_keys,
+        *sorted(master_keys.glob("*.key")),
+        Path(credentials) if credentials else var_dir / DEV_CREDENTIALS_FILE,
+        var_dir / "id-pepper",
+        var_dir / OPERATOR_TOKEN_FILE,
+    ]
+
+
+def _check_private_state(var_dir: Path) -> None:
+    """:class:`DevStartError` (one line, each path and its ``chmod``) if the group or others
+    may use anything of :func:`private_state`. Refused rather than tightened: a key others
+    could read may already have been copied, and the operator must know."""
+    try:
+        require_private(private_state(var_dir))
+    except OpenToOthers as error:
+        raise DevStartError(f"refusing to start: {error}") from None
+    except OSError as error:
+        raise DevStartError(
+            f"cannot check the state directory {var_dir}: {_one_line(error)}"
+        ) from None
 
 
 # -- ports ------------------------------------------------------------------------------------
@@ -270,8 +325,11 @@ async def run_dev(
         _Port("gateway", "--gateway-port", ports.gateway),
     ]
     _check_distinct([frontend, *served])
-    with hold_state_dir(var_dir):
+    # Whatever this process and its children create is theirs alone (the umask is restored
+    # on the way out, for a caller that goes on).
+    with private_umask(), hold_state_dir(var_dir):
         # Every check before anything starts or is printed (the operator token among them).
+        _check_private_state(var_dir)
         ui_sock, codec_sock, gateway_sock = _bind_all(frontend, served)
         with ui_sock, codec_sock, gateway_sock:
             await _run(
@@ -342,6 +400,8 @@ async def _run(
                 credentials=credentials,
                 allowed_origin=ui_url,
                 case_access=RoleCaseAccess(partial(involved_in_case, client)),
+                # The sign-in form is posted only from the codec server's own page.
+                sign_in=SignIn(own_origin=codec_url),
             )
             gateway_app = create_gateway_app(
                 client=client, authenticator=authenticator, settings=gateway_settings
@@ -488,19 +548,44 @@ def _failure_of(name: str, task: asyncio.Task[None], stop: asyncio.Event) -> Dev
 
 def _credentials(var_dir: Path) -> Credentials:
     """``PATHWAY_CREDENTIALS`` if set; else ``var/credentials.toml``, created on first start
-    with one operator token, which is printed once (it is stored only as a hash)."""
+    with one operator token, which is handed over once (:func:`hand_over_token`; it is stored
+    only as a hash)."""
     if os.environ.get(CREDENTIALS_ENV):
         return Credentials.load()
     path, token = ensure_dev_credentials(var_dir)
     if token is not None:
-        # A secret for the person at the terminal: printed, never logged.
-        sys.stdout.write(
-            f"\nOperator token (shown once; stored only as a hash in {path}):\n  {token}\n"
-            "Use it for `pathway case erase` (PATHWAY_TOKEN) and to sign in to the codec "
-            "server for the web UI.\n\n"
-        )
-        sys.stdout.flush()
+        hand_over_token(token, credentials_file=path, var_dir=var_dir, out=sys.stdout)
     return Credentials.load(path)
+
+
+_OPERATOR_USES: Final = (
+    "Use it for `pathway case erase` (PATHWAY_TOKEN) and to sign in to the codec server for "
+    "the web UI.\n"
+)
+
+
+def hand_over_token(token: str, *, credentials_file: Path, var_dir: Path, out: TextIO) -> None:
+    """Give the first start's operator token to the person who started ``pathway dev``; it is
+    never logged.
+
+    Printed to ``out`` only if it is a terminal. Otherwise (a log file, a pipe, a service
+    manager's journal, each of which keeps what it is given) the token is written to
+    ``var_dir/operator-token`` (mode 0600, in one step) and only that path is printed.
+    """
+    if out.isatty():
+        out.write(
+            f"\nOperator token (shown once; stored only as a hash in {credentials_file}):\n"
+            f"  {token}\n{_OPERATOR_USES}\n"
+        )
+    else:
+        token_file = var_dir / OPERATOR_TOKEN_FILE
+        write_secret(token_file, f"{token}\n", replace=True)
+        out.write(
+            f"\nOperator token written to {token_file} (mode 0600), not printed: stdout is not "
+            f"a terminal. Only its hash is kept, in {credentials_file}: read the file once, keep "
+            f"the token and delete the file.\n{_OPERATOR_USES}\n"
+        )
+    out.flush()
 
 
 async def involved_in_case(client: Client, case_id: str) -> set[Organisation]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from pathway.domain.config import CaseConfig
-from pathway.secret_files import write_secret
+from pathway.secret_files import private_dir, write_secret
 
 
 def var_dir() -> Path:
@@ -20,13 +20,14 @@ def id_pepper() -> bytes:
     """The secret that makes case IDs pseudonymous (``PATHWAY_ID_PEPPER``, hex).
 
     The embedded default creates one under ``var/id-pepper`` on first use; every client of one
-    deployment (CLI, gateway) must share it, or one person would get two cases.
+    deployment (CLI, gateway) must share it, or one person would get two cases. The file is
+    0600, and the state directory 0700 if this creates it.
     """
     if value := os.environ.get("PATHWAY_ID_PEPPER"):
         return bytes.fromhex(value)
     path = var_dir() / "id-pepper"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         # Two first starts at once: one pepper wins, the other process reads it.
         write_secret(path, secrets.token_hex(32), replace=False)
     return bytes.fromhex(path.read_text().strip())

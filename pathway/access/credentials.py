@@ -42,7 +42,7 @@ from pydantic import (
 )
 
 from pathway.domain.organisations import Organisation
-from pathway.secret_files import write_secret
+from pathway.secret_files import private_dir, write_secret
 
 __all__ = [
     "CREDENTIALS_ENV",
@@ -352,7 +352,7 @@ def _free_name(role: str, taken: set[str]) -> str:
 
 def add_token(path: Path, role: str, name: str | None = None) -> tuple[TokenEntry, str]:
     """Add a new random token for ``role`` (an organisation, or ``"operator"``) to the
-    credentials file at ``path``, creating the file (and its directory) if missing.
+    credentials file at ``path``, creating the file (and its directory, 0700) if missing.
 
     ``name`` defaults to ``<role>-<n>``, the first such name not yet in the file. Only the
     token's hash is written; the file is replaced in one step (mode 0600) under a lock, so
@@ -367,7 +367,7 @@ def add_token(path: Path, role: str, name: str | None = None) -> tuple[TokenEntr
     if role not in _ROLES:
         raise CredentialsError(f"unknown role '{role}'; valid roles: {', '.join(_ROLES)}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         with _locked(path):
             while True:
                 text, entries = _read_for_update(path)
@@ -412,15 +412,15 @@ def _appended(text: str | None, entries: list[TokenEntry], entry: TokenEntry) ->
 def ensure_dev_credentials(var_dir: Path) -> tuple[Path, str | None]:
     """The embedded default's credentials file, ``var_dir/credentials.toml``.
 
-    Created on first use (mode 0600, in one step) with one operator token, which is returned in
-    plain text this one time so that ``pathway dev`` can print it; afterwards only its hash
-    exists and this returns ``(path, None)``. Nothing here is a built-in credential: each
-    checkout gets its own.
+    Created on first use (mode 0600, in one step; ``var_dir`` 0700 if new) with one operator
+    token, which is returned in plain text this one time so that ``pathway dev`` can hand it
+    over; afterwards only its hash exists and this returns ``(path, None)``. Nothing here is a
+    built-in credential: each checkout gets its own.
     """
     path = var_dir / DEV_CREDENTIALS_FILE
     if path.exists():
         return path, None
-    var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(var_dir)
     token = new_token()
     entry = TokenEntry(name="dev-operator", role=OPERATOR, sha256=hash_token(token))
     # Linked into place only if absent: two processes starting at once must not both hand out

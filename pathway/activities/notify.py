@@ -34,6 +34,7 @@ from pathway.channels import (
     OutboxChannel,
     SmtpChannel,
     WebhookChannel,
+    open_outbox,
 )
 from pathway.domain.state import DeliveryOutcome, Notification
 
@@ -249,8 +250,8 @@ class Notifier:
             ) from error
 
     def _append_line(self, path: Path, line: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._outbox_lock, path.open("ab") as file:
+        # Created 0600 in a 0700 directory whatever the umask (channels.open_outbox).
+        with self._outbox_lock, open_outbox(path) as file:
             file.write(line)
             file.flush()
             # fsync before reporting success: once the workflow records the delivery, the line

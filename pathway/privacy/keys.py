@@ -10,6 +10,11 @@
 - The :class:`SqliteKeyStore` keeps wrapped data keys in one SQLite file (``var/keys.db``),
   shared by every process of a deployment, with ``secure_delete`` so a destroyed key's bytes are
   overwritten in the file rather than left in a free page.
+
+Key files are private to the service's account: the key store (with its ``-wal`` and ``-shm``
+files) and master key files are created 0600 and their directory 0700 whatever the umask, and a
+key store or master key that the group or others may use is refused when it is opened
+(:class:`~pathway.secret_files.OpenToOthers`, one line naming the file and the ``chmod``).
 """
 
 from __future__ import annotations
@@ -28,7 +33,12 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pathway.secret_files import write_secret
+from pathway.secret_files import (
+    create_private_file,
+    private_dir,
+    require_private,
+    write_secret,
+)
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -136,10 +146,14 @@ class MasterKeyRing:
     @classmethod
     def from_env_or_dir(cls, directory: Path) -> MasterKeyRing:
         """``PATHWAY_MASTER_KEYS`` (``id:hex,id:hex``) if set, else the key files in
-        ``directory`` (one ``<id>.key`` file of hex each), creating the first one if empty."""
+        ``directory`` (one ``<id>.key`` file of hex each), creating the first one if empty.
+
+        Raises :class:`~pathway.secret_files.OpenToOthers` if the directory or a key file in it
+        may be used by the group or others."""
         if value := os.environ.get(MASTER_KEYS_ENV):
             pairs = (item.split(":", 1) for item in value.split(",") if item.strip())
             return cls({key_id.strip(): bytes.fromhex(hexkey.strip()) for key_id, hexkey in pairs})
+        require_private([directory, *sorted(directory.glob("*.key"))])
         if not any(directory.glob("*.key")):
             create_master_key(directory)
         return cls(
@@ -148,12 +162,18 @@ class MasterKeyRing:
 
 
 def create_master_key(directory: Path) -> str:
-    """Write a new master key file (mode 0600) and return its ID (newest sorts last)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write a new master key file (mode 0600; the directory 0700 if new) and return its ID
+    (newest sorts last)."""
+    private_dir(directory)
     key_id = f"mk-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(2)}"
     if not write_secret(directory / f"{key_id}.key", secrets.token_hex(KEY_BYTES), replace=False):
         raise FileExistsError(directory / f"{key_id}.key")
     return key_id
+
+
+def sqlite_companions(path: Path) -> list[Path]:
+    """The files SQLite keeps beside a database in WAL mode (``-wal``, ``-shm``)."""
+    return [path.with_name(f"{path.name}{suffix}") for suffix in ("-wal", "-shm")]
 
 
 _SCHEMA = """
@@ -170,12 +190,19 @@ CREATE TABLE IF NOT EXISTS data_keys (
 
 class SqliteKeyStore:
     """Wrapped data keys in one SQLite file. Unwrapped keys are never cached, so a key destroyed
-    by one process is unusable in every other at once."""
+    by one process is unusable in every other at once.
+
+    The file is created 0600 before SQLite opens it, so its ``-wal`` and ``-shm`` files (which
+    SQLite creates with the database file's mode) are 0600 too; an existing file that the group
+    or others may use is refused (:class:`~pathway.secret_files.OpenToOthers`).
+    """
 
     def __init__(self, path: Path, ring: MasterKeyRing) -> None:
         self.path = path
         self.ring = ring
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        require_private([path, *sqlite_companions(path)])
+        create_private_file(path)
         self._local = threading.local()
         with self._db() as db:
             db.execute(_SCHEMA)

@@ -183,6 +183,27 @@ class TestApiTokens:
             response = await client.get("/v1/cases/case-abc", headers=bearer("caritas"))
         assert_problem(response, 503)
 
+    @pytest.mark.parametrize("second", ["valid", "same", "bogus"])
+    @pytest.mark.parametrize("route", ["/v1/cases/case-abc", "/v1/obligations"])
+    async def test_two_authorization_headers_are_400(
+        self, unreachable_temporal: Client, second: str, route: str
+    ) -> None:
+        """Two Authorization headers (another organisation's token, the same token twice, or a
+        made-up one after a valid one) are refused with 400 naming the header: the first does
+        not win, and neither is looked at."""
+        app = gateway(unreachable_temporal, GatewaySettings(pepper=b"p", temporal_timeout=1))
+        other = {
+            "valid": bearer("police"),
+            "same": bearer("caritas"),
+            "bogus": {"Authorization": "Bearer made-up"},
+        }[second]
+        headers = [*bearer("caritas").items(), *other.items()]
+        async with http(app) as client:
+            response = await client.get(route, headers=headers)
+        body = assert_problem(response, 400, type="urn:pathway:problem:malformed-request")
+        assert body["header"] == "Authorization" and "Authorization" in body["detail"]
+        assert TOKENS["caritas"] not in response.text
+
 
 class TestJwt:
     """Bearer JWTs from the deployment's identity provider."""
@@ -385,6 +406,6 @@ class TestConfiguration:
         monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
         monkeypatch.delenv("PATHWAY_CREDENTIALS", raising=False)
         out, err = io.StringIO(), io.StringIO()
-        code = cli.run(["gateway", "--port", "0"], out, err)
+        code = cli.run(["gateway", "--port", "18080"], out, err)
         assert code == cli.EXIT_BAD_INPUT
         assert "no default credentials in production" in err.getvalue()

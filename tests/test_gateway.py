@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,12 +19,14 @@ import httpx
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
 from pathway.access.credentials import OPERATOR, hash_token
 from pathway.access.policy import READ_MATRIX, SPLIT_FIELDS, may_read
 from pathway.dev import DevPorts, run_dev
+from pathway.domain.ids import case_id_for
 from pathway.domain.person import PersonFacts
 from pathway.domain.state import CaseState
 from pathway.gateway import GatewaySettings
@@ -434,6 +437,58 @@ class TestObligations:
         assert {first, second} <= {c["case_id"] for c in operator.json()["cases"]}
 
 
+def key_rows(store: SqliteKeyStore, case_id: str) -> int:
+    """Rows for ``case_id`` in the key store's table (live or destroyed keys alike)."""
+    with contextlib.closing(sqlite3.connect(store.path)) as db:
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM data_keys WHERE scope = ?", (case_id,)
+        ).fetchone()
+    return int(count)
+
+
+class TestDataKeys:
+    """A case's data key is made only by the identification that opens it (issue 11, item 7)."""
+
+    async def test_an_event_for_an_unknown_case_makes_no_key(
+        self, service: Service, deployment: Deployment
+    ) -> None:
+        """An event for, and a read of, a case ID nobody opened: 404, and the key store has
+        no row for it (before the fix the codec made one to encode the event)."""
+        case_id = case_id_for("gw-never-opened", PEPPER)
+        sent = await send(service, case_id, "caritas", event("ngo_interview_held", "caritas", "c"))
+        assert_problem(sent, 404, type="urn:pathway:problem:not-found")
+        read = await service.http.get(f"/v1/cases/{case_id}", headers=bearer("caritas"))
+        assert_problem(read, 404, type="urn:pathway:problem:not-found")
+        assert key_rows(deployment.store, case_id) == 0
+
+    async def test_an_identification_makes_the_key(
+        self, service: Service, deployment: Deployment
+    ) -> None:
+        """The accepted identification makes the case's key (update-with-start); an event for
+        the case then uses it."""
+        case_id = case_id_for("gw-keyed", PEPPER)
+        assert key_rows(deployment.store, case_id) == 0
+        assert await open_case(service, "gw-keyed") == case_id
+        assert key_rows(deployment.store, case_id) == 1
+        sent = await send(service, case_id, "caritas", event("ngo_interview_held", "caritas", "k"))
+        assert sent.status_code == 200, sent.text
+        assert key_rows(deployment.store, case_id) == 1
+
+    async def test_a_rejected_identification_makes_no_key(
+        self, service: Service, deployment: Deployment
+    ) -> None:
+        """An identification the rules reject (it lies in the future): 409 rule TIME, no key,
+        and no run waiting for an identification that will not come."""
+        body = {**identification("gw-future"), "occurred_at": now(24 * 60)}
+        response = await service.http.post("/v1/cases", headers=bearer("police"), json=body)
+        assert_problem(response, 409, type="urn:pathway:problem:event-rejected", rule="TIME")
+        case_id = case_id_for("gw-future", PEPPER)
+        assert key_rows(deployment.store, case_id) == 0
+        with pytest.raises(RPCError) as raised:
+            await service.client.get_workflow_handle(case_id).describe()
+        assert raised.value.status is RPCStatusCode.NOT_FOUND
+
+
 class TestTemporalOutage:
     """Temporal stops and comes back: 503 with Retry-After meanwhile, nothing half-done."""
 
@@ -525,6 +580,7 @@ class TestDev:
                 for e in credentials().tokens
             )
         )
+        creds.chmod(0o600)  # what holds tokens is private to the account (issue 11, item 9)
         monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
         monkeypatch.setenv("PATHWAY_CREDENTIALS", str(creds))
         ports = [free_port() for _ in range(4)]

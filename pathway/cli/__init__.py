@@ -3,7 +3,11 @@
 
 Exit codes: 0 done; 1 internal error (one line naming the exception type); 2 bad input (the
 field or file is named); 3 the event broke a rule (the rule ID is named); 4 unknown (or erased)
-case; 5 Temporal unreachable (the address is named); 6 not allowed.
+case; 5 Temporal unreachable (the address is named); 6 not allowed; 7 busy: Temporal took no
+more events for the case just then (its limit of updates in flight per workflow, or the case
+was continuing as new), nothing was recorded, run the same command again in a moment; 8 outcome
+unknown: Temporal is up but the answer did not come, the event may or may not have been
+recorded, run the same command again (same event_id: a repeat answers the first result).
 
 Nothing a sender wrote reaches the terminal raw: human-readable output passes every such value
 through :func:`printable`.
@@ -33,10 +37,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from pathway.cli import case, credentials, keys, programme, report, schema, service
 from pathway.cli._common import (
     EXIT_BAD_INPUT,
+    EXIT_BUSY,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_NOT_ALLOWED,
     EXIT_OK,
+    EXIT_OUTCOME_UNKNOWN,
     EXIT_REJECTED,
     EXIT_UNAVAILABLE,
     EXIT_UNKNOWN_CASE,
@@ -56,10 +62,12 @@ from pathway.process import exit_now
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "EXIT_BUSY",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_NOT_ALLOWED",
     "EXIT_OK",
+    "EXIT_OUTCOME_UNKNOWN",
     "EXIT_REJECTED",
     "EXIT_UNAVAILABLE",
     "EXIT_UNKNOWN_CASE",
@@ -109,7 +117,8 @@ def _transport_failure(args: argparse.Namespace, err: RPCError) -> str:
 def _no_answer(args: argparse.Namespace, _: Exception) -> str:
     address, namespace = target(args)
     return (
-        f"error: Temporal at {address} (namespace {namespace}) did not answer in time: is "
+        f"error: Temporal at {address} (namespace {namespace}) did not answer in time: the "
+        "event may or may not have been recorded; run the command again (same event_id). Is "
         "the service running (bin/serve), with its workers?"
     )
 
@@ -130,13 +139,15 @@ _ERRORS: Final[tuple[tuple[_Kinds, int, _Line], ...]] = (
     (cases.EventRejected, EXIT_REJECTED, lambda _, e: f"rejected: {lines(e)}"),
     (NotAllowed, EXIT_NOT_ALLOWED, lambda _, e: f"error: not allowed: {lines(e)}"),
     ((cases.UnknownCase, CaseErased), EXIT_UNKNOWN_CASE, lambda _, e: f"error: {lines(e)}"),
+    (cases.CaseBusy, EXIT_BUSY, lambda _, e: f"busy: {lines(e)}"),
+    (cases.OutcomeUnknown, EXIT_OUTCOME_UNKNOWN, lambda _, e: f"error: {lines(e)}"),
     (Unavailable, EXIT_UNAVAILABLE, lambda _, e: f"error: {lines(e)}"),
     (
         RPCError,
         EXIT_UNAVAILABLE,
         lambda args, e: f"error: {printable(_transport_failure(args, e))}",
     ),
-    (WorkflowUpdateRPCTimeoutOrCancelledError, EXIT_UNAVAILABLE, _no_answer),
+    (WorkflowUpdateRPCTimeoutOrCancelledError, EXIT_OUTCOME_UNKNOWN, _no_answer),
     # e.g. a port already in use: the system's own message, on one line
     (OSError, EXIT_INTERNAL, lambda _, e: f"error: {printable(e)}"),
 )

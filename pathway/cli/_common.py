@@ -33,6 +33,10 @@ EXIT_REJECTED: Final = 3
 EXIT_UNKNOWN_CASE: Final = 4
 EXIT_UNAVAILABLE: Final = 5
 EXIT_NOT_ALLOWED: Final = 6
+#: Temporal took no more events for the case just then; nothing was recorded: run it again.
+EXIT_BUSY: Final = 7
+#: Temporal is up but did not answer in time: run it again with the same event (event_id).
+EXIT_OUTCOME_UNKNOWN: Final = 8
 EXIT_INTERRUPTED: Final = 130
 
 #: What a date-time field expects, named in every error about one.

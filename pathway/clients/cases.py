@@ -1,13 +1,31 @@
 """Client-side operations on cases, shared by the operator CLI and the HTTP gateway.
 
-Errors are typed so callers can tell a rule violation from an unknown case or a bad input.
+Errors are typed so callers can tell a rule violation from an unknown case or a bad input, and
+Temporal's "not now" from its silence and from its absence:
+
+- :class:`CaseBusy`: Temporal refused the event for now and nothing was recorded (the server's
+  limit of in-flight updates per workflow, RESOURCE_EXHAUSTED; an update aborted because the
+  workflow was continuing as new or closing). Send it again in a moment.
+- :class:`OutcomeUnknown`: the event was sent and no answer came in time; it may or may not have
+  been recorded. Send it again with the same ``event_id`` (a repeat answers the first result).
+- an :class:`~temporalio.service.RPCError` (UNAVAILABLE) or ``RuntimeError`` (no connection):
+  Temporal cannot be reached.
+
+A case's data key is made only by the identification that opens it: an event for a case is
+encoded only under a key that exists (:func:`~pathway.privacy.codec.existing_keys_only`), so an
+event for an unknown case is :class:`UnknownCase` and leaves no key behind; and a new person's
+identification is checked by the rules before anything is encoded for the case, so a rejected
+one makes no key (nor a run that waits for nothing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
 
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
@@ -15,6 +33,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
@@ -24,10 +43,10 @@ from pathway.domain.config import CaseConfig
 from pathway.domain.events import CaseEvent, Identified, RecordEvent
 from pathway.domain.ids import case_id_for
 from pathway.domain.organisations import CASE_TASK_QUEUE
-from pathway.domain.rules import Rejection
+from pathway.domain.rules import Rejection, decide
 from pathway.domain.state import CaseState, EventResult
-from pathway.privacy.codec import CaseCodec
-from pathway.privacy.keys import CaseErased
+from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
+from pathway.privacy.keys import CaseErased, UnknownKey, key_id_for
 from pathway.workflows.case import CaseInput, VictimCaseWorkflow
 from pathway.workflows.rejection import EVENT_REJECTED
 
@@ -55,6 +74,60 @@ class UnknownCase(CaseError):
     def __init__(self, case_id: str) -> None:
         super().__init__(f"unknown case {case_id!r} (not opened, or no longer running)")
         self.case_id = case_id
+
+
+class CaseBusy(CaseError):
+    """Temporal refused the event for now; nothing was recorded. Send it again (the same
+    ``event_id``) in a moment."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(
+            f"{case_id} is busy (more events at once than it takes, or it is continuing as "
+            "new); nothing was recorded: send the event again in a moment"
+        )
+        self.case_id = case_id
+
+
+class OutcomeUnknown(CaseError):
+    """The event was sent but no answer came in time: it may or may not have been recorded.
+    Send it again with the same ``event_id``."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(
+            f"no answer from {case_id} in time: the event may or may not have been recorded; "
+            "send it again with the same event_id (a repeat answers the first result)"
+        )
+        self.case_id = case_id
+
+
+#: What the server says of an update it aborted, to be sent again (with gRPC status
+#: UNAVAILABLE, which otherwise means the server cannot be reached): the workflow was
+#: continuing as new or closing while the update waited.
+_ABORTED: Final = ("update was aborted", "update registry was cleared", "workflow is closing")
+
+
+def is_busy(err: RPCError) -> bool:
+    """``err`` is Temporal saying "not now" (nothing was applied), not "I am not there":
+    RESOURCE_EXHAUSTED (the in-flight update limit of a workflow, a rate limit, a workflow that
+    is closing), or an update aborted around continue-as-new."""
+    if err.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+        return True
+    return err.status is RPCStatusCode.UNAVAILABLE and any(m in err.message for m in _ABORTED)
+
+
+@contextlib.contextmanager
+def update_outcomes(case_id: str) -> Iterator[None]:
+    """Inside, Temporal's "not now" for an update of workflow ``case_id`` (a case or a
+    register) is :class:`CaseBusy` and its silence :class:`OutcomeUnknown`; being unreachable
+    stays an ``RPCError``."""
+    try:
+        yield
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        raise OutcomeUnknown(case_id) from err
+    except RPCError as err:
+        if is_busy(err):
+            raise CaseBusy(case_id) from err
+        raise
 
 
 def _from_update_failure(err: WorkflowUpdateFailedError) -> CaseError | None:
@@ -89,8 +162,16 @@ async def open_case(
     task_queue: str = CASE_TASK_QUEUE,
 ) -> tuple[str, EventResult]:
     """Open (or rejoin) the case of the identified person, with update-with-start so that two
-    identifications of the same person meet in one workflow (R1)."""
+    identifications of the same person meet in one workflow (R1).
+
+    For a person without a case (no data key yet) the rules check the identification first:
+    a rejected one is :class:`EventRejected` before anything is encoded for the case, so it
+    makes no data key and starts no run."""
     case_id = case_id_for(event.subject_ref, pepper)
+    if not await _has_key(client, case_id):
+        decision = decide(None, event, datetime.now(UTC), case_id=case_id, config=config)
+        if isinstance(decision, Rejection):
+            raise EventRejected(decision.rule, decision.field, decision.reason)
     start = WithStartWorkflowOperation(
         VictimCaseWorkflow.run,
         CaseInput(config=config or CaseConfig()),
@@ -98,7 +179,7 @@ async def open_case(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    with rejections_raised():
+    with update_outcomes(case_id), rejections_raised():
         result = await client.execute_update_with_start_workflow(
             VictimCaseWorkflow.record_event,
             RecordEvent(event=event),
@@ -108,19 +189,39 @@ async def open_case(
 
 
 async def record_event(client: Client, case_id: str, event: CaseEvent) -> EventResult:
-    """Send one event to a running case; returns only once the workflow accepted it durably."""
+    """Send one event to a running case; returns only once the workflow accepted it durably.
+
+    A case without a data key was never opened: :class:`UnknownCase`, without asking Temporal
+    and without making a key. :class:`CaseBusy` and :class:`OutcomeUnknown` as above."""
     handle: WorkflowHandle[VictimCaseWorkflow, object] = client.get_workflow_handle_for(
         VictimCaseWorkflow.run, case_id
     )
     try:
-        with rejections_raised():
+        with existing_keys_only(), update_outcomes(case_id), rejections_raised():
             return await handle.execute_update(
                 VictimCaseWorkflow.record_event, RecordEvent(event=event)
             )
+    except NoDataKey as err:
+        raise UnknownCase(case_id) from err
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise UnknownCase(case_id) from err
         raise
+
+
+async def _has_key(client: Client, case_id: str) -> bool:
+    """The case has a data key (it was opened, or erased); True without the project's codec."""
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, CaseCodec):
+        return True
+    try:
+        # SQLite may wait on another process's lock: off the event loop, as in the codec.
+        await asyncio.to_thread(codec.store.data_key_by_id, key_id_for(case_id))
+    except UnknownKey:
+        return False
+    except CaseErased:
+        return True
+    return True
 
 
 def _refuse_if_erased(client: Client, case_id: str) -> None:

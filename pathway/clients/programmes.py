@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from pathway.clients.cases import EventRejected, open_case, rejections_raised
+from pathway.clients.cases import EventRejected, open_case, rejections_raised, update_outcomes
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import Identified
 from pathway.domain.organisations import CASE_TASK_QUEUE, NOTIFICATION_QUEUE_PREFIX
@@ -32,17 +32,20 @@ async def record_programme_event(
     task_queue: str = CASE_TASK_QUEUE,
     notification_queue_prefix: str = NOTIFICATION_QUEUE_PREFIX,
 ) -> ProgrammeResult:
-    """Record one event in its programme's register (started on first use)."""
+    """Record one event in its programme's register (started on first use). Temporal's "not
+    now" is :class:`~pathway.clients.cases.CaseBusy`, its silence
+    :class:`~pathway.clients.cases.OutcomeUnknown`, as for a case."""
+    register = register_of(event)
     start = WithStartWorkflowOperation(
         ProgrammeRegisterWorkflow.run,
         RegisterInput(
             programme=event.programme, notification_queue_prefix=notification_queue_prefix
         ),
-        id=register_of(event),
+        id=register,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    with rejections_raised():
+    with update_outcomes(register), rejections_raised():
         return await client.execute_update_with_start_workflow(
             ProgrammeRegisterWorkflow.record,
             RecordProgrammeEvent(event=event),

@@ -6,6 +6,7 @@ loop; ``load_authenticator`` reads who may call it from the environment. See doc
 - :mod:`~pathway.gateway.app`: ``create_gateway_app``, the audit line of every request
 - :mod:`~pathway.gateway.context`: ``GatewaySettings``, and what every request reaches
 - :mod:`~pathway.gateway.dependencies`: the caller, the case, Temporal's errors, the event
+- :mod:`~pathway.gateway._lanes`: one lane per case, in which a burst of events waits its turn
 - :mod:`~pathway.gateway.routes`: one router per resource (cases, obligations, health, docs)
 - :mod:`~pathway.gateway.openapi`: the OpenAPI document's error answers and schemas
 - :mod:`~pathway.access.identity`: API tokens and JWTs

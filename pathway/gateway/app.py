@@ -4,8 +4,10 @@ HTTP, without access to Temporal (a Temporal namespace is no authorisation bound
 Every request is authenticated (:mod:`pathway.access.identity`), rate-limited per
 organisation, and authorised against the two matrices of :mod:`pathway.access.policy`. An
 event is answered only once its case's workflow accepted or rejected it (a Temporal Update), so
-"accepted" means durably recorded; when Temporal cannot be reached the answer is 503 with
-``Retry-After`` and nothing was applied; a repeat of an ``event_id`` returns the first result.
+"accepted" means durably recorded; a repeat of an ``event_id`` returns the first result. Events
+for one case take turns, so a burst waits instead of overrunning Temporal; Temporal's trouble is
+told apart: 429 busy (nothing recorded: send again), 504 outcome-unknown (Temporal is up but did
+not answer in time: send the same ``event_id`` again) and 503 (Temporal cannot be reached).
 Errors are ``application/problem+json`` (RFC 9457) naming the rule or the field.
 
 :func:`create_gateway_app` puts it together: the context every request reaches

@@ -1,6 +1,7 @@
 """What the gateway runs with: its settings (:class:`GatewaySettings`, from the environment or
 given), and what every request reaches (:class:`GatewayContext`: the Temporal client, the
-authenticator, the settings and the rate limiter, kept on ``app.state.gateway``)."""
+authenticator, the settings, the rate limiter and the cases' lanes, kept on
+``app.state.gateway``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from temporalio.client import Client
 from pathway.access.identity import Authenticator, GatewayConfigError, is_production
 from pathway.domain.config import CaseConfig
 from pathway.domain.organisations import CASE_TASK_QUEUE
+from pathway.gateway._lanes import CaseLanes
 from pathway.gateway._ratelimit import RateLimiter
 from pathway.privacy.codec import CaseCodec
 
@@ -37,11 +39,20 @@ class GatewaySettings:
     #: Per-organisation token bucket: average requests per second, and the burst allowed.
     rate_per_second: float = 10.0
     burst: int = 60
-    #: How long a request waits for Temporal before answering 503 (the outcome of an event is
-    #: then unknown: send it again with the same event_id).
+    #: How long a request waits for Temporal's answer (after its turn in the case's lane)
+    #: before answering 504 outcome-unknown, or 503 if Temporal cannot be reached (the outcome
+    #: of an event is then unknown: send it again with the same event_id). Also the longest
+    #: wait for a turn in the lane (then 429 busy, nothing sent).
     temporal_timeout: float = 10.0
-    #: The ``Retry-After`` of a 503.
+    #: The ``Retry-After`` of a 503 and a 504.
     retry_after_seconds: int = 5
+    #: Events of one case with Temporal at once from this process: below Temporal's limit of
+    #: in-flight updates per workflow (10 by default), which would refuse the rest.
+    case_in_flight: int = 8
+    #: Events of one case waiting their turn beyond those; any more are answered 429 busy.
+    case_queue: int = 64
+    #: The ``Retry-After`` of a 429 busy.
+    busy_retry_after_seconds: int = 1
     #: At most this many cases in one obligations answer (``truncated`` says when more match).
     obligations_limit: int = 200
     #: Cases queried at once for the obligations answer.
@@ -55,11 +66,14 @@ class GatewaySettings:
             raise GatewayConfigError("max_body_bytes must be >= 1024, temporal_timeout > 0")
         if self.rate_per_second <= 0 or self.burst < 1:
             raise GatewayConfigError("the rate must be positive and the burst at least 1")
+        if self.case_in_flight < 1 or self.case_queue < 0:
+            raise GatewayConfigError("case_in_flight must be at least 1, case_queue at least 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
         """From ``PATHWAY_ID_PEPPER`` (or ``var/id-pepper``), ``PATHWAY_CASE_CONFIG`` and
-        ``PATHWAY_GATEWAY_RATE`` / ``_BURST`` / ``_MAX_BODY`` / ``_TEMPORAL_TIMEOUT``.
+        ``PATHWAY_GATEWAY_RATE`` / ``_BURST`` / ``_MAX_BODY`` / ``_TEMPORAL_TIMEOUT`` /
+        ``_CASE_IN_FLIGHT`` / ``_CASE_QUEUE``.
 
         Reads ``os.environ`` through :mod:`pathway.settings` for the pepper and case config."""
         from pathway import settings
@@ -71,6 +85,8 @@ class GatewaySettings:
             ("PATHWAY_GATEWAY_BURST", "burst", int),
             ("PATHWAY_GATEWAY_MAX_BODY", "max_body_bytes", int),
             ("PATHWAY_GATEWAY_TEMPORAL_TIMEOUT", "temporal_timeout", float),
+            ("PATHWAY_GATEWAY_CASE_IN_FLIGHT", "case_in_flight", int),
+            ("PATHWAY_GATEWAY_CASE_QUEUE", "case_queue", int),
         ):
             if value := env.get(name):
                 try:
@@ -93,12 +109,13 @@ class GatewaySettings:
 @dataclass(frozen=True, kw_only=True)
 class GatewayContext:
     """One gateway app's Temporal client (with the project's encrypting data converter),
-    authenticator, settings and per-organisation rate limiter."""
+    authenticator, settings, per-organisation rate limiter and per-case lanes."""
 
     client: Client
     authenticator: Authenticator
     settings: GatewaySettings
     limiter: RateLimiter
+    lanes: CaseLanes
 
     @classmethod
     def create(
@@ -109,6 +126,7 @@ class GatewayContext:
             authenticator=authenticator,
             settings=settings,
             limiter=RateLimiter(settings.rate_per_second, settings.burst),
+            lanes=CaseLanes(settings.case_in_flight, settings.case_queue),
         )
 
     def erased(self, case_id: str) -> bool:

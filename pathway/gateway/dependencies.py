@@ -1,37 +1,42 @@
 """What the gateway's routes depend on, as FastAPI dependencies and small helpers:
 
 - the gateway's context (:data:`Gateway`);
-- the caller, from the ``Authorization`` header (:data:`Caller`), rate-limited per
+- the caller, from the one ``Authorization`` header (:data:`Caller`), rate-limited per
   organisation, and one who may read cases (:data:`CaseReader`);
 - the case named in the path: well-formed and not erased (:data:`KnownCaseId`), and its state
   if the caller is involved in it (:data:`ReadableCase`);
-- Temporal within the gateway's patience, its trouble a 503 (:func:`temporal`);
+- Temporal within the gateway's patience (:func:`temporal`), and an event sent to a case in
+  its turn (:func:`case_update`), with Temporal's three kinds of trouble told apart: busy (429,
+  nothing recorded), no answer in time while Temporal is up (504, outcome unknown) and
+  unreachable (503);
 - the event in the body, parsed and checked against the caller's role (:data:`OpeningEvent`,
   :data:`SentEvent`).
 
 A route's dependencies run before the route, each after those it depends on: the caller is
-always known (401, 429, 403) before the path (404, 410) and then the body (415, 413, 400, 422)
-are looked at.
+always known (400 for two ``Authorization`` headers, 401, 429, 403) before the path (404, 410)
+and then the body (415, 413, 400, 422) are looked at.
 """
 
 # No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any, Final, TypeVar
 
 import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from pathway.access.credentials import Principal
 from pathway.access.identity import AuthUnavailable
 from pathway.access.policy import may_read_cases, may_send
-from pathway.clients.cases import UnknownCase, case_state
+from pathway.clients.cases import CaseBusy, OutcomeUnknown, UnknownCase, case_state, is_busy
 from pathway.domain.events import BaseEvent, CaseEvent, Identified, parse_event, validation_problems
 from pathway.domain.state import CaseState
 from pathway.gateway.context import GatewayContext, GatewaySettings
@@ -48,11 +53,14 @@ __all__ = [
     "OpeningEvent",
     "ReadableCase",
     "SentEvent",
+    "busy",
+    "case_update",
     "gone",
     "involved_state",
     "not_found",
     "temporal",
     "temporal_errors",
+    "temporal_reachable",
 ]
 
 log = structlog.stdlib.get_logger(__name__)
@@ -66,6 +74,11 @@ UNKNOWN_OUTCOME: Final = (
     "try again later; an event whose answer this is may or may not have "
     "been recorded: send it again with the same event_id"
 )
+#: Seconds to wait for Temporal to say it is there at all, once a call got no answer in time.
+PROBE_SECONDS: Final = 2.0
+#: Pauses between sending an event again while Temporal says its case is busy (beyond the
+#: retries of the SDK itself), within the gateway's patience.
+BUSY_PAUSES: Final = (0.1, 0.25, 0.5, 1.0)
 
 
 # -- the gateway --------------------------------------------------------------------------------
@@ -114,7 +127,16 @@ async def caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     gw: Gateway,
 ) -> Principal:
-    """Who is calling (401 if nobody we know), within their organisation's rate (429)."""
+    """Who is calling (401 if nobody we know), within their organisation's rate (429). Two
+    ``Authorization`` headers are refused (400): which one counts would be a guess."""
+    if len(request.headers.getlist("authorization")) > 1:
+        raise Problem(
+            400,
+            "malformed-request",
+            "malformed request",
+            "more than one Authorization header: send exactly one",
+            header="Authorization",
+        )
     if credentials is None:
         raise Problem(
             401,
@@ -157,27 +179,74 @@ CaseReader = Annotated[Principal, Depends(case_reader)]
 
 
 # -- Temporal -----------------------------------------------------------------------------------
+async def temporal_reachable(gw: GatewayContext) -> bool:
+    """Temporal answers at all (its system info, one try, within :data:`PROBE_SECONDS`)."""
+    try:
+        async with asyncio.timeout(PROBE_SECONDS + 1):
+            await gw.client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), retry=False, timeout=timedelta(seconds=PROBE_SECONDS)
+            )
+    except (TimeoutError, RPCError, RuntimeError):
+        return False
+    return True
+
+
+def busy(settings: GatewaySettings, case_id: str | None = None) -> Problem:
+    """429: Temporal (or the case's lane here) takes no more events for the case just now;
+    nothing was recorded."""
+    return Problem(
+        429,
+        "busy",
+        "case busy",
+        "the case is receiving more events at once than it can take; nothing was recorded: "
+        "send the request again (an event with the same event_id) after Retry-After seconds",
+        case_id=case_id,
+        headers={"Retry-After": str(settings.busy_retry_after_seconds)},
+    )
+
+
+def outcome_unknown(settings: GatewaySettings, detail: str) -> Problem:
+    """504: Temporal is up, but the answer did not come in time."""
+    return Problem(
+        504,
+        "outcome-unknown",
+        "no answer in time",
+        f"the case service is up but did not answer in time; {detail}",
+        headers={"Retry-After": str(settings.retry_after_seconds)},
+    )
+
+
+_TROUBLE: Final = (
+    TimeoutError,
+    OutcomeUnknown,
+    RPCError,
+    RuntimeError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowQueryFailedError,
+)
+
+
 @asynccontextmanager
 async def temporal_errors(
-    settings: GatewaySettings, detail: str = UNKNOWN_OUTCOME
+    gw: GatewayContext, detail: str = UNKNOWN_OUTCOME, *, probe: bool = True
 ) -> AsyncIterator[None]:
-    """The block within the gateway's patience; Temporal trouble in it becomes a 503 (with
-    ``Retry-After`` and ``detail``). Any other error passes through."""
+    """The block within the gateway's patience. Temporal's trouble in it becomes 429 busy if
+    Temporal said "not now", else 504 outcome-unknown if Temporal still answers (``probe``),
+    else 503 temporal-unavailable; the 504 and 503 carry ``Retry-After`` and ``detail``.
+    Any other error (a :class:`CaseBusy` too) passes through."""
+    settings = gw.settings
     try:
         async with asyncio.timeout(settings.temporal_timeout):
             yield
-    except (
-        TimeoutError,
-        RPCError,
-        RuntimeError,
-        WorkflowUpdateRPCTimeoutOrCancelledError,
-        WorkflowQueryFailedError,
-    ) as err:
-        log.error(
-            "temporal unavailable",
-            error=type(err).__name__,
-            status=getattr(getattr(err, "status", None), "name", None),
-        )
+    except _TROUBLE as err:
+        status = getattr(getattr(err, "status", None), "name", None)
+        if isinstance(err, RPCError) and is_busy(err):
+            log.warning("temporal busy", status=status)
+            raise busy(settings) from None
+        if probe and await temporal_reachable(gw):
+            log.warning("temporal slow", error=type(err).__name__, status=status)
+            raise outcome_unknown(settings, detail) from None
+        log.error("temporal unavailable", error=type(err).__name__, status=status)
         raise unavailable(
             "temporal-unavailable",
             "the case service is unavailable",
@@ -186,10 +255,44 @@ async def temporal_errors(
         ) from None
 
 
-async def temporal(gw: GatewayContext, call: Awaitable[T], detail: str = UNKNOWN_OUTCOME) -> T:
+async def temporal(
+    gw: GatewayContext, call: Awaitable[T], detail: str = UNKNOWN_OUTCOME, *, probe: bool = True
+) -> T:
     """``call`` within :func:`temporal_errors`."""
-    async with temporal_errors(gw.settings, detail):
+    async with temporal_errors(gw, detail, probe=probe):
         return await call
+
+
+async def _while_busy(budget: float, send: Callable[[], Awaitable[T]]) -> T:
+    """``send()``, and again after a pause while it raises :class:`CaseBusy` (nothing was
+    recorded, so sending again is safe), as long as ``budget`` seconds allow."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    for pause in BUSY_PAUSES:
+        try:
+            return await send()
+        except CaseBusy:
+            if loop.time() + pause >= deadline:
+                raise
+        await asyncio.sleep(pause)
+    return await send()
+
+
+async def case_update(gw: GatewayContext, case_id: str, send: Callable[[], Awaitable[T]]) -> T:
+    """``send()`` (an event for ``case_id``) in its turn in the case's lane, within the
+    gateway's patience (:func:`temporal_errors`), sent again while Temporal says the case is
+    busy. 429 busy if no turn comes (too many waiting, or waited ``temporal_timeout``) or the
+    case stays busy: nothing was recorded."""
+    settings = gw.settings
+    try:
+        async with (
+            gw.lanes.turn(case_id, settings.temporal_timeout),
+            temporal_errors(gw),
+        ):
+            return await _while_busy(settings.temporal_timeout, send)
+    except CaseBusy:
+        log.warning("case busy", case_id=case_id, waiting=gw.lanes.waiting(case_id))
+        raise busy(settings, case_id) from None
 
 
 # -- the case -----------------------------------------------------------------------------------

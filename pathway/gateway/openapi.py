@@ -20,10 +20,18 @@ _REF: Final = "#/components/schemas/{model}"
 #: Every route behind the door: who is calling, how often, and whether they could be checked.
 AUTH_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     401: problem_response("No or an unknown token"),
-    429: problem_response("Too many requests from this organisation (see Retry-After)"),
+    400: problem_response("More than one Authorization header"),
+    429: problem_response(
+        "Too many requests from this organisation, or (type busy) more events for the case "
+        "at once than it takes: nothing recorded, send again (see Retry-After)"
+    ),
     503: problem_response(
         "Temporal or the identity provider is unreachable (see "
         "Retry-After); an event's outcome is then unknown: send it again"
+    ),
+    504: problem_response(
+        "Temporal is up but did not answer in time (type outcome-unknown): an event may or "
+        "may not have been recorded, send it again with the same event_id (see Retry-After)"
     ),
 }
 #: Routes that read or write one case.
@@ -36,7 +44,7 @@ CASE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 #: Routes that take an event.
 EVENT_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     **CASE_ERRORS,
-    400: problem_response("The body is not JSON"),
+    400: problem_response("The body is not JSON, or more than one Authorization header"),
     409: problem_response("The event broke a rule (rule, field) and changed nothing"),
     413: problem_response("The body is too large"),
     415: problem_response("The body is not application/json"),

@@ -6,13 +6,21 @@ activity arguments and failures are sealed under that case's key, and destroying
 them all. The key ID travels in the payload metadata, so decoding needs no context (the codec
 server decodes what the web UI sends it). A payload that fails authentication, or names a key
 that does not exist, fails closed with a clear error; nothing is ever returned unverified.
+
+A case's data key is made when something is first encoded for it: the identification that
+opens it (update-with-start), or the start of a linked case. Inside :func:`existing_keys_only`
+(an event sent to a case that must already exist) nothing makes a key: encoding for a scope
+without one raises :class:`NoDataKey`, so a request about an unknown case leaves no trace in
+the key store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -23,7 +31,15 @@ from temporalio.converter import (
     WithSerializationContext,
 )
 
-from pathway.privacy.keys import NONCE_BYTES, KeyStore, TamperedPayload
+from pathway.privacy.keys import (
+    NONCE_BYTES,
+    DataKey,
+    KeyStore,
+    PrivacyError,
+    TamperedPayload,
+    UnknownKey,
+    key_id_for,
+)
 
 ENCODING = b"binary/pathway-encrypted"
 META_KEY_ID = "pathway-key-id"
@@ -31,6 +47,41 @@ META_CIPHER = "pathway-cipher"
 CIPHER = b"AES-256-GCM"
 #: The key scope of payloads that belong to no workflow (none of a case's data goes here).
 SERVICE_SCOPE = "pathway-service"
+
+
+#: False inside :func:`existing_keys_only`: encoding uses a scope's key only if it exists.
+_MAKE_KEYS: ContextVar[bool] = ContextVar("pathway_codec_make_keys", default=True)
+
+
+class NoDataKey(PrivacyError):
+    """Nothing is encoded for a scope without a data key outside an opening: the case was
+    never opened here."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"{scope} has no data key (never opened)")
+        self.scope = scope
+
+
+@contextlib.contextmanager
+def existing_keys_only() -> Iterator[None]:
+    """Inside (this task and what it starts), the codec encodes only under data keys that
+    exist, and raises :class:`NoDataKey` instead of making one (for an event to a case, which
+    an identification must have opened)."""
+    token = _MAKE_KEYS.set(False)
+    try:
+        yield
+    finally:
+        _MAKE_KEYS.reset(token)
+
+
+def _existing_key(store: KeyStore, scope: str) -> DataKey:
+    try:
+        key = store.data_key_by_id(key_id_for(scope))
+    except UnknownKey:
+        raise NoDataKey(scope) from None
+    if key.scope != scope:
+        raise NoDataKey(scope)
+    return key
 
 
 def _aad(key_id: bytes) -> bytes:
@@ -55,7 +106,10 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         # SQLite may wait on another process's lock: keep it off the event loop.
-        key = await asyncio.to_thread(self.store.data_key, self.scope)
+        if _MAKE_KEYS.get():
+            key = await asyncio.to_thread(self.store.data_key, self.scope)
+        else:
+            key = await asyncio.to_thread(_existing_key, self.store, self.scope)
         aead = AESGCM(key.material)
         key_id = key.key_id.encode()
         sealed = []

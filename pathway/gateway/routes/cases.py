@@ -3,6 +3,9 @@ its timeline, each as the caller's role may (:mod:`pathway.access.policy`).
 
 An event is answered only once its case's workflow accepted or rejected it (a Temporal Update),
 so "accepted" means durably recorded; a repeat of an ``event_id`` returns the first result.
+Events for one case take turns (:func:`~pathway.gateway.dependencies.case_update`): a burst
+waits in the gateway rather than overrunning Temporal, and beyond what it absorbs the answer is
+429 busy (nothing recorded), never an outage.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
@@ -25,10 +28,10 @@ from pathway.gateway.dependencies import (
     OpeningEvent,
     ReadableCase,
     SentEvent,
+    case_update,
     gone,
     involved_state,
     not_found,
-    temporal,
 )
 from pathway.gateway.openapi import CASE_ERRORS, EVENT_ERRORS, request_body
 from pathway.privacy.keys import CaseErased
@@ -122,9 +125,10 @@ async def post_case(
     if gw.erased(case_id):
         raise gone(case_id)
     try:
-        case_id, result = await temporal(
+        case_id, result = await case_update(
             gw,
-            open_case(
+            case_id,
+            lambda: open_case(
                 gw.client,
                 event,
                 pepper=settings.pepper,
@@ -170,7 +174,7 @@ async def post_event(
     request: Request, case_id: KnownCaseId, principal: CaseReader, event: SentEvent, gw: Gateway
 ) -> Response:
     try:
-        result = await temporal(gw, record_event(gw.client, case_id, event))
+        result = await case_update(gw, case_id, lambda: record_event(gw.client, case_id, event))
     except EventRejected as err:
         raise rejected(err) from None
     except WorkflowUpdateFailedError as err:

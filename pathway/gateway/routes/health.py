@@ -32,5 +32,6 @@ async def readyz(gw: Gateway) -> dict[str, str]:
             timeout=timedelta(seconds=min(gw.settings.temporal_timeout, 5.0)),
         ),
         "Temporal cannot be reached",
+        probe=False,
     )
     return {"status": "ready"}

@@ -99,6 +99,7 @@ opened_at                     x  x   x   x   x   x   x   x   x   x   -
 phase                         x  x   x   x   x   x   x   x   x   x   -
 lead_ngo                      x  x   x   x   x   x   x   x   x   x   -
 closed_at                     x  x   x   x   x   x   x   x   x   x   -
+membership                    x  x   x   x   x   x   x   x   x   x   -
 deadlines                     x  x   x   x   x   x   x   x   x   x   -
 obligations                   x  x   x   x   x   x   x   x   x   x   -
 person.birth_date             x  x   x   x   -   -   x   x   -   x   -

@@ -14,32 +14,56 @@ aggregates only; operators (who run the service) see everything.
   nobody (fail closed), and ``tests/test_gateway_access.py`` fails until it is named: every new
   field forces a decision.
 
-Reading a case also needs involvement (``CaseState.involved()``); that check lives in the app.
+Membership (issue 11): :func:`decide` is the one question every surface is to ask —
+(organisation or operator, its roles in the case, action, field) -> allow or deny. It is built
+on the two matrices and adds membership: a non-member (no role in the case) may do nothing but
+send an identification, and only the lead NGO (or the operator; the police by K7 for
+``returned_home``) ends assistance or the case. Today the gateway and the codec server still
+check ``CaseState.involved()``; moving them to :func:`decide` is the next step.
+
+Minimisation of existence (R6): a role that may not read a field sees no trace of it elsewhere
+either (:data:`TRACES`, :func:`minimised`): :func:`case_view`, :func:`timeline_view` and
+:func:`summary_view` leave out the timeline entries, obligations, notifications and memberships
+that would reveal it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
 from pathway.access.credentials import OPERATOR
 from pathway.domain.events import EVENT_TYPES
+from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.state import CaseState, CaseSummary
+from pathway.domain.state import CaseState, CaseSummary, ObligationKind
 
 __all__ = [
     "AUTHOR_READS",
     "CASE_READERS",
+    "EXIT_EVENTS",
+    "EXIT_EXCEPTIONS",
+    "OPENING_EVENTS",
     "READ_MATRIX",
     "ROLES",
     "SEND_MATRIX",
     "SPLIT_FIELDS",
+    "TRACES",
+    "Action",
+    "Traces",
+    "case_allows",
     "case_view",
+    "decide",
     "may_read",
     "may_read_cases",
     "may_send",
+    "minimised",
     "read_matrix_markdown",
+    "roles_in_case",
     "summary_view",
     "timeline_view",
 ]
@@ -99,6 +123,9 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "phase": CASE_READERS,
         "lead_ngo": CASE_READERS,
         "closed_at": CASE_READERS,
+        # Who is a member in which role, since when and why (the purposes are the rules' own
+        # words; an operator's reason must hold no personal data).
+        "membership": CASE_READERS,
         # Who must act by when: kinds, rules and dates, never facts about the person.
         "deadlines": CASE_READERS,
         "obligations": CASE_READERS,
@@ -191,8 +218,9 @@ def _timeline_entries(entries: list[dict[str, Any]], role: str) -> list[dict[str
 
 
 def case_view(state: CaseState, role: str) -> dict[str, Any]:
-    """The case as ``role`` may see it (JSON-ready): only the fields the matrix grants."""
-    data = state.model_dump(mode="json")
+    """The case as ``role`` may see it (JSON-ready): only the fields the matrix grants, and no
+    trace elsewhere of a field it may not read (:func:`minimised`)."""
+    data = minimised(state, role).model_dump(mode="json")
     view: dict[str, Any] = {}
     for name, value in data.items():
         if name == "person":
@@ -214,13 +242,19 @@ def timeline_view(state: CaseState, role: str) -> list[dict[str, Any]]:
 
 
 def summary_view(summary: CaseSummary, role: str) -> dict[str, Any]:
-    """What an accepted event answers, with the parts ``role`` may not read left out."""
+    """What an accepted event answers, with the parts ``role`` may not read left out (and the
+    obligations that would reveal a field it may not read)."""
     data = summary.model_dump(mode="json")
     view: dict[str, Any] = {"case_id": data["case_id"]}
     if may_read(role, "phase"):
         view["phase"] = data["phase"]
     if may_read(role, "obligations"):
-        view["open_obligations"] = data["open_obligations"]
+        hidden = _hidden(role)
+        view["open_obligations"] = [
+            o
+            for o, shown in zip(data["open_obligations"], summary.open_obligations, strict=True)
+            if not hidden.hides_obligation(shown.kind, shown.rule)
+        ]
     if may_read(role, "deadlines"):
         view["upcoming_deadlines"] = data["upcoming_deadlines"]
     return view
@@ -235,3 +269,207 @@ def read_matrix_markdown() -> str:
         marks = " | ".join("✓" if role in readers else "" for role in roles)
         lines.append(f"| `{path}` | {marks} |")
     return "\n".join(lines) + "\n"
+
+
+# -- minimisation of existence (R6) -------------------------------------------------------------
+@dataclass(frozen=True)
+class Traces:
+    """Where a field of the case shows outside itself: the rules that cite it, the events that
+    record it, the obligations and notifications it causes."""
+
+    rules: frozenset[str] = frozenset()
+    event_types: frozenset[str] = frozenset()
+    obligation_kinds: frozenset[ObligationKind] = frozenset()
+    notification_reasons: frozenset[str] = frozenset()
+
+    def __or__(self, other: Traces) -> Traces:
+        return Traces(
+            self.rules | other.rules,
+            self.event_types | other.event_types,
+            self.obligation_kinds | other.obligation_kinds,
+            self.notification_reasons | other.notification_reasons,
+        )
+
+    def cites(self, rule: str | None) -> bool:
+        """Whether ``rule`` (``"K4"``, ``"K1, K2"``) names one of these rules."""
+        return rule is not None and any(r.strip() in self.rules for r in rule.split(","))
+
+    def hides_obligation(self, kind: ObligationKind, rule: str) -> bool:
+        return kind in self.obligation_kinds or self.cites(rule)
+
+
+#: Field -> its traces elsewhere in the case. A role that may not read the field sees none of
+#: them. Special needs (K4) are health details: their flag and referral events, the referral
+#: obligation, its notification and the provider's membership all reveal one.
+TRACES: Final[Mapping[str, Traces]] = MappingProxyType(
+    {
+        "special_needs": Traces(
+            rules=frozenset({"K4"}),
+            event_types=frozenset({"special_need_flagged", "special_need_referral_made"}),
+            obligation_kinds=frozenset({ObligationKind.SPECIAL_NEED_REFERRAL}),
+            notification_reasons=frozenset({"special_need_referral"}),
+        ),
+    }
+)
+
+
+def _hidden(role: str) -> Traces:
+    """The traces of every field ``role`` may not read."""
+    hidden = Traces()
+    for field, traces in TRACES.items():
+        if not may_read(role, field):
+            hidden |= traces
+    return hidden
+
+
+def minimised(state: CaseState, role: str) -> CaseState:
+    """``state`` without any trace of the fields ``role`` may not read (:data:`TRACES`): no
+    timeline entry, obligation, pending notification, membership or idempotency record that
+    reveals one. The state itself is not changed; the fields are left to the read matrix.
+
+    The counts a case keeps (``notifications_sent``) are read by operators only, who read
+    everything; the rest (obligations, the timeline) are counted by what is left."""
+    hidden = _hidden(role)
+    if not hidden.rules and not hidden.event_types:
+        return state
+    whats = {t.replace("_", " ") for t in hidden.event_types}
+    return state.model_copy(
+        update={
+            "timeline": [
+                e for e in state.timeline if not (hidden.cites(e.rule) or e.what in whats)
+            ],
+            "obligations": [
+                o for o in state.obligations if not hidden.hides_obligation(o.kind, o.rule)
+            ],
+            "pending_notifications": [
+                n
+                for n in state.pending_notifications
+                if n.reason not in hidden.notification_reasons and not hidden.cites(n.rule)
+            ],
+            "membership": [m for m in state.membership if not hidden.cites(m.rule)],
+            "processed": {
+                k: p for k, p in state.processed.items() if p.event_type not in hidden.event_types
+            },
+        }
+    )
+
+
+# -- the one policy: (organisation or operator, roles in the case, action, field) -> allow ------
+class Action(StrEnum):
+    """What a caller wants to do with a case (``field`` says with what)."""
+
+    #: Read a field of the case (``field``: a key of READ_MATRIX; None: the case at all).
+    READ = "read"
+    #: Decode a payload of the case (codec server). ``field``: the field it holds; None: a whole
+    #: payload that cannot be filtered field by field.
+    DECODE = "decode"
+    #: Send an event (``field``: its type). An exit is judged as CLOSE.
+    SEND = "send"
+    #: End assistance or the case (``field``: case_closed, departed or returned_home).
+    CLOSE = "close"
+    #: See the case's obligations in an obligations listing.
+    LIST_OBLIGATIONS = "list_obligations"
+    #: Add or remove a member (pathway.domain.membership.add_member, remove_member).
+    MANAGE_MEMBERS = "manage_members"
+
+
+#: Events that end assistance or the case.
+EXIT_EVENTS: Final = frozenset({"case_closed", "departed", "returned_home"})
+#: Events that by law start an organisation's part: an identification opens a new case (R1).
+OPENING_EVENTS: Final = frozenset({"identified"})
+#: Exits that a role other than the lead NGO may send, by rule: the police record the return
+#: home of a victim whose stay they decided (K7: they granted the permit to stay). Never
+#: ``departed`` or ``case_closed``.
+EXIT_EXCEPTIONS: Final[Mapping[tuple[str, MemberRole], frozenset[str]]] = MappingProxyType(
+    {(Org.POLICE.value, MemberRole.RESIDENCE_AUTHORITY): frozenset({"returned_home"})}
+)
+
+
+def _may_close(actor: str, roles: AbstractSet[MemberRole], exit_type: str | None) -> bool:
+    if exit_type not in EXIT_EVENTS or not may_send(actor, exit_type):
+        return False
+    if MemberRole.LEAD_NGO in roles:
+        return True
+    return any(exit_type in EXIT_EXCEPTIONS.get((actor, role), ()) for role in roles)
+
+
+def _member_read(actor: str, _roles: AbstractSet[MemberRole], field: str | None) -> bool:
+    return may_read_cases(actor) if field is None else may_read(actor, field)
+
+
+def _member_decode(actor: str, _roles: AbstractSet[MemberRole], field: str | None) -> bool:
+    # A payload that cannot be filtered field by field is refused, never over-shared.
+    return field is not None and may_read(actor, field)
+
+
+def _member_send(actor: str, roles: AbstractSet[MemberRole], field: str | None) -> bool:
+    if field in EXIT_EVENTS:
+        return _may_close(actor, roles, field)
+    return field is not None and may_send(actor, field)
+
+
+def _member_lists(actor: str, _roles: AbstractSet[MemberRole], _field: str | None) -> bool:
+    return may_read(actor, "obligations")
+
+
+def _never(_actor: str, _roles: AbstractSet[MemberRole], _field: str | None) -> bool:
+    return False
+
+
+_MEMBER_MAY: Final[Mapping[Action, Callable[[str, AbstractSet[MemberRole], str | None], bool]]] = (
+    MappingProxyType(
+        {
+            Action.READ: _member_read,
+            Action.DECODE: _member_decode,
+            Action.SEND: _member_send,
+            Action.CLOSE: _may_close,
+            Action.LIST_OBLIGATIONS: _member_lists,
+            Action.MANAGE_MEMBERS: _never,
+        }
+    )
+)
+
+
+def _operator_may(action: Action, field: str | None) -> bool:
+    """Operators run the service: they read and decode every field, list every obligation,
+    manage members and may end a case (through their own command); they send no events (an
+    event names the organisation that acted)."""
+    if action is Action.SEND:
+        return False
+    if action is Action.CLOSE:
+        return field is None or field in EXIT_EVENTS
+    if action in (Action.READ, Action.DECODE):
+        return field is None or may_read(OPERATOR, field)
+    return True
+
+
+def decide(
+    actor: str, roles: AbstractSet[MemberRole], action: Action, field: str | None = None
+) -> bool:
+    """Whether ``actor`` (``"operator"`` or an organisation's role), holding ``roles`` in a case
+    (:func:`roles_in_case`), may do ``action`` with ``field`` (SPEC "Access", R6; issue 11).
+
+    - A non-member (no roles) may do nothing with the case but send an identification, which
+      opens a new case (R1): sending an event never grants anything.
+    - A member reads and decodes the fields its role's row of READ_MATRIX grants (a payload that
+      cannot be filtered field by field decodes for operators only), lists obligations if it
+      reads them, and sends the events of its role (SEND_MATRIX).
+    - Exits (``case_closed``, ``departed``, ``returned_home``) only from the lead NGO, the
+      police by K7 (:data:`EXIT_EXCEPTIONS`) or the operator.
+    - Unknown fields and event types are denied (fail closed).
+    """
+    if actor == OPERATOR:
+        return _operator_may(action, field)
+    if not roles:
+        return action is Action.SEND and field in OPENING_EVENTS and may_send(actor, field)
+    return _MEMBER_MAY[action](actor, roles, field)
+
+
+def roles_in_case(state: CaseState, actor: str) -> frozenset[MemberRole]:
+    """``actor``'s roles in the case (none for operators, who are no member and need none)."""
+    return frozenset() if actor == OPERATOR else state.roles_of(actor)
+
+
+def case_allows(state: CaseState, actor: str, action: Action, field: str | None = None) -> bool:
+    """:func:`decide` for ``actor`` with its roles in ``state``."""
+    return decide(actor, roles_in_case(state, actor), action, field)

@@ -120,7 +120,8 @@ def write_summary_lines(summary: dict[str, Any], out: TextIO) -> None:
 
 
 def render_case(state: CaseState, out: TextIO) -> None:
-    """The human view of a case: state, deadlines, obligations, timeline (times in Ljubljana).
+    """The human view of a case: state, members, deadlines, obligations, timeline (times in
+    Ljubljana).
 
     Every text value is passed through :func:`printable`: actor, reason and a child's notes
     come from senders and must not be able to forge lines on the operator's terminal.
@@ -130,9 +131,32 @@ def render_case(state: CaseState, out: TextIO) -> None:
         f"{p(state.case_id)}  phase: {p(state.phase.value)}"
         f"  opened {local_time(state.opened_at)}  (times Europe/Ljubljana)\n"
     )
+    _write_members(state, out)
     _write_deadlines_and_obligations(state, out)
     out.write(f"\nNotifications pending delivery: {len(state.pending_notifications)}\n")
     _write_timeline(state, out)
+
+
+def _write_members(state: CaseState, out: TextIO) -> None:
+    """Who holds which role in the case, since when and by which rule; roles that ended are
+    listed after, with when and why they ended."""
+    p, local = printable, local_time
+    out.write("\nMembers\n")
+    current = [m for m in state.membership if m.is_active]
+    for m in current:
+        out.write(
+            f"  {p(m.organisation.value):<20} {p(m.role.value):<22} since {local(m.since)}"
+            f"  ({p(m.rule)})  by {p(m.added_by)}\n"
+        )
+    if not current:
+        out.write("  none\n")
+    for m in state.membership:
+        if not m.is_active:
+            out.write(
+                f"  {p(m.organisation.value):<20} {p(m.role.value):<22} since {local(m.since)}"
+                f"  ({p(m.rule)})  ended {local(m.removed_at)} ({p(m.removed_rule)}):"
+                f" {p(m.removed_why)}\n"
+            )
 
 
 def _write_deadlines_and_obligations(state: CaseState, out: TextIO) -> None:

@@ -21,9 +21,11 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ValidationError
 
 from pathway.domain import events as ev
+from pathway.domain import membership
 from pathway.domain.calendar import LJUBLJANA, add_months, end_of_day, local_date
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import BaseEvent, CaseEvent, Placement, RightsSubject
+from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import PersonFacts, ResidenceStatus
 from pathway.domain.state import (
@@ -115,6 +117,12 @@ def event_digest(event: BaseEvent) -> str:
     return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
 
 
+_LEAD_WHY = (
+    "leads the case as the NGO: the individual interview, the rights information, the "
+    "decision on further support (R2, R3, K5)"
+)
+
+
 @dataclass(frozen=True)
 class _Duty:
     """What an obligation asks, of whom, under which rule (opened by
@@ -129,10 +137,12 @@ class _Duty:
 class _Change:
     """A working copy of the state plus the effects of one change."""
 
-    def __init__(self, state: CaseState, now: datetime) -> None:
+    def __init__(self, state: CaseState, now: datetime, cause: BaseEvent | None = None) -> None:
         self.state = state
         self.now = now
         self.effects = Effects()
+        #: The event being applied (None: the passing of time).
+        self.cause = cause
 
     @property
     def config(self) -> CaseConfig:
@@ -191,6 +201,39 @@ class _Change:
         if self.state.deadlines.pop(kind, None) is not None:
             self.effects.deadlines_ended.append(kind)
 
+    # -- members (MEMBERS) -----------------------------------------------------------------------
+    def _act(self, rule: str, why: str) -> membership.Act:
+        by = "pathway" if self.cause is None else _who(self.cause)
+        return membership.Act(rule, why, self.now, by)
+
+    def add_member(self, organisation: Org, role: MemberRole, rule: str, why: str) -> None:
+        """``organisation`` becomes a member in ``role`` by ``rule``, for the purpose ``why``
+        (recorded with the event or timer that did it; nothing if it holds it already)."""
+        membership.grant(self.state.membership, organisation, role, self._act(rule, why))
+
+    def end_member(
+        self, organisation: Org, role: MemberRole, rule: str, why: str, given_by: str | None = None
+    ) -> None:
+        """``organisation``'s ``role`` (the one given by ``given_by``, if named) ends by
+        ``rule``; the record stays, stamped."""
+        membership.end(self.state.membership, organisation, role, self._act(rule, why), given_by)
+
+    def set_lead(self, organisation: Org, rule: str) -> None:
+        """The NGO leading the case is now ``organisation`` (R2, K1, S1): the previous lead's
+        role ends, the new lead's begins."""
+        state = self.state
+        if state.lead_ngo is organisation and MemberRole.LEAD_NGO in state.roles_of(organisation):
+            return  # leads already
+        if state.lead_ngo is not organisation:
+            self.end_member(
+                state.lead_ngo,
+                MemberRole.LEAD_NGO,
+                rule,
+                f"the lead passed to {organisation.value}",
+            )
+        state.lead_ngo = organisation
+        self.add_member(organisation, MemberRole.LEAD_NGO, rule, _LEAD_WHY)
+
     # -- obligations ---------------------------------------------------------------------------
     def open_obligation(
         self,
@@ -206,6 +249,13 @@ class _Change:
         for existing in self.state.open_obligations:
             if existing.id == ob_id:
                 return existing
+        # Work assigned by a rule makes the owner a member, for that purpose (MEMBERS).
+        self.add_member(
+            duty.owner,
+            MemberRole.ASSIGNED,
+            duty.rule,
+            f"a rule assigns it work: {duty.kind.value.replace('_', ' ')} ({duty.rule})",
+        )
         ob = Obligation(
             id=ob_id,
             kind=duty.kind,
@@ -321,6 +371,7 @@ def _open_case(change: _Change, event: ev.Identified) -> None:
     """R1: assistance starts at identification, before any formal status."""
     state, cfg = change.state, change.config
     sla_due = event.occurred_at + cfg.rights_information_sla
+    _first_members(change, event)
     change.open_obligation(
         _Duty(
             ObligationKind.NGO_INTERVIEW,
@@ -361,6 +412,39 @@ def _open_case(change: _Change, event: ev.Identified) -> None:
     state.found_in = event.found_in
     if state.is_minor_at(event.occurred_at):
         _open_child_track(change, event.occurred_at)
+
+
+def _first_members(change: _Change, event: ev.Identified) -> None:
+    """R1: the identifying authority, the NGO that leads the case and the police (told of
+    every case, R2) are its first members; the migration authority too for a third-country
+    national (S3, S4)."""
+    change.add_member(
+        event.organisation,
+        MemberRole.IDENTIFYING_AUTHORITY,
+        "R1",
+        "identified the person on reasonable grounds and opened the case (R1)",
+    )
+    change.set_lead(change.state.lead_ngo, "R2")
+    if event.organisation is not Org.POLICE:
+        change.add_member(
+            Org.POLICE,
+            MemberRole.ASSIGNED,
+            "R2",
+            "told of the new case: no information gathering before the NGO interview (R2)",
+        )
+    _residence_authority(change)
+
+
+def _residence_authority(change: _Change) -> None:
+    """S3, S4: a third-country national's stay depends on a temporary residence permit, which
+    the migration authority decides."""
+    if change.state.person.is_third_country_national:
+        change.add_member(
+            Org.MIGRATION_AUTHORITY,
+            MemberRole.RESIDENCE_AUTHORITY,
+            "S4",
+            "decides the temporary residence permit of a third-country national (S3, S4)",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,6 +517,18 @@ def _child_obligation(change: _Change, timer: _ChildTimer, action: str, since: d
 def _open_child_track(change: _Change, at: datetime) -> None:
     state = change.state
     state.child_protection = ChildProtection(opened_at=at)
+    change.add_member(
+        Org.SOCIAL_WORK_CENTRE,
+        MemberRole.ASSIGNED,
+        "C4",
+        "child protection: the measures for a child victim (C1–C8)",
+    )
+    change.add_member(
+        Org.GUARDIAN,
+        MemberRole.GUARDIAN,
+        "C3",
+        "the child's guardian or legal representative, informed of every measure (C3)",
+    )
     _set_age_timers(change)
     person = state.person
     if person.unaccompanied or person.holder_can_act is False:
@@ -559,6 +655,9 @@ def _guardian(change: _Change, event: ev.GuardianAppointed) -> None:
     cp = _require_child(change, event, "C4")
     cp.guardian_appointed_at = event.occurred_at
     _close_child_obligation(change, event.event_id, _GUARDIAN)
+    change.add_member(
+        Org.GUARDIAN, MemberRole.GUARDIAN, "C4", "appointed the child's guardian (C4)"
+    )
 
 
 def _family_contact(change: _Change, event: ev.FamilyContactRecorded) -> None:
@@ -572,6 +671,12 @@ def _representative(change: _Change, event: ev.AuthorisedRepresentativeAppointed
     cp = _require_child(change, event, "C7")
     cp.authorised_representative_at = event.occurred_at
     _close_child_obligation(change, event.event_id, _REPRESENTATIVE)
+    change.add_member(
+        Org.GUARDIAN,
+        MemberRole.GUARDIAN,
+        "C7",
+        "the minor injured party's authorised representative in criminal proceedings (C7)",
+    )
 
 
 def _main_hearing(change: _Change, event: ev.MainHearingScheduled) -> None:
@@ -723,6 +828,12 @@ def _special_need_referred(change: _Change, event: ev.SpecialNeedReferralMade) -
     for number, record in enumerate(state.special_needs, start=1):
         if record.need is event.need and record.referred_at is None:
             record.referred_at = event.occurred_at
+            change.add_member(
+                record.provider,
+                MemberRole.PROVIDER,
+                "K4",
+                "provides appropriate help with a special need (K4)",
+            )
             change.close_obligations(
                 event.event_id, ids=[f"{ObligationKind.SPECIAL_NEED_REFERRAL.value}:{number}"]
             )
@@ -738,7 +849,7 @@ def _reintegration_service(change: _Change, event: ev.ReintegrationServiceRecord
 
 def _ngo_interview(change: _Change, event: ev.NgoInterviewHeld) -> None:
     change.state.ngo_interview_at = event.occurred_at
-    change.state.lead_ngo = event.organisation
+    change.set_lead(event.organisation, "R2")
     change.close_obligations(event.event_id, ObligationKind.NGO_INTERVIEW)
 
 
@@ -821,7 +932,8 @@ def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) 
         since=event.occurred_at,
         consent_signed_on=consent.signed_on,
     )
-    state.lead_ngo = event.organisation
+    change.set_lead(event.organisation, "K1")
+    _placement_members(change, Placement.CRISIS_ACCOMMODATION, event.organisation)
     due = event.occurred_at + cfg.crisis_accommodation
     change.set_deadline(
         DeadlineKind.CRISIS_ACCOMMODATION,
@@ -853,6 +965,32 @@ def _decision_taken(change: _Change, by: str) -> None:
 def _further_support(change: _Change, event: ev.FurtherSupportDecided) -> None:
     change.state.further_support = event.option
     _decision_taken(change, event.event_id)
+    referral = membership.REFERRALS.get(event.option)
+    if referral is not None:  # K5: a referral to Ključ makes it a member (S1, I1)
+        change.add_member(Org.KLJUC, MemberRole.REFERRED, *referral)
+
+
+#: What each placement's provider and co-financing ministry are members for, and by which rule.
+_PLACEMENT_MEMBERS: dict[Placement, tuple[str, Org, str, str]] = {
+    Placement.CRISIS_ACCOMMODATION: (
+        "K1",
+        Org.LABOUR_MINISTRY,
+        "provides crisis accommodation (K1, K3)",
+        "co-finances crisis accommodation; alerted at 30 days (K1)",
+    ),
+    Placement.SAFE_ACCOMMODATION: (
+        "S1",
+        Org.INTERIOR_MINISTRY,
+        "provides safe accommodation (S1, S2)",
+        "co-finances safe accommodation (S1)",
+    ),
+}
+
+
+def _placement_members(change: _Change, placement: Placement, provider: Org) -> None:
+    rule, ministry, provides, finances = _PLACEMENT_MEMBERS[placement]
+    change.add_member(provider, MemberRole.PROVIDER, rule, provides)
+    change.add_member(ministry, MemberRole.CO_FINANCER, rule, finances)
 
 
 def _end_placement(change: _Change, placement: Placement, reason: str) -> bool:
@@ -868,6 +1006,10 @@ def _end_placement(change: _Change, placement: Placement, reason: str) -> bool:
     record.end_reason = reason
     if placement is Placement.CRISIS_ACCOMMODATION:
         change.end_deadline(DeadlineKind.CRISIS_ACCOMMODATION)
+    rule, ministry, _, _ = _PLACEMENT_MEMBERS[placement]
+    why = f"the placement ended: {reason}"
+    change.end_member(record.provider, MemberRole.PROVIDER, rule, why, given_by=rule)
+    change.end_member(ministry, MemberRole.CO_FINANCER, rule, why, given_by=rule)
     return True
 
 
@@ -902,7 +1044,8 @@ def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> N
         since=event.occurred_at,
         consent_signed_on=consent.signed_on,
     )
-    state.lead_ngo = event.organisation
+    change.set_lead(event.organisation, "S1")
+    _placement_members(change, Placement.SAFE_ACCOMMODATION, event.organisation)
     state.phase = Phase.SAFE_ACCOMMODATION
     _decision_taken(change, event.event_id)
 
@@ -929,6 +1072,13 @@ def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
     until = add_months(event.valid_from, cfg.permit_to_stay_months) - timedelta(days=1)
     state.permit_to_stay = PermitToStay(
         basis=event.basis, valid_from=event.valid_from, valid_until=until
+    )
+    change.add_member(
+        Org.POLICE,
+        MemberRole.RESIDENCE_AUTHORITY,
+        "K7",
+        "decided the stay of a victim residing illegally, and may record the return home at "
+        "its end (K7)",
     )
     _set_permit_deadline(change)
 
@@ -1060,6 +1210,9 @@ def _reintegration(change: _Change, event: ev.ReintegrationEnrolled) -> None:
     state.reintegration = Reintegration(
         enrolled_at=event.occurred_at, personal_plan=event.personal_plan
     )
+    change.add_member(
+        event.organisation, MemberRole.PROVIDER, "I1", "provides the reintegration programme (I1)"
+    )
     state.phase = Phase.REINTEGRATION
     _decision_taken(change, event.event_id)
 
@@ -1067,6 +1220,7 @@ def _reintegration(change: _Change, event: ev.ReintegrationEnrolled) -> None:
 def _facts_updated(change: _Change, event: ev.FactsUpdated) -> None:
     state = change.state
     state.person = event.person
+    _residence_authority(change)
     if state.child_protection is None and state.is_minor_at(event.occurred_at):
         _open_child_track(change, event.occurred_at)  # an age estimate may reveal a child
     elif state.child_track_open_at(event.occurred_at):
@@ -1208,7 +1362,7 @@ def decide(
             new = CaseState(
                 case_id=case_id, config=cfg, opened_at=event.occurred_at, person=event.person
             )
-            change = _Change(new, now)
+            change = _Change(new, now, event)
             _open_case(change, event)
         else:
             if state is None:
@@ -1219,7 +1373,7 @@ def decide(
                 )
             if state.phase is Phase.CLOSED:
                 _reject(RULE_CASE, "type", "the case is closed")
-            change = _Change(working_copy(state), now)
+            change = _Change(working_copy(state), now, event)
             _child_checks(change, event)
             _HANDLERS[type(event)](change, event)
             _inform_of_measure(change, event)
@@ -1417,6 +1571,12 @@ def _turns_18(change: _Change) -> None:
     change.close_obligations("turned 18", *CHILD_OBLIGATIONS)
     for kind in CHILD_DEADLINES:
         change.end_deadline(kind)
+    change.end_member(
+        Org.GUARDIAN,
+        MemberRole.GUARDIAN,
+        "C4",
+        "the person turned 18: the guardianship measures end (C4)",
+    )
     note = f" Child-protection obligations closed: {', '.join(sorted(handed))}." if handed else ""
     change.notify(
         [Org.GUARDIAN, state.lead_ngo],

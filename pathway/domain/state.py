@@ -8,6 +8,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pathway.domain import membership as _membership
 from pathway.domain.calendar import local_date
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import (
@@ -22,6 +23,7 @@ from pathway.domain.events import (
     ResidencePermitBasis,
     RightsSubject,
 )
+from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import Organisation
 from pathway.domain.person import AgeEstimate, Gender, PersonFacts, SpecialNeed
 
@@ -420,6 +422,19 @@ class CaseState(BaseModel):
     notifications_sent: int = 0
     processed: dict[str, ProcessedEvent] = Field(default_factory=dict)
     closed_at: datetime | None = None
+    membership: list[Membership] = Field(
+        default_factory=list,
+        description="Who is a member of the case in which role, since when, added (and ended) "
+        "by whom and why; ended records stay (pathway.domain.membership).",
+    )
+
+    @model_validator(mode="after")
+    def _membership_of_older_cases(self) -> Self:
+        """A case recorded before membership existed (continue-as-new carries its state) gets
+        the members its state shows; a case opened since always has at least one."""
+        if not self.membership and self.timeline:
+            self.membership = _membership.derive_membership(self)
+        return self
 
     @property
     def open_obligations(self) -> list[Obligation]:
@@ -458,8 +473,17 @@ class CaseState(BaseModel):
 
     def involved(self) -> set[Organisation]:
         """Organisations that took part in the case: sent an event, were notified, or lead it.
-        They, and only they, may read it (SPEC "Access")."""
+        What the gateway and the codec server check today; :meth:`members` is to replace it
+        (issue 11: sending an event must grant nothing)."""
         return {t.organisation for t in self.timeline if t.organisation} | {self.lead_ngo}
+
+    def members(self) -> set[Organisation]:
+        """The organisations holding a role in the case now (SPEC "Access", MEMBERS)."""
+        return _membership.members(self.membership)
+
+    def roles_of(self, organisation: Organisation | str) -> frozenset[MemberRole]:
+        """The roles ``organisation`` holds in the case now (empty: not a member)."""
+        return _membership.roles_of(self.membership, organisation)
 
     def is_minor_at(self, at: datetime) -> bool:
         """Under 18 at ``at`` (in Ljubljana), from the birth date or the estimate."""

@@ -1,4 +1,4 @@
-"""How each organisation receives its notifications (SPEC "Notifications").
+"""How each organisation receives its notifications (docs/rules.md "Notifications").
 
 Three channels: a signed webhook, e-mail over SMTP, or a local outbox file (the embedded default,
 so a fresh install delivers somewhere without any configuration). The mapping from organisation to

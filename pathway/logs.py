@@ -5,8 +5,9 @@ to stdlib (``ProcessorFormatter.wrap_for_formatter``) and one ``ProcessorFormatt
 stderr handler renders everything, so ``workflow.logger`` / ``activity.logger`` lines (stdlib
 adapters under ``temporalio.*``) come out in the same format, with the same redaction, as ours.
 
-Personal data must never reach a log (SPEC "Privacy"). Callers are expected not to log it;
-:func:`drop_personal_fields` is the second line of defence that redacts known personal keys.
+Personal data must never reach a log (docs/rules.md "The case"; docs/privacy.md). Callers are
+expected not to log it; :func:`drop_personal_fields` is the second line of defence that redacts
+known personal keys.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The one access policy (issue 11, SPEC "Access", R6): (organisation or operator, roles in the
-case, action, field) -> allow or deny, and the minimisation of existence of what a role may not
-read.
+"""The one access policy (issue 11, docs/rules.md "Access", R6): (organisation or operator, roles
+in the case, action, field) -> allow or deny, and the minimisation of existence of what a role may
+not read.
 
 The expected answers are written out here from the issue's text, independently of
 ``pathway/access/policy.py``: the per-field rows come from the hand-written grids of

@@ -1,4 +1,4 @@
-"""Canary test (R6, SPEC "The case"): whole cases whose every personal field holds a unique
+"""Canary test (R6, docs/rules.md "The case"): whole cases whose every personal field holds a unique
 canary string leave no canary anywhere outside encrypted payloads: not in the raw histories
 (fetched without the codec), the logs, the outbox, webhook or SMTP bodies, search attributes or
 workflow IDs. The same cases decode through the codec server for an authorised caller only."""

@@ -1,5 +1,5 @@
-"""The codec server decodes case payloads for those allowed (SPEC "Access", R6) and leaks nothing;
-the auth module keeps tokens as hashes only."""
+"""The codec server decodes case payloads for those allowed (docs/rules.md "Access", R6) and leaks
+nothing; the auth module keeps tokens as hashes only."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 class TestDecodeAccess:
-    """Who may read a case whole through the web UI (SPEC "Access", R6)."""
+    """Who may read a case whole through the web UI (docs/rules.md "Access", R6)."""
 
     async def test_operator_decodes_any_case(
         self, client: httpx.AsyncClient, codec: CaseCodec

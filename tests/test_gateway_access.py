@@ -1,4 +1,4 @@
-"""The gateway's authorisation matrices, cell by cell (SPEC "Who uses it", "Access", R6).
+"""The gateway's authorisation matrices, cell by cell (docs/rules.md "Who uses it", "Access", R6).
 
 Each matrix is checked against an independent table written out here, so changing one without
 the other fails; and the read matrix must name every field of CaseState, PersonFacts and
@@ -69,7 +69,7 @@ SENDERS: dict[str, set[str]] = {
     "special_need_referral_made": {"caritas", "kljuc", "social_work_centre"},
 }
 
-#: Decisions that only one authority takes (SPEC "Who uses it").
+#: Decisions that only one authority takes (docs/rules.md "Who uses it").
 EXCLUSIVE = {
     "permit_to_stay_granted": "police",
     "permit_to_stay_extended": "police",
@@ -156,7 +156,7 @@ def _readers() -> dict[str, set[str]]:
 
 READERS = _readers()
 
-#: Health and psychological details, and free text that may hold them (SPEC "Access").
+#: Health and psychological details, and free text that may hold them (docs/rules.md "Access").
 HEALTH = ("special_needs", "reintegration", "timeline.why", "timeline.child")
 
 
@@ -220,7 +220,7 @@ class TestReadMatrix:
     @pytest.mark.parametrize("path", HEALTH)
     def test_police_never_read_health_details(self, path: str) -> None:
         """Police never read health or psychological details, nor free text that may hold
-        them (SPEC "Access")."""
+        them (docs/rules.md "Access")."""
         assert not may_read("police", path)
 
     def test_analysts_read_no_case(self) -> None:

@@ -1,4 +1,4 @@
-"""The notify activity against real receivers (SPEC "Notifications")."""
+"""The notify activity against real receivers (docs/rules.md "Notifications")."""
 
 from __future__ import annotations
 

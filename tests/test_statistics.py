@@ -1,4 +1,5 @@
-"""Yearly statistics per programme (SPEC "Reports"), checked against the seed's 2022 figures."""
+"""Yearly statistics per programme (docs/rules.md "Reports"), checked against the seed's 2022
+figures."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Who is calling: bearer tokens checked against stored hashes, and signed browser sessions.
 
-Shared by every HTTP front of the service (the codec server now, the event gateway later), so it
-knows nothing of HTTP frameworks. Access is per role (SPEC "Access"): a :class:`Principal` is a
-named person or system acting for one :class:`~pathway.domain.organisations.Organisation`, or an
-``"operator"`` (the ministry staff who run the service).
+Shared by every HTTP front of the service (the codec server and the event gateway), so it
+knows nothing of HTTP frameworks. Access is per role (docs/rules.md "Access"): a
+:class:`Principal` is a named person or system acting for one
+:class:`~pathway.domain.organisations.Organisation`, or an ``"operator"`` (the ministry staff who
+run the service).
 
 Tokens are random secrets handed out once; the credentials file keeps only their SHA-256, so a
 copy of the file (a backup, a support ticket) lets nobody in. A plain hash is enough because the

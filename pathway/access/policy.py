@@ -1,7 +1,7 @@
 """Who may send what, and who may read what: the gateway's two authorisation matrices.
 
-SPEC "Access" (R6): each organisation may send only the events of its role and read only the
-fields its role needs; police never see health or psychological details; analysts see
+docs/rules.md "Access" (R6): each organisation may send only the events of its role and read only
+the fields its role needs; police never see health or psychological details; analysts see
 aggregates only; operators (who run the service) see everything.
 
 - :data:`SEND_MATRIX` (role -> event types) is *derived* from each event class's ``senders``
@@ -82,7 +82,7 @@ def _send_matrix() -> dict[str, frozenset[str]]:
     return {role: frozenset(types) for role, types in matrix.items()}
 
 
-#: role -> the event types it may send, from each event's ``senders`` (SPEC "Who uses it").
+#: role -> the event types it may send, from each event's ``senders`` (docs/rules.md "Who uses it").
 SEND_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(_send_matrix())
 
 
@@ -447,7 +447,8 @@ def decide(
     actor: str, roles: AbstractSet[MemberRole], action: Action, field: str | None = None
 ) -> bool:
     """Whether ``actor`` (``"operator"`` or an organisation's role), holding ``roles`` in a case
-    (:func:`roles_in_case`), may do ``action`` with ``field`` (SPEC "Access", R6; issue 11).
+    (:func:`roles_in_case`), may do ``action`` with ``field`` (docs/rules.md "Access", R6; issue
+    11).
 
     - A non-member (no roles) may do nothing with the case but send an identification, which
       opens a new case (R1): sending an event never grants anything.

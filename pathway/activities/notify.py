@@ -1,4 +1,4 @@
-"""Deliver a notification to the organisation that must act (SPEC "Notifications").
+"""Deliver a notification to the organisation that must act (docs/rules.md "Notifications").
 
 The delivery channel (signed webhook, SMTP e-mail or local outbox) comes from the injected
 :class:`~pathway.channels.Channels`. Every failure raises a retryable ``DeliveryFailed``

@@ -57,8 +57,8 @@ class CaseError(Exception):
 
 @dataclass
 class EventRejected(CaseError):
-    """The event broke a rule (``rule`` is a SPEC rule ID or a service check) and changed
-    nothing."""
+    """The event broke a rule (``rule`` is a rule ID of docs/rules.md or a service check) and
+    changed nothing."""
 
     rule: str
     field: str | None

@@ -7,9 +7,9 @@ those allowed to read it, and to no one else.
 include cross-origin credentials: ``pathway dev`` configures its UI so; docs/privacy.md).
 
 Decoding is authorised per case: every encrypted payload names its key, the key names its case,
-and :class:`CaseAccess` decides whether the principal may read that case whole (SPEC "Access",
-R6). The web UI shows whole payloads, so roles that may only see filtered views (police) or
-aggregates (analysts) are refused here and read through their own views instead.
+and :class:`CaseAccess` decides whether the principal may read that case whole (docs/rules.md
+"Access", R6). The web UI shows whole payloads, so roles that may only see filtered views (police)
+or aggregates (analysts) are refused here and read through their own views instead.
 
 Nothing a payload contains ever reaches a response other than the decoded payloads themselves,
 nor any log line: errors and audit lines name principals, case IDs (pseudonyms) and counts only.

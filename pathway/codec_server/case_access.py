@@ -1,4 +1,4 @@
-"""Who may read a case's payloads whole through the codec server (SPEC "Access", R6)."""
+"""Who may read a case's payloads whole through the codec server (docs/rules.md "Access", R6)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class CaseAccess(Protocol):
 Involved = Callable[[str], Awaitable[AbstractSet[Organisation]]]
 
 #: Roles that never see whole payloads: analysts see aggregates only, and police may not read
-#: health or psychological details (SPEC "Access"), which whole payloads contain.
+#: health or psychological details (docs/rules.md "Access"), which whole payloads contain.
 NEVER_DECODE: Final = frozenset({Organisation.ANALYST, Organisation.POLICE})
 
 

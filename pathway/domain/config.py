@@ -1,4 +1,4 @@
-"""All legal periods and lead times in one place, with the SPEC's defaults ("Deadlines").
+"""All legal periods and lead times in one place, with the defaults of docs/rules.md "Deadlines".
 
 A running case carries the configuration it was opened with, so a change of defaults never
 alters the deadlines of cases already running (and never breaks their replay).

@@ -1,4 +1,4 @@
-"""Every event of the adult path, as typed, validated pydantic models (SPEC "Events in").
+"""Every event of the adult path, as typed, validated pydantic models (docs/rules.md "Events in").
 
 Each event carries the sender's idempotency key (``event_id``), the sending organisation, who
 acted (a staff reference, never a victim's name), when it happened and why. The payload is
@@ -112,7 +112,7 @@ class ChildDecision(BaseModel):
 class BaseEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: Organisations whose role lets them send this event (SPEC "Who uses it", "Access").
+    #: Organisations whose role lets them send this event (docs/rules.md "Who uses it", "Access").
     senders: ClassVar[frozenset[Org]]
     #: A decision on the case: on a child's case it needs a best-interests note and the child's
     #: views (C1, C2), and it is a measure (C3).

@@ -1,4 +1,5 @@
-"""Who is a member of a case, in which role, since when, by whose act and why (SPEC "Access", R6).
+"""Who is a member of a case, in which role, since when, by whose act and why (docs/rules.md
+"Access", R6).
 
 A case's members are the organisations with a stated role in it. Each role an organisation
 holds is one :class:`Membership` record: added by a dated, recorded fact (the event or timer of

@@ -1,6 +1,6 @@
 """Who takes part in a case, and the task queue each organisation's worker serves.
 
-The roles follow the SPEC's "Who uses it" table.
+The roles follow the "Who uses it" table of docs/rules.md.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class Organisation(StrEnum):
 
 NGOS = frozenset({Organisation.CARITAS, Organisation.KLJUC})
 
-#: Organisations that receive notifications, each on its own task queue (SPEC "Notifications").
+#: Organisations that receive notifications, each on its own task queue
+#: (docs/rules.md "Notifications").
 NOTIFIED = (
     Organisation.POLICE,
     Organisation.MIGRATION_AUTHORITY,

@@ -1,4 +1,4 @@
-"""Facts kept about the person (SPEC "The case"), with data minimisation (R6).
+"""Facts kept about the person (docs/rules.md "The case"), with data minimisation (R6).
 
 No name is ever kept: the case is identified by a pseudonymous ID only.
 """
@@ -59,7 +59,7 @@ class Gender(StrEnum):
 
 
 class ResidenceStatus(StrEnum):
-    """Residence status as the SPEC lists it."""
+    """Residence status as the specification lists it (docs/rules.md "The case")."""
 
     SLOVENIAN_CITIZEN = "slovenian_citizen"
     EU_CITIZEN = "eu_citizen"

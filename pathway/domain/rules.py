@@ -6,7 +6,7 @@ and returns either :class:`Accepted` (the new state and the effects to carry out
 the workflow's update validator can call it to reject an event before anything reaches history.
 ``fire_due`` does the same for reminders and expiries whose time has come.
 
-Every check cites the SPEC rule it enforces. No Temporal import here.
+Every check cites the rule it enforces (docs/rules.md). No Temporal import here.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ from pathway.domain.state import (
     TimelineEntry,
 )
 
-# Checks that guard the service itself rather than a SPEC rule carry these IDs.
-RULE_ACCESS = "ACCESS"  # SPEC "Access": the sender's role may not send this event
+# Checks that guard the service itself rather than a rule of the seed carry these IDs.
+RULE_ACCESS = "ACCESS"  # docs/rules.md "Access": the sender's role may not send this event
 RULE_TIME = "TIME"  # occurred_at in the future beyond tolerance, or before identification
 RULE_CASE = "CASE"  # no such case, already identified, or already closed
 RULE_IDEMPOTENCY = "IDEMPOTENCY"  # an event_id reused for a different event

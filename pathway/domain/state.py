@@ -29,7 +29,7 @@ from pathway.domain.person import AgeEstimate, Gender, PersonFacts, SpecialNeed
 
 
 class Phase(StrEnum):
-    """Assistance phases (SPEC "Assistance phases")."""
+    """Assistance phases (docs/rules.md "The case")."""
 
     IDENTIFIED = "identified"
     REFLECTION = "reflection"
@@ -44,7 +44,7 @@ EXIT_PHASES = frozenset({Phase.RETURNED_HOME, Phase.DECLINED_LEFT, Phase.CLOSED}
 
 
 class DeadlineKind(StrEnum):
-    """The SPEC's deadline table, one durable timer each."""
+    """The deadlines of docs/rules.md "Deadlines", one durable timer each."""
 
     RIGHTS_INFORMATION = "rights_information"
     REFLECTION_PERIOD = "reflection_period"
@@ -478,7 +478,7 @@ class CaseState(BaseModel):
         return {t.organisation for t in self.timeline if t.organisation} | {self.lead_ngo}
 
     def members(self) -> set[Organisation]:
-        """The organisations holding a role in the case now (SPEC "Access", MEMBERS)."""
+        """The organisations holding a role in the case now (docs/rules.md "Access", MEMBERS)."""
         return _membership.members(self.membership)
 
     def roles_of(self, organisation: Organisation | str) -> frozenset[MemberRole]:

@@ -1,5 +1,5 @@
-"""Yearly statistics per programme (SPEC "Reports"), as in the seed's 2022 figures: persons by
-gender, adult/minor and citizenship, with accompanying children counted in the placement
+"""Yearly statistics per programme (docs/rules.md "Reports"), as in the seed's 2022 figures:
+persons by gender, adult/minor and citizenship, with accompanying children counted in the placement
 programmes. Aggregates only: no case ID or date leaves this module."""
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class ProblemDetails(BaseModel):
     detail: str | None = None
     rule: str | None = Field(
         default=None,
-        description="SPEC rule ID or service check (ACCESS, CASE, TIME, IDEMPOTENCY, ...)",
+        description="rule ID (docs/rules.md) or service check (ACCESS, CASE, TIME, IDEMPOTENCY)",
     )
     field: str | None = Field(default=None, description="The field at fault, as a dotted path")
     errors: list[FieldError] | None = Field(default=None, description="Every field problem (422)")

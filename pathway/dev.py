@@ -72,6 +72,7 @@ from pathway.secret_files import (
     require_private,
     write_secret,
 )
+from pathway.settings import StateError
 from pathway.temporal_binaries import (
     DevServer,
     DevServerError,
@@ -366,6 +367,7 @@ async def _run(
         CredentialsError,
         GatewayConfigError,
         PrivacyError,
+        StateError,
         OSError,
     ) as error:
         raise DevStartError(_one_line(error)) from None

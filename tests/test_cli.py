@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from pathway import cli, search_attributes, workers
 from pathway.channels import Channels, OutboxChannel
 from pathway.domain.organisations import NOTIFIED
+from pathway.privacy.keys import create_master_key
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter, default_keystore
 from tests.receivers import eventually
@@ -31,7 +33,7 @@ pytestmark = pytest.mark.devserver
 async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Path]:
     """A dev server of its own with every worker (outbox channel under tmp_path), sharing the
     key store under tmp_path with the CLI, as the embedded default does under ./var."""
-    monkeypatch.setenv("PATHWAY_ID_PEPPER", "00112233445566778899aabbccddeeff")
+    monkeypatch.setenv("PATHWAY_ID_PEPPER", "00112233445566778899aabbccddeeff" * 2)
     monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
@@ -216,12 +218,16 @@ class TestProcess:
     def test_exit_code_of_a_real_process(self, tmp_path: Path) -> None:
         """As a process, a bad event exits 2 with the field on stderr (and no crash at exit)."""
         bad = write(tmp_path, "bad.json", {"type": "identified", "event_id": "x"})
+        var = tmp_path / "var"  # as `pathway dev` leaves it: the CLI makes none of its own
+        create_master_key(var / "master-keys")
+        (var / "id-pepper").write_text("ab" * 32)
         proc = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "pathway.cli", "case", "open", bad],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
+            env={**os.environ, "PATHWAY_VAR": str(var)},
         )
         assert proc.returncode == cli.EXIT_BAD_INPUT
         assert "field person: Field required" in proc.stderr

@@ -10,7 +10,15 @@ unknown: Temporal is up but the answer did not come, the event may or may not ha
 recorded, run the same command again (same event_id: a repeat answers the first result).
 
 Nothing a sender wrote reaches the terminal raw: human-readable output passes every such value
-through :func:`printable`.
+through :func:`printable`, and JSON output escapes every non-ASCII character (``\\u202e``).
+
+Only ``pathway dev`` creates the state directory (``$PATHWAY_VAR``, default ``./var``) and the
+secrets in it; every other command that uses it (``case``, ``keys``, ``programme``, ``report``,
+``credentials`` without ``--file``) refuses with exit 2 if it is missing or has no ID pepper or
+master key, so that a command run from the wrong directory cannot make keys of its own.
+
+A reader that goes away (``pathway case show … | head -1``) is not an error: the command stops
+writing and exits 0, printing nothing more.
 
 One module per command group, each registering its commands with ``add_commands``:
 :mod:`~pathway.cli.service` (dev, gateway, worker), :mod:`~pathway.cli.case`,
@@ -59,6 +67,7 @@ from pathway.cli.case import render_case
 from pathway.clients import cases
 from pathway.privacy.keys import CaseErased
 from pathway.process import exit_now
+from pathway.settings import StateError, existing_state
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -84,13 +93,19 @@ __all__ = [
 #: Set (to anything) to get the traceback of an internal error on stderr.
 DEBUG_ENV: Final = "PATHWAY_DEBUG"
 
+#: What ``pathway --help`` says first.
+DESCRIPTION: Final = (
+    "The operator CLI of Pathway: run the service, open cases and send them events, and "
+    "administer access tokens, keys, programme registers and yearly reports."
+)
+
 #: The command groups, in the order ``pathway --help`` lists them.
 _GROUPS: Final = (service, case, credentials, keys, programme, report, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """``pathway``'s parser: the global options, then each group's commands."""
-    parser = argparse.ArgumentParser(prog="pathway", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="pathway", description=DESCRIPTION)
     parser.add_argument(
         "--address",
         default=None,
@@ -130,7 +145,7 @@ _Line: TypeAlias = Callable[[argparse.Namespace, Any], str]
 #: The errors a command may end with, first match wins: what kind, the exit code, and the
 #: line written to stderr.
 _ERRORS: Final[tuple[tuple[_Kinds, int, _Line], ...]] = (
-    (BadInput, EXIT_BAD_INPUT, lambda _, e: f"error: {lines(e)}"),
+    ((BadInput, StateError), EXIT_BAD_INPUT, lambda _, e: f"error: {lines(e)}"),
     (
         FileNotFoundError,
         EXIT_BAD_INPUT,
@@ -169,8 +184,24 @@ def _internal_error(exc: Exception, err: TextIO) -> int:
     return EXIT_INTERNAL
 
 
+def _reader_gone(out: TextIO) -> None:
+    """The reader of ``out`` went away: whatever is still buffered for it goes nowhere (so
+    that flushing it at exit does not fail again)."""
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError, AttributeError):
+        return  # not a file (a StringIO): nothing to flush
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def _execute(args: argparse.Namespace, out: TextIO) -> int:
     handler: Handler = args.handler
+    if getattr(args, "uses_state", False):
+        existing_state()  # before anything could create a key or a pepper
     result = handler(args, out)
     if asyncio.iscoroutine(result):
         result = asyncio.run(result)
@@ -189,6 +220,9 @@ def run(
     args.stderr = err  # for handlers that explain something besides their output
     try:
         return _execute(args, out)
+    except BrokenPipeError:
+        _reader_gone(out)
+        return EXIT_OK
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return EXIT_INTERRUPTED
@@ -201,6 +235,7 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """``pathway``: :func:`run`, then end the process with its exit code."""
     try:
         code = run(argv)
     except BrokenPipeError:  # the reader went away (`pathway case show … | head`)

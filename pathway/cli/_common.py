@@ -103,6 +103,12 @@ def lines(message: object) -> str:
     return "\n".join(printable(line) for line in str(message).split("\n"))
 
 
+def write_json(value: Any, out: TextIO) -> None:
+    """``value`` as indented JSON with every non-ASCII character escaped (``\\u202e``), so
+    that a terminal never receives a raw control or bidi character; still valid JSON."""
+    out.write(json.dumps(value, ensure_ascii=True, indent=2) + "\n")
+
+
 def local_time(value: datetime | str | None, with_time: bool = True) -> str:
     """An instant (or its ISO text) as Ljubljana wall-clock time; ``-`` for none."""
     if value is None:
@@ -119,12 +125,29 @@ def _strict_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+#: The most an event file (or standard input) may hold; an event is a few KiB (the gateway
+#: takes bodies of at most 64 KiB), so anything larger is a mistake (``/dev/zero``, a log).
+MAX_EVENT_BYTES: Final = 1024 * 1024
+MAX_EVENT_SIZE: Final = "1 MiB"
+
+
+def _read_limited(source: str) -> bytes | str:
+    """At most :data:`MAX_EVENT_BYTES` + 1 bytes (characters, for a text-only stdin) of
+    ``source``: one more than allowed tells that there is more."""
+    if source != "-":
+        with Path(source).open("rb") as file:
+            return file.read(MAX_EVENT_BYTES + 1)
+    stdin = sys.stdin
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        data: bytes = buffer.read(MAX_EVENT_BYTES + 1)
+        return data
+    return stdin.read(MAX_EVENT_BYTES + 1)
+
+
 def _read_text(source: str, name: str) -> bytes | str:
     try:
-        if source == "-":
-            stdin = sys.stdin
-            return stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
-        return Path(source).read_bytes()
+        raw = _read_limited(source)
     except FileNotFoundError:
         raise BadInput(f"{name} does not exist") from None
     except IsADirectoryError:
@@ -133,14 +156,18 @@ def _read_text(source: str, name: str) -> bytes | str:
         raise BadInput(f"{name} cannot be read: permission denied") from None
     except OSError as err:
         raise BadInput(f"{name} cannot be read: {err.strerror or type(err).__name__}") from None
+    if len(raw) > MAX_EVENT_BYTES:
+        raise BadInput(f"{name} is larger than {MAX_EVENT_SIZE}, too large to be an event")
+    return raw
 
 
 def read_json(source: str) -> Any:
     """The JSON value in file ``source`` (``-``: standard input).
 
     Raises :class:`BadInput` with one line naming the file for a file that does not exist,
-    is a directory, cannot be read, is not UTF-8, is not JSON (with the decoder's full message,
-    line and column) or is nested too deeply to parse.
+    is a directory, cannot be read, is larger than :data:`MAX_EVENT_BYTES`, is not UTF-8, is
+    not JSON (with the decoder's full message, line and column) or is nested too deeply to
+    parse.
     """
     name = "standard input" if source == "-" else printable(source)
     raw = _read_text(source, name)
@@ -234,7 +261,9 @@ async def connect(args: argparse.Namespace) -> Client:
 
 def credentials_file(args: argparse.Namespace | None = None) -> Path:
     """The credentials file: ``--file``, else ``$PATHWAY_CREDENTIALS``, else the embedded
-    default's ``$PATHWAY_VAR/credentials.toml`` (the one ``pathway dev`` uses)."""
+    default's ``$PATHWAY_VAR/credentials.toml`` (the one ``pathway dev`` uses), which needs the
+    state directory to exist (:func:`pathway.settings.existing_state`: only ``pathway dev``
+    creates it)."""
     from pathway import settings
     from pathway.access.credentials import CREDENTIALS_ENV, DEV_CREDENTIALS_FILE
 
@@ -242,7 +271,7 @@ def credentials_file(args: argparse.Namespace | None = None) -> Path:
         return Path(args.file)
     if env := os.environ.get(CREDENTIALS_ENV):
         return Path(env)
-    return settings.var_dir() / DEV_CREDENTIALS_FILE
+    return settings.existing_state(secrets_needed=False) / DEV_CREDENTIALS_FILE
 
 
 def operator() -> Principal:

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -19,6 +18,7 @@ from pathway.cli._common import (
     local_time,
     operator,
     printable,
+    write_json,
 )
 from pathway.clients import cases
 from pathway.domain.events import EVENT_ADAPTER, Identified
@@ -36,8 +36,7 @@ async def _open(args: argparse.Namespace, out: TextIO) -> int:
         client, event, pepper=settings.id_pepper(), config=settings.case_config()
     )
     if args.json:
-        out.write(json.dumps({"case_id": case_id, **result.model_dump(mode="json")}, indent=2))
-        out.write("\n")
+        write_json({"case_id": case_id, **result.model_dump(mode="json")}, out)
     else:
         # The ID alone on stdout, so that CASE=$(pathway case open …) works also on a repeat.
         out.write(printable(case_id) + "\n")
@@ -51,7 +50,7 @@ async def _event(args: argparse.Namespace, out: TextIO) -> int:
     client = await connect(args)
     result = await cases.record_event(client, args.case_id, event)
     if args.json:
-        out.write(result.model_dump_json(indent=2) + "\n")
+        write_json(result.model_dump(mode="json"), out)
         return EXIT_OK
     note = (
         "  (repeat of an accepted event: first result, nothing changed)" if result.duplicate else ""
@@ -65,7 +64,7 @@ async def _show(args: argparse.Namespace, out: TextIO) -> int:
     client = await connect(args)
     state = await cases.case_state(client, args.case_id)
     if args.json:
-        out.write(state.model_dump_json(indent=2) + "\n")
+        write_json(state.model_dump(mode="json"), out)
     else:
         render_case(state, out)
     return EXIT_OK
@@ -81,7 +80,7 @@ async def _erase(args: argparse.Namespace, out: TextIO) -> int:
     erasure = await erase_case(client, store, args.case_id, by=principal.name, why=args.why)
     state = "erased" if erasure.key_destroyed else "was already erased"
     running = "; its workflow was terminated" if erasure.was_running else ""
-    out.write(f"{args.case_id} {state}{running}\n")
+    out.write(f"{printable(args.case_id)} {state}{running}\n")
     return EXIT_OK
 
 
@@ -97,7 +96,7 @@ async def _history(args: argparse.Namespace, out: TextIO) -> int:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise cases.UnknownCase(args.case_id) from err
         raise
-    out.write(MessageToJson(history) + "\n")
+    out.write(MessageToJson(history, ensure_ascii=True) + "\n")
     return EXIT_OK
 
 
@@ -194,29 +193,36 @@ def _write_timeline(state: CaseState, out: TextIO) -> None:
             )
 
 
+#: The help of the arguments several case commands take.
+_CASE_ID: Final = "the case's ID, as `pathway case open` printed it"
+_FILE: Final = "event JSON file (at most 1 MiB), or - for stdin"
+_JSON: Final = "print the result as JSON (non-ASCII characters escaped)"
+
+
 def add_commands(sub: Commands) -> None:
-    """Register ``case`` and its subcommands."""
+    """Register ``case`` and its subcommands (each needs the state directory)."""
     case = sub.add_parser("case", help="open a case, send an event, show a case")
+    case.set_defaults(uses_state=True)
     case_sub = case.add_subparsers(dest="case_command", required=True)
     open_ = case_sub.add_parser("open", help="open a case from an 'identified' event (R1)")
-    open_.add_argument("file", help="event JSON file, or - for stdin")
-    open_.add_argument("--json", action="store_true")
+    open_.add_argument("file", help=_FILE)
+    open_.add_argument("--json", action="store_true", help=_JSON)
     open_.set_defaults(handler=_open)
     event = case_sub.add_parser("event", help="send one event to a case")
-    event.add_argument("case_id")
-    event.add_argument("file", help="event JSON file, or - for stdin")
-    event.add_argument("--json", action="store_true")
+    event.add_argument("case_id", help=_CASE_ID)
+    event.add_argument("file", help=_FILE)
+    event.add_argument("--json", action="store_true", help=_JSON)
     event.set_defaults(handler=_event)
     show = case_sub.add_parser("show", help="state, obligations, deadlines, timeline")
-    show.add_argument("case_id")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("case_id", help=_CASE_ID)
+    show.add_argument("--json", action="store_true", help=_JSON)
     show.set_defaults(handler=_show)
     erase = case_sub.add_parser(
         "erase",
         help="erase a case for good: terminate it and destroy "
         "its data key (operator only; token in $PATHWAY_TOKEN)",
     )
-    erase.add_argument("case_id")
+    erase.add_argument("case_id", help=_CASE_ID)
     erase.add_argument(
         "--why",
         default="request",
@@ -225,5 +231,5 @@ def add_commands(sub: Commands) -> None:
     )
     erase.set_defaults(handler=_erase)
     history = case_sub.add_parser("history", help="export the case's decoded history (JSON)")
-    history.add_argument("case_id")
+    history.add_argument("case_id", help=_CASE_ID)
     history.set_defaults(handler=_history)

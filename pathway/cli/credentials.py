@@ -4,10 +4,16 @@ kept as SHA-256 hashes in the credentials file (local administration: no operato
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Final, TextIO
 
-from pathway.cli._common import EXIT_OK, BadInput, Commands, credentials_file, printable
+from pathway.cli._common import (
+    EXIT_OK,
+    BadInput,
+    Commands,
+    credentials_file,
+    printable,
+    write_json,
+)
 
 _FILE_HELP: Final = (
     "credentials file (default: $PATHWAY_CREDENTIALS, else $PATHWAY_VAR/credentials.toml, "
@@ -57,9 +63,7 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
     except CredentialsError as err:
         raise BadInput(printable(err)) from err
     if args.json:
-        out.write(
-            json.dumps([{"name": e.name, "role": str(e.role)} for e in entries], indent=2) + "\n"
-        )
+        write_json([{"name": e.name, "role": str(e.role)} for e in entries], out)
         return EXIT_OK
     width = max(len(e.name) for e in entries)
     for e in entries:
@@ -105,5 +109,5 @@ def add_commands(sub: Commands) -> None:
         "list", help="name and role of every token (never a hash or a token)"
     )
     list_.add_argument("--file", default=None, help=_FILE_HELP)
-    list_.add_argument("--json", action="store_true")
+    list_.add_argument("--json", action="store_true", help="print the list as JSON")
     list_.set_defaults(handler=_list)

@@ -34,6 +34,7 @@ def _rewrap(args: argparse.Namespace, out: TextIO) -> int:
 def add_commands(sub: Commands) -> None:
     """Register ``keys new-master`` and ``keys rewrap``."""
     keys = sub.add_parser("keys", help="master keys: rotate and re-wrap data keys")
+    keys.set_defaults(uses_state=True)
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     new_master = keys_sub.add_parser("new-master", help="create a new master key file")
     new_master.set_defaults(handler=_new_master)

@@ -44,9 +44,10 @@ def add_commands(sub: Commands) -> None:
         "programme",
         help="programme registers: PATS interviews (P1), prostitution-exit support (X1)",
     )
+    programme.set_defaults(uses_state=True)
     programme_sub = programme.add_subparsers(dest="programme_command", required=True)
     record = programme_sub.add_parser("record", help="record a programme event (JSON)")
-    record.add_argument("file", help="event JSON file, or - for stdin")
+    record.add_argument("file", help="event JSON file (at most 1 MiB), or - for stdin")
     record.set_defaults(handler=_record)
     pats = programme_sub.add_parser(
         "pats", help="record a PATS interview; on suspicion notify UOIM and open the case"

@@ -4,10 +4,9 @@ readable case and programme register."""
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING, TextIO
 
-from pathway.cli._common import EXIT_OK, Commands, connect
+from pathway.cli._common import EXIT_OK, Commands, connect, write_json
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -59,12 +58,13 @@ async def _report(args: argparse.Namespace, out: TextIO) -> int:
 
     client = await connect(args)
     report = yearly_report(args.year, await _cases(client), await _registers(client))
-    out.write(json.dumps(report.model_dump(mode="json"), indent=2) + "\n")
+    write_json(report.model_dump(mode="json"), out)
     return EXIT_OK
 
 
 def add_commands(sub: Commands) -> None:
     """Register ``report``."""
     report = sub.add_parser("report", help="yearly statistics per programme (aggregates)")
-    report.add_argument("year", type=int)
+    report.set_defaults(uses_state=True)
+    report.add_argument("year", type=int, help="the calendar year, e.g. 2026")
     report.set_defaults(handler=_report)

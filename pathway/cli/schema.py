@@ -4,16 +4,15 @@ read them."""
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TextIO
 
-from pathway.cli._common import EXIT_OK, Commands
+from pathway.cli._common import EXIT_OK, Commands, write_json
 from pathway.domain.events import EVENT_ADAPTER
 
 
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
     schema = EVENT_ADAPTER.json_schema()
-    out.write(json.dumps(schema, indent=2) + "\n")
+    write_json(schema, out)
     return EXIT_OK
 
 

@@ -127,8 +127,8 @@ def add_commands(sub: Commands) -> None:
         help="run the event gateway alone (HTTP API for NGO "
         "and authority systems; see docs/gateway.md)",
     )
-    gateway.add_argument("--host", default="127.0.0.1")
-    gateway.add_argument("--port", type=tcp_port, default=8080)
+    gateway.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    gateway.add_argument("--port", type=tcp_port, default=8080, help="port to listen on")
     gateway.set_defaults(handler=_gateway)
 
     wrk = sub.add_parser(
@@ -136,5 +136,7 @@ def add_commands(sub: Commands) -> None:
         add_help=False,
         help="run workers: `pathway worker --organisations police` (--help)",
     )
-    wrk.add_argument("worker_args", nargs=argparse.REMAINDER)
+    wrk.add_argument(
+        "worker_args", nargs=argparse.REMAINDER, help="options of `pathway worker` (see its --help)"
+    )
     wrk.set_defaults(handler=_worker)

@@ -111,6 +111,22 @@ def _no_state_in_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture
+def cli_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The state directory `pathway dev` would have made (pepper and a master key), as
+    ``PATHWAY_VAR``: CLI commands refuse to run without one and never make one themselves."""
+    from pathway.privacy.keys import create_master_key
+
+    var = tmp_path / "state"
+    var.mkdir(mode=0o700)
+    create_master_key(var / "master-keys")
+    (var / "id-pepper").write_text("ab" * 32)
+    monkeypatch.setenv("PATHWAY_VAR", str(var))
+    for name in ("PATHWAY_ID_PEPPER", "PATHWAY_MASTER_KEYS", "PATHWAY_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    return var
+
+
+@pytest.fixture
 def restored_logging() -> Iterator[None]:
     """Leave logging as it was: other tests must not write through a handler a test set up."""
     root = logging.getLogger()

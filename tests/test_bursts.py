@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -37,6 +38,8 @@ from pathway.cli import case as cli_case
 from pathway.clients import cases
 from pathway.clients.cases import CaseBusy, OutcomeUnknown, is_busy
 from pathway.domain.events import parse_event
+from pathway.domain.membership import MemberRole
+from pathway.domain.state import Phase
 from pathway.gateway import GatewaySettings
 from pathway.gateway import dependencies as gateway_dependencies
 from pathway.gateway._lanes import CaseLanes
@@ -204,6 +207,13 @@ class Fake:
         return await self.behaviour()
 
 
+async def caritas_leads(gw: object, principal: object, case_id: str) -> Any:
+    """The membership read before an event is sent, replaced: a running case Caritas leads."""
+    return SimpleNamespace(
+        phase=Phase.IDENTIFIED, roles_of=lambda org: frozenset({MemberRole.LEAD_NGO})
+    )
+
+
 @dataclass
 class FakeGateway:
     api: httpx.AsyncClient
@@ -214,13 +224,15 @@ class FakeGateway:
 async def fake_gateway(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Callable[..., Awaitable[FakeGateway]]]:
-    """Makes a gateway (Temporal unreachable) whose ``record_event`` is a :class:`Fake`."""
+    """Makes a gateway (Temporal unreachable) whose ``record_event`` is a :class:`Fake`, in
+    front of a case Caritas leads (:func:`caritas_leads`)."""
     temporal = await unreachable_temporal()
     async with contextlib.AsyncExitStack() as stack:
 
         async def make(behaviour: Callable[[], Any], **settings: Any) -> FakeGateway:
             fake = Fake(behaviour)
             monkeypatch.setattr(case_routes, "record_event", fake)
+            monkeypatch.setattr(case_routes, "member_state", caritas_leads)
             app = gateway(
                 temporal,
                 GatewaySettings(pepper=PEPPER, rate_per_second=1000, burst=1000, **settings),
@@ -317,6 +329,7 @@ class TestGatewayAnswers:
 
 # -- the CLI ------------------------------------------------------------------------------------
 class TestCli:
+    @pytest.mark.usefixtures("cli_state")
     @pytest.mark.parametrize(
         ("raised", "code", "start"),
         [

@@ -71,19 +71,9 @@ def one_line(text: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The state directory `pathway dev` would have made (pepper and a master key): the CLI
-    refuses to run without one (and must not make one in the checkout's ./var)."""
-    from pathway.privacy.keys import create_master_key
-
-    var = tmp_path / "state"
-    var.mkdir(mode=0o700)
-    create_master_key(var / "master-keys")
-    (var / "id-pepper").write_text("ab" * 32)
-    monkeypatch.setenv("PATHWAY_VAR", str(var))
-    for name in ("PATHWAY_ID_PEPPER", "PATHWAY_MASTER_KEYS", "PATHWAY_CREDENTIALS"):
-        monkeypatch.delenv(name, raising=False)
-    return var
+def state_dir(cli_state: Path) -> Path:
+    """Every test here runs with the state directory `pathway dev` would have made."""
+    return cli_state
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ PEOPLE: dict[str, tuple[str, str]] = {
     for role in (OPERATOR, "caritas", "kljuc", "police", "analyst", "guardian")
 }
 
-#: case-a involves Caritas, the police and a guardian; Ključ is not involved.
+#: case-a's members are Caritas, the police and a guardian; Ključ is not a member.
 INVOLVED: dict[str, set[Organisation]] = {
     "case-a": {Organisation.CARITAS, Organisation.POLICE, Organisation.GUARDIAN},
 }
@@ -148,36 +148,38 @@ class TestDecodeAccess:
         assert response.status_code == 200
         assert plain_values(response.json()) == [{"note": CANARY}]
 
-    async def test_involved_ngo_decodes(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
-        """Caritas, involved in case-a, reads case-a's payloads."""
+    async def test_member_ngo_is_refused(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
+        """Caritas, a member of case-a, gets 403 too: a whole payload cannot be filtered by the
+        read matrix, and the policy decodes such payloads for operators only (refuse rather
+        than over-share; docs/privacy.md)."""
         response = await client.post("/decode", json=await sealed(codec), headers=bearer("caritas"))
 
-        assert response.status_code == 200
-        assert plain_values(response.json()) == [{"note": CANARY}]
+        body = assert_problem(response, 403)
+        assert body["case_ids"] == ["case-a"]
 
-    async def test_involved_guardian_decodes(
+    async def test_member_guardian_is_refused(
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
-        """A guardian involved in the case reads it too."""
+        """So does a guardian who is a member of the case."""
         response = await client.post(
             "/decode", json=await sealed(codec), headers=bearer("guardian")
         )
 
-        assert response.status_code == 200
+        assert_problem(response, 403)
 
     async def test_uninvolved_ngo_is_refused(
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
-        """Ključ, not involved in case-a, gets 403 naming only the case ID."""
+        """Ključ, not a member of case-a, gets 403 naming only the case ID."""
         response = await client.post("/decode", json=await sealed(codec), headers=bearer("kljuc"))
 
         body = assert_problem(response, 403)
         assert body["case_ids"] == ["case-a"]
 
-    async def test_police_are_refused_even_when_involved(
+    async def test_police_are_refused_even_when_members(
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
-        """Police may not see health details, which whole payloads hold: 403 though involved."""
+        """Police may not see health details, which whole payloads hold: 403 though members."""
         response = await client.post("/decode", json=await sealed(codec), headers=bearer("police"))
 
         assert_problem(response, 403)
@@ -191,9 +193,10 @@ class TestDecodeAccess:
     async def test_one_refused_case_refuses_the_whole_request(
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
-        """A batch mixing an allowed and a refused case decodes nothing."""
-        allowed, refused = await sealed(codec, "case-a"), await sealed(codec, "case-b")
-        body = {"payloads": allowed["payloads"] + refused["payloads"]}
+        """A batch mixing a plain payload and a refused case decodes nothing."""
+        plain = pydantic_data_converter.payload_converter.to_payloads(["hello"])
+        refused = await sealed(codec, "case-b")
+        body = {"payloads": [json_format.MessageToDict(p) for p in plain] + refused["payloads"]}
 
         response = await client.post("/decode", json=body, headers=bearer("caritas"))
 
@@ -216,10 +219,11 @@ class TestDecodeAccess:
         assert response.status_code == 200
         assert response.json() == {"payloads": []}
 
-    async def test_failing_access_check_refuses(
+    async def test_membership_is_not_asked_when_the_policy_refuses(
         self, codec: CaseCodec, credentials: Credentials
     ) -> None:
-        """When ``involved`` cannot answer, nothing is decoded (503, fail closed)."""
+        """The policy refuses whole payloads to every organisation, so membership is never
+        asked: an unreachable membership lookup changes nothing (403, not 503)."""
 
         async def broken(case_id: str) -> Set[Organisation]:
             raise ConnectionError("temporal unreachable")
@@ -237,7 +241,7 @@ class TestDecodeAccess:
                 "/decode", json=await sealed(codec), headers=bearer("caritas")
             )
 
-        assert_problem(response, 503)
+        assert_problem(response, 403)
 
 
 class TestAuthentication:
@@ -267,7 +271,8 @@ class TestAuthentication:
 
     async def test_cookie_login_flow(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
         """Pasting a token into /login sets an HttpOnly session cookie that /decode accepts
-        from the web UI's origin; /logout ends it."""
+        from the web UI's origin (an operator's decodes; an organisation's is refused, as
+        its token is); /logout ends it."""
         form = await client.get("/login")
         assert form.status_code == 200
         assert 'name="token"' in form.text
@@ -281,7 +286,16 @@ class TestAuthentication:
         assert cookie.startswith(f"{SESSION_COOKIE}=")
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
         assert "caritas-tester" in login.text
+        refused = await client.post(
+            "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
+        )
+        assert_problem(refused, 403)
+        await client.post("/logout")
 
+        login = await client.post(
+            "/login", data={"token": PEOPLE[OPERATOR][1]}, headers=FROM_LOGIN_PAGE
+        )
+        assert login.status_code == 200
         decoded = await client.post(
             "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
         )
@@ -498,13 +512,13 @@ class TestAudit:
 
         with capture_logs() as logs:
             response = await client.post(
-                "/decode", json=body, headers={**bearer("caritas"), "X-Namespace": "default"}
+                "/decode", json=body, headers={**bearer(OPERATOR), "X-Namespace": "default"}
             )
 
         assert response.status_code == 200
         [line] = [entry for entry in logs if entry["event"] == "payloads decoded"]
-        assert line["principal"] == "caritas-tester"
-        assert line["role"] == "caritas"
+        assert line["principal"] == f"{OPERATOR}-tester"
+        assert line["role"] == OPERATOR
         assert line["case_ids"] == ["case-a"]
         assert line["payload_count"] == 1
         assert line["namespace"] == "default"
@@ -609,7 +623,7 @@ class TestServe:
                 health = await eventually(answered, timeout=60, interval=0.05)
                 assert health is not None
                 decoded = await http.post(
-                    "/decode", json=await sealed(codec), headers=bearer("caritas")
+                    "/decode", json=await sealed(codec), headers=bearer(OPERATOR)
                 )
             assert health.status_code == 200
             assert decoded.status_code == 200

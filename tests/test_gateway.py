@@ -264,8 +264,8 @@ class TestEvents:
         assert_problem(response, 404, type="urn:pathway:problem:not-found")
 
     async def test_closed_case(self, service: Service) -> None:
-        """An event for a closed case is 409 (rule CASE) for an organisation involved in it,
-        404 for one that is not."""
+        """An event for a closed case is 409 (rule CASE) for a member of it, 404 for an
+        organisation that is not."""
         case_id = await open_case(service, "gw-closed")
         closing = await send(
             service, case_id, "caritas", event("case_closed", "caritas", "car-close")
@@ -282,16 +282,23 @@ class TestEvents:
         assert_problem(response, 404)
 
     async def test_erased_case(self, service: Service, deployment: Deployment) -> None:
-        """An erased case answers 410 to reads and events alike."""
+        """An erased case answers 410 to the operator; to organisations, its former members
+        too, reads and events alike answer as for a case that never was (404); an
+        identification of the erased person answers 410."""
         case_id = await open_case(service, "gw-erased")
         await erase_case(service.client, deployment.store, case_id, by="dpo", why="request")
         assert_problem(
-            await service.http.get(f"/v1/cases/{case_id}", headers=bearer("police")), 410
+            await service.http.get(f"/v1/cases/{case_id}", headers=bearer(OPERATOR)),
+            410,
+            type="urn:pathway:problem:case-erased",
+        )
+        assert_problem(
+            await service.http.get(f"/v1/cases/{case_id}", headers=bearer("police")), 404
         )
         response = await send(
             service, case_id, "caritas", event("departed", "caritas", "car-e", arbitrary=True)
         )
-        assert_problem(response, 410, type="urn:pathway:problem:case-erased")
+        assert_problem(response, 404, type="urn:pathway:problem:not-found")
         response = await service.http.post(
             "/v1/cases", headers=bearer("police"), json=identification("gw-erased", event_id="p-2")
         )
@@ -299,8 +306,9 @@ class TestEvents:
 
 
 async def full_case(s: Service, subject_ref: str) -> str:
-    """A third-country national's case that the police, Caritas, the migration authority
-    and a social work centre took part in, with a health detail flagged by Caritas."""
+    """A third-country national's case whose members the police, Caritas and the migration
+    authority took part in, with a health detail flagged by Caritas; a social work centre,
+    no member, tried to."""
     case_id = await open_case(s, subject_ref)
     steps = [
         ("caritas", event("ngo_interview_held", "caritas", "c1", reason="CARITAS-REASON")),
@@ -328,11 +336,13 @@ async def full_case(s: Service, subject_ref: str) -> str:
                 valid_until="2030-01-01",
             ),
         ),
-        ("social_work_centre", event("rights_information_given", "social_work_centre", "s1")),
     ]
     for role, body in steps:
         response = await send(s, case_id, role, body)
         assert response.status_code == 200, (role, response.text)
+    # Not a member (no child, no rule gave it a role): sending takes no part in the case.
+    outsider = event("rights_information_given", "social_work_centre", "s1")
+    assert (await send(s, case_id, "social_work_centre", outsider)).status_code == 404
     return case_id
 
 
@@ -348,17 +358,21 @@ def expected_keys(full: dict[str, Any], role: str) -> tuple[set[str], set[str]]:
 
 
 class TestReading:
-    """GET /v1/cases/{case_id} and its timeline: the involved read what their role may."""
+    """GET /v1/cases/{case_id} and its timeline: the members read what their role may."""
 
-    async def test_each_involved_role_reads_its_fields(self, service: Service) -> None:
-        """Operators read everything; each involved organisation exactly its fields; the
-        health detail reaches the NGO and the social work centre, never the police or the
-        migration authority."""
+    async def test_each_member_role_reads_its_fields(self, service: Service) -> None:
+        """Operators read everything; each member organisation exactly its fields; the
+        health detail reaches the NGO, never the police or the migration authority; the social
+        work centre, no member though it may read health details, reads nothing (404)."""
         case_id = await full_case(service, "gw-read-roles")
         full = (await service.http.get(f"/v1/cases/{case_id}", headers=bearer(OPERATOR))).json()
         assert set(full) == set(CaseState.model_fields)
         assert set(full["person"]) == set(PersonFacts.model_fields)
-        for role in ("police", "caritas", "migration_authority", "social_work_centre"):
+        outsider = await service.http.get(
+            f"/v1/cases/{case_id}", headers=bearer("social_work_centre")
+        )
+        assert_problem(outsider, 404)
+        for role in ("police", "caritas", "migration_authority"):
             response = await service.http.get(f"/v1/cases/{case_id}", headers=bearer(role))
             assert response.status_code == 200, (role, response.text)
             view = response.json()
@@ -366,11 +380,12 @@ class TestReading:
             assert set(view) == top, role
             assert set(view.get("person", {})) == person, role
             shown = HEALTH_CANARY in response.text
-            assert shown is (role in ("caritas", "social_work_centre")), role
+            assert shown is (role == "caritas"), role
 
-    async def test_not_involved_is_404(self, service: Service) -> None:
-        """Ključ, not involved in the case, gets the same 404 as for a case that does not
-        exist: case existence does not leak."""
+    async def test_non_member_is_404(self, service: Service) -> None:
+        """Ključ, not a member of the case, gets the same 404 as for a case that does not
+        exist: case existence does not leak (tests/test_gateway_membership.py: byte for
+        byte)."""
         case_id = await open_case(service, "gw-noleak")
         for path in (f"/v1/cases/{case_id}", f"/v1/cases/{case_id}/timeline"):
             response = await service.http.get(path, headers=bearer("kljuc"))

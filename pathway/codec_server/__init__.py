@@ -23,7 +23,7 @@ are ``application/problem+json`` (:mod:`pathway.web.problems`).
 """
 
 from pathway.codec_server.app import create_codec_app, serve_codec
-from pathway.codec_server.case_access import CaseAccess, Involved, RoleCaseAccess
+from pathway.codec_server.case_access import CaseAccess, Involved, Members, RoleCaseAccess
 from pathway.codec_server.dependencies import SESSION_COOKIE
 from pathway.codec_server.sign_in import FailedAttempts, SignIn
 
@@ -32,6 +32,7 @@ __all__ = [
     "CaseAccess",
     "FailedAttempts",
     "Involved",
+    "Members",
     "RoleCaseAccess",
     "SignIn",
     "create_codec_app",

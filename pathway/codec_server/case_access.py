@@ -1,16 +1,26 @@
-"""Who may read a case's payloads whole through the codec server (docs/rules.md "Access", R6)."""
+"""Who may read a case's payloads whole through the codec server (docs/rules.md "Access", R6;
+docs/privacy.md).
+
+The codec server asks the one access policy (:func:`pathway.access.policy.decide`) with
+``Action.DECODE`` and no field: a whole payload cannot be filtered field by field, and the
+policy decodes such payloads for operators only. So every organisation is refused, member of
+the case or not: refusing rather than over-sharing (issue 11). Only if the policy ever let every
+role a member can hold decode whole payloads would membership be asked, through ``members``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
-from typing import Final, Protocol
+from typing import Protocol
 
-from pathway.access.credentials import Principal
+from pathway.access.credentials import OPERATOR, Principal
+from pathway.access.policy import Action, decide
+from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation
 from pathway.privacy.codec import SERVICE_SCOPE
 
-__all__ = ["NEVER_DECODE", "CaseAccess", "Involved", "RoleCaseAccess"]
+__all__ = ["CaseAccess", "Involved", "Members", "RoleCaseAccess"]
 
 
 class CaseAccess(Protocol):
@@ -25,27 +35,30 @@ class CaseAccess(Protocol):
         ...
 
 
-#: The organisations involved in a case (an empty set for a case it does not know).
-Involved = Callable[[str], Awaitable[AbstractSet[Organisation]]]
+#: The organisations holding a role in a case now (an empty set for a case it does not know).
+Members = Callable[[str], Awaitable[AbstractSet[Organisation]]]
+#: The former name of :data:`Members`.
+Involved = Members
 
-#: Roles that never see whole payloads: analysts see aggregates only, and police may not read
-#: health or psychological details (docs/rules.md "Access"), which whole payloads contain.
-NEVER_DECODE: Final = frozenset({Organisation.ANALYST, Organisation.POLICE})
+
+def _members_may(role: str) -> bool:
+    """Whether the policy lets ``role`` decode whole payloads whatever its role in the case:
+    only then does membership alone (without the roles) decide."""
+    return all(decide(role, {r}, Action.DECODE, None) for r in MemberRole)
 
 
 class RoleCaseAccess:
-    """Access by role: operators read every case; analysts and police none; every other
-    organisation only the cases it is involved in, as ``involved`` reports."""
+    """Access by the policy: operators decode every case's payloads; an organisation only what
+    :func:`~pathway.access.policy.decide` grants for a whole payload (nothing, today), and then
+    only in the cases ``members`` names it in."""
 
-    def __init__(self, involved: Involved) -> None:
-        self._involved = involved
+    def __init__(self, members: Members) -> None:
+        self._members = members
 
     async def can_decode(self, principal: Principal, case_id: str) -> bool:
         if principal.is_operator:
-            return True
-        if principal.organisation in NEVER_DECODE:
-            return False
+            return decide(OPERATOR, frozenset(), Action.DECODE, None)
         # Service-scope payloads belong to no case (e.g. what an operator encoded by hand).
-        if case_id == SERVICE_SCOPE:
+        if case_id == SERVICE_SCOPE or not _members_may(principal.role):
             return False
-        return principal.organisation in await self._involved(case_id)
+        return principal.organisation in await self._members(case_id)

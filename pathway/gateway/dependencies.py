@@ -4,7 +4,8 @@
 - the caller, from the one ``Authorization`` header (:data:`Caller`), rate-limited per
   organisation, and one who may read cases (:data:`CaseReader`);
 - the case named in the path: well-formed and not erased (:data:`KnownCaseId`), and its state
-  if the caller is involved in it (:data:`ReadableCase`);
+  if the caller is a member of it and may read it (:data:`ReadableCase`, :func:`member_state`:
+  :func:`pathway.access.policy.case_allows` with the caller's roles in the case's membership);
 - Temporal within the gateway's patience (:func:`temporal`), and an event sent to a case in
   its turn (:func:`case_update`), with Temporal's three kinds of trouble told apart: busy (429,
   nothing recorded), no answer in time while Temporal is up (504, outcome unknown) and
@@ -15,6 +16,11 @@
 A route's dependencies run before the route, each after those it depends on: the caller is
 always known (400 for two ``Authorization`` headers, 401, 429, 403) before the path (404, 410)
 and then the body (415, 413, 400, 422) are looked at.
+
+A non-member learns nothing about a case: whether it exists, was erased or never was, every
+request about it is answered with the same 404 (:func:`not_found`), before any rule is checked.
+Erased cases answer 410 to operators only (a former member's right to learn of the erasure needs
+a record outside the erased case, which there is not yet).
 """
 
 # No `from __future__ import annotations`: FastAPI reads these annotations at run time.
@@ -35,7 +41,7 @@ from temporalio.service import RPCError
 
 from pathway.access.credentials import Principal
 from pathway.access.identity import AuthUnavailable
-from pathway.access.policy import may_read_cases, may_send
+from pathway.access.policy import Action, case_allows, may_read_cases, may_send, roles_in_case
 from pathway.clients.cases import CaseBusy, OutcomeUnknown, UnknownCase, case_state, is_busy
 from pathway.domain.events import BaseEvent, CaseEvent, Identified, parse_event, validation_problems
 from pathway.domain.state import CaseState
@@ -55,8 +61,9 @@ __all__ = [
     "SentEvent",
     "busy",
     "case_update",
+    "erased",
     "gone",
-    "involved_state",
+    "member_state",
     "not_found",
     "temporal",
     "temporal_errors",
@@ -278,17 +285,25 @@ async def _while_busy(budget: float, send: Callable[[], Awaitable[T]]) -> T:
     return await send()
 
 
-async def case_update(gw: GatewayContext, case_id: str, send: Callable[[], Awaitable[T]]) -> T:
+async def case_update(
+    gw: GatewayContext,
+    case_id: str,
+    send: Callable[[], Awaitable[T]],
+    before: Callable[[], Awaitable[object]] | None = None,
+) -> T:
     """``send()`` (an event for ``case_id``) in its turn in the case's lane, within the
     gateway's patience (:func:`temporal_errors`), sent again while Temporal says the case is
-    busy. 429 busy if no turn comes (too many waiting, or waited ``temporal_timeout``) or the
-    case stays busy: nothing was recorded."""
+    busy; ``before()`` (the membership check) once in the same turn first, so that a burst's
+    queries take turns too. 429 busy if no turn comes (too many waiting, or waited
+    ``temporal_timeout``) or the case stays busy: nothing was recorded."""
     settings = gw.settings
     try:
         async with (
             gw.lanes.turn(case_id, settings.temporal_timeout),
             temporal_errors(gw),
         ):
+            if before is not None:
+                await before()
             return await _while_busy(settings.temporal_timeout, send)
     except CaseBusy:
         log.warning("case busy", case_id=case_id, waiting=gw.lanes.waiting(case_id))
@@ -307,42 +322,57 @@ def gone(case_id: str) -> Problem:
 
 
 def not_found(case_id: str) -> Problem:
-    # The same answer whether the case does not exist or the caller is not involved in it,
-    # so that case existence does not leak.
-    return Problem(404, "not-found", "no such case", case_id=case_id)
+    """The same answer, byte for byte, whether the case does not exist, was erased or the
+    caller is not a member of it, so that case existence does not leak (the ID is not echoed:
+    the caller has it; the audit log records it)."""
+    del case_id
+    return Problem(404, "not-found", "no such case")
+
+
+def erased(principal: Principal, case_id: str) -> Problem:
+    """An erased case: 410 for operators; for everyone else the answer for a case that does
+    not exist (a former member's right to learn of the erasure needs a record outside the
+    erased case, which there is not yet)."""
+    return gone(case_id) if principal.is_operator else not_found(case_id)
 
 
 async def known_case_id(request: Request, case_id: str, principal: CaseReader, gw: Gateway) -> str:
-    """The path's case ID, once the caller is known: 404 if it cannot be a case, 410 if the
-    case was erased."""
+    """The path's case ID, once the caller is known: 404 if it cannot be a case; if the case
+    was erased, 410 for operators and 404 for anyone else (:func:`erased`)."""
     if not _CASE_ID.fullmatch(case_id):
         # Not even echoed: whatever the caller put in the path stays out of the answer.
         raise Problem(404, "not-found", "no such case")
     request.state.audit["case_id"] = case_id
     if gw.erased(case_id):
-        raise gone(case_id)
+        raise erased(principal, case_id)
     return case_id
 
 
 KnownCaseId = Annotated[str, Depends(known_case_id)]
 
 
-async def involved_state(gw: GatewayContext, principal: Principal, case_id: str) -> CaseState:
-    """The case's state, if the caller is involved in it (operators are in every case); 404
-    if not, or if there is no such case."""
+async def member_state(gw: GatewayContext, principal: Principal, case_id: str) -> CaseState:
+    """The case's state, if the caller is a member of it (holds a role in its membership;
+    operators need none); 404 if not, or if there is no such case, or (for all but operators)
+    if it was erased. Sending an event never makes anyone a member (docs/gateway.md)."""
     try:
         state = await temporal(gw, case_state(gw.client, case_id))
     except UnknownCase:
         raise not_found(case_id) from None
     except CaseErased:
-        raise gone(case_id) from None
-    if not principal.is_operator and principal.organisation not in state.involved():
+        raise erased(principal, case_id) from None
+    if not principal.is_operator and not roles_in_case(state, principal.role):
         raise not_found(case_id)
     return state
 
 
 async def readable_case(case_id: KnownCaseId, principal: CaseReader, gw: Gateway) -> CaseState:
-    return await involved_state(gw, principal, case_id)
+    """The case's state, if the policy lets the caller read it (404 if not: the same answer
+    as for a case that does not exist)."""
+    state = await member_state(gw, principal, case_id)
+    if not case_allows(state, principal.role, Action.READ):
+        raise not_found(case_id)
+    return state
 
 
 ReadableCase = Annotated[CaseState, Depends(readable_case)]

@@ -38,8 +38,11 @@ AUTH_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 CASE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     **AUTH_ERRORS,
     403: problem_response("The caller's role may not do this (rule ACCESS)"),
-    404: problem_response("No such case, or the caller is not involved in it"),
-    410: problem_response("The case was erased"),
+    404: problem_response(
+        "No such case, or the caller is not a member of it, or (for all but operators) it "
+        "was erased: the same answer for each"
+    ),
+    410: problem_response("The case was erased (operators only)"),
 }
 #: Routes that take an event.
 EVENT_ERRORS: Final[dict[int | str, dict[str, Any]]] = {

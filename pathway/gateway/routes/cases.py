@@ -6,6 +6,12 @@ so "accepted" means durably recorded; a repeat of an ``event_id`` returns the fi
 Events for one case take turns (:func:`~pathway.gateway.dependencies.case_update`): a burst
 waits in the gateway rather than overrunning Temporal, and beyond what it absorbs the answer is
 429 busy (nothing recorded), never an outage.
+
+Every request about a case asks the access policy (:func:`pathway.access.policy.case_allows`)
+with the caller's roles in the case's membership. Before an event is sent, in its turn in the
+case's lane, the case's state is read to learn them: a non-member gets the answer for an unknown
+case (404), whatever the event, before any rule is checked, and sending never makes anyone a
+member.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
@@ -17,10 +23,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 
-from pathway.access.policy import case_view, summary_view, timeline_view
+from pathway.access.credentials import Principal
+from pathway.access.policy import Action, case_allows, case_view, summary_view, timeline_view
 from pathway.clients.cases import EventRejected, UnknownCase, open_case, record_event
 from pathway.domain.ids import case_id_for
-from pathway.domain.state import Phase
+from pathway.domain.state import CaseState, Phase
 from pathway.gateway.dependencies import (
     CaseReader,
     Gateway,
@@ -29,8 +36,9 @@ from pathway.gateway.dependencies import (
     ReadableCase,
     SentEvent,
     case_update,
+    erased,
     gone,
-    involved_state,
+    member_state,
     not_found,
 )
 from pathway.gateway.openapi import CASE_ERRORS, EVENT_ERRORS, request_body
@@ -173,27 +181,27 @@ async def post_case(
 async def post_event(
     request: Request, case_id: KnownCaseId, principal: CaseReader, event: SentEvent, gw: Gateway
 ) -> Response:
+    async def may_send() -> None:
+        # 404 for a non-member, before any rule; then the policy, then a closed case.
+        state = await member_state(gw, principal, case_id)
+        _check_send(principal, state, event.type)
+        if state.phase is Phase.CLOSED:
+            raise closed()
+
     try:
-        result = await case_update(gw, case_id, lambda: record_event(gw.client, case_id, event))
+        result = await case_update(
+            gw, case_id, lambda: record_event(gw.client, case_id, event), before=may_send
+        )
     except EventRejected as err:
         raise rejected(err) from None
     except WorkflowUpdateFailedError as err:
         raise unprocessable(request, err) from None
     except CaseErased:
-        raise gone(case_id) from None
+        raise erased(principal, case_id) from None
     except UnknownCase:
-        # Never opened, or closed (its workflow has completed). Only those who may read a
-        # closed case learn that it is closed.
-        state = await involved_state(gw, principal, case_id)
-        if state.phase is Phase.CLOSED:
-            raise Problem(
-                409,
-                "event-rejected",
-                "event rejected",
-                "the case is closed",
-                rule="CASE",
-                field="type",
-            ) from None
+        # Closed (its workflow has completed) since the state was read, or gone.
+        if (await member_state(gw, principal, case_id)).phase is Phase.CLOSED:
+            raise closed() from None
         raise not_found(case_id) from None
     body = {
         "event_id": result.event_id,
@@ -204,11 +212,38 @@ async def post_event(
     return JSONResponse(body)
 
 
+def _check_send(principal: Principal, state: CaseState, event_type: str) -> None:
+    """A member may send ``event_type`` to the case (the policy: its role's events, and exits
+    only from the lead NGO, or the police by K7 for ``returned_home``); 403 if not."""
+    if not case_allows(state, principal.role, Action.SEND, event_type):
+        raise Problem(
+            403,
+            "forbidden",
+            "not allowed",
+            f"{principal.role} may not send {event_type} to this case: only the lead NGO ends "
+            "assistance or the case (the police record a return home by K7)",
+            rule="ACCESS",
+            field="type",
+        )
+
+
+def closed() -> Problem:
+    """An event for a closed case (told only to its members)."""
+    return Problem(
+        409,
+        "event-rejected",
+        "event rejected",
+        "the case is closed",
+        rule="CASE",
+        field="type",
+    )
+
+
 @router.get(
     "/v1/cases/{case_id}",
     summary="The case, as the caller's role may see it",
-    description="Only organisations involved in the case (and operators) read it; each "
-    "role sees the fields the read matrix grants it (docs/gateway.md).",
+    description="Only the case's members (and operators) read it; each role sees the "
+    "fields the read matrix grants it (docs/gateway.md).",
     responses={
         200: {
             "description": "The case's readable fields",

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from pathway import search_attributes
 from pathway.access.credentials import Principal
-from pathway.access.policy import may_read
+from pathway.access.policy import Action, case_allows, may_read
 from pathway.clients.cases import UnknownCase, case_state
 from pathway.domain.organisations import Organisation
 from pathway.domain.state import CaseState, DeadlineKind, ObligationKind
@@ -68,7 +68,8 @@ class ObligationsAnswer(BaseModel):
     summary="Open obligations and upcoming deadlines of an organisation, across cases",
     description="Cases are found through the `PathwayObligationOwners` search attribute: "
     "those where the organisation owns an open obligation. Deadlines listed are those of "
-    "these cases whose reminders go to the organisation. Organisations see their own; "
+    "these cases whose reminders go to the organisation. Only cases the organisation is a "
+    "member of are listed. Organisations see their own; "
     "operators name one in `organisation`.",
     response_model=ObligationsAnswer,
     responses={**CASE_ERRORS, 422: problem_response("Invalid parameters")},
@@ -151,6 +152,10 @@ async def _in_case(
 
 
 def _obligations_in(state: CaseState, org: Organisation) -> CaseObligations | None:
+    """``org``'s obligations and reminded deadlines in the case, if the policy lets it list
+    the case's obligations (it is a member, and its role reads obligations)."""
+    if not case_allows(state, org.value, Action.LIST_OBLIGATIONS):
+        return None
     obligations = [
         OwnObligation(
             id=o.id,

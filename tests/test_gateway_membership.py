@@ -1,0 +1,127 @@
+"""Membership at the gateway (issue 11, items 2 and 3), against the real Temporal dev server:
+sending an event grants nothing, exits come from the lead NGO, and a non-member gets the same
+404, byte for byte, for an existing, an erased and a non-existent case, whatever it asks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from pathway.access.credentials import OPERATOR
+from pathway.domain.state import Phase
+from pathway.privacy.erasure import erase_case
+from tests import test_gateway
+from tests.gateway_kit import assert_problem, bearer
+from tests.test_gateway import Deployment, Service, event, open_case, send
+
+#: The dev server and the gateway of tests/test_gateway.py (this module gets its own).
+deployment = test_gateway.deployment
+service = test_gateway.service
+
+pytestmark = pytest.mark.devserver
+
+#: A case ID nothing was ever opened under.
+NEVER: str = "case-" + "c" * 24
+
+#: What Ključ, a member of none of these cases, sends: ordinary events, every exit, and ones
+#: that would break a rule if it were checked (an interview and a reflection period by an NGO
+#: that does not lead the case, a reused event_id).
+KLJUC_EVENTS: list[dict[str, Any]] = [
+    event("cooperation_recorded", "kljuc", "klj-coop"),
+    event("case_closed", "kljuc", "klj-close"),
+    event("departed", "kljuc", "klj-departed", arbitrary=True),
+    event("returned_home", "kljuc", "klj-home"),
+    event("ngo_interview_held", "kljuc", "klj-interview"),
+    event("reflection_period_started", "kljuc", "klj-reflection"),
+    event("facts_updated", "kljuc", "police-gw-m-existing"),
+]
+
+
+async def requests(s: Service, case_id: str, role: str) -> list[httpx.Response]:
+    """Every request ``role`` can make about ``case_id``: both reads and each event."""
+    answers = [
+        await s.http.get(f"/v1/cases/{case_id}", headers=bearer(role)),
+        await s.http.get(f"/v1/cases/{case_id}/timeline", headers=bearer(role)),
+    ]
+    for body in KLJUC_EVENTS:
+        answers.append(await send(s, case_id, role, body))
+    return answers
+
+
+class TestIndistinguishable:
+    async def test_existing_erased_and_unknown_answer_alike(
+        self, service: Service, deployment: Deployment
+    ) -> None:
+        """Ključ gets 404 and the same bytes for a Caritas-led case, an erased case and a case
+        that never was, on every route and for every event; the operator learns of the
+        erasure (410), Ključ does not; the existing case is unchanged."""
+        existing = await open_case(service, "gw-m-existing")
+        gone = await open_case(service, "gw-m-erased")
+        await erase_case(service.client, deployment.store, gone, by="dpo", why="request")
+        before = await service.bench.settled(existing)
+
+        per_case = [await requests(service, c, "kljuc") for c in (existing, gone, NEVER)]
+        for answers in zip(*per_case, strict=True):
+            for answer in answers:
+                assert_problem(answer, 404, type="urn:pathway:problem:not-found")
+            assert len({a.content for a in answers}) == 1, [a.text for a in answers]
+            assert len({a.headers["content-type"] for a in answers}) == 1
+
+        assert_problem(await service.http.get(f"/v1/cases/{gone}", headers=bearer(OPERATOR)), 410)
+        after = await service.state(existing)
+        assert after.timeline == before.timeline and after.phase is before.phase
+        assert not any(k.startswith("klj-") for k in after.processed)
+
+
+class TestSendingGrantsNothing:
+    async def test_read_by_sending(self, service: Service) -> None:
+        """The issue's attack: Ključ, not a member of a Caritas-led case, sends
+        cooperation_recorded (404, not recorded) and still cannot read the case."""
+        case_id = await open_case(service, "gw-m-read-by-sending")
+        sent = await send(
+            service, case_id, "kljuc", event("cooperation_recorded", "kljuc", "klj-coop-1")
+        )
+        assert_problem(sent, 404)
+        for path in (f"/v1/cases/{case_id}", f"/v1/cases/{case_id}/timeline"):
+            assert_problem(await service.http.get(path, headers=bearer("kljuc")), 404)
+        state = await service.state(case_id)
+        assert "klj-coop-1" not in state.processed
+        assert not state.roles_of("kljuc")
+
+    async def test_close_by_sending(self, service: Service) -> None:
+        """Ključ sends case_closed to a Caritas-led case: 404, and the case stays open with
+        its deadlines."""
+        case_id = await open_case(service, "gw-m-close-by-sending")
+        before = await service.bench.settled(case_id)
+        closing = await send(service, case_id, "kljuc", event("case_closed", "kljuc", "klj-c"))
+        assert_problem(closing, 404)
+        after = await service.state(case_id)
+        assert after.phase is not Phase.CLOSED
+        assert after.deadlines.keys() == before.deadlines.keys()
+        assert "klj-c" not in after.processed
+
+    async def test_a_rule_makes_a_member_and_only_the_lead_ngo_closes(
+        self, service: Service
+    ) -> None:
+        """Caritas refers the person to Ključ for safe accommodation (K5): Ključ becomes a
+        member and reads the case. It may send case_closed by role, but does not lead the
+        case: 403, rule ACCESS, and the case stays open. The lead NGO closes it."""
+        case_id = await open_case(service, "gw-m-lead-closes")
+        assert (await service.state(case_id)).lead_ngo.value == "caritas"
+        referral = event(
+            "further_support_decided", "caritas", "c-refer", option="safe_accommodation"
+        )
+        referred = await send(service, case_id, "caritas", referral)
+        assert referred.status_code == 200, referred.text
+        reading = await service.http.get(f"/v1/cases/{case_id}", headers=bearer("kljuc"))
+        assert reading.status_code == 200, reading.text
+
+        closing = await send(service, case_id, "kljuc", event("case_closed", "kljuc", "klj-c2"))
+        assert_problem(closing, 403, rule="ACCESS", field="type")
+        assert (await service.state(case_id)).phase is not Phase.CLOSED
+
+        closing = await send(service, case_id, "caritas", event("case_closed", "caritas", "c-c"))
+        assert closing.status_code == 200, closing.text
+        assert (await service.state(case_id)).phase is Phase.CLOSED

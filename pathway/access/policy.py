@@ -18,8 +18,8 @@ Membership (issue 11): :func:`decide` is the one question every surface is to as
 (organisation or operator, its roles in the case, action, field) -> allow or deny. It is built
 on the two matrices and adds membership: a non-member (no role in the case) may do nothing but
 send an identification, and only the lead NGO (or the operator; the police by K7 for
-``returned_home``) ends assistance or the case. Today the gateway and the codec server still
-check ``CaseState.involved()``; moving them to :func:`decide` is the next step.
+``returned_home``) ends assistance or the case. The gateway (reads, events, the obligations
+listing) and the codec server ask it with the caller's roles from the case's membership.
 
 Minimisation of existence (R6): a role that may not read a field sees no trace of it elsewhere
 either (:data:`TRACES`, :func:`minimised`): :func:`case_view`, :func:`timeline_view` and

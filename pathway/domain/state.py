@@ -473,8 +473,8 @@ class CaseState(BaseModel):
 
     def involved(self) -> set[Organisation]:
         """Organisations that took part in the case: sent an event, were notified, or lead it.
-        What the gateway and the codec server check today; :meth:`members` is to replace it
-        (issue 11: sending an event must grant nothing)."""
+        A record of participation, not of access: no surface grants anything on it (they ask
+        :func:`pathway.access.policy.decide` with :meth:`roles_of`)."""
         return {t.organisation for t in self.timeline if t.organisation} | {self.lead_ngo}
 
     def members(self) -> set[Organisation]:

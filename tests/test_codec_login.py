@@ -348,13 +348,18 @@ async def test_chromium_signs_in_on_the_page_and_not_from_another_site(
         assert refused.status == 403
         assert await context.cookies() == []
 
-        await page.goto(f"{served}/login")
-        await page.fill('input[name="token"]', TOKEN)
-        async with page.expect_response(f"{served}/login") as signed_in_info:
-            await page.click('button:has-text("Sign in")')
+        # A page of its own: the refused form's navigation may still be finishing on the first
+        # (same context, so the cookie jar is the same).
+        own = await context.new_page()
+        own.set_default_timeout(PATIENCE_MS)
+        await own.goto(f"{served}/login")
+        await own.fill('input[name="token"]', TOKEN)
+        async with own.expect_response(f"{served}/login") as signed_in_info:
+            await own.click('button:has-text("Sign in")')
         signed_in = await signed_in_info.value
         assert signed_in.status == 200, await signed_in.text()
-        assert "Signed in as" in await page.content()
+        await own.wait_for_load_state()
+        assert "Signed in as" in await own.content()
         assert [cookie["name"] for cookie in await context.cookies()] == [SESSION_COOKIE]
     finally:
         await context.close()

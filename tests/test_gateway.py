@@ -606,7 +606,9 @@ class TestDev:
         )
         try:
             await eventually(up.is_set, timeout=60)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[3]}") as api:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{ports[3]}", timeout=60
+            ) as api:
 
                 async def ready() -> bool:
                     with contextlib.suppress(httpx.TransportError):

@@ -29,36 +29,41 @@ def test_after_the_failure():
 '''
 
 
+def run_pytest(tmp_path: Path, test_file: str, *options: str) -> tuple[str, int]:
+    """Run pytest in a subprocess on ``tmp_path/test_file`` with the project's configuration
+    (and ``options``); return its combined output and exit code."""
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and pytest
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-c",
+            str(ROOT / "pyproject.toml"),
+            "--rootdir",
+            str(tmp_path),
+            "-p",
+            "no:cacheprovider",
+            *options,
+            str(tmp_path / test_file),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    return proc.stdout + proc.stderr, proc.returncode
+
+
 class TestFailuresAreNamed:
     def test_a_planted_failure_is_named_and_the_run_goes_on(self, tmp_path: Path) -> None:
         """A deliberately failing throwaway test, run with the project's pytest configuration
         in a subprocess, is named in the output with a readable traceback, the next test still
         runs, and the exit code is 1."""
         (tmp_path / "test_planted.py").write_text(PLANTED)
-        proc = subprocess.run(  # noqa: S603 - our own interpreter and pytest
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-c",
-                str(ROOT / "pyproject.toml"),
-                "--rootdir",
-                str(tmp_path),
-                "-p",
-                "no:cacheprovider",
-                "-o",
-                "timeout=120",
-                str(tmp_path / "test_planted.py"),
-            ],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-        output = proc.stdout + proc.stderr
-        assert proc.returncode == 1, output
+        output, code = run_pytest(tmp_path, "test_planted.py", "-o", "timeout=120")
+        assert code == 1, output
         assert "INTERNALERROR" not in output
         assert "FAILED test_planted.py::test_planted_failure" in output
         assert "AssertionError: planted" in output
@@ -82,31 +87,8 @@ class TestNothingOutlivesTheSuite:
         """A test that leaves a process running makes the run fail, names the process, and the
         process is killed (also when the tests run in pytest-xdist workers)."""
         (tmp_path / "test_leaking.py").write_text(LEAKING)
-        proc = subprocess.run(  # noqa: S603 - our own interpreter and pytest
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-c",
-                str(ROOT / "pyproject.toml"),
-                "--rootdir",
-                str(tmp_path),
-                "-p",
-                "tests.conftest",
-                "-p",
-                "no:cacheprovider",
-                *workers,
-                str(tmp_path / "test_leaking.py"),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        output = proc.stdout + proc.stderr
-        assert proc.returncode == 1, output
+        output, code = run_pytest(tmp_path, "test_leaking.py", "-p", "tests.conftest", *workers)
+        assert code == 1, output
         assert "processes left running" in output
         assert "sleep 3141" in output
         alive = [

@@ -3,6 +3,8 @@ tests/histories/ (recorded with it) decrypts on any machine. Never used outside 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -16,7 +18,7 @@ class DerivedKeyStore:
 
     def __init__(self, secret: bytes = TEST_SECRET) -> None:
         self._secret = secret
-        self._destroyed: set[str] = set()
+        self._destroyed: dict[str, frozenset[str]] = {}
 
     def data_key(self, scope: str) -> DataKey:
         if scope in self._destroyed:
@@ -32,13 +34,17 @@ class DerivedKeyStore:
     def data_key_by_id(self, key_id: str) -> DataKey:
         return self.data_key(scope_of(key_id))
 
-    def destroy(self, scope: str) -> bool:
+    def destroy(self, scope: str, former_members: Iterable[str] = ()) -> bool:
         fresh = scope not in self._destroyed
-        self._destroyed.add(scope)
+        if fresh:
+            self._destroyed[scope] = frozenset(former_members)
         return fresh
 
     def is_destroyed(self, scope: str) -> bool:
         return scope in self._destroyed
+
+    def former_members(self, scope: str) -> frozenset[str]:
+        return self._destroyed.get(scope, frozenset())
 
 
 TEST_KEYS = DerivedKeyStore()

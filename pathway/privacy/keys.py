@@ -23,7 +23,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,11 +86,21 @@ class KeyStore(Protocol):
         """The data key with ``key_id``; :class:`CaseErased` or :class:`UnknownKey` if none."""
         ...
 
-    def destroy(self, scope: str) -> bool:
-        """Destroy ``scope``'s data key for good; False if it was already destroyed."""
+    def destroy(self, scope: str, former_members: Iterable[str] = ()) -> bool:
+        """Destroy ``scope``'s data key for good; False if it was already destroyed.
+
+        ``former_members`` (organisation codes, e.g. ``"caritas"``; never personal data) are
+        kept beside the destroyed key: the organisations that may still learn that the case
+        was erased (410), where everyone else is told it does not exist (404; issue 11).
+        """
         ...
 
     def is_destroyed(self, scope: str) -> bool: ...
+
+    def former_members(self, scope: str) -> frozenset[str]:
+        """The organisations recorded by :meth:`destroy` for an erased ``scope`` (empty for a
+        case that is not erased, or was erased with none recorded)."""
+        ...
 
 
 def key_id_for(scope: str) -> str:
@@ -183,9 +193,12 @@ CREATE TABLE IF NOT EXISTS data_keys (
     master_id   TEXT,
     wrapped     BLOB,
     created_at  TEXT NOT NULL,
-    destroyed_at TEXT
+    destroyed_at TEXT,
+    former_members TEXT
 )
 """
+#: Key stores made before issue 11 lack the column of former members.
+_MIGRATIONS = ("ALTER TABLE data_keys ADD COLUMN former_members TEXT",)
 
 
 class SqliteKeyStore:
@@ -206,6 +219,10 @@ class SqliteKeyStore:
         self._local = threading.local()
         with self._db() as db:
             db.execute(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(data_keys)")}
+            if "former_members" not in columns:
+                for statement in _MIGRATIONS:
+                    db.execute(statement)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -275,7 +292,8 @@ class SqliteKeyStore:
             raise UnknownKey(f"no data key {key_id}")
         return self._open(row)
 
-    def destroy(self, scope: str) -> bool:
+    def destroy(self, scope: str, former_members: Iterable[str] = ()) -> bool:
+        members = ",".join(sorted(set(former_members)))
         with self._db() as db:
             row = self._row(db, "scope", scope)
             if row is not None and row[4] is not None:
@@ -284,15 +302,15 @@ class SqliteKeyStore:
             if row is None:
                 # Erasing a case that never had a key still blocks one from being made later.
                 db.execute(
-                    "INSERT INTO data_keys (key_id, scope, created_at, destroyed_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (key_id_for(scope), scope, now, now),
+                    "INSERT INTO data_keys (key_id, scope, created_at, destroyed_at, "
+                    "former_members) VALUES (?, ?, ?, ?, ?)",
+                    (key_id_for(scope), scope, now, now, members),
                 )
             else:
                 db.execute(
                     "UPDATE data_keys SET wrapped = NULL, master_id = NULL, "
-                    "destroyed_at = ? WHERE scope = ?",
-                    (now, scope),
+                    "destroyed_at = ?, former_members = ? WHERE scope = ?",
+                    (now, members, scope),
                 )
         # Until a checkpoint, the page that held the wrapped key stays in the database file (and
         # the WAL keeps frames of it): write the new page back and truncate the WAL now.
@@ -302,6 +320,17 @@ class SqliteKeyStore:
     def is_destroyed(self, scope: str) -> bool:
         row = self._read("scope", scope)
         return row is not None and row[4] is not None
+
+    def former_members(self, scope: str) -> frozenset[str]:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT former_members FROM data_keys WHERE scope = ? AND destroyed_at IS NOT NULL",
+                (scope,),
+            )
+            .fetchone()
+        )
+        return frozenset(row[0].split(",")) if row is not None and row[0] else frozenset()
 
     def rewrap_all(self) -> int:
         """Re-wrap every live data key under the newest master key; returns how many moved."""

@@ -83,6 +83,7 @@ class TestEraseCase:
                     b.client, deployment.store, erased_id, by="dpo-1", why="request"
                 )
             assert result.was_running and result.key_destroyed
+            assert "caritas" in result.former_members
             assert logs == [
                 {
                     "event": "case erased",
@@ -91,6 +92,8 @@ class TestEraseCase:
                     "why": "request",
                     "was_running": True,
                     "key_destroyed": True,
+                    # Organisation codes only: who may learn of the erasure (issue 11).
+                    "former_members": sorted(result.former_members),
                     "log_level": "info",
                 }
             ]

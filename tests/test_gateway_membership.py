@@ -75,6 +75,28 @@ class TestIndistinguishable:
         assert not any(k.startswith("klj-") for k in after.processed)
 
 
+class TestErasedToFormerMembers:
+    async def test_former_members_learn_of_the_erasure_and_no_one_else(
+        self, service: Service, deployment: Deployment
+    ) -> None:
+        """Issue 11: an erased case answers 410 to the operator and to the organisations that
+        held a role in it (kept beside the destroyed key), and 404 to everyone else."""
+        gone = await open_case(service, "gw-m-former")
+        members = {m.organisation.value for m in (await service.state(gone)).membership}
+        erasure = await erase_case(service.client, deployment.store, gone, by="dpo", why="request")
+        assert erasure.former_members == members
+        assert deployment.store.former_members(gone) == members
+        assert "caritas" in members and "kljuc" not in members
+
+        for role in sorted(members):
+            answer = await service.http.get(f"/v1/cases/{gone}", headers=bearer(role))
+            assert_problem(answer, 410, type="urn:pathway:problem:case-erased")
+        outsider = await service.http.get(f"/v1/cases/{gone}", headers=bearer("kljuc"))
+        never = await service.http.get(f"/v1/cases/{NEVER}", headers=bearer("kljuc"))
+        assert_problem(outsider, 404)
+        assert outsider.content == never.content
+
+
 class TestSendingGrantsNothing:
     async def test_read_by_sending(self, service: Service) -> None:
         """The issue's attack: Ključ, not a member of a Caritas-led case, sends

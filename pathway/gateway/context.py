@@ -133,3 +133,8 @@ class GatewayContext:
         """The case's key is destroyed (known locally, without asking Temporal)."""
         codec = self.client.data_converter.payload_codec
         return isinstance(codec, CaseCodec) and codec.store.is_destroyed(case_id)
+
+    def former_members(self, case_id: str) -> frozenset[str]:
+        """The organisations that held a role in the erased case (empty otherwise)."""
+        codec = self.client.data_converter.payload_codec
+        return codec.store.former_members(case_id) if isinstance(codec, CaseCodec) else frozenset()

@@ -19,14 +19,15 @@ and then the body (415, 413, 400, 422) are looked at.
 
 A non-member learns nothing about a case: whether it exists, was erased or never was, every
 request about it is answered with the same 404 (:func:`not_found`), before any rule is checked.
-Erased cases answer 410 to operators only (a former member's right to learn of the erasure needs
-a record outside the erased case, which there is not yet).
+Erased cases answer 410 to operators and to the case's former members (organisation codes kept
+beside the destroyed key at erasure), 404 to everyone else.
 """
 
 # No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any, Final, TypeVar
@@ -329,22 +330,24 @@ def not_found(case_id: str) -> Problem:
     return Problem(404, "not-found", "no such case")
 
 
-def erased(principal: Principal, case_id: str) -> Problem:
-    """An erased case: 410 for operators; for everyone else the answer for a case that does
-    not exist (a former member's right to learn of the erasure needs a record outside the
-    erased case, which there is not yet)."""
-    return gone(case_id) if principal.is_operator else not_found(case_id)
+def erased(principal: Principal, case_id: str, former_members: AbstractSet[str]) -> Problem:
+    """An erased case: 410 for operators and the case's former members (kept beside the
+    destroyed key by :func:`pathway.privacy.erasure.erase_case`); for everyone else the answer
+    for a case that does not exist (issue 11: a non-member cannot tell it existed)."""
+    if principal.is_operator or principal.role in former_members:
+        return gone(case_id)
+    return not_found(case_id)
 
 
 async def known_case_id(request: Request, case_id: str, principal: CaseReader, gw: Gateway) -> str:
     """The path's case ID, once the caller is known: 404 if it cannot be a case; if the case
-    was erased, 410 for operators and 404 for anyone else (:func:`erased`)."""
+    was erased, 410 for operators and former members and 404 for anyone else (:func:`erased`)."""
     if not _CASE_ID.fullmatch(case_id):
         # Not even echoed: whatever the caller put in the path stays out of the answer.
         raise Problem(404, "not-found", "no such case")
     request.state.audit["case_id"] = case_id
     if gw.erased(case_id):
-        raise erased(principal, case_id)
+        raise erased(principal, case_id, gw.former_members(case_id))
     return case_id
 
 
@@ -360,7 +363,7 @@ async def member_state(gw: GatewayContext, principal: Principal, case_id: str) -
     except UnknownCase:
         raise not_found(case_id) from None
     except CaseErased:
-        raise erased(principal, case_id) from None
+        raise erased(principal, case_id, gw.former_members(case_id)) from None
     if not principal.is_operator and not roles_in_case(state, principal.role):
         raise not_found(case_id)
     return state

@@ -12,10 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
-from pathway.privacy.keys import KeyStore
+from pathway.domain.state import CaseState
+from pathway.privacy.keys import KeyStore, PrivacyError
 
 log = structlog.stdlib.get_logger("pathway.erasure")
 
@@ -28,6 +34,9 @@ class Erasure:
     case_id: str
     was_running: bool
     key_destroyed: bool  # False: it already had been
+    #: The organisations that held a role in the case at any time: they (and operators) are
+    #: told the case was erased (410); everyone else that it does not exist (404).
+    former_members: frozenset[str] = frozenset()
 
 
 async def erase_case(
@@ -35,11 +44,17 @@ async def erase_case(
 ) -> Erasure:
     """Terminate the case's workflow if it runs, then destroy its data key.
 
+    Before the key goes, the case's members at any time are read from its state and kept beside
+    the destroyed key (:meth:`KeyStore.destroy`), so that former members and operators learn of
+    the erasure (410) and no one else learns the case existed (issue 11). If the state cannot
+    be read (already erased, no worker), none are kept: only operators then get 410.
+
     ``by`` names who asked (an operator's name or ``retention``); ``why`` is a category such as
     ``request`` or ``retention``: both are logged, so neither may carry personal data.
     """
     was_running = False
     handle = client.get_workflow_handle(case_id)
+    members = await _members_ever(handle)
     try:
         description = await handle.describe()
         if description.status is WorkflowExecutionStatus.RUNNING:
@@ -49,7 +64,7 @@ async def erase_case(
     except RPCError as err:
         if err.status is not RPCStatusCode.NOT_FOUND:
             raise
-    destroyed = store.destroy(case_id)
+    destroyed = store.destroy(case_id, former_members=members)
     log.info(
         "case erased",
         case_id=case_id,
@@ -57,8 +72,25 @@ async def erase_case(
         why=why,
         was_running=was_running,
         key_destroyed=destroyed,
+        former_members=sorted(members),
     )
-    return Erasure(case_id, was_running, destroyed)
+    return Erasure(case_id, was_running, destroyed, members)
+
+
+#: How long erasure waits for the case's state before erasing without a record of its members.
+_STATE_TIMEOUT = timedelta(seconds=30)
+
+
+async def _members_ever(handle: WorkflowHandle[object, object]) -> frozenset[str]:
+    """The organisation codes that held any role in the case, from its ``state`` query (empty
+    if the case is unknown, already erased or cannot answer)."""
+    try:
+        state = await handle.query("state", result_type=CaseState, rpc_timeout=_STATE_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError, PrivacyError):
+        return frozenset()
+    if not isinstance(state, CaseState):
+        return frozenset()
+    return frozenset(m.organisation.value for m in state.membership)
 
 
 def closed_cases_query(cutoff: datetime) -> str:

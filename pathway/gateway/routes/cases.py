@@ -197,7 +197,7 @@ async def post_event(
     except WorkflowUpdateFailedError as err:
         raise unprocessable(request, err) from None
     except CaseErased:
-        raise erased(principal, case_id) from None
+        raise erased(principal, case_id, gw.former_members(case_id)) from None
     except UnknownCase:
         # Closed (its workflow has completed) since the state was read, or gone.
         if (await member_state(gw, principal, case_id)).phase is Phase.CLOSED:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,8 @@ from temporalio.worker import Replayer, Worker
 from pathway import search_attributes, workers
 from pathway.activities.retention import RetentionSweeper, SweepReport, SweepRequest
 from pathway.domain.events import Identified
-from pathway.privacy.erasure import erase_case
+from pathway.domain.state import Phase
+from pathway.privacy.erasure import erase_case, erase_expired
 from pathway.privacy.history import fetch_decoded_history
 from pathway.privacy.keys import CaseErased, MasterKeyRing, SqliteKeyStore, create_master_key
 from pathway.temporal_binaries import temporal_cli_path
@@ -145,6 +146,43 @@ class TestRetention:
             assert not deployment.store.is_destroyed(open_id)
             with pytest.raises(CaseErased):
                 await fetch_decoded_history(b.client, closed_id)
+
+    async def test_retention_never_touches_a_reidentified_live_case(
+        self, deployment: Deployment
+    ) -> None:
+        """Issue 12: a person identified again after the case closed has a running case under
+        the same ID; the old run's closure past retention must not erase it. Once the latest
+        run is closed past retention, the case is erased."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = await open_case(b, "again")
+            first_run = (await b.client.get_workflow_handle(case_id).describe()).run_id
+            await b.send(case_id, event("case_closed", await b.now(), organisation="caritas"))
+            await b.client.get_workflow_handle(case_id, run_id=first_run).result()
+            assert await open_case(b, "again") == case_id  # the same person: the same ID
+            current = await b.client.get_workflow_handle(case_id).describe()
+            assert current.run_id != first_run
+            assert current.status is WorkflowExecutionStatus.RUNNING
+
+            with capture_logs() as logs:
+                erased = await erase_expired(
+                    b.client, deployment.store, retention=timedelta(0), now=datetime.now(UTC)
+                )
+            assert case_id not in erased
+            assert {"event": "retention skipped", "case_id": case_id} | {
+                "because": "its current run is not closed"
+            } in [{k: v for k, v in e.items() if k != "log_level"} for e in logs]
+            assert not deployment.store.is_destroyed(case_id)
+            still = await b.client.get_workflow_handle(case_id).describe()
+            assert still.status is WorkflowExecutionStatus.RUNNING
+            assert (await b.state(case_id)).phase is not Phase.CLOSED
+
+            await b.send(case_id, event("case_closed", await b.now(), organisation="caritas"))
+            await b.client.get_workflow_handle(case_id).result()
+            erased = await erase_expired(
+                b.client, deployment.store, retention=timedelta(0), now=datetime.now(UTC)
+            )
+            assert erased == [case_id]
+            assert deployment.store.is_destroyed(case_id)
 
     async def test_schedule_is_created_once(self, deployment: Deployment) -> None:
         """The hourly sweep schedule is created on first start and left alone after."""

@@ -21,7 +21,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from pathway.domain.state import CaseState
-from pathway.privacy.keys import KeyStore, PrivacyError
+from pathway.privacy.keys import CaseErased, KeyStore, PrivacyError, UnknownKey, key_id_for
 
 log = structlog.stdlib.get_logger("pathway.erasure")
 
@@ -104,11 +104,52 @@ def closed_cases_query(cutoff: datetime) -> str:
 async def erase_expired(
     client: Client, store: KeyStore, *, retention: timedelta, now: datetime
 ) -> list[str]:
-    """Erase every case closed more than ``retention`` before ``now``; returns their IDs."""
+    """Erase every case whose latest run closed more than ``retention`` before ``now``;
+    returns their IDs.
+
+    A case ID (the person's pseudonym) can have several runs: one per continue-as-new, a new
+    one when the person is identified again after a closure, one left by a rejected
+    re-identification. The visibility query finds old completed *runs*; a case is erased only
+    if its *current* run is that run or is itself closed past retention, and never while a run
+    of it is open (issue 12: retention must never touch a live case). A case that never had a
+    data key has nothing to erase and is left alone, so that its person can still be
+    identified (R1).
+    """
     erased = []
-    async for execution in client.list_workflows(closed_cases_query(now - retention)):
-        if store.is_destroyed(execution.id):
+    cutoff = now - retention
+    seen: set[str] = set()
+    async for execution in client.list_workflows(closed_cases_query(cutoff)):
+        case_id = execution.id
+        if case_id in seen or store.is_destroyed(case_id):
             continue
-        await erase_case(client, store, execution.id, by="retention", why="retention")
-        erased.append(execution.id)
+        seen.add(case_id)
+        skipped = await _not_yet(client, store, case_id, cutoff)
+        if skipped is not None:
+            log.info("retention skipped", case_id=case_id, because=skipped)
+            continue
+        await erase_case(client, store, case_id, by="retention", why="retention")
+        erased.append(case_id)
     return erased
+
+
+async def _not_yet(client: Client, store: KeyStore, case_id: str, cutoff: datetime) -> str | None:
+    """Why the case must not be erased now (a fixed phrase), or None if it may."""
+    current = await client.get_workflow_handle(case_id).describe()
+    if current.status is not WorkflowExecutionStatus.COMPLETED:
+        # Running (re-identified, or continued as new), or ended some other way.
+        return "its current run is not closed"
+    if current.close_time is None or current.close_time >= cutoff:
+        return "its latest run closed within the retention period"
+    if not _has_data_key(store, case_id):
+        return "it never had a data key"
+    return None
+
+
+def _has_data_key(store: KeyStore, case_id: str) -> bool:
+    try:
+        store.data_key_by_id(key_id_for(case_id))
+    except UnknownKey:
+        return False
+    except CaseErased:
+        return True
+    return True

@@ -3,12 +3,14 @@ and the programme registers (P1, X1), tested on the pure core; each test cites i
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from pathway.domain.calendar import local_date
+from pathway.domain.ids import case_id_for, linked_case_id, linked_case_secret
 from pathway.domain.organisations import Organisation
 from pathway.domain.programmes import (
     ExitCounsellingRecorded,
@@ -404,7 +406,7 @@ class TestAccompanyingChildren:
             ),
         )
         (start,) = state.pending_case_starts
-        assert start.case_id == f"{CASE_ID}-child-2" and state.linked_cases == [start.case_id]
+        assert start.case_id != CASE_ID and state.linked_cases == [start.case_id]
         assert start.identified.person.birth_date is not None
         assert state.accompanying_children[0].own_case_id == start.case_id
         assert (
@@ -420,6 +422,15 @@ class TestAccompanyingChildren:
             == "R1"
         )
 
+    def test_r1_without_a_link_secret_the_old_ids_stay(self) -> None:
+        """R1: a case opened before cases had a link secret (replayed from its history) gives
+        its child the ID it always did, so stored histories replay unchanged."""
+        state = identify_child(self.placed())
+        (start,) = state.pending_case_starts
+        assert state.link_secret is None and start.link_secret is None
+        assert start.case_id == f"{CASE_ID}-child-2"
+        assert start.identified.subject_ref == f"{CASE_ID}/child-2"
+
     def test_r1_unknown_child_cannot_be_identified(self) -> None:
         """R1: only a recorded accompanying child can be identified from the parent's case."""
         r = reject(
@@ -432,6 +443,128 @@ class TestAccompanyingChildren:
             ),
         )
         assert (r.rule, r.field) == ("R1", "child_ref")
+
+
+def identify_child(placed: CaseState, child_ref: str = "child-2") -> CaseState:
+    """``placed`` with the accompanying child ``child_ref`` recorded and identified (R1)."""
+    state = accept(
+        placed,
+        event(
+            "accompanying_child_recorded",
+            T0 + days(1),
+            child_ref=child_ref,
+            birth_date="2012-05-05",
+            gender="female",
+            citizenships=["PT"],
+            placed_with="crisis_accommodation",
+        ),
+    )
+    return accept(
+        state,
+        event(
+            "accompanying_child_identified",
+            T0 + days(5),
+            child_ref=child_ref,
+            residence_status="eu_citizen",
+            languages=["pt"],
+        ),
+    )
+
+
+#: A parent's case ID as the installation's pepper makes it, and two link secrets as
+#: ``pathway.clients.cases.new_link_secret`` makes them.
+PARENT_ID = case_id_for("mother-1", b"pepper")
+SECRET, OTHER_SECRET = "1f" * 32, "e0" * 32
+
+
+class TestLinkedCaseIds:
+    """R1 (issue 11 item 6): a linked case's ID reveals nothing about the case that opened it;
+    the link lives only in the encrypted state of both (``linked_cases``)."""
+
+    @staticmethod
+    def placed(secret: str | None, case_id: str = PARENT_ID) -> CaseState:
+        decision = decide(
+            None,
+            event("identified", T0, person={**EU_ADULT, "citizenships": ["PT"]}),
+            T0,
+            case_id=case_id,
+            link_secret=secret,
+        )
+        assert isinstance(decision, Accepted)
+        state = accept(decision.state, event("ngo_interview_held", T0 + days(0.1), language="pt"))
+        return accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+
+    def test_the_childs_id_is_its_own_pseudonym(self) -> None:
+        """The child's ID has the format of every case ID (the gateway takes it), holds neither
+        the parent's ID nor the child's reference, and is a keyed hash under the parent's
+        secret; the child's identification names the child's own ID, not the parent's."""
+        from pathway.gateway.dependencies import _CASE_ID
+
+        state = identify_child(self.placed(SECRET))
+        assert state.link_secret == SECRET
+        (start,) = state.pending_case_starts
+        child_id = start.case_id
+        assert re.fullmatch(r"case-[a-z2-7]{24}", child_id) and _CASE_ID.fullmatch(child_id)
+        assert len(child_id) == len(PARENT_ID)
+        parent_part = PARENT_ID.removeprefix("case-")
+        assert parent_part[:6] not in child_id and "child" not in child_id
+        assert child_id == linked_case_id(SECRET, "child-2")
+        assert PARENT_ID not in start.identified.subject_ref
+        assert start.identified.subject_ref == child_id
+        assert state.linked_cases == [child_id]
+        assert state.accompanying_children[0].own_case_id == child_id
+
+    def test_the_childs_secret_differs_from_the_parents(self) -> None:
+        """The child's case gets a secret of its own, derived from the parent's: its children
+        get IDs that neither equal nor reveal the parent's children's."""
+        (start,) = identify_child(self.placed(SECRET)).pending_case_starts
+        assert start.link_secret is not None and start.link_secret != SECRET
+        assert start.link_secret == linked_case_secret(SECRET, "child-2")
+        assert linked_case_id(start.link_secret, "child-2") != start.case_id
+
+    def test_two_identical_cases_opened_separately_give_the_child_different_ids(self) -> None:
+        """Same case ID, same child, same events: only the secret differs, and so does the
+        child's ID. Nobody can compute it from what the two cases share."""
+        first = identify_child(self.placed(SECRET)).pending_case_starts[0].case_id
+        second = identify_child(self.placed(OTHER_SECRET)).pending_case_starts[0].case_id
+        assert first != second
+
+    def test_the_id_is_stable_across_replay_and_continue_as_new(self) -> None:
+        """Deterministic: the validator, the handler and every replay derive the same ID; the
+        secret travels in the state, so after continue-as-new (the state as JSON, and a run
+        started without a secret of its own) a second child derives under the same secret."""
+        placed = self.placed(SECRET)
+        first, second = identify_child(placed), identify_child(placed)
+        assert [
+            (c.case_id, c.link_secret, c.identified.subject_ref) for c in first.pending_case_starts
+        ] == [
+            (c.case_id, c.link_secret, c.identified.subject_ref) for c in second.pending_case_starts
+        ]
+        carried = CaseState.model_validate_json(placed.model_dump_json())
+        assert carried.link_secret == SECRET
+        again = identify_child(carried, "child-3")
+        assert again.pending_case_starts[0].case_id == linked_case_id(SECRET, "child-3")
+        assert identify_child(carried).pending_case_starts[0].case_id == linked_case_id(
+            SECRET, "child-2"
+        )
+
+    def test_both_cases_list_each_other_only_in_their_state(self) -> None:
+        """The child's case opened from the parent's start lists the parent (the workflow adds
+        it from the start's input); the parent lists the child."""
+        parent = identify_child(self.placed(SECRET))
+        (start,) = parent.pending_case_starts
+        decision = decide(
+            None,
+            start.identified,
+            T0 + days(5),
+            case_id=start.case_id,
+            link_secret=start.link_secret,
+        )
+        assert isinstance(decision, Accepted)
+        child = decision.state
+        child.linked_cases.append(PARENT_ID)  # as VictimCaseWorkflow._open_linked does
+        assert parent.linked_cases == [child.case_id] and child.linked_cases == [PARENT_ID]
+        assert child.link_secret == start.link_secret
 
 
 class TestSpecialNeeds:

@@ -3,12 +3,14 @@ arriving at real receivers (webhook on 127.0.0.1, SMTP) on the right day."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from pathway.clients import cases
 from pathway.clients.programmes import (
@@ -18,14 +20,17 @@ from pathway.clients.programmes import (
 )
 from pathway.domain.calendar import local_date
 from pathway.domain.events import Identified
+from pathway.domain.ids import linked_case_id
 from pathway.domain.programmes import (
     PROGRAMME_EVENT_ADAPTER,
     PatsInterviewRecorded,
     ProgrammeEvent,
 )
 from pathway.domain.state import Phase
+from pathway.workflows.case import VictimCaseWorkflow
+from pathway.workflows.programme import ProgrammeRegisterWorkflow
 from tests.factories import ALL_SUBJECTS, event
-from tests.harness import PEPPER, Received, bench
+from tests.harness import PEPPER, Bench, Received, bench
 
 CHILD = {
     "best_interests": "Safety and stability come first",
@@ -50,6 +55,16 @@ def day_of(received: list[Received], recipient: str, reason: str) -> date:
 
 def programme_event(data: dict[str, Any]) -> ProgrammeEvent:
     return PROGRAMME_EVENT_ADAPTER.validate_python(data)
+
+
+async def replays(b: Bench, case_id: str) -> None:
+    """The case's history so far replays against the current code without non-determinism."""
+    history = await b.client.get_workflow_handle(case_id).fetch_history()
+    replayer = Replayer(
+        workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow],
+        data_converter=b.client.data_converter,
+    )
+    await replayer.replay_workflow(history, raise_on_replay_failure=True)
 
 
 class TestChildScenarios:
@@ -286,7 +301,13 @@ class TestChildScenarios:
                 ),
             )
             parent = await b.settled(case_id)
-            child_case = f"{case_id}-child-2"
+            child_case = parent.accompanying_children[1].own_case_id
+            # Its own pseudonym (issue 11 item 6): the format of every case ID, nothing of the
+            # mother's ID; the link is only in the encrypted state of both cases.
+            assert child_case is not None and re.fullmatch(r"case-[a-z2-7]{24}", child_case)
+            assert case_id.removeprefix("case-") not in child_case and "child" not in child_case
+            assert parent.link_secret is not None
+            assert child_case == linked_case_id(parent.link_secret, "child-2")
             assert parent.linked_cases == [child_case]
             assert [c.own_case_id for c in parent.accompanying_children] == [None, child_case]
             assert "linked case" in parent.timeline[-1].what or any(
@@ -296,7 +317,10 @@ class TestChildScenarios:
             assert description.status is WorkflowExecutionStatus.RUNNING
             child = await b.settled(child_case)
             assert child.linked_cases == [case_id]
+            assert child.link_secret not in (None, parent.link_secret)
             assert child.child_protection is not None
+            # Replay derives the same child ID (a different one fails the child's start command).
+            await replays(b, case_id)
             assert day_of(b.received(), "social_work_centre", "child_identified") == local_date(
                 t0 + timedelta(days=10)
             )

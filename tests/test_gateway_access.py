@@ -141,6 +141,7 @@ timeline.child                x  -   -   x   -   -   x   x   -   x   -
 config                        x  -   -   -   -   -   -   -   -   -   -
 pending_notifications         x  -   -   -   -   -   -   -   -   -   -
 pending_case_starts           x  -   -   -   -   -   -   -   -   -   -
+link_secret                   x  -   -   -   -   -   -   -   -   -   -
 notifications_sent            x  -   -   -   -   -   -   -   -   -   -
 processed                     x  -   -   -   -   -   -   -   -   -   -
 """

@@ -183,6 +183,7 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "config": _OPERATORS,
         "pending_notifications": _OPERATORS,
         "pending_case_starts": _OPERATORS,
+        "link_secret": _OPERATORS,
         "notifications_sent": _OPERATORS,
         "processed": _OPERATORS,
     }

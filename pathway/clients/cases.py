@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,6 +154,13 @@ def rejections_raised() -> Iterator[None]:
         raise (_from_update_failure(err) or err) from err
 
 
+def new_link_secret() -> str:
+    """A case's random link secret (64 hex characters, 256 bits from the OS), from which the
+    IDs of the cases it opens derive (R1, :func:`pathway.domain.ids.linked_case_id`). Made
+    here, by the client that opens the case, never in the workflow."""
+    return secrets.token_hex(32)
+
+
 async def open_case(
     client: Client,
     event: Identified,
@@ -174,7 +182,9 @@ async def open_case(
             raise EventRejected(decision.rule, decision.field, decision.reason)
     start = WithStartWorkflowOperation(
         VictimCaseWorkflow.run,
-        CaseInput(config=config or CaseConfig()),
+        # A fresh secret for every start: only the run that the identification opens keeps it
+        # (a repeat joins the running case, whose state has its own).
+        CaseInput(config=config or CaseConfig(), link_secret=new_link_secret()),
         id=case_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ValidationError
 
 from pathway.domain import events as ev
-from pathway.domain import membership
+from pathway.domain import ids, membership
 from pathway.domain.calendar import LJUBLJANA, add_months, end_of_day, local_date
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import BaseEvent, CaseEvent, Placement, RightsSubject
@@ -754,19 +754,39 @@ def _accompanying_child_identified(change: _Change, event: ev.AccompanyingChildI
         )
     except ValidationError as err:
         _reject("R1", "residence_status", str(err.errors()[0]["msg"]))
-    case_id = f"{state.case_id}-{event.child_ref}"
+    case_id, subject_ref, secret = _linked_case(state, event.child_ref)
     identified = ev.Identified(
         event_id=f"{event.event_id}/own-case",
         organisation=event.organisation,
         actor=event.actor,
         occurred_at=event.occurred_at,
         reason=event.reason,
-        subject_ref=f"{state.case_id}/{event.child_ref}",
+        subject_ref=subject_ref,
         person=person,
     )
     child.own_case_id = case_id
     state.linked_cases.append(case_id)
-    state.pending_case_starts.append(CaseStart(case_id=case_id, identified=identified))
+    state.pending_case_starts.append(
+        CaseStart(case_id=case_id, identified=identified, link_secret=secret)
+    )
+
+
+def _linked_case(state: CaseState, child_ref: str) -> tuple[str, str, str | None]:
+    """R1: the child's own case ID, the reference its identification carries, and its link
+    secret.
+
+    With the case's link secret (every case opened since linked cases had one): a keyed hash
+    of the child's reference (:func:`~pathway.domain.ids.linked_case_id`), in the format of
+    every case ID, which reveals nothing of this case's ID; the identification's reference is
+    the child's own case ID (so the child's case holds no trace of the parent's ID but its
+    ``linked_cases``); the child's secret derives from this one. Without it (cases opened
+    before, replayed from their histories), the old scheme, unchanged: the parent's ID with the
+    child's reference appended.
+    """
+    if state.link_secret is None:
+        return f"{state.case_id}-{child_ref}", f"{state.case_id}/{child_ref}", None
+    case_id = ids.linked_case_id(state.link_secret, child_ref)
+    return case_id, case_id, ids.linked_case_secret(state.link_secret, child_ref)
 
 
 def _criminal_proceedings_for_minor(change: _Change, event: ev.CriminalProceedingsOpened) -> None:
@@ -1334,11 +1354,15 @@ def decide(
     *,
     case_id: str,
     config: CaseConfig | None = None,
+    link_secret: str | None = None,
 ) -> Decision:
     """Apply ``event`` at ``now`` to ``state`` (``None`` before identification).
 
     Pure: ``state`` is not modified. A repeat of an already accepted ``event_id`` returns the
-    first result (marked duplicate) and changes nothing.
+    first result (marked duplicate) and changes nothing. ``config`` and ``link_secret`` are
+    read only by the identification that opens the case, which keeps them in the new state
+    (``link_secret``: the random secret from which the IDs of the cases this one opens derive,
+    R1; see :func:`_linked_case`).
     """
     try:
         if state is not None:
@@ -1360,7 +1384,11 @@ def decide(
             if state is not None:
                 _reject(RULE_CASE, "type", "this case has already been identified")
             new = CaseState(
-                case_id=case_id, config=cfg, opened_at=event.occurred_at, person=event.person
+                case_id=case_id,
+                config=cfg,
+                opened_at=event.occurred_at,
+                person=event.person,
+                link_secret=link_secret,
             )
             change = _Change(new, now, event)
             _open_case(change, event)

@@ -336,6 +336,11 @@ class CaseStart(BaseModel):
 
     case_id: str
     identified: Identified
+    link_secret: str | None = Field(
+        default=None,
+        description="The started case's own link secret (derived from this case's); None in "
+        "cases recorded before linked cases had secrets.",
+    )
 
 
 class ObligationView(BaseModel):
@@ -422,6 +427,12 @@ class CaseState(BaseModel):
     notifications_sent: int = 0
     processed: dict[str, ProcessedEvent] = Field(default_factory=dict)
     closed_at: datetime | None = None
+    link_secret: str | None = Field(
+        default=None,
+        description="A random secret made when the case was opened, from which the IDs of the "
+        "cases it opens (accompanying children, R1) derive (pathway.domain.ids.linked_case_id); "
+        "None in cases opened before it existed, whose children's IDs keep the old scheme.",
+    )
     membership: list[Membership] = Field(
         default_factory=list,
         description="Who is a member of the case in which role, since when, added (and ended) "

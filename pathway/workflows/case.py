@@ -51,12 +51,19 @@ class CaseInput(BaseModel):
 
     A case opened by another case (an accompanying child identified as a victim, R1) starts
     with its identification and the case it is linked to.
+
+    ``link_secret`` is the new case's random secret (made by the client that opens it, or
+    derived by the case that opens it), kept in its state by the identification; the IDs of
+    the cases it opens derive from it (:func:`pathway.domain.ids.linked_case_id`). It is never
+    made inside the workflow: a workflow's randomness is seeded from its run ID, which is no
+    secret. Inputs recorded before it existed have none (their children keep the old IDs).
     """
 
     config: CaseConfig = CaseConfig()
     state: CaseState | None = None
     identified: Identified | None = None
     linked_case_id: str | None = None
+    link_secret: str | None = None
 
 
 class CaseOutcome(BaseModel):
@@ -73,6 +80,7 @@ class VictimCaseWorkflow:
     def __init__(self, start: CaseInput) -> None:
         self._config = start.config
         self._state: CaseState | None = start.state
+        self._link_secret = start.link_secret
         self._wake = False
         self._deliveries = Deliveries(
             self._config.notification_queue_prefix, self._settle_notification
@@ -147,6 +155,7 @@ class VictimCaseWorkflow:
             workflow.now(),
             case_id=workflow.info().workflow_id,
             config=self._config,
+            link_secret=self._link_secret,
         )
 
     @workflow.update
@@ -189,6 +198,7 @@ class VictimCaseWorkflow:
             workflow.now(),
             case_id=workflow.info().workflow_id,
             config=self._config,
+            link_secret=self._link_secret,
         )
         if isinstance(decision, Rejection):
             workflow.logger.error("linked case not opened", extra={"rule": decision.rule})
@@ -213,6 +223,7 @@ class VictimCaseWorkflow:
                     config=self._config,
                     identified=start.identified,
                     linked_case_id=workflow.info().workflow_id,
+                    link_secret=start.link_secret,
                 ),
                 id=start.case_id,
                 task_queue=workflow.info().task_queue,

@@ -23,7 +23,14 @@ from pathway.domain.programmes import (
     decide_programme,
     register_id,
 )
-from pathway.domain.rules import Accepted, Rejection, decide, fire_due
+from pathway.domain.rules import (
+    Accepted,
+    Rejection,
+    decide,
+    fire_due,
+    forget_linked_case,
+    settle_case_start,
+)
 from pathway.domain.state import CaseState, DeadlineKind, ObligationKind, Phase
 from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
 
@@ -565,6 +572,49 @@ class TestLinkedCaseIds:
         child.linked_cases.append(PARENT_ID)  # as VictimCaseWorkflow._open_linked does
         assert parent.linked_cases == [child.case_id] and child.linked_cases == [PARENT_ID]
         assert child.link_secret == start.link_secret
+
+
+class TestForgettingAnErasedLinkedCase:
+    """Issue 11 item 6: erasing one case removes its ID from the linked case's state."""
+
+    def test_every_trace_of_the_erased_case_goes(self) -> None:
+        """``linked_cases``, the child's ``own_case_id``, a start still pending and the
+        timeline entries that named it; the child stays recorded; the input is unchanged."""
+        parent = identify_child(TestLinkedCaseIds.placed(SECRET))
+        (start,) = parent.pending_case_starts
+        settled = parent.model_copy(deep=True)
+        settle_case_start(settled, start.case_id, T0 + days(5))
+        assert start.case_id in settled.timeline[-1].what
+        for state in (parent, settled):
+            forgotten = forget_linked_case(state, start.case_id, T0 + days(9))
+            assert forgotten is not None
+            assert forgotten.linked_cases == [] and forgotten.pending_case_starts == []
+            assert [c.own_case_id for c in forgotten.accompanying_children] == [None]
+            assert start.case_id not in forgotten.model_dump_json()
+            assert forgotten.timeline[-1].what.startswith("a linked case was erased")
+            assert state.linked_cases == [start.case_id]  # pure
+        assert forgotten is not None
+        assert "linked case (erased) opened" in [t.what for t in forgotten.timeline]
+
+    def test_forgetting_is_idempotent(self) -> None:
+        """A case that holds no trace of the ID (or was given its own ID) is left alone."""
+        parent = identify_child(TestLinkedCaseIds.placed(SECRET))
+        child_id = parent.linked_cases[0]
+        forgotten = forget_linked_case(parent, child_id, T0 + days(9))
+        assert forgotten is not None
+        assert forget_linked_case(forgotten, child_id, T0 + days(10)) is None
+        assert forget_linked_case(parent, "case-unrelated", T0 + days(9)) is None
+        assert forget_linked_case(parent, parent.case_id, T0 + days(9)) is None
+
+    def test_a_start_settled_after_forgetting_records_nothing(self) -> None:
+        """A child's start still in flight when its case was forgotten settles without
+        writing the ID back into the timeline."""
+        parent = identify_child(TestLinkedCaseIds.placed(SECRET))
+        child_id = parent.linked_cases[0]
+        forgotten = forget_linked_case(parent, child_id, T0 + days(9))
+        assert forgotten is not None
+        settle_case_start(forgotten, child_id, T0 + days(9))
+        assert child_id not in forgotten.model_dump_json()
 
 
 class TestSpecialNeeds:

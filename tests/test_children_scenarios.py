@@ -325,6 +325,20 @@ class TestChildScenarios:
                 t0 + timedelta(days=10)
             )
             await b.keep_history(case_id, "mother-with-accompanying-children")
+            # Issue 11 item 6: the erasure of one case removes its ID from the other's state,
+            # through an update of the running case; again, it is a no-op.
+            assert await cases.forget_linked_case(b.client, case_id, child_case)
+            assert not await cases.forget_linked_case(b.client, case_id, child_case)
+            parent = await b.state(case_id)
+            assert parent.linked_cases == [] and parent.pending_case_starts == []
+            assert [c.own_case_id for c in parent.accompanying_children] == [None, None]
+            assert child_case not in parent.model_dump_json()
+            assert await cases.forget_linked_case(b.client, child_case, case_id)
+            child = await b.state(child_case)
+            assert child.linked_cases == [] and case_id not in child.model_dump_json()
+            with pytest.raises(cases.UnknownCase):
+                await cases.forget_linked_case(b.client, "case-never-opened", case_id)
+            await replays(b, case_id)
 
 
 class TestProstitutionExit:

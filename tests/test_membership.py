@@ -12,13 +12,14 @@ import pytest
 from pathway.domain.membership import (
     MemberRole,
     Membership,
+    MembershipChange,
     MembershipRefused,
     add_member,
     remove_member,
 )
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.rules import Accepted, decide, fire_due
-from pathway.domain.state import CaseState
+from pathway.domain.rules import Accepted, Rejection, decide, decide_membership, fire_due
+from pathway.domain.state import CaseState, Phase
 from tests.factories import (
     ALL_SUBJECTS,
     CASE_ID,
@@ -412,6 +413,62 @@ class TestOperator:
     def test_removing_a_role_not_held_is_refused(self) -> None:
         with pytest.raises(MembershipRefused):
             remove_member(opened(), Org.KLJUC, MemberRole.REFERRED, by="o", why="x", now=NOW)
+
+
+def change(action: str, org: Org, role: MemberRole, why: str = "Ticket 42") -> MembershipChange:
+    return MembershipChange.model_validate(
+        {"action": action, "organisation": org, "role": role, "why": why, "by": "ops-1"}
+    )
+
+
+class TestOperatorUpdate:
+    """The decision behind the workflow's ``change_membership`` update (validator and handler
+    run it alike)."""
+
+    def test_the_change_is_recorded_with_its_reason_in_the_timeline(self) -> None:
+        """MEMBERS: an accepted change is a membership record and a timeline entry saying who,
+        what and why; pure: the state passed in is unchanged."""
+        state = opened()
+        added = decide_membership(state, change("add", Org.KLJUC, MemberRole.REFERRED), NOW)
+        assert isinstance(added, CaseState)
+        assert state.roles_of(Org.KLJUC) == frozenset() and len(state.timeline) == 1
+        assert added.roles_of(Org.KLJUC) == {MemberRole.REFERRED}
+        entry = added.timeline[-1]
+        assert (entry.who, entry.what, entry.why, entry.rule) == (
+            "operator (ops-1)",
+            "member added: kljuc as referred",
+            "Ticket 42",
+            "MEMBERS",
+        )
+        removed = decide_membership(added, change("remove", Org.KLJUC, MemberRole.REFERRED), NOW)
+        assert isinstance(removed, CaseState)
+        assert removed.roles_of(Org.KLJUC) == frozenset()
+        assert removed.timeline[-1].what == "member removed: kljuc as referred"
+        assert added.roles_of(Org.KLJUC) == {MemberRole.REFERRED} and len(added.timeline) == 2
+
+    @pytest.mark.parametrize(
+        ("action", "org", "role", "why", "field"),
+        [
+            ("add", Org.KLJUC, MemberRole.LEAD_NGO, "x", "role"),
+            ("add", Org.ANALYST, MemberRole.REFERRED, "x", "organisation"),
+            ("add", Org.KLJUC, MemberRole.REFERRED, " ", "why"),
+            ("remove", Org.KLJUC, MemberRole.REFERRED, "x", "role"),
+        ],
+    )
+    def test_a_refusal_is_a_rejection_naming_rule_and_field(
+        self, action: str, org: Org, role: MemberRole, why: str, field: str
+    ) -> None:
+        """MEMBERS: a refused change is a Rejection (as an event's), not an exception."""
+        refused = decide_membership(opened(), change(action, org, role, why), NOW)
+        assert isinstance(refused, Rejection)
+        assert (refused.rule, refused.field) == ("MEMBERS", field)
+
+    def test_no_change_to_a_closed_or_unopened_case(self) -> None:
+        """CASE: nothing to change before identification or after closure."""
+        closed = opened().model_copy(update={"phase": Phase.CLOSED})
+        for state in (None, closed):
+            refused = decide_membership(state, change("add", Org.KLJUC, MemberRole.REFERRED), NOW)
+            assert isinstance(refused, Rejection) and refused.rule == "CASE"
 
 
 class TestCaseShow:

@@ -1,5 +1,5 @@
-"""``pathway case open|event|show|erase|history``: one case, from the operator's terminal, and
-:func:`render_case`, its human view."""
+"""``pathway case open|event|show|erase|member|history``: one case, from the operator's
+terminal, and :func:`render_case`, its human view."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any, Final, TextIO
 
+from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from pathway.cli._common import (
@@ -22,6 +23,14 @@ from pathway.cli._common import (
 )
 from pathway.clients import cases
 from pathway.domain.events import EVENT_ADAPTER, Identified
+from pathway.domain.membership import (
+    OPERATOR_ROLES,
+    RULE_MEMBERS,
+    MemberRole,
+    Membership,
+    MembershipChange,
+)
+from pathway.domain.organisations import Organisation
 from pathway.domain.state import CaseState
 
 
@@ -84,6 +93,49 @@ async def _erase(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+async def _member(args: argparse.Namespace, out: TextIO) -> int:
+    """``case member add|remove``: operators only (exit 6 for anyone else, before anything is
+    read or sent); a value that names no organisation or role is exit 2; a change the rules
+    refuse exit 3 (MEMBERS), changing nothing."""
+    principal = operator()
+    try:
+        change = MembershipChange(
+            action=args.member_command,
+            organisation=args.organisation,
+            role=args.role,
+            why=args.why,
+            by=principal.name,
+        )
+    except ValidationError as err:
+        raise _bad_change(err) from err
+    client = await connect(args)
+    records = await cases.change_membership(client, args.case_id, change)
+    if args.json:
+        write_json([m.model_dump(mode="json") for m in records], out)
+        return EXIT_OK
+    done = "added" if change.action == "add" else "removed"
+    out.write(
+        f"{done} {printable(change.organisation.value)} as {printable(change.role.value)}"
+        f" in {printable(args.case_id)} ({RULE_MEMBERS})\n"
+    )
+    _write_member_records(records, out)
+    return EXIT_OK
+
+
+def _bad_change(err: ValidationError) -> BadInput:
+    """One line per field at fault; an organisation or a role names the values it takes."""
+    choices = {
+        "organisation": ", ".join(o.value for o in Organisation),
+        "role": ", ".join(r.value for r in MemberRole),
+    }
+    found = []
+    for e in err.errors(include_url=False):
+        where = ".".join(str(part) for part in e["loc"])
+        hint = f" (one of: {choices[where]})" if where in choices else ""
+        found.append(f"field {printable(where)}: {printable(e['msg'])}{hint}")
+    return BadInput("\n  ".join(found))
+
+
 async def _history(args: argparse.Namespace, out: TextIO) -> int:
     from google.protobuf.json_format import MessageToJson
 
@@ -139,9 +191,14 @@ def render_case(state: CaseState, out: TextIO) -> None:
 def _write_members(state: CaseState, out: TextIO) -> None:
     """Who holds which role in the case, since when and by which rule; roles that ended are
     listed after, with when and why they ended."""
+    out.write("\n")
+    _write_member_records(state.membership, out)
+
+
+def _write_member_records(records: list[Membership], out: TextIO) -> None:
     p, local = printable, local_time
-    out.write("\nMembers\n")
-    current = [m for m in state.membership if m.is_active]
+    out.write("Members\n")
+    current = [m for m in records if m.is_active]
     for m in current:
         out.write(
             f"  {p(m.organisation.value):<20} {p(m.role.value):<22} since {local(m.since)}"
@@ -149,7 +206,7 @@ def _write_members(state: CaseState, out: TextIO) -> None:
         )
     if not current:
         out.write("  none\n")
-    for m in state.membership:
+    for m in records:
         if not m.is_active:
             out.write(
                 f"  {p(m.organisation.value):<20} {p(m.role.value):<22} since {local(m.since)}"
@@ -230,6 +287,50 @@ def add_commands(sub: Commands) -> None:
         help="category recorded in the audit log",
     )
     erase.set_defaults(handler=_erase)
+    _add_member_commands(case_sub)
     history = case_sub.add_parser("history", help="export the case's decoded history (JSON)")
     history.add_argument("case_id", help=_CASE_ID)
     history.set_defaults(handler=_history)
+
+
+def _add_member_commands(case_sub: Commands) -> None:
+    """``case member add|remove CASE_ID --organisation ORG --role ROLE --why TEXT``."""
+    member = case_sub.add_parser(
+        "member",
+        help="add or remove a member of a case, with a reason (MEMBERS; operator only; token "
+        "in $PATHWAY_TOKEN)",
+    )
+    member_sub = member.add_subparsers(dest="member_command", required=True)
+    for action, says in (
+        ("add", "give an organisation a role in the case"),
+        ("remove", "end an organisation's role in the case (the record stays, ended)"),
+    ):
+        command = member_sub.add_parser(
+            action,
+            help=f"{says}, with a reason (MEMBERS; operator only; token in $PATHWAY_TOKEN)",
+            description=f"{says[0].upper()}{says[1:]} (MEMBERS). Operator only. The identifying "
+            "authority and the lead NGO change only by the rules; analysts are never members. "
+            "The reason is recorded in the case and shown to every organisation that reads it: "
+            "it must hold no personal data.",
+        )
+        command.add_argument("case_id", help=_CASE_ID)
+        command.add_argument(
+            "--organisation",
+            required=True,
+            help="the organisation: "
+            + ", ".join(o.value for o in Organisation if o is not Organisation.ANALYST),
+        )
+        command.add_argument(
+            "--role",
+            required=True,
+            help="the role: " + ", ".join(sorted(r.value for r in OPERATOR_ROLES)),
+        )
+        command.add_argument(
+            "--why",
+            required=True,
+            help="the reason, recorded in the case and shown to every organisation that reads "
+            "it: a ticket number or a purpose, never personal data (no name, health or other "
+            "fact about the person)",
+        )
+        command.add_argument("--json", action="store_true", help=_JSON)
+        command.set_defaults(handler=_member)

@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, TypeVar
 
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
@@ -39,10 +39,12 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import CaseEvent, Identified, RecordEvent
 from pathway.domain.ids import case_id_for
+from pathway.domain.membership import Membership, MembershipChange
 from pathway.domain.organisations import CASE_TASK_QUEUE
 from pathway.domain.rules import Rejection, decide
 from pathway.domain.state import CaseState, EventResult
@@ -50,6 +52,9 @@ from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
 from pathway.privacy.keys import CaseErased, UnknownKey, key_id_for
 from pathway.workflows.case import CaseInput, VictimCaseWorkflow
 from pathway.workflows.rejection import EVENT_REJECTED
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class CaseError(Exception):
@@ -203,14 +208,49 @@ async def record_event(client: Client, case_id: str, event: CaseEvent) -> EventR
 
     A case without a data key was never opened: :class:`UnknownCase`, without asking Temporal
     and without making a key. :class:`CaseBusy` and :class:`OutcomeUnknown` as above."""
+    return await _update(client, case_id, VictimCaseWorkflow.record_event, RecordEvent(event=event))
+
+
+async def change_membership(
+    client: Client, case_id: str, change: MembershipChange
+) -> list[Membership]:
+    """The operator adds or removes a member of a running case, with a reason (MEMBERS;
+    :func:`pathway.domain.rules.decide_membership`); returns every membership record of the
+    case after the change. Callers check that the caller is an operator (the CLI does).
+
+    Raises :class:`EventRejected` (rule ``MEMBERS`` and the field: a role given only by rules,
+    an analyst, no reason, a role already held or not held; ``CASE``: a closed case), which
+    changed nothing; :class:`UnknownCase`, :class:`CaseBusy`, :class:`OutcomeUnknown` as
+    :func:`record_event` does."""
+    return await _update(client, case_id, VictimCaseWorkflow.change_membership, change)
+
+
+async def forget_linked_case(client: Client, case_id: str, erased_case_id: str) -> bool:
+    """Remove every trace of the erased case ``erased_case_id`` from the state of the running
+    case ``case_id`` that it is linked to (issue 11 item 6: ``linked_cases``, the accompanying
+    children's ``own_case_id``, ``pending_case_starts``, timeline mentions). True if something
+    was removed, False if the case held no trace of it (idempotent: calling again is a no-op).
+
+    Raises :class:`UnknownCase` for a case that is not running (never opened, closed, or
+    erased itself: then there is no state left to change), :class:`CaseBusy` and
+    :class:`OutcomeUnknown` as :func:`record_event` does (both safe to retry)."""
+    return await _update(client, case_id, VictimCaseWorkflow.forget_linked_case, erased_case_id)
+
+
+async def _update(
+    client: Client,
+    case_id: str,
+    update: UpdateMethodMultiParam[[VictimCaseWorkflow, A], R],
+    arg: A,
+) -> R:
+    """Run ``update`` of the running case ``case_id`` with ``arg``; the errors of
+    :func:`record_event`."""
     handle: WorkflowHandle[VictimCaseWorkflow, object] = client.get_workflow_handle_for(
         VictimCaseWorkflow.run, case_id
     )
     try:
         with existing_keys_only(), update_outcomes(case_id), rejections_raised():
-            return await handle.execute_update(
-                VictimCaseWorkflow.record_event, RecordEvent(event=event)
-            )
+            return await handle.execute_update(update, arg)
     except NoDataKey as err:
         raise UnknownCase(case_id) from err
     except RPCError as err:

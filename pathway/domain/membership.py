@@ -9,8 +9,9 @@ a member: only a rule or the operator does (see ``MEMBERS`` in docs/rules.md).
 
 Which rule adds or ends which role lives in :mod:`pathway.domain.rules` (``_Change.add_member``
 and its callers); this module holds the records and the pure functions over them, and the
-operator's own changes (:func:`add_member`, :func:`remove_member`), which the workflow is to
-offer through an update (not wired yet).
+operator's own changes (:func:`add_member`, :func:`remove_member`), which the case workflow
+offers through its ``change_membership`` update (:class:`MembershipChange`; ``pathway case
+member add|remove``).
 
 No import of :mod:`pathway.domain.state` at run time: the case state holds these records.
 """
@@ -21,9 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pathway.domain.events import FurtherSupport
 from pathway.domain.organisations import Organisation as Org
@@ -38,6 +39,7 @@ __all__ = [
     "Act",
     "MemberRole",
     "Membership",
+    "MembershipChange",
     "MembershipRefused",
     "active",
     "add_member",
@@ -115,6 +117,21 @@ class Membership(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.removed_at is None
+
+
+class MembershipChange(BaseModel):
+    """The operator adds or removes one role of one organisation, with a reason (the input of
+    the case workflow's ``change_membership`` update; :func:`add_member`,
+    :func:`remove_member`). ``why`` is shown to every reader of the case: it must hold no
+    personal data (a ticket number, "referred by phone on the lead NGO's request")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Literal["add", "remove"]
+    organisation: Org
+    role: MemberRole
+    why: str = Field(max_length=500, description="The reason; no personal data.")
+    by: str = Field(min_length=1, max_length=100, description="The operator's name.")
 
 
 class MembershipRefused(Exception):

@@ -1737,13 +1737,89 @@ def fire_due(
 
 
 def settle_case_start(state: CaseState, case_id: str, now: datetime) -> None:
-    """Record that a linked case was started (in place, on workflow-owned state)."""
+    """Record that a linked case was started (in place, on workflow-owned state); nothing if
+    it is no longer pending (:func:`forget_linked_case` removed it meanwhile)."""
+    if not any(c.case_id == case_id for c in state.pending_case_starts):
+        return
     state.pending_case_starts = [c for c in state.pending_case_starts if c.case_id != case_id]
     state.timeline.append(
         TimelineEntry(
             at=now, recorded_at=now, who="pathway", what=f"linked case {case_id} opened", rule="R1"
         )
     )
+
+
+def decide_membership(
+    state: CaseState | None, change: membership.MembershipChange, now: datetime
+) -> CaseState | Rejection:
+    """The operator's membership change (MEMBERS) applied at ``now``: the new state, with the
+    change in the membership records and a timeline entry (who, what, the reason), or the
+    :class:`Rejection` that says why it cannot be made (rule ``MEMBERS`` and the field at fault:
+    a role given only by rules, an analyst, no reason, a role already held or not held; rule
+    ``CASE`` for a case not opened or closed). Pure: ``state`` is not modified, so the
+    workflow's validator and its handler can both call it and agree."""
+    if state is None:
+        return Rejection(RULE_CASE, "case_id", "the case has not been opened")
+    if state.phase is Phase.CLOSED:
+        return Rejection(RULE_CASE, "case_id", "the case is closed")
+    change_of = membership.add_member if change.action == "add" else membership.remove_member
+    try:
+        new = change_of(
+            state, change.organisation, change.role, by=change.by, why=change.why, now=now
+        )
+    except membership.MembershipRefused as refused:
+        return Rejection(refused.rule, refused.field, refused.reason)
+    done = "added" if change.action == "add" else "removed"
+    entry = TimelineEntry(
+        at=now,
+        recorded_at=now,
+        who=f"operator ({change.by})",
+        what=f"member {done}: {change.organisation.value} as {change.role.value}",
+        why=change.why,
+        rule=membership.RULE_MEMBERS,
+    )
+    return new.model_copy(update={"timeline": [*new.timeline, entry]})
+
+
+def forget_linked_case(state: CaseState, case_id: str, now: datetime) -> CaseState | None:
+    """The state without any trace of the linked case ``case_id``, which was erased (issue 11
+    item 6): gone from ``linked_cases``, from the accompanying children's ``own_case_id`` (the
+    child stays recorded) and from ``pending_case_starts``, and replaced by "(erased)" in the
+    timeline entries that named it; one timeline entry says a linked case was erased.
+
+    Pure; ``None`` if the state holds no trace of ``case_id``, or ``case_id`` is the case's own
+    ID (nothing to do: idempotent)."""
+    if case_id == state.case_id:
+        return None
+    named = [t for t in state.timeline if case_id in t.what]
+    if not (
+        case_id in state.linked_cases
+        or any(c.own_case_id == case_id for c in state.accompanying_children)
+        or any(c.case_id == case_id for c in state.pending_case_starts)
+        or named
+    ):
+        return None
+    new = working_copy(state)
+    new.linked_cases = [c for c in new.linked_cases if c != case_id]
+    for child in new.accompanying_children:
+        if child.own_case_id == case_id:
+            child.own_case_id = None
+    new.pending_case_starts = [c for c in new.pending_case_starts if c.case_id != case_id]
+    new.timeline = [
+        t.model_copy(update={"what": t.what.replace(case_id, "(erased)")})
+        if case_id in t.what
+        else t
+        for t in new.timeline
+    ]
+    new.timeline.append(
+        TimelineEntry(
+            at=now,
+            recorded_at=now,
+            who="pathway",
+            what="a linked case was erased: its ID is no longer kept in this case",
+        )
+    )
+    return new
 
 
 def settle_notification(
@@ -1785,7 +1861,9 @@ __all__ = [
     "Effects",
     "Rejection",
     "decide",
+    "decide_membership",
     "fire_due",
+    "forget_linked_case",
     "reintegration_eligibility",
     "settle_case_start",
     "settle_notification",

@@ -25,12 +25,15 @@ with workflow.unsafe.imports_passed_through():
     from pathway import search_attributes
     from pathway.domain.config import CaseConfig
     from pathway.domain.events import Identified, RecordEvent
+    from pathway.domain.membership import Membership, MembershipChange
     from pathway.domain.rules import (
         Accepted,
         Effects,
         Rejection,
         decide,
+        decide_membership,
         fire_due,
+        forget_linked_case,
         settle_case_start,
         settle_notification,
     )
@@ -176,6 +179,58 @@ class VictimCaseWorkflow:
         decision = self._decide(request)
         if isinstance(decision, Rejection):
             raise rejection_error(decision)
+
+    # -- the operator's changes ----------------------------------------------------------------
+    def _decide_membership(self, change: MembershipChange) -> CaseState | Rejection:
+        return decide_membership(self._state, change, workflow.now())
+
+    @workflow.update
+    def change_membership(self, change: MembershipChange) -> list[Membership]:
+        """The operator adds or removes a member with a reason (MEMBERS,
+        :func:`~pathway.domain.rules.decide_membership`); returns every membership record of
+        the case after it. A refused change is rejected by the validator exactly as an event
+        is (``EventRejected``: rule MEMBERS or CASE, the field, the reason) and changes
+        nothing."""
+        decision = self._decide_membership(change)
+        if isinstance(decision, Rejection):
+            # Only reachable if the validator was skipped (it is not run on replay).
+            raise rejection_error(decision)
+        self._state = decision
+        # Categories only: never the reason, which is the operator's free text.
+        workflow.logger.info(
+            "membership changed",
+            extra={
+                "case_id": workflow.info().workflow_id,
+                "action": change.action,
+                "organisation": change.organisation.value,
+                "role": change.role.value,
+            },
+        )
+        return decision.membership
+
+    @change_membership.validator
+    def _validate_membership(self, change: MembershipChange) -> None:
+        decision = self._decide_membership(change)
+        if isinstance(decision, Rejection):
+            raise rejection_error(decision)
+
+    @workflow.update
+    def forget_linked_case(self, case_id: str) -> bool:
+        """Remove every trace of the linked case ``case_id``, which was erased, from this
+        case's state (``linked_cases``, the children's ``own_case_id``, ``pending_case_starts``,
+        timeline mentions; :func:`~pathway.domain.rules.forget_linked_case`). True if something
+        was removed; False (and nothing changes) if the case holds no trace of it or is not
+        opened yet: idempotent."""
+        if self._state is None:
+            return False
+        forgotten = forget_linked_case(self._state, case_id, workflow.now())
+        if forgotten is None:
+            return False
+        self._state = forgotten
+        workflow.logger.info(
+            "linked case forgotten", extra={"case_id": workflow.info().workflow_id}
+        )
+        return True
 
     # -- query ---------------------------------------------------------------------------------
     @workflow.query

@@ -54,7 +54,9 @@ from pathway.access.credentials import (
 from pathway.channels import ChannelConfigError, load_channels
 from pathway.clients.cases import UnknownCase, case_state
 from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, SignIn, create_codec_app
-from pathway.domain.organisations import NOTIFIED, Organisation
+from pathway.domain.ids import CASE_ID_PREFIX
+from pathway.domain.membership import MemberRole
+from pathway.domain.organisations import NOTIFIED
 from pathway.gateway import (
     GatewayConfigError,
     GatewaySettings,
@@ -91,7 +93,7 @@ __all__ = [
     "DevStartError",
     "hand_over_token",
     "hold_state_dir",
-    "involved_in_case",
+    "member_roles_in_case",
     "private_state",
     "run_dev",
     "ui_codec_settings",
@@ -401,7 +403,7 @@ async def _run(
                 codec=CaseCodec(store),
                 credentials=credentials,
                 allowed_origin=ui_url,
-                case_access=RoleCaseAccess(partial(involved_in_case, client)),
+                case_access=RoleCaseAccess(partial(member_roles_in_case, client), store),
                 # The sign-in form is posted only from the codec server's own page.
                 sign_in=SignIn(own_origin=codec_url),
             )
@@ -590,10 +592,17 @@ def hand_over_token(token: str, *, credentials_file: Path, var_dir: Path, out: T
     out.flush()
 
 
-async def involved_in_case(client: Client, case_id: str) -> set[Organisation]:
-    """The organisations involved in a case (empty for an unknown case): who may read it."""
+async def member_roles_in_case(
+    client: Client, case_id: str, organisation: str
+) -> frozenset[MemberRole]:
+    """The roles ``organisation`` holds in the case now (docs/rules.md "Access"; empty: not a
+    member, or no such case), for the codec server (:class:`RoleCaseAccess`). Membership, not
+    participation: having sent an event grants nothing. Raises ``CaseErased`` for an erased
+    case."""
+    if not case_id.startswith(CASE_ID_PREFIX):
+        return frozenset()  # another workflow's payloads (a programme register): no case
     try:
         state = await case_state(client, case_id)
     except UnknownCase:
-        return set()
-    return state.involved()
+        return frozenset()
+    return state.roles_of(organisation)

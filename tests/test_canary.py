@@ -23,8 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from pathway import search_attributes
 from pathway.access.credentials import Credentials, hash_token
 from pathway.channels import Channels, OutboxChannel, SmtpChannel, WebhookChannel
+from pathway.clients.cases import case_state
 from pathway.codec_server import RoleCaseAccess, create_codec_app
-from pathway.dev import involved_in_case
+from pathway.dev import member_roles_in_case
 from pathway.domain.calendar import local_date
 from pathway.domain.events import Identified
 from pathway.domain.organisations import Organisation
@@ -181,8 +182,8 @@ class TestCanaries:
         capfd: pytest.CaptureFixture[str],
     ) -> None:
         """Two full cases: zero canaries in histories, logs, notifications, search attributes
-        and IDs; the codec server decodes them for the operator only (whole payloads cannot be
-        filtered by the read matrix: every organisation is refused, members too)."""
+        and IDs; the codec server decodes them whole for the operator only, filtered by the read
+        matrix for members (never the identifying authority's reference), nothing for others."""
         env, store = deployment
         configure_logging(json=True, level="DEBUG")
         canary = Canaries()
@@ -238,7 +239,9 @@ class TestCanaries:
             codec=CaseCodec(store),
             credentials=Credentials.load(path),
             allowed_origin="http://127.0.0.1:8233",
-            case_access=RoleCaseAccess(lambda case_id: involved_in_case(b.client, case_id)),
+            case_access=RoleCaseAccess(
+                lambda case_id, org: member_roles_in_case(b.client, case_id, org), store
+            ),
         )
         history = await b.client.get_workflow_handle(case_ids[0]).fetch_history()
         payloads: list[Any] = []
@@ -256,10 +259,23 @@ class TestCanaries:
             assert answer.status_code == 200
             decoded = json.dumps(answer.json())
             assert len(canary.found_in(_plain(decoded))) > 5
+            # Members decode filtered by the read matrix (tests/test_codec_filtering.py has
+            # what each role sees); others are refused. The identifying authority's reference
+            # decodes for operators only, even for the police who sent it.
+            state = await case_state(b.client, case_ids[0])
+            refs = [
+                c for c in canary.found_in(_plain(decoded)) if c.startswith("CANARY-subject_ref-")
+            ]
+            assert refs
             for role in ("kljuc", "uoim", "police"):
                 answer = await http.post("/decode", json=body, headers=as_(role))
-                assert answer.status_code == 403, role
-                assert canary.found_in(_plain(answer.text)) == []
+                assert answer.status_code == (200 if state.roles_of(role) else 403), role
+                found = canary.found_in(_plain(answer.text))
+                assert not set(refs) & set(found), role
+                if answer.status_code == 403:
+                    assert found == [], role
+                else:
+                    assert len(answer.json()["payloads"]) == len(payloads), role
 
 
 def _plain(decoded_json: str) -> str:

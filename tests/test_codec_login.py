@@ -7,7 +7,7 @@ browser sends, in Chromium."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Set
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from pathway.codec_server import (
     create_codec_app,
 )
 from pathway.codec_server.sign_in import origin_of
-from pathway.domain.organisations import Organisation
+from pathway.domain.membership import MemberRole
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore
 from pathway.web.serving import listen, serve_app
@@ -41,8 +41,8 @@ TOKEN = new_token()
 WINDOW = timedelta(minutes=5)
 
 
-async def nobody(case_id: str) -> Set[Organisation]:
-    return set()
+async def nobody(case_id: str, organisation: str) -> frozenset[MemberRole]:
+    return frozenset()
 
 
 class Clock:
@@ -62,7 +62,7 @@ def codec_app(tmp_path: Path, sign_in: SignIn | None = None) -> FastAPI:
         codec=CaseCodec(store),
         credentials=Credentials(tokens=[entry]),
         allowed_origin="http://127.0.0.1:8233",
-        case_access=RoleCaseAccess(nobody),
+        case_access=RoleCaseAccess(nobody, store),
         sign_in=sign_in,
     )
 

@@ -1,5 +1,7 @@
-"""The codec server decodes case payloads for those allowed (docs/rules.md "Access", R6) and leaks
-nothing; the auth module keeps tokens as hashes only."""
+"""The codec server decodes case payloads for those allowed (docs/rules.md "Access", R6): whole for
+operators, filtered by the read matrix for members, nothing for anyone else (with the answer of a
+case that does not exist), and leaks nothing; the auth module keeps tokens as hashes only.
+What each role sees of each payload shape is tested in tests/test_codec_filtering.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import base64
 import os
 import socket
 import stat
-from collections.abc import AsyncIterator, Callable, Set
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,9 @@ from pathway.access.credentials import (
     hash_token,
     new_token,
 )
+from pathway.access.policy import WITHHELD
 from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, create_codec_app, serve_codec
+from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation
 from pathway.privacy.codec import META_KEY_ID, CaseCodec
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
@@ -52,14 +56,19 @@ PEOPLE: dict[str, tuple[str, str]] = {
     for role in (OPERATOR, "caritas", "kljuc", "police", "analyst", "guardian")
 }
 
-#: case-a's members are Caritas, the police and a guardian; Ključ is not a member.
-INVOLVED: dict[str, set[Organisation]] = {
-    "case-a": {Organisation.CARITAS, Organisation.POLICE, Organisation.GUARDIAN},
+#: case-a's members: Caritas (lead NGO), the police (identifying authority) and a guardian;
+#: Ključ is not a member (it once took part: participation grants nothing).
+MEMBERS: dict[str, dict[str, frozenset[MemberRole]]] = {
+    "case-a": {
+        Organisation.CARITAS.value: frozenset({MemberRole.LEAD_NGO}),
+        Organisation.POLICE.value: frozenset({MemberRole.IDENTIFYING_AUTHORITY}),
+        Organisation.GUARDIAN.value: frozenset({MemberRole.GUARDIAN}),
+    },
 }
 
 
-async def involved(case_id: str) -> Set[Organisation]:
-    return INVOLVED.get(case_id, set())
+async def member_roles(case_id: str, organisation: str) -> frozenset[MemberRole]:
+    return MEMBERS.get(case_id, {}).get(organisation, frozenset())
 
 
 def bearer(role: str) -> dict[str, str]:
@@ -94,12 +103,12 @@ def credentials(tmp_path: Path) -> Credentials:
 
 
 @pytest.fixture
-def app(codec: CaseCodec, credentials: Credentials) -> FastAPI:
+def app(codec: CaseCodec, credentials: Credentials, store: SqliteKeyStore) -> FastAPI:
     return create_codec_app(
         codec=codec,
         credentials=credentials,
         allowed_origin=UI_ORIGIN,
-        case_access=RoleCaseAccess(involved),
+        case_access=RoleCaseAccess(member_roles, store),
     )
 
 
@@ -125,6 +134,11 @@ def plain_values(body: dict[str, Any]) -> list[Any]:
     return pydantic_data_converter.payload_converter.from_payloads(payloads)
 
 
+def withheld(count: int = 1) -> list[Any]:
+    """What a member decodes of ``count`` payloads it may not read: the placeholder each."""
+    return [dict(WITHHELD)] * count
+
+
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
@@ -135,12 +149,13 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 class TestDecodeAccess:
-    """Who may read a case whole through the web UI (docs/rules.md "Access", R6)."""
+    """Who may decode a case, and how much (docs/rules.md "Access", R6)."""
 
-    async def test_operator_decodes_any_case(
+    async def test_access_operator_decodes_any_case_whole(
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
-        """An operator gets the plaintext payload back, even for a case not in ``involved``."""
+        """An operator gets the plaintext payload back whole, even of a case it is no member
+        of (operators are members of none)."""
         body = await sealed(codec, "case-z")
 
         response = await client.post("/decode", json=body, headers=bearer(OPERATOR))
@@ -148,55 +163,57 @@ class TestDecodeAccess:
         assert response.status_code == 200
         assert plain_values(response.json()) == [{"note": CANARY}]
 
-    async def test_member_ngo_is_refused(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
-        """Caritas, a member of case-a, gets 403 too: a whole payload cannot be filtered by the
-        read matrix, and the policy decodes such payloads for operators only (refuse rather
-        than over-share; docs/privacy.md)."""
-        response = await client.post("/decode", json=await sealed(codec), headers=bearer("caritas"))
+    @pytest.mark.parametrize("role", ["caritas", "police", "guardian"])
+    async def test_access_member_gets_filtered_payloads(
+        self, client: httpx.AsyncClient, codec: CaseCodec, role: str
+    ) -> None:
+        """A member of case-a decodes (200), but a payload the read matrix cannot filter field
+        by field comes back as the placeholder, never whole (refuse rather than over-share)."""
+        response = await client.post("/decode", json=await sealed(codec), headers=bearer(role))
 
-        body = assert_problem(response, 403)
-        assert body["case_ids"] == ["case-a"]
+        assert response.status_code == 200
+        assert plain_values(response.json()) == withheld()
+        assert CANARY not in response.text
 
-    async def test_member_guardian_is_refused(
+    async def test_access_non_member_gets_the_answer_of_an_unknown_case(
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
-        """So does a guardian who is a member of the case."""
-        response = await client.post(
-            "/decode", json=await sealed(codec), headers=bearer("guardian")
+        """Ključ, not a member of case-a, gets exactly what it gets for a case that does not
+        exist (403 naming only the case ID it sent): it cannot tell whether case-a exists."""
+        member_case = await client.post(
+            "/decode", json=await sealed(codec, "case-a"), headers=bearer("kljuc")
+        )
+        no_case = await client.post(
+            "/decode", json=await sealed(codec, "case-nothing"), headers=bearer("kljuc")
         )
 
-        assert_problem(response, 403)
-
-    async def test_uninvolved_ngo_is_refused(
-        self, client: httpx.AsyncClient, codec: CaseCodec
-    ) -> None:
-        """Ključ, not a member of case-a, gets 403 naming only the case ID."""
-        response = await client.post("/decode", json=await sealed(codec), headers=bearer("kljuc"))
-
-        body = assert_problem(response, 403)
+        body = assert_problem(member_case, 403)
         assert body["case_ids"] == ["case-a"]
+        assert member_case.text.replace("case-a", "ID") == no_case.text.replace(
+            "case-nothing", "ID"
+        )
 
-    async def test_police_are_refused_even_when_members(
+    async def test_access_analysts_are_refused(
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
-        """Police may not see health details, which whole payloads hold: 403 though members."""
-        response = await client.post("/decode", json=await sealed(codec), headers=bearer("police"))
-
-        assert_problem(response, 403)
-
-    async def test_analysts_are_refused(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
-        """Analysts see aggregates only: 403."""
+        """Analysts see aggregates only, and are never members: 403."""
         response = await client.post("/decode", json=await sealed(codec), headers=bearer("analyst"))
 
         assert_problem(response, 403)
 
-    async def test_one_refused_case_refuses_the_whole_request(
+    async def test_access_one_refused_case_refuses_the_whole_request(
         self, client: httpx.AsyncClient, codec: CaseCodec
     ) -> None:
-        """A batch mixing a plain payload and a refused case decodes nothing."""
+        """A batch mixing a plain payload, a case the caller is a member of and one it is not
+        decodes nothing."""
         plain = pydantic_data_converter.payload_converter.to_payloads(["hello"])
+        member = await sealed(codec, "case-a")
         refused = await sealed(codec, "case-b")
-        body = {"payloads": [json_format.MessageToDict(p) for p in plain] + refused["payloads"]}
+        body = {
+            "payloads": [json_format.MessageToDict(p) for p in plain]
+            + member["payloads"]
+            + refused["payloads"]
+        }
 
         response = await client.post("/decode", json=body, headers=bearer("caritas"))
 
@@ -212,6 +229,22 @@ class TestDecodeAccess:
         assert response.status_code == 200
         assert response.json() == body
 
+    async def test_payloads_keep_their_count_and_order(
+        self, client: httpx.AsyncClient, codec: CaseCodec
+    ) -> None:
+        """A member's answer has one payload per payload sent, in the same order (the web UI
+        maps them by position): plain ones unchanged, sealed ones filtered."""
+        hello = pydantic_data_converter.payload_converter.to_payloads(["hello"])
+        bye = pydantic_data_converter.payload_converter.to_payloads(["bye"])
+        sealed_payloads = (await sealed(codec))["payloads"]
+        first, last = (json_format.MessageToDict(p[0]) for p in (hello, bye))
+        body = {"payloads": [first, *sealed_payloads, last, *sealed_payloads]}
+
+        response = await client.post("/decode", json=body, headers=bearer("caritas"))
+
+        assert response.status_code == 200
+        assert plain_values(response.json()) == ["hello", *withheld(), "bye", *withheld()]
+
     async def test_empty_batch_decodes_to_empty(self, client: httpx.AsyncClient) -> None:
         """``{"payloads": []}`` answers with the same empty list."""
         response = await client.post("/decode", json={"payloads": []}, headers=bearer("caritas"))
@@ -219,29 +252,76 @@ class TestDecodeAccess:
         assert response.status_code == 200
         assert response.json() == {"payloads": []}
 
-    async def test_membership_is_not_asked_when_the_policy_refuses(
-        self, codec: CaseCodec, credentials: Credentials
+    async def test_access_unreachable_membership_fails_closed(
+        self, codec: CaseCodec, credentials: Credentials, store: SqliteKeyStore
     ) -> None:
-        """The policy refuses whole payloads to every organisation, so membership is never
-        asked: an unreachable membership lookup changes nothing (403, not 503)."""
+        """When membership cannot be looked up, an organisation decodes nothing (503, not a
+        guess); operators, who need no membership, still decode."""
 
-        async def broken(case_id: str) -> Set[Organisation]:
+        async def broken(case_id: str, organisation: str) -> frozenset[MemberRole]:
             raise ConnectionError("temporal unreachable")
 
         app = create_codec_app(
             codec=codec,
             credentials=credentials,
             allowed_origin=UI_ORIGIN,
-            case_access=RoleCaseAccess(broken),
+            case_access=RoleCaseAccess(broken, store),
         )
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url=BASE_URL
         ) as http:
-            response = await http.post(
+            refused = await http.post(
                 "/decode", json=await sealed(codec), headers=bearer("caritas")
             )
+            operator = await http.post(
+                "/decode", json=await sealed(codec), headers=bearer(OPERATOR)
+            )
 
-        assert_problem(response, 403)
+        assert_problem(refused, 503)
+        assert operator.status_code == 200
+
+
+class TestErasedCases:
+    """An erased case answers 410 to the operator and its former members only; anyone else
+    gets the answer of a case that does not exist (issue 11)."""
+
+    async def erase(self, codec: CaseCodec, store: SqliteKeyStore) -> dict[str, Any]:
+        body = await sealed(codec, "case-e")
+        store.destroy("case-e", former_members=["caritas", "police"])
+        return body
+
+    async def test_access_operator_is_told_410(
+        self, client: httpx.AsyncClient, codec: CaseCodec, store: SqliteKeyStore
+    ) -> None:
+        body = await self.erase(codec, store)
+
+        response = await client.post("/decode", json=body, headers=bearer(OPERATOR))
+
+        assert assert_problem(response, 410)["title"] == "case erased"
+
+    @pytest.mark.parametrize("role", ["caritas", "police"])
+    async def test_access_former_member_is_told_410(
+        self, client: httpx.AsyncClient, codec: CaseCodec, store: SqliteKeyStore, role: str
+    ) -> None:
+        body = await self.erase(codec, store)
+
+        response = await client.post("/decode", json=body, headers=bearer(role))
+
+        assert assert_problem(response, 410)["case_ids"] == ["case-e"]
+
+    @pytest.mark.parametrize("role", ["kljuc", "guardian", "analyst"])
+    async def test_access_anyone_else_gets_the_answer_of_an_unknown_case(
+        self, client: httpx.AsyncClient, codec: CaseCodec, store: SqliteKeyStore, role: str
+    ) -> None:
+        """Byte for byte what the same caller gets for a case that never existed."""
+        body = await self.erase(codec, store)
+        never = await sealed(codec, "case-n")
+
+        erased = await client.post("/decode", json=body, headers=bearer(role))
+        unknown = await client.post("/decode", json=never, headers=bearer(role))
+
+        assert_problem(erased, 403)
+        assert erased.text.replace("case-e", "ID") == unknown.text.replace("case-n", "ID")
 
 
 class TestAuthentication:
@@ -271,8 +351,8 @@ class TestAuthentication:
 
     async def test_cookie_login_flow(self, client: httpx.AsyncClient, codec: CaseCodec) -> None:
         """Pasting a token into /login sets an HttpOnly session cookie that /decode accepts
-        from the web UI's origin (an operator's decodes; an organisation's is refused, as
-        its token is); /logout ends it."""
+        from the web UI's origin (an operator's decodes whole; a member organisation's
+        filtered, as with its token); /logout ends it."""
         form = await client.get("/login")
         assert form.status_code == 200
         assert 'name="token"' in form.text
@@ -286,10 +366,11 @@ class TestAuthentication:
         assert cookie.startswith(f"{SESSION_COOKIE}=")
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
         assert "caritas-tester" in login.text
-        refused = await client.post(
+        member = await client.post(
             "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
         )
-        assert_problem(refused, 403)
+        assert member.status_code == 200
+        assert plain_values(member.json()) == withheld()
         await client.post("/logout")
 
         login = await client.post(
@@ -345,14 +426,14 @@ class TestAuthentication:
         assert_problem(response, 401)
 
     async def test_secure_cookie_is_samesite_none(
-        self, codec: CaseCodec, credentials: Credentials
+        self, codec: CaseCodec, credentials: Credentials, store: SqliteKeyStore
     ) -> None:
         """Over HTTPS the cookie is Secure and SameSite=None, so a UI on another site gets it."""
         app = create_codec_app(
             codec=codec,
             credentials=credentials,
             allowed_origin=UI_ORIGIN,
-            case_access=RoleCaseAccess(involved),
+            case_access=RoleCaseAccess(member_roles, store),
         )
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="https://codec.test"

@@ -28,7 +28,7 @@ from pathway.access.credentials import (
     new_token,
 )
 from pathway.codec_server import RoleCaseAccess, create_codec_app
-from pathway.domain.organisations import Organisation
+from pathway.domain.membership import MemberRole
 from pathway.gateway import Authenticator, GatewaySettings, load_authenticator
 from pathway.privacy.codec import CaseCodec
 from tests import gateway_kit
@@ -259,14 +259,15 @@ class TestCredentialsFollowTheFile:
         path = tmp_path / "credentials.toml"
         add_token(path, OPERATOR)
 
-        async def nobody(case_id: str) -> set[Organisation]:
-            return set()
+        async def nobody(case_id: str, organisation: str) -> frozenset[MemberRole]:
+            return frozenset()
 
+        store = DerivedKeyStore()
         app = create_codec_app(
-            codec=CaseCodec(DerivedKeyStore()),
+            codec=CaseCodec(store),
             credentials=Credentials.load(path),
             allowed_origin=UI_ORIGIN,
-            case_access=RoleCaseAccess(nobody),
+            case_access=RoleCaseAccess(nobody, store),
         )
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://codec.test"

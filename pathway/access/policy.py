@@ -37,14 +37,15 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from pathway.access.credentials import OPERATOR
-from pathway.domain.events import EVENT_TYPES
+from pathway.domain.events import EVENT_TYPES, BaseEvent, RecordEvent
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.state import CaseState, CaseSummary, ObligationKind
+from pathway.domain.state import CaseState, CaseSummary, EventResult, ObligationKind
 
 __all__ = [
     "AUTHOR_READS",
     "CASE_READERS",
+    "EVENT_FIELDS",
     "EXIT_EVENTS",
     "EXIT_EXCEPTIONS",
     "OPENING_EVENTS",
@@ -53,19 +54,24 @@ __all__ = [
     "SEND_MATRIX",
     "SPLIT_FIELDS",
     "TRACES",
+    "WITHHELD",
     "Action",
     "Traces",
     "case_allows",
     "case_view",
     "decide",
+    "decoded_view",
+    "event_view",
     "may_read",
     "may_read_cases",
     "may_send",
     "minimised",
     "read_matrix_markdown",
+    "result_view",
     "roles_in_case",
     "summary_view",
     "timeline_view",
+    "who_sees_what_markdown",
 ]
 
 #: Every role a principal can have: ``"operator"`` and each organisation.
@@ -475,3 +481,171 @@ def roles_in_case(state: CaseState, actor: str) -> frozenset[MemberRole]:
 def case_allows(state: CaseState, actor: str, action: Action, field: str | None = None) -> bool:
     """:func:`decide` for ``actor`` with its roles in ``state``."""
     return decide(actor, roles_in_case(state, actor), action, field)
+
+
+# -- what the codec server decodes (issue 11, item 4) -------------------------------------------
+#: The one value the codec server returns in place of every payload (or part of one) a role may
+#: not read, whatever it held: nothing is told by its shape (R6).
+WITHHELD: Final[Mapping[str, str]] = MappingProxyType({"withheld": "not readable by this role"})
+
+#: An event's own fields that a member may decode, each with the timeline field (a READ_MATRIX
+#: key) that decides who: an event is the timeline entry it records. The author of an event also
+#: reads its ``reason`` and ``child`` (:data:`AUTHOR_READS`). Every other field of an event (the
+#: person's facts, ``subject_ref``, a need and its detail, a permit number, ...) is in no row:
+#: it decodes for operators only (the members read its effect in the case, field by field).
+EVENT_FIELDS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "type": "timeline.what",
+        "event_id": "timeline.event_id",
+        "organisation": "timeline.organisation",
+        "occurred_at": "timeline.at",
+        "actor": "timeline.who",
+        "reason": "timeline.why",
+        "child": "timeline.child",
+    }
+)
+
+
+def event_view(event: BaseEvent, role: str) -> dict[str, Any] | None:
+    """``event`` as ``role`` may decode it (JSON-ready): the fields :data:`EVENT_FIELDS` maps to
+    a timeline field it reads (or, for its own event, one of :data:`AUTHOR_READS`). None if it
+    may read nothing of it: it reads no case, or the event is a trace of a field it may not
+    read (R6, :data:`TRACES`: a ``special_need_flagged`` event for the police)."""
+    data = event.model_dump(mode="json")
+    if role == OPERATOR:
+        return data
+    if not may_read_cases(role) or event.type in _hidden(role).event_types:
+        return None
+    own = data.get("organisation") == role
+    view = {
+        name: data[name]
+        for name, path in EVENT_FIELDS.items()
+        if name in data and (may_read(role, path) or (own and path in AUTHOR_READS))
+    }
+    return view or None
+
+
+def result_view(result: EventResult, role: str) -> dict[str, Any] | None:
+    """What an accepted event answered (an update's result), as ``role`` may decode it: the
+    event's ID and type (as the timeline shows them) and :func:`summary_view`. None if the
+    event is a trace of a field ``role`` may not read (R6), or ``role`` reads no case."""
+    if role == OPERATOR:
+        return result.model_dump(mode="json")
+    if not may_read_cases(role) or result.event_type in _hidden(role).event_types:
+        return None
+    view: dict[str, Any] = {}
+    if may_read(role, "timeline.event_id"):
+        view["event_id"] = result.event_id
+        view["duplicate"] = result.duplicate
+    if may_read(role, "timeline.what"):
+        view["event_type"] = result.event_type
+    view["summary"] = summary_view(result.summary, role)
+    return view
+
+
+def _record_event_view(request: RecordEvent, role: str) -> dict[str, Any] | None:
+    event = event_view(request.event, role)
+    return None if event is None else {"event": event}
+
+
+#: The domain models :func:`decoded_view` shows, each with its view.
+_DECODED_VIEWS: Final[tuple[tuple[type, Callable[[Any, str], dict[str, Any] | None]], ...]] = (
+    (CaseState, case_view),
+    (EventResult, result_view),
+    (CaseSummary, summary_view),
+    (RecordEvent, _record_event_view),
+    (BaseEvent, event_view),
+)
+
+
+def decoded_view(value: object, role: str) -> dict[str, Any] | None:
+    """A decoded payload's value (a model of the case's domain) as ``role``, a member of the
+    case, may see it through the codec server (docs/rules.md "Access", R6, K4); None when it may
+    see nothing of it, which the codec server answers with :data:`WITHHELD`.
+
+    - :class:`CaseState` (a query's answer, a workflow's input): :func:`case_view`;
+    - :class:`CaseSummary`: :func:`summary_view`; :class:`EventResult`: :func:`result_view`;
+    - an event, or :class:`RecordEvent` (an update's argument, ``{"event": ...}``):
+      :func:`event_view`;
+    - anything else: None (refuse rather than over-share: a value the policy cannot filter
+      field by field is for operators only, who get payloads whole).
+    """
+    if not may_read_cases(role):
+        return None
+    for kind, view in _DECODED_VIEWS:
+        if isinstance(value, kind):
+            return view(value, role) or None
+    return None
+
+
+def _fields(paths: list[str]) -> str:
+    return ", ".join(f"`{p}`" for p in paths) if paths else "none"
+
+
+def _reads(role: str) -> str:
+    if role == OPERATOR:
+        return "every case"
+    return "the cases it is a member of" if may_read_cases(role) else "no case (aggregates only)"
+
+
+def _case_fields(role: str) -> str:
+    if not may_read_cases(role):
+        return "none"
+    read = [path for path in READ_MATRIX if may_read(role, path)]
+    unread = [path for path in READ_MATRIX if not may_read(role, path)]
+    if not unread:
+        return "all"
+    return f"all but {_fields(unread)}" if len(unread) <= len(read) else f"only {_fields(read)}"
+
+
+def _event_fields(role: str) -> str:
+    if role == OPERATOR:
+        return "all, `subject_ref` too"
+    if not may_read_cases(role):
+        return "none"
+    names = [name for name, path in EVENT_FIELDS.items() if may_read(role, path)]
+    own = [
+        name
+        for name, path in EVENT_FIELDS.items()
+        if path in AUTHOR_READS and not may_read(role, path)
+    ]
+    return _fields(names) + (f"; {_fields(own)} of its own events" if own else "")
+
+
+def _traces(role: str) -> str:
+    if not may_read_cases(role):
+        return "none"
+    hidden = [field for field in TRACES if not may_read(role, field)]
+    return f"no trace of {_fields(hidden)}" if hidden else "all shown"
+
+
+def _erased(role: str) -> str:
+    if role == OPERATOR:
+        return "410"
+    if not may_read_cases(role):
+        return "as for an unknown case"
+    return "410 if a member when erased; else as for an unknown case"
+
+
+def who_sees_what_markdown() -> str:
+    """Who sees what, per role, through the gateway and the codec server, as a Markdown table
+    computed from this policy (docs/privacy.md embeds it; ``tests/test_codec_filtering.py``
+    keeps it current).
+
+    Columns: which cases a role reads; the case fields it reads (gateway reads and decoded case
+    state, inputs and answers alike); the fields of an event payload it decodes; the traces of
+    fields it may not read (R6); whether it decodes whole payloads (everything else: the
+    :data:`WITHHELD` placeholder); and what it is answered for an erased case."""
+    head = (
+        "| role | reads | case fields (gateway and decoded) | event payload fields decoded "
+        "| traces (R6) | whole payloads | erased case |"
+    )
+    lines = [head, "| --- | --- | --- | --- | --- | :-: | --- |"]
+    # A member holding every role: whole payloads are a question of the role, not of membership.
+    for role in ROLES:
+        whole = "✓" if decide(role, frozenset(MemberRole), Action.DECODE, None) else ""
+        lines.append(
+            f"| {role} | {_reads(role)} | {_case_fields(role)} | {_event_fields(role)} "
+            f"| {_traces(role)} | {whole} | {_erased(role)} |"
+        )
+    return "\n".join(lines) + "\n"

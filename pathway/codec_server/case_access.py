@@ -1,64 +1,116 @@
-"""Who may read a case's payloads whole through the codec server (docs/rules.md "Access", R6;
-docs/privacy.md).
+"""What a principal may decode of a case's payloads through the codec server (docs/rules.md
+"Access", R6; docs/privacy.md "Who sees what").
 
-The codec server asks the one access policy (:func:`pathway.access.policy.decide`) with
-``Action.DECODE`` and no field: a whole payload cannot be filtered field by field, and the
-policy decodes such payloads for operators only. So every organisation is refused, member of
-the case or not: refusing rather than over-sharing (issue 11). Only if the policy ever let every
-role a member can hold decode whole payloads would membership be asked, through ``members``.
+The answer is a :class:`Grant`, decided by the one access policy
+(:func:`pathway.access.policy.decide`) with the caller's roles in the case's membership:
+
+- operators decode every payload whole (:attr:`Grant.WHOLE`);
+- a member of the case (an organisation holding at least one role in it now) gets each payload
+  filtered by the read matrix (:attr:`Grant.FILTERED`, :mod:`pathway.codec_server.views`);
+- anyone else gets :attr:`Grant.NONE`: not a member, analysts (never members), an unknown case,
+  and an erased case it was not a member of all get this same answer, so that a non-member
+  cannot tell whether a case exists;
+- an erased case is :attr:`Grant.ERASED` (410) for operators and its former members only (the
+  organisations recorded beside its destroyed key, :meth:`KeyStore.former_members`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
+from enum import StrEnum
 from typing import Protocol
 
 from pathway.access.credentials import OPERATOR, Principal
 from pathway.access.policy import Action, decide
 from pathway.domain.membership import MemberRole
-from pathway.domain.organisations import Organisation
 from pathway.privacy.codec import SERVICE_SCOPE
+from pathway.privacy.keys import CaseErased
 
-__all__ = ["CaseAccess", "Involved", "Members", "RoleCaseAccess"]
+__all__ = ["CaseAccess", "ErasureRecords", "Grant", "MemberRoles", "RoleCaseAccess"]
+
+
+class Grant(StrEnum):
+    """What one principal may decode of one case's payloads."""
+
+    #: Every payload as it was sealed (operators).
+    WHOLE = "whole"
+    #: Each payload as the read matrix shows it to the principal's role; anything it cannot
+    #: filter field by field, or that the role may not see, is replaced by one fixed placeholder.
+    FILTERED = "filtered"
+    #: Nothing: 403, the same answer for a case the principal is no member of, for one that
+    #: does not exist and for one erased that it was no member of.
+    NONE = "none"
+    #: The case was erased and the principal may learn so (the operator, a former member): 410.
+    ERASED = "erased"
 
 
 class CaseAccess(Protocol):
-    """Decides whether a principal may read a case's payloads whole."""
+    """Decides what a principal may decode of a case's payloads."""
 
-    async def can_decode(self, principal: Principal, case_id: str) -> bool:
-        """True if ``principal`` may see ``case_id``'s decoded payloads.
+    async def grant(self, principal: Principal, case_id: str) -> Grant:
+        """What ``principal`` may decode of ``case_id``'s payloads (``case_id`` is the scope of
+        the payloads' key: a case ID, or :data:`~pathway.privacy.codec.SERVICE_SCOPE`).
 
-        Return False for a case it does not know. Raising means the decision could not be made;
-        the request is then refused (503), never answered. :class:`CaseErased` may propagate.
+        Raising means the decision could not be made; the request is then refused (503), never
+        answered.
         """
         ...
 
 
-#: The organisations holding a role in a case now (an empty set for a case it does not know).
-Members = Callable[[str], Awaitable[AbstractSet[Organisation]]]
-#: The former name of :data:`Members`.
-Involved = Members
+#: ``(case_id, organisation)`` -> the roles the organisation holds in the case now (empty: not
+#: a member, or no such case). May raise :class:`~pathway.privacy.keys.CaseErased`.
+MemberRoles = Callable[[str, str], Awaitable[AbstractSet[MemberRole]]]
 
 
-def _members_may(role: str) -> bool:
-    """Whether the policy lets ``role`` decode whole payloads whatever its role in the case:
-    only then does membership alone (without the roles) decide."""
-    return all(decide(role, {r}, Action.DECODE, None) for r in MemberRole)
+class ErasureRecords(Protocol):
+    """What the key store keeps of erased cases (:class:`~pathway.privacy.keys.KeyStore`
+    satisfies it)."""
+
+    def is_destroyed(self, scope: str) -> bool: ...
+
+    def former_members(self, scope: str) -> frozenset[str]: ...
 
 
 class RoleCaseAccess:
-    """Access by the policy: operators decode every case's payloads; an organisation only what
-    :func:`~pathway.access.policy.decide` grants for a whole payload (nothing, today), and then
-    only in the cases ``members`` names it in."""
+    """:class:`CaseAccess` by the policy, with the caller's roles from ``member_roles`` and the
+    erased cases (and their former members) from ``erasures``.
 
-    def __init__(self, members: Members) -> None:
-        self._members = members
+    Membership is asked only of organisations, and only for a case that is not erased; the key
+    store is asked first, so an erased case is never looked up in Temporal.
+    """
 
-    async def can_decode(self, principal: Principal, case_id: str) -> bool:
+    def __init__(self, member_roles: MemberRoles, erasures: ErasureRecords) -> None:
+        self._member_roles = member_roles
+        self._erasures = erasures
+
+    async def grant(self, principal: Principal, case_id: str) -> Grant:
+        if case_id == SERVICE_SCOPE:
+            # Payloads of no case (what an operator encoded by hand): operators only.
+            return Grant.WHOLE if principal.is_operator else Grant.NONE
+        if await asyncio.to_thread(self._erasures.is_destroyed, case_id):
+            return await self._erased(principal, case_id)
         if principal.is_operator:
-            return decide(OPERATOR, frozenset(), Action.DECODE, None)
-        # Service-scope payloads belong to no case (e.g. what an operator encoded by hand).
-        if case_id == SERVICE_SCOPE or not _members_may(principal.role):
-            return False
-        return principal.organisation in await self._members(case_id)
+            return Grant.WHOLE if decide(OPERATOR, frozenset(), Action.DECODE) else Grant.NONE
+        try:
+            roles = frozenset(await self._member_roles(case_id, principal.role))
+        except CaseErased:
+            # Erased between the two questions.
+            return await self._erased(principal, case_id)
+        return self.member_grant(principal.role, roles)
+
+    @staticmethod
+    def member_grant(role: str, roles: frozenset[MemberRole]) -> Grant:
+        """The grant of an organisation holding ``roles`` in a case (none: not a member)."""
+        if not decide(role, roles, Action.READ):
+            return Grant.NONE
+        # A payload that cannot be filtered field by field decodes whole only if the policy
+        # says so (for operators only, today).
+        return Grant.WHOLE if decide(role, roles, Action.DECODE) else Grant.FILTERED
+
+    async def _erased(self, principal: Principal, case_id: str) -> Grant:
+        if principal.is_operator:
+            return Grant.ERASED
+        former = await asyncio.to_thread(self._erasures.former_members, case_id)
+        return Grant.ERASED if principal.role in former else Grant.NONE

@@ -3,7 +3,11 @@
 Both take and return ``{"payloads": [...]}`` (protobuf JSON of
 ``temporal.api.common.v1.Payloads``). Decoding is authorised per case: every encrypted payload
 names its key, the key names its case, and the server's :class:`~pathway.codec_server.CaseAccess`
-decides whether the caller may read that case whole. Only operators encode.
+grants the caller, for each case, whole payloads (operators), payloads filtered by the read
+matrix (members: :mod:`pathway.codec_server.views`), or nothing (docs/rules.md "Access", R6).
+A request naming any case granted nothing is refused whole (403, the same answer whether the
+case exists or not); an erased case is 410 to those who may learn of the erasure. Payloads keep
+their count and order. Only operators encode.
 
 Errors and audit lines name principals, case IDs (pseudonyms) and counts only, never what a
 payload holds.
@@ -22,8 +26,10 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from pathway.access.credentials import Principal
+from pathway.codec_server.case_access import Grant
 from pathway.codec_server.context import CodecContext
 from pathway.codec_server.dependencies import Caller, Codec, Namespace, Operator
+from pathway.codec_server.views import PLACEHOLDER, filtered
 from pathway.privacy.codec import META_KEY_ID, is_encrypted
 from pathway.privacy.keys import CaseErased, PrivacyError, UnknownKey, scope_of
 from pathway.web.bodies import read_body
@@ -65,22 +71,25 @@ def payloads_answer(payloads: Iterable[Payload]) -> JSONResponse:
     return JSONResponse({"payloads": [json_format.MessageToDict(p) for p in payloads]})
 
 
+def case_of(payload: Payload) -> str | None:
+    """The case (key scope) an encrypted payload names; None for a plain payload. 422 if it
+    names no valid key."""
+    if not is_encrypted(payload):
+        return None
+    try:
+        return scope_of(payload.metadata.get(META_KEY_ID, b"").decode("utf-8"))
+    except (UnknownKey, UnicodeDecodeError):
+        raise Problem(
+            422,
+            "",
+            "payload cannot be decoded",
+            "an encrypted payload does not name a valid key",
+        ) from None
+
+
 def case_ids_of(payloads: Iterable[Payload]) -> list[str]:
     """The case (key scope) of every encrypted payload; plain payloads name none."""
-    cases: set[str] = set()
-    for payload in payloads:
-        if not is_encrypted(payload):
-            continue
-        try:
-            cases.add(scope_of(payload.metadata.get(META_KEY_ID, b"").decode("utf-8")))
-        except (UnknownKey, UnicodeDecodeError):
-            raise Problem(
-                422,
-                "",
-                "payload cannot be decoded",
-                "an encrypted payload does not name a valid key",
-            ) from None
-    return sorted(cases)
+    return sorted({case for case in map(case_of, payloads) if case is not None})
 
 
 # -- refusals -----------------------------------------------------------------------------------
@@ -106,15 +115,15 @@ def erased(
 
 async def check_access(
     codec: CodecContext, principal: Principal, case_ids: list[str], namespace: str | None
-) -> None:
-    """Every case may be read whole by ``principal`` (403 naming those that may not); 503 if
-    that cannot be decided (fail closed), 410 for an erased case."""
+) -> dict[str, Grant]:
+    """What ``principal`` may decode of each case (:class:`Grant`). 403 naming the cases it
+    is granted nothing of (the same answer for a case that does not exist, one it is no member
+    of and one erased that it was no member of); else 410 for a case erased that it may learn
+    of; 503 if that cannot be decided (fail closed)."""
     try:
-        allowed = await asyncio.gather(
-            *(codec.case_access.can_decode(principal, case_id) for case_id in case_ids)
+        grants = await asyncio.gather(
+            *(codec.case_access.grant(principal, case_id) for case_id in case_ids)
         )
-    except CaseErased as err:
-        raise erased(principal, [err.scope], namespace) from None
     except Exception as err:
         # Fail closed: when the decision cannot be made, nothing is decoded.
         log.error(
@@ -127,7 +136,8 @@ async def check_access(
             error=type(err).__name__,
         )
         raise Problem(503, "", "access check unavailable", "try again later") from None
-    refused = [case_id for case_id, ok in zip(case_ids, allowed, strict=True) if not ok]
+    granted = dict(zip(case_ids, grants, strict=True))
+    refused = [case_id for case_id, grant in granted.items() if grant is Grant.NONE]
     if refused:
         log.warning(
             "decode refused",
@@ -135,15 +145,19 @@ async def check_access(
             role=principal.role,
             case_ids=refused,
             namespace=namespace,
-            refusal=f"role {principal.role} may not read these cases whole",
+            refusal=f"role {principal.role} may decode nothing of these cases",
         )
         raise Problem(
             403,
             "",
             "not allowed to decode these cases",
-            f"role {principal.role} may not read these cases whole",
+            "no member of these cases, or no such cases",
             case_ids=refused,
         )
+    gone = [case_id for case_id, grant in granted.items() if grant is Grant.ERASED]
+    if gone:
+        raise erased(principal, gone, namespace)
+    return granted
 
 
 async def decoded(
@@ -153,11 +167,13 @@ async def decoded(
     case_ids: list[str],
     namespace: str | None,
 ) -> list[Payload]:
-    """``payloads`` decoded: 410 for an erased case, 422 for a tampered payload or an unknown
-    key."""
+    """``payloads`` decoded: 422 for a tampered payload or an unknown key. A case erased since
+    its grant is asked again: 410 for those who may learn of it, else the refusal of
+    :func:`check_access`."""
     try:
         return await codec.codec.decode(payloads)
     except CaseErased as err:
+        await check_access(codec, principal, [err.scope], namespace)
         raise erased(principal, [err.scope], namespace) from None
     except PrivacyError as err:
         # TamperedPayload or UnknownKey; their messages name key IDs only, still not sent.
@@ -184,17 +200,26 @@ async def decode(
 ) -> JSONResponse:
     payloads = await payloads_in(request)
     case_ids = case_ids_of(payloads)
-    await check_access(codec, principal, case_ids, namespace)
+    grants = await check_access(codec, principal, case_ids, namespace)
     plain = await decoded(codec, principal, payloads, case_ids, namespace)
+    # Each payload as its case's grant allows: a member's filtered by the read matrix.
+    shown = [
+        filtered(decoded_payload, principal.role)
+        if (case := case_of(sealed)) is not None and grants[case] is Grant.FILTERED
+        else decoded_payload
+        for sealed, decoded_payload in zip(payloads, plain, strict=True)
+    ]
     log.info(
         "payloads decoded",
         principal=principal.name,
         role=principal.role,
         case_ids=case_ids,
         payload_count=len(payloads),
+        filtered=sorted(case for case, grant in grants.items() if grant is Grant.FILTERED),
+        withheld_count=sum(p is PLACEHOLDER for p in shown),
         namespace=namespace,
     )
-    return payloads_answer(plain)
+    return payloads_answer(shown)
 
 
 @router.post("/encode")

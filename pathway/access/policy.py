@@ -25,6 +25,11 @@ Minimisation of existence (R6): a role that may not read a field sees no trace o
 either (:data:`TRACES`, :func:`minimised`): :func:`case_view`, :func:`timeline_view` and
 :func:`summary_view` leave out the timeline entries, obligations, notifications and memberships
 that would reveal it.
+
+The codec server (issue 11, item 4) shows a member of a case each decoded payload through
+:func:`decoded_view` (the case, an event as the timeline entry it records, an event's answer:
+the same matrix, with :func:`minimised`), and anything it cannot filter field by field as
+:data:`WITHHELD`; :func:`who_sees_what_markdown` is the table docs/privacy.md embeds.
 """
 
 from __future__ import annotations

@@ -1742,10 +1742,10 @@ def settle_case_start(state: CaseState, case_id: str, now: datetime) -> None:
     if not any(c.case_id == case_id for c in state.pending_case_starts):
         return
     state.pending_case_starts = [c for c in state.pending_case_starts if c.case_id != case_id]
+    # Not the linked case's ID: every reader of the case reads the timeline, while the ID is
+    # in ``linked_cases`` for those the read matrix lets see it (issue 11 item 6).
     state.timeline.append(
-        TimelineEntry(
-            at=now, recorded_at=now, who="pathway", what=f"linked case {case_id} opened", rule="R1"
-        )
+        TimelineEntry(at=now, recorded_at=now, who="pathway", what="linked case opened", rule="R1")
     )
 
 

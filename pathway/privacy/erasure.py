@@ -54,7 +54,8 @@ async def erase_case(
     """
     was_running = False
     handle = client.get_workflow_handle(case_id)
-    members = await _members_ever(handle)
+    state = await _state_of(handle)
+    members = _members_ever(state)
     try:
         description = await handle.describe()
         if description.status is WorkflowExecutionStatus.RUNNING:
@@ -65,6 +66,7 @@ async def erase_case(
         if err.status is not RPCStatusCode.NOT_FOUND:
             raise
     destroyed = store.destroy(case_id, former_members=members)
+    forgotten = await _forget_in_linked_cases(client, case_id, state)
     log.info(
         "case erased",
         case_id=case_id,
@@ -73,6 +75,7 @@ async def erase_case(
         was_running=was_running,
         key_destroyed=destroyed,
         former_members=sorted(members),
+        linked_cases_updated=forgotten,
     )
     return Erasure(case_id, was_running, destroyed, members)
 
@@ -81,16 +84,45 @@ async def erase_case(
 _STATE_TIMEOUT = timedelta(seconds=30)
 
 
-async def _members_ever(handle: WorkflowHandle[object, object]) -> frozenset[str]:
-    """The organisation codes that held any role in the case, from its ``state`` query (empty
-    if the case is unknown, already erased or cannot answer)."""
+async def _state_of(handle: WorkflowHandle[object, object]) -> CaseState | None:
+    """The case's state from its ``state`` query (None if the case is unknown, already erased
+    or cannot answer)."""
     try:
         state = await handle.query("state", result_type=CaseState, rpc_timeout=_STATE_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError, PrivacyError):
-        return frozenset()
-    if not isinstance(state, CaseState):
-        return frozenset()
-    return frozenset(m.organisation.value for m in state.membership)
+        return None
+    return state if isinstance(state, CaseState) else None
+
+
+def _members_ever(state: CaseState | None) -> frozenset[str]:
+    """The organisation codes that held any role in the case."""
+    return (
+        frozenset() if state is None else frozenset(m.organisation.value for m in state.membership)
+    )
+
+
+async def _forget_in_linked_cases(client: Client, case_id: str, state: CaseState | None) -> int:
+    """Remove the erased case's ID from the state of each running case linked to it (issue 11
+    item 6); returns how many changed. A linked case that is not running (closed, erased) keeps
+    what its history holds: nothing can change it, and the ID now names nothing readable."""
+    # Imported here: the client module imports the codec, which this package provides.
+    from pathway.clients.cases import CaseBusy, OutcomeUnknown, UnknownCase, forget_linked_case
+
+    changed = 0
+    for linked in [] if state is None else state.linked_cases:
+        try:
+            changed += await forget_linked_case(client, linked, case_id)
+        except UnknownCase:
+            continue
+        except (CaseBusy, OutcomeUnknown, RPCError) as err:
+            # The erasure stands; the linked case keeps an ID that names nothing readable now.
+            log.warning(
+                "linked case not updated",
+                case_id=case_id,
+                linked_case_id=linked,
+                error=type(err).__name__,
+            )
+    return changed
 
 
 def closed_cases_query(cutoff: datetime) -> str:

@@ -32,6 +32,7 @@ from temporalio.client import (
 from temporalio.worker import Worker
 
 from pathway import settings
+from pathway.activities.linked_cases import LinkedCaseStarter
 from pathway.activities.notify import Notifier
 from pathway.activities.retention import RetentionSweeper, SweepRequest
 from pathway.channels import ChannelConfigError, Channels, load_channels
@@ -90,7 +91,11 @@ async def run_workers(
                         ProgrammeRegisterWorkflow,
                         RetentionSweepWorkflow,
                     ],
-                    activities=RetentionSweeper(client, _key_store(client)).activities(),
+                    activities=[
+                        *RetentionSweeper(client, _key_store(client)).activities(),
+                        # Linked cases (R1) are started by an activity, not as child workflows.
+                        *LinkedCaseStarter(client).activities(),
+                    ],
                 )
             )
             await ensure_retention_schedule(client, settings.retention())

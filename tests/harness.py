@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from pathway.activities.linked_cases import LinkedCaseStarter
 from pathway.activities.notify import Notifier
 from pathway.channels import Channels, SmtpChannel, WebhookChannel
 from pathway.clients import cases
@@ -202,6 +203,7 @@ async def bench(
                 env.client,
                 task_queue=queue,
                 workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow],
+                activities=LinkedCaseStarter(env.client).activities(),
             )
         ]
         workers += [

@@ -4,6 +4,7 @@ arriving at real receivers (webhook on 127.0.0.1, SMTP) on the right day."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -67,6 +68,84 @@ async def replays(b: Bench, case_id: str) -> None:
         data_converter=b.client.data_converter,
     )
     await replayer.replay_workflow(history, raise_on_replay_failure=True)
+
+
+@pytest.fixture(autouse=True)
+def _erased_keys_restored() -> Iterator[None]:
+    """The erasures here destroy keys in the process-wide ``TEST_KEYS``, and case IDs derive
+    from fixed subject refs: the corpus (tests/histories/) holds cases with the same IDs, which
+    later tests in this process replay. Each test's destroyed keys are restored after it."""
+    destroyed = TEST_KEYS._destroyed  # a test-only store: nothing else to reach it by
+    before = dict(destroyed)
+    yield
+    destroyed.clear()
+    destroyed.update(before)
+
+
+async def mother_with_an_identified_child(
+    b: Bench, subject_ref: str = "mother-1"
+) -> tuple[str, datetime]:
+    """The mother's case with two accompanying children, the second identified as a victim on
+    day 10 (R1), so the mother's case opens the child's; the mother's ID and the start time."""
+    t0 = await b.now()
+    mother = {
+        "birth_date": "1992-03-03",
+        "gender": "female",
+        "citizenships": ["PT"],
+        "residence_status": "eu_citizen",
+        "languages": ["pt"],
+    }
+    ident = event("identified", t0, person=mother, subject_ref=subject_ref)
+    assert isinstance(ident, Identified)
+    case_id, _ = await b.open(ident)
+    # An hour past the rights-information deadline: the time-skipping test server fails
+    # an update that lands in the same workflow task as a firing timer ("invalid history
+    # builder state for action"); the dev server has no such problem.
+    await b.skip_to(t0 + timedelta(days=1, hours=1))
+    await b.settled(case_id)
+    await b.send(case_id, event("ngo_interview_held", await b.now(), language="pt"))
+    await b.send(case_id, event("crisis_accommodation_placed", await b.now()))
+    for ref, birth, gender in (
+        ("child-1", "2020-06-01", "male"),
+        ("child-2", born_for(t0 + timedelta(days=200), 14), "female"),
+    ):
+        await b.send(
+            case_id,
+            event(
+                "accompanying_child_recorded",
+                await b.now(),
+                child_ref=ref,
+                birth_date=birth,
+                gender=gender,
+                citizenships=["PT"],
+                placed_with="crisis_accommodation",
+            ),
+        )
+    await b.skip_to(t0 + timedelta(days=10))
+    await b.send(
+        case_id,
+        event(
+            "accompanying_child_identified",
+            await b.now(),
+            child_ref="child-2",
+            residence_status="eu_citizen",
+            languages=["pt"],
+            organisation="social_work_centre",
+        ),
+    )
+    return case_id, t0
+
+
+async def no_temporal_link(b: Bench, parent_id: str, child_id: str) -> None:
+    """Issue 11 item 6: no Temporal metadata links the two cases: the child's execution has no
+    parent, and the parent's history has no child-workflow event (nor the child's ID)."""
+    description = await b.client.get_workflow_handle(child_id).describe()
+    assert description.parent_id is None
+    assert not description.raw_description.workflow_execution_info.HasField("parent_execution")
+    history = await b.client.get_workflow_handle(parent_id).fetch_history()
+    kinds = {e.WhichOneof("attributes") or "" for e in history.events}
+    assert not [k for k in kinds if "child_workflow" in k], kinds
+    assert child_id.encode() not in b"".join(e.SerializeToString() for e in history.events)
 
 
 class TestChildScenarios:
@@ -256,52 +335,7 @@ class TestChildScenarios:
         """(c) Two accompanying children are recorded with the mother's crisis placement; one
         is identified as a victim and gets her own case, opened by the mother's and linked."""
         async with bench(time_skipping, upsert_search_attributes=False) as b:
-            t0 = await b.now()
-            mother = {
-                "birth_date": "1992-03-03",
-                "gender": "female",
-                "citizenships": ["PT"],
-                "residence_status": "eu_citizen",
-                "languages": ["pt"],
-            }
-            ident = event("identified", t0, person=mother, subject_ref="mother-1")
-            assert isinstance(ident, Identified)
-            case_id, _ = await b.open(ident)
-            # An hour past the rights-information deadline: the time-skipping test server fails
-            # an update that lands in the same workflow task as a firing timer ("invalid history
-            # builder state for action"); the dev server has no such problem.
-            await b.skip_to(t0 + timedelta(days=1, hours=1))
-            await b.settled(case_id)
-            await b.send(case_id, event("ngo_interview_held", await b.now(), language="pt"))
-            await b.send(case_id, event("crisis_accommodation_placed", await b.now()))
-            for ref, birth, gender in (
-                ("child-1", "2020-06-01", "male"),
-                ("child-2", born_for(t0 + timedelta(days=200), 14), "female"),
-            ):
-                await b.send(
-                    case_id,
-                    event(
-                        "accompanying_child_recorded",
-                        await b.now(),
-                        child_ref=ref,
-                        birth_date=birth,
-                        gender=gender,
-                        citizenships=["PT"],
-                        placed_with="crisis_accommodation",
-                    ),
-                )
-            await b.skip_to(t0 + timedelta(days=10))
-            await b.send(
-                case_id,
-                event(
-                    "accompanying_child_identified",
-                    await b.now(),
-                    child_ref="child-2",
-                    residence_status="eu_citizen",
-                    languages=["pt"],
-                    organisation="social_work_centre",
-                ),
-            )
+            case_id, t0 = await mother_with_an_identified_child(b)
             parent = await b.settled(case_id)
             child_case = parent.accompanying_children[1].own_case_id
             # Its own pseudonym (issue 11 item 6): the format of every case ID, nothing of the
@@ -317,16 +351,19 @@ class TestChildScenarios:
             )
             description = await b.client.get_workflow_handle(child_case).describe()
             assert description.status is WorkflowExecutionStatus.RUNNING
+            await no_temporal_link(b, case_id, child_case)
             child = await b.settled(child_case)
             assert child.linked_cases == [case_id]
             assert child.link_secret not in (None, parent.link_secret)
             assert child.child_protection is not None
-            # Replay derives the same child ID (a different one fails the child's start command).
             await replays(b, case_id)
             assert day_of(b.received(), "social_work_centre", "child_identified") == local_date(
                 t0 + timedelta(days=10)
             )
-            await b.keep_history(case_id, "mother-with-accompanying-children")
+            # The child started by the start_linked_case activity (patch
+            # linked-case-started-by-activity); mother-with-accompanying-children holds the
+            # child-workflow start of cases recorded before it.
+            await b.keep_history(case_id, "mother-with-child-case-started-by-activity")
             # Issue 11 item 6: erasing one case removes its ID from the linked case's state
             # (erase_case updates the running linked case); forgetting again is a no-op.
             erasure = await erase_case(b.client, TEST_KEYS, case_id, by="dpo", why="request")
@@ -336,6 +373,43 @@ class TestChildScenarios:
             assert not await cases.forget_linked_case(b.client, child_case, case_id)
             with pytest.raises(cases.UnknownCase):
                 await cases.forget_linked_case(b.client, "case-never-opened", case_id)
+
+    async def test_erasing_the_childs_case_leaves_the_mothers_case_working(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """Issue 11 item 6: erasing the child's case (R1, opened by the mother's) destroys its
+        key; the mother's case forgets it, still takes events, and its history still replays,
+        since nothing in it is sealed under the child's key."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            # Not mother-1: the other test erases that case in the same test server.
+            case_id, _ = await mother_with_an_identified_child(b, "mother-2")
+            parent = await b.settled(case_id)
+            child_case = parent.accompanying_children[1].own_case_id
+            assert child_case is not None and parent.linked_cases == [child_case]
+            await b.settled(child_case)
+            erasure = await erase_case(b.client, TEST_KEYS, child_case, by="dpo", why="request")
+            assert erasure.key_destroyed
+            parent = await b.state(case_id)
+            assert parent.linked_cases == [] and child_case not in parent.model_dump_json()
+            assert not await cases.forget_linked_case(b.client, case_id, child_case)
+            result = await b.send(
+                case_id,
+                event(
+                    "accompanying_child_recorded",
+                    await b.now(),
+                    child_ref="child-3",
+                    birth_date="2022-01-01",
+                    gender="female",
+                    citizenships=["PT"],
+                    placed_with="crisis_accommodation",
+                ),
+            )
+            assert not result.duplicate
+            parent = await b.settled(case_id)
+            assert [c.child_ref for c in parent.accompanying_children][-1] == "child-3"
+            await no_temporal_link(b, case_id, child_case)
+            # Replayed with the child's key destroyed (the bench's converter holds TEST_KEYS).
+            await replays(b, case_id)
 
 
 class TestProstitutionExit:

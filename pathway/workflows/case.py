@@ -7,18 +7,28 @@
   ``updatable_timer`` pattern, generalised to all deadlines of the case).
 - Notifications are activities on the recipient organisation's own task queue, started by the
   main loop for every pending notification in the state, so they survive continue-as-new.
+
+Live patches (``workflow.patched``; docs/versioning.md), with the date each was deployed:
+
+- ``search-attribute-obligation-owners`` (deployed before this list was kept): the owners of
+  open obligations are published.
+- ``escalate-undelivered-reminders`` (deployed before this list was kept): undelivered
+  reminders escalate.
+- ``linked-case-started-by-activity`` (2026-11-30): a linked case is started by the
+  ``start_linked_case`` activity, not as a child workflow (issue 11 item 6).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -67,6 +77,26 @@ class CaseInput(BaseModel):
     identified: Identified | None = None
     linked_case_id: str | None = None
     link_secret: str | None = None
+
+
+class LinkedCaseStart(BaseModel):
+    """The input of the ``start_linked_case`` activity (:mod:`pathway.activities.linked_cases`):
+    the linked case's ID, its task queue and its start input (R1, issue 11 item 6)."""
+
+    case_id: str
+    task_queue: str
+    input: CaseInput
+
+
+#: Starting a linked case retries with backoff for as long as it takes (the server may be
+#: unreachable for a while), like notifications; a retry after success does nothing.
+LINKED_CASE_START_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=1),
+    maximum_attempts=0,
+)
+LINKED_CASE_START_TIMEOUT = timedelta(seconds=60)
 
 
 class CaseOutcome(BaseModel):
@@ -269,24 +299,58 @@ class VictimCaseWorkflow:
                 self._case_starts[start.case_id] = asyncio.create_task(self._start_case(start))
 
     async def _start_case(self, start: CaseStart) -> None:
-        """Start the linked case as its own workflow; it outlives this one (ABANDON)."""
-        # Already started means started before (e.g. by the run before a continue-as-new).
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await workflow.start_child_workflow(
-                VictimCaseWorkflow.run,
-                CaseInput(
-                    config=self._config,
-                    identified=start.identified,
-                    linked_case_id=workflow.info().workflow_id,
-                    link_secret=start.link_secret,
-                ),
-                id=start.case_id,
-                task_queue=workflow.info().task_queue,
-                parent_close_policy=ParentClosePolicy.ABANDON,
-            )
+        """Start the linked case (R1) as a workflow of its own, which outlives this one.
+
+        Started by the ``start_linked_case`` activity, not as a child workflow: no Temporal
+        metadata links the two cases (the link is only in the encrypted state of each, issue
+        11 item 6), and nothing in this case's history is sealed under the linked case's key,
+        so erasing the linked case leaves this one working. Cases that started children before
+        the patch replay the child-workflow command (docs/versioning.md).
+        """
+        case_input = CaseInput(
+            config=self._config,
+            identified=start.identified,
+            linked_case_id=workflow.info().workflow_id,
+            link_secret=start.link_secret,
+        )
+        if workflow.patched("linked-case-started-by-activity"):
+            await self._start_case_by_activity(start.case_id, case_input)
+        else:
+            # Already started means started before (e.g. by the run before a continue-as-new).
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await workflow.start_child_workflow(
+                    VictimCaseWorkflow.run,
+                    case_input,
+                    id=start.case_id,
+                    task_queue=workflow.info().task_queue,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
         settle_case_start(self._require_state(), start.case_id, workflow.now())
         del self._case_starts[start.case_id]
         self._wake = True
+
+    async def _start_case_by_activity(self, case_id: str, case_input: CaseInput) -> None:
+        try:
+            await workflow.execute_activity(
+                "start_linked_case",
+                LinkedCaseStart(
+                    case_id=case_id, task_queue=workflow.info().task_queue, input=case_input
+                ),
+                start_to_close_timeout=LINKED_CASE_START_TIMEOUT,
+                retry_policy=LINKED_CASE_START_RETRY,
+            )
+        except ActivityError as err:
+            # Only a non-retryable failure ends up here (the linked case was erased before it
+            # started). Codes only: never the linked case's ID or a fact about the person.
+            workflow.logger.error(
+                "linked case not started",
+                extra={
+                    "case_id": workflow.info().workflow_id,
+                    "error": err.cause.type
+                    if isinstance(err.cause, ApplicationError)
+                    else type(err.cause).__name__,
+                },
+            )
 
     def _busy(self) -> bool:
         """Notifications or linked-case starts still in flight."""

@@ -3,7 +3,8 @@ tests/histories/ (recorded with it) decrypts on any machine. Never used outside 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -45,6 +46,16 @@ class DerivedKeyStore:
 
     def former_members(self, scope: str) -> frozenset[str]:
         return self._destroyed.get(scope, frozenset())
+
+    @contextmanager
+    def erasures_undone(self) -> Iterator[None]:
+        """Inside, keys may be destroyed; after, exactly those destroyed before are (test-only:
+        case IDs derive from fixed subject refs, and the replay corpus holds the same cases)."""
+        before = dict(self._destroyed)
+        try:
+            yield
+        finally:
+            self._destroyed = before
 
 
 TEST_KEYS = DerivedKeyStore()

@@ -75,11 +75,8 @@ def _erased_keys_restored() -> Iterator[None]:
     """The erasures here destroy keys in the process-wide ``TEST_KEYS``, and case IDs derive
     from fixed subject refs: the corpus (tests/histories/) holds cases with the same IDs, which
     later tests in this process replay. Each test's destroyed keys are restored after it."""
-    destroyed = TEST_KEYS._destroyed  # a test-only store: nothing else to reach it by
-    before = dict(destroyed)
-    yield
-    destroyed.clear()
-    destroyed.update(before)
+    with TEST_KEYS.erasures_undone():
+        yield
 
 
 async def mother_with_an_identified_child(

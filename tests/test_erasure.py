@@ -95,6 +95,7 @@ class TestEraseCase:
                     "key_destroyed": True,
                     # Organisation codes only: who may learn of the erasure (issue 11).
                     "former_members": sorted(result.former_members),
+                    "linked_cases_updated": 0,
                     "log_level": "info",
                 }
             ]

@@ -282,9 +282,9 @@ class TestEvents:
         assert_problem(response, 404)
 
     async def test_erased_case(self, service: Service, deployment: Deployment) -> None:
-        """An erased case answers 410 to the operator; to organisations, its former members
-        too, reads and events alike answer as for a case that never was (404); an
-        identification of the erased person answers 410."""
+        """An erased case answers 410 to the operator and its former members (the police
+        identified, Caritas led); to other organisations reads and events alike answer as for a
+        case that never was (404); an identification of the erased person answers 410."""
         case_id = await open_case(service, "gw-erased")
         await erase_case(service.client, deployment.store, case_id, by="dpo", why="request")
         assert_problem(
@@ -293,10 +293,15 @@ class TestEvents:
             type="urn:pathway:problem:case-erased",
         )
         assert_problem(
-            await service.http.get(f"/v1/cases/{case_id}", headers=bearer("police")), 404
+            await service.http.get(f"/v1/cases/{case_id}", headers=bearer("police")), 410
         )
+        assert_problem(await service.http.get(f"/v1/cases/{case_id}", headers=bearer("kljuc")), 404)
         response = await send(
             service, case_id, "caritas", event("departed", "caritas", "car-e", arbitrary=True)
+        )
+        assert_problem(response, 410, type="urn:pathway:problem:case-erased")
+        response = await send(
+            service, case_id, "kljuc", event("departed", "kljuc", "klj-e", arbitrary=True)
         )
         assert_problem(response, 404, type="urn:pathway:problem:not-found")
         response = await service.http.post(

@@ -1,8 +1,9 @@
 """Fault-injection bookkeeping: which notifications a case issued, which arrived, and the one-line
 report each fault test leaves in the terminal summary (``tests/conftest.py``).
 
-A notification's idempotency key is ``<case ID>:<reason>:<sequence>`` and a case numbers its
-notifications 1, 2, 3…, so ``CaseState.notifications_sent`` says exactly which keys must arrive.
+A notification's idempotency key is ``<case ID>:<recipient>:<reason>:<sequence>`` and a case
+numbers each recipient's notifications 1, 2, 3…, so ``CaseState.notifications_to`` says exactly
+which keys must arrive.
 """
 
 from __future__ import annotations
@@ -13,16 +14,24 @@ from dataclasses import dataclass
 
 from pathway.domain.state import CaseState
 
-
-def issued(states: Iterable[CaseState]) -> set[tuple[str, int]]:
-    """Every notification the cases issued, as (case ID, sequence)."""
-    return {(s.case_id, seq) for s in states for seq in range(1, s.notifications_sent + 1)}
+#: A notification: (case ID, recipient, sequence).
+Issued = tuple[str, str, int]
 
 
-def key_of(idempotency_key: str) -> tuple[str, int]:
-    """(case ID, sequence) of an idempotency key."""
-    case_id, _reason, seq = idempotency_key.rsplit(":", 2)
-    return case_id, int(seq)
+def issued(states: Iterable[CaseState]) -> set[Issued]:
+    """Every notification the cases issued, as (case ID, recipient, sequence)."""
+    return {
+        (s.case_id, recipient.value, seq)
+        for s in states
+        for recipient, last in s.notifications_to.items()
+        for seq in range(1, last + 1)
+    }
+
+
+def key_of(idempotency_key: str) -> Issued:
+    """(case ID, recipient, sequence) of an idempotency key."""
+    case_id, recipient, _reason, seq = idempotency_key.split(":")
+    return case_id, recipient, int(seq)
 
 
 def settled_deliveries(state: CaseState) -> int:
@@ -45,7 +54,7 @@ class Tally:
     unexpected: int
 
 
-def tally(expected: set[tuple[str, int]], arrivals: Iterable[str]) -> Tally:
+def tally(expected: set[Issued], arrivals: Iterable[str]) -> Tally:
     """Count ``arrivals`` (idempotency keys, one per accepted copy) against ``expected``."""
     copies = Counter(key_of(key) for key in arrivals)
     return Tally(

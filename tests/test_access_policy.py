@@ -385,6 +385,43 @@ class TestMinimisation:
         text = json.dumps(case_view(flagged, role))
         assert "special" not in text and "K4" not in text
 
+    def test_r6_a_recipients_numbers_reveal_nothing_sent_to_others(self) -> None:
+        """R6, K4: each recipient numbers its notifications 1, 2, 3… without gaps, so an
+        organisation that may not know of a special need gets the same notifications, numbers
+        and idempotency keys whether or not a need was flagged and referred to a provider."""
+
+        def issued(with_need: bool) -> dict[Org, list[tuple[int, str]]]:
+            state = opened()
+            steps = [
+                event("ngo_interview_held", T0 + days(0.1)),
+                *(
+                    [
+                        event("special_need_flagged", T0 + days(0.2), need="pregnancy"),
+                        event("special_need_referral_made", T0 + days(0.3), need="pregnancy"),
+                    ]
+                    if with_need
+                    else []
+                ),
+                event("crisis_accommodation_placed", T0 + days(1)),
+                event("departed", T0 + days(2), arbitrary=True),
+            ]
+            for step in steps:
+                state = accept(state, step)  # nothing delivered: every notification stays
+            by_recipient: dict[Org, list[tuple[int, str]]] = {}
+            for n in state.pending_notifications:
+                by_recipient.setdefault(n.recipient, []).append((n.sequence, n.idempotency_key))
+            return by_recipient
+
+        plain, flagged = issued(with_need=False), issued(with_need=True)
+        for recipient, numbered in flagged.items():
+            assert [seq for seq, _ in numbered] == list(range(1, len(numbered) + 1))
+            if recipient.value in NO_HEALTH:
+                assert numbered == plain.get(recipient, [])
+        # The referral did go out (to a care organisation), and someone without health
+        # details was notified after it.
+        assert any(":special_need_referral:" in key for n in flagged.values() for _, key in n)
+        assert any(r.value in NO_HEALTH for r in flagged)
+
     @pytest.mark.parametrize("role", NO_HEALTH)
     def test_r6_no_trace_in_an_events_answer(self, role: str) -> None:
         """R6, K4: the summary an accepted event answers hides the referral obligation."""

@@ -143,6 +143,7 @@ pending_notifications         x  -   -   -   -   -   -   -   -   -   -
 pending_case_starts           x  -   -   -   -   -   -   -   -   -   -
 link_secret                   x  -   -   -   -   -   -   -   -   -   -
 notifications_sent            x  -   -   -   -   -   -   -   -   -   -
+notifications_to              x  -   -   -   -   -   -   -   -   -   -
 processed                     x  -   -   -   -   -   -   -   -   -   -
 """
 

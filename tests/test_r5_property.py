@@ -145,6 +145,7 @@ def assistance_view(state: CaseState) -> dict[str, Any]:
             "processed",
             "pending_notifications",
             "notifications_sent",
+            "notifications_to",
         }
     )
     view["notified"] = sorted(

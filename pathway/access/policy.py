@@ -196,6 +196,7 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "pending_case_starts": _OPERATORS,
         "link_secret": _OPERATORS,
         "notifications_sent": _OPERATORS,
+        "notifications_to": _OPERATORS,
         "processed": _OPERATORS,
     }
 )

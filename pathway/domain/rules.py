@@ -159,9 +159,14 @@ class _Change:
     ) -> None:
         for recipient in dict.fromkeys(recipients):  # keep order, drop repeats
             self.state.notifications_sent += 1
-            seq = self.state.notifications_sent
+            # Numbered per recipient (R6, issue 11): a recipient's numbers have no gaps, so
+            # they reveal nothing of what was sent to others (e.g. a K4 referral it may not
+            # know of). The recipient in the key keeps keys unique across recipients, and
+            # apart from the keys of notifications issued before (`<case>:<reason>:<n>`).
+            seq = self.state.notifications_to.get(recipient, 0) + 1
+            self.state.notifications_to[recipient] = seq
             n = Notification(
-                idempotency_key=f"{self.state.case_id}:{reason}:{seq}",
+                idempotency_key=f"{self.state.case_id}:{recipient.value}:{reason}:{seq}",
                 case_id=self.state.case_id,
                 sequence=seq,
                 recipient=recipient,

@@ -151,6 +151,8 @@ class Notification(BaseModel):
 
     idempotency_key: str
     case_id: str
+    #: The recipient's own count in this case: 1, 2, 3… for each organisation (before issue 11,
+    #: the case's count over all recipients).
     sequence: int
     recipient: Organisation
     reason: str
@@ -425,6 +427,10 @@ class CaseState(BaseModel):
     pending_notifications: list[Notification] = Field(default_factory=list)
     pending_case_starts: list[CaseStart] = Field(default_factory=list)
     notifications_sent: int = 0
+    notifications_to: dict[Organisation, int] = Field(
+        default_factory=dict,
+        description="How many notifications each recipient was sent: the last number of each.",
+    )
     processed: dict[str, ProcessedEvent] = Field(default_factory=dict)
     closed_at: datetime | None = None
     link_secret: str | None = Field(

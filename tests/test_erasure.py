@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
+from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -19,7 +20,7 @@ from pathway.activities.retention import RetentionSweeper, SweepReport, SweepReq
 from pathway.domain.events import Identified
 from pathway.domain.state import Phase
 from pathway.privacy.erasure import erase_case, erase_expired
-from pathway.privacy.history import fetch_decoded_history
+from pathway.privacy.history import decode_history, fetch_decoded_history
 from pathway.privacy.keys import CaseErased, MasterKeyRing, SqliteKeyStore, create_master_key
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
@@ -50,6 +51,14 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     )
     async with env:
         yield Deployment(env, store)
+
+
+async def fetch_decoded_history_of_run(client: Client, case_id: str, run_id: str) -> History:
+    """One run's history, decoded by the client's codec (raises its error, e.g. CaseErased)."""
+    codec = client.data_converter.payload_codec
+    assert codec is not None
+    raw = await client.get_workflow_handle(case_id, run_id=run_id).fetch_history()
+    return await decode_history(History(events=raw.events), codec)
 
 
 async def open_case(b: Bench, ref: str) -> str:
@@ -89,6 +98,9 @@ class TestEraseCase:
                 {
                     "event": "case erased",
                     "case_id": erased_id,
+                    # Issue 12: the episodes destroyed and the run found (and terminated).
+                    "episodes": [1],
+                    "run_id": result.run_id,
                     "by": "dpo-1",
                     "why": "request",
                     "was_running": True,
@@ -151,9 +163,10 @@ class TestRetention:
     async def test_retention_never_touches_a_reidentified_live_case(
         self, deployment: Deployment
     ) -> None:
-        """Issue 12: a person identified again after the case closed has a running case under
-        the same ID; the old run's closure past retention must not erase it. Once the latest
-        run is closed past retention, the case is erased."""
+        """Issue 12: a person identified again after the case closed has a new episode, with
+        its own key, in a new running run under the same ID. Retention due for the first
+        episode erases that episode only: the running case stays readable and is never
+        terminated. Once the second episode's run is closed past retention, it goes too."""
         async with bench(deployment.env, upsert_search_attributes=True) as b:
             case_id = await open_case(b, "again")
             first_run = (await b.client.get_workflow_handle(case_id).describe()).run_id
@@ -163,26 +176,37 @@ class TestRetention:
             current = await b.client.get_workflow_handle(case_id).describe()
             assert current.run_id != first_run
             assert current.status is WorkflowExecutionStatus.RUNNING
+            assert [e.number for e in deployment.store.episodes(case_id)] == [1, 2]
 
             with capture_logs() as logs:
                 erased = await erase_expired(
                     b.client, deployment.store, retention=timedelta(0), now=datetime.now(UTC)
                 )
-            assert case_id not in erased
-            assert {"event": "retention skipped", "case_id": case_id} | {
-                "because": "its current run is not closed"
+            assert [(e.case_id, e.episode, e.run_id) for e in erased] == [(case_id, 1, first_run)]
+            assert {
+                "event": "retention skipped",
+                "case_id": case_id,
+                "episode": 2,
+                "because": "its current run is not closed",
             } in [{k: v for k, v in e.items() if k != "log_level"} for e in logs]
+            assert [(e.number, e.erased) for e in deployment.store.episodes(case_id)] == [
+                (1, True),
+                (2, False),
+            ]
             assert not deployment.store.is_destroyed(case_id)
             still = await b.client.get_workflow_handle(case_id).describe()
             assert still.status is WorkflowExecutionStatus.RUNNING
+            assert still.run_id == current.run_id
             assert (await b.state(case_id)).phase is not Phase.CLOSED
+            with pytest.raises(CaseErased, match=f"case {case_id} was erased"):
+                await fetch_decoded_history_of_run(b.client, case_id, first_run)
 
             await b.send(case_id, event("case_closed", await b.now(), organisation="caritas"))
             await b.client.get_workflow_handle(case_id).result()
             erased = await erase_expired(
                 b.client, deployment.store, retention=timedelta(0), now=datetime.now(UTC)
             )
-            assert erased == [case_id]
+            assert [(e.case_id, e.episode) for e in erased] == [(case_id, 2)]
             assert deployment.store.is_destroyed(case_id)
 
     async def test_schedule_is_created_once(self, deployment: Deployment) -> None:

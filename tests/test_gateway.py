@@ -284,7 +284,7 @@ class TestEvents:
     async def test_erased_case(self, service: Service, deployment: Deployment) -> None:
         """An erased case answers 410 to the operator and its former members (the police
         identified, Caritas led); to other organisations reads and events alike answer as for a
-        case that never was (404); an identification of the erased person answers 410."""
+        case that never was (404); an identification of the erased person opens a new episode (201; R1, issue 12)."""
         case_id = await open_case(service, "gw-erased")
         await erase_case(service.client, deployment.store, case_id, by="dpo", why="request")
         assert_problem(
@@ -304,10 +304,18 @@ class TestEvents:
             service, case_id, "kljuc", event("departed", "kljuc", "klj-e", arbitrary=True)
         )
         assert_problem(response, 404, type="urn:pathway:problem:not-found")
+        # R1 always holds (issue 12): the erased person identified again opens a new episode.
         response = await service.http.post(
             "/v1/cases", headers=bearer("police"), json=identification("gw-erased", event_id="p-2")
         )
-        assert_problem(response, 410)
+        assert response.status_code == 201, response.text
+        assert response.json()["case_id"] == case_id
+        assert [(e.number, e.erased) for e in deployment.store.episodes(case_id)] == [
+            (1, True),
+            (2, False),
+        ]
+        again = await service.http.get(f"/v1/cases/{case_id}", headers=bearer("police"))
+        assert again.status_code == 200, again.text
 
 
 async def full_case(s: Service, subject_ref: str) -> str:

@@ -190,3 +190,94 @@ class TestRotation:
         loaded = MasterKeyRing.from_env_or_dir(tmp_path / "unused")
         assert loaded.ids == ["mk-1", "mk-2"] and loaded.newest_id == "mk-2"
         assert not (tmp_path / "unused").exists()
+
+
+class TestEpisodes:
+    """Issue 12: a case (one person) has episodes, each with its own key, closure and erasure;
+    payloads are sealed under the current episode's key and decode by the key they name."""
+
+    async def test_a_new_episode_seals_under_its_own_key_and_old_ones_still_decode(
+        self, store: SqliteKeyStore
+    ) -> None:
+        (first,) = await for_case(store, "case-p").encode([plain(b"one")])
+        assert first.metadata[META_KEY_ID] == b"case-p/dk1"  # episode 1 as before episodes
+        store.open_episode("case-p", after=1)
+        (second,) = await for_case(store, "case-p").encode([plain(b"two")])
+        assert second.metadata[META_KEY_ID] == b"case-p/e2/dk1"
+        assert await CaseCodec(store).decode([first, second]) == [plain(b"one"), plain(b"two")]
+        assert [(e.number, e.scope, e.erased) for e in store.episodes("case-p")] == [
+            (1, "case-p", False),
+            (2, "case-p/e2", False),
+        ]
+
+    def test_opening_is_compare_and_set(self, store: SqliteKeyStore) -> None:
+        """Two identifications that both found episode 1 closed open one episode 2 between
+        them; the closure found is recorded on episode 1."""
+        store.data_key("case-q")
+        a = store.open_episode("case-q", after=1, closed_run="run-1")
+        b = store.open_episode("case-q", after=1, closed_run="run-x")
+        assert a == b and a.number == 2
+        first, _ = store.episodes("case-q")
+        assert first.closed_run == "run-1" and first.closed_at is not None
+        assert store.open_episode("case-r", after=0).number == 1
+
+    async def test_each_episode_is_erased_on_its_own(self, store: SqliteKeyStore) -> None:
+        """Destroying episode 1 (by its address) leaves episode 2 readable and the case not
+        erased; a bare case ID names the current episode."""
+        (old,) = await for_case(store, "case-s").encode([plain(b"old")])
+        store.open_episode("case-s", after=1)
+        (new,) = await for_case(store, "case-s").encode([plain(b"new")])
+        assert store.destroy("case-s/e1", former_members=["police"])
+        with pytest.raises(CaseErased, match="case case-s was erased"):
+            await CaseCodec(store).decode([old])
+        assert await CaseCodec(store).decode([new]) == [plain(b"new")]
+        assert not store.is_destroyed("case-s") and store.is_destroyed("case-s/e1")
+        assert store.former_members("case-s/e1") == {"police"}
+        assert store.former_members("case-s/e2") == frozenset()
+        assert store.destroy("case-s", former_members=["caritas"])  # the current: episode 2
+        assert store.is_destroyed("case-s")
+        with pytest.raises(CaseErased, match=r"case case-s \(episode 2\) was erased"):
+            await CaseCodec(store).decode([new])
+        assert store.former_members("case-s") == {"police", "caritas"}
+
+    async def test_an_erased_case_is_never_rekeyed_but_a_new_episode_is(
+        self, store: SqliteKeyStore
+    ) -> None:
+        """After erasure nothing is sealed under the case (R1 comes back only through an
+        accepted identification, which opens the next episode with a new key)."""
+        await for_case(store, "case-t").encode([plain()])
+        store.destroy("case-t")
+        with pytest.raises(CaseErased):
+            await for_case(store, "case-t").encode([plain()])
+        store.open_episode("case-t", after=1)
+        (sealed,) = await for_case(store, "case-t").encode([plain()])
+        assert sealed.metadata[META_KEY_ID] == b"case-t/e2/dk1"
+
+    def test_episodes_closed_before(self, store: SqliteKeyStore) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        store.data_key("case-u")
+        closed = datetime.now(UTC) - timedelta(days=10)
+        store.open_episode("case-u", after=1, closed_at=closed, closed_run="r1")
+        found = store.episodes_closed_before(datetime.now(UTC) - timedelta(days=5))
+        assert [(e.case_id, e.number, e.closed_at) for e in found] == [("case-u", 1, closed)]
+        assert store.episodes_closed_before(closed) == []
+        store.destroy("case-u/e1")
+        assert store.episodes_closed_before(datetime.now(UTC)) == []
+
+    def test_a_key_store_from_before_episodes_opens(self, tmp_path: Path) -> None:
+        """A key store made before issue 11 and 12 gains the columns; its keys are episode 1."""
+        import sqlite3
+
+        create_master_key(tmp_path / "mk")
+        keys = ring(tmp_path / "mk")
+        path = tmp_path / "old.db"
+        old = SqliteKeyStore(path, keys)
+        old.data_key("case-v")
+        with sqlite3.connect(path) as db:
+            db.execute("ALTER TABLE data_keys DROP COLUMN closed_at")
+            db.execute("ALTER TABLE data_keys DROP COLUMN closed_run")
+            db.execute("ALTER TABLE data_keys DROP COLUMN former_members")
+        reopened = SqliteKeyStore(path, keys)
+        assert [e.number for e in reopened.episodes("case-v")] == [1]
+        assert reopened.open_episode("case-v", after=1).number == 2

@@ -11,11 +11,13 @@ Temporal's "not now" from its silence and from its absence:
 - an :class:`~temporalio.service.RPCError` (UNAVAILABLE) or ``RuntimeError`` (no connection):
   Temporal cannot be reached.
 
-A case's data key is made only by the identification that opens it: an event for a case is
-encoded only under a key that exists (:func:`~pathway.privacy.codec.existing_keys_only`), so an
-event for an unknown case is :class:`UnknownCase` and leaves no key behind; and a new person's
-identification is checked by the rules before anything is encoded for the case, so a rejected
-one makes no key (nor a run that waits for nothing).
+A case's data key is made only by the identification that opens it (one key per episode,
+issue 12): an event for a case is encoded only under a key that exists
+(:func:`~pathway.privacy.codec.existing_keys_only`), so an event for an unknown case is
+:class:`UnknownCase` and leaves no key behind; and an identification that would start a new
+run (a new person, or one whose earlier episode closed or was erased) is checked by the rules
+before anything is encoded for the case, so a rejected one makes no key (nor a run that waits
+for nothing).
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, TypeVar
 
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -49,7 +51,7 @@ from pathway.domain.organisations import CASE_TASK_QUEUE
 from pathway.domain.rules import Rejection, decide
 from pathway.domain.state import CaseState, EventResult
 from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
-from pathway.privacy.keys import CaseErased, UnknownKey, key_id_for
+from pathway.privacy.keys import CaseErased, Episode, KeyStore
 from pathway.workflows.case import CaseInput, VictimCaseWorkflow
 from pathway.workflows.rejection import EVENT_REJECTED
 
@@ -177,14 +179,19 @@ async def open_case(
     """Open (or rejoin) the case of the identified person, with update-with-start so that two
     identifications of the same person meet in one workflow (R1).
 
-    For a person without a case (no data key yet) the rules check the identification first:
-    a rejected one is :class:`EventRejected` before anything is encoded for the case, so it
-    makes no data key and starts no run."""
+    A person's case has episodes (issue 12, :class:`~pathway.privacy.keys.Episode`): while its
+    current run is running, an identification joins it (the workflow's rules decide); when the
+    person has no running case (never identified, the earlier episode closed, or erased) the
+    identification opens a new episode, with a key of its own, in a new run. That new-run path
+    is checked by the rules first (:func:`~pathway.domain.rules.decide` on no state, as the new
+    run's validator will): a rejected identification is :class:`EventRejected` before anything
+    is encoded, so it makes no key, opens no episode and starts no run (issue 12 item 3). R1
+    always holds: an erased person identified again gets a new episode, never a refusal.
+    """
     case_id = case_id_for(event.subject_ref, pepper)
-    if not await _has_key(client, case_id):
-        decision = decide(None, event, datetime.now(UTC), case_id=case_id, config=config)
-        if isinstance(decision, Rejection):
-            raise EventRejected(decision.rule, decision.field, decision.reason)
+    store = _key_store(client)
+    if store is not None:
+        await _open_episode_if_needed(client, store, case_id, event, config)
     start = WithStartWorkflowOperation(
         VictimCaseWorkflow.run,
         # A fresh secret for every start: only the run that the identification opens keeps it
@@ -201,6 +208,73 @@ async def open_case(
             start_workflow_operation=start,
         )
     return case_id, result
+
+
+@dataclass(frozen=True)
+class CurrentRun:
+    """The run a case ID names now (its latest), as :func:`current_run` found it."""
+
+    run_id: str
+    status: WorkflowExecutionStatus
+    close_time: datetime | None
+
+    @property
+    def running(self) -> bool:
+        return self.status is WorkflowExecutionStatus.RUNNING
+
+
+async def current_run(client: Client, case_id: str) -> CurrentRun | None:
+    """The case's current run (None if Temporal has no run of it: never started, or its
+    history is gone)."""
+    try:
+        description = await client.get_workflow_handle(case_id).describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    status = description.status or WorkflowExecutionStatus.RUNNING
+    return CurrentRun(description.run_id, status, description.close_time)
+
+
+async def _open_episode_if_needed(
+    client: Client,
+    store: KeyStore,
+    case_id: str,
+    event: Identified,
+    config: CaseConfig | None,
+) -> None:
+    """Before an identification: if the person has no running case, check it by the rules
+    (:class:`EventRejected` if refused) and open the next episode (issue 12)."""
+    episodes = await asyncio.to_thread(store.episodes, case_id)
+    latest = episodes[-1] if episodes else None
+    run = None
+    if latest is not None and not latest.erased:
+        run = await current_run(client, case_id)
+        if run is not None and run.running:
+            return  # joins the running case: its workflow decides
+    decision = decide(None, event, datetime.now(UTC), case_id=case_id, config=config)
+    if isinstance(decision, Rejection):
+        raise EventRejected(decision.rule, decision.field, decision.reason)
+    await asyncio.to_thread(
+        store.open_episode,
+        case_id,
+        after=0 if latest is None else latest.number,
+        closed_at=None if run is None else run.close_time,
+        closed_run=None if run is None else run.run_id,
+    )
+
+
+def _key_store(client: Client) -> KeyStore | None:
+    """The key store of the client's codec (None without the project's codec)."""
+    codec = client.data_converter.payload_codec
+    return codec.store if isinstance(codec, CaseCodec) else None
+
+
+async def case_episodes(client: Client, case_id: str) -> list[Episode]:
+    """The case's episodes, oldest first (issue 12); empty without the project's codec or for
+    a case never opened."""
+    store = _key_store(client)
+    return [] if store is None else await asyncio.to_thread(store.episodes, case_id)
 
 
 async def record_event(client: Client, case_id: str, event: CaseEvent) -> EventResult:
@@ -259,21 +333,6 @@ async def _update(
         raise
 
 
-async def _has_key(client: Client, case_id: str) -> bool:
-    """The case has a data key (it was opened, or erased); True without the project's codec."""
-    codec = client.data_converter.payload_codec
-    if not isinstance(codec, CaseCodec):
-        return True
-    try:
-        # SQLite may wait on another process's lock: off the event loop, as in the codec.
-        await asyncio.to_thread(codec.store.data_key_by_id, key_id_for(case_id))
-    except UnknownKey:
-        return False
-    except CaseErased:
-        return True
-    return True
-
-
 def _refuse_if_erased(client: Client, case_id: str) -> None:
     codec = client.data_converter.payload_codec
     if isinstance(codec, CaseCodec) and codec.store.is_destroyed(case_id):
@@ -301,6 +360,4 @@ async def case_state(client: Client, case_id: str) -> CaseState:
 
 async def is_running(client: Client, case_id: str) -> bool:
     desc = await client.get_workflow_handle(case_id).describe()
-    return desc.raw_description.workflow_execution_info.status == (
-        WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
-    )
+    return desc.status is WorkflowExecutionStatus.RUNNING

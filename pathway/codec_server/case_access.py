@@ -11,7 +11,9 @@ The answer is a :class:`Grant`, decided by the one access policy
   and an erased case it was not a member of all get this same answer, so that a non-member
   cannot tell whether a case exists;
 - an erased case is :attr:`Grant.ERASED` (410) for operators and its former members only (the
-  organisations recorded beside its destroyed key, :meth:`KeyStore.former_members`).
+  organisations recorded beside its destroyed key, :meth:`KeyStore.former_members`). Each
+  episode of a case (issue 12) is judged by its own key: payloads of an erased earlier episode
+  are 410 (to those who may learn of it) while the person's current episode reads as any case.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathway.access.credentials import OPERATOR, Principal
 from pathway.access.policy import Action, decide
 from pathway.domain.membership import MemberRole
 from pathway.privacy.codec import SERVICE_SCOPE
-from pathway.privacy.keys import CaseErased
+from pathway.privacy.keys import CaseErased, case_of, episode_number, episode_ref
 
 __all__ = ["CaseAccess", "ErasureRecords", "Grant", "MemberRoles", "RoleCaseAccess"]
 
@@ -51,7 +53,8 @@ class CaseAccess(Protocol):
 
     async def grant(self, principal: Principal, case_id: str) -> Grant:
         """What ``principal`` may decode of ``case_id``'s payloads (``case_id`` is the scope of
-        the payloads' key: a case ID, or :data:`~pathway.privacy.codec.SERVICE_SCOPE`).
+        the payloads' key: a case ID, an episode of one, ``<case>/e<N>`` (issue 12), or
+        :data:`~pathway.privacy.codec.SERVICE_SCOPE`).
 
         Raising means the decision could not be made; the request is then refused (503), never
         answered.
@@ -89,15 +92,18 @@ class RoleCaseAccess:
         if case_id == SERVICE_SCOPE:
             # Payloads of no case (what an operator encoded by hand): operators only.
             return Grant.WHOLE if principal.is_operator else Grant.NONE
-        if await asyncio.to_thread(self._erasures.is_destroyed, case_id):
-            return await self._erased(principal, case_id)
+        # A key's scope names one episode (issue 12; the bare case ID is episode 1): its own
+        # key decides whether it is erased; the case's membership decides who reads it.
+        episode = episode_ref(case_of(case_id), episode_number(case_id))
+        if await asyncio.to_thread(self._erasures.is_destroyed, episode):
+            return await self._erased(principal, episode)
         if principal.is_operator:
             return Grant.WHOLE if decide(OPERATOR, frozenset(), Action.DECODE) else Grant.NONE
         try:
-            roles = frozenset(await self._member_roles(case_id, principal.role))
+            roles = frozenset(await self._member_roles(case_of(case_id), principal.role))
         except CaseErased:
             # Erased between the two questions.
-            return await self._erased(principal, case_id)
+            return await self._erased(principal, episode)
         return self.member_grant(principal.role, roles)
 
     @staticmethod

@@ -1,7 +1,8 @@
 """The payload codec: AES-256-GCM under the case's own data key.
 
 Temporal tells the codec which workflow a payload belongs to (its serialization context); the
-workflow ID is the case ID, so each case's inputs, results, update arguments, query answers,
+workflow ID is the case ID, and the case's current episode (issue 12) has the key, so each
+case's inputs, results, update arguments, query answers,
 activity arguments and failures are sealed under that case's key, and destroying the key erases
 them all. The key ID travels in the payload metadata, so decoding needs no context (the codec
 server decodes what the web UI sends it). A payload that fails authentication, or names a key
@@ -38,7 +39,7 @@ from pathway.privacy.keys import (
     PrivacyError,
     TamperedPayload,
     UnknownKey,
-    key_id_for,
+    case_of,
 )
 
 ENCODING = b"binary/pathway-encrypted"
@@ -75,11 +76,15 @@ def existing_keys_only() -> Iterator[None]:
 
 
 def _existing_key(store: KeyStore, scope: str) -> DataKey:
+    """The key of ``scope``'s current episode (issue 12), if it has one; never makes one."""
+    episodes = store.episodes(scope)
+    if not episodes:
+        raise NoDataKey(scope)
     try:
-        key = store.data_key_by_id(key_id_for(scope))
+        key = store.data_key_by_id(episodes[-1].key_id)
     except UnknownKey:
         raise NoDataKey(scope) from None
-    if key.scope != scope:
+    if case_of(key.scope) != scope:
         raise NoDataKey(scope)
     return key
 
@@ -94,7 +99,9 @@ def is_encrypted(payload: Payload) -> bool:
 
 
 class CaseCodec(PayloadCodec, WithSerializationContext):
-    """Encrypts every payload under the data key of the workflow it belongs to."""
+    """Encrypts every payload under the data key of the workflow it belongs to: the key of the
+    case's current episode (issue 12; :meth:`KeyStore.data_key`). Decodes each payload under
+    the key its metadata names, whichever episode that is."""
 
     def __init__(self, store: KeyStore, scope: str = SERVICE_SCOPE) -> None:
         self.store = store

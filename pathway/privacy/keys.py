@@ -5,8 +5,15 @@
   key to the newest. The embedded default keeps master keys as files under ``var/master-keys/``;
   a production deployment supplies them from its secret store (``PATHWAY_MASTER_KEYS``) or backs
   :class:`KeyStore` with a KMS.
-- A **data key** (256 bits) encrypts one case's payloads. Destroying it erases the case: every
-  copy of its history, export or backup becomes unreadable.
+- A **data key** (256 bits) encrypts one *episode* of a case's payloads. Destroying it erases
+  the episode: every copy of its history, export or backup becomes unreadable.
+- A case (one person, one pseudonymous case ID) has **episodes** (issue 12): one per
+  identification that opens the case anew (the first, and each one after the previous episode
+  closed or was erased; R1 always holds). Each episode has its own data key, its own retention
+  clock (from its own closure) and its own erasure. Episode 1's key scope is the case ID itself
+  (key ID ``<case>/dk1``, as before episodes existed, so stored histories still decode); episode
+  ``N`` > 1 has the scope ``<case>/e<N>`` (key ID ``<case>/e<N>/dk1``). Payloads are sealed
+  under the case's *current* (newest) episode's key and decoded by the key ID they carry.
 - The :class:`SqliteKeyStore` keeps wrapped data keys in one SQLite file (``var/keys.db``),
   shared by every process of a deployment, with ``secure_delete`` so a destroyed key's bytes are
   overwritten in the file rather than left in a free page.
@@ -50,11 +57,16 @@ class PrivacyError(Exception):
 
 
 class CaseErased(PrivacyError):
-    """The case's data key was destroyed: its payloads can never be decrypted again."""
+    """The data key of a case's episode was destroyed: its payloads can never be decrypted
+    again. ``scope`` is the episode's key scope (the case ID for episode 1, ``<case>/e<N>``
+    after), ``case_id`` the case's."""
 
     def __init__(self, scope: str) -> None:
-        super().__init__(f"case {scope} was erased: its data key is destroyed")
         self.scope = scope
+        self.case_id = case_of(scope)
+        self.episode = episode_number(scope)
+        which = "" if self.episode == 1 else f" (episode {self.episode})"
+        super().__init__(f"case {self.case_id}{which} was erased: its data key is destroyed")
 
 
 class UnknownKey(PrivacyError):
@@ -72,13 +84,80 @@ class DataKey:
     material: bytes
 
 
+@dataclass(frozen=True)
+class Episode:
+    """One episode of a case (issue 12): what the key store knows of it, no personal data.
+
+    ``number`` counts from 1; ``scope`` is its key scope (:func:`episode_scope`); ``opened_at``
+    when its key was made; ``closed_at`` when its last run closed, recorded when the next
+    episode opened (None for the current episode: Temporal knows its runs' closure); ``closed_run``
+    the run ID found closed then (None if there was no run to find); ``erased_at`` when its key
+    was destroyed (None while it can be read).
+    """
+
+    case_id: str
+    number: int
+    opened_at: datetime
+    closed_at: datetime | None = None
+    closed_run: str | None = None
+    erased_at: datetime | None = None
+
+    @property
+    def scope(self) -> str:
+        return episode_scope(self.case_id, self.number)
+
+    @property
+    def ref(self) -> str:
+        """The episode's unambiguous address for the key store, ``<case>/e<N>`` (episode 1
+        too: a bare case ID means the case's *current* episode)."""
+        return episode_ref(self.case_id, self.number)
+
+    @property
+    def key_id(self) -> str:
+        return key_id_for(self.scope)
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+
 class KeyStore(Protocol):
-    """Where data keys live. Implementations must be safe to share between processes."""
+    """Where data keys live. Implementations must be safe to share between processes.
+
+    A ``scope`` is a case ID (meaning the case's current, i.e. newest, episode) or one episode's
+    address ``<case>/e<N>`` (:func:`episode_ref`; ``<case>/e1`` is episode 1, whose keys are
+    stored under the bare case ID, :func:`episode_scope`).
+    """
 
     def data_key(self, scope: str) -> DataKey:
-        """The data key of ``scope`` (a case ID), created on first use.
+        """The data key of ``scope``: for a case ID, its current episode's, episode 1 created
+        on first use (a linked case's start, a first identification).
 
-        Raises :class:`CaseErased` if it was destroyed: an erased case is never re-keyed.
+        Raises :class:`CaseErased` if that key was destroyed: an erased episode is never
+        re-keyed (only :meth:`open_episode`, after an accepted identification, makes a new
+        episode with a new key); :class:`UnknownKey` for an episode scope that was never
+        opened.
+        """
+        ...
+
+    def episodes(self, case_id: str) -> list[Episode]:
+        """The case's episodes, oldest first (empty: never opened here)."""
+        ...
+
+    def open_episode(
+        self,
+        case_id: str,
+        *,
+        after: int,
+        closed_at: datetime | None = None,
+        closed_run: str | None = None,
+    ) -> Episode:
+        """Open the episode after episode ``after`` (0: the first) with a new data key, for an
+        accepted identification (R1, issue 12); episode ``after``, closed or erased, is recorded
+        as closed at ``closed_at`` (now if None) by run ``closed_run``.
+
+        Compare-and-set: if an episode newer than ``after`` exists already (a concurrent
+        identification opened it), that one is returned and nothing is made.
         """
         ...
 
@@ -87,7 +166,9 @@ class KeyStore(Protocol):
         ...
 
     def destroy(self, scope: str, former_members: Iterable[str] = ()) -> bool:
-        """Destroy ``scope``'s data key for good; False if it was already destroyed.
+        """Destroy ``scope``'s data key for good; False if it was already destroyed. For a
+        case ID: its current episode's (a case never opened gets an erased episode 1, so that
+        nothing is sealed under it until an identification opens episode 2).
 
         ``former_members`` (organisation codes, e.g. ``"caritas"``; never personal data) are
         kept beside the destroyed key: the organisations that may still learn that the case
@@ -95,25 +176,71 @@ class KeyStore(Protocol):
         """
         ...
 
-    def is_destroyed(self, scope: str) -> bool: ...
+    def is_destroyed(self, scope: str) -> bool:
+        """``scope``'s key is destroyed: for a case ID, its current episode's (a case whose
+        person was identified again after an erasure is not erased)."""
+        ...
 
     def former_members(self, scope: str) -> frozenset[str]:
         """The organisations recorded by :meth:`destroy` for an erased ``scope`` (empty for a
-        case that is not erased, or was erased with none recorded)."""
+        case that is not erased, or was erased with none recorded); for a case ID, those of
+        every erased episode of it."""
+        ...
+
+    def episodes_closed_before(self, cutoff: datetime) -> list[Episode]:
+        """Every episode not erased that was recorded closed (by :meth:`open_episode`) before
+        ``cutoff``: the earlier episodes whose retention may be over (the retention sweep)."""
         ...
 
 
 def key_id_for(scope: str) -> str:
-    """The ID of ``scope``'s data key. It names the case (a pseudonym), never the person."""
+    """The ID of ``scope``'s data key. It names the case (a pseudonym) and its episode, never
+    the person: ``<case>/dk1`` for episode 1, ``<case>/e<N>/dk1`` for episode N."""
     return f"{scope}/dk1"
 
 
 def scope_of(key_id: str) -> str:
-    """The scope (case ID) a data key ID belongs to."""
+    """The scope (a case ID for episode 1, ``<case>/e<N>`` for a later episode) a data key ID
+    belongs to."""
     scope, _, version = key_id.rpartition("/")
     if not scope or not version.startswith("dk"):
         raise UnknownKey(f"not a Pathway data key ID: {key_id!r}")
     return scope
+
+
+_EPISODE_MARK = "/e"
+
+
+def episode_scope(case_id: str, number: int) -> str:
+    """The key scope of the case's episode ``number`` (issue 12): the case ID itself for
+    episode 1 (as before episodes existed), ``<case>/e<N>`` after."""
+    if number < 1:
+        raise ValueError("episodes count from 1")
+    return case_id if number == 1 else f"{case_id}{_EPISODE_MARK}{number}"
+
+
+def episode_ref(case_id: str, number: int) -> str:
+    """The unambiguous address of the case's episode ``number``: ``<case>/e<N>``, for episode
+    1 too (a bare case ID means the case's current episode)."""
+    return f"{case_id}{_EPISODE_MARK}{number}"
+
+
+def stored_scope(ref: str) -> str:
+    """The key scope under which episode ``ref`` (``<case>/e<N>``) keeps its key (the case ID
+    for episode 1); a bare case ID is returned as it is."""
+    return episode_scope(case_of(ref), episode_number(ref))
+
+
+def case_of(scope: str) -> str:
+    """The case ID of a key scope (a case ID, or an episode's ``<case>/e<N>``)."""
+    case_id, mark, number = scope.rpartition(_EPISODE_MARK)
+    return case_id if mark and number.isdigit() else scope
+
+
+def episode_number(scope: str) -> int:
+    """The episode a key scope names (1 for a bare case ID)."""
+    _, mark, number = scope.rpartition(_EPISODE_MARK)
+    return int(number) if mark and number.isdigit() else 1
 
 
 class MasterKeyRing:
@@ -194,11 +321,28 @@ CREATE TABLE IF NOT EXISTS data_keys (
     wrapped     BLOB,
     created_at  TEXT NOT NULL,
     destroyed_at TEXT,
-    former_members TEXT
+    former_members TEXT,
+    closed_at   TEXT,
+    closed_run  TEXT
 )
 """
-#: Key stores made before issue 11 lack the column of former members.
-_MIGRATIONS = ("ALTER TABLE data_keys ADD COLUMN former_members TEXT",)
+#: Columns added since the first key stores: the former members (issue 11), and when an
+#: episode closed and by which run (issue 12). A row is one episode's key.
+_MIGRATIONS = {
+    "former_members": "ALTER TABLE data_keys ADD COLUMN former_members TEXT",
+    "closed_at": "ALTER TABLE data_keys ADD COLUMN closed_at TEXT",
+    "closed_run": "ALTER TABLE data_keys ADD COLUMN closed_run TEXT",
+}
+
+_Row = tuple[str, str, str | None, bytes | None, str | None]
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 class SqliteKeyStore:
@@ -220,8 +364,8 @@ class SqliteKeyStore:
         with self._db() as db:
             db.execute(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(data_keys)")}
-            if "former_members" not in columns:
-                for statement in _MIGRATIONS:
+            for column, statement in _MIGRATIONS.items():
+                if column not in columns:
                     db.execute(statement)
 
     def _conn(self) -> sqlite3.Connection:
@@ -235,9 +379,7 @@ class SqliteKeyStore:
             self._local.conn = conn
         return conn
 
-    def _read(
-        self, column: str, value: str
-    ) -> tuple[str, str, str | None, bytes | None, str | None] | None:
+    def _read(self, column: str, value: str) -> _Row | None:
         return self._row(self._conn(), column, value)
 
     @contextmanager
@@ -252,9 +394,7 @@ class SqliteKeyStore:
             raise
         conn.execute("COMMIT")
 
-    def _row(
-        self, db: sqlite3.Connection, column: str, value: str
-    ) -> tuple[str, str, str | None, bytes | None, str | None] | None:
+    def _row(self, db: sqlite3.Connection, column: str, value: str) -> _Row | None:
         row = db.execute(
             f"SELECT key_id, scope, master_id, wrapped, destroyed_at FROM data_keys "  # noqa: S608 - column is one of two literals
             f"WHERE {column} = ?",
@@ -262,29 +402,99 @@ class SqliteKeyStore:
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
-    def _open(self, row: tuple[str, str, str | None, bytes | None, str | None]) -> DataKey:
+    def _open(self, row: _Row) -> DataKey:
         key_id, scope, master_id, wrapped, destroyed_at = row
         if destroyed_at is not None or master_id is None or wrapped is None:
             raise CaseErased(scope)
         return DataKey(key_id, scope, self.ring.unwrap(master_id, wrapped, key_id))
 
+    def _episodes(self, db: sqlite3.Connection, case_id: str) -> list[Episode]:
+        prefix = case_id + _EPISODE_MARK
+        rows = db.execute(
+            "SELECT scope, created_at, closed_at, closed_run, destroyed_at FROM data_keys "
+            "WHERE scope = ? OR substr(scope, 1, ?) = ?",
+            (case_id, len(prefix), prefix),
+        ).fetchall()
+        found = [
+            Episode(
+                case_id=case_id,
+                number=episode_number(scope),
+                opened_at=datetime.fromisoformat(created_at),
+                closed_at=_time(closed_at),
+                closed_run=closed_run,
+                erased_at=_time(destroyed_at),
+            )
+            for scope, created_at, closed_at, closed_run, destroyed_at in rows
+            if case_of(scope) == case_id
+        ]
+        return sorted(found, key=lambda e: e.number)
+
+    def episodes(self, case_id: str) -> list[Episode]:
+        return self._episodes(self._conn(), case_id)
+
+    def _current_scope(self, db: sqlite3.Connection, scope: str) -> str | None:
+        """The stored scope of an episode's address; for a case ID its newest episode's (None
+        if it has none)."""
+        if case_of(scope) != scope:
+            return stored_scope(scope)
+        episodes = self._episodes(db, scope)
+        return episodes[-1].scope if episodes else None
+
+    def _insert_key(self, db: sqlite3.Connection, scope: str) -> DataKey:
+        key_id = key_id_for(scope)
+        material = AESGCM.generate_key(bit_length=8 * KEY_BYTES)
+        master_id, wrapped = self.ring.wrap(material, key_id)
+        db.execute(
+            "INSERT INTO data_keys (key_id, scope, master_id, wrapped, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key_id, scope, master_id, wrapped, _now()),
+        )
+        return DataKey(key_id, scope, material)
+
     def data_key(self, scope: str) -> DataKey:
-        row = self._read("scope", scope)
-        if row is not None:
+        current = self._current_scope(self._conn(), scope)
+        if current is not None:
+            row = self._read("scope", current)
+            if row is None:
+                raise UnknownKey(f"no data key for {scope}")
             return self._open(row)
         with self._db() as db:
-            row = self._row(db, "scope", scope)  # another process may have just made it
-            if row is None:
-                key_id = key_id_for(scope)
-                material = AESGCM.generate_key(bit_length=8 * KEY_BYTES)
-                master_id, wrapped = self.ring.wrap(material, key_id)
-                db.execute(
-                    "INSERT INTO data_keys (key_id, scope, master_id, wrapped, created_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (key_id, scope, master_id, wrapped, datetime.now(UTC).isoformat()),
-                )
-                return DataKey(key_id, scope, material)
+            current = self._current_scope(db, scope)  # another process may have just made it
+            if current is None:
+                return self._insert_key(db, episode_scope(scope, 1))
+            row = self._row(db, "scope", current)
+        if row is None:
+            raise UnknownKey(f"no data key for {scope}")
         return self._open(row)
+
+    def open_episode(
+        self,
+        case_id: str,
+        *,
+        after: int,
+        closed_at: datetime | None = None,
+        closed_run: str | None = None,
+    ) -> Episode:
+        if case_of(case_id) != case_id:
+            raise ValueError("open_episode takes a case ID")
+        with self._db() as db:
+            episodes = self._episodes(db, case_id)
+            latest = episodes[-1] if episodes else None
+            if latest is not None and latest.number > after:
+                return latest  # a concurrent identification opened it
+            if latest is not None:
+                db.execute(
+                    "UPDATE data_keys SET closed_at = COALESCE(closed_at, ?), closed_run = "
+                    "COALESCE(closed_run, ?) WHERE scope = ?",
+                    (
+                        (closed_at or datetime.now(UTC)).astimezone(UTC).isoformat(),
+                        closed_run,
+                        latest.scope,
+                    ),
+                )
+            number = 1 if latest is None else latest.number + 1
+            self._insert_key(db, episode_scope(case_id, number))
+            return self._episodes(db, case_id)[-1]
 
     def data_key_by_id(self, key_id: str) -> DataKey:
         row = self._read("key_id", key_id)
@@ -295,22 +505,25 @@ class SqliteKeyStore:
     def destroy(self, scope: str, former_members: Iterable[str] = ()) -> bool:
         members = ",".join(sorted(set(former_members)))
         with self._db() as db:
-            row = self._row(db, "scope", scope)
+            target = self._current_scope(db, scope)
+            row = None if target is None else self._row(db, "scope", target)
             if row is not None and row[4] is not None:
                 return False
-            now = datetime.now(UTC).isoformat()
+            now = _now()
             if row is None:
-                # Erasing a case that never had a key still blocks one from being made later.
+                # Erasing a case that never had a key still blocks one from being made later
+                # without an identification (which opens the next episode).
+                target = target or episode_scope(scope, 1)
                 db.execute(
                     "INSERT INTO data_keys (key_id, scope, created_at, destroyed_at, "
                     "former_members) VALUES (?, ?, ?, ?, ?)",
-                    (key_id_for(scope), scope, now, now, members),
+                    (key_id_for(target), target, now, now, members),
                 )
             else:
                 db.execute(
                     "UPDATE data_keys SET wrapped = NULL, master_id = NULL, "
                     "destroyed_at = ?, former_members = ? WHERE scope = ?",
-                    (now, members, scope),
+                    (now, members, target),
                 )
         # Until a checkpoint, the page that held the wrapped key stays in the database file (and
         # the WAL keeps frames of it): write the new page back and truncate the WAL now.
@@ -318,19 +531,42 @@ class SqliteKeyStore:
         return True
 
     def is_destroyed(self, scope: str) -> bool:
-        row = self._read("scope", scope)
+        target = self._current_scope(self._conn(), scope)
+        row = None if target is None else self._read("scope", target)
         return row is not None and row[4] is not None
 
     def former_members(self, scope: str) -> frozenset[str]:
-        row = (
+        conn = self._conn()
+        scopes = (
+            [e.scope for e in self._episodes(conn, scope) if e.erased]
+            if case_of(scope) == scope
+            else [stored_scope(scope)]
+        )
+        members: set[str] = set()
+        for target in scopes:
+            row = conn.execute(
+                "SELECT former_members FROM data_keys WHERE scope = ? AND destroyed_at IS NOT NULL",
+                (target,),
+            ).fetchone()
+            if row is not None and row[0]:
+                members.update(row[0].split(","))
+        return frozenset(members)
+
+    def episodes_closed_before(self, cutoff: datetime) -> list[Episode]:
+        rows = (
             self._conn()
             .execute(
-                "SELECT former_members FROM data_keys WHERE scope = ? AND destroyed_at IS NOT NULL",
-                (scope,),
+                "SELECT DISTINCT scope FROM data_keys WHERE destroyed_at IS NULL "
+                "AND closed_at IS NOT NULL AND closed_at < ?",
+                (cutoff.astimezone(UTC).isoformat(),),
             )
-            .fetchone()
+            .fetchall()
         )
-        return frozenset(row[0].split(",")) if row is not None and row[0] else frozenset()
+        found = []
+        for (scope,) in rows:
+            number = episode_number(scope)
+            found += [e for e in self.episodes(case_of(scope)) if e.number == number]
+        return found
 
     def rewrap_all(self) -> int:
         """Re-wrap every live data key under the newest master key; returns how many moved."""

@@ -130,8 +130,8 @@ async def post_case(
     settings = gw.settings
     case_id = case_id_for(event.subject_ref, settings.pepper)
     request.state.audit["case_id"] = case_id
-    if gw.erased(case_id):
-        raise gone(case_id)
+    # An erased person identified again opens a new episode of the case (R1, issue 12): no
+    # refusal here. CaseErased below is only a race with an erasure of the episode just opened.
     try:
         case_id, result = await case_update(
             gw,

@@ -284,7 +284,8 @@ class TestEvents:
     async def test_erased_case(self, service: Service, deployment: Deployment) -> None:
         """An erased case answers 410 to the operator and its former members (the police
         identified, Caritas led); to other organisations reads and events alike answer as for a
-        case that never was (404); an identification of the erased person opens a new episode (201; R1, issue 12)."""
+        case that never was (404); an identification of the erased person opens a new episode
+        (201; R1, issue 12)."""
         case_id = await open_case(service, "gw-erased")
         await erase_case(service.client, deployment.store, case_id, by="dpo", why="request")
         assert_problem(

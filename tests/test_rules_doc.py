@@ -325,10 +325,10 @@ class TestTheChecksCatchDrift:
         assert structure_problems(broken)
 
     def test_a_renamed_function_is_caught(self) -> None:
-        text = doc_text().replace("__init__.py::_open_case`", "__init__.py::_on_identified`", 1)
+        text = doc_text().replace("assistance.py::_open_case`", "assistance.py::_on_identified`", 1)
         assert (
-            "pathway/domain/rules/__init__.py::_on_identified: "
-            "pathway/domain/rules/__init__.py defines no _on_identified" in broken_locations(text)
+            "pathway/domain/rules/assistance.py::_on_identified: "
+            "pathway/domain/rules/assistance.py defines no _on_identified" in broken_locations(text)
         )
 
     def test_a_renamed_test_is_caught(self) -> None:
@@ -341,7 +341,7 @@ class TestTheChecksCatchDrift:
         assert "pathway/domain/idz.py::case_id_for: no such file" in broken_locations(text)
 
     def test_a_location_split_over_two_lines_is_caught(self) -> None:
-        text = doc_text() + "\n`pathway/domain/rules/__init__.py::\n_open_case`\n"
+        text = doc_text() + "\n`pathway/domain/rules/assistance.py::\n_open_case`\n"
         assert any("cannot read" in p for p in broken_locations(text))
 
     def test_an_entry_without_tests_is_caught(self) -> None:

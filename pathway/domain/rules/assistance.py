@@ -1,0 +1,555 @@
+"""General rights of every victim (R1–R5) and crisis accommodation with the rights that start
+there (K1, K2, K4, K5): the case from identification, through crisis accommodation and the
+reflection period, to leaving assistance.
+
+- R1, help on reasonable grounds: “assistance and support as soon as the authorised
+  authorities have reasonable grounds to suspect that the person has been a victim of
+  trafficking in human beings” (:func:`_open_case`, :func:`_first_members`; a victim who
+  leaves without notice, :func:`_departed`).
+- R2, the NGO interview first: “an individual interview with a representative of a
+  non-governmental and/or humanitarian organisation before the Police launch an information
+  gathering process” (:func:`_ngo_interview`, :func:`_police_information_gathering`).
+- R3, information on nine subjects: “information (in a language the victim understands) on:”
+  … “how the victim can be entitled to the reimbursement of costs incurred as a result of
+  their participation in criminal proceedings” (:func:`_open_case`,
+  :func:`_rights_information`, :func:`_expire_rights_information`).
+- R4, a trusted person: “the presence of representatives of non-governmental and/or
+  humanitarian organisations or other persons whom the victim trusts in the interview with
+  police officers” (:func:`_police_information_gathering`).
+- R5, help never conditional: “Accommodation, assistance and support are not conditional upon
+  the readiness of the victim to cooperate in the pre-trial procedure or criminal
+  proceedings.” (:func:`_cooperation` records it and nothing reads it;
+  :func:`_expire_reflection` keeps the victim in assistance).
+- K1, crisis accommodation: “comprehensive assistance provided for up to 30 days to identified
+  victims, both adults and children, who need immediate removal from their current
+  environment” (:func:`_crisis_accommodation`, :func:`_crisis_ended`, :func:`_expire_crisis`).
+- K2, consent: “Upon placement the victims accept assistance and accommodation by way of a
+  written statement” … “Victims are accommodated with their consent”
+  (:func:`_consent_or_reject`, :func:`_consent_withdrawn`).
+- K4, special needs: “Victims with special needs are provided with appropriate help, in
+  particular when their needs are related to pregnancy, their health condition, disability,
+  mental and psychological disorders or severe forms of psychological, physical or sexual
+  abuse that they experienced.” (:func:`_special_need`, :func:`_special_need_referred`).
+- K5, recovery and reflection: “a 30-day period of recovery and reflection to recover, escape
+  the influence of traffickers, and get information about the voluntary forms of the further
+  support programme and possibilities of cooperating with state authorities”
+  (:func:`_start_reflection`, :func:`_reflection_started`, :func:`_further_support`,
+  :func:`_decision_taken`, :func:`_expire_reflection`).
+
+The placements' shared steps (:func:`_placement_members`, :func:`_end_placement`) serve safe
+accommodation too (:mod:`pathway.domain.rules.safe_accommodation`). R6 (each role sees only
+what it needs) is kept by the numbering of notifications (:mod:`pathway.domain.rules.core`) and
+by the access policy, not here; K3 (what crisis accommodation offers) is not yet modelled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pathway.domain import events as ev
+from pathway.domain import membership
+from pathway.domain.calendar import local_date
+from pathway.domain.events import BaseEvent, Placement, RightsSubject
+from pathway.domain.membership import MemberRole
+from pathway.domain.organisations import Organisation as Org
+from pathway.domain.rules.children import _open_child_track, _set_age_timers
+from pathway.domain.rules.core import Expiry, Handler, _Change, _Duty, _reject
+from pathway.domain.rules.residence import _residence_authority
+from pathway.domain.state import (
+    EXIT_PHASES,
+    CaseState,
+    Cooperation,
+    DeadlineKind,
+    ObligationKind,
+    Phase,
+    PlacementRecord,
+    PoliceInterview,
+    RightsGiven,
+    SpecialNeedRecord,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Identification and the first steps (R1–R4)
+# ---------------------------------------------------------------------------------------------
+
+
+def _open_case(change: _Change, event: ev.Identified) -> None:
+    """R1: assistance starts at identification, before any formal status."""
+    state, cfg = change.state, change.config
+    sla_due = event.occurred_at + cfg.rights_information_sla
+    _first_members(change, event)
+    change.open_obligation(
+        _Duty(
+            ObligationKind.NGO_INTERVIEW,
+            "R2",
+            state.lead_ngo,
+            "Hold the individual interview with the victim before the police gather information.",
+        )
+    )
+    for subject in RightsSubject:
+        change.open_obligation(
+            _Duty(
+                ObligationKind.RIGHTS_INFORMATION,
+                "R3",
+                state.lead_ngo,
+                "Inform the victim, in a language they understand, on subject "
+                f"({subject.value[0]}).",
+            ),
+            due_at=sla_due,
+            suffix=subject.value,
+        )
+    change.set_deadline(DeadlineKind.RIGHTS_INFORMATION, "R3", sla_due)
+    change.notify(
+        [state.lead_ngo],
+        "case_identified",
+        "R1",
+        "New case: assistance starts now. Hold the individual interview (R2) and give the "
+        "rights information on all nine subjects (R3).",
+        due_at=sla_due,
+    )
+    if event.organisation is not Org.POLICE:
+        change.notify(
+            [Org.POLICE],
+            "case_identified",
+            "R1",
+            "New case identified by another authority; no information gathering "
+            "before the NGO interview (R2).",
+        )
+    state.found_in = event.found_in
+    if state.is_minor_at(event.occurred_at):
+        _open_child_track(change, event.occurred_at)
+
+
+def _first_members(change: _Change, event: ev.Identified) -> None:
+    """R1: the identifying authority, the NGO that leads the case and the police (told of
+    every case, R2) are its first members; the migration authority too for a third-country
+    national (S3, S4)."""
+    change.add_member(
+        event.organisation,
+        MemberRole.IDENTIFYING_AUTHORITY,
+        "R1",
+        "identified the person on reasonable grounds and opened the case (R1)",
+    )
+    change.set_lead(change.state.lead_ngo, "R2")
+    if event.organisation is not Org.POLICE:
+        change.add_member(
+            Org.POLICE,
+            MemberRole.ASSIGNED,
+            "R2",
+            "told of the new case: no information gathering before the NGO interview (R2)",
+        )
+    _residence_authority(change)
+
+
+def _ngo_interview(change: _Change, event: ev.NgoInterviewHeld) -> None:
+    change.state.ngo_interview_at = event.occurred_at
+    change.set_lead(event.organisation, "R2")
+    change.close_obligations(event.event_id, ObligationKind.NGO_INTERVIEW)
+
+
+def _rights_information(change: _Change, event: ev.RightsInformationGiven) -> None:
+    state = change.state
+    if state.person.languages and event.language not in state.person.languages:
+        # The reason names no recorded language: error texts travel to senders and logs.
+        _reject(
+            "R3",
+            "language",
+            "information must be given in a language the victim is recorded as understanding",
+        )
+    for subject in event.subjects:
+        state.rights_information[subject] = RightsGiven(
+            at=event.occurred_at,
+            language=event.language,
+            interpreter_used=event.interpreter_used,
+            by=event.organisation,
+        )
+    change.close_obligations(
+        event.event_id,
+        ids=[f"{ObligationKind.RIGHTS_INFORMATION.value}:{s.value}" for s in event.subjects],
+    )
+    if len(state.rights_information) == len(RightsSubject):
+        change.end_deadline(DeadlineKind.RIGHTS_INFORMATION)
+
+
+def _police_information_gathering(
+    change: _Change, event: ev.PoliceInformationGatheringStarted
+) -> None:
+    state = change.state
+    if state.ngo_interview_at is None or state.ngo_interview_at > event.occurred_at:
+        _reject(
+            "R2",
+            "type",
+            "the individual interview with an NGO must take place before the police start "
+            "gathering information",
+        )
+    state.police_interview = PoliceInterview(
+        at=event.occurred_at,
+        trusted_person_offered=event.trusted_person_offered,
+        present=event.present,
+    )
+
+
+def _cooperation(change: _Change, event: ev.CooperationRecorded) -> None:
+    """R5: recorded only. No rule reads it to end or refuse assistance."""
+    change.state.cooperation = Cooperation(
+        at=event.occurred_at,
+        willing_to_cooperate=event.willing_to_cooperate,
+        willing_to_be_witness=event.willing_to_be_witness,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Special needs (K4)
+# ---------------------------------------------------------------------------------------------
+
+
+def _special_need(change: _Change, event: ev.SpecialNeedFlagged) -> None:
+    state = change.state
+    provider = event.provider or state.lead_ngo
+    state.special_needs.append(
+        SpecialNeedRecord(
+            need=event.need,
+            detail=event.detail,
+            provider=provider,
+            flagged_at=event.occurred_at,
+        )
+    )
+    # The obligation's ID and the notification name no need: that is a health detail.
+    change.open_obligation(
+        _Duty(
+            ObligationKind.SPECIAL_NEED_REFERRAL,
+            "K4",
+            provider,
+            "Refer the person for appropriate help with a special need (K4).",
+        ),
+        suffix=str(len(state.special_needs)),
+    )
+    change.notify(
+        [provider],
+        "special_need_referral",
+        "K4",
+        "A special need calls for appropriate help: see the case and refer (K4).",
+    )
+
+
+def _special_need_referred(change: _Change, event: ev.SpecialNeedReferralMade) -> None:
+    state = change.state
+    for number, record in enumerate(state.special_needs, start=1):
+        if record.need is event.need and record.referred_at is None:
+            record.referred_at = event.occurred_at
+            change.add_member(
+                record.provider,
+                MemberRole.PROVIDER,
+                "K4",
+                "provides appropriate help with a special need (K4)",
+            )
+            change.close_obligations(
+                event.event_id, ids=[f"{ObligationKind.SPECIAL_NEED_REFERRAL.value}:{number}"]
+            )
+            return
+    _reject("K4", "need", "no unreferred special need of this kind is flagged")
+
+
+# ---------------------------------------------------------------------------------------------
+# Crisis accommodation, consent and reflection (K1, K2, K5)
+# ---------------------------------------------------------------------------------------------
+
+
+def _consent_or_reject(
+    rule: str, event: ev.CrisisAccommodationPlaced | ev.SafeAccommodationPlaced
+) -> ev.WrittenConsent:
+    if event.consent is None:
+        _reject(rule, "consent", "placement needs the victim's consent by written statement")
+    if event.consent.signed_on > local_date(event.occurred_at):
+        _reject(rule, "consent.signed_on", "the written consent is dated after the placement")
+    return event.consent
+
+
+def _start_reflection(change: _Change, at: datetime) -> None:
+    """K5: the 30-day recovery and reflection period, with its reminder to NGO and police."""
+    state, cfg = change.state, change.config
+    state.reflection_started_at = at
+    due = at + cfg.reflection_period
+    change.set_deadline(
+        DeadlineKind.REFLECTION_PERIOD,
+        "K5",
+        due,
+        due - cfg.reflection_reminder,
+        [Org.POLICE],
+        lead_ngo=True,
+    )
+    if state.phase in (Phase.IDENTIFIED, *EXIT_PHASES):
+        state.phase = Phase.REFLECTION
+
+
+def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) -> None:
+    state, cfg = change.state, change.config
+    consent = _consent_or_reject("K2", event)
+    if state.crisis_accommodation is not None and state.crisis_accommodation.active:
+        _reject("K1", "type", "the victim is already in crisis accommodation")
+    state.crisis_accommodation = PlacementRecord(
+        provider=event.organisation,
+        since=event.occurred_at,
+        consent_signed_on=consent.signed_on,
+    )
+    change.set_lead(event.organisation, "K1")
+    _placement_members(change, Placement.CRISIS_ACCOMMODATION, event.organisation)
+    due = event.occurred_at + cfg.crisis_accommodation
+    change.set_deadline(
+        DeadlineKind.CRISIS_ACCOMMODATION,
+        "K1",
+        due,
+        due - cfg.crisis_accommodation_reminder,
+        [Org.CARITAS, Org.LABOUR_MINISTRY],
+    )
+    if state.reflection_started_at is None:
+        _start_reflection(change, event.occurred_at)
+    elif state.phase in EXIT_PHASES:
+        state.phase = Phase.REFLECTION
+
+
+def _reflection_started(change: _Change, event: ev.ReflectionPeriodStarted) -> None:
+    if change.state.reflection_started_at is not None:
+        _reject("K5", "type", "the reflection period has already started")
+    _start_reflection(change, event.occurred_at)
+
+
+def _decision_taken(change: _Change, by: str) -> None:
+    """K5: a decision on further support ends the reflection decision point."""
+    change.end_deadline(DeadlineKind.REFLECTION_PERIOD)
+    change.close_obligations(
+        by, ObligationKind.REFLECTION_DECISION, ObligationKind.FOLLOW_ON_PLACEMENT
+    )
+
+
+def _further_support(change: _Change, event: ev.FurtherSupportDecided) -> None:
+    change.state.further_support = event.option
+    _decision_taken(change, event.event_id)
+    referral = membership.REFERRALS.get(event.option)
+    if referral is not None:  # K5: a referral to Ključ makes it a member (S1, I1)
+        change.add_member(Org.KLJUC, MemberRole.REFERRED, *referral)
+
+
+#: What each placement's provider and co-financing ministry are members for, and by which rule.
+_PLACEMENT_MEMBERS: dict[Placement, tuple[str, Org, str, str]] = {
+    Placement.CRISIS_ACCOMMODATION: (
+        "K1",
+        Org.LABOUR_MINISTRY,
+        "provides crisis accommodation (K1, K3)",
+        "co-finances crisis accommodation; alerted at 30 days (K1)",
+    ),
+    Placement.SAFE_ACCOMMODATION: (
+        "S1",
+        Org.INTERIOR_MINISTRY,
+        "provides safe accommodation (S1, S2)",
+        "co-finances safe accommodation (S1)",
+    ),
+}
+
+
+def _placement_members(change: _Change, placement: Placement, provider: Org) -> None:
+    rule, ministry, provides, finances = _PLACEMENT_MEMBERS[placement]
+    change.add_member(provider, MemberRole.PROVIDER, rule, provides)
+    change.add_member(ministry, MemberRole.CO_FINANCER, rule, finances)
+
+
+def _end_placement(change: _Change, placement: Placement, reason: str) -> bool:
+    state = change.state
+    record = (
+        state.crisis_accommodation
+        if placement is Placement.CRISIS_ACCOMMODATION
+        else state.safe_accommodation
+    )
+    if record is None or not record.active:
+        return False
+    record.ended_at = change.now
+    record.end_reason = reason
+    if placement is Placement.CRISIS_ACCOMMODATION:
+        change.end_deadline(DeadlineKind.CRISIS_ACCOMMODATION)
+    rule, ministry, _, _ = _PLACEMENT_MEMBERS[placement]
+    why = f"the placement ended: {reason}"
+    change.end_member(record.provider, MemberRole.PROVIDER, rule, why, given_by=rule)
+    change.end_member(ministry, MemberRole.CO_FINANCER, rule, why, given_by=rule)
+    return True
+
+
+def _crisis_ended(change: _Change, event: ev.CrisisAccommodationEnded) -> None:
+    if not _end_placement(change, Placement.CRISIS_ACCOMMODATION, "ended"):
+        _reject("K1", "type", "the victim is not in crisis accommodation")
+
+
+def _consent_withdrawn(change: _Change, event: ev.ConsentWithdrawn) -> None:
+    """K2: withdrawal ends the placement, never the other rights (reflection, permits...)."""
+    if not _end_placement(change, event.placement, "consent withdrawn (K2)"):
+        _reject("K2", "placement", f"the victim is not in {event.placement.value}")
+
+
+# ---------------------------------------------------------------------------------------------
+# New facts, and leaving assistance
+# ---------------------------------------------------------------------------------------------
+
+
+def _facts_updated(change: _Change, event: ev.FactsUpdated) -> None:
+    state = change.state
+    state.person = event.person
+    _residence_authority(change)
+    if state.child_protection is None and state.is_minor_at(event.occurred_at):
+        _open_child_track(change, event.occurred_at)  # an age estimate may reveal a child
+    elif state.child_track_open_at(event.occurred_at):
+        _set_age_timers(change)
+
+
+def _leave_assistance(change: _Change, event: BaseEvent, phase: Phase) -> None:
+    """Exits: placements and the accommodation timers end; legal-status timers go on."""
+    state = change.state
+    _end_placement(change, Placement.CRISIS_ACCOMMODATION, phase.value)
+    _end_placement(change, Placement.SAFE_ACCOMMODATION, phase.value)
+    change.end_deadline(DeadlineKind.REFLECTION_PERIOD)
+    change.end_deadline(DeadlineKind.RIGHTS_INFORMATION)
+    change.close_obligations(
+        event.event_id,
+        ObligationKind.NGO_INTERVIEW,
+        ObligationKind.RIGHTS_INFORMATION,
+        ObligationKind.REFLECTION_DECISION,
+        ObligationKind.FOLLOW_ON_PLACEMENT,
+        ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS,
+    )
+    state.phase = phase
+
+
+def _returned_home(change: _Change, event: ev.ReturnedHome) -> None:
+    _leave_assistance(change, event, Phase.RETURNED_HOME)
+
+
+def _departed(change: _Change, event: ev.Departed) -> None:
+    _leave_assistance(change, event, Phase.DECLINED_LEFT)
+    if event.arbitrary:
+        change.notify(
+            [Org.POLICE, change.state.lead_ngo],
+            "arbitrary_departure",
+            "R1",
+            "The victim left assistance without notice: check on their safety. The case stays "
+            "open and assistance resumes if they return.",
+        )
+
+
+def _case_closed(change: _Change, event: ev.CaseClosed) -> None:
+    state = change.state
+    _leave_assistance(change, event, Phase.CLOSED)
+    for kind in list(state.deadlines):
+        change.end_deadline(kind)
+    change.close_obligations(event.event_id, *ObligationKind)
+    state.closed_at = event.occurred_at
+
+
+# ---------------------------------------------------------------------------------------------
+# Time
+# ---------------------------------------------------------------------------------------------
+
+
+def _follow_on_decided(state: CaseState) -> bool:
+    return state.further_support is not None or (
+        state.safe_accommodation is not None and state.safe_accommodation.active
+    )
+
+
+def _expire_rights_information(change: _Change) -> None:
+    state = change.state
+    missing = [s for s in RightsSubject if s not in state.rights_information]
+    if not missing:
+        return
+    letters = ", ".join(f"({s.value[0]})" for s in missing)
+    for ob in state.open_obligations:
+        if ob.kind is ObligationKind.RIGHTS_INFORMATION and ob.escalated_at is None:
+            ob.escalated_at = change.now
+    change.notify(
+        [state.lead_ngo],
+        "rights_information_escalation",
+        "R3",
+        f"Rights information is overdue on subjects {letters}: give it now, in a "
+        "language the victim understands.",
+    )
+
+
+def _expire_reflection(change: _Change) -> None:
+    state = change.state
+    action = (
+        "The reflection period has ended: decide with the victim on safe accommodation, "
+        "return or other support. The victim stays in assistance (K5, R5)."
+    )
+    change.open_obligation(_Duty(ObligationKind.REFLECTION_DECISION, "K5", state.lead_ngo, action))
+    change.notify([state.lead_ngo, Org.POLICE], "reflection_period_ended", "K5", action)
+
+
+def _expire_crisis(change: _Change) -> None:
+    if _follow_on_decided(change.state):
+        return
+    action = (
+        "Crisis accommodation reached 30 days with no follow-on placement decided: "
+        "decide the follow-on placement (K1)."
+    )
+    change.open_obligation(
+        _Duty(ObligationKind.FOLLOW_ON_PLACEMENT, "K1", Org.CARITAS, action), escalated=True
+    )
+    change.notify(
+        [Org.CARITAS, Org.LABOUR_MINISTRY], "crisis_accommodation_escalation", "K1", action
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# This track's tables, which pathway.domain.rules.dispatch and .deadlines merge with the others'
+# ---------------------------------------------------------------------------------------------
+
+#: The events this track applies, and the function that applies each.
+HANDLERS: dict[type[BaseEvent], Handler] = {
+    ev.NgoInterviewHeld: _ngo_interview,
+    ev.RightsInformationGiven: _rights_information,
+    ev.PoliceInformationGatheringStarted: _police_information_gathering,
+    ev.CooperationRecorded: _cooperation,
+    ev.SpecialNeedFlagged: _special_need,
+    ev.SpecialNeedReferralMade: _special_need_referred,
+    ev.CrisisAccommodationPlaced: _crisis_accommodation,
+    ev.ReflectionPeriodStarted: _reflection_started,
+    ev.FurtherSupportDecided: _further_support,
+    ev.CrisisAccommodationEnded: _crisis_ended,
+    ev.ConsentWithdrawn: _consent_withdrawn,
+    ev.FactsUpdated: _facts_updated,
+    ev.ReturnedHome: _returned_home,
+    ev.Departed: _departed,
+    ev.CaseClosed: _case_closed,
+}
+
+#: The rules each event's timeline entry cites (identification: :func:`_open_case`; new facts
+#: and the exits cite none).
+EVENT_RULES: dict[str, str] = {
+    "identified": "R1",
+    "ngo_interview_held": "R2",
+    "rights_information_given": "R3",
+    "police_information_gathering_started": "R2, R4",
+    "cooperation_recorded": "R5",
+    "special_need_flagged": "K4",
+    "special_need_referral_made": "K4",
+    "crisis_accommodation_placed": "K1, K2",
+    "reflection_period_started": "K5",
+    "further_support_decided": "K5",
+    "crisis_accommodation_ended": "K1",
+    "consent_withdrawn": "K2",
+}
+
+#: What each of this track's deadlines does when it is reached.
+EXPIRIES: dict[DeadlineKind, Expiry] = {
+    DeadlineKind.RIGHTS_INFORMATION: _expire_rights_information,
+    DeadlineKind.REFLECTION_PERIOD: _expire_reflection,
+    DeadlineKind.CRISIS_ACCOMMODATION: _expire_crisis,
+}
+
+#: The reminder sent before each of this track's deadlines that has one (``{due}``: its day).
+REMINDERS: dict[DeadlineKind, str] = {
+    DeadlineKind.RIGHTS_INFORMATION: "Rights information (R3) is due by {due}.",
+    DeadlineKind.REFLECTION_PERIOD: (
+        "The reflection period ends on {due}: prepare the decision on further support (K5)."
+    ),
+    DeadlineKind.CRISIS_ACCOMMODATION: (
+        "Crisis accommodation reaches 30 days on {due}: arrange the follow-on placement (K1)."
+    ),
+}

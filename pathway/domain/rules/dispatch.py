@@ -1,0 +1,164 @@
+"""Applying an event to a case: :func:`decide`, the checks that guard the service itself
+(ACCESS, TIME, CASE, IDEMPOTENCY) and the table of which track handles which event.
+
+The table is built from the tracks' own tables (``HANDLERS``, ``EVENT_RULES`` in each module of
+:mod:`pathway.domain.rules`); an event type two tracks both claim is refused at import.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pathway.domain.rules.accompanying as accompanying
+import pathway.domain.rules.assistance as assistance
+import pathway.domain.rules.children as children
+import pathway.domain.rules.proceedings as proceedings
+import pathway.domain.rules.reintegration as reintegration
+import pathway.domain.rules.residence as residence
+import pathway.domain.rules.safe_accommodation as safe_accommodation
+from pathway.domain import events as ev
+from pathway.domain.config import CaseConfig
+from pathway.domain.events import BaseEvent, CaseEvent
+from pathway.domain.rules.assistance import _open_case
+from pathway.domain.rules.children import _child_checks, _inform_of_measure
+from pathway.domain.rules.core import (
+    RULE_ACCESS,
+    RULE_CASE,
+    RULE_IDEMPOTENCY,
+    RULE_TIME,
+    Accepted,
+    Decision,
+    Effects,
+    Handler,
+    _Change,
+    _Reject,
+    _reject,
+    event_digest,
+    merged,
+    working_copy,
+)
+from pathway.domain.state import RESULTS_KEPT, CaseState, EventResult, Phase, ProcessedEvent
+
+#: Which track's handler applies each event type (identification opens the case instead).
+_HANDLERS: dict[type[BaseEvent], Handler] = merged(
+    assistance.HANDLERS,
+    children.HANDLERS,
+    accompanying.HANDLERS,
+    proceedings.HANDLERS,
+    residence.HANDLERS,
+    safe_accommodation.HANDLERS,
+    reintegration.HANDLERS,
+)
+
+#: The rules each accepted event's timeline entry cites, by event type.
+_EVENT_RULES: dict[str, str] = merged(
+    assistance.EVENT_RULES,
+    children.EVENT_RULES,
+    accompanying.EVENT_RULES,
+    proceedings.EVENT_RULES,
+    residence.EVENT_RULES,
+    safe_accommodation.EVENT_RULES,
+    reintegration.EVENT_RULES,
+)
+
+
+def _common_checks(
+    state: CaseState | None, event: BaseEvent, now: datetime, config: CaseConfig
+) -> None:
+    if event.organisation not in type(event).senders:
+        allowed = ", ".join(sorted(o.value for o in type(event).senders))
+        _reject(
+            RULE_ACCESS,
+            "organisation",
+            f"'{event.organisation.value}' may not send {event.type} events (allowed: {allowed})",
+        )
+    if event.occurred_at > now + config.future_tolerance:
+        _reject(
+            RULE_TIME,
+            "occurred_at",
+            f"the event lies in the future (more than {config.future_tolerance} ahead)",
+        )
+    if state is not None and event.occurred_at < state.opened_at:
+        _reject(RULE_TIME, "occurred_at", "the event lies before the case's identification")
+
+
+def decide(
+    state: CaseState | None,
+    event: CaseEvent,
+    now: datetime,
+    *,
+    case_id: str,
+    config: CaseConfig | None = None,
+    link_secret: str | None = None,
+) -> Decision:
+    """Apply ``event`` at ``now`` to ``state`` (``None`` before identification).
+
+    Pure: ``state`` is not modified. A repeat of an already accepted ``event_id`` returns the
+    first result (marked duplicate) and changes nothing. ``config`` and ``link_secret`` are
+    read only by the identification that opens the case, which keeps them in the new state
+    (``link_secret``: the random secret from which the IDs of the cases this one opens derive,
+    R1; see
+    :func:`~pathway.domain.rules.accompanying._linked_case`).
+    """
+    try:
+        if state is not None:
+            seen = state.processed.get(event.event_id)
+            if seen is not None:
+                if seen.digest != event_digest(event):
+                    _reject(
+                        RULE_IDEMPOTENCY,
+                        "event_id",
+                        "this event_id was already used for a different event",
+                    )
+                result = seen.result or EventResult(
+                    event_id=event.event_id, event_type=event.type, summary=state.summary()
+                )
+                return Accepted(state, Effects(), result.model_copy(update={"duplicate": True}))
+        cfg = state.config if state is not None else (config or CaseConfig())
+        _common_checks(state, event, now, cfg)
+        if isinstance(event, ev.Identified):
+            if state is not None:
+                _reject(RULE_CASE, "type", "this case has already been identified")
+            new = CaseState(
+                case_id=case_id,
+                config=cfg,
+                opened_at=event.occurred_at,
+                person=event.person,
+                link_secret=link_secret,
+            )
+            change = _Change(new, now, event)
+            _open_case(change, event)
+        else:
+            if state is None:
+                _reject(
+                    RULE_CASE,
+                    "type",
+                    "the case has not been opened: the first event must be 'identified'",
+                )
+            if state.phase is Phase.CLOSED:
+                _reject(RULE_CASE, "type", "the case is closed")
+            change = _Change(working_copy(state), now, event)
+            _child_checks(change, event)
+            _HANDLERS[type(event)](change, event)
+            _inform_of_measure(change, event)
+    except _Reject as rejected:
+        return rejected.rejection
+    change.record_event(event, _EVENT_RULES.get(event.type))
+    result = EventResult(
+        event_id=event.event_id, event_type=event.type, summary=change.state.summary()
+    )
+    _remember(change.state, event, result)
+    return Accepted(change.state, change.effects, result)
+
+
+def _remember(state: CaseState, event: BaseEvent, result: EventResult) -> None:
+    """Keep the event for idempotency; drop the full result of the one that falls out of the
+    window of recent events (insertion order is acceptance order)."""
+    state.processed[event.event_id] = ProcessedEvent(
+        digest=event_digest(event), event_type=event.type, result=result
+    )
+    if len(state.processed) > RESULTS_KEPT:
+        old_id = list(state.processed)[-RESULTS_KEPT - 1]
+        old = state.processed[old_id]
+        if old.result is not None:
+            state.processed[old_id] = old.model_copy(update={"result": None})

@@ -1,0 +1,48 @@
+"""The operator's changes to a case's members (MEMBERS).
+
+Not a rule of the seed: it follows docs/rules.md "Access" and R6 (“respect for their
+integrity”), so that each organisation sees a case only for a stated, recorded purpose. Rules
+add and end roles themselves through :class:`~pathway.domain.rules.core._Change`
+(``add_member``, ``end_member``, ``set_lead``); :func:`decide_membership` is what an operator
+may add or remove by hand, with the reason on the timeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pathway.domain import membership
+from pathway.domain.rules.core import RULE_CASE, Rejection
+from pathway.domain.state import CaseState, Phase, TimelineEntry
+
+
+def decide_membership(
+    state: CaseState | None, change: membership.MembershipChange, now: datetime
+) -> CaseState | Rejection:
+    """The operator's membership change (MEMBERS) applied at ``now``: the new state, with the
+    change in the membership records and a timeline entry (who, what, the reason), or the
+    :class:`Rejection` that says why it cannot be made (rule ``MEMBERS`` and the field at fault:
+    a role given only by rules, an analyst, no reason, a role already held or not held; rule
+    ``CASE`` for a case not opened or closed). Pure: ``state`` is not modified, so the
+    workflow's validator and its handler can both call it and agree."""
+    if state is None:
+        return Rejection(RULE_CASE, "case_id", "the case has not been opened")
+    if state.phase is Phase.CLOSED:
+        return Rejection(RULE_CASE, "case_id", "the case is closed")
+    change_of = membership.add_member if change.action == "add" else membership.remove_member
+    try:
+        new = change_of(
+            state, change.organisation, change.role, by=change.by, why=change.why, now=now
+        )
+    except membership.MembershipRefused as refused:
+        return Rejection(refused.rule, refused.field, refused.reason)
+    done = "added" if change.action == "add" else "removed"
+    entry = TimelineEntry(
+        at=now,
+        recorded_at=now,
+        who=f"operator ({change.by})",
+        what=f"member {done}: {change.organisation.value} as {change.role.value}",
+        why=change.why,
+        rule=membership.RULE_MEMBERS,
+    )
+    return new.model_copy(update={"timeline": [*new.timeline, entry]})

@@ -1,0 +1,102 @@
+"""The reintegration programme (I1).
+
+I1: “intended for citizens of the Republic of Slovenia who have been treated as victims of
+trafficking in human beings abroad and for EU citizens and third-country nationals who have
+been treated as victims of trafficking in human beings in the Republic of Slovenia in pre-trial
+or criminal proceedings and legally reside there” … “other services agreed in personal plans”
+
+Who may enrol: :func:`reintegration_eligibility`, from :func:`in_criminal_or_pretrial_proceedings`
+and :func:`resides_legally` (a permit to stay, K7, is not legal residence). Enrolment:
+:func:`_reintegration`; the services of the personal plan: :func:`_reintegration_service`.
+
+The other programmes, interviews in asylum procedures (P1, PATS) and support for persons in
+prostitution (X1), are not a victim's case: :mod:`pathway.domain.programmes` keeps them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pathway.domain import events as ev
+from pathway.domain.events import BaseEvent
+from pathway.domain.membership import MemberRole
+from pathway.domain.person import ResidenceStatus
+from pathway.domain.rules.assistance import _decision_taken
+from pathway.domain.rules.core import Handler, _Change, _reject
+from pathway.domain.rules.residence import _residence_permit_valid
+from pathway.domain.state import CaseState, Phase, Reintegration
+
+
+def in_criminal_or_pretrial_proceedings(state: CaseState) -> bool:
+    """Treated as a victim in Slovenian pre-trial (police information gathering) or criminal
+    proceedings (I1)."""
+    return state.police_interview is not None or state.criminal_proceedings is not None
+
+
+def resides_legally(state: CaseState, at: datetime) -> bool:
+    """I1: legal residence. Citizens of Slovenia and of EU states reside legally; a third-country
+    national does with a legal residence status or a temporary residence permit valid at ``at``.
+    A permit to stay (K7) only tolerates the stay, so it does not count."""
+    status = state.person.residence_status
+    if status in (
+        ResidenceStatus.SLOVENIAN_CITIZEN,
+        ResidenceStatus.EU_CITIZEN,
+        ResidenceStatus.THIRD_COUNTRY_LEGAL,
+    ):
+        return True
+    return _residence_permit_valid(state, at)
+
+
+def reintegration_eligibility(state: CaseState, at: datetime) -> tuple[bool, str]:
+    """I1: who the reintegration programme is for, with the reason either way."""
+    person = state.person
+    if "SI" in person.citizenships and person.exploited_abroad:
+        return True, "Slovenian citizen treated as a victim abroad"
+    if not in_criminal_or_pretrial_proceedings(state):
+        return False, (
+            "reintegration needs a Slovenian citizen treated as a victim abroad, or a person "
+            "treated as a victim in Slovenian pre-trial or criminal proceedings"
+        )
+    if not resides_legally(state, at):
+        return False, "a third-country national must reside legally (status or residence permit)"
+    return True, "treated as a victim in Slovenian proceedings and residing legally"
+
+
+def _reintegration(change: _Change, event: ev.ReintegrationEnrolled) -> None:
+    state = change.state
+    if state.reintegration is not None:
+        _reject("I1", "type", "already enrolled in reintegration")
+    eligible, why = reintegration_eligibility(state, event.occurred_at)
+    if not eligible:
+        _reject("I1", "type", why)
+    state.reintegration = Reintegration(
+        enrolled_at=event.occurred_at, personal_plan=event.personal_plan
+    )
+    change.add_member(
+        event.organisation, MemberRole.PROVIDER, "I1", "provides the reintegration programme (I1)"
+    )
+    state.phase = Phase.REINTEGRATION
+    _decision_taken(change, event.event_id)
+
+
+def _reintegration_service(change: _Change, event: ev.ReintegrationServiceRecorded) -> None:
+    if change.state.reintegration is None:
+        _reject("I1", "type", "the person is not enrolled in reintegration")
+    change.state.reintegration.services.append(event.service)
+
+
+# ---------------------------------------------------------------------------------------------
+# This track's tables, which pathway.domain.rules.dispatch and .deadlines merge with the others'
+# ---------------------------------------------------------------------------------------------
+
+#: The events this track applies, and the function that applies each.
+HANDLERS: dict[type[BaseEvent], Handler] = {
+    ev.ReintegrationEnrolled: _reintegration,
+    ev.ReintegrationServiceRecorded: _reintegration_service,
+}
+
+#: The rules each event's timeline entry cites.
+EVENT_RULES: dict[str, str] = {
+    "reintegration_enrolled": "I1",
+    "reintegration_service_recorded": "I1",
+}

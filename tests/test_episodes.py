@@ -1,0 +1,197 @@
+"""A person's case across runs (issue 12), on the real dev server with a real key store:
+episodes, re-identification, rejected identifications, and the retention sweep racing them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.api.history.v1 import History
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from pathway.clients.cases import EventRejected, current_run
+from pathway.domain.events import Identified
+from pathway.domain.ids import case_id_for
+from pathway.privacy.erasure import erase_case, erase_expired
+from pathway.privacy.history import decode_history
+from pathway.privacy.keys import CaseErased
+from tests.factories import EU_ADULT, event
+from tests.harness import PEPPER, Bench, bench
+from tests.receivers import eventually
+from tests.test_erasure import Deployment, deployment
+
+pytestmark = pytest.mark.devserver
+
+__all__ = ["deployment"]  # the fixture, shared with tests/test_erasure.py
+
+
+def identification(when: datetime, ref: str, organisation: str = "police") -> Identified:
+    ident = event(
+        "identified",
+        when,
+        person=dict(EU_ADULT),
+        subject_ref=ref,
+        organisation=organisation,
+        reason="CANARY-reason-" + ref,
+    )
+    assert isinstance(ident, Identified)
+    return ident
+
+
+async def identify(b: Bench, ref: str) -> str:
+    case_id, result = await b.open(identification(await b.now(), ref))
+    assert not result.duplicate
+    await b.settled(case_id)
+    return case_id
+
+
+async def close(b: Bench, case_id: str) -> str:
+    """Close the case; the run ID of the run that closed."""
+    run_id = (await b.client.get_workflow_handle(case_id).describe()).run_id
+    await b.send(case_id, event("case_closed", await b.now(), organisation="caritas"))
+    await b.client.get_workflow_handle(case_id, run_id=run_id).result()
+    return run_id
+
+
+async def run_history(client: Client, case_id: str, run_id: str) -> History:
+    codec = client.data_converter.payload_codec
+    assert codec is not None
+    raw = await client.get_workflow_handle(case_id, run_id=run_id).fetch_history()
+    return await decode_history(History(events=raw.events), codec)
+
+
+async def sweep(b: Bench, d: Deployment) -> list[tuple[str, int]]:
+    found = await erase_expired(
+        b.client, d.store, retention=timedelta(0), now=datetime.now(UTC) + timedelta(seconds=1)
+    )
+    return [(e.case_id, e.episode) for e in found]
+
+
+class TestReidentification:
+    async def test_retention_of_the_first_episode_leaves_the_second_running(
+        self, deployment: Deployment
+    ) -> None:
+        """Identified, closed, identified again: retention due for the first episode erases
+        that episode only; the second stays readable and its timers fire (the rights
+        information deadline escalates, R3)."""
+        async with bench(
+            deployment.env,
+            upsert_search_attributes=True,
+            rights_information_sla=timedelta(seconds=20),
+        ) as b:
+            case_id = await identify(b, "ep-timers")
+            first_run = await close(b, case_id)
+            assert await identify(b, "ep-timers") == case_id
+            await b.send(case_id, event("ngo_interview_held", await b.now()))
+            second_run = (await current_run(b.client, case_id)) or pytest.fail("no run")
+            assert second_run.running and second_run.run_id != first_run
+
+            assert await sweep(b, deployment) == [(case_id, 1)]
+            with pytest.raises(CaseErased):
+                await run_history(b.client, case_id, first_run)
+            assert (
+                b"CANARY-reason-ep-timers"
+                in (await run_history(b.client, case_id, second_run.run_id)).SerializeToString()
+            )
+            assert (await b.state(case_id)).opened_at is not None
+            now = await current_run(b.client, case_id)
+            assert now is not None and now.running and now.run_id == second_run.run_id
+
+            def escalated() -> bool:
+                # The first episode closed within seconds, before any escalation was due.
+                mine = {r.reason for r in b.received() if r.key.startswith(case_id + ":")}
+                return "rights_information_escalation" in mine
+
+            await eventually(escalated, timeout=120)
+            assert [(e.number, e.erased) for e in deployment.store.episodes(case_id)] == [
+                (1, True),
+                (2, False),
+            ]
+
+    async def test_erased_person_identified_again_gets_a_new_episode(
+        self, deployment: Deployment
+    ) -> None:
+        """Erasure, then a new identification of the same person: accepted (R1), in a new
+        episode with a new key; the old episode stays unreadable."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = await identify(b, "ep-erased")
+            old_run = (await b.client.get_workflow_handle(case_id).describe()).run_id
+            erasure = await erase_case(b.client, deployment.store, case_id, by="dpo", why="request")
+            assert erasure.was_running and erasure.episodes == (1,)
+            assert erasure.run_id == old_run
+
+            assert await identify(b, "ep-erased") == case_id
+            episodes = deployment.store.episodes(case_id)
+            assert [(e.number, e.erased) for e in episodes] == [(1, True), (2, False)]
+            assert (await b.state(case_id)).opened_at is not None
+            with pytest.raises(CaseErased):
+                await run_history(b.client, case_id, old_run)
+            current = await current_run(b.client, case_id)
+            assert current is not None and current.running
+
+
+class TestRejectedIdentification:
+    async def test_a_rejected_identification_starts_nothing(self, deployment: Deployment) -> None:
+        """Rejected (Caritas may not identify: ACCESS, R1) for a new person and for a person whose
+        episode closed: no run, no key, no episode. Then the police identify the same person
+        and the sweep runs: the live episode is untouched."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            fresh_id = case_id_for("ep-rejected-new", PEPPER)
+            with pytest.raises(EventRejected, match="may not send identified"):
+                await b.open(identification(await b.now(), "ep-rejected-new", "caritas"))
+            assert await current_run(b.client, fresh_id) is None
+            assert deployment.store.episodes(fresh_id) == []
+
+            case_id = await identify(b, "ep-rejected")
+            closed_run = await close(b, case_id)
+            with pytest.raises(EventRejected, match="may not send identified"):
+                await b.open(identification(await b.now(), "ep-rejected", "caritas"))
+            after = await current_run(b.client, case_id)
+            assert after is not None and after.run_id == closed_run  # no stray run
+            assert [e.number for e in deployment.store.episodes(case_id)] == [1]
+
+            assert await identify(b, "ep-rejected") == case_id
+            live = await current_run(b.client, case_id)
+            assert live is not None and live.running
+            assert await sweep(b, deployment) == [(case_id, 1)]
+            still = await current_run(b.client, case_id)
+            assert still is not None and still.running and still.run_id == live.run_id
+            assert not deployment.store.is_destroyed(case_id)
+            assert (await b.state(case_id)).opened_at is not None
+
+
+class TestSweepRace:
+    async def test_reidentification_racing_the_sweep_never_loses_the_live_episode(
+        self, deployment: Deployment
+    ) -> None:
+        """For several closed cases due for retention, the person's re-identification and the
+        sweep run at once, in both orders of starting: whatever the interleaving, the new
+        episode's run is running, its key is whole and its state reads; the closed episode
+        is erased by this sweep or the next."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            refs = [f"ep-race-{i}" for i in range(4)]
+            ids = [await identify(b, ref) for ref in refs]
+            for case_id in ids:
+                await close(b, case_id)
+
+            async def again(ref: str) -> str:
+                case_id, _ = await b.open(identification(await b.now(), ref))
+                return case_id
+
+            sweeper = sweep(b, deployment)
+            reopened = [again(ref) for ref in refs]
+            results = await asyncio.gather(
+                *reopened[:2], sweeper, *reopened[2:], return_exceptions=True
+            )
+            assert not [r for r in results if isinstance(r, BaseException)], results
+            await sweep(b, deployment)
+            for case_id in ids:
+                run = await current_run(b.client, case_id)
+                assert run is not None and run.running, case_id
+                episodes = deployment.store.episodes(case_id)
+                assert [(e.number, e.erased) for e in episodes] == [(1, True), (2, False)]
+                state = await b.settled(case_id)
+                assert state.opened_at is not None
+                described = await b.client.get_workflow_handle(case_id).describe()
+                assert described.status is WorkflowExecutionStatus.RUNNING

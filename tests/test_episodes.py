@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
 
+from pathway import search_attributes
+from pathway.cli.report import _cases as report_cases
 from pathway.clients.cases import EventRejected, current_run
+from pathway.domain.calendar import LJUBLJANA
 from pathway.domain.events import Identified
 from pathway.domain.ids import case_id_for
+from pathway.domain.statistics import YearlyReport, yearly_report
 from pathway.privacy.erasure import erase_case, erase_expired
 from pathway.privacy.history import decode_history
-from pathway.privacy.keys import CaseErased
+from pathway.privacy.keys import CaseErased, MasterKeyRing, SqliteKeyStore, create_master_key
+from pathway.temporal_binaries import temporal_cli_path
+from pathway.temporal_connection import data_converter
 from tests.factories import EU_ADULT, event
 from tests.harness import PEPPER, Bench, bench
 from tests.receivers import eventually
@@ -195,3 +203,62 @@ class TestSweepRace:
                 assert state.opened_at is not None
                 described = await b.client.get_workflow_handle(case_id).describe()
                 assert described.status is WorkflowExecutionStatus.RUNNING
+
+
+class TestReport:
+    async def test_report_counts_cases_not_runs_and_skips_erased_episodes(
+        self, tmp_path: Path
+    ) -> None:
+        """With the server suggesting continue-as-new at 60 history events: a person placed
+        once whose case continued as new several times, and a person placed in each of two
+        episodes, each count once; an erased person's episode is skipped and counted as
+        skipped, and the report does not fail (issue 12 item 4)."""
+        create_master_key(tmp_path / "mk")
+        store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(temporal_cli_path()),
+            ui=False,
+            data_converter=data_converter(store),
+            search_attributes=list(search_attributes.ALL),
+            dev_server_extra_args=[
+                "--dynamic-config-value",
+                "limit.historyCount.suggestContinueAsNew=60",
+            ],
+        )
+        async with env, bench(env, upsert_search_attributes=True) as b:
+
+            async def placed(ref: str) -> str:
+                case_id = await identify(b, ref)
+                await b.send(case_id, event("ngo_interview_held", await b.now()))
+                await b.send(case_id, event("crisis_accommodation_placed", await b.now()))
+                return case_id
+
+            long_id = await placed("rep-long")
+            first_run = (await b.client.get_workflow_handle(long_id).describe()).run_id
+            for i in range(150):
+                await b.send(
+                    long_id,
+                    event("cooperation_recorded", await b.now(), willing_to_cooperate=i % 2 == 0),
+                )
+            runs = [r async for r in b.client.list_workflows(f"WorkflowId = '{long_id}'")]
+            assert len(runs) >= 3 and runs[0].run_id != first_run  # continued as new
+
+            twice_id = await placed("rep-twice")
+            await close(b, twice_id)
+            assert await placed("rep-twice") == twice_id
+            assert [e.number for e in store.episodes(twice_id)] == [1, 2]
+
+            erased_id = await placed("rep-erased")
+            await erase_case(b.client, store, erased_id, by="dpo", why="request")
+
+            year = (await b.now()).astimezone(LJUBLJANA).year
+
+            async def report() -> YearlyReport:
+                states, skipped = await report_cases(b.client)
+                figures = yearly_report(year, states)
+                figures.skipped_erased = skipped
+                return figures
+
+            figures = await report()
+            assert figures.crisis_accommodation.persons == 2
+            assert figures.skipped_erased == 1

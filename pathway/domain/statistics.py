@@ -1,6 +1,12 @@
 """Yearly statistics per programme (docs/rules.md "Reports"), as in the seed's 2022 figures:
 persons by gender, adult/minor and citizenship, with accompanying children counted in the placement
-programmes. Aggregates only: no case ID or date leaves this module."""
+programmes. Aggregates only: no case ID or date leaves this module.
+
+A person is counted once per programme they entered in the year (issue 12): every placement or
+enrolment recorded in a case's timeline counts, not only the latest its state keeps, so a
+person placed in two different years counts in both; and a person is one case ID however many
+runs (continue-as-new) or episodes (re-identifications) the case has, so the states of several
+episodes of one case count that person once."""
 
 from __future__ import annotations
 
@@ -39,12 +45,25 @@ class YearlyReport(BaseModel):
     reintegration: ProgrammeFigures
     asylum_procedure_interviews: ProgrammeFigures
     prostitution_exit: ProgrammeFigures
+    skipped_erased: int = Field(
+        default=0,
+        description="Episodes of cases not counted because they were erased (issue 12).",
+    )
 
 
 class _Tally:
     def __init__(self) -> None:
         self.figures = ProgrammeFigures()
         self.citizenships: Counter[str] = Counter()
+        #: Who is counted already (a case ID, or a case ID and a child's reference).
+        self.counted: set[tuple[str, str]] = set()
+
+    def once(self, who: tuple[str, str]) -> bool:
+        """True the first time ``who`` is seen (then count them), False after."""
+        if who in self.counted:
+            return False
+        self.counted.add(who)
+        return True
 
     def add(self, gender: str, minor: bool | None, citizenships: Iterable[str]) -> None:
         f = self.figures
@@ -79,15 +98,40 @@ def _child_is_minor(child: AccompanyingChild, day: date) -> bool:
     return True  # placed as a child with the victim
 
 
-def _placement(
-    tally: _Tally, state: CaseState, record: PlacementRecord | None, placement: str, year: int
-) -> None:
-    if record is None or not _in_year(record.since, year):
+#: The events that place a person in a programme, as their timeline entries name them.
+_PLACED: dict[str, str] = {
+    "crisis_accommodation": "crisis accommodation placed",
+    "safe_accommodation": "safe accommodation placed",
+    "reintegration": "reintegration enrolled",
+}
+
+
+def entered_in(state: CaseState, programme: str, year: int) -> datetime | None:
+    """The first time in ``year`` the case entered ``programme`` (``crisis_accommodation``,
+    ``safe_accommodation``, ``reintegration``): every placement or enrolment recorded in the
+    timeline, and the one the state holds (None: not in that year)."""
+    times = [t.at for t in state.timeline if t.event_id and t.what == _PLACED[programme]]
+    record = getattr(state, programme)
+    if isinstance(record, PlacementRecord):
+        times.append(record.since)
+    elif record is not None:
+        times.append(record.enrolled_at)
+    return min((at for at in times if _in_year(at, year)), default=None)
+
+
+def _placement(tally: _Tally, state: CaseState, placement: str, year: int) -> None:
+    at = entered_in(state, placement, year)
+    if at is None:
         return
-    day = local_date(record.since)
-    tally.add(state.person.gender.value, state.person.is_minor_on(day), state.person.citizenships)
+    day = local_date(at)
+    if tally.once((state.case_id, "")):
+        tally.add(
+            state.person.gender.value, state.person.is_minor_on(day), state.person.citizenships
+        )
+    if placement == "reintegration":
+        return
     for child in state.accompanying_children:
-        if child.placed_with.value == placement:
+        if child.placed_with.value == placement and tally.once((state.case_id, child.child_ref)):
             tally.add(child.gender.value, _child_is_minor(child, day), child.citizenships)
             tally.figures.accompanying_children += 1
 
@@ -95,17 +139,14 @@ def _placement(
 def yearly_report(
     year: int, cases: Iterable[CaseState], registers: Iterable[ProgrammeState] = ()
 ) -> YearlyReport:
-    """Count each person once per programme they entered in ``year`` (the latest placement
-    of a case is the one its state holds)."""
+    """Count each person once per programme they entered in ``year``: any placement or
+    enrolment in the year counts (:func:`entered_in`), and the states of several episodes of
+    one case (one person) count once (issue 12)."""
     crisis, safe, reintegration, pats, exit_ = (_Tally() for _ in range(5))
     for state in cases:
-        _placement(crisis, state, state.crisis_accommodation, "crisis_accommodation", year)
-        _placement(safe, state, state.safe_accommodation, "safe_accommodation", year)
-        if state.reintegration is not None and _in_year(state.reintegration.enrolled_at, year):
-            day = local_date(state.reintegration.enrolled_at)
-            reintegration.add(
-                state.person.gender.value, state.person.is_minor_on(day), state.person.citizenships
-            )
+        _placement(crisis, state, "crisis_accommodation", year)
+        _placement(safe, state, "safe_accommodation", year)
+        _placement(reintegration, state, "reintegration", year)
     for register in registers:
         if register.programme is Programme.PATS:
             for interview in register.interviews:

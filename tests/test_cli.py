@@ -284,3 +284,33 @@ class TestErase:
         assert code == cli.EXIT_UNKNOWN_CASE and "was erased" in err
         code, out, _ = await pathway("keys", "rewrap")
         assert code == 0 and out.startswith("re-wrapped 0 data keys under mk-")
+
+        # Issue 12: the episodes, and a new one when the erased person is identified again.
+        code, out, _ = await pathway("case", "episodes", case_id, "--json")
+        assert code == 0
+        assert [(e["episode"], e["status"]) for e in json.loads(out)["episodes"]] == [(1, "erased")]
+        again = {**IDENTIFIED, "event_id": "cli-21", "subject_ref": "erase-me"}
+        code, out, _ = await pathway(
+            "case",
+            "open",
+            write(tmp_path, "again.json", {**again, "occurred_at": now().isoformat()}),
+        )
+        assert code == 0 and out.strip() == case_id
+        code, out, _ = await pathway("case", "episodes", case_id)
+        assert code == 0 and "episode 1  erased" in out and "episode 2  open" in out
+        code, _, _ = await pathway("case", "episodes", "case-aaaaaaaaaaaaaaaaaaaaaaaa")
+        assert code == cli.EXIT_UNKNOWN_CASE
+
+        # The sweep now: operators only; the open episode is never due.
+        monkeypatch.setenv("PATHWAY_TOKEN", "ngo-secret-token")
+        code, _, err = await pathway("retention", "sweep", "--dry-run")
+        assert code == cli.EXIT_NOT_ALLOWED
+        monkeypatch.setenv("PATHWAY_TOKEN", "op-secret-token")
+        monkeypatch.setenv("PATHWAY_RETENTION_DAYS", "0")
+        code, out, _ = await pathway("retention", "sweep", "--dry-run", "--json")
+        assert code == 0, out
+        assert case_id not in {e["case_id"] for e in json.loads(out)["episodes"]}
+        code, out, _ = await pathway("retention", "sweep")
+        assert code == 0 and out.endswith("episode(s) erased\n")
+        code, out, _ = await pathway("case", "episodes", case_id, "--json")
+        assert [e["status"] for e in json.loads(out)["episodes"]] == ["erased", "open"]

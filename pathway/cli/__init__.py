@@ -42,7 +42,16 @@ from typing import Any, Final, TextIO, TypeAlias
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from pathway.cli import case, credentials, keys, programme, report, schema, service
+from pathway.cli import (
+    case,
+    credentials,
+    keys,
+    programme,
+    report,
+    retention,
+    schema,
+    service,
+)
 from pathway.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_BUSY,
@@ -100,7 +109,7 @@ DESCRIPTION: Final = (
 )
 
 #: The command groups, in the order ``pathway --help`` lists them.
-_GROUPS: Final = (service, case, credentials, keys, programme, report, schema)
+_GROUPS: Final = (service, case, credentials, keys, programme, report, retention, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""``pathway case open|event|show|erase|member|history``: one case, from the operator's
+"""``pathway case open|event|show|erase|episodes|member|history``: one case, from the operator's
 terminal, and :func:`render_case`, its human view."""
 
 from __future__ import annotations
@@ -90,6 +90,45 @@ async def _erase(args: argparse.Namespace, out: TextIO) -> int:
     state = "erased" if erasure.key_destroyed else "was already erased"
     running = "; its workflow was terminated" if erasure.was_running else ""
     out.write(f"{printable(args.case_id)} {state}{running}\n")
+    return EXIT_OK
+
+
+async def _episodes(args: argparse.Namespace, out: TextIO) -> int:
+    """``case episodes CASE_ID``: the case's episodes (issue 12), oldest first, with their
+    status (open, closed, erased) and dates; exit 4 for a case never opened here. Pseudonymous
+    IDs and dates only."""
+    client = await connect(args)
+    episodes = await cases.case_episodes(client, args.case_id)
+    if not episodes:
+        raise cases.UnknownCase(args.case_id)
+    run = await cases.current_run(client, args.case_id)
+    rows: list[dict[str, Any]] = []
+    for e in episodes:
+        closed_at, closed_run = e.closed_at, e.closed_run
+        if e is episodes[-1] and run is not None and closed_at is None and not run.running:
+            closed_at, closed_run = run.close_time, run.run_id
+        current = e is episodes[-1] and run is not None and run.running and not e.erased
+        status = "erased" if e.erased else ("open" if current else "closed")
+        rows.append(
+            {
+                "episode": e.number,
+                "status": status,
+                "opened_at": e.opened_at.isoformat(),
+                "closed_at": None if closed_at is None else closed_at.isoformat(),
+                "closed_run": closed_run,
+                "erased_at": None if e.erased_at is None else e.erased_at.isoformat(),
+                "key_id": e.key_id,
+            }
+        )
+    if args.json:
+        write_json({"case_id": args.case_id, "episodes": rows}, out)
+        return EXIT_OK
+    out.write(f"{printable(args.case_id)}  (times Europe/Ljubljana)\n")
+    for row in rows:
+        out.write(
+            f"  episode {row['episode']}  {row['status']:<6}  opened {local_time(row['opened_at'])}"
+            f"  closed {local_time(row['closed_at'])}  erased {local_time(row['erased_at'])}\n"
+        )
     return EXIT_OK
 
 
@@ -287,6 +326,14 @@ def add_commands(sub: Commands) -> None:
         help="category recorded in the audit log",
     )
     erase.set_defaults(handler=_erase)
+    episodes = case_sub.add_parser(
+        "episodes",
+        help="the case's episodes (one per identification that opened it anew): status, "
+        "dates, erased or not",
+    )
+    episodes.add_argument("case_id", help=_CASE_ID)
+    episodes.add_argument("--json", action="store_true", help=_JSON)
+    episodes.set_defaults(handler=_episodes)
     _add_member_commands(case_sub)
     history = case_sub.add_parser("history", help="export the case's decoded history (JSON)")
     history.add_argument("case_id", help=_CASE_ID)

@@ -458,7 +458,7 @@ class TestReintegrationEligibility:
         [
             (SI_CITIZEN, True, False, False, True),
             (SI_CITIZEN, False, False, False, False),
-            (SI_CITIZEN, False, True, False, True),
+            (SI_CITIZEN, False, True, False, False),  # I1: abroad only (issue 13)
             (EU_ADULT, False, False, False, False),
             (EU_ADULT, False, True, False, True),
             ({**TCN_ILLEGAL}, False, True, False, False),

@@ -58,6 +58,8 @@ class DeadlineKind(StrEnum):
     AUTHORISED_REPRESENTATIVE = "authorised_representative"
     TURNS_15 = "turns_15"
     TURNS_18 = "turns_18"
+    SAFE_ACCOMMODATION_PERMITS = "safe_accommodation_permits"
+    ACCOMMODATION_AFTER_PROCEEDINGS = "accommodation_after_proceedings"
 
 
 class ObligationKind(StrEnum):
@@ -70,6 +72,7 @@ class ObligationKind(StrEnum):
     PERMIT_TO_STAY_EXTENSION_DECISION = "permit_to_stay_extension_decision"
     RESIDENCE_PERMIT_RENEWAL = "residence_permit_renewal"
     ACCOMMODATION_AFTER_PROCEEDINGS = "accommodation_after_proceedings"
+    SAFE_ACCOMMODATION_PERMITS = "safe_accommodation_permits"
     GUARDIAN_APPOINTMENT = "guardian_appointment"
     SWC_INTERVIEW = "swc_interview"
     EMERGENCY_ASSISTANCE = "emergency_assistance"
@@ -438,6 +441,14 @@ class CaseState(BaseModel):
         description="A random secret made when the case was opened, from which the IDs of the "
         "cases it opens (accompanying children, R1) derive (pathway.domain.ids.linked_case_id); "
         "None in cases opened before it existed, whose children's IDs keep the old scheme.",
+    )
+    seed_residence_rules: bool = Field(
+        default=True,
+        description="I1, K7, S3, S5 as the seed states them (issue 13): who may enrol in "
+        "reintegration, who gets a permit to stay and when, the obligations when a permit "
+        "lapses or proceedings conclude during safe accommodation. The workflow sets it from "
+        "the patch 'seed-residence-rules' (docs/versioning.md): False while a history recorded "
+        "before it replays, so running cases keep the rules they ran under until their next run.",
     )
     membership: list[Membership] = Field(
         default_factory=list,

@@ -16,6 +16,8 @@ Live patches (``workflow.patched``; docs/versioning.md), with the date each was 
   reminders escalate.
 - ``linked-case-started-by-activity`` (2026-11-30): a linked case is started by the
   ``start_linked_case`` activity, not as a child workflow (issue 11 item 6).
+- ``seed-residence-rules`` (not yet deployed): I1, K7, S3 and S5 as the seed states them
+  (issue 13; ``CaseState.seed_residence_rules``).
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ class VictimCaseWorkflow:
         )
         self._case_starts: dict[str, asyncio.Task[None]] = {}
         self._published: tuple[str, list[str]] | None = None
+        # Histories recorded before I1, K7, S3, S5 followed the seed must replay unchanged.
+        self._seed_residence_rules = workflow.patched("seed-residence-rules")
 
     @workflow.run
     async def run(self, start: CaseInput) -> CaseOutcome:
@@ -170,9 +174,15 @@ class VictimCaseWorkflow:
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self._wake, timeout=delay)
 
+    def _keyed(self, state: CaseState) -> CaseState:
+        """``state`` under the rules this run follows (the patches that reach the domain)."""
+        if state.seed_residence_rules is self._seed_residence_rules:
+            return state
+        return state.model_copy(update={"seed_residence_rules": self._seed_residence_rules})
+
     def _fire_due(self) -> None:
         state, effects = fire_due(
-            self._require_state(),
+            self._keyed(self._require_state()),
             workflow.now(),
             # Cases that reached a deadline before this rule existed must replay unchanged.
             escalate_undelivered=workflow.patched("escalate-undelivered-reminders"),
@@ -183,7 +193,7 @@ class VictimCaseWorkflow:
     # -- events --------------------------------------------------------------------------------
     def _decide(self, request: RecordEvent) -> Accepted | Rejection:
         return decide(
-            self._state,
+            None if self._state is None else self._keyed(self._state),
             request.event,
             workflow.now(),
             case_id=workflow.info().workflow_id,

@@ -36,7 +36,8 @@ def in_criminal_or_pretrial_proceedings(state: CaseState) -> bool:
 def resides_legally(state: CaseState, at: datetime) -> bool:
     """I1: legal residence. Citizens of Slovenia and of EU states reside legally; a third-country
     national does with a legal residence status or a temporary residence permit valid at ``at``.
-    A permit to stay (K7) only tolerates the stay, so it does not count."""
+    A permit to stay (K7) only tolerates the stay of a victim residing illegally, so it does not
+    count; nor does a pending application for international protection."""
     status = state.person.residence_status
     if status in (
         ResidenceStatus.SLOVENIAN_CITIZEN,
@@ -47,18 +48,43 @@ def resides_legally(state: CaseState, at: datetime) -> bool:
     return _residence_permit_valid(state, at)
 
 
-def reintegration_eligibility(state: CaseState, at: datetime) -> tuple[bool, str]:
-    """I1: who the reintegration programme is for, with the reason either way."""
+def is_slovenian_citizen(state: CaseState) -> bool:
+    """A citizen of the Republic of Slovenia (also one holding another citizenship too)."""
     person = state.person
-    if "SI" in person.citizenships and person.exploited_abroad:
+    return "SI" in person.citizenships or (
+        person.residence_status is ResidenceStatus.SLOVENIAN_CITIZEN
+    )
+
+
+def reintegration_eligibility(state: CaseState, at: datetime) -> tuple[bool, str]:
+    """I1: who the reintegration programme is for, with the reason either way.
+
+    The seed names two groups: “citizens of the Republic of Slovenia who have been treated as
+    victims of trafficking in human beings abroad” and “EU citizens and third-country nationals
+    who have been treated as victims of trafficking in human beings in the Republic of Slovenia
+    in pre-trial or criminal proceedings and legally reside there”. A Slovenian citizen is in
+    the first group only: treated as a victim in Slovenia, they are not in the programme (read:
+    “EU citizens” are citizens of the other member states). ``exploited_abroad`` stands for
+    “treated as a victim abroad”.
+    """
+    person = state.person
+    if is_slovenian_citizen(state) and person.exploited_abroad:
         return True, "Slovenian citizen treated as a victim abroad"
+    if is_slovenian_citizen(state) and state.seed_residence_rules:
+        return False, (
+            "the programme takes Slovenian citizens treated as victims abroad; one treated as "
+            "a victim in Slovenia is not in it"
+        )
     if not in_criminal_or_pretrial_proceedings(state):
         return False, (
             "reintegration needs a Slovenian citizen treated as a victim abroad, or a person "
             "treated as a victim in Slovenian pre-trial or criminal proceedings"
         )
     if not resides_legally(state, at):
-        return False, "a third-country national must reside legally (status or residence permit)"
+        return False, (
+            "a third-country national must reside legally (a legal status or a valid temporary "
+            "residence permit; a permit to stay is not legal residence)"
+        )
     return True, "treated as a victim in Slovenian proceedings and residing legally"
 
 

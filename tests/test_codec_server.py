@@ -343,6 +343,22 @@ class TestAuthentication:
 
         assert_problem(response, 401)
 
+    @pytest.mark.parametrize(
+        "tokens", [("operator", "police"), ("police", "operator"), ("operator", "operator")]
+    )
+    async def test_two_authorization_headers_are_400(
+        self, client: httpx.AsyncClient, codec: CaseCodec, tokens: tuple[str, str]
+    ) -> None:
+        """More than one ``Authorization`` header is refused (400), as at the gateway, whichever
+        comes first: an operator's token first no longer decodes whole (issue 11, item 7)."""
+        headers = [("Authorization", bearer(role)["Authorization"]) for role in tokens]
+        for path in ("/decode", "/encode"):
+            response = await client.post(path, json=await sealed(codec), headers=headers)
+
+            body = assert_problem(response, 400)
+            assert "Authorization" in body["detail"]
+            assert "payloads" not in response.json()
+
     async def test_authentication_comes_before_parsing(self, client: httpx.AsyncClient) -> None:
         """An unauthenticated caller learns nothing about the body's validity: 401, not 400."""
         response = await client.post("/decode", content=b"{not json")

@@ -2,7 +2,8 @@
 
 - the server's context (:data:`Codec`);
 - the caller (:data:`Caller`): a bearer token, or a session cookie sent from the web UI's
-  origin; 401 if neither names anyone. :data:`Operator` is a caller who may encode (403 if not);
+  origin; 400 for more than one ``Authorization`` header, 401 if neither names anyone.
+  :data:`Operator` is a caller who may encode (403 if not);
 - who is signed in at this browser, whatever the origin (:data:`SignedIn`, for the login page);
 - how browsers sign in (:data:`SignInSettings`), and a sign-in form posted from the codec
   server's own page, 403 otherwise (:func:`same_origin`);
@@ -32,6 +33,7 @@ __all__ = [
     "SignInSettings",
     "SignedIn",
     "client_host",
+    "one_authorization",
     "same_origin",
 ]
 
@@ -81,9 +83,29 @@ def _cookie_principal(request: Request, codec: CodecContext) -> Principal | None
     return None
 
 
+def one_authorization(request: Request) -> None:
+    """More than one ``Authorization`` header is refused (400), as at the gateway: which one
+    counts would be a guess, and a guess that takes the first lets a proxy or a browser
+    extension that adds its own header decide who the caller is (issue 11, item 7)."""
+    if len(request.headers.getlist("authorization")) > 1:
+        log.warning(
+            "codec request refused: more than one Authorization header",
+            path=request.url.path,
+            client=client_host(request),
+        )
+        raise Problem(
+            400,
+            "",
+            "malformed request",
+            "more than one Authorization header: send exactly one",
+        )
+
+
 async def caller(request: Request, codec: Codec) -> Principal:
     """Who is calling: a bearer token we know, else a session cookie from the UI's origin (a
-    token not ours may be the UI passing its own OIDC token: the cookie may still count)."""
+    token not ours may be the UI passing its own OIDC token: the cookie may still count). Two
+    ``Authorization`` headers are refused first (400, :func:`one_authorization`)."""
+    one_authorization(request)
     principal = _bearer_principal(request, codec) or _cookie_principal(request, codec)
     if principal is None:
         log.warning(

@@ -641,6 +641,7 @@ class TestDev:
                     return None if response.status_code in (429, 503, 504) else response
 
                 response = await eventually(opened, timeout=300, interval=1)
+                assert response is not None  # eventually returns only a truthy answer
                 # 201, or 200 for the repeat of an identification recorded without an answer.
                 assert response.status_code in (200, 201), response.text
                 assert response.json()["case_id"].startswith("case-")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pathway.domain.events import EVENT_TYPES, parse_event
+from pathway.domain.plausible import EARLIEST_DATE, LATEST_DATE
 from pathway.domain.programmes import PROGRAMME_EVENT_ADAPTER, PROGRAMME_EVENT_TYPES
 
 AT = "2026-03-02T09:00:00+01:00"
@@ -22,6 +23,20 @@ COMMON_REJECTIONS = (
     "`TIME` (field `occurred_at`: more than 5 minutes in the future, or before the "
     "identification), `CASE` (unknown or closed case), `IDEMPOTENCY` (field `event_id` reused "
     "for a different event)"
+)
+
+#: What an event is refused for on its own, as malformed (docs/rules.md "INPUT").
+PLAUSIBLE = (
+    f"Every date lies between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}, and "
+    "`occurred_at` in the same years (UTC); a birth date or an age estimate's `as_of` is not "
+    "after the event's day in Slovenia; text that is given (`reason`, `actor`, notes, "
+    "references) is not blank. An event that breaks one of these is malformed: it is refused "
+    "before it reaches a case, naming the field, with a message that starts with the rule "
+    "(`C1`, `C2`, `K2`, `S1`, `S4`) or `INPUT`."
+)
+BORN_LATER = (
+    "INPUT (field `person.birth_date` or `person.age_estimate.as_of`: after the event; a "
+    "birth date before 1900)"
 )
 
 #: type -> (example payload beyond the common fields, rules that can reject it with why)
@@ -41,6 +56,7 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         [
             "ACCESS under R1 (only the police, a social work centre or UOIM identify)",
             "CASE (the person's case is already open: same `subject_ref`)",
+            BORN_LATER,
         ],
     ),
     "ngo_interview_held": ({"language": "es", "interpreter_used": True}, []),
@@ -59,7 +75,8 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "crisis_accommodation_placed": (
         {"consent": {"form": "written_statement", "signed_on": "2026-03-02"}},
         [
-            "K2 (field `consent`: missing; `consent.signed_on`: after the placement)",
+            "K2 (field `consent`: missing; `consent.signed_on`: after the placement, refused "
+            "as malformed)",
             "K1 (already in crisis accommodation)",
         ],
     ),
@@ -72,7 +89,8 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
             "preliminary_programme": True,
         },
         [
-            "S1 (field `consent`: missing; already placed)",
+            "S1 (field `consent`: missing; already placed; `consent.signed_on`: after the "
+            "placement, refused as malformed)",
             "S3 (third-country national without a valid permit to stay and temporary residence "
             "permit)",
         ],
@@ -97,7 +115,7 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
             "valid_until": "2027-03-19",
             "permit_number": "TRP-123456",
         },
-        ["S4 (an EU citizen; field `valid_until`: not after `valid_from`)"],
+        ["S4 (an EU citizen; field `valid_until`: not after `valid_from`, refused as malformed)"],
     ),
     "temporary_residence_permit_renewed": (
         {"valid_until": "2028-03-19"},
@@ -123,7 +141,7 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
                 "languages": ["es", "en"],
             }
         },
-        [],
+        [BORN_LATER],
     ),
     "returned_home": ({}, []),
     "departed": ({"arbitrary": True}, []),
@@ -197,6 +215,8 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         [
             "K1/S1 (field `placed_with`: no such placement running)",
             "CASE (field `child_ref` already recorded)",
+            "INPUT (field `birth_date` or `age_estimate.as_of`: after the event; a birth date "
+            "before 1900)",
         ],
     ),
     "accompanying_child_identified": (
@@ -281,7 +301,8 @@ def section(type_: str, cls: Any, rejections: list[str]) -> list[str]:
     if getattr(cls, "decision", False):
         flags.append(
             "On a child's case this is a decision: it needs `child.best_interests` "
-            "(C1) and `child.child_views` (C2), and the guardian is informed (C3)."
+            "(C1) and `child.child_views` (C2), and the guardian is informed (C3). Neither may "
+            "be blank, on any case."
         )
     elif getattr(cls, "measure", False):
         flags.append("On a child's case this is a measure: the guardian is informed (C3).")
@@ -319,6 +340,8 @@ def render() -> str:
         "(a pseudonymous staff reference, optional), `occurred_at` (with a time zone) and "
         "`reason` (why, optional). A malformed event is refused before it reaches a case, "
         "naming the field. Any event can also be rejected with " + COMMON_REJECTIONS + ".",
+        "",
+        PLAUSIBLE,
         "",
     ]
     for type_, cls in EVENT_TYPES.items():

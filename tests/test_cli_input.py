@@ -150,6 +150,24 @@ class TestEventFiles:
         )
         assert birth.endswith("(expected ISO 8601, e.g. 2026-11-20)")
 
+    def test_an_implausible_birth_date_names_the_field_and_the_rule(self, tmp_path: Path) -> None:
+        """Issue 13 (docs/rules.md "INPUT"): born after the event, and before 1900: exit 2, each
+        field named with its rule, nothing sent to a case."""
+        path = tmp_path / "born-later.json"
+        person = {**VALID["person"], "birth_date": "2029-11-20"}  # type: ignore[dict-item]
+        path.write_text(json.dumps({**VALID, "person": person}))
+        code, _, err = run("case", "open", str(path))
+        assert code == cli.EXIT_BAD_INPUT
+        assert err.splitlines() == [
+            "error: invalid event:",
+            "  field person.birth_date: INPUT: a birth date cannot lie after the event "
+            "(occurred_at)",
+        ]
+        path.write_text(json.dumps({**VALID, "person": {**person, "birth_date": "1899-12-31"}}))
+        code, _, err = run("case", "open", str(path))
+        assert code == cli.EXIT_BAD_INPUT
+        assert "field person.birth_date: INPUT: a date must lie between 1900-01-01" in err
+
     def test_time_without_offset_names_the_format(self, tmp_path: Path) -> None:
         path = tmp_path / "naive.json"
         path.write_text(json.dumps({**VALID, "occurred_at": "2026-11-20T09:00:00"}))

@@ -177,6 +177,38 @@ class TestMalformedInput:
         response = await client.delete(f"/v1/cases/{CASE}", headers=bearer("caritas"))
         assert_problem(response, 405)
 
+    async def test_implausible_facts_name_the_field_and_the_rule(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Issue 13 (docs/rules.md "INPUT"): a birth date after the event, a permit valid until
+        9999-12-31 (which overflowed the rules' date arithmetic) and a blank best-interests note
+        (C1) are 422 naming the field, the message naming the rule; no case is asked (Temporal
+        is unreachable here: that would be 503)."""
+        body = example("identified", organisation="police")
+        body["person"] = {**body["person"], "birth_date": "2029-03-02"}
+        response = await client.post("/v1/cases", headers=bearer("police"), json=body)
+        problem = assert_problem(response, 422, field="person.birth_date")
+        assert problem["errors"] == [
+            {
+                "field": "person.birth_date",
+                "message": "INPUT: a birth date cannot lie after the event (occurred_at)",
+            }
+        ]
+        response = await client.post(
+            f"/v1/cases/{CASE}/events",
+            headers=bearer("migration_authority"),
+            json=example("temporary_residence_permit_renewed", valid_until="9999-12-31"),
+        )
+        problem = assert_problem(response, 422, field="valid_until")
+        assert problem["errors"][0]["message"].startswith("INPUT: a date must lie between")
+        note = example("guardian_appointed")
+        note["child"] = {**note["child"], "best_interests": " \t "}
+        response = await client.post(
+            f"/v1/cases/{CASE}/events", headers=bearer("social_work_centre"), json=note
+        )
+        problem = assert_problem(response, 422, field="child.best_interests")
+        assert problem["errors"][0]["message"] == "C1: a best-interests note cannot be blank"
+
     async def test_no_personal_data_echoed(self, client: httpx.AsyncClient) -> None:
         """An invalid event's answer names fields, never the values sent."""
         body = example("identified", organisation="police", subject_ref=CANARY)

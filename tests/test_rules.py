@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from pathway.domain.events import validation_problems
 from pathway.domain.rules import Accepted, decide, fire_due, reintegration_eligibility
 from pathway.domain.state import (
     CaseState,
@@ -175,12 +177,14 @@ class TestCrisisAccommodationAndReflection:
         assert (rejection.rule, rejection.field) == ("K2", "consent")
 
     def test_k2_consent_dated_after_placement_is_rejected(self) -> None:
-        """K2: the written consent must exist at placement."""
-        rejection = reject(
-            interviewed(),
-            event("crisis_accommodation_placed", T0 + days(1), consent={"signed_on": "2026-03-10"}),
-        )
-        assert (rejection.rule, rejection.field) == ("K2", "consent.signed_on")
+        """K2: the written consent must exist at placement. One signed after it is refused by
+        the event itself, naming K2 and the field, before any case is asked (docs/rules.md
+        "INPUT"; the boundaries are in tests/test_plausible.py)."""
+        with pytest.raises(ValidationError) as raised:
+            event("crisis_accommodation_placed", T0 + days(1), consent={"signed_on": "2026-03-10"})
+        assert validation_problems(raised.value) == [
+            ("consent.signed_on", "K2: the written consent is dated after the placement")
+        ]
 
     def test_k1_k5_placement_starts_both_30_day_periods(self) -> None:
         """K1, K5: crisis accommodation and reflection each run 30 days from placement."""

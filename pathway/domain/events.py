@@ -2,17 +2,22 @@
 
 Each event carries the sender's idempotency key (``event_id``), the sending organisation, who
 acted (a staff reference, never a victim's name), when it happened and why. The payload is
-validated here for shape; the law (rules with IDs) is checked in :mod:`pathway.domain.rules`.
+validated here for shape and for what the event alone can show to be implausible (dates outside
+the service's range, a birth date after the event, a consent signed after the placement, a blank
+note: :mod:`pathway.domain.plausible`, docs/rules.md "INPUT"); the law that needs the case
+(rules with IDs) is checked in :mod:`pathway.domain.rules`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from pathway.domain.calendar import local_date
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import (
     AgeEstimate,
@@ -22,6 +27,15 @@ from pathway.domain.person import (
     PersonFacts,
     ResidenceStatus,
     SpecialNeed,
+    birth_problems,
+)
+from pathway.domain.plausible import (
+    RULE_INPUT,
+    Implausible,
+    ServiceDate,
+    ServiceInstant,
+    not_blank,
+    refuse,
 )
 
 EventId = Annotated[
@@ -33,6 +47,12 @@ EventId = Annotated[
         description="The sender's idempotency key: a repeat returns the first result.",
     ),
 ]
+
+
+#: A pseudonymous reference of who acted: optional, never blank.
+ActorRef = Annotated[str, Field(max_length=100), not_blank(RULE_INPUT, "the actor's reference")]
+#: Why: optional free text; when given, it says something.
+ReasonText = Annotated[str, Field(max_length=2000), not_blank(RULE_INPUT, "a reason")]
 
 
 class RightsSubject(StrEnum):
@@ -89,7 +109,7 @@ class WrittenConsent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     form: Literal["written_statement"] = "written_statement"
-    signed_on: date
+    signed_on: ServiceDate = Field(description="K2, S1: no later than the placement.")
 
 
 class ChildDecision(BaseModel):
@@ -97,14 +117,13 @@ class ChildDecision(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    best_interests: str | None = Field(
+    best_interests: (
+        Annotated[str, Field(max_length=4000), not_blank("C1", "a best-interests note")] | None
+    ) = Field(default=None, description="C1: how the child's best interests were assessed.")
+    child_views: (
+        Annotated[str, Field(max_length=4000), not_blank("C2", "the child's views")] | None
+    ) = Field(
         default=None,
-        max_length=4000,
-        description="C1: how the child's best interests were assessed.",
-    )
-    child_views: str | None = Field(
-        default=None,
-        max_length=4000,
         description="C2: the child's opinions and wishes, or why they could not be established.",
     )
 
@@ -125,13 +144,12 @@ class BaseEvent(BaseModel):
     type: str
     event_id: EventId
     organisation: Org
-    actor: str | None = Field(
+    actor: ActorRef | None = Field(
         default=None,
-        max_length=100,
         description="Pseudonymous reference of the staff member who acted (never a victim's name).",
     )
-    occurred_at: AwareDatetime
-    reason: str | None = Field(default=None, max_length=2000, description="Why: free text.")
+    occurred_at: ServiceInstant
+    reason: ReasonText | None = Field(default=None, description="Why: free text.")
     child: ChildDecision | None = Field(
         default=None, description="C1, C2: required on every decision on a child's case."
     )
@@ -139,6 +157,22 @@ class BaseEvent(BaseModel):
         default=None,
         description="C4: procedures with a child are done by personnel qualified for children.",
     )
+
+    @model_validator(mode="after")
+    def _plausible(self) -> Self:
+        """Refuse the event when it cannot be true on its own (docs/rules.md "INPUT")."""
+        refuse(type(self).__name__, list(self.implausible()))
+        return self
+
+    def implausible(self) -> Iterator[Implausible]:
+        """What this event states that its own fields show cannot be true (each event type adds
+        its own); the range and blank-text checks are on the fields themselves."""
+        return iter(())
+
+    @property
+    def day(self) -> date:
+        """The day the event occurred, in Slovenia (docs/rules.md "Readings")."""
+        return local_date(self.occurred_at)
 
 
 class Identified(BaseEvent):
@@ -149,13 +183,17 @@ class Identified(BaseEvent):
     found_in: Literal["asylum_procedure_interview"] | None = Field(
         default=None, description="P1: suspicion arose in an asylum-procedure interview (PATS)."
     )
-    subject_ref: str = Field(
+    subject_ref: Annotated[str, not_blank(RULE_INPUT, "the subject reference")] = Field(
         min_length=1,
         max_length=200,
         description="The identifying authority's stable reference for the person. Only its keyed "
         "hash forms the case ID; it is never shown.",
     )
     person: PersonFacts
+
+    def implausible(self) -> Iterator[Implausible]:
+        """INPUT: nobody is identified before being born, nor by an estimate of a later day."""
+        yield from self.person.implausible_on(self.day, "person")
 
 
 class NgoInterviewHeld(BaseEvent):
@@ -200,6 +238,10 @@ class CrisisAccommodationPlaced(BaseEvent):
     type: Literal["crisis_accommodation_placed"] = "crisis_accommodation_placed"
     consent: WrittenConsent | None = Field(default=None, description="K2: required.")
 
+    def implausible(self) -> Iterator[Implausible]:
+        """K2: the written statement is signed no later than the placement."""
+        yield from _consent_after_placement("K2", self.consent, self.day)
+
 
 class ReflectionPeriodStarted(BaseEvent):
     """K5: a reflection period for a victim who is not in crisis accommodation."""
@@ -239,6 +281,22 @@ class SafeAccommodationPlaced(BaseEvent):
         default=True, description="S1: a preliminary assistance and protection programme."
     )
 
+    def implausible(self) -> Iterator[Implausible]:
+        """S1: the written statement is signed no later than the placement."""
+        yield from _consent_after_placement("S1", self.consent, self.day)
+
+
+def _consent_after_placement(
+    rule: str, consent: WrittenConsent | None, day: date
+) -> Iterator[Implausible]:
+    if consent is not None and consent.signed_on > day:
+        yield Implausible(
+            ("consent", "signed_on"),
+            rule,
+            "the written consent is dated after the placement",
+            consent.signed_on,
+        )
+
 
 class SafeAccommodationEnded(BaseEvent):
     """S5: safe accommodation is voluntary and ends when the victim or the programme ends it."""
@@ -264,7 +322,7 @@ class PermitToStayGranted(BaseEvent):
     decision: ClassVar[bool] = True
     measure: ClassVar[bool] = True
     type: Literal["permit_to_stay_granted"] = "permit_to_stay_granted"
-    valid_from: date
+    valid_from: ServiceDate
     basis: PermitBasis
 
 
@@ -286,9 +344,18 @@ class TemporaryResidencePermitGranted(BaseEvent):
     measure: ClassVar[bool] = True
     type: Literal["temporary_residence_permit_granted"] = "temporary_residence_permit_granted"
     basis: ResidencePermitBasis
-    valid_from: date
-    valid_until: date
-    permit_number: str | None = Field(default=None, max_length=50)
+    valid_from: ServiceDate
+    valid_until: ServiceDate = Field(description="S4: the last day of validity, after valid_from.")
+    permit_number: (
+        Annotated[str, Field(max_length=50), not_blank(RULE_INPUT, "a permit number")] | None
+    ) = None
+
+    def implausible(self) -> Iterator[Implausible]:
+        """S4: the permit ends after it starts."""
+        if self.valid_until <= self.valid_from:
+            yield Implausible(
+                ("valid_until",), "S4", "the permit must end after it starts", self.valid_until
+            )
 
 
 class TemporaryResidencePermitRenewed(BaseEvent):
@@ -298,7 +365,7 @@ class TemporaryResidencePermitRenewed(BaseEvent):
     decision: ClassVar[bool] = True
     measure: ClassVar[bool] = True
     type: Literal["temporary_residence_permit_renewed"] = "temporary_residence_permit_renewed"
-    valid_until: date
+    valid_until: ServiceDate
 
 
 class CriminalProceedingsOpened(BaseEvent):
@@ -345,6 +412,10 @@ class FactsUpdated(BaseEvent):
     )
     type: Literal["facts_updated"] = "facts_updated"
     person: PersonFacts
+
+    def implausible(self) -> Iterator[Implausible]:
+        """INPUT: a corrected birth date or estimate is not after the correction either."""
+        yield from self.person.implausible_on(self.day, "person")
 
 
 class ReturnedHome(BaseEvent):
@@ -466,7 +537,7 @@ class MainHearingScheduled(BaseEvent):
     senders: ClassVar[frozenset[Org]] = frozenset({Org.POLICE})
     measure: ClassVar[bool] = True
     type: Literal["main_hearing_scheduled"] = "main_hearing_scheduled"
-    hearing_date: date
+    hearing_date: ServiceDate
     direct_questioning: bool
 
 
@@ -477,11 +548,15 @@ class AccompanyingChildRecorded(BaseEvent):
     senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
     type: Literal["accompanying_child_recorded"] = "accompanying_child_recorded"
     child_ref: ChildRef
-    birth_date: date | None = None
+    birth_date: ServiceDate | None = Field(default=None, description="Not after the event.")
     age_estimate: AgeEstimate | None = None
     gender: Gender = Gender.UNKNOWN
     citizenships: list[CountryCode] = Field(min_length=1)
     placed_with: Placement
+
+    def implausible(self) -> Iterator[Implausible]:
+        """INPUT: the child is not born after the event that records them."""
+        yield from birth_problems(self.birth_date, self.age_estimate, self.day)
 
 
 class AccompanyingChildIdentified(BaseEvent):
@@ -503,7 +578,9 @@ class SpecialNeedFlagged(BaseEvent):
     senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC, Org.SOCIAL_WORK_CENTRE})
     type: Literal["special_need_flagged"] = "special_need_flagged"
     need: SpecialNeed
-    detail: str | None = Field(default=None, max_length=2000)
+    detail: (
+        Annotated[str, Field(max_length=2000), not_blank(RULE_INPUT, "a need's detail")] | None
+    ) = None
     provider: Org | None = Field(
         default=None, description="Who provides the help (default: the NGO leading the case)."
     )

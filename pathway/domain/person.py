@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pathway.domain.plausible import RULE_INPUT, Implausible, ServiceDate, not_blank
+
 #: ISO 3166-1 alpha-2 codes of the EU member states (Slovenia included).
 EU_MEMBER_STATES = frozenset(
     {
@@ -84,8 +86,10 @@ class AgeEstimate(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     years: int = Field(ge=0, le=120)
-    as_of: date
-    source: str = Field(min_length=1, max_length=200)
+    as_of: ServiceDate = Field(description="The day the estimate holds; not after the event.")
+    source: Annotated[
+        str, Field(min_length=1, max_length=200), not_blank(RULE_INPUT, "the estimate's source")
+    ]
 
 
 class PersonFacts(BaseModel):
@@ -93,7 +97,7 @@ class PersonFacts(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    birth_date: date | None = None
+    birth_date: ServiceDate | None = Field(default=None, description="Not after the event.")
     age_estimate: AgeEstimate | None = None
     gender: Gender = Gender.UNKNOWN
     citizenships: list[CountryCode] = Field(min_length=1)
@@ -123,6 +127,11 @@ class PersonFacts(BaseModel):
         if self.residence_status.value.startswith("third_country") and self.is_eu_citizen:
             raise ValueError("an EU citizen is not a third-country national")
         return self
+
+    def implausible_on(self, day: date, *where: str) -> list[Implausible]:
+        """What cannot be true of the person on ``day``, the day of the event that states
+        these facts (``where``: the path of these facts in the event)."""
+        return birth_problems(self.birth_date, self.age_estimate, day, *where)
 
     @property
     def is_eu_citizen(self) -> bool:
@@ -159,6 +168,34 @@ class PersonFacts(BaseModel):
         else:
             return None
         return whole_years(born, day)
+
+
+def birth_problems(
+    birth_date: date | None, age_estimate: AgeEstimate | None, day: date, *where: str
+) -> list[Implausible]:
+    """``INPUT``: nobody is born after the event that records the birth, and no age is estimated
+    as of a day after it (``day``: the event's day in Slovenia; ``where``: the path of the
+    fields in the event). A birth date equal to the event's day is accepted: a newborn."""
+    problems = []
+    if birth_date is not None and birth_date > day:
+        problems.append(
+            Implausible(
+                (*where, "birth_date"),
+                RULE_INPUT,
+                "a birth date cannot lie after the event (occurred_at)",
+                birth_date,
+            )
+        )
+    if age_estimate is not None and age_estimate.as_of > day:
+        problems.append(
+            Implausible(
+                (*where, "age_estimate", "as_of"),
+                RULE_INPUT,
+                "an age estimate cannot be dated after the event (occurred_at)",
+                age_estimate.as_of,
+            )
+        )
+    return problems
 
 
 def whole_years(start: date, end: date) -> int:

@@ -13,11 +13,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from pathway.domain.events import EventId
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import CountryCode, Gender, LanguageCode
+from pathway.domain.plausible import RULE_INPUT, ServiceInstant, not_blank
 from pathway.domain.rules import RULE_ACCESS, RULE_IDEMPOTENCY, RULE_TIME, Rejection
 from pathway.domain.state import Notification
 
@@ -42,8 +43,10 @@ class _ProgrammeEvent(BaseModel):
     type: str
     event_id: EventId
     organisation: Org
-    actor: str | None = Field(default=None, max_length=100)
-    occurred_at: AwareDatetime
+    actor: (
+        Annotated[str, Field(max_length=100), not_blank(RULE_INPUT, "the actor's reference")] | None
+    ) = None
+    occurred_at: ServiceInstant
 
 
 class PatsInterviewRecorded(_ProgrammeEvent):

@@ -363,3 +363,30 @@ async def test_chromium_signs_in_on_the_page_and_not_from_another_site(
         assert [cookie["name"] for cookie in await context.cookies()] == [SESSION_COOKIE]
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        {"X-Forwarded-For": "198.51.100.7"},
+        {"X-Forwarded-For": "198.51.100.8, 127.0.0.1"},
+        {"Forwarded": "for=198.51.100.9"},
+        {"X-Real-IP": "198.51.100.10"},
+    ],
+)
+async def test_a_forwarded_header_does_not_reset_the_throttle(
+    served: str, forwarded: dict[str, str]
+) -> None:
+    """On a real server (uvicorn, as pathway dev serves it), after five failures from one
+    client a header naming another address (from loopback, which uvicorn would trust by
+    default) is not believed: still 429, and the right token is not looked at (issue 11, item
+    7). The client is the socket's peer."""
+    own = {"Origin": served}
+    async with httpx.AsyncClient(base_url=served, timeout=5) as http:
+        for n in range(5):
+            failed = await http.post(
+                "/login", data={"token": "wrong"}, headers={**own, **forwarded}
+            )
+            assert failed.status_code == 401, n
+        for headers in (own, {**own, **forwarded}, {**own, "X-Forwarded-For": "203.0.113.1"}):
+            assert_refused(await http.post("/login", data={"token": TOKEN}, headers=headers), 429)

@@ -60,6 +60,11 @@ async def _echo(request: Request) -> Response:
     return response
 
 
+async def _client(request: Request) -> Response:
+    host = request.client.host if request.client else None
+    return JSONResponse({"host": host, "scheme": request.url.scheme})
+
+
 async def _big(request: Request) -> Response:
     return PlainTextResponse(BIG)
 
@@ -69,6 +74,7 @@ UPSTREAM = Starlette(
         Route("/api/v1/settings", _settings),
         Route("/echo/{rest:path}", _echo, methods=["GET", "POST", "DELETE"]),
         Route("/big", _big),
+        Route("/client", _client),
     ],
     middleware=[Middleware(GZipMiddleware, minimum_size=100)],
 )
@@ -141,6 +147,19 @@ class TestListen:
             stop.set()
             await asyncio.wait_for(task, timeout=30)
         assert sock.fileno() == -1  # closed by serve_app
+
+    async def test_proxy_headers_are_not_believed(self) -> None:
+        """The client is the socket's peer: X-Forwarded-For and X-Forwarded-Proto from
+        loopback (which uvicorn trusts by default) change neither the address nor the scheme
+        (issue 11, item 7: else the codec server's /login throttle counts whatever address a
+        client names)."""
+        async with served(UPSTREAM) as url, httpx.AsyncClient() as http:
+            answer = await http.get(
+                f"{url}/client",
+                headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"},
+            )
+
+        assert answer.json() == {"host": "127.0.0.1", "scheme": "http"}
 
 
 class TestReverseProxy:

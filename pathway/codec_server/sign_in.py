@@ -11,7 +11,8 @@
   successful sign-in clears its failures. The count is kept in this process's memory only: a
   restart forgets it, and several codec server processes each count on their own. Behind a
   reverse proxy every request comes from the proxy's address, so the limit then holds for all
-  callers together.
+  callers together. The source address is the connection's peer: no proxy header is believed
+  (:func:`pathway.web.serving.serve_app`), so a client cannot name a new address per attempt.
 """
 
 from __future__ import annotations

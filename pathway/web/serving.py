@@ -83,6 +83,9 @@ async def serve_app(
     and closes it), until ``stop`` is set, then shut down gracefully (requests in flight get
     ``graceful_seconds``). ``announce`` goes into the log line.
 
+    The client of a request is the socket's peer: proxy headers (``X-Forwarded-For``,
+    ``X-Forwarded-Proto``) are not believed, from any address.
+
     The caller binds, not uvicorn: uvicorn answers a bind failure with sys.exit, which would
     end the caller's whole event loop, where :func:`listen` raises :class:`AddressUnavailable`
     naming the address.
@@ -98,6 +101,13 @@ async def serve_app(
         access_log=False,
         lifespan="off",
         server_header=False,
+        # The client is the socket's peer, never what a header claims: uvicorn by default
+        # believes X-Forwarded-For and X-Forwarded-Proto from 127.0.0.1, so anyone on the host
+        # (or a local proxy passing the header on) could pick the address that the codec
+        # server's /login throttle and the logs count (issue 11, item 7). Behind a reverse
+        # proxy every request then comes from the proxy (docs/privacy.md).
+        proxy_headers=False,
+        forwarded_allow_ips="",
         timeout_graceful_shutdown=graceful_seconds,
     )
     server = _CallerOwnsSignals(config)

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from pathway.domain.events import CaseEvent
-from pathway.domain.rules import fire_due, reintegration_eligibility
+from pathway.domain.rules import Accepted, decide, fire_due, reintegration_eligibility
 from pathway.domain.state import CaseState, DeadlineKind, ObligationKind, Phase
 from tests.factories import (
+    CASE_ID,
     EU_ADULT,
     SI_CITIZEN,
     T0,
@@ -163,4 +164,267 @@ class TestI1Reintegration:
         assert accept(state, enrol()).phase is Phase.REINTEGRATION
 
 
-_ = (date, DeadlineKind, fired, open_kinds)
+# ---------------------------------------------------------------------------------------------
+# K7: the permit to stay
+# ---------------------------------------------------------------------------------------------
+
+
+GRANTED_AT = T0 + days(1)
+
+
+def grant(at: datetime = GRANTED_AT, valid_from: str = "2026-03-03") -> CaseEvent:
+    return event("permit_to_stay_granted", at, valid_from=valid_from, basis="ex_officio")
+
+
+def placed_in_crisis(person: dict[str, Any]) -> CaseState:
+    return accept(interviewed(person), event("crisis_accommodation_placed", T0 + days(1)))
+
+
+class TestK7PermitToStay:
+    @pytest.mark.parametrize("person", [TCN_LEGAL, APPLICANT, EU_ADULT, SI_CITIZEN])
+    def test_only_for_victims_residing_illegally(self, person: dict[str, Any]) -> None:
+        """K7: “The Police allow victims who reside illegally in the Republic of Slovenia to
+        stay”: not a legally resident third-country national, nor an applicant for
+        international protection (who may remain while the application runs; if it ends and
+        the stay becomes illegal, the status is recorded first). Nothing changes."""
+        state = interviewed(person)
+        rejection = reject(state, grant())
+        assert (rejection.rule, rejection.field) == ("K7", "type")
+        assert state.permit_to_stay is None
+
+    def test_the_start_is_tied_to_the_case(self) -> None:
+        """K7: the 3 months “include the 30-day period of recovery and reflection”: the permit
+        starts neither before the case, nor after the day it is granted, nor after the
+        reflection period started (here with crisis accommodation, 3 March)."""
+        state = placed_in_crisis(TCN_ILLEGAL)
+        for valid_from in ("2026-03-01", "2029-03-03", "2026-03-04"):
+            at = T0 + days(5)
+            rejection = reject(state, grant(at, valid_from))
+            assert (rejection.rule, rejection.field) == ("K7", "valid_from"), valid_from
+        assert accept(state, grant(T0 + days(5), "2026-03-02")).permit_to_stay is not None
+        assert accept(state, grant(T0 + days(5), "2026-03-03")).permit_to_stay is not None
+
+    def test_three_months_to_the_day_before_across_a_month_end(self) -> None:
+        """K7: “for a period of 3 (three) months”: from 1 December to 28 February (2026-27,
+        no 29 February), the police deciding the extension by the end of that day."""
+        state = interviewed(TCN_ILLEGAL, datetime.fromisoformat("2026-12-01T09:00:00+01:00"))
+        at = datetime.fromisoformat("2026-12-01T12:00:00+01:00")
+        state = accept(state, grant(at, "2026-12-01"))
+        assert state.permit_to_stay is not None
+        assert state.permit_to_stay.valid_until == date(2027, 2, 28)
+        decision = [
+            o
+            for o in state.open_obligations
+            if o.kind is ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION
+        ]
+        assert decision and decision[0].owner.value == "police"
+        assert decision[0].due_at is not None
+        assert decision[0].due_at.isoformat().startswith("2027-03-01T00:00:00")
+
+    def test_extension_on_the_expiry_day_is_accepted_the_day_after_is_not(self) -> None:
+        """K7: “If reasonable grounds exist, the victims may be permitted to remain for another
+        period of three months at the most”: decided before the permit expires, on its last
+        day (2 June) at the latest; on 3 June it is refused naming the field, and nothing
+        changes."""
+        state = accept(interviewed(TCN_ILLEGAL), grant())
+        last_day = datetime.fromisoformat("2026-06-02T23:30:00+02:00")
+        extended = accept(state, event("permit_to_stay_extended", last_day, months=3), last_day)
+        assert extended.permit_to_stay is not None
+        assert extended.permit_to_stay.valid_until == date(2026, 9, 2)
+        assert ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION not in open_kinds(extended)
+        day_after = datetime.fromisoformat("2026-06-03T00:30:00+02:00")
+        late = reject(state, event("permit_to_stay_extended", day_after, months=3), day_after)
+        assert (late.rule, late.field) == ("K7", "occurred_at")
+        assert state.permit_to_stay is not None
+        assert state.permit_to_stay.valid_until == date(2026, 6, 2)
+
+    def test_extension_cannot_predate_the_permit(self) -> None:
+        """K7: an extension extends a permit that exists: one dated before the permit starts
+        is refused."""
+        state = accept(interviewed(TCN_ILLEGAL), grant(T0 + days(3), "2026-03-05"))
+        early = T0 + days(3)  # 5 March: granted on the day it starts; an extension on 4 March
+        rejection = reject(
+            state, event("permit_to_stay_extended", early - days(1), months=1), early
+        )
+        assert (rejection.rule, rejection.field) == ("K7", "occurred_at")
+
+    def test_expiry_without_extension_tells_police_and_ngo(self) -> None:
+        """K7: the extension was due before expiry; at expiry police and NGO are told and no
+        extension decision is left open."""
+        state = accept(interviewed(TCN_ILLEGAL), grant())
+        on_last_day = datetime.fromisoformat("2026-06-02T23:59:00+02:00")
+        state, sent = fired(state, on_last_day)
+        assert ("police", "permit_to_stay_expired", "K7") not in sent
+        state, sent = fired(state, datetime.fromisoformat("2026-06-03T00:00:00+02:00"))
+        assert ("police", "permit_to_stay_expired", "K7") in sent
+        assert ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION not in open_kinds(state)
+
+
+# ---------------------------------------------------------------------------------------------
+# S3, S4, S5 after placement
+# ---------------------------------------------------------------------------------------------
+
+
+def residence_permit(at: datetime, until: str) -> CaseEvent:
+    return event(
+        "temporary_residence_permit_granted",
+        at,
+        basis="witness",
+        valid_from=at.date().isoformat(),
+        valid_until=until,
+    )
+
+
+def in_safe_accommodation(residence_until: str = "2027-03-03") -> CaseState:
+    """A third-country national with a permit to stay from 3 March to 2 June 2026, placed in
+    safe accommodation on 1 April."""
+    state = accept(placed_in_crisis(TCN_ILLEGAL), grant())
+    state = accept(state, residence_permit(T0 + days(2), residence_until))
+    state = accept(state, event("criminal_proceedings_opened", T0 + days(3)))
+    return accept(state, event("safe_accommodation_placed", T0 + days(30)))
+
+
+EXPIRED = datetime.fromisoformat("2026-06-03T00:00:00+02:00")
+
+
+class TestS3AfterPlacement:
+    def test_permit_to_stay_lapsing_in_safe_accommodation_opens_a_dated_obligation(self) -> None:
+        """S3: “conditional on their having a permit to stay and a temporary residence permit”
+        … “included in the safe accommodation programme for the period of validity of the
+        permit to stay”. The day after its last day, Ključ must agree with police and the
+        migration authority whether the placement ends, by a date, all four told; not on the
+        last day itself."""
+        state = in_safe_accommodation()
+        _, sent = fired(state, EXPIRED - timedelta(minutes=1))
+        assert not any(reason == "safe_accommodation_permit_lapsed" for _, reason, _ in sent)
+        state, sent = fired(state, EXPIRED)
+        lapsed = {r for r, reason, rule in sent if reason == "safe_accommodation_permit_lapsed"}
+        assert lapsed == {"kljuc", "police", "migration_authority", "interior_ministry"}
+        assert all(rule == "S3" for _, reason, rule in sent if reason.startswith("safe_"))
+        (ob,) = [
+            o for o in state.open_obligations if o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS
+        ]
+        assert (ob.owner.value, ob.rule) == ("kljuc", "S3")
+        assert ob.due_at is not None and ob.due_at.isoformat().startswith("2026-06-10T00:00:00")
+        assert DeadlineKind.SAFE_ACCOMMODATION_PERMITS in state.deadlines
+
+    def test_reminder_then_escalation_until_the_placement_ends(self) -> None:
+        """S3: reminded two days before the date, escalated to Ključ and the interior ministry
+        (which co-finances safe accommodation) at it; ending the placement settles it."""
+        state, _ = fired(in_safe_accommodation(), EXPIRED)
+        state, sent = fired(state, datetime.fromisoformat("2026-06-08T00:00:00+02:00"))
+        assert ("kljuc", "safe_accommodation_permits_reminder", "S3") in sent
+        state, sent = fired(state, datetime.fromisoformat("2026-06-10T00:00:00+02:00"))
+        assert ("interior_ministry", "safe_accommodation_permits_overdue", "S3") in sent
+        ended = accept(state, event("safe_accommodation_ended", EXPIRED + days(8)))
+        assert ObligationKind.SAFE_ACCOMMODATION_PERMITS not in open_kinds(ended)
+
+    def test_extended_permit_lapsing_also_opens_it(self) -> None:
+        """S3, K7: the same when the one extension runs out (2 September)."""
+        state = in_safe_accommodation()
+        state = accept(state, event("permit_to_stay_extended", T0 + days(80), months=3))
+        state, _sent = fired(state, EXPIRED)
+        assert ObligationKind.SAFE_ACCOMMODATION_PERMITS not in open_kinds(state)
+        state, _sent = fired(state, datetime.fromisoformat("2026-09-03T00:00:00+02:00"))
+        assert ObligationKind.SAFE_ACCOMMODATION_PERMITS in open_kinds(state)
+
+    def test_not_in_safe_accommodation_no_s3_obligation(self) -> None:
+        """S3 is about safe accommodation: a permit lapsing in crisis accommodation opens
+        none."""
+        state = accept(placed_in_crisis(TCN_ILLEGAL), grant())
+        state, _sent = fired(state, EXPIRED)
+        assert ObligationKind.SAFE_ACCOMMODATION_PERMITS not in open_kinds(state)
+
+    def test_residence_permit_expiry_cites_s4_and_s3_only_when_placed(self) -> None:
+        """S4: the renewal is the migration authority's, cited S4 (it was cited S3 even for a
+        person not in safe accommodation); in safe accommodation S3's own obligation follows,
+        and a renewal while the permit to stay runs settles it."""
+        state = in_safe_accommodation(residence_until="2026-04-30")
+        state, sent = fired(state, datetime.fromisoformat("2026-05-01T00:00:00+02:00"))
+        assert ("migration_authority", "residence_permit_expired", "S4") in sent
+        assert ObligationKind.SAFE_ACCOMMODATION_PERMITS in open_kinds(state)
+        renewed = accept(
+            state,
+            event(
+                "temporary_residence_permit_renewed",
+                datetime.fromisoformat("2026-05-02T10:00:00+02:00"),
+                valid_until="2027-04-30",
+            ),
+        )
+        assert ObligationKind.SAFE_ACCOMMODATION_PERMITS not in open_kinds(renewed)
+        crisis = accept(placed_in_crisis(TCN_ILLEGAL), residence_permit(T0 + days(2), "2026-04-30"))
+        _, sent = fired(crisis, datetime.fromisoformat("2026-05-01T00:00:00+02:00"))
+        assert ("migration_authority", "residence_permit_expired", "S4") in sent
+
+    def test_a_second_residence_permit_while_one_is_valid_is_refused(self) -> None:
+        """S4: a temporary residence permit is renewed, not granted twice: a second grant on
+        its last day is refused (nothing changes); the day after it expired, a new permit may
+        be granted."""
+        state = accept(interviewed(TCN_ILLEGAL), residence_permit(T0 + days(1), "2026-03-31"))
+        last_day = datetime.fromisoformat("2026-03-31T20:00:00+02:00")
+        rejection = reject(state, residence_permit(last_day, "2027-03-31"), last_day)
+        assert (rejection.rule, rejection.field) == ("S4", "type")
+        day_after = datetime.fromisoformat("2026-04-01T08:00:00+02:00")
+        new = accept(state, residence_permit(day_after, "2027-03-31"), day_after)
+        assert new.residence_permit is not None
+        assert new.residence_permit.valid_until == date(2027, 3, 31)
+
+    def test_old_cases_replay_the_old_expiry(self) -> None:
+        """Versioning: a case recorded before the patch gets the old expiry: no S3 obligation."""
+        state = old_rules(in_safe_accommodation())
+        state, _sent = fired(state, EXPIRED)
+        assert ObligationKind.SAFE_ACCOMMODATION_PERMITS not in open_kinds(state)
+
+
+class TestS5AfterProceedings:
+    def test_conclusion_opens_a_dated_obligation_with_reminders(self) -> None:
+        """S5: “for the victims from third countries it may last until the conclusion of the
+        criminal proceedings”; K6: support “in an appropriate period after their
+        completion”. Ključ agrees the next step within 30 days (concluded 30 April: by the end
+        of 30 May), reminded 7 days before with the interior ministry, escalated at it."""
+        state = accept(
+            in_safe_accommodation(),
+            event(
+                "criminal_proceedings_concluded",
+                datetime.fromisoformat("2026-04-30T10:00:00+02:00"),
+            ),
+        )
+        (ob,) = [
+            o
+            for o in state.open_obligations
+            if o.kind is ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS
+        ]
+        assert (ob.owner.value, ob.rule) == ("kljuc", "S5")
+        assert ob.due_at is not None and ob.due_at.isoformat().startswith("2026-05-31T00:00:00")
+        state, sent = fired(state, datetime.fromisoformat("2026-05-24T00:00:00+02:00"))
+        assert ("interior_ministry", "accommodation_after_proceedings_reminder", "S5") in sent
+        state, sent = fired(state, datetime.fromisoformat("2026-05-31T00:00:00+02:00"))
+        assert ("kljuc", "accommodation_after_proceedings_overdue", "S5") in sent
+        assert state.safe_accommodation is not None and state.safe_accommodation.active
+
+    def test_placed_after_proceedings_concluded_is_flagged(self) -> None:
+        """S5: a third-country national placed after the proceedings concluded is past the
+        time the seed gives: accepted (accommodation is voluntary, nobody is refused help) but
+        flagged with the same dated obligation."""
+        state = accept(placed_in_crisis(TCN_ILLEGAL), grant())
+        state = accept(state, residence_permit(T0 + days(2), "2027-03-03"))
+        state = accept(state, event("criminal_proceedings_opened", T0 + days(3)))
+        state = accept(state, event("criminal_proceedings_concluded", T0 + days(10)))
+        placed = decide_effects(state, event("safe_accommodation_placed", T0 + days(20)))
+        assert ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS in open_kinds(placed[0])
+        assert ("kljuc", "placed_after_proceedings") in placed[1]
+
+    def test_eu_citizen_no_obligation(self) -> None:
+        """S5: “for other victims the legislation does not define any time limit”."""
+        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + days(1)))
+        state = accept(state, event("criminal_proceedings_opened", T0 + days(2)))
+        state = accept(state, event("safe_accommodation_placed", T0 + days(20)))
+        state = accept(state, event("criminal_proceedings_concluded", T0 + days(40)))
+        assert ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS not in open_kinds(state)
+        assert DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS not in state.deadlines
+
+
+def decide_effects(state: CaseState, ev: CaseEvent) -> tuple[CaseState, list[tuple[str, str]]]:
+    decision = decide(state, ev, ev.occurred_at, case_id=CASE_ID)
+    assert isinstance(decision, Accepted), decision
+    return decision.state, [(n.recipient.value, n.reason) for n in decision.effects.notifications]

@@ -28,6 +28,7 @@ from pathway.domain.rules.children import (
     _require_child,
 )
 from pathway.domain.rules.core import Expiry, Handler, _Change, _Duty, _reject
+from pathway.domain.rules.safe_accommodation import after_proceedings, expire_after_proceedings
 from pathway.domain.state import CriminalProceedings, DeadlineKind, Hearing, ObligationKind
 
 _REPRESENTATIVE = _ChildTimer(
@@ -53,7 +54,9 @@ def _proceedings_concluded(change: _Change, event: ev.CriminalProceedingsConclud
         _reject("K6", "type", "there are no open criminal proceedings")
     cp.concluded_at = event.occurred_at
     placed = state.safe_accommodation is not None and state.safe_accommodation.active
-    if placed and state.person.is_third_country_national:
+    if placed and state.person.is_third_country_national and state.seed_residence_rules:
+        after_proceedings(change, "proceedings_concluded", "Criminal proceedings concluded")
+    elif placed and state.person.is_third_country_national:
         # S5: for third-country nationals safe accommodation lasts until proceedings conclude;
         # K6: assistance continues for an appropriate period after, so it is a plan, not an end.
         action = (
@@ -174,5 +177,12 @@ EXPIRIES: dict[DeadlineKind, Expiry] = {
         extra=(Org.POLICE,),
     ),
     DeadlineKind.TURNS_15: _turns_15,
+    # S5's date after the proceedings (safe_accommodation.after_proceedings).
+    DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS: expire_after_proceedings,
 }
-REMINDERS: dict[DeadlineKind, str] = {}
+REMINDERS: dict[DeadlineKind, str] = {
+    DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS: (
+        "The criminal proceedings of a third-country national in safe accommodation have "
+        "concluded: agree and record the next step by {due} (S5)."
+    ),
+}

@@ -34,6 +34,7 @@ from pathway.domain.calendar import add_months, end_of_day, local_date
 from pathway.domain.events import BaseEvent
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
+from pathway.domain.person import ResidenceStatus
 from pathway.domain.rules.core import Expiry, Handler, _Change, _Duty, _reject
 from pathway.domain.state import (
     CaseState,
@@ -72,6 +73,14 @@ def _safe_accommodation_permits(state: CaseState, at: datetime) -> None:
     :func:`~pathway.domain.rules.safe_accommodation._safe_accommodation`."""
     if not state.person.is_third_country_national:
         return
+    if (
+        state.seed_residence_rules
+        and state.person.residence_status is not ResidenceStatus.THIRD_COUNTRY_ILLEGAL
+    ):
+        # Read with K7: the permits are those of a victim residing illegally. A third-country
+        # national residing legally, or an applicant for international protection (allowed to
+        # remain while the application runs), gets no permit to stay and needs none here.
+        return
     if not _permit_to_stay_valid(state, at):
         _reject(
             "S3",
@@ -87,8 +96,45 @@ def _safe_accommodation_permits(state: CaseState, at: datetime) -> None:
         )
 
 
+#: S3: the days the provider has, after a permit lapses during safe accommodation, to agree
+#: with the police and the migration authority whether the placement ends, and the reminder's
+#: lead (the seed gives no period; CaseConfig would be their place, issue 13).
+S3_DECISION_DAYS = 7
+S3_REMINDER_DAYS = 2
+
+
+def _permit_to_stay_checks(state: CaseState, event: ev.PermitToStayGranted) -> None:
+    """K7 as the seed states it: “The Police allow victims who reside illegally in the Republic
+    of Slovenia to stay … for a period of 3 (three) months (which includes the 30-day period of
+    recovery and reflection)”."""
+    status = state.person.residence_status
+    if status is not ResidenceStatus.THIRD_COUNTRY_ILLEGAL:
+        _reject(
+            "K7",
+            "type",
+            f"a permit to stay is for victims residing illegally, not for a person recorded as "
+            f"{status.value.replace('_', ' ')} (record the residence status first if it changed)",
+        )
+    opened = local_date(state.opened_at)
+    if event.valid_from < opened:
+        _reject("K7", "valid_from", f"the permit to stay cannot start before the case ({opened})")
+    if event.valid_from > local_date(event.occurred_at):
+        _reject("K7", "valid_from", "the permit to stay cannot start after the day it is granted")
+    if state.reflection_started_at is not None:
+        reflection = local_date(state.reflection_started_at)
+        if event.valid_from > reflection:
+            _reject(
+                "K7",
+                "valid_from",
+                f"the 3 months include the 30-day reflection period, which started on "
+                f"{reflection}: the permit to stay starts on that day or before",
+            )
+
+
 def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
     state, cfg = change.state, change.config
+    if state.seed_residence_rules:
+        _permit_to_stay_checks(state, event)
     if state.person.is_eu_citizen:
         _reject("K7", "type", "a permit to stay is for victims residing illegally, not EU citizens")
     if state.permit_to_stay is not None:
@@ -106,6 +152,20 @@ def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
         "its end (K7)",
     )
     _set_permit_deadline(change)
+    if state.seed_residence_rules:
+        # K7: the one extension is decided while the permit runs, at the latest on its last day.
+        due = end_of_day(until)
+        change.open_obligation(
+            _Duty(
+                ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION,
+                "K7",
+                Org.POLICE,
+                f"Decide by {until} whether reasonable grounds allow the one extension of the "
+                f"permit to stay, of at most {cfg.permit_to_stay_extension_max_months} months "
+                "(K7).",
+            ),
+            due_at=due,
+        )
 
 
 def _set_permit_deadline(change: _Change) -> None:
@@ -129,6 +189,17 @@ def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
         _reject("K7", "type", "there is no permit to stay to extend")
     if permit.extended_by_months is not None:
         _reject("K7", "type", "the permit to stay may be extended only once")
+    if state.seed_residence_rules:
+        day = local_date(event.occurred_at)
+        if day > permit.valid_until:
+            _reject(
+                "K7",
+                "occurred_at",
+                f"the permit to stay expired on {permit.valid_until}: an extension is decided "
+                "before it expires (on its last day at the latest)",
+            )
+        if day < permit.valid_from:
+            _reject("K7", "occurred_at", "an extension cannot predate the permit to stay")
     if event.months > cfg.permit_to_stay_extension_max_months:
         _reject(
             "K7",
@@ -167,6 +238,18 @@ def _residence_permit(change: _Change, event: ev.TemporaryResidencePermitGranted
         )
     if event.valid_until <= event.valid_from:
         _reject("S4", "valid_until", "the permit must end after it starts")
+    current = state.residence_permit
+    if (
+        state.seed_residence_rules
+        and current is not None
+        and local_date(event.occurred_at) <= current.valid_until
+    ):
+        _reject(
+            "S4",
+            "type",
+            f"a temporary residence permit valid until {current.valid_until} was already "
+            "granted: record its renewal instead (a new permit is granted only after it expired)",
+        )
     state.residence_permit = ResidencePermit(
         basis=event.basis,
         valid_from=event.valid_from,
@@ -175,6 +258,7 @@ def _residence_permit(change: _Change, event: ev.TemporaryResidencePermitGranted
     )
     _set_residence_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.RESIDENCE_PERMIT_RENEWAL)
+    _permits_restored(change, event.event_id)
 
 
 def _residence_renewed(change: _Change, event: ev.TemporaryResidencePermitRenewed) -> None:
@@ -186,6 +270,69 @@ def _residence_renewed(change: _Change, event: ev.TemporaryResidencePermitRenewe
     permit.valid_until = event.valid_until
     _set_residence_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.RESIDENCE_PERMIT_RENEWAL)
+    _permits_restored(change, event.event_id)
+
+
+def _in_safe_accommodation(state: CaseState) -> bool:
+    return state.safe_accommodation is not None and state.safe_accommodation.active
+
+
+def _permits_restored(change: _Change, by: str) -> None:
+    """S3: a third-country national in safe accommodation holds both permits again (a renewed
+    or new residence permit while the permit to stay runs): the S3 obligation is settled."""
+    state = change.state
+    now = change.now
+    if (
+        _in_safe_accommodation(state)
+        and _permit_to_stay_valid(state, now)
+        and _residence_permit_valid(state, now)
+    ):
+        change.close_obligations(by, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
+
+
+def settle_safe_accommodation_permits(change: _Change, by: str) -> None:
+    """S3: the placement ended, so the question of its permits is settled."""
+    change.close_obligations(by, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+    change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
+
+
+def _permit_lapsed_in_safe_accommodation(change: _Change, what: str) -> None:
+    """S3: “conditional on their having a permit to stay and a temporary residence permit” …
+    “included in the safe accommodation programme for the period of validity of the permit to
+    stay”. A permit of a third-country national in safe accommodation lapsed: the provider must
+    agree with the police and the migration authority, by a date, whether the placement ends
+    (the service never ends it by the clock); reminded before, escalated at the date."""
+    state = change.state
+    if not (
+        state.seed_residence_rules
+        and state.person.is_third_country_national
+        and _in_safe_accommodation(state)
+    ):
+        return
+    assert state.safe_accommodation is not None
+    provider = state.safe_accommodation.provider
+    day = local_date(change.now - timedelta(seconds=1))  # the permit's last day
+    due = end_of_day(day + timedelta(days=S3_DECISION_DAYS))
+    action = (
+        f"The {what} of a third-country national in safe accommodation expired on {day}: safe "
+        "accommodation is conditional on a permit to stay and a temporary residence permit, and "
+        "lasts for the validity of the permit to stay (S3). Agree with the police and the "
+        f"migration authority whether the placement ends, and record it, by {local_date(due)}."
+    )
+    change.open_obligation(
+        _Duty(ObligationKind.SAFE_ACCOMMODATION_PERMITS, "S3", provider, action), due_at=due
+    )
+    recipients = [provider, Org.POLICE, Org.MIGRATION_AUTHORITY, Org.INTERIOR_MINISTRY]
+    if DeadlineKind.SAFE_ACCOMMODATION_PERMITS not in state.deadlines:
+        change.set_deadline(
+            DeadlineKind.SAFE_ACCOMMODATION_PERMITS,
+            "S3",
+            due,
+            due - timedelta(days=S3_REMINDER_DAYS),
+            recipients[:3],
+        )
+    change.notify(recipients, "safe_accommodation_permit_lapsed", "S3", action, due_at=due)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,6 +344,18 @@ def _expire_permit_to_stay(change: _Change) -> None:
     state = change.state
     permit = state.permit_to_stay
     assert permit is not None
+    if state.seed_residence_rules:
+        # K7: the extension was to be decided before the permit expired; none is possible now.
+        change.close_obligations("expired", ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
+        action = (
+            "The permit to stay has expired; no (further) extension is possible (K7)."
+            if permit.extended_by_months is not None
+            else "The permit to stay has expired without an extension, which had to be decided "
+            "before it expired; none is possible now (K7)."
+        )
+        change.notify([Org.POLICE, state.lead_ngo], "permit_to_stay_expired", "K7", action)
+        _permit_lapsed_in_safe_accommodation(change, "permit to stay")
+        return
     if permit.extended_by_months is None:
         action = (
             "The permit to stay has expired: decide on the one extension of at most "
@@ -217,9 +376,38 @@ def _expire_residence_permit(change: _Change) -> None:
         _Duty(ObligationKind.RESIDENCE_PERMIT_RENEWAL, "S4", Org.MIGRATION_AUTHORITY, action)
     )
     recipients = [Org.MIGRATION_AUTHORITY, state.lead_ngo]
-    if state.safe_accommodation is not None and state.safe_accommodation.active:
+    if state.seed_residence_rules:
+        # The renewal is S4's; S3's own obligation follows if the person is placed.
+        change.notify(recipients, "residence_permit_expired", "S4", action)
+        _permit_lapsed_in_safe_accommodation(change, "temporary residence permit")
+        return
+    if _in_safe_accommodation(state):
         action += " Safe accommodation of a third-country national depends on it (S3)."
     change.notify(recipients, "residence_permit_expired", "S3", action)
+
+
+def _expire_safe_accommodation_permits(change: _Change) -> None:
+    """S3: the date to settle a lapsed permit during safe accommodation is reached."""
+    state = change.state
+    if not _in_safe_accommodation(state):
+        settle_safe_accommodation_permits(change, "placement ended")
+        return
+    open_ = [
+        o for o in state.open_obligations if o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS
+    ]
+    if not open_:
+        return
+    assert state.safe_accommodation is not None
+    action = (
+        "Safe accommodation of a third-country national continues without the permits it is "
+        "conditional on, past the date to settle it (S3): agree and record whether it ends."
+    )
+    change.notify(
+        [state.safe_accommodation.provider, Org.INTERIOR_MINISTRY],
+        "safe_accommodation_permits_overdue",
+        "S3",
+        action,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,6 +434,7 @@ EVENT_RULES: dict[str, str] = {
 EXPIRIES: dict[DeadlineKind, Expiry] = {
     DeadlineKind.PERMIT_TO_STAY: _expire_permit_to_stay,
     DeadlineKind.TEMPORARY_RESIDENCE_PERMIT: _expire_residence_permit,
+    DeadlineKind.SAFE_ACCOMMODATION_PERMITS: _expire_safe_accommodation_permits,
 }
 
 #: The reminder sent before each of this track's deadlines that has one (``{due}``: its day).
@@ -255,5 +444,9 @@ REMINDERS: dict[DeadlineKind, str] = {
     ),
     DeadlineKind.TEMPORARY_RESIDENCE_PERMIT: (
         "The temporary residence permit expires on {due}: renewal is due (S3, S4)."
+    ),
+    DeadlineKind.SAFE_ACCOMMODATION_PERMITS: (
+        "A permit of a third-country national in safe accommodation has lapsed: agree and "
+        "record by {due} whether the placement ends (S3)."
     ),
 }

@@ -19,17 +19,80 @@ accommodation offers) is not yet modelled.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pathway.domain import events as ev
+from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.events import BaseEvent, Placement
+from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.assistance import (
     _consent_or_reject,
     _decision_taken,
     _end_placement,
     _placement_members,
 )
-from pathway.domain.rules.core import Handler, _Change, _reject
-from pathway.domain.rules.residence import _safe_accommodation_permits
-from pathway.domain.state import ObligationKind, Phase, PlacementRecord
+from pathway.domain.rules.core import Handler, _Change, _Duty, _reject
+from pathway.domain.rules.residence import (
+    _safe_accommodation_permits,
+    settle_safe_accommodation_permits,
+)
+from pathway.domain.state import DeadlineKind, ObligationKind, Phase, PlacementRecord
+
+#: S5: the days the provider has to agree the next step once a third-country national's
+#: proceedings concluded (K6: support goes on “in an appropriate period after their
+#: completion”), and the reminder's lead. The seed gives no period; CaseConfig would be their
+#: place (issue 13).
+S5_NEXT_STEP_DAYS = 30
+S5_REMINDER_DAYS = 7
+
+
+def after_proceedings(change: _Change, reason: str, what: str) -> None:
+    """S5: “for the victims from third countries it may last until the conclusion of the
+    criminal proceedings”. A third-country national is in safe accommodation after their
+    proceedings concluded: the provider agrees the next step by a date, with a reminder before
+    and an escalation at the date (:func:`expire_after_proceedings`); nobody leaves by the
+    clock."""
+    state = change.state
+    assert state.safe_accommodation is not None
+    provider = state.safe_accommodation.provider
+    due = end_of_day(local_date(change.now) + timedelta(days=S5_NEXT_STEP_DAYS))
+    action = (
+        f"{what}: safe accommodation of a third-country national lasts until the conclusion of "
+        f"the criminal proceedings (S5). Agree the victim's next step and record it by "
+        f"{local_date(due)} (K6 support continues for an appropriate period)."
+    )
+    change.open_obligation(
+        _Duty(ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS, "S5", provider, action), due_at=due
+    )
+    recipients = [provider, Org.INTERIOR_MINISTRY, Org.MIGRATION_AUTHORITY]
+    change.set_deadline(
+        DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS,
+        "S5",
+        due,
+        due - timedelta(days=S5_REMINDER_DAYS),
+        recipients[:2],
+    )
+    change.notify(recipients, reason, "S5", action, due_at=due)
+
+
+def expire_after_proceedings(change: _Change) -> None:
+    """S5: the date to agree the next step after the proceedings is reached."""
+    state = change.state
+    placed = state.safe_accommodation
+    open_ = [
+        o
+        for o in state.open_obligations
+        if o.kind is ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS
+    ]
+    if placed is None or not placed.active or not open_:
+        return
+    change.notify(
+        [placed.provider, Org.INTERIOR_MINISTRY],
+        "accommodation_after_proceedings_overdue",
+        "S5",
+        "The criminal proceedings concluded and no next step after safe accommodation of the "
+        "third-country national is recorded by the date set (S5): agree and record it.",
+    )
 
 
 def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> None:
@@ -48,12 +111,27 @@ def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> N
     _placement_members(change, Placement.SAFE_ACCOMMODATION, event.organisation)
     state.phase = Phase.SAFE_ACCOMMODATION
     _decision_taken(change, event.event_id)
+    cp = state.criminal_proceedings
+    if (
+        state.seed_residence_rules
+        and state.person.is_third_country_national
+        and cp is not None
+        and cp.concluded_at is not None
+    ):
+        after_proceedings(
+            change,
+            "placed_after_proceedings",
+            f"Placed in safe accommodation after the criminal proceedings concluded on "
+            f"{local_date(cp.concluded_at)}",
+        )
 
 
 def _safe_ended(change: _Change, event: ev.SafeAccommodationEnded) -> None:
     if not _end_placement(change, Placement.SAFE_ACCOMMODATION, "ended"):
         _reject("S5", "type", "the victim is not in safe accommodation")
     change.close_obligations(event.event_id, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+    change.end_deadline(DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+    settle_safe_accommodation_permits(change, event.event_id)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Fault-injection bookkeeping: which notifications a case issued, which arrived, and the one-line
 report each fault test leaves in the terminal summary (``tests/conftest.py``).
 
-A notification's idempotency key is ``<case ID>:<recipient>:<reason>:<sequence>`` and a case
-numbers each recipient's notifications 1, 2, 3…, so ``CaseState.notifications_to`` says exactly
-which keys must arrive.
+A notification's idempotency key is ``<case ID>:<episode>:<recipient>:<reason>:<sequence>``
+and a case numbers each recipient's notifications 1, 2, 3…, so ``CaseState.notifications_to``
+says exactly which keys must arrive.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def issued(states: Iterable[CaseState]) -> set[Issued]:
 
 def key_of(idempotency_key: str) -> Issued:
     """(case ID, recipient, sequence) of an idempotency key."""
-    case_id, recipient, _reason, seq = idempotency_key.split(":")
+    case_id, _episode, recipient, _reason, seq = idempotency_key.split(":")
     return case_id, recipient, int(seq)
 
 

@@ -106,9 +106,9 @@ _HEADER_VALUE = re.compile(r"[!-~]+")
 def _header_safe(notification: Notification) -> None:
     """Refuse a notification whose idempotency key cannot be an HTTP or e-mail header value.
 
-    The rules build keys as ``<case ID>:<recipient>:<reason>:<sequence>``, which always pass;
-    anything else is a bug that no retry can fix, so it fails at once instead of retrying for
-    ever.
+    The rules build keys as ``<case ID>:<episode>:<recipient>:<reason>:<sequence>``, which
+    always pass; anything else is a bug that no retry can fix, so it fails at once instead of
+    retrying for ever.
     """
     if not _HEADER_VALUE.fullmatch(notification.idempotency_key):
         raise ApplicationError(

@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
@@ -119,6 +119,17 @@ def _who(event: BaseEvent) -> str:
     return event.organisation.value + (f" ({event.actor})" if event.actor else "")
 
 
+def notification_key(state: CaseState, recipient: Org, reason: str, sequence: int) -> str:
+    """``<case ID>:<episode>:<recipient>:<reason>:<sequence>``: unique for ever, the same on
+    every retry (receivers drop repeats by it). The episode is when it was opened (UTC,
+    ``YYYYMMDDTHHMMSSZ``): a person identified again after a closure gets a new episode whose
+    numbers start again at 1 (issue 12), and its notifications must not look like repeats of
+    the first episode's. Per recipient, so the numbers reveal nothing of what others were sent
+    (R6, issue 11)."""
+    episode = state.opened_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{state.case_id}:{episode}:{recipient.value}:{reason}:{sequence}"
+
+
 class _Change:
     """A working copy of the state plus the effects of one change."""
 
@@ -151,7 +162,7 @@ class _Change:
             seq = self.state.notifications_to.get(recipient, 0) + 1
             self.state.notifications_to[recipient] = seq
             n = Notification(
-                idempotency_key=f"{self.state.case_id}:{recipient.value}:{reason}:{seq}",
+                idempotency_key=notification_key(self.state, recipient, reason, seq),
                 case_id=self.state.case_id,
                 sequence=seq,
                 recipient=recipient,

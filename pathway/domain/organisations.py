@@ -27,6 +27,22 @@ class Organisation(StrEnum):
 
 NGOS = frozenset({Organisation.CARITAS, Organisation.KLJUC})
 
+#: K4: the organisations that give care, and so alone may provide help with a special need
+#: (be told of one, own its referral): the NGOs that provide the assistance (Caritas, Ključ),
+#: the social work centre (emergency social assistance, child protection) and the child's
+#: guardian, who is informed of every measure (C3). A special need is a health detail (R6):
+#: these are exactly the organisations that may read one (the access policy's ``special_needs``
+#: row, operators aside; ``tests/test_k4_provider.py`` keeps the two equal). Never the police,
+#: the authorities or the ministries (issue 11).
+CARE_PROVIDERS = frozenset(
+    {
+        Organisation.CARITAS,
+        Organisation.KLJUC,
+        Organisation.SOCIAL_WORK_CENTRE,
+        Organisation.GUARDIAN,
+    }
+)
+
 #: Organisations that receive notifications, each on its own task queue
 #: (docs/rules.md "Notifications").
 NOTIFIED = (

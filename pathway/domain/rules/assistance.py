@@ -51,6 +51,7 @@ from pathway.domain import membership
 from pathway.domain.calendar import local_date
 from pathway.domain.events import BaseEvent, Placement, RightsSubject
 from pathway.domain.membership import MemberRole
+from pathway.domain.organisations import CARE_PROVIDERS
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.children import _open_child_track, _set_age_timers
 from pathway.domain.rules.core import Expiry, Handler, _Change, _Duty, _reject
@@ -204,7 +205,21 @@ def _cooperation(change: _Change, event: ev.CooperationRecorded) -> None:
 
 
 def _special_need(change: _Change, event: ev.SpecialNeedFlagged) -> None:
+    """K4: a special need calls for appropriate help from an organisation that gives care.
+
+    The provider is told of the need (a notification), owns its referral and becomes a member
+    for it: a need's existence is a health detail (R6), so a provider that is not one of
+    :data:`~pathway.domain.organisations.CARE_PROVIDERS` (the police, the authorities, the
+    ministries, analysts) is refused, naming ``provider`` (issue 11)."""
     state = change.state
+    if event.provider is not None and event.provider not in CARE_PROVIDERS:
+        allowed = ", ".join(sorted(org.value for org in CARE_PROVIDERS))
+        _reject(
+            "K4",
+            "provider",
+            f"help with a special need is given by an organisation that gives care ({allowed}),"
+            f" not '{event.provider.value}'",
+        )
     provider = event.provider or state.lead_ngo
     state.special_needs.append(
         SpecialNeedRecord(

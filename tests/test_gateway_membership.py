@@ -4,6 +4,7 @@ sending an event grants nothing, exits come from the lead NGO, and a non-member 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -50,6 +51,57 @@ async def requests(s: Service, case_id: str, role: str) -> list[httpx.Response]:
     return answers
 
 
+def body(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
+
+
+#: Requests UOIM (a member of none of these cases) can get refused before any case is looked up
+#: (review F1): (what, body, content type, the refusal's status). Each must be answered the same,
+#: byte for byte, for an existing, an erased and an unknown case.
+REFUSED_BEFORE_THE_CASE: list[tuple[str, bytes, str, int]] = [
+    ("malformed JSON", b'{"type": "cooperation_recorded",', "application/json", 400),
+    ("not JSON at all", b"\xff\xfe", "application/json", 400),
+    (
+        "invalid event (a field missing)",
+        body(
+            {
+                k: v
+                for k, v in event("cooperation_recorded", "uoim", "u-bad").items()
+                if k != "willing_to_cooperate"
+            }
+        ),
+        "application/json",
+        422,
+    ),
+    ("unknown event type", body({"type": "nonsense", "event_id": "u-x"}), "application/json", 422),
+    (
+        "an identification (opens a case, not sent to one)",
+        body(event("identified", "uoim", "u-identified")),
+        "application/json",
+        422,
+    ),
+    (
+        "send matrix refuses (case_closed by UOIM)",
+        body(event("case_closed", "uoim", "u-close")),
+        "application/json",
+        403,
+    ),
+    (
+        "another organisation named",
+        body(event("cooperation_recorded", "caritas", "u-as-caritas")),
+        "application/json",
+        403,
+    ),
+    (
+        "wrong content type",
+        body(event("cooperation_recorded", "uoim", "u-text")),
+        "text/plain",
+        415,
+    ),
+    ("body too large", b'{"a": "' + b"x" * 70_000 + b'"}', "application/json", 413),
+]
+
+
 class TestIndistinguishable:
     async def test_existing_erased_and_unknown_answer_alike(
         self, service: Service, deployment: Deployment
@@ -73,6 +125,41 @@ class TestIndistinguishable:
         after = await service.state(existing)
         assert after.timeline == before.timeline and after.phase is before.phase
         assert not any(k.startswith("klj-") for k in after.processed)
+
+    async def test_refusals_before_the_case_answer_alike(
+        self, service: Service, deployment: Deployment
+    ) -> None:
+        """Review F1: UOIM gets the same answer, byte for byte (status, headers that matter,
+        body), for an existing, an erased and an unknown case, for a malformed body, an invalid
+        event, a send-matrix refusal, another organisation named, a wrong content type and an
+        oversized body: the refusal of the request, never a 404 that would single out the
+        erased case. The operator still learns of the erasure (410, before the body)."""
+        existing = await open_case(service, "gw-m-refused-existing")
+        gone = await open_case(service, "gw-m-refused-erased")
+        await erase_case(service.client, deployment.store, gone, by="dpo", why="request")
+
+        for what, content, content_type, status in REFUSED_BEFORE_THE_CASE:
+            answers = [
+                await service.http.post(
+                    f"/v1/cases/{case_id}/events",
+                    headers={**bearer("uoim"), "Content-Type": content_type},
+                    content=content,
+                )
+                for case_id in (existing, gone, NEVER)
+            ]
+            for answer in answers:
+                assert_problem(answer, status)
+            assert len({a.content for a in answers}) == 1, (what, [a.text for a in answers])
+            assert len({a.headers["content-type"] for a in answers}) == 1, what
+
+        for content, content_type, _status in [r[1:] for r in REFUSED_BEFORE_THE_CASE]:
+            answer = await service.http.post(
+                f"/v1/cases/{gone}/events",
+                headers={**bearer(OPERATOR), "Content-Type": content_type},
+                content=content,
+            )
+            assert_problem(answer, 410, type="urn:pathway:problem:case-erased")
+        assert "u-bad" not in (await service.state(existing)).processed
 
 
 class TestErasedToFormerMembers:

@@ -14,8 +14,9 @@
   :data:`SentEvent`).
 
 A route's dependencies run before the route, each after those it depends on: the caller is
-always known (400 for two ``Authorization`` headers, 401, 429, 403) before the path (404, 410)
-and then the body (415, 413, 400, 422) are looked at.
+always known (400 for two ``Authorization`` headers, 401, 429, 403) before the path (404; 410
+for those who may learn of an erasure) and then the body (415, 413, 400, 422, 403) are looked
+at; the case itself (404 for a non-member) last.
 
 A non-member learns nothing about a case: whether it exists, was erased or never was, every
 request about it is answered with the same 404 (:func:`not_found`), before any rule is checked.
@@ -330,24 +331,35 @@ def not_found(case_id: str) -> Problem:
     return Problem(404, "not-found", "no such case")
 
 
+def _learns_of_erasure(principal: Principal, former_members: AbstractSet[str]) -> bool:
+    """Operators and the case's former members (kept beside the destroyed key by
+    :func:`pathway.privacy.erasure.erase_case`) learn that a case was erased (issue 11)."""
+    return principal.is_operator or principal.role in former_members
+
+
 def erased(principal: Principal, case_id: str, former_members: AbstractSet[str]) -> Problem:
-    """An erased case: 410 for operators and the case's former members (kept beside the
-    destroyed key by :func:`pathway.privacy.erasure.erase_case`); for everyone else the answer
-    for a case that does not exist (issue 11: a non-member cannot tell it existed)."""
-    if principal.is_operator or principal.role in former_members:
+    """An erased case: 410 for those who learn of the erasure (:func:`_learns_of_erasure`);
+    for everyone else the answer for a case that does not exist (issue 11: a non-member cannot
+    tell it existed)."""
+    if _learns_of_erasure(principal, former_members):
         return gone(case_id)
     return not_found(case_id)
 
 
 async def known_case_id(request: Request, case_id: str, principal: CaseReader, gw: Gateway) -> str:
-    """The path's case ID, once the caller is known: 404 if it cannot be a case; if the case
-    was erased, 410 for operators and former members and 404 for anyone else (:func:`erased`)."""
+    """The path's case ID, once the caller is known: 404 if it cannot be a case; 410 at once if
+    the case was erased and the caller may learn of it (an operator or a former member).
+
+    Anyone else goes on exactly as for a case that never was (R6, issue 11, review F1): the
+    body is read and checked (415, 413, 400, 422, 403) and only then is the case looked up,
+    where an erased case is the same 404 as an unknown one (:func:`member_state`), so every
+    answer is the same, byte for byte, for an existing, an erased and an unknown case."""
     if not _CASE_ID.fullmatch(case_id):
         # Not even echoed: whatever the caller put in the path stays out of the answer.
         raise Problem(404, "not-found", "no such case")
     request.state.audit["case_id"] = case_id
-    if gw.erased(case_id):
-        raise erased(principal, case_id, gw.former_members(case_id))
+    if gw.erased(case_id) and _learns_of_erasure(principal, gw.former_members(case_id)):
+        raise gone(case_id)
     return case_id
 
 

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from pathway.clients import cases
-from pathway.domain.calendar import local_date
+from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.events import Identified
 from pathway.domain.organisations import NOTIFIED, notification_task_queue
 from pathway.domain.state import CaseState, DeliveryOutcome, Notification, Phase
@@ -86,10 +86,14 @@ class TestAdultPaths:
             await b.settled(case_id)
             assert arrivals(b.received()) == {("caritas", "case_identified")}
 
-            await b.skip_to(placed + timedelta(days=25, hours=1))
+            # 30 days end at 24:00 of the 30th day after the placement's day; the reminders go
+            # 5 calendar days before, at 00:00 (docs/rules.md "Legal time").
+            end = end_of_day(local_date(placed) + timedelta(days=30))
+            reminders = end_of_day(local_date(placed) + timedelta(days=25))
+            await b.skip_to(reminders + timedelta(hours=1))
             await b.settled(case_id)
             received = b.received()
-            reminder_day = local_date(placed + timedelta(days=25))
+            reminder_day = local_date(reminders)
             for recipient, reason in [
                 ("caritas", "reflection_period_reminder"),
                 ("police", "reflection_period_reminder"),
@@ -98,10 +102,10 @@ class TestAdultPaths:
             ]:
                 assert day_of(received, recipient, reason) == reminder_day
 
-            await b.skip_to(placed + timedelta(days=30, hours=1))
+            await b.skip_to(end + timedelta(hours=1))
             state = await b.settled(case_id)
             received = b.received()
-            end_day = local_date(placed + timedelta(days=30))
+            end_day = local_date(end)
             assert day_of(received, "caritas", "reflection_period_ended") == end_day
             assert day_of(received, "police", "reflection_period_ended") == end_day
             assert day_of(received, "labour_ministry", "crisis_accommodation_escalation") == end_day

@@ -4,12 +4,12 @@ and the programme registers (P1, X1), tested on the pure core; each test cites i
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from pathway.domain.calendar import local_date
+from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.ids import case_id_for, linked_case_id, linked_case_secret
 from pathway.domain.organisations import Organisation
 from pathway.domain.programmes import (
@@ -57,6 +57,11 @@ def child(years: float, **facts: Any) -> dict[str, Any]:
 
 
 UNACCOMPANIED_14 = child(14.2, unaccompanied=True)
+
+
+def day_end(month: int, day: int) -> datetime:
+    """24:00 (Ljubljana) on ``day`` ``month`` 2026: when a deadline whose last day it is ends."""
+    return end_of_day(date(2026, month, day))
 
 
 def sent(state: CaseState, now: datetime) -> tuple[CaseState, list[tuple[str, str]]]:
@@ -183,14 +188,18 @@ class TestDecisionsOnAChild:
 class TestGuardianAndFamily:
     def test_c4_guardian_obligation_escalates_to_the_swc_until_appointed(self) -> None:
         """C4: when the holder cannot act, a guardian appointment is an open obligation that
-        escalates to the social work centre every 3 days until appointed."""
+        escalates to the social work centre every 3 working days until appointed (docs/rules.md
+        "Legal time"): from Monday 2 March 2026, at the end of Thursday 5 March, then of
+        Wednesday 11 March."""
         state = interviewed(child(15, holder_can_act=False))
         assert "guardian_appointment" in open_ids(state)
-        state, notes = sent(state, T0 + days(3))
+        state, notes = sent(state, day_end(3, 5) - timedelta(seconds=1))
+        assert ("social_work_centre", "guardian_appointment_overdue") not in notes
+        state, notes = sent(state, day_end(3, 5))
         assert ("social_work_centre", "guardian_appointment_overdue") in notes
-        state, notes = sent(state, T0 + days(6))
+        state, notes = sent(state, day_end(3, 11))
         assert ("social_work_centre", "guardian_appointment_overdue") in notes
-        state = accept(state, event("guardian_appointed", T0 + days(6.5), child=CHILD))
+        state = accept(state, event("guardian_appointed", day_end(3, 11) + days(0.5), child=CHILD))
         assert "guardian_appointment" not in open_ids(state)
         _, notes = sent(state, T0 + days(12))
         assert ("social_work_centre", "guardian_appointment_overdue") not in notes
@@ -204,16 +213,17 @@ class TestGuardianAndFamily:
 
     def test_c5_unaccompanied_foreign_minor_obligations(self) -> None:
         """C5: SWC interview, emergency assistance and guardian statement are obligations; the
-        interview meets them; indicators open the facility accommodation obligation."""
+        interview meets them; indicators open the facility accommodation obligation. The
+        interview is overdue at the end of the next working day (Tuesday 3 March 2026)."""
         state = interviewed(UNACCOMPANIED_14)
         assert {"swc_interview", "emergency_assistance", "guardian_statement"} <= open_ids(state)
-        state, notes = sent(state, T0 + days(1))
+        state, notes = sent(state, day_end(3, 3))
         assert ("social_work_centre", "swc_interview_overdue") in notes
         state = accept(
             state,
             event(
                 "swc_interview_held",
-                T0 + days(1.5),
+                T0 + days(2),
                 emergency_assistance_offered=True,
                 guardian_statement_taken=True,
                 trafficking_indicators=True,
@@ -223,7 +233,7 @@ class TestGuardianAndFamily:
         ids = open_ids(state)
         assert not {"swc_interview", "emergency_assistance", "guardian_statement"} & ids
         assert "facility_accommodation" in ids
-        state = accept(state, event("child_accommodated_in_facility", T0 + days(2), child=CHILD))
+        state = accept(state, event("child_accommodated_in_facility", T0 + days(2.5), child=CHILD))
         assert "facility_accommodation" not in open_ids(state)
 
     def test_c5_interview_only_for_children(self) -> None:
@@ -242,20 +252,21 @@ class TestGuardianAndFamily:
         assert r.rule == "C5"
 
     def test_c6_family_contact_reminders_until_established(self) -> None:
-        """C6: reminders repeat until contact is established (an attempt keeps them going)."""
+        """C6: reminders repeat every 3 working days until contact is established (an attempt
+        keeps them going): from Monday 2 March 2026, at the end of 5 and of 11 March."""
         state = interviewed(UNACCOMPANIED_14)
-        state, notes = sent(state, T0 + days(3))
+        state, notes = sent(state, day_end(3, 5))
         assert ("social_work_centre", "family_contact_reminder") in notes
         state = accept(
             state, event("family_contact_recorded", T0 + days(4), outcome="attempted", child=CHILD)
         )
-        state, notes = sent(state, T0 + days(6))
+        state, notes = sent(state, day_end(3, 11))
         assert ("social_work_centre", "family_contact_reminder") in notes
         state = accept(
             state,
             event(
                 "family_contact_recorded",
-                T0 + days(7),
+                day_end(3, 11) + days(0.5),
                 outcome="not_in_childs_interest",
                 child=CHILD,
             ),

@@ -28,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from pathway.activities.notify import DELIVERY_FAILED, IDEMPOTENCY_HEADER
 from pathway.channels import Channels, WebhookChannel
 from pathway.clients import cases
-from pathway.domain.calendar import local_date
+from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.events import Identified
 from pathway.domain.organisations import NOTIFIED, Organisation
 from pathway.domain.state import CaseState, Notification
@@ -488,7 +488,9 @@ class TestWebhookOutage:
             )
             placed = t0 + timedelta(hours=2)
             await b.send(case_id, event("crisis_accommodation_placed", placed))
-            reflection_end = placed + timedelta(days=30)  # K5; its reminder came on day 25
+            # K5: 30 days end at 24:00 of the 30th day after the placement's day, its reminder
+            # came 5 calendar days before (docs/rules.md "Legal time").
+            reflection_end = end_of_day(local_date(placed) + timedelta(days=30))
             await b.skip_to(reflection_end + timedelta(hours=1))
 
             state = await b.state(case_id)

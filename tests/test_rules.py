@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.events import validation_problems
 from pathway.domain.rules import Accepted, decide, fire_due, reintegration_eligibility
 from pathway.domain.state import (
@@ -40,6 +41,18 @@ def interviewed(person: dict[str, Any] | None = None) -> CaseState:
 
 
 PLACED_AT = T0 + days(1)
+
+
+def k1_k5_end(at: datetime) -> datetime:
+    """When K1's and K5's 30 days from a placement at ``at`` end: 24:00 (Ljubljana) of the 30th
+    calendar day after the placement's day (docs/rules.md "Legal time"). From 3 March 2026,
+    across the change to summer time on 29 March: 24:00 on 2 April."""
+    return end_of_day(local_date(at) + timedelta(days=30))
+
+
+def k1_k5_reminders(at: datetime) -> datetime:
+    """Their reminders: 5 calendar days before the end, at the same Ljubljana time (00:00)."""
+    return end_of_day(local_date(at) + timedelta(days=25))
 
 
 def in_crisis(person: dict[str, Any] | None = None, at: datetime = PLACED_AT) -> CaseState:
@@ -191,8 +204,8 @@ class TestCrisisAccommodationAndReflection:
         at = T0 + days(1)
         state = in_crisis(at=at)
         assert state.phase is Phase.REFLECTION
-        assert state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION].due_at == at + days(30)
-        assert state.deadlines[DeadlineKind.REFLECTION_PERIOD].due_at == at + days(30)
+        assert state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION].due_at == k1_k5_end(at)
+        assert state.deadlines[DeadlineKind.REFLECTION_PERIOD].due_at == k1_k5_end(at)
 
     def test_k1_k5_reminders_go_five_days_before_to_the_spec_recipients(self) -> None:
         """K1: Caritas and the labour ministry; K5: the NGO and the police; 5 days before."""
@@ -200,9 +213,9 @@ class TestCrisisAccommodationAndReflection:
         state = accept(
             in_crisis(at=at), event("rights_information_given", at, subjects=ALL_SUBJECTS)
         )
-        state, sent = notified(state, at + days(24.9))
+        state, sent = notified(state, k1_k5_reminders(at) - timedelta(seconds=1))
         assert sent == []
-        state, sent = notified(state, at + days(25))
+        state, sent = notified(state, k1_k5_reminders(at))
         assert sorted(sent) == sorted(
             [
                 ("caritas", "crisis_accommodation_reminder"),
@@ -215,7 +228,7 @@ class TestCrisisAccommodationAndReflection:
     def test_k5_expiry_opens_a_decision_and_keeps_the_victim_in_assistance(self) -> None:
         """K5, R5: at the end of reflection a decision is due; nobody is removed."""
         at = T0 + days(1)
-        state, _ = notified(in_crisis(at=at), at + days(30))
+        state, _ = notified(in_crisis(at=at), k1_k5_end(at))
         assert ObligationKind.REFLECTION_DECISION in open_kinds(state)
         assert state.phase is Phase.REFLECTION
         assert state.crisis_accommodation is not None and state.crisis_accommodation.active
@@ -224,7 +237,7 @@ class TestCrisisAccommodationAndReflection:
         """K1: after 30 days with no follow-on placement decided, Caritas and the ministry
         are alerted."""
         at = T0 + days(1)
-        state, sent = notified(in_crisis(at=at), at + days(30))
+        state, sent = notified(in_crisis(at=at), k1_k5_end(at))
         assert ("labour_ministry", "crisis_accommodation_escalation") in sent
         assert ObligationKind.FOLLOW_ON_PLACEMENT in open_kinds(state)
 
@@ -236,7 +249,7 @@ class TestCrisisAccommodationAndReflection:
             event("further_support_decided", at + days(20), option="other_support"),
         )
         assert DeadlineKind.REFLECTION_PERIOD not in state.deadlines
-        state, sent = notified(state, at + days(30))
+        state, sent = notified(state, k1_k5_end(at))
         assert ("caritas", "crisis_accommodation_reminder") in sent
         assert not any(reason == "crisis_accommodation_escalation" for _, reason in sent)
         assert ObligationKind.FOLLOW_ON_PLACEMENT not in open_kinds(state)
@@ -632,7 +645,7 @@ class TestUndeliveredReminders:
         state = accept(
             in_crisis(at=at), event("rights_information_given", at, subjects=ALL_SUBJECTS)
         )
-        state, _ = fire_due(state, at + days(25))  # reminders issued, none delivered yet
+        state, _ = fire_due(state, k1_k5_reminders(at))  # reminders issued, none delivered yet
         police = next(
             n
             for n in state.pending_notifications
@@ -640,8 +653,8 @@ class TestUndeliveredReminders:
         )
         for n in list(state.pending_notifications):
             if n is not police:
-                settle_notification(state, n, at + days(25), delivered(n))
-        state, sent = notified(state, at + days(30))
+                settle_notification(state, n, k1_k5_reminders(at), delivered(n))
+        state, sent = notified(state, k1_k5_end(at))
         assert ("caritas", "notification_undelivered") in sent
         assert ("interior_ministry", "notification_undelivered") in sent
         (ob,) = [
@@ -653,7 +666,7 @@ class TestUndeliveredReminders:
             "caritas",
         )
         assert ob.escalated_at is not None
-        settle_notification(state, police, at + days(31), delivered(police))
+        settle_notification(state, police, k1_k5_end(at) + days(1), delivered(police))
         assert ob.closed_by == "delivered"
 
     def test_a_failed_delivery_leaves_the_escalation_open(self) -> None:
@@ -665,20 +678,23 @@ class TestUndeliveredReminders:
         state = accept(
             in_crisis(at=at), event("rights_information_given", at, subjects=ALL_SUBJECTS)
         )
-        state, _ = fire_due(state, at + days(25))
+        state, _ = fire_due(state, k1_k5_reminders(at))
         police = next(
             n
             for n in state.pending_notifications
             if (n.recipient.value, n.reason) == ("police", "reflection_period_reminder")
         )
-        state, _ = fire_due(state, at + days(30))
+        state, _ = fire_due(state, k1_k5_end(at))
         ob = next(
             o
             for o in state.open_obligations
             if o.id == f"notification_undelivered:{police.idempotency_key}"
         )
         settle_notification(
-            state, police, at + days(31), DeliveryOutcome.failed(police, "ApplicationError")
+            state,
+            police,
+            k1_k5_end(at) + days(1),
+            DeliveryOutcome.failed(police, "ApplicationError"),
         )
         assert police not in state.pending_notifications
         assert ob.closed_at is None
@@ -689,6 +705,6 @@ class TestUndeliveredReminders:
     def test_old_cases_replay_without_the_escalation(self) -> None:
         """With the rule switched off (replay of older histories) nothing new is emitted."""
         at = T0 + days(1)
-        state, _ = fire_due(in_crisis(at=at), at + days(25))
-        _, effects = fire_due(state, at + days(30), escalate_undelivered=False)
+        state, _ = fire_due(in_crisis(at=at), k1_k5_reminders(at))
+        _, effects = fire_due(state, k1_k5_end(at), escalate_undelivered=False)
         assert "notification_undelivered" not in {n.reason for n in effects.notifications}

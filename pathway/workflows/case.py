@@ -16,6 +16,8 @@ Live patches (``workflow.patched``; docs/versioning.md), with the date each was 
   reminders escalate.
 - ``linked-case-started-by-activity`` (2026-11-30): a linked case is started by the
   ``start_linked_case`` activity, not as a child workflow (issue 11 item 6).
+- ``legal-time-ljubljana`` (not yet deployed): periods count calendar or working days in
+  Ljubljana (issue 13, docs/rules.md "Legal time"; ``CaseConfig.legal_time``).
 - ``seed-residence-rules`` (not yet deployed): I1, K7, S3 and S5 as the seed states them
   (issue 13; ``CaseState.seed_residence_rules``).
 """
@@ -35,7 +37,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from pathway import search_attributes
-    from pathway.domain.config import CaseConfig
+    from pathway.domain.config import CaseConfig, LegalTime
     from pathway.domain.events import Identified, RecordEvent
     from pathway.domain.membership import Membership, MembershipChange
     from pathway.domain.rules import (
@@ -107,6 +109,13 @@ class CaseOutcome(BaseModel):
     phase: Phase | None = None
 
 
+def _with_legal_time(config: CaseConfig, legal_time: LegalTime) -> CaseConfig:
+    """``config`` adding periods as ``legal_time`` says (the patch ``legal-time-ljubljana``)."""
+    if config.legal_time == legal_time:
+        return config
+    return config.model_copy(update={"legal_time": legal_time})
+
+
 @workflow.defn
 class VictimCaseWorkflow:
     """The victim's path, from identification (R1) to closure."""
@@ -116,6 +125,16 @@ class VictimCaseWorkflow:
         self._config = start.config
         self._state: CaseState | None = start.state
         self._link_secret = start.link_secret
+        # Histories recorded before legal time (issue 13) replay with the due instants they
+        # had: periods added as elapsed time. A run started since counts days in Ljubljana,
+        # also for an older case at its next run (its deadlines already set keep their dates).
+        legal_time: LegalTime = (
+            "ljubljana" if workflow.patched("legal-time-ljubljana") else "elapsed"
+        )
+        self._config = _with_legal_time(self._config, legal_time)
+        if self._state is not None:
+            config = _with_legal_time(self._state.config, legal_time)
+            self._state = self._state.model_copy(update={"config": config})
         self._wake = False
         self._deliveries = Deliveries(
             self._config.notification_queue_prefix, self._settle_notification

@@ -77,7 +77,9 @@ from pathway.domain.state import (
 def _open_case(change: _Change, event: ev.Identified) -> None:
     """R1: assistance starts at identification, before any formal status."""
     state, cfg = change.state, change.config
-    sla_due = event.occurred_at + cfg.rights_information_sla
+    sla_due = change.period_end(
+        DeadlineKind.RIGHTS_INFORMATION, event.occurred_at, cfg.rights_information_sla
+    )
     _first_members(change, event)
     change.open_obligation(
         _Duty(
@@ -284,12 +286,12 @@ def _start_reflection(change: _Change, at: datetime) -> None:
     """K5: the 30-day recovery and reflection period, with its reminder to NGO and police."""
     state, cfg = change.state, change.config
     state.reflection_started_at = at
-    due = at + cfg.reflection_period
+    due = change.period_end(DeadlineKind.REFLECTION_PERIOD, at, cfg.reflection_period)
     change.set_deadline(
         DeadlineKind.REFLECTION_PERIOD,
         "K5",
         due,
-        due - cfg.reflection_reminder,
+        change.reminder_before(due, cfg.reflection_reminder),
         [Org.POLICE],
         lead_ngo=True,
     )
@@ -309,12 +311,14 @@ def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) 
     )
     change.set_lead(event.organisation, "K1")
     _placement_members(change, Placement.CRISIS_ACCOMMODATION, event.organisation)
-    due = event.occurred_at + cfg.crisis_accommodation
+    due = change.period_end(
+        DeadlineKind.CRISIS_ACCOMMODATION, event.occurred_at, cfg.crisis_accommodation
+    )
     change.set_deadline(
         DeadlineKind.CRISIS_ACCOMMODATION,
         "K1",
         due,
-        due - cfg.crisis_accommodation_reminder,
+        change.reminder_before(due, cfg.crisis_accommodation_reminder),
         [Org.CARITAS, Org.LABOUR_MINISTRY],
     )
     if state.reflection_started_at is None:

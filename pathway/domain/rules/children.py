@@ -105,7 +105,7 @@ _FAMILY_CONTACT = _ChildTimer(
 def _child_obligation(change: _Change, timer: _ChildTimer, action: str, since: datetime) -> None:
     """Open ``timer``'s obligation with its timer running from ``since`` (when the need arose,
     which a back-dated event puts in the past)."""
-    due = since + timer.sla(change.config)
+    due = change.period_end(timer.deadline, since, timer.sla(change.config))
     change.open_obligation(
         _Duty(timer.obligation, timer.rule, Org.SOCIAL_WORK_CENTRE, action), due_at=due
     )
@@ -281,7 +281,7 @@ def _repeat_child_escalation(
         open_ones = [o for o in state.open_obligations if o.kind is timer.obligation]
         if not open_ones:
             return
-        due = change.now + timer.sla(change.config)
+        due = change.period_end(timer.deadline, change.now, timer.sla(change.config))
         for ob in open_ones:
             ob.escalated_at = ob.escalated_at or change.now
             ob.due_at = due

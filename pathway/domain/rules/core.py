@@ -20,12 +20,12 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 
-from pathway.domain import membership
+from pathway.domain import calendar, membership
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import BaseEvent
 from pathway.domain.membership import MemberRole
@@ -176,6 +176,25 @@ class _Change:
             self.effects.notifications.append(n)
 
     # -- deadlines -----------------------------------------------------------------------------
+    def period_end(self, kind: DeadlineKind, start: datetime, period: timedelta) -> datetime:
+        """When ``kind``'s period of ``period`` (whole days, or hours for elapsed time) that
+        runs from the event at ``start`` ends: counted as the case's configuration says for
+        ``kind`` (docs/rules.md "Legal time"; e.g. 30 calendar days from 20 October end at
+        24:00 on 19 November, Ljubljana time). Cases opened before legal time (``elapsed``)
+        keep adding elapsed time to ``start``, as their histories recorded."""
+        cfg = self.config
+        if cfg.legal_time == "elapsed":
+            return start + period
+        how = cfg.counting_for(kind.value)
+        return calendar.period_end(start, period, how.counting, next_working=how.next_working_day)
+
+    def reminder_before(self, due_at: datetime, lead: timedelta) -> datetime:
+        """A reminder ``lead`` (whole days) before ``due_at``: the same Ljubljana time that many
+        calendar days earlier (``elapsed`` cases: ``lead`` of elapsed time earlier)."""
+        if self.config.legal_time == "elapsed":
+            return due_at - lead
+        return calendar.days_before(due_at, lead)
+
     def set_deadline(
         self,
         kind: DeadlineKind,

@@ -16,7 +16,7 @@ import pathway.domain.rules.assistance as assistance
 import pathway.domain.rules.children as children
 import pathway.domain.rules.proceedings as proceedings
 import pathway.domain.rules.residence as residence
-from pathway.domain.calendar import local_date
+from pathway.domain.calendar import describe_end
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.core import Effects, Expiry, _Change, _Duty, merged, working_copy
 from pathway.domain.state import (
@@ -88,9 +88,8 @@ def fire_due(
         for reminder in deadline.reminders:
             if not reminder.sent and reminder.at <= now:
                 reminder.sent = True
-                text = _REMINDER_TEXT[deadline.kind].format(
-                    due=local_date(deadline.due_at).isoformat()
-                )
+                # The precise end, in Ljubljana: "2026-11-19 at 24:00 (Ljubljana time)".
+                text = _REMINDER_TEXT[deadline.kind].format(due=describe_end(deadline.due_at))
                 recipients = [*reminder.recipients]
                 if reminder.lead_ngo:
                     recipients.append(change.state.lead_ngo)

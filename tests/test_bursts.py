@@ -207,8 +207,11 @@ class Fake:
         return await self.behaviour()
 
 
-async def caritas_leads(gw: object, principal: object, case_id: str) -> Any:
-    """The membership read before an event is sent, replaced: a running case Caritas leads."""
+async def caritas_leads(gw: object, principal: Any, case_id: str) -> Any:
+    """The membership read before an event is sent, replaced: a running case Caritas leads and
+    nobody else is a member of (anyone else gets the 404 of an unknown case)."""
+    if principal.role != "caritas":
+        raise gateway_dependencies.not_found(case_id)
     return SimpleNamespace(
         phase=Phase.IDENTIFIED, roles_of=lambda org: frozenset({MemberRole.LEAD_NGO})
     )
@@ -292,6 +295,43 @@ class TestGatewayAnswers:
         assert g.fake.calls == 1
         release.set()
         await asyncio.gather(*first)
+        assert g.fake.calls == 2
+
+    async def test_a_full_lane_tells_a_non_member_nothing(self, fake_gateway: Any) -> None:
+        """Review F10: with the case's lane full, a non-member (Ključ) still gets the 404 of
+        an unknown case, byte for byte, not 429 busy (which would tell it the case exists and
+        is busy), and takes no place in the lane: the membership check comes first."""
+        release = asyncio.Event()
+
+        async def slow() -> Any:
+            await release.wait()
+            raise cases.UnknownCase(CASE)
+
+        g = await fake_gateway(slow, case_in_flight=1, case_queue=1, temporal_timeout=5)
+        held = [asyncio.create_task(post(g.api, f"f10-{i}")) for i in range(2)]
+        await asyncio.sleep(0.1)
+        lanes = g.api._transport.app.state.gateway.lanes
+        assert lanes.waiting(CASE) == 1
+        never = "case-" + "z" * 24
+        answers = [
+            await g.api.post(
+                f"/v1/cases/{case_id}/events",
+                headers=bearer("kljuc"),
+                json=example(
+                    "cooperation_recorded",
+                    organisation="kljuc",
+                    event_id="klj-f10",
+                    occurred_at=now(-5),
+                ),
+            )
+            for case_id in (CASE, never)
+        ]
+        for answer in answers:
+            assert_problem(answer, 404, type="urn:pathway:problem:not-found")
+        assert answers[0].content == answers[1].content
+        assert lanes.waiting(CASE) == 1, "the non-member took no place in the lane"
+        release.set()
+        await asyncio.gather(*held)
         assert g.fake.calls == 2
 
     @pytest.mark.parametrize("reachable", [True, False])

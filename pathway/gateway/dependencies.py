@@ -295,17 +295,22 @@ async def case_update(
 ) -> T:
     """``send()`` (an event for ``case_id``) in its turn in the case's lane, within the
     gateway's patience (:func:`temporal_errors`), sent again while Temporal says the case is
-    busy; ``before()`` (the membership check) once in the same turn first, so that a burst's
-    queries take turns too. 429 busy if no turn comes (too many waiting, or waited
-    ``temporal_timeout``) or the case stays busy: nothing was recorded."""
+    busy. 429 busy if no turn comes (too many waiting, or waited ``temporal_timeout``) or the
+    case stays busy: nothing was recorded.
+
+    ``before()`` (the membership check, and every other refusal) runs first, before the request
+    takes a place in the lane (R6, issue 11, review F10): a non-member gets the 404 of an
+    unknown case however busy the case is, and never takes a slot of a case it has nothing to
+    do with."""
     settings = gw.settings
+    if before is not None:
+        async with temporal_errors(gw):
+            await before()
     try:
         async with (
             gw.lanes.turn(case_id, settings.temporal_timeout),
             temporal_errors(gw),
         ):
-            if before is not None:
-                await before()
             return await _while_busy(settings.temporal_timeout, send)
     except CaseBusy:
         log.warning("case busy", case_id=case_id, waiting=gw.lanes.waiting(case_id))

@@ -8,10 +8,10 @@ waits in the gateway rather than overrunning Temporal, and beyond what it absorb
 429 busy (nothing recorded), never an outage.
 
 Every request about a case asks the access policy (:func:`pathway.access.policy.case_allows`)
-with the caller's roles in the case's membership. Before an event is sent, in its turn in the
-case's lane, the case's state is read to learn them: a non-member gets the answer for an unknown
-case (404), whatever the event, before any rule is checked, and sending never makes anyone a
-member.
+with the caller's roles in the case's membership. Before an event takes a place in the case's
+lane, the case's state is read to learn them: a non-member gets the answer for an unknown case
+(404), whatever the event and however busy the case, before any rule is checked, and sending
+never makes anyone a member (R6, issue 11).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.

@@ -236,6 +236,12 @@ class PlacementRecord(BaseModel):
     consent_signed_on: date
     ended_at: datetime | None = None
     end_reason: str | None = None
+    counted_from: datetime | None = Field(
+        default=None,
+        description="K1: when the case's 30 days of crisis accommodation started, at its first "
+        "crisis placement; a placement after an end or a withdrawal goes on counting from it. "
+        "None in placements recorded before issue 13 (each counted from its own `since`).",
+    )
 
     @property
     def active(self) -> bool:
@@ -449,6 +455,15 @@ class CaseState(BaseModel):
         "lapses or proceedings conclude during safe accommodation. The workflow sets it from "
         "the patch 'seed-residence-rules' (docs/versioning.md): False while a history recorded "
         "before it replays, so running cases keep the rules they ran under until their next run.",
+    )
+    seed_assistance_rules: bool = Field(
+        default=True,
+        description="K1, K2, S1, R3, R4 as the seed states them (issue 13): the 30 days of crisis "
+        "accommodation from the case's first placement, never both placements at once, the "
+        "order of consent, placement and withdrawal, safe accommodation offered during crisis "
+        "accommodation, information in a recorded language, the trusted person's offer. The "
+        "workflow sets it from the patch 'seed-assistance-rules' (docs/versioning.md): False "
+        "while a history recorded before it replays.",
     )
     membership: list[Membership] = Field(
         default_factory=list,

@@ -20,6 +20,8 @@ Live patches (``workflow.patched``; docs/versioning.md), with the date each was 
   Ljubljana (issue 13, docs/rules.md "Legal time"; ``CaseConfig.legal_time``).
 - ``seed-residence-rules`` (not yet deployed): I1, K7, S3 and S5 as the seed states them
   (issue 13; ``CaseState.seed_residence_rules``).
+- ``seed-assistance-rules`` (not yet deployed): K1, K2, S1, R3 and R4 as the seed states them
+  (issue 13; ``CaseState.seed_assistance_rules``).
 """
 
 from __future__ import annotations
@@ -143,6 +145,8 @@ class VictimCaseWorkflow:
         self._published: tuple[str, list[str]] | None = None
         # Histories recorded before I1, K7, S3, S5 followed the seed must replay unchanged.
         self._seed_residence_rules = workflow.patched("seed-residence-rules")
+        # ... and those recorded before K1, K2, S1, R3, R4 followed it (issue 13).
+        self._seed_assistance_rules = workflow.patched("seed-assistance-rules")
 
     @workflow.run
     async def run(self, start: CaseInput) -> CaseOutcome:
@@ -195,9 +199,17 @@ class VictimCaseWorkflow:
 
     def _keyed(self, state: CaseState) -> CaseState:
         """``state`` under the rules this run follows (the patches that reach the domain)."""
-        if state.seed_residence_rules is self._seed_residence_rules:
+        if (
+            state.seed_residence_rules is self._seed_residence_rules
+            and state.seed_assistance_rules is self._seed_assistance_rules
+        ):
             return state
-        return state.model_copy(update={"seed_residence_rules": self._seed_residence_rules})
+        return state.model_copy(
+            update={
+                "seed_residence_rules": self._seed_residence_rules,
+                "seed_assistance_rules": self._seed_assistance_rules,
+            }
+        )
 
     def _fire_due(self) -> None:
         state, effects = fire_due(

@@ -299,20 +299,46 @@ def _start_reflection(change: _Change, at: datetime) -> None:
         state.phase = Phase.REFLECTION
 
 
+def _crisis_counted_from(change: _Change, event: ev.CrisisAccommodationPlaced) -> datetime:
+    """K1: “comprehensive assistance provided for up to 30 days”. The 30 days are the case's:
+    they run from its first crisis placement, so a placement after an end or a withdrawal of
+    consent goes on counting from it (withdrawn on day 25 and placed again on day 26, the 30
+    days still end on day 30). Crisis accommodation comes first (“To begin with … within the
+    Crisis Accommodation Programme, which is … then extended to the Safe Accommodation
+    Programme”): never while safe accommodation runs. Cases under the old rules count from
+    each placement (``seed_assistance_rules``)."""
+    state = change.state
+    if not state.seed_assistance_rules:
+        return event.occurred_at
+    if state.safe_accommodation is not None and state.safe_accommodation.active:
+        _reject(
+            "K1",
+            "type",
+            "the victim is in safe accommodation: crisis accommodation and safe accommodation "
+            "are never both active (end safe accommodation first)",
+        )
+    before = state.crisis_accommodation
+    if before is None:
+        return event.occurred_at
+    return before.counted_from or before.since
+
+
 def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) -> None:
     state, cfg = change.state, change.config
     consent = _consent_or_reject("K2", event)
     if state.crisis_accommodation is not None and state.crisis_accommodation.active:
         _reject("K1", "type", "the victim is already in crisis accommodation")
+    counted_from = _crisis_counted_from(change, event)
     state.crisis_accommodation = PlacementRecord(
         provider=event.organisation,
         since=event.occurred_at,
         consent_signed_on=consent.signed_on,
+        counted_from=counted_from if state.seed_assistance_rules else None,
     )
     change.set_lead(event.organisation, "K1")
     _placement_members(change, Placement.CRISIS_ACCOMMODATION, event.organisation)
     due = change.period_end(
-        DeadlineKind.CRISIS_ACCOMMODATION, event.occurred_at, cfg.crisis_accommodation
+        DeadlineKind.CRISIS_ACCOMMODATION, counted_from, cfg.crisis_accommodation
     )
     change.set_deadline(
         DeadlineKind.CRISIS_ACCOMMODATION,

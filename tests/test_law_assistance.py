@@ -1,0 +1,112 @@
+"""The assistance track as the seed states it (issue 13): K1, K2, S1, R3, R4.
+
+Each test quotes the seed's words it rests on. Dates are compared with what the case itself
+set (the first placement's deadline), so they hold however legal time counts days
+(docs/rules.md "Legal time"). ``seed_assistance_rules`` off is how a history recorded before
+the patch ``seed-assistance-rules`` replays (docs/versioning.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pathway.domain.rules import fire_due
+from pathway.domain.state import CaseState, DeadlineKind, ObligationKind
+from tests.factories import T0, accept, days, event, opened, reject
+
+FIRST = T0 + days(1)  # the first crisis placement
+
+
+def interviewed(person: dict[str, Any] | None = None) -> CaseState:
+    return accept(opened(person), event("ngo_interview_held", T0 + timedelta(hours=2)))
+
+
+def placed(at: datetime = FIRST, state: CaseState | None = None) -> CaseState:
+    return accept(state or interviewed(), event("crisis_accommodation_placed", at))
+
+
+def withdrawn(state: CaseState, at: datetime, placement: str = "crisis_accommodation") -> CaseState:
+    return accept(state, event("consent_withdrawn", at, placement=placement))
+
+
+def old_rules(state: CaseState) -> CaseState:
+    """``state`` as a history recorded before ``seed-assistance-rules`` replays it."""
+    return state.model_copy(update={"seed_assistance_rules": False})
+
+
+def crisis_due(state: CaseState) -> datetime:
+    return state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION].due_at
+
+
+def escalations(state: CaseState, now: datetime) -> list[str]:
+    _, effects = fire_due(state, now)
+    return [
+        n.recipient.value
+        for n in effects.notifications
+        if n.reason == "crisis_accommodation_escalation"
+    ]
+
+
+def open_kinds(state: CaseState) -> set[ObligationKind]:
+    return {o.kind for o in state.open_obligations}
+
+
+class TestK1ThirtyDaysOfTheCase:
+    """K1: “comprehensive assistance provided for up to 30 days to identified victims”; “To
+    begin with, the accommodation of victims is organised within the Crisis Accommodation
+    Programme, which is (or may be) then extended to the Safe Accommodation Programme.”"""
+
+    def test_withdrawal_on_day_25_and_replacement_on_day_26_keep_the_first_end(self) -> None:
+        """K1: the 30 days count from the first placement of the case; withdrawing consent on
+        day 25 and placing again on day 26 does not restart them (it gave 55 days)."""
+        first = placed(FIRST)
+        due = crisis_due(first)
+        again = placed(FIRST + days(26), withdrawn(first, FIRST + days(25)))
+        assert crisis_due(again) == due
+        assert again.crisis_accommodation is not None
+        assert again.crisis_accommodation.counted_from == FIRST
+
+    def test_two_cycles_still_end_on_day_30(self) -> None:
+        """K1: after two withdrawals and re-placements the end is still the first one's (it
+        gave 88 days)."""
+        state = placed(FIRST)
+        due = crisis_due(state)
+        for n in (10, 20):
+            state = placed(FIRST + days(n + 1), withdrawn(state, FIRST + days(n)))
+        assert crisis_due(state) == due
+
+    def test_day_30_is_within_and_day_31_is_not_after_a_replacement(self) -> None:
+        """K1 boundary: re-placed on day 26, the case escalates at the first placement's end,
+        not a moment before (day 30 is still within the 30 days, day 31 is not)."""
+        first = placed(FIRST)
+        due = crisis_due(first)
+        again = placed(FIRST + days(26), withdrawn(first, FIRST + days(25)))
+        assert escalations(again, due - timedelta(seconds=1)) == []
+        assert "caritas" in escalations(again, due)
+
+    def test_a_replacement_after_the_30_days_escalates_at_once(self) -> None:
+        """K1: a placement on day 31 has no days left of the case's 30: the follow-on
+        placement is due now."""
+        first = placed(FIRST)
+        due = crisis_due(first)
+        late = FIRST + days(31)
+        again = placed(late, withdrawn(first, FIRST + days(25)))
+        assert crisis_due(again) == due
+        assert "labour_ministry" in escalations(again, late)
+
+    def test_no_crisis_accommodation_during_safe_accommodation(self) -> None:
+        """K1, S1: crisis accommodation comes first and is extended to safe accommodation;
+        the two are never both active. Refused naming K1 and the type, changing nothing."""
+        state = accept(placed(FIRST), event("safe_accommodation_placed", FIRST + days(10)))
+        rejection = reject(state, event("crisis_accommodation_placed", FIRST + days(11)))
+        assert (rejection.rule, rejection.field) == ("K1", "type")
+        assert state.crisis_accommodation is not None and not state.crisis_accommodation.active
+
+    def test_old_histories_count_from_each_placement(self) -> None:
+        """Replay: a case recorded before the patch keeps its old arithmetic."""
+        first = old_rules(placed(FIRST))
+        again = placed(FIRST + days(26), withdrawn(first, FIRST + days(25)))
+        assert crisis_due(again) > crisis_due(first) + days(25)
+        assert again.crisis_accommodation is not None
+        assert again.crisis_accommodation.counted_from is None

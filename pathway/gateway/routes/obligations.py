@@ -3,6 +3,7 @@ across the running cases that the ``PathwayObligationOwners`` search attribute f
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Final
 
@@ -11,17 +12,24 @@ from pydantic import BaseModel, Field
 
 from pathway import search_attributes
 from pathway.access.credentials import Principal
-from pathway.access.policy import Action, case_allows, may_read
+from pathway.access.policy import Action, case_allows, may_read, minimised
 from pathway.clients.cases import UnknownCase, case_state
 from pathway.domain.organisations import Organisation
-from pathway.domain.state import CaseState, DeadlineKind, ObligationKind
+from pathway.domain.state import CaseState, DeadlineKind, Obligation, ObligationKind
 from pathway.gateway.context import GatewayContext
 from pathway.gateway.dependencies import Caller, Gateway, temporal
 from pathway.gateway.openapi import CASE_ERRORS
 from pathway.privacy.keys import CaseErased
 from pathway.web.problems import Problem, problem_response
 
-__all__ = ["CaseObligations", "ObligationsAnswer", "OwnObligation", "RemindedDeadline", "router"]
+__all__ = [
+    "CaseObligations",
+    "ObligationsAnswer",
+    "OwnObligation",
+    "RemindedDeadline",
+    "listed_ids",
+    "router",
+]
 
 router = APIRouter(tags=["obligations"])
 
@@ -151,22 +159,49 @@ async def _in_case(
     return _obligations_in(state, org)
 
 
+def listed_ids(obligations: Sequence[Obligation]) -> dict[int, str]:
+    """The IDs a listing shows for ``obligations`` (those of a case one role may see, in the
+    order they were opened, closed ones included), keyed by ``id()`` of each.
+
+    A case's own obligation IDs may carry a suffix that counts or names other things (a special
+    need's number, the key of a reminder to another organisation). Listed, an obligation opened
+    once per kind keeps its kind as its ID; one of a kind opened several times is
+    ``<kind>:<n>``, ``n`` counting only the obligations of that kind the role may see. The
+    obligations of a case are never removed, so ``n`` stays the same while one is open (R6,
+    issue 11, review F2)."""
+    counts: dict[str, int] = {}
+    ids: dict[int, str] = {}
+    for o in obligations:
+        kind = o.kind.value
+        if o.id == kind:
+            ids[id(o)] = kind
+        else:
+            counts[kind] = counts.get(kind, 0) + 1
+            ids[id(o)] = f"{kind}:{counts[kind]}"
+    return ids
+
+
 def _obligations_in(state: CaseState, org: Organisation) -> CaseObligations | None:
     """``org``'s obligations and reminded deadlines in the case, if the policy lets it list
-    the case's obligations (it is a member, and its role reads obligations)."""
+    the case's obligations (it is a member, and its role reads obligations): only those the
+    policy's minimised view of the case leaves it (:func:`~pathway.access.policy.minimised`:
+    no obligation that reveals a field its role may not read, whoever owns it), under IDs that
+    count nothing hidden (:func:`listed_ids`). R6, issue 11."""
     if not case_allows(state, org.value, Action.LIST_OBLIGATIONS):
         return None
+    seen = minimised(state, org.value).obligations
+    ids = listed_ids(seen)
     obligations = [
         OwnObligation(
-            id=o.id,
+            id=ids[id(o)],
             kind=o.kind,
             rule=o.rule,
             action=o.action,
             due_at=o.due_at,
             escalated=o.escalated_at is not None,
         )
-        for o in state.open_obligations
-        if o.owner is org
+        for o in seen
+        if o.is_open and o.owner is org
     ]
     deadlines = []
     if may_read(org.value, "deadlines"):

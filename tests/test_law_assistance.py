@@ -8,12 +8,14 @@ the patch ``seed-assistance-rules`` replays (docs/versioning.md).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from pathway.domain.events import CaseEvent
 from pathway.domain.rules import fire_due
 from pathway.domain.state import CaseState, DeadlineKind, ObligationKind
 from tests.factories import T0, accept, days, event, opened, reject
+from tests.test_law_residence import in_safe_accommodation
 
 FIRST = T0 + days(1)  # the first crisis placement
 
@@ -28,6 +30,14 @@ def placed(at: datetime = FIRST, state: CaseState | None = None) -> CaseState:
 
 def withdrawn(state: CaseState, at: datetime, placement: str = "crisis_accommodation") -> CaseState:
     return accept(state, event("consent_withdrawn", at, placement=placement))
+
+
+def withdrawal(at: datetime, placement: str = "crisis_accommodation") -> CaseEvent:
+    return event("consent_withdrawn", at, placement=placement)
+
+
+def placement_signed(signed_on: date, at: datetime = FIRST) -> CaseEvent:
+    return event("crisis_accommodation_placed", at, consent={"signed_on": signed_on.isoformat()})
 
 
 def old_rules(state: CaseState) -> CaseState:
@@ -110,3 +120,109 @@ class TestK1ThirtyDaysOfTheCase:
         assert crisis_due(again) > crisis_due(first) + days(25)
         assert again.crisis_accommodation is not None
         assert again.crisis_accommodation.counted_from is None
+
+
+class TestK2Order:
+    """K2: “Upon placement the victims accept assistance and accommodation by way of a written
+    statement whereby they acquire rights and obligations”; “Victims are accommodated with
+    their consent”. A statement comes upon a placement of an identified victim; a withdrawal
+    ends a placement that began."""
+
+    def test_a_withdrawal_dated_before_the_placement_is_refused(self) -> None:
+        """K2: the withdrawal cannot end a placement that had not begun; refused naming K2 and
+        ``occurred_at``, changing nothing."""
+        state = placed(FIRST + days(3))
+        rejection = reject(
+            state, event("consent_withdrawn", FIRST + days(2), placement="crisis_accommodation")
+        )
+        assert (rejection.rule, rejection.field) == ("K2", "occurred_at")
+        assert state.crisis_accommodation is not None and state.crisis_accommodation.active
+
+    def test_a_withdrawal_on_the_placement_day_is_accepted_and_stamped_then(self) -> None:
+        """K2 boundary: withdrawn an hour after the placement, the same day; and recorded
+        a week later, the end carries the day it happened, not the day it was recorded."""
+        state = placed(FIRST)
+        ended = accept(
+            state,
+            event(
+                "consent_withdrawn", FIRST + timedelta(hours=1), placement="crisis_accommodation"
+            ),
+            now=FIRST + days(7),
+        )
+        assert ended.crisis_accommodation is not None
+        assert ended.crisis_accommodation.ended_at == FIRST + timedelta(hours=1)
+        assert DeadlineKind.CRISIS_ACCOMMODATION not in ended.deadlines
+
+    def test_an_end_dated_before_the_placement_is_refused(self) -> None:
+        """K1: crisis accommodation cannot end before it began (K1, ``occurred_at``)."""
+        rejection = reject(placed(FIRST + days(3)), event("crisis_accommodation_ended", FIRST))
+        assert (rejection.rule, rejection.field) == ("K1", "occurred_at")
+
+    def test_consent_on_the_identification_day_is_accepted(self) -> None:
+        """K2 boundary: signed on the day of the identification (in Ljubljana), accepted."""
+        state = placed(FIRST, None)
+        ok = accept(
+            interviewed(),
+            event(
+                "crisis_accommodation_placed", FIRST, consent={"signed_on": T0.date().isoformat()}
+            ),
+        )
+        assert ok.crisis_accommodation is not None and state.crisis_accommodation is not None
+
+    def test_consent_the_day_before_the_identification_is_refused(self) -> None:
+        """K2: a statement signed before the day the victim was identified is not one given
+        upon this placement (K2, ``consent.signed_on``); nor years before."""
+        for signed in ((T0 - days(1)).date(), date(2019, 5, 1)):
+            rejection = reject(
+                interviewed(),
+                event(
+                    "crisis_accommodation_placed", FIRST, consent={"signed_on": signed.isoformat()}
+                ),
+            )
+            assert (rejection.rule, rejection.field) == ("K2", "consent.signed_on")
+
+    def test_safe_accommodation_consent_before_identification_is_refused_under_s1(self) -> None:
+        """S1: “By way of a written statement the victim accepts assistance and accommodation”:
+        the same order, naming S1."""
+        rejection = reject(
+            placed(FIRST),
+            event(
+                "safe_accommodation_placed",
+                FIRST + days(5),
+                consent={"signed_on": (T0 - days(400)).date().isoformat()},
+            ),
+        )
+        assert (rejection.rule, rejection.field) == ("S1", "consent.signed_on")
+
+    def test_withdrawing_consent_settles_the_s5_obligation_as_an_end_does(self) -> None:
+        """S5: “Accommodation within the programme is voluntary”: withdrawing consent from
+        safe accommodation after the proceedings concluded settles the next-step obligation
+        and its deadline, as ending the placement does."""
+        concluded = accept(
+            in_safe_accommodation(), event("criminal_proceedings_concluded", T0 + days(40))
+        )
+        assert ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS in open_kinds(concluded)
+        left = accept(
+            concluded,
+            event(
+                "consent_withdrawn",
+                T0 + days(41),
+                organisation="kljuc",
+                placement="safe_accommodation",
+            ),
+        )
+        assert ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS not in open_kinds(left)
+        assert DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS not in left.deadlines
+
+    def test_old_histories_keep_the_recording_time_and_no_order_checks(self) -> None:
+        """Replay: before the patch the end was stamped when recorded."""
+        state = old_rules(placed(FIRST))
+        ended = accept(
+            state,
+            event(
+                "consent_withdrawn", FIRST + timedelta(hours=1), placement="crisis_accommodation"
+            ),
+            now=FIRST + days(7),
+        )
+        assert ended.crisis_accommodation is not None
+        assert ended.crisis_accommodation.ended_at == FIRST + days(7)

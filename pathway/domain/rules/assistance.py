@@ -55,7 +55,10 @@ from pathway.domain.organisations import CARE_PROVIDERS
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.children import _open_child_track, _set_age_timers
 from pathway.domain.rules.core import Expiry, Handler, _Change, _Duty, _reject
-from pathway.domain.rules.residence import _residence_authority
+from pathway.domain.rules.residence import (
+    _residence_authority,
+    settle_safe_accommodation_permits,
+)
 from pathway.domain.state import (
     EXIT_PHASES,
     CaseState,
@@ -273,12 +276,24 @@ def _special_need_referred(change: _Change, event: ev.SpecialNeedReferralMade) -
 
 
 def _consent_or_reject(
-    rule: str, event: ev.CrisisAccommodationPlaced | ev.SafeAccommodationPlaced
+    change: _Change, rule: str, event: ev.CrisisAccommodationPlaced | ev.SafeAccommodationPlaced
 ) -> ev.WrittenConsent:
+    """K2, S1: “Upon placement the victims accept assistance and accommodation by way of a
+    written statement”. Signed no later than the placement's day and, since a placement is for
+    “identified victims”, no earlier than the day of the case's identification (both days in
+    Ljubljana; a statement signed earlier belongs to something else, e.g. a closed case)."""
     if event.consent is None:
         _reject(rule, "consent", "placement needs the victim's consent by written statement")
     if event.consent.signed_on > local_date(event.occurred_at):
         _reject(rule, "consent.signed_on", "the written consent is dated after the placement")
+    state = change.state
+    if state.seed_assistance_rules and event.consent.signed_on < local_date(state.opened_at):
+        _reject(
+            rule,
+            "consent.signed_on",
+            "the written consent is dated before the day the victim was identified: it is "
+            "given upon placement, to an identified victim",
+        )
     return event.consent
 
 
@@ -325,7 +340,7 @@ def _crisis_counted_from(change: _Change, event: ev.CrisisAccommodationPlaced) -
 
 def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) -> None:
     state, cfg = change.state, change.config
-    consent = _consent_or_reject("K2", event)
+    consent = _consent_or_reject(change, "K2", event)
     if state.crisis_accommodation is not None and state.crisis_accommodation.active:
         _reject("K1", "type", "the victim is already in crisis accommodation")
     counted_from = _crisis_counted_from(change, event)
@@ -398,7 +413,13 @@ def _placement_members(change: _Change, placement: Placement, provider: Org) -> 
     change.add_member(ministry, MemberRole.CO_FINANCER, rule, finances)
 
 
-def _end_placement(change: _Change, placement: Placement, reason: str) -> bool:
+def _end_placement(
+    change: _Change, placement: Placement, reason: str, rule: str | None = None
+) -> bool:
+    """End ``placement``, if it runs, when the event ending it happened (a back-dated end is
+    stamped with its own date; deadlines that already fired stay fired, docs/rules.md K2). An
+    end by ``rule`` (K1, K2, S5) dated before the placement began is refused naming it and
+    ``occurred_at``; an exit (no ``rule``) is stamped no earlier than the placement began."""
     state = change.state
     record = (
         state.crisis_accommodation
@@ -407,7 +428,19 @@ def _end_placement(change: _Change, placement: Placement, reason: str) -> bool:
     )
     if record is None or not record.active:
         return False
-    record.ended_at = change.now
+    ended_at = change.now
+    if state.seed_assistance_rules and change.cause is not None:
+        ended_at = change.cause.occurred_at
+        if ended_at < record.since:
+            if rule is not None:
+                _reject(
+                    rule,
+                    "occurred_at",
+                    f"the {placement.value.replace('_', ' ')} ended before it began "
+                    f"(placed {record.since.isoformat()})",
+                )
+            ended_at = record.since
+    record.ended_at = ended_at
     record.end_reason = reason
     if placement is Placement.CRISIS_ACCOMMODATION:
         change.end_deadline(DeadlineKind.CRISIS_ACCOMMODATION)
@@ -419,14 +452,25 @@ def _end_placement(change: _Change, placement: Placement, reason: str) -> bool:
 
 
 def _crisis_ended(change: _Change, event: ev.CrisisAccommodationEnded) -> None:
-    if not _end_placement(change, Placement.CRISIS_ACCOMMODATION, "ended"):
+    if not _end_placement(change, Placement.CRISIS_ACCOMMODATION, "ended", "K1"):
         _reject("K1", "type", "the victim is not in crisis accommodation")
 
 
+def settle_safe_accommodation_end(change: _Change, by: str) -> None:
+    """S3, S5: safe accommodation ended (its end, or a withdrawal of consent): the questions
+    that hung on it, the next step after the proceedings and the permits, are settled."""
+    change.close_obligations(by, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+    change.end_deadline(DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+    settle_safe_accommodation_permits(change, by)
+
+
 def _consent_withdrawn(change: _Change, event: ev.ConsentWithdrawn) -> None:
-    """K2: withdrawal ends the placement, never the other rights (reflection, permits...)."""
-    if not _end_placement(change, event.placement, "consent withdrawn (K2)"):
+    """K2: withdrawal ends the placement, never the other rights (reflection, permits...); a
+    withdrawal dated before the placement it ends is refused (K2, ``occurred_at``)."""
+    if not _end_placement(change, event.placement, "consent withdrawn (K2)", "K2"):
         _reject("K2", "placement", f"the victim is not in {event.placement.value}")
+    if event.placement is Placement.SAFE_ACCOMMODATION and change.state.seed_assistance_rules:
+        settle_safe_accommodation_end(change, event.event_id)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,12 +30,10 @@ from pathway.domain.rules.assistance import (
     _decision_taken,
     _end_placement,
     _placement_members,
+    settle_safe_accommodation_end,
 )
 from pathway.domain.rules.core import Handler, _Change, _Duty, _reject
-from pathway.domain.rules.residence import (
-    _safe_accommodation_permits,
-    settle_safe_accommodation_permits,
-)
+from pathway.domain.rules.residence import _safe_accommodation_permits
 from pathway.domain.state import DeadlineKind, ObligationKind, Phase, PlacementRecord
 
 #: S5: the days the provider has to agree the next step once a third-country national's
@@ -97,7 +95,7 @@ def expire_after_proceedings(change: _Change) -> None:
 
 def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> None:
     state = change.state
-    consent = _consent_or_reject("S1", event)
+    consent = _consent_or_reject(change, "S1", event)
     if state.safe_accommodation is not None and state.safe_accommodation.active:
         _reject("S1", "type", "the victim is already in safe accommodation")
     _safe_accommodation_permits(state, event.occurred_at)
@@ -127,11 +125,9 @@ def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> N
 
 
 def _safe_ended(change: _Change, event: ev.SafeAccommodationEnded) -> None:
-    if not _end_placement(change, Placement.SAFE_ACCOMMODATION, "ended"):
+    if not _end_placement(change, Placement.SAFE_ACCOMMODATION, "ended", "S5"):
         _reject("S5", "type", "the victim is not in safe accommodation")
-    change.close_obligations(event.event_id, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
-    change.end_deadline(DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS)
-    settle_safe_accommodation_permits(change, event.event_id)
+    settle_safe_accommodation_end(change, event.event_id)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -226,3 +226,101 @@ class TestK2Order:
         )
         assert ended.crisis_accommodation is not None
         assert ended.crisis_accommodation.ended_at == FIRST + days(7)
+
+
+NO_LANGUAGE: dict[str, Any] = {
+    "citizenships": ["DE"],
+    "residence_status": "eu_citizen",
+    "gender": "female",
+    "birth_date": "1995-04-01",
+}
+
+
+class TestR3LanguageAndReturn:
+    """R3: “information (in a language the victim understands) on:” the nine subjects."""
+
+    def test_no_recorded_language_the_language_is_asked_first(self) -> None:
+        """R3: with no language recorded the service cannot tell that the victim understands
+        the information: it is refused (R3, ``language``) until the languages are recorded,
+        then accepted in one of them."""
+        state = interviewed(NO_LANGUAGE)
+        rejection = reject(state, event("rights_information_given", T0 + days(1), language="de"))
+        assert (rejection.rule, rejection.field) == ("R3", "language")
+        known = accept(
+            state,
+            event("facts_updated", T0 + days(1), person={**NO_LANGUAGE, "languages": ["de"]}),
+        )
+        given = accept(known, event("rights_information_given", T0 + days(1), language="de"))
+        assert given.rights_information
+
+    def test_old_histories_accept_any_language_when_none_is_recorded(self) -> None:
+        """Replay: before the patch any language was accepted."""
+        state = old_rules(interviewed(NO_LANGUAGE))
+        accept(state, event("rights_information_given", T0 + days(1), language="fr"))
+
+    def test_after_a_departure_and_return_the_missing_subjects_are_open_again(self) -> None:
+        """R3: a victim who left and comes back is still owed the subjects not yet given: the
+        missing ones are open obligations again (the given one is not), due anew."""
+        state = accept(interviewed(), event("rights_information_given", T0 + timedelta(hours=3)))
+        left = accept(state, event("departed", T0 + days(2), arbitrary=True))
+        assert ObligationKind.RIGHTS_INFORMATION not in open_kinds(left)
+        back = placed(T0 + days(5), left)
+        reopened = {
+            o.id for o in back.open_obligations if o.kind is ObligationKind.RIGHTS_INFORMATION
+        }
+        assert len(reopened) == 8
+        assert "rights_information:a_institutions" not in reopened
+        assert DeadlineKind.RIGHTS_INFORMATION in back.deadlines
+        assert back.deadlines[DeadlineKind.RIGHTS_INFORMATION].due_at > T0 + days(5)
+
+    def test_a_return_to_safe_accommodation_reopens_them_too(self) -> None:
+        """R3: the same when the victim comes back straight into safe accommodation."""
+        left = accept(placed(FIRST), event("returned_home", T0 + days(3)))
+        back = accept(
+            left, event("safe_accommodation_placed", T0 + days(9), reason="came back, placed")
+        )
+        assert ObligationKind.RIGHTS_INFORMATION in open_kinds(back)
+
+
+class TestR4TrustedPerson:
+    """R4: “the presence of representatives of non-governmental and/or humanitarian
+    organisations or other persons whom the victim trusts in the interview with police
+    officers”."""
+
+    def gathering(self, offered: bool, present: str, at: datetime) -> CaseEvent:
+        return event(
+            "police_information_gathering_started",
+            at,
+            trusted_person_offered=offered,
+            present=present,
+        )
+
+    def test_no_offer_and_nobody_present_opens_an_obligation(self) -> None:
+        """R4: an interview without the offer, with nobody present, opens an obligation for
+        the police and tells the police and the NGO leading the case."""
+        state = accept(interviewed(), self.gathering(False, "nobody", T0 + days(1)))
+        (ob,) = [o for o in state.open_obligations if o.kind is ObligationKind.TRUSTED_PERSON]
+        assert (ob.rule, ob.owner.value) == ("R4", "police")
+        told = {
+            n.recipient.value
+            for n in state.pending_notifications
+            if n.reason == "trusted_person_not_offered"
+        }
+        assert told == {"police", "caritas"}
+
+    def test_the_offer_made_later_settles_it(self) -> None:
+        """R4: the interview recorded again with the offer closes the obligation."""
+        state = accept(interviewed(), self.gathering(False, "nobody", T0 + days(1)))
+        state = accept(state, self.gathering(True, "trusted_person", T0 + days(2)))
+        assert ObligationKind.TRUSTED_PERSON not in open_kinds(state)
+
+    def test_someone_present_without_a_formal_offer_is_no_breach(self) -> None:
+        """R4: the right is to someone's presence; an NGO representative present is it."""
+        state = accept(interviewed(), self.gathering(False, "ngo_representative", T0 + days(1)))
+        assert ObligationKind.TRUSTED_PERSON not in open_kinds(state)
+
+    def test_old_histories_only_record_it(self) -> None:
+        """Replay: before the patch the missing offer was recorded, nothing opened."""
+        state = old_rules(interviewed())
+        state = accept(state, self.gathering(False, "nobody", T0 + days(1)))
+        assert ObligationKind.TRUSTED_PERSON not in open_kinds(state)

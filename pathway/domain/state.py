@@ -81,6 +81,7 @@ class ObligationKind(StrEnum):
     FAMILY_CONTACT = "family_contact"
     AUTHORISED_REPRESENTATIVE = "authorised_representative"
     SPECIAL_NEED_REFERRAL = "special_need_referral"
+    TRUSTED_PERSON = "trusted_person"
     NOTIFICATION_UNDELIVERED = "notification_undelivered"
 
 

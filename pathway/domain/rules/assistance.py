@@ -49,7 +49,7 @@ from datetime import datetime
 from pathway.domain import events as ev
 from pathway.domain import membership
 from pathway.domain.calendar import local_date
-from pathway.domain.events import BaseEvent, Placement, RightsSubject
+from pathway.domain.events import BaseEvent, Placement, PresentAtInterview, RightsSubject
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import CARE_PROVIDERS
 from pathway.domain.organisations import Organisation as Org
@@ -92,19 +92,7 @@ def _open_case(change: _Change, event: ev.Identified) -> None:
             "Hold the individual interview with the victim before the police gather information.",
         )
     )
-    for subject in RightsSubject:
-        change.open_obligation(
-            _Duty(
-                ObligationKind.RIGHTS_INFORMATION,
-                "R3",
-                state.lead_ngo,
-                "Inform the victim, in a language they understand, on subject "
-                f"({subject.value[0]}).",
-            ),
-            due_at=sla_due,
-            suffix=subject.value,
-        )
-    change.set_deadline(DeadlineKind.RIGHTS_INFORMATION, "R3", sla_due)
+    _open_rights_subjects(change, list(RightsSubject), sla_due)
     change.notify(
         [state.lead_ngo],
         "case_identified",
@@ -124,6 +112,41 @@ def _open_case(change: _Change, event: ev.Identified) -> None:
     state.found_in = event.found_in
     if state.is_minor_at(event.occurred_at):
         _open_child_track(change, event.occurred_at)
+
+
+def _open_rights_subjects(change: _Change, subjects: list[RightsSubject], due: datetime) -> None:
+    """R3: each subject the victim is still to be informed on is an obligation of the NGO
+    leading the case, due with the rights-information deadline."""
+    for subject in subjects:
+        change.open_obligation(
+            _Duty(
+                ObligationKind.RIGHTS_INFORMATION,
+                "R3",
+                change.state.lead_ngo,
+                "Inform the victim, in a language they understand, on subject "
+                f"({subject.value[0]}).",
+            ),
+            due_at=due,
+            suffix=subject.value,
+        )
+    change.set_deadline(DeadlineKind.RIGHTS_INFORMATION, "R3", due)
+
+
+def _back_in_assistance(change: _Change, at: datetime) -> None:
+    """R3 after an exit: a victim who departed or went home and comes back into assistance
+    (a placement, the reflection period) is still to be informed on the subjects they were
+    not: those are open obligations again, due 24 hours from the return."""
+    state = change.state
+    if not state.seed_assistance_rules or state.phase not in (
+        Phase.RETURNED_HOME,
+        Phase.DECLINED_LEFT,
+    ):
+        return
+    missing = [s for s in RightsSubject if s not in state.rights_information]
+    if missing:
+        sla = change.config.rights_information_sla
+        due = change.period_end(DeadlineKind.RIGHTS_INFORMATION, at, sla)
+        _open_rights_subjects(change, missing, due)
 
 
 def _first_members(change: _Change, event: ev.Identified) -> None:
@@ -155,6 +178,13 @@ def _ngo_interview(change: _Change, event: ev.NgoInterviewHeld) -> None:
 
 def _rights_information(change: _Change, event: ev.RightsInformationGiven) -> None:
     state = change.state
+    if state.seed_assistance_rules and not state.person.languages:
+        _reject(
+            "R3",
+            "language",
+            "record the languages the victim understands first (facts_updated): information "
+            "is given in a language the victim understands",
+        )
     if state.person.languages and event.language not in state.person.languages:
         # The reason names no recorded language: error texts travel to senders and logs.
         _reject(
@@ -193,6 +223,26 @@ def _police_information_gathering(
         trusted_person_offered=event.trusted_person_offered,
         present=event.present,
     )
+    if state.seed_assistance_rules:
+        _trusted_person(change, event)
+
+
+def _trusted_person(change: _Change, event: ev.PoliceInformationGatheringStarted) -> None:
+    """R4: “the presence of representatives of non-governmental and/or humanitarian
+    organisations or other persons whom the victim trusts in the interview with police
+    officers”. An interview where the victim was not offered this and nobody came with them
+    opens an obligation for the police, and tells the NGO leading the case; an interview with
+    the offer, or with someone present, settles it."""
+    if event.trusted_person_offered or event.present is not PresentAtInterview.NOBODY:
+        change.close_obligations(event.event_id, ObligationKind.TRUSTED_PERSON)
+        return
+    action = (
+        "The victim was not offered the presence of an NGO representative or a person they "
+        "trust at the police interview (R4): offer it before questioning goes on, and record "
+        "the interview with the offer."
+    )
+    change.open_obligation(_Duty(ObligationKind.TRUSTED_PERSON, "R4", Org.POLICE, action))
+    change.notify([Org.POLICE, change.state.lead_ngo], "trusted_person_not_offered", "R4", action)
 
 
 def _cooperation(change: _Change, event: ev.CooperationRecorded) -> None:
@@ -344,6 +394,7 @@ def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) 
     if state.crisis_accommodation is not None and state.crisis_accommodation.active:
         _reject("K1", "type", "the victim is already in crisis accommodation")
     counted_from = _crisis_counted_from(change, event)
+    _back_in_assistance(change, event.occurred_at)
     state.crisis_accommodation = PlacementRecord(
         provider=event.organisation,
         since=event.occurred_at,
@@ -371,6 +422,7 @@ def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) 
 def _reflection_started(change: _Change, event: ev.ReflectionPeriodStarted) -> None:
     if change.state.reflection_started_at is not None:
         _reject("K5", "type", "the reflection period has already started")
+    _back_in_assistance(change, event.occurred_at)
     _start_reflection(change, event.occurred_at)
 
 

@@ -26,6 +26,7 @@ from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.events import BaseEvent, Placement
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.assistance import (
+    _back_in_assistance,
     _consent_or_reject,
     _decision_taken,
     _end_placement,
@@ -99,6 +100,7 @@ def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> N
     if state.safe_accommodation is not None and state.safe_accommodation.active:
         _reject("S1", "type", "the victim is already in safe accommodation")
     _safe_accommodation_permits(state, event.occurred_at)
+    _back_in_assistance(change, event.occurred_at)
     _end_placement(change, Placement.CRISIS_ACCOMMODATION, "moved to safe accommodation")
     state.safe_accommodation = PlacementRecord(
         provider=event.organisation,

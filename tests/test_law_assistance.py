@@ -324,3 +324,45 @@ class TestR4TrustedPerson:
         state = old_rules(interviewed())
         state = accept(state, self.gathering(False, "nobody", T0 + days(1)))
         assert ObligationKind.TRUSTED_PERSON not in open_kinds(state)
+
+
+class TestS1OfferedDuringCrisis:
+    """S1: “During crisis accommodation, victims are offered long-term assistance and safe
+    accommodation.” … “During accommodation the victims are provided with all the needed
+    protection on the basis of a preliminary assistance and protection programme.”"""
+
+    def test_from_crisis_accommodation_no_reason_is_needed(self) -> None:
+        """S1: the usual way, crisis then safe accommodation; crisis ends, never both."""
+        state = accept(placed(FIRST), event("safe_accommodation_placed", FIRST + days(20)))
+        assert state.safe_accommodation is not None and state.safe_accommodation.active
+        assert state.crisis_accommodation is not None and not state.crisis_accommodation.active
+
+    def test_straight_from_identification_needs_a_reason(self) -> None:
+        """S1: with no crisis accommodation before, the placement is refused without its
+        reason (S1, ``reason``), changing nothing, and accepted with it."""
+        state = interviewed()
+        rejection = reject(state, event("safe_accommodation_placed", FIRST))
+        assert (rejection.rule, rejection.field) == ("S1", "reason")
+        assert state.safe_accommodation is None
+        ok = accept(
+            state,
+            event("safe_accommodation_placed", FIRST, reason="crisis places full; referred"),
+        )
+        assert ok.safe_accommodation is not None
+        assert ok.timeline[-1].why == "crisis places full; referred"
+
+    def test_the_preliminary_programme_is_recorded(self) -> None:
+        """S1: whether the preliminary programme exists is kept on the placement."""
+        for given in (True, False):
+            state = accept(
+                placed(FIRST),
+                event("safe_accommodation_placed", FIRST + days(5), preliminary_programme=given),
+            )
+            assert state.safe_accommodation is not None
+            assert state.safe_accommodation.preliminary_programme is given
+
+    def test_old_histories_accept_a_direct_placement_without_reason(self) -> None:
+        """Replay: before the patch a direct placement needed no reason, nothing recorded."""
+        state = accept(old_rules(interviewed()), event("safe_accommodation_placed", FIRST))
+        assert state.safe_accommodation is not None
+        assert state.safe_accommodation.preliminary_programme is None

@@ -202,7 +202,8 @@ class TestPlacementsAndReferrals:
     def test_s1_s5_safe_accommodation(self) -> None:
         """S1: Ključ provides safe accommodation and leads; the interior ministry co-finances
         it; at its end (S5) the provider and co-financer roles end, the lead stays."""
-        state = accept(interviewed(), event("safe_accommodation_placed", T0 + days(1)))
+        placement = event("safe_accommodation_placed", T0 + days(1), reason="referred directly")
+        state = accept(interviewed(), placement)  # S1: straight from identification, a reason
         assert {"provider", "lead_ngo"} <= roles(state)["kljuc"]
         assert roles(state)["interior_ministry"] == {"co_financer"}
         state = accept(state, event("safe_accommodation_ended", T0 + days(9)))
@@ -329,7 +330,8 @@ class TestDurability:
     def test_membership_survives_serialisation_and_continue_as_new(self) -> None:
         """The members are part of the state: they survive the round trip the workflow's
         continue-as-new makes."""
-        state = accept(interviewed(by="kljuc"), event("safe_accommodation_placed", T0 + days(1)))
+        placement = event("safe_accommodation_placed", T0 + days(1), reason="referred directly")
+        state = accept(interviewed(by="kljuc"), placement)
         again = CaseState.model_validate_json(state.model_dump_json())
         assert again.membership == state.membership
 

@@ -243,6 +243,12 @@ class PlacementRecord(BaseModel):
         "crisis placement; a placement after an end or a withdrawal goes on counting from it. "
         "None in placements recorded before issue 13 (each counted from its own `since`).",
     )
+    preliminary_programme: bool | None = Field(
+        default=None,
+        description="S1: safe accommodation given “on the basis of a preliminary assistance "
+        "and protection programme”: whether one was drawn up at placement. None for crisis "
+        "accommodation and for placements recorded before issue 13.",
+    )
 
     @property
     def active(self) -> bool:

@@ -94,18 +94,36 @@ def expire_after_proceedings(change: _Change) -> None:
     )
 
 
+def _straight_from_identification(change: _Change, event: ev.SafeAccommodationPlaced) -> None:
+    """S1: “During crisis accommodation, victims are offered long-term assistance and safe
+    accommodation”; “To begin with, the accommodation of victims is organised within the Crisis
+    Accommodation Programme, which is (or may be) then extended to the Safe Accommodation
+    Programme”. A placement with no crisis accommodation before it in the case departs from
+    that order: it is accepted only with its reason recorded (S1, ``reason``)."""
+    state = change.state
+    if state.seed_assistance_rules and state.crisis_accommodation is None and not event.reason:
+        _reject(
+            "S1",
+            "reason",
+            "safe accommodation is offered during crisis accommodation: a placement straight "
+            "from identification needs its reason recorded",
+        )
+
+
 def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> None:
     state = change.state
     consent = _consent_or_reject(change, "S1", event)
     if state.safe_accommodation is not None and state.safe_accommodation.active:
         _reject("S1", "type", "the victim is already in safe accommodation")
     _safe_accommodation_permits(state, event.occurred_at)
+    _straight_from_identification(change, event)
     _back_in_assistance(change, event.occurred_at)
     _end_placement(change, Placement.CRISIS_ACCOMMODATION, "moved to safe accommodation")
     state.safe_accommodation = PlacementRecord(
         provider=event.organisation,
         since=event.occurred_at,
         consent_signed_on=consent.signed_on,
+        preliminary_programme=event.preliminary_programme if state.seed_assistance_rules else None,
     )
     change.set_lead(event.organisation, "S1")
     _placement_members(change, Placement.SAFE_ACCOMMODATION, event.organisation)

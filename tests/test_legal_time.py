@@ -316,7 +316,8 @@ class TestWorkingDays:
 
     def test_defaults_calendar_for_the_seed_working_for_escalations(self) -> None:
         """Every deadline declares its counting: the seed's periods count calendar days, the
-        child-protection escalations (C4–C7) working days, R3's 24 hours elapsed time."""
+        child-protection escalations of days (C4, C6, C7) working days, R3's 24 hours and C5's
+        day for an unaccompanied minor (emergency on-call duty) elapsed time."""
         assert set(DEFAULT_DEADLINE_COUNTING) <= {k.value for k in DeadlineKind}
         cfg = CaseConfig()
         for every in DeadlineKind:
@@ -325,15 +326,10 @@ class TestWorkingDays:
         for kind in calendar_days:
             assert cfg.counting_for(kind).counting is Counting.CALENDAR_DAYS
             assert not cfg.counting_for(kind).next_working_day
-        for kind in (
-            "guardian_appointment",
-            "family_contact",
-            "swc_interview",
-            "facility_accommodation",
-            "authorised_representative",
-        ):
+        for kind in ("guardian_appointment", "family_contact", "authorised_representative"):
             assert cfg.counting_for(kind).counting is Counting.WORKING_DAYS
-        assert cfg.counting_for("rights_information").counting is Counting.ELAPSED
+        for kind in ("rights_information", "swc_interview", "facility_accommodation"):
+            assert cfg.counting_for(kind).counting is Counting.ELAPSED
 
     def test_config_overrides_one_deadline_and_refuses_unknown_ones(self) -> None:
         """A setting per deadline; the others keep their defaults; no unknown deadline."""

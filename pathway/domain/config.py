@@ -30,9 +30,10 @@ _CALENDAR = DeadlineCounting(counting=Counting.CALENDAR_DAYS)
 _WORKING = DeadlineCounting(counting=Counting.WORKING_DAYS)
 
 #: The default counting of each deadline (keys: ``DeadlineKind`` values). The seed's periods
-#: count calendar days; the service's escalation deadlines (C4–C7) count working days; R3's
-#: 24 hours are elapsed time. The permits' and birthdays' deadlines fall at the end of (or at the
-#: start of) a date the rules compute; their counting governs their reminders' lead times.
+#: count calendar days; the service's escalation deadlines of days (C4, C6, C7) count working
+#: days; R3's 24 hours and C5's day for an unaccompanied minor are elapsed time. The permits'
+#: and birthdays' deadlines fall at the end of (or at the start of) a date the rules compute;
+#: their counting governs their reminders' lead times.
 DEFAULT_DEADLINE_COUNTING: dict[str, DeadlineCounting] = {
     "rights_information": DeadlineCounting(counting=Counting.ELAPSED),
     "reflection_period": _CALENDAR,
@@ -41,8 +42,12 @@ DEFAULT_DEADLINE_COUNTING: dict[str, DeadlineCounting] = {
     "temporary_residence_permit": _CALENDAR,
     "guardian_appointment": _WORKING,
     "family_contact": _WORKING,
-    "swc_interview": _WORKING,
-    "facility_accommodation": _WORKING,
+    # C5: an unaccompanied minor is interviewed and, with indicators, accommodated within a
+    # day of elapsed time, weekends and holidays included: social work centres keep an
+    # emergency on-call service (intervencijska služba) for exactly this, and a child found
+    # on a Friday evening must not wait until the end of Monday.
+    "swc_interview": DeadlineCounting(counting=Counting.ELAPSED),
+    "facility_accommodation": DeadlineCounting(counting=Counting.ELAPSED),
     "authorised_representative": _WORKING,
     "turns_15": _CALENDAR,
     "turns_18": _CALENDAR,

@@ -60,3 +60,12 @@ def test_k4_no_provider_means_the_lead_ngo() -> None:
     """K4: without a provider, the NGO leading the case provides the help."""
     state = accept(opened(), event("special_need_flagged", T0 + days(1), need="pregnancy"))
     assert [o.owner for o in state.obligations if o.rule == "K4"] == [state.lead_ngo]
+
+
+def test_k4_cases_recorded_before_the_patch_replay_as_accepted() -> None:
+    """A case opened before the patch ``seed-assistance-rules`` replays a provider it accepted
+    then (a replay that rejected it would break the history); new cases refuse it."""
+    before = opened().model_copy(update={"seed_assistance_rules": False})
+    flagged = event("special_need_flagged", T0 + days(1), need="pregnancy", provider="police")
+    state = accept(before, flagged)
+    assert [n.provider for n in state.special_needs] == [Org.POLICE]

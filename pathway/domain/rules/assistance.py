@@ -265,9 +265,15 @@ def _special_need(change: _Change, event: ev.SpecialNeedFlagged) -> None:
     The provider is told of the need (a notification), owns its referral and becomes a member
     for it: a need's existence is a health detail (R6), so a provider that is not one of
     :data:`~pathway.domain.organisations.CARE_PROVIDERS` (the police, the authorities, the
-    ministries, analysts) is refused, naming ``provider`` (issue 11)."""
+    ministries, analysts) is refused, naming ``provider`` (issue 11; for cases opened under the
+    patch ``seed-assistance-rules``)."""
     state = change.state
-    if event.provider is not None and event.provider not in CARE_PROVIDERS:
+    # Cases recorded before the patch seed-assistance-rules replay as they were accepted.
+    if (
+        state.seed_assistance_rules
+        and event.provider is not None
+        and event.provider not in CARE_PROVIDERS
+    ):
         allowed = ", ".join(sorted(org.value for org in CARE_PROVIDERS))
         _reject(
             "K4",

@@ -382,14 +382,6 @@ class TestTheWorkflowDecodesTheSame:
         assert str(error["msg"]).startswith("INPUT: a birth date cannot lie after the event")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValidationError,
-    reason="state-dependent, left to the rules (issue 13): an accompanying child identified "
-    "before the day of the estimate or birth date recorded for them builds an implausible "
-    "identification inside decide; _accompanying_child_identified must refuse it (R1, "
-    "occurred_at) first",
-)
 def test_an_accompanying_child_identified_before_their_recorded_estimate_is_refused() -> None:
     state = opened(EU_ADULT)
     state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))

@@ -285,6 +285,11 @@ class ResidencePermit(BaseModel):
 class CriminalProceedings(BaseModel):
     opened_at: datetime
     concluded_at: datetime | None = None
+    authorised_representative: bool = Field(
+        default=False,
+        description="C7: opened with an authorised representative (recorded since "
+        "the patch 'seed-child-rules').",
+    )
 
 
 class Cooperation(BaseModel):
@@ -471,6 +476,13 @@ class CaseState(BaseModel):
         "accommodation, information in a recorded language, the trusted person's offer. The "
         "workflow sets it from the patch 'seed-assistance-rules' (docs/versioning.md): False "
         "while a history recorded before it replays.",
+    )
+    seed_child_rules: bool = Field(
+        default=True,
+        description="C4–C8 re-evaluated when the person's facts change, the C5 steps for every "
+        "foreign unaccompanied minor with due dates, and the plausibility of dates against the "
+        "case (issue 13). The workflow sets it from the patch 'seed-child-rules' "
+        "(docs/versioning.md): False while a history recorded before it replays.",
     )
     membership: list[Membership] = Field(
         default_factory=list,

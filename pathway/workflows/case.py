@@ -22,6 +22,9 @@ Live patches (``workflow.patched``; docs/versioning.md), with the date each was 
   (issue 13; ``CaseState.seed_residence_rules``).
 - ``seed-assistance-rules`` (not yet deployed): K1, K2, S1, R3 and R4 as the seed states them
   (issue 13; ``CaseState.seed_assistance_rules``).
+- ``seed-child-rules`` (not yet deployed): C4-C8 re-evaluated when facts change, C5 for every
+  foreign unaccompanied minor with due dates, dates checked against the case (issue 13;
+  ``CaseState.seed_child_rules``).
 """
 
 from __future__ import annotations
@@ -147,6 +150,8 @@ class VictimCaseWorkflow:
         self._seed_residence_rules = workflow.patched("seed-residence-rules")
         # ... and those recorded before K1, K2, S1, R3, R4 followed it (issue 13).
         self._seed_assistance_rules = workflow.patched("seed-assistance-rules")
+        # ... and those recorded before C4-C8 followed changed facts (issue 13).
+        self._seed_child_rules = workflow.patched("seed-child-rules")
 
     @workflow.run
     async def run(self, start: CaseInput) -> CaseOutcome:
@@ -199,6 +204,8 @@ class VictimCaseWorkflow:
 
     def _keyed(self, state: CaseState) -> CaseState:
         """``state`` under the rules this run follows (the patches that reach the domain)."""
+        if state.seed_child_rules is not self._seed_child_rules:
+            state = state.model_copy(update={"seed_child_rules": self._seed_child_rules})
         if (
             state.seed_residence_rules is self._seed_residence_rules
             and state.seed_assistance_rules is self._seed_assistance_rules

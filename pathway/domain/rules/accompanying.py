@@ -21,14 +21,14 @@ from pathway.domain import events as ev
 from pathway.domain import ids
 from pathway.domain.events import BaseEvent, Placement
 from pathway.domain.person import PersonFacts
-from pathway.domain.rules.core import Handler, _Change, _reject, working_copy
+from pathway.domain.rules.core import RULE_CASE, Handler, _Change, _reject, working_copy
 from pathway.domain.state import AccompanyingChild, CaseStart, CaseState, TimelineEntry
 
 
 def _accompanying_child(change: _Change, event: ev.AccompanyingChildRecorded) -> None:
     state = change.state
     if any(c.child_ref == event.child_ref for c in state.accompanying_children):
-        _reject("CASE", "child_ref", "this accompanying child is already recorded")
+        _reject(RULE_CASE, "child_ref", "this accompanying child is already recorded")
     placement = (
         state.crisis_accommodation
         if event.placed_with is Placement.CRISIS_ACCOMMODATION
@@ -58,6 +58,7 @@ def _accompanying_child_identified(change: _Change, event: ev.AccompanyingChildI
         _reject("R1", "child_ref", "no accompanying child with this reference is recorded")
     if child.own_case_id is not None:
         _reject("R1", "child_ref", "this child's own case is already open")
+    _refuse_before_birth(child, event)
     try:
         person = PersonFacts(
             birth_date=child.birth_date,
@@ -69,22 +70,62 @@ def _accompanying_child_identified(change: _Change, event: ev.AccompanyingChildI
             unaccompanied=event.unaccompanied,
         )
     except ValidationError as err:
-        _reject("R1", "residence_status", str(err.errors()[0]["msg"]))
+        _reject("R1", _field_of(err), str(err.errors()[0]["msg"]))
     case_id, subject_ref, secret = _linked_case(state, event.child_ref)
-    identified = ev.Identified(
-        event_id=f"{event.event_id}/own-case",
-        organisation=event.organisation,
-        actor=event.actor,
-        occurred_at=event.occurred_at,
-        reason=event.reason,
-        subject_ref=subject_ref,
-        person=person,
-    )
+    try:
+        identified = ev.Identified(
+            event_id=f"{event.event_id}/own-case",
+            organisation=event.organisation,
+            actor=event.actor,
+            occurred_at=event.occurred_at,
+            reason=event.reason,
+            subject_ref=subject_ref,
+            person=person,
+        )
+    except ValidationError as err:  # what _refuse_before_birth missed: refused, never a crash
+        _reject("R1", "occurred_at", str(err.errors()[0]["msg"]))
     child.own_case_id = case_id
     state.linked_cases.append(case_id)
     state.pending_case_starts.append(
         CaseStart(case_id=case_id, identified=identified, link_secret=secret)
     )
+
+
+#: The fields of the child's facts that this event states; the others come from the child's
+#: record (``accompanying_child_recorded``), named here by the reference to it.
+_STATED_HERE = frozenset({"residence_status", "languages", "unaccompanied"})
+
+
+def _field_of(err: ValidationError) -> str:
+    """The field of ``accompanying_child_identified`` at fault in the child's facts: a field it
+    states (``languages.0``); ``residence_status`` for a status that the child's recorded
+    citizenships contradict (the facts as a whole); ``child_ref`` for the recorded facts."""
+    loc = err.errors()[0]["loc"]
+    if not loc:
+        return "residence_status"
+    if loc[0] in _STATED_HERE:
+        return ".".join(str(part) for part in loc)
+    return "child_ref"
+
+
+def _refuse_before_birth(child: AccompanyingChild, event: ev.AccompanyingChildIdentified) -> None:
+    """R1: a child is not identified before the day (in Ljubljana) of the birth date, or of the
+    age estimate, recorded for them: their case would open before they were born, or on an
+    estimate not yet made."""
+    if child.birth_date is not None and child.birth_date > event.day:
+        _reject(
+            "R1",
+            "occurred_at",
+            f"the child cannot be identified before their recorded birth date "
+            f"({child.birth_date.isoformat()})",
+        )
+    if child.age_estimate is not None and child.age_estimate.as_of > event.day:
+        _reject(
+            "R1",
+            "occurred_at",
+            f"the child cannot be identified before the day of their recorded age estimate "
+            f"({child.age_estimate.as_of.isoformat()})",
+        )
 
 
 def _linked_case(state: CaseState, child_ref: str) -> tuple[str, str, str | None]:

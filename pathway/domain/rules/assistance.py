@@ -53,7 +53,12 @@ from pathway.domain.events import BaseEvent, Placement, PresentAtInterview, Righ
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import CARE_PROVIDERS
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.rules.children import _open_child_track, _set_age_timers
+from pathway.domain.rules.children import (
+    _open_child_track,
+    _set_age_timers,
+    child_facts_changed,
+    refuse_birth_after_identification,
+)
 from pathway.domain.rules.core import Expiry, Handler, _Change, _Duty, _reject
 from pathway.domain.rules.residence import (
     _residence_authority,
@@ -538,9 +543,14 @@ def _consent_withdrawn(change: _Change, event: ev.ConsentWithdrawn) -> None:
 
 def _facts_updated(change: _Change, event: ev.FactsUpdated) -> None:
     state = change.state
+    before = state.person
+    if state.seed_child_rules:
+        refuse_birth_after_identification(state, event.person)
     state.person = event.person
     _residence_authority(change)
-    if state.child_protection is None and state.is_minor_at(event.occurred_at):
+    if state.seed_child_rules:
+        child_facts_changed(change, event, before)  # C4–C8 from the facts as they now stand
+    elif state.child_protection is None and state.is_minor_at(event.occurred_at):
         _open_child_track(change, event.occurred_at)  # an age estimate may reveal a child
     elif state.child_track_open_at(event.occurred_at):
         _set_age_timers(change)

@@ -12,17 +12,22 @@
 - C8, the main hearing: “Direct questioning of persons under 15 years of age who are victims of
   criminal offences of trafficking in human beings is not permitted in the main hearing.”
   (:func:`_main_hearing`; :func:`_turns_15` tells the police when the person turns 15).
+
+A hearing is scheduled in open proceedings, not before they opened, and proceedings conclude
+no earlier than they opened (K6: refused naming the field). C7 and C8 are decided again when the
+person's facts change (:func:`pathway.domain.rules.children.child_facts_changed`).
 """
 
 from __future__ import annotations
 
 from pathway.domain import events as ev
+from pathway.domain.calendar import local_date
 from pathway.domain.events import BaseEvent
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.children import (
+    _REPRESENTATIVE,
     _child_obligation,
-    _ChildTimer,
     _close_child_obligation,
     _repeat_child_escalation,
     _require_child,
@@ -31,19 +36,15 @@ from pathway.domain.rules.core import Expiry, Handler, _Change, _Duty, _reject
 from pathway.domain.rules.safe_accommodation import after_proceedings, expire_after_proceedings
 from pathway.domain.state import CriminalProceedings, DeadlineKind, Hearing, ObligationKind
 
-_REPRESENTATIVE = _ChildTimer(
-    ObligationKind.AUTHORISED_REPRESENTATIVE,
-    DeadlineKind.AUTHORISED_REPRESENTATIVE,
-    "C7",
-    lambda c: c.authorised_representative_sla,
-)
-
 
 def _proceedings_opened(change: _Change, event: ev.CriminalProceedingsOpened) -> None:
     cp = change.state.criminal_proceedings
     if cp is not None and cp.concluded_at is None:
         _reject("K6", "type", "criminal proceedings are already open")
-    change.state.criminal_proceedings = CriminalProceedings(opened_at=event.occurred_at)
+    change.state.criminal_proceedings = CriminalProceedings(
+        opened_at=event.occurred_at,
+        authorised_representative=event.authorised_representative and change.state.seed_child_rules,
+    )
     _criminal_proceedings_for_minor(change, event)
 
 
@@ -52,6 +53,8 @@ def _proceedings_concluded(change: _Change, event: ev.CriminalProceedingsConclud
     cp = state.criminal_proceedings
     if cp is None or cp.concluded_at is not None:
         _reject("K6", "type", "there are no open criminal proceedings")
+    if state.seed_child_rules and event.occurred_at < cp.opened_at:
+        _reject("K6", "occurred_at", "criminal proceedings cannot conclude before they opened")
     cp.concluded_at = event.occurred_at
     placed = state.safe_accommodation is not None and state.safe_accommodation.active
     if placed and state.person.is_third_country_national and state.seed_residence_rules:
@@ -106,6 +109,15 @@ def _main_hearing(change: _Change, event: ev.MainHearingScheduled) -> None:
     cp = state.criminal_proceedings
     if cp is None or cp.concluded_at is not None:
         _reject("K6", "type", "there are no open criminal proceedings")
+    if state.seed_child_rules:
+        if event.occurred_at < cp.opened_at:
+            _reject(
+                "K6",
+                "occurred_at",
+                "a main hearing cannot be scheduled before the proceedings opened",
+            )
+        if event.hearing_date < local_date(cp.opened_at):
+            _reject("K6", "hearing_date", "a main hearing cannot lie before the proceedings opened")
     if event.direct_questioning:
         age = state.person.age_on(event.hearing_date)
         if age is None:
@@ -165,7 +177,9 @@ EVENT_RULES: dict[str, str] = {
     "criminal_proceedings_opened": "K6",
     "criminal_proceedings_concluded": "S5, K6",
     "authorised_representative_appointed": "C7",
-    "main_hearing_scheduled": "C8",
+    # K6: a main hearing belongs to open proceedings (refused under K6 otherwise); C8: how the
+    # person may be questioned at it.
+    "main_hearing_scheduled": "C8, K6",
 }
 
 #: What each of this track's deadlines does when it is reached.

@@ -21,7 +21,6 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from holidays.countries.slovenia import Slovenia
@@ -85,15 +84,19 @@ def describe_end(due_at: datetime) -> str:
     return f"{local.date().isoformat()} at {local:%H:%M} (Ljubljana time)"
 
 
-@lru_cache(maxsize=64)
-def _public_holidays(year: int) -> frozenset[date]:
-    """Slovenia's work-free public holidays in ``year`` (the ``holidays`` library)."""
-    return frozenset(Slovenia(years=year).keys())  # type: ignore[no-untyped-call]
+#: Slovenia's work-free public holidays over every year an event may name (1900–2200, see
+#: :mod:`pathway.domain.plausible`) and the deadlines that can follow (a child born in 2200
+#: turns 18 in 2218), computed once at import (about 20 ms): the ``holidays`` library reads
+#: translations with ``gettext`` when it builds a year, which Temporal's workflow sandbox
+#: forbids (``locale.normalize``), so nothing may build one while a workflow runs.
+_PUBLIC_HOLIDAYS: frozenset[date] = frozenset(
+    Slovenia(years=range(1900, 2221)).keys()  # type: ignore[no-untyped-call]
+)
 
 
 def is_working_day(day: date) -> bool:
     """Monday to Friday, and not a Slovenian public holiday."""
-    return day.weekday() not in _WEEKEND and day not in _public_holidays(day.year)
+    return day.weekday() not in _WEEKEND and day not in _PUBLIC_HOLIDAYS
 
 
 def next_working_day(day: date) -> date:

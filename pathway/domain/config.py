@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pathway.domain.calendar import Counting
+from pathway.domain.deadline_kinds import DeadlineKind
 
 
 class DeadlineCounting(BaseModel):
@@ -117,8 +118,6 @@ class CaseConfig(BaseModel):
     @classmethod
     def _known_deadlines(cls, value: dict[str, DeadlineCounting]) -> dict[str, DeadlineCounting]:
         """Only deadlines that exist; a partial table keeps the defaults of the others."""
-        from pathway.domain.state import DeadlineKind  # state imports this module
-
         unknown = value.keys() - {kind.value for kind in DeadlineKind}
         if unknown:
             raise ValueError(f"no such deadline: {sorted(unknown)}")

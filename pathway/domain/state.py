@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pathway.domain import membership as _membership
 from pathway.domain.calendar import local_date
 from pathway.domain.config import CaseConfig
+from pathway.domain.deadline_kinds import DeadlineKind as DeadlineKind  # re-exported
 from pathway.domain.events import (
     ChildDecision,
     FamilyContactOutcome,
@@ -41,25 +42,6 @@ class Phase(StrEnum):
 
 
 EXIT_PHASES = frozenset({Phase.RETURNED_HOME, Phase.DECLINED_LEFT, Phase.CLOSED})
-
-
-class DeadlineKind(StrEnum):
-    """The deadlines of docs/rules.md "Deadlines", one durable timer each."""
-
-    RIGHTS_INFORMATION = "rights_information"
-    REFLECTION_PERIOD = "reflection_period"
-    CRISIS_ACCOMMODATION = "crisis_accommodation"
-    PERMIT_TO_STAY = "permit_to_stay"
-    TEMPORARY_RESIDENCE_PERMIT = "temporary_residence_permit"
-    GUARDIAN_APPOINTMENT = "guardian_appointment"
-    FAMILY_CONTACT = "family_contact"
-    SWC_INTERVIEW = "swc_interview"
-    FACILITY_ACCOMMODATION = "facility_accommodation"
-    AUTHORISED_REPRESENTATIVE = "authorised_representative"
-    TURNS_15 = "turns_15"
-    TURNS_18 = "turns_18"
-    SAFE_ACCOMMODATION_PERMITS = "safe_accommodation_permits"
-    ACCOMMODATION_AFTER_PROCEEDINGS = "accommodation_after_proceedings"
 
 
 class ObligationKind(StrEnum):

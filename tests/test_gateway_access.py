@@ -144,6 +144,9 @@ pending_case_starts           x  -   -   -   -   -   -   -   -   -   -
 link_secret                   x  -   -   -   -   -   -   -   -   -   -
 notifications_sent            x  -   -   -   -   -   -   -   -   -   -
 notifications_to              x  -   -   -   -   -   -   -   -   -   -
+seed_residence_rules          x  -   -   -   -   -   -   -   -   -   -
+seed_assistance_rules         x  -   -   -   -   -   -   -   -   -   -
+seed_child_rules              x  -   -   -   -   -   -   -   -   -   -
 processed                     x  -   -   -   -   -   -   -   -   -   -
 """
 

@@ -197,6 +197,11 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "link_secret": _OPERATORS,
         "notifications_sent": _OPERATORS,
         "notifications_to": _OPERATORS,
+        # Which rules a case runs under (set from workflow patches, so that cases recorded
+        # before a rule changed replay as they were decided): service internals.
+        "seed_residence_rules": _OPERATORS,
+        "seed_assistance_rules": _OPERATORS,
+        "seed_child_rules": _OPERATORS,
         "processed": _OPERATORS,
     }
 )

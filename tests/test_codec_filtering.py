@@ -158,7 +158,8 @@ def canary_case() -> Case:
         event(
             "permit_to_stay_granted",
             T0 + days(2),
-            valid_from=(T0 + days(2)).date().isoformat(),
+            # K7: the 3 months include the reflection period, which began at the placement.
+            valid_from=(T0 + days(1.2)).date().isoformat(),
             basis="ex_officio",
             **sender(canaries, "police"),
         ),

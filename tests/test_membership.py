@@ -137,11 +137,11 @@ class TestLeadNgo:
         state = interviewed(TCN_ILLEGAL)
         state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
         at = T0 + days(2)
+        # K7: the 3 months include the reflection period, which began at the placement.
+        placed_on = (T0 + days(1)).date().isoformat()
         state = accept(
             state,
-            event(
-                "permit_to_stay_granted", at, valid_from=at.date().isoformat(), basis="ex_officio"
-            ),
+            event("permit_to_stay_granted", at, valid_from=placed_on, basis="ex_officio"),
         )
         state = accept(
             state,

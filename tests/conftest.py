@@ -193,11 +193,3 @@ class _FaultReports:
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_FaultReports(), "pathway-fault-reports")
     config.pluginmanager.register(_Survivors(), "pathway-survivors")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on the real dev server first (a stable sort: each file keeps its order). They are
-    the long ones; handed out first, they spread over both xdist workers (``--dist load``)
-    instead of leaving one worker a long tail while the other idles (issue 9: the whole
-    ``bin/test`` under 5 minutes on 2 idle cores)."""
-    items.sort(key=lambda item: item.get_closest_marker("devserver") is None)

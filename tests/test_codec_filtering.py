@@ -371,8 +371,8 @@ class TestWithheld:
 
 
 def render_privacy_doc(text: str) -> str:
-    """docs/privacy.md with its who-sees-what table regenerated (scripts/gen_privacy_doc.py)."""
-    render = runpy.run_path(str(ROOT / "scripts" / "gen_privacy_doc.py"))["render"]
+    """docs/privacy.md with its who-sees-what table regenerated (scripts/gen_doc_tables.py)."""
+    render = runpy.run_path(str(ROOT / "scripts" / "gen_doc_tables.py"))["render_privacy"]
     result: str = render(text)
     return result
 
@@ -382,7 +382,7 @@ class TestPrivacyDoc:
 
     def test_access_who_sees_what_table_is_current(self) -> None:
         """The table between the who-sees-what markers is what the policy renders now (run
-        ``python scripts/gen_privacy_doc.py`` after changing the policy)."""
+        ``python scripts/gen_doc_tables.py`` after changing the policy)."""
         doc = (ROOT / "docs" / "privacy.md").read_text()
 
         assert who_sees_what_markdown() in doc

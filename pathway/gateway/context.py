@@ -19,6 +19,7 @@ from pathway.domain.organisations import CASE_TASK_QUEUE
 from pathway.gateway._lanes import CaseLanes
 from pathway.gateway._ratelimit import RateLimiter
 from pathway.privacy.codec import CaseCodec
+from pathway.privacy.keys import KeyStore
 
 __all__ = ["GatewayContext", "GatewaySettings"]
 
@@ -129,12 +130,17 @@ class GatewayContext:
             lanes=CaseLanes(settings.case_in_flight, settings.case_queue),
         )
 
+    def _key_store(self) -> KeyStore | None:
+        """The key store behind the client's codec (None without the project's codec)."""
+        codec = self.client.data_converter.payload_codec
+        return codec.store if isinstance(codec, CaseCodec) else None
+
     def erased(self, case_id: str) -> bool:
         """The case's key is destroyed (known locally, without asking Temporal)."""
-        codec = self.client.data_converter.payload_codec
-        return isinstance(codec, CaseCodec) and codec.store.is_destroyed(case_id)
+        store = self._key_store()
+        return store is not None and store.is_destroyed(case_id)
 
     def former_members(self, case_id: str) -> frozenset[str]:
         """The organisations that held a role in the erased case (empty otherwise)."""
-        codec = self.client.data_converter.payload_codec
-        return codec.store.former_members(case_id) if isinstance(codec, CaseCodec) else frozenset()
+        store = self._key_store()
+        return frozenset() if store is None else store.former_members(case_id)

@@ -202,7 +202,9 @@ class Fake:
     behaviour: Callable[[], Any]
     calls: int = 0
 
-    async def __call__(self, client: object, case_id: str, event: object) -> Any:
+    async def __call__(
+        self, client: object, case_id: str, event: object, *, sender: str | None = None
+    ) -> Any:
         self.calls += 1
         return await self.behaviour()
 

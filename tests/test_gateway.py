@@ -81,6 +81,7 @@ class Service:
     bench: Bench
     http: httpx.AsyncClient
     client: Client
+    settings: GatewaySettings
 
     async def state(self, case_id: str) -> CaseState:
         return await self.bench.state(case_id)
@@ -98,7 +99,7 @@ async def service(deployment: Deployment) -> AsyncIterator[Service]:
             burst=1000,
         )
         async with http(gateway(b.client, settings)) as client:
-            yield Service(b, client, b.client)
+            yield Service(b, client, b.client, settings)
 
 
 def now(minutes: float = 0) -> str:
@@ -540,7 +541,7 @@ class TestTemporalOutage:
                     )
                     app = gateway(client, settings)
                     async with http(app) as api:
-                        s = Service(b, api, client)
+                        s = Service(b, api, client, settings)
                         case_id = await open_case(s, "gw-outage")
 
             # The same client, while nothing listens on the port: a short timeout, since

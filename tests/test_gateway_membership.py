@@ -11,10 +11,15 @@ import httpx
 import pytest
 
 from pathway.access.credentials import OPERATOR
-from pathway.domain.state import Phase
+from pathway.access.policy import NOT_A_MEMBER_FIELD
+from pathway.clients.cases import EventRejected, change_membership, record_event
+from pathway.domain.events import parse_event
+from pathway.domain.membership import MemberRole, MembershipChange
+from pathway.domain.organisations import Organisation as Org
+from pathway.domain.state import CaseState, Phase
 from pathway.privacy.erasure import erase_case
 from tests import test_gateway
-from tests.gateway_kit import assert_problem, bearer
+from tests.gateway_kit import assert_problem, bearer, gateway, http
 from tests.test_gateway import Deployment, Service, event, open_case, send
 
 #: The dev server and the gateway of tests/test_gateway.py (this module gets its own).
@@ -234,3 +239,83 @@ class TestSendingGrantsNothing:
         closing = await send(service, case_id, "caritas", event("case_closed", "caritas", "c-c"))
         assert closing.status_code == 200, closing.text
         assert (await service.state(case_id)).phase is Phase.CLOSED
+
+
+class TestTheCaseChecksTheSender:
+    """Issue 11: the case itself checks who sends an event, against the membership the event
+    would be recorded under (``send_refusal`` in the update validator), so a member removed
+    after the gateway's own check records nothing, however stale that check was."""
+
+    async def _with_kljuc_referred(self, service: Service, subject_ref: str) -> str:
+        case_id = await open_case(service, subject_ref)
+        await change_membership(
+            service.client,
+            case_id,
+            MembershipChange(
+                action="add",
+                organisation=Org.KLJUC,
+                role=MemberRole.REFERRED,
+                why="Ticket 11",
+                by="ops-1",
+            ),
+        )
+        return case_id
+
+    async def test_the_workflow_refuses_a_sender_that_is_no_member(self, service: Service) -> None:
+        case_id = await open_case(service, "gw-m-validator")
+        coop = parse_event(event("cooperation_recorded", "kljuc", "klj-direct"))
+        with pytest.raises(EventRejected) as refused:
+            await record_event(service.client, case_id, coop, sender="kljuc")
+        assert (refused.value.rule, refused.value.field) == ("ACCESS", NOT_A_MEMBER_FIELD)
+        closing = parse_event(event("case_closed", "caritas", "c-by-other"))
+        with pytest.raises(EventRejected) as forbidden:
+            await record_event(service.client, case_id, closing, sender="police")
+        assert (forbidden.value.rule, forbidden.value.field) == ("ACCESS", "type")
+        state = await service.state(case_id)
+        assert {"klj-direct", "c-by-other"}.isdisjoint(state.processed)
+        # A member's event, with the same check, is recorded.
+        coop_ok = parse_event(event("cooperation_recorded", "caritas", "c-direct"))
+        await record_event(service.client, case_id, coop_ok, sender="caritas")
+        assert "c-direct" in (await service.state(case_id)).processed
+
+    async def test_a_member_removed_after_the_gateways_check_records_nothing(
+        self, service: Service, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The gateway's read of the case is stale (it says Ključ is a member; the operator
+        removed it since): the case refuses the event and the gateway answers the 404 of a
+        case Ključ is no member of."""
+        case_id = await self._with_kljuc_referred(service, "gw-m-removed-meanwhile")
+        sent = await send(service, case_id, "kljuc", event("cooperation_recorded", "kljuc", "k-1"))
+        assert sent.status_code == 200, sent.text
+        stale = await service.state(case_id)
+        await change_membership(
+            service.client,
+            case_id,
+            MembershipChange(
+                action="remove",
+                organisation=Org.KLJUC,
+                role=MemberRole.REFERRED,
+                why="Ticket 12",
+                by="ops-1",
+            ),
+        )
+        app = gateway(service.client, service.settings)
+
+        async def stale_read(_: str) -> CaseState:
+            return stale
+
+        monkeypatch.setattr(app.state.gateway.states, "get", stale_read)
+        async with http(app) as api:
+            late = await api.post(
+                f"/v1/cases/{case_id}/events",
+                headers=bearer("kljuc"),
+                json=event("cooperation_recorded", "kljuc", "k-2"),
+            )
+            never = await api.post(
+                f"/v1/cases/{NEVER}/events",
+                headers=bearer("kljuc"),
+                json=event("cooperation_recorded", "kljuc", "k-2"),
+            )
+        assert_problem(late, 404)
+        assert late.content == never.content
+        assert "k-2" not in (await service.state(case_id)).processed

@@ -45,6 +45,7 @@ from pathway.access.credentials import OPERATOR
 from pathway.domain.events import EVENT_TYPES, BaseEvent, RecordEvent
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
+from pathway.domain.rules.core import Rejection
 from pathway.domain.state import CaseState, CaseSummary, EventResult, ObligationKind
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "EVENT_FIELDS",
     "EXIT_EVENTS",
     "EXIT_EXCEPTIONS",
+    "NOT_A_MEMBER_FIELD",
     "OPENING_EVENTS",
     "READ_MATRIX",
     "ROLES",
@@ -74,6 +76,7 @@ __all__ = [
     "read_matrix_markdown",
     "result_view",
     "roles_in_case",
+    "send_refusal",
     "summary_view",
     "timeline_view",
     "who_sees_what_markdown",
@@ -492,6 +495,27 @@ def roles_in_case(state: CaseState, actor: str) -> frozenset[MemberRole]:
 def case_allows(state: CaseState, actor: str, action: Action, field: str | None = None) -> bool:
     """:func:`decide` for ``actor`` with its roles in ``state``."""
     return decide(actor, roles_in_case(state, actor), action, field)
+
+
+#: The field of a :func:`send_refusal` that says the sender is no member of the case (the
+#: gateway answers it as a case that does not exist, R6); ``type`` says a member may not send it.
+NOT_A_MEMBER_FIELD: Final = "organisation"
+
+
+def send_refusal(state: CaseState, sender: str, event_type: str) -> Rejection | None:
+    """Why ``sender`` (``"operator"`` or an organisation's role) may not send ``event_type`` to
+    the case in ``state``, or ``None`` if it may (:func:`decide` with :attr:`Action.SEND`).
+
+    The case workflow's update validator asks this with the state the event would meet, so the
+    membership an event is checked against is the one it is recorded under: a member removed
+    after the gateway's own check, even by a moment, records nothing (issue 11). Rule
+    ``ACCESS``; field :data:`NOT_A_MEMBER_FIELD` for a non-member, ``type`` for a member whose
+    role may not send this event."""
+    if case_allows(state, sender, Action.SEND, event_type):
+        return None
+    if sender != OPERATOR and not roles_in_case(state, sender):
+        return Rejection("ACCESS", NOT_A_MEMBER_FIELD, "the sender is no member of this case")
+    return Rejection("ACCESS", "type", f"{sender} may not send {event_type} to this case")
 
 
 # -- what the codec server decodes (issue 11, item 4) -------------------------------------------

@@ -277,12 +277,21 @@ async def case_episodes(client: Client, case_id: str) -> list[Episode]:
     return [] if store is None else await asyncio.to_thread(store.episodes, case_id)
 
 
-async def record_event(client: Client, case_id: str, event: CaseEvent) -> EventResult:
+async def record_event(
+    client: Client, case_id: str, event: CaseEvent, *, sender: str | None = None
+) -> EventResult:
     """Send one event to a running case; returns only once the workflow accepted it durably.
+
+    ``sender`` (the authenticated role, ``"operator"`` or an organisation's) has the case check
+    that it may send the event as the membership stands when the event arrives: if not,
+    :class:`EventRejected` with rule ``ACCESS`` and field ``organisation`` (no member) or
+    ``type`` (issue 11; :func:`pathway.access.policy.send_refusal`).
 
     A case without a data key was never opened: :class:`UnknownCase`, without asking Temporal
     and without making a key. :class:`CaseBusy` and :class:`OutcomeUnknown` as above."""
-    return await _update(client, case_id, VictimCaseWorkflow.record_event, RecordEvent(event=event))
+    return await _update(
+        client, case_id, VictimCaseWorkflow.record_event, RecordEvent(event=event, sender=sender)
+    )
 
 
 async def change_membership(

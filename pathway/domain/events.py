@@ -659,8 +659,15 @@ def parse_event(data: object) -> CaseEvent:
 
 
 class RecordEvent(BaseModel):
-    """The update argument: one event for one case."""
+    """The update argument: one event for one case.
+
+    ``sender`` is who sends it, as authenticated (``"operator"`` or an organisation's role),
+    when the caller checked who that is (the gateway does): the case's validator then refuses
+    it unless the sender may send it to the case as its membership stands when the event
+    arrives (issue 11; :func:`pathway.access.policy.send_refusal`). ``None`` for the service's
+    own senders (a linked case, a programme), which the rules alone check."""
 
     model_config = ConfigDict(extra="forbid")
 
     event: CaseEvent
+    sender: str | None = None

@@ -14,10 +14,13 @@ from typing import Any
 from temporalio.client import Client
 
 from pathway.access.identity import Authenticator, GatewayConfigError, is_production
+from pathway.clients.cases import case_state
 from pathway.domain.config import CaseConfig
 from pathway.domain.organisations import CASE_TASK_QUEUE
+from pathway.domain.state import CaseState
 from pathway.gateway._lanes import CaseLanes
 from pathway.gateway._ratelimit import RateLimiter
+from pathway.gateway._reads import SharedReads
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import KeyStore
 
@@ -110,13 +113,15 @@ class GatewaySettings:
 @dataclass(frozen=True, kw_only=True)
 class GatewayContext:
     """One gateway app's Temporal client (with the project's encrypting data converter),
-    authenticator, settings, per-organisation rate limiter and per-case lanes."""
+    authenticator, settings, per-organisation rate limiter, per-case lanes and the case state
+    reads in flight (shared by the requests that ask meanwhile)."""
 
     client: Client
     authenticator: Authenticator
     settings: GatewaySettings
     limiter: RateLimiter
     lanes: CaseLanes
+    states: SharedReads[CaseState]
 
     @classmethod
     def create(
@@ -128,6 +133,7 @@ class GatewayContext:
             settings=settings,
             limiter=RateLimiter(settings.rate_per_second, settings.burst),
             lanes=CaseLanes(settings.case_in_flight, settings.case_queue),
+            states=SharedReads(lambda case_id: case_state(client, case_id)),
         )
 
     def _key_store(self) -> KeyStore | None:

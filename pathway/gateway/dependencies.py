@@ -44,7 +44,7 @@ from temporalio.service import RPCError
 from pathway.access.credentials import Principal
 from pathway.access.identity import AuthUnavailable
 from pathway.access.policy import Action, case_allows, may_read_cases, may_send, roles_in_case
-from pathway.clients.cases import CaseBusy, OutcomeUnknown, UnknownCase, case_state, is_busy
+from pathway.clients.cases import CaseBusy, OutcomeUnknown, UnknownCase, is_busy
 from pathway.domain.events import BaseEvent, CaseEvent, Identified, parse_event, validation_problems
 from pathway.domain.state import CaseState
 from pathway.gateway.context import GatewayContext, GatewaySettings
@@ -376,7 +376,8 @@ async def member_state(gw: GatewayContext, principal: Principal, case_id: str) -
     operators need none); 404 if not, or if there is no such case, or (for all but operators)
     if it was erased. Sending an event never makes anyone a member (docs/gateway.md)."""
     try:
-        state = await temporal(gw, case_state(gw.client, case_id))
+        # Shared with the requests for this case meanwhile (a burst makes one query).
+        state = await temporal(gw, gw.states.get(case_id))
     except UnknownCase:
         raise not_found(case_id) from None
     except CaseErased:

@@ -42,6 +42,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from pathway import search_attributes
+    from pathway.access.policy import send_refusal
     from pathway.domain.config import CaseConfig, LegalTime
     from pathway.domain.events import Identified, RecordEvent
     from pathway.domain.membership import Membership, MembershipChange
@@ -254,6 +255,12 @@ class VictimCaseWorkflow:
 
     @record_event.validator
     def _validate_event(self, request: RecordEvent) -> None:
+        # Who may send it, against the membership it would be recorded under (issue 11). In
+        # the validator only, which replay does not run: no history changes.
+        if request.sender is not None and self._state is not None:
+            refusal = send_refusal(self._state, request.sender, request.event.type)
+            if refusal is not None:
+                raise rejection_error(refusal)
         decision = self._decide(request)
         if isinstance(decision, Rejection):
             raise rejection_error(decision)

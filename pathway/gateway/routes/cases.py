@@ -24,7 +24,14 @@ from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 
 from pathway.access.credentials import Principal
-from pathway.access.policy import Action, case_allows, case_view, summary_view, timeline_view
+from pathway.access.policy import (
+    NOT_A_MEMBER_FIELD,
+    Action,
+    case_allows,
+    case_view,
+    summary_view,
+    timeline_view,
+)
 from pathway.clients.cases import EventRejected, UnknownCase, open_case, record_event
 from pathway.domain.ids import case_id_for
 from pathway.domain.state import CaseState, Phase
@@ -190,9 +197,18 @@ async def post_event(
 
     try:
         result = await case_update(
-            gw, case_id, lambda: record_event(gw.client, case_id, event), before=may_send
+            gw,
+            case_id,
+            lambda: record_event(gw.client, case_id, event, sender=principal.role),
+            before=may_send,
         )
     except EventRejected as err:
+        if err.rule == "ACCESS":
+            # The case's own check, as its membership stood when the event arrived (a member
+            # removed since may_send): what may_send would answer now.
+            if err.field == NOT_A_MEMBER_FIELD:
+                raise not_found(case_id) from None
+            raise forbidden_send(principal, event.type) from None
         raise rejected(err) from None
     except WorkflowUpdateFailedError as err:
         raise unprocessable(request, err) from None
@@ -212,19 +228,23 @@ async def post_event(
     return JSONResponse(body)
 
 
+def forbidden_send(principal: Principal, event_type: str) -> Problem:
+    return Problem(
+        403,
+        "forbidden",
+        "not allowed",
+        f"{principal.role} may not send {event_type} to this case: only the lead NGO ends "
+        "assistance or the case (the police record a return home by K7)",
+        rule="ACCESS",
+        field="type",
+    )
+
+
 def _check_send(principal: Principal, state: CaseState, event_type: str) -> None:
     """A member may send ``event_type`` to the case (the policy: its role's events, and exits
     only from the lead NGO, or the police by K7 for ``returned_home``); 403 if not."""
     if not case_allows(state, principal.role, Action.SEND, event_type):
-        raise Problem(
-            403,
-            "forbidden",
-            "not allowed",
-            f"{principal.role} may not send {event_type} to this case: only the lead NGO ends "
-            "assistance or the case (the police record a return home by K7)",
-            rule="ACCESS",
-            field="type",
-        )
+        raise forbidden_send(principal, event_type)
 
 
 def closed() -> Problem:

@@ -1,0 +1,94 @@
+"""The gateway's shared case reads (pathway/gateway/_reads.py): a burst of requests for one case
+makes one query, and a caller that gives up leaves it running for the others. No server: the
+read is a plain coroutine that waits until the test lets it finish."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pathway.gateway._reads import SharedReads
+
+
+class Reads:
+    """A read that counts its calls and finishes when the test says so."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.release = asyncio.Event()
+        self.error: Exception | None = None
+
+    async def read(self, key: str) -> str:
+        self.calls.append(key)
+        await self.release.wait()
+        if self.error is not None:
+            raise self.error
+        return f"state of {key} #{len(self.calls)}"
+
+
+async def until(condition: object) -> None:
+    for _ in range(1000):
+        if callable(condition) and condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+class TestSharedReads:
+    async def test_a_burst_makes_one_read_per_case(self) -> None:
+        reads = Reads()
+        shared = SharedReads(reads.read)
+        burst = [asyncio.ensure_future(shared.get("case-a")) for _ in range(50)]
+        other = asyncio.ensure_future(shared.get("case-b"))
+        await until(lambda: len(reads.calls) == 2)
+        reads.release.set()
+        answers = await asyncio.gather(*burst, other)
+        assert sorted(reads.calls) == ["case-a", "case-b"]
+        assert set(answers[:50]) == {answers[0]} and answers[50].startswith("state of case-b")
+        assert shared.in_flight() == 0
+
+    async def test_a_read_after_the_last_one_ended_is_a_new_read(self) -> None:
+        reads = Reads()
+        reads.release.set()
+        shared = SharedReads(reads.read)
+        first = await shared.get("case-a")
+        second = await shared.get("case-a")
+        assert (first, second) == ("state of case-a #1", "state of case-a #2")
+
+    async def test_the_error_is_everyones(self) -> None:
+        reads = Reads()
+        reads.error = LookupError("no such case")
+        shared = SharedReads(reads.read)
+        waiting = [asyncio.ensure_future(shared.get("case-a")) for _ in range(3)]
+        await until(lambda: reads.calls)
+        reads.release.set()
+        for one in waiting:
+            with pytest.raises(LookupError, match="no such case"):
+                await one
+        assert reads.calls == ["case-a"] and shared.in_flight() == 0
+
+    async def test_one_caller_giving_up_leaves_the_read_to_the_others(self) -> None:
+        reads = Reads()
+        shared = SharedReads(reads.read)
+        impatient = asyncio.ensure_future(shared.get("case-a"))
+        patient = asyncio.ensure_future(shared.get("case-a"))
+        await until(lambda: reads.calls)
+        impatient.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await impatient
+        reads.release.set()
+        assert await patient == "state of case-a #1"
+        assert reads.calls == ["case-a"]
+
+    async def test_a_read_nobody_waits_for_ends_and_is_forgotten(self) -> None:
+        reads = Reads()
+        reads.error = RuntimeError("lost")
+        shared = SharedReads(reads.read)
+        gave_up = asyncio.ensure_future(shared.get("case-a"))
+        await until(lambda: reads.calls)
+        gave_up.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gave_up
+        reads.release.set()
+        await until(lambda: shared.in_flight() == 0)

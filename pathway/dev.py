@@ -52,7 +52,7 @@ from pathway.access.credentials import (
     ensure_dev_credentials,
 )
 from pathway.channels import ChannelConfigError, load_channels
-from pathway.clients.cases import UnknownCase, case_state
+from pathway.clients.cases import UnknownCase, episode_state
 from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, SignIn, create_codec_app
 from pathway.domain.ids import CASE_ID_PREFIX
 from pathway.domain.membership import MemberRole
@@ -593,16 +593,18 @@ def hand_over_token(token: str, *, credentials_file: Path, var_dir: Path, out: T
 
 
 async def member_roles_in_case(
-    client: Client, case_id: str, organisation: str
+    client: Client, episode: str, organisation: str
 ) -> frozenset[MemberRole]:
-    """The roles ``organisation`` holds in the case now (docs/rules.md "Access"; empty: not a
-    member, or no such case), for the codec server (:class:`RoleCaseAccess`). Membership, not
-    participation: having sent an event grants nothing. Raises ``CaseErased`` for an erased
-    case."""
-    if not case_id.startswith(CASE_ID_PREFIX):
+    """The roles ``organisation`` holds in ``episode`` of a case (``<case>/e<N>``, or a case ID
+    for its current episode): now for the current episode, when it closed for an earlier one
+    (issue 12; :func:`~pathway.clients.cases.episode_state`); empty: not a member, or no such
+    case or episode (docs/rules.md "Access"). For the codec server (:class:`RoleCaseAccess`).
+    Membership, not participation: having sent an event grants nothing. Raises ``CaseErased``
+    for an erased case."""
+    if not episode.startswith(CASE_ID_PREFIX):
         return frozenset()  # another workflow's payloads (a programme register): no case
     try:
-        state = await case_state(client, case_id)
+        state = await episode_state(client, episode)
     except UnknownCase:
         return frozenset()
     return state.roles_of(organisation)

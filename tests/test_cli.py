@@ -7,8 +7,10 @@ import asyncio
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,6 +236,26 @@ class TestProcess:
 
 
 class TestErase:
+    async def test_history_names_the_run_it_read(self, service: Path, tmp_path: Path) -> None:
+        """Issue 12: `case history` names the run it exported and its episode on stderr, and
+        `--run` reads that run again; an unknown run is exit 4, a malformed one a usage error."""
+        body = {**IDENTIFIED, "event_id": "cli-21", "subject_ref": "history-of-a-run"}
+        code, out, _ = await pathway(
+            "case", "open", write(tmp_path, "id.json", {**body, "occurred_at": now().isoformat()})
+        )
+        case_id = out.strip()
+        code, out, err = await pathway("case", "history", case_id)
+        named = re.fullmatch(rf"history of {case_id} run (\S+) \(episode 1\)\n", err)
+        assert code == 0 and named is not None, err
+        code, again, _ = await pathway("case", "history", case_id, "--run", named[1])
+        first = json.loads(out)["events"]
+        assert code == 0 and json.loads(again)["events"][: len(first)] == first  # still running
+        code, _, err = await pathway("case", "history", case_id, "--run", str(uuid.uuid4()))
+        assert code == cli.EXIT_UNKNOWN_CASE, err
+        with pytest.raises(SystemExit) as usage:  # argparse's usage error, exit 2
+            await pathway("case", "history", case_id, "--run", "no-such-run")
+        assert usage.value.code == 2
+
     async def test_only_an_operator_erases(
         self, service: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -40,7 +40,7 @@ from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, create_codec_ap
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation
 from pathway.privacy.codec import META_KEY_ID, CaseCodec
-from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
+from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, case_of, create_master_key
 from tests.receivers import eventually
 
 UI_ORIGIN = "http://127.0.0.1:8233"
@@ -67,8 +67,9 @@ MEMBERS: dict[str, dict[str, frozenset[MemberRole]]] = {
 }
 
 
-async def member_roles(case_id: str, organisation: str) -> frozenset[MemberRole]:
-    return MEMBERS.get(case_id, {}).get(organisation, frozenset())
+async def member_roles(episode: str, organisation: str) -> frozenset[MemberRole]:
+    """The roles of MEMBERS, in every episode of the case (``<case>/e<N>``)."""
+    return MEMBERS.get(case_of(episode), {}).get(organisation, frozenset())
 
 
 def bearer(role: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,16 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
+from pathway.access.credentials import Principal
 from pathway.cli.report import _cases as report_cases
-from pathway.clients.cases import EventRejected, current_run
+from pathway.clients.cases import EventRejected, change_membership, current_run
+from pathway.codec_server import Grant, RoleCaseAccess
+from pathway.dev import member_roles_in_case
 from pathway.domain.calendar import LJUBLJANA
 from pathway.domain.events import Identified
 from pathway.domain.ids import case_id_for
+from pathway.domain.membership import MemberRole, MembershipChange
+from pathway.domain.organisations import Organisation
 from pathway.domain.statistics import YearlyReport, yearly_report
 from pathway.privacy.erasure import erase_case, erase_expired
 from pathway.privacy.history import decode_history
@@ -262,3 +268,38 @@ class TestReport:
             figures = await report()
             assert figures.crisis_accommodation.persons == 2
             assert figures.skipped_erased == 1
+
+
+class TestEpisodeMembership:
+    async def test_a_member_of_a_later_episode_decodes_nothing_of_an_earlier_one(
+        self, deployment: Deployment
+    ) -> None:
+        """Issue 12 (the new episode may see that an earlier one existed, nothing more): Ključ,
+        made a member of the second episode by the operator, decodes that episode's payloads
+        (filtered, as any member) and none of the first's, whose members (Caritas) still do."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = await identify(b, "ep-members")
+            await close(b, case_id)
+            assert await identify(b, "ep-members") == case_id
+            await change_membership(
+                b.client,
+                case_id,
+                MembershipChange(
+                    action="add",
+                    organisation=Organisation.KLJUC,
+                    role=MemberRole.REFERRED,
+                    why="Ticket 12",
+                    by="ops-1",
+                ),
+            )
+            first, second = (e.scope for e in deployment.store.episodes(case_id))
+            access = RoleCaseAccess(partial(member_roles_in_case, b.client), deployment.store)
+            kljuc = Principal(organisation=Organisation.KLJUC.value, name="k")
+            caritas = Principal(organisation=Organisation.CARITAS.value, name="c")
+            assert await access.grant(kljuc, second) is Grant.FILTERED
+            assert await access.grant(kljuc, first) is Grant.NONE
+            assert await access.grant(caritas, first) is Grant.FILTERED
+            assert await member_roles_in_case(b.client, f"{case_id}/e1", "kljuc") == frozenset()
+            assert MemberRole.REFERRED in await member_roles_in_case(
+                b.client, f"{case_id}/e2", "kljuc"
+            )

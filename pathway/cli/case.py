@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from typing import Any, Final, TextIO
 
 from pydantic import ValidationError
@@ -178,15 +179,29 @@ def _bad_change(err: ValidationError) -> BadInput:
 async def _history(args: argparse.Namespace, out: TextIO) -> int:
     from google.protobuf.json_format import MessageToJson
 
+    from pathway.privacy.erasure import run_episode
     from pathway.privacy.history import fetch_decoded_history
 
     client = await connect(args)
+    run_id = args.run
+    if run_id is None:
+        # The case's current run, named before it is read: a run that starts meanwhile (the
+        # case continued as new, or the person was identified again) is not mixed in.
+        run = await cases.current_run(client, args.case_id)
+        if run is None:
+            raise cases.UnknownCase(args.case_id)
+        run_id = run.run_id
     try:
-        history = await fetch_decoded_history(client, args.case_id)
+        history = await fetch_decoded_history(client, args.case_id, run_id=run_id)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise cases.UnknownCase(args.case_id) from err
         raise
+    episode = await run_episode(client, args.case_id, run_id)
+    args.stderr.write(
+        f"history of {printable(args.case_id)} run {printable(run_id)}"
+        f" (episode {'?' if episode is None else episode})\n"
+    )
     out.write(MessageToJson(history, ensure_ascii=True) + "\n")
     return EXIT_OK
 
@@ -295,6 +310,14 @@ _FILE: Final = "event JSON file (at most 1 MiB), or - for stdin"
 _JSON: Final = "print the result as JSON (non-ASCII characters escaped)"
 
 
+def _run_id(text: str) -> str:
+    """A Temporal run ID: a UUID (argparse answers anything else as a usage error)."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError("a run ID is a UUID") from None
+
+
 def add_commands(sub: Commands) -> None:
     """Register ``case`` and its subcommands (each needs the state directory)."""
     case = sub.add_parser("case", help="open a case, send an event, show a case")
@@ -335,8 +358,18 @@ def add_commands(sub: Commands) -> None:
     episodes.add_argument("--json", action="store_true", help=_JSON)
     episodes.set_defaults(handler=_episodes)
     _add_member_commands(case_sub)
-    history = case_sub.add_parser("history", help="export the case's decoded history (JSON)")
+    history = case_sub.add_parser(
+        "history",
+        help="export the decoded history (JSON) of one run of the case: its current run, or "
+        "--run; the run and its episode are named on stderr",
+    )
     history.add_argument("case_id", help=_CASE_ID)
+    history.add_argument(
+        "--run",
+        default=None,
+        type=_run_id,
+        help="the run ID (a UUID, as `pathway case episodes` names closed runs)",
+    )
     history.set_defaults(handler=_history)
 
 

@@ -51,7 +51,7 @@ from pathway.domain.organisations import CASE_TASK_QUEUE
 from pathway.domain.rules import Rejection, decide
 from pathway.domain.state import CaseState, EventResult
 from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
-from pathway.privacy.keys import CaseErased, Episode, KeyStore
+from pathway.privacy.keys import CaseErased, Episode, KeyStore, case_of, episode_number
 from pathway.workflows.case import CaseInput, VictimCaseWorkflow
 from pathway.workflows.rejection import EVENT_REJECTED
 
@@ -356,6 +356,41 @@ async def case_state(client: Client, case_id: str) -> CaseState:
     """
     _refuse_if_erased(client, case_id)
     handle = client.get_workflow_handle_for(VictimCaseWorkflow.run, case_id)
+    try:
+        state = await handle.query(VictimCaseWorkflow.state)
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise UnknownCase(case_id) from err
+        raise
+    if state is None:
+        raise UnknownCase(case_id)
+    return state
+
+
+async def episode_state(client: Client, ref: str) -> CaseState:
+    """The state of one episode of a case (issue 12). ``ref`` is ``<case>/e<N>``
+    (:func:`~pathway.privacy.keys.episode_ref`), or a case ID for its current episode.
+
+    The case's latest episode is read from its current run (:func:`case_state`); an earlier one
+    from the run it closed with, recorded when the next episode opened (``Episode.closed_run``;
+    queried by run ID, so never from a later episode's run). Raises :class:`UnknownCase` for an
+    episode this key store does not know or whose last run it did not record, and as
+    :func:`case_state` does."""
+    case_id = case_of(ref)
+    store = _key_store(client)
+    if ref == case_id or store is None:
+        return await case_state(client, case_id)
+    number = episode_number(ref)
+    episodes = await asyncio.to_thread(store.episodes, case_id)
+    if episodes and episodes[-1].number == number:
+        return await case_state(client, case_id)
+    episode = next((e for e in episodes if e.number == number), None)
+    if episode is None or episode.closed_run is None:
+        raise UnknownCase(case_id)
+    _refuse_if_erased(client, episode.ref)
+    handle = client.get_workflow_handle_for(
+        VictimCaseWorkflow.run, case_id, run_id=episode.closed_run
+    )
     try:
         state = await handle.query(VictimCaseWorkflow.state)
     except RPCError as err:

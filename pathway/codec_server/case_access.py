@@ -62,8 +62,11 @@ class CaseAccess(Protocol):
         ...
 
 
-#: ``(case_id, organisation)`` -> the roles the organisation holds in the case now (empty: not
-#: a member, or no such case). May raise :class:`~pathway.privacy.keys.CaseErased`.
+#: ``(episode, organisation)`` -> the roles the organisation holds in that episode of the case
+#: (``episode`` is ``<case>/e<N>``, :func:`~pathway.privacy.keys.episode_ref`): now, for the
+#: case's current episode; when it closed, for an earlier one (issue 12: a member of a later
+#: episode is no member of an earlier one for that). Empty: not a member, or no such case or
+#: episode. May raise :class:`~pathway.privacy.keys.CaseErased`.
 MemberRoles = Callable[[str, str], Awaitable[AbstractSet[MemberRole]]]
 
 
@@ -93,14 +96,14 @@ class RoleCaseAccess:
             # Payloads of no case (what an operator encoded by hand): operators only.
             return Grant.WHOLE if principal.is_operator else Grant.NONE
         # A key's scope names one episode (issue 12; the bare case ID is episode 1): its own
-        # key decides whether it is erased; the case's membership decides who reads it.
+        # key decides whether it is erased, its own membership who reads it.
         episode = episode_ref(case_of(case_id), episode_number(case_id))
         if await asyncio.to_thread(self._erasures.is_destroyed, episode):
             return await self._erased(principal, episode)
         if principal.is_operator:
             return Grant.WHOLE if decide(OPERATOR, frozenset(), Action.DECODE) else Grant.NONE
         try:
-            roles = frozenset(await self._member_roles(case_of(case_id), principal.role))
+            roles = frozenset(await self._member_roles(episode, principal.role))
         except CaseErased:
             # Erased between the two questions.
             return await self._erased(principal, episode)

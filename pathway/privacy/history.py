@@ -41,10 +41,13 @@ def collect_payloads(message: Message, out: list[Payload]) -> None:
             collect_payloads(value, out)
 
 
-async def fetch_decoded_history(client: Client, case_id: str) -> History:
-    """Fetch a case's history from Temporal and decode it with the client's codec."""
+async def fetch_decoded_history(
+    client: Client, case_id: str, *, run_id: str | None = None
+) -> History:
+    """Fetch the history of the case's run ``run_id`` (its current run if None; issue 12:
+    name the run you mean) from Temporal and decode it with the client's codec."""
     codec = client.data_converter.payload_codec
-    history = await client.get_workflow_handle(case_id).fetch_history()
+    history = await client.get_workflow_handle(case_id, run_id=run_id).fetch_history()
     raw = History(events=history.events)
     if codec is None:
         return raw

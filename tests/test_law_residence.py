@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pathway.domain.calendar import LJUBLJANA, end_of_day
 from pathway.domain.events import CaseEvent
 from pathway.domain.rules import Accepted, decide, fire_due, reintegration_eligibility
 from pathway.domain.state import CaseState, DeadlineKind, ObligationKind, Phase
@@ -258,6 +259,104 @@ class TestK7PermitToStay:
         state, sent = fired(state, datetime.fromisoformat("2026-06-03T00:00:00+02:00"))
         assert ("police", "permit_to_stay_expired", "K7") in sent
         assert ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION not in open_kinds(state)
+
+
+def granted_from(valid_from: str, rules: bool = True) -> CaseState:
+    """A permit to stay valid from ``valid_from``, granted that day at noon in Ljubljana to a
+    third-country national identified there that morning (``rules``: under the seed's rules)."""
+    morning = datetime.fromisoformat(f"{valid_from}T08:00:00+01:00")
+    state = interviewed(TCN_ILLEGAL, morning)
+    if not rules:
+        state = old_rules(state)
+    return accept(state, grant(morning + timedelta(hours=4), valid_from))
+
+
+class TestK7MonthEnds:
+    """K7: “for a period of 3 (three) months” … “If reasonable grounds exist, the victims may be
+    permitted to remain for another period of three months at the most.” A permit valid from a
+    day counts that day and runs through the day before the same date 3 months on; when that
+    month has no such date, through its last day (docs/rules.md "Legal time")."""
+
+    @pytest.mark.parametrize(
+        ("valid_from", "through"),
+        [
+            ("2026-11-30", date(2027, 2, 28)),  # no 30 February: through its last day, not 27
+            ("2027-11-30", date(2028, 2, 29)),  # leap year: 29 February
+            ("2027-11-29", date(2028, 2, 28)),  # 29 February exists: the day before it
+            ("2027-01-31", date(2027, 4, 30)),  # no 31 April: through 30 April, not 29
+            ("2026-03-01", date(2026, 5, 31)),  # the same date exists: the day before it
+            ("2026-12-01", date(2027, 2, 28)),
+            ("2028-02-29", date(2028, 5, 28)),  # from 29 February: the day before 29 May
+        ],
+    )
+    def test_three_months_at_month_ends(self, valid_from: str, through: date) -> None:
+        """K7: 3 months from a month's end are not a day short: from 30 November 2026 the
+        permit runs through 28 February 2027 (it ran through 27 February), from 31 January
+        through 30 April (it ran through 29 April); the extension decision is due then."""
+        state = granted_from(valid_from)
+        assert state.permit_to_stay is not None
+        assert state.permit_to_stay.valid_until == through
+        due = end_of_day(through)
+        assert state.deadlines[DeadlineKind.PERMIT_TO_STAY].due_at == due
+        decision = [
+            o
+            for o in state.open_obligations
+            if o.kind is ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION
+        ]
+        assert decision and decision[0].due_at == due
+
+    def test_the_last_day_is_within_and_the_next_is_not(self) -> None:
+        """K7 boundary: from 30 November 2026 the permit has not expired at 23:59 on 28 February
+        2027, and has at 00:00 on 1 March."""
+        state = granted_from("2026-11-30")
+        _, sent = fired(state, datetime.fromisoformat("2027-02-28T23:59:00+01:00"))
+        assert ("police", "permit_to_stay_expired", "K7") not in sent
+        _, sent = fired(state, datetime.fromisoformat("2027-03-01T00:00:00+01:00"))
+        assert ("police", "permit_to_stay_expired", "K7") in sent
+
+    @pytest.mark.parametrize(
+        ("valid_from", "months", "through"),
+        [
+            ("2026-08-30", 3, date(2027, 2, 28)),  # through 29 Nov; from 30 Nov: no 30 Feb
+            ("2027-01-31", 3, date(2027, 7, 31)),  # through 30 Apr; from 1 May
+            ("2026-11-30", 3, date(2027, 5, 31)),  # through 28 Feb; from 1 March
+            ("2026-11-30", 1, date(2027, 3, 31)),
+        ],
+    )
+    def test_the_extension_counts_on_from_the_day_after(
+        self, valid_from: str, months: int, through: date
+    ) -> None:
+        """K7: “another period of three months at the most” runs from the day after the
+        permit's last day, by the same count: a permit through 29 November 2026 extended by 3
+        months runs through 28 February 2027 (it ran through 27 February)."""
+        state = granted_from(valid_from)
+        assert state.permit_to_stay is not None
+        at = datetime.combine(state.permit_to_stay.valid_until, datetime.min.time()).replace(
+            tzinfo=LJUBLJANA
+        ) + timedelta(hours=10)
+        extended = accept(state, event("permit_to_stay_extended", at, months=months), at)
+        assert extended.permit_to_stay is not None
+        assert extended.permit_to_stay.valid_until == through
+
+    def test_the_reminder_is_14_calendar_days_before_across_the_change_to_summer_time(
+        self,
+    ) -> None:
+        """K7 “3 (three) months”, reminded 14 days before (SPEC): a permit through 8 April 2027
+        ends at 24:00 that day; the reminder goes at 00:00 on 26 March, 14 calendar days
+        before in Ljubljana, across the change to summer time on 28 March (14 × 24 hours of
+        elapsed time would be 23:00 on 25 March, a day early)."""
+        state = granted_from("2027-01-09")
+        assert state.permit_to_stay is not None
+        assert state.permit_to_stay.valid_until == date(2027, 4, 8)
+        reminder = state.deadlines[DeadlineKind.PERMIT_TO_STAY].reminders[0].at
+        assert reminder.astimezone(LJUBLJANA) == datetime(2027, 3, 26, tzinfo=LJUBLJANA)
+
+    def test_old_histories_keep_the_day_they_had(self) -> None:
+        """Replay: a case recorded before the patch ``seed-residence-rules`` keeps the last
+        day it computed then (27 February from 30 November 2026), so its timers do not move."""
+        state = granted_from("2026-11-30", rules=False)
+        assert state.permit_to_stay is not None
+        assert state.permit_to_stay.valid_until == date(2027, 2, 27)
 
 
 # ---------------------------------------------------------------------------------------------

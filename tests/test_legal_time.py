@@ -29,6 +29,7 @@ from pathway.domain.calendar import (
     last_day,
     local_date,
     months_end,
+    months_through,
     next_working_day,
     period_end,
 )
@@ -220,6 +221,39 @@ class TestCalendarDays:
         """K7 "a period of 3 (three) months": 31 January + 1 month ends with February."""
         assert add_months(start, months) == last
         assert last_day(months_end(local(start.year, start.month, start.day, 12), months)) == last
+
+    @given(
+        first=st.dates(min_value=date(2020, 1, 1), max_value=date(2040, 12, 31)),
+        months=st.integers(min_value=1, max_value=24),
+    )
+    def test_property_a_validity_of_n_months_runs_through_the_day_before_or_the_months_end(
+        self, first: date, months: int
+    ) -> None:
+        """K7 "a period of 3 (three) months" from a first day that counts: through the day
+        before the same date N months on, or through the last day of the month that has no
+        such date, never a day short (31 January + 3 months: 30 April, not 29)."""
+        through = months_through(first, months)
+        after = through + timedelta(days=1)
+        if after.day == first.day:
+            assert (after.year * 12 + after.month) - (first.year * 12 + first.month) == months
+        else:
+            assert after.day == 1 and first.day > through.day
+            assert (through.year * 12 + through.month) - (first.year * 12 + first.month) == months
+
+    @pytest.mark.parametrize(
+        ("first", "months", "through"),
+        [
+            (date(2026, 11, 30), 3, date(2027, 2, 28)),
+            (date(2027, 11, 30), 3, date(2028, 2, 29)),  # leap year
+            (date(2027, 1, 31), 3, date(2027, 4, 30)),
+            (date(2028, 2, 29), 12, date(2029, 2, 28)),
+            (date(2026, 3, 1), 3, date(2026, 5, 31)),
+            (date(2026, 12, 31), 2, date(2027, 2, 28)),
+        ],
+    )
+    def test_k7_validity_at_month_ends(self, first: date, months: int, through: date) -> None:
+        """K7: a permit valid from a month's end is not a day short."""
+        assert months_through(first, months) == through
 
     def test_r3_hours_are_elapsed_time_across_a_dst_change(self) -> None:
         """R3's 24 hours run by the clock: from 12:00 on 24 October 2026 they end at 11:00 on

@@ -50,6 +50,22 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def months_through(first: date, months: int) -> date:
+    """The last day of a period of ``months`` months that starts on ``first`` and counts it (a
+    permit valid from ``first``): the day before the date with ``first``'s number ``months``
+    months on, or, when that month has no such date, that month's last day (docs/rules.md
+    "Legal time"). 1 March + 3 months: through 31 May; 30 November 2026 + 3: through 28
+    February 2027 (29 February 2028 from 30 November 2027); 31 January + 3: through 30 April;
+    29 February 2028 + 12: through 28 February 2029. (``add_months(first, months)`` less a day
+    came out a day short whenever the month had no such date: 27 February, 29 April.)"""
+    month_index = first.month - 1 + months
+    year, month = first.year + month_index // 12, month_index % 12 + 1
+    length = calendar.monthrange(year, month)[1]
+    if first.day > length:
+        return date(year, month, length)
+    return date(year, month, first.day) - timedelta(days=1)
+
+
 def start_of_day(day: date) -> datetime:
     """00:00 of ``day`` in Ljubljana (every day of Europe/Ljubljana has a midnight)."""
     return datetime.combine(day, time(0), tzinfo=LJUBLJANA)

@@ -27,10 +27,10 @@ What counts as legal residence for reintegration (I1) is in
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pathway.domain import events as ev
-from pathway.domain.calendar import add_months, end_of_day, local_date
+from pathway.domain.calendar import add_months, end_of_day, local_date, months_through
 from pathway.domain.events import BaseEvent
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
@@ -139,8 +139,7 @@ def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
         _reject("K7", "type", "a permit to stay is for victims residing illegally, not EU citizens")
     if state.permit_to_stay is not None:
         _reject("K7", "type", "a permit to stay was already granted; extend it instead")
-    # Valid through the day before the same date N months on (1 March + 3 months: 31 May).
-    until = add_months(event.valid_from, cfg.permit_to_stay_months) - timedelta(days=1)
+    until = _permit_last_day(state, event.valid_from, cfg.permit_to_stay_months)
     state.permit_to_stay = PermitToStay(
         basis=event.basis, valid_from=event.valid_from, valid_until=until
     )
@@ -168,6 +167,17 @@ def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
         )
 
 
+def _permit_last_day(state: CaseState, first: date, months: int) -> date:
+    """K7: the last day of validity of a permit to stay (or its extension) of ``months``
+    months valid from ``first``: through the day before the same date ``months`` months on, or
+    through the last day of that month when it has no such date (1 March + 3 months: 31 May;
+    30 November 2026 + 3: 28 February 2027; docs/rules.md "Legal time"). Cases recorded before
+    the patch ``seed-residence-rules`` replay the day they had, a day short at month ends."""
+    if state.seed_residence_rules:
+        return months_through(first, months)
+    return add_months(first, months) - timedelta(days=1)
+
+
 def _set_permit_deadline(change: _Change) -> None:
     state, cfg = change.state, change.config
     assert state.permit_to_stay is not None
@@ -176,7 +186,7 @@ def _set_permit_deadline(change: _Change) -> None:
         DeadlineKind.PERMIT_TO_STAY,
         "K7",
         due,
-        due - cfg.permit_to_stay_reminder,
+        change.reminder_before(due, cfg.permit_to_stay_reminder),
         [Org.POLICE],
         lead_ngo=True,
     )
@@ -207,9 +217,9 @@ def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
             f"an extension may last at most {cfg.permit_to_stay_extension_max_months} months",
         )
     permit.extended_by_months = event.months
-    permit.valid_until = add_months(
-        permit.valid_until + timedelta(days=1), event.months
-    ) - timedelta(days=1)
+    permit.valid_until = _permit_last_day(
+        state, permit.valid_until + timedelta(days=1), event.months
+    )
     _set_permit_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
 
@@ -222,7 +232,7 @@ def _set_residence_deadline(change: _Change) -> None:
         DeadlineKind.TEMPORARY_RESIDENCE_PERMIT,
         "S4",
         due,
-        due - cfg.residence_permit_reminder,
+        change.reminder_before(due, cfg.residence_permit_reminder),
         [Org.MIGRATION_AUTHORITY],
         lead_ngo=True,
     )
@@ -329,7 +339,7 @@ def _permit_lapsed_in_safe_accommodation(change: _Change, what: str) -> None:
             DeadlineKind.SAFE_ACCOMMODATION_PERMITS,
             "S3",
             due,
-            due - timedelta(days=S3_REMINDER_DAYS),
+            change.reminder_before(due, timedelta(days=S3_REMINDER_DAYS)),
             recipients[:3],
         )
     change.notify(recipients, "safe_accommodation_permit_lapsed", "S3", action, due_at=due)

@@ -68,7 +68,7 @@ def after_proceedings(change: _Change, reason: str, what: str) -> None:
         DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS,
         "S5",
         due,
-        due - timedelta(days=S5_REMINDER_DAYS),
+        change.reminder_before(due, timedelta(days=S5_REMINDER_DAYS)),
         recipients[:2],
     )
     change.notify(recipients, reason, "S5", action, due_at=due)

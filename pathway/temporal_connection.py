@@ -27,10 +27,13 @@ def default_keystore(directory: Path | None = None) -> SqliteKeyStore:
 
 def data_converter(store: KeyStore | None = None) -> DataConverter:
     """The SDK's pydantic converter with every payload encrypted under its case's key, and
-    failures (messages and stack traces) encoded into payloads too, so they are encrypted."""
+    failures (messages and stack traces) encoded into payloads too, so they are encrypted.
+    A payload that arrives unencrypted is refused (:class:`CaseCodec` ``refuse_plaintext``)."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=CaseCodec(store if store is not None else default_keystore()),
+        payload_codec=CaseCodec(
+            store if store is not None else default_keystore(), refuse_plaintext=True
+        ),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

@@ -39,6 +39,7 @@ from pathway.domain.membership import MemberRole
 from pathway.domain.rules import Accepted, decide
 from pathway.domain.state import CaseState, DeliveryOutcome
 from pathway.privacy.codec import CaseCodec
+from pathway.privacy.keys import case_of
 from pathway.workflows.case import CaseInput, CaseOutcome
 from tests.factories import ALL_SUBJECTS, T0, days, event
 from tests.keys import DerivedKeyStore
@@ -235,8 +236,8 @@ async def codec_client() -> AsyncIterator[httpx.AsyncClient]:
     """A codec server in which every organisation holds a role in the case (so that each
     role's filtering is seen; non-members are tests/test_codec_server.py's)."""
 
-    async def every_organisation(case_id: str, organisation: str) -> frozenset[MemberRole]:
-        return frozenset({MemberRole.ASSIGNED}) if case_id == CASE_ID else frozenset()
+    async def every_organisation(episode: str, organisation: str) -> frozenset[MemberRole]:
+        return frozenset({MemberRole.ASSIGNED}) if case_of(episode) == CASE_ID else frozenset()
 
     app = create_codec_app(
         codec=CaseCodec(STORE),

@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from pathway.access.credentials import OPERATOR
 from pathway.access.policy import NOT_A_MEMBER_FIELD
 from pathway.clients.cases import EventRejected, change_membership, record_event
-from pathway.domain.events import parse_event
+from pathway.domain.events import RecordEvent, parse_event
 from pathway.domain.membership import MemberRole, MembershipChange
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.state import CaseState, Phase
@@ -319,3 +321,30 @@ class TestTheCaseChecksTheSender:
         assert_problem(late, 404)
         assert late.content == never.content
         assert "k-2" not in (await service.state(case_id)).processed
+
+    async def test_an_event_nobody_sealed_is_refused(self, service: Service) -> None:
+        """Issue 11: whoever reaches Temporal without the key store (a shell with the
+        ``temporal`` CLI, a client without the codec) cannot hand a case an event: the worker
+        refuses the plain update argument, the update is rejected and nothing is recorded,
+        not even a lead NGO's event that the rules would accept."""
+        case_id = await open_case(service, "gw-m-plain")
+        config = service.client.service_client.config
+        plain = await Client.connect(
+            config.target_host,
+            namespace=service.client.namespace,
+            data_converter=pydantic_data_converter,
+        )
+        for body in (
+            event("cooperation_recorded", "kljuc", "klj-plain"),
+            event("cooperation_recorded", "caritas", "car-plain"),
+        ):
+            request = RecordEvent(event=parse_event(body))
+            with pytest.raises(WorkflowUpdateFailedError):
+                await plain.get_workflow_handle(case_id).execute_update("record_event", request)
+        processed = (await service.state(case_id)).processed
+        assert {"klj-plain", "car-plain"}.isdisjoint(processed)
+        # The same event, sealed by the service, is recorded.
+        sealed = await send(
+            service, case_id, "caritas", event("cooperation_recorded", "caritas", "car-plain")
+        )
+        assert sealed.status_code == 200, sealed.text

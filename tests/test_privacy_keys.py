@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
-from pathway.privacy.codec import ENCODING, META_KEY_ID, SERVICE_SCOPE, CaseCodec
+from pathway.privacy.codec import (
+    ENCODING,
+    META_KEY_ID,
+    REFUSED_PLAINTEXT,
+    SERVICE_SCOPE,
+    CaseCodec,
+)
 from pathway.privacy.keys import (
     CaseErased,
     MasterKeyRing,
@@ -108,9 +115,30 @@ class TestCodec:
         with pytest.raises(TamperedPayload, match="key ID"):
             await CaseCodec(store).decode([sealed])
 
-    async def test_unencrypted_payloads_pass_through(self, store: SqliteKeyStore) -> None:
-        """Payloads the codec never sealed (the server's own) are returned as they are."""
+    async def test_unencrypted_payloads_pass_through_a_lenient_codec(
+        self, store: SqliteKeyStore
+    ) -> None:
+        """Payloads the codec never sealed (the server's own, in a history read as data) are
+        returned as they are by the codec server's and the history reader's codec."""
         assert await CaseCodec(store).decode([plain(b"null")]) == [plain(b"null")]
+        strict = CaseCodec(store, refuse_plaintext=True)
+        assert await strict.lenient().decode([plain(b"null")]) == [plain(b"null")]
+
+    async def test_the_service_refuses_unencrypted_payloads(self, store: SqliteKeyStore) -> None:
+        """Issue 11: the service's workers and clients do not believe a payload nobody sealed:
+        it decodes to an encoding no converter knows, in every context, and sealed payloads
+        still decode."""
+        strict = CaseCodec(store, refuse_plaintext=True)
+        in_a_case = strict.with_context(
+            WorkflowSerializationContext(namespace="default", workflow_id="case-a")
+        )
+        assert isinstance(in_a_case, CaseCodec) and in_a_case.refuse_plaintext
+        (sealed,) = await in_a_case.encode([plain()])
+        refused, opened = await in_a_case.decode([plain(b'{"event": {}}'), sealed])
+        assert refused.metadata["encoding"] == REFUSED_PLAINTEXT and not refused.data
+        assert opened == plain()
+        with pytest.raises(KeyError, match="pathway-refused-plaintext"):
+            pydantic_data_converter.payload_converter.from_payloads([refused])
 
 
 class TestErasure:

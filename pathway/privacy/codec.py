@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 
+import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
@@ -41,6 +42,8 @@ from pathway.privacy.keys import (
     UnknownKey,
     case_of,
 )
+
+log = structlog.stdlib.get_logger("pathway.codec")
 
 ENCODING = b"binary/pathway-encrypted"
 META_KEY_ID = "pathway-key-id"
@@ -98,18 +101,42 @@ def is_encrypted(payload: Payload) -> bool:
     return payload.metadata.get("encoding") == ENCODING
 
 
+#: What a plain (unencrypted) payload decodes to in a refusing codec: an encoding no payload
+#: converter knows, so converting it fails. The SDK then rejects an update whose argument it is
+#: (nothing reaches the history) and drops a signal; a query fails.
+REFUSED_PLAINTEXT = b"binary/pathway-refused-plaintext"
+
+
 class CaseCodec(PayloadCodec, WithSerializationContext):
     """Encrypts every payload under the data key of the workflow it belongs to: the key of the
     case's current episode (issue 12; :meth:`KeyStore.data_key`). Decodes each payload under
-    the key its metadata names, whichever episode that is."""
+    the key its metadata names, whichever episode that is.
 
-    def __init__(self, store: KeyStore, scope: str = SERVICE_SCOPE) -> None:
+    With ``refuse_plaintext`` (every worker and client of the service: :func:`data_converter
+    <pathway.temporal_connection.data_converter>`), a payload that is not encrypted is not
+    believed: it decodes to :data:`REFUSED_PLAINTEXT`, which nothing converts. Whoever can
+    reach Temporal without the key store (``temporal workflow update`` from a shell, the web
+    UI without the codec server) cannot hand a case an event, or any input, the service did
+    not seal: such an update is rejected and records nothing (issue 11). Histories are read as
+    data with :meth:`lenient` (Temporal's own plain payloads there, such as search attributes
+    and patch markers, stay as they are)."""
+
+    def __init__(
+        self, store: KeyStore, scope: str = SERVICE_SCOPE, *, refuse_plaintext: bool = False
+    ) -> None:
         self.store = store
         self.scope = scope
+        self.refuse_plaintext = refuse_plaintext
 
     def with_context(self, context: SerializationContext) -> CaseCodec:
         workflow_id = getattr(context, "workflow_id", None)
-        return CaseCodec(self.store, workflow_id or SERVICE_SCOPE)
+        return CaseCodec(
+            self.store, workflow_id or SERVICE_SCOPE, refuse_plaintext=self.refuse_plaintext
+        )
+
+    def lenient(self) -> CaseCodec:
+        """This codec, passing plain payloads through (for reading histories as data)."""
+        return CaseCodec(self.store, self.scope)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         # SQLite may wait on another process's lock: keep it off the event loop.
@@ -134,7 +161,14 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
         return sealed
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [await self._decode_one(p) if is_encrypted(p) else p for p in payloads]
+        return [await self._decode_one(p) if is_encrypted(p) else self._plain(p) for p in payloads]
+
+    def _plain(self, payload: Payload) -> Payload:
+        if not self.refuse_plaintext:
+            return payload
+        # Categories only: the payload itself is not logged (it may hold anything).
+        log.warning("plain payload refused", scope=self.scope)
+        return Payload(metadata={"encoding": REFUSED_PLAINTEXT})
 
     async def _decode_one(self, payload: Payload) -> Payload:
         key_id = payload.metadata.get(META_KEY_ID, b"")

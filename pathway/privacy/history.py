@@ -8,10 +8,15 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
+from pathway.privacy.codec import CaseCodec
+
 
 async def decode_history(history: History, codec: PayloadCodec) -> History:
     """A copy of ``history`` with every payload decoded; raises the codec's error (e.g.
-    ``CaseErased``) if any payload cannot be."""
+    ``CaseErased``) if any payload cannot be. Read as data: Temporal's own plain payloads
+    (search attributes, patch markers) are kept as they are."""
+    if isinstance(codec, CaseCodec):
+        codec = codec.lenient()
     copy = History()
     copy.CopyFrom(history)
     payloads: list[Payload] = []

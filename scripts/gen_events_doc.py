@@ -150,6 +150,16 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"service": "psychotherapy"},
         ["I1 (not enrolled in reintegration)"],
     ),
+    "accommodation_service_recorded": (
+        {"programme": "safe_accommodation", "service": "legal_status", "status": "provided"},
+        [
+            "K3 or S2 (field `service`: not a service the programme comprises; refused as "
+            "malformed)",
+            "K3 or S2 (field `programme`: never placed in it in this case; field `occurred_at`: "
+            "a day before the placement began or after it ended; field `organisation`: neither "
+            "its provider nor the NGO leading the case)",
+        ],
+    ),
     "swc_interview_held": (
         {
             "emergency_assistance_offered": True,

@@ -49,6 +49,7 @@ DEFAULT_SENDER = {
     "accompanying_child_identified": "police",
     "special_need_flagged": "caritas",
     "special_need_referral_made": "caritas",
+    "accommodation_service_recorded": "caritas",
 }
 
 _ids = itertools.count(1)

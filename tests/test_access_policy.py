@@ -237,6 +237,11 @@ EXTRA: dict[str, Any] = {
         "direct_questioning": draw(st.booleans()),
     },
     "reintegration_service_recorded": lambda _draw: {"service": "counselling"},
+    "accommodation_service_recorded": lambda draw: {
+        "programme": draw(st.sampled_from(["crisis_accommodation", "safe_accommodation"])),
+        "service": "material_assistance",
+        "status": draw(st.sampled_from(["offered", "provided"])),
+    },
 }
 CHILD_NOTES = {"best_interests": "b", "child_views": "v"}
 

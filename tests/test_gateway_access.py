@@ -57,6 +57,7 @@ SENDERS: dict[str, set[str]] = {
     "departed": {"caritas", "kljuc"},
     "case_closed": {"caritas", "kljuc"},
     "reintegration_service_recorded": {"kljuc"},
+    "accommodation_service_recorded": {"caritas", "kljuc"},
     "swc_interview_held": {"social_work_centre"},
     "child_accommodated_in_facility": {"social_work_centre"},
     "guardian_appointed": {"social_work_centre"},
@@ -118,6 +119,7 @@ reflection_started_at         x  x   x   x   -   -   x   x   -   x   -
 crisis_accommodation          x  -   -   x   x   -   x   x   -   x   -
 safe_accommodation            x  -   -   x   -   x   x   x   -   x   -
 further_support               x  -   -   x   -   -   x   x   -   x   -
+accommodation_services        x  -   -   x   -   -   x   x   -   x   -
 permit_to_stay                x  x   x   x   -   -   x   x   -   x   -
 residence_permit              x  x   x   x   -   -   x   x   -   x   -
 criminal_proceedings          x  x   -   x   -   -   x   x   -   x   -
@@ -162,7 +164,13 @@ def _readers() -> dict[str, set[str]]:
 READERS = _readers()
 
 #: Health and psychological details, and free text that may hold them (docs/rules.md "Access").
-HEALTH = ("special_needs", "reintegration", "timeline.why", "timeline.child")
+HEALTH = (
+    "special_needs",
+    "reintegration",
+    "accommodation_services",
+    "timeline.why",
+    "timeline.child",
+)
 
 
 def field_paths() -> set[str]:

@@ -353,6 +353,9 @@ class TestTheChecksCatchDrift:
 
     @pytest.mark.parametrize("rule", ["K3", "S2"])
     def test_not_yet_enforced_entries_need_no_test(self, rule: str) -> None:
-        body = entries(doc_text())[rule]
+        """An entry that says it is not yet enforced may name no test (K3 and S2 were such
+        entries until issue 13: here one of them as it stood, without its tests)."""
+        body = re.sub(r"- `tests/[^`]+`\n", "", entries(doc_text())[rule])
+        body = re.sub(r"\*\*Status\.\*\*[^#]*", "**Status.** Not yet enforced.\n", body)
         assert NOT_YET.search(body)
         assert untested_entries(body) == []

@@ -163,6 +163,9 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "crisis_accommodation": _CARE | _LABOUR,
         "safe_accommodation": _CARE | _INTERIOR,
         "further_support": _CARE,
+        # K3, S2: the services given in accommodation include primary healthcare and
+        # psychological assistance: care only.
+        "accommodation_services": _CARE,
         # Residence (K7, S3, S4): the deciding authorities and those who help with it.
         "permit_to_stay": _CARE | _POLICE | _MIGRATION,
         "residence_permit": _CARE | _POLICE | _MIGRATION,

@@ -457,6 +457,62 @@ class ReintegrationService(StrEnum):
     OTHER = "other"
 
 
+class AccommodationService(StrEnum):
+    """K3, S2: what crisis and safe accommodation comprise, one code per item of the seed's
+    lists (:data:`PROGRAMME_SERVICES` says which programme offers which)."""
+
+    #: “appropriate and safe accommodation and assistance” (K3, S2)
+    ACCOMMODATION_AND_ASSISTANCE = "accommodation_and_assistance"
+    #: “material assistance” (K3, S2)
+    MATERIAL_ASSISTANCE = "material_assistance"
+    #: “assistance in providing primary healthcare” (K3, S2)
+    PRIMARY_HEALTHCARE = "primary_healthcare"
+    #: “psychological and social assistance and help” (K3), “… support and assistance” (S2)
+    PSYCHOLOGICAL_AND_SOCIAL_ASSISTANCE = "psychological_and_social_assistance"
+    #: “provision of information and counselling regarding the victims' rights in a language
+    #: understandable to the victims” (K3, S2)
+    RIGHTS_INFORMATION_AND_COUNSELLING = "rights_information_and_counselling"
+    #: “translation and interpreting” (K3, S2)
+    TRANSLATION_AND_INTERPRETING = "translation_and_interpreting"
+    #: “assistance in the victims' return to their homeland” (K3, S2)
+    RETURN_HOME = "return_home"
+    #: “assistance in settling legal status in Slovenia” (S2 only)
+    LEGAL_STATUS = "legal_status"
+    #: “assistance in ensuring that the rights and interests of victims are represented at
+    #: suitable stages in the prosecution of perpetrators of criminal offences” (S2 only)
+    REPRESENTATION_IN_PROSECUTION = "representation_in_prosecution"
+    #: “assistance with integration into society” (S2 only)
+    INTEGRATION_INTO_SOCIETY = "integration_into_society"
+
+
+_K3_SERVICES = frozenset(
+    {
+        AccommodationService.ACCOMMODATION_AND_ASSISTANCE,
+        AccommodationService.MATERIAL_ASSISTANCE,
+        AccommodationService.PRIMARY_HEALTHCARE,
+        AccommodationService.PSYCHOLOGICAL_AND_SOCIAL_ASSISTANCE,
+        AccommodationService.RIGHTS_INFORMATION_AND_COUNSELLING,
+        AccommodationService.TRANSLATION_AND_INTERPRETING,
+        AccommodationService.RETURN_HOME,
+    }
+)
+
+#: The services each accommodation programme comprises, and the rule that lists them: crisis
+#: accommodation the seven of K3; safe accommodation those and the three of S2.
+PROGRAMME_SERVICES: dict[Placement, tuple[str, frozenset[AccommodationService]]] = {
+    Placement.CRISIS_ACCOMMODATION: ("K3", _K3_SERVICES),
+    Placement.SAFE_ACCOMMODATION: ("S2", frozenset(AccommodationService)),
+}
+
+
+class ServiceStatus(StrEnum):
+    """K3, S2: a service offered to the person, or provided to them (the seed: victims “are
+    offered” safe accommodation, and “are provided with” the services)."""
+
+    OFFERED = "offered"
+    PROVIDED = "provided"
+
+
 class FamilyContactOutcome(StrEnum):
     """C6: where the search for the family stands."""
 
@@ -479,6 +535,30 @@ class ReintegrationServiceRecorded(BaseEvent):
     senders: ClassVar[frozenset[Org]] = frozenset({Org.KLJUC})
     type: Literal["reintegration_service_recorded"] = "reintegration_service_recorded"
     service: ReintegrationService
+
+
+class AccommodationServiceRecorded(BaseEvent):
+    """K3, S2: a service of crisis or safe accommodation offered or provided to the person, on
+    the day it occurred (``occurred_at``), by the provider of the placement or the NGO leading
+    the case."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    type: Literal["accommodation_service_recorded"] = "accommodation_service_recorded"
+    programme: Placement = Field(description="K3, S2: the placement the service belongs to.")
+    service: AccommodationService = Field(description="K3, S2: one of the programme's services.")
+    status: ServiceStatus = Field(description="Offered to the person, or provided.")
+
+    def implausible(self) -> Iterator[Implausible]:
+        """K3, S2: the service is one that the programme comprises (legal status,
+        representation in the prosecution and integration are safe accommodation's only)."""
+        rule, services = PROGRAMME_SERVICES[self.programme]
+        if self.service not in services:
+            yield Implausible(
+                ("service",),
+                rule,
+                f"{self.programme.value.replace('_', ' ')} does not comprise this service",
+                self.service.value,
+            )
 
 
 class SwcInterviewHeld(BaseEvent):
@@ -619,6 +699,7 @@ CaseEvent = Annotated[
     | Departed
     | CaseClosed
     | ReintegrationServiceRecorded
+    | AccommodationServiceRecorded
     | SwcInterviewHeld
     | ChildAccommodatedInFacility
     | GuardianAppointed

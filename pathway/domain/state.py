@@ -13,6 +13,7 @@ from pathway.domain.calendar import local_date
 from pathway.domain.config import CaseConfig
 from pathway.domain.deadline_kinds import DeadlineKind as DeadlineKind  # re-exported
 from pathway.domain.events import (
+    AccommodationService,
     ChildDecision,
     FamilyContactOutcome,
     FurtherSupport,
@@ -23,6 +24,7 @@ from pathway.domain.events import (
     ReintegrationService,
     ResidencePermitBasis,
     RightsSubject,
+    ServiceStatus,
 )
 from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import Organisation
@@ -237,6 +239,18 @@ class PlacementRecord(BaseModel):
         return self.ended_at is None
 
 
+class ServiceRecord(BaseModel):
+    """K3, S2: a service of crisis or safe accommodation offered or provided, when it occurred
+    and when it was recorded, by whom."""
+
+    programme: Placement
+    service: AccommodationService
+    status: ServiceStatus
+    at: datetime
+    recorded_at: datetime
+    by: Organisation
+
+
 class RightsGiven(BaseModel):
     at: datetime
     language: str
@@ -411,6 +425,11 @@ class CaseState(BaseModel):
     crisis_accommodation: PlacementRecord | None = None
     safe_accommodation: PlacementRecord | None = None
     further_support: FurtherSupport | None = None
+    accommodation_services: list[ServiceRecord] = Field(
+        default_factory=list,
+        description="K3, S2: the services of crisis and safe accommodation offered or provided, "
+        "with their dates.",
+    )
     permit_to_stay: PermitToStay | None = None
     residence_permit: ResidencePermit | None = None
     criminal_proceedings: CriminalProceedings | None = None

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from pathway.domain.calendar import local_date
+from pathway.domain.events import ServiceStatus
 from pathway.domain.person import whole_years
 from pathway.domain.programmes import Programme, ProgrammeState
 from pathway.domain.state import AccompanyingChild, CaseState, PlacementRecord
@@ -36,6 +37,16 @@ class ProgrammeFigures(BaseModel):
         default=0, description="Children placed with a victim (included in persons)."
     )
     interviews_with_suspicion: int = Field(default=0, description="P1 only.")
+    services_offered: dict[str, int] = Field(
+        default_factory=dict,
+        description="K3, S2 (crisis and safe accommodation only): per service, the persons "
+        "offered it in the year.",
+    )
+    services_provided: dict[str, int] = Field(
+        default_factory=dict,
+        description="K3, S2 (crisis and safe accommodation only): per service, the persons "
+        "provided with it in the year.",
+    )
 
 
 class YearlyReport(BaseModel):
@@ -83,6 +94,8 @@ class _Tally:
 
     def done(self) -> ProgrammeFigures:
         self.figures.by_citizenship = dict(sorted(self.citizenships.items()))
+        self.figures.services_offered = dict(sorted(self.figures.services_offered.items()))
+        self.figures.services_provided = dict(sorted(self.figures.services_provided.items()))
         return self.figures
 
 
@@ -136,6 +149,23 @@ def _placement(tally: _Tally, state: CaseState, placement: str, year: int) -> No
             tally.figures.accompanying_children += 1
 
 
+def _services(tally: _Tally, state: CaseState, placement: str, year: int) -> None:
+    """K3, S2: each person once per service and status in the year (aggregates only)."""
+    seen = {
+        (record.status, record.service.value)
+        for record in state.accommodation_services
+        if record.programme.value == placement and _in_year(record.at, year)
+    }
+    for status, service in seen:
+        if tally.once((state.case_id, f"{status.value}:{service}")):
+            counts = (
+                tally.figures.services_offered
+                if status is ServiceStatus.OFFERED
+                else tally.figures.services_provided
+            )
+            counts[service] = counts.get(service, 0) + 1
+
+
 def yearly_report(
     year: int, cases: Iterable[CaseState], registers: Iterable[ProgrammeState] = ()
 ) -> YearlyReport:
@@ -146,6 +176,8 @@ def yearly_report(
     for state in cases:
         _placement(crisis, state, "crisis_accommodation", year)
         _placement(safe, state, "safe_accommodation", year)
+        _services(crisis, state, "crisis_accommodation", year)
+        _services(safe, state, "safe_accommodation", year)
         _placement(reintegration, state, "reintegration", year)
     for register in registers:
         if register.programme is Programme.PATS:

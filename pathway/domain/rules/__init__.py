@@ -22,6 +22,8 @@ One track of the seed per module, so that one track reads in one file:
 - :mod:`~pathway.domain.rules.residence`: the permit to stay (K7), the temporary residence
   permit (S4) and safe accommodation's need of both (S3).
 - :mod:`~pathway.domain.rules.safe_accommodation`: safe accommodation (S1, S5).
+- :mod:`~pathway.domain.rules.services`: what crisis and safe accommodation comprise,
+  services offered and provided (K3, S2).
 - :mod:`~pathway.domain.rules.reintegration`: the reintegration programme (I1). The programme
   registers (P1, X1) are :mod:`pathway.domain.programmes`.
 

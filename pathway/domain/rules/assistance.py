@@ -39,7 +39,8 @@ reflection period, to leaving assistance.
 The placements' shared steps (:func:`_placement_members`, :func:`_end_placement`) serve safe
 accommodation too (:mod:`pathway.domain.rules.safe_accommodation`). R6 (each role sees only
 what it needs) is kept by the numbering of notifications (:mod:`pathway.domain.rules.core`) and
-by the access policy, not here; K3 (what crisis accommodation offers) is not yet modelled.
+by the access policy, not here; K3 (what crisis accommodation offers) is
+:mod:`pathway.domain.rules.services`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import pathway.domain.rules.proceedings as proceedings
 import pathway.domain.rules.reintegration as reintegration
 import pathway.domain.rules.residence as residence
 import pathway.domain.rules.safe_accommodation as safe_accommodation
+import pathway.domain.rules.services as services
 from pathway.domain import events as ev
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import BaseEvent, CaseEvent
@@ -48,6 +49,7 @@ _HANDLERS: dict[type[BaseEvent], Handler] = merged(
     residence.HANDLERS,
     safe_accommodation.HANDLERS,
     reintegration.HANDLERS,
+    services.HANDLERS,
 )
 
 #: The rules each accepted event's timeline entry cites, by event type.
@@ -59,6 +61,7 @@ _EVENT_RULES: dict[str, str] = merged(
     residence.EVENT_RULES,
     safe_accommodation.EVENT_RULES,
     reintegration.EVENT_RULES,
+    services.EVENT_RULES,
 )
 
 

@@ -14,7 +14,7 @@
 
 A third-country national also needs both permits (S3,
 :func:`~pathway.domain.rules.residence._safe_accommodation_permits`). S2 (what safe
-accommodation offers) is not yet modelled.
+accommodation offers) is :mod:`pathway.domain.rules.services`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathway.dev import member_roles_in_case
 from pathway.domain.calendar import LJUBLJANA
 from pathway.domain.events import Identified
 from pathway.domain.ids import case_id_for
-from pathway.domain.membership import MemberRole, MembershipChange
+from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation
 from pathway.domain.statistics import YearlyReport, yearly_report
 from pathway.privacy.erasure import erase_case, erase_expired
@@ -34,6 +34,7 @@ from tests.factories import EU_ADULT, event
 from tests.harness import PEPPER, Bench, bench
 from tests.receivers import eventually
 from tests.test_erasure import Deployment, deployment
+from tests.test_gateway_membership import kljuc_referral
 
 pytestmark = pytest.mark.devserver
 
@@ -284,13 +285,7 @@ class TestEpisodeMembership:
             await change_membership(
                 b.client,
                 case_id,
-                MembershipChange(
-                    action="add",
-                    organisation=Organisation.KLJUC,
-                    role=MemberRole.REFERRED,
-                    why="Ticket 12",
-                    by="ops-1",
-                ),
+                kljuc_referral("add", "Ticket 12"),
             )
             first, second = (e.scope for e in deployment.store.episodes(case_id))
             access = RoleCaseAccess(partial(member_roles_in_case, b.client), deployment.store)

@@ -5,7 +5,7 @@ sending an event grants nothing, exits come from the lead NGO, and a non-member 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -243,6 +243,13 @@ class TestSendingGrantsNothing:
         assert (await service.state(case_id)).phase is Phase.CLOSED
 
 
+def kljuc_referral(action: Literal["add", "remove"], why: str) -> MembershipChange:
+    """The operator's change of Ključ's role as referred (MEMBERS), with ``why``."""
+    return MembershipChange(
+        action=action, organisation=Org.KLJUC, role=MemberRole.REFERRED, why=why, by="ops-1"
+    )
+
+
 class TestTheCaseChecksTheSender:
     """Issue 11: the case itself checks who sends an event, against the membership the event
     would be recorded under (``send_refusal`` in the update validator), so a member removed
@@ -253,13 +260,7 @@ class TestTheCaseChecksTheSender:
         await change_membership(
             service.client,
             case_id,
-            MembershipChange(
-                action="add",
-                organisation=Org.KLJUC,
-                role=MemberRole.REFERRED,
-                why="Ticket 11",
-                by="ops-1",
-            ),
+            kljuc_referral("add", "Ticket 11"),
         )
         return case_id
 
@@ -293,13 +294,7 @@ class TestTheCaseChecksTheSender:
         await change_membership(
             service.client,
             case_id,
-            MembershipChange(
-                action="remove",
-                organisation=Org.KLJUC,
-                role=MemberRole.REFERRED,
-                why="Ticket 12",
-                by="ops-1",
-            ),
+            kljuc_referral("remove", "Ticket 12"),
         )
         app = gateway(service.client, service.settings)
 

@@ -355,7 +355,12 @@ async def case_state(client: Client, case_id: str) -> CaseState:
     can decode any more).
     """
     _refuse_if_erased(client, case_id)
-    handle = client.get_workflow_handle_for(VictimCaseWorkflow.run, case_id)
+    return await _query_state(client, case_id)
+
+
+async def _query_state(client: Client, case_id: str, run_id: str | None = None) -> CaseState:
+    """The state query of the case's run ``run_id`` (its current run if None)."""
+    handle = client.get_workflow_handle_for(VictimCaseWorkflow.run, case_id, run_id=run_id)
     try:
         state = await handle.query(VictimCaseWorkflow.state)
     except RPCError as err:
@@ -388,18 +393,7 @@ async def episode_state(client: Client, ref: str) -> CaseState:
     if episode is None or episode.closed_run is None:
         raise UnknownCase(case_id)
     _refuse_if_erased(client, episode.ref)
-    handle = client.get_workflow_handle_for(
-        VictimCaseWorkflow.run, case_id, run_id=episode.closed_run
-    )
-    try:
-        state = await handle.query(VictimCaseWorkflow.state)
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise UnknownCase(case_id) from err
-        raise
-    if state is None:
-        raise UnknownCase(case_id)
-    return state
+    return await _query_state(client, case_id, episode.closed_run)
 
 
 async def is_running(client: Client, case_id: str) -> bool:

@@ -150,6 +150,10 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"service": "psychotherapy"},
         ["I1 (not enrolled in reintegration)"],
     ),
+    "safe_accommodation_offered": (
+        {"answer": "accepted"},
+        ["S1 (field `type`: the victim is already in safe accommodation)"],
+    ),
     "accommodation_service_recorded": (
         {"programme": "safe_accommodation", "service": "legal_status", "status": "provided"},
         [

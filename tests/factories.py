@@ -50,6 +50,7 @@ DEFAULT_SENDER = {
     "special_need_flagged": "caritas",
     "special_need_referral_made": "caritas",
     "accommodation_service_recorded": "caritas",
+    "safe_accommodation_offered": "caritas",
 }
 
 _ids = itertools.count(1)

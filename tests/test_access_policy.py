@@ -237,6 +237,9 @@ EXTRA: dict[str, Any] = {
         "direct_questioning": draw(st.booleans()),
     },
     "reintegration_service_recorded": lambda _draw: {"service": "counselling"},
+    "safe_accommodation_offered": lambda draw: {
+        "answer": draw(st.sampled_from(["accepted", "refused", "undecided"]))
+    },
     "accommodation_service_recorded": lambda draw: {
         "programme": draw(st.sampled_from(["crisis_accommodation", "safe_accommodation"])),
         "service": "material_assistance",

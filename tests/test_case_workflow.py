@@ -79,6 +79,8 @@ class TestAdultPaths:
                 ),
             )
             await b.send(case_id, event("crisis_accommodation_placed", placed))
+            # S1: safe accommodation is offered during crisis accommodation; she will decide.
+            await b.send(case_id, event("safe_accommodation_offered", placed, answer="undecided"))
             await b.settled(case_id)
             assert arrivals(b.received()) == {("caritas", "case_identified")}
 
@@ -137,6 +139,7 @@ class TestAdultPaths:
                 "rights information given",
                 "police information gathering started",
                 "crisis accommodation placed",
+                "safe accommodation offered",
                 "safe accommodation placed",
                 "reintegration enrolled",
                 "case closed",

@@ -75,12 +75,15 @@ class TestContinueAsNew:
             assert long_deadlines(state.summary().upcoming_deadlines) == long_deadlines(
                 placed.summary.upcoming_deadlines
             )
-            assert len(long_deadlines(placed.summary.upcoming_deadlines)) == 2
-            assert len(state.open_obligations) == 9  # the nine rights subjects (R3)
+            # K1, K5 and the offer of safe accommodation during crisis accommodation (S1).
+            assert len(long_deadlines(placed.summary.upcoming_deadlines)) == 3
+            rights = [o for o in state.open_obligations if o.rule == "R3"]
+            assert len(rights) == 9  # the nine rights subjects (R3)
+            assert len(state.open_obligations) == 10  # and the offer (S1)
             await eventually(
                 lambda: "rights_information_escalation" in {r.reason for r in b.received()},
                 timeout=180,
             )
             final = await b.settled(case_id)
-            assert all(o.escalated_at is not None for o in final.open_obligations)
+            assert all(o.escalated_at is not None for o in final.open_obligations if o.rule == "R3")
             await b.keep_history(case_id, "continued-as-new-first-run", run_id=first_run)

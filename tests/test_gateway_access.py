@@ -43,6 +43,7 @@ SENDERS: dict[str, set[str]] = {
     "crisis_accommodation_ended": {"caritas"},
     "safe_accommodation_placed": {"kljuc"},
     "safe_accommodation_ended": {"kljuc"},
+    "safe_accommodation_offered": {"caritas", "kljuc"},
     "consent_withdrawn": {"caritas", "kljuc"},
     "permit_to_stay_granted": {"police"},
     "permit_to_stay_extended": {"police"},
@@ -118,6 +119,7 @@ police_interview              x  x   -   x   -   -   x   x   -   x   -
 reflection_started_at         x  x   x   x   -   -   x   x   -   x   -
 crisis_accommodation          x  -   -   x   x   -   x   x   -   x   -
 safe_accommodation            x  -   -   x   -   x   x   x   -   x   -
+safe_accommodation_offer      x  -   -   x   -   -   x   x   -   x   -
 further_support               x  -   -   x   -   -   x   x   -   x   -
 accommodation_services        x  -   -   x   -   -   x   x   -   x   -
 permit_to_stay                x  x   x   x   -   -   x   x   -   x   -

@@ -326,6 +326,116 @@ class TestR4TrustedPerson:
         assert ObligationKind.TRUSTED_PERSON not in open_kinds(state)
 
 
+def offer_due(state: CaseState) -> datetime:
+    return state.deadlines[DeadlineKind.SAFE_ACCOMMODATION_OFFER].due_at
+
+
+def offer_escalations(state: CaseState, now: datetime) -> list[str]:
+    _, effects = fire_due(state, now)
+    return [
+        n.recipient.value
+        for n in effects.notifications
+        if n.reason == "safe_accommodation_offer_overdue"
+    ]
+
+
+def offered(state: CaseState, at: datetime, answer: str = "accepted") -> CaseState:
+    return accept(state, event("safe_accommodation_offered", at, answer=answer))
+
+
+class TestS1TheOfferDuringCrisis:
+    """S1: “During crisis accommodation, victims are offered long-term assistance and safe
+    accommodation.” The offer is an obligation of the NGO leading the case while crisis
+    accommodation runs, due 5 days (the crisis reminder's lead) before its 30 days end."""
+
+    def test_crisis_placement_opens_the_offer_due_before_the_30_days_end(self) -> None:
+        """S1: placed in crisis accommodation, Caritas owes the offer; due 5 calendar days
+        before the 30 days end (the end of day 25), reminded 5 days before that."""
+        state = placed(FIRST)
+        [offer] = [
+            o for o in state.open_obligations if o.kind is ObligationKind.SAFE_ACCOMMODATION_OFFER
+        ]
+        assert (offer.owner.value, offer.rule) == ("caritas", "S1")
+        due = offer_due(state)
+        assert offer.due_at == due
+        assert due == crisis_due(state) - days(5)
+        assert due < crisis_due(state)
+        deadline = state.deadlines[DeadlineKind.SAFE_ACCOMMODATION_OFFER]
+        assert [r.at for r in deadline.reminders] == [due - days(5)]
+        assert deadline.reminders[0].lead_ngo
+
+    def test_the_date_is_within_and_its_end_escalates(self) -> None:
+        """S1 boundary: no escalation a moment before the date; at it, the NGO leading the case
+        and the labour ministry are told and the obligation is marked escalated, still open."""
+        state = placed(FIRST)
+        due = offer_due(state)
+        assert offer_escalations(state, due - timedelta(seconds=1)) == []
+        assert offer_escalations(state, due) == ["caritas", "labour_ministry"]
+        after, _ = fire_due(state, due)
+        [offer] = [
+            o for o in after.open_obligations if o.kind is ObligationKind.SAFE_ACCOMMODATION_OFFER
+        ]
+        assert offer.escalated_at == due
+
+    def test_each_answer_settles_the_offer_and_is_recorded(self) -> None:
+        """S1: the offer settles the obligation whatever the answer: accepted, refused (the
+        victim's choice, R5), or undecided; nothing escalates at the date."""
+        for answer in ("accepted", "refused", "undecided"):
+            state = offered(placed(FIRST), FIRST + days(10), answer)
+            assert ObligationKind.SAFE_ACCOMMODATION_OFFER not in open_kinds(state)
+            assert DeadlineKind.SAFE_ACCOMMODATION_OFFER not in state.deadlines
+            assert state.safe_accommodation_offer is not None
+            assert state.safe_accommodation_offer.answer.value == answer
+            assert state.safe_accommodation_offer.at == FIRST + days(10)
+            assert offer_escalations(state, FIRST + days(40)) == []
+
+    def test_a_safe_placement_settles_it(self) -> None:
+        """S1: a placement in safe accommodation is the offer taken up."""
+        state = accept(placed(FIRST), event("safe_accommodation_placed", FIRST + days(20)))
+        assert ObligationKind.SAFE_ACCOMMODATION_OFFER not in open_kinds(state)
+        assert DeadlineKind.SAFE_ACCOMMODATION_OFFER not in state.deadlines
+
+    def test_the_end_of_crisis_accommodation_or_an_exit_makes_it_moot(self) -> None:
+        """S1: the offer is owed “during crisis accommodation”: its end (or a withdrawal, or an
+        exit from assistance) closes the obligation and its timer."""
+        ends = [
+            event("crisis_accommodation_ended", FIRST + days(8)),
+            withdrawal(FIRST + days(8)),
+            event("departed", FIRST + days(8), arbitrary=True),
+            event("returned_home", FIRST + days(8)),
+        ]
+        for end in ends:
+            state = accept(placed(FIRST), end)
+            assert ObligationKind.SAFE_ACCOMMODATION_OFFER not in open_kinds(state), end.type
+            assert DeadlineKind.SAFE_ACCOMMODATION_OFFER not in state.deadlines, end.type
+
+    def test_a_replacement_owes_it_again_unless_it_was_made(self) -> None:
+        """S1: placed again after a withdrawal, the offer is owed again by the same date (the
+        30 days are the case's, K1); once made, it is not owed again."""
+        first = placed(FIRST)
+        due = offer_due(first)
+        again = placed(FIRST + days(6), withdrawn(first, FIRST + days(5)))
+        assert offer_due(again) == due
+        made = offered(first, FIRST + days(3), "undecided")
+        again = placed(FIRST + days(6), withdrawn(made, FIRST + days(5)))
+        assert ObligationKind.SAFE_ACCOMMODATION_OFFER not in open_kinds(again)
+
+    def test_no_offer_in_safe_accommodation(self) -> None:
+        """S1: in safe accommodation there is nothing to offer: refused (S1, ``type``)."""
+        state = accept(placed(FIRST), event("safe_accommodation_placed", FIRST + days(10)))
+        rejection = reject(
+            state, event("safe_accommodation_offered", FIRST + days(11), answer="accepted")
+        )
+        assert (rejection.rule, rejection.field) == ("S1", "type")
+
+    def test_old_histories_owe_no_offer(self) -> None:
+        """Replay: a case recorded before the patch ``seed-assistance-rules`` opens no offer
+        obligation and no timer, so its commands do not change."""
+        state = placed(FIRST, old_rules(interviewed()))
+        assert ObligationKind.SAFE_ACCOMMODATION_OFFER not in open_kinds(state)
+        assert DeadlineKind.SAFE_ACCOMMODATION_OFFER not in state.deadlines
+
+
 class TestS1OfferedDuringCrisis:
     """S1: “During crisis accommodation, victims are offered long-term assistance and safe
     accommodation.” … “During accommodation the victims are provided with all the needed

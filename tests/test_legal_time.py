@@ -131,8 +131,11 @@ class TestCalendarDays:
 
     def test_k1_k5_reminders_state_the_last_day_and_go_five_calendar_days_before(self) -> None:
         """K1, K5: the reminders go at 00:00 on 15 November, five calendar days before the end,
-        and say the period ends on 19 November at 24:00."""
-        state = placed(local(2026, 10, 20, 0, 32))
+        and say the period ends on 19 November at 24:00. (Safe accommodation offered, S1, so
+        that its own reminder and date do not fall in between.)"""
+        at = local(2026, 10, 20, 0, 32)
+        state = placed(at)
+        state = accepted(state, event("safe_accommodation_offered", at, answer="undecided"))
         state, sent = texts(state, local(2026, 11, 15) - timedelta(seconds=1))
         assert sent == {}
         state, sent = texts(state, local(2026, 11, 15))

@@ -208,11 +208,13 @@ class TestCrisisAccommodationAndReflection:
         assert state.deadlines[DeadlineKind.REFLECTION_PERIOD].due_at == k1_k5_end(at)
 
     def test_k1_k5_reminders_go_five_days_before_to_the_spec_recipients(self) -> None:
-        """K1: Caritas and the labour ministry; K5: the NGO and the police; 5 days before."""
+        """K1: Caritas and the labour ministry; K5: the NGO and the police; 5 days before.
+        (Safe accommodation offered, S1, so that its own reminder does not go.)"""
         at = T0 + days(1)
         state = accept(
             in_crisis(at=at), event("rights_information_given", at, subjects=ALL_SUBJECTS)
         )
+        state = accept(state, event("safe_accommodation_offered", at, answer="undecided"))
         state, sent = notified(state, k1_k5_reminders(at) - timedelta(seconds=1))
         assert sent == []
         state, sent = notified(state, k1_k5_reminders(at))

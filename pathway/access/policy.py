@@ -162,6 +162,8 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         # interior). Police do not need to know where the person is accommodated.
         "crisis_accommodation": _CARE | _LABOUR,
         "safe_accommodation": _CARE | _INTERIOR,
+        # S1: the offer of safe accommodation and the victim's answer: care only.
+        "safe_accommodation_offer": _CARE,
         "further_support": _CARE,
         # K3, S2: the services given in accommodation include primary healthcare and
         # psychological assistance: care only.

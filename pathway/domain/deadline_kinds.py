@@ -27,3 +27,4 @@ class DeadlineKind(StrEnum):
     TURNS_18 = "turns_18"
     SAFE_ACCOMMODATION_PERMITS = "safe_accommodation_permits"
     ACCOMMODATION_AFTER_PROCEEDINGS = "accommodation_after_proceedings"
+    SAFE_ACCOMMODATION_OFFER = "safe_accommodation_offer"

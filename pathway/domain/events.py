@@ -95,6 +95,14 @@ class ResidencePermitBasis(StrEnum):
     PERSONAL_CIRCUMSTANCES = "personal_circumstances"
 
 
+class OfferAnswer(StrEnum):
+    """S1: the victim's answer to the offer of long-term assistance and safe accommodation."""
+
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    UNDECIDED = "undecided"
+
+
 class PresentAtInterview(StrEnum):
     """Who accompanied the victim at the police interview (R4)."""
 
@@ -296,6 +304,15 @@ def _consent_after_placement(
             "the written consent is dated after the placement",
             consent.signed_on,
         )
+
+
+class SafeAccommodationOffered(BaseEvent):
+    """S1: “During crisis accommodation, victims are offered long-term assistance and safe
+    accommodation.” The offer, and the victim's answer to it."""
+
+    senders: ClassVar[frozenset[Org]] = frozenset({Org.CARITAS, Org.KLJUC})
+    type: Literal["safe_accommodation_offered"] = "safe_accommodation_offered"
+    answer: OfferAnswer = Field(description="S1: accepted, refused, or still to be decided.")
 
 
 class SafeAccommodationEnded(BaseEvent):
@@ -684,6 +701,7 @@ CaseEvent = Annotated[
     | FurtherSupportDecided
     | CrisisAccommodationEnded
     | SafeAccommodationPlaced
+    | SafeAccommodationOffered
     | SafeAccommodationEnded
     | ConsentWithdrawn
     | PermitToStayGranted

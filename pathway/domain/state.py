@@ -18,6 +18,7 @@ from pathway.domain.events import (
     FamilyContactOutcome,
     FurtherSupport,
     Identified,
+    OfferAnswer,
     PermitBasis,
     Placement,
     PresentAtInterview,
@@ -65,6 +66,7 @@ class ObligationKind(StrEnum):
     FAMILY_CONTACT = "family_contact"
     AUTHORISED_REPRESENTATIVE = "authorised_representative"
     SPECIAL_NEED_REFERRAL = "special_need_referral"
+    SAFE_ACCOMMODATION_OFFER = "safe_accommodation_offer"
     TRUSTED_PERSON = "trusted_person"
     NOTIFICATION_UNDELIVERED = "notification_undelivered"
 
@@ -237,6 +239,14 @@ class PlacementRecord(BaseModel):
     @property
     def active(self) -> bool:
         return self.ended_at is None
+
+
+class SafeAccommodationOffer(BaseModel):
+    """S1: safe accommodation offered (during crisis accommodation), and the answer."""
+
+    at: datetime
+    by: Organisation
+    answer: OfferAnswer
 
 
 class ServiceRecord(BaseModel):
@@ -424,6 +434,10 @@ class CaseState(BaseModel):
     reflection_started_at: datetime | None = None
     crisis_accommodation: PlacementRecord | None = None
     safe_accommodation: PlacementRecord | None = None
+    safe_accommodation_offer: SafeAccommodationOffer | None = Field(
+        default=None,
+        description="S1: the latest offer of safe accommodation and the victim's answer.",
+    )
     further_support: FurtherSupport | None = None
     accommodation_services: list[ServiceRecord] = Field(
         default_factory=list,

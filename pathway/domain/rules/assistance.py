@@ -49,7 +49,7 @@ from datetime import datetime
 
 from pathway.domain import events as ev
 from pathway.domain import membership
-from pathway.domain.calendar import local_date
+from pathway.domain.calendar import describe_end, local_date
 from pathway.domain.events import BaseEvent, Placement, PresentAtInterview, RightsSubject
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import CARE_PROVIDERS
@@ -425,10 +425,47 @@ def _crisis_accommodation(change: _Change, event: ev.CrisisAccommodationPlaced) 
         change.reminder_before(due, cfg.crisis_accommodation_reminder),
         [Org.CARITAS, Org.LABOUR_MINISTRY],
     )
+    if state.seed_assistance_rules:
+        _offer_safe_accommodation(change, due)
     if state.reflection_started_at is None:
         _start_reflection(change, event.occurred_at)
     elif state.phase in EXIT_PHASES:
         state.phase = Phase.REFLECTION
+
+
+def _offer_safe_accommodation(change: _Change, crisis_due: datetime) -> None:
+    """S1: “During crisis accommodation, victims are offered long-term assistance and safe
+    accommodation.” The NGO leading the case (Caritas, which places) owes the offer while crisis
+    accommodation runs: due the crisis reminder's lead (5 days) before its 30 days end, so that
+    a placement can follow within them; reminded that lead before, escalated at the date
+    (:func:`_expire_safe_accommodation_offer`). Settled by the offer, whatever the answer
+    (:func:`settle_safe_accommodation_offer`), by a safe placement, by the end of crisis
+    accommodation or an exit. Not opened again once an offer is recorded."""
+    state, cfg = change.state, change.config
+    if state.safe_accommodation_offer is not None:
+        return
+    due = change.reminder_before(crisis_due, cfg.crisis_accommodation_reminder)
+    action = (
+        "Offer the victim long-term assistance and safe accommodation during crisis "
+        f"accommodation, and record the offer with their answer by {describe_end(due)} (S1)."
+    )
+    change.open_obligation(
+        _Duty(ObligationKind.SAFE_ACCOMMODATION_OFFER, "S1", state.lead_ngo, action), due_at=due
+    )
+    change.set_deadline(
+        DeadlineKind.SAFE_ACCOMMODATION_OFFER,
+        "S1",
+        due,
+        change.reminder_before(due, cfg.crisis_accommodation_reminder),
+        lead_ngo=True,
+    )
+
+
+def settle_safe_accommodation_offer(change: _Change, by: str) -> None:
+    """S1: the offer is made (or moot: safe accommodation began, crisis accommodation or
+    assistance ended): its obligation closes and its timer ends."""
+    change.close_obligations(by, ObligationKind.SAFE_ACCOMMODATION_OFFER)
+    change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_OFFER)
 
 
 def _reflection_started(change: _Change, event: ev.ReflectionPeriodStarted) -> None:
@@ -508,6 +545,10 @@ def _end_placement(
     record.end_reason = reason
     if placement is Placement.CRISIS_ACCOMMODATION:
         change.end_deadline(DeadlineKind.CRISIS_ACCOMMODATION)
+        # S1: the offer is owed during crisis accommodation (none open in older cases).
+        settle_safe_accommodation_offer(
+            change, change.cause.event_id if change.cause else "pathway"
+        )
     rule, ministry, _, _ = _PLACEMENT_MEMBERS[placement]
     why = f"the placement ended: {reason}"
     change.end_member(record.provider, MemberRole.PROVIDER, rule, why, given_by=rule)
@@ -571,7 +612,9 @@ def _leave_assistance(change: _Change, event: BaseEvent, phase: Phase) -> None:
         ObligationKind.REFLECTION_DECISION,
         ObligationKind.FOLLOW_ON_PLACEMENT,
         ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS,
+        ObligationKind.SAFE_ACCOMMODATION_OFFER,
     )
+    change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_OFFER)
     state.phase = phase
 
 
@@ -639,6 +682,26 @@ def _expire_reflection(change: _Change) -> None:
     change.notify([state.lead_ngo, Org.POLICE], "reflection_period_ended", "K5", action)
 
 
+def _expire_safe_accommodation_offer(change: _Change) -> None:
+    """S1: the date to offer safe accommodation during crisis accommodation is reached with no
+    offer recorded: escalated to the NGO leading the case and the labour ministry (which
+    co-finances crisis accommodation)."""
+    state = change.state
+    open_ = [o for o in state.open_obligations if o.kind is ObligationKind.SAFE_ACCOMMODATION_OFFER]
+    if not open_:
+        return
+    for ob in open_:
+        if ob.escalated_at is None:
+            ob.escalated_at = change.now
+    change.notify(
+        [open_[0].owner, Org.LABOUR_MINISTRY],
+        "safe_accommodation_offer_overdue",
+        "S1",
+        "No offer of long-term assistance and safe accommodation is recorded, and crisis "
+        "accommodation ends soon: offer it now and record the answer (S1).",
+    )
+
+
 def _expire_crisis(change: _Change) -> None:
     if _follow_on_decided(change.state):
         return
@@ -699,6 +762,7 @@ EXPIRIES: dict[DeadlineKind, Expiry] = {
     DeadlineKind.RIGHTS_INFORMATION: _expire_rights_information,
     DeadlineKind.REFLECTION_PERIOD: _expire_reflection,
     DeadlineKind.CRISIS_ACCOMMODATION: _expire_crisis,
+    DeadlineKind.SAFE_ACCOMMODATION_OFFER: _expire_safe_accommodation_offer,
 }
 
 #: The reminder sent before each of this track's deadlines that has one (``{due}``: its day).
@@ -709,5 +773,9 @@ REMINDERS: dict[DeadlineKind, str] = {
     ),
     DeadlineKind.CRISIS_ACCOMMODATION: (
         "Crisis accommodation reaches 30 days on {due}: arrange the follow-on placement (K1)."
+    ),
+    DeadlineKind.SAFE_ACCOMMODATION_OFFER: (
+        "Offer the victim long-term assistance and safe accommodation during crisis "
+        "accommodation, and record the offer with their answer by {due} (S1)."
     ),
 }

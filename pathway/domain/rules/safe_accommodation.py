@@ -32,10 +32,17 @@ from pathway.domain.rules.assistance import (
     _end_placement,
     _placement_members,
     settle_safe_accommodation_end,
+    settle_safe_accommodation_offer,
 )
 from pathway.domain.rules.core import Handler, _Change, _Duty, _reject
 from pathway.domain.rules.residence import _safe_accommodation_permits
-from pathway.domain.state import DeadlineKind, ObligationKind, Phase, PlacementRecord
+from pathway.domain.state import (
+    DeadlineKind,
+    ObligationKind,
+    Phase,
+    PlacementRecord,
+    SafeAccommodationOffer,
+)
 
 #: S5: the days the provider has to agree the next step once a third-country national's
 #: proceedings concluded (K6: support goes on “in an appropriate period after their
@@ -144,6 +151,21 @@ def _safe_accommodation(change: _Change, event: ev.SafeAccommodationPlaced) -> N
         )
 
 
+def _safe_accommodation_offered(change: _Change, event: ev.SafeAccommodationOffered) -> None:
+    """S1: “During crisis accommodation, victims are offered long-term assistance and safe
+    accommodation.” The offer is recorded with the victim's answer, and settles the obligation
+    to make it (:func:`~pathway.domain.rules.assistance._offer_safe_accommodation`) whatever
+    the answer: a refusal is the victim's choice (R5: nothing else follows from it). Refused
+    while the victim is in safe accommodation (S1, ``type``): there is nothing to offer."""
+    state = change.state
+    if state.safe_accommodation is not None and state.safe_accommodation.active:
+        _reject("S1", "type", "the victim is already in safe accommodation")
+    state.safe_accommodation_offer = SafeAccommodationOffer(
+        at=event.occurred_at, by=event.organisation, answer=event.answer
+    )
+    settle_safe_accommodation_offer(change, event.event_id)
+
+
 def _safe_ended(change: _Change, event: ev.SafeAccommodationEnded) -> None:
     if not _end_placement(change, Placement.SAFE_ACCOMMODATION, "ended", "S5"):
         _reject("S5", "type", "the victim is not in safe accommodation")
@@ -157,11 +179,13 @@ def _safe_ended(change: _Change, event: ev.SafeAccommodationEnded) -> None:
 #: The events this track applies, and the function that applies each.
 HANDLERS: dict[type[BaseEvent], Handler] = {
     ev.SafeAccommodationPlaced: _safe_accommodation,
+    ev.SafeAccommodationOffered: _safe_accommodation_offered,
     ev.SafeAccommodationEnded: _safe_ended,
 }
 
 #: The rules each event's timeline entry cites.
 EVENT_RULES: dict[str, str] = {
     "safe_accommodation_placed": "S1, S3",
+    "safe_accommodation_offered": "S1",
     "safe_accommodation_ended": "S5",
 }

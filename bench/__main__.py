@@ -1,0 +1,144 @@
+"""``python -m bench``: Pathway against bare Temporal in one run (issue 14).
+
+Starts its own dev server on free loopback ports (a SQLite file, then in memory), runs the
+project's worker and a bare worker doing the same Temporal work in turn (A/B/A/B), prints one
+table of Pathway's figures, the bare ones and their ratio, and writes them with the machine's
+load average as JSON under ``bench/results/``. ``--smoke`` is the tiny size CI runs.
+docs/performance.md says what limits each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import temporalio
+
+from bench._procs import MODES, REPO, Mode
+from bench._report import as_json, figures, table
+from bench._run import SMOKE, Sizes, run
+from pathway.process import exit_now
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = Sizes()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="the tiny size CI runs")
+    add = parser.add_argument
+    add("--cases", type=int, default=d.cases, help="throughput cases per side and round")
+    add("--concurrency", type=int, default=d.concurrency, help="throughput cases in flight")
+    add("--seq-cases", type=int, default=d.seq_cases, help="cases of the one sequential sender")
+    add("--senders", type=int, default=d.senders, help="concurrent senders")
+    add("--sender-cases", type=int, default=d.sender_cases, help="cases per concurrent sender")
+    add("--rounds", type=int, default=d.rounds, help="A/B pairs per mode")
+    add("--rss-cases", type=int, default=d.rss_cases, help="cached cases for RSS (e.g. 1000)")
+    add("--replay-cases", type=int, default=d.replay_cases, help="histories replayed per side")
+    add(
+        "--modes",
+        default=",".join(d.modes),
+        help="dev server modes, in order: sqlite,memory (history/RSS/replay in the first)",
+    )
+    add("--no-gateway", action="store_true", help="skip the HTTP acknowledgement figures")
+    add("--out", type=Path, help=f"the JSON file (default: {RESULTS}/<UTC time>.json)")
+    add("--keep", action="store_true", help="keep the working directory (logs, databases)")
+    return parser
+
+
+def _sizes(args: argparse.Namespace) -> Sizes:
+    if args.smoke:
+        return SMOKE
+    modes: list[Mode] = []
+    for mode in args.modes.split(","):
+        if mode not in MODES:
+            raise SystemExit(f"--modes: {mode!r} is not one of {', '.join(MODES)}")
+        modes.append(mode)
+    return replace(
+        Sizes(),
+        cases=args.cases,
+        concurrency=args.concurrency,
+        seq_cases=args.seq_cases,
+        senders=args.senders,
+        sender_cases=args.sender_cases,
+        rounds=args.rounds,
+        rss_cases=args.rss_cases,
+        replay_cases=args.replay_cases,
+        modes=tuple(modes),
+        gateway=not args.no_gateway,
+    )
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - fixed git arguments
+        ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip()
+
+
+def _meta(started: float) -> dict[str, Any]:
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "cpus": os.cpu_count(),
+        "load_average_start_end": None,
+        "python": platform.python_version(),
+        "temporalio": temporalio.__version__,
+        "argv": sys.argv[1:],
+    }
+
+
+async def _main(sizes: Sizes, base: Path) -> dict[str, Any]:
+    task = asyncio.current_task()
+    assert task is not None
+    # SIGTERM (a CI timeout, a kill) cancels the run: every process it started is stopped.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    started = time.time()
+    results = await run(sizes, base)
+    rows = figures(results)
+    print(table(rows))
+    meta = _meta(started)
+    meta["load_average_start_end"] = [
+        results.load_samples[0]["load_average"],
+        results.load_samples[-1]["load_average"],
+    ]
+    return as_json(results, rows, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    sizes = _sizes(args)
+    out = args.out or RESULTS / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime())
+    work = tempfile.mkdtemp(prefix="pathway-bench-")
+    try:
+        report = asyncio.run(_main(sizes, Path(work)))
+    finally:
+        if not args.keep:
+            subprocess.run(["rm", "-rf", work], check=False)  # noqa: S603, S607
+        else:
+            print(f"working directory kept: {work}", file=sys.stderr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    exit_now(main())

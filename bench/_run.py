@@ -1,0 +1,367 @@
+"""The phases of a bench run, on one dev server per mode, alternating Pathway and bare.
+
+Per mode and round, for each side in turn (Pathway, then bare: A/B/A/B): start the side's
+worker process, warm it up, then
+
+1. throughput: ``cases`` cases, ``concurrency`` at a time, each sent its eight events one
+   after the other; done when every case's activities completed. CPU seconds of the server,
+   the worker and this process (the client) over that window, per case;
+2. acknowledgement latency on the client path: one sender, then ``senders`` at once;
+3. the same through HTTP: the project's gateway / a bare HTTP front, each in its own process;
+
+then stop the worker. After the rounds of the first mode: RSS per cached case (a fresh worker
+per side, ``rss_cases`` cases opened) and history sizes and replay speed of stored histories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
+from temporalio.service import RPCError
+
+from bench._bare import BareCaseWorkflow
+from bench._history import HistoryStats, plan_from_history, replay_seconds, stats
+from bench._procs import (
+    Mode,
+    Server,
+    cpu_seconds,
+    dev_server,
+    load_average,
+    python_child,
+    rss_bytes,
+)
+from bench._workload import UPDATES, BareSide, PathwaySide, Side, bare_plan
+from pathway.access.credentials import new_token
+from pathway.access.policy import ROLES
+from pathway.temporal_binaries import free_port
+from pathway.temporal_connection import connect, data_converter, default_keystore
+from pathway.workers import RETENTION_SCHEDULE_ID
+from pathway.workflows.case import VictimCaseWorkflow
+
+SIDES = ("pathway", "bare")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    cases: int = 40
+    concurrency: int = 20
+    seq_cases: int = 3
+    senders: int = 20
+    sender_cases: int = 1
+    rounds: int = 2
+    warmup: int = 2
+    rss_cases: int = 200
+    replay_cases: int = 20
+    modes: tuple[Mode, ...] = ("sqlite", "memory")
+    gateway: bool = True
+
+
+SMOKE = Sizes(
+    cases=3,
+    concurrency=3,
+    seq_cases=1,
+    senders=2,
+    sender_cases=1,
+    rounds=1,
+    warmup=1,
+    rss_cases=30,
+    replay_cases=2,
+)
+
+
+@dataclass
+class Round:
+    """What one side measured in one round."""
+
+    side: str
+    mode: str
+    round: int
+    load_average: list[float]
+    cases: int = 0
+    seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    workflow_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Results:
+    sizes: Sizes
+    rounds: list[Round] = field(default_factory=list)
+    rss_bytes_per_case: dict[str, float] = field(default_factory=dict)
+    rss_detail: dict[str, dict[str, int]] = field(default_factory=dict)
+    histories: dict[str, list[HistoryStats]] = field(default_factory=dict)
+    replay_events_per_s: dict[str, list[float]] = field(default_factory=dict)
+    load_samples: list[dict[str, object]] = field(default_factory=list)
+
+    def sample_load(self, when: str) -> list[float]:
+        load = load_average()
+        self.load_samples.append({"when": when, "at": time.time(), "load_average": load})
+        return load
+
+
+@dataclass
+class Env:
+    """One mode's server, clients and working directory."""
+
+    server: Server
+    base: Path
+    pathway: PathwaySide
+    bare: BareSide | None = None
+
+    def side(self, name: str) -> Side:
+        if name == "pathway":
+            return self.pathway
+        assert self.bare is not None, "the bare plan comes from Pathway's first round"
+        return self.bare
+
+
+# -- driving cases -----------------------------------------------------------------------------
+async def drive(
+    send: Callable[[str, int], Awaitable[None]],
+    cases: Iterable[str],
+    senders: int,
+    latencies: list[float] | None = None,
+) -> None:
+    """``senders`` senders take the next case in turn and send its events one after the other."""
+    queue = list(cases)
+    queue.reverse()
+
+    async def sender() -> None:
+        while queue:
+            case = queue.pop()
+            for k in range(UPDATES):
+                started = time.perf_counter()
+                await send(case, k)
+                if latencies is not None:
+                    latencies.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(sender() for _ in range(senders)))
+
+
+async def settle(side: Side, cases: Iterable[str], timeout: float = 600.0) -> None:  # noqa: ASYNC109
+    """Return once every case's activities completed (polled by query, 8 at a time)."""
+    waiting = list(cases)
+    limit = asyncio.Semaphore(8)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+
+    async def unsettled(case: str) -> bool:
+        async with limit:
+            return await side.unsettled(case) > 0
+
+    while waiting:
+        if loop.time() > deadline:
+            raise TimeoutError(f"{len(waiting)} {side.name} case(s) not settled in {timeout:g} s")
+        flags = await asyncio.gather(*(unsettled(case) for case in waiting))
+        waiting = [case for case, busy in zip(waiting, flags, strict=True) if busy]
+        if waiting:
+            await asyncio.sleep(0.05)
+
+
+# -- processes ---------------------------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def worker(env: Env, side: str, tag: str) -> AsyncIterator[int]:
+    """The side's worker process; yields its pid."""
+    async with python_child(
+        f"{side} worker",
+        "bench._worker",
+        [side, env.server.target, str(env.base)],
+        log_file=env.base / f"worker-{side}-{tag}.log",
+        ready_file=env.base / "ready",
+    ) as child:
+        if side == "pathway":
+            await _pause_retention(env.pathway.client)
+        yield child.pid
+
+
+async def _pause_retention(client: Client) -> None:
+    """The hourly retention sweep would run in some rounds and not in others."""
+    with contextlib.suppress(RPCError):
+        await client.get_schedule_handle(RETENTION_SCHEDULE_ID).pause(note="bench")
+
+
+@contextlib.asynccontextmanager
+async def http_front(env: Env, side: str, tag: str) -> AsyncIterator[httpx.AsyncClient]:
+    port = free_port()
+    async with (
+        python_child(
+            f"{side} gateway",
+            "bench._gateway",
+            [side, env.server.target, str(env.base), str(port)],
+            log_file=env.base / f"gateway-{side}-{tag}.log",
+            ready_file=env.base / "gateway-ready",
+        ),
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=60.0,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+        ) as http,
+    ):
+        yield http
+
+
+def _cpu(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+# -- one round of one side ---------------------------------------------------------------------
+async def one_round(env: Env, results: Results, name: str, number: int) -> None:
+    tag = f"{env.server.mode}-r{number}"
+    result = Round(name, env.server.mode, number, results.sample_load(f"{tag} {name}"))
+    async with worker(env, name, tag) as worker_pid:
+        if env.bare is None:  # Pathway's first round: the bare plan from a warm case's history
+            await _warm(env.pathway, f"{tag}w", results.sizes.warmup)
+            await _plan_bare(env, f"{tag}w0")
+        side = env.side(name)
+        if name == "bare" or number > 0:
+            await _warm(side, f"{tag}w", results.sizes.warmup)
+        pids = {"server": env.server.pid, "worker": worker_pid}
+        await _throughput(side, result, pids, results.sizes)
+        await _acks(side, result, "client", side.send, tag, sizes=results.sizes)
+        if results.sizes.gateway:
+            async with http_front(env, name, tag) as http:
+
+                async def via_http(case: str, k: int) -> None:
+                    await side.send_http(http, case, k)
+
+                await _warm_http(side, via_http, f"{tag}gw")
+                await _acks(side, result, "gateway", via_http, tag, sizes=results.sizes)
+    results.rounds.append(result)
+
+
+async def _warm(side: Side, prefix: str, count: int) -> None:
+    cases = [f"{prefix}{i}" for i in range(count)]
+    await drive(side.send, cases, 1)
+    await settle(side, cases)
+
+
+async def _warm_http(side: Side, send: Callable[[str, int], Awaitable[None]], prefix: str) -> None:
+    cases = [f"{prefix}{i}" for i in range(2)]
+    await drive(send, cases, 1)
+    await settle(side, cases)
+
+
+async def _plan_bare(env: Env, case: str) -> None:
+    history = await env.pathway.client.get_workflow_handle(
+        env.pathway.workflow_id(case)
+    ).fetch_history()
+    activities, timed = plan_from_history(history)
+    plan = bare_plan(activities, timed)
+    (env.base / "plan.json").write_text(json.dumps(asdict(plan)))
+    env.bare = BareSide(await Client.connect(env.server.target), plan)
+
+
+async def _throughput(side: Side, result: Round, pids: dict[str, int], sizes: Sizes) -> None:
+    sizes_cases = [f"{result.mode}-r{result.round}t{i}" for i in range(sizes.cases)]
+    pids = {**pids, "client": os.getpid()}
+    before = _cpu(pids)
+    started = time.perf_counter()
+    await drive(side.send, sizes_cases, sizes.concurrency)
+    await settle(side, sizes_cases)
+    result.seconds = time.perf_counter() - started
+    after = _cpu(pids)
+    result.cases = len(sizes_cases)
+    result.cpu_seconds = {name: after[name] - before[name] for name in pids}
+    result.workflow_ids = [side.workflow_id(case) for case in sizes_cases]
+
+
+async def _acks(
+    side: Side,
+    result: Round,
+    path: str,
+    send: Callable[[str, int], Awaitable[None]],
+    tag: str,
+    *,
+    sizes: Sizes,
+) -> None:
+    sequential: list[float] = []
+    cases = [f"{tag}{path}s{i}" for i in range(sizes.seq_cases)]
+    await drive(send, cases, 1, sequential)
+    await settle(side, cases)
+    concurrent: list[float] = []
+    cases = [f"{tag}{path}c{i}" for i in range(sizes.senders * sizes.sender_cases)]
+    await drive(send, cases, sizes.senders, concurrent)
+    await settle(side, cases)
+    result.latencies_ms[f"{path}_seq"] = sequential
+    result.latencies_ms[f"{path}_concurrent"] = concurrent
+
+
+# -- after the rounds --------------------------------------------------------------------------
+async def rss_phase(env: Env, results: Results) -> None:
+    """RSS per cached case: a fresh worker per side, ``rss_cases`` cases opened (their first
+    event and its notification), RSS after less RSS before, per case."""
+    for name in SIDES:
+        side = env.side(name)
+        async with worker(env, name, f"rss-{name}") as pid:
+            await _warm(side, f"rss-{name}-w", 1)
+            before = rss_bytes(pid)
+            cases = [f"rss-{name}-{i}" for i in range(results.sizes.rss_cases)]
+
+            async def open_only(case: str, k: int, side: Side = side) -> None:
+                if k == 0:
+                    await side.send(case, 0)
+
+            await drive(open_only, cases, 20)
+            await settle(side, cases)
+            after = rss_bytes(pid)
+        results.rss_detail[name] = {"before": before, "after": after, "cases": len(cases)}
+        results.rss_bytes_per_case[name] = (after - before) / len(cases)
+
+
+async def history_phase(env: Env, results: Results) -> None:
+    """History sizes of the throughput cases, and replay speed (A/B/A/B)."""
+    histories: dict[str, list[WorkflowHistory]] = {}
+    for name in SIDES:
+        ids = [
+            wid
+            for r in results.rounds
+            if r.side == name and r.mode == env.server.mode
+            for wid in r.workflow_ids
+        ][: results.sizes.replay_cases]
+        client = env.pathway.client
+        histories[name] = [await client.get_workflow_handle(wid).fetch_history() for wid in ids]
+        results.histories[name] = [stats(history) for history in histories[name]]
+    setups: dict[str, tuple[list[type], DataConverter]] = {
+        "pathway": ([VictimCaseWorkflow], data_converter(default_keystore(env.base))),
+        "bare": ([BareCaseWorkflow], DataConverter.default),
+    }
+    for _ in range(2):
+        for name in SIDES:
+            events = sum(len(h.events) for h in histories[name])
+            seconds = await replay_seconds(histories[name], *setups[name])
+            results.replay_events_per_s.setdefault(name, []).append(events / seconds)
+
+
+# -- the whole run -----------------------------------------------------------------------------
+async def run(sizes: Sizes, base: Path) -> Results:
+    results = Results(sizes)
+    results.sample_load("start")
+    tokens = {role: new_token() for role in ROLES}
+    for index, mode in enumerate(sizes.modes):
+        directory = base / mode
+        directory.mkdir(parents=True)
+        (directory / "tokens.json").write_text(json.dumps(tokens))
+        async with dev_server(mode, directory / "temporal") as server:
+            client = await connect(server.target, "default", default_keystore(directory))
+            env = Env(server, directory, PathwaySide(client, tokens))
+            for number in range(sizes.rounds):
+                for name in SIDES:
+                    await one_round(env, results, name, number)
+            if index == 0:
+                results.sample_load(f"{mode} rss")
+                await rss_phase(env, results)
+                results.sample_load(f"{mode} histories")
+                await history_phase(env, results)
+    results.sample_load("end")
+    return results

@@ -1,0 +1,216 @@
+"""The reference workload of one case, sent the Pathway way and the bare way.
+
+A Pathway case is eight events (issue 14's eight updates): an unaccompanied foreign child
+identified by the social work centre (update-with-start opens the case), its interview with the
+child (C5), the NGO interview and rights information by Caritas (by personnel qualified for
+children, C4), then four police records: criminal proceedings opened without an authorised
+representative (C7), cooperation, a facts update and the proceedings concluded. Today's rules
+notify five times for it (three on identification, two for C7): five activities on the
+recipients' queues, to the outbox file channel (the issue's reference has nine). Its deadlines
+are a day or more ahead: timers that do not fire during the run.
+
+A bare case receives as many updates with trivial payloads and starts the same number of
+activities after the same updates, as its :class:`~bench._bare.BarePlan` (read off a Pathway
+case's history) says. Each side is driven through the client path (``pathway.clients.cases`` /
+a plain Temporal client) and through HTTP (the project's gateway / a bare HTTP front,
+bench._gateway).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+import httpx
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from bench._bare import BareCaseWorkflow, BarePlan
+from bench._worker import BARE_NOTIFY_PREFIX, BARE_NOTIFY_QUEUES, BARE_QUEUE
+from pathway.clients import cases
+from pathway.domain.events import Identified, parse_event
+
+#: Events per case (issue 14: eight updates).
+UPDATES: Final = 8
+PEPPER: Final = b"bench-pepper"
+CHILD: Final[dict[str, Any]] = {
+    "citizenships": ["UA"],
+    "residence_status": "third_country_illegal",
+    "gender": "female",
+    "languages": ["uk"],
+    "birth_date": "2012-03-01",
+    "unaccompanied": True,
+}
+SUBJECTS: Final = [
+    "a_institutions",
+    "b_assistance_types",
+    "c_reporting_the_crime",
+    "d_procedures_and_role",
+    "e_protection",
+    "f_legal_counselling_and_aid",
+    "g_compensation",
+    "h_other_member_state_resident",
+    "i_cost_reimbursement",
+]
+
+
+def pathway_event(subject: str, k: int, opened: datetime) -> dict[str, Any]:
+    """Event ``k`` (0-7) of the case of ``subject``, as JSON (what a sender posts)."""
+    at = opened + timedelta(seconds=k)
+    common = {"event_id": f"{subject}-{k}", "occurred_at": at.isoformat()}
+    qualified = {"qualified_personnel": True}
+    interview = {"language": "uk", "interpreter_used": True, **qualified}
+    swc = "social_work_centre"
+    events: list[dict[str, Any]] = [
+        {"type": "identified", "organisation": swc, "subject_ref": subject, "person": CHILD},
+        {
+            "type": "swc_interview_held",
+            "organisation": swc,
+            "emergency_assistance_offered": True,
+            "guardian_statement_taken": True,
+            "trafficking_indicators": True,
+            **qualified,
+        },
+        {"type": "ngo_interview_held", "organisation": "caritas", **interview},
+        {
+            "type": "rights_information_given",
+            "organisation": "caritas",
+            "subjects": SUBJECTS,
+            **interview,
+        },
+        {"type": "criminal_proceedings_opened", "organisation": "police"},
+        {"type": "cooperation_recorded", "organisation": "police", "willing_to_cooperate": True},
+        {
+            "type": "facts_updated",
+            "organisation": "police",
+            "person": {**CHILD, "languages": ["uk", "en"]},
+        },
+        {"type": "criminal_proceedings_concluded", "organisation": "police"},
+    ]
+    return {**events[k], **common}
+
+
+class Side(Protocol):
+    """One side of the comparison: how a case is opened, sent an event and checked."""
+
+    name: str
+
+    async def send(self, case: str, k: int) -> None:
+        """Send event ``k`` of ``case`` through the client path (``k == 0`` opens it)."""
+
+    async def send_http(self, http: httpx.AsyncClient, case: str, k: int) -> None:
+        """The same through the side's HTTP front (its base URL is ``http``'s)."""
+
+    async def unsettled(self, case: str) -> int:
+        """Activities of ``case`` not yet completed."""
+
+    def workflow_id(self, case: str) -> str:
+        """The workflow ID of ``case``."""
+
+
+def _token() -> str:
+    return secrets.token_hex(4)
+
+
+@dataclass
+class PathwaySide:
+    """Pathway's cases: ``pathway.clients.cases`` with the encrypting converter."""
+
+    client: Client
+    #: role -> API token of the gateway (bench._gateway)
+    tokens: dict[str, str]
+    name: str = "pathway"
+
+    def __post_init__(self) -> None:
+        self._opened: dict[str, datetime] = {}
+        self._ids: dict[str, str] = {}
+        self._run = _token()
+
+    def _event(self, case: str, k: int) -> dict[str, Any]:
+        opened = self._opened.setdefault(case, datetime.now(UTC) - timedelta(minutes=1))
+        return pathway_event(f"bench-{self._run}-{case}", k, opened)
+
+    async def send(self, case: str, k: int) -> None:
+        event = parse_event(self._event(case, k))
+        if k == 0:
+            assert isinstance(event, Identified)
+            self._ids[case], _ = await cases.open_case(self.client, event, pepper=PEPPER)
+        else:
+            await cases.record_event(self.client, self._ids[case], event)
+
+    async def send_http(self, http: httpx.AsyncClient, case: str, k: int) -> None:
+        event = self._event(case, k)
+        auth = {"Authorization": f"Bearer {self.tokens[event['organisation']]}"}
+        if k == 0:
+            answer = await http.post("/v1/cases", json=event, headers=auth)
+            _check(answer, 201)
+            self._ids[case] = answer.json()["case_id"]
+        else:
+            answer = await http.post(
+                f"/v1/cases/{self._ids[case]}/events", json=event, headers=auth
+            )
+            _check(answer, 200)
+
+    async def unsettled(self, case: str) -> int:
+        state = await cases.case_state(self.client, self._ids[case])
+        return len(state.pending_notifications) + len(state.pending_case_starts)
+
+    def workflow_id(self, case: str) -> str:
+        return self._ids[case]
+
+
+@dataclass
+class BareSide:
+    """Bare cases: a plain client (default converter) and :class:`BareCaseWorkflow`."""
+
+    client: Client
+    plan: BarePlan
+    name: str = "bare"
+
+    def __post_init__(self) -> None:
+        self._run = _token()
+
+    def workflow_id(self, case: str) -> str:
+        return f"bare-{self._run}-{case}"
+
+    async def send(self, case: str, k: int) -> None:
+        if k == 0:
+            start = WithStartWorkflowOperation(
+                BareCaseWorkflow.run,
+                self.plan,
+                id=self.workflow_id(case),
+                task_queue=BARE_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            await self.client.execute_update_with_start_workflow(
+                BareCaseWorkflow.record, f"e{k}", start_workflow_operation=start
+            )
+        else:
+            handle = self.client.get_workflow_handle(self.workflow_id(case))
+            await handle.execute_update(BareCaseWorkflow.record, f"e{k}")
+
+    async def send_http(self, http: httpx.AsyncClient, case: str, k: int) -> None:
+        answer = await http.post(
+            f"/bare/cases/{self.workflow_id(case)}/events", json={"event": f"e{k}", "k": k}
+        )
+        _check(answer, 200)
+
+    async def unsettled(self, case: str) -> int:
+        handle = self.client.get_workflow_handle(self.workflow_id(case))
+        return await handle.query(BareCaseWorkflow.unsettled)
+
+
+def bare_plan(activities: list[int], timed: list[bool]) -> BarePlan:
+    return BarePlan(
+        activities=activities,
+        timed=timed,
+        queues=BARE_NOTIFY_QUEUES,
+        queue_prefix=BARE_NOTIFY_PREFIX,
+    )
+
+
+def _check(answer: httpx.Response, status: int) -> None:
+    if answer.status_code != status:
+        raise RuntimeError(f"HTTP {answer.status_code} (wanted {status}): {answer.text[:300]}")

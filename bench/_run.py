@@ -227,7 +227,7 @@ async def one_round(env: Env, results: Results, name: str, number: int) -> None:
         if name == "bare" or number > 0:
             await _warm(side, f"{tag}w", results.sizes.warmup)
         pids = {"server": env.server.pid, "worker": worker_pid}
-        await _throughput(side, result, pids, results.sizes)
+        await _throughput(env, side, result, pids, results.sizes)
         await _acks(side, result, "client", side.send, tag, sizes=results.sizes)
         if results.sizes.gateway:
             async with http_front(env, name, tag) as http:
@@ -262,12 +262,40 @@ async def _plan_bare(env: Env, case: str) -> None:
     env.bare = BareSide(await Client.connect(env.server.target), plan)
 
 
-async def _throughput(side: Side, result: Round, pids: dict[str, int], sizes: Sizes) -> None:
+def _outbox_lines(env: Env, side: str) -> int:
+    """Notifications delivered so far by ``side``'s worker: lines in its outbox files."""
+    files = (
+        list((env.base / "outbox").glob("*.jsonl"))
+        if side == "pathway"
+        else [env.base / "bare-outbox.jsonl"]
+    )
+    return sum(path.read_bytes().count(b"\n") for path in files if path.exists())
+
+
+async def delivered(env: Env, side: str, expected: int, timeout: float = 600.0) -> None:  # noqa: ASYNC109
+    """Return once ``side``'s outbox has ``expected`` lines: watched on disk, not by queries,
+    which would add CPU of their own to the window measured."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await asyncio.to_thread(_outbox_lines, env, side) < expected:
+        if loop.time() > deadline:
+            raise TimeoutError(f"{side}: fewer than {expected} notifications in {timeout:g} s")
+        await asyncio.sleep(0.05)
+
+
+async def _throughput(
+    env: Env, side: Side, result: Round, pids: dict[str, int], sizes: Sizes
+) -> None:
     sizes_cases = [f"{result.mode}-r{result.round}t{i}" for i in range(sizes.cases)]
+    assert env.bare is not None
+    expected = await asyncio.to_thread(_outbox_lines, env, side.name)
+    expected += len(sizes_cases) * sum(env.bare.plan.activities)
     pids = {**pids, "client": os.getpid()}
     before = _cpu(pids)
     started = time.perf_counter()
     await drive(side.send, sizes_cases, sizes.concurrency)
+    # Every activity completed, then one query per case for the workflow tasks after them.
+    await delivered(env, side.name, expected)
     await settle(side, sizes_cases)
     result.seconds = time.perf_counter() - started
     after = _cpu(pids)

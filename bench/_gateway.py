@@ -1,7 +1,8 @@
 """An HTTP front of the bench: ``python -m bench._gateway pathway|bare TARGET DIR PORT``.
 
 ``pathway`` serves the project's gateway (:func:`pathway.gateway.create_gateway_app`, bearer
-tokens from ``DIR/tokens.json``, a rate limit high enough never to answer 429) with
+tokens from ``DIR/tokens.json``, a rate limit high enough never to answer 429, a minute for
+Temporal's answer) with
 :func:`pathway.gateway.server.serve_gateway`; ``bare`` serves one Starlette route that runs
 the bare update (with start, for the first) with a plain client, through the same
 :func:`pathway.web.serving.serve_app` (uvicorn on a socket from ``listen``). Writes
@@ -75,7 +76,11 @@ async def _main(kind: str, target: str, base: Path, port: int) -> int:
             app = create_gateway_app(
                 client=await connect(target, "default", default_keystore(base)),
                 authenticator=Authenticator(credentials),
-                settings=GatewaySettings(pepper=PEPPER, rate_per_second=1e6, burst=1_000_000),
+                # No rate limit in the way; a minute for Temporal's answer (10 s in production)
+                # on a machine as busy as the bench may run on: the latency is the figure.
+                settings=GatewaySettings(
+                    pepper=PEPPER, rate_per_second=1e6, burst=1_000_000, temporal_timeout=60.0
+                ),
             )
             serving = asyncio.create_task(serve_gateway(app, HOST, port, stop))
         else:

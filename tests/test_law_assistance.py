@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pathway.domain.events import CaseEvent
-from pathway.domain.rules import fire_due
+from pathway.domain.rules import Accepted, decide, fire_due
 from pathway.domain.state import CaseState, DeadlineKind, ObligationKind
-from tests.factories import T0, accept, days, event, opened, reject
+from tests.factories import CASE_ID, T0, accept, days, event, opened, reject
 from tests.test_law_residence import in_safe_accommodation
 
 FIRST = T0 + days(1)  # the first crisis placement
@@ -476,3 +476,93 @@ class TestS1OfferedDuringCrisis:
         state = accept(old_rules(interviewed()), event("safe_accommodation_placed", FIRST))
         assert state.safe_accommodation is not None
         assert state.safe_accommodation.preliminary_programme is None
+
+
+def recorded_late(state: CaseState, ev: CaseEvent, now: datetime) -> tuple[CaseState, list[str]]:
+    """The crisis accommodation's 30 days end (the escalation fires at its date), then ``ev``
+    is recorded at ``now``: the state and the (recipient:reason) of what the event sent."""
+    end = crisis_due(state)
+    while (wake := state.next_wake_at()) is not None and wake <= end:
+        state, _ = fire_due(state, wake)  # each timer when it falls, as the workflow does
+    decision = decide(state, ev, now, case_id=CASE_ID)
+    assert isinstance(decision, Accepted), decision
+    sent = [f"{n.recipient.value}:{n.reason}" for n in decision.effects.notifications]
+    return decision.state, sent
+
+
+class TestLateRecordedEvents:
+    """K1 “for up to 30 days”, K5 “a 30-day period”, and docs/rules.md "Legal time": an event
+    recorded after a deadline it would have prevented has already fired makes that escalation
+    moot; its recipients are told, and the timeline shows when things happened and when they
+    were recorded."""
+
+    def test_safe_placement_on_day_28_recorded_on_day_33_makes_the_escalation_moot(self) -> None:
+        """K1, K5: placed in safe accommodation on day 28, recorded on day 33 after the
+        crisis-accommodation escalation and the reflection decision point of day 30: both are
+        settled as moot, and those they told (Caritas and the labour ministry; the NGO and the
+        police) are told so."""
+        state = placed(FIRST)
+        due = crisis_due(state)
+        state, sent = recorded_late(
+            state, event("safe_accommodation_placed", FIRST + days(27)), FIRST + days(32)
+        )
+        settled = {o.kind: o for o in state.obligations if o.rule in ("K1", "K5")}
+        follow_on = settled[ObligationKind.FOLLOW_ON_PLACEMENT]
+        decision = settled[ObligationKind.REFLECTION_DECISION]
+        assert follow_on.escalated_at == due and follow_on.moot and not follow_on.is_open
+        assert decision.moot and not decision.is_open
+        assert sorted(s for s in sent if s.endswith("escalation_moot")) == [
+            "caritas:escalation_moot",
+            "caritas:escalation_moot",
+            "labour_ministry:escalation_moot",
+            "police:escalation_moot",
+        ]
+
+    def test_the_timeline_shows_the_real_and_the_recording_order(self) -> None:
+        """The placement's entry says it happened on day 28 and was recorded on day 33: in
+        the recording order (the timeline's) it follows the escalation, in the real order
+        (by ``at``) it precedes it; the moot settlement has its own entry."""
+        state, _ = recorded_late(
+            placed(FIRST), event("safe_accommodation_placed", FIRST + days(27)), FIRST + days(32)
+        )
+        whats = [t.what for t in state.timeline]
+        placed_at = whats.index("safe accommodation placed")
+        reached = whats.index("crisis_accommodation deadline reached")
+        assert reached < placed_at
+        entry = state.timeline[placed_at]
+        assert (entry.at, entry.recorded_at) == (FIRST + days(27), FIRST + days(32))
+        real = [t.what for t in sorted(state.timeline, key=lambda t: t.at)]
+        assert real.index("safe accommodation placed") < real.index(
+            "crisis_accommodation deadline reached"
+        )
+        assert any(w.startswith("follow_on_placement escalation moot") for w in whats)
+
+    def test_an_event_a_moment_before_the_escalation_is_moot_one_after_is_not(self) -> None:
+        """Boundary: happened a second before the escalation fired, the escalation is moot;
+        at the same instant or after, it was due, and it is settled as usual."""
+        state = placed(FIRST)
+        due = crisis_due(state)
+        for at, moot in ((due - timedelta(seconds=1), True), (due, False)):
+            late, sent = recorded_late(state, event("safe_accommodation_placed", at), due + days(2))
+            [follow_on] = [
+                o for o in late.obligations if o.kind is ObligationKind.FOLLOW_ON_PLACEMENT
+            ]
+            assert follow_on.moot is moot and not follow_on.is_open
+            assert ("labour_ministry:escalation_moot" in sent) is moot
+
+    def test_recorded_in_time_nothing_fires_and_nothing_is_moot(self) -> None:
+        """K1: recorded on day 29, before the 30 days end: no escalation, nothing moot."""
+        first = placed(FIRST)
+        state = accept(first, event("safe_accommodation_placed", FIRST + days(27)))
+        assert escalations(state, crisis_due(first) + days(3)) == []
+        assert not any(o.moot for o in state.obligations)
+
+    def test_old_histories_tell_nobody(self) -> None:
+        """Replay: a case recorded before the patch ``seed-assistance-rules`` settles the
+        escalation as it did, with no notification."""
+        state = old_rules(placed(FIRST))
+        late, sent = recorded_late(
+            state, event("safe_accommodation_placed", FIRST + days(27)), FIRST + days(32)
+        )
+        assert not any(s.endswith("escalation_moot") for s in sent)
+        assert not any(o.moot for o in late.obligations)

@@ -128,6 +128,16 @@ class Obligation(BaseModel):
     escalated_at: datetime | None = None
     closed_at: datetime | None = None
     closed_by: str | None = Field(default=None, description="event_id or 'deadline'")
+    escalated_to: list[Organisation] = Field(
+        default_factory=list,
+        description="Who a timer told when it opened or escalated this obligation (K1, K5, S1): "
+        "told again if a late-recorded event makes the escalation moot.",
+    )
+    moot: bool = Field(
+        default=False,
+        description="Settled by an event recorded after the escalation that happened before "
+        "it: had it been recorded in time, the escalation would not have fired.",
+    )
 
     @property
     def is_open(self) -> bool:

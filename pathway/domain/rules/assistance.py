@@ -678,8 +678,12 @@ def _expire_reflection(change: _Change) -> None:
         "The reflection period has ended: decide with the victim on safe accommodation, "
         "return or other support. The victim stays in assistance (K5, R5)."
     )
-    change.open_obligation(_Duty(ObligationKind.REFLECTION_DECISION, "K5", state.lead_ngo, action))
-    change.notify([state.lead_ngo, Org.POLICE], "reflection_period_ended", "K5", action)
+    told = [state.lead_ngo, Org.POLICE]
+    decision = change.open_obligation(
+        _Duty(ObligationKind.REFLECTION_DECISION, "K5", state.lead_ngo, action)
+    )
+    decision.escalated_to = told
+    change.notify(told, "reflection_period_ended", "K5", action)
 
 
 def _expire_safe_accommodation_offer(change: _Change) -> None:
@@ -690,11 +694,13 @@ def _expire_safe_accommodation_offer(change: _Change) -> None:
     open_ = [o for o in state.open_obligations if o.kind is ObligationKind.SAFE_ACCOMMODATION_OFFER]
     if not open_:
         return
+    told = [open_[0].owner, Org.LABOUR_MINISTRY]
     for ob in open_:
         if ob.escalated_at is None:
             ob.escalated_at = change.now
+            ob.escalated_to = told
     change.notify(
-        [open_[0].owner, Org.LABOUR_MINISTRY],
+        told,
         "safe_accommodation_offer_overdue",
         "S1",
         "No offer of long-term assistance and safe accommodation is recorded, and crisis "
@@ -709,12 +715,12 @@ def _expire_crisis(change: _Change) -> None:
         "Crisis accommodation reached 30 days with no follow-on placement decided: "
         "decide the follow-on placement (K1)."
     )
-    change.open_obligation(
+    told = [Org.CARITAS, Org.LABOUR_MINISTRY]
+    follow_on = change.open_obligation(
         _Duty(ObligationKind.FOLLOW_ON_PLACEMENT, "K1", Org.CARITAS, action), escalated=True
     )
-    change.notify(
-        [Org.CARITAS, Org.LABOUR_MINISTRY], "crisis_accommodation_escalation", "K1", action
-    )
+    follow_on.escalated_to = told
+    change.notify(told, "crisis_accommodation_escalation", "K1", action)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -297,6 +297,46 @@ class _Change:
                 ob.closed_at = self.now
                 ob.closed_by = by
                 self.effects.obligations_closed.append(ob.id)
+                self._moot_if_recorded_late(ob)
+
+    def _moot_if_recorded_late(self, ob: Obligation) -> None:
+        """Late-recorded events (docs/rules.md "Legal time"): an event that settles an
+        obligation a timer opened or escalated, but that happened before that timer fired and
+        was recorded after it (safe accommodation placed on day 28, recorded on day 33, after
+        the crisis-accommodation escalation of day 30), makes the escalation moot: it is settled
+        as such, those it told are told, and the timeline says so (the event's own entry keeps
+        when it happened and when it was recorded). Cases recorded before the patch
+        ``seed-assistance-rules`` replay without it."""
+        cause = self.cause
+        fired_at = ob.escalated_at or ob.opened_at
+        if (
+            cause is None
+            or not ob.escalated_to
+            or not self.state.seed_assistance_rules
+            or cause.occurred_at >= fired_at
+        ):
+            return
+        ob.moot = True
+        happened, fired = calendar.local_date(cause.occurred_at), calendar.local_date(fired_at)
+        what = cause.type.replace("_", " ")
+        self.notify(
+            ob.escalated_to,
+            "escalation_moot",
+            ob.rule,
+            f"The {ob.kind.value.replace('_', ' ')} escalation of {fired} ({ob.rule}) is moot: "
+            f"{what} on {happened}, before it, was recorded only on "
+            f"{calendar.local_date(self.now)}. Nothing more is needed for it.",
+        )
+        self.state.timeline.append(
+            TimelineEntry(
+                at=self.now,
+                recorded_at=self.now,
+                who="pathway",
+                what=f"{ob.kind.value} escalation moot: {what} on {happened}, recorded late",
+                rule=ob.rule,
+                event_id=None,
+            )
+        )
 
     # -- timeline ------------------------------------------------------------------------------
     def record_event(self, event: BaseEvent, rule: str | None) -> None:

@@ -78,6 +78,7 @@ from pathway.settings import StateError
 from pathway.temporal_binaries import (
     DevServer,
     DevServerError,
+    forget_server,
     free_port,
     port_in_use,
     start_dev_server,
@@ -461,6 +462,7 @@ async def _run(
         finally:
             await proxy.aclose()
             code = await stop_process(server)
+            forget_server(settings)
             log.info("temporal dev server stopped", exit_code=code)
     finally:
         remove_signals()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import json
 import os
@@ -20,11 +21,13 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import structlog
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
@@ -264,15 +267,93 @@ async def _ready(settings: DevServer) -> bool:
     return all(key.name in response.custom_attributes for key in SEARCH_ATTRIBUTES)
 
 
+log = structlog.stdlib.get_logger("pathway.temporal_binaries")
+
+#: The running server's process ID, kept beside its database (issue 16: a server that an
+#: earlier ``pathway dev`` left running is found by it and stopped).
+PID_FILE: Final = "temporal-server.pid"
+
+#: ``prctl`` option: the signal the calling process gets when its parent dies (Linux).
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _dies_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` after which the child is killed (SIGKILL) when the process that started
+    it dies, however it dies, SIGKILL included (Linux ``PR_SET_PDEATHSIG``); None elsewhere.
+
+    The signal follows the *thread* that forks: start servers from the event loop's thread, as
+    :func:`start_dev_server` does. SIGKILL is safe for the server's SQLite database (the fault
+    tests kill it so mid-case and lose nothing)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # looked up before the fork, not in the child
+    parent = os.getpid()
+
+    def arm() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
+
+
+def _alive(pid: int) -> bool:
+    """``pid`` is a process that has not ended (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def stop_stale_server(settings: DevServer, grace: float = 10.0) -> int | None:
+    """Stop a dev server that an earlier run left running on ``settings``' database (its
+    :data:`PID_FILE` names a live ``temporal server start-dev`` of this database): SIGTERM,
+    SIGKILL after ``grace`` seconds. Returns its process ID, or None if there was none. Blocks
+    while it waits (run it in a thread). Call it only while holding the state directory
+    (:func:`pathway.dev.hold_state_dir`): then no live ``pathway dev`` owns such a server."""
+    path = settings.var_dir / PID_FILE
+    try:
+        pid = int(path.read_text(encoding="ascii").strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return None
+    ours = b"start-dev" in command and str(settings.db_file).encode() in command
+    if not ours or not _alive(pid):
+        path.unlink(missing_ok=True)
+        return None
+    for sig, within in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + within
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not _alive(pid):
+            break
+    path.unlink(missing_ok=True)
+    log.warning("stopped a temporal dev server left running by an earlier start", pid=pid)
+    return pid
+
+
+def forget_server(settings: DevServer) -> None:
+    """The server was stopped: its :data:`PID_FILE` goes."""
+    (settings.var_dir / PID_FILE).unlink(missing_ok=True)
+
+
 async def start_dev_server(
     settings: DevServer, *, startup_timeout: float = 60.0
 ) -> asyncio.subprocess.Process:
-    """Start the dev server and return once a client can use it.
+    """Start the dev server and return once a client can use it. The server is killed when this
+    process dies, however it dies (:func:`_dies_with_parent`), and its process ID is kept in
+    :data:`PID_FILE`; a server an earlier run left behind on the same database is stopped
+    first (:func:`stop_stale_server`).
 
     Raises :class:`DevServerError` (quoting the server's last output) if a port is taken, the
     server exits early or it is not ready within ``startup_timeout`` seconds.
     """
     private_dir(settings.var_dir)
+    await asyncio.to_thread(stop_stale_server, settings)
     # Checked first: otherwise the readiness poll would happily talk to the *other* server
     # while ours fails to bind.
     ports = [settings.port] if settings.headless else [settings.port, settings.ui_port]
@@ -298,9 +379,17 @@ async def start_dev_server(
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
             umask=PRIVATE_UMASK,
+            preexec_fn=_dies_with_parent(),  # one prctl call in the child, nothing else
         )
     finally:
         os.close(fd)
+    pid_file = os.open(
+        settings.var_dir / PID_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE
+    )
+    try:
+        os.write(pid_file, f"{proc.pid}\n".encode("ascii"))
+    finally:
+        os.close(pid_file)
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + startup_timeout
@@ -336,6 +425,7 @@ async def start_dev_server(
             await asyncio.sleep(0.2)
     except BaseException:
         await stop_process(proc)
+        forget_server(settings)
         raise
 
 

@@ -35,6 +35,7 @@ import pytest
 from pathway.access.credentials import hash_token
 from pathway.dev import LOCK_FILE, OPERATOR_TOKEN_FILE
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore
+from pathway.temporal_binaries import PID_FILE
 from tests.receivers import free_port
 
 #: Generous bounds for a busy 2-core machine; every wait polls and ends as soon as it can.
@@ -316,6 +317,72 @@ class TestRunning:
         assert len(errors) == 1 and str(var / "temporal.log") in errors[0], new_lines[-5:]
         assert errors[0] == new_lines[-1]
         assert _marked(devs.mark) == []
+
+
+def temporal_servers(devs: DevProcesses) -> list[int]:
+    """The live Temporal dev servers the test's `pathway dev` processes started."""
+    return [
+        pid
+        for pid in _marked(devs.mark)
+        if b"start-dev" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+class TestSupervision:
+    """Issue 16, item 6: `pathway dev` owns the Temporal server it starts."""
+
+    def test_sigkill_of_pathway_dev_leaves_no_server_and_it_starts_again(
+        self, devs: DevProcesses, tmp_path: Path
+    ) -> None:
+        """SIGKILL of `pathway dev` (no handler runs): its Temporal server dies with it, and a
+        new `pathway dev` on the same state directory and ports starts and serves."""
+        var = tmp_path / "var"
+        dev = devs.start(var)
+        wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
+        (server,) = temporal_servers(devs)
+        assert (var / PID_FILE).read_text().strip() == str(server)
+
+        dev.proc.kill()
+        dev.wait_exit()
+        wait_until(lambda: not temporal_servers(devs), EXIT_WITHIN, "the server gone")
+
+        again = devs.start(var, **dev.ports)
+        wait_until(lambda: serving(again), READY_WITHIN, "serving again", again)
+        again.proc.send_signal(signal.SIGINT)
+        assert again.wait_exit() == 0
+        assert _marked(devs.mark) == [] and not (var / PID_FILE).exists()
+
+    def test_a_server_left_running_by_an_earlier_start_is_stopped(
+        self, devs: DevProcesses, tmp_path: Path
+    ) -> None:
+        """A Temporal server on the state directory's database that nothing owns (started by an
+        older `pathway dev`, or one whose parent-death signal was lost): the next `pathway dev`
+        stops it, says so once, and starts its own on the same ports."""
+        var = tmp_path / "var"
+        dev = devs.start(var)
+        wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
+        (server,) = temporal_servers(devs)
+        # A stand-in for an orphan, which nothing owns: a process that sleeps with the server's
+        # arguments on its command line (and the test's mark in its environment).
+        cmdline = Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")[1:-1]
+        orphan = subprocess.Popen(  # noqa: S603 - our own interpreter
+            [sys.executable, "-c", "import time; time.sleep(600)", *map(os.fsdecode, cmdline)],
+            env={**os.environ, MARK: devs.mark},
+            start_new_session=True,
+        )
+        try:
+            (var / PID_FILE).write_text(f"{orphan.pid}\n")
+            dev.proc.kill()
+            dev.wait_exit()
+            wait_until(lambda: server not in temporal_servers(devs), EXIT_WITHIN, "server gone")
+            again = devs.start(var, **dev.ports)
+            wait_until(lambda: serving(again), READY_WITHIN, "serving again", again)
+            assert orphan.wait(timeout=EXIT_WITHIN) == -signal.SIGTERM
+            assert "stopped a temporal dev server left running" in again.stdout + again.stderr
+        finally:
+            if orphan.poll() is None:
+                orphan.kill()
+                orphan.wait()
 
 
 def _token(dev: Dev) -> str:

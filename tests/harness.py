@@ -35,6 +35,11 @@ from pathway.workflows.programme import ProgrammeRegisterWorkflow
 from tests.receivers import SmtpReceiver, WebhookReceiver, eventually
 
 HISTORIES = Path(__file__).parent / "histories"
+#: The generation of the code that records histories now, appended to each name after the
+#: first: a scenario recorded again under code that changed the workflow's commands is a new
+#: history beside the old one (the corpus only grows; docs/versioning.md). Bump it with every
+#: workflow change that gets a patch.
+HISTORY_GENERATION = "seed-rules-2026-11-30"
 WEBHOOK_SECRET = "test-webhook-secret"
 PEPPER = b"test-pepper"
 BY_WEBHOOK = {
@@ -120,12 +125,15 @@ class Bench:
 
     async def keep_history(self, case_id: str, name: str, run_id: str | None = None) -> None:
         """With ``PATHWAY_RECORD_HISTORIES=1``, store the case's history in the replay corpus
-        (``tests/histories/``), which ``tests/test_replay.py`` replays against current code."""
+        (``tests/histories/``), which ``tests/test_replay.py`` replays against current code:
+        as ``<name>.json`` the first time, ``<name>--<HISTORY_GENERATION>.json`` after."""
         if os.environ.get("PATHWAY_RECORD_HISTORIES") != "1":
             return
         handle = self.client.get_workflow_handle(case_id, run_id=run_id)
         history = await handle.fetch_history()
         HISTORIES.mkdir(exist_ok=True)
+        if (HISTORIES / f"{name}.json").exists():
+            name = f"{name}--{HISTORY_GENERATION}"
         (HISTORIES / f"{name}.json").write_text(history.to_json())
         # The workflow ID matters on replay (a linked case's ID derives from it): keep it.
         ids = HISTORIES / "workflow-ids.txt"

@@ -16,6 +16,7 @@ from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from pathway.domain.organisations import Organisation
 from pathway.domain.state import Phase
 from pathway.privacy.codec import is_encrypted
 from pathway.privacy.history import collect_payloads
@@ -44,17 +45,25 @@ PATCH_IDS = {
     "escalate-undelivered-reminders",
     "search-attribute-obligation-owners",
     "linked-case-started-by-activity",
+    "legal-time-ljubljana",
+    "seed-residence-rules",
+    "seed-assistance-rules",
+    "seed-child-rules",
 }
 
 
 def _clear_and_harmless(payload: Payload) -> bool:
-    """A phase (search attribute), or what the SDK writes in clear for a patch: the marker's
-    details and the ``TemporalChangeVersion`` search attribute, patch IDs only."""
+    """A phase or the owners of open obligations (search attributes), or what the SDK writes in
+    clear for a patch: the marker's details and the ``TemporalChangeVersion`` search
+    attribute, patch IDs only."""
     if payload.metadata.get("type") == b"Keyword":
         return payload.data in {f'"{phase.value}"'.encode() for phase in Phase}
     data = json.loads(payload.data)
     if payload.metadata.get("type") == b"KeywordList":
-        return isinstance(data, list) and set(data) <= PATCH_IDS
+        # The patches a run saw (TemporalChangeVersion), or the organisations that owe an open
+        # obligation (PathwayObligationOwners): names of organisations, nothing of the person.
+        organisations = {o.value for o in Organisation}
+        return isinstance(data, list) and (set(data) <= PATCH_IDS or set(data) <= organisations)
     return isinstance(data, dict) and set(data) == {"id", "deprecated"} and data["id"] in PATCH_IDS
 
 

@@ -16,14 +16,17 @@ Live patches (``workflow.patched``; docs/versioning.md), with the date each was 
   reminders escalate.
 - ``linked-case-started-by-activity`` (2026-11-30): a linked case is started by the
   ``start_linked_case`` activity, not as a child workflow (issue 11 item 6).
-- ``legal-time-ljubljana`` (not yet deployed): periods count calendar or working days in
-  Ljubljana (issue 13, docs/rules.md "Legal time"; ``CaseConfig.legal_time``).
-- ``seed-residence-rules`` (not yet deployed): I1, K7, S3 and S5 as the seed states them
-  (issue 13; ``CaseState.seed_residence_rules``).
-- ``seed-assistance-rules`` (not yet deployed): K1, K2, S1, R3 and R4 as the seed states them
-  (issue 13; ``CaseState.seed_assistance_rules``).
-- ``seed-child-rules`` (not yet deployed): C4-C8 re-evaluated when facts change, C5 for every
-  foreign unaccompanied minor with due dates, dates checked against the case (issue 13;
+Recorded in the replay corpus on 2026-11-30 (the ``seed-rules-2026-11-30`` histories):
+
+- ``legal-time-ljubljana``: periods count calendar or working days in Ljubljana (issue 13,
+  docs/rules.md "Legal time"; ``CaseConfig.legal_time``).
+- ``seed-residence-rules``: I1, K7, S3 and S5 as the seed states them (issue 13;
+  ``CaseState.seed_residence_rules``).
+- ``seed-assistance-rules``: K1, K2, K3, S1, S2, R3 and R4 as the seed states them, and
+  late-recorded events settling escalations as moot (issue 13;
+  ``CaseState.seed_assistance_rules``).
+- ``seed-child-rules``: C4-C8 re-evaluated when facts change, C5 for every foreign
+  unaccompanied minor with due dates, dates checked against the case (issue 13;
   ``CaseState.seed_child_rules``).
 """
 

@@ -23,8 +23,10 @@ listing) and the codec server ask it with the caller's roles from the case's mem
 
 Minimisation of existence (R6): a role that may not read a field sees no trace of it elsewhere
 either (:data:`TRACES`, :func:`minimised`): :func:`case_view`, :func:`timeline_view` and
-:func:`summary_view` leave out the timeline entries, obligations, notifications and memberships
-that would reveal it.
+:func:`summary_view` leave out the timeline entries, obligations, deadlines, notifications and
+memberships that would reveal it, for every field a member role may not read. A role keeps its
+own work (an obligation it owns, a deadline it is reminded of, its membership, the events it
+sent), except for health details (:data:`HIDDEN_FROM_OWNERS`).
 
 The codec server (issue 11, item 4) shows a member of a case each decoded payload through
 :func:`decoded_view` (the case, an event as the timeline entry it records, an event's answer:
@@ -38,15 +40,27 @@ from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from types import MappingProxyType
 from typing import Any, Final
 
 from pathway.access.credentials import OPERATOR
 from pathway.domain.events import EVENT_TYPES, BaseEvent, RecordEvent
-from pathway.domain.membership import MemberRole
+from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.core import Rejection
-from pathway.domain.state import CaseState, CaseSummary, EventResult, ObligationKind
+from pathway.domain.state import (
+    CHILD_DEADLINES,
+    CHILD_OBLIGATIONS,
+    CaseState,
+    CaseSummary,
+    Deadline,
+    DeadlineKind,
+    EventResult,
+    Obligation,
+    ObligationKind,
+    TimelineEntry,
+)
 
 __all__ = [
     "AUTHOR_READS",
@@ -54,6 +68,7 @@ __all__ = [
     "EVENT_FIELDS",
     "EXIT_EVENTS",
     "EXIT_EXCEPTIONS",
+    "HIDDEN_FROM_OWNERS",
     "NOT_A_MEMBER_FIELD",
     "OPENING_EVENTS",
     "READ_MATRIX",
@@ -274,15 +289,25 @@ def summary_view(summary: CaseSummary, role: str) -> dict[str, Any]:
     view: dict[str, Any] = {"case_id": data["case_id"]}
     if may_read(role, "phase"):
         view["phase"] = data["phase"]
+    hidden, strict = _hidden(role), _hidden_from_owners(role)
     if may_read(role, "obligations"):
-        hidden = _hidden(role)
+        # As in minimised: an owner keeps its own obligation (HIDDEN_FROM_OWNERS aside).
         view["open_obligations"] = [
             o
             for o, shown in zip(data["open_obligations"], summary.open_obligations, strict=True)
-            if not hidden.hides_obligation(shown.kind, shown.rule)
+            if not strict.hides_obligation(shown.kind, shown.rule, shown.id)
+            and (
+                shown.owner == role or not hidden.hides_obligation(shown.kind, shown.rule, shown.id)
+            )
         ]
     if may_read(role, "deadlines"):
-        view["upcoming_deadlines"] = data["upcoming_deadlines"]
+        # A summary does not say who is reminded of a deadline: one that reveals a field the
+        # role may not read is left out for every such role (fail closed).
+        view["upcoming_deadlines"] = [
+            d
+            for d, shown in zip(data["upcoming_deadlines"], summary.upcoming_deadlines, strict=True)
+            if not hidden.hides_deadline(shown.kind, shown.rule)
+        ]
     return view
 
 
@@ -300,35 +325,335 @@ def read_matrix_markdown() -> str:
 # -- minimisation of existence (R6) -------------------------------------------------------------
 @dataclass(frozen=True)
 class Traces:
-    """Where a field of the case shows outside itself: the rules that cite it, the events that
-    record it, the obligations and notifications it causes."""
+    """Where a field of the case shows outside itself: the rules that concern only it (a
+    membership, obligation, deadline, notification or timer that cites one of them reveals
+    it), the events that record it, the obligations, deadlines and notifications it causes, the
+    membership records (role, rule) that exist because of it, and any other timeline entry
+    (its ``what``) that reveals it."""
 
     rules: frozenset[str] = frozenset()
     event_types: frozenset[str] = frozenset()
     obligation_kinds: frozenset[ObligationKind] = frozenset()
+    deadline_kinds: frozenset[DeadlineKind] = frozenset()
     notification_reasons: frozenset[str] = frozenset()
+    member_records: frozenset[tuple[MemberRole, str]] = frozenset()
+    entries: frozenset[str] = frozenset()
 
     def __or__(self, other: Traces) -> Traces:
         return Traces(
             self.rules | other.rules,
             self.event_types | other.event_types,
             self.obligation_kinds | other.obligation_kinds,
+            self.deadline_kinds | other.deadline_kinds,
             self.notification_reasons | other.notification_reasons,
+            self.member_records | other.member_records,
+            self.entries | other.entries,
         )
 
     def cites(self, rule: str | None) -> bool:
         """Whether ``rule`` (``"K4"``, ``"K1, K2"``) names one of these rules."""
         return rule is not None and any(r.strip() in self.rules for r in rule.split(","))
 
-    def hides_obligation(self, kind: ObligationKind, rule: str) -> bool:
-        return kind in self.obligation_kinds or self.cites(rule)
+    def cites_only(self, rule: str | None) -> bool:
+        """Whether every rule ``rule`` names is one of these (an event's entry that cites a rule
+        beside them is about that rule too: its type decides)."""
+        return rule is not None and all(r.strip() in self.rules for r in rule.split(","))
+
+    @property
+    def reasons(self) -> frozenset[str]:
+        """The notification reasons that reveal: those named, and the reminders of the
+        deadlines (``<kind>_reminder``, :func:`pathway.domain.rules.fire_due`)."""
+        return self.notification_reasons | {f"{k.value}_reminder" for k in self.deadline_kinds}
+
+    def hides_obligation(self, kind: ObligationKind, rule: str, ob_id: str = "") -> bool:
+        """An obligation of one of these kinds or rules, or an undelivered reminder's relay
+        whose ID carries a hidden reminder's key (``…:<reason>:<n>``)."""
+        if kind in self.obligation_kinds or self.cites(rule):
+            return True
+        return kind is ObligationKind.NOTIFICATION_UNDELIVERED and any(
+            f":{reason}:" in ob_id for reason in self.reasons
+        )
+
+    def hides_deadline(self, kind: DeadlineKind, rule: str) -> bool:
+        return kind in self.deadline_kinds or self.cites(rule)
+
+    def hides_notification(self, reason: str, rule: str) -> bool:
+        return reason in self.reasons or self.cites(rule)
+
+    def hides_membership(self, record: Membership) -> bool:
+        """A membership given, or ended, by one of these rules, or one of these records."""
+        return (
+            self.cites(record.rule)
+            or self.cites(record.removed_rule)
+            or (record.role, record.rule) in self.member_records
+        )
+
+    def hides_entry(self, entry: TimelineEntry) -> bool:
+        """A timeline entry that reveals: an accepted event of one of these types (or whose
+        rules are all these), a timer of one of these deadlines, the delivery of one of these
+        notifications, an escalation of one of these obligations made moot (or made moot by one
+        of these events), one of these entries, or any entry of the service citing these
+        rules."""
+        what = entry.what
+        if what in {t.replace("_", " ") for t in self.event_types} or what in self.entries:
+            return True
+        if entry.event_id is not None:  # an accepted event: what it is decides (record_event)
+            return self.cites_only(entry.rule)
+        timers = {f"{k.value} {step}" for k in self.deadline_kinds for step in _TIMER_STEPS}
+        return (
+            self.cites(entry.rule)
+            or what in timers
+            or any(what.startswith(f"notification {reason} to ") for reason in self.reasons)
+            or any(what.startswith(f"{k.value} escalation moot: ") for k in self.obligation_kinds)
+            or any(
+                what.startswith(f"{k.value} escalation moot: {t.replace('_', ' ')} on ")
+                for k in ObligationKind
+                for t in self.event_types
+            )
+        )
 
 
-#: Field -> its traces elsewhere in the case. A role that may not read the field sees none of
-#: them. Special needs (K4) are health details: their flag and referral events, the referral
-#: obligation, its notification and the provider's membership all reveal one.
+#: The timeline entries of a deadline's timer: ``<kind> reminder sent``, ``<kind> deadline
+#: reached`` (pathway.domain.rules.deadlines.fire_due); a notification's delivery is
+#: ``notification <reason> to <recipient>: …`` (settle_notification); an escalation made moot by
+#: a late-recorded event is ``<obligation kind> escalation moot: <event type> on <day>, …``
+#: (pathway.domain.rules.core._Change._moot_if_recorded_late).
+_TIMER_STEPS: Final = ("reminder sent", "deadline reached")
+
+#: A person's facts change by ``facts_updated`` (and the child track follows them).
+_PERSON_FACTS: Final = Traces(event_types=frozenset({"facts_updated"}))
+#: C8 and the child track's end are the 15th and 18th birthdays: their timers are due on them.
+_BIRTHDAYS: Final = _PERSON_FACTS | Traces(
+    deadline_kinds=frozenset({DeadlineKind.TURNS_15, DeadlineKind.TURNS_18}),
+    notification_reasons=frozenset({"turned_15", "turned_18"}),
+)
+#: The K5 decision on further support (or what stands for it: a safe placement, enrolment in
+#: reintegration) closes the reflection decision and the follow-on placement, and ends the
+#: reflection period (pathway.domain.rules.assistance._decision_taken): their closing reveals it.
+_DECISION_CLOSES: Final = frozenset(
+    {ObligationKind.REFLECTION_DECISION, ObligationKind.FOLLOW_ON_PLACEMENT}
+)
+#: S3: safe accommodation of a third-country national hangs on both permits; a lapse opens an
+#: obligation, a timer and notifications that reveal the placement and the permit.
+_S3: Final = Traces(
+    rules=frozenset({"S3"}),
+    obligation_kinds=frozenset({ObligationKind.SAFE_ACCOMMODATION_PERMITS}),
+    deadline_kinds=frozenset({DeadlineKind.SAFE_ACCOMMODATION_PERMITS}),
+    notification_reasons=frozenset(
+        {"safe_accommodation_permit_lapsed", "safe_accommodation_permits_overdue"}
+    ),
+)
+#: S5: a third-country national in safe accommodation whose criminal proceedings concluded
+#: (pathway.domain.rules.safe_accommodation.after_proceedings): reveals both.
+_S5_AFTER_PROCEEDINGS: Final = Traces(
+    obligation_kinds=frozenset({ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS}),
+    deadline_kinds=frozenset({DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS}),
+    notification_reasons=frozenset(
+        {
+            "placed_after_proceedings",
+            "proceedings_concluded",
+            "accommodation_after_proceedings_overdue",
+        }
+    ),
+    member_records=frozenset({(MemberRole.ASSIGNED, "S5")}),
+)
+#: A linked case's opening (and its erasure) on the parent's timeline
+#: (pathway.domain.rules.accompanying): an accompanying child identified as a victim.
+_LINKED: Final = Traces(
+    event_types=frozenset({"accompanying_child_identified"}),
+    entries=frozenset(
+        {"linked case opened", "a linked case was erased: its ID is no longer kept in this case"}
+    ),
+)
+
+#: Field -> its traces elsewhere in the case (pathway.domain.rules: which event and which rule
+#: sets each field, and which obligations, deadlines, notifications and members follow). A role
+#: that may not read a field sees none of them, whoever caused them (:func:`minimised`), with one
+#: exception: its own work (an obligation it owns, a deadline it is reminded of, its own
+#: membership, an event it sent) stays in its view, unless the field is one of
+#: :data:`HIDDEN_FROM_OWNERS`. Every field of READ_MATRIX that a member role may not read and
+#: that shows outside itself has an entry; ``tests/test_minimisation.py`` derives them from the
+#: rules' effects, independently of this table.
 TRACES: Final[Mapping[str, Traces]] = MappingProxyType(
     {
+        # The person's facts (R6): corrections come by facts_updated; the birthdays are timers.
+        "person.birth_date": _BIRTHDAYS,
+        "person.age_estimate": _BIRTHDAYS,
+        "person.gender": _PERSON_FACTS,
+        "person.citizenships": _PERSON_FACTS,
+        "person.residence_status": _PERSON_FACTS,
+        "person.languages": _PERSON_FACTS,
+        "person.exploited_abroad": _PERSON_FACTS,
+        "person.unaccompanied": _PERSON_FACTS,
+        "person.holder_can_act": _PERSON_FACTS,
+        # R2: the NGO interview, the obligation it closes, and the lead (and the police told)
+        # under R2.
+        "ngo_interview_at": Traces(
+            rules=frozenset({"R2"}),
+            event_types=frozenset({"ngo_interview_held"}),
+            obligation_kinds=frozenset({ObligationKind.NGO_INTERVIEW}),
+        ),
+        # R3: the nine subjects, each an obligation closed by the information given, its
+        # deadline and escalation.
+        "rights_information": Traces(
+            rules=frozenset({"R3"}),
+            event_types=frozenset({"rights_information_given"}),
+            obligation_kinds=frozenset({ObligationKind.RIGHTS_INFORMATION}),
+            deadline_kinds=frozenset({DeadlineKind.RIGHTS_INFORMATION}),
+            notification_reasons=frozenset({"rights_information_escalation"}),
+        ),
+        # R4: the police interview, and the trusted person not offered at it.
+        "police_interview": Traces(
+            rules=frozenset({"R4"}),
+            event_types=frozenset({"police_information_gathering_started"}),
+            obligation_kinds=frozenset({ObligationKind.TRUSTED_PERSON}),
+            notification_reasons=frozenset({"trusted_person_not_offered"}),
+        ),
+        # K5: the reflection period, its timer and the decision due at its end.
+        "reflection_started_at": Traces(
+            rules=frozenset({"K5"}),
+            event_types=frozenset({"reflection_period_started"}),
+            obligation_kinds=frozenset({ObligationKind.REFLECTION_DECISION}),
+            deadline_kinds=frozenset({DeadlineKind.REFLECTION_PERIOD}),
+            notification_reasons=frozenset({"reflection_period_ended"}),
+        ),
+        # K1, K2: the crisis placement, its end or withdrawal, its 30 days, the follow-on
+        # placement, the provider and the co-financing ministry.
+        "crisis_accommodation": Traces(
+            rules=frozenset({"K1"}),
+            event_types=frozenset(
+                {"crisis_accommodation_placed", "crisis_accommodation_ended", "consent_withdrawn"}
+            ),
+            obligation_kinds=frozenset({ObligationKind.FOLLOW_ON_PLACEMENT}),
+            deadline_kinds=frozenset({DeadlineKind.CRISIS_ACCOMMODATION}),
+            notification_reasons=frozenset({"crisis_accommodation_escalation"}),
+        ),
+        # S1, S3, S5, K2: the safe placement, its end or withdrawal, its permits, what follows
+        # the proceedings, the provider and the co-financing ministry.
+        "safe_accommodation": Traces(
+            rules=frozenset({"S1", "S5"}),
+            event_types=frozenset(
+                {"safe_accommodation_placed", "safe_accommodation_ended", "consent_withdrawn"}
+            ),
+            obligation_kinds=_DECISION_CLOSES,
+        )
+        | _S3
+        | _S5_AFTER_PROCEEDINGS,
+        # S1: the offer of safe accommodation owed during crisis accommodation (opened by the
+        # placement), its timer, its escalation, and the offer made.
+        "safe_accommodation_offer": Traces(
+            event_types=frozenset({"safe_accommodation_offered"}),
+            obligation_kinds=frozenset({ObligationKind.SAFE_ACCOMMODATION_OFFER}),
+            deadline_kinds=frozenset({DeadlineKind.SAFE_ACCOMMODATION_OFFER}),
+            notification_reasons=frozenset({"safe_accommodation_offer_overdue", "escalation_moot"}),
+        ),
+        # K3, S2: the services of crisis and safe accommodation, recorded one by one.
+        "accommodation_services": Traces(
+            rules=frozenset({"K3", "S2"}),
+            event_types=frozenset({"accommodation_service_recorded"}),
+        ),
+        # K5: the decision, the obligations it closes (and their escalations made moot when it
+        # is recorded late), and the referral to Ključ it makes.
+        "further_support": Traces(
+            event_types=frozenset({"further_support_decided"}),
+            obligation_kinds=_DECISION_CLOSES,
+            notification_reasons=frozenset({"escalation_moot"}),
+            member_records=frozenset({(MemberRole.REFERRED, "S1"), (MemberRole.REFERRED, "I1")}),
+        ),
+        # K7 and S4 (and S3, which hangs safe accommodation on both): the permits, their
+        # timers, renewals and extensions, the residence authorities.
+        "permit_to_stay": Traces(
+            rules=frozenset({"K7"}),
+            event_types=frozenset({"permit_to_stay_granted", "permit_to_stay_extended"}),
+            obligation_kinds=frozenset({ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION}),
+            deadline_kinds=frozenset({DeadlineKind.PERMIT_TO_STAY}),
+            notification_reasons=frozenset({"permit_to_stay_expired"}),
+        )
+        | _S3,
+        "residence_permit": Traces(
+            rules=frozenset({"S4"}),
+            event_types=frozenset(
+                {"temporary_residence_permit_granted", "temporary_residence_permit_renewed"}
+            ),
+            obligation_kinds=frozenset({ObligationKind.RESIDENCE_PERMIT_RENEWAL}),
+            deadline_kinds=frozenset({DeadlineKind.TEMPORARY_RESIDENCE_PERMIT}),
+            notification_reasons=frozenset({"residence_permit_expired"}),
+        )
+        | _S3,
+        # K6, C7, C8: the proceedings, the authorised representative, the hearings, and what
+        # their conclusion opens for a third-country national in safe accommodation (S5).
+        "criminal_proceedings": Traces(
+            rules=frozenset({"K6", "C7"}),
+            event_types=frozenset(
+                {
+                    "criminal_proceedings_opened",
+                    "criminal_proceedings_concluded",
+                    "authorised_representative_appointed",
+                    "main_hearing_scheduled",
+                }
+            ),
+            obligation_kinds=frozenset({ObligationKind.AUTHORISED_REPRESENTATIVE}),
+            deadline_kinds=frozenset({DeadlineKind.AUTHORISED_REPRESENTATIVE}),
+            notification_reasons=frozenset(
+                {"authorised_representative_missing", "turned_15", "direct_questioning_barred"}
+            ),
+        )
+        | _S5_AFTER_PROCEEDINGS,
+        # R5: readiness to cooperate, recorded only.
+        "cooperation": Traces(
+            rules=frozenset({"R5"}), event_types=frozenset({"cooperation_recorded"})
+        ),
+        # C8 (K6): a main hearing, and the 15th birthday that lifts its bar.
+        "hearings": Traces(
+            rules=frozenset({"C8"}),
+            event_types=frozenset({"main_hearing_scheduled"}),
+            deadline_kinds=frozenset({DeadlineKind.TURNS_15}),
+            notification_reasons=frozenset({"turned_15", "direct_questioning_barred"}),
+        ),
+        # I1: enrolment, the services of the personal plan, the provider; it stands for the K5
+        # decision.
+        "reintegration": Traces(
+            rules=frozenset({"I1"}),
+            event_types=frozenset({"reintegration_enrolled", "reintegration_service_recorded"}),
+            obligation_kinds=_DECISION_CLOSES,
+        ),
+        # C1–C8: the child track, its obligations, timers, notifications and members (the
+        # social work centre, the guardian).
+        "child_protection": Traces(
+            rules=frozenset({"C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"}),
+            event_types=frozenset(
+                {
+                    "swc_interview_held",
+                    "child_accommodated_in_facility",
+                    "guardian_appointed",
+                    "family_contact_recorded",
+                    "authorised_representative_appointed",
+                }
+            ),
+            obligation_kinds=CHILD_OBLIGATIONS,
+            deadline_kinds=CHILD_DEADLINES,
+            notification_reasons=frozenset(
+                {
+                    "child_identified",
+                    "child_measure",
+                    "child_track_closed",
+                    "turned_15",
+                    "turned_18",
+                    "guardian_appointment_overdue",
+                    "family_contact_reminder",
+                    "swc_interview_overdue",
+                    "facility_accommodation_overdue",
+                    "authorised_representative_missing",
+                    "direct_questioning_barred",
+                }
+            ),
+        ),
+        # Children placed with the victim (K1, S1), and their own cases (R1).
+        "accompanying_children": _LINKED
+        | Traces(event_types=frozenset({"accompanying_child_recorded"})),
+        "linked_cases": _LINKED,
+        # Special needs (K4) are health details: their flag and referral events, the referral
+        # obligation, its notification and the provider's membership all reveal one.
         "special_needs": Traces(
             rules=frozenset({"K4"}),
             event_types=frozenset({"special_need_flagged", "special_need_referral_made"}),
@@ -338,7 +663,13 @@ TRACES: Final[Mapping[str, Traces]] = MappingProxyType(
     }
 )
 
+#: Fields whose traces are hidden even from a role's own work: health details never reach a role
+#: that may not read them, whatever a rule made it (K4: the domain refuses such a provider; a
+#: case recorded before that rule may still name one, review F2).
+HIDDEN_FROM_OWNERS: Final = frozenset({"special_needs"})
 
+
+@cache
 def _hidden(role: str) -> Traces:
     """The traces of every field ``role`` may not read."""
     hidden = Traces()
@@ -348,31 +679,97 @@ def _hidden(role: str) -> Traces:
     return hidden
 
 
+@cache
+def _hidden_from_owners(role: str) -> Traces:
+    """The traces hidden from ``role`` even in its own work (:data:`HIDDEN_FROM_OWNERS`)."""
+    hidden = Traces()
+    for field in HIDDEN_FROM_OWNERS:
+        if not may_read(role, field):
+            hidden |= TRACES[field]
+    return hidden
+
+
+def _reminded(deadline: Deadline, role: str, lead_ngo: Org) -> bool:
+    """Whether ``role`` is (or was) reminded of ``deadline``: it must act on it."""
+    return any(
+        role in {o.value for o in r.recipients} or (r.lead_ngo and role == lead_ngo.value)
+        for r in deadline.reminders
+    )
+
+
+class _EventEffects:
+    """The accepted events of ``state`` whose timeline entries ``traces`` hide, and what they
+    did: an obligation names the event that closed it; a membership record is stamped with the
+    time the event was decided and who sent it (``since``/``added_by``, ``removed_at``/
+    ``removed_by``), as the event's entry is (``recorded_at``, ``who``)."""
+
+    def __init__(self, state: CaseState, traces: Traces) -> None:
+        events = [e for e in state.timeline if e.event_id is not None and traces.hides_entry(e)]
+        self.ids = frozenset(e.event_id for e in events)
+        self.acts = frozenset((e.recorded_at, e.who) for e in events)
+
+    def closed(self, obligation: Obligation) -> bool:
+        return obligation.closed_by is not None and obligation.closed_by in self.ids
+
+    def changed(self, record: Membership) -> bool:
+        return (record.since, record.added_by) in self.acts or (
+            record.removed_at is not None and (record.removed_at, record.removed_by) in self.acts
+        )
+
+
 def minimised(state: CaseState, role: str) -> CaseState:
     """``state`` without any trace of the fields ``role`` may not read (:data:`TRACES`): no
-    timeline entry, obligation, pending notification, membership or idempotency record that
-    reveals one. The state itself is not changed; the fields are left to the read matrix.
+    timeline entry, obligation, deadline, pending notification, membership or idempotency record
+    that reveals one. The state itself is not changed; the fields are left to the read matrix.
+
+    A role keeps its own work, which tells it nothing it was not told (unless the field is one
+    of :data:`HIDDEN_FROM_OWNERS`): the obligations it owns, the deadlines it is reminded of,
+    its own membership records and the entries of the events it sent.
 
     The counts a case keeps (``notifications_sent``) are read by operators only, who read
     everything; the rest (obligations, the timeline) are counted by what is left."""
     hidden = _hidden(role)
-    if not hidden.rules and not hidden.event_types:
+    if hidden == Traces():
         return state
-    whats = {t.replace("_", " ") for t in hidden.event_types}
+    strict = _hidden_from_owners(role)
+    # What a hidden event did is hidden with it: the obligations it closed (``closed_by``), the
+    # memberships it gave or ended (stamped with its decision's time and its sender, as its
+    # timeline entry is).
+    hidden_by = _EventEffects(state, hidden)
+    strict_by = _EventEffects(state, strict)
+
+    def shown_entry(e: TimelineEntry) -> bool:
+        own = e.event_id is not None and e.organisation is not None and e.organisation == role
+        return not (strict.hides_entry(e) or (hidden.hides_entry(e) and not own))
+
+    def shown_obligation(o: Obligation) -> bool:
+        if strict.hides_obligation(o.kind, o.rule, o.id) or strict_by.closed(o):
+            return False
+        return o.owner == role or not (
+            hidden.hides_obligation(o.kind, o.rule, o.id) or hidden_by.closed(o)
+        )
+
+    def shown_deadline(d: Deadline) -> bool:
+        if strict.hides_deadline(d.kind, d.rule):
+            return False
+        return _reminded(d, role, state.lead_ngo) or not hidden.hides_deadline(d.kind, d.rule)
+
+    def shown_member(m: Membership) -> bool:
+        if strict.hides_membership(m) or strict_by.changed(m):
+            return False
+        return m.organisation == role or not (hidden.hides_membership(m) or hidden_by.changed(m))
+
     return state.model_copy(
         update={
-            "timeline": [
-                e for e in state.timeline if not (hidden.cites(e.rule) or e.what in whats)
-            ],
-            "obligations": [
-                o for o in state.obligations if not hidden.hides_obligation(o.kind, o.rule)
-            ],
+            "timeline": [e for e in state.timeline if shown_entry(e)],
+            "obligations": [o for o in state.obligations if shown_obligation(o)],
+            "deadlines": {k: d for k, d in state.deadlines.items() if shown_deadline(d)},
             "pending_notifications": [
                 n
                 for n in state.pending_notifications
-                if n.reason not in hidden.notification_reasons and not hidden.cites(n.rule)
+                if not hidden.hides_notification(n.reason, n.rule)
             ],
-            "membership": [m for m in state.membership if not hidden.cites(m.rule)],
+            "membership": [m for m in state.membership if shown_member(m)],
             "processed": {
                 k: p for k, p in state.processed.items() if p.event_type not in hidden.event_types
             },
@@ -550,13 +947,20 @@ def event_view(event: BaseEvent, role: str) -> dict[str, Any] | None:
     """``event`` as ``role`` may decode it (JSON-ready): the fields :data:`EVENT_FIELDS` maps to
     a timeline field it reads (or, for its own event, one of :data:`AUTHOR_READS`). None if it
     may read nothing of it: it reads no case, or the event is a trace of a field it may not
-    read (R6, :data:`TRACES`: a ``special_need_flagged`` event for the police)."""
+    read and another organisation sent it (R6, :data:`TRACES`: a ``crisis_accommodation_placed``
+    event for the police; a ``special_need_flagged`` event whoever sent it,
+    :data:`HIDDEN_FROM_OWNERS`)."""
     data = event.model_dump(mode="json")
     if role == OPERATOR:
         return data
-    if not may_read_cases(role) or event.type in _hidden(role).event_types:
+    if not may_read_cases(role):
         return None
     own = data.get("organisation") == role
+    # A trace of a field the role may not read, unless it sent the event (as in minimised).
+    if event.type in _hidden_from_owners(role).event_types or (
+        event.type in _hidden(role).event_types and not own
+    ):
+        return None
     view = {
         name: data[name]
         for name, path in EVENT_FIELDS.items()

@@ -51,12 +51,14 @@ NO_HEALTH = [role for role in ROLES if role != "analyst" and not may_read(role, 
 TOKENS = {role: new_token() for role in ROLES}
 
 
-def readers(*paths: str, author: str | None = None, trace_of: str | None = None) -> frozenset[str]:
+def readers(
+    *paths: str, author: str | None = None, trace_of: tuple[str, ...] = ()
+) -> frozenset[str]:
     """The roles that may read any of ``paths`` (and ``author``, who reads its own entry's
-    reason); with ``trace_of``, only those that may also read that field (R6)."""
+    reason); with ``trace_of``, only those that may also read every one of those fields (R6)."""
     roles = {r for r in ROLES if any(may_read(r, p) for p in paths) or r == author}
-    if trace_of is not None:
-        roles &= {r for r in ROLES if may_read(r, trace_of)}
+    for hidden in trace_of:
+        roles &= {r for r in ROLES if may_read(r, hidden)}
     return frozenset(roles)
 
 
@@ -92,13 +94,21 @@ class Case:
     canaries: Canaries
 
 
-def sender(canaries: Canaries, org: str, *, trace_of: str | None = None) -> dict[str, str]:
-    """The actor and reason of an event sent by ``org``, both canaries."""
+def sender(canaries: Canaries, org: str, *, trace_of: tuple[str, ...] = ()) -> dict[str, str]:
+    """The actor and reason of an event sent by ``org``, both canaries. ``trace_of``: the fields
+    the event is a trace of (R6, issue 11 item 5): only the roles that may read them see it, and
+    ``org``, which sent it (its own work; special needs are sent by care roles only)."""
     return {
         "organisation": org,
-        "actor": canaries.new("actor", readers("timeline.who", trace_of=trace_of)),
-        "reason": canaries.new("reason", readers("timeline.why", author=org, trace_of=trace_of)),
+        "actor": canaries.new("actor", readers("timeline.who", trace_of=trace_of) | {org}),
+        "reason": canaries.new(
+            "reason", readers("timeline.why", author=org, trace_of=trace_of) | {org}
+        ),
     }
+
+
+#: The person's facts: new facts (``facts_updated``) are a trace of each of them.
+PERSON = tuple(path for path in READ_MATRIX if path.startswith("person."))
 
 
 def canary_case() -> Case:
@@ -112,7 +122,7 @@ def canary_case() -> Case:
         "residence_status": "third_country_illegal",
         "languages": ["es"],
     }
-    k4 = "special_needs"
+    k4 = ("special_needs",)
     events = [
         event(
             "identified",
@@ -132,22 +142,31 @@ def canary_case() -> Case:
                     "source": canaries.new("age_source", readers("person.age_estimate")),
                 },
             },
-            **sender(canaries, "police"),
+            **sender(canaries, "police", trace_of=PERSON),
         ),
-        event("ngo_interview_held", T0 + days(1), language="es", **sender(canaries, "caritas")),
+        event(
+            "ngo_interview_held",
+            T0 + days(1),
+            language="es",
+            **sender(canaries, "caritas", trace_of=("ngo_interview_at",)),
+        ),
         event(
             "rights_information_given",
             T0 + days(1.1),
             subjects=ALL_SUBJECTS,
             language="es",
-            **sender(canaries, "caritas"),
+            **sender(canaries, "caritas", trace_of=("rights_information",)),
         ),
-        event("crisis_accommodation_placed", T0 + days(1.2), **sender(canaries, "caritas")),
+        event(
+            "crisis_accommodation_placed",
+            T0 + days(1.2),
+            **sender(canaries, "caritas", trace_of=("crisis_accommodation",)),
+        ),
         event(
             "special_need_flagged",
             T0 + days(1.3),
             need="pregnancy",
-            detail=canaries.new("need_detail", readers(k4)),
+            detail=canaries.new("need_detail", readers(*k4)),
             **sender(canaries, "caritas", trace_of=k4),
         ),
         event(
@@ -162,7 +181,7 @@ def canary_case() -> Case:
             # K7: the 3 months include the reflection period, which began at the placement.
             valid_from=(T0 + days(1.2)).date().isoformat(),
             basis="ex_officio",
-            **sender(canaries, "police"),
+            **sender(canaries, "police", trace_of=("permit_to_stay",)),
         ),
         event(
             "temporary_residence_permit_granted",
@@ -171,7 +190,7 @@ def canary_case() -> Case:
             valid_from=(T0 + days(3)).date().isoformat(),
             valid_until=(T0 + days(368)).date().isoformat(),
             permit_number=canaries.new("permit_number", readers("residence_permit")),
-            **sender(canaries, "migration_authority"),
+            **sender(canaries, "migration_authority", trace_of=("residence_permit",)),
         ),
     ]
     config = CaseConfig()

@@ -5,9 +5,10 @@ nothing hidden from it."""
 
 from __future__ import annotations
 
+from pathway.access.policy import case_view, listed_ids, summary_view
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.state import CaseState, Obligation, ObligationKind
-from pathway.gateway.routes.obligations import _obligations_in, listed_ids
+from pathway.gateway.routes.obligations import _obligations_in
 from tests.factories import T0, TCN_ILLEGAL, opened
 
 
@@ -93,8 +94,23 @@ class TestListing:
             obligation("ngo_interview", ObligationKind.NGO_INTERVIEW, "R2", Org.CARITAS),
             *SPECIAL[2:],
         ]
-        assert list(listed_ids(obligations).values()) == [
+        assert listed_ids([(o.id, o.kind.value) for o in obligations]) == [
             "ngo_interview",
             "notification_undelivered:1",
             "notification_undelivered:2",
         ]
+
+    def test_the_case_view_and_an_events_answer_show_the_same_ids(self) -> None:
+        """Review F2 beyond the listing: the case view and an event's answer show a member the
+        listed IDs, never another organisation's reminder key and count; the operator sees
+        the case's own IDs."""
+        state = with_obligations(*SPECIAL[2:])
+        for view in (
+            case_view(state, "police")["obligations"],
+            summary_view(state.summary(), "police")["open_obligations"],
+        ):
+            ids = [o["id"] for o in view if o["kind"] == "notification_undelivered"]
+            assert ids == ["notification_undelivered:1", "notification_undelivered:2"]
+            assert not [o["id"] for o in view if "case-test" in o["id"]]
+        operator_ids = {o["id"] for o in case_view(state, "operator")["obligations"]}
+        assert {o.id for o in SPECIAL[2:]} <= operator_ids

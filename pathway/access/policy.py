@@ -36,7 +36,7 @@ the same matrix, with :func:`minimised`), and anything it cannot filter field by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
@@ -84,6 +84,7 @@ __all__ = [
     "decide",
     "decoded_view",
     "event_view",
+    "listed_ids",
     "may_read",
     "may_read_cases",
     "may_send",
@@ -258,10 +259,43 @@ def _timeline_entries(entries: list[dict[str, Any]], role: str) -> list[dict[str
     return shown
 
 
+def listed_ids(ids_and_kinds: Sequence[tuple[str, str]]) -> list[str]:
+    """The IDs a member is shown for obligations given as ``(id, kind)``, in order (R6, issue
+    11, review F2).
+
+    A case's own obligation IDs may carry a suffix that counts or names other things (a special
+    need's number, the key of a reminder to another organisation, with its recipient and
+    count). Shown to a member, an obligation opened once per kind keeps its kind as its ID; one
+    of a kind opened several times is ``<kind>:<n>``, ``n`` counting only the obligations of
+    that kind in the sequence. Given every obligation of a case the role may see, closed ones
+    included (the case view, the obligations listing), ``n`` stays the same while one is open;
+    an event's answer numbers only the open obligations it shows. Operators see the case's own
+    IDs."""
+    counts: dict[str, int] = {}
+    shown = []
+    for obligation_id, kind in ids_and_kinds:
+        if obligation_id == kind:
+            shown.append(kind)
+        else:
+            counts[kind] = counts.get(kind, 0) + 1
+            shown.append(f"{kind}:{counts[kind]}")
+    return shown
+
+
+def _listed(obligations: list[dict[str, Any]], role: str) -> list[dict[str, Any]]:
+    """JSON obligations (``id``, ``kind``) with the IDs ``role`` is shown (:func:`listed_ids`)."""
+    if role == OPERATOR:
+        return obligations
+    ids = listed_ids([(o["id"], o["kind"]) for o in obligations])
+    return [{**o, "id": shown} for o, shown in zip(obligations, ids, strict=True)]
+
+
 def case_view(state: CaseState, role: str) -> dict[str, Any]:
-    """The case as ``role`` may see it (JSON-ready): only the fields the matrix grants, and no
-    trace elsewhere of a field it may not read (:func:`minimised`)."""
+    """The case as ``role`` may see it (JSON-ready): only the fields the matrix grants, no
+    trace elsewhere of a field it may not read (:func:`minimised`), and obligation IDs that
+    count nothing hidden (:func:`listed_ids`)."""
     data = minimised(state, role).model_dump(mode="json")
+    data["obligations"] = _listed(data["obligations"], role)
     view: dict[str, Any] = {}
     for name, value in data.items():
         if name == "person":
@@ -292,14 +326,18 @@ def summary_view(summary: CaseSummary, role: str) -> dict[str, Any]:
     hidden, strict = _hidden(role), _hidden_from_owners(role)
     if may_read(role, "obligations"):
         # As in minimised: an owner keeps its own obligation (HIDDEN_FROM_OWNERS aside).
-        view["open_obligations"] = [
-            o
-            for o, shown in zip(data["open_obligations"], summary.open_obligations, strict=True)
-            if not strict.hides_obligation(shown.kind, shown.rule, shown.id)
-            and (
-                shown.owner == role or not hidden.hides_obligation(shown.kind, shown.rule, shown.id)
-            )
-        ]
+        view["open_obligations"] = _listed(
+            [
+                o
+                for o, shown in zip(data["open_obligations"], summary.open_obligations, strict=True)
+                if not strict.hides_obligation(shown.kind, shown.rule, shown.id)
+                and (
+                    shown.owner == role
+                    or not hidden.hides_obligation(shown.kind, shown.rule, shown.id)
+                )
+            ],
+            role,
+        )
     if may_read(role, "deadlines"):
         # A summary does not say who is reminded of a deadline: one that reveals a field the
         # role may not read is left out for every such role (fail closed).

@@ -3,7 +3,6 @@ across the running cases that the ``PathwayObligationOwners`` search attribute f
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
 import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Final
 
@@ -12,10 +11,10 @@ from pydantic import BaseModel, Field
 
 from pathway import search_attributes
 from pathway.access.credentials import Principal
-from pathway.access.policy import Action, case_allows, may_read, minimised
+from pathway.access.policy import Action, case_allows, listed_ids, may_read, minimised
 from pathway.clients.cases import UnknownCase, case_state
 from pathway.domain.organisations import Organisation
-from pathway.domain.state import CaseState, DeadlineKind, Obligation, ObligationKind
+from pathway.domain.state import CaseState, DeadlineKind, ObligationKind
 from pathway.gateway.context import GatewayContext
 from pathway.gateway.dependencies import Caller, Gateway, temporal
 from pathway.gateway.openapi import CASE_ERRORS
@@ -27,7 +26,6 @@ __all__ = [
     "ObligationsAnswer",
     "OwnObligation",
     "RemindedDeadline",
-    "listed_ids",
     "router",
 ]
 
@@ -159,28 +157,6 @@ async def _in_case(
     return _obligations_in(state, org)
 
 
-def listed_ids(obligations: Sequence[Obligation]) -> dict[int, str]:
-    """The IDs a listing shows for ``obligations`` (those of a case one role may see, in the
-    order they were opened, closed ones included), keyed by ``id()`` of each.
-
-    A case's own obligation IDs may carry a suffix that counts or names other things (a special
-    need's number, the key of a reminder to another organisation). Listed, an obligation opened
-    once per kind keeps its kind as its ID; one of a kind opened several times is
-    ``<kind>:<n>``, ``n`` counting only the obligations of that kind the role may see. The
-    obligations of a case are never removed, so ``n`` stays the same while one is open (R6,
-    issue 11, review F2)."""
-    counts: dict[str, int] = {}
-    ids: dict[int, str] = {}
-    for o in obligations:
-        kind = o.kind.value
-        if o.id == kind:
-            ids[id(o)] = kind
-        else:
-            counts[kind] = counts.get(kind, 0) + 1
-            ids[id(o)] = f"{kind}:{counts[kind]}"
-    return ids
-
-
 def _obligations_in(state: CaseState, org: Organisation) -> CaseObligations | None:
     """``org``'s obligations and reminded deadlines in the case, if the policy lets it list
     the case's obligations (it is a member, and its role reads obligations): only those the
@@ -190,7 +166,7 @@ def _obligations_in(state: CaseState, org: Organisation) -> CaseObligations | No
     if not case_allows(state, org.value, Action.LIST_OBLIGATIONS):
         return None
     seen = minimised(state, org.value).obligations
-    ids = listed_ids(seen)
+    ids = dict(zip(map(id, seen), listed_ids([(o.id, o.kind.value) for o in seen]), strict=True))
     obligations = [
         OwnObligation(
             id=ids[id(o)],

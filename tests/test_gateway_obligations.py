@@ -112,5 +112,8 @@ class TestListing:
             ids = [o["id"] for o in view if o["kind"] == "notification_undelivered"]
             assert ids == ["notification_undelivered:1", "notification_undelivered:2"]
             assert not [o["id"] for o in view if "case-test" in o["id"]]
+        # R3's subjects are codes of a fixed list: shown as they are.
+        rights = [o["id"] for o in case_view(state, "police")["obligations"]]
+        assert "rights_information:a_institutions" in rights
         operator_ids = {o["id"] for o in case_view(state, "operator")["obligations"]}
         assert {o.id for o in SPECIAL[2:]} <= operator_ids

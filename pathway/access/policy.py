@@ -45,7 +45,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from pathway.access.credentials import OPERATOR
-from pathway.domain.events import EVENT_TYPES, BaseEvent, RecordEvent
+from pathway.domain.events import EVENT_TYPES, BaseEvent, RecordEvent, RightsSubject
 from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.core import Rejection
@@ -259,13 +259,21 @@ def _timeline_entries(entries: list[dict[str, Any]], role: str) -> list[dict[str
     return shown
 
 
+#: Obligation IDs whose suffix is a code of a fixed list, which tells nothing of anything else:
+#: the subjects of rights information (R3), shown as they are.
+_CODED_IDS: Final = frozenset(
+    f"{ObligationKind.RIGHTS_INFORMATION.value}:{subject.value}" for subject in RightsSubject
+)
+
+
 def listed_ids(ids_and_kinds: Sequence[tuple[str, str]]) -> list[str]:
     """The IDs a member is shown for obligations given as ``(id, kind)``, in order (R6, issue
     11, review F2).
 
     A case's own obligation IDs may carry a suffix that counts or names other things (a special
     need's number, the key of a reminder to another organisation, with its recipient and
-    count). Shown to a member, an obligation opened once per kind keeps its kind as its ID; one
+    count). Shown to a member, an obligation opened once per kind keeps its kind as its ID, and
+    one whose suffix is a fixed code (a rights information subject, R3) keeps its ID; any other
     of a kind opened several times is ``<kind>:<n>``, ``n`` counting only the obligations of
     that kind in the sequence. Given every obligation of a case the role may see, closed ones
     included (the case view, the obligations listing), ``n`` stays the same while one is open;
@@ -274,8 +282,8 @@ def listed_ids(ids_and_kinds: Sequence[tuple[str, str]]) -> list[str]:
     counts: dict[str, int] = {}
     shown = []
     for obligation_id, kind in ids_and_kinds:
-        if obligation_id == kind:
-            shown.append(kind)
+        if obligation_id == kind or obligation_id in _CODED_IDS:
+            shown.append(obligation_id)
         else:
             counts[kind] = counts.get(kind, 0) + 1
             shown.append(f"{kind}:{counts[kind]}")

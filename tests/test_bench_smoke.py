@@ -46,7 +46,8 @@ def run_smoke(out: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.timeout(RUN_SECONDS + 120)
 def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     """The smoke run exits 0, prints the table and writes every figure, for every mode, with
-    positive Pathway and bare values and a positive ratio, and the machine's load."""
+    positive Pathway and bare values and a positive ratio (RSS: a finite one), and the
+    machine's load."""
     out = tmp_path / "smoke.json"
     done = run_smoke(out)
     assert done.returncode == 0, done.stdout[-4000:]
@@ -61,7 +62,11 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
         row = rows[key]
         for value in (row["pathway"], row["bare"], row["ratio"]):
             assert isinstance(value, float | int), (key, row)
-            assert math.isfinite(value) and value > 0, (key, row)
+            assert math.isfinite(value), (key, row)
+            # At 60 cases the bare worker's RSS can shrink while it grows by a few MB of
+            # cached cases (the allocator gives back more than that): measured, not signed.
+            if key[0] != "rss_kib_per_cached_case":
+                assert value > 0, (key, row)
         assert report["ratios"][f"{key[0]}/{key[1]}"] == row["ratio"]
 
     meta = report["meta"]

@@ -30,6 +30,16 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
+#: ``mutation`` (``scripts/mutation.sh``): ``ci`` exactly, but mutmut runs the same tests again
+#: in one process (once to learn which tests reach which function, then once per mutant), on
+#: new instances of their classes, which Hypothesis's ``differing_executors`` check refuses.
+#: With no example database and derandomised generation there is nothing for it to protect.
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("ci"),
+    suppress_health_check=[HealthCheck.differing_executors],
+)
+
 
 def load_profile() -> None:
     """``$PATHWAY_HYPOTHESIS_PROFILE`` (default ``ci``); pytest's ``--hypothesis-profile``

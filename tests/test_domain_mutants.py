@@ -1,0 +1,395 @@
+"""Tests that kill mutants of the domain core (issue 13; docs/mutation.md).
+
+``scripts/mutation.sh`` changes pathway/domain/ one small edit at a time and runs the pure
+domain tests against each change; these tests pin down behaviours it showed no other test
+noticed changing. Each names the rule it keeps and asserts what the rule requires, never a
+value copied from a run.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from pathway.domain.calendar import (
+    LJUBLJANA,
+    Counting,
+    add_working_days,
+    days_before,
+    end_of_day,
+    is_working_day,
+    last_day,
+    local_date,
+    months_end,
+    next_working_day,
+    period_end,
+)
+from pathway.domain.plausible import ERROR_TYPE, RULE_INPUT, Implausible, not_blank, refuse
+from pathway.domain.rules import Accepted, decide, fire_due, settle_notification
+from pathway.domain.state import CaseState, DeliveryOutcome, ObligationKind
+from tests.factories import ALL_SUBJECTS, CASE_ID, EU_ADULT, T0, accept, days, event, reject
+from tests.test_law_residence import fired, in_safe_accommodation, placed_in_crisis
+
+#: A time zone far from Ljubljana's, for the machine the service runs on.
+ELSEWHERE = "America/New_York"
+
+
+@pytest.fixture
+def host_elsewhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone (``TZ``) is New York's for the test, then as before."""
+    monkeypatch.setenv("TZ", ELSEWHERE)
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _is_utc(instant: datetime) -> bool:
+    return instant.utcoffset() == timedelta(0) and instant.tzname() == "UTC"
+
+
+class TestLegalTimeIgnoresTheHostsZone:
+    """TIME: legal days are days in Ljubljana, and instants are kept in UTC, whatever time zone
+    the machine running the service is set to."""
+
+    @pytest.mark.usefixtures("host_elsewhere")
+    def test_the_last_day_of_a_deadline_is_its_day_in_ljubljana(self) -> None:
+        """TIME: ``last_day`` reads the deadline's instant in Ljubljana: 00:30 there is still
+        that day (New York is on the day before), and 24:00 there leaves that day whole."""
+        just_after_midnight = datetime(2026, 11, 20, 0, 30, tzinfo=LJUBLJANA)
+        assert last_day(just_after_midnight.astimezone(UTC)) == date(2026, 11, 20)
+        assert last_day(end_of_day(date(2026, 11, 19)).astimezone(UTC)) == date(2026, 11, 19)
+
+    @pytest.mark.usefixtures("host_elsewhere")
+    def test_an_elapsed_period_ends_at_an_instant_in_utc(self) -> None:
+        """TIME: a period in hours (R3's 24 hours) runs by elapsed time and its end is an
+        instant in UTC, not in the machine's zone."""
+        start = datetime(2026, 3, 28, 22, 15, tzinfo=LJUBLJANA)
+        end = period_end(start, timedelta(hours=24), Counting.ELAPSED)
+        assert end - start == timedelta(hours=24)  # across the spring change: 23:15 there
+        assert _is_utc(end)
+
+    @pytest.mark.usefixtures("host_elsewhere")
+    def test_reminders_are_instants_in_utc(self) -> None:
+        """TIME: a reminder before a deadline, by whole days or by hours, is an instant in UTC
+        (an instant in Ljubljana's autumn hour would compare unequal to other zones')."""
+        due = end_of_day(date(2026, 11, 19))
+        assert _is_utc(days_before(due, timedelta(days=5)))
+        assert _is_utc(days_before(due, timedelta(hours=6)))
+
+
+class TestRemindersByHours:
+    """TIME: a reminder lead with hours is elapsed time before the deadline."""
+
+    def test_a_lead_in_hours_comes_that_much_earlier(self) -> None:
+        """TIME: ``days_before`` with a lead of 6 hours is 6 hours of elapsed time before the
+        deadline: earlier, never later, across the autumn change too."""
+        for due in (end_of_day(date(2026, 11, 19)), datetime(2026, 10, 25, 3, tzinfo=LJUBLJANA)):
+            for lead in (timedelta(hours=6), timedelta(days=1, hours=1)):
+                before = days_before(due, lead)
+                assert before < due
+                assert due - before == lead
+
+
+class TestWorkingDayEnds:
+    """TIME: ZUP Article 101: a last day that is not a working day moves to the next working
+    day; periods in working days count only working days."""
+
+    def test_the_next_working_day_is_the_first_on_or_after_the_day(self) -> None:
+        """TIME: for every day of 2026 (weekends, Easter, 25–26 December and 1–2 January
+        included), ``next_working_day`` is a working day and no working day lies before it."""
+        day = date(2026, 1, 1)
+        while day.year == 2026:
+            found = next_working_day(day)
+            assert found >= day
+            assert is_working_day(found)
+            assert not any(
+                is_working_day(day + timedelta(days=n)) for n in range((found - day).days)
+            )
+            day += timedelta(days=1)
+
+    def test_a_month_period_ending_on_a_weekend_moves_to_monday(self) -> None:
+        """TIME: with ``next_working``, a period of months whose last day is a Saturday ends
+        at 24:00 of the Monday after it; without, at 24:00 of the Saturday."""
+        start = datetime(2026, 8, 28, 10, tzinfo=LJUBLJANA)  # 28 November 2026 is a Saturday
+        assert last_day(months_end(start, 3)) == date(2026, 11, 28)
+        assert last_day(months_end(start, 3, next_working=True)) == date(2026, 11, 30)
+        on_a_working_day = datetime(2026, 8, 27, 10, tzinfo=LJUBLJANA)
+        assert months_end(on_a_working_day, 3, next_working=True) == months_end(on_a_working_day, 3)
+
+    def test_a_negative_number_of_working_days_is_refused_saying_so(self) -> None:
+        """TIME: a period of working days cannot be negative; the refusal says what is wrong."""
+        with pytest.raises(ValueError, match="cannot be negative"):
+            add_working_days(date(2026, 11, 19), -1)
+
+    def test_a_period_of_days_with_hours_left_over_is_refused_naming_it(self) -> None:
+        """TIME: a period counted in calendar or working days must be whole days; the refusal
+        names the period."""
+        for counting in (Counting.CALENDAR_DAYS, Counting.WORKING_DAYS):
+            with pytest.raises(ValueError, match=r"not a whole number of days: 1 day, 12:00:00"):
+                period_end(datetime(2026, 11, 19, tzinfo=UTC), timedelta(hours=36), counting)
+
+    def test_local_date_is_the_day_in_ljubljana(self) -> None:
+        """TIME: 23:30 UTC on 19 November is 00:30 on 20 November in Ljubljana."""
+        assert local_date(datetime(2026, 11, 19, 23, 30, tzinfo=UTC)) == date(2026, 11, 20)
+
+
+# ---------------------------------------------------------------------------------------------
+# S5: safe accommodation of a third-country national after the proceedings
+# ---------------------------------------------------------------------------------------------
+
+CONCLUDED = datetime.fromisoformat("2026-04-30T10:00:00+02:00")
+#: 30 days after 30 April: the end of 30 May, Ljubljana time.
+NEXT_STEP_DUE = datetime.fromisoformat("2026-05-31T00:00:00+02:00")
+
+
+def only_the_next_step_open() -> CaseState:
+    """A third-country national in safe accommodation with every other duty done (rights
+    information given, the permit to stay extended) when the proceedings conclude: the next
+    step after safe accommodation (S5) is the one open obligation."""
+    state = in_safe_accommodation()
+    informed = event(
+        "rights_information_given", T0 + days(31), subjects=ALL_SUBJECTS, language="es"
+    )
+    state = accept(state, informed)
+    state = accept(state, event("permit_to_stay_extended", T0 + days(32), months=3))
+    state = accept(state, event("criminal_proceedings_concluded", CONCLUDED))
+    kinds = [o.kind for o in state.open_obligations]
+    assert kinds == [ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS]
+    return state
+
+
+class TestS5NextStepAfterProceedings:
+    """S5: “for the victims from third countries it may last until the conclusion of the
+    criminal proceedings”: the provider agrees the next step by a date."""
+
+    def test_the_date_is_escalated_when_the_next_step_is_the_only_open_duty(self) -> None:
+        """S5: at the date, the overdue next step is escalated to Ključ and the interior
+        ministry, citing S5, also when no other obligation of the case is open (the reminders
+        before it were delivered)."""
+        state, _ = fire_due(only_the_next_step_open(), NEXT_STEP_DUE - timedelta(days=1))
+        for sent in list(state.pending_notifications):
+            outcome = DeliveryOutcome(
+                idempotency_key=sent.idempotency_key, recipient=sent.recipient, channel="outbox"
+            )
+            settle_notification(state, sent, sent.issued_at, outcome)
+        kinds = [o.kind for o in state.open_obligations]
+        assert kinds == [ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS]
+        _, effects = fire_due(state, NEXT_STEP_DUE)
+        overdue = [
+            n
+            for n in effects.notifications
+            if n.reason == "accommodation_after_proceedings_overdue"
+        ]
+        assert {n.recipient.value for n in overdue} == {"kljuc", "interior_ministry"}
+        assert all(n.rule == "S5" and "(S5)" in n.action for n in overdue)
+
+    def test_ending_the_placement_settles_the_next_step_by_that_event(self) -> None:
+        """S5, S3: safe accommodation ended: the next step after the proceedings hangs on it no
+        more; its obligation is closed by the ending event, and nothing escalates at the date."""
+        ended = event("safe_accommodation_ended", NEXT_STEP_DUE - timedelta(days=10))
+        state = accept(only_the_next_step_open(), ended)
+        (settled,) = [
+            o for o in state.obligations if o.kind is ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS
+        ]
+        assert settled.closed_by == ended.event_id
+        _, sent = fired(state, NEXT_STEP_DUE)
+        assert not any(reason == "accommodation_after_proceedings_overdue" for _, reason, _ in sent)
+
+    def test_no_escalation_once_the_placement_ended(self) -> None:
+        """S5 is about a victim in safe accommodation: a case recorded between the two patches
+        (residence rules, not yet the assistance rules) keeps the next step open when consent
+        to safe accommodation is withdrawn; at the date nothing escalates, as nobody is placed
+        any more."""
+        state = accept(in_safe_accommodation(), event("criminal_proceedings_concluded", CONCLUDED))
+        state = state.model_copy(update={"seed_assistance_rules": False})
+        withdrawn = event(
+            "consent_withdrawn", CONCLUDED + timedelta(days=3), placement="safe_accommodation"
+        )
+        state = accept(state, withdrawn)
+        kinds = [o.kind for o in state.open_obligations]
+        assert ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS in kinds
+        _, sent = fired(state, NEXT_STEP_DUE)
+        assert not any(reason == "accommodation_after_proceedings_overdue" for _, reason, _ in sent)
+
+    def test_the_conclusion_tells_three_the_date_and_reminds_two(self) -> None:
+        """S5: the conclusion tells Ključ, the interior ministry (co-financer) and the migration
+        authority, each notice citing S5 and carrying the date the next step is due; the
+        reminder before that date goes to Ključ and the ministry only."""
+        state = in_safe_accommodation()
+        concluded = event("criminal_proceedings_concluded", CONCLUDED)
+        decision = decide(state, concluded, CONCLUDED, case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        (obligation,) = [
+            o
+            for o in decision.state.open_obligations
+            if o.kind is ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS
+        ]
+        assert obligation.due_at == NEXT_STEP_DUE
+        told = {
+            n.recipient.value: n
+            for n in decision.effects.notifications
+            if n.reason == "proceedings_concluded"
+        }
+        assert set(told) == {"kljuc", "interior_ministry", "migration_authority"}
+        assert all(n.rule == "S5" and n.due_at == obligation.due_at for n in told.values())
+        _, sent = fired(decision.state, NEXT_STEP_DUE - timedelta(days=1))
+        reminded = {
+            r for r, reason, _ in sent if reason == "accommodation_after_proceedings_reminder"
+        }
+        assert reminded == {"kljuc", "interior_ministry"}
+
+
+class TestS1Placement:
+    """S1: “During crisis accommodation, victims are offered long-term assistance and safe
+    accommodation”; one placement at a time."""
+
+    def test_a_second_placement_or_offer_while_placed_is_refused_saying_why(self) -> None:
+        """S1: a victim in safe accommodation is neither placed there again nor offered it:
+        both are refused naming S1 and the type, and the reason says they are already there."""
+        state = in_safe_accommodation()
+        for again in (
+            event("safe_accommodation_placed", T0 + days(35)),
+            event("safe_accommodation_offered", T0 + days(35), answer="accepted"),
+        ):
+            rejection = reject(state, again)
+            assert (rejection.rule, rejection.field) == ("S1", "type")
+            assert "already in safe accommodation" in rejection.reason
+
+    def test_the_placement_ends_crisis_accommodation_as_a_move_and_settles_the_decision(
+        self,
+    ) -> None:
+        """S1, K5: placed in safe accommodation after crisis accommodation's 30 days, the
+        crisis placement ends as a move (not as an end or an exit), and the reflection decision
+        and the follow-on placement, both overdue, are settled by the placement event."""
+        state, _ = fire_due(placed_in_crisis(EU_ADULT), T0 + days(40))
+        placed = event("safe_accommodation_placed", T0 + days(41))
+        state = accept(state, placed, T0 + days(41))
+        crisis = state.crisis_accommodation
+        assert crisis is not None and not crisis.active
+        assert crisis.end_reason == "moved to safe accommodation"
+        settled = {
+            o.kind: o.closed_by
+            for o in state.obligations
+            if o.kind in (ObligationKind.REFLECTION_DECISION, ObligationKind.FOLLOW_ON_PLACEMENT)
+        }
+        assert settled == {
+            ObligationKind.REFLECTION_DECISION: placed.event_id,
+            ObligationKind.FOLLOW_ON_PLACEMENT: placed.event_id,
+        }
+
+    def test_placed_after_the_proceedings_the_notice_names_their_conclusion(self) -> None:
+        """S5: a third-country national placed after the proceedings concluded: the notice says
+        so and on which day they concluded."""
+        state = in_safe_accommodation()
+        state = accept(state, event("safe_accommodation_ended", T0 + days(35)))
+        state = accept(state, event("criminal_proceedings_concluded", CONCLUDED))
+        again = event("safe_accommodation_placed", CONCLUDED + timedelta(days=2))
+        decision = decide(state, again, again.occurred_at, case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        (notice, *_) = [
+            n for n in decision.effects.notifications if n.reason == "placed_after_proceedings"
+        ]
+        assert str(local_date(CONCLUDED)) in notice.action
+
+    def test_an_offer_settles_the_duty_to_make_it_by_that_event(self) -> None:
+        """S1: the offer of safe accommodation, whatever the answer (R5: a refusal is the
+        victim's choice), settles the obligation to make it; closed by the offer event."""
+        offered = event("safe_accommodation_offered", T0 + days(5), answer="refused")
+        state = accept(placed_in_crisis(EU_ADULT), offered)
+        (duty,) = [
+            o for o in state.obligations if o.kind is ObligationKind.SAFE_ACCOMMODATION_OFFER
+        ]
+        assert duty.closed_by == offered.event_id
+
+
+class TestS5EndOfSafeAccommodation:
+    """S5: “Accommodation within the programme is voluntary”: it ends when it is recorded
+    ended, and only a placement that runs can end."""
+
+    def test_an_end_is_recorded_as_an_end(self) -> None:
+        """S5: the placement is no longer active and its record says it ended (not that
+        consent was withdrawn or the victim left)."""
+        state = accept(in_safe_accommodation(), event("safe_accommodation_ended", T0 + days(40)))
+        placed = state.safe_accommodation
+        assert placed is not None and not placed.active
+        assert placed.end_reason == "ended"
+
+    def test_no_placement_no_end(self) -> None:
+        """S5: ending safe accommodation nobody is in is refused, naming S5 and the type, and
+        saying so."""
+        state = accept(in_safe_accommodation(), event("safe_accommodation_ended", T0 + days(40)))
+        rejection = reject(state, event("safe_accommodation_ended", T0 + days(41)))
+        assert (rejection.rule, rejection.field) == ("S5", "type")
+        assert "not in safe accommodation" in rejection.reason
+
+    def test_an_end_before_the_placement_began_is_refused(self) -> None:
+        """S5: an end dated before the placement began (1 April) is refused, naming S5 and
+        ``occurred_at``; nothing changes."""
+        rejection = reject(
+            in_safe_accommodation(), event("safe_accommodation_ended", T0 + days(29))
+        )
+        assert (rejection.rule, rejection.field) == ("S5", "occurred_at")
+
+
+# ---------------------------------------------------------------------------------------------
+# INPUT: text that must say something
+# ---------------------------------------------------------------------------------------------
+
+
+class TestNotBlank:
+    """INPUT: ``not_blank(rule, what)`` refuses text with nothing visible in it, naming the rule
+    and what the text is; the JSON Schema asks for a visible character. (The events' own
+    fields get theirs when their modules are imported, before mutmut switches a mutant on; a
+    type built here exercises the same code while the test runs.)"""
+
+    def test_blank_text_is_refused_naming_the_rule_and_what_it_is(self) -> None:
+        """INPUT: spaces and a zero-width space are blank; the refusal is an ``implausible``
+        error that names the rule and the text; visible text passes unchanged."""
+        adapter = TypeAdapter(Annotated[str, not_blank(RULE_INPUT, "the reason")])
+        assert adapter.validate_python(" x ") == " x "
+        with pytest.raises(ValidationError) as refused:
+            adapter.validate_python(" \u200b ")
+        (error,) = refused.value.errors()
+        assert error["type"] == ERROR_TYPE
+        assert error["msg"].startswith(f"{RULE_INPUT}: ")
+        assert "the reason cannot be blank" in error["msg"]
+
+    def test_the_schema_asks_for_a_visible_character(self) -> None:
+        """INPUT: the JSON Schema of such text is a string whose ``pattern`` matches visible
+        text and not whitespace, so senders and generators know."""
+        schema = TypeAdapter(Annotated[str, not_blank(RULE_INPUT, "a reason")]).json_schema()
+        assert schema["type"] == "string"
+        assert re.search(schema["pattern"], " x ")
+        assert not re.search(schema["pattern"], " \t\n")
+
+
+class TestRefuse:
+    """INPUT: an event that cannot be true on its own is refused with every problem at its own
+    field, naming the rule and keeping the value at fault."""
+
+    def test_nothing_wrong_nothing_raised(self) -> None:
+        """INPUT: no problems, no error."""
+        refuse("Identified", [])
+
+    def test_each_problem_is_an_error_at_its_field_with_its_value(self) -> None:
+        """INPUT: the error is titled by the event, and each problem lands at its field's path
+        with its rule and the value at fault, so the gateway and the CLI can name both."""
+        problems = [
+            Implausible(("person", "birth_date"), RULE_INPUT, "born after the event", "2030-01-02"),
+            Implausible(("occurred_at",), "R1", "before the case", "1999-12-31"),
+        ]
+        with pytest.raises(ValidationError) as refused:
+            refuse("Identified", problems)
+        assert refused.value.title == "Identified"
+        errors = refused.value.errors()
+        assert [(e["loc"], e["input"], e["type"]) for e in errors] == [
+            (p.loc, p.value, ERROR_TYPE) for p in problems
+        ]
+        assert [e["msg"] for e in errors] == [f"{p.rule}: {p.reason}" for p in problems]

@@ -4,6 +4,7 @@ sending an event grants nothing, exits come from the lead NGO, and a non-member 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Literal
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import SerializationContext
 
 from pathway.access.credentials import OPERATOR
 from pathway.access.policy import NOT_A_MEMBER_FIELD
@@ -19,6 +21,7 @@ from pathway.domain.events import RecordEvent, parse_event
 from pathway.domain.membership import MemberRole, MembershipChange
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.state import CaseState, Phase
+from pathway.privacy.codec import CaseCodec
 from pathway.privacy.erasure import erase_case
 from tests import test_gateway
 from tests.gateway_kit import assert_problem, bearer, gateway, http
@@ -343,3 +346,35 @@ class TestTheCaseChecksTheSender:
             service, case_id, "caritas", event("cooperation_recorded", "caritas", "car-plain")
         )
         assert sealed.status_code == 200, sealed.text
+
+    async def test_a_payload_sealed_for_another_case_is_refused(
+        self, service: Service, deployment: Deployment
+    ) -> None:
+        """Review of issue 11: a payload copied, sealed, from one case's history and handed to
+        another case (with the ``temporal`` CLI, say) is refused there: the update is rejected
+        and records nothing. The same payload in its own case is an ordinary event."""
+        own = await open_case(service, "gw-m-sealed-own")
+        other = await open_case(service, "gw-m-sealed-other")
+
+        class SealedFor(CaseCodec):
+            """Seals every payload under ``own``'s key, whichever workflow it goes to."""
+
+            def with_context(self, context: SerializationContext) -> SealedFor:
+                return self
+
+        config = service.client.service_client.config
+        copier = await Client.connect(
+            config.target_host,
+            namespace=service.client.namespace,
+            data_converter=dataclasses.replace(
+                pydantic_data_converter, payload_codec=SealedFor(deployment.store, own)
+            ),
+        )
+        request = RecordEvent(
+            event=parse_event(event("cooperation_recorded", "caritas", "car-copied"))
+        )
+        with pytest.raises(WorkflowUpdateFailedError):
+            await copier.get_workflow_handle(other).execute_update("record_event", request)
+        assert "car-copied" not in (await service.state(other)).processed
+        await copier.get_workflow_handle(own).execute_update("record_event", request)
+        assert "car-copied" in (await service.state(own)).processed

@@ -33,6 +33,7 @@ from temporalio.converter import (
     WithSerializationContext,
 )
 
+from pathway.domain.ids import CASE_ID_PREFIX
 from pathway.privacy.keys import (
     NONCE_BYTES,
     DataKey,
@@ -41,6 +42,7 @@ from pathway.privacy.keys import (
     TamperedPayload,
     UnknownKey,
     case_of,
+    scope_of,
 )
 
 log = structlog.stdlib.get_logger("pathway.codec")
@@ -170,10 +172,24 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
         log.warning("plain payload refused", scope=self.scope)
         return Payload(metadata={"encoding": REFUSED_PLAINTEXT})
 
+    def _sealed_for_another_case(self, key_id: bytes) -> bool:
+        """In a case's context, a payload sealed under another case's key: a copy taken from
+        that case's history, handed to this one (review of issue 11)."""
+        if not self.refuse_plaintext or not self.scope.startswith(CASE_ID_PREFIX):
+            return False
+        try:
+            return case_of(scope_of(key_id.decode())) != case_of(self.scope)
+        except (UnknownKey, UnicodeDecodeError):
+            return True
+
     async def _decode_one(self, payload: Payload) -> Payload:
         key_id = payload.metadata.get(META_KEY_ID, b"")
         if payload.metadata.get(META_CIPHER) != CIPHER or not key_id:
             raise TamperedPayload("encrypted payload without a valid key ID or cipher")
+        if self._sealed_for_another_case(key_id):
+            # Refused as a plain payload is: an update carrying it is rejected, records nothing.
+            log.warning("payload sealed for another case refused", scope=self.scope)
+            return Payload(metadata={"encoding": REFUSED_PLAINTEXT})
         key = await asyncio.to_thread(self.store.data_key_by_id, key_id.decode())
         data = payload.data
         try:

@@ -106,6 +106,10 @@ class TestMembers:
         state = await b.state(case_id)
         assert not reads(state, "kljuc")
         assert state.timeline[-1].what == "member removed: kljuc as referred"
+        # Each change the CLI sends has its own ID (a copy sent again is refused, MEMBERS).
+        ids = [e.event_id for e in state.timeline if (e.what or "").startswith("member ")]
+        assert len(ids) == len(set(ids)) == 2
+        assert all(i is not None and i.startswith("membership-change:") for i in ids)
 
     async def test_refusals_change_nothing(
         self, served: tuple[Bench, str], monkeypatch: pytest.MonkeyPatch

@@ -427,6 +427,25 @@ class TestOperatorUpdate:
     """The decision behind the workflow's ``change_membership`` update (validator and handler
     run it alike)."""
 
+    def test_a_change_made_once_is_not_made_again(self) -> None:
+        """MEMBERS (review of issue 11): a change carries its own ID; the same change again
+        (a copy from the case's history, sent after the operator removed the member) is
+        refused and changes nothing, while a new change with another ID is made."""
+        add = change("add", Org.KLJUC, MemberRole.REFERRED).model_copy(update={"change_id": "c-1"})
+        remove = change("remove", Org.KLJUC, MemberRole.REFERRED).model_copy(
+            update={"change_id": "c-2"}
+        )
+        added = decide_membership(opened(), add, NOW)
+        assert isinstance(added, CaseState)
+        removed = decide_membership(added, remove, NOW)
+        assert isinstance(removed, CaseState) and not removed.roles_of(Org.KLJUC)
+        again = decide_membership(removed, add, NOW)
+        assert isinstance(again, Rejection)
+        assert (again.rule, again.field) == ("MEMBERS", "change_id")
+        anew = add.model_copy(update={"change_id": "c-3"})
+        readded = decide_membership(removed, anew, NOW)
+        assert isinstance(readded, CaseState) and readded.roles_of(Org.KLJUC)
+
     def test_the_change_is_recorded_with_its_reason_in_the_timeline(self) -> None:
         """MEMBERS: an accepted change is a membership record and a timeline entry saying who,
         what and why; pure: the state passed in is unchanged."""

@@ -145,6 +145,7 @@ async def _member(args: argparse.Namespace, out: TextIO) -> int:
             role=args.role,
             why=args.why,
             by=principal.name,
+            change_id=str(uuid.uuid4()),
         )
     except ValidationError as err:
         raise _bad_change(err) from err
@@ -368,7 +369,8 @@ def add_commands(sub: Commands) -> None:
         "--run",
         default=None,
         type=_run_id,
-        help="the run ID (a UUID, as `pathway case episodes` names closed runs)",
+        help="the run ID (a UUID; `pathway case episodes --json` names each closed episode's "
+        "last run as closed_run)",
     )
     history.set_defaults(handler=_history)
 

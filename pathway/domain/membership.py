@@ -132,6 +132,14 @@ class MembershipChange(BaseModel):
     role: MemberRole
     why: str = Field(max_length=500, description="The reason; no personal data.")
     by: str = Field(min_length=1, max_length=100, description="The operator's name.")
+    change_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Unique per change (the CLI gives each a UUID): the same change again is "
+        "refused (MEMBERS, change_id), so a copy of a change taken from the case's history and "
+        "sent again undoes nothing the operator did since.",
+    )
 
 
 class MembershipRefused(Exception):

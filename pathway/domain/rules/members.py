@@ -29,6 +29,10 @@ def decide_membership(
         return Rejection(RULE_CASE, "case_id", "the case has not been opened")
     if state.phase is Phase.CLOSED:
         return Rejection(RULE_CASE, "case_id", "the case is closed")
+    if change.change_id is not None:
+        done_as = _change_entry_id(change.change_id)
+        if any(e.event_id == done_as for e in state.timeline):
+            return Rejection(membership.RULE_MEMBERS, "change_id", "this change was made already")
     change_of = membership.add_member if change.action == "add" else membership.remove_member
     try:
         new = change_of(
@@ -44,5 +48,11 @@ def decide_membership(
         what=f"member {done}: {change.organisation.value} as {change.role.value}",
         why=change.why,
         rule=membership.RULE_MEMBERS,
+        event_id=None if change.change_id is None else _change_entry_id(change.change_id),
     )
     return new.model_copy(update={"timeline": [*new.timeline, entry]})
+
+
+def _change_entry_id(change_id: str) -> str:
+    """The ``event_id`` of the timeline entry that records the change ``change_id``."""
+    return f"membership-change:{change_id}"

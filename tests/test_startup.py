@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -129,6 +130,20 @@ class DevProcesses:
         self.started.append(dev)
         return dev
 
+    def start_serving(self, var: Path) -> Dev:
+        """:meth:`start` on free ports, polled until it serves. A port chosen free may be taken
+        by another process before `pathway dev` binds it (the suite runs in parallel): that
+        start, which ends at once with one line saying so, is made again on other ports."""
+        for _ in range(3):
+            dev = self.start(var)
+            wait_until(functools.partial(serving_or_ended, dev), READY_WITHIN, "up")
+            if dev.proc.poll() is None:
+                return dev
+            if "is already in use: stop what listens there" not in dev.stderr:
+                break
+        wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)  # fails, saying why
+        return dev
+
     def stop_all(self) -> None:
         for dev in self.started:
             if dev.proc.poll() is None:
@@ -195,6 +210,10 @@ def wait_until(ready: Callable[[], bool], within: float, what: str, dev: Dev | N
         if time.monotonic() > deadline:
             pytest.fail(f"not {what} within {within:g} s")
         time.sleep(0.2)
+
+
+def serving_or_ended(dev: Dev) -> bool:
+    return dev.proc.poll() is not None or serving(dev)
 
 
 def serving(dev: Dev) -> bool:
@@ -275,8 +294,7 @@ class TestRunning:
         """A second `pathway dev` on a state directory in use exits 2 with one line naming the
         directory and the first one's pid; the first goes on and stops cleanly."""
         var = tmp_path / "var"
-        first = devs.start(var)
-        wait_until(lambda: serving(first), READY_WITHIN, "serving", first)
+        first = devs.start_serving(var)
 
         # Other ports: the state directory alone must be enough to refuse it.
         second = devs.start(var)
@@ -298,8 +316,7 @@ class TestRunning:
         """The Temporal dev server killed under a running `pathway dev`: it stops everything
         and exits non-zero within the bound, with one line naming the server's log."""
         var = tmp_path / "var"
-        dev = devs.start(var)
-        wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
+        dev = devs.start_serving(var)
         servers = [
             pid
             for pid in _marked(devs.mark)
@@ -337,8 +354,7 @@ class TestSupervision:
         """SIGKILL of `pathway dev` (no handler runs): its Temporal server dies with it, and a
         new `pathway dev` on the same state directory and ports starts and serves."""
         var = tmp_path / "var"
-        dev = devs.start(var)
-        wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
+        dev = devs.start_serving(var)
         (server,) = temporal_servers(devs)
         assert (var / PID_FILE).read_text().strip() == str(server)
 
@@ -359,8 +375,7 @@ class TestSupervision:
         older `pathway dev`, or one whose parent-death signal was lost): the next `pathway dev`
         stops it, says so once, and starts its own on the same ports."""
         var = tmp_path / "var"
-        dev = devs.start(var)
-        wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
+        dev = devs.start_serving(var)
         (server,) = temporal_servers(devs)
         # A stand-in for an orphan, which nothing owns: a process that sleeps with the server's
         # arguments on its command line (and the test's mark in its environment).
@@ -522,8 +537,7 @@ class TestFilesAtRest:
         database with its WAL and SHM, the key store with its, master keys, credentials, ID
         pepper, outbox, token file); the token is only in its file."""
         var = tmp_path / "var"
-        dev = devs.start(var)
-        wait_until(lambda: serving(dev), READY_WITHIN, "serving", dev)
+        dev = devs.start_serving(var)
         token = _token(dev)
         assert hash_token(token) in (var / "credentials.toml").read_text()
 

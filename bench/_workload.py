@@ -30,7 +30,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from bench._bare import BareCaseWorkflow, BarePlan
 from bench._worker import BARE_NOTIFY_PREFIX, BARE_NOTIFY_QUEUES, BARE_QUEUE
 from pathway.clients import cases
-from pathway.domain.events import Identified, parse_event
+from pathway.domain.events import Identified, RightsSubject, parse_event
 
 #: Events per case (issue 14: eight updates).
 UPDATES: Final = 8
@@ -43,17 +43,7 @@ CHILD: Final[dict[str, Any]] = {
     "birth_date": "2012-03-01",
     "unaccompanied": True,
 }
-SUBJECTS: Final = [
-    "a_institutions",
-    "b_assistance_types",
-    "c_reporting_the_crime",
-    "d_procedures_and_role",
-    "e_protection",
-    "f_legal_counselling_and_aid",
-    "g_compensation",
-    "h_other_member_state_resident",
-    "i_cost_reimbursement",
-]
+SUBJECTS: Final = [subject.value for subject in RightsSubject]  # R3 (a)-(i)
 
 
 def pathway_event(subject: str, k: int, opened: datetime) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pathway.domain.events import CaseEvent, parse_event
+from pathway.domain.events import CaseEvent, RightsSubject, parse_event
 from pathway.domain.rules import Accepted, decide, fire_due, settle_notification
 from pathway.domain.state import CaseState, DeliveryOutcome
 
@@ -37,17 +37,7 @@ PERSON: dict[str, Any] = {
     "languages": ["de"],
     "birth_date": "1995-04-01",
 }
-SUBJECTS = [
-    "a_institutions",
-    "b_assistance_types",
-    "c_reporting_the_crime",
-    "d_procedures_and_role",
-    "e_protection",
-    "f_legal_counselling_and_aid",
-    "g_compensation",
-    "h_other_member_state_resident",
-    "i_cost_reimbursement",
-]
+SUBJECTS = [subject.value for subject in RightsSubject]  # R3 (a)-(i)
 
 
 def event(n: int, at: datetime, type_: str, organisation: str, **fields: Any) -> CaseEvent:

@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pathway.domain.events import CaseEvent, parse_event
+from pathway.domain.events import CaseEvent, RightsSubject, parse_event
 from pathway.domain.rules import Accepted, Rejection, decide
 from pathway.domain.state import CaseState
 
@@ -102,17 +102,7 @@ def event(type_: str, at: datetime = T0, **fields: Any) -> CaseEvent:
     return parse_event(data)
 
 
-ALL_SUBJECTS = [
-    "a_institutions",
-    "b_assistance_types",
-    "c_reporting_the_crime",
-    "d_procedures_and_role",
-    "e_protection",
-    "f_legal_counselling_and_aid",
-    "g_compensation",
-    "h_other_member_state_resident",
-    "i_cost_reimbursement",
-]
+ALL_SUBJECTS = [subject.value for subject in RightsSubject]  # R3 (a)-(i)
 
 
 def accept(state: CaseState | None, ev: CaseEvent, now: datetime | None = None) -> CaseState:

@@ -12,6 +12,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import KeyStore, MasterKeyRing, SqliteKeyStore
+from pathway.privacy.sealing import EpisodeSealingPayloadConverter
 from pathway.settings import var_dir
 
 DEFAULT_TARGET = "127.0.0.1:7233"
@@ -26,11 +27,15 @@ def default_keystore(directory: Path | None = None) -> SqliteKeyStore:
 
 
 def data_converter(store: KeyStore | None = None) -> DataConverter:
-    """The SDK's pydantic converter with every payload encrypted under its case's key, and
+    """The SDK's pydantic converter with every payload encrypted under its case's key (a case
+    run's under its own episode's: :mod:`pathway.privacy.sealing`), and
     failures (messages and stack traces) encoded into payloads too, so they are encrypted.
     A payload that arrives unencrypted is refused (:class:`CaseCodec` ``refuse_plaintext``)."""
     return dataclasses.replace(
         pydantic_data_converter,
+        # Stamps each payload a case run makes with its episode, whose key the codec seals it
+        # under (issues 11 and 12).
+        payload_converter_class=EpisodeSealingPayloadConverter,
         payload_codec=CaseCodec(
             store if store is not None else default_keystore(), refuse_plaintext=True
         ),

@@ -14,6 +14,7 @@ from pathway.domain.events import Identified
 from pathway.domain.state import DeadlineKind, DeadlineView
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
+from pathway.workflows.case import CaseInput
 from tests.factories import EU_ADULT, event
 from tests.harness import bench
 from tests.keys import TEST_KEYS
@@ -64,6 +65,13 @@ class TestContinueAsNew:
                 first.events[-1].event_type
                 == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
             )
+
+            # The episode the client opened is carried over: the new run seals under its key.
+            started = (await handle.fetch_history()).events[0]
+            (start_input,) = await b.client.data_converter.decode(
+                started.workflow_execution_started_event_attributes.input.payloads, [CaseInput]
+            )
+            assert isinstance(start_input, CaseInput) and start_input.episode == 1
 
             state = await b.state(case_id)
             events = [t for t in state.timeline if t.event_id]

@@ -9,8 +9,12 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.history.v1 import History
+from temporalio.api.query.v1 import WorkflowQuery
+from temporalio.api.workflowservice.v1 import QueryWorkflowRequest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
@@ -25,9 +29,17 @@ from pathway.domain.ids import case_id_for
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation
 from pathway.domain.statistics import YearlyReport, yearly_report
+from pathway.privacy.codec import META_KEY_ID
 from pathway.privacy.erasure import erase_case, erase_expired
 from pathway.privacy.history import decode_history
-from pathway.privacy.keys import CaseErased, MasterKeyRing, SqliteKeyStore, create_master_key
+from pathway.privacy.keys import (
+    CaseErased,
+    MasterKeyRing,
+    SqliteKeyStore,
+    create_master_key,
+    scope_of,
+)
+from pathway.privacy.sealing import META_EPISODE
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
 from tests.factories import EU_ADULT, event
@@ -298,3 +310,66 @@ class TestEpisodeMembership:
             assert MemberRole.REFERRED in await member_roles_in_case(
                 b.client, f"{case_id}/e2", "kljuc"
             )
+
+
+async def raw_state_answer(client: Client, case_id: str, run_id: str) -> Payload:
+    """The state query's answer from run ``run_id`` as Temporal carries it: sealed, undecoded."""
+    response = await client.workflow_service.query_workflow(
+        QueryWorkflowRequest(
+            namespace=client.namespace,
+            execution=WorkflowExecution(workflow_id=case_id, run_id=run_id),
+            query=WorkflowQuery(query_type="state"),
+        )
+    )
+    (answer,) = response.query_result.payloads
+    return answer
+
+
+class TestEachRunSealsUnderItsEpisode:
+    """Review findings 3 and 4 of issue 11: a query answer of a case run is sealed under its own
+    episode's key (pathway/privacy/sealing.py), never under the case's current one."""
+
+    async def test_an_earlier_episodes_closed_run_answers_under_its_own_key(
+        self, deployment: Deployment
+    ) -> None:
+        """A query on the first episode's closed run, asked after the second opened, comes back
+        sealed under the first episode's key: Ključ, a member of the second episode only, may
+        not decode it; the second episode's run answers under the second's key."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = await identify(b, "ep-sealed")
+            first_run = await close(b, case_id)
+            assert await identify(b, "ep-sealed") == case_id
+            await change_membership(b.client, case_id, kljuc_referral("add", "Ticket 13"))
+            second_run = (await current_run(b.client, case_id)) or pytest.fail("no run")
+
+            old = await raw_state_answer(b.client, case_id, first_run)
+            new = await raw_state_answer(b.client, case_id, second_run.run_id)
+            assert old.metadata[META_KEY_ID] == f"{case_id}/dk1".encode()
+            assert new.metadata[META_KEY_ID] == f"{case_id}/e2/dk1".encode()
+            codec = b.client.data_converter.payload_codec
+            assert codec is not None
+            (inner,) = await codec.decode([old])
+            assert META_EPISODE not in inner.metadata  # the stamp stays in the worker
+
+            access = RoleCaseAccess(partial(member_roles_in_case, b.client), deployment.store)
+            kljuc = Principal(organisation=Organisation.KLJUC.value, name="k")
+            assert await access.grant(kljuc, scope_of(old.metadata[META_KEY_ID].decode())) is (
+                Grant.NONE
+            )
+
+    async def test_an_erased_run_answers_nothing(self, deployment: Deployment) -> None:
+        """Erased while a worker still holds the run in its cache, then the person identified
+        again: a query on the erased run fails (its key is destroyed); it is not answered
+        under the new episode's key."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = await identify(b, "ep-erased-query")
+            old_run = (await b.client.get_workflow_handle(case_id).describe()).run_id
+            await erase_case(b.client, deployment.store, case_id, by="dpo", why="request")
+            assert await identify(b, "ep-erased-query") == case_id
+
+            with pytest.raises(RPCError):
+                await raw_state_answer(b.client, case_id, old_run)
+            current = await current_run(b.client, case_id)
+            assert current is not None and current.running
+            answer = await raw_state_answer(b.client, case_id, current.run_id)
+            assert answer.metadata[META_KEY_ID] == f"{case_id}/e2/dk1".encode()

@@ -190,13 +190,15 @@ async def open_case(
     """
     case_id = case_id_for(event.subject_ref, pepper)
     store = _key_store(client)
+    episode = None
     if store is not None:
-        await _open_episode_if_needed(client, store, case_id, event, config)
+        episode = await _open_episode_if_needed(client, store, case_id, event, config)
     start = WithStartWorkflowOperation(
         VictimCaseWorkflow.run,
         # A fresh secret for every start: only the run that the identification opens keeps it
-        # (a repeat joins the running case, whose state has its own).
-        CaseInput(config=config or CaseConfig(), link_secret=new_link_secret()),
+        # (a repeat joins the running case, whose state has its own). The run is the episode's:
+        # its payloads are sealed under that episode's key (pathway.privacy.sealing).
+        CaseInput(config=config or CaseConfig(), link_secret=new_link_secret(), episode=episode),
         id=case_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -242,26 +244,28 @@ async def _open_episode_if_needed(
     case_id: str,
     event: Identified,
     config: CaseConfig | None,
-) -> None:
+) -> int:
     """Before an identification: if the person has no running case, check it by the rules
-    (:class:`EventRejected` if refused) and open the next episode (issue 12)."""
+    (:class:`EventRejected` if refused) and open the next episode (issue 12). Returns the
+    episode the identification belongs to: the running one's, or the one opened."""
     episodes = await asyncio.to_thread(store.episodes, case_id)
     latest = episodes[-1] if episodes else None
     run = None
     if latest is not None and not latest.erased:
         run = await current_run(client, case_id)
         if run is not None and run.running:
-            return  # joins the running case: its workflow decides
+            return latest.number  # joins the running case: its workflow decides
     decision = decide(None, event, datetime.now(UTC), case_id=case_id, config=config)
     if isinstance(decision, Rejection):
         raise EventRejected(decision.rule, decision.field, decision.reason)
-    await asyncio.to_thread(
+    opened = await asyncio.to_thread(
         store.open_episode,
         case_id,
         after=0 if latest is None else latest.number,
         closed_at=None if run is None else run.close_time,
         closed_run=None if run is None else run.run_id,
     )
+    return opened.number
 
 
 def _key_store(client: Client) -> KeyStore | None:

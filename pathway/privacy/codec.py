@@ -1,12 +1,14 @@
 """The payload codec: AES-256-GCM under the case's own data key.
 
 Temporal tells the codec which workflow a payload belongs to (its serialization context); the
-workflow ID is the case ID, and the case's current episode (issue 12) has the key, so each
-case's inputs, results, update arguments, query answers,
+workflow ID is the case ID, so each case's inputs, results, update arguments, query answers,
 activity arguments and failures are sealed under that case's key, and destroying the key erases
-them all. The key ID travels in the payload metadata, so decoding needs no context (the codec
-server decodes what the web UI sends it). A payload that fails authentication, or names a key
-that does not exist, fails closed with a clear error; nothing is ever returned unverified.
+them all. Of a case's episodes (issue 12), each has its own key: a payload a case run made is
+sealed under its own run's episode's key (the episode it stamps, :mod:`pathway.privacy.sealing`),
+anything else under the current episode's. The key ID travels in the payload metadata, so
+decoding needs no context (the codec server decodes what the web UI sends it). A payload that
+fails authentication, or names a key that does not exist, fails closed with a clear error;
+nothing is ever returned unverified.
 
 A case's data key is made when something is first encoded for it: the identification that
 opens it (update-with-start), or the start of a linked case. Inside :func:`existing_keys_only`
@@ -42,8 +44,11 @@ from pathway.privacy.keys import (
     TamperedPayload,
     UnknownKey,
     case_of,
+    episode_scope,
+    key_id_for,
     scope_of,
 )
+from pathway.privacy.sealing import META_EPISODE, stamped_episode
 
 log = structlog.stdlib.get_logger("pathway.codec")
 
@@ -141,26 +146,54 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
         return CaseCodec(self.store, self.scope)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        # SQLite may wait on another process's lock: keep it off the event loop.
-        if _MAKE_KEYS.get():
-            key = await asyncio.to_thread(self.store.data_key, self.scope)
-        else:
-            key = await asyncio.to_thread(_existing_key, self.store, self.scope)
-        aead = AESGCM(key.material)
-        key_id = key.key_id.encode()
         sealed = []
-        for payload in payloads:
-            # A fresh random 96-bit nonce per payload: with one key per case the number of
-            # messages per key stays far below the 2^32 that NIST SP 800-38D allows.
-            nonce = os.urandom(NONCE_BYTES)
-            data = nonce + aead.encrypt(nonce, payload.SerializeToString(), _aad(key_id))
-            sealed.append(
-                Payload(
-                    metadata={"encoding": ENCODING, META_KEY_ID: key_id, META_CIPHER: CIPHER},
-                    data=data,
-                )
-            )
+        keys: dict[int | None, DataKey] = {}
+        for stamped in payloads:
+            episode = self._episode_of(stamped)
+            payload = stamped
+            if META_EPISODE in stamped.metadata:
+                payload = Payload()  # the stamp never leaves the worker, not even sealed
+                payload.CopyFrom(stamped)
+                del payload.metadata[META_EPISODE]
+            if episode not in keys:
+                keys[episode] = await self._key(episode)
+            sealed.append(self._seal(keys[episode], payload))
         return sealed
+
+    def _episode_of(self, payload: Payload) -> int | None:
+        """The episode whose key seals ``payload``: the one its workflow stamped on it
+        (:mod:`pathway.privacy.sealing`), in a case's context only; None for the case's current
+        episode."""
+        if not self.scope.startswith(CASE_ID_PREFIX) or case_of(self.scope) != self.scope:
+            return None
+        return stamped_episode(payload)
+
+    async def _key(self, episode: int | None) -> DataKey:
+        """The data key to seal under: episode ``episode`` of this case (raises
+        :class:`~pathway.privacy.keys.CaseErased` when it was erased, ``UnknownKey`` when it
+        was never opened), or the scope's current one (made on first use unless inside
+        :func:`existing_keys_only`)."""
+        # SQLite may wait on another process's lock: keep it off the event loop.
+        if episode is not None:
+            key_id = key_id_for(episode_scope(self.scope, episode))
+            return await asyncio.to_thread(self.store.data_key_by_id, key_id)
+        if _MAKE_KEYS.get():
+            return await asyncio.to_thread(self.store.data_key, self.scope)
+        return await asyncio.to_thread(_existing_key, self.store, self.scope)
+
+    @staticmethod
+    def _seal(key: DataKey, payload: Payload) -> Payload:
+        key_id = key.key_id.encode()
+        # A fresh random 96-bit nonce per payload: with one key per case the number of
+        # messages per key stays far below the 2^32 that NIST SP 800-38D allows.
+        nonce = os.urandom(NONCE_BYTES)
+        data = nonce + AESGCM(key.material).encrypt(
+            nonce, payload.SerializeToString(), _aad(key_id)
+        )
+        return Payload(
+            metadata={"encoding": ENCODING, META_KEY_ID: key_id, META_CIPHER: CIPHER},
+            data=data,
+        )
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [await self._decode_one(p) if is_encrypted(p) else self._plain(p) for p in payloads]

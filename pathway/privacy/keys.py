@@ -12,8 +12,9 @@
   closed or was erased; R1 always holds). Each episode has its own data key, its own retention
   clock (from its own closure) and its own erasure. Episode 1's key scope is the case ID itself
   (key ID ``<case>/dk1``, as before episodes existed, so stored histories still decode); episode
-  ``N`` > 1 has the scope ``<case>/e<N>`` (key ID ``<case>/e<N>/dk1``). Payloads are sealed
-  under the case's *current* (newest) episode's key and decoded by the key ID they carry.
+  ``N`` > 1 has the scope ``<case>/e<N>`` (key ID ``<case>/e<N>/dk1``). A case run's payloads
+  are sealed under its own episode's key (:mod:`pathway.privacy.sealing`), anything else for
+  the case under its *current* (newest) episode's, and decoded by the key ID they carry.
 - The :class:`SqliteKeyStore` keeps wrapped data keys in one SQLite file (``var/keys.db``),
   shared by every process of a deployment, with ``secure_delete`` so a destroyed key's bytes are
   overwritten in the file rather than left in a free page.

@@ -37,7 +37,7 @@ import contextlib
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
@@ -83,6 +83,13 @@ class CaseInput(BaseModel):
     the cases it opens derive from it (:func:`pathway.domain.ids.linked_case_id`). It is never
     made inside the workflow: a workflow's randomness is seeded from its run ID, which is no
     secret. Inputs recorded before it existed have none (their children keep the old IDs).
+
+    ``episode`` is the episode of the case this run belongs to (issue 12), from 1: set by the
+    client that opened the episode, carried over continue-as-new. The run's payloads are sealed
+    under that episode's key (:mod:`pathway.privacy.sealing`), query answers on a closed run
+    included, so a later episode's members never read an earlier one and an erased episode
+    answers nothing. None (a linked case's first run, inputs recorded before it existed): the
+    case's current episode.
     """
 
     config: CaseConfig = CaseConfig()
@@ -90,6 +97,7 @@ class CaseInput(BaseModel):
     identified: Identified | None = None
     linked_case_id: str | None = None
     link_secret: str | None = None
+    episode: int | None = Field(default=None, ge=1)
 
 
 class LinkedCaseStart(BaseModel):
@@ -134,6 +142,7 @@ class VictimCaseWorkflow:
         self._config = start.config
         self._state: CaseState | None = start.state
         self._link_secret = start.link_secret
+        self._episode = start.episode
         # Histories recorded before legal time (issue 13) replay with the due instants they
         # had: periods added as elapsed time. A run started since counts days in Ljubljana,
         # also for an older case at its next run (its deadlines already set keep their dates).
@@ -189,7 +198,9 @@ class VictimCaseWorkflow:
                 and workflow.all_handlers_finished()
             ):
                 workflow.logger.info("continuing as new", extra={"case_id": case_id})
-                workflow.continue_as_new(CaseInput(config=self._config, state=state))
+                workflow.continue_as_new(
+                    CaseInput(config=self._config, state=state, episode=self._episode)
+                )
             await self._sleep_until_next_deadline(state)
             self._fire_due()
 
@@ -319,6 +330,12 @@ class VictimCaseWorkflow:
             "linked case forgotten", extra={"case_id": workflow.info().workflow_id}
         )
         return True
+
+    @property
+    def sealing_episode(self) -> int | None:
+        """The episode this run's payloads are sealed under (:mod:`pathway.privacy.sealing`);
+        None: the case's current one."""
+        return self._episode
 
     # -- query ---------------------------------------------------------------------------------
     @workflow.query

@@ -4,6 +4,7 @@ episodes, re-identification, rejected identifications, and the retention sweep r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -13,7 +14,9 @@ from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.history.v1 import History
 from temporalio.api.query.v1 import WorkflowQuery
 from temporalio.api.workflowservice.v1 import QueryWorkflowRequest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import SerializationContext
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,12 +27,12 @@ from pathway.clients.cases import EventRejected, change_membership, current_run
 from pathway.codec_server import Grant, RoleCaseAccess
 from pathway.dev import member_roles_in_case
 from pathway.domain.calendar import LJUBLJANA
-from pathway.domain.events import Identified
+from pathway.domain.events import Identified, RecordEvent
 from pathway.domain.ids import case_id_for
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation
 from pathway.domain.statistics import YearlyReport, yearly_report
-from pathway.privacy.codec import META_KEY_ID
+from pathway.privacy.codec import META_KEY_ID, CaseCodec
 from pathway.privacy.erasure import erase_case, erase_expired
 from pathway.privacy.history import decode_history
 from pathway.privacy.keys import (
@@ -373,3 +376,47 @@ class TestEachRunSealsUnderItsEpisode:
             assert current is not None and current.running
             answer = await raw_state_answer(b.client, case_id, current.run_id)
             assert answer.metadata[META_KEY_ID] == f"{case_id}/e2/dk1".encode()
+
+    async def test_an_earlier_episodes_payload_is_refused_by_a_later_run(
+        self, deployment: Deployment
+    ) -> None:
+        """Review finding 1 of issue 11: an update sealed under the first episode's key (a copy
+        from its history, handed over with the ``temporal`` CLI, say) is rejected by the second
+        episode's run and records nothing; sealed under the second's, the same event is
+        recorded."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = await identify(b, "ep-copied")
+            await close(b, case_id)
+            assert await identify(b, "ep-copied") == case_id
+
+            class SealedFor(CaseCodec):
+                """Seals every payload under one episode's key, whatever the context."""
+
+                def with_context(self, context: SerializationContext) -> SealedFor:
+                    return self
+
+            async def sealed_for(episode: str) -> Client:
+                config = b.client.service_client.config
+                return await Client.connect(
+                    config.target_host,
+                    namespace=b.client.namespace,
+                    data_converter=dataclasses.replace(
+                        pydantic_data_converter,
+                        payload_codec=SealedFor(deployment.store, episode),
+                    ),
+                )
+
+            coop = event(
+                "cooperation_recorded",
+                await b.now(),
+                event_id="ep-copied-coop",
+                willing_to_cooperate=True,
+            )
+            request = RecordEvent(event=coop)
+            earlier = await sealed_for(f"{case_id}/e1")
+            with pytest.raises(WorkflowUpdateFailedError):
+                await earlier.get_workflow_handle(case_id).execute_update("record_event", request)
+            assert "ep-copied-coop" not in (await b.state(case_id)).processed
+            current = await sealed_for(f"{case_id}/e2")
+            await current.get_workflow_handle(case_id).execute_update("record_event", request)
+            assert "ep-copied-coop" in (await b.state(case_id)).processed

@@ -96,3 +96,20 @@ class TestTheCodec:
         assert sealed.metadata[META_KEY_ID] == f"{SERVICE_SCOPE}/dk1".encode()
         (opened,) = await service.decode([sealed])
         assert META_EPISODE not in opened.metadata
+
+    async def test_what_it_opens_for_a_case_names_the_episode_that_sealed_it(
+        self, store: SqliteKeyStore
+    ) -> None:
+        """The service's codec (refusing plain payloads) names the episode on what it opens,
+        so a case run can refuse another episode's payload; a lenient one (histories read as
+        data, the codec server) adds nothing."""
+        two_episodes(store)
+        service = CaseCodec(store, refuse_plaintext=True).with_context(
+            WorkflowSerializationContext(namespace="default", workflow_id=CASE)
+        )
+        sealed = await service.encode([stamped(b"1"), stamped(b"2")])
+        assert [stamped_episode(p) for p in await service.decode(sealed)] == [1, 2]
+        assert [META_EPISODE in p.metadata for p in await service.lenient().decode(sealed)] == [
+            False,
+            False,
+        ]

@@ -44,6 +44,7 @@ from pathway.privacy.keys import (
     TamperedPayload,
     UnknownKey,
     case_of,
+    episode_number,
     episode_scope,
     key_id_for,
     scope_of,
@@ -160,13 +161,15 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
             sealed.append(self._seal(keys[episode], payload))
         return sealed
 
+    def _in_case(self) -> bool:
+        """Whether this codec works for a case (its context is a case's workflow)."""
+        return self.scope.startswith(CASE_ID_PREFIX) and case_of(self.scope) == self.scope
+
     def _episode_of(self, payload: Payload) -> int | None:
         """The episode whose key seals ``payload``: the one its workflow stamped on it
         (:mod:`pathway.privacy.sealing`), in a case's context only; None for the case's current
         episode."""
-        if not self.scope.startswith(CASE_ID_PREFIX) or case_of(self.scope) != self.scope:
-            return None
-        return stamped_episode(payload)
+        return stamped_episode(payload) if self._in_case() else None
 
     async def _key(self, episode: int | None) -> DataKey:
         """The data key to seal under: episode ``episode`` of this case (raises
@@ -233,4 +236,9 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
             raise TamperedPayload(
                 f"payload under key {key_id.decode()} failed authentication"
             ) from err
-        return Payload.FromString(plain)
+        opened = Payload.FromString(plain)
+        if self.refuse_plaintext and self._in_case():
+            # Which episode sealed it: a case run refuses another episode's payload
+            # (pathway.privacy.sealing, EpisodeSealingPayloadConverter.from_payloads).
+            opened.metadata[META_EPISODE] = str(episode_number(scope_of(key_id.decode()))).encode()
+        return opened

@@ -18,6 +18,11 @@ answers nothing). Outside a workflow, or in a run recorded before episodes were 
 (``sealing_episode`` None), nothing is stamped and the case's current episode's key is used, as
 before.
 
+The other way round, the codec stamps each payload it opens for a case with the episode whose
+key sealed it, and the converter refuses, inside a case run, a payload of another episode: an
+update copied from an earlier episode's history and handed to a later episode's run (with the
+``temporal`` CLI, say) is rejected and records nothing, as one copied from another case is.
+
 This module imports only the SDK: the payload converter also runs inside the workflow sandbox.
 """
 
@@ -55,9 +60,22 @@ def stamped_episode(payload: Payload) -> int | None:
     return number if number >= 1 else None
 
 
+class SealedForAnotherEpisode(ValueError):
+    """A case run was handed a payload sealed under another episode's key: a copy taken from
+    an earlier episode's history (review of issue 11). Raised while converting it, so the SDK
+    rejects the update it is the argument of (nothing is recorded) and drops such a signal."""
+
+    def __init__(self, sealed: int, episode: int) -> None:
+        super().__init__(f"payload sealed for episode {sealed} refused by episode {episode}")
+        self.sealed = sealed
+        self.episode = episode
+
+
 class EpisodeSealingPayloadConverter(PydanticPayloadConverter):
     """The SDK's pydantic payload converter, stamping each payload converted inside a workflow
-    with the episode it belongs to (:func:`current_sealing_episode`)."""
+    with the episode it belongs to (:func:`current_sealing_episode`), and refusing inside a
+    case run a payload that the codec found sealed under another episode's key (raises
+    :class:`SealedForAnotherEpisode`)."""
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         payloads = super().to_payloads(values)
@@ -67,3 +85,14 @@ class EpisodeSealingPayloadConverter(PydanticPayloadConverter):
             for payload in payloads:
                 payload.metadata[META_EPISODE] = stamp
         return payloads
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: list[type] | None = None
+    ) -> list[Any]:
+        episode = current_sealing_episode()
+        if episode is not None:
+            for payload in payloads:
+                sealed = stamped_episode(payload)
+                if sealed is not None and sealed != episode:
+                    raise SealedForAnotherEpisode(sealed, episode)
+        return super().from_payloads(payloads, type_hints)

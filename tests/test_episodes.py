@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from pathway import search_attributes
 from pathway.access.credentials import Principal
 from pathway.cli.report import _cases as report_cases
+from pathway.clients import cases
 from pathway.clients.cases import EventRejected, change_membership, current_run
 from pathway.codec_server import Grant, RoleCaseAccess
 from pathway.dev import member_roles_in_case
@@ -159,6 +160,37 @@ class TestReidentification:
                 await run_history(b.client, case_id, old_run)
             current = await current_run(b.client, case_id)
             assert current is not None and current.running
+
+    async def test_identified_as_the_case_closes_opens_a_new_episode(
+        self, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The narrow race of issue 12 item 1: the identification sees the person's run running,
+        and the run closes before the identification reaches it. Temporal refuses to start a
+        run in its place (the identification meant to join one), the client looks again, and
+        the identification opens the next episode, recording the run that closed the first."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = await identify(b, "ep-closing")
+            closed_run = await close(b, case_id)
+            real = cases.current_run
+            looks: list[str] = []
+
+            async def seen_before_the_close(client: Client, case: str) -> cases.CurrentRun | None:
+                found = await real(client, case)
+                if not looks and found is not None:
+                    looks.append("stale")  # the first look is from before the close
+                    return cases.CurrentRun(found.run_id, WorkflowExecutionStatus.RUNNING, None)
+                looks.append("real")
+                return found
+
+            monkeypatch.setattr(cases, "current_run", seen_before_the_close)
+            assert await identify(b, "ep-closing") == case_id
+            assert looks == ["stale", "real"]
+            episodes = deployment.store.episodes(case_id)
+            assert [(e.number, e.closed_run) for e in episodes] == [(1, closed_run), (2, None)]
+            current = await real(b.client, case_id)
+            assert current is not None and current.running
+            answer = await raw_state_answer(b.client, case_id, current.run_id)
+            assert answer.metadata[META_KEY_ID] == f"{case_id}/e2/dk1".encode()
 
 
 class TestRejectedIdentification:

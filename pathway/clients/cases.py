@@ -38,8 +38,8 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -190,9 +190,41 @@ async def open_case(
     """
     case_id = case_id_for(event.subject_ref, pepper)
     store = _key_store(client)
-    episode = None
+    for _ in range(JOIN_ATTEMPTS - 1):
+        try:
+            return case_id, await _identify(
+                client, store, case_id, event, config=config, task_queue=task_queue
+            )
+        except WorkflowAlreadyStartedError:
+            continue  # the run it was to join closed meanwhile: look again
+    return case_id, await _identify(
+        client, store, case_id, event, config=config, task_queue=task_queue
+    )
+
+
+#: How often an identification looks for the person's running case when the run it was to
+#: join closed before the identification reached it (each look after sees the closure).
+JOIN_ATTEMPTS: Final = 3
+
+
+async def _identify(
+    client: Client,
+    store: KeyStore | None,
+    case_id: str,
+    event: Identified,
+    *,
+    config: CaseConfig | None,
+    task_queue: str,
+) -> EventResult:
+    """One attempt of :func:`open_case`. Joining a running run, the start may not make a new
+    run (``REJECT_DUPLICATE``: Temporal refuses, atomically, to start one where a run of the ID
+    existed): if that run closed since it was seen running, the identification would otherwise
+    start a new run in the closed episode, under its key. Temporal refuses with
+    :class:`WorkflowAlreadyStartedError`, and :func:`open_case` looks again, sees the closure
+    and opens the next episode (issue 12 item 1)."""
+    episode, joins = None, False
     if store is not None:
-        episode = await _open_episode_if_needed(client, store, case_id, event, config)
+        episode, joins = await _open_episode_if_needed(client, store, case_id, event, config)
     start = WithStartWorkflowOperation(
         VictimCaseWorkflow.run,
         # A fresh secret for every start: only the run that the identification opens keeps it
@@ -202,14 +234,18 @@ async def open_case(
         id=case_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=(
+            WorkflowIDReusePolicy.REJECT_DUPLICATE
+            if joins
+            else WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        ),
     )
     with update_outcomes(case_id), rejections_raised():
-        result = await client.execute_update_with_start_workflow(
+        return await client.execute_update_with_start_workflow(
             VictimCaseWorkflow.record_event,
             RecordEvent(event=event),
             start_workflow_operation=start,
         )
-    return case_id, result
 
 
 @dataclass(frozen=True)
@@ -244,17 +280,18 @@ async def _open_episode_if_needed(
     case_id: str,
     event: Identified,
     config: CaseConfig | None,
-) -> int:
+) -> tuple[int, bool]:
     """Before an identification: if the person has no running case, check it by the rules
     (:class:`EventRejected` if refused) and open the next episode (issue 12). Returns the
-    episode the identification belongs to: the running one's, or the one opened."""
+    episode the identification belongs to, and whether it joins a running run (True: the
+    running one's episode) or starts the episode's first (False: the one opened)."""
     episodes = await asyncio.to_thread(store.episodes, case_id)
     latest = episodes[-1] if episodes else None
     run = None
     if latest is not None and not latest.erased:
         run = await current_run(client, case_id)
         if run is not None and run.running:
-            return latest.number  # joins the running case: its workflow decides
+            return latest.number, True  # joins the running case: its workflow decides
     decision = decide(None, event, datetime.now(UTC), case_id=case_id, config=config)
     if isinstance(decision, Rejection):
         raise EventRejected(decision.rule, decision.field, decision.reason)
@@ -265,7 +302,7 @@ async def _open_episode_if_needed(
         closed_at=None if run is None else run.close_time,
         closed_run=None if run is None else run.run_id,
     )
-    return opened.number
+    return opened.number, False
 
 
 def _key_store(client: Client) -> KeyStore | None:

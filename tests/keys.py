@@ -68,6 +68,14 @@ class DerivedKeyStore:
             current = scope
         return self._derive(current)
 
+    def current_key(self, scope: str) -> DataKey | None:
+        current = self._current(scope)
+        if current is None:
+            if scope in self._destroyed:
+                raise CaseErased(scope)
+            return None
+        return self._derive(current)
+
     def data_key_by_id(self, key_id: str) -> DataKey:
         scope = scope_of(key_id)
         known = self._episodes.get(case_of(scope), [])

@@ -9,6 +9,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
+from pathway.privacy import keys as keys_module
 from pathway.privacy.codec import (
     ENCODING,
     META_KEY_ID,
@@ -24,6 +25,7 @@ from pathway.privacy.keys import (
     UnknownKey,
     create_master_key,
 )
+from pathway.privacy.sealing import META_EPISODE
 
 SECRET = b'{"person": {"birth_date": "1994-02-11"}, "canary": "CANARY-7f3a"}'
 
@@ -136,6 +138,8 @@ class TestCodec:
         (sealed,) = await in_a_case.encode([plain()])
         refused, opened = await in_a_case.decode([plain(b'{"event": {}}'), sealed])
         assert refused.metadata["encoding"] == REFUSED_PLAINTEXT and not refused.data
+        # Opened, it names the episode that sealed it (pathway/privacy/sealing.py).
+        assert opened.metadata.pop(META_EPISODE) == b"1"
         assert opened == plain()
         with pytest.raises(KeyError, match="pathway-refused-plaintext"):
             pydantic_data_converter.payload_converter.from_payloads([refused])
@@ -309,3 +313,78 @@ class TestEpisodes:
         reopened = SqliteKeyStore(path, keys)
         assert [e.number for e in reopened.episodes("case-v")] == [1]
         assert reopened.open_episode("case-v", after=1).number == 2
+
+
+class TestHeldKeys:
+    """Issue 14: a thread holds the keys it unwrapped (no store round trip per payload) and
+    drops them when the store changes in any process, so erasure stays immediate."""
+
+    def test_a_held_key_is_read_once(
+        self, store: SqliteKeyStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        key = store.data_key("case-held")
+        reads: list[str] = []
+        real = store._read
+
+        def counted(column: str, value: str) -> object:
+            reads.append(value)
+            return real(column, value)
+
+        monkeypatch.setattr(store, "_read", counted)
+        assert store.data_key_by_id(key.key_id) == key
+        assert store.data_key_by_id(key.key_id) == key
+        assert store.current_key("case-held") == key
+        assert store.current_key("case-held") == key
+        assert reads == [key.key_id, "case-held"]
+
+    def test_erased_by_another_process_is_refused_at_the_next_use(
+        self, store: SqliteKeyStore, tmp_path: Path
+    ) -> None:
+        key = store.data_key("case-other-proc")
+        assert store.data_key_by_id(key.key_id) == key  # held now
+        assert store.current_key("case-other-proc") == key
+        other = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
+        assert other.destroy("case-other-proc")
+        with pytest.raises(CaseErased):
+            store.data_key_by_id(key.key_id)
+        with pytest.raises(CaseErased):
+            store.current_key("case-other-proc")
+
+    def test_erased_in_this_process_is_refused_at_the_next_use(self, store: SqliteKeyStore) -> None:
+        key = store.data_key("case-same-proc")
+        assert store.data_key_by_id(key.key_id) == key
+        assert store.destroy("case-same-proc")
+        with pytest.raises(CaseErased):
+            store.data_key_by_id(key.key_id)
+
+    def test_a_new_episode_opened_elsewhere_is_the_current_key(
+        self, store: SqliteKeyStore, tmp_path: Path
+    ) -> None:
+        first = store.data_key("case-next")
+        assert store.current_key("case-next") == first
+        other = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
+        other.open_episode("case-next", after=1)
+        current = store.current_key("case-next")
+        assert current is not None and current.key_id == "case-next/e2/dk1"
+
+    def test_no_key_yet_is_none_and_makes_nothing(self, store: SqliteKeyStore) -> None:
+        assert store.current_key("case-none-yet") is None
+        assert store.episodes("case-none-yet") == []
+
+    def test_held_keys_are_bounded(
+        self, store: SqliteKeyStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(keys_module, "KEY_CACHE_SIZE", 2)
+        made = [store.data_key(f"case-bound-{i}") for i in range(3)]
+        for key in made:
+            store.data_key_by_id(key.key_id)
+        held = store._cache().by_id
+        assert list(held) == [made[1].key_id, made[2].key_id]
+
+    def test_episodes_of_a_case_are_not_those_of_a_longer_id(self, store: SqliteKeyStore) -> None:
+        store.open_episode("case-a", after=0)
+        store.open_episode("case-a", after=1)
+        store.open_episode("case-ab", after=0)
+        store.open_episode("case-a-e", after=0)
+        assert [e.number for e in store.episodes("case-a")] == [1, 2]
+        assert [e.number for e in store.episodes("case-ab")] == [1]

@@ -88,14 +88,11 @@ def existing_keys_only() -> Iterator[None]:
 
 def _existing_key(store: KeyStore, scope: str) -> DataKey:
     """The key of ``scope``'s current episode (issue 12), if it has one; never makes one."""
-    episodes = store.episodes(scope)
-    if not episodes:
-        raise NoDataKey(scope)
     try:
-        key = store.data_key_by_id(episodes[-1].key_id)
+        key = store.current_key(scope)
     except UnknownKey:
         raise NoDataKey(scope) from None
-    if case_of(key.scope) != scope:
+    if key is None or case_of(key.scope) != scope:
         raise NoDataKey(scope)
     return key
 
@@ -176,13 +173,16 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
         :class:`~pathway.privacy.keys.CaseErased` when it was erased, ``UnknownKey`` when it
         was never opened), or the scope's current one (made on first use unless inside
         :func:`existing_keys_only`)."""
-        # SQLite may wait on another process's lock: keep it off the event loop.
+        # Reading a key is a microsecond call while the key store is unchanged (it holds what
+        # it read): no thread hop (issue 14). Making one writes and syncs: off the event loop.
         if episode is not None:
-            key_id = key_id_for(episode_scope(self.scope, episode))
-            return await asyncio.to_thread(self.store.data_key_by_id, key_id)
-        if _MAKE_KEYS.get():
-            return await asyncio.to_thread(self.store.data_key, self.scope)
-        return await asyncio.to_thread(_existing_key, self.store, self.scope)
+            return self.store.data_key_by_id(key_id_for(episode_scope(self.scope, episode)))
+        if not _MAKE_KEYS.get():
+            return _existing_key(self.store, self.scope)
+        key = self.store.current_key(self.scope)
+        if key is None:
+            key = await asyncio.to_thread(self.store.data_key, self.scope)
+        return key
 
     @staticmethod
     def _seal(key: DataKey, payload: Payload) -> Payload:
@@ -226,7 +226,7 @@ class CaseCodec(PayloadCodec, WithSerializationContext):
             # Refused as a plain payload is: an update carrying it is rejected, records nothing.
             log.warning("payload sealed for another case refused", scope=self.scope)
             return Payload(metadata={"encoding": REFUSED_PLAINTEXT})
-        key = await asyncio.to_thread(self.store.data_key_by_id, key_id.decode())
+        key = self.store.data_key_by_id(key_id.decode())  # held in memory: no thread hop
         data = payload.data
         try:
             plain = AESGCM(key.material).decrypt(

@@ -31,6 +31,7 @@ import os
 import secrets
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -163,7 +164,14 @@ class KeyStore(Protocol):
         ...
 
     def data_key_by_id(self, key_id: str) -> DataKey:
-        """The data key with ``key_id``; :class:`CaseErased` or :class:`UnknownKey` if none."""
+        """The data key with ``key_id``; :class:`CaseErased` or :class:`UnknownKey` if none.
+        Never writes: quick enough for an event loop (issue 14)."""
+        ...
+
+    def current_key(self, scope: str) -> DataKey | None:
+        """The data key of ``scope`` as :meth:`data_key` finds it, or None where that would
+        make one (never writes: quick enough for an event loop, issue 14). Raises as
+        :meth:`data_key` does."""
         ...
 
     def destroy(self, scope: str, former_members: Iterable[str] = ()) -> bool:
@@ -346,9 +354,46 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+#: Unwrapped data keys one thread holds at most (least recently used dropped first): one per
+#: open case a worker has in its cache, about 200 bytes each.
+KEY_CACHE_SIZE = 20_000
+
+
+class _KeyCache:
+    """The unwrapped data keys one thread read from a :class:`SqliteKeyStore`, and which key is
+    each scope's current one, valid only while the store is unchanged since (``version``)."""
+
+    def __init__(self) -> None:
+        self.version: tuple[int, int] | None = None
+        self.by_id: OrderedDict[str, DataKey] = OrderedDict()
+        self.current: dict[str, str] = {}
+
+    def valid_at(self, version: tuple[int, int]) -> None:
+        """Drop everything if the store changed since the keys were read."""
+        if version != self.version:
+            self.by_id.clear()
+            self.current.clear()
+            self.version = version
+
+    def keep(self, key: DataKey, scope: str | None = None) -> DataKey:
+        self.by_id[key.key_id] = key
+        self.by_id.move_to_end(key.key_id)
+        if scope is not None:
+            self.current[scope] = key.key_id
+        while len(self.by_id) > KEY_CACHE_SIZE:
+            dropped, _ = self.by_id.popitem(last=False)
+            self.current = {s: k for s, k in self.current.items() if k != dropped}
+        return key
+
+
 class SqliteKeyStore:
-    """Wrapped data keys in one SQLite file. Unwrapped keys are never cached, so a key destroyed
-    by one process is unusable in every other at once.
+    """Wrapped data keys in one SQLite file.
+
+    Reading a key costs no store round trip while nothing changed (issue 14): each thread holds
+    the keys it unwrapped, and drops them all as soon as the store changed in any way, in any
+    process (SQLite's ``PRAGMA data_version`` for other connections, a counter for this
+    process's own writes), checked at every use. So a key destroyed by one process is unusable
+    in every other at its next use, as if nothing were held: erasure stays immediate.
 
     The file is created 0600 before SQLite opens it, so its ``-wal`` and ``-shm`` files (which
     SQLite creates with the database file's mode) are 0600 too; an existing file that the group
@@ -362,6 +407,8 @@ class SqliteKeyStore:
         require_private([path, *sqlite_companions(path)])
         create_private_file(path)
         self._local = threading.local()
+        self._writes = 0  # this process's committed writes, any thread
+        self._writes_lock = threading.Lock()
         with self._db() as db:
             db.execute(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(data_keys)")}
@@ -394,6 +441,18 @@ class SqliteKeyStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        with self._writes_lock:
+            self._writes += 1
+
+    def _cache(self) -> _KeyCache:
+        """This thread's held keys, emptied if the store changed since they were read."""
+        conn = self._conn()
+        cache: _KeyCache | None = getattr(self._local, "cache", None)
+        if cache is None:
+            cache = self._local.cache = _KeyCache()
+        (data_version,) = conn.execute("PRAGMA data_version").fetchone()
+        cache.valid_at((self._writes, data_version))
+        return cache
 
     def _row(self, db: sqlite3.Connection, column: str, value: str) -> _Row | None:
         row = db.execute(
@@ -411,10 +470,13 @@ class SqliteKeyStore:
 
     def _episodes(self, db: sqlite3.Connection, case_id: str) -> list[Episode]:
         prefix = case_id + _EPISODE_MARK
+        # A range over the unique index on scope (every scope starting with the prefix), not a
+        # scan of every case's keys.
+        after_prefix = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         rows = db.execute(
             "SELECT scope, created_at, closed_at, closed_run, destroyed_at FROM data_keys "
-            "WHERE scope = ? OR substr(scope, 1, ?) = ?",
-            (case_id, len(prefix), prefix),
+            "WHERE scope = ? OR (scope >= ? AND scope < ?)",
+            (case_id, prefix, after_prefix),
         ).fetchall()
         found = [
             Episode(
@@ -498,10 +560,27 @@ class SqliteKeyStore:
             return self._episodes(db, case_id)[-1]
 
     def data_key_by_id(self, key_id: str) -> DataKey:
+        cache = self._cache()
+        held = cache.by_id.get(key_id)
+        if held is not None:
+            return held
         row = self._read("key_id", key_id)
         if row is None:
             raise UnknownKey(f"no data key {key_id}")
-        return self._open(row)
+        return cache.keep(self._open(row))
+
+    def current_key(self, scope: str) -> DataKey | None:
+        cache = self._cache()
+        held = cache.current.get(scope)
+        if held is not None and held in cache.by_id:
+            return cache.by_id[held]
+        current = self._current_scope(self._conn(), scope)
+        if current is None:
+            return None
+        row = self._read("scope", current)
+        if row is None:
+            raise UnknownKey(f"no data key for {scope}")
+        return cache.keep(self._open(row), scope)
 
     def destroy(self, scope: str, former_members: Iterable[str] = ()) -> bool:
         members = ",".join(sorted(set(former_members)))

@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from pydantic import BaseModel
 
 from pathway.access.credentials import OPERATOR
 from pathway.access.policy import (
@@ -27,7 +28,12 @@ from pathway.access.policy import (
 )
 from pathway.domain.events import EVENT_TYPES
 from pathway.domain.person import PersonFacts
-from pathway.domain.state import CaseState, TimelineEntry
+from pathway.domain.state import (
+    AccompanyingChild,
+    CaseState,
+    CriminalProceedings,
+    TimelineEntry,
+)
 from tests.factories import T0, TCN_ILLEGAL, accept, event, opened
 
 # -- who may send what, written out independently of the event classes -------------------------
@@ -95,63 +101,72 @@ COLUMNS = (
     "analyst",
 )
 _GRID = """
-                              op pol mig swc lab int car klj uoi grd ana
-case_id                       x  x   x   x   x   x   x   x   x   x   -
-opened_at                     x  x   x   x   x   x   x   x   x   x   -
-phase                         x  x   x   x   x   x   x   x   x   x   -
-lead_ngo                      x  x   x   x   x   x   x   x   x   x   -
-closed_at                     x  x   x   x   x   x   x   x   x   x   -
-membership                    x  x   x   x   x   x   x   x   x   x   -
-deadlines                     x  x   x   x   x   x   x   x   x   x   -
-obligations                   x  x   x   x   x   x   x   x   x   x   -
-person.birth_date             x  x   x   x   -   -   x   x   -   x   -
-person.age_estimate           x  x   x   x   -   -   x   x   -   x   -
-person.gender                 x  x   x   x   -   -   x   x   -   x   -
-person.citizenships           x  x   x   x   -   -   x   x   x   x   -
-person.residence_status       x  x   x   x   -   -   x   x   x   x   -
-person.languages              x  x   x   x   -   -   x   x   x   x   -
-person.exploited_abroad       x  x   -   x   -   -   x   x   -   x   -
-person.unaccompanied          x  x   x   x   -   -   x   x   x   x   -
-person.holder_can_act         x  x   -   x   -   -   x   x   -   x   -
-ngo_interview_at              x  x   -   x   -   -   x   x   -   x   -
-rights_information            x  x   -   x   -   -   x   x   -   x   -
-police_interview              x  x   -   x   -   -   x   x   -   x   -
-reflection_started_at         x  x   x   x   -   -   x   x   -   x   -
-crisis_accommodation          x  -   -   x   x   -   x   x   -   x   -
-safe_accommodation            x  -   -   x   -   x   x   x   -   x   -
-safe_accommodation_offer      x  -   -   x   -   -   x   x   -   x   -
-further_support               x  -   -   x   -   -   x   x   -   x   -
-accommodation_services        x  -   -   x   -   -   x   x   -   x   -
-permit_to_stay                x  x   x   x   -   -   x   x   -   x   -
-residence_permit              x  x   x   x   -   -   x   x   -   x   -
-criminal_proceedings          x  x   -   x   -   -   x   x   -   x   -
-cooperation                   x  x   x   x   -   -   x   x   -   x   -
-hearings                      x  x   -   x   -   -   x   x   -   x   -
-reintegration                 x  -   -   x   -   -   x   x   -   x   -
-child_protection              x  x   -   x   -   -   x   x   -   x   -
-accompanying_children         x  -   -   x   -   -   x   x   -   x   -
-linked_cases                  x  x   -   x   -   -   x   x   -   x   -
-found_in                      x  x   x   x   -   -   x   x   x   x   -
-special_needs                 x  -   -   x   -   -   x   x   -   x   -
-timeline.at                   x  x   x   x   x   x   x   x   x   x   -
-timeline.recorded_at          x  x   x   x   x   x   x   x   x   x   -
-timeline.who                  x  x   x   x   x   x   x   x   x   x   -
-timeline.organisation         x  x   x   x   x   x   x   x   x   x   -
-timeline.what                 x  x   x   x   x   x   x   x   x   x   -
-timeline.rule                 x  x   x   x   x   x   x   x   x   x   -
-timeline.event_id             x  x   x   x   x   x   x   x   x   x   -
-timeline.why                  x  -   -   x   -   -   x   x   -   x   -
-timeline.child                x  -   -   x   -   -   x   x   -   x   -
-config                        x  -   -   -   -   -   -   -   -   -   -
-pending_notifications         x  -   -   -   -   -   -   -   -   -   -
-pending_case_starts           x  -   -   -   -   -   -   -   -   -   -
-link_secret                   x  -   -   -   -   -   -   -   -   -   -
-notifications_sent            x  -   -   -   -   -   -   -   -   -   -
-notifications_to              x  -   -   -   -   -   -   -   -   -   -
-seed_residence_rules          x  -   -   -   -   -   -   -   -   -   -
-seed_assistance_rules         x  -   -   -   -   -   -   -   -   -   -
-seed_child_rules              x  -   -   -   -   -   -   -   -   -   -
-processed                     x  -   -   -   -   -   -   -   -   -   -
+                                                op pol mig swc lab int car klj uoi grd ana
+case_id                                         x  x   x   x   x   x   x   x   x   x   -
+opened_at                                       x  x   x   x   x   x   x   x   x   x   -
+phase                                           x  x   x   x   x   x   x   x   x   x   -
+lead_ngo                                        x  x   x   x   x   x   x   x   x   x   -
+closed_at                                       x  x   x   x   x   x   x   x   x   x   -
+membership                                      x  x   x   x   x   x   x   x   x   x   -
+deadlines                                       x  x   x   x   x   x   x   x   x   x   -
+obligations                                     x  x   x   x   x   x   x   x   x   x   -
+person.birth_date                               x  x   x   x   -   -   x   x   -   x   -
+person.age_estimate                             x  x   x   x   -   -   x   x   -   x   -
+person.gender                                   x  x   x   x   -   -   x   x   -   x   -
+person.citizenships                             x  x   x   x   -   -   x   x   x   x   -
+person.residence_status                         x  x   x   x   -   -   x   x   x   x   -
+person.languages                                x  x   x   x   -   -   x   x   x   x   -
+person.exploited_abroad                         x  x   -   x   -   -   x   x   -   x   -
+person.unaccompanied                            x  x   x   x   -   -   x   x   x   x   -
+person.holder_can_act                           x  x   -   x   -   -   x   x   -   x   -
+ngo_interview_at                                x  x   -   x   -   -   x   x   -   x   -
+rights_information                              x  x   -   x   -   -   x   x   -   x   -
+police_interview                                x  x   -   x   -   -   x   x   -   x   -
+reflection_started_at                           x  x   x   x   -   x   x   x   -   x   -
+crisis_accommodation                            x  -   -   x   x   -   x   x   -   x   -
+safe_accommodation                              x  -   -   x   -   x   x   x   -   x   -
+safe_accommodation_offer                        x  -   -   x   -   -   x   x   -   x   -
+further_support                                 x  -   -   x   -   -   x   x   -   x   -
+accommodation_services                          x  -   -   x   -   -   x   x   -   x   -
+permit_to_stay                                  x  x   x   x   -   -   x   x   -   x   -
+residence_permit                                x  x   x   x   -   -   x   x   -   x   -
+criminal_proceedings.opened_at                  x  x   -   x   -   x   x   x   -   x   -
+criminal_proceedings.concluded_at               x  x   -   x   -   x   x   x   -   x   -
+criminal_proceedings.authorised_representative  x  x   -   x   -   -   x   x   -   x   -
+cooperation                                     x  x   x   x   -   -   x   x   -   x   -
+hearings                                        x  x   -   x   -   -   x   x   -   x   -
+reintegration                                   x  -   -   x   -   -   x   x   -   x   -
+child_protection                                x  x   -   x   -   -   x   x   -   x   -
+accompanying_children.child_ref                 x  -   -   x   -   -   x   x   -   x   -
+accompanying_children.birth_date                x  -   -   x   -   -   x   x   -   x   -
+accompanying_children.age_estimate              x  -   -   x   -   -   x   x   -   x   -
+accompanying_children.gender                    x  -   -   x   -   -   x   x   -   x   -
+accompanying_children.citizenships              x  -   -   x   -   -   x   x   -   x   -
+accompanying_children.placed_with               x  -   -   x   -   -   x   x   -   x   -
+accompanying_children.recorded_at               x  -   -   x   -   -   x   x   -   x   -
+accompanying_children.own_case_id               x  x   -   x   -   -   x   x   -   x   -
+linked_cases                                    x  x   -   x   -   -   x   x   -   x   -
+found_in                                        x  x   x   x   -   -   x   x   x   x   -
+special_needs                                   x  -   -   x   -   -   x   x   -   x   -
+timeline.at                                     x  x   x   x   x   x   x   x   x   x   -
+timeline.recorded_at                            x  x   x   x   x   x   x   x   x   x   -
+timeline.who                                    x  x   x   x   x   x   x   x   x   x   -
+timeline.organisation                           x  x   x   x   x   x   x   x   x   x   -
+timeline.what                                   x  x   x   x   x   x   x   x   x   x   -
+timeline.rule                                   x  x   x   x   x   x   x   x   x   x   -
+timeline.event_id                               x  x   x   x   x   x   x   x   x   x   -
+timeline.why                                    x  -   -   x   -   -   x   x   -   x   -
+timeline.child                                  x  -   -   x   -   -   x   x   -   x   -
+config                                          x  -   -   -   -   -   -   -   -   -   -
+pending_notifications                           x  -   -   -   -   -   -   -   -   -   -
+pending_case_starts                             x  -   -   -   -   -   -   -   -   -   -
+link_secret                                     x  -   -   -   -   -   -   -   -   -   -
+notifications_sent                              x  -   -   -   -   -   -   -   -   -   -
+notifications_to                                x  -   -   -   -   -   -   -   -   -   -
+seed_residence_rules                            x  -   -   -   -   -   -   -   -   -   -
+seed_assistance_rules                           x  -   -   -   -   -   -   -   -   -   -
+seed_child_rules                                x  -   -   -   -   -   -   -   -   -   -
+processed                                       x  -   -   -   -   -   -   -   -   -   -
 """
 
 
@@ -175,12 +190,23 @@ HEALTH = (
 )
 
 
+#: The model of each field the read matrix breaks down (of the record, or of each record).
+SPLIT_MODELS: dict[str, type[BaseModel]] = {
+    "person": PersonFacts,
+    "timeline": TimelineEntry,
+    "criminal_proceedings": CriminalProceedings,
+    "accompanying_children": AccompanyingChild,
+}
+
+
 def field_paths() -> set[str]:
     """Every field path the read matrix must decide on, from the models themselves."""
     top = {name for name in CaseState.model_fields if name not in SPLIT_FIELDS}
-    person = {f"person.{name}" for name in PersonFacts.model_fields}
-    timeline = {f"timeline.{name}" for name in TimelineEntry.model_fields}
-    return top | person | timeline
+    split = {
+        f"{field}.{name}" for field, model in SPLIT_MODELS.items() for name in model.model_fields
+    }
+    assert set(SPLIT_MODELS) == SPLIT_FIELDS
+    return top | split
 
 
 class TestSendMatrix:
@@ -305,10 +331,9 @@ class TestCaseView:
         view = case_view(state, role)
         data = state.model_dump(mode="json")
         expected = {name for name in data if name not in SPLIT_FIELDS and role in READERS[name]}
-        if any(role in READERS[f"person.{name}"] for name in data["person"]):
-            expected.add("person")
-        if any(role in READERS[path] for path in READERS if path.startswith("timeline.")):
-            expected.add("timeline")
+        for name in SPLIT_FIELDS:
+            if any(role in READERS[path] for path in READERS if path.startswith(f"{name}.")):
+                expected.add(name)
         assert set(view) == expected
         assert set(view.get("person", {})) == {
             name for name in data["person"] if role in READERS[f"person.{name}"]
@@ -336,7 +361,10 @@ class TestCaseView:
 
     @pytest.mark.parametrize("role", sorted(set(ROLES) - {"analyst"}))
     def test_summary(self, role: str) -> None:
-        """An accepted event's summary shows the phase, obligations and deadlines to every
-        case reader (their fields are granted to all of them)."""
+        """An accepted event's summary shows the obligations and deadlines to every case
+        reader (their fields are granted to all of them), the phase to those who read it
+        (care: its values name the reflection period, safe accommodation and reintegration,
+        R6)."""
         view = summary_view(rich_case().summary(), role)
-        assert set(view) == {"case_id", "phase", "open_obligations", "upcoming_deadlines"}
+        phase = {"phase"} if role in READERS["phase"] else set()
+        assert set(view) == {"case_id", "open_obligations", "upcoming_deadlines", *phase}

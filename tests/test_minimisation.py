@@ -20,8 +20,12 @@ state: which fields of the read matrix it changed.
   the notifications it issues and their deliveries on the timeline) reveals it too.
 
 A role keeps its own work in view (docs/privacy.md "Minimisation of existence"): an obligation
-it owns, a deadline it is reminded of, its own membership, the entry of an event it sent. Where
-that shows it a field it may not read, it is a finding (listed in :data:`OWN_WORK_FINDINGS`).
+it owns, a deadline it is reminded of, its own membership, the entry of an event it sent. Its own
+work reveals nothing it may not read either: there is no exception for it (issue 11 item 5).
+
+The phase and the lead NGO are summaries of the case: each of their values says what moved
+them (a placement, the reflection period, an interview). They are not among the facts an event
+sets; instead a role that reads one of them may read everything each change of it reveals.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from pathway.access.credentials import OPERATOR
 from pathway.access.policy import (
@@ -48,7 +53,14 @@ from pathway.access.policy import (
 from pathway.domain.events import EVENT_TYPES, CaseEvent
 from pathway.domain.rules import Accepted, fire_due, settle_case_start, settle_notification
 from pathway.domain.rules import decide as apply_event
-from pathway.domain.state import CaseState, DeadlineKind, DeliveryOutcome, TimelineEntry
+from pathway.domain.state import (
+    AccompanyingChild,
+    CaseState,
+    CriminalProceedings,
+    DeadlineKind,
+    DeliveryOutcome,
+    TimelineEntry,
+)
 from tests.factories import ALL_SUBJECTS, CASE_ID, EU_ADULT, SI_CITIZEN, T0, TCN_ILLEGAL, event
 
 #: Every role that reads cases, operators aside (they read everything).
@@ -59,6 +71,16 @@ COMMON = frozenset(path for path, readers in READ_MATRIX.items() if readers >= C
 INTERNAL = frozenset(path for path, readers in READ_MATRIX.items() if readers == {OPERATOR})
 #: Where traces are looked for, rather than facts of the case.
 BOOKKEEPING = frozenset({"membership", "deadlines", "obligations", "timeline"})
+#: Summaries of the case, whose every change is checked against its readers rather than taken
+#: for a fact an event sets (TestSummaries).
+SUMMARIES = frozenset({"phase", "lead_ngo"})
+#: CaseState fields besides ``person`` that the read matrix breaks down: a record (a field of
+#: a record not yet there has its default: proceedings opened without a representative set
+#: none), or a list of records (each sub-path's value is then the list of that field's values).
+SPLIT: dict[str, type[BaseModel]] = {
+    "criminal_proceedings": CriminalProceedings,
+    "accompanying_children": AccompanyingChild,
+}
 CHILD_NOTE = {"best_interests": "Stays with her peers", "child_views": "Wants to stay"}
 
 
@@ -66,14 +88,28 @@ def days(n: float) -> timedelta:
     return timedelta(days=n)
 
 
-def fields_of(state: CaseState | None) -> dict[str, Any]:
-    """The case's facts by READ_MATRIX path (``person`` broken down), JSON-ready."""
+def fields_of(state: CaseState | None, *, summaries: bool = False) -> dict[str, Any]:
+    """The case's facts by READ_MATRIX path (``person`` and :data:`SPLIT` broken down),
+    JSON-ready; with ``summaries``, the :data:`SUMMARIES` only."""
     if state is None:
         return {}
     data = state.model_dump(mode="json")
     out = {f"person.{k}": v for k, v in data.pop("person").items()}
+    for name in SPLIT:
+        value = data.pop(name)
+        for path in (p for p in READ_MATRIX if p.startswith(f"{name}.")):
+            key = path.split(".", 1)[1]
+            if isinstance(value, list):
+                out[path] = [row[key] for row in value]
+            elif value is None:
+                out[path] = SPLIT[name].model_fields[key].get_default()
+            else:
+                out[path] = value[key]
     out.update(data)
-    return {k: v for k, v in out.items() if k in READ_MATRIX and k not in BOOKKEEPING | INTERNAL}
+    if summaries:
+        return {k: v for k, v in out.items() if k in SUMMARIES}
+    skip = BOOKKEEPING | INTERNAL | SUMMARIES
+    return {k: v for k, v in out.items() if k in READ_MATRIX and k not in skip}
 
 
 @dataclass
@@ -84,8 +120,11 @@ class Step:
     event_id: str | None = None
     event_type: str | None = None
     organisation: str | None = None
-    #: READ_MATRIX fields (not traces, not internals) whose value the step changed.
+    #: READ_MATRIX fields (not traces, not internals, not summaries) whose value the step
+    #: changed.
     changed: frozenset[str] = frozenset()
+    #: The :data:`SUMMARIES` the step changed.
+    summaries: frozenset[str] = frozenset()
     #: Timers: the deadlines fired (a reminder sent or the deadline reached).
     fired: frozenset[DeadlineKind] = frozenset()
     deadlines_set: tuple[DeadlineKind, ...] = ()
@@ -118,6 +157,12 @@ class Path:
     def _record(self, before: CaseState | None, after: CaseState, step: Step) -> None:
         step.changed = frozenset(
             k for k, v in fields_of(after).items() if fields_of(before).get(k, object()) != v
+        )
+        old_summaries = fields_of(before, summaries=True)
+        step.summaries = frozenset(
+            k
+            for k, v in fields_of(after, summaries=True).items()
+            if before is not None and old_summaries[k] != v
         )
         self.steps.append(step)
         old = before or after.model_copy(
@@ -575,14 +620,21 @@ def _deadline_traces(state: CaseState, role: str) -> Iterator[Trace]:
 
 
 def _member_traces(p: Path, state: CaseState, role: str) -> Iterator[Trace]:
+    """A membership given by a revealing step reveals it; one ended by a revealing step
+    reveals it by the end's who and why (its time is the end of what the membership was for,
+    which the role reads where it reads that: a placement's ``ended_at``)."""
     for i, m in enumerate(state.membership):
+        key = (m.organisation.value, m.role.value, m.rule, m.since)
+        name = f"{m.organisation.value} as {m.role.value} ({m.rule})"
+        own = m.organisation == role
         found = step_reveals(role, p.steps[p.member_added[i]])
-        if m.removed_at is not None:
-            found |= step_reveals(role, p.steps[p.member_ended[i]])
         if found:
-            key = (m.organisation.value, m.role.value, m.rule, m.since)
-            name = f"{m.organisation.value} as {m.role.value} ({m.rule})"
-            yield Trace("membership", name, key, frozenset(found), m.organisation == role)
+            yield Trace("membership", name, key, frozenset(found), own)
+        if m.removed_at is not None:
+            ended = step_reveals(role, p.steps[p.member_ended[i]])
+            if ended:
+                end = (*key, m.removed_by, m.removed_rule, m.removed_why)
+                yield Trace("membership end", name, end, frozenset(ended), own)
 
 
 def traces(p: Path, state: CaseState, role: str) -> list[Trace]:
@@ -612,6 +664,19 @@ def shown(state: CaseState, role: str) -> dict[str, set[tuple[Any, ...]]]:
             (m["organisation"], m["role"], m["rule"], datetime.fromisoformat(m["since"]))
             for m in view.get("membership", [])
         },
+        "membership end": {
+            (
+                m["organisation"],
+                m["role"],
+                m["rule"],
+                datetime.fromisoformat(m["since"]),
+                m["removed_by"],
+                m["removed_rule"],
+                m["removed_why"],
+            )
+            for m in view.get("membership", [])
+            if m["removed_at"] is not None
+        },
         "answer obligation": {(o["id"],) for o in summary.get("open_obligations", [])},
         "answer deadline": {(d["kind"],) for d in summary.get("upcoming_deadlines", [])},
     }
@@ -637,25 +702,6 @@ FAIL_CLOSED = frozenset({"consent_withdrawn", "facts_updated"})
 
 #: Event types no path sends (yet): a new one fails TestThePaths until a path sends it.
 NOT_SENT: frozenset[str] = frozenset()
-
-#: Own work that shows a role a field it may not read: the rules give it the work, so it keeps
-#: it in view (role, what, the fields). Findings of issue 11 item 5, for the rules to settle.
-OWN_WORK_FINDINGS = {
-    # pathway.domain.rules.deadlines._escalate_undelivered_reminders: the interior ministry
-    # relays a reminder the lead NGO did not get (K5 here): it owns the relay and is made a
-    # member for it, but may not read the reflection period.
-    ("interior_ministry", "obligation", "notification_undelivered (K5) of interior_ministry"),
-    ("interior_ministry", "membership", "interior_ministry as assigned (K5)"),
-    # safe_accommodation.after_proceedings: the interior ministry is reminded of S5's date after
-    # the proceedings concluded, which it may not read.
-    ("interior_ministry", "deadline", "accommodation_after_proceedings"),
-    # assistance._end_placement: the labour ministry's co-financing ends with the crisis
-    # placement, "moved to safe accommodation" (crisis_accommodation.end_reason says it too).
-    ("labour_ministry", "membership", "labour_ministry as co_financer (K1)"),
-    # accompanying._accompanying_child_identified: the police identify a child placed with the
-    # victim, whose record (accompanying_children) they may not read.
-    ("police", "timeline", "accompanying child identified"),
-}
 
 
 # -- the tests ---------------------------------------------------------------------------------
@@ -685,7 +731,8 @@ class TestThePaths:
         reveals = deadline_reveals()
         assert reveals[DeadlineKind.CRISIS_ACCOMMODATION] == {"crisis_accommodation"}
         assert reveals[DeadlineKind.REFLECTION_PERIOD] >= {"reflection_started_at"}
-        assert reveals[DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS] == {"criminal_proceedings"}
+        after_proceedings = {"criminal_proceedings.concluded_at"}
+        assert reveals[DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS] == after_proceedings
 
     def test_every_field_that_shows_elsewhere_has_traces(self) -> None:
         """Every field that the paths show to leave traces elsewhere, for a role that may not
@@ -705,8 +752,11 @@ class TestNoTrace:
         case, its timeline or an event's answer reveals a field the role may not read: no
         timeline entry of an event that sets one (nor of a timer, nor of the delivery of a
         notification, that it caused), no obligation it opened or closed, no deadline it set,
-        no membership it gave or ended, no such obligation or deadline in an event's answer;
-        the role's own work aside."""
+        no membership it gave (nor who ended one, or why), no such obligation or deadline in
+        an event's answer. The role's own work too: an obligation it owns, a deadline it is
+        reminded of, its membership and the entries of its events reveal nothing it may not
+        read (where the rules give a role such work, the read matrix grants it the field, or
+        the view shows the work without it)."""
         p = path_named(name)
         problems = set()
         for state in p.states:
@@ -714,8 +764,9 @@ class TestNoTrace:
             for t in traces(p, state, role):
                 views = {t.kind: t.key, f"answer {t.kind}": t.key[:1]}
                 for view, key in views.items():
-                    if not t.own and key in seen.get(view, ()):
-                        problems.add(f"{view} {t.name} reveals {sorted(t.fields)}")
+                    if key in seen.get(view, ()):
+                        own = " (its own work)" if t.own else ""
+                        problems.add(f"{view} {t.name}{own} reveals {sorted(t.fields)}")
         assert not problems, sorted(problems)
 
     @pytest.mark.parametrize("role", ROLES)
@@ -731,6 +782,19 @@ class TestNoTrace:
                 continue
             if step_reveals(role, s):
                 assert event_view(p.events[s.event_id], role) is None, (s.event_type, role)
+
+    @pytest.mark.parametrize("role", ROLES)
+    @pytest.mark.parametrize("name", PATH_NAMES)
+    def test_r6_a_placement_ends_without_naming_what_the_role_may_not_read(
+        self, name: str, role: str
+    ) -> None:
+        """A placement's end reason that names what followed it (crisis accommodation "moved
+        to safe accommodation") is shown as an end to a role that may not read what followed:
+        the labour ministry reads that the crisis placement it co-finances ended."""
+        for state in path_named(name).states:
+            view = case_view(state, role)
+            if role not in READ_MATRIX["safe_accommodation"]:
+                assert "moved to safe accommodation" not in str(view)
 
 
 class TestNotOverHidden:
@@ -803,15 +867,28 @@ class TestOwnWork:
                     own = timeline_view(state, e.organisation.value)
                     assert e.event_id in {v.get("event_id") for v in own}, e.what
 
-    def test_own_work_that_reveals_a_field_its_owner_may_not_read(self) -> None:
-        """Where the rules give a role work that reveals a field it may not read, it keeps the
-        work and it is a finding (:data:`OWN_WORK_FINDINGS`); a new one fails here."""
-        found = {
-            (role, t.kind, t.name)
-            for p in paths()
-            for state in p.states
-            for role in ROLES
-            for t in traces(p, state, role)
-            if t.own
+    def test_the_paths_give_roles_work_that_needed_a_decision(self) -> None:
+        """The derivation still meets the own work that issue 11 item 5 settled (so that the
+        tests above check it): the interior ministry relays the K5 reminder and is reminded of
+        S5's date; the labour ministry's co-financing ends with a move to safe accommodation;
+        the police identify an accompanying child. Each is shown without a field its owner may
+        not read (TestNoTrace), by a grant of READ_MATRIX or by the view."""
+        p = path_named("adult third-country national")
+        kinds = {(t.kind, t.name) for t in traces(p, p.states[-1], "labour_ministry") if t.own}
+        assert ("membership end", "labour_ministry as co_financer (K1)") in kinds
+        senders = {
+            e.organisation.value if e.organisation else None
+            for e in p.states[-1].timeline
+            if e.what == "accompanying child identified"
         }
-        assert found == OWN_WORK_FINDINGS
+        assert senders == {"police"}
+        s5 = [s for s in p.states if DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS in s.deadlines]
+        assert s5 and reminded(
+            s5[0], DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS, "interior_ministry"
+        )
+        leaves = path_named("adult who leaves").states[-1]
+        assert any(
+            o.kind.value == "notification_undelivered" and o.rule == "K5"
+            for o in leaves.obligations
+            if o.owner.value == "interior_ministry"
+        )

@@ -26,7 +26,9 @@ either (:data:`TRACES`, :func:`minimised`): :func:`case_view`, :func:`timeline_v
 :func:`summary_view` leave out the timeline entries, obligations, deadlines, notifications and
 memberships that would reveal it, for every field a member role may not read. A role keeps its
 own work (an obligation it owns, a deadline it is reminded of, its membership, the events it
-sent), except for health details (:data:`HIDDEN_FROM_OWNERS`).
+sent), except for health details (:data:`HIDDEN_FROM_OWNERS`); its own work reveals nothing it
+may not read either (issue 11 item 5): the matrix grants the field the work needs, or the view
+shows the work without it (a placement's end reason, who ended a membership and why).
 
 The codec server (issue 11, item 4) shows a member of a case each decoded payload through
 :func:`decoded_view` (the case, an event as the timeline entry it records, an event's answer:
@@ -52,6 +54,7 @@ from pathway.domain.rules.core import Rejection
 from pathway.domain.state import (
     CHILD_DEADLINES,
     CHILD_OBLIGATIONS,
+    AccompanyingChild,
     CaseState,
     CaseSummary,
     Deadline,
@@ -140,11 +143,16 @@ _INTERIOR: Final = frozenset({Org.INTERIOR_MINISTRY.value})
 #: Every role that reads cases at all: all but analysts, who see aggregates only.
 CASE_READERS: Final = frozenset(ROLES) - {Org.ANALYST.value}
 
-#: CaseState fields that the matrix breaks down into the fields of their model.
-SPLIT_FIELDS: Final = frozenset({"person", "timeline"})
+#: CaseState fields that the matrix breaks down into the fields of their model (of the one
+#: record, or of each record of a list), where roles read some of them only.
+SPLIT_FIELDS: Final = frozenset(
+    {"person", "timeline", "criminal_proceedings", "accompanying_children"}
+)
 
 #: Field path -> the roles that may read it. ``person.x`` is a field of PersonFacts,
-#: ``timeline.x`` a field of each TimelineEntry; every other key is a CaseState field.
+#: ``timeline.x`` a field of each TimelineEntry, ``criminal_proceedings.x`` of
+#: CriminalProceedings, ``accompanying_children.x`` of each AccompanyingChild; every other key is
+#: a CaseState field.
 READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
         # Coordination: which case, since when, where it stands, who leads it.
@@ -173,7 +181,11 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "ngo_interview_at": _CARE | _POLICE,
         "rights_information": _CARE | _POLICE,
         "police_interview": _CARE | _POLICE,
-        "reflection_started_at": _CARE | _POLICE | _MIGRATION,
+        # K5's period, also for the interior ministry: it co-finances safe accommodation, which
+        # for a third-country national begins "after the termination of the 30-day period of
+        # recovery and reflection" (S3), and it relays the K5 reminder a lead NGO did not get
+        # (pathway.domain.rules.deadlines._escalate_undelivered_reminders: it owns the relay).
+        "reflection_started_at": _CARE | _POLICE | _MIGRATION | _INTERIOR,
         # Placements: the providers, and the ministry that co-finances each (K1: labour; S1:
         # interior). Police do not need to know where the person is accommodated.
         "crisis_accommodation": _CARE | _LABOUR,
@@ -188,8 +200,15 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "permit_to_stay": _CARE | _POLICE | _MIGRATION,
         "residence_permit": _CARE | _POLICE | _MIGRATION,
         # Criminal proceedings (K6, C7, C8) and readiness to cooperate (R5; for S4 the migration
-        # authority weighs willingness to be a witness).
-        "criminal_proceedings": _CARE | _POLICE,
+        # authority weighs willingness to be a witness). Whether they run and when they
+        # concluded, also for the interior ministry: safe accommodation, which it co-finances,
+        # lasts for a third-country national "until the conclusion of the criminal proceedings"
+        # (S5), and it is reminded of the date to agree the next step after them
+        # (safe_accommodation.after_proceedings). Not the authorised representative: that
+        # says the injured party is a minor (C7).
+        "criminal_proceedings.opened_at": _CARE | _POLICE | _INTERIOR,
+        "criminal_proceedings.concluded_at": _CARE | _POLICE | _INTERIOR,
+        "criminal_proceedings.authorised_representative": _CARE | _POLICE,
         "cooperation": _CARE | _POLICE | _MIGRATION,
         "hearings": _CARE | _POLICE,
         # Reintegration services include psychotherapy and medical examinations: care only.
@@ -197,7 +216,18 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         # Child protection (C4-C7): no health detail; the police need the guardian and the
         # authorised representative for interviews and proceedings.
         "child_protection": _CARE | _POLICE,
-        "accompanying_children": _CARE,
+        # Children placed with the victim (K1, S1): care only (each record names the placement
+        # and the child's facts). A child's own case, also for the police: they identify such a
+        # child as a victim in their own right (R1, accompanying_child_identified), and read the
+        # case it opens (linked_cases); a role is shown only the records it reads something of.
+        "accompanying_children.child_ref": _CARE,
+        "accompanying_children.birth_date": _CARE,
+        "accompanying_children.age_estimate": _CARE,
+        "accompanying_children.gender": _CARE,
+        "accompanying_children.citizenships": _CARE,
+        "accompanying_children.placed_with": _CARE,
+        "accompanying_children.recorded_at": _CARE,
+        "accompanying_children.own_case_id": _CARE | _POLICE,
         "linked_cases": _CARE | _POLICE,
         "found_in": _CARE | _POLICE | _MIGRATION | _UOIM,
         # Health and psychological details (K4): never the police, the authorities or ministries.
@@ -306,16 +336,27 @@ def case_view(state: CaseState, role: str) -> dict[str, Any]:
     data["obligations"] = _listed(data["obligations"], role)
     view: dict[str, Any] = {}
     for name, value in data.items():
-        if name == "person":
-            person = {k: v for k, v in value.items() if may_read(role, f"person.{k}")}
-            if person:
-                view[name] = person
-        elif name == "timeline":
-            if any(may_read(role, key) for key in READ_MATRIX if key.startswith("timeline.")):
-                view[name] = _timeline_entries(value, role)
-        elif may_read(role, name):
-            view[name] = value
+        if name not in SPLIT_FIELDS:
+            if may_read(role, name):
+                view[name] = value
+        elif any(may_read(role, key) for key in READ_MATRIX if key.startswith(f"{name}.")):
+            view[name] = _split_view(name, value, role)
     return view
+
+
+def _split_view(name: str, value: Any, role: str) -> Any:
+    """A field of :data:`SPLIT_FIELDS` as ``role`` may read it: the fields it reads of its
+    record (or None), or of each of its records (the timeline: :func:`_timeline_entries`; any
+    other list leaves out a record of which the role reads nothing but empty fields, so that
+    the list does not count what it may not read, R6)."""
+    if name == "timeline":
+        return _timeline_entries(value, role)
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if may_read(role, f"{name}.{k}")}
+    if isinstance(value, list):
+        rows = [{k: v for k, v in row.items() if may_read(role, f"{name}.{k}")} for row in value]
+        return [row for row in rows if any(v is not None for v in row.values())]
+    return value
 
 
 def timeline_view(state: CaseState, role: str) -> list[dict[str, Any]]:
@@ -503,6 +544,22 @@ _S5_AFTER_PROCEEDINGS: Final = Traces(
     ),
     member_records=frozenset({(MemberRole.ASSIGNED, "S5")}),
 )
+#: K6, C8: criminal proceedings, opened and concluded, their main hearing and the 15th birthday
+#: that lifts its bar, and what their conclusion opens in safe accommodation (S5).
+_PROCEEDINGS: Final = (
+    Traces(
+        rules=frozenset({"K6"}),
+        event_types=frozenset(
+            {
+                "criminal_proceedings_opened",
+                "criminal_proceedings_concluded",
+                "main_hearing_scheduled",
+            }
+        ),
+        notification_reasons=frozenset({"turned_15", "direct_questioning_barred"}),
+    )
+    | _S5_AFTER_PROCEEDINGS
+)
 #: A linked case's opening (and its erasure) on the parent's timeline
 #: (pathway.domain.rules.accompanying): an accompanying child identified as a victim.
 _LINKED: Final = Traces(
@@ -626,25 +683,18 @@ TRACES: Final[Mapping[str, Traces]] = MappingProxyType(
             notification_reasons=frozenset({"residence_permit_expired"}),
         )
         | _S3,
-        # K6, C7, C8: the proceedings, the authorised representative, the hearings, and what
-        # their conclusion opens for a third-country national in safe accommodation (S5).
-        "criminal_proceedings": Traces(
-            rules=frozenset({"K6", "C7"}),
-            event_types=frozenset(
-                {
-                    "criminal_proceedings_opened",
-                    "criminal_proceedings_concluded",
-                    "authorised_representative_appointed",
-                    "main_hearing_scheduled",
-                }
-            ),
+        # K6, C8: the proceedings, their hearings, and what their conclusion opens for a
+        # third-country national in safe accommodation (S5).
+        "criminal_proceedings.opened_at": _PROCEEDINGS,
+        "criminal_proceedings.concluded_at": _PROCEEDINGS,
+        # C7: the minor injured party's authorised representative, its obligation and timer.
+        "criminal_proceedings.authorised_representative": Traces(
+            rules=frozenset({"C7"}),
+            event_types=frozenset({"authorised_representative_appointed"}),
             obligation_kinds=frozenset({ObligationKind.AUTHORISED_REPRESENTATIVE}),
             deadline_kinds=frozenset({DeadlineKind.AUTHORISED_REPRESENTATIVE}),
-            notification_reasons=frozenset(
-                {"authorised_representative_missing", "turned_15", "direct_questioning_barred"}
-            ),
-        )
-        | _S5_AFTER_PROCEEDINGS,
+            notification_reasons=frozenset({"authorised_representative_missing"}),
+        ),
         # R5: readiness to cooperate, recorded only.
         "cooperation": Traces(
             rules=frozenset({"R5"}), event_types=frozenset({"cooperation_recorded"})
@@ -695,8 +745,13 @@ TRACES: Final[Mapping[str, Traces]] = MappingProxyType(
             ),
         ),
         # Children placed with the victim (K1, S1), and their own cases (R1).
-        "accompanying_children": _LINKED
-        | Traces(event_types=frozenset({"accompanying_child_recorded"})),
+        **{
+            f"accompanying_children.{name}": _LINKED
+            | Traces(event_types=frozenset({"accompanying_child_recorded"}))
+            for name in AccompanyingChild.model_fields
+            if name != "own_case_id"
+        },
+        "accompanying_children.own_case_id": _LINKED,
         "linked_cases": _LINKED,
         # Special needs (K4) are health details: their flag and referral events, the referral
         # obligation, its notification and the provider's membership all reveal one.
@@ -758,9 +813,41 @@ class _EventEffects:
         return obligation.closed_by is not None and obligation.closed_by in self.ids
 
     def changed(self, record: Membership) -> bool:
-        return (record.since, record.added_by) in self.acts or (
-            record.removed_at is not None and (record.removed_at, record.removed_by) in self.acts
-        )
+        return (record.since, record.added_by) in self.acts or self.ended(record)
+
+    def ended(self, record: Membership) -> bool:
+        return record.removed_at is not None and (record.removed_at, record.removed_by) in self.acts
+
+
+#: A placement's end reason that names what moved the person on: the field it reveals
+#: (pathway.domain.rules.safe_accommodation: a safe placement ends crisis accommodation).
+_END_REASONS: Final[Mapping[str, str]] = MappingProxyType(
+    {"moved to safe accommodation": "safe_accommodation"}
+)
+
+
+def _ended_as_readable(state: CaseState, role: str) -> dict[str, Any]:
+    """The placements whose end reason names a field ``role`` may not read, with the reason
+    shown as ``ended`` (as an end by its own event, K1): the labour ministry reads that the crisis
+    placement it co-finances ended, not that safe accommodation followed (R6)."""
+    update: dict[str, Any] = {}
+    for name in ("crisis_accommodation", "safe_accommodation"):
+        record = getattr(state, name)
+        field = _END_REASONS.get(record.end_reason or "") if record is not None else None
+        if record is not None and field is not None and not may_read(role, field):
+            update[name] = record.model_copy(update={"end_reason": "ended"})
+    return update
+
+
+def _end_shown(record: Membership, hidden: Traces, hidden_by: _EventEffects) -> Membership:
+    """A membership record as shown to a role: its own record that an event hidden from it
+    ended shows when and under which rule (if the role may see it), not by whom or why (the
+    labour ministry's co-financing ends with the crisis placement, not "moved to safe
+    accommodation" by Ključ: R6, issue 11 item 5)."""
+    if not hidden_by.ended(record):
+        return record
+    rule = None if hidden.cites(record.removed_rule) else record.removed_rule
+    return record.model_copy(update={"removed_by": None, "removed_rule": rule, "removed_why": None})
 
 
 def minimised(state: CaseState, role: str) -> CaseState:
@@ -768,9 +855,12 @@ def minimised(state: CaseState, role: str) -> CaseState:
     timeline entry, obligation, deadline, pending notification, membership or idempotency record
     that reveals one. The state itself is not changed; the fields are left to the read matrix.
 
-    A role keeps its own work, which tells it nothing it was not told (unless the field is one
-    of :data:`HIDDEN_FROM_OWNERS`): the obligations it owns, the deadlines it is reminded of,
-    its own membership records and the entries of the events it sent.
+    A role keeps its own work (unless the field is one of :data:`HIDDEN_FROM_OWNERS`): the
+    obligations it owns, the deadlines it is reminded of, its own membership records (one that
+    a hidden event ended without who ended it or why, :func:`_end_shown`) and the entries of the
+    events it sent. A placement's end reason that names a field the role may not read is shown
+    as ``ended`` (:func:`_ended_as_readable`). The read matrix grants each role the fields its
+    own work is about (``tests/test_minimisation.py`` checks that the work reveals nothing else).
 
     The counts a case keeps (``notifications_sent``) are read by operators only, who read
     everything; the rest (obligations, the timeline) are counted by what is left."""
@@ -807,6 +897,7 @@ def minimised(state: CaseState, role: str) -> CaseState:
 
     return state.model_copy(
         update={
+            **_ended_as_readable(state, role),
             "timeline": [e for e in state.timeline if shown_entry(e)],
             "obligations": [o for o in state.obligations if shown_obligation(o)],
             "deadlines": {k: d for k, d in state.deadlines.items() if shown_deadline(d)},
@@ -815,7 +906,9 @@ def minimised(state: CaseState, role: str) -> CaseState:
                 for n in state.pending_notifications
                 if not hidden.hides_notification(n.reason, n.rule)
             ],
-            "membership": [m for m in state.membership if shown_member(m)],
+            "membership": [
+                _end_shown(m, hidden, hidden_by) for m in state.membership if shown_member(m)
+            ],
             "processed": {
                 k: p for k, p in state.processed.items() if p.event_type not in hidden.event_types
             },

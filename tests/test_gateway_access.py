@@ -104,8 +104,8 @@ _GRID = """
                                                 op pol mig swc lab int car klj uoi grd ana
 case_id                                         x  x   x   x   x   x   x   x   x   x   -
 opened_at                                       x  x   x   x   x   x   x   x   x   x   -
-phase                                           x  x   x   x   x   x   x   x   x   x   -
-lead_ngo                                        x  x   x   x   x   x   x   x   x   x   -
+phase                                           x  -   -   x   -   -   x   x   -   x   -
+lead_ngo                                        x  -   -   x   -   -   x   x   -   x   -
 closed_at                                       x  x   x   x   x   x   x   x   x   x   -
 membership                                      x  x   x   x   x   x   x   x   x   x   -
 deadlines                                       x  x   x   x   x   x   x   x   x   x   -

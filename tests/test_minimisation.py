@@ -892,3 +892,30 @@ class TestOwnWork:
             for o in leaves.obligations
             if o.owner.value == "interior_ministry"
         )
+
+
+class TestSummaries:
+    @pytest.mark.parametrize("role", ROLES)
+    @pytest.mark.parametrize("name", PATH_NAMES)
+    def test_r6_the_phase_and_the_lead_reveal_nothing_to_their_readers(
+        self, name: str, role: str
+    ) -> None:
+        """R6, issue 11 item 5: a role that reads the phase (or the lead NGO) sees every change
+        of it, so it may read everything each step that changed it reveals (a phase of safe
+        accommodation reveals the placement; a lead passed to Ključ, the placement or the
+        interview that moved it)."""
+        p = path_named(name)
+        problems = {
+            f"{summary} changed by {s.event_type or sorted(k.value for k in s.fired)} "
+            f"reveals {sorted(step_reveals(role, s))}"
+            for s in p.steps
+            for summary in s.summaries
+            if role in READ_MATRIX[summary] and step_reveals(role, s)
+        }
+        assert not problems, sorted(problems)
+
+    def test_the_summaries_change(self) -> None:
+        """The derivation sees the phase and the lead move (else the test above checks
+        nothing)."""
+        moved = {summary for p in paths() for s in p.steps for summary in s.summaries}
+        assert moved == SUMMARIES

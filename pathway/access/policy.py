@@ -155,11 +155,17 @@ SPLIT_FIELDS: Final = frozenset(
 #: a CaseState field.
 READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
-        # Coordination: which case, since when, where it stands, who leads it.
+        # Coordination: which case, since when, whether it is closed.
         "case_id": CASE_READERS,
         "opened_at": CASE_READERS,
-        "phase": CASE_READERS,
-        "lead_ngo": CASE_READERS,
+        # Where it stands and who leads it: care only (R6, issue 11 item 5). Each value names
+        # what moved it: the phase the reflection period (K5), safe accommodation (S1) or
+        # reintegration (I1); the lead the NGO interview (R2), crisis (K1) or safe (S1)
+        # accommodation. Only care reads all of them; every other role reads what it may of
+        # them in their own fields (reflection_started_at, the placement it co-finances), the
+        # exits on the timeline, and the lead's membership record where its rule is readable.
+        "phase": _CARE,
+        "lead_ngo": _CARE,
         "closed_at": CASE_READERS,
         # Who is a member in which role, since when and why (the purposes are the rules' own
         # words; an operator's reason must hold no personal data).

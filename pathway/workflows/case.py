@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -142,6 +142,10 @@ class VictimCaseWorkflow:
         self._config = start.config
         self._state: CaseState | None = start.state
         self._link_secret = start.link_secret
+        #: The validator's last decision: (request, state, time, decision); see _decide.
+        self._validated: (
+            tuple[RecordEvent, CaseState | None, datetime, Accepted | Rejection] | None
+        ) = None
         self._episode = start.episode
         # Histories recorded before legal time (issue 13) replay with the due instants they
         # had: periods added as elapsed time. A run started since counts days in Ljubljana,
@@ -245,10 +249,20 @@ class VictimCaseWorkflow:
 
     # -- events --------------------------------------------------------------------------------
     def _decide(self, request: RecordEvent) -> Accepted | Rejection:
+        """The rules' decision on ``request`` (:func:`~pathway.domain.rules.decide`), made once
+        per event: the validator's decision is kept and the handler takes it when nothing it
+        depends on changed between them (an equal request, the same state object and time;
+        issue 14: the SDK converts the argument again for the handler). Replay runs no
+        validator: then the handler decides, with the same outcome."""
+        now = workflow.now()
+        kept = self._validated
+        self._validated = None
+        if kept is not None and kept[1] is self._state and kept[2] == now and kept[0] == request:
+            return kept[3]
         return decide(
             None if self._state is None else self._keyed(self._state),
             request.event,
-            workflow.now(),
+            now,
             case_id=workflow.info().workflow_id,
             config=self._config,
             link_secret=self._link_secret,
@@ -278,6 +292,7 @@ class VictimCaseWorkflow:
         decision = self._decide(request)
         if isinstance(decision, Rejection):
             raise rejection_error(decision)
+        self._validated = (request, self._state, workflow.now(), decision)
 
     # -- the operator's changes ----------------------------------------------------------------
     def _decide_membership(self, change: MembershipChange) -> CaseState | Rejection:

@@ -74,7 +74,7 @@ async def _main(kind: str, target: str, base: Path, port: int) -> int:
                 ]
             )
             app = create_gateway_app(
-                client=await connect(target, "default", default_keystore(base)),
+                client=await connect(target, "default", default_keystore(base), use_config=False),
                 authenticator=Authenticator(credentials),
                 # No rate limit in the way; a minute for Temporal's answer (10 s in production)
                 # on a machine as busy as the bench may run on: the latency is the figure.

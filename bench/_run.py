@@ -387,7 +387,9 @@ async def run(sizes: Sizes, base: Path) -> Results:
         directory.mkdir(parents=True)
         (directory / "tokens.json").write_text(json.dumps(tokens))
         async with dev_server(mode, directory / "temporal") as server:
-            client = await connect(server.target, "default", default_keystore(directory))
+            client = await connect(
+                server.target, "default", default_keystore(directory), use_config=False
+            )
             env = Env(server, directory, PathwaySide(client, tokens))
             for number in range(sizes.rounds):
                 for name in SIDES:

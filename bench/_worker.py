@@ -31,7 +31,8 @@ BARE_NOTIFY_QUEUES: Final = len(NOTIFIED)
 
 
 async def run_pathway(target: str, base: Path, stop: asyncio.Event) -> None:
-    client = await connect(target, "default", default_keystore(base))
+    # The bench's own dev server, as the bare side reaches it: no TEMPORAL_* profile.
+    client = await connect(target, "default", default_keystore(base), use_config=False)
     channels = Channels(default=OutboxChannel(directory=base / "outbox"))
     serving = asyncio.create_task(
         run_workers(client, organisations=NOTIFIED, serve_cases=True, channels=channels, stop=stop)

@@ -394,7 +394,10 @@ async def _run(
         )
         try:
             try:
-                client = await connect(settings.target, settings.namespace, store=store)
+                # The server started just above, on loopback without TLS: no TEMPORAL_* profile.
+                client = await connect(
+                    settings.target, settings.namespace, store=store, use_config=False
+                )
             except RuntimeError as error:  # the SDK's "connection failed"
                 raise DevStartError(
                     f"cannot connect to the Temporal dev server at {settings.target}: "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 from temporalio.client import Client
@@ -49,13 +48,30 @@ async def connect(
     store: KeyStore | None = None,
     *,
     lazy: bool = False,
+    use_config: bool = True,
 ) -> Client:
-    """Connect to Temporal (``PATHWAY_TEMPORAL_ADDRESS`` / ``PATHWAY_NAMESPACE`` by default)
-    with the encrypting data converter. ``lazy``: connect on first use, so a server can start
-    (and answer 503) while Temporal is still down. Every process connects through here."""
+    """Connect to Temporal with the encrypting data converter. Every process connects through
+    here, the same way (:mod:`pathway.temporal_config`, docs/operations.md): ``target`` and
+    ``namespace`` if given, else ``PATHWAY_TEMPORAL_ADDRESS`` / ``PATHWAY_NAMESPACE``, else the
+    SDK's own configuration (``TEMPORAL_*`` variables over a profile of ``temporal.toml``:
+    address, namespace, TLS, mTLS client certificate, API key, gRPC metadata), else
+    ``127.0.0.1:7233`` / ``default``. ``use_config=False``: none of the SDK's configuration
+    (a server this process started itself, such as ``pathway dev``'s, which has no TLS).
+    ``lazy``: connect on first use, so a server can start (and answer 503) while Temporal is
+    still down.
+
+    Raises :class:`pathway.temporal_config.TemporalConfigError` (one line naming the setting)
+    for a setting that cannot work, before anything connects; ``RuntimeError`` (the SDK's) if
+    Temporal cannot be reached or refuses the TLS handshake."""
+    from pathway.temporal_config import load_connection
+
+    connection = load_connection(target, namespace, use_config=use_config)
     return await Client.connect(
-        target or os.environ.get("PATHWAY_TEMPORAL_ADDRESS", DEFAULT_TARGET),
-        namespace=namespace or os.environ.get("PATHWAY_NAMESPACE", DEFAULT_NAMESPACE),
+        connection.target,
+        namespace=connection.namespace,
+        api_key=connection.api_key,
+        tls=connection.tls,
+        rpc_metadata=connection.rpc_metadata,
         data_converter=data_converter(store),
         lazy=lazy,
     )

@@ -46,6 +46,7 @@ from pathway.logs import configure_logging
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import KeyStore
 from pathway.process import exit_now, install_stop_signals
+from pathway.temporal_config import TemporalConfigError, describe_target
 from pathway.temporal_connection import connect
 from pathway.workflows.case import VictimCaseWorkflow
 from pathway.workflows.programme import ProgrammeRegisterWorkflow
@@ -196,9 +197,16 @@ def _parser() -> argparse.ArgumentParser:
         prog="worker", description="Run Pathway's Temporal workers until SIGINT or SIGTERM."
     )
     parser.add_argument(
-        "--address", help="Temporal frontend host:port (default: $PATHWAY_TEMPORAL_ADDRESS)"
+        "--address",
+        help="Temporal frontend host:port (default: $PATHWAY_TEMPORAL_ADDRESS, else "
+        "$TEMPORAL_ADDRESS or the TEMPORAL_PROFILE; TLS, mTLS and API key from the TEMPORAL_* "
+        "settings: docs/operations.md)",
     )
-    parser.add_argument("--namespace", help="Temporal namespace (default: $PATHWAY_NAMESPACE)")
+    parser.add_argument(
+        "--namespace",
+        help="Temporal namespace (default: $PATHWAY_NAMESPACE, else $TEMPORAL_NAMESPACE or the "
+        "TEMPORAL_PROFILE)",
+    )
     parser.add_argument(
         "--organisations",
         type=_organisations,
@@ -232,8 +240,16 @@ async def _serve(args: argparse.Namespace) -> int:
             return 2
         try:
             client = await connect(args.address, args.namespace)
+        except TemporalConfigError as error:
+            # One line naming the setting (TEMPORAL_*, the profile file, a certificate).
+            log.error("invalid Temporal connection setting", error=str(error))
+            return 2
         except RuntimeError as error:
-            log.error("cannot reach Temporal", error=str(error))
+            log.error(
+                "cannot reach Temporal",
+                temporal=describe_target(args.address, args.namespace).describe(),
+                error=str(error),
+            )
             return 1
         try:
             await run_workers(

@@ -118,9 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--address",
         default=None,
-        help="Temporal frontend (default $PATHWAY_TEMPORAL_ADDRESS or 127.0.0.1:7233)",
+        help="Temporal frontend (default $PATHWAY_TEMPORAL_ADDRESS, else $TEMPORAL_ADDRESS or "
+        "the TEMPORAL_PROFILE, else 127.0.0.1:7233; TLS, mTLS and API key from the TEMPORAL_* "
+        "settings: docs/operations.md)",
     )
-    parser.add_argument("--namespace", default=None, help="Temporal namespace")
+    parser.add_argument(
+        "--namespace",
+        default=None,
+        help="Temporal namespace (default $PATHWAY_NAMESPACE, else $TEMPORAL_NAMESPACE or the "
+        "TEMPORAL_PROFILE, else default)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for group in _GROUPS:
         group.add_commands(sub)

@@ -223,35 +223,45 @@ def load(source: str, adapter: TypeAdapter[T]) -> T:
 def target(args: argparse.Namespace) -> tuple[str, str]:
     """The Temporal address and namespace this command uses, as
     :func:`pathway.temporal_connection.connect` picks them: ``--address``/``--namespace``,
-    else the environment, else the defaults."""
-    from pathway.temporal_connection import DEFAULT_NAMESPACE, DEFAULT_TARGET
+    else ``PATHWAY_TEMPORAL_ADDRESS`` / ``PATHWAY_NAMESPACE``, else the SDK's configuration
+    (``TEMPORAL_*``, profile), else the defaults."""
+    from pathway.temporal_config import describe_target
 
-    address = getattr(args, "address", None) or os.environ.get(
-        "PATHWAY_TEMPORAL_ADDRESS", DEFAULT_TARGET
-    )
-    namespace = getattr(args, "namespace", None) or os.environ.get(
-        "PATHWAY_NAMESPACE", DEFAULT_NAMESPACE
-    )
-    return address, namespace
+    connection = describe_target(getattr(args, "address", None), getattr(args, "namespace", None))
+    return connection.target, connection.namespace
 
 
 def unreachable(args: argparse.Namespace) -> str:
-    """The one line saying Temporal could not be reached, naming where and how to start it."""
-    address, namespace = target(args)
+    """The one line saying Temporal could not be reached, naming where and how to start it
+    (and, over TLS, what else to check)."""
+    from pathway.temporal_config import describe_target
+
+    connection = describe_target(getattr(args, "address", None), getattr(args, "namespace", None))
+    address, namespace = connection.target, connection.namespace
+    tls = (
+        "; over TLS, also check the server CA and client certificate (TEMPORAL_TLS_*)"
+        if connection.uses_tls
+        else ""
+    )
     return (
         f"could not reach Temporal at {address} (namespace {namespace}); start the service "
-        "with bin/serve, or set --address / PATHWAY_TEMPORAL_ADDRESS"
+        f"with bin/serve, or set --address / PATHWAY_TEMPORAL_ADDRESS{tls}"
     )
 
 
 async def connect(args: argparse.Namespace) -> Client:
     """A client for ``args``' Temporal; :class:`Unavailable` naming the address if it cannot
-    be reached."""
+    be reached, :class:`BadInput` naming the setting if a connection setting cannot work
+    (a profile file or certificate that does not exist, an unknown profile)."""
+    from pathway.temporal_config import TemporalConfigError
     from pathway.temporal_connection import connect as connect_client
 
-    address, namespace = target(args)
     try:
-        return await connect_client(address, namespace)
+        return await connect_client(
+            getattr(args, "address", None), getattr(args, "namespace", None)
+        )
+    except TemporalConfigError as err:
+        raise BadInput(printable(err)) from None
     except RuntimeError as err:  # the SDK reports a failed connection as RuntimeError
         raise Unavailable(unreachable(args)) from err
 

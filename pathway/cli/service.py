@@ -49,12 +49,15 @@ def _gateway(args: argparse.Namespace, out: TextIO) -> int:
         run_gateway,
     )
     from pathway.logs import configure_logging
+    from pathway.temporal_config import TemporalConfigError, load_connection
 
     try:
         # Checked before anything starts: production refuses to run without credentials.
         authenticator = load_authenticator(var_dir=settings.var_dir())
         gateway_settings = GatewaySettings.from_env()
-    except GatewayConfigError as err:
+        # The connection settings too (Temporal itself is connected lazily).
+        load_connection(args.address, args.namespace)
+    except (GatewayConfigError, TemporalConfigError) as err:
         raise BadInput(printable(err)) from err
     configure_logging()
     asyncio.run(

@@ -6,13 +6,15 @@ walk-through; its ``$ `` lines are commands, the lines after each are what it pr
 walk-through runs in one shell (so ``CASE=$(…)`` carries over), in the checkout, against a
 ``pathway dev`` of its own on free ports. For each command the exit code must be the one the
 README states (``# exit N`` at the end of the command; 0 when it states none), and the first
-line printed must be the README's first line, where a case ID stands for any case ID (they depend
-on the installation's pepper) and ``…`` for any text.
+lines printed must be the README's lines, where a case ID stands for any case ID (they depend
+on the installation's pepper), ``…`` for any text within a line, and a line of its own ``...``
+for any number of lines (the README leaves them out).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -42,7 +44,11 @@ CASE_ID = re.compile(r"case-[a-z2-7]{24}")
 class Command:
     line: str
     exit_code: int
-    first_line: str
+    shown: list[str] = field(default_factory=list)
+
+    @property
+    def first_line(self) -> str:
+        return next((line for line in self.shown if line.strip()), "")
 
 
 @dataclass
@@ -73,12 +79,32 @@ def walkthroughs(text: str) -> dict[str, Walkthrough]:
                 Command(
                     line=command[: stated.start()] if stated else command,
                     exit_code=int(stated.group(1)) if stated else 0,
-                    first_line="",
                 )
             )
-        elif current.commands and not current.commands[-1].first_line and raw.strip():
-            current.commands[-1].first_line = raw
+        elif current.commands and (raw.strip() or current.commands[-1].shown):
+            current.commands[-1].shown.append(raw)
     return found
+
+
+#: A README line of its own that stands for any number of lines of output.
+ELIDED = frozenset({"...", "…"})
+
+
+def block_matches(expected: list[str], actual: list[str]) -> bool:
+    """Every line of ``actual`` is matched, in order, by a line of ``expected`` (:func:`matches`),
+    or falls in an elided stretch (a line of :data:`ELIDED`)."""
+    expected = [line for line in expected if line.strip()]
+    actual = [line for line in actual if line.strip()]
+
+    @functools.cache
+    def fits(i: int, j: int) -> bool:
+        if i == len(expected):
+            return j == len(actual)
+        if expected[i].strip() in ELIDED:
+            return any(fits(i + 1, k) for k in range(j, len(actual) + 1))
+        return j < len(actual) and matches(expected[i], actual[j]) and fits(i + 1, j + 1)
+
+    return fits(0, 0)
 
 
 def matches(expected: str, actual: str) -> bool:
@@ -187,22 +213,33 @@ class TestReadmeParsing:
         assert not matches(line, "accepted y case-aaaaaaaaaaaaaaaaaaaaaaaa  phase: open (R1)")
         assert not matches(line, "accepted x case-short  phase: open (R1)")
 
+    def test_every_line_shown_must_be_printed(self) -> None:
+        """All the output is compared, not only its first line: a README line that the command
+        no longer prints fails, and ``...`` stands for lines left out."""
+        assert block_matches(["a", "b"], ["a", "b"])
+        assert not block_matches(["a", "b"], ["a", "c"])
+        assert not block_matches(["a"], ["a", "b"])
+        assert not block_matches(["a", "b"], ["a"])
+        assert block_matches(["a", "...", "d"], ["a", "b", "c", "d"])
+        assert block_matches(["a", "..."], ["a"])
+        assert not block_matches(["a", "...", "d"], ["a", "b", "c"])
+
 
 class TestReadme:
     @pytest.mark.timeout(900)
     @pytest.mark.parametrize("name", sorted(WALKTHROUGHS))
     def test_walkthrough_runs_as_written(self, name: str, tmp_path: Path) -> None:
         """Each command of the walk-through exits as the README says and prints the README's
-        first line."""
+        lines."""
         walkthrough = WALKTHROUGHS[name]
         with service(tmp_path / "var") as svc:
             results = run(walkthrough, svc, tmp_path)
         problems = []
         for command, (code, output) in zip(walkthrough.commands, results, strict=True):
-            first = output.splitlines()[0] if output.strip() else ""
-            if code != command.exit_code or not matches(command.first_line, first):
+            if code != command.exit_code or not block_matches(command.shown, output.splitlines()):
+                shown = "\n".join(command.shown)
                 problems.append(
-                    f"$ {command.line}\n  README: exit {command.exit_code}, "
-                    f"{command.first_line!r}\n  got:    exit {code}, {output!r}"
+                    f"$ {command.line}\n  README: exit {command.exit_code}\n{shown}\n"
+                    f"  got: exit {code}\n{output}"
                 )
         assert not problems, "\n".join(problems)

@@ -634,13 +634,15 @@ class TestDev:
 
                 await eventually(ready, timeout=120)
 
+                # Made once: a resend is the same event (its occurred_at too), or it is another
+                # event under a used event_id (409 IDEMPOTENCY).
+                body = identification("gw-dev")
+
                 async def opened() -> httpx.Response | None:
                     # As docs/gateway.md tells clients: on 429, 503 or 504 send the same
                     # event again (same event_id); a busy machine can take longer than the
                     # gateway's Temporal timeout for the first case.
-                    response = await api.post(
-                        "/v1/cases", headers=bearer("police"), json=identification("gw-dev")
-                    )
+                    response = await api.post("/v1/cases", headers=bearer("police"), json=body)
                     return None if response.status_code in (429, 503, 504) else response
 
                 response = await eventually(opened, timeout=300, interval=1)

@@ -24,6 +24,7 @@ from pathway.cli._common import (
 )
 from pathway.clients import cases
 from pathway.domain.events import EVENT_ADAPTER, Identified
+from pathway.domain.ids import NotACaseId, is_case_id
 from pathway.domain.membership import (
     OPERATOR_ROLES,
     RULE_MEMBERS,
@@ -307,6 +308,16 @@ def _write_timeline(state: CaseState, out: TextIO) -> None:
 
 #: The help of the arguments several case commands take.
 _CASE_ID: Final = "the case's ID, as `pathway case open` printed it"
+
+
+def case_id_arg(value: str) -> str:
+    """argparse type of a case ID argument: exit 2 naming the argument for anything else (an
+    episode's address ``<case>/e<N>`` included; review of issue 12)."""
+    if not is_case_id(value):
+        raise argparse.ArgumentTypeError(str(NotACaseId(value)))
+    return value
+
+
 _FILE: Final = "event JSON file (at most 1 MiB), or - for stdin"
 _JSON: Final = "print the result as JSON (non-ASCII characters escaped)"
 
@@ -329,12 +340,12 @@ def add_commands(sub: Commands) -> None:
     open_.add_argument("--json", action="store_true", help=_JSON)
     open_.set_defaults(handler=_open)
     event = case_sub.add_parser("event", help="send one event to a case")
-    event.add_argument("case_id", help=_CASE_ID)
+    event.add_argument("case_id", type=case_id_arg, help=_CASE_ID)
     event.add_argument("file", help=_FILE)
     event.add_argument("--json", action="store_true", help=_JSON)
     event.set_defaults(handler=_event)
     show = case_sub.add_parser("show", help="state, obligations, deadlines, timeline")
-    show.add_argument("case_id", help=_CASE_ID)
+    show.add_argument("case_id", type=case_id_arg, help=_CASE_ID)
     show.add_argument("--json", action="store_true", help=_JSON)
     show.set_defaults(handler=_show)
     erase = case_sub.add_parser(
@@ -342,7 +353,7 @@ def add_commands(sub: Commands) -> None:
         help="erase a case for good: terminate it and destroy "
         "its data key (operator only; token in $PATHWAY_TOKEN)",
     )
-    erase.add_argument("case_id", help=_CASE_ID)
+    erase.add_argument("case_id", type=case_id_arg, help=_CASE_ID)
     erase.add_argument(
         "--why",
         default="request",
@@ -355,7 +366,7 @@ def add_commands(sub: Commands) -> None:
         help="the case's episodes (one per identification that opened it anew): status, "
         "dates, erased or not",
     )
-    episodes.add_argument("case_id", help=_CASE_ID)
+    episodes.add_argument("case_id", type=case_id_arg, help=_CASE_ID)
     episodes.add_argument("--json", action="store_true", help=_JSON)
     episodes.set_defaults(handler=_episodes)
     _add_member_commands(case_sub)
@@ -364,7 +375,7 @@ def add_commands(sub: Commands) -> None:
         help="export the decoded history (JSON) of one run of the case: its current run, or "
         "--run; the run and its episode are named on stderr",
     )
-    history.add_argument("case_id", help=_CASE_ID)
+    history.add_argument("case_id", type=case_id_arg, help=_CASE_ID)
     history.add_argument(
         "--run",
         default=None,
@@ -395,7 +406,7 @@ def _add_member_commands(case_sub: Commands) -> None:
             "The reason is recorded in the case and shown to every organisation that reads it: "
             "it must hold no personal data.",
         )
-        command.add_argument("case_id", help=_CASE_ID)
+        command.add_argument("case_id", type=case_id_arg, help=_CASE_ID)
         command.add_argument(
             "--organisation",
             required=True,

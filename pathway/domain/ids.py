@@ -16,14 +16,33 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from typing import Final
 
 CASE_ID_PREFIX = "case-"
+#: What a case ID may look like: the prefix and lower-case letters, digits and hyphens (base32 in
+#: every ID made now). Never a ``/``: ``<case>/e<N>`` addresses one episode's key, not a case.
+CASE_ID_SHAPE: Final = re.compile(r"case-[a-z0-9-]{1,64}")
 
 #: Domain separation of what a link secret keys: the child's case ID, and the child's own
 #: link secret (so the two never coincide, and the child's secret differs from its parent's).
 _LINKED_CASE: Final = b"pathway/linked-case-id\x00"
 _LINKED_SECRET: Final = b"pathway/linked-case-secret\x00"
+
+
+class NotACaseId(ValueError):
+    """A value given as a case ID does not have a case ID's shape (:data:`CASE_ID_SHAPE`)."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__("not a case ID (case-… as `pathway case open` printed it)")
+        self.value = value
+
+
+def is_case_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a case ID (:data:`CASE_ID_SHAPE`): what the CLI and
+    erasure accept where they take a case, so an episode's address or a stray string never
+    reaches the key store as one."""
+    return CASE_ID_SHAPE.fullmatch(value) is not None
 
 
 def _format(digest: bytes) -> str:

@@ -34,6 +34,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from pathway.domain.ids import NotACaseId, is_case_id
 from pathway.domain.state import CaseState
 from pathway.privacy.codec import META_KEY_ID
 from pathway.privacy.keys import (
@@ -94,9 +95,16 @@ async def erase_case(
 
     ``by`` names who asked (an operator's name or ``retention``); ``why`` is a category such as
     ``request`` or ``retention``: both are logged, so neither may carry personal data.
+
+    Raises :class:`~pathway.domain.ids.NotACaseId` for anything but a case ID (an episode's
+    address ``<case>/e<N>`` included: ``episode`` names one), and touches nothing.
     """
     from pathway.clients.cases import current_run
 
+    if not is_case_id(case_id):
+        # An episode's address (<case>/e<N>) or a stray string is no case: the key store would
+        # resolve it to one episode's key without a run being stopped (review of issue 12).
+        raise NotACaseId(case_id)
     found = [
         e
         for e in await asyncio.to_thread(store.episodes, case_id)

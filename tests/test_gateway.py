@@ -30,6 +30,7 @@ from pathway.domain.ids import case_id_for
 from pathway.domain.person import PersonFacts
 from pathway.domain.state import CaseState
 from pathway.gateway import GatewaySettings
+from pathway.gateway.routes import obligations as obligations_route
 from pathway.privacy.erasure import erase_case
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
 from pathway.temporal_binaries import temporal_cli_path
@@ -467,6 +468,35 @@ class TestObligations:
             "/v1/obligations?organisation=caritas", headers=bearer(OPERATOR)
         )
         assert {first, second} <= {c["case_id"] for c in operator.json()["cases"]}
+
+    async def test_a_case_that_does_not_answer_hides_no_other(
+        self, service: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Review of issue 11: one case that does not answer in time (its worker stuck, its key
+        gone) is left out and counted; the organisation's obligations in every other case are
+        still listed."""
+        fine = await open_case(service, "gw-obl-fine")
+        stuck = await open_case(service, "gw-obl-stuck")
+
+        async def both_listed() -> bool:
+            answer = (await service.http.get("/v1/obligations", headers=bearer("caritas"))).json()
+            return {fine, stuck} <= {c["case_id"] for c in answer["cases"]}
+
+        await eventually(both_listed, timeout=120)
+        real = obligations_route.case_state
+
+        async def stuck_one(client: Any, case_id: str) -> CaseState:
+            if case_id == stuck:
+                raise TimeoutError  # as the gateway's patience running out
+            return await real(client, case_id)
+
+        monkeypatch.setattr(obligations_route, "case_state", stuck_one)
+        response = await service.http.get("/v1/obligations", headers=bearer("caritas"))
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        listed = {c["case_id"] for c in answer["cases"]}
+        assert fine in listed and stuck not in listed
+        assert answer["unanswered"] == 1
 
 
 def key_rows(store: SqliteKeyStore, case_id: str) -> int:

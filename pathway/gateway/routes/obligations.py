@@ -4,6 +4,7 @@ across the running cases that the ``PathwayObligationOwners`` search attribute f
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
 import asyncio
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query
@@ -66,6 +67,10 @@ class ObligationsAnswer(BaseModel):
     organisation: Organisation
     cases: list[CaseObligations]
     truncated: bool = Field(description="More cases matched than one answer holds")
+    unanswered: int = Field(
+        default=0,
+        description="Cases found that did not answer in time (left out: ask again later)",
+    )
 
 
 # -- the route ----------------------------------------------------------------------------------
@@ -136,8 +141,18 @@ async def obligations_of(gw: GatewayContext, org: Organisation) -> ObligationsAn
     found = await asyncio.gather(
         *(_in_case(gw, gate, org, case_id) for case_id in case_ids[:limit])
     )
-    cases = sorted((c for c in found if c is not None), key=_earliest)
-    return ObligationsAnswer(organisation=org, cases=cases, truncated=len(case_ids) > limit)
+    cases = sorted((c for c in found if isinstance(c, CaseObligations)), key=_earliest)
+    return ObligationsAnswer(
+        organisation=org,
+        cases=cases,
+        truncated=len(case_ids) > limit,
+        unanswered=sum(c is _UNANSWERED for c in found),
+    )
+
+
+#: A case that did not answer in time: left out of the listing and counted, so that one stuck
+#: case never hides an organisation's obligations in every other (review of issue 11).
+_UNANSWERED: Final = object()
 
 
 async def _listed(gw: GatewayContext, query: str, limit: int) -> list[str]:
@@ -146,7 +161,10 @@ async def _listed(gw: GatewayContext, query: str, limit: int) -> list[str]:
 
 async def _in_case(
     gw: GatewayContext, gate: asyncio.Semaphore, org: Organisation, case_id: str
-) -> CaseObligations | None:
+) -> CaseObligations | object | None:
+    """The case's part of the listing; None if nothing of it is listed for ``org``;
+    :data:`_UNANSWERED` if it did not answer in time (504), while Temporal itself answers
+    (a 503 still fails the listing: nothing can be listed then)."""
     async with gate:
         if gw.erased(case_id):
             return None
@@ -154,6 +172,10 @@ async def _in_case(
             state = await temporal(gw, case_state(gw.client, case_id))
         except (UnknownCase, CaseErased):
             return None  # closed or erased since the listing
+        except Problem as problem:
+            if problem.status != HTTPStatus.GATEWAY_TIMEOUT:
+                raise
+            return _UNANSWERED
     return _obligations_in(state, org)
 
 

@@ -7,10 +7,13 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pathway.domain.config import CaseConfig
 from pathway.secret_files import private_dir, write_secret
+
+if TYPE_CHECKING:
+    from pathway.statistics_ledger import StatisticsLedger
 
 #: The environment variable that overrides the state directory, and its default.
 VAR_ENV: Final = "PATHWAY_VAR"
@@ -116,3 +119,64 @@ def retention() -> timedelta:
     if value := os.environ.get("PATHWAY_RETENTION_DAYS"):
         return timedelta(days=int(value))
     return DEFAULT_RETENTION
+
+
+#: The environment variable that holds the statistics ledger's secret (else
+#: ``var/ledger-secret``), the file, and the ledger's database (else ``var/statistics.sqlite3``).
+LEDGER_SECRET_ENV: Final = "PATHWAY_LEDGER_SECRET"  # noqa: S105 (a variable name)
+LEDGER_SECRET_FILE: Final = "ledger-secret"  # noqa: S105 (a file name)
+STATISTICS_DSN_ENV: Final = "PATHWAY_STATISTICS_DSN"
+STATISTICS_FILE: Final = "statistics.sqlite3"
+
+
+def _parse_ledger_secret(text: str, where: str) -> bytes:
+    value = text.strip()
+    if not _PEPPER.fullmatch(value):
+        raise StateError(f"{where} is not a valid ledger secret: expected {PEPPER_FORMAT}")
+    return bytes.fromhex(value)
+
+
+def ledger_secret(*, create: bool = False) -> bytes:
+    """The key of the statistics ledger's hashes (docs/statistics.md): ``PATHWAY_LEDGER_SECRET``,
+    else ``var/ledger-secret``, either :data:`PEPPER_FORMAT` (32 bytes). Kept like the ID pepper
+    (0600 file in the 0700 state directory), and like it shared by every worker and command of
+    one deployment: a second secret would count every person twice.
+
+    ``create``: make ``var/ledger-secret`` if it is missing (the embedded default only: the
+    workers create it when the ledger is the SQLite file under ``./var``). Raises
+    :class:`StateError` naming the variable or the file if the secret is malformed, or missing
+    when it may not be created."""
+    if value := os.environ.get(LEDGER_SECRET_ENV):
+        return _parse_ledger_secret(value, LEDGER_SECRET_ENV)
+    path = var_dir() / LEDGER_SECRET_FILE
+    if not path.exists():
+        if not create:
+            raise StateError(
+                f"{var_dir().absolute()} has no {LEDGER_SECRET_FILE}: start the service once "
+                f"with bin/serve (pathway dev), or set {LEDGER_SECRET_ENV}"
+            )
+        private_dir(path.parent)
+        write_secret(path, secrets.token_hex(32), replace=False)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise StateError(
+            f"{path.absolute()} cannot be read as a ledger secret ({PEPPER_FORMAT}): "
+            f"{getattr(err, 'strerror', None) or type(err).__name__}"
+        ) from None
+    return _parse_ledger_secret(text, str(path.absolute()))
+
+
+def statistics_dsn() -> str | None:
+    """The PostgreSQL database of the statistics ledger (``PATHWAY_STATISTICS_DSN``, a
+    ``postgresql://`` URL or libpq connection string), or None: the SQLite file
+    ``var/statistics.sqlite3`` (the embedded default)."""
+    return os.environ.get(STATISTICS_DSN_ENV) or None
+
+
+def statistics_ledger() -> StatisticsLedger:
+    """The statistics ledger this deployment writes and reports from (see
+    :func:`statistics_dsn`). Raises the store's error if it cannot be opened."""
+    from pathway.statistics_ledger import open_ledger
+
+    return open_ledger(statistics_dsn(), var_dir() / STATISTICS_FILE)

@@ -35,6 +35,7 @@ from pathway import settings
 from pathway.activities.linked_cases import LinkedCaseStarter
 from pathway.activities.notify import Notifier
 from pathway.activities.retention import RetentionSweeper, SweepRequest
+from pathway.activities.statistics import StatisticsRecorder
 from pathway.channels import ChannelConfigError, Channels, load_channels
 from pathway.domain.organisations import (
     CASE_TASK_QUEUE,
@@ -72,8 +73,12 @@ async def run_workers(
     serve_cases: bool,
     channels: Channels,
     stop: asyncio.Event,
+    statistics: StatisticsRecorder | None = None,
 ) -> None:
     """Serve the case workflow (if ``serve_cases``) and each organisation's notifications.
+
+    ``statistics``: where the cases' ``record_statistics`` activity stores (issue 15); by
+    default the ledger the settings name (:func:`statistics_recorder`).
 
     Runs until ``stop`` is set, then shuts every worker down gracefully. If a worker fails,
     the others are shut down too and the failure is raised.
@@ -82,6 +87,7 @@ async def run_workers(
         queues: list[str] = []
         workers: list[Worker] = []
         if serve_cases:
+            statistics = statistics or statistics_recorder()
             queues.append(CASE_TASK_QUEUE)
             workers.append(
                 Worker(
@@ -96,6 +102,8 @@ async def run_workers(
                         *RetentionSweeper(client, _key_store(client)).activities(),
                         # Linked cases (R1) are started by an activity, not as child workflows.
                         *LinkedCaseStarter(client).activities(),
+                        # The statistics ledger (issue 15 item 1).
+                        *statistics.activities(),
                     ],
                 )
             )
@@ -118,6 +126,19 @@ async def run_workers(
         log.info("worker started", namespace=client.namespace, task_queues=queues)
         await _run_until_stopped(workers, stop)
         log.info("worker stopped", task_queues=queues)
+
+
+def statistics_recorder() -> StatisticsRecorder:
+    """The statistics ledger and its secret as the settings name them (docs/statistics.md):
+    PostgreSQL (``PATHWAY_STATISTICS_DSN``) with the deployment's ``PATHWAY_LEDGER_SECRET`` or
+    ``var/ledger-secret``; else the SQLite file under ``./var``, whose secret the embedded
+    default creates on its first start. Raises :class:`~pathway.settings.StateError` if the
+    secret is missing (in production) or malformed, the store's error if it cannot be opened."""
+    dsn = settings.statistics_dsn()
+    secret = settings.ledger_secret(create=dsn is None)
+    ledger = settings.statistics_ledger()
+    log.info("statistics ledger", ledger=ledger.where)
+    return StatisticsRecorder(ledger, secret)
 
 
 def _key_store(client: Client) -> KeyStore:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,10 +24,12 @@ from temporalio.worker import Worker
 
 from pathway.activities.linked_cases import LinkedCaseStarter
 from pathway.activities.notify import Notifier
+from pathway.activities.statistics import StatisticsRecorder
 from pathway.channels import Channels, SmtpChannel, WebhookChannel
 from pathway.clients import cases
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import CaseEvent, Identified
+from pathway.domain.ledger import StatisticsRecord
 from pathway.domain.organisations import NOTIFIED, Organisation, notification_task_queue
 from pathway.domain.state import CaseState, EventResult
 from pathway.workflows.case import VictimCaseWorkflow
@@ -39,9 +41,11 @@ HISTORIES = Path(__file__).parent / "histories"
 #: first: a scenario recorded again under code that changed the workflow's commands is a new
 #: history beside the old one (the corpus only grows; docs/versioning.md). Bump it with every
 #: workflow change that gets a patch.
-HISTORY_GENERATION = "seed-rules-2026-11-30"
+HISTORY_GENERATION = "statistics-ledger"
 WEBHOOK_SECRET = "test-webhook-secret"
 PEPPER = b"test-pepper"
+#: The statistics ledger's secret in tests (32 bytes).
+LEDGER_SECRET = b"test-ledger-secret-of-32-bytes.."
 BY_WEBHOOK = {
     Organisation.POLICE,
     Organisation.KLJUC,
@@ -82,6 +86,29 @@ def channels_for(webhook: WebhookReceiver, smtp: SmtpReceiver) -> Channels:
     return Channels(organisations=routes)
 
 
+class MemoryLedger:
+    """A statistics ledger in memory (:class:`pathway.statistics_ledger.StatisticsLedger`):
+    one record per ``record_id``, as the real stores keep them."""
+
+    where = "memory"
+
+    def __init__(self) -> None:
+        self.records: dict[str, StatisticsRecord] = {}
+        self.writes = 0
+
+    def write(self, records: Sequence[StatisticsRecord]) -> int:
+        self.writes += 1
+        new = [r for r in records if r.record_id not in self.records]
+        self.records.update((r.record_id, r) for r in new)
+        return len(new)
+
+    def read(self, *, until_year: int | None = None) -> list[StatisticsRecord]:
+        return sorted(
+            (r for r in self.records.values() if until_year is None or r.year <= until_year),
+            key=lambda r: r.record_id,
+        )
+
+
 @dataclass
 class Bench:
     client: Client
@@ -91,6 +118,7 @@ class Bench:
     webhook: WebhookReceiver
     smtp: SmtpReceiver
     workers: list[Worker] = field(default_factory=list)
+    ledger: MemoryLedger = field(default_factory=MemoryLedger)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -194,6 +222,7 @@ async def bench(
     queue: str | None = None,
     wires: tuple[WebhookReceiver, SmtpReceiver] | None = None,
     channels: Channels | None = None,
+    ledger: MemoryLedger | None = None,
     **periods: Any,
 ) -> AsyncIterator[Bench]:
     """Workers for the case workflow and every organisation's notifications, on fresh queues
@@ -206,12 +235,16 @@ async def bench(
         webhook, smtp = wires
         http = await stack.enter_async_context(httpx.AsyncClient())
         notifier = Notifier(channels or channels_for(webhook, smtp), http)
+        ledger = ledger or MemoryLedger()
         workers = [
             Worker(
                 env.client,
                 task_queue=queue,
                 workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow],
-                activities=LinkedCaseStarter(env.client).activities(),
+                activities=[
+                    *LinkedCaseStarter(env.client).activities(),
+                    *StatisticsRecorder(ledger, LEDGER_SECRET).activities(),
+                ],
             )
         ]
         workers += [
@@ -224,4 +257,4 @@ async def bench(
         ]
         for worker in workers:
             await stack.enter_async_context(worker)
-        yield Bench(env.client, env, queue, cfg, webhook, smtp, workers)
+        yield Bench(env.client, env, queue, cfg, webhook, smtp, workers, ledger)

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from pathway.activities.statistics import StatisticsRecorder
 from pathway.clients import cases
 from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.events import Identified
@@ -21,7 +22,15 @@ from pathway.domain.organisations import NOTIFIED, notification_task_queue
 from pathway.domain.state import CaseState, DeliveryOutcome, Notification, Phase
 from pathway.workflows.case import VictimCaseWorkflow
 from tests.factories import ALL_SUBJECTS, EU_ADULT, TCN_ILLEGAL, event
-from tests.harness import PEPPER, Bench, Received, bench, case_config
+from tests.harness import (
+    LEDGER_SECRET,
+    PEPPER,
+    Bench,
+    MemoryLedger,
+    Received,
+    bench,
+    case_config,
+)
 from tests.receivers import eventually
 
 
@@ -372,7 +381,14 @@ class TestNotificationOutcome:
         queue = f"test-{uuid.uuid4()}"
         config = case_config(queue, upsert_search_attributes=False)
         client = time_skipping.client
-        workers = [Worker(client, task_queue=queue, workflows=[VictimCaseWorkflow])]
+        workers = [
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=[VictimCaseWorkflow],
+                activities=StatisticsRecorder(MemoryLedger(), LEDGER_SECRET).activities(),
+            )
+        ]
         prefix = config.notification_queue_prefix
         workers += [
             Worker(

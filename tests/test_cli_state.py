@@ -89,6 +89,8 @@ def commands(where: Path) -> list[list[str]]:
         ["programme", "record", path],
         ["programme", "pats", path],
         ["report", "2026"],
+        ["report", "annual", "--year", "2026"],
+        ["statistics", "backfill"],
     ]
 
 

@@ -49,6 +49,7 @@ PATCH_IDS = {
     "seed-residence-rules",
     "seed-assistance-rules",
     "seed-child-rules",
+    "statistics-ledger",
 }
 
 

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from pathway.clients import cases
     from pathway.domain.config import CaseConfig
     from pathway.domain.events import Identified
+    from pathway.domain.ledger import StatisticsBatch
     from pathway.domain.organisations import NOTIFIED, notification_task_queue
     from pathway.domain.state import DeliveryOutcome, Notification
     from pathway.temporal_connection import data_converter
@@ -174,11 +175,19 @@ async def delivered(notification: Notification) -> DeliveryOutcome:
     )
 
 
+@activity.defn(name="record_statistics")
+async def ledgered(batch: StatisticsBatch) -> int:
+    """A stub of the statistics activity (issue 15): every fact is stored at once."""
+    return len(batch.facts)
+
+
 async def record_case_with(workflow_cls: type, env: WorkflowEnvironment) -> WorkflowHistory:
     """Run one case with ``workflow_cls`` past the grace period and return its history."""
     queue = f"versioning-{uuid.uuid4()}"
     config = CaseConfig(notification_queue_prefix=f"{queue}-notify", upsert_search_attributes=False)
-    workers = [Worker(env.client, task_queue=queue, workflows=[workflow_cls])]
+    workers = [
+        Worker(env.client, task_queue=queue, workflows=[workflow_cls], activities=[ledgered])
+    ]
     workers += [
         Worker(
             env.client,

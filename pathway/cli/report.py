@@ -1,25 +1,48 @@
 """``pathway report YEAR``: the yearly statistics per programme (aggregates only), from every
 readable case and programme register. Cases, not runs, are counted (issue 12): a person is one
 case ID whatever its runs and episodes, and erased episodes are skipped and said so
-(``skipped_erased`` in the JSON, and one line on stderr)."""
+(``skipped_erased`` in the JSON, and one line on stderr).
+
+``pathway report annual --year YYYY [--format table|json|csv]``: the year's figures from the
+statistics ledger alone (issue 15 item 2, docs/statistics.md), which erasure does not change.
+``pathway statistics backfill``: every readable case's facts into the ledger, once
+(idempotent: run it again and nothing is counted twice; issue 15 item 1)."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, TextIO
 
-from pathway.cli._common import EXIT_OK, Commands, connect, write_json
+from pathway.cli._common import EXIT_OK, BadInput, Commands, connect, write_json
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
+    from pathway.domain.annual import AnnualReport, Persons, ProgrammeYear
     from pathway.domain.programmes import ProgrammeState
     from pathway.domain.state import CaseState
+    from pathway.statistics_ledger import StatisticsLedger
 
 
 async def _cases(client: Client) -> tuple[list[CaseState], int]:
-    """The states to count, and how many episodes were skipped because they are erased.
+    """The states to count, and how many episodes were skipped because they are erased
+    (:func:`_walk_cases`)."""
+    found: list[CaseState] = []
+    skipped = 0
+    async for state in _walk_cases(client):
+        if state is None:
+            skipped += 1
+        else:
+            found.append(state)
+    return found, skipped
+
+
+async def _walk_cases(client: Client) -> AsyncIterator[CaseState | None]:
+    """Each state to count, one at a time, and None for each episode skipped because it is
+    erased.
 
     Walks cases, not runs (issue 12): a run that continued as new is skipped (its state lives
     on in the next run), so each episode of a case is read once, from its last run (pinned by
@@ -36,26 +59,23 @@ async def _cases(client: Client) -> tuple[list[CaseState], int]:
 
     codec = client.data_converter.payload_codec
     store = codec.store if isinstance(codec, CaseCodec) else None
-    found: list[CaseState] = []
-    skipped = 0
     async for run in client.list_workflows("WorkflowType = 'VictimCaseWorkflow'"):
         if run.status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
             continue
         if store is not None:
             episode = await run_episode(client, run.id, run.run_id)
             if episode is not None and store.is_destroyed(episode_ref(run.id, episode)):
-                skipped += 1
+                yield None
                 continue
         try:
             state = await client.get_workflow_handle(run.id, run_id=run.run_id).query(
                 "state", result_type=CaseState
             )
         except (RPCError, WorkflowQueryFailedError, PrivacyError):
-            skipped += 1  # erased since it was listed, or not readable: not counted
+            yield None  # erased since it was listed, or not readable: not counted
             continue
         if state is not None:
-            found.append(state)
-    return found, skipped
+            yield state
 
 
 async def _registers(client: Client) -> list[ProgrammeState]:
@@ -90,9 +110,165 @@ async def _report(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- the annual report from the ledger (issue 15 item 2) -----------------------------------------
+
+
+def _open_ledger_to_read() -> StatisticsLedger:
+    """The deployment's ledger, for reading: :class:`BadInput` naming the file if the SQLite
+    default does not exist yet (nothing is created by a report)."""
+    from pathway import settings
+
+    path = settings.var_dir().absolute() / settings.STATISTICS_FILE
+    if settings.statistics_dsn() is None and not path.exists():
+        raise BadInput(
+            f"no statistics ledger at {path}: start the service (bin/serve) so that cases "
+            f"write to it, and run `pathway statistics backfill` once for older cases"
+        )
+    return settings.statistics_ledger()
+
+
+def _persons_lines(label: str, persons: Persons) -> list[str]:
+    ages = persons.by_gender_age
+    lines = [
+        f"  {label}: {persons.persons} person(s): {persons.victims} victim(s), "
+        f"{persons.accompanying_children} accompanying child(ren)",
+        f"    women {ages.female_adult}, girls {ages.female_minor}, men {ages.male_adult}, "
+        f"boys {ages.male_minor}, other or unknown gender: adults "
+        f"{ages.other_or_unknown_adult}, minors {ages.other_or_unknown_minor}",
+    ]
+    if persons.victims_by_citizenship:
+        lines.append("    victims' citizenship: " + _counts(persons.victims_by_citizenship))
+    if persons.children_by_citizenship:
+        lines.append("    children's citizenship: " + _counts(persons.children_by_citizenship))
+    return lines
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in counts.items())
+
+
+def _programme_lines(title: str, figures: ProgrammeYear) -> list[str]:
+    lines = [title]
+    lines += _persons_lines("entered in the year", figures.entered)
+    lines += _persons_lines("continuing from earlier years", figures.continuing)
+    lines += _persons_lines("active in the year", figures.active)
+    lines.append("  exits: " + (_counts(figures.exits) or "none"))
+    lines.append("  services (persons): " + (_counts(figures.services) or "none"))
+    return lines
+
+
+def render_annual(report: AnnualReport) -> str:
+    """The annual report as a table for people: one paragraph per section."""
+    lines = [f"Annual report {report.year} (from the statistics ledger)", "", "Identification"]
+    lines += _persons_lines("identified in the year", report.identified)
+    for title, figures in (
+        ("Crisis accommodation (K1)", report.crisis_accommodation),
+        ("Safe accommodation (S1)", report.safe_accommodation),
+        ("Reintegration (I1)", report.reintegration),
+    ):
+        lines += ["", *_programme_lines(title, figures)]
+    lines += ["", "All programmes"]
+    lines += _persons_lines("distinct persons in any programme", report.all_programmes)
+    return "\n".join(lines) + "\n"
+
+
+async def _annual(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+
+    from pathway.domain.annual import annual_report, flatten
+
+    if args.year is None:
+        raise BadInput("pathway report annual needs --year YYYY")
+    ledger = _open_ledger_to_read()
+    records = await asyncio.to_thread(ledger.read, until_year=args.year)
+    report = annual_report(records, args.year)
+    if args.format == "json":
+        write_json(report.model_dump(mode="json"), out)
+    elif args.format == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["section", "measure", "key", "value"])
+        writer.writerows(flatten(report))
+    else:
+        out.write(render_annual(report))
+    return EXIT_OK
+
+
+async def _report_command(args: argparse.Namespace, out: TextIO) -> int:
+    """``report YEAR`` (from the cases, as before) or ``report annual --year YYYY``."""
+    if args.what == "annual":
+        return await _annual(args, out)
+    try:
+        args.year = int(args.what)
+    except ValueError:
+        raise BadInput(f"report: expected a year or 'annual', got {args.what!r}") from None
+    return await _report(args, out)
+
+
+# -- backfill (issue 15 item 1) -------------------------------------------------------------------
+
+
+async def _backfill(args: argparse.Namespace, out: TextIO) -> int:
+    """Walk every current case once (erased episodes skipped) and store its facts; show
+    progress on a terminal only (issue 15 item 6)."""
+    import asyncio
+
+    import structlog
+
+    from pathway import settings
+    from pathway.activities.statistics import StatisticsRecorder
+    from pathway.domain.ledger import StatisticsBatch, statistics_facts
+
+    secret = settings.ledger_secret(create=settings.statistics_dsn() is None)
+    recorder = StatisticsRecorder(settings.statistics_ledger(), secret)
+    client = await connect(args)
+    progress = args.stderr if args.stderr.isatty() else None
+    cases = skipped = facts = new = 0
+    async for state in _walk_cases(client):
+        if state is None:
+            skipped += 1
+            continue
+        batch = StatisticsBatch(facts=statistics_facts(state))
+        cases += 1
+        facts += len(batch.facts)
+        new += await asyncio.to_thread(recorder.store, batch)
+        if progress is not None:
+            progress.write(f"\rbackfill: {cases} case(s) read, {new} new record(s)")
+            progress.flush()
+    if progress is not None:
+        progress.write("\n")
+    structlog.stdlib.get_logger("pathway.statistics").info(
+        "statistics backfilled", cases=cases, facts=facts, new=new, skipped_erased=skipped
+    )
+    out.write(
+        f"backfilled {cases} case episode(s): {facts} fact(s), {new} new record(s), "
+        f"{skipped} erased episode(s) skipped\n"
+    )
+    return EXIT_OK
+
+
 def add_commands(sub: Commands) -> None:
-    """Register ``report``."""
-    report = sub.add_parser("report", help="yearly statistics per programme (aggregates)")
+    """Register ``report`` and ``statistics backfill``."""
+    report = sub.add_parser(
+        "report",
+        help="yearly statistics: `report YEAR` from the cases, `report annual --year YYYY` "
+        "from the statistics ledger (aggregates)",
+    )
     report.set_defaults(uses_state=True)
-    report.add_argument("year", type=int, help="the calendar year, e.g. 2026")
-    report.set_defaults(handler=_report)
+    report.add_argument(
+        "what", metavar="YEAR|annual", help="a calendar year (e.g. 2026), or 'annual'"
+    )
+    report.add_argument("--year", type=int, help="annual: the calendar year, e.g. 2026")
+    report.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="annual: a table for people (default), JSON (docs/annual-report.schema.json) or CSV",
+    )
+    report.set_defaults(handler=_report_command)
+    statistics = sub.add_parser("statistics", help="the statistics ledger")
+    commands = statistics.add_subparsers(dest="statistics_command", required=True)
+    backfill = commands.add_parser(
+        "backfill",
+        help="store every current case's statistics in the ledger, once (idempotent)",
+    )
+    backfill.set_defaults(uses_state=True, handler=_backfill)

@@ -16,6 +16,8 @@ Live patches (``workflow.patched``; docs/versioning.md), with the date each was 
   reminders escalate.
 - ``linked-case-started-by-activity`` (2026-11-30): a linked case is started by the
   ``start_linked_case`` activity, not as a child workflow (issue 11 item 6).
+- ``statistics-ledger`` (not deployed yet): the case writes its statistics facts to the ledger
+  through the ``record_statistics`` activity (issue 15 item 1, docs/statistics.md).
 Recorded in the replay corpus on 2026-11-30 (the ``seed-rules-2026-11-30`` histories):
 
 - ``legal-time-ljubljana``: periods count calendar or working days in Ljubljana (issue 13,
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from pathway.access.policy import send_refusal
     from pathway.domain.config import CaseConfig, LegalTime
     from pathway.domain.events import Identified, RecordEvent
+    from pathway.domain.ledger import StatisticsBatch, StatisticsFact, statistics_facts
     from pathway.domain.membership import Membership, MembershipChange
     from pathway.domain.rules import (
         Accepted,
@@ -118,6 +121,10 @@ LINKED_CASE_START_RETRY = RetryPolicy(
     maximum_attempts=0,
 )
 LINKED_CASE_START_TIMEOUT = timedelta(seconds=60)
+#: Writing statistics retries like starting a linked case: a ledger that is down for a while
+#: delays the figures, never loses them; a retry after success stores nothing twice.
+STATISTICS_RETRY = LINKED_CASE_START_RETRY
+STATISTICS_TIMEOUT = timedelta(seconds=60)
 
 
 class CaseOutcome(BaseModel):
@@ -169,6 +176,15 @@ class VictimCaseWorkflow:
         self._seed_assistance_rules = workflow.patched("seed-assistance-rules")
         # ... and those recorded before C4-C8 followed changed facts (issue 13).
         self._seed_child_rules = workflow.patched("seed-child-rules")
+        # Histories recorded before the statistics ledger (issue 15) schedule no activity for
+        # it: they replay unchanged; a run started since writes its facts (docs/statistics.md).
+        self._statistics_ledger = workflow.patched("statistics-ledger")
+        #: The keys of the facts this run has stored (a run after continue-as-new stores them
+        #: all again once: the ledger keeps one record per fact), the write in flight, and the
+        #: state the facts were last derived from.
+        self._ledgered: set[str] = set()
+        self._ledger_write: asyncio.Task[None] | None = None
+        self._ledger_seen: CaseState | None = None
 
     @workflow.run
     async def run(self, start: CaseInput) -> CaseOutcome:
@@ -190,6 +206,7 @@ class VictimCaseWorkflow:
             self._publish_search_attributes(state)
             self._deliveries.dispatch(state.pending_notifications)
             self._dispatch_case_starts(state)
+            self._dispatch_statistics(state)
             if state.phase is Phase.CLOSED:
                 await workflow.wait_condition(
                     lambda: not self._busy() and workflow.all_handlers_finished()
@@ -442,9 +459,43 @@ class VictimCaseWorkflow:
                 },
             )
 
+    # -- statistics ------------------------------------------------------------------------------
+    def _dispatch_statistics(self, state: CaseState) -> None:
+        """Store the facts of ``state`` this run has not stored yet (patch ``statistics-ledger``):
+        one ``record_statistics`` activity at a time, on the case task queue; the next state's
+        facts follow when it is done. The facts are derived by the pure
+        :func:`~pathway.domain.ledger.statistics_facts`; the activity anonymises and stores."""
+        if not self._statistics_ledger or self._ledger_write is not None:
+            return
+        if state is self._ledger_seen:
+            return
+        self._ledger_seen = state
+        facts = [f for f in statistics_facts(state) if f.key not in self._ledgered]
+        if facts:
+            self._ledger_write = asyncio.create_task(self._record_statistics(facts))
+
+    async def _record_statistics(self, facts: list[StatisticsFact]) -> None:
+        try:
+            await workflow.execute_activity(
+                "record_statistics",
+                StatisticsBatch(facts=facts),
+                start_to_close_timeout=STATISTICS_TIMEOUT,
+                retry_policy=STATISTICS_RETRY,
+            )
+            self._ledgered.update(f.key for f in facts)
+        except ActivityError as err:
+            # Only a non-retryable failure ends up here; the next state change tries again.
+            workflow.logger.error(
+                "statistics not recorded",
+                extra={"case_id": workflow.info().workflow_id, "error": type(err.cause).__name__},
+            )
+            self._ledger_seen = None
+        self._ledger_write = None
+        self._wake = True
+
     def _busy(self) -> bool:
-        """Notifications or linked-case starts still in flight."""
-        return bool(self._deliveries.in_flight or self._case_starts)
+        """Notifications, linked-case starts or a statistics write still in flight."""
+        return bool(self._deliveries.in_flight or self._case_starts or self._ledger_write)
 
     # -- helpers -------------------------------------------------------------------------------
     def _require_state(self) -> CaseState:

@@ -552,16 +552,28 @@ class TestBadInput:
 
         assert_problem(response, 422)
 
+    @pytest.mark.parametrize(
+        "key_id",
+        [
+            b"garbage",
+            # Episodes that cannot exist (review of issue 12: /e0 was a 503 and an error log).
+            b"case-aaaaaaaaaaaaaaaaaaaaaaaa/e0/dk1",
+            b"case-aaaaaaaaaaaaaaaaaaaaaaaa/e00/dk1",
+            b"case-aaaaaaaaaaaaaaaaaaaaaaaa/e1/dk1",
+            b"case-aaaaaaaaaaaaaaaaaaaaaaaa/e02/dk1",
+            b"case-/e0/dk1",
+        ],
+    )
     async def test_key_id_that_names_no_case_is_422(
-        self, client: httpx.AsyncClient, codec: CaseCodec
+        self, client: httpx.AsyncClient, codec: CaseCodec, key_id: bytes
     ) -> None:
         """A key ID that is not a Pathway data key ID is 422, before any access check."""
         body = await sealed(codec)
-        body["payloads"][0]["metadata"][META_KEY_ID] = base64.b64encode(b"garbage").decode()
+        body["payloads"][0]["metadata"][META_KEY_ID] = base64.b64encode(key_id).decode()
 
-        response = await client.post("/decode", json=body, headers=bearer("caritas"))
-
-        assert_problem(response, 422)
+        for role in ("caritas", OPERATOR):
+            response = await client.post("/decode", json=body, headers=bearer(role))
+            assert_problem(response, 422)
 
     @pytest.mark.parametrize(
         "content",

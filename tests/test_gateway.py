@@ -30,6 +30,7 @@ from pathway.domain.ids import case_id_for
 from pathway.domain.person import PersonFacts
 from pathway.domain.state import CaseState
 from pathway.gateway import GatewaySettings
+from pathway.clients import cases as cases_client
 from pathway.gateway.routes import obligations as obligations_route
 from pathway.privacy.erasure import erase_case
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
@@ -483,7 +484,7 @@ class TestObligations:
             return {fine, stuck} <= {c["case_id"] for c in answer["cases"]}
 
         await eventually(both_listed, timeout=120)
-        real = obligations_route.case_state
+        real = cases_client.case_state
 
         async def stuck_one(client: Any, case_id: str) -> CaseState:
             if case_id == stuck:

@@ -214,6 +214,11 @@ def scope_of(key_id: str) -> str:
     scope, _, version = key_id.rpartition("/")
     if not scope or not version.startswith("dk"):
         raise UnknownKey(f"not a Pathway data key ID: {key_id!r}")
+    _, mark, number = scope.rpartition(_EPISODE_MARK)
+    if mark and number.isdigit() and (number != str(int(number)) or int(number) < 2):
+        # Episode 1's scope is the bare case ID, and numbers are written plainly: /e0, /e1 and
+        # /e02 name no key that can exist (review of issue 12: /e0 reached episode_scope).
+        raise UnknownKey(f"not a Pathway data key ID: {key_id!r}")
     return scope
 
 

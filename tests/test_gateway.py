@@ -25,12 +25,12 @@ from temporalio.testing import WorkflowEnvironment
 from pathway import search_attributes
 from pathway.access.credentials import OPERATOR, hash_token
 from pathway.access.policy import READ_MATRIX, SPLIT_FIELDS, may_read
+from pathway.clients import cases as cases_client
 from pathway.dev import DevPorts, run_dev
 from pathway.domain.ids import case_id_for
 from pathway.domain.person import PersonFacts
 from pathway.domain.state import CaseState
 from pathway.gateway import GatewaySettings
-from pathway.clients import cases as cases_client
 from pathway.gateway.routes import obligations as obligations_route
 from pathway.privacy.erasure import erase_case
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key

@@ -29,11 +29,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from pathway.activities.notify import Notifier
+from pathway.activities.statistics import StatisticsRecorder
 from pathway.channels import Channels, OutboxChannel
 from pathway.clients import cases
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import Identified, parse_event
 from pathway.domain.organisations import NOTIFIED, notification_task_queue
+from pathway.statistics_ledger import SqliteLedger
 from pathway.temporal_binaries import DevServer, start_dev_server, stop_process
 from pathway.temporal_connection import data_converter, default_keystore
 from pathway.workflows.case import VictimCaseWorkflow
@@ -107,7 +109,17 @@ async def run(updates: int, case_count: int) -> None:
             )
             config = CaseConfig(notification_queue_prefix=f"{QUEUE}-notify")
             notifier = Notifier(Channels(default=OutboxChannel(directory=base / "outbox")))
-            workers = [Worker(client, task_queue=QUEUE, workflows=[VictimCaseWorkflow])]
+            # The case schedules record_statistics on its own queue (issue 15): a ledger in
+            # the bench's directory, so cases leave no activity pending.
+            recorder = StatisticsRecorder(SqliteLedger(base / "statistics.sqlite3"), b"b" * 32)
+            workers = [
+                Worker(
+                    client,
+                    task_queue=QUEUE,
+                    workflows=[VictimCaseWorkflow],
+                    activities=recorder.activities(),
+                )
+            ]
             workers += [
                 Worker(
                     client,

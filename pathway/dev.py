@@ -74,7 +74,7 @@ from pathway.secret_files import (
     require_private,
     write_secret,
 )
-from pathway.settings import StateError
+from pathway.settings import LEDGER_SECRET_FILE, StateError
 from pathway.temporal_binaries import (
     DevServer,
     DevServerError,
@@ -175,9 +175,9 @@ def hold_state_dir(var_dir: Path) -> Iterator[None]:
 def private_state(var_dir: Path) -> list[Path]:
     """What must be private to the account running ``pathway dev``: the state directory, the
     key store (with its ``-wal`` and ``-shm``), the master keys and their directory, the
-    credentials file, the ID pepper and the operator token file. (The Temporal database, its
-    log and the outbox are created 0600 too, and are out of others' reach in a 0700 state
-    directory.)"""
+    credentials file, the ID pepper, the statistics ledger's secret and the operator token file.
+    (The Temporal database, its log, the statistics ledger and the outbox are created 0600 too,
+    and are out of others' reach in a 0700 state directory.)"""
     keys = var_dir / "keys.db"
     master_keys = var_dir / "master-keys"
     credentials = os.environ.get(CREDENTIALS_ENV)
@@ -189,6 +189,7 @@ def private_state(var_dir: Path) -> list[Path]:
         *sorted(master_keys.glob("*.key")),
         Path(credentials) if credentials else var_dir / DEV_CREDENTIALS_FILE,
         var_dir / "id-pepper",
+        var_dir / LEDGER_SECRET_FILE,
         var_dir / OPERATOR_TOKEN_FILE,
     ]
 

@@ -210,6 +210,7 @@ class TestRefused:
             f"var/master-keys/{key_id}.key",
             "elsewhere.toml",
             "var/id-pepper",
+            "var/ledger-secret",
             "var/operator-token",
         }
 

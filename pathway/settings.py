@@ -113,12 +113,20 @@ def case_config() -> CaseConfig:
 
 
 def retention() -> timedelta:
-    """How long closed cases are kept before automatic erasure (``PATHWAY_RETENTION_DAYS``)."""
+    """How long closed cases are kept before automatic erasure (``PATHWAY_RETENTION_DAYS``, a
+    whole number of days, 0 to 999999). Raises :class:`StateError` (one line naming the variable)
+    for anything else."""
     from pathway.privacy.erasure import DEFAULT_RETENTION
 
-    if value := os.environ.get("PATHWAY_RETENTION_DAYS"):
-        return timedelta(days=int(value))
-    return DEFAULT_RETENTION
+    value = os.environ.get("PATHWAY_RETENTION_DAYS", "").strip()
+    if not value:
+        return DEFAULT_RETENTION
+    if not re.fullmatch(r"[0-9]{1,6}", value):
+        raise StateError(
+            "PATHWAY_RETENTION_DAYS is not a whole number of days (0 or more); "
+            "unset it for the default of 1825"
+        )
+    return timedelta(days=int(value))
 
 
 #: The environment variable that holds the statistics ledger's secret (else

@@ -21,12 +21,11 @@ async def _sweep(args: argparse.Namespace, out: TextIO) -> int:
     from pathway.activities.retention import SweepRequest, sweep
     from pathway.temporal_connection import default_keystore
 
+    retention = settings.retention()  # a malformed setting is exit 2 before anything else
     operator()
     store = default_keystore()
     client = await connect(args)
-    report = await sweep(
-        client, store, SweepRequest(retention=settings.retention(), dry_run=args.dry_run)
-    )
+    report = await sweep(client, store, SweepRequest(retention=retention, dry_run=args.dry_run))
     if args.json:
         write_json(report.model_dump(mode="json"), out)
         return EXIT_OK

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -30,11 +30,40 @@ from pathway.domain.calendar import (
     next_working_day,
     period_end,
 )
+from pathway.domain.membership import MemberRole, MembershipChange
+from pathway.domain.organisations import Organisation as Org
 from pathway.domain.plausible import ERROR_TYPE, RULE_INPUT, Implausible, not_blank, refuse
-from pathway.domain.rules import Accepted, decide, fire_due, settle_notification
-from pathway.domain.state import CaseState, DeliveryOutcome, ObligationKind
-from tests.factories import ALL_SUBJECTS, CASE_ID, EU_ADULT, T0, accept, days, event, reject
-from tests.test_law_residence import fired, in_safe_accommodation, placed_in_crisis
+from pathway.domain.rules import (
+    Accepted,
+    Rejection,
+    decide,
+    decide_membership,
+    fire_due,
+    reintegration_eligibility,
+    settle_notification,
+)
+from pathway.domain.state import CaseState, DeliveryOutcome, ObligationKind, Phase
+from tests.factories import (
+    ALL_SUBJECTS,
+    CASE_ID,
+    EU_ADULT,
+    SI_CITIZEN,
+    T0,
+    TCN_ILLEGAL,
+    accept,
+    days,
+    event,
+    opened,
+    reject,
+)
+from tests.test_law_residence import (
+    enrol,
+    fired,
+    in_proceedings,
+    in_safe_accommodation,
+    interviewed,
+    placed_in_crisis,
+)
 
 #: A time zone far from Ljubljana's, for the machine the service runs on.
 ELSEWHERE = "America/New_York"
@@ -393,3 +422,215 @@ class TestRefuse:
             (p.loc, p.value, ERROR_TYPE) for p in problems
         ]
         assert [e["msg"] for e in errors] == [f"{p.rule}: {p.reason}" for p in problems]
+
+
+# ---------------------------------------------------------------------------------------------
+# I1: the reintegration programme
+# ---------------------------------------------------------------------------------------------
+
+#: The day of enrolment in these tests.
+ENROLLED = T0 + days(10)
+
+#: A citizen of the Republic of Slovenia and of Croatia, recorded as residing as an EU citizen.
+SI_AND_HR: dict[str, Any] = {
+    "citizenships": ["HR", "SI"],
+    "residence_status": "eu_citizen",
+    "gender": "female",
+    "languages": ["hr"],
+}
+
+
+class TestI1WhoIsASlovenianCitizen:
+    """I1: “citizens of the Republic of Slovenia”: holding Slovenian citizenship makes one,
+    whatever residence status the case records (a dual citizen may be recorded as an EU
+    citizen)."""
+
+    def test_a_dual_citizen_treated_abroad_is_in_the_programme(self) -> None:
+        """I1: “citizens of the Republic of Slovenia who have been treated as victims …
+        abroad”: a Slovenian and Croatian citizen treated abroad is in it, with no Slovenian
+        proceedings, and for that reason."""
+        state = interviewed({**SI_AND_HR, "exploited_abroad": True})
+        eligible, why = reintegration_eligibility(state, ENROLLED)
+        assert eligible is True
+        assert "Slovenian citizen treated as a victim abroad" in why
+        assert accept(state, enrol(ENROLLED)).phase is Phase.REINTEGRATION
+
+    def test_a_dual_citizen_treated_in_slovenia_is_not(self) -> None:
+        """I1: a Slovenian citizen is in the programme only when treated abroad, also when
+        recorded as an EU citizen: in Slovenian proceedings, residing legally, still refused
+        (I1, ``type``), saying why."""
+        state = in_proceedings(SI_AND_HR)
+        assert reintegration_eligibility(state, ENROLLED)[0] is False
+        rejection = reject(state, enrol(ENROLLED))
+        assert (rejection.rule, rejection.field) == ("I1", "type")
+        assert "one treated as a victim in Slovenia is not in it" in rejection.reason
+
+
+class TestI1TheReasonNamesTheCondition:
+    """I1: the answer on eligibility says which of the seed's conditions decided it, in the
+    seed's terms: “citizens of the Republic of Slovenia … treated as victims … abroad”, “treated
+    as victims … in the Republic of Slovenia in pre-trial or criminal proceedings”, “legally
+    reside there” (a permit to stay is not legal residence)."""
+
+    def test_a_slovenian_citizen_treated_in_slovenia(self) -> None:
+        """I1: the programme takes Slovenian citizens treated abroad; the refusal says so."""
+        eligible, why = reintegration_eligibility(in_proceedings(SI_CITIZEN), ENROLLED)
+        assert eligible is False
+        assert "Slovenian citizens treated as victims abroad" in why
+        assert "one treated as a victim in Slovenia is not in it" in why
+
+    def test_no_slovenian_proceedings(self) -> None:
+        """I1: an EU citizen treated as a victim in no Slovenian proceedings: the refusal names
+        both groups of the programme."""
+        eligible, why = reintegration_eligibility(interviewed(EU_ADULT), ENROLLED)
+        assert eligible is False
+        assert "a Slovenian citizen treated as a victim abroad" in why
+        assert "or a person treated as a victim in Slovenian pre-trial or criminal proceedings" in (
+            why
+        )
+
+    def test_a_permit_to_stay_is_not_legal_residence(self) -> None:
+        """I1, K7: a third-country national in proceedings with only a permit to stay does not
+        reside legally; the refusal names what legal residence is and that a permit to stay is
+        not it."""
+        state = accept(
+            in_proceedings(TCN_ILLEGAL),
+            event(
+                "permit_to_stay_granted", T0 + days(2), valid_from="2026-03-04", basis="ex_officio"
+            ),
+        )
+        eligible, why = reintegration_eligibility(state, ENROLLED)
+        assert eligible is False
+        assert "a third-country national must reside legally" in why
+        assert "a valid temporary residence permit; a permit to stay is not legal residence" in why
+
+    def test_in_slovenian_proceedings_and_residing_legally(self) -> None:
+        """I1: an EU citizen in Slovenian criminal proceedings is in the programme, for being
+        treated as a victim in Slovenian proceedings and residing legally."""
+        eligible, why = reintegration_eligibility(in_proceedings(EU_ADULT), ENROLLED)
+        assert eligible is True
+        assert "Slovenian proceedings" in why and "residing legally" in why
+
+
+class TestI1Enrolment:
+    """I1: enrolment in the reintegration programme, once, by the provider; its services only
+    for a person enrolled."""
+
+    def test_enrolled_once(self) -> None:
+        """I1: a person already in the programme is not enrolled again: refused naming I1 and
+        the type, saying so; the first enrolment stands."""
+        state = accept(in_proceedings(EU_ADULT), enrol(ENROLLED))
+        rejection = reject(state, enrol(ENROLLED + days(1)))
+        assert (rejection.rule, rejection.field) == ("I1", "type")
+        assert "already enrolled" in rejection.reason
+        assert state.reintegration is not None and state.reintegration.enrolled_at == ENROLLED
+
+    def test_no_service_without_enrolment(self) -> None:
+        """I1: “other services agreed in personal plans”: a service for a person not in the
+        programme is refused naming I1 and the type, saying the person is not enrolled."""
+        service = event("reintegration_service_recorded", ENROLLED, service="counselling")
+        rejection = reject(in_proceedings(EU_ADULT), service)
+        assert (rejection.rule, rejection.field) == ("I1", "type")
+        assert "not enrolled" in rejection.reason
+
+    def test_the_provider_is_a_member_for_the_programme(self) -> None:
+        """I1, MEMBERS: the organisation that enrols the person provides the programme; its
+        record says so, citing I1 (every member's purpose is stated, R6)."""
+        state = accept(in_proceedings(EU_ADULT), enrol(ENROLLED))
+        (provider,) = [
+            m for m in state.membership if (m.role, m.rule) == (MemberRole.PROVIDER, "I1")
+        ]
+        assert provider.organisation is Org.KLJUC and provider.since == ENROLLED
+        assert provider.why == "provides the reintegration programme (I1)"
+
+    def test_enrolment_settles_the_decision_on_further_support(self) -> None:
+        """K5, I1: enrolled in reintegration after crisis accommodation's 30 days, the decision
+        on further support has been taken: the reflection decision and the follow-on placement,
+        both overdue, are settled by the enrolment event."""
+        state = accept(
+            placed_in_crisis(EU_ADULT), event("criminal_proceedings_opened", T0 + days(2))
+        )
+        state, _ = fire_due(state, T0 + days(40))
+        enrolled = enrol(T0 + days(41))
+        state = accept(state, enrolled)
+        settled = {
+            o.kind: o.closed_by
+            for o in state.obligations
+            if o.kind in (ObligationKind.REFLECTION_DECISION, ObligationKind.FOLLOW_ON_PLACEMENT)
+        }
+        assert settled == {
+            ObligationKind.REFLECTION_DECISION: enrolled.event_id,
+            ObligationKind.FOLLOW_ON_PLACEMENT: enrolled.event_id,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# MEMBERS: the operator's changes to a case's members
+# ---------------------------------------------------------------------------------------------
+
+#: When the operator acts in these tests.
+CHANGED_AT = T0 + days(3)
+
+
+def member_change(action: str, org: Org, why: str = "Ticket 42") -> MembershipChange:
+    """The operator ``ops-1`` adds or removes ``org`` as referred."""
+    return MembershipChange.model_validate(
+        {"action": action, "organisation": org, "role": "referred", "why": why, "by": "ops-1"}
+    )
+
+
+class TestOperatorMembershipChange:
+    """MEMBERS: the operator's change is recorded with who made it; a change that cannot be
+    made is a rejection naming the rule, the field at fault and why."""
+
+    def test_no_change_before_the_case_is_opened(self) -> None:
+        """CASE: a change to a case not opened is refused at the case (``case_id``), saying
+        it has not been opened."""
+        refused = decide_membership(None, member_change("add", Org.KLJUC), CHANGED_AT)
+        assert isinstance(refused, Rejection)
+        assert (refused.rule, refused.field) == ("CASE", "case_id")
+        assert "not been opened" in refused.reason
+
+    def test_no_change_after_the_case_is_closed(self) -> None:
+        """CASE: a change to a closed case is refused at the case (``case_id``), saying it is
+        closed."""
+        closed = opened().model_copy(update={"phase": Phase.CLOSED})
+        refused = decide_membership(closed, member_change("add", Org.KLJUC), CHANGED_AT)
+        assert isinstance(refused, Rejection)
+        assert (refused.rule, refused.field) == ("CASE", "case_id")
+        assert "closed" in refused.reason
+
+    def test_a_change_made_already_is_refused_saying_so(self) -> None:
+        """MEMBERS: the same change (same ID) again is refused at ``change_id``, saying it
+        was made already."""
+        add = member_change("add", Org.KLJUC).model_copy(update={"change_id": "c-1"})
+        added = decide_membership(opened(), add, CHANGED_AT)
+        assert isinstance(added, CaseState)
+        again = decide_membership(added, add, CHANGED_AT + days(1))
+        assert isinstance(again, Rejection)
+        assert (again.rule, again.field) == ("MEMBERS", "change_id")
+        assert "made already" in again.reason
+
+    def test_the_record_names_the_operator(self) -> None:
+        """MEMBERS: the role the operator adds is recorded as added by that operator, since
+        the change, for the reason given; with no change ID, the timeline entry names no
+        event."""
+        added = decide_membership(opened(), member_change("add", Org.KLJUC), CHANGED_AT)
+        assert isinstance(added, CaseState)
+        (record,) = [m for m in added.membership if m.organisation is Org.KLJUC]
+        assert (record.role, record.rule, record.added_by, record.why, record.since) == (
+            MemberRole.REFERRED,
+            "MEMBERS",
+            "operator (ops-1)",
+            "Ticket 42",
+            CHANGED_AT,
+        )
+        assert added.timeline[-1].event_id is None
+
+    def test_a_refusal_keeps_its_reason(self) -> None:
+        """MEMBERS, R6: adding an analyst is refused at ``organisation``, and the rejection
+        says why: analysts read aggregates only, never a case."""
+        refused = decide_membership(opened(), member_change("add", Org.ANALYST), CHANGED_AT)
+        assert isinstance(refused, Rejection)
+        assert (refused.rule, refused.field) == ("MEMBERS", "organisation")
+        assert "aggregates only" in refused.reason

@@ -8,6 +8,9 @@ value copied from a run.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import time
 from collections.abc import Iterator
@@ -29,6 +32,13 @@ from pathway.domain.calendar import (
     months_end,
     next_working_day,
     period_end,
+)
+from pathway.domain.ids import (
+    NotACaseId,
+    case_id_for,
+    is_case_id,
+    linked_case_id,
+    linked_case_secret,
 )
 from pathway.domain.membership import MemberRole, MembershipChange
 from pathway.domain.organisations import Organisation as Org
@@ -64,6 +74,7 @@ from tests.test_law_residence import (
     interviewed,
     placed_in_crisis,
 )
+from tests.test_law_services import PLACED, in_crisis, in_safe, service
 
 #: A time zone far from Ljubljana's, for the machine the service runs on.
 ELSEWHERE = "America/New_York"
@@ -634,3 +645,114 @@ class TestOperatorMembershipChange:
         assert isinstance(refused, Rejection)
         assert (refused.rule, refused.field) == ("MEMBERS", "organisation")
         assert "aggregates only" in refused.reason
+
+
+# ---------------------------------------------------------------------------------------------
+# K3, S2: a service of the programme the person is in, recorded by its provider or the lead NGO
+# ---------------------------------------------------------------------------------------------
+
+#: What every refusal of a service outside its programme's days says (K3, S2).
+WHILE_IN_IT = "a service of the programme is given while the person is in it"
+
+
+class TestK3S2TheRefusalNamesTheProgrammeAndDay:
+    """K3, S2: “accommodation comprises …”: a service belongs to a programme the person is in;
+    a refusal names the programme in words and the day that decides."""
+
+    def test_never_placed_in_safe_accommodation(self) -> None:
+        """S2: a service of safe accommodation for a person never placed in it is refused at
+        ``programme``, naming safe accommodation."""
+        rejection = reject(
+            in_crisis(), service(PLACED + days(2), "legal_status", "safe_accommodation")
+        )
+        assert (rejection.rule, rejection.field) == ("S2", "programme")
+        assert "has not been placed in safe accommodation" in rejection.reason
+
+    def test_before_the_placement_began(self) -> None:
+        """K3: a service dated the day before crisis accommodation began (3 March 2026) is
+        refused, naming the programme and that day."""
+        rejection = reject(in_crisis(), service(PLACED - days(1), "material_assistance"), PLACED)
+        assert (rejection.rule, rejection.field) == ("K3", "occurred_at")
+        assert "before the crisis accommodation began (2026-03-03)" in rejection.reason
+        assert WHILE_IN_IT in rejection.reason
+
+    def test_after_the_placement_ended(self) -> None:
+        """K3: a service dated the day after crisis accommodation ended (13 March 2026) is
+        refused, naming the programme and the day it ended."""
+        ended = accept(in_crisis(), event("crisis_accommodation_ended", PLACED + days(10)))
+        late = service(PLACED + days(11), "return_home")
+        rejection = reject(ended, late, PLACED + days(20))
+        assert (rejection.rule, rejection.field) == ("K3", "occurred_at")
+        assert "after the crisis accommodation ended (2026-03-13)" in rejection.reason
+        assert WHILE_IN_IT in rejection.reason
+
+    def test_recorded_by_another_organisation(self) -> None:
+        """S2: Caritas, neither provider nor lead NGO of safe accommodation, is refused at
+        ``organisation``; the reason names the programme and its provider, Ključ."""
+        wrong = service(
+            PLACED + days(12), "legal_status", "safe_accommodation", "provided", "caritas"
+        )
+        rejection = reject(in_safe(), wrong)
+        assert (rejection.rule, rejection.field) == ("S2", "organisation")
+        assert "a service of safe accommodation is recorded by its provider (kljuc)" in (
+            rejection.reason
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# R6: pseudonymous case IDs (pathway/domain/ids.py)
+# ---------------------------------------------------------------------------------------------
+
+PEPPER = b"pepper" * 6
+
+
+def keyed_id(key: bytes, message: bytes) -> str:
+    """``case-`` and the first 15 bytes of HMAC-SHA256(key, message) in lower-case base32, as
+    the module documents the format."""
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return "case-" + base64.b32encode(digest[:15]).decode().lower()
+
+
+class TestPseudonymousCaseIds:
+    """R6 (data minimisation): a case ID is a keyed hash of the authority's reference, never the
+    reference; the same person always meets the same case, in this release and the next."""
+
+    def test_the_id_is_the_keyed_hash_of_the_normalised_reference(self) -> None:
+        """R1, R6: HMAC-SHA256 under the pepper of the reference with its spaces collapsed and
+        its case folded: the same person written differently is the same case; the ID does
+        not change between releases (a stored case must be found again)."""
+        expected = keyed_id(PEPPER, b"ref 1")
+        assert case_id_for("ref 1", PEPPER) == expected
+        assert case_id_for("  REF\t 1 ", PEPPER) == expected
+        assert case_id_for("ref 2", PEPPER) != expected
+        assert case_id_for("ref 1", b"another pepper") != expected
+        assert is_case_id(expected)
+
+    def test_a_linked_case_has_its_own_id_per_child(self) -> None:
+        """R1: an accompanying child's case ID is the keyed hash of the child's reference under
+        the opening case's link secret (with its own label); two children, two cases."""
+        secret = "s" * 64
+        first = linked_case_id(secret, "child-1")
+        assert first == keyed_id(secret.encode(), b"pathway/linked-case-id\x00child-1")
+        assert linked_case_id(secret, "child-2") != first
+
+    def test_a_linked_case_has_its_own_secret_per_child(self) -> None:
+        """R1: the child's own link secret is derived from the parent's and the child's
+        reference: 64 hex characters, different for two children and from the parent's."""
+        secret = "s" * 64
+        own = linked_case_secret(secret, "child-1")
+        expected = hmac.new(
+            secret.encode(), b"pathway/linked-case-secret\x00child-1", hashlib.sha256
+        ).hexdigest()
+        assert own == expected and len(own) == 64
+        assert linked_case_secret(secret, "child-2") != own != secret
+
+    def test_only_a_case_id_is_taken_as_one(self) -> None:
+        """R6: an episode's address (``<case>/e<N>``) or a stray string is not a case ID; the
+        refusal keeps the value and says what is expected."""
+        case = case_id_for("someone", PEPPER)
+        assert is_case_id(case)
+        assert not is_case_id(f"{case}/e2")
+        refused = NotACaseId(f"{case}/e2")
+        assert refused.value == f"{case}/e2"
+        assert "not a case ID" in str(refused)

@@ -80,6 +80,16 @@ def plan_from_history(history: WorkflowHistory) -> tuple[list[int], list[bool]]:
     return activities, timed
 
 
+def notifications_in(history: WorkflowHistory, activity_type: str = "notify") -> int:
+    """How many ``notify`` activities the case scheduled: the lines it writes to the outbox
+    (its other activities, such as ``record_statistics``, write none)."""
+    return sum(
+        event.activity_task_scheduled_event_attributes.activity_type.name == activity_type
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    )
+
+
 async def replay_seconds(
     histories: Sequence[WorkflowHistory], workflows: Sequence[type], converter: DataConverter
 ) -> float:

@@ -30,7 +30,13 @@ from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
 from bench._bare import BareCaseWorkflow
-from bench._history import HistoryStats, plan_from_history, replay_seconds, stats
+from bench._history import (
+    HistoryStats,
+    notifications_in,
+    plan_from_history,
+    replay_seconds,
+    stats,
+)
 from bench._procs import (
     Mode,
     Server,
@@ -118,6 +124,9 @@ class Env:
     base: Path
     pathway: PathwaySide
     bare: BareSide | None = None
+    #: Outbox lines one Pathway case writes (its notify activities; the bare side writes one
+    #: line per activity, as many as Pathway schedules in all).
+    notifications_per_case: int = 0
 
     def side(self, name: str) -> Side:
         if name == "pathway":
@@ -257,6 +266,7 @@ async def _plan_bare(env: Env, case: str) -> None:
         env.pathway.workflow_id(case)
     ).fetch_history()
     activities, timed = plan_from_history(history)
+    env.notifications_per_case = notifications_in(history)
     plan = bare_plan(activities, timed)
     (env.base / "plan.json").write_text(json.dumps(asdict(plan)))
     env.bare = BareSide(await Client.connect(env.server.target), plan)
@@ -289,7 +299,10 @@ async def _throughput(
     sizes_cases = [f"{result.mode}-r{result.round}t{i}" for i in range(sizes.cases)]
     assert env.bare is not None
     expected = await asyncio.to_thread(_outbox_lines, env, side.name)
-    expected += len(sizes_cases) * sum(env.bare.plan.activities)
+    per_case = (
+        env.notifications_per_case if side.name == "pathway" else sum(env.bare.plan.activities)
+    )
+    expected += len(sizes_cases) * per_case
     pids = {**pids, "client": os.getpid()}
     before = _cpu(pids)
     started = time.perf_counter()

@@ -622,10 +622,88 @@ class TestIdempotencyWindow:
         assert again.result.duplicate and again.state is state
         reused = reject(
             state,
-            event("departed", T0 + days(2), event_id="coop-0", arbitrary=False),
+            event(
+                "cooperation_recorded",
+                T0 + days(2),
+                event_id="coop-0",
+                willing_to_cooperate=False,
+            ),
             now=T0 + days(2),
         )
         assert reused.rule == "IDEMPOTENCY"
+
+
+class TestEventIdsAreTheSendersOwn:
+    """An event_id is its sender's idempotency key (review of issue 11, R6): one organisation's
+    event_id tells nothing of another's, hidden events included."""
+
+    def test_another_organisations_used_id_answers_as_an_unused_one(self) -> None:
+        """Caritas placed the person in crisis accommodation (hidden from the police) under
+        car-7. The police, probing car-7 and car-8 with an event that must fail (dated in the
+        future), get the same TIME rejection for both: no IDEMPOTENCY for car-7."""
+        state = accept(
+            interviewed(),
+            event(
+                "crisis_accommodation_placed",
+                T0 + days(1),
+                event_id="car-7",
+                consent={"signed_on": "2026-03-03"},
+            ),
+        )
+        probes = [
+            reject(
+                state,
+                event(
+                    "cooperation_recorded",
+                    T0 + days(400),
+                    event_id=event_id,
+                    organisation="police",
+                    willing_to_cooperate=True,
+                ),
+                now=T0 + days(2),
+            )
+            for event_id in ("car-7", "car-8")
+        ]
+        assert [(p.rule, p.field, p.reason) for p in probes[:1]] == [
+            (p.rule, p.field, p.reason) for p in probes[1:]
+        ]
+        assert probes[0].rule == "TIME"
+
+    def test_another_organisations_id_is_kept_apart_and_repeats_as_the_senders(self) -> None:
+        """The police's event under Caritas's event_id is recorded; each sender's repeat is
+        answered as its own repeat, and each sender's reuse for another event is refused."""
+        placed = event(
+            "crisis_accommodation_placed",
+            T0 + days(1),
+            event_id="shared-1",
+            consent={"signed_on": "2026-03-03"},
+        )
+        state = accept(interviewed(), placed)
+        coop = event(
+            "cooperation_recorded",
+            T0 + days(1),
+            event_id="shared-1",
+            organisation="police",
+            willing_to_cooperate=True,
+        )
+        state = accept(state, coop)
+        assert state.cooperation is not None and state.cooperation.willing_to_cooperate
+        for sent in (placed, coop):
+            again = decide(state, sent, T0 + days(2), case_id=CASE_ID)
+            assert isinstance(again, Accepted) and again.result.duplicate, sent.type
+            assert again.result.event_type == sent.type and again.state is state
+        reused = reject(
+            state,
+            event(
+                "cooperation_recorded",
+                T0 + days(1),
+                event_id="shared-1",
+                organisation="police",
+                willing_to_cooperate=False,
+            ),
+            now=T0 + days(2),
+        )
+        assert (reused.rule, reused.field) == ("IDEMPOTENCY", "event_id")
 
 
 def delivered(notification: Notification) -> DeliveryOutcome:

@@ -422,6 +422,9 @@ class ProcessedEvent(BaseModel):
     digest: str
     event_type: str = ""
     result: EventResult | None = None
+    #: Who sent it (None: kept before senders were recorded). An event_id is its sender's key:
+    #: :func:`~pathway.domain.rules.dispatch.idempotency_key`.
+    organisation: str | None = None
 
 
 #: How many of the latest accepted events keep their full first result (senders repeat an

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,10 @@ from aiosmtpd.controller import Controller
 from pathway.domain.state import Notification
 
 T = TypeVar("T")
+
+#: How long a test waits for a Temporal dev server it starts to answer (the SDK's default is 5 s,
+#: which a busy machine exceeds: CI saw "did not start within 5s").
+DEV_SERVER_STARTUP = timedelta(seconds=120)
 
 
 @overload

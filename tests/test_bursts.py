@@ -49,7 +49,7 @@ from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
 from tests.gateway_kit import assert_problem, bearer, example, gateway, http, unreachable_temporal
 from tests.harness import PEPPER, Bench, bench
-from tests.receivers import eventually
+from tests.receivers import DEV_SERVER_STARTUP, eventually
 
 CASE = "case-aaaaaaaaaaaaaaaaaaaaaaaa"
 #: What a resending client accepts as "send it again after Retry-After" (docs/gateway.md).
@@ -421,6 +421,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Work
     store = SqliteKeyStore(base / "keys.db", MasterKeyRing.from_env_or_dir(base / "mk"))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         dev_server_database_filename=str(base / "temporal.db"),
         ui=False,
         data_converter=data_converter(store),

@@ -37,7 +37,7 @@ from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
 from tests.factories import ALL_SUBJECTS, event
 from tests.harness import Bench, bench, receivers
-from tests.receivers import SmtpReceiver, WebhookReceiver
+from tests.receivers import DEV_SERVER_STARTUP, SmtpReceiver, WebhookReceiver
 
 pytestmark = [pytest.mark.devserver, pytest.mark.usefixtures("restored_logging")]
 
@@ -74,6 +74,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[tuple[WorkflowEnvironment,
     store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         ui=False,
         data_converter=data_converter(store),
         search_attributes=list(search_attributes.ALL),

@@ -26,7 +26,7 @@ from pathway.domain.organisations import NOTIFIED
 from pathway.privacy.keys import create_master_key
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter, default_keystore
-from tests.receivers import eventually
+from tests.receivers import DEV_SERVER_STARTUP, eventually
 
 pytestmark = pytest.mark.devserver
 
@@ -39,6 +39,7 @@ async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     monkeypatch.setenv("PATHWAY_VAR", str(tmp_path))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         ui=False,
         data_converter=data_converter(default_keystore()),
         search_attributes=list(search_attributes.ALL),

@@ -18,7 +18,7 @@ from pathway.workflows.case import CaseInput
 from tests.factories import EU_ADULT, event
 from tests.harness import bench
 from tests.keys import TEST_KEYS
-from tests.receivers import eventually
+from tests.receivers import DEV_SERVER_STARTUP, eventually
 
 pytestmark = pytest.mark.devserver
 
@@ -31,6 +31,7 @@ class TestContinueAsNew:
         later one."""
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(temporal_cli_path()),
+            dev_server_startup_timeout=DEV_SERVER_STARTUP,
             ui=False,
             data_converter=data_converter(TEST_KEYS),
             search_attributes=list(search_attributes.ALL),

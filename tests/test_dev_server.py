@@ -25,7 +25,7 @@ from pathway.web.serving import serve_app as real_serve_app
 from tests.factories import EU_ADULT, event
 from tests.harness import bench, receivers
 from tests.keys import TEST_KEYS
-from tests.receivers import eventually, free_port
+from tests.receivers import DEV_SERVER_STARTUP, eventually, free_port
 
 pytestmark = pytest.mark.devserver
 
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.devserver
 async def start_dev_server(db: Path, port: int) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         dev_server_database_filename=str(db),
         port=port,
         ui=False,

@@ -48,7 +48,7 @@ from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
 from tests.factories import EU_ADULT, event
 from tests.harness import PEPPER, Bench, bench
-from tests.receivers import eventually
+from tests.receivers import DEV_SERVER_STARTUP, eventually
 from tests.test_erasure import Deployment, deployment
 from tests.test_gateway_membership import kljuc_referral
 
@@ -271,6 +271,7 @@ class TestReport:
         store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(temporal_cli_path()),
+            dev_server_startup_timeout=DEV_SERVER_STARTUP,
             ui=False,
             data_converter=data_converter(store),
             search_attributes=list(search_attributes.ALL),

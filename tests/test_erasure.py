@@ -28,6 +28,7 @@ from pathway.workflows.case import VictimCaseWorkflow
 from pathway.workflows.retention import RetentionSweepWorkflow
 from tests.factories import EU_ADULT, event
 from tests.harness import Bench, bench
+from tests.receivers import DEV_SERVER_STARTUP
 
 pytestmark = pytest.mark.devserver
 
@@ -45,6 +46,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         ui=False,
         data_converter=data_converter(store),
         search_attributes=list(search_attributes.ALL),

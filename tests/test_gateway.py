@@ -47,7 +47,7 @@ from tests.gateway_kit import (
 )
 from tests.harness import PEPPER, Bench, bench, receivers
 from tests.keys import TEST_KEYS
-from tests.receivers import eventually, free_port
+from tests.receivers import DEV_SERVER_STARTUP, eventually, free_port
 
 pytestmark = pytest.mark.devserver
 
@@ -70,6 +70,7 @@ async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     store = SqliteKeyStore(keys / "keys.db", MasterKeyRing.from_env_or_dir(keys / "mk"))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         ui=False,
         data_converter=data_converter(store),
         search_attributes=list(search_attributes.ALL),
@@ -99,6 +100,9 @@ async def service(deployment: Deployment) -> AsyncIterator[Service]:
             case_config=b.config,
             rate_per_second=1000,
             burst=1000,
+            # These tests are not about the gateway's patience: a busy machine took more than
+            # the default 10 s for a closed case's answer (504 in CI).
+            temporal_timeout=60.0,
         )
         async with http(gateway(b.client, settings)) as client:
             yield Service(b, client, b.client, settings)
@@ -620,6 +624,7 @@ class TestTemporalOutage:
 async def start_server(db: Path, port: int) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
         dev_server_database_filename=str(db),
         port=port,
         ui=False,

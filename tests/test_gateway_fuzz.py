@@ -29,7 +29,7 @@ from pathway.temporal_connection import data_converter
 from tests.gateway_kit import TOKENS, example, gateway
 from tests.harness import PEPPER, bench
 from tests.keys import TEST_KEYS
-from tests.receivers import eventually, free_port
+from tests.receivers import DEV_SERVER_STARTUP, eventually, free_port
 
 pytestmark = pytest.mark.devserver
 
@@ -143,6 +143,7 @@ class TestFuzz:
         is answered with a 5xx, and every error is a problem document."""
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(temporal_cli_path()),
+            dev_server_startup_timeout=DEV_SERVER_STARTUP,
             ui=False,
             data_converter=data_converter(TEST_KEYS),
             search_attributes=list(search_attributes.ALL),

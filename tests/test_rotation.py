@@ -20,6 +20,7 @@ from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
 from tests.factories import EU_ADULT, event
 from tests.harness import bench, receivers
+from tests.receivers import DEV_SERVER_STARTUP
 
 pytestmark = pytest.mark.devserver
 
@@ -39,6 +40,7 @@ class TestRotation:
         first = store_with(keys, db)
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(temporal_cli_path()),
+            dev_server_startup_timeout=DEV_SERVER_STARTUP,
             ui=False,
             data_converter=data_converter(first),
             search_attributes=list(search_attributes.ALL),

@@ -33,6 +33,7 @@ from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_config import TemporalConfigError, load_connection
 from pathway.temporal_connection import connect
 from tests.keys import TEST_KEYS
+from tests.receivers import DEV_SERVER_STARTUP
 
 #: Every variable that could steer a connection, cleared around each test.
 _STEERING = (
@@ -253,7 +254,9 @@ class TlsProxy:
 async def dev_server() -> AsyncIterator[str]:
     """The real dev server (plain gRPC), for the proxies to forward to."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli_path()), ui=False
+        dev_server_existing_path=str(temporal_cli_path()),
+        ui=False,
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
     )
     async with env:
         yield env.client.service_client.config.target_host
@@ -653,11 +656,19 @@ class TestSettingsThatCannotWork:
     def test_an_unreadable_certificate(
         self, tmp_path: Path, pki: Pki, no_connection_settings: pytest.MonkeyPatch
     ) -> None:
-        if os.geteuid() == 0:
-            pytest.skip("root reads any file")
+        """A certificate the account may not read (mode 0, or refused by the OS as root reads
+        any file, so the refusal is made by the file system stand-in below)."""
         locked = tmp_path / "locked.pem"
         locked.write_bytes(pki["ca"].read_bytes())
         locked.chmod(0)
+        real = Path.read_bytes
+
+        def refused(path: Path) -> bytes:
+            if path == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        no_connection_settings.setattr(Path, "read_bytes", refused)
         no_connection_settings.setenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH", str(locked))
         with pytest.raises(TemporalConfigError, match="cannot be read: permission denied"):
             load_connection()

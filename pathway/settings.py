@@ -35,11 +35,40 @@ def var_dir() -> Path:
     return Path(os.environ.get(VAR_ENV, "var"))
 
 
-def _parse_pepper(text: str, where: str) -> bytes:
+def _parse_secret(text: str, where: str, name: str) -> bytes:
     value = text.strip()
     if not _PEPPER.fullmatch(value):
-        raise StateError(f"{where} is not a valid ID pepper: expected {PEPPER_FORMAT}")
+        raise StateError(f"{where} is not a valid {name}: expected {PEPPER_FORMAT}")
     return bytes.fromhex(value)
+
+
+def _state_secret(env: str, file_name: str, name: str, *, create: bool) -> bytes:
+    """A 32-byte secret of the deployment (:data:`PEPPER_FORMAT`): from the variable ``env``,
+    else the file ``var/<file_name>``, made (0600, in a 0700 directory) if missing and
+    ``create``. ``name`` names it in errors ("ID pepper"). Raises :class:`StateError`, one
+    line naming the variable or the file, if it is malformed, unreadable, or missing when it may
+    not be made."""
+    if value := os.environ.get(env):
+        return _parse_secret(value, env, name)
+    path = var_dir() / file_name
+    if not path.exists():
+        if not create:
+            raise StateError(
+                f"{var_dir().absolute()} has no {file_name}: start the service once with "
+                f"bin/serve (pathway dev), or set {env}"
+            )
+        private_dir(path.parent)
+        # Two first starts at once: one secret wins, the other process reads it.
+        write_secret(path, secrets.token_hex(32), replace=False)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise StateError(
+            f"{path.absolute()} cannot be read as {'an' if name[0] in 'AEIOU' else 'a'} {name} "
+            f"({PEPPER_FORMAT}): "
+            f"{getattr(err, 'strerror', None) or type(err).__name__}"
+        ) from None
+    return _parse_secret(text, str(path.absolute()), name)
 
 
 def id_pepper(*, create: bool = True) -> bytes:
@@ -52,26 +81,7 @@ def id_pepper(*, create: bool = True) -> bytes:
     0700 if this creates it. Raises :class:`StateError` naming the variable or file if the
     pepper is malformed, or missing when it may not be created.
     """
-    if value := os.environ.get(PEPPER_ENV):
-        return _parse_pepper(value, PEPPER_ENV)
-    path = var_dir() / PEPPER_FILE
-    if not path.exists():
-        if not create:
-            raise StateError(
-                f"{var_dir().absolute()} has no {PEPPER_FILE}: start the service once with "
-                f"bin/serve (pathway dev), or set {PEPPER_ENV}"
-            )
-        private_dir(path.parent)
-        # Two first starts at once: one pepper wins, the other process reads it.
-        write_secret(path, secrets.token_hex(32), replace=False)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise StateError(
-            f"{path.absolute()} cannot be read as an ID pepper ({PEPPER_FORMAT}): "
-            f"{getattr(err, 'strerror', None) or type(err).__name__}"
-        ) from None
-    return _parse_pepper(text, str(path.absolute()))
+    return _state_secret(PEPPER_ENV, PEPPER_FILE, "ID pepper", create=create)
 
 
 def existing_state(*, secrets_needed: bool = True) -> Path:
@@ -137,13 +147,6 @@ STATISTICS_DSN_ENV: Final = "PATHWAY_STATISTICS_DSN"
 STATISTICS_FILE: Final = "statistics.sqlite3"
 
 
-def _parse_ledger_secret(text: str, where: str) -> bytes:
-    value = text.strip()
-    if not _PEPPER.fullmatch(value):
-        raise StateError(f"{where} is not a valid ledger secret: expected {PEPPER_FORMAT}")
-    return bytes.fromhex(value)
-
-
 def ledger_secret(*, create: bool = False) -> bytes:
     """The key of the statistics ledger's hashes (docs/statistics.md): ``PATHWAY_LEDGER_SECRET``,
     else ``var/ledger-secret``, either :data:`PEPPER_FORMAT` (32 bytes). Kept like the ID pepper
@@ -154,25 +157,7 @@ def ledger_secret(*, create: bool = False) -> bytes:
     workers create it when the ledger is the SQLite file under ``./var``). Raises
     :class:`StateError` naming the variable or the file if the secret is malformed, or missing
     when it may not be created."""
-    if value := os.environ.get(LEDGER_SECRET_ENV):
-        return _parse_ledger_secret(value, LEDGER_SECRET_ENV)
-    path = var_dir() / LEDGER_SECRET_FILE
-    if not path.exists():
-        if not create:
-            raise StateError(
-                f"{var_dir().absolute()} has no {LEDGER_SECRET_FILE}: start the service once "
-                f"with bin/serve (pathway dev), or set {LEDGER_SECRET_ENV}"
-            )
-        private_dir(path.parent)
-        write_secret(path, secrets.token_hex(32), replace=False)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise StateError(
-            f"{path.absolute()} cannot be read as a ledger secret ({PEPPER_FORMAT}): "
-            f"{getattr(err, 'strerror', None) or type(err).__name__}"
-        ) from None
-    return _parse_ledger_secret(text, str(path.absolute()))
+    return _state_secret(LEDGER_SECRET_ENV, LEDGER_SECRET_FILE, "ledger secret", create=create)
 
 
 def statistics_dsn() -> str | None:

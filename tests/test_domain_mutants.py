@@ -756,3 +756,102 @@ class TestPseudonymousCaseIds:
         refused = NotACaseId(f"{case}/e2")
         assert refused.value == f"{case}/e2"
         assert "not a case ID" in str(refused)
+
+
+# ---------------------------------------------------------------------------------------------
+# TIME: deadlines reached, reminders undelivered, notifications settled (rules/deadlines.py)
+# ---------------------------------------------------------------------------------------------
+
+#: C1, C3: a note on the child's best interests and views with every decision on a child.
+CHILD_NOTE = {"best_interests": "Safe with her peers", "child_views": "Wants to stay"}
+
+
+def child_turning_18_in_crisis_accommodation() -> CaseState:
+    """An unaccompanied child who turns 18 on 4 March 2026, identified on 2 March and placed in
+    crisis accommodation that day: the child track's deadlines (C4, C5, C6) and the adult
+    path's (K1, K5, S1) run side by side."""
+    child = {
+        "citizenships": ["AF"],
+        "residence_status": "international_protection_applicant",
+        "gender": "female",
+        "languages": ["ps"],
+        "birth_date": "2008-03-04",
+        "unaccompanied": True,
+    }
+    state = opened(child)
+    interview = event(
+        "ngo_interview_held", T0 + timedelta(hours=2), language="ps", qualified_personnel=True
+    )
+    state = accept(state, interview)
+    placed = event("crisis_accommodation_placed", T0 + timedelta(hours=3), child=CHILD_NOTE)
+    return accept(state, placed)
+
+
+class TestDeadlinesReachedInOnePass:
+    """TIME: every deadline reached by ``now`` is handled when time is checked, each on the
+    timeline citing its rule."""
+
+    def test_turning_18_does_not_hold_up_the_deadlines_after_it(self) -> None:
+        """C1, K1, K5: checked 40 days on, the child's 18th birthday ends the child track's
+        deadlines (a guardian and family contact are no longer due), and crisis accommodation's
+        30 days (K1) and the reflection period (K5) are still reached in the same pass, each
+        recorded on the timeline with its rule, as are the reminders sent before them."""
+        state, _ = fire_due(child_turning_18_in_crisis_accommodation(), T0 + days(40))
+        assert state.deadlines == {}
+        reached = {t.what: t.rule for t in state.timeline if t.what.endswith("deadline reached")}
+        assert reached["turns_18 deadline reached"] == "C1"
+        assert reached["crisis_accommodation deadline reached"] == "K1"
+        assert reached["reflection_period deadline reached"] == "K5"
+        assert "guardian_appointment deadline reached" not in reached
+        reminded = {t.what: t.rule for t in state.timeline if t.what.endswith("reminder sent")}
+        assert reminded["crisis_accommodation reminder sent"] == "K1"
+        assert reminded["reflection_period reminder sent"] == "K5"
+
+
+class TestUndeliveredReminders:
+    """A reminder still undelivered when its deadline is reached has lost its lead time: the
+    lead NGO must tell the recipient another way, or, when the lead NGO is the one not
+    reached, the interior ministry (home of the national coordinator)."""
+
+    def test_the_lead_ngo_not_reached_is_told_by_the_interior_ministry(self) -> None:
+        """K1: neither reminder of crisis accommodation's 30 days was delivered. The one to
+        the labour ministry is the lead NGO's (Caritas) to pass on; the one to Caritas itself
+        is the interior ministry's; each says to tell them another way."""
+        state, _ = fire_due(placed_in_crisis(EU_ADULT), T0 + days(28))
+        state, _ = fire_due(state, T0 + days(40))
+        owners = {
+            o.action.split()[3]: o.owner.value
+            for o in state.obligations
+            if o.kind is ObligationKind.NOTIFICATION_UNDELIVERED and o.rule == "K1"
+        }
+        assert owners == {"caritas": "interior_ministry", "labour_ministry": "caritas"}
+        actions = [
+            o.action for o in state.obligations if o.kind is ObligationKind.NOTIFICATION_UNDELIVERED
+        ]
+        assert actions and all(a.endswith("tell them another way.") for a in actions)
+
+
+class TestSettledNotifications:
+    """A notification's delivery is recorded on the timeline by the service, with the rule
+    that sent it and the organisation it went to."""
+
+    def test_the_delivery_is_on_the_timeline(self) -> None:
+        """R1: the notice of the identification to Caritas, delivered: the timeline says so,
+        by ``pathway``, citing R1, at Caritas; the notice is no longer pending."""
+        state = opened()
+        (sent,) = state.pending_notifications
+        assert (sent.recipient, sent.reason) == (Org.CARITAS, "case_identified")
+        at = T0 + timedelta(minutes=5)
+        outcome = DeliveryOutcome(
+            idempotency_key=sent.idempotency_key, recipient=sent.recipient, channel="outbox"
+        )
+        settle_notification(state, sent, at, outcome)
+        entry = state.timeline[-1]
+        assert (entry.who, entry.rule, entry.organisation, entry.at) == (
+            "pathway",
+            "R1",
+            Org.CARITAS,
+            at,
+        )
+        assert entry.what.startswith("notification case_identified to caritas: ")
+        assert state.pending_notifications == []

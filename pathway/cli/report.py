@@ -3,8 +3,10 @@ readable case and programme register. Cases, not runs, are counted (issue 12): a
 case ID whatever its runs and episodes, and erased episodes are skipped and said so
 (``skipped_erased`` in the JSON, and one line on stderr).
 
-``pathway report annual --year YYYY [--format table|json|csv]``: the year's figures from the
-statistics ledger alone (issue 15 item 2, docs/statistics.md), which erasure does not change.
+``pathway report annual --year YYYY [--format table|json|csv] [--public [--k N]]``: the year's
+figures from the statistics ledger alone (issue 15 item 2, docs/statistics.md), which erasure
+does not change; ``--public`` suppresses small cells and their complements (item 3,
+:mod:`pathway.domain.suppression`).
 ``pathway statistics backfill``: every readable case's facts into the ledger, once
 (idempotent: run it again and nothing is counted twice; issue 15 item 1)."""
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, TextIO
 
 from pathway.cli._common import EXIT_OK, BadInput, Commands, connect, write_json
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from pathway.domain.annual import AnnualReport, Persons, ProgrammeYear
     from pathway.domain.programmes import ProgrammeState
     from pathway.domain.state import CaseState
+    from pathway.domain.suppression import Cell
     from pathway.statistics_ledger import StatisticsLedger
 
 
@@ -127,48 +130,72 @@ def _open_ledger_to_read() -> StatisticsLedger:
     return settings.statistics_ledger()
 
 
-def _persons_lines(label: str, persons: Persons) -> list[str]:
+Show = Callable[["Cell", int], str]
+"""How a count is printed: its value, or ``<k`` if it is suppressed (``--public``)."""
+
+
+def _plain(cell: Cell, value: int) -> str:
+    return str(value)
+
+
+def _persons_lines(label: str, persons: Persons, at: Cell, show: Show) -> list[str]:
     ages = persons.by_gender_age
+
+    def n(*key: str) -> str:
+        value = getattr(persons, key[0]) if len(key) == 1 else getattr(ages, key[1])
+        return show((*at, *key), value)
+
     lines = [
-        f"  {label}: {persons.persons} person(s): {persons.victims} victim(s), "
-        f"{persons.accompanying_children} accompanying child(ren)",
-        f"    women {ages.female_adult}, girls {ages.female_minor}, men {ages.male_adult}, "
-        f"boys {ages.male_minor}, other or unknown gender: adults "
-        f"{ages.other_or_unknown_adult}, minors {ages.other_or_unknown_minor}",
+        f"  {label}: {n('persons')} person(s): {n('victims')} victim(s), "
+        f"{n('accompanying_children')} accompanying child(ren)",
+        f"    women {n('by_gender_age', 'female_adult')}, "
+        f"girls {n('by_gender_age', 'female_minor')}, "
+        f"men {n('by_gender_age', 'male_adult')}, boys {n('by_gender_age', 'male_minor')}, "
+        f"other or unknown gender: adults {n('by_gender_age', 'other_or_unknown_adult')}, "
+        f"minors {n('by_gender_age', 'other_or_unknown_minor')}",
     ]
-    if persons.victims_by_citizenship:
-        lines.append("    victims' citizenship: " + _counts(persons.victims_by_citizenship))
-    if persons.children_by_citizenship:
-        lines.append("    children's citizenship: " + _counts(persons.children_by_citizenship))
-    return lines
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{key} {value}" for key, value in counts.items())
-
-
-def _programme_lines(title: str, figures: ProgrammeYear) -> list[str]:
-    lines = [title]
-    lines += _persons_lines("entered in the year", figures.entered)
-    lines += _persons_lines("continuing from earlier years", figures.continuing)
-    lines += _persons_lines("active in the year", figures.active)
-    lines.append("  exits: " + (_counts(figures.exits) or "none"))
-    lines.append("  services (persons): " + (_counts(figures.services) or "none"))
-    return lines
-
-
-def render_annual(report: AnnualReport) -> str:
-    """The annual report as a table for people: one paragraph per section."""
-    lines = [f"Annual report {report.year} (from the statistics ledger)", "", "Identification"]
-    lines += _persons_lines("identified in the year", report.identified)
-    for title, figures in (
-        ("Crisis accommodation (K1)", report.crisis_accommodation),
-        ("Safe accommodation (S1)", report.safe_accommodation),
-        ("Reintegration (I1)", report.reintegration),
+    for title, key in (
+        ("victims' citizenship", "victims_by_citizenship"),
+        ("children's citizenship", "children_by_citizenship"),
     ):
-        lines += ["", *_programme_lines(title, figures)]
+        if counts := getattr(persons, key):
+            lines.append(f"    {title}: " + _counts(counts, (*at, key), show))
+    return lines
+
+
+def _counts(counts: dict[str, int], at: Cell, show: Show) -> str:
+    return ", ".join(f"{key} {show((*at, key), value)}" for key, value in counts.items())
+
+
+def _programme_lines(title: str, figures: ProgrammeYear, at: str, show: Show) -> list[str]:
+    lines = [title]
+    for label, measure in (
+        ("entered in the year", "entered"),
+        ("continuing from earlier years", "continuing"),
+        ("active in the year", "active"),
+    ):
+        lines += _persons_lines(label, getattr(figures, measure), (at, measure), show)
+    lines.append("  exits: " + (_counts(figures.exits, (at, "exits"), show) or "none"))
+    services = _counts(figures.services, (at, "services"), show)
+    lines.append("  services (persons): " + (services or "none"))
+    return lines
+
+
+def render_annual(report: AnnualReport, show: Show = _plain) -> str:
+    """The annual report as a table for people: one paragraph per section; ``show`` prints
+    each count (``<k`` for a suppressed one under ``--public``)."""
+    lines = [f"Annual report {report.year} (from the statistics ledger)", "", "Identification"]
+    lines += _persons_lines("identified in the year", report.identified, ("identified",), show)
+    for title, at, figures in (
+        ("Crisis accommodation (K1)", "crisis_accommodation", report.crisis_accommodation),
+        ("Safe accommodation (S1)", "safe_accommodation", report.safe_accommodation),
+        ("Reintegration (I1)", "reintegration", report.reintegration),
+    ):
+        lines += ["", *_programme_lines(title, figures, at, show)]
     lines += ["", "All programmes"]
-    lines += _persons_lines("distinct persons in any programme", report.all_programmes)
+    lines += _persons_lines(
+        "distinct persons in any programme", report.all_programmes, ("all_programmes",), show
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -176,20 +203,35 @@ async def _annual(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
 
     from pathway.domain.annual import annual_report, flatten
+    from pathway.domain.suppression import DEFAULT_K, public_report, suppressed_cells
 
     if args.year is None:
         raise BadInput("pathway report annual needs --year YYYY")
+    if args.k is not None and not args.public:
+        raise BadInput("pathway report annual: --k N goes with --public")
+    k = DEFAULT_K if args.k is None else args.k
+    if k < 2:
+        raise BadInput(f"pathway report annual: --k must be at least 2, got {k}")
     ledger = _open_ledger_to_read()
     records = await asyncio.to_thread(ledger.read, until_year=args.year)
     report = annual_report(records, args.year)
+    hidden = suppressed_cells(report, k) if args.public else frozenset()
+
+    def show(cell: Cell, value: int) -> str:
+        return f"<{k}" if cell in hidden else str(value)
+
     if args.format == "json":
-        write_json(report.model_dump(mode="json"), out)
+        write_json(public_report(report, k) if args.public else report.model_dump(mode="json"), out)
     elif args.format == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["section", "measure", "key", "value"])
-        writer.writerows(flatten(report))
+        for section, measure, key, value in flatten(report):
+            where = (
+                (section,) if section in ("identified", "all_programmes") else (section, measure)
+            )
+            writer.writerow([section, measure, key, show((*where, *key.split(".")), value)])
     else:
-        out.write(render_annual(report))
+        out.write(render_annual(report, show))
     return EXIT_OK
 
 
@@ -263,6 +305,18 @@ def add_commands(sub: Commands) -> None:
         choices=("table", "json", "csv"),
         default="table",
         help="annual: a table for people (default), JSON (docs/annual-report.schema.json) or CSV",
+    )
+    report.add_argument(
+        "--public",
+        action="store_true",
+        help="annual: for publication: counts from 1 to k-1 shown as <k, with complementary "
+        "suppression so that none can be recovered from totals (docs/statistics.md)",
+    )
+    report.add_argument(
+        "--k",
+        type=int,
+        metavar="N",
+        help="annual --public: the threshold (at least 2; default 5)",
     )
     report.set_defaults(handler=_report_command)
     statistics = sub.add_parser("statistics", help="the statistics ledger")

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from pathway.domain.ledger import (
     PROGRAMMES,
@@ -37,31 +38,45 @@ from pathway.domain.ledger import (
 )
 from pathway.domain.person import Gender
 
+SUPPRESSED_CELL = {
+    "type": "object",
+    "description": "A count withheld by `--public --k N` (docs/statistics.md, publication "
+    "safety): from 1 to below-1, or a complement withheld so that no other can be recovered.",
+    "properties": {"suppressed": {"const": True}, "below": {"type": "integer", "minimum": 2}},
+    "required": ["suppressed", "below"],
+    "additionalProperties": False,
+}
+Count = Annotated[
+    int, WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, SUPPRESSED_CELL]})
+]
+"""A published count: an integer here; in the JSON of `--public`, possibly a suppressed cell
+(:mod:`pathway.domain.suppression`)."""
+
 
 class GenderAge(BaseModel):
     """Persons by gender × adult/minor."""
 
-    female_adult: int = 0
-    female_minor: int = 0
-    male_adult: int = 0
-    male_minor: int = 0
-    other_or_unknown_adult: int = 0
-    other_or_unknown_minor: int = 0
+    female_adult: Count = 0
+    female_minor: Count = 0
+    male_adult: Count = 0
+    male_minor: Count = 0
+    other_or_unknown_adult: Count = 0
+    other_or_unknown_minor: Count = 0
 
 
 class Persons(BaseModel):
     """Distinct persons, with their breakdowns (each sums to ``persons``)."""
 
-    persons: int = 0
-    victims: int = 0
-    accompanying_children: int = Field(
+    persons: Count = 0
+    victims: Count = 0
+    accompanying_children: Count = Field(
         default=0, description="Children placed with a victim (included in persons)."
     )
     by_gender_age: GenderAge = Field(default_factory=GenderAge)
-    victims_by_citizenship: dict[str, int] = Field(
+    victims_by_citizenship: dict[str, Count] = Field(
         default_factory=dict, description="ISO 3166 alpha-2 code: victims (first citizenship)."
     )
-    children_by_citizenship: dict[str, int] = Field(
+    children_by_citizenship: dict[str, Count] = Field(
         default_factory=dict,
         description="ISO 3166 alpha-2 code: accompanying children (first citizenship).",
     )
@@ -75,10 +90,10 @@ class ProgrammeYear(BaseModel):
         description="Persons in the programme when the year began (entered earlier)."
     )
     active: Persons = Field(description="Persons in the programme at any time in the year.")
-    exits: dict[str, int] = Field(
+    exits: dict[str, Count] = Field(
         default_factory=dict, description="Exits in the year by kind (each exit once)."
     )
-    services: dict[str, int] = Field(
+    services: dict[str, Count] = Field(
         default_factory=dict,
         description="Persons provided (or offered) each service in the year: "
         "`<service>:<offered|provided>` (K3, S2) or `<service>` (I1).",

@@ -10,10 +10,14 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from temporalio.api.common.v1 import Payload, WorkflowExecution
+from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
 from temporalio.api.query.v1 import WorkflowQuery
-from temporalio.api.workflowservice.v1 import QueryWorkflowRequest
+from temporalio.api.workflowservice.v1 import (
+    QueryWorkflowRequest,
+    SignalWorkflowExecutionRequest,
+)
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import SerializationContext
@@ -33,7 +37,7 @@ from pathway.domain.ids import case_id_for
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation
 from pathway.domain.statistics import YearlyReport, yearly_report
-from pathway.privacy.codec import META_KEY_ID, CaseCodec
+from pathway.privacy.codec import CIPHER, ENCODING, META_CIPHER, META_KEY_ID, CaseCodec
 from pathway.privacy.erasure import erase_case, erase_expired
 from pathway.privacy.history import decode_history
 from pathway.privacy.keys import (
@@ -453,3 +457,44 @@ class TestEachRunSealsUnderItsEpisode:
             current = await sealed_for(f"{case_id}/e2")
             await current.get_workflow_handle(case_id).execute_update("record_event", request)
             assert "ep-copied-coop" in (await b.state(case_id)).processed
+
+
+class TestForgedInput:
+    async def test_a_forged_signal_does_not_stop_the_case(self, deployment: Deployment) -> None:
+        """Review of issue 11: whoever reaches Temporal sends a signal carrying bytes dressed as
+        a sealed payload of the case. The case's worker refuses it (dropped, as a signal whose
+        argument does not convert), and the case goes on: it answers and records events."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = await identify(b, "ep-forged-signal")
+            for key_id in (f"{case_id}/dk1", f"{case_id}/e²/dk1"):
+                await b.client.workflow_service.signal_workflow_execution(
+                    SignalWorkflowExecutionRequest(
+                        namespace=b.client.namespace,
+                        workflow_execution=WorkflowExecution(workflow_id=case_id),
+                        signal_name="anything",
+                        input=Payloads(
+                            payloads=[
+                                Payload(
+                                    metadata={
+                                        "encoding": ENCODING,
+                                        META_KEY_ID: key_id.encode(),
+                                        META_CIPHER: CIPHER,
+                                    },
+                                    data=bytes(60),
+                                )
+                            ]
+                        ),
+                        identity="attacker",
+                    )
+                )
+            interview = event("ngo_interview_held", await b.now(), event_id="ep-forged-after")
+            result = await asyncio.wait_for(b.send(case_id, interview), timeout=120)
+            assert not result.duplicate
+            assert "ep-forged-after" in (await b.state(case_id)).processed
+            history = await b.client.get_workflow_handle(case_id).fetch_history()
+            failed = [
+                e
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+            ]
+            assert failed == []

@@ -9,8 +9,16 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import WorkflowSerializationContext
 
-from pathway.privacy.codec import META_KEY_ID, SERVICE_SCOPE, CaseCodec
-from pathway.privacy.keys import CaseErased, SqliteKeyStore, UnknownKey
+from pathway.privacy.codec import (
+    CIPHER,
+    ENCODING,
+    META_CIPHER,
+    META_KEY_ID,
+    REFUSED_PLAINTEXT,
+    SERVICE_SCOPE,
+    CaseCodec,
+)
+from pathway.privacy.keys import CaseErased, SqliteKeyStore, TamperedPayload, UnknownKey
 from pathway.privacy.sealing import (
     META_EPISODE,
     EpisodeSealingPayloadConverter,
@@ -113,3 +121,60 @@ class TestTheCodec:
             False,
             False,
         ]
+
+
+def forged(key_id: bytes, data: bytes = b"\x00" * 60) -> Payload:
+    """What anyone reaching Temporal can send: the metadata of a sealed payload, any bytes."""
+    return Payload(
+        metadata={"encoding": ENCODING, META_KEY_ID: key_id, META_CIPHER: CIPHER}, data=data
+    )
+
+
+class TestForgeries:
+    """Review of issue 11: a payload nobody sealed for the case, reaching its worker, is refused
+    as a plain one is (a signal carrying it is dropped, an update rejected), never an error
+    that fails every workflow task of the case."""
+
+    def service(self, store: SqliteKeyStore) -> CaseCodec:
+        return CaseCodec(store, refuse_plaintext=True).with_context(
+            WorkflowSerializationContext(namespace="default", workflow_id=CASE)
+        )
+
+    @pytest.mark.parametrize(
+        "key_id",
+        [
+            f"{CASE}/dk1".encode(),  # a real key, bytes that do not authenticate
+            f"{CASE}/e7/dk1".encode(),  # an episode never opened
+            f"{CASE}/e²/dk1".encode(),  # not ASCII digits
+            (f"{CASE}/e" + "9" * 5000 + "/dk1").encode(),  # beyond int()'s limit
+            b"\xff\xfe",  # not UTF-8
+        ],
+    )
+    async def test_a_forged_payload_is_refused_not_raised(
+        self, store: SqliteKeyStore, key_id: bytes
+    ) -> None:
+        two_episodes(store)
+        (refused,) = await self.service(store).decode([forged(key_id)])
+        assert refused.metadata["encoding"] == REFUSED_PLAINTEXT and not refused.data
+
+    async def test_an_erased_earlier_episodes_payload_is_refused(
+        self, store: SqliteKeyStore
+    ) -> None:
+        two_episodes(store)
+        (old,) = await self.service(store).encode([stamped(b"1")])
+        store.destroy(f"{CASE}/e1")
+        (refused,) = await self.service(store).decode([old])
+        assert refused.metadata["encoding"] == REFUSED_PLAINTEXT
+
+    async def test_an_erased_case_is_still_an_error(self, store: SqliteKeyStore) -> None:
+        """Its run is stopped; a replay or a query of it must say it was erased."""
+        two_episodes(store)
+        (current,) = await self.service(store).encode([stamped(b"2")])
+        store.destroy(CASE)
+        with pytest.raises(CaseErased):
+            await self.service(store).decode([current])
+
+    async def test_histories_read_as_data_still_name_the_error(self, store: SqliteKeyStore) -> None:
+        two_episodes(store)
+        with pytest.raises(TamperedPayload):
+            await self.service(store).lenient().decode([forged(f"{CASE}/dk1".encode())])

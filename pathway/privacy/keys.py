@@ -28,6 +28,7 @@ key store or master key that the group or others may use is refused when it is o
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -215,9 +216,9 @@ def scope_of(key_id: str) -> str:
     if not scope or not version.startswith("dk"):
         raise UnknownKey(f"not a Pathway data key ID: {key_id!r}")
     _, mark, number = scope.rpartition(_EPISODE_MARK)
-    if mark and number.isdigit() and (number != str(int(number)) or int(number) < 2):
-        # Episode 1's scope is the bare case ID, and numbers are written plainly: /e0, /e1 and
-        # /e02 name no key that can exist (review of issue 12: /e0 reached episode_scope).
+    if mark and number.isdigit() and not _LATER_EPISODE.fullmatch(number):
+        # Episode 1's scope is the bare case ID, and numbers are written plainly in ASCII: /e0,
+        # /e1, /e02, /e² and 5,000 digits name no key that can exist (reviews of issue 12).
         raise UnknownKey(f"not a Pathway data key ID: {key_id!r}")
     return scope
 
@@ -245,16 +246,22 @@ def stored_scope(ref: str) -> str:
     return episode_scope(case_of(ref), episode_number(ref))
 
 
+#: An episode number after the first as a key scope writes it: ASCII digits, no leading zero,
+#: at most nine (``int`` never fails on it).
+_LATER_EPISODE = re.compile(r"(?:[2-9]|[1-9][0-9]{1,8})")
+_EPISODE_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
 def case_of(scope: str) -> str:
     """The case ID of a key scope (a case ID, or an episode's ``<case>/e<N>``)."""
     case_id, mark, number = scope.rpartition(_EPISODE_MARK)
-    return case_id if mark and number.isdigit() else scope
+    return case_id if mark and _EPISODE_DIGITS.fullmatch(number) else scope
 
 
 def episode_number(scope: str) -> int:
     """The episode a key scope names (1 for a bare case ID)."""
     _, mark, number = scope.rpartition(_EPISODE_MARK)
-    return int(number) if mark and number.isdigit() else 1
+    return int(number) if mark and _EPISODE_DIGITS.fullmatch(number) else 1
 
 
 class MasterKeyRing:

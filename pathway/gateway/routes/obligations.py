@@ -163,7 +163,7 @@ async def _in_case(
     gw: GatewayContext, gate: asyncio.Semaphore, org: Organisation, case_id: str
 ) -> CaseObligations | object | None:
     """The case's part of the listing; None if nothing of it is listed for ``org``;
-    :data:`_UNANSWERED` if it did not answer in time (504), while Temporal itself answers
+    :data:`_UNANSWERED` if it did not answer in time (504) or is busy (429), while Temporal answers
     (a 503 still fails the listing: nothing can be listed then)."""
     async with gate:
         if gw.erased(case_id):
@@ -173,7 +173,7 @@ async def _in_case(
         except (UnknownCase, CaseErased):
             return None  # closed or erased since the listing
         except Problem as problem:
-            if problem.status != HTTPStatus.GATEWAY_TIMEOUT:
+            if problem.status not in (HTTPStatus.GATEWAY_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS):
                 raise
             return _UNANSWERED
     return _obligations_in(state, org)

@@ -196,6 +196,27 @@ class TestReidentification:
             answer = await raw_state_answer(b.client, case_id, current.run_id)
             assert answer.metadata[META_KEY_ID] == f"{case_id}/e2/dk1".encode()
 
+    async def test_an_episode_opened_by_a_concurrent_identification_is_joined(
+        self, deployment: Deployment
+    ) -> None:
+        """Two identifications at once: the first opened the episode and has not started its
+        run yet when the second looks. The second belongs to that episode (no other is opened,
+        whose key the run would refuse), first for a new person, then after a closure."""
+        async with bench(deployment.env, upsert_search_attributes=True) as b:
+            case_id = case_id_for("ep-concurrent", PEPPER)
+            deployment.store.open_episode(case_id, after=0)  # the first, before its start
+            assert await identify(b, "ep-concurrent") == case_id
+            assert [e.number for e in deployment.store.episodes(case_id)] == [1]
+
+            closed_run = await close(b, case_id)
+            deployment.store.open_episode(case_id, after=1, closed_run=closed_run)
+            assert await identify(b, "ep-concurrent") == case_id
+            assert [e.number for e in deployment.store.episodes(case_id)] == [1, 2]
+            current = await current_run(b.client, case_id)
+            assert current is not None and current.running
+            answer = await raw_state_answer(b.client, case_id, current.run_id)
+            assert answer.metadata[META_KEY_ID] == f"{case_id}/e2/dk1".encode()
+
 
 class TestRejectedIdentification:
     async def test_a_rejected_identification_starts_nothing(self, deployment: Deployment) -> None:

@@ -295,6 +295,11 @@ async def _open_episode_if_needed(
     decision = decide(None, event, datetime.now(UTC), case_id=case_id, config=config)
     if isinstance(decision, Rejection):
         raise EventRejected(decision.rule, decision.field, decision.reason)
+    if latest is not None and not latest.erased and _not_started(episodes, run):
+        # A concurrent identification opened this episode and has not started its run yet:
+        # this one belongs to the same episode (and starts or joins that run), rather than
+        # opening another whose key the run would refuse (CI: two authorities at once).
+        return latest.number, False
     opened = await asyncio.to_thread(
         store.open_episode,
         case_id,
@@ -303,6 +308,14 @@ async def _open_episode_if_needed(
         closed_run=None if run is None else run.run_id,
     )
     return opened.number, False
+
+
+def _not_started(episodes: list[Episode], run: CurrentRun | None) -> bool:
+    """The newest episode has no run of its own yet: Temporal has no run of the case, or the
+    run it has is the one the previous episode was recorded closing with."""
+    if run is None:
+        return True
+    return len(episodes) >= 2 and episodes[-2].closed_run == run.run_id
 
 
 def _key_store(client: Client) -> KeyStore | None:

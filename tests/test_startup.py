@@ -486,7 +486,10 @@ def _modes(var: Path) -> dict[str, str]:
     """Every file and directory under ``var`` (itself included) and its permission bits."""
     found = {".": oct(stat_mode(var))}
     for path in sorted(var.rglob("*")):
-        found[str(path.relative_to(var))] = oct(stat_mode(path))
+        try:
+            found[str(path.relative_to(var))] = oct(stat_mode(path))
+        except FileNotFoundError:
+            continue  # a transient file (SQLite's -journal) gone between listing and stat
     return found
 
 

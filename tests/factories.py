@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pathway.domain.calendar import local_date
 from pathway.domain.events import CaseEvent, RightsSubject, parse_event
 from pathway.domain.rules import Accepted, Rejection, decide
 from pathway.domain.state import CaseState
@@ -89,7 +90,7 @@ def event(type_: str, at: datetime = T0, **fields: Any) -> CaseEvent:
         data["subject_ref"] = fields.pop("subject_ref", "ref-1")
         data["person"] = fields.pop("person", EU_ADULT)
     if type_ in ("crisis_accommodation_placed", "safe_accommodation_placed"):
-        data["consent"] = fields.pop("consent", {"signed_on": at.date().isoformat()})
+        data["consent"] = fields.pop("consent", {"signed_on": local_date(at).isoformat()})
     if type_ in ("ngo_interview_held", "rights_information_given"):
         data.setdefault("language", fields.pop("language", "de"))
         data.setdefault("interpreter_used", fields.pop("interpreter_used", False))

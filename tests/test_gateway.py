@@ -27,6 +27,7 @@ from pathway.access.credentials import OPERATOR, hash_token
 from pathway.access.policy import READ_MATRIX, SPLIT_FIELDS, may_read
 from pathway.clients import cases as cases_client
 from pathway.dev import DevPorts, run_dev
+from pathway.domain.calendar import local_date
 from pathway.domain.ids import case_id_for
 from pathway.domain.person import PersonFacts
 from pathway.domain.state import CaseState
@@ -106,6 +107,12 @@ async def service(deployment: Deployment) -> AsyncIterator[Service]:
         )
         async with http(gateway(b.client, settings)) as client:
             yield Service(b, client, b.client, settings)
+
+
+def local_day(minutes: float = 0) -> str:
+    """The day in Ljubljana ``minutes`` from now (ISO): what dates such as a consent's are
+    judged by (a UTC date is the day before for an hour or two around midnight)."""
+    return local_date(datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
 
 
 def now(minutes: float = 0) -> str:
@@ -345,7 +352,7 @@ async def full_case(s: Service, subject_ref: str) -> str:
                 "police",
                 "p1",
                 reason="POLICE-REASON",
-                valid_from=now(-5)[:10],
+                valid_from=local_day(-5),
             ),
         ),
         (
@@ -354,7 +361,7 @@ async def full_case(s: Service, subject_ref: str) -> str:
                 "temporary_residence_permit_granted",
                 "migration_authority",
                 "m1",
-                valid_from=now(-5)[:10],
+                valid_from=local_day(-5),
                 valid_until="2030-01-01",
             ),
         ),
@@ -452,7 +459,7 @@ class TestObligations:
                 "crisis_accommodation_placed",
                 "caritas",
                 "c-place",
-                consent={"signed_on": now(-5)[:10]},
+                consent={"signed_on": local_day(-5)},
             ),
         )
         assert placed.status_code == 200, placed.text

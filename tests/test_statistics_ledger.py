@@ -5,7 +5,6 @@ ledger, and the annual report from it, checked against figures worked out by han
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from pathway.privacy.keys import create_master_key
 from pathway.statistics_ledger import SqliteLedger
 from tests.factories import SI_CITIZEN, accept, event, opened
 from tests.harness import LEDGER_SECRET
+from tests.test_cli_input import run as run_cli
 
 SCHEMA = Path(__file__).parent.parent / "docs" / "annual-report.schema.json"
 _CASES = itertools.count()
@@ -391,25 +391,25 @@ class TestSqliteLedger:
         )
 
 
+@pytest.fixture
+def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A state directory with a pepper and a master key, no Temporal to reach (the report
+    commands read only the ledger)."""
+    var = tmp_path / "var"
+    var.mkdir(mode=0o700)
+    (var / "id-pepper").write_text("ab" * 32)
+    create_master_key(var / "master-keys")
+    monkeypatch.setenv("PATHWAY_VAR", str(var))
+    monkeypatch.delenv("PATHWAY_STATISTICS_DSN", raising=False)
+    monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", "127.0.0.1:1")
+    return var
+
+
 class TestReportCommand:
     """``pathway report annual --year YYYY [--format table|json|csv]`` reads only the ledger."""
 
     def run(self, *argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = cli.run(list(argv), out, err)
-        return code, out.getvalue(), err.getvalue()
-
-    @pytest.fixture
-    def var(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-        """A state directory with a pepper and a master key, no Temporal to reach."""
-        var = tmp_path / "var"
-        var.mkdir(mode=0o700)
-        (var / "id-pepper").write_text("ab" * 32)
-        create_master_key(var / "master-keys")
-        monkeypatch.setenv("PATHWAY_VAR", str(var))
-        monkeypatch.delenv("PATHWAY_STATISTICS_DSN", raising=False)
-        monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", "127.0.0.1:1")
-        return var
+        return run_cli(*argv)
 
     def test_json_csv_and_table_from_the_ledger(self, var: Path) -> None:
         """The three formats show the figures of the ledger under ``var/`` (no Temporal)."""

@@ -5,7 +5,6 @@ rank test over the rationals), and through ``pathway report annual --public --k 
 
 from __future__ import annotations
 
-import io
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -27,8 +26,10 @@ from pathway.domain.suppression import (
     suppress,
     suppressed_cells,
 )
-from pathway.privacy.keys import create_master_key
-from tests.test_statistics_ledger import SCHEMA, at, case, ledger_of, person, then
+from tests.test_cli_input import run as run_cli
+from tests.test_statistics_ledger import SCHEMA, at, case, ledger_of, person, then, var
+
+__all__ = ["var"]  # the fixture, shared with tests/test_statistics_ledger.py
 
 A, B, C, D, E, S, T, X, Z = [cast("Cell", (name,)) for name in "abcdestxz"]
 
@@ -262,20 +263,7 @@ class TestReport:
 
 class TestPublicCommand:
     def run(self, *argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = cli.run(list(argv), out, err)
-        return code, out.getvalue(), err.getvalue()
-
-    @pytest.fixture
-    def var(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-        var = tmp_path / "var"
-        var.mkdir(mode=0o700)
-        (var / "id-pepper").write_text("ab" * 32)
-        create_master_key(var / "master-keys")
-        monkeypatch.setenv("PATHWAY_VAR", str(var))
-        monkeypatch.delenv("PATHWAY_STATISTICS_DSN", raising=False)
-        monkeypatch.setenv("PATHWAY_TEMPORAL_ADDRESS", "127.0.0.1:1")
-        return var
+        return run_cli(*argv)
 
     def test_public_k3_in_json_csv_and_table(self, var: Path) -> None:
         """Two women from PT and a man from CO enter crisis accommodation: with k = 3 the 3

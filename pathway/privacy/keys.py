@@ -393,8 +393,10 @@ class _KeyCache:
         if scope is not None:
             self.current[scope] = key.key_id
         while len(self.by_id) > KEY_CACHE_SIZE:
-            dropped, _ = self.by_id.popitem(last=False)
-            self.current = {s: k for s, k in self.current.items() if k != dropped}
+            dropped_id, dropped = self.by_id.popitem(last=False)
+            # O(1): only the dropped key's own case can name it as current.
+            if self.current.get(case_of(dropped.scope)) == dropped_id:
+                del self.current[case_of(dropped.scope)]
         return key
 
 

@@ -44,6 +44,8 @@ from pathway.domain.organisations import (
     notification_task_queue,
 )
 from pathway.logs import configure_logging
+from pathway.metrics import MetricsConfigError, install_worker_runtime
+from pathway.metrics.census import obligation_census
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import KeyStore
 from pathway.process import exit_now, install_stop_signals
@@ -124,7 +126,9 @@ async def run_workers(
             raise ValueError("nothing to serve: no organisations and no case workflow")
 
         log.info("worker started", namespace=client.namespace, task_queues=queues)
-        await _run_until_stopped(workers, stop)
+        # Open and overdue obligations per organisation, when metrics are on (docs/metrics.md).
+        async with obligation_census(client, serve_cases=serve_cases):
+            await _run_until_stopped(workers, stop)
         log.info("worker stopped", task_queues=queues)
 
 
@@ -258,6 +262,12 @@ async def _serve(args: argparse.Namespace) -> int:
         except ChannelConfigError as error:
             # The message names the file and the option; a traceback would add nothing.
             log.error("cannot load notification channels", error=str(error))
+            return 2
+        try:
+            # Before connecting: the client reports through the metrics runtime (metrics).
+            install_worker_runtime()
+        except MetricsConfigError as error:
+            log.error("invalid metrics setting", error=str(error))
             return 2
         try:
             client = await connect(args.address, args.namespace)

@@ -37,6 +37,7 @@ from pathway.channels import (
     open_outbox,
 )
 from pathway.domain.state import DeliveryOutcome, Notification
+from pathway.metrics.activity import notification_attempt
 
 #: The ``ApplicationError.type`` of every failed delivery attempt (retryable).
 DELIVERY_FAILED = "DeliveryFailed"
@@ -144,13 +145,14 @@ class Notifier:
         can help) and, in the end, for the workflow to record.
         """
         channel: Channel = self._channels.for_recipient(notification.recipient)
-        match channel:
-            case WebhookChannel():
-                await self._post(channel, notification)
-            case SmtpChannel():
-                await self._mail(channel, notification)
-            case OutboxChannel():
-                await self._append(channel, notification)
+        with notification_attempt(channel.kind, notification.recipient.value):
+            match channel:
+                case WebhookChannel():
+                    await self._post(channel, notification)
+                case SmtpChannel():
+                    await self._mail(channel, notification)
+                case OutboxChannel():
+                    await self._append(channel, notification)
         outcome = DeliveryOutcome(
             idempotency_key=notification.idempotency_key,
             recipient=notification.recipient,

@@ -18,6 +18,7 @@ from pathway.codec_server.context import CodecContext
 from pathway.codec_server.routes import codec as codec_routes
 from pathway.codec_server.routes import health, login
 from pathway.codec_server.sign_in import SignIn
+from pathway.metrics import http as metrics
 from pathway.privacy.codec import CaseCodec
 from pathway.web.problems import install_problem_handlers
 from pathway.web.serving import listen, serve_app
@@ -67,6 +68,8 @@ def create_codec_app(
     install_problem_handlers(app, challenge="Bearer")
     for router in (health.router, codec_routes.router, login.router):
         app.include_router(router)
+    # /metrics: requests by route and status, decodes by role (docs/metrics.md).
+    metrics.install(app, "codec_server")
     return app
 
 

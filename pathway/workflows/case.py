@@ -71,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         Phase,
     )
+    from pathway.metrics import workflow as metrics
     from pathway.workflows.delivery import Deliveries
     from pathway.workflows.rejection import rejection_error
 
@@ -255,6 +256,8 @@ class VictimCaseWorkflow:
         )
 
     def _fire_due(self) -> None:
+        # A metric only (replay-safe meter): no command, no change to the history.
+        metrics.timers_fired(self._require_state(), workflow.now())
         state, effects = fire_due(
             self._keyed(self._require_state()),
             workflow.now(),
@@ -296,6 +299,7 @@ class VictimCaseWorkflow:
             self._state = decision.state
             self._wake = True
             self._log_effects(request.event.type, decision.effects)
+            metrics.event_accepted(request.event.type)
         return decision.result
 
     @record_event.validator
@@ -305,9 +309,11 @@ class VictimCaseWorkflow:
         if request.sender is not None and self._state is not None:
             refusal = send_refusal(self._state, request.sender, request.event.type)
             if refusal is not None:
+                metrics.event_rejected(request.event.type, refusal.rule)
                 raise rejection_error(refusal)
         decision = self._decide(request)
         if isinstance(decision, Rejection):
+            metrics.event_rejected(request.event.type, decision.rule)
             raise rejection_error(decision)
         self._validated = (request, self._state, workflow.now(), decision)
 

@@ -30,6 +30,7 @@ from pathway.codec_server.case_access import Grant
 from pathway.codec_server.context import CodecContext
 from pathway.codec_server.dependencies import Caller, Codec, Namespace, Operator
 from pathway.codec_server.views import PLACEHOLDER, filtered
+from pathway.metrics.http import record_decode
 from pathway.privacy.codec import META_KEY_ID, is_encrypted
 from pathway.privacy.keys import CaseErased, PrivacyError, UnknownKey, scope_of
 from pathway.web.bodies import read_body
@@ -219,6 +220,7 @@ async def decode(
         withheld_count=sum(p is PLACEHOLDER for p in shown),
         namespace=namespace,
     )
+    record_decode(request, principal.role, len(payloads))
     return payloads_answer(shown)
 
 

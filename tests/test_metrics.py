@@ -6,10 +6,13 @@ labelled by route template, never by concrete path."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,13 +29,15 @@ from pathway.domain.state import Obligation, ObligationKind
 from pathway.gateway import GatewaySettings
 from pathway.metrics import MetricsConfigError, census_interval, metrics_address
 from pathway.metrics.census import count_obligations, obligation_census
-from pathway.metrics.http import UNMATCHED, install, route_template
+from pathway.metrics.http import UNMATCHED, HttpMetrics, install, route_template
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
 from tests.gateway_kit import bearer, example, gateway, http
 from tests.harness import PEPPER, bench, receivers
 from tests.receivers import DEV_SERVER_STARTUP, eventually, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CASE_EVENTS = "/v1/cases/{case_id}/events"
 
@@ -344,3 +349,32 @@ class TestAfterACase:
                     leaked = [s for s in secrets if s in label_value]
                     assert not leaked, f"{place}: {sample.name}{{{label}}} holds {leaked}"
         assert labelled > 100  # the scrapes were real
+
+    async def test_dashboard_and_docs_name_what_is_exported(self, case_run: Run) -> None:
+        """Every pathway_* metric the Grafana dashboard queries and docs/metrics.md lists is
+        one the worker, the gateway or the codec server exports, and every one exported is
+        documented; the SDK's metrics the dashboard's latency and failure panels use are
+        on the worker's endpoint."""
+        codec = HttpMetrics("codec_server")
+        exported = {
+            family.name
+            for text in (case_run.worker, case_run.gateway, codec.exposition().decode())
+            for family in text_string_to_metric_families(text)
+        }
+        # prometheus_client's *_created series are its own bookkeeping, not metrics of ours.
+        pathway_exported = {
+            n for n in exported if n.startswith("pathway_") and not n.endswith("_created")
+        }
+
+        def names(text: str, prefix: str) -> set[str]:
+            found = set(re.findall(rf"\b{prefix}_[a-z_]+", text))
+            return {re.sub(r"_(total|bucket|count|sum)$", "", n) for n in found}
+
+        dashboard = json.dumps(json.loads((ROOT / "deploy/grafana/pathway.json").read_text()))
+        docs = (ROOT / "docs/metrics.md").read_text()
+        assert names(dashboard, "pathway") <= pathway_exported
+        assert names(docs, "pathway") - {"pathway_"} >= pathway_exported
+        assert {
+            "temporal_workflow_task_schedule_to_start_latency",
+            "temporal_activity_execution_failed",
+        } <= names(dashboard, "temporal") & exported

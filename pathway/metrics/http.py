@@ -69,18 +69,22 @@ class HttpMetrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
-        self.decodes = Counter(
-            "pathway_codec_decodes",
-            "Decode requests answered with payloads, by the caller's role",
-            ["role"],
-            registry=self.registry,
-        )
-        self.decoded_payloads = Counter(
-            "pathway_codec_decoded_payloads",
-            "Payloads decoded, by the caller's role",
-            ["role"],
-            registry=self.registry,
-        )
+        #: The codec server's decodes (None on the gateway).
+        self.decodes: Counter | None = None
+        self.decoded_payloads: Counter | None = None
+        if self.server == "codec_server":
+            self.decodes = Counter(
+                "pathway_codec_decodes",
+                "Decode requests answered with payloads, by the caller's role",
+                ["role"],
+                registry=self.registry,
+            )
+            self.decoded_payloads = Counter(
+                "pathway_codec_decoded_payloads",
+                "Payloads decoded, by the caller's role",
+                ["role"],
+                registry=self.registry,
+            )
 
     def exposition(self) -> bytes:
         """The registry as Prometheus text."""
@@ -159,6 +163,6 @@ def metrics_of(request: Request) -> HttpMetrics | None:
 def record_decode(request: Request, role: str, payloads: int) -> None:
     """Count one decode request answered with ``payloads`` payloads for a caller of ``role``."""
     metrics = metrics_of(request)
-    if metrics is not None:
+    if metrics is not None and metrics.decodes and metrics.decoded_payloads:
         metrics.decodes.labels(code(role)).inc()
         metrics.decoded_payloads.labels(code(role)).inc(payloads)

@@ -64,6 +64,7 @@ from pathway.gateway import (
     is_production,
     load_authenticator,
 )
+from pathway.metrics import MetricsConfigError, install_worker_runtime
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import PrivacyError, sqlite_companions
 from pathway.process import install_stop_signals
@@ -364,6 +365,8 @@ async def _run(
         # The same tokens as the codec server's, and JWTs too if PATHWAY_JWKS_URL is set.
         authenticator = load_authenticator(var_dir=var_dir, credentials=credentials)
         gateway_settings = GatewaySettings.from_env()
+        # The workers' metrics endpoint, if PATHWAY_METRICS_ADDRESS is set (docs/metrics.md).
+        install_worker_runtime()
     except DevStartError:
         raise
     except (

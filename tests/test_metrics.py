@@ -24,12 +24,15 @@ from prometheus_client.samples import Sample
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import metrics, search_attributes
+from pathway.access.credentials import OPERATOR, Credentials
+from pathway.codec_server import RoleCaseAccess, create_codec_app
 from pathway.domain.organisations import Organisation
 from pathway.domain.state import Obligation, ObligationKind
 from pathway.gateway import GatewaySettings
 from pathway.metrics import MetricsConfigError, census_interval, metrics_address
 from pathway.metrics.census import count_obligations, obligation_census
 from pathway.metrics.http import UNMATCHED, HttpMetrics, install, route_template
+from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
@@ -378,3 +381,54 @@ class TestAfterACase:
             "temporal_workflow_task_schedule_to_start_latency",
             "temporal_activity_execution_failed",
         } <= names(dashboard, "temporal") & exported
+
+
+async def test_codec_decodes_by_role(tmp_path: Path) -> None:
+    """The codec server's /metrics counts decodes and payloads by the caller's role, and its
+    requests by route and status (a refusal too), with no case ID in any label."""
+    from tests import test_codec_server as kit
+
+    master_id = create_master_key(tmp_path / "mk")
+    key = bytes.fromhex((tmp_path / "mk" / f"{master_id}.key").read_text())
+    store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing({master_id: key}))
+    codec = CaseCodec(store)
+    (tmp_path / "credentials.toml").write_text(kit.credentials_toml(kit.PEOPLE))
+    app = create_codec_app(
+        codec=codec,
+        credentials=Credentials.load(tmp_path / "credentials.toml"),
+        allowed_origin=kit.UI_ORIGIN,
+        case_access=RoleCaseAccess(kit.member_roles, store),
+    )
+    case_id = f"case-{uuid.uuid4().hex[:12]}"
+    async with http(app) as client:
+        body = await kit.sealed(codec, case_id)
+        two = {"payloads": body["payloads"] * 2}
+        assert (await client.post("/decode", json=two, headers=kit.bearer(OPERATOR))).is_success
+        refused = await client.post("/decode", json=body, headers=kit.bearer("caritas"))
+        assert refused.status_code == 403
+        text = (await client.get("/metrics")).text
+    found = samples(text)
+    assert value(found, "pathway_codec_decodes_total", role=OPERATOR) == 1
+    assert value(found, "pathway_codec_decoded_payloads_total", role=OPERATOR) == 2
+    assert value(found, "pathway_codec_decodes_total", role="caritas") == 0
+    requests = "pathway_codec_server_requests_total"
+    assert value(found, requests, method="POST", route="/decode", status="403") == 1
+    assert case_id not in text
+
+
+def test_worker_refuses_a_bad_metrics_address(
+    cli_state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    restored_logging: None,
+) -> None:
+    """``pathway worker`` with a malformed PATHWAY_METRICS_ADDRESS exits 2 with one line
+    naming it, before it connects to anything."""
+    from pathway import workers
+
+    monkeypatch.setenv("PATHWAY_METRICS_ADDRESS", "metrics-host")
+    assert workers.main(["--no-cases", "--organisations", "police", "--json-logs"]) == 2
+    out = capfd.readouterr()
+    lines = [line for line in (out.out + out.err).splitlines() if "PATHWAY_METRICS_ADDRESS" in line]
+    assert len(lines) == 1 and "invalid metrics setting" in lines[0], out
+    assert "Traceback" not in out.out + out.err

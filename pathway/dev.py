@@ -370,6 +370,7 @@ async def _run(
     except DevStartError:
         raise
     except (
+        MetricsConfigError,
         ChannelConfigError,
         CredentialsError,
         GatewayConfigError,

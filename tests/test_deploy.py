@@ -354,6 +354,25 @@ def test_search_attributes_are_the_codes(compose: dict[str, Any]) -> None:
         assert f"--name {name} --type {kind}" in runbook
 
 
+def test_compose_and_kubernetes_give_each_process_the_same_secrets(compose: dict[str, Any]) -> None:
+    """Each process gets the same secret settings on both, and only those (least privilege: a
+    notification worker has no pepper, no ledger secret)."""
+    deployments = _of_kind(render(OVERLAYS[0]), "Deployment")
+    for name, service in compose["services"].items():
+        if not _is_pathway(service):
+            continue
+        in_compose = {
+            key
+            for key in service["environment"]
+            if SECRET_NAME.search(key) and key not in NOT_SECRET
+        }
+        (container,) = deployments[f"pathway-{name}"]["spec"]["template"]["spec"]["containers"]
+        in_kubernetes = {env["name"] for env in container["env"] if "valueFrom" in env}
+        assert in_compose == in_kubernetes, name
+        if name.startswith("worker-") and name != "worker-cases":
+            assert in_compose == {"PATHWAY_MASTER_KEYS"}, name
+
+
 # ---- env template -----------------------------------------------------------------------------
 
 

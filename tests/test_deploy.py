@@ -373,6 +373,19 @@ def test_compose_and_kubernetes_give_each_process_the_same_secrets(compose: dict
             assert in_compose == {"PATHWAY_MASTER_KEYS"}, name
 
 
+def test_manifests_set_only_settings_the_code_reads(rendered: list[dict[str, Any]]) -> None:
+    """A misspelt PATHWAY_ setting would be ignored silently: every one the manifests set is
+    one the code reads."""
+    code = _read_by_code()
+    names = {key for config in _of_kind(rendered, "ConfigMap").values() for key in config["data"]}
+    for deployment in _of_kind(rendered, "Deployment").values():
+        names |= {env["name"] for c in _containers(deployment) for env in c.get("env", [])}
+    pathway = {name for name in names if name.startswith("PATHWAY_")}
+    assert pathway
+    for name in pathway:
+        assert re.search(rf"\b{name}\b", code), f"{name}: no code reads it"
+
+
 # ---- env template -----------------------------------------------------------------------------
 
 

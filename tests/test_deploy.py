@@ -248,6 +248,26 @@ def test_commands_exist() -> None:
     assert not PENDING_COMMANDS & known, "a pending command landed: empty PENDING_COMMANDS"
 
 
+def test_temporal_helm_values() -> None:
+    """Temporal's chart values: PostgreSQL for persistence and visibility, passwords by
+    reference only, mutual TLS on the frontend, the namespace the service uses."""
+    values = yaml.safe_load((DEPLOY / "k8s" / "temporal-values.yaml").read_text())
+    server = values["server"]
+    stores = server["config"]["persistence"]["datastores"]
+    assert set(stores) == {"default", "visibility"}
+    for store in stores.values():
+        assert store["sql"]["pluginName"] == "postgres12"
+        assert "password" not in store["sql"] and store["sql"]["existingSecret"]
+    assert server["tls"]["frontend"] == server["tls"]["frontend"] | {
+        "enabled": True,
+        "requireClientAuth": True,
+    }
+    namespaces = {n["name"] for n in server["config"]["namespaces"]["namespace"]}
+    assert namespaces == {"pathway"}
+    config = _of_kind(render(OVERLAYS[0]), "ConfigMap")["pathway-config"]["data"]
+    assert config["TEMPORAL_NAMESPACE"] == "pathway"
+
+
 # ---- compose -------------------------------------------------------------------------------
 
 

@@ -166,6 +166,7 @@ notifications_to                                x  -   -   -   -   -   -   -   -
 seed_residence_rules                            x  -   -   -   -   -   -   -   -   -   -
 seed_assistance_rules                           x  -   -   -   -   -   -   -   -   -   -
 seed_child_rules                                x  -   -   -   -   -   -   -   -   -   -
+seed_reintegration_dates                        x  -   -   -   -   -   -   -   -   -   -
 processed                                       x  -   -   -   -   -   -   -   -   -   -
 """
 

@@ -50,6 +50,7 @@ PATCH_IDS = {
     "seed-assistance-rules",
     "seed-child-rules",
     "statistics-ledger",
+    "seed-reintegration-dates",
 }
 
 

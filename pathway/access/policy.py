@@ -262,6 +262,7 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "seed_residence_rules": _OPERATORS,
         "seed_assistance_rules": _OPERATORS,
         "seed_child_rules": _OPERATORS,
+        "seed_reintegration_dates": _OPERATORS,
         "processed": _OPERATORS,
     }
 )

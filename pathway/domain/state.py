@@ -515,6 +515,13 @@ class CaseState(BaseModel):
         "case (issue 13). The workflow sets it from the patch 'seed-child-rules' "
         "(docs/versioning.md): False while a history recorded before it replays.",
     )
+    seed_reintegration_dates: bool = Field(
+        default=True,
+        description="I1 decided as of the day of the enrolment (the proceedings that had begun "
+        "by then) and no reintegration service dated before the enrolment (issue 13). The "
+        "workflow sets it from the patch 'seed-reintegration-dates' (docs/versioning.md): False "
+        "while a history recorded before it replays.",
+    )
     membership: list[Membership] = Field(
         default_factory=list,
         description="Who is a member of the case in which role, since when, added (and ended) "

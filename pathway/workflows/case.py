@@ -30,6 +30,11 @@ Recorded in the replay corpus on 2026-11-30 (the ``seed-rules-2026-11-30`` histo
 - ``seed-child-rules``: C4-C8 re-evaluated when facts change, C5 for every foreign
   unaccompanied minor with due dates, dates checked against the case (issue 13;
   ``CaseState.seed_child_rules``).
+
+Not deployed yet:
+
+- ``seed-reintegration-dates``: I1 decided as of the enrolment's day, no reintegration service
+  dated before the enrolment (issue 13; ``CaseState.seed_reintegration_dates``).
 """
 
 from __future__ import annotations
@@ -177,6 +182,8 @@ class VictimCaseWorkflow:
         self._seed_assistance_rules = workflow.patched("seed-assistance-rules")
         # ... and those recorded before C4-C8 followed changed facts (issue 13).
         self._seed_child_rules = workflow.patched("seed-child-rules")
+        # ... and those recorded before I1 was decided as of the enrolment's day (issue 13).
+        self._seed_reintegration_dates = workflow.patched("seed-reintegration-dates")
         # Histories recorded before the statistics ledger (issue 15) schedule no activity for
         # it: they replay unchanged; a run started since writes its facts (docs/statistics.md).
         self._statistics_ledger = workflow.patched("statistics-ledger")
@@ -243,6 +250,10 @@ class VictimCaseWorkflow:
         """``state`` under the rules this run follows (the patches that reach the domain)."""
         if state.seed_child_rules is not self._seed_child_rules:
             state = state.model_copy(update={"seed_child_rules": self._seed_child_rules})
+        if state.seed_reintegration_dates is not self._seed_reintegration_dates:
+            state = state.model_copy(
+                update={"seed_reintegration_dates": self._seed_reintegration_dates}
+            )
         if (
             state.seed_residence_rules is self._seed_residence_rules
             and state.seed_assistance_rules is self._seed_assistance_rules

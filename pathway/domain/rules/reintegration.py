@@ -27,10 +27,17 @@ from pathway.domain.rules.residence import _residence_permit_valid
 from pathway.domain.state import CaseState, Phase, Reintegration
 
 
-def in_criminal_or_pretrial_proceedings(state: CaseState) -> bool:
+def in_criminal_or_pretrial_proceedings(state: CaseState, at: datetime | None = None) -> bool:
     """Treated as a victim in Slovenian pre-trial (police information gathering) or criminal
-    proceedings (I1)."""
-    return state.police_interview is not None or state.criminal_proceedings is not None
+    proceedings (I1); with ``at``, proceedings that had begun by then (an enrolment dated
+    before the proceedings began is decided on what stood on its day,
+    ``CaseState.seed_reintegration_dates``)."""
+    interview, proceedings = state.police_interview, state.criminal_proceedings
+    if at is None:
+        return interview is not None or proceedings is not None
+    return (interview is not None and interview.at <= at) or (
+        proceedings is not None and proceedings.opened_at <= at
+    )
 
 
 def resides_legally(state: CaseState, at: datetime) -> bool:
@@ -75,10 +82,12 @@ def reintegration_eligibility(state: CaseState, at: datetime) -> tuple[bool, str
             "the programme takes Slovenian citizens treated as victims abroad; one treated as "
             "a victim in Slovenia is not in it"
         )
-    if not in_criminal_or_pretrial_proceedings(state):
+    as_of = at if state.seed_reintegration_dates else None
+    if not in_criminal_or_pretrial_proceedings(state, as_of):
         return False, (
             "reintegration needs a Slovenian citizen treated as a victim abroad, or a person "
             "treated as a victim in Slovenian pre-trial or criminal proceedings"
+            + (" by the day of the enrolment" if as_of is not None else "")
         )
     if not resides_legally(state, at):
         return False, (
@@ -106,9 +115,17 @@ def _reintegration(change: _Change, event: ev.ReintegrationEnrolled) -> None:
 
 
 def _reintegration_service(change: _Change, event: ev.ReintegrationServiceRecorded) -> None:
-    if change.state.reintegration is None:
+    enrolment = change.state.reintegration
+    if enrolment is None:
         _reject("I1", "type", "the person is not enrolled in reintegration")
-    change.state.reintegration.services.append(event.service)
+    if change.state.seed_reintegration_dates and event.occurred_at < enrolment.enrolled_at:
+        _reject(
+            "I1",
+            "occurred_at",
+            "a reintegration service is one of the programme's: it cannot be dated before the "
+            f"enrolment ({enrolment.enrolled_at.isoformat()})",
+        )
+    enrolment.services.append(event.service)
 
 
 # ---------------------------------------------------------------------------------------------

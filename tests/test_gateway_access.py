@@ -167,6 +167,7 @@ seed_residence_rules                            x  -   -   -   -   -   -   -   -
 seed_assistance_rules                           x  -   -   -   -   -   -   -   -   -   -
 seed_child_rules                                x  -   -   -   -   -   -   -   -   -   -
 seed_reintegration_dates                        x  -   -   -   -   -   -   -   -   -   -
+moot_every_track                                x  -   -   -   -   -   -   -   -   -   -
 processed                                       x  -   -   -   -   -   -   -   -   -   -
 """
 

@@ -51,6 +51,7 @@ PATCH_IDS = {
     "seed-child-rules",
     "statistics-ledger",
     "seed-reintegration-dates",
+    "moot-escalations-every-track",
 }
 
 

@@ -263,6 +263,7 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "seed_assistance_rules": _OPERATORS,
         "seed_child_rules": _OPERATORS,
         "seed_reintegration_dates": _OPERATORS,
+        "moot_every_track": _OPERATORS,
         "processed": _OPERATORS,
     }
 )

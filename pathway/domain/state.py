@@ -522,6 +522,14 @@ class CaseState(BaseModel):
         "workflow sets it from the patch 'seed-reintegration-dates' (docs/versioning.md): False "
         "while a history recorded before it replays.",
     )
+    moot_every_track: bool = Field(
+        default=True,
+        description="Late-recorded events settle as moot the escalations of every track, not "
+        "only K1, K5 and S1: R3's rights information, the child-protection obligations (C4-C7), "
+        "S3's lapsed permits and S5's next step after proceedings (issue 13). The workflow sets "
+        "it from the patch 'moot-escalations-every-track' (docs/versioning.md): False while a "
+        "history recorded before it replays.",
+    )
     membership: list[Membership] = Field(
         default_factory=list,
         description="Who is a member of the case in which role, since when, added (and ended) "

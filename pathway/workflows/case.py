@@ -35,6 +35,8 @@ Not deployed yet:
 
 - ``seed-reintegration-dates``: I1 decided as of the enrolment's day, no reintegration service
   dated before the enrolment (issue 13; ``CaseState.seed_reintegration_dates``).
+- ``moot-escalations-every-track``: a late-recorded event settles as moot the escalations of
+  R3, C4-C7, S3 and S5 too (issue 13; ``CaseState.moot_every_track``).
 """
 
 from __future__ import annotations
@@ -184,6 +186,8 @@ class VictimCaseWorkflow:
         self._seed_child_rules = workflow.patched("seed-child-rules")
         # ... and those recorded before I1 was decided as of the enrolment's day (issue 13).
         self._seed_reintegration_dates = workflow.patched("seed-reintegration-dates")
+        # ... and those recorded before late events made every track's escalations moot.
+        self._moot_every_track = workflow.patched("moot-escalations-every-track")
         # Histories recorded before the statistics ledger (issue 15) schedule no activity for
         # it: they replay unchanged; a run started since writes its facts (docs/statistics.md).
         self._statistics_ledger = workflow.patched("statistics-ledger")
@@ -250,6 +254,8 @@ class VictimCaseWorkflow:
         """``state`` under the rules this run follows (the patches that reach the domain)."""
         if state.seed_child_rules is not self._seed_child_rules:
             state = state.model_copy(update={"seed_child_rules": self._seed_child_rules})
+        if state.moot_every_track is not self._moot_every_track:
+            state = state.model_copy(update={"moot_every_track": self._moot_every_track})
         if state.seed_reintegration_dates is not self._seed_reintegration_dates:
             state = state.model_copy(
                 update={"seed_reintegration_dates": self._seed_reintegration_dates}

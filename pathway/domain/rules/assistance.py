@@ -661,8 +661,8 @@ def _expire_rights_information(change: _Change) -> None:
         return
     letters = ", ".join(f"({s.value[0]})" for s in missing)
     for ob in state.open_obligations:
-        if ob.kind is ObligationKind.RIGHTS_INFORMATION and ob.escalated_at is None:
-            ob.escalated_at = change.now
+        if ob.kind is ObligationKind.RIGHTS_INFORMATION:
+            change.escalated(ob, [state.lead_ngo])
     change.notify(
         [state.lead_ngo],
         "rights_information_escalation",

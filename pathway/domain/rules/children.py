@@ -525,7 +525,7 @@ def _repeat_child_escalation(
             return
         due = change.period_end(timer.deadline, change.now, timer.sla(change.config))
         for ob in open_ones:
-            ob.escalated_at = ob.escalated_at or change.now
+            change.escalated(ob, [Org.SOCIAL_WORK_CENTRE, *extra])
             ob.due_at = due
         message = text
         if shared:

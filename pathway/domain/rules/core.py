@@ -139,6 +139,9 @@ class _Change:
         self.effects = Effects()
         #: The event being applied (None: the passing of time).
         self.cause = cause
+        #: The obligation kinds whose escalation this change settled as moot (told once per
+        #: kind: R3's nine subjects share one escalation).
+        self._mooted: set[ObligationKind] = set()
 
     @property
     def config(self) -> CaseConfig:
@@ -290,6 +293,16 @@ class _Change:
         self.effects.obligations_opened.append(ob_id)
         return ob
 
+    def escalated(self, ob: Obligation, told: Iterable[Org]) -> None:
+        """A timer escalated ``ob`` now, telling ``told``: the first escalation is kept (a
+        late-recorded event that happened before it makes it moot); in cases under
+        ``CaseState.moot_every_track`` those told are kept too, to be told if it does (R3,
+        C4-C7, S3, S5; K1, K5 and S1 keep them under ``seed_assistance_rules``)."""
+        if ob.escalated_at is None:
+            ob.escalated_at = self.now
+        if self.state.moot_every_track:
+            ob.escalated_to = list(dict.fromkeys([*ob.escalated_to, *told]))
+
     def close_obligations(self, by: str, *kinds: ObligationKind, ids: Iterable[str] = ()) -> None:
         wanted = set(ids)
         for ob in self.state.open_obligations:
@@ -317,6 +330,9 @@ class _Change:
         ):
             return
         ob.moot = True
+        if ob.kind in self._mooted:
+            return
+        self._mooted.add(ob.kind)
         happened, fired = calendar.local_date(cause.occurred_at), calendar.local_date(fired_at)
         what = cause.type.replace("_", " ")
         self.notify(

@@ -412,8 +412,12 @@ def _expire_safe_accommodation_permits(change: _Change) -> None:
         "Safe accommodation of a third-country national continues without the permits it is "
         "conditional on, past the date to settle it (S3): agree and record whether it ends."
     )
+    told = [state.safe_accommodation.provider, Org.INTERIOR_MINISTRY]
+    if state.moot_every_track:  # before it, S3 and S5 kept no escalation on the obligation
+        for ob in open_:
+            change.escalated(ob, told)
     change.notify(
-        [state.safe_accommodation.provider, Org.INTERIOR_MINISTRY],
+        told,
         "safe_accommodation_permits_overdue",
         "S3",
         action,

@@ -92,8 +92,12 @@ def expire_after_proceedings(change: _Change) -> None:
     ]
     if placed is None or not placed.active or not open_:
         return
+    told = [placed.provider, Org.INTERIOR_MINISTRY]
+    if state.moot_every_track:  # before it, S3 and S5 kept no escalation on the obligation
+        for ob in open_:
+            change.escalated(ob, told)
     change.notify(
-        [placed.provider, Org.INTERIOR_MINISTRY],
+        told,
         "accommodation_after_proceedings_overdue",
         "S5",
         "The criminal proceedings concluded and no next step after safe accommodation of the "

@@ -168,6 +168,7 @@ seed_assistance_rules                           x  -   -   -   -   -   -   -   -
 seed_child_rules                                x  -   -   -   -   -   -   -   -   -   -
 seed_reintegration_dates                        x  -   -   -   -   -   -   -   -   -   -
 moot_every_track                                x  -   -   -   -   -   -   -   -   -   -
+seed_status_rules                               x  -   -   -   -   -   -   -   -   -   -
 processed                                       x  -   -   -   -   -   -   -   -   -   -
 """
 

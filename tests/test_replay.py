@@ -52,6 +52,7 @@ PATCH_IDS = {
     "statistics-ledger",
     "seed-reintegration-dates",
     "moot-escalations-every-track",
+    "eu-citizen-not-a-protection-applicant",
 }
 
 

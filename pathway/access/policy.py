@@ -264,6 +264,7 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "seed_child_rules": _OPERATORS,
         "seed_reintegration_dates": _OPERATORS,
         "moot_every_track": _OPERATORS,
+        "seed_status_rules": _OPERATORS,
         "processed": _OPERATORS,
     }
 )

@@ -522,6 +522,13 @@ class CaseState(BaseModel):
         "workflow sets it from the patch 'seed-reintegration-dates' (docs/versioning.md): False "
         "while a history recorded before it replays.",
     )
+    seed_status_rules: bool = Field(
+        default=True,
+        description="An EU citizen (a Slovenian citizen too) is never recorded as an applicant "
+        "for international protection (issue 13). The workflow sets it from the patch "
+        "'eu-citizen-not-a-protection-applicant' (docs/versioning.md), also for the "
+        "identification that opens the case: False while a history recorded before it replays.",
+    )
     moot_every_track: bool = Field(
         default=True,
         description="Late-recorded events settle as moot the escalations of every track, not "

@@ -37,6 +37,9 @@ Not deployed yet:
   dated before the enrolment (issue 13; ``CaseState.seed_reintegration_dates``).
 - ``moot-escalations-every-track``: a late-recorded event settles as moot the escalations of
   R3, C4-C7, S3 and S5 too (issue 13; ``CaseState.moot_every_track``).
+- ``eu-citizen-not-a-protection-applicant``: an EU citizen recorded as an applicant for
+  international protection is refused, at identification too (issue 13;
+  ``CaseState.seed_status_rules``).
 """
 
 from __future__ import annotations
@@ -188,6 +191,8 @@ class VictimCaseWorkflow:
         self._seed_reintegration_dates = workflow.patched("seed-reintegration-dates")
         # ... and those recorded before late events made every track's escalations moot.
         self._moot_every_track = workflow.patched("moot-escalations-every-track")
+        # ... and those recorded before an EU citizen was refused as a protection applicant.
+        self._seed_status_rules = workflow.patched("eu-citizen-not-a-protection-applicant")
         # Histories recorded before the statistics ledger (issue 15) schedule no activity for
         # it: they replay unchanged; a run started since writes its facts (docs/statistics.md).
         self._statistics_ledger = workflow.patched("statistics-ledger")
@@ -254,6 +259,8 @@ class VictimCaseWorkflow:
         """``state`` under the rules this run follows (the patches that reach the domain)."""
         if state.seed_child_rules is not self._seed_child_rules:
             state = state.model_copy(update={"seed_child_rules": self._seed_child_rules})
+        if state.seed_status_rules is not self._seed_status_rules:
+            state = state.model_copy(update={"seed_status_rules": self._seed_status_rules})
         if state.moot_every_track is not self._moot_every_track:
             state = state.model_copy(update={"moot_every_track": self._moot_every_track})
         if state.seed_reintegration_dates is not self._seed_reintegration_dates:
@@ -303,6 +310,7 @@ class VictimCaseWorkflow:
             case_id=workflow.info().workflow_id,
             config=self._config,
             link_secret=self._link_secret,
+            rules={"seed_status_rules": self._seed_status_rules},
         )
 
     @workflow.update
@@ -414,6 +422,7 @@ class VictimCaseWorkflow:
             case_id=workflow.info().workflow_id,
             config=self._config,
             link_secret=self._link_secret,
+            rules={"seed_status_rules": self._seed_status_rules},
         )
         if isinstance(decision, Rejection):
             workflow.logger.error("linked case not opened", extra={"rule": decision.rule})

@@ -54,6 +54,8 @@ from pathway.domain.events import BaseEvent, Placement, PresentAtInterview, Righ
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import CARE_PROVIDERS
 from pathway.domain.organisations import Organisation as Org
+from pathway.domain.person import PersonFacts, ResidenceStatus
+from pathway.domain.plausible import RULE_INPUT
 from pathway.domain.rules.children import (
     _open_child_track,
     _set_age_timers,
@@ -83,9 +85,31 @@ from pathway.domain.state import (
 # ---------------------------------------------------------------------------------------------
 
 
+def refuse_eu_citizen_applicant(state: CaseState, person: PersonFacts) -> None:
+    """INPUT (docs/rules.md, reading 23): an EU citizen, a Slovenian citizen included, is not
+    recorded as an applicant for international protection. In EU law an applicant is “a
+    third-country national or stateless person” (Directive 2013/32/EU, Article 2(c)), and the
+    member states are safe countries of origin for each other's nationals (Protocol No 24 to
+    the Treaties): such a person's status for this service is ``eu_citizen`` (or
+    ``slovenian_citizen``). Cases from before ``seed_status_rules`` replay without it."""
+    if (
+        state.seed_status_rules
+        and person.residence_status is ResidenceStatus.INTERNATIONAL_PROTECTION_APPLICANT
+        and person.is_eu_citizen
+    ):
+        _reject(
+            RULE_INPUT,
+            "person.residence_status",
+            "an EU citizen is not an applicant for international protection (an applicant is "
+            "a third-country national or stateless person): record eu_citizen or "
+            "slovenian_citizen",
+        )
+
+
 def _open_case(change: _Change, event: ev.Identified) -> None:
     """R1: assistance starts at identification, before any formal status."""
     state, cfg = change.state, change.config
+    refuse_eu_citizen_applicant(state, event.person)
     sla_due = change.period_end(
         DeadlineKind.RIGHTS_INFORMATION, event.occurred_at, cfg.rights_information_sla
     )
@@ -586,6 +610,7 @@ def _consent_withdrawn(change: _Change, event: ev.ConsentWithdrawn) -> None:
 def _facts_updated(change: _Change, event: ev.FactsUpdated) -> None:
     state = change.state
     before = state.person
+    refuse_eu_citizen_applicant(state, event.person)
     if state.seed_child_rules:
         refuse_birth_after_identification(state, event.person)
     state.person = event.person

@@ -7,6 +7,7 @@ The table is built from the tracks' own tables (``HANDLERS``, ``EVENT_RULES`` in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import pathway.domain.rules.accompanying as accompanying
@@ -85,7 +86,7 @@ def _common_checks(
         _reject(RULE_TIME, "occurred_at", "the event lies before the case's identification")
 
 
-def decide(
+def decide(  # noqa: PLR0913 (the one entry point: the rest are keyword-only options)
     state: CaseState | None,
     event: CaseEvent,
     now: datetime,
@@ -93,6 +94,7 @@ def decide(
     case_id: str,
     config: CaseConfig | None = None,
     link_secret: str | None = None,
+    rules: Mapping[str, bool] | None = None,
 ) -> Decision:
     """Apply ``event`` at ``now`` to ``state`` (``None`` before identification).
 
@@ -101,7 +103,9 @@ def decide(
     read only by the identification that opens the case, which keeps them in the new state
     (``link_secret``: the random secret from which the IDs of the cases this one opens derive,
     R1; see
-    :func:`~pathway.domain.rules.accompanying._linked_case`).
+    :func:`~pathway.domain.rules.accompanying._linked_case`). ``rules``: the rules-version flags
+    of :class:`CaseState` (``{"seed_status_rules": False}``) the identification opens the case
+    under (the workflow's patches; default: every rule as it stands now).
     """
     try:
         if state is not None:
@@ -129,6 +133,8 @@ def decide(
                 person=event.person,
                 link_secret=link_secret,
             )
+            if rules:
+                new = new.model_copy(update=dict(rules))
             change = _Change(new, now, event)
             _open_case(change, event)
         else:

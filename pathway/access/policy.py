@@ -78,7 +78,9 @@ __all__ = [
     "ROLES",
     "SEND_MATRIX",
     "SPLIT_FIELDS",
+    "STATISTICS_READERS",
     "TRACES",
+    "UNSUPPRESSED_STATISTICS_READERS",
     "WITHHELD",
     "Action",
     "Traces",
@@ -142,6 +144,23 @@ _LABOUR: Final = frozenset({Org.LABOUR_MINISTRY.value})
 _INTERIOR: Final = frozenset({Org.INTERIOR_MINISTRY.value})
 #: Every role that reads cases at all: all but analysts, who see aggregates only.
 CASE_READERS: Final = frozenset(ROLES) - {Org.ANALYST.value}
+
+# -- who reads the yearly aggregates (issue 15 item 5) -----------------------------------------
+#: Who reads the annual report of the statistics ledger (``GET /v1/statistics/annual``):
+#: analysts (aggregates are all they read, R6) and operators (they run the service). Nobody
+#: else: an organisation reads the cases it is a member of, not the country's figures.
+STATISTICS_READERS: Final = frozenset({Org.ANALYST.value, OPERATOR})
+#: Who may ask for the figures without small-cell suppression (``public=false``): operators
+#: only. Analysts always get them suppressed with the deployment's k (docs/statistics.md).
+UNSUPPRESSED_STATISTICS_READERS: Final = frozenset({OPERATOR})
+
+
+def may_read_statistics(role: str, *, suppressed: bool = True) -> bool:
+    """Whether ``role`` may read the annual aggregates, with small-cell suppression
+    (``suppressed``) or without it; never a case (issue 15 item 5; R6)."""
+    readers = STATISTICS_READERS if suppressed else UNSUPPRESSED_STATISTICS_READERS
+    return role in readers
+
 
 #: CaseState fields that the matrix breaks down into the fields of their model (of the one
 #: record, or of each record of a list), where roles read some of them only.

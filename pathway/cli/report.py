@@ -3,7 +3,7 @@ readable case and programme register. Cases, not runs, are counted (issue 12): a
 case ID whatever its runs and episodes, and erased episodes are skipped and said so
 (``skipped_erased`` in the JSON, and one line on stderr).
 
-``pathway report annual --year YYYY [--format table|json|csv] [--public [--k N]]``: the year's
+``pathway report annual --year YYYY [--format table|json|csv|html] [--public [--k N]]``: the year's
 figures from the statistics ledger alone (issue 15 item 2, docs/statistics.md), which erasure
 does not change; ``--public`` suppresses small cells and their complements (item 3,
 :mod:`pathway.domain.suppression`).
@@ -222,6 +222,10 @@ async def _annual(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.format == "json":
         write_json(public_report(report, k) if args.public else report.model_dump(mode="json"), out)
+    elif args.format == "html":
+        from pathway.statistics_html import render_annual_html
+
+        out.write(render_annual_html(report, hidden, k if args.public else None))
     elif args.format == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["section", "measure", "key", "value"])
@@ -302,9 +306,10 @@ def add_commands(sub: Commands) -> None:
     report.add_argument("--year", type=int, help="annual: the calendar year, e.g. 2026")
     report.add_argument(
         "--format",
-        choices=("table", "json", "csv"),
+        choices=("table", "json", "csv", "html"),
         default="table",
-        help="annual: a table for people (default), JSON (docs/annual-report.schema.json) or CSV",
+        help="annual: a table for people (default), JSON (docs/annual-report.schema.json), CSV, "
+        "or one self-contained HTML page of bar charts",
     )
     report.add_argument(
         "--public",

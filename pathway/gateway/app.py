@@ -32,6 +32,7 @@ from pathway.access.identity import Authenticator
 from pathway.gateway.context import GatewayContext, GatewaySettings
 from pathway.gateway.openapi import openapi_document
 from pathway.gateway.routes import cases, docs, health, obligations
+from pathway.gateway.routes import statistics as statistics_routes
 from pathway.metrics import http as metrics
 from pathway.web.problems import install_problem_handlers
 
@@ -68,6 +69,8 @@ def create_gateway_app(
     docs.mount_swagger_ui(app)
     for router in (docs.router, health.router, cases.router, obligations.router):
         app.include_router(router)
+    # GET /v1/statistics/annual: aggregates for analysts, from the statistics ledger (issue 15).
+    statistics_routes.mount(app)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     # /metrics: requests by route template and status (docs/metrics.md).
     metrics.install(app, "gateway")

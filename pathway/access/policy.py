@@ -92,6 +92,7 @@ __all__ = [
     "listed_ids",
     "may_read",
     "may_read_cases",
+    "may_read_statistics",
     "may_send",
     "minimised",
     "read_matrix_markdown",

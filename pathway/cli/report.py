@@ -30,9 +30,30 @@ if TYPE_CHECKING:
     from pathway.statistics_ledger import StatisticsLedger
 
 
-async def _cases(client: Client) -> tuple[list[CaseState], int]:
+class Progress:
+    """A long command's progress on ``stream`` if it is a terminal (one line, rewritten in
+    place), nothing otherwise, so that pipes, files and logs get only the result (issue 15
+    item 6)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream if stream.isatty() else None
+
+    def show(self, line: str) -> None:
+        """Replace the progress line with ``line`` (on a terminal)."""
+        if self.stream is not None:
+            self.stream.write(f"\r{line}")
+            self.stream.flush()
+
+    def done(self) -> None:
+        """End the progress line (on a terminal)."""
+        if self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def _cases(client: Client, progress: Progress | None = None) -> tuple[list[CaseState], int]:
     """The states to count, and how many episodes were skipped because they are erased
-    (:func:`_walk_cases`)."""
+    (:func:`_walk_cases`); shows how many were read on ``progress``."""
     found: list[CaseState] = []
     skipped = 0
     async for state in _walk_cases(client):
@@ -40,6 +61,10 @@ async def _cases(client: Client) -> tuple[list[CaseState], int]:
             skipped += 1
         else:
             found.append(state)
+        if progress is not None:
+            progress.show(f"report: {len(found)} case(s) read, {skipped} erased skipped")
+    if progress is not None:
+        progress.done()
     return found, skipped
 
 
@@ -104,7 +129,7 @@ async def _report(args: argparse.Namespace, out: TextIO) -> int:
     from pathway.domain.statistics import yearly_report
 
     client = await connect(args)
-    states, skipped = await _cases(client)
+    states, skipped = await _cases(client, Progress(args.stderr))
     report = yearly_report(args.year, states, await _registers(client))
     report.skipped_erased = skipped
     write_json(report.model_dump(mode="json"), out)
@@ -267,7 +292,7 @@ async def _backfill(args: argparse.Namespace, out: TextIO) -> int:
     secret = settings.ledger_secret(create=settings.statistics_dsn() is None)
     recorder = StatisticsRecorder(settings.statistics_ledger(), secret)
     client = await connect(args)
-    progress = args.stderr if args.stderr.isatty() else None
+    progress = Progress(args.stderr)
     cases = skipped = facts = new = 0
     async for state in _walk_cases(client):
         if state is None:
@@ -277,11 +302,8 @@ async def _backfill(args: argparse.Namespace, out: TextIO) -> int:
         cases += 1
         facts += len(batch.facts)
         new += await asyncio.to_thread(recorder.store, batch)
-        if progress is not None:
-            progress.write(f"\rbackfill: {cases} case(s) read, {new} new record(s)")
-            progress.flush()
-    if progress is not None:
-        progress.write("\n")
+        progress.show(f"backfill: {cases} case(s) read, {new} new record(s)")
+    progress.done()
     structlog.stdlib.get_logger("pathway.statistics").info(
         "statistics backfilled", cases=cases, facts=facts, new=new, skipped_erased=skipped
     )

@@ -29,6 +29,7 @@ from temporalio.client import Client
 
 from pathway.access.credentials import Principal
 from pathway.access.identity import Authenticator
+from pathway.console import mount_console  # the caseworker's console (issue 17)
 from pathway.gateway.context import GatewayContext, GatewaySettings
 from pathway.gateway.openapi import openapi_document
 from pathway.gateway.routes import cases, docs, health, obligations
@@ -69,6 +70,7 @@ def create_gateway_app(
     docs.mount_swagger_ui(app)
     for router in (docs.router, health.router, cases.router, obligations.router):
         app.include_router(router)
+    mount_console(app)  # the caseworker's console (issue 17)
     # GET /v1/statistics/annual: aggregates for analysts, from the statistics ledger (issue 15).
     statistics_routes.mount(app)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]

@@ -1,0 +1,171 @@
+"""The console's pages under ``/console``: sign-in, sign-out and the signed-in start page.
+
+Every answer is ``Cache-Control: no-store``; a POST whose CSRF token does not match the
+browser's cookie is refused with 403 and changes nothing.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from pathway.access.credentials import Principal, SessionSigner
+from pathway.access.identity import AuthUnavailable
+from pathway.console.session import (
+    PRE_SESSION_COOKIE,
+    SESSION_COOKIE,
+    csrf_token,
+    csrf_valid,
+    new_pre_session,
+    set_cookie,
+)
+from pathway.console.settings import ConsoleSettings, console_settings
+
+if TYPE_CHECKING:
+    from pathway.gateway.context import GatewayContext
+
+__all__ = ["mount_console"]
+
+log = structlog.stdlib.get_logger(__name__)
+
+_HERE: Final = Path(__file__).parent
+#: A sign-in form is a few hundred bytes; anything much larger is not one.
+_MAX_FORM_BYTES: Final = 16 * 1024
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+_TEMPLATES: Final = Environment(
+    loader=FileSystemLoader(_HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
+    """Serve the console on ``app`` (the gateway, whose context it uses) under ``/console``,
+    its stylesheet under ``/console/static``. ``settings``: :func:`console_settings` if None."""
+    settings = settings or console_settings()
+    app.state.console = settings
+    app.state.console_sessions = SessionSigner(settings.secret, ttl=settings.session_ttl)
+    app.mount("/console/static", StaticFiles(directory=_HERE / "static"), name="console-static")
+    app.include_router(router)
+
+
+def _settings(request: Request) -> ConsoleSettings:
+    settings: ConsoleSettings = request.app.state.console
+    return settings
+
+
+def _signer(request: Request) -> SessionSigner:
+    signer: SessionSigner = request.app.state.console_sessions
+    return signer
+
+
+def signed_in(request: Request) -> Principal | None:
+    """Who is signed in at this browser (a genuine, unexpired session cookie), else None."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return _signer(request).verify(cookie) if cookie else None
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """The template ``name`` rendered, ``no-store``, with the CSRF token for the browser's
+    session (or pre-session) cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_SESSION_COOKIE)
+    csrf = csrf_token(_settings(request).secret, cookie) if cookie else ""
+    html = _TEMPLATES.get_template(name).render(csrf=csrf, **context)
+    return HTMLResponse(html, status_code=status, headers=_NO_STORE)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The posted ``application/x-www-form-urlencoded`` fields (the first of each name)."""
+    body = await request.body()
+    if len(body) > _MAX_FORM_BYTES:
+        return {}
+    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _forged(request: Request, form: dict[str, str], cookie_name: str) -> HTMLResponse | None:
+    """403 if the form's CSRF token is not the one for the browser's ``cookie_name``."""
+    if csrf_valid(
+        _settings(request).secret, request.cookies.get(cookie_name), form.get("csrf_token")
+    ):
+        return None
+    log.warning("console form refused: CSRF token missing or wrong", path=request.url.path)
+    return page(
+        request,
+        "error.html",
+        403,
+        principal=None,
+        title="Form expired",
+        detail="This form is no longer valid. Open the page again and send it once more.",
+    )
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=_NO_STORE)
+
+
+@router.get("/console/sign-in")
+async def sign_in_page(request: Request) -> Response:
+    if signed_in(request) is not None:
+        return _see_other("/console")
+    pre = request.cookies.get(PRE_SESSION_COOKIE) or new_pre_session()
+    request.cookies[PRE_SESSION_COOKIE] = pre  # the form's token is bound to it
+    response = page(request, "sign_in.html", principal=None)
+    set_cookie(request, response, PRE_SESSION_COOKIE, pre, max_age=3600)
+    return response
+
+
+@router.post("/console/sign-in")
+async def sign_in(request: Request) -> Response:
+    form = await _form(request)
+    if refused := _forged(request, form, PRE_SESSION_COOKIE):
+        return refused
+    gw: GatewayContext = request.app.state.gateway
+    try:
+        principal = await gw.authenticator.authenticate(form.get("token", "").strip())
+    except AuthUnavailable:
+        principal, error = None, "Sign-in is unavailable just now: try again in a minute."
+    else:
+        error = "This token is unknown, expired or not for this service."
+    if principal is None:
+        log.warning("console sign-in failed")
+        return page(request, "sign_in.html", 401, principal=None, error=error)
+    value, _expires = _signer(request).issue(principal)
+    request.state.principal = principal
+    response = _see_other("/console")
+    set_cookie(
+        request,
+        response,
+        SESSION_COOKIE,
+        value,
+        int(_settings(request).session_ttl.total_seconds()),
+    )
+    response.delete_cookie(PRE_SESSION_COOKIE, path="/console")
+    return response
+
+
+@router.post("/console/sign-out")
+async def sign_out(request: Request) -> Response:
+    form = await _form(request)
+    if refused := _forged(request, form, SESSION_COOKIE):
+        return refused
+    response = _see_other("/console/sign-in")
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+@router.get("/console")
+async def home(request: Request) -> Response:
+    principal = signed_in(request)
+    if principal is None:
+        return _see_other("/console/sign-in")
+    request.state.principal = principal
+    return page(request, "home.html", principal=principal)

@@ -1,0 +1,114 @@
+"""The caseworker's console (issue 17), step 1: sign-in with an organisation's token, a session
+cookie (HttpOnly, SameSite=Strict, Secure outside localhost), CSRF tokens on every form,
+sign-out; every page no-store. In-process against the real gateway app (its Temporal is not
+needed for signing in)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+from fastapi import FastAPI
+
+from pathway.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE
+from pathway.gateway import GatewaySettings
+from tests.gateway_kit import TOKENS, gateway, unreachable_temporal
+
+LOCAL = "http://localhost"
+
+
+@pytest_asyncio.fixture
+async def app() -> FastAPI:
+    return gateway(await unreachable_temporal(), GatewaySettings(pepper=b"console-test-pepper"))
+
+
+@pytest_asyncio.fixture
+async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with a cookie jar, on localhost (where cookies are not Secure-only)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL) as c:
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert found is not None, html
+    return found.group(1)
+
+
+def set_cookie_header(response: httpx.Response, name: str) -> str:
+    headers = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    assert len(headers) == 1, response.headers
+    return headers[0]
+
+
+async def sign_in(browser: httpx.AsyncClient, role: str) -> httpx.Response:
+    form = await browser.get("/console/sign-in")
+    return await browser.post(
+        "/console/sign-in", data={"csrf_token": csrf_of(form.text), "token": TOKENS[role]}
+    )
+
+
+async def test_sign_in_page_and_its_cookie(browser: httpx.AsyncClient) -> None:
+    """The form has a labelled token field and a CSRF token; the pre-session cookie is
+    HttpOnly, SameSite=Strict, on /console; the page is no-store."""
+    response = await browser.get("/console/sign-in")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert '<label for="token">' in response.text and 'id="token"' in response.text
+    cookie = set_cookie_header(response, PRE_SESSION_COOKIE).lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+    assert "secure" not in cookie  # plain HTTP to localhost: development
+    assert (await browser.get("/console", follow_redirects=False)).headers[
+        "location"
+    ] == "/console/sign-in"
+
+
+async def test_cookies_are_secure_outside_localhost(app: FastAPI) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+    ) as client:
+        response = await client.get("/console/sign-in")
+    assert "; secure" in set_cookie_header(response, PRE_SESSION_COOKIE).lower()
+
+
+async def test_sign_in_session_and_sign_out(browser: httpx.AsyncClient) -> None:
+    """A caseworker signs in with Caritas's token: a session cookie (HttpOnly,
+    SameSite=Strict), the start page names the role; signing out ends it."""
+    response = await sign_in(browser, "caritas")
+    assert response.status_code == 303 and response.headers["location"] == "/console"
+    cookie = set_cookie_header(response, SESSION_COOKIE).lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    home = await browser.get("/console")
+    assert home.status_code == 200 and "Signed in as caritas" in home.text
+    assert home.headers["cache-control"] == "no-store"
+    assert TOKENS["caritas"] not in home.text
+    out = await browser.post("/console/sign-out", data={"csrf_token": csrf_of(home.text)})
+    assert out.status_code == 303 and out.headers["location"] == "/console/sign-in"
+    assert (await browser.get("/console", follow_redirects=False)).status_code == 303
+
+
+async def test_an_unknown_token_is_refused(browser: httpx.AsyncClient) -> None:
+    form = await browser.get("/console/sign-in")
+    response = await browser.post(
+        "/console/sign-in", data={"csrf_token": csrf_of(form.text), "token": "not-a-token"}
+    )
+    assert response.status_code == 401
+    assert 'role="alert"' in response.text and "not-a-token" not in response.text
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+
+
+async def test_forms_without_their_csrf_token_change_nothing(browser: httpx.AsyncClient) -> None:
+    """A sign-in posted without the token of the browser's own cookie (as another site would
+    post it) signs nobody in; a sign-out without it signs nobody out."""
+    await browser.get("/console/sign-in")
+    forged = await browser.post(
+        "/console/sign-in", data={"csrf_token": "0" * 64, "token": TOKENS["caritas"]}
+    )
+    assert forged.status_code == 403
+    assert SESSION_COOKIE not in forged.headers.get("set-cookie", "")
+    assert (await sign_in(browser, "police")).status_code == 303
+    refused = await browser.post("/console/sign-out", data={})
+    assert refused.status_code == 403
+    assert "Signed in as police" in (await browser.get("/console")).text

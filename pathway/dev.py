@@ -431,6 +431,7 @@ async def _run(
                 codec_login=f"{codec_url}/login",
                 gateway=gateway_url,
                 gateway_docs=f"{gateway_url}/docs",
+                console=f"{gateway_url}/console",  # the caseworker's console (issue 17)
             )
             if ready is not None:
                 ready(ui_url)
@@ -464,6 +465,7 @@ async def _run(
                         name="gateway",
                         graceful_seconds=10,
                         docs=f"{gateway_url}/docs",
+                        console=f"{gateway_url}/console",  # the caseworker's console (issue 17)
                     ),
                 },
             )

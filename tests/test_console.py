@@ -7,13 +7,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
 
+from pathway.console.inbox import InboxFilters, inbox_items
 from pathway.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE
+from pathway.domain.organisations import Organisation
+from pathway.domain.state import DeadlineKind, ObligationKind
 from pathway.gateway import GatewaySettings
+from pathway.gateway.routes.obligations import (
+    CaseObligations,
+    ObligationsAnswer,
+    OwnObligation,
+    RemindedDeadline,
+)
 from tests.gateway_kit import TOKENS, gateway, unreachable_temporal
 
 LOCAL = "http://localhost"
@@ -81,7 +91,8 @@ async def test_sign_in_session_and_sign_out(browser: httpx.AsyncClient) -> None:
     cookie = set_cookie_header(response, SESSION_COOKIE).lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     home = await browser.get("/console")
-    assert home.status_code == 200 and "Signed in as caritas" in home.text
+    # Its Temporal is not there: the inbox says so (503), signed in.
+    assert home.status_code == 503 and "Sign out" in home.text and "caritas" in home.text
     assert home.headers["cache-control"] == "no-store"
     assert TOKENS["caritas"] not in home.text
     out = await browser.post("/console/sign-out", data={"csrf_token": csrf_of(home.text)})
@@ -111,4 +122,83 @@ async def test_forms_without_their_csrf_token_change_nothing(browser: httpx.Asyn
     assert (await sign_in(browser, "police")).status_code == 303
     refused = await browser.post("/console/sign-out", data={})
     assert refused.status_code == 403
-    assert "Signed in as police" in (await browser.get("/console")).text
+    still = await browser.get("/console", follow_redirects=False)
+    assert still.status_code != 303 and "Sign out" in still.text
+
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def obligation(
+    ob_id: str, rule: str, due: datetime | None, escalated: bool = False
+) -> OwnObligation:
+    return OwnObligation(
+        id=ob_id,
+        kind=ObligationKind.RIGHTS_INFORMATION,
+        rule=rule,
+        action=f"do {ob_id}",
+        due_at=due,
+        escalated=escalated,
+    )
+
+
+ANSWER = ObligationsAnswer(
+    organisation=Organisation.CARITAS,
+    truncated=False,
+    cases=[
+        CaseObligations(
+            case_id="case-b",
+            obligations=[
+                obligation("later", "R2", NOW + timedelta(days=3)),
+                obligation("undated", "R2", None),
+            ],
+            deadlines=[
+                RemindedDeadline(
+                    kind=DeadlineKind.CRISIS_ACCOMMODATION,
+                    rule="K1",
+                    due_at=NOW + timedelta(days=20),
+                    next_reminder_at=None,
+                )
+            ],
+        ),
+        CaseObligations(
+            case_id="case-a",
+            obligations=[
+                obligation("soon", "R3", NOW + timedelta(hours=1)),
+                obligation("late", "R3", NOW - timedelta(hours=1), escalated=True),
+                obligation("later-still", "R3", NOW - timedelta(days=2)),
+            ],
+            deadlines=[],
+        ),
+    ],
+)
+
+
+class TestInboxOrder:
+    def test_overdue_first_then_by_due_time_undated_last(self) -> None:
+        items = inbox_items(ANSWER, NOW)
+        assert [(i.case_id, i.what) for i in items] == [
+            ("case-a", "do later-still"),
+            ("case-a", "do late"),
+            ("case-a", "do soon"),
+            ("case-b", "do later"),
+            ("case-b", "crisis_accommodation"),
+            ("case-b", "do undated"),
+        ]
+        assert [i.overdue for i in items] == [True, True, False, False, False, False]
+        assert items[1].escalated is True and items[4].escalated is None
+
+    def test_filters(self) -> None:
+        within = inbox_items(ANSWER, NOW, InboxFilters(days=3))
+        assert [i.what for i in within] == ["do later-still", "do late", "do soon", "do later"]
+        assert {i.rule for i in inbox_items(ANSWER, NOW, InboxFilters(rule="K1"))} == {"K1"}
+        only_b = inbox_items(ANSWER, NOW, InboxFilters(case_id="case-b"))
+        assert {i.case_id for i in only_b} == {"case-b"} and len(only_b) == 3
+
+
+async def test_analysts_get_no_inbox(browser: httpx.AsyncClient) -> None:
+    """Analysts read aggregates only: the inbox answers 403 (the obligations route's own
+    refusal), as a page."""
+    await sign_in(browser, "analyst")
+    response = await browser.get("/console")
+    assert response.status_code == 403 and "analysts read aggregates only" in response.text

@@ -5,6 +5,7 @@ browser's cookie is refused with 403 and changes nothing.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
@@ -17,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pathway.access.credentials import Principal, SessionSigner
 from pathway.access.identity import AuthUnavailable
+from pathway.console.inbox import InboxFilters, inbox_items
 from pathway.console.session import (
     PRE_SESSION_COOKIE,
     SESSION_COOKIE,
@@ -26,6 +28,8 @@ from pathway.console.session import (
     set_cookie,
 )
 from pathway.console.settings import ConsoleSettings, console_settings
+from pathway.domain.calendar import LJUBLJANA
+from pathway.web.problems import Problem
 
 if TYPE_CHECKING:
     from pathway.gateway.context import GatewayContext
@@ -162,10 +166,56 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
+def _filters(request: Request) -> InboxFilters:
+    """The inbox's filters from the query (a malformed ``days`` is ignored)."""
+    query = request.query_params
+    days = query.get("days", "")
+    return InboxFilters(
+        days=int(days) if days.isdigit() else None,
+        rule=query.get("rule") or None,
+        case_id=query.get("case") or None,
+    )
+
+
 @router.get("/console")
-async def home(request: Request) -> Response:
+async def inbox(request: Request) -> Response:
+    """The signed-in organisation's inbox (:mod:`pathway.console.inbox`)."""
     principal = signed_in(request)
     if principal is None:
         return _see_other("/console/sign-in")
     request.state.principal = principal
-    return page(request, "home.html", principal=principal)
+    # Imported here: the gateway's app imports this module (mounting the console).
+    from pathway.gateway.routes.obligations import obligations_of, whose
+
+    gw: GatewayContext = request.app.state.gateway
+    try:
+        answer = await obligations_of(gw, whose(principal, None))
+    except Problem as problem:
+        return page(
+            request,
+            "error.html",
+            problem.status,
+            principal=principal,
+            title=problem.title,
+            detail=problem.detail,
+        )
+    filters = _filters(request)
+    items = inbox_items(answer, datetime.now(UTC), filters)
+    return page(
+        request,
+        "inbox.html",
+        principal=principal,
+        items=items,
+        overdue=sum(item.overdue for item in items),
+        filters=filters,
+        answer=answer,
+        local=local_time,
+    )
+
+
+def local_time(moment: datetime | None) -> str:
+    """``moment`` in Europe/Ljubljana, as Slovenians write it (``1. 12. 2026 09:00``)."""
+    if moment is None:
+        return "–"
+    here = moment.astimezone(LJUBLJANA)
+    return f"{here.day}. {here.month}. {here.year} {here:%H:%M}"

@@ -119,11 +119,28 @@ async def test_bad_year_and_no_token(client: httpx.AsyncClient) -> None:
     assert (await client.get(PATH, params={"year": 2026})).status_code == 401
 
 
-async def test_no_ledger_yet_is_503(app: FastAPI, client: httpx.AsyncClient) -> None:
-    """Before the workers created the ledger: 503 statistics-unavailable, nothing made."""
+async def test_no_ledger_yet_reads_as_nothing_recorded(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Before the workers created the ledger, nothing was recorded: every figure is 0."""
     app.state.statistics = StatisticsAccess(open_ledger=lambda: None, k=3)
     response = await client.get(PATH, params={"year": 2026}, headers=bearer("analyst"))
+    assert response.status_code == 200
+    assert response.json()["all_programmes"]["persons"] == 0
+
+
+async def test_an_unreadable_ledger_is_503(
+    app: FastAPI, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """A ledger that cannot be opened (its path is a directory: SQLite's own error): 503
+    statistics-unavailable, with Retry-After."""
+    (tmp_path / "not-a-file.sqlite3").mkdir()
+    app.state.statistics = StatisticsAccess(
+        open_ledger=lambda: SqliteLedger(tmp_path / "not-a-file.sqlite3"), k=3
+    )
+    response = await client.get(PATH, params={"year": 2026}, headers=bearer("analyst"))
     assert_problem(response, 503, type="urn:pathway:problem:statistics-unavailable")
+    assert response.headers["retry-after"] == "30"
 
 
 async def test_in_the_openapi_document(client: httpx.AsyncClient) -> None:

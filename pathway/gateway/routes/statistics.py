@@ -95,8 +95,7 @@ _ANSWER: Final[dict[int | str, dict[str, Any]]] = {
     ),
     422: problem_response("Invalid parameters"),
     503: problem_response(
-        "The statistics ledger cannot be read (not set up yet, or its database is down); "
-        "see Retry-After"
+        "The statistics ledger cannot be read (its database is down); see Retry-After"
     ),
 }
 
@@ -134,12 +133,11 @@ async def get_annual(
     access: StatisticsAccess = request.app.state.statistics
     try:
         ledger = await asyncio.to_thread(access.open_ledger)
-        records = None if ledger is None else await asyncio.to_thread(ledger.read, until_year=year)
+        # No ledger yet (the workers create it on their first start): nothing was recorded.
+        records = [] if ledger is None else await asyncio.to_thread(ledger.read, until_year=year)
     except Exception as err:  # the store's own error (sqlite3.Error, psycopg.Error)
         log.warning("statistics ledger unreadable", error=type(err).__name__)
         raise _unavailable("the statistics ledger cannot be read just now") from None
-    if records is None:
-        raise _unavailable("no statistics ledger yet: the workers create it on their first start")
     report = annual_report(records, year)
     request.state.audit["statistics_year"] = year
     return public_report(report, access.k) if public else report.model_dump(mode="json")

@@ -31,7 +31,7 @@ from temporalio.client import (
 )
 from temporalio.worker import Worker
 
-from pathway import settings
+from pathway import settings, versioning
 from pathway.activities.linked_cases import LinkedCaseStarter
 from pathway.activities.notify import Notifier
 from pathway.activities.retention import RetentionSweeper, SweepRequest
@@ -107,6 +107,8 @@ async def run_workers(
                         # The statistics ledger (issue 15 item 1).
                         *statistics.activities(),
                     ],
+                    # Worker Versioning when PATHWAY_DEPLOYMENT_NAME is set (docs/versioning.md).
+                    deployment_config=versioning.deployment_config(),
                 )
             )
             await ensure_retention_schedule(client, settings.retention())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from pathway.domain.organisations import NOTIFICATION_QUEUE_PREFIX
@@ -31,7 +32,7 @@ class RecordProgrammeEvent(BaseModel):
     event: ProgrammeEvent
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)  # docs/versioning.md
 class ProgrammeRegisterWorkflow:
     """Runs for as long as the register is used (continuing as new when history grows)."""
 

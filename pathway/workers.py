@@ -307,6 +307,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.serve_cases and not args.organisations:
         parser.error("nothing to serve: --no-cases and no --organisations")
     configure_logging(json=True if args.json_logs else None, level=args.log_level)
+    try:
+        # Worker versioning settings (docs/versioning.md): one line, not a traceback.
+        if args.serve_cases:
+            versioning.deployment_config()
+    except versioning.VersioningConfigError as error:
+        log.error("invalid worker versioning setting", error=str(error))
+        return 2
     return asyncio.run(_serve(args))
 
 

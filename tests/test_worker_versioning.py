@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -228,3 +229,22 @@ class Undeclared:
     @workflow.run
     async def run(self) -> None:
         return None
+
+
+def test_worker_refuses_a_malformed_setting(
+    cli_state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    restored_logging: None,
+) -> None:
+    """``pathway worker`` with a malformed PATHWAY_DEPLOYMENT_NAME exits 2 with one line naming
+    it, before it connects to anything."""
+    from pathway import workers
+
+    monkeypatch.setenv(versioning.DEPLOYMENT_NAME, "path.way")
+    assert workers.main(["--organisations", "police", "--json-logs"]) == 2
+    out = capfd.readouterr()
+    output = (out.out + out.err).splitlines()
+    lines = [line for line in output if versioning.DEPLOYMENT_NAME in line]
+    assert len(lines) == 1 and "invalid worker versioning setting" in lines[0], out
+    assert "Traceback" not in out.out + out.err

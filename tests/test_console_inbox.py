@@ -62,6 +62,7 @@ async def test_an_overdue_obligation_tops_the_inbox(browser: httpx.AsyncClient) 
         return page.text if page.status_code == 200 and case_id in page.text else None
 
     html = await eventually(listed, timeout=120)
+    assert html is not None
     overdue = re.search(r'id="overdue-count">(\d+)<', html)
     assert overdue is not None and int(overdue.group(1)) >= 9  # the nine R3 subjects
     first_row = html.split("<tbody>")[1].split("</tr>")[0]

@@ -66,6 +66,8 @@ async def test_sign_in_page_and_its_cookie(browser: httpx.AsyncClient) -> None:
     response = await browser.get("/console/sign-in")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["referrer-policy"] == "no-referrer"
     assert '<label for="token">' in response.text and 'id="token"' in response.text
     cookie = set_cookie_header(response, PRE_SESSION_COOKIE).lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie

@@ -41,7 +41,14 @@ log = structlog.stdlib.get_logger(__name__)
 _HERE: Final = Path(__file__).parent
 #: A sign-in form is a few hundred bytes; anything much larger is not one.
 _MAX_FORM_BYTES: Final = 16 * 1024
-_NO_STORE: Final = {"Cache-Control": "no-store"}
+#: Every console answer: never cached, loads nothing from anywhere but the gateway (no script
+#: at all), cannot be framed, and sends no Referer (a case ID) to anywhere else.
+_NO_STORE: Final = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 _TEMPLATES: Final = Environment(
     loader=FileSystemLoader(_HERE / "templates"),
     autoescape=select_autoescape(["html"]),

@@ -45,6 +45,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from pathway.cli import (
     case,
     credentials,
+    export,
     keys,
     programme,
     report,
@@ -109,7 +110,7 @@ DESCRIPTION: Final = (
 )
 
 #: The command groups, in the order ``pathway --help`` lists them.
-_GROUPS: Final = (service, case, credentials, keys, programme, report, retention, schema)
+_GROUPS: Final = (service, case, credentials, keys, programme, report, export, retention, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

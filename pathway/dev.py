@@ -446,6 +446,9 @@ async def _run(
                         serve_cases=True,
                         channels=loaded_channels,
                         stop=stop,
+                        # One process, one build: no deployment to make current, so a
+                        # versioned worker here would never be given a task.
+                        versioned=False,
                     ),
                     f"web UI on {ui_url}": serve_app(
                         proxy.app,

@@ -68,7 +68,7 @@ NOTIFY_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 _HTTP_TIMEOUT = httpx.Timeout(10.0)
 
 
-async def run_workers(
+async def run_workers(  # noqa: PLR0913 (keyword-only options after the client)
     client: Client,
     *,
     organisations: Sequence[Organisation],
@@ -76,9 +76,12 @@ async def run_workers(
     channels: Channels,
     stop: asyncio.Event,
     statistics: StatisticsRecorder | None = None,
+    versioned: bool = True,
 ) -> None:
     """Serve the case workflow (if ``serve_cases``) and each organisation's notifications.
 
+    ``versioned``: whether the case worker joins a Worker Deployment when
+    ``PATHWAY_DEPLOYMENT_NAME`` is set (docs/versioning.md); ``pathway dev`` passes ``False``.
     ``statistics``: where the cases' ``record_statistics`` activity stores (issue 15); by
     default the ledger the settings name (:func:`statistics_recorder`).
 
@@ -108,7 +111,8 @@ async def run_workers(
                         *statistics.activities(),
                     ],
                     # Worker Versioning when PATHWAY_DEPLOYMENT_NAME is set (docs/versioning.md).
-                    deployment_config=versioning.deployment_config(),
+                    # ``versioned=False`` (pathway dev): never, whatever the environment says.
+                    deployment_config=versioning.deployment_config() if versioned else None,
                 )
             )
             await ensure_retention_schedule(client, settings.retention())

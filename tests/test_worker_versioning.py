@@ -1,8 +1,9 @@
 """Worker Versioning on the dev server (issue 16 item 4, docs/versioning.md).
 
-A v1 worker runs; a pinned and an auto-upgrade workflow start on v1; a v2 worker starts and is
-made current; new workflows go to v2, the pinned v1 workflow drains on v1 to completion, and the
-auto-upgrade workflow moves to v2 at its next workflow task. Both workers get their
+A v1 worker runs; a pinned workflow and one declaring no behaviour (as Pathway's) start on v1;
+a v2 worker starts and is made current; new workflows go to v2, the pinned v1 workflow drains
+on v1 to completion, and the undeclared one moves to v2 at its next workflow task (the worker's
+default, auto-upgrade). Both workers get their
 configuration from :func:`pathway.versioning.deployment_config`, as ``pathway worker`` does.
 """
 
@@ -56,9 +57,9 @@ class PinnedWait:
         self.done = True
 
 
-@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
+@workflow.defn
 class AutoWait(PinnedWait):
-    """Like a case: auto-upgrade; waits for ``finish``."""
+    """Like a case: declares no behaviour, so the worker's default (auto-upgrade) applies."""
 
     @workflow.run
     async def run(self) -> int:
@@ -66,17 +67,17 @@ class AutoWait(PinnedWait):
         return self.pings
 
 
-def test_pathway_workflows_declare_their_behaviour() -> None:
-    """Cases and registers last years and auto-upgrade; the hourly sweep is pinned."""
+def test_pathway_workflows_declare_no_behaviour() -> None:
+    """A behaviour declared in ``@workflow.defn`` goes with every workflow task, and the server
+    refuses it from an unversioned worker (``pathway dev``): the worker's default decides."""
     behaviours = {
-        cls: workflow._Definition.must_from_class(cls).versioning_behavior
+        workflow._Definition.must_from_class(cls).versioning_behavior
         for cls in (VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow)
     }
-    assert behaviours == {
-        VictimCaseWorkflow: VersioningBehavior.AUTO_UPGRADE,
-        ProgrammeRegisterWorkflow: VersioningBehavior.AUTO_UPGRADE,
-        RetentionSweepWorkflow: VersioningBehavior.PINNED,
-    }
+    assert behaviours <= {None, VersioningBehavior.UNSPECIFIED}
+    config = versioning.deployment_config({versioning.DEPLOYMENT_NAME: "pathway"})
+    assert config is not None
+    assert config.default_versioning_behavior == VersioningBehavior.AUTO_UPGRADE
 
 
 def test_off_without_a_deployment_name() -> None:
@@ -204,8 +205,8 @@ async def test_v2_takes_new_workflows_while_v1_drains_pinned_ones(
 async def test_a_versioned_worker_accepts_pathway_workflows(
     dev_server: WorkflowEnvironment,
 ) -> None:
-    """The SDK refuses a versioned worker with a workflow type that declares no behaviour (the
-    worker sets no default): every Pathway workflow type declares one."""
+    """The SDK refuses a versioned worker with a workflow type that has no behaviour, declared
+    or default: the worker's default covers every Pathway workflow type."""
     config = versioning.deployment_config({versioning.DEPLOYMENT_NAME: "pathway"})
     workflows = [VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow]
     Worker(
@@ -214,21 +215,6 @@ async def test_a_versioned_worker_accepts_pathway_workflows(
         workflows=workflows,
         deployment_config=config,
     )
-    with pytest.raises(ValueError, match="Undeclared must specify a versioning behavior"):
-        Worker(
-            dev_server.client,
-            task_queue=f"versioning-{uuid.uuid4().hex}",
-            workflows=[Undeclared],
-            deployment_config=config,
-            workflow_runner=UnsandboxedWorkflowRunner(),
-        )
-
-
-@workflow.defn
-class Undeclared:
-    @workflow.run
-    async def run(self) -> None:
-        return None
 
 
 def test_worker_refuses_a_malformed_setting(

@@ -51,7 +51,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate, VersioningBehavior
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -151,7 +151,7 @@ def _with_legal_time(config: CaseConfig, legal_time: LegalTime) -> CaseConfig:
     return config.model_copy(update={"legal_time": legal_time})
 
 
-@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)  # docs/versioning.md
+@workflow.defn  # versioning behaviour: the worker's default (docs/versioning.md)
 class VictimCaseWorkflow:
     """The victim's path, from identification (R1) to closure."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from pathway.domain.organisations import NOTIFICATION_QUEUE_PREFIX
@@ -32,7 +31,7 @@ class RecordProgrammeEvent(BaseModel):
     event: ProgrammeEvent
 
 
-@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)  # docs/versioning.md
+@workflow.defn  # versioning behaviour: the worker's default (docs/versioning.md)
 class ProgrammeRegisterWorkflow:
     """Runs for as long as the register is used (continuing as new when history grows)."""
 

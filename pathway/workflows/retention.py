@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from pathway.activities.retention import SweepReport, SweepRequest
 
 
-@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)  # docs/versioning.md
+@workflow.defn  # versioning behaviour: the worker's default (docs/versioning.md)
 class RetentionSweepWorkflow:
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepReport:

@@ -54,6 +54,7 @@ from pathway.access.credentials import (
 from pathway.channels import ChannelConfigError, load_channels
 from pathway.clients.cases import UnknownCase, episode_state
 from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, SignIn, create_codec_app
+from pathway.console.settings import KEY_FILE as CONSOLE_KEY_FILE
 from pathway.domain.ids import CASE_ID_PREFIX
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import NOTIFIED
@@ -176,7 +177,8 @@ def hold_state_dir(var_dir: Path) -> Iterator[None]:
 def private_state(var_dir: Path) -> list[Path]:
     """What must be private to the account running ``pathway dev``: the state directory, the
     key store (with its ``-wal`` and ``-shm``), the master keys and their directory, the
-    credentials file, the ID pepper, the statistics ledger's secret and the operator token file.
+    credentials file, the ID pepper, the statistics ledger's secret, the console's secret and the
+    operator token file.
     (The Temporal database, its log, the statistics ledger and the outbox are created 0600 too,
     and are out of others' reach in a 0700 state directory.)"""
     keys = var_dir / "keys.db"
@@ -191,6 +193,7 @@ def private_state(var_dir: Path) -> list[Path]:
         Path(credentials) if credentials else var_dir / DEV_CREDENTIALS_FILE,
         var_dir / "id-pepper",
         var_dir / LEDGER_SECRET_FILE,
+        var_dir / CONSOLE_KEY_FILE,
         var_dir / OPERATOR_TOKEN_FILE,
     ]
 

@@ -211,6 +211,7 @@ class TestRefused:
             "elsewhere.toml",
             "var/id-pepper",
             "var/ledger-secret",
+            "var/console-secret",
             "var/operator-token",
         }
 

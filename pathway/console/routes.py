@@ -66,6 +66,10 @@ def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None
     app.state.console_sessions = SessionSigner(settings.secret, ttl=settings.session_ttl)
     app.mount("/console/static", StaticFiles(directory=_HERE / "static"), name="console-static")
     app.include_router(router)
+    # Recording events (issue 17 item 4); imported here: it builds on this module's pages.
+    from pathway.console.recording import router as recording_router
+
+    app.include_router(recording_router)
 
 
 def _settings(request: Request) -> ConsoleSettings:

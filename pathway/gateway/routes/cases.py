@@ -33,8 +33,10 @@ from pathway.access.policy import (
     timeline_view,
 )
 from pathway.clients.cases import EventRejected, UnknownCase, open_case, record_event
+from pathway.domain.events import CaseEvent
 from pathway.domain.ids import case_id_for
-from pathway.domain.state import CaseState, Phase
+from pathway.domain.state import CaseState, EventResult, Phase
+from pathway.gateway.context import GatewayContext
 from pathway.gateway.dependencies import (
     CaseReader,
     Gateway,
@@ -52,7 +54,7 @@ from pathway.gateway.openapi import CASE_ERRORS, EVENT_ERRORS, request_body
 from pathway.privacy.keys import CaseErased
 from pathway.web.problems import Problem
 
-__all__ = ["EventAnswer", "OpenedCase", "SummaryView", "TimelineAnswer", "router"]
+__all__ = ["EventAnswer", "OpenedCase", "SummaryView", "TimelineAnswer", "router", "send_event"]
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -188,6 +190,27 @@ async def post_case(
 async def post_event(
     request: Request, case_id: KnownCaseId, principal: CaseReader, event: SentEvent, gw: Gateway
 ) -> Response:
+    result = await send_event(request, gw, principal, case_id, event)
+    body = {
+        "event_id": result.event_id,
+        "event_type": result.event_type,
+        "duplicate": result.duplicate,
+        "summary": summary_view(result.summary, principal.role),
+    }
+    return JSONResponse(body)
+
+
+async def send_event(
+    request: Request, gw: GatewayContext, principal: Principal, case_id: str, event: CaseEvent
+) -> EventResult:
+    """Send ``event`` (already parsed, naming ``principal``'s organisation) to ``case_id`` as
+    ``POST /v1/cases/{case_id}/events`` does, for it and the console's forms (issue 17): 404
+    for a non-member before any rule, then the policy (403, rule ACCESS, field ``type``), then
+    a closed case (409, rule CASE); the case's own rules decide, in the case's turn. Returns
+    the case's :class:`~pathway.domain.state.EventResult` (``duplicate`` for a repeat of an
+    ``event_id``: the first result, applied once). Raises :class:`Problem`: 409 ``rule`` and
+    ``field`` of a rejection, 404, 410, 422, 429, 503, 504 as the route answers."""
+
     async def may_send() -> None:
         # 404 for a non-member, before any rule; then the policy, then a closed case.
         state = await member_state(gw, principal, case_id)
@@ -196,7 +219,7 @@ async def post_event(
             raise closed()
 
     try:
-        result = await case_update(
+        return await case_update(
             gw,
             case_id,
             lambda: record_event(gw.client, case_id, event, sender=principal.role),
@@ -219,13 +242,6 @@ async def post_event(
         if (await member_state(gw, principal, case_id)).phase is Phase.CLOSED:
             raise closed() from None
         raise not_found(case_id) from None
-    body = {
-        "event_id": result.event_id,
-        "event_type": result.event_type,
-        "duplicate": result.duplicate,
-        "summary": summary_view(result.summary, principal.role),
-    }
-    return JSONResponse(body)
 
 
 def forbidden_send(principal: Principal, event_type: str) -> Problem:

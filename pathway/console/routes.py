@@ -1,4 +1,5 @@
-"""The console's pages under ``/console``: sign-in, sign-out and the signed-in start page.
+"""The console's pages under ``/console``: sign-in, sign-out, the signed-in start page (the
+inbox) and a case's page.
 
 Every answer is ``Cache-Control: no-store``; a POST whose CSRF token does not match the
 browser's cookie is refused with 403 and changes nothing.
@@ -18,6 +19,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pathway.access.credentials import Principal, SessionSigner
 from pathway.access.identity import AuthUnavailable
+from pathway.access.policy import case_view
+from pathway.console.case import case_page
 from pathway.console.inbox import InboxFilters, inbox_items
 from pathway.console.session import (
     PRE_SESSION_COOKIE,
@@ -220,6 +223,61 @@ async def inbox(request: Request) -> Response:
         overdue=sum(item.overdue for item in items),
         filters=filters,
         answer=answer,
+        local=local_time,
+    )
+
+
+#: The one answer for a case the signed-in organisation may not see: unknown, erased (unless it
+#: was a member when it was erased) or not a member. Nothing in it depends on the case.
+_NO_SUCH_CASE: Final = {
+    "title": "No such case",
+    "detail": "There is no case with this ID that your organisation may see.",
+}
+
+
+def _refused(request: Request, principal: Principal, problem: Problem) -> HTMLResponse:
+    """The page for a refused case read: the same 404 page, byte for byte, whenever the
+    gateway answers 404 (:func:`pathway.gateway.dependencies.not_found`), else the gateway's
+    own title and detail (410 to a former member of an erased case, 403 to an analyst,
+    503/504 when Temporal does not answer)."""
+    if problem.status == 404:
+        return page(request, "error.html", 404, principal=principal, **_NO_SUCH_CASE)
+    return page(
+        request,
+        "error.html",
+        problem.status,
+        principal=principal,
+        title=problem.title,
+        detail=problem.detail,
+    )
+
+
+@router.get("/console/cases/{case_id}")
+async def case(request: Request, case_id: str) -> Response:
+    """The case as the signed-in organisation's role may see it (:mod:`pathway.console.case`),
+    read exactly as ``GET /v1/cases/{case_id}`` reads it: the same checks in the same order
+    (a reader of cases, a possible and not erased case ID, a member the policy lets read it)
+    and the same view (:func:`pathway.access.policy.case_view`). A non-member, an unknown and
+    an erased case get the same 404 page (R6)."""
+    principal = signed_in(request)
+    if principal is None:
+        return _see_other("/console/sign-in")
+    request.state.principal = principal
+    # Imported here: the gateway's app imports this module (mounting the console).
+    from pathway.gateway.dependencies import case_reader, known_case_id, readable_case
+
+    gw: GatewayContext = request.app.state.gateway
+    try:
+        reader = await case_reader(principal)
+        known = await known_case_id(request, case_id, reader, gw)
+        state = await readable_case(known, reader, gw)
+    except Problem as problem:
+        return _refused(request, principal, problem)
+    return page(
+        request,
+        "case.html",
+        principal=principal,
+        case=case_page(case_view(state, principal.role)),
         local=local_time,
     )
 

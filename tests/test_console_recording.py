@@ -164,6 +164,8 @@ async def test_no_form_for_a_type_the_role_may_not_send_nor_for_a_non_member(
     closing = await form_of(browser, case_id, "case_closed")
     assert closing.status_code == 404
     assert closing.text == unknown.text  # nothing tells the two apart
+    case_page = await browser.get("/console/cases/case-doesnotexist")
+    assert (case_page.status_code, case_page.text) == (404, unknown.text)  # the console's one 404
     fields = {"csrf_token": csrf_of(chooser.text), "event_id": "console-police-x"}
     posted = await submit(browser, case_id, "case_closed", fields)
     assert (posted.status_code, posted.text) == (404, unknown.text)

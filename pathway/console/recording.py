@@ -37,7 +37,14 @@ from pathway.console.forms import (
     new_event_id,
     sendable_types,
 )
-from pathway.console.routes import _MAX_FORM_BYTES, _forged, _see_other, page, signed_in
+from pathway.console.routes import (
+    _MAX_FORM_BYTES,
+    _forged,
+    _refused,
+    _see_other,
+    page,
+    signed_in,
+)
 from pathway.console.session import SESSION_COOKIE
 from pathway.domain.events import CaseEvent, parse_event, validation_problems
 from pathway.domain.state import CaseState
@@ -59,14 +66,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _problem_page(request: Request, principal: Principal, problem: Problem) -> HTMLResponse:
-    return page(
-        request,
-        "error.html",
-        problem.status,
-        principal=principal,
-        title=problem.title,
-        detail=problem.detail,
-    )
+    """The case page's answer to the same refusal (:func:`pathway.console.routes._refused`):
+    its one 404 page for a case the organisation may not see, whatever the reason."""
+    return _refused(request, principal, problem)
 
 
 async def _member_state(request: Request, principal: Principal, case_id: str) -> CaseState:

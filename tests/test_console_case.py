@@ -28,6 +28,7 @@ from playwright.async_api import Browser
 from pathway.access.credentials import OPERATOR, Principal
 from pathway.access.policy import AUTHOR_READS, ROLES, case_view, may_read, may_read_cases
 from pathway.console.case import case_page
+from pathway.console.forms import sendable_types
 from pathway.console.routes import _TEMPLATES, local_time
 from pathway.domain.calendar import LJUBLJANA
 from pathway.gateway import GatewaySettings
@@ -96,6 +97,16 @@ class TestPage:
         html = rendered("caritas")
         assert "2. 3. 2026 10:00" in html
         assert "2026-03-02" not in html
+
+    def test_a_deadline_at_midnight_is_the_end_of_the_day_before(self) -> None:
+        """A deadline due at 00:00 in Ljubljana ends the day before at 24:00 (as R3's
+        reminders say it), in summer time too; any other minute is shown as it is."""
+        winter = datetime(2027, 2, 28, 23, 0, tzinfo=UTC)  # 1 March 00:00 CET
+        summer = datetime(2026, 7, 31, 22, 0, tzinfo=UTC)  # 1 August 00:00 CEST
+        assert local_time(winter) == "28. 2. 2027 24:00"
+        assert local_time(summer) == "31. 7. 2026 24:00"
+        assert local_time(summer + timedelta(minutes=1)) == "1. 8. 2026 00:01"
+        assert local_time(None) == "–"
 
     def test_only_open_obligations(self) -> None:
         """Closed obligations (the NGO interview, held) are not listed; open ones are."""
@@ -276,6 +287,10 @@ async def test_canaries_on_the_console_for_each_role(console: Console) -> None:
                 assert title_of(page.text) == f"Case {case.case_id} – Pathway console"
                 assert set(case.canary.found_in(page.text)) == expected_on_case_page(case, role)
                 assert not set(case.never) & set(case.canary.found_in(page.text)), role
+                # The recording forms are offered to those the policy lets send to the case.
+                offered = 'id="record"' in page.text
+                assert offered is bool(sendable_types(state, role)), role
+                assert offered is (role != OPERATOR), role
             else:
                 unknown = await client.get(f"/console/cases/{NEVER}")
                 unknown_pages[role] = unknown.content

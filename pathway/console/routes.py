@@ -21,6 +21,7 @@ from pathway.access.credentials import Principal, SessionSigner
 from pathway.access.identity import AuthUnavailable
 from pathway.access.policy import case_view
 from pathway.console.case import case_page
+from pathway.console.forms import sendable_types
 from pathway.console.inbox import InboxFilters, inbox_items
 from pathway.console.session import (
     PRE_SESSION_COOKIE,
@@ -31,7 +32,7 @@ from pathway.console.session import (
     set_cookie,
 )
 from pathway.console.settings import ConsoleSettings, console_settings
-from pathway.domain.calendar import LJUBLJANA
+from pathway.domain.calendar import LJUBLJANA, last_day
 from pathway.web.problems import Problem
 
 if TYPE_CHECKING:
@@ -278,13 +279,21 @@ async def case(request: Request, case_id: str) -> Response:
         "case.html",
         principal=principal,
         case=case_page(case_view(state, principal.role)),
+        # The recording forms (pathway.console.recording): offered if the policy lets the
+        # organisation send any event to this case.
+        may_record=bool(sendable_types(state, principal.role)),
         local=local_time,
     )
 
 
 def local_time(moment: datetime | None) -> str:
-    """``moment`` in Europe/Ljubljana, as Slovenians write it (``1. 12. 2026 09:00``)."""
+    """``moment`` in Europe/Ljubljana, as Slovenians write it (``1. 12. 2026 09:00``); a
+    local midnight, where deadlines end, as the end of the day before (``28. 2. 2027 24:00``,
+    :func:`pathway.domain.calendar.last_day`), as the rules and reminders state it."""
     if moment is None:
         return "–"
     here = moment.astimezone(LJUBLJANA)
+    if (here.hour, here.minute, here.second, here.microsecond) == (0, 0, 0, 0):
+        day = last_day(moment)
+        return f"{day.day}. {day.month}. {day.year} 24:00"
     return f"{here.day}. {here.month}. {here.year} {here:%H:%M}"

@@ -113,10 +113,14 @@ async def test_a_rejection_names_its_rule_at_its_field_then_the_event_is_recorde
     for _ in range(2):  # a double click: the same form twice
         accepted = await submit(browser, case_id, "rights_information_given", fields)
         assert accepted.status_code == 303, accepted.text
-        assert accepted.headers["location"] in (f"/console/cases/{case_id}", "/console")
+        assert accepted.headers["location"] == f"/console/cases/{case_id}"  # the case page
     recorded = [e for e in await timeline(browser, case_id) if e.get("event_id") == event_id]
     assert len(recorded) == 1, recorded
     assert recorded[0]["what"] == "rights information given"
+    case_page = await browser.get(accepted.headers["location"])
+    assert case_page.status_code == 200
+    shown = case_page.text.split('id="timeline"')[1]
+    assert shown.count("rights information given") == 1  # the updated case, the event once
 
 
 async def test_police_before_the_ngo_interview_is_refused_by_r2(

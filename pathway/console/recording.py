@@ -11,7 +11,7 @@ offered for it). A posted form goes through the CSRF check, then becomes the eve
 sent by the gateway's own send path (:func:`pathway.gateway.routes.cases.send_event`), whose
 answer is the case's: a rejection re-renders the form (409) with the rule ID and the reason next
 to the field it names; an accepted event (or a repeat of its ``event_id``: applied once) is a
-303 to the case page (``/console/cases/{case_id}``), or to the inbox where there is none.
+303 to the case page (``/console/cases/{case_id}``), which shows the updated case.
 
 Nothing personal goes in a URL: the form's values travel only in the POST body.
 """
@@ -59,7 +59,7 @@ log = structlog.stdlib.get_logger(__name__)
 
 #: The form's address (and the chooser's, without ``?type=``).
 FORM_PATH: Final = "/console/cases/{case_id}/events/new"
-#: Where an accepted event leads, if the console has it (the case page), else the inbox.
+#: Where an accepted event leads: the case page (:func:`pathway.console.routes.case`).
 CASE_PAGE: Final = "/console/cases/{case_id}"
 
 router = APIRouter(include_in_schema=False)
@@ -93,10 +93,9 @@ def _form_of(state: CaseState, principal: Principal, event_type: str) -> EventFo
     return event_form(event_type)
 
 
-def _after(request: Request, case_id: str) -> str:
-    """The case page if the console has one, else the inbox."""
-    paths = {getattr(route, "path", None) for route in request.app.routes}
-    return CASE_PAGE.format(case_id=case_id) if CASE_PAGE in paths else "/console"
+def _after(case_id: str) -> str:
+    """The case's page, where an accepted event shows."""
+    return CASE_PAGE.format(case_id=case_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,7 +138,7 @@ class _Filled:
             errors=placed,
             general=general,
             refusal=refusal,
-            back=_after(self.request, self.case_id),
+            back=_after(self.case_id),
             action=FORM_PATH.format(case_id=self.case_id) + f"?type={self.form.event_type}",
         )
 
@@ -181,7 +180,7 @@ async def new_event(request: Request, case_id: str) -> Response:
                 case_id=case_id,
                 types=[event_form(t) for t in sendable_types(state, principal.role)],
                 path=FORM_PATH.format(case_id=case_id),
-                back=_after(request, case_id),
+                back=_after(case_id),
             )
         form = _form_of(state, principal, event_type)
     except Problem as problem:
@@ -256,4 +255,4 @@ async def _send(filled: _Filled, event: CaseEvent) -> Response:
     log.info(
         "console event recorded", case_id=case_id, event_type=event.type, duplicate=result.duplicate
     )
-    return _see_other(_after(request, case_id))
+    return _see_other(_after(case_id))

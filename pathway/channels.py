@@ -7,7 +7,6 @@ channel is read from a TOML file; see ``deploy/channels.example.toml`` for every
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, BinaryIO, Literal, get_args
@@ -155,10 +154,10 @@ def load_channels(path: Path | None = None) -> Channels:
     every organisation gets the default outbox. Errors name the file and the offending option.
     """
     if path is None:
-        from_env = os.environ.get(CHANNELS_ENV)
-        if not from_env:
+        from pathway import settings
+
+        if (path := settings.current().channels) is None:
             return Channels()
-        path = Path(from_env)
     try:
         with path.open("rb") as file:
             raw = tomllib.load(file)

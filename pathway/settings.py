@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
+import types
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Union, get_args, get_origin
+
+from pydantic import (
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pathway.domain.config import CaseConfig
+from pathway.domain.suppression import DEFAULT_K
 from pathway.secret_files import private_dir, write_secret
 
 if TYPE_CHECKING:
@@ -32,7 +47,7 @@ class StateError(Exception):
 
 def var_dir() -> Path:
     """Where the embedded default keeps its state (``PATHWAY_VAR``, default ``./var``)."""
-    return Path(os.environ.get(VAR_ENV, "var"))
+    return current().var
 
 
 def _parse_secret(text: str, where: str, name: str) -> bytes:
@@ -48,8 +63,9 @@ def _state_secret(env: str, file_name: str, name: str, *, create: bool) -> bytes
     ``create``. ``name`` names it in errors ("ID pepper"). Raises :class:`StateError`, one
     line naming the variable or the file, if it is malformed, unreadable, or missing when it may
     not be made."""
-    if value := os.environ.get(env):
-        return _parse_secret(value, env, name)
+    value: SecretStr | None = getattr(current(), env.removeprefix(ENV_PREFIX).lower())
+    if value is not None:
+        return _parse_secret(value.get_secret_value(), env, name)
     path = var_dir() / file_name
     if not path.exists():
         if not create:
@@ -107,7 +123,7 @@ def _require_master_key(path: Path) -> None:
     a key: a client must never make a master key of its own, which the workers do not have."""
     from pathway.privacy.keys import MASTER_KEYS_ENV
 
-    if os.environ.get(MASTER_KEYS_ENV) or any((path / "master-keys").glob("*.key")):
+    if current().master_keys is not None or any((path / "master-keys").glob("*.key")):
         return
     raise StateError(
         f"{path} has no master key (master-keys/*.key): start the service once with "
@@ -117,26 +133,15 @@ def _require_master_key(path: Path) -> None:
 
 def case_config() -> CaseConfig:
     """Periods for newly opened cases: ``PATHWAY_CASE_CONFIG`` (a JSON file) or the SPEC's."""
-    if path := os.environ.get("PATHWAY_CASE_CONFIG"):
-        return CaseConfig.model_validate_json(Path(path).read_text())
-    return CaseConfig()
+    path = current().case_config
+    return CaseConfig() if path is None else CaseConfig.model_validate_json(path.read_bytes())
 
 
 def retention() -> timedelta:
     """How long closed cases are kept before automatic erasure (``PATHWAY_RETENTION_DAYS``, a
     whole number of days, 0 to 999999). Raises :class:`StateError` (one line naming the variable)
     for anything else."""
-    from pathway.privacy.erasure import DEFAULT_RETENTION
-
-    value = os.environ.get("PATHWAY_RETENTION_DAYS", "").strip()
-    if not value:
-        return DEFAULT_RETENTION
-    if not re.fullmatch(r"[0-9]{1,6}", value):
-        raise StateError(
-            "PATHWAY_RETENTION_DAYS is not a whole number of days (0 or more); "
-            "unset it for the default of 1825"
-        )
-    return timedelta(days=int(value))
+    return timedelta(days=current().retention_days)
 
 
 #: The environment variable that holds the statistics ledger's secret (else
@@ -164,7 +169,8 @@ def statistics_dsn() -> str | None:
     """The PostgreSQL database of the statistics ledger (``PATHWAY_STATISTICS_DSN``, a
     ``postgresql://`` URL or libpq connection string), or None: the SQLite file
     ``var/statistics.sqlite3`` (the embedded default)."""
-    return os.environ.get(STATISTICS_DSN_ENV) or None
+    dsn = current().statistics_dsn
+    return None if dsn is None else dsn.get_secret_value()
 
 
 def statistics_ledger() -> StatisticsLedger:
@@ -173,3 +179,359 @@ def statistics_ledger() -> StatisticsLedger:
     from pathway.statistics_ledger import open_ledger
 
     return open_ledger(statistics_dsn(), var_dir() / STATISTICS_FILE)
+
+
+# --- The one settings model (issue 16 item 2) ------------------------------------------------
+
+#: Every setting's environment variable starts with this.
+ENV_PREFIX: Final = "PATHWAY_"
+#: The directory of secret files (one file per secret, named like its variable, e.g.
+#: ``/run/secrets/PATHWAY_ID_PEPPER``: a Kubernetes secret volume or Docker secrets).
+SECRETS_DIR_ENV: Final = "PATHWAY_SECRETS_DIR"
+
+_HEX64: Final = r"^[0-9a-fA-F]{64}$"
+_MASTER_KEYS: Final = re.compile(
+    r"[A-Za-z0-9._-]+:[0-9a-fA-F]{64}(,[A-Za-z0-9._-]+:[0-9a-fA-F]{64})*"
+)
+
+
+class Settings(BaseSettings):
+    """Every setting of every Pathway process (worker, gateway, codec server, CLI,
+    ``pathway dev``), validated at start: the environment variable ``PATHWAY_<NAME>``, else
+    (secrets only) the file ``<NAME>`` in ``PATHWAY_SECRETS_DIR``, else the default.
+
+    The reference table (docs/settings.md) is generated from this model
+    (``python scripts/gen_doc_tables.py``). Connection to Temporal (``TEMPORAL_*``, profiles)
+    follows the SDK's own configuration (:mod:`pathway.temporal_config`); only the two
+    ``PATHWAY_`` overrides are here. Secrets are :class:`~pydantic.SecretStr`: never printed,
+    never taken from a command-line argument.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, validate_default=True
+    )
+
+    # -- the deployment ----------------------------------------------------------------------
+    var: Path = Field(
+        Path("var"),
+        description="State directory of the embedded default (keys, pepper, ledger, outbox).",
+    )
+    mode: Literal["dev", "production"] = Field(
+        "dev",
+        description="`production` refuses dev defaults: no generated credentials, pepper or "
+        "plain-HTTP JWKS.",
+    )
+    debug: bool = Field(False, description="Print tracebacks of internal errors (CLI).")
+    case_config: FilePath | None = Field(
+        None,
+        description="JSON file of the periods for newly opened cases (`CaseConfig`); unset: "
+        "the law's periods (docs/rules.md).",
+    )
+    retention_days: int = Field(
+        1825,
+        ge=0,
+        le=999_999,
+        description="Days a closed case is kept before automatic erasure (P1).",
+    )
+    channels: FilePath | None = Field(
+        None,
+        description="TOML file of notification channels per organisation (webhooks, e-mail); "
+        "unset: every organisation gets the outbox under `var/`.",
+    )
+    # -- secrets ------------------------------------------------------------------------------
+    id_pepper: SecretStr | None = Field(
+        None,
+        description="Secret behind pseudonymous case IDs (64 hex characters); unset: "
+        "`var/id-pepper`, made by the embedded default. Shared by every process.",
+        json_schema_extra={"secret": True},
+    )
+    master_keys: SecretStr | None = Field(
+        None,
+        description="Master keys that wrap the cases' data keys, `id:hex64[,id:hex64…]`, "
+        "newest last; unset: `var/master-keys/*.key`.",
+        json_schema_extra={"secret": True},
+    )
+    ledger_secret: SecretStr | None = Field(
+        None,
+        description="Key of the statistics ledger's person hashes (64 hex characters); "
+        "unset: `var/ledger-secret`.",
+        json_schema_extra={"secret": True},
+    )
+    statistics_dsn: SecretStr | None = Field(
+        None,
+        description="PostgreSQL database of the statistics ledger (`postgresql://…`); unset: "
+        "`var/statistics.sqlite3`.",
+        json_schema_extra={"secret": True},
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="The operator's API token for CLI commands that need one.",
+        json_schema_extra={"secret": True},
+    )
+    credentials: Path | None = Field(
+        None,
+        description="TOML file of the organisations' API tokens (hashes only); unset: "
+        "`var/credentials.toml` (embedded default only).",
+    )
+    # -- sign-in with the deployment's identity provider (all four, or none) -------------------
+    jwks_url: str | None = Field(None, description="JWKS URL of the OIDC provider (https).")
+    jwt_issuer: str | None = Field(None, description="Expected `iss` of bearer JWTs.")
+    jwt_audience: str | None = Field(None, description="Expected `aud` of bearer JWTs.")
+    jwt_role_claim: str | None = Field(
+        None, description="Claim naming the caller's organisation or `operator`."
+    )
+    # -- the gateway ---------------------------------------------------------------------------
+    gateway_rate: float = Field(
+        10.0, gt=0, description="Requests per second per organisation (token bucket)."
+    )
+    gateway_burst: int = Field(60, ge=1, description="Burst of the token bucket, requests.")
+    gateway_max_body: int = Field(
+        64 * 1024, ge=1024, description="Largest request body accepted, bytes."
+    )
+    gateway_temporal_timeout: float = Field(
+        10.0, gt=0, description="Seconds a request waits for Temporal before 504/503."
+    )
+    gateway_case_in_flight: int = Field(
+        8,
+        ge=1,
+        description="Events of one case sent to Temporal at once (below its 10 in-flight updates).",
+    )
+    gateway_case_queue: int = Field(
+        64, ge=0, description="Events of one case waiting their turn before 429 busy."
+    )
+    statistics_k: int = Field(
+        DEFAULT_K,
+        ge=2,
+        description="Smallest count `GET /v1/statistics/annual` shows to analysts; smaller "
+        "cells are suppressed (docs/statistics.md).",
+    )
+    console_secret: SecretStr | None = Field(
+        None,
+        description="Key signing the console's sessions and CSRF tokens (64 hex characters), "
+        "shared by every gateway process; unset: `var/console-secret`, made if missing.",
+        json_schema_extra={"secret": True},
+    )
+    # -- metrics and Worker Versioning ---------------------------------------------------------
+    metrics_address: str | None = Field(
+        None,
+        description="`host:port` of the Prometheus endpoint of workers and `pathway dev`; "
+        "unset: none (docs/metrics.md).",
+    )
+    metrics_census_seconds: float | None = Field(
+        None,
+        description="Seconds between two counts of open and overdue obligations; unset: 60.",
+    )
+    deployment_name: str | None = Field(
+        None,
+        description="Worker Deployment of the case worker; unset: no Worker Versioning "
+        "(docs/versioning.md).",
+    )
+    build_id: str | None = Field(
+        None, description="Build ID of this release; unset: the package's version."
+    )
+    # -- Temporal (overrides of the SDK's TEMPORAL_* configuration) ----------------------------
+    temporal_address: str | None = Field(
+        None, description="`host:port` of Temporal's frontend; overrides `TEMPORAL_ADDRESS`."
+    )
+    namespace: str | None = Field(
+        None, description="Temporal namespace; overrides `TEMPORAL_NAMESPACE`."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment arrives as init values (load_settings: os.environ or a given
+        # mapping); secret files fill what it leaves unset. No .env file is read.
+        return (init_settings, file_secret_settings)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode_lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _whole_days(cls, value: object) -> object:
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,6}", value.strip()):
+            raise ValueError(
+                "PATHWAY_RETENTION_DAYS is not a whole number of days (0 or more); unset it "
+                "for the default of 1825"
+            )
+        return value
+
+    @field_validator("metrics_address", "metrics_census_seconds", mode="before")
+    @classmethod
+    def _metrics(cls, value: object, info: ValidationInfo) -> object:
+        # pathway.metrics parses them; its message names the variable (one parser, not two).
+        from pathway import metrics
+
+        if value is None:
+            return value
+        environ = {env_name(str(info.field_name)): str(value)}
+        try:
+            if info.field_name == "metrics_address":
+                return metrics.metrics_address(environ)
+            return metrics.census_interval(environ).total_seconds()
+        except metrics.MetricsConfigError as err:
+            raise ValueError(str(err)) from None
+
+    @field_validator("deployment_name", "build_id")
+    @classmethod
+    def _versioning(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from pathway import versioning
+
+        if value is None:
+            return value
+        try:
+            return versioning.check(env_name(str(info.field_name)), value)
+        except versioning.VersioningConfigError as err:
+            raise ValueError(str(err)) from None
+
+    @field_validator("id_pepper", "ledger_secret", "console_secret")
+    @classmethod
+    def _hex64(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and not re.fullmatch(_HEX64, value.get_secret_value().strip()):
+            name = str(info.field_name)
+            what = "ID pepper" if name == "id_pepper" else name.replace("_", " ")
+            raise ValueError(f"{env_name(name)} is not a valid {what}: expected {PEPPER_FORMAT}")
+        return value
+
+    @field_validator("master_keys")
+    @classmethod
+    def _master_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _MASTER_KEYS.fullmatch(
+            value.get_secret_value().strip().replace(" ", "")
+        ):
+            raise ValueError("expected id:hex[,id:hex…], each key 64 hex characters")
+        return value
+
+    @field_validator("case_config")
+    @classmethod
+    def _case_config(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                CaseConfig.model_validate_json(value.read_bytes())
+            except (OSError, ValueError) as err:
+                first = str(err).splitlines()[0] if str(err) else type(err).__name__
+                raise ValueError(f"{value} is not a valid case configuration: {first}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _jwt_all_or_none(self) -> Settings:
+        names = ("jwks_url", "jwt_issuer", "jwt_audience", "jwt_role_claim")
+        missing = [env_name(name) for name in names if getattr(self, name) is None]
+        if 0 < len(missing) < len(names):
+            raise ValueError(
+                f"JWT verification needs all of {', '.join(map(env_name, names))}; missing: "
+                f"{', '.join(missing)}"
+            )
+        return self
+
+    @property
+    def production(self) -> bool:
+        """``PATHWAY_MODE=production``."""
+        return self.mode == "production"
+
+
+class SettingsError(StateError):
+    """Settings that cannot work: :attr:`lines` holds one line per setting, each naming its
+    variable (``PATHWAY_GATEWAY_RATE: Input should be greater than 0``); the message is all of
+    them, one per line. Values are never repeated (they may be secrets)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def env_name(field: str) -> str:
+    """The environment variable of the setting ``field`` (``id_pepper`` ->
+    ``PATHWAY_ID_PEPPER``)."""
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from ``environ`` (default ``os.environ``) and ``PATHWAY_SECRETS_DIR``.
+
+    Empty variables count as unset. Raises :class:`SettingsError` with one line per bad
+    setting (all of them, not only the first)."""
+    env = os.environ if environ is None else environ
+    given = {
+        name: value
+        for name in Settings.model_fields
+        if (value := env.get(env_name(name), "").strip())
+    }
+    secrets_dir = env.get(SECRETS_DIR_ENV, "").strip() or None
+    if secrets_dir is not None and not Path(secrets_dir).is_dir():
+        raise SettingsError([f"{SECRETS_DIR_ENV}: {secrets_dir} is not a directory"])
+    try:
+        return Settings(_secrets_dir=secrets_dir, **given)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError([_line(error) for error in err.errors()]) from None
+
+
+def _line(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:
+        return message
+    name = env_name(str(error["loc"][0]))
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded(environ: tuple[tuple[str, str], ...]) -> Settings:
+    return load_settings(dict(environ))
+
+
+def of(environ: Mapping[str, str] | None) -> Settings:
+    """:func:`current` if ``environ`` is None, else the settings of that environment (tests,
+    and functions that take an ``environ``)."""
+    return current() if environ is None else load_settings(environ)
+
+
+def current() -> Settings:
+    """This process's :class:`Settings` from ``os.environ`` (and ``PATHWAY_SECRETS_DIR``),
+    loaded once per distinct set of ``PATHWAY_*`` variables. Every accessor of this module
+    reads it; entry points call it first, so a bad setting stops the process at start. Raises
+    :class:`SettingsError`. A secret file changed while the process runs is read at the next
+    start."""
+    return _loaded(tuple(sorted(kv for kv in os.environ.items() if kv[0].startswith(ENV_PREFIX))))
+
+
+def settings_markdown() -> str:
+    """The reference table of every setting (docs/settings.md, generated by
+    ``python scripts/gen_doc_tables.py``): variable, type, default, secret or not, meaning."""
+    rows = [
+        "| variable | type | default | secret | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        kind = _kind(field.annotation)
+        default = "" if field.default is None else f"`{field.default}`"
+        secret = "yes" if extra.get("secret") else ""
+        rows.append(f"| `{env_name(name)}` | {kind} | {default} | {secret} | {field.description} |")
+    rows.append(
+        f"| `{SECRETS_DIR_ENV}` | directory | | | Directory of secret files, one per setting "
+        "named like its variable (a Kubernetes secret volume, `/run/secrets`); a variable "
+        "that is set wins over its file. |"
+    )
+    return "\n".join(rows) + "\n"
+
+
+def _kind(annotation: Any) -> str:
+    """A setting's type in words: ``path``, ``file``, ``secret``, ``dev`` or ``production``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is Literal:
+        return " or ".join(f"`{value}`" for value in get_args(annotation))
+    if get_origin(annotation) is Annotated:
+        return "file"  # FilePath: a path to a file that exists
+    names = {"SecretStr": "secret", "Path": "path", "str": "text", "float": "number"}
+    name = getattr(annotation, "__name__", str(annotation))
+    return names.get(name, name)

@@ -29,6 +29,7 @@ __all__ = [
     "BUILD_ID",
     "DEPLOYMENT_NAME",
     "VersioningConfigError",
+    "check",
     "deployment_config",
 ]
 
@@ -53,6 +54,13 @@ def _checked(setting: str, value: str, *, dots: bool) -> str:
             f"{setting}: no '.' (Temporal names a version '<deployment>.<build id>')"
         )
     return value
+
+
+def check(setting: str, value: str) -> str:
+    """``value`` if it may be the value of ``setting`` (:data:`DEPLOYMENT_NAME`: no dot, or
+    :data:`BUILD_ID`); else :class:`VersioningConfigError` naming the setting. The settings
+    model (:mod:`pathway.settings`) validates with it at start."""
+    return _checked(setting, value.strip(), dots=setting != DEPLOYMENT_NAME)
 
 
 def deployment_config(

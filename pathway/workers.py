@@ -312,11 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("nothing to serve: --no-cases and no --organisations")
     configure_logging(json=True if args.json_logs else None, level=args.log_level)
     try:
-        # Worker versioning settings (docs/versioning.md): one line, not a traceback.
-        if args.serve_cases:
-            versioning.deployment_config()
-    except versioning.VersioningConfigError as error:
-        log.error("invalid worker versioning setting", error=str(error))
+        # Every setting (pathway.settings, docs/settings.md) before connecting: one line
+        # naming each bad one, never its value, and no traceback.
+        settings.current()
+    except settings.SettingsError as error:
+        for line in error.lines:
+            log.error("invalid setting", error=line)
         return 2
     return asyncio.run(_serve(args))
 

@@ -35,6 +35,7 @@ from pathway.gateway import (
     JwtVerifier,
     load_authenticator,
 )
+from pathway.settings import SettingsError
 from tests import gateway_kit
 from tests.gateway_kit import TOKENS, assert_problem, bearer, credentials, gateway, http
 
@@ -381,8 +382,9 @@ class TestConfiguration:
         assert authenticator.jwt is not None and authenticator.credentials is None
 
     def test_partial_jwt_configuration_is_refused(self, tmp_path: Path) -> None:
-        """A JWKS URL without issuer, audience and role claim is refused, naming them."""
-        with pytest.raises(GatewayConfigError, match="PATHWAY_JWT_ISSUER"):
+        """A JWKS URL without issuer, audience and role claim is refused, naming them (by the
+        settings model, before any authenticator is made)."""
+        with pytest.raises(SettingsError, match="missing: PATHWAY_JWT_ISSUER"):
             load_authenticator({"PATHWAY_JWKS_URL": "https://idp.test/jwks"}, var_dir=tmp_path)
 
     def test_dev_default_creates_an_operator_token(

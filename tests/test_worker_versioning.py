@@ -232,5 +232,5 @@ def test_worker_refuses_a_malformed_setting(
     out = capfd.readouterr()
     output = (out.out + out.err).splitlines()
     lines = [line for line in output if versioning.DEPLOYMENT_NAME in line]
-    assert len(lines) == 1 and "invalid worker versioning setting" in lines[0], out
+    assert len(lines) == 1 and "invalid setting" in lines[0], out
     assert "Traceback" not in out.out + out.err

@@ -196,10 +196,11 @@ class Credentials(BaseModel):
         file is missing, unreadable, not TOML or not a valid credentials file.
         """
         if path is None:
-            env = os.environ.get(CREDENTIALS_ENV)
-            if not env:
+            from pathway import settings
+
+            path = settings.current().credentials
+            if path is None:
                 raise CredentialsError(f"no credentials file: set {CREDENTIALS_ENV} or pass a path")
-            path = Path(env)
         # Stamped before reading: a change while reading shows as a new stamp at the next check.
         seen = _stamp(path)
         credentials = cls._read(path)

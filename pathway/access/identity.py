@@ -33,6 +33,7 @@ import jwt
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from pathway import settings
 from pathway.access.credentials import (
     CREDENTIALS_ENV,
     OPERATOR,
@@ -91,7 +92,7 @@ class AuthUnavailable(Exception):
 
 def is_production(environ: Mapping[str, str]) -> bool:
     """``PATHWAY_MODE=production``: no dev defaults (credentials, plain-HTTP JWKS)."""
-    return environ.get(MODE_ENV, "").strip().lower() == "production"
+    return settings.of(environ).production
 
 
 class JwtSettings(BaseModel):
@@ -122,19 +123,21 @@ class JwtSettings(BaseModel):
     def from_env(cls, environ: Mapping[str, str]) -> JwtSettings | None:
         """From ``PATHWAY_JWKS_URL``, ``PATHWAY_JWT_ISSUER``, ``PATHWAY_JWT_AUDIENCE`` and
         ``PATHWAY_JWT_ROLE_CLAIM``: None if none is set, an error if only some are."""
-        values = {name: environ.get(name, "").strip() for name in _JWT_ENV}
-        if not any(values.values()):
+        # All four or none: the settings model refuses some (SettingsError, a line naming
+        # the missing variables).
+        given = settings.of(environ)
+        if (
+            given.jwks_url is None
+            or given.jwt_issuer is None
+            or given.jwt_audience is None
+            or given.jwt_role_claim is None
+        ):
             return None
-        if missing := [name for name, value in values.items() if not value]:
-            raise GatewayConfigError(
-                f"JWT verification needs all of {', '.join(_JWT_ENV)}; missing: "
-                f"{', '.join(missing)}"
-            )
         return cls(
-            jwks_url=values[JWKS_URL_ENV],
-            issuer=values[JWT_ISSUER_ENV],
-            audience=values[JWT_AUDIENCE_ENV],
-            role_claim=values[JWT_ROLE_CLAIM_ENV],
+            jwks_url=given.jwks_url,
+            issuer=given.jwt_issuer,
+            audience=given.jwt_audience,
+            role_claim=given.jwt_role_claim,
         )
 
 
@@ -308,8 +311,8 @@ def load_authenticator(
     if jwt_settings is not None:
         _check_jwks_url(jwt_settings, production)
     try:
-        if credentials is None and env.get(CREDENTIALS_ENV):
-            credentials = Credentials.load(Path(env[CREDENTIALS_ENV]))
+        if credentials is None and (path := settings.of(environ).credentials) is not None:
+            credentials = Credentials.load(path)
         elif credentials is None and not production:
             path, token = ensure_dev_credentials(var_dir)
             if token is not None:

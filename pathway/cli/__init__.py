@@ -1,5 +1,5 @@
-"""The operator CLI: ``pathway dev``, ``pathway worker``, ``pathway gateway``, ``pathway case …``,
-``pathway credentials …``, ``pathway schema``.
+"""The operator CLI: ``pathway dev``, ``pathway worker``, ``pathway gateway``,
+``pathway codec-server``, ``pathway case …``, ``pathway credentials …``, ``pathway schema``.
 
 Exit codes: 0 done; 1 internal error (one line naming the exception type); 2 bad input (the
 field or file is named); 3 the event broke a rule (the rule ID is named); 4 unknown (or erased)
@@ -21,7 +21,7 @@ A reader that goes away (``pathway case show … | head -1``) is not an error: t
 writing and exits 0, printing nothing more.
 
 One module per command group, each registering its commands with ``add_commands``:
-:mod:`~pathway.cli.service` (dev, gateway, worker), :mod:`~pathway.cli.case`,
+:mod:`~pathway.cli.service` (dev, gateway, codec-server, worker), :mod:`~pathway.cli.case`,
 :mod:`~pathway.cli.credentials`, :mod:`~pathway.cli.keys`, :mod:`~pathway.cli.programme`,
 :mod:`~pathway.cli.report`, :mod:`~pathway.cli.schema`. What they share is in
 :mod:`pathway.cli._common`; none imports another. This module builds the parser from them,
@@ -42,6 +42,7 @@ from typing import Any, Final, TextIO, TypeAlias
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
+from pathway import settings
 from pathway.cli import (
     case,
     credentials,
@@ -77,7 +78,7 @@ from pathway.cli.case import render_case
 from pathway.clients import cases
 from pathway.privacy.keys import CaseErased
 from pathway.process import exit_now
-from pathway.settings import StateError, existing_state
+from pathway.settings import SettingsError, StateError, existing_state
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -162,6 +163,12 @@ _Line: TypeAlias = Callable[[argparse.Namespace, Any], str]
 #: The errors a command may end with, first match wins: what kind, the exit code, and the
 #: line written to stderr.
 _ERRORS: Final[tuple[tuple[_Kinds, int, _Line], ...]] = (
+    # One line per bad setting, each naming its variable (never its value).
+    (
+        SettingsError,
+        EXIT_BAD_INPUT,
+        lambda _, e: "\n".join(f"error: {printable(line)}" for line in e.lines),
+    ),
     ((BadInput, StateError), EXIT_BAD_INPUT, lambda _, e: f"error: {lines(e)}"),
     (
         FileNotFoundError,
@@ -185,11 +192,20 @@ _ERRORS: Final[tuple[tuple[_Kinds, int, _Line], ...]] = (
 )
 
 
+def _debug() -> bool:
+    """``PATHWAY_DEBUG`` as the settings model reads it; any value if the settings are broken
+    (the error being reported may be theirs)."""
+    try:
+        return settings.current().debug
+    except settings.SettingsError:
+        return bool(os.environ.get(DEBUG_ENV))
+
+
 def _internal_error(exc: Exception, err: TextIO) -> int:
     """One line on stderr for an error this CLI has no name for; the traceback goes to the
     log if logging is set up (``pathway dev``, ``gateway``), or to stderr with PATHWAY_DEBUG."""
     kind = type(exc).__name__
-    if os.environ.get(DEBUG_ENV):
+    if _debug():
         traceback.print_exception(exc, file=err)
         where = "traceback above"
     elif logging.getLogger().hasHandlers():
@@ -236,6 +252,7 @@ def run(
     args = service.passed_through(argv) or build_parser().parse_args(argv)
     args.stderr = err  # for handlers that explain something besides their output
     try:
+        settings.current()  # every setting checked before anything starts (issue 16 item 2)
         return _execute(args, out)
     except BrokenPipeError:
         _reader_gone(out)

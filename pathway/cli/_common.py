@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -275,20 +274,22 @@ def credentials_file(args: argparse.Namespace | None = None) -> Path:
     state directory to exist (:func:`pathway.settings.existing_state`: only ``pathway dev``
     creates it)."""
     from pathway import settings
-    from pathway.access.credentials import CREDENTIALS_ENV, DEV_CREDENTIALS_FILE
+    from pathway.access.credentials import DEV_CREDENTIALS_FILE
 
     if args is not None and getattr(args, "file", None):
         return Path(args.file)
-    if env := os.environ.get(CREDENTIALS_ENV):
-        return Path(env)
+    if (path := settings.current().credentials) is not None:
+        return path
     return settings.existing_state(secrets_needed=False) / DEV_CREDENTIALS_FILE
 
 
 def operator() -> Principal:
     """The operator whose token is in ``PATHWAY_TOKEN``; anyone else is refused."""
+    from pathway import settings
     from pathway.access.credentials import Credentials, CredentialsError
 
-    token = os.environ.get("PATHWAY_TOKEN", "")
+    secret = settings.current().token
+    token = "" if secret is None else secret.get_secret_value()
     if not token:
         raise NotAllowed("set PATHWAY_TOKEN to an operator's token")
     try:

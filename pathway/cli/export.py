@@ -51,7 +51,12 @@ def add_commands(sub: Commands) -> None:
     )
     htcds.set_defaults(uses_state=True, handler=_htcds)
     htcds.add_argument("--year", type=int, help="the calendar year, e.g. 2026")
-    htcds.add_argument("--format", choices=("csv", "json"), default="csv")
+    htcds.add_argument(
+        "--format",
+        choices=("csv", "json"),
+        default="csv",
+        help="csv (one row per victim, the HTCDS columns) or json (a list of objects)",
+    )
     htcds.add_argument(
         "--k",
         type=int,

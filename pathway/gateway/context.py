@@ -5,15 +5,13 @@ authenticator, the settings, the rate limiter and the cases' lanes, kept on
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from temporalio.client import Client
 
-from pathway.access.identity import Authenticator, GatewayConfigError, is_production
+from pathway.access.identity import Authenticator, GatewayConfigError
 from pathway.clients.cases import case_state
 from pathway.domain.config import CaseConfig
 from pathway.domain.organisations import CASE_TASK_QUEUE
@@ -82,24 +80,10 @@ class GatewaySettings:
         Reads ``os.environ`` through :mod:`pathway.settings` for the pepper and case config."""
         from pathway import settings
 
-        env = os.environ if environ is None else environ
-        numbers: dict[str, Any] = {}
-        for name, key, kind in (
-            ("PATHWAY_GATEWAY_RATE", "rate_per_second", float),
-            ("PATHWAY_GATEWAY_BURST", "burst", int),
-            ("PATHWAY_GATEWAY_MAX_BODY", "max_body_bytes", int),
-            ("PATHWAY_GATEWAY_TEMPORAL_TIMEOUT", "temporal_timeout", float),
-            ("PATHWAY_GATEWAY_CASE_IN_FLIGHT", "case_in_flight", int),
-            ("PATHWAY_GATEWAY_CASE_QUEUE", "case_queue", int),
-        ):
-            if value := env.get(name):
-                try:
-                    numbers[key] = kind(value)
-                except ValueError:
-                    raise GatewayConfigError(f"{name} must be a number") from None
+        given = settings.of(environ)
         if (
-            is_production(env)
-            and not env.get("PATHWAY_ID_PEPPER")
+            given.production
+            and given.id_pepper is None
             and not (settings.var_dir() / "id-pepper").exists()
         ):
             # A pepper of its own would give every person a second case: in production it
@@ -107,7 +91,16 @@ class GatewaySettings:
             raise GatewayConfigError(
                 "PATHWAY_MODE=production needs the deployment's PATHWAY_ID_PEPPER"
             )
-        return cls(pepper=settings.id_pepper(), case_config=settings.case_config(), **numbers)
+        return cls(
+            pepper=settings.id_pepper(),
+            case_config=settings.case_config(),
+            rate_per_second=given.gateway_rate,
+            burst=given.gateway_burst,
+            max_body_bytes=given.gateway_max_body,
+            temporal_timeout=given.gateway_temporal_timeout,
+            case_in_flight=given.gateway_case_in_flight,
+            case_queue=given.gateway_case_queue,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -308,7 +308,10 @@ class MasterKeyRing:
 
         Raises :class:`~pathway.secret_files.OpenToOthers` if the directory or a key file in it
         may be used by the group or others."""
-        if value := os.environ.get(MASTER_KEYS_ENV):
+        from pathway import settings
+
+        if (secret := settings.current().master_keys) is not None:
+            value = secret.get_secret_value()
             pairs = (item.split(":", 1) for item in value.split(",") if item.strip())
             return cls({key_id.strip(): bytes.fromhex(hexkey.strip()) for key_id, hexkey in pairs})
         require_private([directory, *sorted(directory.glob("*.key"))])

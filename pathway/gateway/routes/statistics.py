@@ -11,7 +11,6 @@ Who may ask, with or without suppression, is the access policy's to say
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
 import asyncio
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
@@ -56,13 +55,9 @@ class StatisticsAccess:
         """The deployment's: ``PATHWAY_STATISTICS_K`` (default 5) and the ledger of
         :func:`pathway.settings.statistics_ledger` (PostgreSQL if ``PATHWAY_STATISTICS_DSN``,
         else ``var/statistics.sqlite3`` if it exists), opened on the first request."""
-        env = os.environ if environ is None else environ
-        raw = env.get(STATISTICS_K_ENV)
-        try:
-            k = DEFAULT_K if not raw else int(raw)
-        except ValueError:
-            raise GatewayConfigError(f"{STATISTICS_K_ENV} must be an integer") from None
-        return cls(open_ledger=_deployment_ledger, k=k)
+        from pathway import settings
+
+        return cls(open_ledger=_deployment_ledger, k=settings.of(environ).statistics_k)
 
 
 def _deployment_ledger() -> StatisticsLedger | None:

@@ -36,12 +36,10 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 import structlog
-from temporalio.client import Client
 
 from pathway import workers
 from pathway.access.credentials import (
@@ -52,11 +50,9 @@ from pathway.access.credentials import (
     ensure_dev_credentials,
 )
 from pathway.channels import ChannelConfigError, load_channels
-from pathway.clients.cases import UnknownCase, episode_state
-from pathway.codec_server import SESSION_COOKIE, RoleCaseAccess, SignIn, create_codec_app
+from pathway.codec_server import SESSION_COOKIE
+from pathway.codec_server.server import case_codec_app, member_roles_in_case
 from pathway.console.settings import KEY_FILE as CONSOLE_KEY_FILE
-from pathway.domain.ids import CASE_ID_PREFIX
-from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import NOTIFIED
 from pathway.gateway import (
     GatewayConfigError,
@@ -66,7 +62,6 @@ from pathway.gateway import (
     load_authenticator,
 )
 from pathway.metrics import MetricsConfigError, install_worker_runtime
-from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import PrivacyError, sqlite_companions
 from pathway.process import install_stop_signals
 from pathway.secret_files import (
@@ -411,13 +406,10 @@ async def _run(
                     f"cannot connect to the Temporal dev server at {settings.target}: "
                     f"{_one_line(error)}; its log: {settings.log_file}"
                 ) from None
-            codec_app = create_codec_app(
-                codec=CaseCodec(store),
-                credentials=credentials,
-                allowed_origin=ui_url,
-                case_access=RoleCaseAccess(partial(member_roles_in_case, client), store),
-                # The sign-in form is posted only from the codec server's own page.
-                sign_in=SignIn(own_origin=codec_url),
+            # The same codec server as `pathway codec-server`'s; the sign-in form is posted
+            # only from its own page.
+            codec_app = case_codec_app(
+                client, store, credentials, ui_origin=ui_url, public_url=codec_url
             )
             gateway_app = create_gateway_app(
                 client=client, authenticator=authenticator, settings=gateway_settings
@@ -608,21 +600,3 @@ def hand_over_token(token: str, *, credentials_file: Path, var_dir: Path, out: T
             f"the token and delete the file.\n{_OPERATOR_USES}\n"
         )
     out.flush()
-
-
-async def member_roles_in_case(
-    client: Client, episode: str, organisation: str
-) -> frozenset[MemberRole]:
-    """The roles ``organisation`` holds in ``episode`` of a case (``<case>/e<N>``, or a case ID
-    for its current episode): now for the current episode, when it closed for an earlier one
-    (issue 12; :func:`~pathway.clients.cases.episode_state`); empty: not a member, or no such
-    case or episode (docs/rules.md "Access"). For the codec server (:class:`RoleCaseAccess`).
-    Membership, not participation: having sent an event grants nothing. Raises ``CaseErased``
-    for an erased case."""
-    if not episode.startswith(CASE_ID_PREFIX):
-        return frozenset()  # another workflow's payloads (a programme register): no case
-    try:
-        state = await episode_state(client, episode)
-    except UnknownCase:
-        return frozenset()
-    return state.roles_of(organisation)

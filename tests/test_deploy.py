@@ -11,14 +11,13 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from pathway import search_attributes
+from pathway import search_attributes, workers
 from pathway.cli import build_parser
 from pathway.domain.organisations import NOTIFIED
 
@@ -32,14 +31,20 @@ OVERLAYS = sorted(p for p in (DEPLOY / "k8s" / "overlays").iterdir() if p.is_dir
 DIGEST = re.compile(r"^[a-z0-9./_-]+(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$")
 #: Setting names whose value is a secret: never a literal in a manifest or the compose file.
 SECRET_NAME = re.compile(r"KEY|PEPPER|SECRET|PASSWORD|PWD|DSN|TOKEN|CREDENTIAL")
-#: Names that SECRET_NAME matches but that hold no secret (the UI's codec switches).
-NOT_SECRET = frozenset({"TEMPORAL_CODEC_INCLUDE_CREDENTIALS", "TEMPORAL_CODEC_PASS_ACCESS_TOKEN"})
+#: Names that SECRET_NAME matches but that hold no secret (the UI's codec switches; the path of
+#: the file of token hashes on the state volume).
+NOT_SECRET = frozenset(
+    {
+        "TEMPORAL_CODEC_INCLUDE_CREDENTIALS",
+        "TEMPORAL_CODEC_PASS_ACCESS_TOKEN",
+        "PATHWAY_CREDENTIALS",
+    }
+)
 #: The project's own image, which the overlays name and the release pipeline pins by digest.
 OWN_IMAGE = "registry.pathway.example.org/pathway"
-#: `pathway` commands the manifests run that the CLI does not have yet (issue 16: the codec
-#: server runs only inside `pathway dev` so far). The test below fails once one lands, so that
-#: this set is emptied and the command is checked like the others.
-PENDING_COMMANDS = frozenset({"codec-server"})
+#: `pathway` commands the manifests and the compose file must run: every process of
+#: docs/operations.md "What runs" (the CLI must have each, with the arguments given there).
+RUN_COMMANDS = frozenset({"gateway", "codec-server", "worker"})
 
 
 def _project_version() -> str:
@@ -156,7 +161,7 @@ def test_no_inline_secrets(rendered: list[dict[str, Any]]) -> None:
     for name, deployment in _of_kind(rendered, "Deployment").items():
         for container in _containers(deployment):
             for env in container.get("env", []):
-                if SECRET_NAME.search(env["name"]):
+                if SECRET_NAME.search(env["name"]) and env["name"] not in NOT_SECRET:
                     assert "value" not in env, f"{name}: {env['name']} has an inline value"
                     assert env["valueFrom"]["secretKeyRef"]["name"], (name, env["name"])
     for config in _of_kind(rendered, "ConfigMap").values():
@@ -223,29 +228,72 @@ def test_network_policies_confine_workers(rendered: list[dict[str, Any]]) -> Non
         assert _egress_of(policies, labels), f"{name}: no egress policy selects it"
 
 
-def _pathway_commands(docs: Iterator[list[str]]) -> set[str]:
-    return {args[0] for args in docs if args}
-
-
 def _cli_commands() -> set[str]:
     parser = build_parser()
     (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return set(sub.choices)
 
 
-def test_commands_exist() -> None:
-    """Every `pathway` command the manifests and the compose file run is one the CLI has."""
-    used: set[str] = set()
+def _expand(arg: str, variables: dict[str, str], where: str) -> str:
+    """``$(VAR)`` in ``arg`` replaced by ``variables[VAR]``, as Kubernetes does."""
+    missing = set(re.findall(r"\$\(([A-Z_]+)\)", arg)) - set(variables)
+    assert not missing, f"{where}: {sorted(missing)} not set"
+    return re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables[m.group(1)], arg)
+
+
+def _kubernetes_args(rendered: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each container's arguments, ``$(VAR)`` replaced as Kubernetes does: from the
+    container's own ``env`` values and the ConfigMaps it takes with ``envFrom``."""
+    configs = _of_kind(rendered, "ConfigMap")
+    found: dict[str, list[str]] = {}
+    for name, deployment in _of_kind(rendered, "Deployment").items():
+        for container in _containers(deployment):
+            variables: dict[str, str] = {}
+            for source in container.get("envFrom", []):
+                variables |= configs[source["configMapRef"]["name"]]["data"]
+            variables |= {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+            where = f"{name}/{container['name']}"
+            found[where] = [_expand(str(arg), variables, where) for arg in container["args"]]
+    return found
+
+
+def _compose_args(compose: dict[str, Any]) -> dict[str, list[str]]:
+    """Each Pathway service's command, ``${VAR:-default}`` replaced by its default (compose's
+    interpolation with an empty .env)."""
+
+    def default(match: re.Match[str]) -> str:
+        assert match.group(2) is not None, f"${{{match.group(1)}}} has no default"
+        return match.group(2)
+
+    return {
+        name: [re.sub(r"\$\{([A-Z_]+)(?::-([^}]*))?\}", default, arg) for arg in service["command"]]
+        for name, service in compose["services"].items()
+        if _is_pathway(service)
+    }
+
+
+def test_commands_exist_with_their_arguments() -> None:
+    """Every `pathway` command the manifests and the compose file run is one the CLI has, and
+    the CLI accepts exactly the arguments they give it (a misspelt option, a malformed origin
+    or port would stop the container at start)."""
+    runs: dict[str, list[str]] = {}
     for overlay in OVERLAYS:
-        for deployment in _of_kind(render(overlay), "Deployment").values():
-            used |= _pathway_commands(c["args"] for c in _containers(deployment))
-    compose = yaml.safe_load(COMPOSE.read_text())
-    for service in compose["services"].values():
-        if service.get("image", "").startswith("pathway:"):
-            used |= _pathway_commands(iter([service["command"]]))
-    known = _cli_commands()
-    assert used - known == PENDING_COMMANDS
-    assert not PENDING_COMMANDS & known, "a pending command landed: empty PENDING_COMMANDS"
+        runs |= {f"{overlay.name}: {k}": v for k, v in _kubernetes_args(render(overlay)).items()}
+    runs |= {
+        f"compose: {k}": v for k, v in _compose_args(yaml.safe_load(COMPOSE.read_text())).items()
+    }
+    assert {args[0] for args in runs.values()} == RUN_COMMANDS
+    assert _cli_commands() >= RUN_COMMANDS
+    for where, args in runs.items():
+        if args[0] == "worker":
+            # `pathway worker` has a parser of its own (pathway/workers.py).
+            workers._parser().parse_args(args[1:])
+            continue
+        parsed = build_parser().parse_args(args)
+        assert parsed.command == args[0], where
+        if args[0] == "codec-server":
+            assert parsed.ui_origin.startswith("http"), where
+            assert parsed.public_url is not None, f"{where}: no --public-url behind a proxy"
 
 
 def test_temporal_helm_values() -> None:

@@ -1,5 +1,5 @@
-"""``pathway dev``, ``pathway gateway`` and ``pathway worker``: the commands that run the
-service (they return when it stops)."""
+"""``pathway dev``, ``pathway gateway``, ``pathway codec-server`` and ``pathway worker``: the
+commands that run the service (they return when it stops)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,39 @@ def _gateway(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _codec_server(args: argparse.Namespace, out: TextIO) -> int:
+    from pathway import settings
+    from pathway.codec_server.server import codec_credentials, run_codec_server
+    from pathway.gateway import GatewayConfigError
+    from pathway.logs import configure_logging
+    from pathway.privacy.keys import PrivacyError
+    from pathway.secret_files import OpenToOthers
+    from pathway.temporal_config import TemporalConfigError, load_connection
+    from pathway.temporal_connection import default_keystore
+
+    try:
+        # Checked before anything starts: production refuses to run without credentials.
+        credentials = codec_credentials(settings.var_dir())
+        store = default_keystore()
+        load_connection(args.address, args.namespace)  # Temporal itself is connected lazily
+    except (GatewayConfigError, TemporalConfigError, PrivacyError, OpenToOthers) as err:
+        raise BadInput(printable(err)) from err
+    configure_logging()
+    asyncio.run(
+        run_codec_server(
+            args.host,
+            args.port,
+            ui_origin=args.ui_origin,
+            public_url=args.public_url,
+            credentials=credentials,
+            store=store,
+            target=args.address,
+            namespace=args.namespace,
+        )
+    )
+    return EXIT_OK
+
+
 def _worker(args: argparse.Namespace, out: TextIO) -> int:
     from pathway import workers
 
@@ -100,8 +133,19 @@ def tcp_port(value: str) -> int:
     return port
 
 
+def web_origin(value: str) -> str:
+    """An http(s) origin (``https://ui.example.org``) for argparse, normalised as a browser
+    sends it in ``Origin``; anything else is a usage error (exit 2)."""
+    from pathway.codec_server.server import web_origin as origin
+
+    try:
+        return origin(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_commands(sub: Commands) -> None:
-    """Register ``dev``, ``gateway`` and ``worker``."""
+    """Register ``dev``, ``gateway``, ``codec-server`` and ``worker``."""
     dev = sub.add_parser("dev", help="start the embedded Temporal dev server and all workers")
     dev.add_argument(
         "--var",
@@ -133,6 +177,33 @@ def add_commands(sub: Commands) -> None:
     gateway.add_argument("--host", default="127.0.0.1", help="address to listen on")
     gateway.add_argument("--port", type=tcp_port, default=8080, help="port to listen on")
     gateway.set_defaults(handler=_gateway)
+
+    codec = sub.add_parser(
+        "codec-server",
+        help="run the codec server alone (the web UI decodes through it, for those allowed; "
+        "see docs/operations.md)",
+        description="Temporal's remote codec for the web UI: decrypts payloads for signed-in "
+        "members of a case only. Keys, master keys and credentials as the gateway reads them "
+        "(PATHWAY_VAR, PATHWAY_MASTER_KEYS, PATHWAY_CREDENTIALS; never an argument); stops "
+        "gracefully on SIGTERM or SIGINT. GET /healthz answers while it runs, /metrics too.",
+    )
+    codec.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    codec.add_argument("--port", type=tcp_port, default=8234, help="port to listen on")
+    codec.add_argument(
+        "--ui-origin",
+        type=web_origin,
+        required=True,
+        help="the web UI's origin (https://temporal.example.org): the only one whose browsers "
+        "are answered",
+    )
+    codec.add_argument(
+        "--public-url",
+        type=web_origin,
+        default=None,
+        help="this server's own origin as browsers reach it, behind a reverse proxy (the "
+        "sign-in page's; https makes the session cookie Secure); default: each request's own",
+    )
+    codec.set_defaults(handler=_codec_server)
 
     wrk = sub.add_parser(
         "worker",

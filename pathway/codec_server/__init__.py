@@ -16,7 +16,9 @@ R6, docs/privacy.md "Who sees what".
 Nothing a payload contains ever reaches a response other than the decoded payloads themselves,
 nor any log line: errors and audit lines name principals, case IDs (pseudonyms) and counts only.
 
-The parts: :mod:`.app` (:func:`create_codec_app`, :func:`serve_codec`), :mod:`.context` (what
+The parts: :mod:`.app` (:func:`create_codec_app`, :func:`serve_codec`), :mod:`.server` (the
+deployment's codec server for a Temporal client, as ``pathway dev`` and ``pathway codec-server``
+run it: :func:`~.server.case_codec_app`, :func:`~.server.run_codec_server`), :mod:`.context` (what
 every request reaches), :mod:`.dependencies` (the caller, from a token or a session cookie sent
 from the UI's origin), :mod:`.case_access` (what a principal may decode of a case), :mod:`.views`
 (a member's view of each decoded payload) and the routers in

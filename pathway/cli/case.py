@@ -1,11 +1,13 @@
-"""``pathway case open|event|show|erase|episodes|member|history``: one case, from the operator's
-terminal, and :func:`render_case`, its human view."""
+"""``pathway case open|event|show|timeline|erase|episodes|member|history``: one case, from the
+operator's terminal, and :func:`render_case`, its human view."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import uuid
+from pathlib import Path, PurePath
 from typing import Any, Final, TextIO
 
 from pydantic import ValidationError
@@ -78,6 +80,56 @@ async def _show(args: argparse.Namespace, out: TextIO) -> int:
         write_json(state.model_dump(mode="json"), out)
     else:
         render_case(state, out)
+    return EXIT_OK
+
+
+#: What ``case timeline --out`` writes, by the file's extension.
+PICTURE_FORMATS: Final = ("svg", "png")
+
+
+def _picture_format(path: str) -> str:
+    """``svg`` or ``png`` from ``path``'s extension; :class:`BadInput` naming ``--out`` for
+    anything else (before anything is read)."""
+    suffix = PurePath(path).suffix.lower().removeprefix(".")
+    if suffix not in PICTURE_FORMATS:
+        raise BadInput(
+            f"--out {printable(path)}: the picture is written as .svg or .png, "
+            f"not {'.' + printable(suffix) if suffix else 'a file without an extension'}"
+        )
+    return suffix
+
+
+async def _timeline(args: argparse.Namespace, out: TextIO) -> int:
+    """``case timeline CASE_ID --out FILE.svg|png``: the case's timeline picture
+    (:mod:`pathway.timeline_svg`) as the operator reads the case (the access policy's
+    operator view), today marked at the moment it runs; exit 2 for another extension or a
+    file that cannot be written, exit 4 for a case never opened here (or erased)."""
+    from datetime import UTC, datetime
+
+    from pathway.access.credentials import OPERATOR
+    from pathway.access.policy import case_view
+    from pathway.timeline_svg import timeline_png, timeline_svg
+
+    picture = _picture_format(args.out)
+    client = await connect(args)
+    view = case_view(await cases.case_state(client, args.case_id), OPERATOR)
+    now = datetime.now(UTC)
+    data = (
+        timeline_svg(view, now=now).encode("utf-8")
+        if picture == "svg"
+        else timeline_png(view, now=now)
+    )
+    try:
+        await asyncio.to_thread(Path(args.out).write_bytes, data)
+    except OSError as err:
+        raise BadInput(
+            f"--out {printable(args.out)} cannot be written: "
+            f"{printable(err.strerror or type(err).__name__)}"
+        ) from None
+    out.write(
+        f"wrote the timeline of {printable(args.case_id)} to {printable(args.out)}"
+        f" ({picture}, times Europe/Ljubljana)\n"
+    )
     return EXIT_OK
 
 
@@ -348,6 +400,24 @@ def add_commands(sub: Commands) -> None:
     show.add_argument("case_id", type=case_id_arg, help=_CASE_ID)
     show.add_argument("--json", action="store_true", help=_JSON)
     show.set_defaults(handler=_show)
+    timeline = case_sub.add_parser(
+        "timeline",
+        help="the case's timeline picture: phases, deadlines, reminders, events, today "
+        "(times Europe/Ljubljana), as SVG or PNG",
+        description="Draw the case's timeline (as the operator reads it) to FILE: phases as "
+        "bands, deadlines and reminders as markers, events as ticks, today as a line. Only "
+        "phases, deadline kinds, event types, rule IDs and dates are drawn, never who acted or "
+        "why, nor any fact about the person.",
+    )
+    timeline.add_argument("case_id", type=case_id_arg, help=_CASE_ID)
+    timeline.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.svg|FILE.png",
+        help="the file to write (replaced if it exists); its extension, .svg or .png, "
+        "chooses the format",
+    )
+    timeline.set_defaults(handler=_timeline)
     erase = case_sub.add_parser(
         "erase",
         help="erase a case for good: terminate it and destroy "

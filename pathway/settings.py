@@ -121,13 +121,11 @@ def existing_state(*, secrets_needed: bool = True) -> Path:
 def _require_master_key(path: Path) -> None:
     """:class:`StateError` unless ``PATHWAY_MASTER_KEYS`` is set or ``path/master-keys`` holds
     a key: a client must never make a master key of its own, which the workers do not have."""
-    from pathway.privacy.keys import MASTER_KEYS_ENV
-
     if current().master_keys is not None or any((path / "master-keys").glob("*.key")):
         return
     raise StateError(
         f"{path} has no master key (master-keys/*.key): start the service once with "
-        f"bin/serve (pathway dev), or set {MASTER_KEYS_ENV}"
+        f"bin/serve (pathway dev), or set {env_name('master_keys')}"
     )
 
 

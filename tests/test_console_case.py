@@ -252,6 +252,26 @@ def expected_on_case_page(case: CanaryCase, role: str) -> set[str]:
     return shown
 
 
+async def check_picture(
+    client: httpx.AsyncClient, case: CanaryCase, role: str, status: int
+) -> None:
+    """The timeline picture answers as the case page did; a member's holds no canary at all
+    (it draws codes and dates only), phase bands only for those who read the phase; refused,
+    it is the case page's own refusal (a non-member: the unknown case's 404, byte for byte)."""
+    picture = await client.get(f"/console/cases/{case.case_id}/timeline.svg")
+    assert picture.status_code == status, role
+    assert picture.headers["cache-control"] == "no-store", role
+    assert case.canary.found_in(picture.text) == [], role
+    if status == 200:
+        assert picture.headers["content-type"] == "image/svg+xml", role
+        assert 'id="timeline-today"' in picture.text, role
+        assert ('id="timeline-phase-0"' in picture.text) is may_read(role, "phase"), role
+    else:
+        unknown = await client.get(f"/console/cases/{NEVER}/timeline.svg")
+        if status == 404:
+            assert picture.content == unknown.content, role
+
+
 @pytest.mark.devserver
 async def test_canaries_on_the_console_for_each_role(console: Console) -> None:
     """Item 7, for every role: the inbox shows no canary; the case page shows a member exactly
@@ -296,6 +316,7 @@ async def test_canaries_on_the_console_for_each_role(console: Console) -> None:
                 unknown_pages[role] = unknown.content
                 assert page.status_code == unknown.status_code == 404, role
                 assert page.content == unknown.content, role
+            await check_picture(client, case, role, page.status_code)
     # Every member role and every non-member role took part: the test saw both kinds.
     assert unknown_pages and any(state.roles_of(r) for r in ROLES)
 
@@ -363,6 +384,14 @@ async def test_from_the_inbox_to_the_case_page_in_chromium(
         assert await page.title() == f"Case {case.case_id} – Pathway console"
         for section in ("#phase", "#members", "#obligations", "#timeline"):
             assert await page.locator(section).is_visible(), section
+        picture = page.locator("#timeline-picture")
+        await picture.scroll_into_view_if_needed()
+
+        async def drawn() -> bool:
+            width = await picture.evaluate("img => img.complete && img.naturalWidth")
+            return bool(width)
+
+        assert await eventually(drawn, timeout=60, interval=0.2)
         text = await page.inner_text("main")
         assert set(case.canary.found_in(text)) == expected_on_case_page(case, "caritas")
         await page.screenshot(path=shots / "console-case.png", full_page=True)

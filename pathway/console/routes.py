@@ -33,6 +33,7 @@ from pathway.console.session import (
 )
 from pathway.console.settings import ConsoleSettings, console_settings
 from pathway.domain.calendar import LJUBLJANA, last_day
+from pathway.domain.state import CaseState
 from pathway.web.problems import Problem
 
 if TYPE_CHECKING:
@@ -253,25 +254,32 @@ def _refused(request: Request, principal: Principal, problem: Problem) -> HTMLRe
     )
 
 
-@router.get("/console/cases/{case_id}")
-async def case(request: Request, case_id: str) -> Response:
-    """The case as the signed-in organisation's role may see it (:mod:`pathway.console.case`),
-    read exactly as ``GET /v1/cases/{case_id}`` reads it: the same checks in the same order
-    (a reader of cases, a possible and not erased case ID, a member the policy lets read it)
-    and the same view (:func:`pathway.access.policy.case_view`). A non-member, an unknown and
-    an erased case get the same 404 page (R6)."""
-    principal = signed_in(request)
-    if principal is None:
-        return _see_other("/console/sign-in")
-    request.state.principal = principal
+async def _readable_state(request: Request, principal: Principal, case_id: str) -> CaseState:
+    """The case's state read exactly as ``GET /v1/cases/{case_id}`` reads it: the same checks
+    in the same order (a reader of cases, a possible and not erased case ID, a member the
+    policy lets read it). Raises the gateway's :class:`Problem` (404 for a non-member, an
+    unknown and an erased case alike)."""
     # Imported here: the gateway's app imports this module (mounting the console).
     from pathway.gateway.dependencies import case_reader, known_case_id, readable_case
 
     gw: GatewayContext = request.app.state.gateway
+    reader = await case_reader(principal)
+    known = await known_case_id(request, case_id, reader, gw)
+    return await readable_case(known, reader, gw)
+
+
+@router.get("/console/cases/{case_id}")
+async def case(request: Request, case_id: str) -> Response:
+    """The case as the signed-in organisation's role may see it (:mod:`pathway.console.case`):
+    read as the gateway reads it (:func:`_readable_state`), shown as its view
+    (:func:`pathway.access.policy.case_view`). A non-member, an unknown and an erased case get
+    the same 404 page (R6)."""
+    principal = signed_in(request)
+    if principal is None:
+        return _see_other("/console/sign-in")
+    request.state.principal = principal
     try:
-        reader = await case_reader(principal)
-        known = await known_case_id(request, case_id, reader, gw)
-        state = await readable_case(known, reader, gw)
+        state = await _readable_state(request, principal, case_id)
     except Problem as problem:
         return _refused(request, principal, problem)
     return page(
@@ -284,6 +292,36 @@ async def case(request: Request, case_id: str) -> Response:
         may_record=bool(sendable_types(state, principal.role)),
         local=local_time,
     )
+
+
+#: The timeline picture's own headers: an image, never cached; matplotlib's SVG styles its
+#: shapes inline, which the pages' policy forbids, so this one allows inline styles and
+#: nothing else (an SVG shown by <img> runs no script and loads nothing).
+_SVG_HEADERS: Final = {
+    **_NO_STORE,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'",
+}
+
+
+@router.get("/console/cases/{case_id}/timeline.svg")
+async def case_timeline(request: Request, case_id: str) -> Response:
+    """The case's timeline picture (:func:`pathway.timeline_svg.timeline_svg`) from the same
+    view as the case page, so it shows nothing the role may not read; refused exactly as the
+    case page is (the same 404 page for a non-member, an unknown and an erased case)."""
+    principal = signed_in(request)
+    if principal is None:
+        return _see_other("/console/sign-in")
+    request.state.principal = principal
+    try:
+        state = await _readable_state(request, principal, case_id)
+    except Problem as problem:
+        return _refused(request, principal, problem)
+    # Imported here: matplotlib is loaded when a picture is first drawn, not at start.
+    from pathway.timeline_svg import timeline_svg
+
+    svg = timeline_svg(case_view(state, principal.role), now=datetime.now(UTC))
+    return Response(svg, media_type="image/svg+xml", headers=_SVG_HEADERS)
 
 
 def local_time(moment: datetime | None) -> str:

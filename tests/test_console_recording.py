@@ -117,10 +117,27 @@ async def test_a_rejection_names_its_rule_at_its_field_then_the_event_is_recorde
     recorded = [e for e in await timeline(browser, case_id) if e.get("event_id") == event_id]
     assert len(recorded) == 1, recorded
     assert recorded[0]["what"] == "rights information given"
+    # Back to the recorded form, changed, sent again: another event, which needs an ID of its own.
+    changed = await submit(
+        browser, case_id, "rights_information_given", {**fields, "interpreter_used": "true"}
+    )
+    assert changed.status_code == 409, changed.text
+    assert 'data-field="event_id">IDEMPOTENCY: ' in changed.text
+    renewed = hidden_event_id(changed.text)
+    assert renewed != event_id
+    again = await submit(
+        browser,
+        case_id,
+        "rights_information_given",
+        {**fields, "interpreter_used": "true", "event_id": renewed},
+    )
+    assert again.status_code == 303, again.text
+    ids = [e.get("event_id") for e in await timeline(browser, case_id)]
+    assert (ids.count(event_id), ids.count(renewed)) == (1, 1)
     case_page = await browser.get(accepted.headers["location"])
     assert case_page.status_code == 200
     shown = case_page.text.split('id="timeline"')[1]
-    assert shown.count("rights information given") == 1  # the updated case, the event once
+    assert shown.count("rights information given") == 2  # the updated case, each event once
 
 
 async def test_police_before_the_ngo_interview_is_refused_by_r2(

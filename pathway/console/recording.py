@@ -18,7 +18,7 @@ Nothing personal goes in a URL: the form's values travel only in the POST body.
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs
@@ -47,6 +47,7 @@ from pathway.console.routes import (
 )
 from pathway.console.session import SESSION_COOKIE
 from pathway.domain.events import CaseEvent, parse_event, validation_problems
+from pathway.domain.rules.core import RULE_IDEMPOTENCY
 from pathway.domain.state import CaseState
 from pathway.web.problems import Problem
 
@@ -119,11 +120,11 @@ class _Filled:
         text) next to the input it names (one of no input, e.g. ``type``, above the form)."""
         names = {f.name for f in self.form.all_fields()}
         placed: dict[str, str] = {}
-        general: list[str] = []
+        general: list[tuple[str, str]] = []
         for name, text in (errors or {}).items():
             at = _input_for(name, names)
             if at is None:
-                general.append(text)
+                general.append((name, text))
             else:
                 placed[at] = f"{placed[at]}; {text}" if at in placed else text
         return page(
@@ -250,6 +251,11 @@ async def _send(filled: _Filled, event: CaseEvent) -> Response:
         field, rule = problem.extra.get("field"), problem.extra.get("rule")
         if problem.status == 409 and isinstance(field, str):
             text = f"{rule}: {problem.detail}" if rule else str(problem.detail)
+            if rule == RULE_IDEMPOTENCY:
+                # This form's event was recorded, and then the form was changed and sent again
+                # (the browser's Back): what is in it now is another event, with an ID of its own.
+                text += "; it was recorded as first sent: sending this form records a new event"
+                filled = replace(filled, event_id=new_event_id(principal.role))
             return filled.render({field: text}, refusal=problem, status=409)
         return _problem_page(request, principal, problem)
     log.info(

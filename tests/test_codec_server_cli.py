@@ -290,6 +290,36 @@ async def test_sigint_stops_it_too(launcher: Launcher, var: Path) -> None:
     assert "Traceback" not in server.stderr
 
 
+async def test_behind_a_proxy_signs_in_from_its_public_url_only(
+    launcher: Launcher, var: Path
+) -> None:
+    """``--public-url`` (the manifests pass the proxy's https name): the sign-in form counts
+    only from that origin, and the session cookie is Secure, SameSite=None."""
+    public = "https://codec.example.test"
+    server = launcher.start(
+        "--port",
+        str(free_port()),
+        "--ui-origin",
+        UI_ORIGIN,
+        "--public-url",
+        public,
+        env={"PATHWAY_CREDENTIALS": str(var / "credentials.toml")},
+    )
+    await eventually(lambda: server.proc.poll() is not None or answering(server.url), READY_WITHIN)
+    assert server.proc.poll() is None, server.stderr
+    form = {"token": TOKENS[OPERATOR]}
+    async with httpx.AsyncClient(timeout=30) as http:
+        # The request's own origin (plain HTTP to the container) is not the page's.
+        direct = await http.post(f"{server.url}/login", data=form, headers={"Origin": server.url})
+        assert direct.status_code == 403, direct.text
+        assert "set-cookie" not in direct.headers
+        proxied = await http.post(f"{server.url}/login", data=form, headers={"Origin": public})
+        assert proxied.status_code == 200, proxied.text
+    cookie = proxied.headers["set-cookie"].lower()
+    assert cookie.startswith(SESSION_COOKIE.lower() + "=")
+    assert "; secure" in cookie and "samesite=none" in cookie
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [

@@ -98,6 +98,12 @@ async def test_a_rejection_names_its_rule_at_its_field_then_the_event_is_recorde
         "interpreter_used": "false",
     }
     before = await timeline(browser, case_id)
+    incomplete = await submit(
+        browser, case_id, "rights_information_given", {**fields, "language": ""}
+    )
+    assert incomplete.status_code == 422, incomplete.text  # the schema's own refusal
+    missing = re.search(r'id="f-language-error" data-field="language">([^<]*)<', incomplete.text)
+    assert missing is not None and "required" in missing.group(1).lower(), incomplete.text
     refused = await submit(browser, case_id, "rights_information_given", fields)
     assert refused.status_code == 409, refused.text
     assert re.search(

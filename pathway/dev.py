@@ -43,7 +43,6 @@ import structlog
 
 from pathway import workers
 from pathway.access.credentials import (
-    CREDENTIALS_ENV,
     DEV_CREDENTIALS_FILE,
     Credentials,
     CredentialsError,
@@ -58,7 +57,6 @@ from pathway.gateway import (
     GatewayConfigError,
     GatewaySettings,
     create_gateway_app,
-    is_production,
     load_authenticator,
 )
 from pathway.metrics import MetricsConfigError, install_worker_runtime
@@ -72,6 +70,7 @@ from pathway.secret_files import (
     write_secret,
 )
 from pathway.settings import LEDGER_SECRET_FILE, StateError
+from pathway.settings import current as current_settings
 from pathway.temporal_binaries import (
     DevServer,
     DevServerError,
@@ -178,7 +177,7 @@ def private_state(var_dir: Path) -> list[Path]:
     and are out of others' reach in a 0700 state directory.)"""
     keys = var_dir / "keys.db"
     master_keys = var_dir / "master-keys"
-    credentials = os.environ.get(CREDENTIALS_ENV)
+    credentials = current_settings().credentials
     return [
         var_dir,
         keys,
@@ -315,7 +314,7 @@ async def run_dev(
     reach the server, and the server last. Raises :class:`DevStartError` (one line) if it
     cannot start or a part of it fails; nothing it started is left running then.
     """
-    if is_production(os.environ):
+    if current_settings().production:
         raise GatewayConfigError(
             "`pathway dev` is the embedded development default and creates its own "
             "credentials; in production run `pathway worker` and `pathway gateway`"
@@ -564,7 +563,7 @@ def _credentials(var_dir: Path) -> Credentials:
     """``PATHWAY_CREDENTIALS`` if set; else ``var/credentials.toml``, created on first start
     with one operator token, which is handed over once (:func:`hand_over_token`; it is stored
     only as a hash)."""
-    if os.environ.get(CREDENTIALS_ENV):
+    if current_settings().credentials is not None:
         return Credentials.load()
     path, token = ensure_dev_credentials(var_dir)
     if token is not None:

@@ -29,6 +29,7 @@ from functools import cache
 from typing import Any, Final
 
 from pathway.access.policy import OPENING_EVENTS, Action, case_allows
+from pathway.console.i18n import N_
 from pathway.domain.calendar import LJUBLJANA
 from pathway.domain.events import EVENT_ADAPTER, EVENT_TYPES
 from pathway.domain.state import CaseState
@@ -198,7 +199,7 @@ def _scalar(name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> FormF
     kind, fmt = spec.get("type"), spec.get("format")
     if kind == "boolean":
         return FormField(
-            kind=FieldKind.BOOLEAN, options=(("true", "yes"), ("false", "no")), **common
+            kind=FieldKind.BOOLEAN, options=(("true", N_("yes")), ("false", N_("no"))), **common
         )
     if kind == "integer":
         low, high = spec.get("minimum"), spec.get("maximum")
@@ -265,18 +266,18 @@ def _instant(text: str) -> datetime:
     try:
         naive = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("enter a date and a time (day, month, year, hours, minutes)") from None
+        raise ValueError(N_("enter a date and a time (day, month, year, hours, minutes)")) from None
     if naive.tzinfo is not None:
-        raise ValueError("enter the time in Ljubljana, without a time zone")
+        raise ValueError(N_("enter the time in Ljubljana, without a time zone"))
     local = naive.replace(tzinfo=LJUBLJANA)
     if local.astimezone(UTC).astimezone(LJUBLJANA).replace(tzinfo=None) != naive:
-        raise ValueError("this time does not exist in Ljubljana (the clocks moved forward)")
+        raise ValueError(N_("this time does not exist in Ljubljana (the clocks moved forward)"))
     return local
 
 
 def _boolean(text: str) -> bool:
     if text not in ("true", "false"):
-        raise ValueError("choose yes or no")
+        raise ValueError(N_("choose yes or no"))
     return text == "true"
 
 
@@ -284,7 +285,7 @@ def _integer(text: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise ValueError("enter a whole number") from None
+        raise ValueError(N_("enter a whole number")) from None
 
 
 def _list(text: str) -> list[str] | None:

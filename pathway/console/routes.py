@@ -1,5 +1,9 @@
 """The console's pages under ``/console``: sign-in, sign-out, the signed-in start page (the
-inbox) and a case's page.
+inbox), a case's page, and the language switch (``GET /console/language?to=sl|en``).
+
+Every page is in the language :func:`pathway.console.i18n.negotiate` picks for the request
+(the switch's cookie, else the browser's ``Accept-Language``), rendered by that language's
+Jinja2 environment (``jinja2.ext.i18n`` with the language's catalogue installed).
 
 Every answer is ``Cache-Control: no-store``; a POST whose CSRF token does not match the
 browser's cookie is refused with 403 and changes nothing.
@@ -7,6 +11,7 @@ browser's cookie is refused with 403 and changes nothing.
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
@@ -22,6 +27,7 @@ from pathway.access.identity import AuthUnavailable
 from pathway.access.policy import case_view
 from pathway.console.case import case_page
 from pathway.console.forms import sendable_types
+from pathway.console.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, negotiate, translations
 from pathway.console.inbox import InboxFilters, inbox_items
 from pathway.console.session import (
     PRE_SESSION_COOKIE,
@@ -54,11 +60,31 @@ _NO_STORE: Final = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "Referrer-Policy": "no-referrer",
 }
-_TEMPLATES: Final = Environment(
-    loader=FileSystemLoader(_HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
+#: How long the language switch's choice is kept (a year, in seconds).
+_LANGUAGE_MAX_AGE: Final = 365 * 24 * 3600
+
+
+@cache
+def templates(language: str) -> Environment:
+    """The Jinja2 environment of ``language`` (a key of :data:`~pathway.console.i18n.LANGUAGES`):
+    ``{% trans %}``, ``_()``, ``ngettext`` from its catalogue (new-style: ``%(name)s``
+    placeholders, escaped), and the ``tr`` filter for a text marked in Python (:func:`N_`)."""
+    environment = Environment(
+        loader=FileSystemLoader(_HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    catalogue = translations(language)
+    environment.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
+    # A text made in Python (a title, a reason): looked up as it is, never %-formatted.
+    environment.filters["tr"] = catalogue.gettext
+    environment.globals["lang"] = language
+    return environment
+
+
+#: The English environment (tests render templates with it).
+_TEMPLATES: Final = templates("en")
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,6 +101,17 @@ def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None
     from pathway.console.recording import router as recording_router
 
     app.include_router(recording_router)
+
+
+def language(request: Request) -> str:
+    """The language of the page for ``request`` (:func:`pathway.console.i18n.negotiate`)."""
+    return negotiate(request.headers.get("accept-language"), request.cookies.get(LANGUAGE_COOKIE))
+
+
+def _here(request: Request) -> str:
+    """This page's address on the console (path and query), where the switch leads back to."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
 
 
 def _settings(request: Request) -> ConsoleSettings:
@@ -94,12 +131,19 @@ def signed_in(request: Request) -> Principal | None:
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """The template ``name`` rendered, ``no-store``, with the CSRF token for the browser's
-    session (or pre-session) cookie."""
+    """The template ``name`` rendered in the request's :func:`language`, ``no-store``, with
+    the CSRF token for the browser's session (or pre-session) cookie and the language switch's
+    links back to this page (``Content-Language`` says which language it is in)."""
     cookie = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_SESSION_COOKIE)
     csrf = csrf_token(_settings(request).secret, cookie) if cookie else ""
-    html = _TEMPLATES.get_template(name).render(csrf=csrf, **context)
-    return HTMLResponse(html, status_code=status, headers=_NO_STORE)
+    chosen = language(request)
+    html = (
+        templates(chosen)
+        .get_template(name)
+        .render(csrf=csrf, here=_here(request), languages=LANGUAGES, **context)
+    )
+    headers = {**_NO_STORE, "Content-Language": chosen}
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -123,8 +167,8 @@ def _forged(request: Request, form: dict[str, str], cookie_name: str) -> HTMLRes
         "error.html",
         403,
         principal=None,
-        title="Form expired",
-        detail="This form is no longer valid. Open the page again and send it once more.",
+        title=N_("Form expired"),
+        detail=N_("This form is no longer valid. Open the page again and send it once more."),
     )
 
 
@@ -152,9 +196,9 @@ async def sign_in(request: Request) -> Response:
     try:
         principal = await gw.authenticator.authenticate(form.get("token", "").strip())
     except AuthUnavailable:
-        principal, error = None, "Sign-in is unavailable just now: try again in a minute."
+        principal, error = None, N_("Sign-in is unavailable just now: try again in a minute.")
     else:
-        error = "This token is unknown, expired or not for this service."
+        error = N_("This token is unknown, expired or not for this service.")
     if principal is None:
         log.warning("console sign-in failed")
         return page(request, "sign_in.html", 401, principal=None, error=error)
@@ -169,6 +213,29 @@ async def sign_in(request: Request) -> Response:
         int(_settings(request).session_ttl.total_seconds()),
     )
     response.delete_cookie(PRE_SESSION_COOKIE, path="/console")
+    return response
+
+
+def _back(target: str | None) -> str:
+    """``target`` if it is a page of the console (a path under ``/console``, never another
+    site's address), else the inbox."""
+    if target and target.startswith("/console") and "//" not in target and "\\" not in target:
+        return target
+    return "/console"
+
+
+@router.get("/console/language")
+async def switch_language(request: Request) -> Response:
+    """The language switch: ``?to=sl|en`` kept in the cookie :data:`LANGUAGE_COOKIE` (a year;
+    it names a language, nothing else), then back (303) to ``back``, the page it was chosen on
+    (only a console page). An unknown language changes nothing. A GET: it changes only how the
+    console speaks to this browser, so it needs no session and no CSRF token (a forged link
+    could at most switch the language)."""
+    query = request.query_params
+    response = _see_other(_back(query.get("back")))
+    chosen = query.get("to", "")
+    if chosen in LANGUAGES:
+        set_cookie(request, response, LANGUAGE_COOKIE, chosen, max_age=_LANGUAGE_MAX_AGE)
     return response
 
 
@@ -232,8 +299,8 @@ async def inbox(request: Request) -> Response:
 #: The one answer for a case the signed-in organisation may not see: unknown, erased (unless it
 #: was a member when it was erased) or not a member. Nothing in it depends on the case.
 _NO_SUCH_CASE: Final = {
-    "title": "No such case",
-    "detail": "There is no case with this ID that your organisation may see.",
+    "title": N_("No such case"),
+    "detail": N_("There is no case with this ID that your organisation may see."),
 }
 
 

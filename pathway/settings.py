@@ -309,6 +309,12 @@ class Settings(BaseSettings):
         "shared by every gateway process; unset: `var/console-secret`, made if missing.",
         json_schema_extra={"secret": True},
     )
+    codec_secret: SecretStr | None = Field(
+        None,
+        description="Key signing the codec server's browser sessions (64 hex characters), the "
+        "same for every replica; unset: random per process (a restart signs everyone out).",
+        json_schema_extra={"secret": True},
+    )
     # -- metrics and Worker Versioning ---------------------------------------------------------
     metrics_address: str | None = Field(
         None,
@@ -391,7 +397,7 @@ class Settings(BaseSettings):
         except versioning.VersioningConfigError as err:
             raise ValueError(str(err)) from None
 
-    @field_validator("id_pepper", "ledger_secret", "console_secret")
+    @field_validator("id_pepper", "ledger_secret", "console_secret", "codec_secret")
     @classmethod
     def _hex64(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and not re.fullmatch(_HEX64, value.get_secret_value().strip()):

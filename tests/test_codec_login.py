@@ -7,6 +7,7 @@ browser sends, in Chromium."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,14 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pathway.access.credentials import OPERATOR, Credentials, TokenEntry, hash_token, new_token
+from pathway.access.credentials import (
+    OPERATOR,
+    Credentials,
+    TokenEntry,
+    add_token,
+    hash_token,
+    new_token,
+)
 from pathway.codec_server import (
     SESSION_COOKIE,
     FailedAttempts,
@@ -31,11 +39,13 @@ from pathway.domain.membership import MemberRole
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore
 from pathway.web.serving import listen, serve_app
+from tests.gateway_kit import unreachable_temporal
 from tests.receivers import eventually, free_port
 from tests.test_gateway_docs_browser import PATIENCE_MS
 from tests.test_gateway_docs_browser import browser as browser  # the fixture
 
 BASE_URL = "http://codec.test"
+UI = "http://127.0.0.1:8233"
 OWN_PAGE = {"Origin": BASE_URL}
 TOKEN = new_token()
 WINDOW = timedelta(minutes=5)
@@ -390,3 +400,65 @@ async def test_a_forwarded_header_does_not_reset_the_throttle(
             assert failed.status_code == 401, n
         for headers in (own, {**own, **forwarded}, {**own, "X-Forwarded-For": "203.0.113.1"}):
             assert_refused(await http.post("/login", data={"token": TOKEN}, headers=headers), 429)
+
+
+class TestSessionsFollowTheCredentialsFile:
+    """A session holds no token: removing the token's entry from the credentials file ends its
+    sessions at their next request, without a restart (docs/operations.md)."""
+
+    async def test_removing_the_entry_signs_the_browser_out(self, tmp_path: Path) -> None:
+        path = tmp_path / "credentials.toml"
+        entry, token = add_token(path, OPERATOR)
+        store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
+        app = create_codec_app(
+            codec=CaseCodec(store),
+            credentials=Credentials.load(path),
+            allowed_origin="http://127.0.0.1:8233",
+            case_access=RoleCaseAccess(nobody, store),
+        )
+        async with client_from(app) as client:
+            assert (await sign_in(client, token)).status_code == 200
+            assert "Signed in" in (await client.get("/login")).text
+            add_token(path, OPERATOR, name="another-operator")  # the file changes, entry stays
+            assert "Signed in" in (await client.get("/login")).text
+            _remove_entry(path, entry.name)
+            assert "Signed in" not in (await client.get("/login")).text
+
+    async def test_one_codec_secret_signs_in_at_every_replica(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """PATHWAY_CODEC_SECRET: a session from one codec server counts at another."""
+        from pathway.codec_server.server import case_codec_app
+
+        monkeypatch.setenv("PATHWAY_CODEC_SECRET", secrets.token_hex(32))
+        path = tmp_path / "credentials.toml"
+        _, token = add_token(path, OPERATOR)
+        store = SqliteKeyStore(tmp_path / "keys.db", MasterKeyRing.from_env_or_dir(tmp_path / "mk"))
+        temporal = await unreachable_temporal()
+        one, two = (
+            case_codec_app(temporal, store, Credentials.load(path), ui_origin=UI) for _ in range(2)
+        )
+        async with client_from(one) as first:
+            response = await sign_in(first, token)
+            assert response.status_code == 200
+            cookie = first.cookies[SESSION_COOKIE]
+        async with client_from(two) as second:
+            second.cookies.set(SESSION_COOKIE, cookie)
+            assert "Signed in" in (await second.get("/login")).text
+        monkeypatch.delenv("PATHWAY_CODEC_SECRET")
+        three = case_codec_app(temporal, store, Credentials.load(path), ui_origin=UI)
+        async with client_from(three) as third:
+            third.cookies.set(SESSION_COOKIE, cookie)
+            assert "Signed in" not in (await third.get("/login")).text
+
+
+def _remove_entry(path: Path, name: str) -> None:
+    """The credentials file without ``name``'s entry, replaced in one step (as an editor
+    saving it would)."""
+    blocks = path.read_text().split("[[tokens]]")
+    kept = [b for b in blocks[1:] if f'name = "{name}"' not in b]
+    assert len(kept) == len(blocks) - 2, "the entry was not found"
+    fresh = path.with_suffix(".new")
+    fresh.write_text(blocks[0] + "".join("[[tokens]]" + b for b in kept))
+    fresh.chmod(0o600)
+    fresh.replace(path)

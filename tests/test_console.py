@@ -8,16 +8,18 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
 
+from pathway.access.credentials import Credentials, add_token
 from pathway.console.inbox import InboxFilters, inbox_items
 from pathway.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE
 from pathway.domain.organisations import Organisation
 from pathway.domain.state import DeadlineKind, ObligationKind
-from pathway.gateway import GatewaySettings
+from pathway.gateway import Authenticator, GatewaySettings
 from pathway.gateway.routes.obligations import (
     CaseObligations,
     ObligationsAnswer,
@@ -25,6 +27,7 @@ from pathway.gateway.routes.obligations import (
     RemindedDeadline,
 )
 from tests.gateway_kit import TOKENS, gateway, unreachable_temporal
+from tests.test_codec_login import _remove_entry
 
 LOCAL = "http://localhost"
 
@@ -204,3 +207,26 @@ async def test_analysts_get_no_inbox(browser: httpx.AsyncClient) -> None:
     await sign_in(browser, "analyst")
     response = await browser.get("/console")
     assert response.status_code == 403 and "analysts read aggregates only" in response.text
+
+
+async def test_removing_a_token_ends_its_console_sessions(tmp_path: Path) -> None:
+    """A session holds no token: once the token's entry leaves the credentials file, the next
+    request of its browser is signed out (docs/console.md), without a restart."""
+    path = tmp_path / "credentials.toml"
+    entry, token = add_token(path, "caritas")
+    authenticator = Authenticator(Credentials.load(path))
+    app = gateway(
+        await unreachable_temporal(), GatewaySettings(pepper=b"console-test-pepper"), authenticator
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL) as b:
+        form = await b.get("/console/sign-in")
+        signed = await b.post(
+            "/console/sign-in", data={"csrf_token": csrf_of(form.text), "token": token}
+        )
+        assert signed.status_code == 303
+        assert "Sign out" in (await b.get("/console")).text
+        add_token(path, "police")  # the file changes; Caritas's entry stays
+        assert "Sign out" in (await b.get("/console")).text
+        _remove_entry(path, entry.name)
+        gone = await b.get("/console", follow_redirects=False)
+        assert gone.status_code == 303 and gone.headers["location"] == "/console/sign-in"

@@ -254,6 +254,15 @@ class Credentials(BaseModel):
         log.info("credentials file reloaded", file=str(self._source), entries=len(fresh.tokens))
         return fresh
 
+    def holds(self, principal: Principal) -> bool:
+        """Whether :meth:`current` still has an entry for ``principal`` (its name and role): a
+        browser session signed in with a token counts only while it does, so removing the
+        entry (revoking the token) ends its sessions at their next request."""
+        return any(
+            entry.name == principal.name and entry.role == principal.role
+            for entry in self.current().tokens
+        )
+
     def authenticate(self, token: str) -> Principal | None:
         """The principal whose token this is, or None (checked against :meth:`current`).
 
@@ -455,8 +464,10 @@ def _utcnow() -> datetime:
 class SessionSigner:
     """Browser sessions as HMAC-signed values: the principal's name and role and an expiry.
 
-    The secret is random per process unless given: a restart signs everyone out, which is also
-    how a revoked token's sessions end. Nothing is stored server-side.
+    The secret is random per process unless given (a restart then signs everyone out). A
+    session carries no token: whoever verifies it also checks that the principal still holds
+    one (:meth:`Credentials.holds`), which is how a revoked token's sessions end. Nothing is
+    stored server-side.
     """
 
     _CONTEXT = b"pathway-session/v1|"

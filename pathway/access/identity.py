@@ -263,6 +263,15 @@ class Authenticator:
         self.credentials = credentials
         self.jwt = jwt_verifier
 
+    def still_holds(self, principal: Principal) -> bool:
+        """Whether a browser session of ``principal`` still counts: its token is still in the
+        credentials file (:meth:`Credentials.holds`). A principal the file does not name may
+        have signed in with a JWT when a JWKS is configured; its session then lasts its
+        lifetime (the provider cannot be asked about a JWT nobody presents)."""
+        if self.credentials is not None and self.credentials.holds(principal):
+            return True
+        return self.jwt is not None
+
     async def authenticate(self, token: str) -> Principal | None:
         """The principal of ``token`` (a bearer token without the scheme), or None.
 

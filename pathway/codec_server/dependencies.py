@@ -79,8 +79,14 @@ def _cookie_principal(request: Request, codec: CodecContext) -> Principal | None
     # A cookie is an ambient credential: it counts only on requests from the web UI's
     # origin, so that another site cannot make a signed-in browser decode or encode for it.
     if cookie and request.headers.get("origin") == codec.allowed_origin:
-        return codec.sessions.verify(cookie)
+        return _session(codec, cookie)
     return None
+
+
+def _session(codec: CodecContext, cookie: str) -> Principal | None:
+    """The principal of a genuine, unexpired session cookie whose token is not revoked."""
+    principal = codec.sessions.verify(cookie)
+    return principal if principal is not None and codec.credentials.holds(principal) else None
 
 
 def one_authorization(request: Request) -> None:
@@ -145,7 +151,7 @@ async def signed_in(request: Request, codec: Codec) -> Principal | None:
     """Who is signed in at this browser. The login page itself is a same-origin visit, so the
     cookie is read without the origin check: it only shows who is signed in."""
     cookie = request.cookies.get(SESSION_COOKIE)
-    return codec.sessions.verify(cookie) if cookie else None
+    return _session(codec, cookie) if cookie else None
 
 
 SignedIn = Annotated[Principal | None, Depends(signed_in)]

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from pathway import settings
-from pathway.access.credentials import CREDENTIALS_ENV, Credentials
+from pathway.access.credentials import CREDENTIALS_ENV, Credentials, SessionSigner
 from pathway.access.identity import MODE_ENV, GatewayConfigError, load_authenticator
 from pathway.clients.cases import UnknownCase, episode_state
 from pathway.codec_server.app import create_codec_app, serve_codec
@@ -119,12 +119,15 @@ def case_codec_app(
     without a proxy in front. An ``https`` one makes the session cookie ``Secure``
     (SameSite=None), which a UI on another site needs."""
     secure = True if public_url is not None and public_url.startswith("https:") else None
+    # One key for every replica (PATHWAY_CODEC_SECRET), else one per process.
+    shared = settings.current().codec_secret
+    sessions = SessionSigner(None if shared is None else bytes.fromhex(shared.get_secret_value()))
     return create_codec_app(
         codec=CaseCodec(store),
         credentials=credentials,
         allowed_origin=ui_origin,
         case_access=RoleCaseAccess(partial(member_roles_in_case, client), store),
-        sign_in=SignIn(own_origin=public_url, secure_cookies=secure),
+        sign_in=SignIn(own_origin=public_url, secure_cookies=secure, sessions=sessions),
     )
 
 

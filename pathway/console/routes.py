@@ -125,9 +125,12 @@ def _signer(request: Request) -> SessionSigner:
 
 
 def signed_in(request: Request) -> Principal | None:
-    """Who is signed in at this browser (a genuine, unexpired session cookie), else None."""
+    """Who is signed in at this browser (a genuine, unexpired session cookie of a principal
+    whose token is not revoked), else None."""
     cookie = request.cookies.get(SESSION_COOKIE)
-    return _signer(request).verify(cookie) if cookie else None
+    principal = _signer(request).verify(cookie) if cookie else None
+    gw: GatewayContext = request.app.state.gateway
+    return principal if principal is not None and gw.authenticator.still_holds(principal) else None
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -136,14 +136,19 @@ def signed_in(request: Request) -> Principal | None:
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """The template ``name`` rendered in the request's :func:`language`, ``no-store``, with
     the CSRF token for the browser's session (or pre-session) cookie and the language switch's
-    links back to this page (``Content-Language`` says which language it is in)."""
+    links back to this page (the inbox from an error page) (``Content-Language`` says which
+    language it is in)."""
     cookie = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_SESSION_COOKIE)
     csrf = csrf_token(_settings(request).secret, cookie) if cookie else ""
     chosen = language(request)
+    # An error page never echoes the address it answers (the 404 of a case the organisation
+    # may not see is the same page, byte for byte, whatever the case ID): its switch leads to
+    # the inbox.
+    here = "/console" if name == "error.html" else _here(request)
     html = (
         templates(chosen)
         .get_template(name)
-        .render(csrf=csrf, here=_here(request), languages=LANGUAGES, **context)
+        .render(csrf=csrf, here=here, languages=LANGUAGES, **context)
     )
     headers = {**_NO_STORE, "Content-Language": chosen}
     return HTMLResponse(html, status_code=status, headers=headers)

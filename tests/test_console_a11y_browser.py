@@ -131,6 +131,7 @@ async def slovenian_pages(page: Page, at: str, case_id: str) -> dict[str, str]:
     form = f"{at}/console/cases/{case_id}/events/new?type=rights_information_given"
     await page.goto(form, wait_until="load")
     assert await page.inner_text("form.event-form button[type=submit]") == "Zabeleži"
+    assert await page.inner_text('label[for="f-language"]') == "Jezik"  # the schema's words too
     assert await violations(page) == []
     pages["event form"] = page.url
     return pages

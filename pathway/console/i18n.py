@@ -88,7 +88,28 @@ def extract_messages() -> Catalog:
         root, method_map=_METHODS, options_map={"templates/**.html": {"trimmed": "true"}}
     ):
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    for text, where in _form_words():
+        template.add(text, None, [(where, 0)])
     return template
+
+
+def _form_words() -> list[tuple[str, str]]:
+    """The words of the recording forms made from the event models' JSON Schema (each with
+    where it comes from): each event type's name, each input's label and each option's text,
+    as the forms show them (``event_form.html`` passes them through ``tr``). The models'
+    descriptions (a form's title, an input's hint) are not among them: they stay English."""
+    # Imported here: the forms import this module (N_).
+    from pathway.console.forms import event_form
+    from pathway.domain.events import EVENT_TYPES
+
+    words: list[tuple[str, str]] = []
+    for event_type in EVENT_TYPES:
+        where = f"schema:{event_type}"
+        words.append((event_type.replace("_", " "), where))
+        for field in event_form(event_type).all_fields():
+            words.append((field.label, where))
+            words.extend((text, where) for _value, text in field.options)
+    return words
 
 
 def _preferences(accept_language: str) -> list[str]:

@@ -95,9 +95,9 @@ def extract_messages() -> Catalog:
 
 def _form_words() -> list[tuple[str, str]]:
     """The words of the recording forms made from the event models' JSON Schema (each with
-    where it comes from): each event type's name, each input's label and each option's text,
-    as the forms show them (``event_form.html`` passes them through ``tr``). The models'
-    descriptions (a form's title, an input's hint) are not among them: they stay English."""
+    where it comes from): each event type's name and title (the model's description), each
+    input's label and hint and each option's text, as the forms show them (``event_form.html``
+    and ``event_types.html`` pass them through ``tr``)."""
     # Imported here: the forms import this module (N_).
     from pathway.console.forms import event_form
     from pathway.domain.events import EVENT_TYPES
@@ -105,9 +105,12 @@ def _form_words() -> list[tuple[str, str]]:
     words: list[tuple[str, str]] = []
     for event_type in EVENT_TYPES:
         where = f"schema:{event_type}"
-        words.append((event_type.replace("_", " "), where))
-        for field in event_form(event_type).all_fields():
+        form = event_form(event_type)
+        words += [(event_type.replace("_", " "), where), (form.title, where)]
+        for field in form.all_fields():
             words.append((field.label, where))
+            if field.hint:
+                words.append((field.hint, where))
             words.extend((text, where) for _value, text in field.options)
     return words
 

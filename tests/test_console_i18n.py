@@ -27,6 +27,7 @@ from pathway.console.i18n import (
     negotiate,
     translations,
 )
+from pathway.console.routes import templates
 from pathway.gateway import GatewaySettings
 from tests.gateway_kit import gateway, unreachable_temporal
 
@@ -221,3 +222,19 @@ async def test_a_refusal_made_in_python_is_translated(browser: httpx.AsyncClient
     )
     assert refused.status_code == 403
     assert "<h1>Obrazec je potekel</h1>" in refused.text and html_lang(refused.text) == "sl"
+
+
+def test_texts_joined_for_one_input_are_translated_part_by_part() -> None:
+    """The ``tr`` filter: a text the catalogue holds whole; else each "; "-joined part it holds
+    (a refusal's rule and reason, which no catalogue holds, stay as they are)."""
+    tr = templates("sl").filters["tr"]
+    assert tr("enter a whole number") == "vnesite celo število"
+    both = tr("enter a whole number; choose yes or no")
+    assert both == "vnesite celo število; izberite da ali ne"
+    idempotency = "it was recorded as first sent: sending this form records a new event"
+    assert tr(f"IDEMPOTENCY: event_id reused; {idempotency}") == (
+        "IDEMPOTENCY: event_id reused; dogodek je bil zabeležen, kot je bil prvič poslan: "
+        "s pošiljanjem tega obrazca zabeležite nov dogodek"
+    )
+    hint = "ISO 639-1/-3 code; several: separate them by commas"  # whole, though it has "; "
+    assert tr(hint) == "koda ISO 639-1/-3; več vrednosti ločite z vejicami"

@@ -37,6 +37,7 @@ from pathway.console.forms import (
     new_event_id,
     sendable_types,
 )
+from pathway.console.i18n import N_
 from pathway.console.routes import (
     _MAX_FORM_BYTES,
     _forged,
@@ -254,7 +255,9 @@ async def _send(filled: _Filled, event: CaseEvent) -> Response:
             if rule == RULE_IDEMPOTENCY:
                 # This form's event was recorded, and then the form was changed and sent again
                 # (the browser's Back): what is in it now is another event, with an ID of its own.
-                text += "; it was recorded as first sent: sending this form records a new event"
+                text += "; " + N_(
+                    "it was recorded as first sent: sending this form records a new event"
+                )
                 filled = replace(filled, event_id=new_event_id(principal.role))
             return filled.render({field: text}, refusal=problem, status=409)
         return _problem_page(request, principal, problem)

@@ -10,6 +10,7 @@ browser's cookie is refused with 403 and changes nothing.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
 import structlog
+from babel.support import Translations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -77,10 +79,24 @@ def templates(language: str) -> Environment:
     )
     catalogue = translations(language)
     environment.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
-    # A text made in Python (a title, a reason): looked up as it is, never %-formatted.
-    environment.filters["tr"] = catalogue.gettext
+    environment.filters["tr"] = _translator(catalogue)
     environment.globals["lang"] = language
     return environment
+
+
+def _translator(catalogue: Translations) -> Callable[[str], str]:
+    """The ``tr`` filter: a text made in Python (a title, a reason) looked up as it is, never
+    %-formatted; one not in the catalogue as a whole is looked up part by part, the parts
+    joined by "; " as the forms join several texts for one input (what no catalogue holds,
+    like a rule's own reason, stays as it is)."""
+
+    def tr(text: str) -> str:
+        whole = catalogue.gettext(text)
+        if whole != text or "; " not in text:
+            return whole
+        return "; ".join(catalogue.gettext(part) for part in text.split("; "))
+
+    return tr
 
 
 #: The English environment (tests render templates with it).

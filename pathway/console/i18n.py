@@ -104,7 +104,7 @@ def _form_words() -> list[tuple[str, str]]:
 
     words: list[tuple[str, str]] = []
     for event_type in EVENT_TYPES:
-        where = f"schema:{event_type}"
+        where = f"schema/{event_type}"
         form = event_form(event_type)
         words += [(event_type.replace("_", " "), where), (form.title, where)]
         for field in form.all_fields():

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pathway.domain.annual import AnnualReport
     from pathway.domain.suppression import Cell
 
@@ -48,6 +50,11 @@ _EXITS: Final = {
     "returned_home": "returned home",
     "declined_left": "declined assistance and left",
     "closed": "the case was closed",
+}
+
+_SESSIONS: Final = {
+    "individual_counselling": "one-to-one sessions",
+    "group_counselling": "group sessions",
 }
 
 
@@ -114,6 +121,7 @@ def annual_charts(report: AnnualReport, hidden: frozenset[Cell] = frozenset()) -
                     ),
                 )
             )
+    charts += _register_charts(report, value)
     for field, who in (
         ("victims_by_citizenship", "the victims"),
         ("children_by_citizenship", "the accompanying children"),
@@ -126,6 +134,51 @@ def annual_charts(report: AnnualReport, hidden: frozenset[Cell] = frozenset()) -
                     tuple((code, value("all_programmes", field, code)) for code in counts),
                 )
             )
+    return charts
+
+
+def _register_charts(report: AnnualReport, value: Callable[..., int | None]) -> list[Chart]:
+    """P1 and X1: the interviews with and without suspicion, then who took part in the
+    prostitution-exit programme, who came in the year and who was still there, the
+    counselling sessions (if any)."""
+    year = report.year
+    pats = "asylum_procedure_interviews"
+    x1 = "prostitution_exit"
+    charts = [
+        Chart(
+            f"Interviews with people seeking asylum in {year} (PATS)",
+            (
+                ("all interviews", value(pats, "interviews")),
+                ("suspicion of trafficking: the authorities told", value(pats, "with_suspicion")),
+                ("no suspicion of trafficking", value(pats, "without_suspicion")),
+            ),
+        ),
+        Chart(
+            f"Who took part in the programme for leaving prostitution in {year}",
+            tuple(
+                (label, value(x1, "active", "by_gender_age", cell)) for cell, label in _GENDER_AGE
+            ),
+        ),
+        Chart(
+            f"New in the programme for leaving prostitution in {year}, and still there from "
+            "earlier years",
+            (
+                (f"came in {year}", value(x1, "entered", "persons")),
+                ("still there from earlier years", value(x1, "continuing", "persons")),
+            ),
+        ),
+    ]
+    sessions = report.prostitution_exit.sessions
+    if sessions:
+        charts.append(
+            Chart(
+                f"Counselling sessions in the programme for leaving prostitution in {year}",
+                tuple(
+                    (_SESSIONS.get(kind, kind.replace("_", " ")), value(x1, "sessions", kind))
+                    for kind in sessions
+                ),
+            )
+        )
     return charts
 
 
@@ -202,7 +255,9 @@ svg {{ max-width: 100%; height: auto; }}
 <h1>Annual report {year}</h1>
 <p>How many people were identified as victims of trafficking in human beings in {year}, and
 how many were in each assistance programme: crisis accommodation, safe accommodation and
-reintegration. Each bar is a number of people, written at its end. A person is counted once
+reintegration; how many interviews with people seeking asylum were held, and who took part in
+the programme for people leaving prostitution. Each bar is a number of people (or of
+interviews or sessions, where the title says so), written at its end. A person is counted once
 in each chart, however often they came and left; people who came before {year} and were still
 in a programme count too. Children who stayed with their mother or father are counted as
 accompanying children.</p>

@@ -40,7 +40,8 @@ def test_the_corpus_is_not_empty() -> None:
     assert len(HISTORIES) >= 9
 
 
-#: The IDs of the case workflow's patches (``workflow.patched``; docs/versioning.md).
+#: The IDs of the case and register workflows' patches (``workflow.patched``;
+#: docs/versioning.md).
 PATCH_IDS = {
     "escalate-undelivered-reminders",
     "search-attribute-obligation-owners",
@@ -53,6 +54,7 @@ PATCH_IDS = {
     "seed-reintegration-dates",
     "moot-escalations-every-track",
     "eu-citizen-not-a-protection-applicant",
+    "programme-statistics-ledger",
 }
 
 

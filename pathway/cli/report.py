@@ -23,7 +23,14 @@ from pathway.cli._common import EXIT_OK, BadInput, Commands, connect, write_json
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-    from pathway.domain.annual import AnnualReport, Persons, ProgrammeYear
+    from pathway.domain.annual import (
+        AnnualReport,
+        ExitProgrammeYear,
+        Interviews,
+        Participants,
+        Persons,
+        ProgrammeYear,
+    )
     from pathway.domain.programmes import ProgrammeState
     from pathway.domain.state import CaseState
     from pathway.domain.suppression import Cell
@@ -206,6 +213,70 @@ def _programme_lines(title: str, figures: ProgrammeYear, at: str, show: Show) ->
     return lines
 
 
+_AGES = (
+    ("female_adult", "women"),
+    ("female_minor", "girls"),
+    ("male_adult", "men"),
+    ("male_minor", "boys"),
+    ("other_or_unknown_adult", "other or unknown gender: adults"),
+    ("other_or_unknown_minor", "minors"),
+)
+
+
+def _interview_lines(interviews: Interviews, show: Show) -> list[str]:
+    """P1 in the seed's words: interviews, with and without suspicion, by gender × age and
+    citizenship."""
+    at: Cell = ("asylum_procedure_interviews",)
+    ages = interviews.by_gender_age
+    lines = [
+        f"  interviews in the year: {show((*at, 'interviews'), interviews.interviews)}: "
+        f"with suspicion of trafficking {show((*at, 'with_suspicion'), interviews.with_suspicion)}"
+        f", without {show((*at, 'without_suspicion'), interviews.without_suspicion)}",
+        "    "
+        + ", ".join(
+            f"{label} {show((*at, 'by_gender_age', key), getattr(ages, key))}"
+            for key, label in _AGES
+        ),
+    ]
+    if interviews.by_citizenship:
+        by = _counts(interviews.by_citizenship, (*at, "by_citizenship"), show)
+        lines.append(f"    citizenship: {by}")
+    return lines
+
+
+def _participant_lines(label: str, people: Participants, at: Cell, show: Show) -> list[str]:
+    """X1 in the seed's shape: "seven adult women (six Slovenian and one BiH citizen)"."""
+    ages = people.by_gender_age
+    cells = []
+    for key, name in _AGES:
+        cell = f"{name} {show((*at, 'by_gender_age', key), getattr(ages, key))}"
+        if cross := people.by_gender_age_citizenship.get(key):
+            cell += f" ({_counts(cross, (*at, 'by_gender_age_citizenship', key), show)})"
+        cells.append(cell)
+    lines = [f"  {label}: {show((*at, 'persons'), people.persons)} person(s)"]
+    lines.append("    " + ", ".join(cells))
+    if people.by_citizenship:
+        lines.append(
+            f"    citizenship: {_counts(people.by_citizenship, (*at, 'by_citizenship'), show)}"
+        )
+    return lines
+
+
+def _exit_programme_lines(figures: ExitProgrammeYear, show: Show) -> list[str]:
+    at = "prostitution_exit"
+    lines = ["Support for persons in prostitution and in leaving it (X1)"]
+    for label, measure in (
+        ("enrolled in the year", "entered"),
+        ("continuing from earlier years", "continuing"),
+        ("active in the year", "active"),
+    ):
+        lines += _participant_lines(label, getattr(figures, measure), (at, measure), show)
+    sessions = _counts(figures.sessions, (at, "sessions"), show)
+    lines.append("  counselling sessions: " + (sessions or "none"))
+    lines.append("  exits: " + (_counts(figures.exits, (at, "exits"), show) or "none"))
+    return lines
+
+
 def render_annual(report: AnnualReport, show: Show = _plain) -> str:
     """The annual report as a table for people: one paragraph per section; ``show`` prints
     each count (``<k`` for a suppressed one under ``--public``)."""
@@ -221,6 +292,9 @@ def render_annual(report: AnnualReport, show: Show = _plain) -> str:
     lines += _persons_lines(
         "distinct persons in any programme", report.all_programmes, ("all_programmes",), show
     )
+    lines += ["", "Asylum-procedure interviews (P1, PATS)"]
+    lines += _interview_lines(report.asylum_procedure_interviews, show)
+    lines += ["", *_exit_programme_lines(report.prostitution_exit, show)]
     return "\n".join(lines) + "\n"
 
 
@@ -256,7 +330,9 @@ async def _annual(args: argparse.Namespace, out: TextIO) -> int:
         writer.writerow(["section", "measure", "key", "value"])
         for section, measure, key, value in flatten(report):
             where = (
-                (section,) if section in ("identified", "all_programmes") else (section, measure)
+                (section,)
+                if section in ("identified", "all_programmes", "asylum_procedure_interviews")
+                else (section, measure)
             )
             writer.writerow([section, measure, key, show((*where, *key.split(".")), value)])
     else:

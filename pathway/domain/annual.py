@@ -11,7 +11,12 @@ stay the same after its cases are erased.
   year (each stay has one entry and at most one exit, so no order within a month is needed);
 - **active**: entered or continuing (each person once);
 - **all programmes**: persons active in any of crisis accommodation, safe accommodation or
-  reintegration in the year, each once however many programmes they were in.
+  reintegration in the year, each once however many programmes they were in;
+- **asylum-procedure interviews** (P1, PATS): interviews in the year, with and without
+  suspicion (each interview once: the register keeps no person);
+- **prostitution exit** (X1): entered, continuing and active as above, over the register's
+  participants (their pseudonyms, keyed), who are not in *all programmes*; counselling
+  sessions and exits in the year, each once.
 
 Adult or minor: for *entered* and *identified*, on the date of the entry or identification;
 for *continuing*, *active* and *all programmes*, at the person's latest record in the
@@ -100,6 +105,61 @@ class ProgrammeYear(BaseModel):
     )
 
 
+class Interviews(BaseModel):
+    """P1 (PATS): asylum-procedure interviews in the year, each interview once (the register
+    keeps no person: an applicant interviewed twice is two interviews)."""
+
+    interviews: Count = 0
+    with_suspicion: Count = Field(
+        default=0, description="Interviews that raised suspicion of trafficking (UOIM informed)."
+    )
+    without_suspicion: Count = 0
+    by_gender_age: GenderAge = Field(default_factory=GenderAge)
+    by_citizenship: dict[str, Count] = Field(
+        default_factory=dict, description="ISO 3166 alpha-2 code: interviews (first citizenship)."
+    )
+
+
+class Participants(BaseModel):
+    """X1: distinct participants (the NGO's pseudonyms, keyed), with their breakdowns, as the
+    seed states them: "seven adult women (six Slovenian and one BiH citizen)"."""
+
+    persons: Count = 0
+    by_gender_age: GenderAge = Field(default_factory=GenderAge)
+    by_citizenship: dict[str, Count] = Field(
+        default_factory=dict, description="ISO 3166 alpha-2 code: persons (first citizenship)."
+    )
+    by_gender_age_citizenship: dict[str, dict[str, Count]] = Field(
+        default_factory=dict,
+        description="Gender × adult/minor (the keys of by_gender_age that are not 0) → "
+        "citizenship → persons.",
+    )
+
+
+class ExitProgrammeYear(BaseModel):
+    """X1: the prostitution-exit programme's year."""
+
+    entered: Participants = Field(
+        default_factory=Participants, description="Persons enrolled in the year."
+    )
+    continuing: Participants = Field(
+        default_factory=Participants,
+        description="Persons in the programme when the year began (enrolled earlier).",
+    )
+    active: Participants = Field(
+        default_factory=Participants,
+        description="Persons in the programme at any time in the year.",
+    )
+    sessions: dict[str, Count] = Field(
+        default_factory=dict,
+        description="Counselling sessions in the year, each once: `individual_counselling`, "
+        "`group_counselling`.",
+    )
+    exits: dict[str, Count] = Field(
+        default_factory=dict, description="Persons who left in the year (each exit once): `left`."
+    )
+
+
 class AnnualReport(BaseModel):
     """``pathway report annual --year YYYY --format json``: the year's figures from the
     statistics ledger (docs/statistics.md; schema docs/annual-report.schema.json)."""
@@ -111,6 +171,14 @@ class AnnualReport(BaseModel):
     reintegration: ProgrammeYear
     all_programmes: Persons = Field(
         description="Distinct persons active in any programme in the year."
+    )
+    asylum_procedure_interviews: Interviews = Field(
+        default_factory=Interviews, description="P1 (PATS): interviews in the year."
+    )
+    prostitution_exit: ExitProgrammeYear = Field(
+        default_factory=ExitProgrammeYear,
+        description="X1: the prostitution-exit programme (its participants are not counted in "
+        "all_programmes: the register's pseudonyms cannot be matched to cases).",
     )
 
 
@@ -142,8 +210,38 @@ def _persons(groups: dict[str, list[StatisticsRecord]]) -> Persons:
     return out
 
 
-def _programme_year(records: list[StatisticsRecord], year: int) -> ProgrammeYear:
-    """``records``: one programme's, of ``year`` and before."""
+def _participants(groups: dict[str, list[StatisticsRecord]]) -> Participants:
+    """Count each participant of ``groups`` (person → their records: gender and citizenship
+    from the first, minor only if every one says minor)."""
+    out = Participants()
+    ages: Counter[str] = Counter()
+    countries: Counter[str] = Counter()
+    cross: dict[str, Counter[str]] = defaultdict(Counter)
+    for records in groups.values():
+        first = min(records, key=lambda r: (r.year, r.month, r.record_id))
+        age = _gender_age(first.gender, all(r.minor for r in records))
+        out.persons += 1
+        ages[age] += 1
+        countries[first.citizenships[0]] += 1
+        cross[age][first.citizenships[0]] += 1
+    out.by_gender_age = GenderAge(**ages)
+    out.by_citizenship = dict(sorted(countries.items()))
+    out.by_gender_age_citizenship = {
+        age: dict(sorted(cross[age].items())) for age in GenderAge.model_fields if age in cross
+    }
+    return out
+
+
+def _stays(
+    records: list[StatisticsRecord], year: int
+) -> tuple[
+    dict[str, list[StatisticsRecord]],
+    dict[str, list[StatisticsRecord]],
+    dict[str, list[StatisticsRecord]],
+]:
+    """``records`` (one programme's, of ``year`` and before) as the persons who entered in the
+    year (→ their entries), those continuing from before it and those active in it (→ all
+    their records); see the module."""
     by_person: dict[str, list[StatisticsRecord]] = defaultdict(list)
     for r in records:
         by_person[r.person].append(r)
@@ -161,6 +259,53 @@ def _programme_year(records: list[StatisticsRecord], year: int) -> ProgrammeYear
             continuing[person] = mine
         if entries or ins > outs:
             active[person] = mine
+    return entered, continuing, active
+
+
+def _interviews(records: list[StatisticsRecord], year: int) -> Interviews:
+    """P1: the interviews of ``year`` (each record is one interview)."""
+    out = Interviews()
+    ages: Counter[str] = Counter()
+    countries: Counter[str] = Counter()
+    for r in records:
+        if r.year != year or r.event is not LedgerEvent.INTERVIEWED:
+            continue
+        out.interviews += 1
+        if r.detail == "with_suspicion":
+            out.with_suspicion += 1
+        else:
+            out.without_suspicion += 1
+        ages[_gender_age(r.gender, r.minor)] += 1
+        countries[r.citizenships[0]] += 1
+    out.by_gender_age = GenderAge(**ages)
+    out.by_citizenship = dict(sorted(countries.items()))
+    return out
+
+
+def _exit_programme_year(records: list[StatisticsRecord], year: int) -> ExitProgrammeYear:
+    """X1: ``records`` of the programme, of ``year`` and before."""
+    entered, continuing, active = _stays(records, year)
+    this_year = [r for r in records if r.year == year]
+    return ExitProgrammeYear(
+        entered=_participants(entered),
+        continuing=_participants(continuing),
+        active=_participants(active),
+        sessions=dict(
+            sorted(
+                Counter(r.detail or "" for r in this_year if r.event is LedgerEvent.SERVICE).items()
+            )
+        ),
+        exits=dict(
+            sorted(
+                Counter(r.detail or "" for r in this_year if r.event is LedgerEvent.EXITED).items()
+            )
+        ),
+    )
+
+
+def _programme_year(records: list[StatisticsRecord], year: int) -> ProgrammeYear:
+    """``records``: one programme's, of ``year`` and before."""
+    entered, continuing, active = _stays(records, year)
     exits = Counter(
         r.detail or "" for r in records if r.event is LedgerEvent.EXITED and r.year == year
     )
@@ -202,6 +347,12 @@ def annual_report(records: Iterable[StatisticsRecord], year: int) -> AnnualRepor
         safe_accommodation=programmes[LedgerProgramme.SAFE_ACCOMMODATION],
         reintegration=programmes[LedgerProgramme.REINTEGRATION],
         all_programmes=_persons(everyone),
+        asylum_procedure_interviews=_interviews(
+            by_programme[LedgerProgramme.ASYLUM_PROCEDURE_INTERVIEWS], year
+        ),
+        prostitution_exit=_exit_programme_year(
+            by_programme[LedgerProgramme.PROSTITUTION_EXIT], year
+        ),
     )
 
 
@@ -233,9 +384,11 @@ def flatten(report: AnnualReport) -> list[tuple[str, str, str, int]]:
     for section, value in data.items():
         if section == "year":
             continue
-        if section in {p.value for p in PROGRAMMES}:
+        if section in {*(p.value for p in PROGRAMMES), LedgerProgramme.PROSTITUTION_EXIT.value}:
             for measure, inner in value.items():
                 walk(section, measure, "", inner)
+        elif section == LedgerProgramme.ASYLUM_PROCEDURE_INTERVIEWS.value:
+            walk(section, "interviews", "", value)
         else:
             walk(section, "persons", "", value)
     return rows

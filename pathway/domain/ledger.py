@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pathway.domain.calendar import local_date
 from pathway.domain.events import Placement
 from pathway.domain.person import Gender, whole_years
+from pathway.domain.programmes import Participant, PatsInterview, ProgrammeState
 from pathway.domain.state import AccompanyingChild, CaseState
 
 
@@ -43,6 +44,8 @@ class LedgerProgramme(StrEnum):
     CRISIS_ACCOMMODATION = "crisis_accommodation"
     SAFE_ACCOMMODATION = "safe_accommodation"
     REINTEGRATION = "reintegration"
+    ASYLUM_PROCEDURE_INTERVIEWS = "asylum_procedure_interviews"  # P1 (PATS), the register's
+    PROSTITUTION_EXIT = "prostitution_exit"  # X1, the register's
 
 
 #: The programmes a person enters and leaves (the identification is one event).
@@ -60,6 +63,7 @@ class LedgerEvent(StrEnum):
     ENTERED = "entered"
     EXITED = "exited"
     SERVICE = "service"
+    INTERVIEWED = "interviewed"  # P1: one asylum-procedure interview
 
 
 class PersonRole(StrEnum):
@@ -68,6 +72,12 @@ class PersonRole(StrEnum):
 
     VICTIM = "victim"
     ACCOMPANYING_CHILD = "accompanying_child"
+    #: P1: an applicant for international protection interviewed (not a victim; the register
+    #: keeps no person, so each interview is its own key).
+    APPLICANT = "applicant"
+    #: X1: a participant of the prostitution-exit programme (not a victim; keyed by the NGO's
+    #: pseudonym, which no case shares).
+    PARTICIPANT = "participant"
 
 
 class ExitKind(StrEnum):
@@ -140,9 +150,15 @@ def _hmac(secret: bytes, *parts: str) -> str:
     return hmac.new(secret, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
-def person_key(secret: bytes, case_id: str, subject: str | None = None) -> str:
+def person_key(
+    secret: bytes, case_id: str, subject: str | None = None, role: PersonRole | None = None
+) -> str:
     """The keyed hash that stands for one person: the case's victim, or (``subject``) one
-    accompanying child of the case. 64 hex characters."""
+    accompanying child of the case; for a programme register (``case_id`` its register ID,
+    ``role`` applicant or participant), the interview or the participant ``subject`` names.
+    64 hex characters."""
+    if role in (PersonRole.APPLICANT, PersonRole.PARTICIPANT):
+        return _hmac(secret, role.value, case_id, subject or "")
     if subject is None:
         return _hmac(secret, "person", case_id)
     return _hmac(secret, "child", case_id, subject)
@@ -156,7 +172,7 @@ def anonymise(fact: StatisticsFact, secret: bytes) -> StatisticsRecord:
         raise ValueError("the ledger secret must be at least 16 bytes")
     return StatisticsRecord(
         record_id=_hmac(secret, "record", fact.case_id, fact.key),
-        person=person_key(secret, fact.case_id, fact.subject),
+        person=person_key(secret, fact.case_id, fact.subject, fact.role),
         year=fact.year,
         month=fact.month,
         programme=fact.programme,
@@ -411,4 +427,80 @@ def _child_facts(
                     role=PersonRole.ACCOMPANYING_CHILD,
                 )
             )
+    return facts
+
+
+# -- the programme registers (P1, X1) -------------------------------------------------------
+
+
+_Who = PatsInterview | Participant
+
+
+def register_facts(state: ProgrammeState) -> list[StatisticsFact]:
+    """Every fact the statistics count in a programme register's ``state`` (P1 or X1), in a
+    stable order; the register workflow stores those it has not stored yet (patch
+    ``programme-statistics-ledger``), as the case workflow does with :func:`statistics_facts`.
+    ``case_id`` is the register's ID (:func:`pathway.domain.programmes.register_id`).
+
+    - P1: one ``interviewed`` fact per interview, ``detail`` ``with_suspicion`` or
+      ``without_suspicion``, role applicant; the register keeps no person, so each interview
+      is its own subject (its place in the register, which only grows: the key is stable).
+    - X1: per enrolment (the current one and the earlier ones of a participant who came back),
+      ``entered`` at enrolment, one ``service`` per dated counselling session (``detail``
+      ``individual_counselling`` or ``group_counselling``) and ``exited`` (``left``) when the
+      participant left; role participant, subject the NGO's pseudonym, so a participant is one
+      person across enrolments and years. Adult or minor as recorded at enrolment (the register
+      holds no birth date). Sessions recorded before sessions were dated are not counted."""
+    register = state.register_id
+    facts: list[StatisticsFact] = []
+
+    def fact(
+        key: str, subject: str, at: datetime, *, event: LedgerEvent, detail: str | None, who: _Who
+    ) -> None:
+        pats = isinstance(who, PatsInterview)
+        day = local_date(at)
+        facts.append(
+            StatisticsFact(
+                case_id=register,
+                key=key,
+                subject=subject,
+                year=day.year,
+                month=day.month,
+                programme=LedgerProgramme.ASYLUM_PROCEDURE_INTERVIEWS
+                if pats
+                else LedgerProgramme.PROSTITUTION_EXIT,
+                event=event,
+                detail=detail,
+                gender=who.gender,
+                minor=who.minor,
+                citizenships=list(who.citizenships),
+                role=PersonRole.APPLICANT if pats else PersonRole.PARTICIPANT,
+            )
+        )
+
+    for index, interview in enumerate(state.interviews):
+        suspicion = "with_suspicion" if interview.suspicion else "without_suspicion"
+        fact(
+            f"pats:{index}",
+            f"interview:{index}",
+            interview.at,
+            event=LedgerEvent.INTERVIEWED,
+            detail=suspicion,
+            who=interview,
+        )
+    enrolments = [(f.participant_ref, f.enrolment) for f in state.former_enrolments]
+    enrolments += list(state.participants.items())
+    for ref, enrolment in enrolments:
+        base = f"x1:{ref}:{enrolment.enrolled_at.isoformat()}"
+        moves: list[tuple[str, datetime, LedgerEvent, str | None]] = [
+            ("entered", enrolment.enrolled_at, LedgerEvent.ENTERED, None)
+        ]
+        moves += [
+            (f"session:{n}", s.at, LedgerEvent.SERVICE, f"{s.session}_counselling")
+            for n, s in enumerate(enrolment.sessions)
+        ]
+        if enrolment.left_at is not None:
+            moves.append(("exited", enrolment.left_at, LedgerEvent.EXITED, "left"))
+        for name, at, event, detail in moves:
+            fact(f"{base}:{name}", ref, at, event=event, detail=detail, who=enrolment)
     return facts

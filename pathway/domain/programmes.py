@@ -129,14 +129,34 @@ class PatsInterview(BaseModel):
     suspicion: bool
 
 
+class CounsellingSession(BaseModel):
+    """X1: one counselling session, dated (for the statistics ledger: sessions per year)."""
+
+    at: datetime
+    session: Literal["individual", "group"]
+
+
 class Participant(BaseModel):
+    """X1: one enrolment of a participant, from enrolment to leaving. ``sessions`` dates each
+    session recorded since the statistics ledger (issue 15); the two counts count them all,
+    those recorded before it too."""
+
     enrolled_at: datetime
     gender: Gender
     citizenships: list[str]
     minor: bool
     individual_sessions: int = 0
     group_sessions: int = 0
+    sessions: list[CounsellingSession] = Field(default_factory=list)
     left_at: datetime | None = None
+
+
+class FormerEnrolment(BaseModel):
+    """X1: an enrolment that ended before the same participant enrolled again (kept so that
+    the statistics ledger can still derive its facts)."""
+
+    participant_ref: str
+    enrolment: Participant
 
 
 class ProgrammeState(BaseModel):
@@ -144,6 +164,10 @@ class ProgrammeState(BaseModel):
     programme: Programme
     interviews: list[PatsInterview] = Field(default_factory=list)
     participants: dict[str, Participant] = Field(default_factory=dict)
+    former_enrolments: list[FormerEnrolment] = Field(
+        default_factory=list,
+        description="X1: earlier enrolments of participants who enrolled again, oldest first.",
+    )
     processed: dict[str, str] = Field(default_factory=dict, description="event_id → type")
     pending_notifications: list[Notification] = Field(default_factory=list)
     notifications_sent: int = 0
@@ -272,6 +296,10 @@ def _apply(state: ProgrammeState, event: ProgrammeEvent, now: datetime) -> None:
         current = participants.get(event.participant_ref)
         if current is not None and current.left_at is None:
             raise _Guard(Rejection("X1", "participant_ref", "already enrolled"))
+        if current is not None:
+            state.former_enrolments.append(
+                FormerEnrolment(participant_ref=event.participant_ref, enrolment=current)
+            )
         participants[event.participant_ref] = Participant(
             enrolled_at=event.occurred_at,
             gender=event.gender,
@@ -287,5 +315,6 @@ def _apply(state: ProgrammeState, event: ProgrammeEvent, now: datetime) -> None:
             participant.individual_sessions += 1
         else:
             participant.group_sessions += 1
+        participant.sessions.append(CounsellingSession(at=event.occurred_at, session=event.session))
     else:
         participant.left_at = event.occurred_at

@@ -193,8 +193,12 @@ def report_relations(report: AnnualReport) -> list[Relation]:
       breakdowns (age is taken at different dates); a reader may assume it, so it is treated as
       exact, which can only add suppression.
 
+    - the programme registers' sections (P1 interviews, X1 participants), see
+      :func:`_register_relations`.
+
     Not relations: all programmes against the programmes (a person in two programmes counts
-    once), identified against the programmes, exits and services (no total is published)."""
+    once), identified against the programmes, exits, services and sessions (no total is
+    published)."""
     cells = report_cells(report)
     relations: list[Relation] = []
     for section in _PERSONS:
@@ -209,7 +213,55 @@ def report_relations(report: AnnualReport) -> list[Relation]:
                 p for m in ("entered", "continuing") if (p := (programme, m, *rest)) in cells
             )
             relations.append(Relation(cell, parts))
+    relations += _register_relations(cells)
     return [r for r in relations if r.parts]
+
+
+def _register_relations(cells: Mapping[Cell, int]) -> list[Relation]:
+    """The programme registers' sections (P1, X1):
+
+    - P1: interviews = with + without suspicion = the six gender × adult/minor cells = the
+      citizenships;
+    - X1, in each of entered, continuing and active: persons = the gender × adult/minor cells
+      = the citizenships; each gender × adult/minor cell = its citizenships, and each
+      citizenship = its gender × adult/minor cells (the two-way table the seed prints:
+      "seven adult women (six Slovenian and one BiH citizen)"); and for every count of those
+      blocks, active = entered + continuing, as in the other programmes.
+
+    Sessions and exits: no total of them is published."""
+
+    def under(*whole: str) -> tuple[Cell, ...]:
+        return tuple(c for c in sorted(cells) if c[: len(whole)] == whole and len(c) > len(whole))
+
+    pats = "asylum_procedure_interviews"
+    interviews = (pats, "interviews")
+    relations = [
+        Relation(interviews, ((pats, "with_suspicion"), (pats, "without_suspicion"))),
+        Relation(interviews, under(pats, "by_gender_age")),
+        Relation(interviews, under(pats, "by_citizenship")),
+    ]
+    x1 = "prostitution_exit"
+    for measure in _MEASURES:
+        block = (x1, measure)
+        relations += [
+            Relation((*block, "persons"), under(*block, "by_gender_age")),
+            Relation((*block, "persons"), under(*block, "by_citizenship")),
+        ]
+        cross = under(*block, "by_gender_age_citizenship")
+        for age in sorted({c[3] for c in cross}):
+            relations.append(
+                Relation((*block, "by_gender_age", age), tuple(c for c in cross if c[3] == age))
+            )
+        for country in sorted({c[4] for c in cross}):
+            relations.append(
+                Relation(
+                    (*block, "by_citizenship", country), tuple(c for c in cross if c[4] == country)
+                )
+            )
+    for cell in under(x1, "active"):
+        parts = tuple(p for m in ("entered", "continuing") if (p := (x1, m, *cell[2:])) in cells)
+        relations.append(Relation(cell, parts))
+    return relations
 
 
 def suppressed_cells(report: AnnualReport, k: int) -> frozenset[Cell]:

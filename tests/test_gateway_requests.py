@@ -309,6 +309,7 @@ class TestOpenApi:
             "/v1/cases/{case_id}",
             "/v1/cases/{case_id}/timeline",
             "/v1/obligations",
+            "/v1/statistics/annual",
         }
         schemas = document["components"]["schemas"]
         union = schemas["CaseEvent"]

@@ -14,7 +14,25 @@ default: the file ``var/console-secret``, made on first use), the key that signs
 CSRF tokens.
 """
 
-from pathway.console.routes import mount_console
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from pathway.access.credentials import SessionSigner
+from pathway.console import recording, routes
 from pathway.console.settings import ConsoleSettings, console_settings
 
 __all__ = ["ConsoleSettings", "console_settings", "mount_console"]
+
+
+def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
+    """Serve the console on ``app`` (the gateway, whose context it uses) under ``/console``,
+    its stylesheet under ``/console/static``. ``settings``: :func:`console_settings` if None.
+    The pages (:mod:`~pathway.console.routes`) and the event forms built on them
+    (:mod:`~pathway.console.recording`, issue 17 item 4) are joined here, so that neither
+    module imports the other's user."""
+    settings = settings or console_settings()
+    app.state.console = settings
+    app.state.console_sessions = SessionSigner(settings.secret, ttl=settings.session_ttl)
+    app.mount("/console/static", StaticFiles(directory=routes.STATIC_DIR), name="console-static")
+    app.include_router(routes.router)
+    app.include_router(recording.router)

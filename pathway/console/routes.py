@@ -19,9 +19,8 @@ from urllib.parse import parse_qs
 
 import structlog
 from babel.support import Translations
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pathway.access.credentials import Principal, SessionSigner
@@ -39,7 +38,7 @@ from pathway.console.session import (
     new_pre_session,
     set_cookie,
 )
-from pathway.console.settings import ConsoleSettings, console_settings
+from pathway.console.settings import ConsoleSettings
 from pathway.domain.calendar import LJUBLJANA, last_day
 from pathway.domain.state import CaseState
 from pathway.web.problems import Problem
@@ -47,11 +46,13 @@ from pathway.web.problems import Problem
 if TYPE_CHECKING:
     from pathway.gateway.context import GatewayContext
 
-__all__ = ["mount_console"]
+__all__ = ["STATIC_DIR", "router"]
 
 log = structlog.stdlib.get_logger(__name__)
 
 _HERE: Final = Path(__file__).parent
+#: The console's stylesheet and other static files, served under ``/console/static``.
+STATIC_DIR: Final = _HERE / "static"
 #: A sign-in form is a few hundred bytes; anything much larger is not one.
 _MAX_FORM_BYTES: Final = 16 * 1024
 #: Every console answer: never cached, loads nothing from anywhere but the gateway (no script
@@ -103,20 +104,6 @@ def _translator(catalogue: Translations) -> Callable[[str], str]:
 _TEMPLATES: Final = templates("en")
 
 router = APIRouter(include_in_schema=False)
-
-
-def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
-    """Serve the console on ``app`` (the gateway, whose context it uses) under ``/console``,
-    its stylesheet under ``/console/static``. ``settings``: :func:`console_settings` if None."""
-    settings = settings or console_settings()
-    app.state.console = settings
-    app.state.console_sessions = SessionSigner(settings.secret, ttl=settings.session_ttl)
-    app.mount("/console/static", StaticFiles(directory=_HERE / "static"), name="console-static")
-    app.include_router(router)
-    # Recording events (issue 17 item 4); imported here: it builds on this module's pages.
-    from pathway.console.recording import router as recording_router
-
-    app.include_router(recording_router)
 
 
 def language(request: Request) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
-from pathway.console.i18n import DOMAIN, LANGUAGES, catalogue_path, extract_messages
+from pathway.console.i18n import DOMAIN, LANGUAGES, catalogue_path
+from pathway.console.messages import extract_messages
 
 
 def update(language: str, template: Catalog) -> int:
@@ -23,7 +24,9 @@ def update(language: str, template: Catalog) -> int:
             catalog = read_po(po, locale=language, domain=DOMAIN)
     else:
         catalog = Catalog(locale=language, domain=DOMAIN, project="Pathway console")
+    created = catalog.creation_date
     catalog.update(template, no_fuzzy_matching=True)
+    catalog.creation_date = created  # unchanged texts, unchanged file
     catalog.obsolete.clear()
     if language == "en":
         for message in catalog:
@@ -32,7 +35,9 @@ def update(language: str, template: Catalog) -> int:
                 message.flags.discard("fuzzy")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as po:
-        write_po(po, catalog, width=100, sort_output=True, include_previous=False)
+        write_po(
+            po, catalog, width=100, sort_output=True, include_previous=False, include_lineno=False
+        )
     return sum(1 for m in catalog if m.id and (not m.string or m.fuzzy))
 
 

@@ -23,10 +23,10 @@ from pathway.console.i18n import (
     LANGUAGE_COOKIE,
     LANGUAGES,
     catalogue_path,
-    extract_messages,
     negotiate,
     translations,
 )
+from pathway.console.messages import extract_messages
 from pathway.console.routes import templates
 from pathway.gateway import GatewaySettings
 from tests.gateway_kit import gateway, unreachable_temporal

@@ -4,8 +4,9 @@ The catalogues are ``pathway/console/locale/{sl,en}/LC_MESSAGES/console.po`` (th
 domain; msgids are the English texts). They are read and compiled in memory with Babel when a
 language is first used (:func:`translations`; a few milliseconds), so nothing is built at
 install time and no ``.mo`` file can go stale. ``scripts/console_messages.py`` extracts the
-marked texts from the templates (``{% trans %}``, ``_()``) and from the console's Python code
-(:func:`N_`) and updates both catalogues.
+marked texts (:func:`pathway.console.messages.extract_messages`: the templates' ``{% trans %}``
+and ``_()``, the console's Python code's :func:`N_`, the recording forms' words) and updates
+both catalogues.
 
 Which language a page is in (:func:`negotiate`): the language the browser chose with the
 console's switch (the cookie :data:`LANGUAGE_COOKIE`, ``sl`` or ``en``: no personal data), else
@@ -20,8 +21,6 @@ from functools import cache
 from pathlib import Path
 from typing import Final
 
-from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -34,7 +33,6 @@ __all__ = [
     "LOCALE_DIR",
     "N_",
     "catalogue_path",
-    "extract_messages",
     "negotiate",
     "translations",
 ]
@@ -72,47 +70,6 @@ def translations(language: str) -> Translations:
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
     return Translations(compiled, domain=DOMAIN)
-
-
-#: Where the marked texts are: the templates (Jinja2's own extractor, ``{% trans %}`` and
-#: ``_()``) and the console's Python code (``N_()``, ``_()``).
-_METHODS: Final = [("templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
-
-
-def extract_messages() -> Catalog:
-    """Every text marked for translation in the console (templates and Python code), as a
-    catalogue template (msgid -> the places it is written)."""
-    template = Catalog(domain=DOMAIN, project="Pathway console", charset="utf-8")
-    root = Path(__file__).parent
-    for filename, lineno, message, comments, context in extract_from_dir(
-        root, method_map=_METHODS, options_map={"templates/**.html": {"trimmed": "true"}}
-    ):
-        template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
-    for text, where in _form_words():
-        template.add(text, None, [(where, 0)])
-    return template
-
-
-def _form_words() -> list[tuple[str, str]]:
-    """The words of the recording forms made from the event models' JSON Schema (each with
-    where it comes from): each event type's name and title (the model's description), each
-    input's label and hint and each option's text, as the forms show them (``event_form.html``
-    and ``event_types.html`` pass them through ``tr``)."""
-    # Imported here: the forms import this module (N_).
-    from pathway.console.forms import event_form
-    from pathway.domain.events import EVENT_TYPES
-
-    words: list[tuple[str, str]] = []
-    for event_type in EVENT_TYPES:
-        where = f"schema/{event_type}"
-        form = event_form(event_type)
-        words += [(event_type.replace("_", " "), where), (form.title, where)]
-        for field in form.all_fields():
-            words.append((field.label, where))
-            if field.hint:
-                words.append((field.hint, where))
-            words.extend((text, where) for _value, text in field.options)
-    return words
 
 
 def _preferences(accept_language: str) -> list[str]:

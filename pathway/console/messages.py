@@ -12,10 +12,14 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 
 from pathway.console.forms import event_form
-from pathway.console.i18n import DOMAIN
+from pathway.console.i18n import DOMAIN, N_
 from pathway.domain.events import EVENT_TYPES
 
-__all__ = ["extract_messages"]
+__all__ = ["LIBRARY_TEXTS", "extract_messages"]
+
+#: Texts a form shows that a library words, not the console: pydantic's most frequent schema
+#: error (shown at its input through ``tr``). Other schema errors stay as pydantic words them.
+LIBRARY_TEXTS: Final = (N_("Field required"),)
 
 #: Where the marked texts are: the templates (Jinja2's own extractor, ``{% trans %}`` and
 #: ``_()``) and the console's Python code (``N_()``, ``_()``).

@@ -3,8 +3,9 @@ against the real dev server and workers (tests/test_console_case.py's console fi
 task queue), Chromium from the OS package (nothing downloaded).
 
 A browser asking for Slovenian gets the sign-in page, the inbox, the case page and an event form
-in Slovenian (``<html lang="sl">``); on each, axe-core (``axe.min.js`` as the
-axe-playwright-python package ships it) finds no violation of the WCAG 2.0/2.1 A and AA rules.
+in Slovenian (``<html lang="sl">``), and the form once more as refused by a rule; on each,
+axe-core (``axe.min.js`` as the axe-playwright-python package ships it) finds no violation of
+the WCAG 2.0/2.1 A and AA rules.
 The language switch, reached and followed by keyboard alone, turns the pages English and the
 choice stays. At 375×667 (a phone) no page is wider than the screen
 (``scrollWidth <= innerWidth``); screenshots of the inbox and the case page at that size go to
@@ -20,6 +21,7 @@ from axe_playwright_python.async_playwright import Axe
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page, ViewportSize
 
+from pathway.domain.events import RightsSubject
 from tests.gateway_kit import TOKENS, bearer, example
 from tests.receivers import eventually
 from tests.test_console_case import Console
@@ -96,7 +98,8 @@ async def open_case(console: Console) -> str:
 
 async def slovenian_pages(page: Page, at: str, case_id: str) -> dict[str, str]:
     """Sign-in (checked, also on a phone), signed in by keyboard, then the inbox, the case page
-    and an event form, each in Slovenian and checked by axe: their addresses."""
+    and an event form (empty, then refused with an error at an input), each in Slovenian and
+    checked by axe: their addresses."""
     await page.goto(f"{at}/console/sign-in", wait_until="load")
     assert await page.get_attribute("html", "lang") == "sl"
     assert await page.inner_text("h1") == "Prijava"
@@ -134,6 +137,17 @@ async def slovenian_pages(page: Page, at: str, case_id: str) -> dict[str, str]:
     assert await page.inner_text('label[for="f-language"]') == "Jezik"  # the schema's words too
     assert await violations(page) == []
     pages["event form"] = page.url
+    # The same form refused (R3: a language the person does not understand), its error at
+    # the input: checked too.
+    for subject in RightsSubject:
+        await page.check(f"#f-subjects-{subject.value}")
+    await page.fill("#f-language", "de")
+    await page.select_option("#f-interpreter_used", "false")
+    await page.click("form.event-form button[type=submit]")
+    await page.locator("#f-language-error").wait_for()
+    assert await page.get_attribute("#f-language", "aria-invalid") == "true"
+    assert (await page.inner_text("#form-errors")).startswith("Ni zabeleženo (pravilo R3)")
+    assert await violations(page) == []
     return pages
 
 

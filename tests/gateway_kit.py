@@ -17,6 +17,7 @@ from pathway.access.credentials import Credentials, TokenEntry, hash_token, new_
 from pathway.access.policy import ROLES
 from pathway.gateway import Authenticator, GatewaySettings, create_gateway_app
 from pathway.temporal_connection import data_converter
+from tests.harness import PEPPER, Bench
 from tests.keys import TEST_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +90,17 @@ def assert_problem(response: httpx.Response, status: int, **members: Any) -> Map
     assert found == members, f"{found} != {members} in {body}"
     assert CANARY not in response.text, "personal data in an error answer"
     return body
+
+
+def bench_settings(b: Bench) -> GatewaySettings:
+    """The gateway's settings in front of a test bench's own workers (its task queue and case
+    configuration): no rate limit, and a minute's patience, because these tests are not about
+    the gateway's patience (a busy machine took more than the default 10 s: 504 in CI)."""
+    return GatewaySettings(
+        pepper=PEPPER,
+        task_queue=b.task_queue,
+        case_config=b.config,
+        rate_per_second=1000,
+        burst=1000,
+        temporal_timeout=60.0,
+    )

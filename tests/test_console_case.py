@@ -31,11 +31,10 @@ from pathway.console.case import case_page
 from pathway.console.forms import sendable_types
 from pathway.console.routes import _TEMPLATES, local_time
 from pathway.domain.calendar import LJUBLJANA
-from pathway.gateway import GatewaySettings
 from pathway.privacy.erasure import erase_case
 from tests.factories import T0
-from tests.gateway_kit import TOKENS, bearer, example, gateway
-from tests.harness import PEPPER, Bench, bench
+from tests.gateway_kit import TOKENS, bearer, bench_settings, example, gateway
+from tests.harness import Bench, bench
 from tests.receivers import eventually
 from tests.test_canary import Canaries
 from tests.test_console import csrf_of
@@ -135,14 +134,7 @@ class Console:
 @pytest_asyncio.fixture
 async def console(deployment: Deployment) -> AsyncIterator[Console]:
     async with bench(deployment.env, upsert_search_attributes=True) as b:
-        settings = GatewaySettings(
-            pepper=PEPPER,
-            task_queue=b.task_queue,
-            case_config=b.config,
-            rate_per_second=1000,
-            burst=1000,
-            temporal_timeout=60.0,
-        )
+        settings = bench_settings(b)
         app = gateway(b.client, settings)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=90

@@ -41,6 +41,7 @@ from tests.gateway_kit import (
     TOKENS,
     assert_problem,
     bearer,
+    bench_settings,
     credentials,
     example,
     gateway,
@@ -95,16 +96,7 @@ class Service:
 async def service(deployment: Deployment) -> AsyncIterator[Service]:
     """The gateway in front of this test's own case and notification workers."""
     async with bench(deployment.env, upsert_search_attributes=True) as b:
-        settings = GatewaySettings(
-            pepper=PEPPER,
-            task_queue=b.task_queue,
-            case_config=b.config,
-            rate_per_second=1000,
-            burst=1000,
-            # These tests are not about the gateway's patience: a busy machine took more than
-            # the default 10 s for a closed case's answer (504 in CI).
-            temporal_timeout=60.0,
-        )
+        settings = bench_settings(b)
         async with http(gateway(b.client, settings)) as client:
             yield Service(b, client, b.client, settings)
 

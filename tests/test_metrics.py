@@ -28,7 +28,6 @@ from pathway.access.credentials import OPERATOR, Credentials
 from pathway.codec_server import RoleCaseAccess, create_codec_app
 from pathway.domain.organisations import Organisation
 from pathway.domain.state import Obligation, ObligationKind
-from pathway.gateway import GatewaySettings
 from pathway.metrics import MetricsConfigError, census_interval, metrics_address
 from pathway.metrics.census import count_obligations, obligation_census
 from pathway.metrics.http import UNMATCHED, HttpMetrics, install, route_template
@@ -36,8 +35,8 @@ from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore, create_master_key
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
-from tests.gateway_kit import bearer, example, gateway, http
-from tests.harness import PEPPER, bench, receivers
+from tests.gateway_kit import bearer, bench_settings, example, gateway, http
+from tests.harness import bench, receivers
 from tests.receivers import DEV_SERVER_STARTUP, eventually, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,14 +227,7 @@ async def case_run(
         ) as b,
         obligation_census(b.client, serve_cases=True),
     ):
-        settings = GatewaySettings(
-            pepper=PEPPER,
-            task_queue=b.task_queue,
-            case_config=b.config,
-            rate_per_second=1000,
-            burst=1000,
-            temporal_timeout=60.0,
-        )
+        settings = bench_settings(b)
         async with http(gateway(b.client, settings)) as api:
             smtp.fail_next = 1  # the first e-mail delivery fails, then is retried
             opened = await api.post(

@@ -12,8 +12,10 @@ server with the real workers (patch ``programme-statistics-ledger``)."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import os
 from collections import Counter
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -21,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from playwright.async_api import Browser
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import cli
@@ -44,18 +48,15 @@ from pathway.domain.programmes import (
     register_id,
 )
 from pathway.domain.rules import Rejection
-from pathway.domain.suppression import (
-    Cell,
-    Relation,
-    report_cells,
-    report_relations,
-    suppress,
-)
+from pathway.domain.suppression import Cell, Relation, report_cells, suppressed_cells
 from pathway.statistics_ledger import SqliteLedger
 from tests.harness import LEDGER_SECRET, bench
 from tests.receivers import eventually
 from tests.test_cli_input import run as run_cli
+from tests.test_gateway_docs_browser import browser  # noqa: F401 (fixture)
+from tests.test_report_html import chart_texts, write_page
 from tests.test_statistics_ledger import SCHEMA, at, var  # noqa: F401 (fixture)
+from tests.test_statistics_progress import read_all
 
 _IDS = itertools.count()
 
@@ -274,6 +275,13 @@ class TestRegisterFigures:
         first = annual_report(ledger.read(), 2022)
         again = [anonymise(f, LEDGER_SECRET) for s in (pats, x1) for f in register_facts(s)]
         assert ledger.write(again) == 0
+        # The register's next state: its facts are the earlier ones (same keys) and one more.
+        later = interview(pats, at(2022, 12, 1), "male", "AF", minor=False, suspicion=False)
+        assert ledger.write([anonymise(f, LEDGER_SECRET) for f in register_facts(later)]) == 1
+        first.asylum_procedure_interviews.interviews += 1
+        first.asylum_procedure_interviews.without_suspicion += 1
+        first.asylum_procedure_interviews.by_gender_age.male_adult += 1
+        first.asylum_procedure_interviews.by_citizenship["AF"] += 1
         copied = ProgrammeState.model_validate_json(x1.model_dump_json())
         assert ledger.write([anonymise(f, LEDGER_SECRET) for f in register_facts(copied)]) == 0
         event = PROGRAMME_EVENT_ADAPTER.validate_python(
@@ -401,27 +409,70 @@ class TestRegisterProperties:
         self, drawn: tuple[ProgrammeState, ProgrammeState, list[tuple[Any, ...]]], k: int
     ) -> None:
         """The complementary-suppression property (tests/test_suppression.py) on the report's
-        register tables, built as the report builds them (its cells and relations: the P1
-        margins, X1's two-way gender × age × citizenship tables, active = entered +
-        continuing): every small cell is hidden, no relation has exactly one hidden cell, and
-        no hidden cell is a linear combination of published ones. The register sections share
-        no relation with the rest of the report, so they are checked on their own."""
+        register tables, as the report's own ``suppressed_cells`` hides them, against the
+        relations a reader knows (:func:`reader_relations`: the P1 margins, X1's two-way
+        gender × age × citizenship tables, active = entered + continuing): every small cell
+        is hidden, no relation has exactly one hidden cell, and no hidden cell is a linear
+        combination of published ones."""
         pats, x1, _ = drawn
         records = [anonymise(f, LEDGER_SECRET) for s in (pats, x1) for f in register_facts(s)]
         year = annual_report(records, 2026)
-        ours = [r for r in report_relations(year) if r.total[0] in _REGISTERS]
-        assert not {c for r in ours for c in r.cells if c[0] not in _REGISTERS}
         values = {
             c: v
             for c, v in report_cells(year).items()
             if c[0] in _REGISTERS and c[1] not in ("sessions", "exits")
         }
-        assert values.keys() <= {c for r in ours for c in r.cells}
-        hidden = set(suppress(values, ours, k))
+        known = reader_relations(year)
+        assert values.keys() <= {c for r in known for c in r.cells}
+        for relation in known:  # they hold
+            assert values[relation.total] == sum(values[c] for c in relation.parts), relation
+        hidden = set(suppressed_cells(year, k))
         assert {c for c, v in values.items() if 1 <= v < k} <= hidden
-        for relation in ours:
+        for relation in known:
             assert sum(c in hidden for c in relation.cells) != 1, relation
-        assert in_row_space(hidden, ours) == set()
+        assert in_row_space(hidden & set(values), known) == set()
+
+
+def reader_relations(year: AnnualReport) -> list[Relation]:
+    """What a reader of the register sections knows adds up, worked out here from the
+    report's JSON (not from the module's own list): P1 interviews = with + without suspicion
+    = the gender × age cells = the citizenships; in X1's entered, continuing and active,
+    persons = the gender × age cells = the citizenships, each gender × age cell = its row of
+    the cross table, each citizenship = its column; active = entered + continuing, cell by
+    cell."""
+    data = year.model_dump(mode="json")
+    p1 = data["asylum_procedure_interviews"]
+    pats = ("asylum_procedure_interviews",)
+    total = (*pats, "interviews")
+    relations = [
+        Relation(total, ((*pats, "with_suspicion"), (*pats, "without_suspicion"))),
+        Relation(total, tuple((*pats, "by_gender_age", a) for a in p1["by_gender_age"])),
+        Relation(total, tuple((*pats, "by_citizenship", c) for c in p1["by_citizenship"])),
+    ]
+    x1 = data["prostitution_exit"]
+    cells: dict[str, list[tuple[str, ...]]] = {}
+    for measure in ("entered", "continuing", "active"):
+        block, at_ = x1[measure], ("prostitution_exit", measure)
+        persons = (*at_, "persons")
+        ages = [(*at_, "by_gender_age", a) for a in block["by_gender_age"]]
+        countries = [(*at_, "by_citizenship", c) for c in block["by_citizenship"]]
+        cross = [
+            (*at_, "by_gender_age_citizenship", a, c)
+            for a, row in block["by_gender_age_citizenship"].items()
+            for c in row
+        ]
+        relations += [Relation(persons, tuple(ages)), Relation(persons, tuple(countries))]
+        relations += [Relation(a, tuple(x for x in cross if x[3] == a[3])) for a in ages]
+        relations += [Relation(c, tuple(x for x in cross if x[4] == c[3])) for c in countries]
+        cells[measure] = [persons, *ages, *countries, *cross]
+    for cell in cells["active"]:
+        parts = tuple(
+            part
+            for m in ("entered", "continuing")
+            if (part := ("prostitution_exit", m, *cell[2:])) in cells[m]
+        )
+        relations.append(Relation(cell, parts))
+    return relations
 
 
 def in_row_space(hidden: set[Cell], relations: list[Relation]) -> set[Cell]:
@@ -573,3 +624,115 @@ class TestRegisterWritesTheLedger:
                 "female_adult": {"SI": 1}
             }
             assert figures.prostitution_exit.sessions == {"group_counselling": 1}
+
+
+# -- a range of years ------------------------------------------------------------------------
+
+
+def across_the_boundary() -> ProgrammeState:
+    """One participant enrolled in November 2025 who left in March 2026."""
+    x1 = register(Programme.PROSTITUTION_EXIT)
+    x1 = enrol(x1, at(2025, 11, 20), "k-over", "female", "UA", minor=False)
+    return leave(x1, at(2026, 3, 1), "k-over")
+
+
+class TestRangeOfYears:
+    def test_each_year_in_json_csv_and_table(self, var: Path) -> None:  # noqa: F811
+        """``--year 2025-2027``: a JSON array of three reports, each valid against the schema,
+        the participant active in 2025 and 2026 (continuing), not in 2027; CSV rows with the
+        year first (``--public`` applied to each year); the table's three reports in turn."""
+        ledger_of(var, across_the_boundary())
+        argv = ("report", "annual", "--year", "2025-2027")
+        code, out, err = run_cli(*argv, "--format", "json")
+        assert (code, err) == (cli.EXIT_OK, "")
+        data = json.loads(out)
+        validator = jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
+        for document in data:
+            validator.validate(document)
+        assert [d["year"] for d in data] == [2025, 2026, 2027]
+        x1 = [d["prostitution_exit"] for d in data]
+        assert [f["active"]["persons"] for f in x1] == [1, 1, 0]
+        assert [f["continuing"]["persons"] for f in x1] == [0, 1, 0]
+        code, out, err = run_cli(*argv, "--format", "csv", "--public", "--k", "2")
+        rows = out.splitlines()
+        assert rows[0] == "year,section,measure,key,value"
+        # Suppressed year by year: the one participant is <2 where counted, a zero stays 0.
+        assert "2026,prostitution_exit,continuing,persons,<2" in rows
+        assert "2025,prostitution_exit,entered,persons,<2" in rows
+        assert "2027,prostitution_exit,active,persons,0" in rows
+        code, out, err = run_cli(*argv)
+        assert [line for line in out.splitlines() if line.startswith("Annual report")] == [
+            f"Annual report {y} (from the statistics ledger)" for y in (2025, 2026, 2027)
+        ]
+
+    def test_progress_on_a_terminal_only(self, var: Path) -> None:  # noqa: F811
+        """Each year shows on a terminal (stderr a pty), rewritten in place; on a pipe or a
+        file nothing but the report."""
+        ledger_of(var, across_the_boundary())
+        master, slave = os.openpty()
+        try:
+            with open(slave, "w", encoding="utf-8", closefd=False) as terminal:
+                out = io.StringIO()
+                code = cli.run(["report", "annual", "--year", "2025-2027"], out, terminal)
+            shown = read_all(master)
+        finally:
+            os.close(master)
+            os.close(slave)
+        assert code == cli.EXIT_OK
+        for n, year in enumerate((2025, 2026, 2027), start=1):
+            assert f"\rreport: year {year} ({n} of 3)".encode() in shown
+        assert "report: year" not in out.getvalue()
+        code, _, err = run_cli("report", "annual", "--year", "2025-2027")
+        assert (code, err) == (cli.EXIT_OK, "")
+
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (("--year", "2027-2025"), "--year"),
+            (("--year", "20x6"), "--year"),
+            (("--year", "1800-2026"), "--year"),
+            (("--year", "2025-2026", "--format", "html"), "--format html"),
+        ],
+    )
+    def test_bad_ranges(self, var: Path, argv: tuple[str, ...], message: str) -> None:  # noqa: F811
+        ledger_of(var, across_the_boundary())
+        code, out, err = run_cli("report", "annual", *argv)
+        assert (code, out) == (cli.EXIT_BAD_INPUT, "")
+        assert message in err and "Traceback" not in err
+
+
+# -- the HTML page ---------------------------------------------------------------------------
+
+
+async def test_html_shows_the_register_charts(var: Path, browser: Browser) -> None:  # noqa: F811
+    """In Chromium: the PATS chart (5 interviews, 2 with suspicion, 3 without) and the X1
+    charts (who took part: 2 women, 1 man; 2 came in 2026, 1 still there from 2025; 3
+    one-to-one sessions), numbers counted by hand; the page loaded nothing."""
+    pats = register(Programme.PATS)
+    for n in range(5):
+        pats = interview(pats, at(2026, 2, 1 + n), "male", "AF", minor=False, suspicion=n < 2)
+    x1 = register(Programme.PROSTITUTION_EXIT)
+    x1 = enrol(x1, at(2025, 10, 1), "k-a", "female", "SI", minor=False)
+    x1 = enrol(x1, at(2026, 4, 1), "k-b", "female", "SI", minor=False)
+    x1 = enrol(x1, at(2026, 5, 1), "k-c", "male", "UA", minor=False)
+    for ref in ("k-a", "k-b", "k-c"):
+        x1 = session(x1, at(2026, 6, 1), ref, "individual")
+    ledger_of(var, pats, x1)
+    page_file = await write_page(var)
+    charts, requests = await chart_texts(browser, page_file)
+    assert requests == [page_file.as_uri()]
+    interviews = charts["Interviews with people seeking asylum in 2026 (PATS)"]
+    assert interviews == {
+        "all interviews": "5",
+        "suspicion of trafficking: the authorities told": "2",
+        "no suspicion of trafficking": "3",
+        "(title in the chart)": "true",
+    }
+    who = charts["Who took part in the programme for leaving prostitution in 2026"]
+    assert (who["women"], who["men"], who["girls"], who["boys"]) == ("2", "1", "0", "0")
+    new = charts[
+        "New in the programme for leaving prostitution in 2026, and still there from earlier years"
+    ]
+    assert (new["came in 2026"], new["still there from earlier years"]) == ("2", "1")
+    sessions = charts["Counselling sessions in the programme for leaving prostitution in 2026"]
+    assert sessions["one-to-one sessions"] == "3"

@@ -3,10 +3,10 @@ readable case and programme register. Cases, not runs, are counted (issue 12): a
 case ID whatever its runs and episodes, and erased episodes are skipped and said so
 (``skipped_erased`` in the JSON, and one line on stderr).
 
-``pathway report annual --year YYYY [--format table|json|csv|html] [--public [--k N]]``: the year's
-figures from the statistics ledger alone (issue 15 item 2, docs/statistics.md), which erasure
-does not change; ``--public`` suppresses small cells and their complements (item 3,
-:mod:`pathway.domain.suppression`).
+``pathway report annual --year YYYY[-YYYY] [--format table|json|csv|html] [--public [--k N]]``:
+the year's (or each year's of a range) figures from the statistics ledger alone (issue 15 item
+2, docs/statistics.md), which erasure does not change; ``--public`` suppresses small cells and
+their complements (item 3, :mod:`pathway.domain.suppression`).
 ``pathway statistics backfill``: every readable case's facts into the ledger, once
 (idempotent: run it again and nothing is counted twice; issue 15 item 1)."""
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, TextIO
@@ -298,45 +299,100 @@ def render_annual(report: AnnualReport, show: Show = _plain) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def _annual(args: argparse.Namespace, out: TextIO) -> int:
-    import asyncio
+def annual_years(text: str | None) -> range:
+    """``--year``: one calendar year (``2026``) or an inclusive range (``2024-2026``), each
+    from 1900 to 9999; :class:`BadInput` naming ``--year`` otherwise."""
+    if text is None:
+        raise BadInput("pathway report annual needs --year YYYY (or a range, YYYY-YYYY)")
+    first, _, last = text.strip().partition("-")
+    try:
+        years = range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise BadInput(f"--year: expected YYYY or YYYY-YYYY, got {text!r}") from None
+    if not years or not all(1900 <= y <= 9999 for y in (years[0], years[-1])):
+        raise BadInput(
+            f"--year: expected years from 1900 to 9999, the first not after the last, got {text!r}"
+        )
+    return years
 
-    from pathway.domain.annual import annual_report, flatten
-    from pathway.domain.suppression import DEFAULT_K, public_report, suppressed_cells
 
-    if args.year is None:
-        raise BadInput("pathway report annual needs --year YYYY")
+def _annual_options(args: argparse.Namespace) -> tuple[range, int]:
+    """The years and the k of ``report annual``; :class:`BadInput` naming the option."""
+    from pathway.domain.suppression import DEFAULT_K
+
+    years = annual_years(args.year)
     if args.k is not None and not args.public:
         raise BadInput("pathway report annual: --k N goes with --public")
     k = DEFAULT_K if args.k is None else args.k
     if k < 2:
         raise BadInput(f"pathway report annual: --k must be at least 2, got {k}")
+    if len(years) > 1 and args.format == "html":
+        raise BadInput(
+            "pathway report annual: --format html is one page per year: give one --year YYYY"
+        )
+    return years, k
+
+
+def _csv_rows(report: AnnualReport, show: Show) -> list[list[str]]:
+    """``section, measure, key, value`` per count (``value`` as ``show`` prints it)."""
+    from pathway.domain.annual import flatten
+
+    rows = []
+    for section, measure, key, value in flatten(report):
+        where = (
+            (section,)
+            if section in ("identified", "all_programmes", "asylum_procedure_interviews")
+            else (section, measure)
+        )
+        rows.append([section, measure, key, show((*where, *key.split(".")), value)])
+    return rows
+
+
+async def _annual(args: argparse.Namespace, out: TextIO) -> int:
+    """One year's report, or each year's of a range (``--year 2024-2026``) one after the
+    other: the table's paragraphs in turn, a JSON array of reports (each valid against the
+    schema), CSV rows with the year first; not HTML (one page is one year). Progress per year
+    on a terminal."""
+    import asyncio
+
+    from pathway.domain.annual import annual_report
+    from pathway.domain.suppression import public_report, suppressed_cells
+
+    years, k = _annual_options(args)
+    several = len(years) > 1
     ledger = _open_ledger_to_read()
-    records = await asyncio.to_thread(ledger.read, until_year=args.year)
-    report = annual_report(records, args.year)
-    hidden = suppressed_cells(report, k) if args.public else frozenset()
+    records = await asyncio.to_thread(ledger.read, until_year=years[-1])
+    # One year needs no progress: a string buffer is no terminal.
+    progress = Progress(args.stderr if several else io.StringIO())
+    documents: list[object] = []
+    writer = csv.writer(out, lineterminator="\n")
+    if args.format == "csv":
+        writer.writerow([*(["year"] if several else []), "section", "measure", "key", "value"])
+    for n, year in enumerate(years, start=1):
+        progress.show(f"report: year {year} ({n} of {len(years)})")
+        report = annual_report(records, year)
+        hidden = suppressed_cells(report, k) if args.public else frozenset()
 
-    def show(cell: Cell, value: int) -> str:
-        return f"<{k}" if cell in hidden else str(value)
+        def show(cell: Cell, value: int, hidden: frozenset[Cell] = hidden) -> str:
+            return f"<{k}" if cell in hidden else str(value)
 
-    if args.format == "json":
-        write_json(public_report(report, k) if args.public else report.model_dump(mode="json"), out)
-    elif args.format == "html":
-        from pathway.statistics_html import render_annual_html
-
-        out.write(render_annual_html(report, hidden, k if args.public else None))
-    elif args.format == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["section", "measure", "key", "value"])
-        for section, measure, key, value in flatten(report):
-            where = (
-                (section,)
-                if section in ("identified", "all_programmes", "asylum_procedure_interviews")
-                else (section, measure)
+        if args.format == "json":
+            documents.append(
+                public_report(report, k) if args.public else report.model_dump(mode="json")
             )
-            writer.writerow([section, measure, key, show((*where, *key.split(".")), value)])
-    else:
-        out.write(render_annual(report, show))
+        elif args.format == "html":
+            from pathway.statistics_html import render_annual_html
+
+            out.write(render_annual_html(report, hidden, k if args.public else None))
+        elif args.format == "csv":
+            writer.writerows(
+                [*([str(year)] if several else []), *row] for row in _csv_rows(report, show)
+            )
+        else:
+            out.write(("\n" if n > 1 else "") + render_annual(report, show))
+    progress.done()
+    if args.format == "json":
+        write_json(documents if several else documents[0], out)
     return EXIT_OK
 
 
@@ -401,7 +457,12 @@ def add_commands(sub: Commands) -> None:
     report.add_argument(
         "what", metavar="YEAR|annual", help="a calendar year (e.g. 2026), or 'annual'"
     )
-    report.add_argument("--year", type=int, help="annual: the calendar year, e.g. 2026")
+    report.add_argument(
+        "--year",
+        metavar="YYYY[-YYYY]",
+        help="annual: the calendar year, e.g. 2026, or a range of years, e.g. 2024-2026 (each "
+        "year's report in turn; progress on a terminal)",
+    )
     report.add_argument(
         "--format",
         choices=("table", "json", "csv", "html"),

@@ -30,6 +30,8 @@ from playwright.async_api import Browser
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import cli
+from pathway.activities.statistics import StatisticsRecorder
+from pathway.cli.report import backfill_registers
 from pathway.clients.programmes import record_programme_event
 from pathway.domain.annual import AnnualReport, annual_report
 from pathway.domain.calendar import local_date
@@ -50,7 +52,7 @@ from pathway.domain.programmes import (
 from pathway.domain.rules import Rejection
 from pathway.domain.suppression import Cell, Relation, report_cells, suppressed_cells
 from pathway.statistics_ledger import SqliteLedger
-from tests.harness import LEDGER_SECRET, bench
+from tests.harness import LEDGER_SECRET, MemoryLedger, bench
 from tests.receivers import eventually
 from tests.test_cli_input import run as run_cli
 from tests.test_gateway_docs_browser import browser  # noqa: F401 (fixture)
@@ -563,7 +565,8 @@ class TestRegisterWritesTheLedger:
     ) -> None:
         """Two PATS interviews (one with suspicion) and an X1 enrolment with a session reach
         the ledger through ``record_statistics``, once each (a repeated event adds nothing),
-        under keyed hashes: neither the register's ID nor the pseudonym is in a record."""
+        under keyed hashes: neither the register's ID nor the pseudonym is in a record. The
+        backfill of the registers stores the same records under the same IDs."""
         async with bench(time_skipping, upsert_search_attributes=False) as b:
             t0 = await b.now() - timedelta(hours=3)
             common = {"organisation": "kljuc", "occurred_at": t0.isoformat()}
@@ -624,6 +627,23 @@ class TestRegisterWritesTheLedger:
                 "female_adult": {"SI": 1}
             }
             assert figures.prostitution_exit.sessions == {"group_counselling": 1}
+            # `pathway statistics backfill` (for registers running under older code) stores
+            # the same records under the same IDs: nothing new in the register's ledger, and
+            # an empty ledger gets exactly these.
+            assert await backfill_registers(
+                b.client, StatisticsRecorder(b.ledger, LEDGER_SECRET)
+            ) == (
+                2,
+                4,
+                0,
+            )
+            empty = MemoryLedger()
+            assert await backfill_registers(b.client, StatisticsRecorder(empty, LEDGER_SECRET)) == (
+                2,
+                4,
+                4,
+            )
+            assert empty.records == b.ledger.records
 
 
 # -- a range of years ------------------------------------------------------------------------

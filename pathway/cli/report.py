@@ -24,6 +24,7 @@ from pathway.cli._common import EXIT_OK, BadInput, Commands, connect, write_json
 if TYPE_CHECKING:
     from temporalio.client import Client
 
+    from pathway.activities.statistics import StatisticsRecorder
     from pathway.domain.annual import (
         AnnualReport,
         ExitProgrammeYear,
@@ -410,9 +411,28 @@ async def _report_command(args: argparse.Namespace, out: TextIO) -> int:
 # -- backfill (issue 15 item 1) -------------------------------------------------------------------
 
 
+async def backfill_registers(client: Client, recorder: StatisticsRecorder) -> tuple[int, int, int]:
+    """Store the facts of each programme register in use (P1, X1;
+    :func:`~pathway.domain.ledger.register_facts`, the keys the register workflow writes
+    under, so nothing is stored twice): a register still running under code from before the
+    patch ``programme-statistics-ledger`` writes nothing until its next run. Returns
+    ``(registers, facts, new records)``."""
+    import asyncio
+
+    from pathway.domain.ledger import StatisticsBatch, register_facts
+
+    registers = facts = new = 0
+    for state in await _registers(client):
+        batch = StatisticsBatch(facts=register_facts(state))
+        registers += 1
+        facts += len(batch.facts)
+        new += await asyncio.to_thread(recorder.store, batch)
+    return registers, facts, new
+
+
 async def _backfill(args: argparse.Namespace, out: TextIO) -> int:
-    """Walk every current case once (erased episodes skipped) and store its facts; show
-    progress on a terminal only (issue 15 item 6)."""
+    """Walk every current case once (erased episodes skipped) and store its facts, then the
+    programme registers'; show progress on a terminal only (issue 15 item 6)."""
     import asyncio
 
     import structlog
@@ -436,12 +456,20 @@ async def _backfill(args: argparse.Namespace, out: TextIO) -> int:
         new += await asyncio.to_thread(recorder.store, batch)
         progress.show(f"backfill: {cases} case(s) read, {new} new record(s)")
     progress.done()
+    registers, register_facts, register_new = await backfill_registers(client, recorder)
+    facts += register_facts
+    new += register_new
     structlog.stdlib.get_logger("pathway.statistics").info(
-        "statistics backfilled", cases=cases, facts=facts, new=new, skipped_erased=skipped
+        "statistics backfilled",
+        cases=cases,
+        registers=registers,
+        facts=facts,
+        new=new,
+        skipped_erased=skipped,
     )
     out.write(
-        f"backfilled {cases} case episode(s): {facts} fact(s), {new} new record(s), "
-        f"{skipped} erased episode(s) skipped\n"
+        f"backfilled {cases} case episode(s) and {registers} programme register(s): "
+        f"{facts} fact(s), {new} new record(s), {skipped} erased episode(s) skipped\n"
     )
     return EXIT_OK
 

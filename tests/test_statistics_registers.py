@@ -756,3 +756,11 @@ async def test_html_shows_the_register_charts(var: Path, browser: Browser) -> No
     assert (new["came in 2026"], new["still there from earlier years"]) == ("2", "1")
     sessions = charts["Counselling sessions in the programme for leaving prostitution in 2026"]
     assert sessions["one-to-one sessions"] == "3"
+    # --public --k 3: the two interviews with suspicion and the one man read <3, as in the
+    # table; no bar of the page shows 1 or 2.
+    charts, _ = await chart_texts(browser, await write_page(var, "--public", "--k", "3"))
+    interviews = charts["Interviews with people seeking asylum in 2026 (PATS)"]
+    assert interviews["suspicion of trafficking: the authorities told"] == "<3"
+    who = charts["Who took part in the programme for leaving prostitution in 2026"]
+    assert who["men"] == "<3"
+    assert not {v for bars in charts.values() for v in bars.values()} & {"1", "2"}

@@ -18,6 +18,9 @@ Live patches (``workflow.patched``; docs/versioning.md), with the date each was 
   ``start_linked_case`` activity, not as a child workflow (issue 11 item 6).
 - ``statistics-ledger`` (not deployed yet): the case writes its statistics facts to the ledger
   through the ``record_statistics`` activity (issue 15 item 1, docs/statistics.md).
+- ``programme-statistics-ledger`` (not deployed yet): not this workflow's; the programme
+  registers write theirs through the same activity (``pathway/workflows/programme.py``, whose
+  docstring lists the register's patches).
 Recorded in the replay corpus on 2026-11-30 (the ``seed-rules-2026-11-30`` histories):
 
 - ``legal-time-ljubljana``: periods count calendar or working days in Ljubljana (issue 13,

@@ -285,22 +285,19 @@ def _interviews(records: list[StatisticsRecord], year: int) -> Interviews:
 def _exit_programme_year(records: list[StatisticsRecord], year: int) -> ExitProgrammeYear:
     """X1: ``records`` of the programme, of ``year`` and before."""
     entered, continuing, active = _stays(records, year)
-    this_year = [r for r in records if r.year == year]
     return ExitProgrammeYear(
         entered=_participants(entered),
         continuing=_participants(continuing),
         active=_participants(active),
-        sessions=dict(
-            sorted(
-                Counter(r.detail or "" for r in this_year if r.event is LedgerEvent.SERVICE).items()
-            )
-        ),
-        exits=dict(
-            sorted(
-                Counter(r.detail or "" for r in this_year if r.event is LedgerEvent.EXITED).items()
-            )
-        ),
+        sessions=_each_once(records, year, LedgerEvent.SERVICE),
+        exits=_each_once(records, year, LedgerEvent.EXITED),
     )
+
+
+def _each_once(records: list[StatisticsRecord], year: int, event: LedgerEvent) -> dict[str, int]:
+    """The ``event`` records of ``year`` by their detail, each record once."""
+    kinds = Counter(r.detail or "" for r in records if r.year == year and r.event is event)
+    return dict(sorted(kinds.items()))
 
 
 def _programme_year(records: list[StatisticsRecord], year: int) -> ProgrammeYear:

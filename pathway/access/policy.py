@@ -50,6 +50,7 @@ from pathway.access.credentials import OPERATOR
 from pathway.domain.events import EVENT_TYPES, BaseEvent, RecordEvent, RightsSubject
 from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import Organisation as Org
+from pathway.domain.programmes import PROGRAMME_EVENT_TYPES, Programme, ProgrammeState
 from pathway.domain.rules.core import Rejection
 from pathway.domain.state import (
     CHILD_DEADLINES,
@@ -74,6 +75,7 @@ __all__ = [
     "HIDDEN_FROM_OWNERS",
     "NOT_A_MEMBER_FIELD",
     "OPENING_EVENTS",
+    "PROGRAMME_SEND_MATRIX",
     "READ_MATRIX",
     "ROLES",
     "SEND_MATRIX",
@@ -92,10 +94,14 @@ __all__ = [
     "listed_ids",
     "may_read",
     "may_read_cases",
+    "may_read_register",
     "may_read_statistics",
+    "may_record_programme",
     "may_send",
     "minimised",
     "read_matrix_markdown",
+    "register_view",
+    "registers_run_by",
     "result_view",
     "roles_in_case",
     "send_refusal",
@@ -125,6 +131,59 @@ SEND_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(_send_matrix
 def may_send(role: str, event_type: str) -> bool:
     """Whether ``role`` may send events of ``event_type``."""
     return event_type in SEND_MATRIX.get(role, frozenset())
+
+
+# -- the programme registers (P1, X1; issue 17 item 5) ----------------------------------------
+def _programme_send_matrix() -> dict[str, frozenset[str]]:
+    matrix: dict[str, set[str]] = {role: set() for role in ROLES}
+    for event_type, cls in PROGRAMME_EVENT_TYPES.items():
+        for org in cls.senders:
+            matrix[org.value].add(event_type)
+    return {role: frozenset(types) for role, types in matrix.items()}
+
+
+#: role -> the programme register events it may record, from each event's ``senders`` (the
+#: register's own check, rule ``ACCESS``, asks the same ClassVar). Operators record none here.
+PROGRAMME_SEND_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    _programme_send_matrix()
+)
+
+
+def may_record_programme(role: str, event_type: str) -> bool:
+    """Whether ``role`` may record programme events of ``event_type`` (P1, X1)."""
+    return event_type in PROGRAMME_SEND_MATRIX.get(role, frozenset())
+
+
+def registers_run_by(role: str) -> tuple[Programme, ...]:
+    """The programmes whose register ``role`` runs: those it records some event of (P1: Ključ,
+    the social work centre, UOIM; X1: Ključ), in :class:`Programme`'s order. Nobody else
+    (analysts, the police, operators) runs or reads one."""
+    kinds = PROGRAMME_SEND_MATRIX.get(role, frozenset())
+    return tuple(
+        p for p in Programme if any(PROGRAMME_EVENT_TYPES[t].programme is p for t in kinds)
+    )
+
+
+def may_read_register(role: str, programme: Programme) -> bool:
+    """Whether ``role`` may read ``programme``'s register: only an organisation that runs it."""
+    return programme in registers_run_by(role)
+
+
+def register_view(state: ProgrammeState, role: str) -> ProgrammeState | None:
+    """The register as ``role`` may read it, None if it may not (:func:`may_read_register`):
+    the P1 interviews ``role`` recorded itself (another organisation's are its own work), every
+    X1 participant by the NGO's pseudonym (the register holds no name); never the pending
+    notifications or the processed event IDs."""
+    if not may_read_register(role, state.programme):
+        return None
+    return state.model_copy(
+        update={
+            "interviews": [i for i in state.interviews if i.organisation.value == role],
+            "pending_notifications": [],
+            "processed": {},
+        },
+        deep=True,
+    )
 
 
 # -- who reads what ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from pathway.clients.cases import EventRejected, open_case, rejections_raised, update_outcomes
 from pathway.domain.config import CaseConfig
@@ -14,8 +15,11 @@ from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import PersonFacts
 from pathway.domain.programmes import (
     PatsInterviewRecorded,
+    Programme,
     ProgrammeEvent,
     ProgrammeResult,
+    ProgrammeState,
+    register_id,
     register_of,
 )
 from pathway.workflows.programme import (
@@ -51,6 +55,18 @@ async def record_programme_event(
             RecordProgrammeEvent(event=event),
             start_workflow_operation=start,
         )
+
+
+async def register_state(client: Client, programme: Programme) -> ProgrammeState:
+    """The register of ``programme`` as its workflow holds it (the ``state`` query); an empty
+    register if it was never started (its first event starts it)."""
+    register = register_id(programme)
+    try:
+        return await client.get_workflow_handle(register).query(ProgrammeRegisterWorkflow.state)
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return ProgrammeState(register_id=register, programme=programme)
+        raise
 
 
 class SuspectedVictim(BaseModel):

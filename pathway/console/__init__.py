@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pathway.access.credentials import SessionSigner
-from pathway.console import recording, routes
+from pathway.console import programmes, recording, routes
 from pathway.console.settings import ConsoleSettings, console_settings
 
 __all__ = ["ConsoleSettings", "console_settings", "mount_console"]
@@ -36,3 +36,4 @@ def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None
     app.mount("/console/static", StaticFiles(directory=routes.STATIC_DIR), name="console-static")
     app.include_router(routes.router)
     app.include_router(recording.router)
+    app.include_router(programmes.router)  # the programme registers (issue 17 item 5)

@@ -32,6 +32,7 @@ from pathway.access.policy import OPENING_EVENTS, Action, case_allows
 from pathway.console.i18n import N_
 from pathway.domain.calendar import LJUBLJANA
 from pathway.domain.events import EVENT_ADAPTER, EVENT_TYPES
+from pathway.domain.programmes import PROGRAMME_EVENT_ADAPTER, PROGRAMME_EVENT_TYPES
 from pathway.domain.state import CaseState
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "field_for",
     "local_input",
     "new_event_id",
+    "programme_form",
     "sendable_types",
 ]
 
@@ -123,6 +125,9 @@ def _option_label(value: str) -> str:
 @cache
 def _schema() -> dict[str, Any]:
     schema: dict[str, Any] = EVENT_ADAPTER.json_schema()
+    # The programme registers' events (issue 17 item 5) too: their shared definitions (Gender,
+    # Organisation) are the same models.
+    schema["$defs"] = {**PROGRAMME_EVENT_ADAPTER.json_schema()["$defs"], **schema["$defs"]}
     return schema
 
 
@@ -222,7 +227,18 @@ def event_form(event_type: str) -> EventForm:
     """The form of ``event_type`` (a key of :data:`~pathway.domain.events.EVENT_TYPES`): every
     property of its JSON Schema but :data:`FIXED`, in the schema's order. Raises KeyError for
     an unknown type."""
-    model = EVENT_TYPES[event_type]
+    return _model_form(EVENT_TYPES[event_type], event_type)
+
+
+@cache
+def programme_form(event_type: str) -> EventForm:
+    """The form of a programme register's ``event_type`` (a key of
+    :data:`~pathway.domain.programmes.PROGRAMME_EVENT_TYPES`), made as :func:`event_form`
+    makes a case event's. Raises KeyError for an unknown type."""
+    return _model_form(PROGRAMME_EVENT_TYPES[event_type], event_type)
+
+
+def _model_form(model: type, event_type: str) -> EventForm:
     spec = _schema()["$defs"][model.__name__]
     needed = set(spec.get("required", ()))
     made = (

@@ -11,9 +11,10 @@ from typing import Final
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 
-from pathway.console.forms import event_form
+from pathway.console.forms import event_form, programme_form
 from pathway.console.i18n import DOMAIN, N_
 from pathway.domain.events import EVENT_TYPES
+from pathway.domain.programmes import PROGRAMME_EVENT_TYPES
 
 __all__ = ["LIBRARY_TEXTS", "extract_messages"]
 
@@ -46,9 +47,12 @@ def _form_words() -> list[tuple[str, str]]:
     input's label and hint and each option's text, as the forms show them (``event_form.html``
     and ``event_types.html`` pass them through ``tr``)."""
     words: list[tuple[str, str]] = []
-    for event_type in EVENT_TYPES:
+    forms = [event_form(t) for t in EVENT_TYPES]
+    # The programme registers' forms (issue 17 item 5, pathway.console.programmes).
+    forms += [programme_form(t) for t in PROGRAMME_EVENT_TYPES]
+    for form in forms:
+        event_type = form.event_type
         where = f"schema/{event_type}"
-        form = event_form(event_type)
         words += [(event_type.replace("_", " "), where), (form.title, where)]
         for field in form.all_fields():
             words.append((field.label, where))

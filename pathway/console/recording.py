@@ -55,7 +55,7 @@ from pathway.web.problems import Problem
 if TYPE_CHECKING:
     from pathway.gateway.context import GatewayContext
 
-__all__ = ["FORM_PATH", "router"]
+__all__ = ["FORM_PATH", "placed_errors", "posted_form", "router"]
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -119,15 +119,7 @@ class _Filled:
     ) -> HTMLResponse:
         """The form, with its values in its inputs and each of ``errors`` (dotted field ->
         text) next to the input it names (one of no input, e.g. ``type``, above the form)."""
-        names = {f.name for f in self.form.all_fields()}
-        placed: dict[str, str] = {}
-        general: list[tuple[str, str]] = []
-        for name, text in (errors or {}).items():
-            at = _input_for(name, names)
-            if at is None:
-                general.append((name, text))
-            else:
-                placed[at] = f"{placed[at]}; {text}" if at in placed else text
+        placed, general = placed_errors(self.form, errors or {})
         return page(
             self.request,
             "event_form.html",
@@ -145,6 +137,25 @@ class _Filled:
         )
 
 
+def placed_errors(
+    form: EventForm, errors: Mapping[str, str]
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """``errors`` (dotted field -> text) placed on ``form``: those at an input (the input's
+    name -> the texts joined by "; "), and those of no input (``type``, a field the form has
+    no input for), in order, to show above the form (shared by the programme registers' forms,
+    :mod:`pathway.console.programmes`)."""
+    names = {f.name for f in form.all_fields()}
+    placed: dict[str, str] = {}
+    general: list[tuple[str, str]] = []
+    for name, text in errors.items():
+        at = _input_for(name, names)
+        if at is None:
+            general.append((name, text))
+        else:
+            placed[at] = f"{placed[at]}; {text}" if at in placed else text
+    return placed, general
+
+
 def _input_for(field: str, names: set[str]) -> str | None:
     """The input a rejection's dotted ``field`` belongs to: itself, or the nearest enclosing
     one (``person.citizenships.0`` -> ``person.citizenships``); None if no input holds it."""
@@ -156,7 +167,7 @@ def _input_for(field: str, names: set[str]) -> str | None:
     return None
 
 
-def _posted(body: bytes) -> dict[str, list[str]]:
+def posted_form(body: bytes) -> dict[str, list[str]]:
     """Every value posted under each name (checkboxes post several)."""
     if len(body) > _MAX_FORM_BYTES:
         return {}
@@ -209,7 +220,7 @@ async def record(request: Request, case_id: str) -> Response:
     if principal is None:
         return _see_other("/console/sign-in")
     request.state.principal = principal
-    posted = _posted(await request.body())
+    posted = posted_form(await request.body())
     first = {name: values[0] for name, values in posted.items()}
     if refused := _forged(request, first, SESSION_COOKIE):
         return refused

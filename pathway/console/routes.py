@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pathway.access.credentials import Principal, SessionSigner
 from pathway.access.identity import AuthUnavailable
-from pathway.access.policy import case_view
+from pathway.access.policy import case_view, registers_run_by
 from pathway.console.case import case_page
 from pathway.console.forms import sendable_types
 from pathway.console.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, negotiate, translations
@@ -82,6 +82,8 @@ def templates(language: str) -> Environment:
     environment.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
     environment.filters["tr"] = _translator(catalogue)
     environment.globals["lang"] = language
+    # The navigation's link to the programme registers, for an organisation that runs one.
+    environment.globals["registers_run_by"] = registers_run_by
     return environment
 
 

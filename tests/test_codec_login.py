@@ -423,6 +423,8 @@ class TestSessionsFollowTheCredentialsFile:
             assert "Signed in" in (await client.get("/login")).text
             _remove_entry(path, entry.name)
             assert "Signed in" not in (await client.get("/login")).text
+            add_token(path, OPERATOR, name=entry.name)  # a new token, the same name
+            assert "Signed in" not in (await client.get("/login")).text
 
     async def test_one_codec_secret_signs_in_at_every_replica(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
 from pathway.access.credentials import Credentials, add_token
+from pathway.access.identity import JwtSettings, JwtVerifier
 from pathway.console.inbox import InboxFilters, inbox_items
 from pathway.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE
 from pathway.domain.organisations import Organisation
@@ -209,12 +211,23 @@ async def test_analysts_get_no_inbox(browser: httpx.AsyncClient) -> None:
     assert response.status_code == 403 and "analysts read aggregates only" in response.text
 
 
-async def test_removing_a_token_ends_its_console_sessions(tmp_path: Path) -> None:
-    """A session holds no token: once the token's entry leaves the credentials file, the next
-    request of its browser is signed out (docs/console.md), without a restart."""
+@pytest.mark.parametrize("with_jwks", [False, True], ids=["tokens", "tokens-and-jwks"])
+async def test_removing_a_token_ends_its_console_sessions(tmp_path: Path, with_jwks: bool) -> None:
+    """A session keeps the start of its token's hash: once the token's entry leaves the
+    credentials file, the next request of its browser is signed out (docs/console.md), without
+    a restart, also where JWTs are accepted too; a new token under the same name does not bring
+    the session back."""
     path = tmp_path / "credentials.toml"
     entry, token = add_token(path, "caritas")
-    authenticator = Authenticator(Credentials.load(path))
+    jwt = JwtVerifier(
+        JwtSettings(
+            jwks_url="https://idp.test/jwks",
+            issuer="https://idp.test",
+            audience="pathway",
+            role_claim="org",
+        )
+    )
+    authenticator = Authenticator(Credentials.load(path), jwt if with_jwks else None)
     app = gateway(
         await unreachable_temporal(), GatewaySettings(pepper=b"console-test-pepper"), authenticator
     )
@@ -230,3 +243,6 @@ async def test_removing_a_token_ends_its_console_sessions(tmp_path: Path) -> Non
         _remove_entry(path, entry.name)
         gone = await b.get("/console", follow_redirects=False)
         assert gone.status_code == 303 and gone.headers["location"] == "/console/sign-in"
+        add_token(path, "caritas", name=entry.name)  # a new token, the same name
+        again = await b.get("/console", follow_redirects=False)
+        assert again.status_code == 303 and again.headers["location"] == "/console/sign-in"

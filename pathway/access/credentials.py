@@ -254,12 +254,18 @@ class Credentials(BaseModel):
         log.info("credentials file reloaded", file=str(self._source), entries=len(fresh.tokens))
         return fresh
 
-    def holds(self, principal: Principal) -> bool:
-        """Whether :meth:`current` still has an entry for ``principal`` (its name and role): a
-        browser session signed in with a token counts only while it does, so removing the
-        entry (revoking the token) ends its sessions at their next request."""
-        return any(
-            entry.name == principal.name and entry.role == principal.role
+    def holds(self, principal: Principal, credential: str) -> bool:
+        """Whether :meth:`current` still has ``principal``'s entry (name and role) for the
+        token whose hash starts with ``credential`` (hex; a session keeps the first
+        :data:`CREDENTIAL_DIGITS` digits of :func:`hash_token`). A browser session signed in
+        with a token counts only while it does: removing the entry (revoking the token) ends
+        its sessions at their next request, and a new token under the same name does not bring
+        them back."""
+        credential = credential.lower()
+        return len(credential) >= CREDENTIAL_DIGITS and any(
+            entry.name == principal.name
+            and entry.role == principal.role
+            and entry.sha256.startswith(credential)
             for entry in self.current().tokens
         )
 
@@ -447,6 +453,21 @@ class _SessionClaims(BaseModel):
     n: str
     r: Role
     exp: int
+    # The first CREDENTIAL_DIGITS hex digits of the token's hash; absent: a JWT sign-in.
+    h: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+
+
+#: How many hex digits of a token's hash a session keeps (128 bits): enough to tell one token
+#: of a name from the next, while the cookie still holds nothing that opens the service.
+CREDENTIAL_DIGITS: Final = 32
+
+
+class Session(NamedTuple):
+    """A genuine, unexpired session: who, and (a token sign-in) the first
+    :data:`CREDENTIAL_DIGITS` hex digits of the token's hash, None for a JWT sign-in."""
+
+    principal: Principal
+    credential: str | None
 
 
 def _b64(data: bytes) -> str:
@@ -486,15 +507,29 @@ class SessionSigner:
     def _mac(self, body: str) -> bytes:
         return hmac.new(self._secret, self._CONTEXT + body.encode("ascii"), "sha256").digest()
 
-    def issue(self, principal: Principal) -> tuple[str, datetime]:
-        """A session value for ``principal`` and the moment it expires."""
+    def issue(self, principal: Principal, credential: str | None = None) -> tuple[str, datetime]:
+        """A session value for ``principal`` and the moment it expires. ``credential``: the
+        hash of the token it signed in with (:func:`hash_token`; None for a JWT), of which the
+        session keeps the first :data:`CREDENTIAL_DIGITS` digits (:meth:`open`)."""
         expires = self._clock() + self.ttl
-        claims = {"n": principal.name, "r": principal.role, "exp": int(expires.timestamp())}
+        claims: dict[str, Any] = {
+            "n": principal.name,
+            "r": principal.role,
+            "exp": int(expires.timestamp()),
+        }
+        if credential is not None:
+            claims["h"] = credential.lower()[:CREDENTIAL_DIGITS]
         body = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
         return f"{body}.{_b64(self._mac(body))}", expires
 
     def verify(self, value: str) -> Principal | None:
         """The principal of a genuine, unexpired session value; None for anything else."""
+        session = self.open(value)
+        return None if session is None else session.principal
+
+    def open(self, value: str) -> Session | None:
+        """The :class:`Session` of a genuine, unexpired session value; None for anything
+        else. Whoever uses it checks that its token is still held (:meth:`Credentials.holds`)."""
         body, _, mac = value.partition(".")
         try:
             genuine = hmac.compare_digest(_unb64(mac), self._mac(body))
@@ -506,4 +541,4 @@ class SessionSigner:
             return None
         if claims.exp <= self._clock().timestamp():
             return None
-        return Principal(organisation=claims.r, name=claims.n)
+        return Session(Principal(organisation=claims.r, name=claims.n), claims.h)

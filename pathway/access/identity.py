@@ -40,7 +40,9 @@ from pathway.access.credentials import (
     Credentials,
     CredentialsError,
     Principal,
+    Session,
     ensure_dev_credentials,
+    hash_token,
 )
 from pathway.domain.organisations import Organisation
 
@@ -263,14 +265,24 @@ class Authenticator:
         self.credentials = credentials
         self.jwt = jwt_verifier
 
-    def still_holds(self, principal: Principal) -> bool:
-        """Whether a browser session of ``principal`` still counts: its token is still in the
-        credentials file (:meth:`Credentials.holds`). A principal the file does not name may
-        have signed in with a JWT when a JWKS is configured; its session then lasts its
-        lifetime (the provider cannot be asked about a JWT nobody presents)."""
-        if self.credentials is not None and self.credentials.holds(principal):
-            return True
-        return self.jwt is not None
+    def still_holds(self, session: Session) -> bool:
+        """Whether a browser session still counts: one signed in with a token while that token
+        is still in the credentials file (:meth:`Credentials.holds`); one signed in with a JWT
+        while a JWKS is configured, for its lifetime (the identity provider cannot be asked
+        about a JWT nobody presents)."""
+        if session.credential is None:
+            return self.jwt is not None
+        return self.credentials is not None and self.credentials.holds(
+            session.principal, session.credential
+        )
+
+    def credential_of(self, principal: Principal, token: str) -> str | None:
+        """What a session of ``principal``, just signed in with ``token``, keeps of it: the
+        token's hash if the credentials file holds it (:func:`hash_token`), None for a JWT."""
+        digest = hash_token(token.strip())
+        if self.credentials is not None and self.credentials.holds(principal, digest):
+            return digest
+        return None
 
     async def authenticate(self, token: str) -> Principal | None:
         """The principal of ``token`` (a bearer token without the scheme), or None.

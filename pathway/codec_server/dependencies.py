@@ -84,9 +84,13 @@ def _cookie_principal(request: Request, codec: CodecContext) -> Principal | None
 
 
 def _session(codec: CodecContext, cookie: str) -> Principal | None:
-    """The principal of a genuine, unexpired session cookie whose token is not revoked."""
-    principal = codec.sessions.verify(cookie)
-    return principal if principal is not None and codec.credentials.holds(principal) else None
+    """The principal of a genuine, unexpired session cookie whose token is still in the
+    credentials file (the codec server signs in with tokens only)."""
+    session = codec.sessions.open(cookie)
+    if session is None or session.credential is None:
+        return None
+    held = codec.credentials.holds(session.principal, session.credential)
+    return session.principal if held else None
 
 
 def one_authorization(request: Request) -> None:

@@ -133,9 +133,9 @@ def signed_in(request: Request) -> Principal | None:
     """Who is signed in at this browser (a genuine, unexpired session cookie of a principal
     whose token is not revoked), else None."""
     cookie = request.cookies.get(SESSION_COOKIE)
-    principal = _signer(request).verify(cookie) if cookie else None
+    session = _signer(request).open(cookie) if cookie else None
     gw: GatewayContext = request.app.state.gateway
-    return principal if principal is not None and gw.authenticator.still_holds(principal) else None
+    return session.principal if session and gw.authenticator.still_holds(session) else None
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -215,7 +215,8 @@ async def sign_in(request: Request) -> Response:
     if principal is None:
         log.warning("console sign-in failed")
         return page(request, "sign_in.html", 401, principal=None, error=error)
-    value, _expires = _signer(request).issue(principal)
+    credential = gw.authenticator.credential_of(principal, form.get("token", ""))
+    value, _expires = _signer(request).issue(principal, credential)
     request.state.principal = principal
     response = _see_other("/console")
     set_cookie(

@@ -20,7 +20,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from pathway.access.credentials import Principal
+from pathway.access.credentials import Principal, hash_token
 from pathway.codec_server.context import CodecContext
 from pathway.codec_server.dependencies import (
     SESSION_COOKIE,
@@ -108,9 +108,12 @@ async def submitted_token(request: Request) -> str:
     return (fields.get("token") or [""])[0].strip()
 
 
-def session_page(request: Request, codec: CodecContext, principal: Principal) -> HTMLResponse:
-    """The page saying who signed in, with a new session cookie for ``principal``."""
-    value, expires = codec.sessions.issue(principal)
+def session_page(
+    request: Request, codec: CodecContext, principal: Principal, token: str
+) -> HTMLResponse:
+    """The page saying who signed in, with a new session cookie for ``principal``, who signed
+    in with ``token`` (the session keeps the start of its hash: revoking it ends the session)."""
+    value, expires = codec.sessions.issue(principal, hash_token(token))
     response = login_page(signed_in_message(principal, expires.isoformat(timespec="minutes")))
     response.set_cookie(
         SESSION_COOKIE,
@@ -152,7 +155,7 @@ async def login(request: Request, codec: Codec, settings: SignInSettings) -> HTM
         log.warning("codec login failed", client=source)
         return login_page(_NOT_RECOGNISED, 401)
     settings.attempts.succeeded(source)
-    return session_page(request, codec, principal)
+    return session_page(request, codec, principal, token)
 
 
 @router.api_route("/logout", methods=["GET", "POST"])

@@ -319,6 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         for line in error.lines:
             log.error("invalid setting", error=line)
         return 2
+    try:
+        # Only `pathway dev` makes a state directory: a mistyped PATHWAY_VAR must not give the
+        # workers keys and a ledger secret of their own.
+        settings.existing_state(secrets_needed=False)
+    except settings.StateError as error:
+        log.error("no state directory", error=str(error))
+        return 2
     return asyncio.run(_serve(args))
 
 

@@ -242,3 +242,39 @@ def test_the_reference_table_is_generated_from_the_model() -> None:
     assert render(doc) == doc, "docs/settings.md is stale: run python scripts/gen_doc_tables.py"
     for name in settings.Settings.model_fields:
         assert f"`{settings.env_name(name)}`" in doc
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["gateway"], ["codec-server", "--ui-origin", "http://127.0.0.1:8233"]],
+    ids=["gateway", "codec-server"],
+)
+def test_servers_need_an_existing_state_directory(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only ``pathway dev`` makes a state directory: a mistyped PATHWAY_VAR is one line and exit
+    2, and nothing is made (no keys, pepper or credentials of the process's own)."""
+    missing = tmp_path / "typo"
+    monkeypatch.setenv("PATHWAY_VAR", str(missing))
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.run(argv, out, err) == 2
+    assert err.getvalue() == f"error: no state directory at {missing}: run pathway from the " + (
+        "checkout where bin/serve runs, or set PATHWAY_VAR\n"
+    )
+    assert not missing.exists()
+
+
+def test_workers_need_an_existing_state_directory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    restored_logging: None,
+) -> None:
+    from pathway import workers
+
+    missing = tmp_path / "typo"
+    monkeypatch.setenv("PATHWAY_VAR", str(missing))
+    assert workers.main(["--organisations", "police", "--json-logs"]) == 2
+    output = capfd.readouterr()
+    assert "no state directory" in output.out + output.err
+    assert not missing.exists()

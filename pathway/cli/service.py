@@ -51,6 +51,9 @@ def _gateway(args: argparse.Namespace, out: TextIO) -> int:
     from pathway.logs import configure_logging
     from pathway.temporal_config import TemporalConfigError, load_connection
 
+    # Only `pathway dev` makes a state directory: a mistyped PATHWAY_VAR must not give this
+    # process keys, a pepper and credentials of its own (StateError: one line, exit 2).
+    settings.existing_state(secrets_needed=False)
     try:
         # Checked before anything starts: production refuses to run without credentials.
         authenticator = load_authenticator(var_dir=settings.var_dir())
@@ -83,6 +86,7 @@ def _codec_server(args: argparse.Namespace, out: TextIO) -> int:
     from pathway.temporal_config import TemporalConfigError, load_connection
     from pathway.temporal_connection import default_keystore
 
+    settings.existing_state(secrets_needed=False)  # as the gateway's
     try:
         # Checked before anything starts: production refuses to run without credentials.
         credentials = codec_credentials(settings.var_dir())

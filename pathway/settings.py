@@ -385,6 +385,34 @@ class Settings(BaseSettings):
         except metrics.MetricsConfigError as err:
             raise ValueError(str(err)) from None
 
+    @field_validator("statistics_dsn")
+    @classmethod
+    def _dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        # libpq's own parser; its messages quote the value (a password), so they are not kept.
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+
+        if value is not None:
+            try:
+                conninfo_to_dict(value.get_secret_value())
+            except ProgrammingError:
+                raise ValueError(
+                    "not a PostgreSQL connection URL (postgresql://…) or libpq connection string"
+                ) from None
+        return value
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isascii() or not port.isdigit():
+            raise ValueError("not host:port (e.g. temporal.example:7233)")
+        if not 1 <= int(port) <= 65535 or any(c.isspace() for c in host):
+            raise ValueError("not host:port (a port from 1 to 65535, no spaces)")
+        return value
+
     @field_validator("deployment_name", "build_id")
     @classmethod
     def _versioning(cls, value: str | None, info: ValidationInfo) -> str | None:

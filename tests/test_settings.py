@@ -81,6 +81,13 @@ def test_values_are_typed() -> None:
         ("PATHWAY_DEPLOYMENT_NAME", "path.way", "PATHWAY_DEPLOYMENT_NAME: no '.'"),
         ("PATHWAY_BUILD_ID", "v 2", "PATHWAY_BUILD_ID: no spaces"),
         (
+            "PATHWAY_STATISTICS_DSN",
+            f"mysql://admin:{CANARY}@db/x",
+            "PATHWAY_STATISTICS_DSN: not a PostgreSQL connection URL",
+        ),
+        ("PATHWAY_TEMPORAL_ADDRESS", f"not {CANARY}", "PATHWAY_TEMPORAL_ADDRESS: not host:port"),
+        ("PATHWAY_TEMPORAL_ADDRESS", "temporal:99999", "PATHWAY_TEMPORAL_ADDRESS: not host:port"),
+        (
             "PATHWAY_JWKS_URL",
             "https://idp.test/jwks",
             "JWT verification needs all of PATHWAY_JWKS_URL",

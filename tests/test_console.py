@@ -202,6 +202,13 @@ class TestInboxOrder:
         only_b = inbox_items(ANSWER, NOW, InboxFilters(case_id="case-b"))
         assert {i.case_id for i in only_b} == {"case-b"} and len(only_b) == 3
 
+    def test_any_number_of_days(self) -> None:
+        """``?days=99999999`` is "any time", not a date past year 9999 (a 500, review finding
+        9): every dated row, none undated."""
+        dated = [i.what for i in inbox_items(ANSWER, NOW) if i.due_at is not None]
+        far = inbox_items(ANSWER, NOW, InboxFilters(days=99_999_999))
+        assert [i.what for i in far] == dated
+
 
 async def test_analysts_get_no_inbox(browser: httpx.AsyncClient) -> None:
     """Analysts read aggregates only: the inbox answers 403 (the obligations route's own

@@ -205,7 +205,16 @@ async def test_the_switch_overrides_the_browser(browser: httpx.AsyncClient) -> N
     back = await browser.get("/console/language?to=sl&back=/console/sign-in")
     assert back.status_code == 303
     assert html_lang((await browser.get("/console/sign-in")).text) == "sl"
-    for foreign in ("https://elsewhere.example/", "//elsewhere.example/console", "/docs"):
+    for foreign in (
+        "https://elsewhere.example/",
+        "//elsewhere.example/console",
+        "/docs",
+        "/console/../../evil",
+        "/consolex/../../../v1/cases",
+        "/console/./x",
+        "/console/%2E%2e/v1/cases",  # a browser reads %2e as a dot
+        "/consoles",
+    ):
         away = await browser.get("/console/language", params={"to": "en", "back": foreign})
         assert away.headers["location"] == "/console", foreign
     unknown = await browser.get("/console/language?to=xx&back=/console/sign-in")

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from pathway.gateway.routes.obligations import ObligationsAnswer
 
 __all__ = ["InboxFilters", "InboxItem", "inbox_items"]
+
+
+#: The longest "due within N days" that is told apart from "any time" (a century).
+MAX_DAYS: Final = 36_600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +77,9 @@ def _kept(item: InboxItem, filters: InboxFilters, now: datetime) -> bool:
     if filters.case_id is not None and item.case_id != filters.case_id:
         return False
     if filters.days is not None:
-        return item.due_at is not None and item.due_at <= now + timedelta(days=filters.days)
+        # Beyond a century every due time is "within": no date arithmetic past year 9999.
+        within = timedelta(days=min(filters.days, MAX_DAYS))
+        return item.due_at is not None and item.due_at <= now + within
     return True
 
 

@@ -233,7 +233,14 @@ async def sign_in(request: Request) -> Response:
 def _back(target: str | None) -> str:
     """``target`` if it is a page of the console (a path under ``/console``, never another
     site's address), else the inbox."""
-    if target and target.startswith("/console") and "//" not in target and "\\" not in target:
+    if not target or "\\" in target or not target.isprintable() or "//" in target:
+        return "/console"
+    path = target.partition("?")[0]
+    # No dot segments: "/console/../v1/cases" is not a console page, whatever a browser makes
+    # of it.
+    if "%2e" in path.lower() or any(part in (".", "..") for part in path.split("/")):
+        return "/console"
+    if path == "/console" or path.startswith("/console/"):
         return target
     return "/console"
 
@@ -268,7 +275,7 @@ def _filters(request: Request) -> InboxFilters:
     query = request.query_params
     days = query.get("days", "")
     return InboxFilters(
-        days=int(days) if days.isdigit() else None,
+        days=int(days) if days.isascii() and days.isdigit() else None,
         rule=query.get("rule") or None,
         case_id=query.get("case") or None,
     )

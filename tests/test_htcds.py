@@ -101,7 +101,7 @@ def test_k_withholds_nationality_before_leaving_out() -> None:
 
 
 def test_bad_input(var: Path) -> None:  # noqa: F811
-    """No ledger yet, no year, a k below 2: exit 2 naming what is wrong."""
+    """No ledger yet, no year, a year out of range, a k below 2: exit 2 naming what is wrong."""
     code, _, err = run_cli("export", "htcds", "--year", "2026")
     assert code == cli.EXIT_BAD_INPUT and "no statistics ledger" in err
     ledger_of(var, *people())
@@ -109,3 +109,7 @@ def test_bad_input(var: Path) -> None:  # noqa: F811
     assert code == cli.EXIT_BAD_INPUT and "--year" in err
     code, _, err = run_cli("export", "htcds", "--year", "2026", "--k", "1")
     assert code == cli.EXIT_BAD_INPUT and "--k" in err
+    for year in ("0", "1899", "99999"):  # not a header of nothing, exit 0 (review finding 14)
+        code, out, err = run_cli("export", "htcds", "--year", year)
+        assert code == cli.EXIT_BAD_INPUT and "--year: expected years from 1900" in err, year
+        assert out == ""

@@ -15,10 +15,12 @@ from pathway.cli._common import EXIT_OK, BadInput, Commands, write_json
 
 async def _htcds(args: argparse.Namespace, out: TextIO) -> int:
     from pathway import settings
+    from pathway.cli.report import annual_years
     from pathway.htcds import COLUMNS, htcds_rows
 
     if args.year is None:
         raise BadInput("pathway export htcds needs --year YYYY")
+    annual_years(str(args.year))  # 1900 to 9999, as the annual report's (BadInput naming --year)
     if args.k is not None and args.k < 2:
         raise BadInput(f"pathway export htcds: --k must be at least 2, got {args.k}")
     path = settings.var_dir().absolute() / settings.STATISTICS_FILE

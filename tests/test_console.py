@@ -253,3 +253,20 @@ async def test_removing_a_token_ends_its_console_sessions(tmp_path: Path, with_j
         add_token(path, "caritas", name=entry.name)  # a new token, the same name
         again = await b.get("/console", follow_redirects=False)
         assert again.status_code == 303 and again.headers["location"] == "/console/sign-in"
+
+
+async def test_the_console_counts_against_the_organisations_rate() -> None:
+    """The console is no way around the API's rate limit: each signed-in page takes from the
+    organisation's token bucket, and a spent one is a 429 page with Retry-After (review
+    finding 5)."""
+    app = gateway(
+        await unreachable_temporal(),
+        GatewaySettings(pepper=b"console-test-pepper", rate_per_second=0.01, burst=2),
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL) as b:
+        assert (await sign_in(b, "caritas")).status_code == 303
+        assert (await b.get("/console")).status_code == 503  # its Temporal is not there
+        assert (await b.get("/console")).status_code == 503
+        spent = await b.get("/console")
+        assert spent.status_code == 429 and int(spent.headers["retry-after"]) >= 1
+        assert "Too many requests" in spent.text and spent.headers["cache-control"] == "no-store"

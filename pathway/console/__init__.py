@@ -34,6 +34,7 @@ def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None
     app.state.console = settings
     app.state.console_sessions = SessionSigner(settings.secret, ttl=settings.session_ttl)
     app.mount("/console/static", StaticFiles(directory=routes.STATIC_DIR), name="console-static")
+    app.add_exception_handler(routes.Throttled, routes.throttled_page)
     app.include_router(routes.router)
     app.include_router(recording.router)
     app.include_router(programmes.router)  # the programme registers (issue 17 item 5)

@@ -10,6 +10,8 @@ browser's cookie is refused with 403 and changes nothing.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time.
+import asyncio
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -46,7 +48,7 @@ from pathway.web.problems import Problem
 if TYPE_CHECKING:
     from pathway.gateway.context import GatewayContext
 
-__all__ = ["STATIC_DIR", "router"]
+__all__ = ["STATIC_DIR", "Throttled", "router", "throttled_page"]
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -129,13 +131,43 @@ def _signer(request: Request) -> SessionSigner:
     return signer
 
 
+class Throttled(Exception):
+    """The signed-in organisation's requests exceed the gateway's rate: the console counts
+    against the same per-organisation token bucket as the API (:func:`throttled_page`)."""
+
+    def __init__(self, principal: Principal, wait: int) -> None:
+        super().__init__(principal.role)
+        self.principal = principal
+        self.wait = wait
+
+
 def signed_in(request: Request) -> Principal | None:
     """Who is signed in at this browser (a genuine, unexpired session cookie of a principal
-    whose token is not revoked), else None."""
+    whose token is not revoked), else None. Each signed-in request takes from the
+    organisation's rate, as an API request does: :class:`Throttled` when it is spent."""
     cookie = request.cookies.get(SESSION_COOKIE)
     session = _signer(request).open(cookie) if cookie else None
     gw: GatewayContext = request.app.state.gateway
-    return session.principal if session and gw.authenticator.still_holds(session) else None
+    if session is None or not gw.authenticator.still_holds(session):
+        return None
+    if (wait := gw.limiter.take(session.principal.role)) is not None:
+        raise Throttled(session.principal, wait)
+    return session.principal
+
+
+async def throttled_page(request: Request, exc: Exception) -> Response:
+    """429 with ``Retry-After`` for a :class:`Throttled` request, as a page."""
+    assert isinstance(exc, Throttled)
+    response = page(
+        request,
+        "error.html",
+        429,
+        principal=exc.principal,
+        title=N_("Too many requests"),
+        detail=N_("Your organisation has sent too many requests just now: try again shortly."),
+    )
+    response.headers["Retry-After"] = str(exc.wait)
+    return response
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -405,11 +437,23 @@ async def case_timeline(request: Request, case_id: str) -> Response:
         state = await _readable_state(request, principal, case_id)
     except Problem as problem:
         return _refused(request, principal, problem)
+    view = case_view(state, principal.role)
+    # Drawn in a worker thread: a few hundred milliseconds of matplotlib must not hold every
+    # other request of the gateway (review finding 5).
+    svg = await asyncio.to_thread(_draw_timeline, view, datetime.now(UTC))
+    return Response(svg, media_type="image/svg+xml", headers=_SVG_HEADERS)
+
+
+#: One picture drawn at a time: matplotlib's settings (``rc_context``) are process-wide.
+_DRAWING: Final = threading.Lock()
+
+
+def _draw_timeline(view: dict[str, Any], now: datetime) -> str:
     # Imported here: matplotlib is loaded when a picture is first drawn, not at start.
     from pathway.timeline_svg import timeline_svg
 
-    svg = timeline_svg(case_view(state, principal.role), now=datetime.now(UTC))
-    return Response(svg, media_type="image/svg+xml", headers=_SVG_HEADERS)
+    with _DRAWING:
+        return timeline_svg(view, now=now)
 
 
 def local_time(moment: datetime | None) -> str:

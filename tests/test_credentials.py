@@ -307,6 +307,30 @@ class TestCli:
         assert code == 0 and "sha256" not in out
         assert out.count('"role"') == 2
 
+    def test_remove_revokes_a_token_at_once(self, creds_file: Path) -> None:
+        """remove takes the entry out in one step: a credentials object following the file (as
+        a running server's does) refuses the token at its next check; the others stay."""
+        operator = run("credentials", "add", "operator")[1].strip()
+        police = run("credentials", "add", "police", "--name", "leaked")[1].strip()
+        following = Credentials.load(creds_file)
+        assert following.authenticate(police) is not None
+        code, out, err = run("credentials", "remove", "leaked")
+        assert code == 0 and out == ""
+        assert "removed leaked (role police)" in err and police not in err
+        assert following.authenticate(police) is None
+        assert following.authenticate(operator) is not None
+        assert stat.S_IMODE(creds_file.stat().st_mode) == 0o600
+        assert run("credentials", "list")[1].splitlines() == ["operator-1  operator"]
+
+    def test_remove_refuses_an_unknown_name_and_the_last_entry(self, creds_file: Path) -> None:
+        run("credentials", "add", "operator")
+        before = creds_file.read_text()
+        code, _, err = run("credentials", "remove", "nobody")
+        assert code == cli.EXIT_BAD_INPUT and "no token named 'nobody'" in err
+        code, _, err = run("credentials", "remove", "operator-1")
+        assert code == cli.EXIT_BAD_INPUT and "holds the last token" in err
+        assert creds_file.read_text() == before
+
     def test_unknown_role_is_exit_2_with_one_line(self, creds_file: Path) -> None:
         code, out, err = run("credentials", "add", "ngo")
         assert code == cli.EXIT_BAD_INPUT and out == ""

@@ -60,6 +60,7 @@ __all__ = [
     "ensure_dev_credentials",
     "hash_token",
     "new_token",
+    "remove_token",
 ]
 
 log = structlog.stdlib.get_logger(__name__)
@@ -424,6 +425,39 @@ def _appended(text: str | None, entries: list[TokenEntry], entry: TokenEntry) ->
         return candidate
     except (tomllib.TOMLDecodeError, ValidationError):
         return _FILE_HEADER + "".join(f"\n{_entry_toml(e)}" for e in [*entries, entry])
+
+
+def remove_token(path: Path, name: str) -> TokenEntry:
+    """Remove the entry ``name`` from the credentials file at ``path`` (revoking its token):
+    the file is replaced in one step (mode 0600) under the same lock as :func:`add_token`, so
+    running servers (which follow the file) refuse the token, and end its browser sessions, at
+    their next request. The remaining entries are written anew (comments are not kept).
+    Returns the removed entry.
+
+    Raises :class:`CredentialsError` if the file is missing or invalid, holds no entry
+    ``name``, or ``name`` is its last entry (a file with no token would let no one in, and the
+    servers would keep the last valid version in force)."""
+    try:
+        with _locked(path):
+            text, entries = _read_for_update(path)
+            if text is None:
+                raise CredentialsError(f"credentials file {path} does not exist")
+            gone = [entry for entry in entries if entry.name == name]
+            if not gone:
+                raise CredentialsError(f"no token named '{name}' in {path}")
+            kept = [entry for entry in entries if entry.name != name]
+            if not kept:
+                raise CredentialsError(
+                    f"'{name}' holds the last token in {path}: add another first"
+                )
+            write_secret(
+                path, _FILE_HEADER + "".join(f"\n{_entry_toml(e)}" for e in kept), replace=True
+            )
+            return gone[0]
+    except OSError as err:
+        raise CredentialsError(
+            f"credentials file {path} cannot be written: {err.strerror or type(err).__name__}"
+        ) from err
 
 
 def ensure_dev_credentials(var_dir: Path) -> tuple[Path, str | None]:

@@ -1,4 +1,4 @@
-"""``pathway credentials add|list``: the access tokens of the gateway and the codec server,
+"""``pathway credentials add|remove|list``: the access tokens of the gateway and the codec server,
 kept as SHA-256 hashes in the credentials file (local administration: no operator token)."""
 
 from __future__ import annotations
@@ -47,6 +47,25 @@ def _add(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _remove(args: argparse.Namespace, out: TextIO) -> int:
+    """``pathway credentials remove NAME [--file FILE]``: revoke a token; what was done on
+    stderr; :class:`BadInput` for an unknown name, the last entry or a broken file."""
+    from pathway.access.credentials import CredentialsError, remove_token
+
+    path = credentials_file(args)
+    try:
+        entry = remove_token(path, args.name)
+    except CredentialsError as err:
+        raise BadInput(printable(err)) from err
+    note: TextIO = args.stderr
+    note.write(
+        f"removed {printable(entry.name)} (role {entry.role}) from {printable(path)}: a running "
+        "service refuses its token, and ends the browser sessions signed in with it, at their "
+        "next request\n"
+    )
+    return EXIT_OK
+
+
 def _list(args: argparse.Namespace, out: TextIO) -> int:
     """``pathway credentials list [--file FILE] [--json]``: name and role of every entry,
     never a hash; :class:`BadInput` for a missing or broken file."""
@@ -72,7 +91,7 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def add_commands(sub: Commands) -> None:
-    """Register ``credentials add`` and ``credentials list``."""
+    """Register ``credentials add``, ``credentials remove`` and ``credentials list``."""
     from pathway.access.credentials import ROLES
 
     creds = sub.add_parser(
@@ -105,6 +124,17 @@ def add_commands(sub: Commands) -> None:
     )
     add.add_argument("--file", default=None, help=_FILE_HELP)
     add.set_defaults(handler=_add)
+    remove = creds_sub.add_parser(
+        "remove",
+        help="revoke a token: remove its entry",
+        description="Remove the entry NAME from the credentials file (written in one step, "
+        "mode 0600): a running `pathway dev`, `pathway gateway` or codec server refuses its "
+        "token at once and ends the browser sessions signed in with it at their next request. "
+        "Exit 2 for an unknown name, the file's last entry, or a broken file.",
+    )
+    remove.add_argument("name", metavar="NAME", help="the entry's name, as `list` shows it")
+    remove.add_argument("--file", default=None, help=_FILE_HELP)
+    remove.set_defaults(handler=_remove)
     list_ = creds_sub.add_parser(
         "list", help="name and role of every token (never a hash or a token)"
     )

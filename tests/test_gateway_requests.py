@@ -7,6 +7,7 @@ shows that nothing refused at the door ever reached a case.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -320,3 +321,19 @@ class TestOpenApi:
         }
         assert "bearer" in document["components"]["securitySchemes"]
         assert (await client.get("/docs")).status_code == 200
+
+
+class TestNotFoundTakesItsTime:
+    """A 404 for a case takes at least ``not_found_floor`` (docs/gateway.md): a non-member's
+    refusal of an existing case is decided after reading it, a made-up ID's at once, and the
+    floor hides which (review finding 4). Only a lower bound is checked: a busy machine may
+    always take longer."""
+
+    async def test_a_made_up_case_id_answers_no_sooner_than_the_floor(self) -> None:
+        settings = GatewaySettings(pepper=b"p", temporal_timeout=2, not_found_floor=0.5)
+        async with http(gateway(await unreachable_temporal(), settings)) as client:
+            started = time.perf_counter()
+            response = await client.get("/v1/cases/nonsense", headers=bearer("kljuc"))
+            elapsed = time.perf_counter() - started
+        assert response.status_code == 404
+        assert elapsed >= 0.5

@@ -19,6 +19,7 @@ and the OpenAPI document (:mod:`pathway.gateway.openapi`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -89,6 +90,13 @@ async def audit(request: Request, call_next: Callable[[Request], Awaitable[Respo
     try:
         response = await call_next(request)
         status = response.status_code
+        if status == 404 and "{case_id}" in getattr(request.scope.get("route"), "path", ""):
+            # A case that exists but is not yours, or never was: the same time as well as the
+            # same bytes (docs/gateway.md, "What still tells that a case exists").
+            gw: GatewayContext = request.app.state.gateway
+            floor = gw.settings.not_found_floor - (time.perf_counter() - started)
+            if floor > 0:
+                await asyncio.sleep(floor)
         return response
     finally:
         principal: Principal | None = getattr(request.state, "principal", None)

@@ -59,6 +59,10 @@ class GatewaySettings:
     obligations_limit: int = 200
     #: Cases queried at once for the obligations answer.
     obligations_concurrency: int = 8
+    #: Seconds a ``404`` for a case takes at least (API and console alike): a non-member's
+    #: refusal of a case that exists is decided after reading it, one of a case that never was
+    #: sooner; the floor hides the difference (docs/gateway.md). 0: no floor.
+    not_found_floor: float = 0.25
 
     def __post_init__(self) -> None:
         # The task queue goes into a visibility query between single quotes.

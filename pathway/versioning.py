@@ -8,12 +8,13 @@ Settings (environment):
 - ``PATHWAY_BUILD_ID``: the build ID of this release; default the installed package's version
   (``pyproject.toml``), so a release with a new version is a new deployment version.
 
-Every workflow type on a versioned worker is ``AUTO_UPGRADE``, the worker's default. No workflow
-type declares a behaviour in ``@workflow.defn``: the SDK sends a declared behaviour with every
-workflow task, and the server refuses it from an unversioned worker ("versioning behavior cannot
-be specified without deployment options"), so a declaration would break ``pathway dev`` and
-every unversioned deployment. Cases and registers run for years and must auto-upgrade; the
-hourly retention sweep auto-upgrades too, and is patched like them (docs/versioning.md).
+A versioned worker registers :data:`pathway.workers.VERSIONED_WORKFLOWS`: the same workflow
+types, each a subclass declaring its behaviour in ``@workflow.defn`` (cases and registers
+``AUTO_UPGRADE``, the retention sweep ``PINNED``); the worker sets no default, so a type without
+one fails the worker's start. An unversioned worker (``pathway dev``) registers the base
+classes, which declare none: the SDK sends a declared behaviour with every workflow task, and
+the server refuses it from an unversioned worker ("versioning behavior cannot be specified
+without deployment options").
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import importlib.metadata
 import os
 from collections.abc import Mapping
 
-from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import WorkerDeploymentConfig
 
 __all__ = [
@@ -84,5 +85,4 @@ def deployment_config(
             build_id=_checked(BUILD_ID, build_id, dots=True),
         ),
         use_worker_versioning=True,
-        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
     )

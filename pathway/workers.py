@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
 import httpx
 import structlog
@@ -51,9 +52,12 @@ from pathway.privacy.keys import KeyStore
 from pathway.process import exit_now, install_stop_signals
 from pathway.temporal_config import TemporalConfigError, describe_target
 from pathway.temporal_connection import connect
-from pathway.workflows.case import VictimCaseWorkflow
-from pathway.workflows.programme import ProgrammeRegisterWorkflow
-from pathway.workflows.retention import RetentionSweepWorkflow
+from pathway.workflows.case import VersionedVictimCaseWorkflow, VictimCaseWorkflow
+from pathway.workflows.programme import (
+    ProgrammeRegisterWorkflow,
+    VersionedProgrammeRegisterWorkflow,
+)
+from pathway.workflows.retention import RetentionSweepWorkflow, VersionedRetentionSweepWorkflow
 
 __all__ = ["main", "run_as_script", "run_workers"]
 
@@ -63,6 +67,14 @@ log = structlog.stdlib.get_logger("pathway.worker")
 #: How long a stopping worker lets notifications already being delivered finish; after that
 #: they are cancelled and Temporal retries them on the next worker.
 NOTIFY_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+#: The case worker's workflow types as a versioned worker registers them, each declaring its
+#: behaviour (docs/versioning.md, "Behaviour per workflow type"); unversioned, the base classes.
+VERSIONED_WORKFLOWS: Final = (
+    VersionedVictimCaseWorkflow,
+    VersionedProgrammeRegisterWorkflow,
+    VersionedRetentionSweepWorkflow,
+)
 
 # A webhook that hangs must fail the attempt (Temporal retries it), not hold the worker.
 _HTTP_TIMEOUT = httpx.Timeout(10.0)
@@ -94,15 +106,15 @@ async def run_workers(  # noqa: PLR0913 (keyword-only options after the client)
         if serve_cases:
             statistics = statistics or statistics_recorder()
             queues.append(CASE_TASK_QUEUE)
+            deployment = versioning.deployment_config() if versioned else None
             workers.append(
                 Worker(
                     client,
                     task_queue=CASE_TASK_QUEUE,
-                    workflows=[
-                        VictimCaseWorkflow,
-                        ProgrammeRegisterWorkflow,
-                        RetentionSweepWorkflow,
-                    ],
+                    # Versioned: the classes that declare their behaviour (docs/versioning.md).
+                    workflows=list(VERSIONED_WORKFLOWS)
+                    if deployment is not None
+                    else [VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow],
                     activities=[
                         *RetentionSweeper(client, _key_store(client)).activities(),
                         # Linked cases (R1) are started by an activity, not as child workflows.
@@ -112,7 +124,7 @@ async def run_workers(  # noqa: PLR0913 (keyword-only options after the client)
                     ],
                     # Worker Versioning when PATHWAY_DEPLOYMENT_NAME is set (docs/versioning.md).
                     # ``versioned=False`` (pathway dev): never, whatever the environment says.
-                    deployment_config=versioning.deployment_config() if versioned else None,
+                    deployment_config=deployment,
                 )
             )
             await ensure_retention_schedule(client, settings.retention())

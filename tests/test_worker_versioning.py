@@ -1,9 +1,10 @@
 """Worker Versioning on the dev server (issue 16 item 4, docs/versioning.md).
 
-A v1 worker runs; a pinned workflow and one declaring no behaviour (as Pathway's) start on v1;
-a v2 worker starts and is made current; new workflows go to v2, the pinned v1 workflow drains
-on v1 to completion, and the undeclared one moves to v2 at its next workflow task (the worker's
-default, auto-upgrade). Both workers get their
+A v1 worker runs; a pinned and an auto-upgrade workflow start on v1; a v2 worker starts and is
+made current; new workflows go to v2, the pinned v1 workflow drains on v1 to completion, and the
+auto-upgrade workflow moves to v2 at its next workflow task. Pathway's own types declare their
+behaviour in versioned subclasses (pathway.workers.VERSIONED_WORKFLOWS) and none in the base
+classes an unversioned worker registers. Both workers get their
 configuration from :func:`pathway.versioning.deployment_config`, as ``pathway worker`` does.
 """
 
@@ -27,6 +28,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from pathway import versioning
 from pathway.temporal_binaries import temporal_cli_path
+from pathway.workers import VERSIONED_WORKFLOWS
 from pathway.workflows.case import VictimCaseWorkflow
 from pathway.workflows.programme import ProgrammeRegisterWorkflow
 from pathway.workflows.retention import RetentionSweepWorkflow
@@ -57,9 +59,9 @@ class PinnedWait:
         self.done = True
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class AutoWait(PinnedWait):
-    """Like a case: declares no behaviour, so the worker's default (auto-upgrade) applies."""
+    """Like a case: auto-upgrade; waits for ``finish``."""
 
     @workflow.run
     async def run(self) -> int:
@@ -67,17 +69,25 @@ class AutoWait(PinnedWait):
         return self.pings
 
 
-def test_pathway_workflows_declare_no_behaviour() -> None:
-    """A behaviour declared in ``@workflow.defn`` goes with every workflow task, and the server
-    refuses it from an unversioned worker (``pathway dev``): the worker's default decides."""
-    behaviours = {
-        workflow._Definition.must_from_class(cls).versioning_behavior
-        for cls in (VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow)
+def test_pathway_workflows_declare_their_behaviour_only_when_versioned() -> None:
+    """Versioned: cases and registers auto-upgrade, the hourly sweep is pinned, each declared
+    in its subclass of the same workflow type. Unversioned (``pathway dev``): none declared, for
+    the server refuses a declared behaviour from an unversioned worker."""
+
+    def defn(cls: type) -> Any:
+        return workflow._Definition.must_from_class(cls)
+
+    declared = {defn(cls).name: defn(cls).versioning_behavior for cls in VERSIONED_WORKFLOWS}
+    assert declared == {
+        "VictimCaseWorkflow": VersioningBehavior.AUTO_UPGRADE,
+        "ProgrammeRegisterWorkflow": VersioningBehavior.AUTO_UPGRADE,
+        "RetentionSweepWorkflow": VersioningBehavior.PINNED,
     }
-    assert behaviours <= {None, VersioningBehavior.UNSPECIFIED}
+    for base in (VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow):
+        assert defn(base).versioning_behavior in (None, VersioningBehavior.UNSPECIFIED)
     config = versioning.deployment_config({versioning.DEPLOYMENT_NAME: "pathway"})
     assert config is not None
-    assert config.default_versioning_behavior == VersioningBehavior.AUTO_UPGRADE
+    assert config.default_versioning_behavior == VersioningBehavior.UNSPECIFIED
 
 
 def test_off_without_a_deployment_name() -> None:
@@ -205,16 +215,22 @@ async def test_v2_takes_new_workflows_while_v1_drains_pinned_ones(
 async def test_a_versioned_worker_accepts_pathway_workflows(
     dev_server: WorkflowEnvironment,
 ) -> None:
-    """The SDK refuses a versioned worker with a workflow type that has no behaviour, declared
-    or default: the worker's default covers every Pathway workflow type."""
+    """The SDK refuses a versioned worker with a workflow type that declares no behaviour (the
+    worker sets no default): the versioned classes all declare one, the base classes do not."""
     config = versioning.deployment_config({versioning.DEPLOYMENT_NAME: "pathway"})
-    workflows = [VictimCaseWorkflow, ProgrammeRegisterWorkflow, RetentionSweepWorkflow]
     Worker(
         dev_server.client,
         task_queue=f"versioning-{uuid.uuid4().hex}",
-        workflows=workflows,
+        workflows=list(VERSIONED_WORKFLOWS),
         deployment_config=config,
     )
+    with pytest.raises(ValueError, match="VictimCaseWorkflow must specify a versioning behavior"):
+        Worker(
+            dev_server.client,
+            task_queue=f"versioning-{uuid.uuid4().hex}",
+            workflows=[VictimCaseWorkflow],
+            deployment_config=config,
+        )
 
 
 def test_worker_refuses_a_malformed_setting(

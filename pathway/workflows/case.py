@@ -54,7 +54,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeUpdate, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -154,7 +154,7 @@ def _with_legal_time(config: CaseConfig, legal_time: LegalTime) -> CaseConfig:
     return config.model_copy(update={"legal_time": legal_time})
 
 
-@workflow.defn  # versioning behaviour: the worker's default (docs/versioning.md)
+@workflow.defn  # no versioning behaviour: VersionedVictimCaseWorkflow below declares it
 class VictimCaseWorkflow:
     """The victim's path, from identification (R1) to closure."""
 
@@ -569,3 +569,16 @@ class VictimCaseWorkflow:
                 "obligations_closed": len(effects.obligations_closed),
             },
         )
+
+
+@workflow.defn(name="VictimCaseWorkflow", versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
+class VersionedVictimCaseWorkflow(VictimCaseWorkflow):
+    """The same workflow type for a versioned worker (Worker Versioning, docs/versioning.md),
+    declaring its behaviour: a case runs for years, so it moves to each new build at its next
+    task and replays there (every command change patched). An unversioned worker (``pathway
+    dev``) registers the base class, which declares none: the SDK sends a declared behaviour
+    with every workflow task, and the server refuses one from an unversioned worker."""
+
+    @workflow.run
+    async def run(self, start: CaseInput) -> CaseOutcome:
+        return await super().run(start)

@@ -14,6 +14,7 @@ import asyncio
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -48,7 +49,7 @@ class RecordProgrammeEvent(BaseModel):
     event: ProgrammeEvent
 
 
-@workflow.defn  # versioning behaviour: the worker's default (docs/versioning.md)
+@workflow.defn  # no versioning behaviour: VersionedProgrammeRegisterWorkflow below declares it
 class ProgrammeRegisterWorkflow:
     """Runs for as long as the register is used (continuing as new when history grows)."""
 
@@ -157,3 +158,18 @@ class ProgrammeRegisterWorkflow:
     @workflow.query
     def state(self) -> ProgrammeState:
         return self._state
+
+
+@workflow.defn(
+    name="ProgrammeRegisterWorkflow", versioning_behavior=VersioningBehavior.AUTO_UPGRADE
+)
+class VersionedProgrammeRegisterWorkflow(ProgrammeRegisterWorkflow):
+    """The same workflow type for a versioned worker (Worker Versioning, docs/versioning.md),
+    declaring its behaviour: a register lives as long as its programme, as a case does. An
+    unversioned worker (``pathway dev``) registers the base class, which declares none: the SDK
+    sends a declared behaviour with every workflow task, and the server refuses one from an
+    unversioned worker."""
+
+    @workflow.run
+    async def run(self, start: RegisterInput) -> None:
+        await super().run(start)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from pathway.activities.retention import SweepReport, SweepRequest
 
 
-@workflow.defn  # versioning behaviour: the worker's default (docs/versioning.md)
+@workflow.defn  # no versioning behaviour: VersionedRetentionSweepWorkflow below declares it
 class RetentionSweepWorkflow:
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepReport:
@@ -22,3 +23,16 @@ class RetentionSweepWorkflow:
             result_type=SweepReport,
         )
         return report
+
+
+@workflow.defn(name="RetentionSweepWorkflow", versioning_behavior=VersioningBehavior.PINNED)
+class VersionedRetentionSweepWorkflow(RetentionSweepWorkflow):
+    """The same workflow type for a versioned worker (Worker Versioning, docs/versioning.md),
+    declaring its behaviour: an hourly sweep is done in minutes and finishes on the build that
+    started it. An unversioned worker (``pathway dev``) registers the base class, which
+    declares none: the SDK sends a declared behaviour with every workflow task, and the server
+    refuses one from an unversioned worker."""
+
+    @workflow.run
+    async def run(self, request: SweepRequest) -> SweepReport:
+        return await super().run(request)

@@ -23,6 +23,7 @@ from pathway.console.forms import (
     event_form,
     local_input,
     new_event_id,
+    posted_event_id,
     sendable_types,
 )
 from pathway.console.routes import _TEMPLATES
@@ -319,3 +320,30 @@ def test_the_documented_example_through_its_form_is_the_same_event(event_type: s
     )
     assert errors == {}
     assert parse_event(made) == expected
+
+
+class TestPostedEventIds:
+    """A form's event ID is the one its page was given; any other is replaced, so a forged or
+    foreign ID never reaches a register that recognises repeats by the ID alone (review of
+    2026-12-01: UOIM posting Ključ's ID made Ključ's interview a "repeat" and dropped it)."""
+
+    def test_the_pages_own_id_is_kept(self) -> None:
+        own = new_event_id("kljuc")
+        assert posted_event_id("kljuc", own) == own
+
+    @pytest.mark.parametrize(
+        "posted",
+        [
+            None,
+            "",
+            "kljuc-2026-000123",
+            "console-uoim-" + "a" * 32,  # another organisation's form
+            "console-kljuc-" + "A" * 32,
+            "console-kljuc-" + "a" * 31,
+            "console-kljuc-" + "a" * 32 + "\n",
+        ],
+    )
+    def test_anything_else_is_replaced(self, posted: str | None) -> None:
+        fresh = posted_event_id("kljuc", posted)
+        assert fresh != posted and posted_event_id("kljuc", fresh) == fresh
+        assert fresh.startswith("console-kljuc-")

@@ -20,6 +20,7 @@ gateway's send route asks it).
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ __all__ = [
     "field_for",
     "local_input",
     "new_event_id",
+    "posted_event_id",
     "programme_form",
     "sendable_types",
 ]
@@ -268,6 +270,17 @@ def sendable_types(state: CaseState, role: str) -> list[str]:
 def new_event_id(role: str) -> str:
     """A fresh event ID for a form of ``role`` (``console-<role>-<32 hex digits>``)."""
     return f"console-{role}-{secrets.token_hex(16)}"
+
+
+def posted_event_id(role: str, posted: str | None) -> str:
+    """The event ID of a posted form of ``role``: the one its page was given
+    (:func:`new_event_id`), so that sending it twice records it once; anything else (a forged
+    or foreign ID) is replaced by a fresh one. A programme register recognises repeats by the ID
+    alone, so an ID another organisation used must never reach it from here (review of
+    2026-12-01: an interview posted under Ključ's ID was taken for a repeat and dropped)."""
+    if posted is not None and re.fullmatch(rf"console-{re.escape(role)}-[0-9a-f]{{32}}", posted):
+        return posted
+    return new_event_id(role)
 
 
 def local_input(moment: datetime) -> str:

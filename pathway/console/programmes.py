@@ -45,6 +45,7 @@ from pathway.console.forms import (
     event_data,
     local_input,
     new_event_id,
+    posted_event_id,
     programme_form,
 )
 from pathway.console.i18n import N_
@@ -242,7 +243,7 @@ async def record_register_event(request: Request, programme: str) -> Response:
         principal=principal,
         programme=Programme(programme),
         form=form,
-        event_id=first.get("event_id") or new_event_id(principal.role),
+        event_id=posted_event_id(principal.role, first.get("event_id")),
         values=posted,
     )
     data, errors = event_data(form, posted, event_id=filled.event_id, organisation=principal.role)

@@ -35,6 +35,7 @@ from pathway.console.forms import (
     event_form,
     local_input,
     new_event_id,
+    posted_event_id,
     sendable_types,
 )
 from pathway.console.i18n import N_
@@ -235,7 +236,7 @@ async def record(request: Request, case_id: str) -> Response:
         principal=principal,
         case_id=case_id,
         form=form,
-        event_id=first.get("event_id") or new_event_id(principal.role),
+        event_id=posted_event_id(principal.role, first.get("event_id")),
         values=posted,
     )
     data, errors = event_data(form, posted, event_id=filled.event_id, organisation=principal.role)

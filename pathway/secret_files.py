@@ -60,8 +60,15 @@ def write_secret(path: Path, text: str, *, replace: bool) -> bool:
     then renamed over ``path`` (``replace``) or linked to it only if ``path`` does not exist
     yet. Readers see the old file or the new one, never part of one.
 
-    Returns False if ``replace`` is false and ``path`` exists; raises :class:`OSError`.
+    Replacing a file keeps who reads it: a symlink is followed (its target is replaced), and
+    the file's owner and group are kept where this process may set them (root, for a file of
+    the service's user: review of 2026-12-01, ``pathway credentials remove`` run as root left
+    the service unable to reload the file, and a revoked token in force). The mode is always
+    0600. Returns False if ``replace`` is false and ``path`` exists; raises :class:`OSError`.
     """
+    if path.is_symlink():
+        path = path.resolve()  # its target, existing or not (a link to where it will be)
+    before = path.stat() if replace and path.exists() else None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -69,6 +76,9 @@ def write_secret(path: Path, text: str, *, replace: bool) -> bool:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, PRIVATE_FILE_MODE)
+        if before is not None:
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, before.st_uid, before.st_gid)
         if replace:
             os.replace(tmp, path)
         else:

@@ -322,6 +322,24 @@ class TestCli:
         assert stat.S_IMODE(creds_file.stat().st_mode) == 0o600
         assert run("credentials", "list")[1].splitlines() == ["operator-1  operator"]
 
+    def test_remove_follows_a_symlink(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A service may read the file through a symlink: the target is rewritten (0600), not
+        the link replaced by a file the service never reads, which would keep the revoked token
+        in force (re-check finding F2)."""
+        target = tmp_path / "secrets" / "credentials.toml"
+        target.parent.mkdir()
+        link = tmp_path / "credentials.toml"
+        link.symlink_to(target)
+        monkeypatch.setenv("PATHWAY_CREDENTIALS", str(link))
+        run("credentials", "add", "operator")
+        run("credentials", "add", "police", "--name", "leaked")
+        target.chmod(0o644)
+        assert run("credentials", "remove", "leaked")[0] == 0
+        assert link.is_symlink() and "leaked" not in target.read_text()
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
     def test_remove_refuses_an_unknown_name_and_the_last_entry(self, creds_file: Path) -> None:
         run("credentials", "add", "operator")
         before = creds_file.read_text()

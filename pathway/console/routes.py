@@ -388,20 +388,32 @@ async def _readable_state(request: Request, principal: Principal, case_id: str) 
     return await readable_case(known, reader, gw)
 
 
+async def _signed_in_reading(
+    request: Request, case_id: str
+) -> tuple[Principal, CaseState] | Response:
+    """Who is signed in and the case as they may read it (:func:`_readable_state`), or the
+    answer instead: to the sign-in page, or the refusal page (the same 404 for a non-member,
+    an unknown and an erased case). Shared by the case page and its picture."""
+    principal = signed_in(request)
+    if principal is None:
+        return _see_other("/console/sign-in")
+    request.state.principal = principal
+    try:
+        return principal, await _readable_state(request, principal, case_id)
+    except Problem as problem:
+        return _refused(request, principal, problem)
+
+
 @router.get("/console/cases/{case_id}")
 async def case(request: Request, case_id: str) -> Response:
     """The case as the signed-in organisation's role may see it (:mod:`pathway.console.case`):
     read as the gateway reads it (:func:`_readable_state`), shown as its view
     (:func:`pathway.access.policy.case_view`). A non-member, an unknown and an erased case get
     the same 404 page (R6)."""
-    principal = signed_in(request)
-    if principal is None:
-        return _see_other("/console/sign-in")
-    request.state.principal = principal
-    try:
-        state = await _readable_state(request, principal, case_id)
-    except Problem as problem:
-        return _refused(request, principal, problem)
+    read = await _signed_in_reading(request, case_id)
+    if isinstance(read, Response):
+        return read
+    principal, state = read
     return page(
         request,
         "case.html",
@@ -429,14 +441,10 @@ async def case_timeline(request: Request, case_id: str) -> Response:
     """The case's timeline picture (:func:`pathway.timeline_svg.timeline_svg`) from the same
     view as the case page, so it shows nothing the role may not read; refused exactly as the
     case page is (the same 404 page for a non-member, an unknown and an erased case)."""
-    principal = signed_in(request)
-    if principal is None:
-        return _see_other("/console/sign-in")
-    request.state.principal = principal
-    try:
-        state = await _readable_state(request, principal, case_id)
-    except Problem as problem:
-        return _refused(request, principal, problem)
+    read = await _signed_in_reading(request, case_id)
+    if isinstance(read, Response):
+        return read
+    principal, state = read
     view = case_view(state, principal.role)
     # Drawn in a worker thread: a few hundred milliseconds of matplotlib must not hold every
     # other request of the gateway (review finding 5).

@@ -107,10 +107,14 @@ class DevProcesses:
         """`pathway dev --var var` on ``ports`` (each name not given: a free port), with the
         umask ``umask`` (by default the common 022, under which files come out 0644 unless
         the code makes them private)."""
-        chosen = {
-            name: ports.get(name) or free_port()
-            for name in ("port", "ui-port", "codec-port", "gateway-port")
-        }
+        chosen: dict[str, int] = {}
+        for name in ("port", "ui-port", "codec-port", "gateway-port"):
+            port = ports.get(name) or free_port()
+            # The OS may hand back a port it just gave (each probe closes its socket): every
+            # port of one pathway dev must differ (CI: --port and --codec-port both 50183).
+            while name not in ports and port in chosen.values():
+                port = free_port()
+            chosen[name] = port
         args = [sys.executable, "-m", "pathway.cli", "dev", "--var", str(var)]
         for name, port in chosen.items():
             args += [f"--{name}", str(port)]

@@ -243,7 +243,7 @@ class TestChildScenarios:
             placed = await b.send(
                 case_id, event("crisis_accommodation_placed", await b.now(), child=CHILD)
             )
-            assert placed.summary.phase is Phase.REFLECTION
+            assert placed.phase is Phase.REFLECTION
             await b.send(
                 case_id,
                 event("criminal_proceedings_opened", await b.now(), authorised_representative=True),
@@ -326,7 +326,7 @@ class TestChildScenarios:
             assert "guardian_appointment" not in {o.id for o in state.open_obligations}
             assert state.phase is Phase.SAFE_ACCOMMODATION
             ended = await b.send(case_id, event("safe_accommodation_ended", await b.now()))
-            assert ended.summary.phase is Phase.SAFE_ACCOMMODATION
+            assert ended.phase is Phase.SAFE_ACCOMMODATION
             await b.keep_history(case_id, "child-turns-18")
 
     async def test_mother_with_two_children_one_identified_as_a_victim(

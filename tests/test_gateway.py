@@ -147,8 +147,8 @@ class TestOpenCase:
     """POST /v1/cases: identification starts the case with update-with-start (R1)."""
 
     async def test_open_then_repeat(self, service: Service) -> None:
-        """The first identification answers 201 with the case ID and summary; the same
-        event_id again answers 200 with the first result."""
+        """The first identification answers 201 with the case ID and its acknowledgement (issue
+        14: no summary); the same event_id again answers 200 with the first one."""
         body = identification("gw-open")
         first = await service.http.post("/v1/cases", headers=bearer("police"), json=body)
         assert first.status_code == 201
@@ -156,7 +156,8 @@ class TestOpenCase:
         assert opened["case_id"].startswith("case-") and "gw-open" not in opened["case_id"]
         assert first.headers["location"] == f"/v1/cases/{opened['case_id']}"
         # The police do not read the phase (it names K5, S1 and I1; R6, docs/privacy.md).
-        assert "phase" not in opened["summary"]
+        assert "phase" not in opened and "summary" not in opened
+        assert {o["rule"] for o in opened["changes"]["obligations_opened"]} >= {"R2"}
         assert opened["duplicate"] is False
         again = await service.http.post("/v1/cases", headers=bearer("police"), json=body)
         assert again.status_code == 200
@@ -207,7 +208,8 @@ class TestEvents:
     """POST /v1/cases/{case_id}/events: answered once the workflow decided."""
 
     async def test_accepted_event_is_recorded(self, service: Service) -> None:
-        """An accepted event answers 200 with the summary, and is in the case at once."""
+        """An accepted event answers 200 with its acknowledgement (the phase for a role that
+        reads it, what changed), and is in the case at once."""
         case_id = await open_case(service, "gw-accept")
         response = await send(
             service, case_id, "caritas", event("ngo_interview_held", "caritas", "car-1")
@@ -215,13 +217,15 @@ class TestEvents:
         assert response.status_code == 200, response.text
         answer = response.json()
         assert answer["duplicate"] is False and answer["event_type"] == "ngo_interview_held"
+        assert answer["phase"] == "identified" and "summary" not in answer
+        assert "ngo_interview" in {o["kind"] for o in answer["changes"]["obligations_settled"]}
         state = await service.state(case_id)
         assert state.ngo_interview_at is not None
         assert "car-1" in state.processed
 
     async def test_concurrent_duplicates(self, service: Service) -> None:
         """The same event sent four times at once is recorded once; every answer is 200
-        with the same summary, exactly one of them not a duplicate."""
+        with the same acknowledgement, exactly one of them not a duplicate."""
         case_id = await open_case(service, "gw-concurrent")
         body = event("ngo_interview_held", "caritas", "car-dup")
         responses = await asyncio.gather(
@@ -230,7 +234,7 @@ class TestEvents:
         assert [r.status_code for r in responses] == [200] * 4
         answers = [r.json() for r in responses]
         assert sorted(a["duplicate"] for a in answers) == [False, True, True, True]
-        assert len({json.dumps(a["summary"], sort_keys=True) for a in answers}) == 1
+        assert len({json.dumps({**a, "duplicate": 0}, sort_keys=True) for a in answers}) == 1
         state = await service.state(case_id)
         assert [t.event_id for t in state.timeline].count("car-dup") == 1
 

@@ -45,8 +45,10 @@ from pathway.access.policy import (
     CASE_READERS,
     READ_MATRIX,
     TRACES,
+    acknowledgement_view,
     case_view,
     event_view,
+    listed_ids,
     summary_view,
     timeline_view,
 )
@@ -59,6 +61,7 @@ from pathway.domain.state import (
     CriminalProceedings,
     DeadlineKind,
     DeliveryOutcome,
+    EventResult,
     TimelineEntry,
 )
 from tests.factories import ALL_SUBJECTS, CASE_ID, EU_ADULT, SI_CITIZEN, T0, TCN_ILLEGAL, event
@@ -153,6 +156,10 @@ class Path:
     issued_by: dict[str, int] = field(default_factory=dict)
     #: Event ID -> the event sent.
     events: dict[str, CaseEvent] = field(default_factory=dict)
+    #: Each accepted event's acknowledgement with the states before and after it (issue 14).
+    acknowledgements: list[tuple[CaseState | None, CaseState, EventResult]] = field(
+        default_factory=list
+    )
 
     def _record(self, before: CaseState | None, after: CaseState, step: Step) -> None:
         step.changed = frozenset(
@@ -206,6 +213,7 @@ class Path:
             deadlines_set=tuple(decision.effects.deadlines_set),
         )
         self.events[ev.event_id] = ev
+        self.acknowledgements.append((self.state, decision.state, decision.result))
         self._record(self.state, decision.state, step)
         for start in list(decision.state.pending_case_starts):  # R1: the linked case starts
             after = decision.state.model_copy(deep=True)
@@ -768,6 +776,45 @@ class TestNoTrace:
                         own = " (its own work)" if t.own else ""
                         problems.add(f"{view} {t.name}{own} reveals {sorted(t.fields)}")
         assert not problems, sorted(problems)
+
+    @pytest.mark.parametrize("role", ROLES)
+    @pytest.mark.parametrize("name", PATH_NAMES)
+    def test_r6_an_acknowledgement_shows_nothing_the_case_view_hides(
+        self, name: str, role: str
+    ) -> None:
+        """R6, issue 14: an event's acknowledgement (the gateway's answer) shows the role only
+        obligations and deadlines its view of the case shows too (the obligations opened and
+        settled and the deadlines set after the event, those ended before it), so it reveals
+        nothing the test above has not checked; an obligation's ID only where it names its kind
+        or a fixed code."""
+        p = path_named(name)
+        checked = 0
+        for before, after, result in p.acknowledgements:
+            answer = acknowledgement_view(result, role)
+            changes = answer["changes"]
+            view_after = case_view(after, role)
+            view_before = {} if before is None else case_view(before, role)
+            if "phase" in answer:
+                assert role in READ_MATRIX["phase"] and answer["phase"] == after.phase.value
+            obligations = {
+                (o["kind"], o["rule"], o["owner"], o["due_at"])
+                for o in view_after.get("obligations", [])
+            }
+            for name_ in ("obligations_opened", "obligations_settled"):
+                for o in changes.get(name_, []):
+                    checked += 1
+                    assert (o["kind"], o["rule"], o["owner"], o["due_at"]) in obligations, (
+                        name_,
+                        o,
+                    )
+                    # Only IDs a listing keeps (listed_ids): the kind, or a fixed code (R3).
+                    assert "id" not in o or [o["id"]] == listed_ids([(o["id"], o["kind"])]), o
+            for name_, view in (("deadlines_set", view_after), ("deadlines_ended", view_before)):
+                for d in changes.get(name_, []):
+                    checked += 1
+                    assert d["kind"] in view.get("deadlines", {}), (name_, d)
+        if role in ("caritas", "social_work_centre", "police"):  # they act in every path
+            assert checked, "no acknowledgement showed this role anything: nothing was checked"
 
     @pytest.mark.parametrize("role", ROLES)
     @pytest.mark.parametrize("name", PATH_NAMES)

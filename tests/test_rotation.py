@@ -69,7 +69,7 @@ class TestRotation:
                 rotated_env, upsert_search_attributes=True, queue="rotation", wires=wires
             ) as b:
                 result = await b.send(running, event("crisis_accommodation_placed", await b.now()))
-                assert result.summary.phase is Phase.REFLECTION
+                assert result.phase is Phase.REFLECTION
                 ident = event(
                     "identified", await b.now(), person=dict(EU_ADULT), subject_ref="after-rotation"
                 )
@@ -93,4 +93,4 @@ class TestRotation:
                     history = await fetch_decoded_history(b.client, case_id)
                     assert b"eu_citizen" in history.SerializeToString()  # decrypted facts
                 done = await b.send(running, event("departed", await b.now(), arbitrary=False))
-                assert done.summary.phase is Phase.DECLINED_LEFT
+                assert done.phase is Phase.DECLINED_LEFT

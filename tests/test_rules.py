@@ -560,7 +560,9 @@ class TestEventIntake:
         assert isinstance(first, Accepted)
         again = decide(first.state, placed, T0 + days(2), case_id=CASE_ID)
         assert isinstance(again, Accepted)
-        assert again.result.duplicate and again.result.summary == first.result.summary
+        assert again.result.duplicate and not first.result.duplicate
+        assert again.result == first.result.model_copy(update={"duplicate": True})
+        assert again.result.changes.obligations_opened  # the first acknowledgement's changes
         assert again.state == first.state and again.effects.notifications == []
 
     def test_reused_event_id_with_other_content_is_rejected(self) -> None:

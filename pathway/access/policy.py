@@ -56,13 +56,16 @@ from pathway.domain.state import (
     CHILD_DEADLINES,
     CHILD_OBLIGATIONS,
     AccompanyingChild,
+    CaseChanges,
     CaseState,
     CaseSummary,
     Deadline,
     DeadlineKind,
+    DeadlineView,
     EventResult,
     Obligation,
     ObligationKind,
+    ObligationView,
     TimelineEntry,
 )
 
@@ -86,8 +89,10 @@ __all__ = [
     "WITHHELD",
     "Action",
     "Traces",
+    "acknowledgement_view",
     "case_allows",
     "case_view",
+    "changes_view",
     "decide",
     "decoded_view",
     "event_view",
@@ -460,29 +465,85 @@ def summary_view(summary: CaseSummary, role: str) -> dict[str, Any]:
     view: dict[str, Any] = {"case_id": data["case_id"]}
     if may_read(role, "phase"):
         view["phase"] = data["phase"]
-    hidden, strict = _hidden(role), _hidden_from_owners(role)
     if may_read(role, "obligations"):
-        # As in minimised: an owner keeps its own obligation (HIDDEN_FROM_OWNERS aside).
         view["open_obligations"] = _listed(
-            [
-                o
-                for o, shown in zip(data["open_obligations"], summary.open_obligations, strict=True)
-                if not strict.hides_obligation(shown.kind, shown.rule, shown.id)
-                and (
-                    shown.owner == role
-                    or not hidden.hides_obligation(shown.kind, shown.rule, shown.id)
-                )
-            ],
-            role,
+            _shown_obligations(summary.open_obligations, data["open_obligations"], role), role
         )
     if may_read(role, "deadlines"):
-        # A summary does not say who is reminded of a deadline: one that reveals a field the
-        # role may not read is left out for every such role (fail closed).
-        view["upcoming_deadlines"] = [
-            d
-            for d, shown in zip(data["upcoming_deadlines"], summary.upcoming_deadlines, strict=True)
-            if not hidden.hides_deadline(shown.kind, shown.rule)
-        ]
+        view["upcoming_deadlines"] = _shown_deadlines(
+            summary.upcoming_deadlines, data["upcoming_deadlines"], role
+        )
+    return view
+
+
+def _shown_obligations(
+    obligations: Sequence[ObligationView], data: list[dict[str, Any]], role: str
+) -> list[dict[str, Any]]:
+    """The JSON ``data`` of those ``obligations`` that ``role`` may be shown: as in
+    :func:`minimised`, an owner keeps its own obligation (HIDDEN_FROM_OWNERS aside)."""
+    hidden, strict = _hidden(role), _hidden_from_owners(role)
+    return [
+        o
+        for o, shown in zip(data, obligations, strict=True)
+        if not strict.hides_obligation(shown.kind, shown.rule, shown.id)
+        and (shown.owner == role or not hidden.hides_obligation(shown.kind, shown.rule, shown.id))
+    ]
+
+
+def _shown_deadlines(
+    deadlines: Sequence[DeadlineView], data: list[dict[str, Any]], role: str
+) -> list[dict[str, Any]]:
+    """The JSON ``data`` of those ``deadlines`` that ``role`` may be shown. A summary does not
+    say who is reminded of a deadline: one that reveals a field the role may not read is left
+    out for every such role (fail closed)."""
+    hidden = _hidden(role)
+    return [
+        d
+        for d, shown in zip(data, deadlines, strict=True)
+        if not hidden.hides_deadline(shown.kind, shown.rule)
+    ]
+
+
+def changes_view(changes: CaseChanges, role: str) -> dict[str, Any]:
+    """What an accepted event changed (:class:`~pathway.domain.state.CaseChanges`), with what
+    ``role`` may not read left out as :func:`summary_view` leaves it out: no obligations unless
+    it reads ``obligations``, no deadlines unless it reads ``deadlines``, none that reveals a
+    field it may not read. An obligation's ID is shown only where it names nothing but its kind
+    or a fixed code (:func:`listed_ids`): a counted suffix of a part of the case would count
+    hidden things, so such an obligation is shown by its kind alone."""
+    data = changes.model_dump(mode="json")
+    view: dict[str, Any] = {}
+    if may_read(role, "obligations"):
+        for name in ("obligations_opened", "obligations_settled"):
+            shown = _shown_obligations(getattr(changes, name), data[name], role)
+            view[name] = shown if role == OPERATOR else [_coded_id_only(o) for o in shown]
+    if may_read(role, "deadlines"):
+        for name in ("deadlines_set", "deadlines_ended"):
+            view[name] = _shown_deadlines(getattr(changes, name), data[name], role)
+    return view
+
+
+def _coded_id_only(obligation: dict[str, Any]) -> dict[str, Any]:
+    if obligation["id"] == obligation["kind"] or obligation["id"] in _CODED_IDS:
+        return obligation
+    return {name: value for name, value in obligation.items() if name != "id"}
+
+
+def acknowledgement_view(result: EventResult, role: str) -> dict[str, Any]:
+    """An accepted event's acknowledgement (the ``record_event`` update's result, issue 14) as
+    the gateway answers it to ``role``: the event's ID and type (the sender's own), whether it
+    repeated an accepted one, the case's phase if ``role`` reads it, and
+    :func:`changes_view`. Shape: ``{"event_id", "event_type", "duplicate", ["phase"],
+    "changes": {...}}``."""
+    view: dict[str, Any] = {
+        "event_id": result.event_id,
+        "event_type": result.event_type,
+        "duplicate": result.duplicate,
+    }
+    phase = result.phase or (result.summary.phase if result.summary is not None else None)
+    if phase is not None and may_read(role, "phase"):
+        view["phase"] = phase.value
+    view["changes"] = changes_view(result.changes, role)
     return view
 
 
@@ -1198,8 +1259,9 @@ def event_view(event: BaseEvent, role: str) -> dict[str, Any] | None:
 
 def result_view(result: EventResult, role: str) -> dict[str, Any] | None:
     """What an accepted event answered (an update's result), as ``role`` may decode it: the
-    event's ID and type (as the timeline shows them) and :func:`summary_view`. None if the
-    event is a trace of a field ``role`` may not read (R6), or ``role`` reads no case."""
+    event's ID and type (as the timeline shows them), the phase and :func:`changes_view` (and,
+    in a result recorded before issue 14, :func:`summary_view`). None if the event is a trace
+    of a field ``role`` may not read (R6), or ``role`` reads no case."""
     if role == OPERATOR:
         return result.model_dump(mode="json")
     if not may_read_cases(role) or result.event_type in _hidden(role).event_types:
@@ -1210,7 +1272,11 @@ def result_view(result: EventResult, role: str) -> dict[str, Any] | None:
         view["duplicate"] = result.duplicate
     if may_read(role, "timeline.what"):
         view["event_type"] = result.event_type
-    view["summary"] = summary_view(result.summary, role)
+    if result.phase is not None and may_read(role, "phase"):
+        view["phase"] = result.phase.value
+    view["changes"] = changes_view(result.changes, role)
+    if result.summary is not None:
+        view["summary"] = summary_view(result.summary, role)
     return view
 
 

@@ -69,7 +69,9 @@ async def _event(args: argparse.Namespace, out: TextIO) -> int:
         "  (repeat of an accepted event: first result, nothing changed)" if result.duplicate else ""
     )
     out.write(f"accepted {printable(result.event_type)} {printable(result.event_id)}{note}\n")
-    write_summary_lines(result.summary.model_dump(mode="json"), out)
+    # The acknowledgement is small (issue 14); the case as it stands now is one query away.
+    state = await cases.case_state(client, args.case_id)
+    write_summary_lines(state.summary().model_dump(mode="json"), out)
     return EXIT_OK
 
 

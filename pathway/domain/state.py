@@ -116,6 +116,15 @@ class Deadline(BaseModel):
     due_at: datetime
     reminders: list[Reminder] = Field(default_factory=list)
 
+    def view(self) -> DeadlineView:
+        """This deadline as the case summary and an event's acknowledgement show it."""
+        return DeadlineView(
+            kind=self.kind,
+            rule=self.rule,
+            due_at=self.due_at,
+            next_reminder_at=min((r.at for r in self.reminders if not r.sent), default=None),
+        )
+
 
 class Obligation(BaseModel):
     id: str
@@ -142,6 +151,17 @@ class Obligation(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    def view(self) -> ObligationView:
+        """This obligation as the case summary and an event's acknowledgement show it."""
+        return ObligationView(
+            id=self.id,
+            kind=self.kind,
+            rule=self.rule,
+            owner=self.owner,
+            due_at=self.due_at,
+            escalated=self.escalated_at is not None,
+        )
 
 
 class Notification(BaseModel):
@@ -407,11 +427,35 @@ class CaseSummary(BaseModel):
     upcoming_deadlines: list[DeadlineView]
 
 
+class CaseChanges(BaseModel):
+    """What one accepted event changed in its case (:class:`EventResult`): the obligations it
+    opened and settled and the deadlines it set (or moved) and ended, as the case summary shows
+    them. Empty for an event that changed none of them."""
+
+    obligations_opened: list[ObligationView] = Field(default_factory=list)
+    obligations_settled: list[ObligationView] = Field(default_factory=list)
+    deadlines_set: list[DeadlineView] = Field(default_factory=list)
+    deadlines_ended: list[DeadlineView] = Field(default_factory=list)
+
+
 class EventResult(BaseModel):
+    """An accepted event's acknowledgement, the ``record_event`` update's result (issue 14
+    item 2): the event, whether it repeated an accepted one (then the first acknowledgement,
+    marked ``duplicate``), the case's phase after it and what it changed, a few hundred bytes.
+    The whole case (:class:`CaseSummary`, 1 to 3 KB) is not in it: a client that wants it
+    queries the case (``GET /v1/cases/{case_id}``, ``pathway case show``).
+
+    ``summary``: only in results recorded before issue 14 (histories, and the kept results of
+    states carried over continue-as-new); never set since.
+    """
+
     event_id: str
     event_type: str
     duplicate: bool = False
-    summary: CaseSummary
+    case_id: str = ""
+    phase: Phase | None = None
+    changes: CaseChanges = Field(default_factory=CaseChanges)
+    summary: CaseSummary | None = None
 
 
 class ProcessedEvent(BaseModel):
@@ -428,10 +472,11 @@ class ProcessedEvent(BaseModel):
 
 
 #: How many of the latest accepted events keep their full first result (senders repeat an
-#: event within minutes or days, not years; the digest of every event is kept for ever). Each
-#: result holds the case summary (1 to 3 KB): at 200 a long case's state carried 260 KB of
-#: them, read by every query and carried over continue-as-new; at 20 a case of 300 events is
-#: 135 KB instead of 335 KB (issue 14 item 2, payload size).
+#: event within minutes or days, not years; the digest of every event is kept for ever). A
+#: result once held the case summary (1 to 3 KB): at 200 a long case's state carried 260 KB of
+#: them, read by every query and carried over continue-as-new; at 20 a case of 300 events was
+#: 135 KB instead of 335 KB (issue 14 item 2, payload size). Results are now acknowledgements
+#: of a few hundred bytes (:class:`EventResult`).
 RESULTS_KEPT = 20
 
 
@@ -559,30 +604,9 @@ class CaseState(BaseModel):
         return CaseSummary(
             case_id=self.case_id,
             phase=self.phase,
-            open_obligations=[
-                ObligationView(
-                    id=o.id,
-                    kind=o.kind,
-                    rule=o.rule,
-                    owner=o.owner,
-                    due_at=o.due_at,
-                    escalated=o.escalated_at is not None,
-                )
-                for o in self.open_obligations
-            ],
+            open_obligations=[o.view() for o in self.open_obligations],
             upcoming_deadlines=sorted(
-                (
-                    DeadlineView(
-                        kind=d.kind,
-                        rule=d.rule,
-                        due_at=d.due_at,
-                        next_reminder_at=min(
-                            (r.at for r in d.reminders if not r.sent), default=None
-                        ),
-                    )
-                    for d in self.deadlines.values()
-                ),
-                key=lambda v: (v.due_at, v.kind),
+                (d.view() for d in self.deadlines.values()), key=lambda v: (v.due_at, v.kind)
             ),
         )
 

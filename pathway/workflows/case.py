@@ -1,7 +1,8 @@
 """One durable workflow per person: a deterministic shell around :mod:`pathway.domain.rules`.
 
 - Events arrive as Updates. The validator runs the domain's rule check, so a rejected event never
-  reaches history; the handler applies the same pure decision and returns the case summary.
+  reaches history; the handler applies the same pure decision and returns a small acknowledgement
+  (:class:`~pathway.domain.state.EventResult`: phase and what changed; issue 14).
 - Every deadline is an updatable timer: the state holds each deadline's due time and reminders,
   and the main loop sleeps until the earliest of them or until an update moves one (the
   ``updatable_timer`` pattern, generalised to all deadlines of the case).
@@ -318,7 +319,7 @@ class VictimCaseWorkflow:
 
     @workflow.update
     def record_event(self, request: RecordEvent) -> EventResult:
-        """Apply one event; returns the case summary after it (or the first result, on repeat)."""
+        """Apply one event; returns its acknowledgement (or the first one, on a repeat)."""
         decision = self._decide(request)
         if isinstance(decision, Rejection):
             # Only reachable if the validator was skipped (it is not run on replay).

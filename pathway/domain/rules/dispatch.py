@@ -39,7 +39,14 @@ from pathway.domain.rules.core import (
     merged,
     working_copy,
 )
-from pathway.domain.state import RESULTS_KEPT, CaseState, EventResult, Phase, ProcessedEvent
+from pathway.domain.state import (
+    RESULTS_KEPT,
+    CaseChanges,
+    CaseState,
+    EventResult,
+    Phase,
+    ProcessedEvent,
+)
 
 #: Which track's handler applies each event type (identification opens the case instead).
 _HANDLERS: dict[type[BaseEvent], Handler] = merged(
@@ -117,10 +124,7 @@ def decide(  # noqa: PLR0913 (the one entry point: the rest are keyword-only opt
                         "event_id",
                         "this event_id was already used for a different event",
                     )
-                result = seen.result or EventResult(
-                    event_id=event.event_id, event_type=event.type, summary=state.summary()
-                )
-                return Accepted(state, Effects(), result.model_copy(update={"duplicate": True}))
+                return Accepted(state, Effects(), _repeated(state, event, seen.result))
         cfg = state.config if state is not None else (config or CaseConfig())
         _common_checks(state, event, now, cfg)
         if isinstance(event, ev.Identified):
@@ -154,10 +158,63 @@ def decide(  # noqa: PLR0913 (the one entry point: the rest are keyword-only opt
         return rejected.rejection
     change.record_event(event, _EVENT_RULES.get(event.type))
     result = EventResult(
-        event_id=event.event_id, event_type=event.type, summary=change.state.summary()
+        event_id=event.event_id,
+        event_type=event.type,
+        case_id=change.state.case_id,
+        phase=change.state.phase,
+        changes=_changes(state, change.state, change.effects, now),
     )
     _remember(change.state, event, result)
     return Accepted(change.state, change.effects, result)
+
+
+def _changes(
+    before: CaseState | None, after: CaseState, effects: Effects, now: datetime
+) -> CaseChanges:
+    """What an event changed (its acknowledgement, issue 14 item 2), from its effects: the
+    obligations it opened and settled and the deadlines it set and ended, each once, as the
+    summary shows them (an ended deadline as it stood before)."""
+    opened, settled = set(effects.obligations_opened), set(effects.obligations_closed)
+    ended = [
+        before.deadlines[kind].view()
+        for kind in dict.fromkeys(effects.deadlines_ended)
+        if before is not None and kind in before.deadlines and kind not in after.deadlines
+    ]
+    return CaseChanges(
+        obligations_opened=[o.view() for o in after.open_obligations if o.id in opened],
+        obligations_settled=[
+            o.view() for o in after.obligations if o.id in settled and o.closed_at == now
+        ],
+        deadlines_set=[
+            after.deadlines[kind].view()
+            for kind in dict.fromkeys(effects.deadlines_set)
+            if kind in after.deadlines
+        ],
+        deadlines_ended=ended,
+    )
+
+
+def _repeated(state: CaseState, event: BaseEvent, first: EventResult | None) -> EventResult:
+    """The answer to a repeat of an accepted event: its first acknowledgement, marked
+    ``duplicate``. One kept before acknowledgements (with the whole summary) answers with the
+    phase it recorded; one no longer kept, with the case's phase now and no changes."""
+    if first is None:
+        return EventResult(
+            event_id=event.event_id,
+            event_type=event.type,
+            duplicate=True,
+            case_id=state.case_id,
+            phase=state.phase,
+        )
+    if first.summary is not None:
+        return EventResult(
+            event_id=first.event_id,
+            event_type=first.event_type,
+            duplicate=True,
+            case_id=first.summary.case_id,
+            phase=first.summary.phase,
+        )
+    return first.model_copy(update={"duplicate": True})
 
 
 def idempotency_key(state: CaseState, event: BaseEvent) -> str:

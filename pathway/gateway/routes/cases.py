@@ -27,9 +27,9 @@ from pathway.access.credentials import Principal
 from pathway.access.policy import (
     NOT_A_MEMBER_FIELD,
     Action,
+    acknowledgement_view,
     case_allows,
     case_view,
-    summary_view,
     timeline_view,
 )
 from pathway.clients.cases import EventRejected, UnknownCase, open_case, record_event
@@ -54,7 +54,7 @@ from pathway.gateway.openapi import CASE_ERRORS, EVENT_ERRORS, request_body
 from pathway.privacy.keys import CaseErased
 from pathway.web.problems import Problem
 
-__all__ = ["EventAnswer", "OpenedCase", "SummaryView", "TimelineAnswer", "router", "send_event"]
+__all__ = ["ChangesView", "EventAnswer", "OpenedCase", "TimelineAnswer", "router", "send_event"]
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -62,22 +62,26 @@ router = APIRouter(tags=["cases"])
 
 
 # -- answers (documented in the OpenAPI) --------------------------------------------------------
-class SummaryView(BaseModel):
-    """Where the case stands after the event (only the parts the caller may read)."""
+class ChangesView(BaseModel):
+    """What the event changed in the case (only the parts the caller may read): obligations
+    opened and settled, deadlines set (or moved) and ended, as the case shows them."""
 
-    case_id: str
-    phase: Phase | None = None
-    open_obligations: list[dict[str, Any]] | None = None
-    upcoming_deadlines: list[dict[str, Any]] | None = None
+    obligations_opened: list[dict[str, Any]] | None = None
+    obligations_settled: list[dict[str, Any]] | None = None
+    deadlines_set: list[dict[str, Any]] | None = None
+    deadlines_ended: list[dict[str, Any]] | None = None
 
 
 class EventAnswer(BaseModel):
-    """An accepted event. ``duplicate`` marks a repeat of an ``event_id``: the first result."""
+    """An accepted event's acknowledgement (issue 14: a few hundred bytes, not the whole case;
+    ``GET /v1/cases/{case_id}`` reads the case). ``duplicate`` marks a repeat of an
+    ``event_id``: the first acknowledgement; nothing changed this time."""
 
     event_id: str
     event_type: str
     duplicate: bool
-    summary: SummaryView
+    phase: Phase | None = None
+    changes: ChangesView
 
 
 class OpenedCase(EventAnswer):
@@ -160,13 +164,7 @@ async def post_case(
         raise unprocessable(request, err) from None
     except CaseErased:
         raise gone(case_id) from None
-    body = {
-        "case_id": case_id,
-        "event_id": result.event_id,
-        "event_type": result.event_type,
-        "duplicate": result.duplicate,
-        "summary": summary_view(result.summary, principal.role),
-    }
+    body = {"case_id": case_id, **acknowledgement_view(result, principal.role)}
     return JSONResponse(
         body,
         status_code=200 if result.duplicate else 201,
@@ -191,13 +189,7 @@ async def post_event(
     request: Request, case_id: KnownCaseId, principal: CaseReader, event: SentEvent, gw: Gateway
 ) -> Response:
     result = await send_event(request, gw, principal, case_id, event)
-    body = {
-        "event_id": result.event_id,
-        "event_type": result.event_type,
-        "duplicate": result.duplicate,
-        "summary": summary_view(result.summary, principal.role),
-    }
-    return JSONResponse(body)
+    return JSONResponse(acknowledgement_view(result, principal.role))
 
 
 async def send_event(

@@ -40,7 +40,7 @@ from pathway.domain.rules import Accepted, decide
 from pathway.domain.state import CaseState, DeliveryOutcome
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.keys import case_of
-from pathway.workflows.case import CaseInput, CaseOutcome
+from pathway.workflows.inputs import CaseInput, CaseOutcome
 from tests.factories import ALL_SUBJECTS, T0, days, event
 from tests.keys import DerivedKeyStore
 

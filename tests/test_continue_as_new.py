@@ -14,7 +14,7 @@ from pathway.domain.events import Identified
 from pathway.domain.state import DeadlineKind, DeadlineView
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
-from pathway.workflows.case import CaseInput
+from pathway.workflows.inputs import CaseInput
 from tests.factories import EU_ADULT, event
 from tests.harness import bench
 from tests.keys import TEST_KEYS

@@ -37,7 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from pathway.domain.organisations import NOTIFIED, notification_task_queue
     from pathway.domain.state import DeliveryOutcome, Notification
     from pathway.temporal_connection import data_converter
-    from pathway.workflows.case import CaseInput, CaseOutcome, VictimCaseWorkflow
+    from pathway.workflows.case import VictimCaseWorkflow
+    from pathway.workflows.inputs import CaseInput, CaseOutcome
     from tests.factories import EU_ADULT, event
     from tests.harness import PEPPER
     from tests.keys import TEST_KEYS

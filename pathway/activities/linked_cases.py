@@ -23,7 +23,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from pathway.privacy.keys import CaseErased
-from pathway.workflows.case import LinkedCaseStart, VictimCaseWorkflow
+from pathway.workflows.case import VictimCaseWorkflow
+from pathway.workflows.inputs import LinkedCaseStart
 
 
 class LinkedCaseStarter:

@@ -52,7 +52,8 @@ from pathway.domain.rules import Rejection, decide
 from pathway.domain.state import CaseState, EventResult
 from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
 from pathway.privacy.keys import CaseErased, Episode, KeyStore, case_of, episode_number
-from pathway.workflows.case import CaseInput, VictimCaseWorkflow
+from pathway.workflows.case import VictimCaseWorkflow
+from pathway.workflows.inputs import CaseInput
 from pathway.workflows.rejection import EVENT_REJECTED
 
 A = TypeVar("A")

@@ -22,11 +22,8 @@ from pathway.domain.programmes import (
     register_id,
     register_of,
 )
-from pathway.workflows.programme import (
-    ProgrammeRegisterWorkflow,
-    RecordProgrammeEvent,
-    RegisterInput,
-)
+from pathway.workflows.inputs import RecordProgrammeEvent, RegisterInput
+from pathway.workflows.programme import ProgrammeRegisterWorkflow
 
 
 async def record_programme_event(

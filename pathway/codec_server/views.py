@@ -8,9 +8,9 @@ keys are all fields of one of the models a case's workflow exchanges, and which 
 - :class:`~pathway.domain.events.RecordEvent`: an update's argument, ``{"event": {...}}``;
 - :class:`~pathway.domain.state.EventResult`: an update's result;
 - :class:`~pathway.domain.state.CaseState`: the ``state`` query's answer;
-- :class:`~pathway.workflows.case.CaseInput`: the workflow's input (start, continue-as-new, a
+- :class:`~pathway.workflows.inputs.CaseInput`: the workflow's input (start, continue-as-new, a
   child's case opened by its parent's);
-- :class:`~pathway.domain.state.CaseSummary`; :class:`~pathway.workflows.case.CaseOutcome`: the
+- :class:`~pathway.domain.state.CaseSummary`; :class:`~pathway.workflows.inputs.CaseOutcome`: the
   workflow's result;
 - a bare event.
 
@@ -36,7 +36,7 @@ from temporalio.api.common.v1 import Payload
 from pathway.access.policy import READ_MATRIX, WITHHELD, decoded_view, may_read
 from pathway.domain.events import EVENT_ADAPTER, RecordEvent
 from pathway.domain.state import CaseState, CaseSummary, EventResult
-from pathway.workflows.case import CaseInput, CaseOutcome
+from pathway.workflows.inputs import CaseInput, CaseOutcome
 
 __all__ = ["PLACEHOLDER", "SHAPES", "filtered", "view_of"]
 

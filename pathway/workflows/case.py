@@ -53,7 +53,6 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
@@ -87,44 +86,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from pathway.metrics import workflow as metrics
     from pathway.workflows.delivery import Deliveries
+    from pathway.workflows.inputs import CaseInput, CaseOutcome, LinkedCaseStart
     from pathway.workflows.rejection import rejection_error
-
-
-class CaseInput(BaseModel):
-    """Start (or continue-as-new) input: the configuration and, after the first run, the state.
-
-    A case opened by another case (an accompanying child identified as a victim, R1) starts
-    with its identification and the case it is linked to.
-
-    ``link_secret`` is the new case's random secret (made by the client that opens it, or
-    derived by the case that opens it), kept in its state by the identification; the IDs of
-    the cases it opens derive from it (:func:`pathway.domain.ids.linked_case_id`). It is never
-    made inside the workflow: a workflow's randomness is seeded from its run ID, which is no
-    secret. Inputs recorded before it existed have none (their children keep the old IDs).
-
-    ``episode`` is the episode of the case this run belongs to (issue 12), from 1: set by the
-    client that opened the episode, carried over continue-as-new. The run's payloads are sealed
-    under that episode's key (:mod:`pathway.privacy.sealing`), query answers on a closed run
-    included, so a later episode's members never read an earlier one and an erased episode
-    answers nothing. None (a linked case's first run, inputs recorded before it existed): the
-    case's current episode.
-    """
-
-    config: CaseConfig = CaseConfig()
-    state: CaseState | None = None
-    identified: Identified | None = None
-    linked_case_id: str | None = None
-    link_secret: str | None = None
-    episode: int | None = Field(default=None, ge=1)
-
-
-class LinkedCaseStart(BaseModel):
-    """The input of the ``start_linked_case`` activity (:mod:`pathway.activities.linked_cases`):
-    the linked case's ID, its task queue and its start input (R1, issue 11 item 6)."""
-
-    case_id: str
-    task_queue: str
-    input: CaseInput
 
 
 #: Starting a linked case retries with backoff for as long as it takes (the server may be
@@ -140,12 +103,6 @@ LINKED_CASE_START_TIMEOUT = timedelta(seconds=60)
 #: delays the figures, never loses them; a retry after success stores nothing twice.
 STATISTICS_RETRY = LINKED_CASE_START_RETRY
 STATISTICS_TIMEOUT = timedelta(seconds=60)
-
-
-class CaseOutcome(BaseModel):
-    case_id: str
-    opened: bool
-    phase: Phase | None = None
 
 
 def _with_legal_time(config: CaseConfig, legal_time: LegalTime) -> CaseConfig:

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from pathway.domain.ledger import StatisticsBatch, StatisticsFact, register_facts
-    from pathway.domain.organisations import NOTIFICATION_QUEUE_PREFIX
     from pathway.domain.programmes import (
-        Programme,
-        ProgrammeEvent,
         ProgrammeResult,
         ProgrammeState,
         decide_programme,
@@ -31,22 +27,13 @@ with workflow.unsafe.imports_passed_through():
     from pathway.domain.state import DeliveryOutcome, Notification
     from pathway.workflows.case import STATISTICS_RETRY, STATISTICS_TIMEOUT
     from pathway.workflows.delivery import Deliveries
+    from pathway.workflows.inputs import RecordProgrammeEvent, RegisterInput
     from pathway.workflows.rejection import rejection_error
 
 #: At most this many facts per ``record_statistics`` activity: a register holds every
 #: interview and enrolment of every year, and its next run after continue-as-new stores them
 #: all again once (the ledger keeps one record per fact), in batches of this size.
 STATISTICS_BATCH = 200
-
-
-class RegisterInput(BaseModel):
-    programme: Programme
-    notification_queue_prefix: str = NOTIFICATION_QUEUE_PREFIX
-    state: ProgrammeState | None = None
-
-
-class RecordProgrammeEvent(BaseModel):
-    event: ProgrammeEvent
 
 
 @workflow.defn  # no versioning behaviour: VersionedProgrammeRegisterWorkflow below declares it

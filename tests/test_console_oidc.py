@@ -51,7 +51,13 @@ async def provider() -> AsyncIterator[IdentityProvider]:
         yield idp
 
 
-async def console_app(issuer: str, jwks_url: str, *, client_secret: str = CLIENT_SECRET) -> FastAPI:
+async def console_app(
+    issuer: str,
+    jwks_url: str,
+    *,
+    client_secret: str = CLIENT_SECRET,
+    redirect_url: str = REDIRECT,
+) -> FastAPI:
     """The gateway (its Temporal not there) with OIDC sign-in at ``issuer``: bearer JWTs for
     the API have their own audience; ID tokens are checked with the same settings but the
     client ID as audience."""
@@ -66,7 +72,7 @@ async def console_app(issuer: str, jwks_url: str, *, client_secret: str = CLIENT
             issuer=issuer,
             client_id=CLIENT_ID,
             client_secret=SecretStr(client_secret),
-            redirect_url=REDIRECT,
+            redirect_url=redirect_url,
         ),
     )
     return create_gateway_app(

@@ -26,7 +26,14 @@ from pathway import settings
 from pathway.access.credentials import SESSION_TTL, SessionSigner
 from pathway.access.identity import Authenticator, JwtSettings, JwtVerifier
 from pathway.console import ConsoleSettings, console_settings
-from pathway.console.oidc import FLOW_COOKIE, Flow, FlowSigner, OidcSettings, code_challenge
+from pathway.console.oidc import (
+    FLOW_COOKIE,
+    Flow,
+    FlowSigner,
+    OidcClient,
+    OidcSettings,
+    code_challenge,
+)
 from pathway.console.session import PRE_SESSION_COOKIE, SESSION_COOKIE
 from pathway.gateway import GatewaySettings, create_gateway_app
 from tests.gateway_kit import credentials, unreachable_temporal
@@ -457,3 +464,22 @@ class TestSettings:
         assert oidc.client_secret.get_secret_value() == CLIENT_SECRET
         assert CLIENT_SECRET not in repr(oidc)
         assert oidc.flow_ttl == timedelta(minutes=10)
+
+
+def test_used_states_are_forgotten_after_their_flow() -> None:
+    """A used state is refused until its flow would have expired anyway, then forgotten (the
+    record stays small); a fresh one is accepted."""
+    now = [1000.0]
+    oidc = OidcSettings(
+        issuer="https://idp.example",
+        client_id=CLIENT_ID,
+        client_secret=SecretStr(CLIENT_SECRET),
+        redirect_url=REDIRECT,
+    )
+    client = OidcClient(oidc, SECRET, clock=lambda: now[0])
+    assert client._spend("a") and not client._spend("a")
+    now[0] += oidc.flow_ttl.total_seconds() - 1
+    assert client._spend("b") and not client._spend("a")
+    now[0] += 2
+    assert client._spend("c")
+    assert list(client._spent) == ["b", "c"]

@@ -296,8 +296,9 @@ class OidcClient:
     def _spend(self, state: str) -> bool:
         """Mark ``state`` used; False if it already was (a replayed callback)."""
         now = self._clock()
-        for old in [s for s, until in self._spent.items() if until <= now]:
-            del self._spent[old]
+        # Kept in the order they were used, each for the same time: the expired ones are first.
+        while self._spent and next(iter(self._spent.values())) <= now:
+            del self._spent[next(iter(self._spent))]
         if state in self._spent:
             return False
         while len(self._spent) >= _SPENT_MAX:

@@ -24,7 +24,7 @@ from structlog.testing import capture_logs
 
 from pathway import settings
 from pathway.access.credentials import SESSION_TTL, SessionSigner
-from pathway.access.identity import Authenticator, JwtSettings, JwtVerifier
+from pathway.access.identity import Authenticator, GatewayConfigError, JwtSettings, JwtVerifier
 from pathway.console import ConsoleSettings, console_settings
 from pathway.console.oidc import (
     FLOW_COOKIE,
@@ -483,3 +483,34 @@ def test_used_states_are_forgotten_after_their_flow() -> None:
     now[0] += 2
     assert client._spend("c")
     assert list(client._spent) == ["b", "c"]
+
+
+@pytest.mark.parametrize("jwt_issuer", [None, "https://another-issuer.example"])
+async def test_oidc_without_the_providers_jwt_verifier_does_not_start(
+    jwt_issuer: str | None,
+) -> None:
+    """OIDC sign-in given to a gateway that does not verify JWTs of the same provider (only
+    possible from code: the settings model refuses it from the environment) stops at start."""
+    verifier = None
+    if jwt_issuer is not None:
+        verifier = JwtVerifier(
+            JwtSettings(
+                jwks_url=f"{jwt_issuer}/jwks",
+                issuer=jwt_issuer,
+                audience="pathway-gateway",
+                role_claim=ROLE_CLAIM,
+            )
+        )
+    oidc = OidcSettings(
+        issuer="https://idp.example",
+        client_id=CLIENT_ID,
+        client_secret=SecretStr(CLIENT_SECRET),
+        redirect_url=REDIRECT,
+    )
+    with pytest.raises(GatewayConfigError, match="OIDC sign-in needs the gateway to verify"):
+        create_gateway_app(
+            client=await unreachable_temporal(),
+            authenticator=Authenticator(credentials(), verifier),
+            settings=GatewaySettings(pepper=b"console-oidc-test-pepper"),
+            console=ConsoleSettings(secret=SECRET, oidc=oidc),
+        )

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pathway.access.credentials import SessionSigner
+from pathway.access.identity import GatewayConfigError
 from pathway.console import programmes, recording, routes, sign_in_oidc
 from pathway.console.oidc import OidcClient
 from pathway.console.settings import ConsoleSettings, console_settings
@@ -36,12 +37,26 @@ def mount_console(app: FastAPI, settings: ConsoleSettings | None = None) -> None
     app.state.console = settings
     app.state.console_sessions = SessionSigner(settings.secret, ttl=settings.session_ttl)
     # Sign-in with the organisation's identity provider, where configured (PATHWAY_OIDC_*).
-    app.state.console_oidc = (
-        OidcClient(settings.oidc, settings.secret) if settings.oidc is not None else None
-    )
+    app.state.console_oidc = _oidc_client(app, settings)
     app.mount("/console/static", StaticFiles(directory=routes.STATIC_DIR), name="console-static")
     app.add_exception_handler(routes.Throttled, routes.throttled_page)
     app.include_router(routes.router)
     app.include_router(sign_in_oidc.router)
     app.include_router(recording.router)
     app.include_router(programmes.router)  # the programme registers (issue 17 item 5)
+
+
+def _oidc_client(app: FastAPI, settings: ConsoleSettings) -> OidcClient | None:
+    """The OIDC sign-in's client, None where it is not configured. Its ID tokens are checked
+    by the gateway's JWT verifier (``app.state.gateway``), which must be there and name the
+    same issuer: :class:`GatewayConfigError` otherwise (the settings model ensures it for a
+    configuration from the environment)."""
+    if settings.oidc is None:
+        return None
+    verifier = app.state.gateway.authenticator.jwt
+    if verifier is None or verifier.settings.issuer != settings.oidc.issuer:
+        raise GatewayConfigError(
+            "OIDC sign-in needs the gateway to verify JWTs of its provider "
+            "(PATHWAY_JWKS_URL, PATHWAY_JWT_ISSUER, PATHWAY_JWT_AUDIENCE, PATHWAY_JWT_ROLE_CLAIM)"
+        )
+    return OidcClient(settings.oidc, settings.secret)

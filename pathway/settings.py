@@ -187,6 +187,14 @@ ENV_PREFIX: Final = "PATHWAY_"
 #: The directory of secret files (one file per secret, named like its variable, e.g.
 #: ``/run/secrets/PATHWAY_ID_PEPPER``: a Kubernetes secret volume or Docker secrets).
 SECRETS_DIR_ENV: Final = "PATHWAY_SECRETS_DIR"
+#: The console's OIDC sign-in (pathway/console/oidc.py): all three, or none.
+OIDC_ENV: Final = (
+    "PATHWAY_OIDC_CLIENT_ID",
+    "PATHWAY_OIDC_CLIENT_SECRET",
+    "PATHWAY_OIDC_REDIRECT_URL",
+)
+#: Where the identity provider sends the browser back to (pathway/console/oidc.py).
+OIDC_CALLBACK_PATH: Final = "/console/sign-in/oidc/callback"
 
 _HEX64: Final = r"^[0-9a-fA-F]{64}$"
 _MASTER_KEYS: Final = re.compile(
@@ -485,14 +493,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _oidc_all_or_none(self) -> Settings:
-        names = ("oidc_client_id", "oidc_client_secret", "oidc_redirect_url")
-        missing = [env_name(name) for name in names if getattr(self, name) is None]
-        if len(missing) == len(names):
+        missing = [
+            name
+            for name in OIDC_ENV
+            if getattr(self, name.removeprefix(ENV_PREFIX).lower()) is None
+        ]
+        if len(missing) == len(OIDC_ENV):
             return self
         if missing:
             raise ValueError(
-                f"OIDC sign-in needs all of {', '.join(map(env_name, names))}; missing: "
-                f"{', '.join(missing)}"
+                f"OIDC sign-in needs all of {', '.join(OIDC_ENV)}; missing: {', '.join(missing)}"
             )
         if self.jwks_url is None:
             jwt = ("jwks_url", "jwt_issuer", "jwt_audience", "jwt_role_claim")
@@ -507,10 +517,6 @@ class Settings(BaseSettings):
     def production(self) -> bool:
         """``PATHWAY_MODE=production``."""
         return self.mode == "production"
-
-
-#: Where the identity provider sends the browser back to (pathway/console/oidc.py).
-OIDC_CALLBACK_PATH: Final = "/console/sign-in/oidc/callback"
 
 
 def _check_oidc_urls(issuer: str, redirect_url: str, production: bool) -> None:

@@ -31,6 +31,7 @@ from pathway.console.i18n import N_
 from pathway.console.oidc import FLOW_COOKIE, FLOW_PATH, OidcClient, Refused
 from pathway.console.routes import _see_other, page, start_session
 from pathway.console.session import secure_cookies
+from pathway.settings import OIDC_CALLBACK_PATH
 
 if TYPE_CHECKING:
     from pathway.gateway.context import GatewayContext
@@ -122,7 +123,7 @@ async def begin(request: Request) -> Response:
     return response
 
 
-@router.get(f"{FLOW_PATH}/callback")
+@router.get(OIDC_CALLBACK_PATH)  # what PATHWAY_OIDC_REDIRECT_URL must end in
 async def callback(request: Request) -> Response:
     """Where the provider sends the browser back: the session opened exactly as a JWT
     sign-in's (credential None, the console's session lifetime), on a page that moves on to

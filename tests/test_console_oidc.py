@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from pydantic import SecretStr
 from structlog.testing import capture_logs
+from temporalio.client import Client
 
 from pathway import settings
 from pathway.access.credentials import SESSION_TTL, SessionSigner
@@ -64,10 +65,11 @@ async def console_app(
     *,
     client_secret: str = CLIENT_SECRET,
     redirect_url: str = REDIRECT,
+    temporal: tuple[Client, GatewaySettings] | None = None,
 ) -> FastAPI:
-    """The gateway (its Temporal not there) with OIDC sign-in at ``issuer``: bearer JWTs for
-    the API have their own audience; ID tokens are checked with the same settings but the
-    client ID as audience."""
+    """The gateway with OIDC sign-in at ``issuer``: bearer JWTs for the API have their own
+    audience; ID tokens are checked with the same settings but the client ID as audience.
+    ``temporal``: its client and settings (default: a Temporal that is not there)."""
     jwt = JwtVerifier(
         JwtSettings(
             jwks_url=jwks_url, issuer=issuer, audience="pathway-gateway", role_claim=ROLE_CLAIM
@@ -82,10 +84,14 @@ async def console_app(
             redirect_url=redirect_url,
         ),
     )
+    client, gateway_settings = temporal or (
+        await unreachable_temporal(),
+        GatewaySettings(pepper=b"console-oidc-test-pepper"),
+    )
     return create_gateway_app(
-        client=await unreachable_temporal(),
+        client=client,
         authenticator=Authenticator(credentials(), jwt),
-        settings=GatewaySettings(pepper=b"console-oidc-test-pepper"),
+        settings=gateway_settings,
         console=console,
     )
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -186,6 +187,14 @@ ENV_PREFIX: Final = "PATHWAY_"
 #: The directory of secret files (one file per secret, named like its variable, e.g.
 #: ``/run/secrets/PATHWAY_ID_PEPPER``: a Kubernetes secret volume or Docker secrets).
 SECRETS_DIR_ENV: Final = "PATHWAY_SECRETS_DIR"
+#: The console's OIDC sign-in (pathway/console/oidc.py): all three, or none.
+OIDC_ENV: Final = (
+    "PATHWAY_OIDC_CLIENT_ID",
+    "PATHWAY_OIDC_CLIENT_SECRET",
+    "PATHWAY_OIDC_REDIRECT_URL",
+)
+#: Where the identity provider sends the browser back to (pathway/console/oidc.py).
+OIDC_CALLBACK_PATH: Final = "/console/sign-in/oidc/callback"
 
 _HEX64: Final = r"^[0-9a-fA-F]{64}$"
 _MASTER_KEYS: Final = re.compile(
@@ -277,6 +286,23 @@ class Settings(BaseSettings):
     jwt_audience: str | None = Field(None, description="Expected `aud` of bearer JWTs.")
     jwt_role_claim: str | None = Field(
         None, description="Claim naming the caller's organisation or `operator`."
+    )
+    # -- the console's sign-in with the identity provider (OIDC; all three, or none) -----------
+    oidc_client_id: str | None = Field(
+        None,
+        description="The console's client ID at the identity provider: OIDC sign-in (the "
+        "provider is `PATHWAY_JWT_ISSUER`, found at `{issuer}/.well-known/openid-configuration`; "
+        "its ID tokens are checked with the JWT settings, audience this client ID).",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        description="The console's client secret at the identity provider (OIDC sign-in).",
+        json_schema_extra={"secret": True},
+    )
+    oidc_redirect_url: str | None = Field(
+        None,
+        description="The console's address registered at the identity provider for OIDC "
+        "sign-in: `https://HOST/console/sign-in/oidc/callback` (https in production).",
     )
     # -- the gateway ---------------------------------------------------------------------------
     gateway_rate: float = Field(
@@ -465,10 +491,47 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _oidc_all_or_none(self) -> Settings:
+        missing = [
+            name
+            for name in OIDC_ENV
+            if getattr(self, name.removeprefix(ENV_PREFIX).lower()) is None
+        ]
+        if len(missing) == len(OIDC_ENV):
+            return self
+        if missing:
+            raise ValueError(
+                f"OIDC sign-in needs all of {', '.join(OIDC_ENV)}; missing: {', '.join(missing)}"
+            )
+        if self.jwks_url is None:
+            jwt = ("jwks_url", "jwt_issuer", "jwt_audience", "jwt_role_claim")
+            raise ValueError(
+                f"OIDC sign-in needs the JWT settings too ({', '.join(map(env_name, jwt))}): "
+                "the provider is PATHWAY_JWT_ISSUER and its ID tokens are checked as JWTs"
+            )
+        _check_oidc_urls(str(self.jwt_issuer), str(self.oidc_redirect_url), self.production)
+        return self
+
     @property
     def production(self) -> bool:
         """``PATHWAY_MODE=production``."""
         return self.mode == "production"
+
+
+def _check_oidc_urls(issuer: str, redirect_url: str, production: bool) -> None:
+    """The issuer and the redirect URL are absolute http(s) URLs, https in production (the
+    client secret, the code and the ID token travel to and from them), and the redirect URL is
+    the console's callback. Raises ValueError naming the variable (never its value)."""
+    for name, url in (("PATHWAY_JWT_ISSUER", issuer), ("PATHWAY_OIDC_REDIRECT_URL", redirect_url)):
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError(f"{name} must be an http(s) URL for OIDC sign-in")
+        if production and parts.scheme != "https":
+            raise ValueError(f"{name} must use https in production (OIDC sign-in)")
+    parts = urlsplit(redirect_url)
+    if parts.path != OIDC_CALLBACK_PATH or parts.query or parts.fragment:
+        raise ValueError(f"PATHWAY_OIDC_REDIRECT_URL must end in {OIDC_CALLBACK_PATH}")
 
 
 class SettingsError(StateError):

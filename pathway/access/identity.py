@@ -212,6 +212,18 @@ class JwtVerifier:
 
         Raises :class:`AuthUnavailable` if the keys cannot be fetched.
         """
+        claims = await self.claims(token)
+        return None if claims is None else self.principal_of(claims)
+
+    async def claims(self, token: str, *, audience: str | None = None) -> dict[str, Any] | None:
+        """The claims of a genuine, current token of the configured issuer (signature by a
+        key of the JWKS, an asymmetric algorithm, ``exp``, ``iss`` and ``aud`` present and
+        right); None for any other token. ``audience``: the ``aud`` required instead of the
+        configured one (the console's OIDC sign-in checks ID tokens, whose audience is its
+        client ID). The role claim is not looked at (:meth:`principal_of`).
+
+        Raises :class:`AuthUnavailable` if the keys cannot be fetched.
+        """
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -225,17 +237,22 @@ class JwtVerifier:
             return None
         try:
             key = jwt.PyJWK(jwk, algorithm=alg)
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[alg],
-                audience=self.settings.audience,
+                audience=audience or self.settings.audience,
                 issuer=self.settings.issuer,
                 leeway=self.settings.leeway_seconds,
                 options={"require": ["exp", "iss", "aud"]},
             )
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
+        return claims
+
+    def principal_of(self, claims: Mapping[str, Any]) -> Principal | None:
+        """The principal verified ``claims`` name: the role claim's value if it is an
+        organisation or ``operator``, else None."""
         role = claims.get(self.settings.role_claim)
         if not isinstance(role, str) or role not in _ROLES:
             return None

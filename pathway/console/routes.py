@@ -48,7 +48,15 @@ from pathway.web.problems import Problem
 if TYPE_CHECKING:
     from pathway.gateway.context import GatewayContext
 
-__all__ = ["STATIC_DIR", "Throttled", "router", "throttled_page"]
+__all__ = [
+    "STATIC_DIR",
+    "Throttled",
+    "page",
+    "router",
+    "signed_in",
+    "start_session",
+    "throttled_page",
+]
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -65,6 +73,8 @@ _NO_STORE: Final = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "Referrer-Policy": "no-referrer",
 }
+#: Pages whose language switch leads to the inbox, never back to their own address.
+_NO_ECHO: Final = frozenset({"error.html", "signed_in.html"})
 #: How long the language switch's choice is kept (a year, in seconds).
 _LANGUAGE_MAX_AGE: Final = 365 * 24 * 3600
 
@@ -181,7 +191,9 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     # An error page never echoes the address it answers (the 404 of a case the organisation
     # may not see is the same page, byte for byte, whatever the case ID): its switch leads to
     # the inbox.
-    here = "/console" if name == "error.html" else _here(request)
+    # Nor does the page that follows the identity provider's sign-in (its address holds the
+    # code and the state).
+    here = "/console" if name in _NO_ECHO else _here(request)
     html = (
         templates(chosen)
         .get_template(name)
@@ -227,7 +239,8 @@ async def sign_in_page(request: Request) -> Response:
         return _see_other("/console")
     pre = request.cookies.get(PRE_SESSION_COOKIE) or new_pre_session()
     request.cookies[PRE_SESSION_COOKIE] = pre  # the form's token is bound to it
-    response = page(request, "sign_in.html", principal=None)
+    # The identity provider's button, where OIDC sign-in is configured (pathway.console.oidc).
+    response = page(request, "sign_in.html", principal=None, oidc=_settings(request).oidc)
     set_cookie(request, response, PRE_SESSION_COOKIE, pre, max_age=3600)
     return response
 
@@ -246,11 +259,27 @@ async def sign_in(request: Request) -> Response:
         error = N_("This token is unknown, expired or not for this service.")
     if principal is None:
         log.warning("console sign-in failed")
-        return page(request, "sign_in.html", 401, principal=None, error=error)
+        return page(
+            request,
+            "sign_in.html",
+            401,
+            principal=None,
+            error=error,
+            oidc=_settings(request).oidc,
+        )
     credential = gw.authenticator.credential_of(principal, form.get("token", ""))
+    return start_session(request, _see_other("/console"), principal, credential)
+
+
+def start_session(
+    request: Request, response: Response, principal: Principal, credential: str | None
+) -> Response:
+    """``response`` with the session cookie of ``principal`` (``credential``: the hash of the
+    token it signed in with, None for a JWT or an OIDC sign-in; :meth:`SessionSigner.issue`),
+    for the console's session lifetime, and without the pre-session cookie. The one way a
+    sign-in, by form or by the identity provider, opens a session."""
     value, _expires = _signer(request).issue(principal, credential)
     request.state.principal = principal
-    response = _see_other("/console")
     set_cookie(
         request,
         response,

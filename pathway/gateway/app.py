@@ -30,7 +30,7 @@ from temporalio.client import Client
 
 from pathway.access.credentials import Principal
 from pathway.access.identity import Authenticator
-from pathway.console import mount_console  # the caseworker's console (issue 17)
+from pathway.console import ConsoleSettings, mount_console  # the console (issue 17)
 from pathway.gateway.context import GatewayContext, GatewaySettings
 from pathway.gateway.openapi import openapi_document
 from pathway.gateway.routes import cases, docs, health, obligations
@@ -44,10 +44,15 @@ log = structlog.stdlib.get_logger(__name__)
 
 
 def create_gateway_app(
-    *, client: Client, authenticator: Authenticator, settings: GatewaySettings
+    *,
+    client: Client,
+    authenticator: Authenticator,
+    settings: GatewaySettings,
+    console: ConsoleSettings | None = None,
 ) -> FastAPI:
     """The gateway as an ASGI app, in front of the case workflows reached through ``client``
-    (which must carry the project's encrypting data converter)."""
+    (which must carry the project's encrypting data converter). ``console``: the console's
+    settings (default: the environment's, :func:`pathway.console.console_settings`)."""
     app = FastAPI(
         title="Pathway event gateway",
         version="1",
@@ -71,7 +76,7 @@ def create_gateway_app(
     docs.mount_swagger_ui(app)
     for router in (docs.router, health.router, cases.router, obligations.router):
         app.include_router(router)
-    mount_console(app)  # the caseworker's console (issue 17)
+    mount_console(app, console)  # the caseworker's console (issue 17)
     # GET /v1/statistics/annual: aggregates for analysts, from the statistics ledger (issue 15).
     statistics_routes.mount(app)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]

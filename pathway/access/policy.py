@@ -63,6 +63,7 @@ from pathway.domain.state import (
     EventResult,
     Obligation,
     ObligationKind,
+    RejectionEntry,
     TimelineEntry,
 )
 
@@ -328,6 +329,12 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "timeline.event_id": CASE_READERS,
         "timeline.why": _CARE,
         "timeline.child": _CARE,
+        # Rejected events (issue 17 item 3), metadata only: the event's ID and type, who sent it,
+        # the rule, field and reason. Care reads them all (it reads every field a rule's reason
+        # may speak of); every other organisation reads only those it sent (AUTHOR_READS), which
+        # repeat what it was answered when it sent them. A rejection of an event type or under a
+        # rule that reveals a field a role may not read is left out (minimised).
+        "rejections": _CARE,
         # Service internals: configuration, delivery queue, idempotency records (which hold the
         # first results), children's cases still to start (they carry the identification).
         "config": _OPERATORS,
@@ -348,8 +355,10 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     }
 )
 
-#: Timeline fields that the organisation which wrote an entry always reads in that entry.
-AUTHOR_READS: Final = frozenset({"timeline.why", "timeline.child"})
+#: Fields that the organisation which wrote an entry always reads in that entry: the free
+#: text of its own timeline entries, and its own rejected events (``rejections``: an entry is
+#: the organisation's when it sent the event; it was answered the same rule and reason then).
+AUTHOR_READS: Final = frozenset({"timeline.why", "timeline.child", "rejections"})
 
 
 def may_read(role: str, field_path: str) -> bool:
@@ -429,6 +438,12 @@ def case_view(state: CaseState, role: str) -> dict[str, Any]:
                 view[name] = value
         elif any(may_read(role, key) for key in READ_MATRIX if key.startswith(f"{name}.")):
             view[name] = _split_view(name, value, role)
+    if "rejections" not in view and may_read_cases(role):
+        # Its own rejected events only, and the key only when there are some (a role that
+        # sent none is shown what the read matrix grants it, nothing more).
+        own = [r for r in data["rejections"] if r["organisation"] == role]
+        if own:
+            view["rejections"] = own
     return view
 
 
@@ -548,6 +563,11 @@ class Traces:
         return kind is ObligationKind.NOTIFICATION_UNDELIVERED and any(
             f":{reason}:" in ob_id for reason in self.reasons
         )
+
+    def hides_rejection(self, entry: RejectionEntry) -> bool:
+        """A rejected event of one of these types, or rejected under one of these rules (its
+        reason speaks of what the rule checked)."""
+        return entry.event_type in self.event_types or self.cites(entry.rule)
 
     def hides_deadline(self, kind: DeadlineKind, rule: str) -> bool:
         return kind in self.deadline_kinds or self.cites(rule)
@@ -940,15 +960,17 @@ def _end_shown(record: Membership, hidden: Traces, hidden_by: _EventEffects) -> 
 
 def minimised(state: CaseState, role: str) -> CaseState:
     """``state`` without any trace of the fields ``role`` may not read (:data:`TRACES`): no
-    timeline entry, obligation, deadline, pending notification, membership or idempotency record
-    that reveals one. The state itself is not changed; the fields are left to the read matrix.
+    timeline entry, rejected event, obligation, deadline, pending notification, membership or
+    idempotency record that reveals one. The state itself is not changed; the fields are left
+    to the read matrix.
 
     A role keeps its own work (unless the field is one of :data:`HIDDEN_FROM_OWNERS`): the
     obligations it owns, the deadlines it is reminded of, its own membership records (one that
     a hidden event ended without who ended it or why, :func:`_end_shown`) and the entries of the
-    events it sent. A placement's end reason that names a field the role may not read is shown
-    as ``ended`` (:func:`_ended_as_readable`). The read matrix grants each role the fields its
-    own work is about (``tests/test_minimisation.py`` checks that the work reveals nothing else).
+    events it sent, rejected ones too. A placement's end reason that names a field the role may
+    not read is shown as ``ended`` (:func:`_ended_as_readable`). The read matrix grants each
+    role the fields its own work is about (``tests/test_minimisation.py`` checks that the work
+    reveals nothing else).
 
     The counts a case keeps (``notifications_sent``) are read by operators only, who read
     everything; the rest (obligations, the timeline) are counted by what is left."""
@@ -973,6 +995,10 @@ def minimised(state: CaseState, role: str) -> CaseState:
             hidden.hides_obligation(o.kind, o.rule, o.id) or hidden_by.closed(o)
         )
 
+    def shown_rejection(r: RejectionEntry) -> bool:
+        own = r.organisation == role
+        return not (strict.hides_rejection(r) or (hidden.hides_rejection(r) and not own))
+
     def shown_deadline(d: Deadline) -> bool:
         if strict.hides_deadline(d.kind, d.rule):
             return False
@@ -987,6 +1013,7 @@ def minimised(state: CaseState, role: str) -> CaseState:
         update={
             **_ended_as_readable(state, role),
             "timeline": [e for e in state.timeline if shown_entry(e)],
+            "rejections": [r for r in state.rejections if shown_rejection(r)],
             "obligations": [o for o in state.obligations if shown_obligation(o)],
             "deadlines": {k: d for k, d in state.deadlines.items() if shown_deadline(d)},
             "pending_notifications": [

@@ -143,7 +143,16 @@ async def test_a_rejection_names_its_rule_at_its_field_then_the_event_is_recorde
     case_page = await browser.get(accepted.headers["location"])
     assert case_page.status_code == 200
     shown = case_page.text.split('id="timeline"')[1]
-    assert shown.count("rights information given") == 2  # the updated case, each event once
+    rows = re.findall(r'<tr class="(event|service|rejected)">(.*?)</tr>', shown, re.S)
+    given = [(kind, row) for kind, row in rows if "rights information given" in row]
+    # The updated case, each event once; the two rejections (R3, then IDEMPOTENCY) marked.
+    assert [kind for kind, _ in given] == ["rejected", "event", "rejected", "event"]
+    assert [
+        re.findall(r">(R3|IDEMPOTENCY)<", row) for kind, row in given if kind == "rejected"
+    ] == [
+        ["R3"],
+        ["IDEMPOTENCY"],
+    ]
 
 
 async def test_police_before_the_ngo_interview_is_refused_by_r2(

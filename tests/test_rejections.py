@@ -10,8 +10,10 @@ from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
 
 from pathway.access.policy import case_view, minimised
+from pathway.codec_server.views import PLACEHOLDER, filtered, view_of
 from pathway.domain.events import CaseEvent
 from pathway.domain.rules import Rejection, RejectionNote, note_rejection
 from pathway.domain.state import REJECTIONS_KEPT, CaseState, Phase
@@ -182,3 +184,48 @@ class TestWhoReads:
             ("caritas", "R3"),
         ]
         assert json.dumps(case_view(state, "police")).count("special_need") == 0
+
+
+class TestDecoded:
+    """The ``note_rejection`` update's argument through the codec server (the Temporal web UI):
+    the entry it becomes, to exactly those the case's view shows it; the placeholder to
+    everyone else (issue 11 item 4, R6)."""
+
+    def notes(self) -> dict[str, dict[str, object]]:
+        state, ev, rejection = police_before_interview()
+        referral = event(
+            "special_need_referral_made", LATER, organisation="caritas", need="pregnancy"
+        )
+        placed = event("crisis_accommodation_placed", LATER, organisation="caritas")
+        late = Rejection("TIME", "occurred_at", "the event lies in the future")
+        return {
+            # The labour ministry reads the crisis placement it co-finances, not this: care's.
+            "caritas TIME": note_of(placed, late, "caritas").model_dump(mode="json"),
+            "police R2": note_of(ev, rejection, "police").model_dump(mode="json"),
+            "caritas K4": note_of(referral, reject(state, referral), "caritas").model_dump(
+                mode="json"
+            ),
+        }
+
+    @pytest.mark.parametrize(
+        ("role", "shown"),
+        [
+            ("caritas", {"caritas TIME", "police R2", "caritas K4"}),
+            ("guardian", {"caritas TIME", "police R2", "caritas K4"}),
+            ("police", {"police R2"}),
+            ("labour_ministry", set()),
+            ("analyst", set()),
+        ],
+    )
+    def test_as_the_case_shows_it(self, role: str, shown: set[str]) -> None:
+        for name, data in self.notes().items():
+            view = view_of(data, role)
+            if name in shown:
+                assert view == {k: v for k, v in data.items() if k != "sender"}, (role, name)
+            else:
+                assert view is None, (role, name)
+            assert (filtered(_payload(data), role) == PLACEHOLDER) is (name not in shown)
+
+
+def _payload(data: dict[str, object]) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(data).encode())

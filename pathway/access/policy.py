@@ -52,6 +52,7 @@ from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.programmes import PROGRAMME_EVENT_TYPES, Programme, ProgrammeState
 from pathway.domain.rules.core import Rejection
+from pathway.domain.rules.rejections import RejectionNote
 from pathway.domain.state import (
     CHILD_DEADLINES,
     CHILD_OBLIGATIONS,
@@ -103,6 +104,7 @@ __all__ = [
     "read_matrix_markdown",
     "register_view",
     "registers_run_by",
+    "rejection_shown",
     "result_view",
     "roles_in_case",
     "send_refusal",
@@ -564,10 +566,10 @@ class Traces:
             f":{reason}:" in ob_id for reason in self.reasons
         )
 
-    def hides_rejection(self, entry: RejectionEntry) -> bool:
+    def hides_rejection(self, event_type: str, rule: str | None) -> bool:
         """A rejected event of one of these types, or rejected under one of these rules (its
         reason speaks of what the rule checked)."""
-        return entry.event_type in self.event_types or self.cites(entry.rule)
+        return event_type in self.event_types or self.cites(rule)
 
     def hides_deadline(self, kind: DeadlineKind, rule: str) -> bool:
         return kind in self.deadline_kinds or self.cites(rule)
@@ -997,7 +999,10 @@ def minimised(state: CaseState, role: str) -> CaseState:
 
     def shown_rejection(r: RejectionEntry) -> bool:
         own = r.organisation == role
-        return not (strict.hides_rejection(r) or (hidden.hides_rejection(r) and not own))
+        return not (
+            strict.hides_rejection(r.event_type, r.rule)
+            or (hidden.hides_rejection(r.event_type, r.rule) and not own)
+        )
 
     def shown_deadline(d: Deadline) -> bool:
         if strict.hides_deadline(d.kind, d.rule):
@@ -1241,6 +1246,33 @@ def result_view(result: EventResult, role: str) -> dict[str, Any] | None:
     return view
 
 
+def rejection_shown(role: str, organisation: str, event_type: str, rule: str | None) -> bool:
+    """Whether ``role`` is shown a rejected event of ``event_type`` that ``organisation`` sent,
+    rejected under ``rule`` (issue 17 item 3): care reads every one and each organisation its
+    own (READ_MATRIX ``rejections``, :data:`AUTHOR_READS`), minus one whose type or rule
+    reveals a field the role may not read (R6, as :func:`minimised` leaves it out; its own
+    too for :data:`HIDDEN_FROM_OWNERS`)."""
+    own = organisation == role
+    if not may_read_cases(role) or not (may_read(role, "rejections") or own):
+        return False
+    if role == OPERATOR:
+        return True
+    hidden, strict = _hidden(role), _hidden_from_owners(role)
+    return not (
+        strict.hides_rejection(event_type, rule)
+        or (hidden.hides_rejection(event_type, rule) and not own)
+    )
+
+
+def _rejection_note_view(note: RejectionNote, role: str) -> dict[str, Any] | None:
+    """A ``note_rejection`` update's argument as ``role`` may decode it: the rejection entry
+    it becomes (never the ``sender`` it was checked with), or None where the case's view
+    leaves that entry out (:func:`rejection_shown`)."""
+    if not rejection_shown(role, note.organisation.value, note.event_type, note.rule):
+        return None
+    return note.model_dump(mode="json", exclude={"sender"})
+
+
 def _record_event_view(request: RecordEvent, role: str) -> dict[str, Any] | None:
     event = event_view(request.event, role)
     return None if event is None else {"event": event}
@@ -1252,6 +1284,7 @@ _DECODED_VIEWS: Final[tuple[tuple[type, Callable[[Any, str], dict[str, Any] | No
     (EventResult, result_view),
     (CaseSummary, summary_view),
     (RecordEvent, _record_event_view),
+    (RejectionNote, _rejection_note_view),
     (BaseEvent, event_view),
 )
 
@@ -1265,6 +1298,8 @@ def decoded_view(value: object, role: str) -> dict[str, Any] | None:
     - :class:`CaseSummary`: :func:`summary_view`; :class:`EventResult`: :func:`result_view`;
     - an event, or :class:`RecordEvent` (an update's argument, ``{"event": ...}``):
       :func:`event_view`;
+    - a :class:`~pathway.domain.rules.RejectionNote` (the ``note_rejection`` update's
+      argument): the entry it becomes, where :func:`rejection_shown`;
     - anything else: None (refuse rather than over-share: a value the policy cannot filter
       field by field is for operators only, who get payloads whole).
     """

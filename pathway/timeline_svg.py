@@ -30,7 +30,8 @@ Every element a test or a page looks for has an SVG ``id`` (matplotlib's ``gid``
 - ``timeline-reminder-<kind>-<n>``: the n-th reminder of that deadline (a triangle at its
   ``at``; filled once sent);
 - ``timeline-event-<n>``: the tick of the n-th timeline entry of the view (in the view's order);
-- ``timeline-rejected-<n>``: the cross of the n-th rejected event given;
+- ``timeline-rejected-<n>``: the cross of the n-th rejected event (the view's ``rejections``
+  first, then those given);
 - ``timeline-today``: the line at ``now``.
 
 Items later than a year after ``now`` (a child's 18th birthday, a permit years ahead) would
@@ -376,6 +377,18 @@ def _render(figure: Figure, fmt: str) -> bytes:
     return out.getvalue()
 
 
+def _rejected(
+    view: Mapping[str, Any], given: Iterable[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The rejected events the view holds (its ``rejections``, as the role may read them:
+    ``at``, ``event_type``, ``rule``), in order, then those ``given``."""
+    held = [
+        {"at": r["at"], "type": r["event_type"], "rule": r.get("rule")}
+        for r in view.get("rejections") or []
+    ]
+    return [*held, *given]
+
+
 def timeline_svg(
     view: Mapping[str, Any], *, now: datetime, rejected: Iterable[Mapping[str, Any]] = ()
 ) -> str:
@@ -388,14 +401,15 @@ def timeline_svg(
     entry's ``at``, ``what``, ``rule``), ``deadlines`` (kind -> ``kind``, ``rule``,
     ``due_at``, ``reminders`` of ``at``, ``sent``) are drawn when present; nothing else is
     read. ``now``: the instant marked today (aware; drawn in Europe/Ljubljana).
-    ``rejected``: events the case refused, which it never records (a rejection changes
-    nothing; the console knows the one it was just answered), each ``{"at": instant,
-    "type": event type, "rule": rule ID}``; drawn as red crosses in their type's row.
+    The view's ``rejections`` (the events the case's rules rejected, as the role may read
+    them: care all, each organisation its own; issue 17 item 3) are drawn as red crosses in
+    their type's row, at when the case noted them; ``rejected`` adds others, each ``{"at":
+    instant, "type": event type, "rule": rule ID}``, after them.
 
     Element IDs, rows and what is never drawn: see the module docstring. Raises
     :class:`ValueError` for an instant without a UTC offset or a ``phase`` that names none.
     """
-    svg = _render(_draw(view, now, list(rejected)), "svg").decode("utf-8")
+    svg = _render(_draw(view, now, _rejected(view, rejected)), "svg").decode("utf-8")
     svg = svg[svg.index("<svg") :]
     head_end = svg.index(">") + 1
     return f"{svg[:head_end]}\n <title>{TITLE}</title>{svg[head_end:]}"
@@ -406,4 +420,4 @@ def timeline_png(
 ) -> bytes:
     """The same picture as :func:`timeline_svg`, as PNG bytes (96 dots per inch, 10 inches
     wide), for ``pathway case timeline … --out FILE.png``."""
-    return _render(_draw(view, now, list(rejected)), "png")
+    return _render(_draw(view, now, _rejected(view, rejected)), "png")

@@ -19,6 +19,7 @@ from pathway.clients import cases
 from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.events import Identified
 from pathway.domain.organisations import NOTIFIED, notification_task_queue
+from pathway.domain.rules import RejectionNote
 from pathway.domain.state import CaseState, DeliveryOutcome, Notification, Phase
 from pathway.workflows.case import VictimCaseWorkflow
 from tests.factories import ALL_SUBJECTS, EU_ADULT, TCN_ILLEGAL, event
@@ -310,30 +311,110 @@ class TestEventIntake:
     async def test_rejected_event_never_reaches_history(
         self, time_skipping: WorkflowEnvironment
     ) -> None:
-        """R2 rejection and a time beyond tolerance are refused by the validator: the history
-        is exactly as before and the error names the rule and field."""
+        """R2 rejection and a time beyond tolerance are refused by the validator and the error
+        names the rule and field: the events never reach history. What does is each
+        rejection's note (issue 17 item 3): a ``note_rejection`` update whose argument is the
+        metadata only (no actor, no reason of the sender's), and nothing else changes: no
+        activity, timer or search attribute."""
         async with bench(time_skipping, upsert_search_attributes=False) as b:
             t0 = await b.now()
             ident = event("identified", t0, person=dict(EU_ADULT), subject_ref="rej-1")
             assert isinstance(ident, Identified)
             case_id, _ = await b.open(ident)
-            await b.settled(case_id)
+            before_state = await b.settled(case_id)
             handle = b.client.get_workflow_handle(case_id)
             before = len((await handle.fetch_history()).events)
+            early = event(
+                "police_information_gathering_started",
+                t0,
+                event_id="pol-early",
+                actor="CANARY-ACTOR-rejected",
+                reason="CANARY-REASON-rejected",
+            )
             with pytest.raises(cases.EventRejected) as r2:
-                await b.send(case_id, event("police_information_gathering_started", t0))
+                await b.send(case_id, early)
             assert (r2.value.rule, r2.value.field) == ("R2", "type")
             with pytest.raises(cases.EventRejected) as future:
                 await b.send(case_id, event("ngo_interview_held", t0 + timedelta(hours=1)))
             assert (future.value.rule, future.value.field) == ("TIME", "occurred_at")
             added = (await handle.fetch_history()).events[before:]
             # The test server records the workflow tasks that ran the validators (the dev server
-            # drops them as speculative); neither records an update or any change of state.
+            # drops them as speculative); the notes are updates, and nothing else is recorded.
             assert {EventType.Name(e.event_type) for e in added} <= {
                 "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
                 "EVENT_TYPE_WORKFLOW_TASK_STARTED",
                 "EVENT_TYPE_WORKFLOW_TASK_COMPLETED",
+                "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
+                "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED",
             }
+            accepted = [
+                e.workflow_execution_update_accepted_event_attributes.accepted_request
+                for e in added
+                if e.HasField("workflow_execution_update_accepted_event_attributes")
+            ]
+            assert [r.input.name for r in accepted] == ["note_rejection", "note_rejection"]
+            notes = [
+                (await b.client.data_converter.decode(r.input.args.payloads, [RejectionNote]))[0]
+                for r in accepted
+            ]
+            assert [(n.event_type, n.rule) for n in notes] == [
+                ("police_information_gathering_started", "R2"),
+                ("ngo_interview_held", "TIME"),
+            ]
+            assert "CANARY" not in "".join(n.model_dump_json() for n in notes)
+            state = await b.state(case_id)
+            assert [(r.event_id, r.rule, r.field) for r in state.rejections] == [
+                ("pol-early", "R2", "type"),
+                (notes[1].event_id, "TIME", "occurred_at"),
+            ]
+            assert state.model_copy(update={"rejections": []}) == before_state
+            await b.keep_history(case_id, "rejections-noted")
+
+    async def test_what_may_not_be_sent_is_never_noted(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """R6: an organisation that is no member of the case, or may not send the event, gets
+        its ACCESS refusal and leaves nothing in the case; a note in its name is refused by
+        the case itself (the client's own check aside)."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            t0 = await b.now()
+            ident = event("identified", t0, person=dict(TCN_ILLEGAL), subject_ref="rej-2")
+            assert isinstance(ident, Identified)
+            case_id, _ = await b.open(ident)
+            stranger = event(
+                "cooperation_recorded", t0, organisation="kljuc", willing_to_cooperate=True
+            )
+            with pytest.raises(cases.EventRejected) as refused:
+                await cases.record_event(b.client, case_id, stranger, sender="kljuc")
+            assert (refused.value.rule, refused.value.field) == ("ACCESS", "organisation")
+            forged = cases.EventRejected("R5", "type", "a rule's reason")
+            assert not await cases.note_rejection(
+                b.client, case_id, stranger, forged, sender="kljuc"
+            )
+            # Nobody notes in another's name; the migration authority, a member of this
+            # third-country national's case, may not send cooperation_recorded at all.
+            police = event(
+                "cooperation_recorded", t0, organisation="police", willing_to_cooperate=True
+            )
+            assert not await cases.note_rejection(
+                b.client, case_id, police, forged, sender="migration_authority"
+            )
+            migration = event(
+                "cooperation_recorded",
+                t0,
+                organisation="migration_authority",
+                willing_to_cooperate=True,
+            )
+            assert not await cases.note_rejection(
+                b.client, case_id, migration, forged, sender="migration_authority"
+            )
+            assert (await b.state(case_id)).rejections == []
+            # The police, a member, may: the same note in their own name is kept.
+            assert await cases.note_rejection(b.client, case_id, police, forged, sender="police")
+            assert not await cases.note_rejection(
+                b.client, case_id, police, forged, sender="police"
+            )
+            assert [r.rule for r in (await b.state(case_id)).rejections] == ["R5"]
 
     async def test_event_for_unknown_case(self, time_skipping: WorkflowEnvironment) -> None:
         """An event for a case that was never opened gets UnknownCase, naming the case."""

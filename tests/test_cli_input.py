@@ -24,6 +24,7 @@ from pathway.clients import cases
 from pathway.domain.events import ChildDecision
 from pathway.domain.state import CaseState, TimelineEntry
 from tests.factories import T0, accept, event, opened
+from tests.test_rejections import case_with_rejections
 
 VALID = {
     "type": "identified",
@@ -430,6 +431,20 @@ class TestRenderedOutput:
             "caritas (sw-12): ngo interview held [R2]  because: Pogovor v slovenščini"
             in out.getvalue()
         )
+
+    def test_rejected_events_after_the_timeline(self) -> None:
+        """Issue 17 item 3: the rejected events follow the timeline, one line each, with the
+        rule, its reason and field; a case without any prints no such section."""
+        out = io.StringIO()
+        cli.render_case(case_with_rejections(), out)
+        lines = assert_terminal_safe(out.getvalue())
+        rejected = lines[lines.index("Rejected events (they changed nothing)") + 1 :]
+        assert len(rejected) == 3
+        assert "police: police information gathering started rejected [R2]" in rejected[0]
+        assert rejected[0].endswith("(field type)  event pol-early")
+        plain = io.StringIO()
+        cli.render_case(opened(), plain)
+        assert "Rejected events" not in plain.getvalue()
 
     def test_summary_lines_escape_every_value(self) -> None:
         summary: dict[str, Any] = {

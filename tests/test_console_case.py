@@ -29,7 +29,7 @@ from pathway.access.credentials import OPERATOR, Principal
 from pathway.access.policy import AUTHOR_READS, ROLES, case_view, may_read, may_read_cases
 from pathway.console.case import case_page
 from pathway.console.forms import sendable_types
-from pathway.console.routes import _TEMPLATES, local_time
+from pathway.console.routes import _TEMPLATES, local_time, templates
 from pathway.domain.calendar import LJUBLJANA
 from pathway.privacy.erasure import erase_case
 from tests.factories import T0
@@ -46,6 +46,7 @@ from tests.test_gateway_docs_browser import (  # noqa: F401 (fixtures)
     browser,
     origin,
 )
+from tests.test_rejections import case_with_rejections
 
 #: A case ID nothing was ever opened under.
 NEVER = "case-" + "d" * 24
@@ -106,6 +107,47 @@ class TestPage:
         assert local_time(summer) == "31. 7. 2026 24:00"
         assert local_time(summer + timedelta(minutes=1)) == "1. 8. 2026 00:01"
         assert local_time(None) == "–"
+
+    @pytest.mark.parametrize("role", [r for r in ROLES if may_read_cases(r)])
+    def test_rejected_events_marked_where_the_role_reads_them(self, role: str) -> None:
+        """Issue 17 item 3: a rejected event is a timeline row marked "rejected", with its
+        rule and the rule's reason (and the field it names): every one for care, the police
+        their own (R2), nobody else's for anyone else, in the order noted."""
+        state = case_with_rejections()
+        page = case_page(case_view(state, role))
+        html = _TEMPLATES.get_template("case.html").render(
+            csrf="",
+            principal=Principal(name=f"{role}-1", organisation=role),
+            case=page,
+            local=local_time,
+        )
+        care = may_read(role, "rejections")
+        expected = ["R2", "K4", "R3"] if care else (["R2"] if role == "police" else [])
+        assert page.timeline is not None
+        rows = [e for e in page.timeline if e.rejected]
+        assert [e.rule for e in rows] == expected, role
+        assert html.count('<tr class="rejected">') == len(expected), role
+        assert html.count('<strong class="badge">rejected</strong>') == len(expected), role
+        if expected:
+            assert "police information gathering started" in html
+            assert "(field type)" in html  # R2 names the event's type
+        # Each after the entries recorded before it was noted: the identification first.
+        assert page.timeline[0].what == "identified" and not page.timeline[0].rejected
+
+    def test_rejected_events_in_slovenian(self) -> None:
+        """The mark and the note are translated; the rule's reason stays as worded."""
+        html = (
+            templates("sl")
+            .get_template("case.html")
+            .render(
+                csrf="",
+                principal=Principal(name="caritas-1", organisation="caritas"),
+                case=case_page(case_view(case_with_rejections(), "caritas")),
+                local=local_time,
+            )
+        )
+        assert html.count('<strong class="badge">zavrnjen</strong>') == 3
+        assert "(polje type)" in html and "»zavrnjen«" in html
 
     def test_only_open_obligations(self) -> None:
         """Closed obligations (the NGO interview, held) are not listed; open ones are."""
@@ -311,6 +353,79 @@ async def test_canaries_on_the_console_for_each_role(console: Console) -> None:
             await check_picture(client, case, role, page.status_code)
     # Every member role and every non-member role took part: the test saw both kinds.
     assert unknown_pages and any(state.roles_of(r) for r in ROLES)
+
+
+@pytest.mark.devserver
+async def test_a_rejected_event_on_the_timeline_for_each_role(console: Console) -> None:
+    """Issue 17 item 3, through the gateway's send route on the dev server: the police gather
+    information before the NGO's interview (409, R2), with a canary actor and reason; Ključ,
+    no member, sends an event (404). The case notes the police's rejection and nothing of
+    Ključ's: its rejections list the one, and no canary is in the case. On the console the
+    rejected row (marked, with R2 and the reason) is on the timeline of care and of the police,
+    who sent it, and of no other member; a non-member gets the 404 page."""
+    canary = Canaries()
+    opened = await console.api.post(
+        "/v1/cases",
+        headers=bearer("police"),
+        json=example(
+            "identified",
+            organisation="police",
+            subject_ref=canary.new("subject_ref"),
+            event_id="p-rejected",
+            occurred_at=at(-60),
+        ),
+    )
+    assert opened.status_code == 201, opened.text
+    case_id: str = opened.json()["case_id"]
+    early = example(
+        "police_information_gathering_started",
+        organisation="police",
+        event_id="p-too-early",
+        occurred_at=at(-5),
+        actor=canary.new("actor"),
+        reason=canary.new("reason"),
+    )
+    refused = await console.api.post(
+        f"/v1/cases/{case_id}/events", headers=bearer("police"), json=early
+    )
+    assert refused.status_code == 409 and refused.json()["rule"] == "R2", refused.text
+    stranger = example(
+        "cooperation_recorded", organisation="kljuc", event_id="k-stranger", occurred_at=at(-5)
+    )
+    not_found = await console.api.post(
+        f"/v1/cases/{case_id}/events", headers=bearer("kljuc"), json=stranger
+    )
+    assert not_found.status_code == 404, not_found.text
+
+    state = await console.bench.state(case_id)
+    assert [(r.event_id, r.organisation.value, r.rule) for r in state.rejections] == [
+        ("p-too-early", "police", "R2")
+    ]
+    # The event's actor and reason are nowhere in the case (the subject's reference is not
+    # this test's question).
+    assert set(canary.found_in(state.model_dump_json())) <= {canary.values[0]}
+    api_police = await console.api.get(f"/v1/cases/{case_id}", headers=bearer("police"))
+    assert [r["event_id"] for r in api_police.json()["rejections"]] == ["p-too-early"]
+
+    seen: dict[str, bool] = {}
+    for role in ROLES:
+        async with console.browser() as client:
+            await sign_in(client, role)
+            page = await client.get(f"/console/cases/{case_id}")
+            assert canary.found_in(page.text) == [], role
+            member = role == OPERATOR or bool(state.roles_of(role))
+            if not may_read_cases(role) or not member:
+                assert page.status_code in (403, 404), role
+                continue
+            assert page.status_code == 200, role
+            marked = '<tr class="rejected">' in page.text
+            assert marked is (may_read(role, "rejections") or role == "police"), role
+            if marked:
+                assert "police information gathering started" in page.text, role
+                assert ">R2<" in page.text, role
+            seen[role] = marked
+    # Members that see it and members that do not both took part.
+    assert True in seen.values() and False in seen.values(), seen
 
 
 @pytest.mark.devserver

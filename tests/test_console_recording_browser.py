@@ -2,7 +2,8 @@
 server and workers (issue 17 item 4): Caritas opens the rights-information form of a new case,
 ticks the nine R3 subjects, names a language the victim does not understand and is told R3 at
 the language field, with what was entered still there; corrects it; lands on the case page
-with the event in the timeline and no R3 obligation open. A screenshot of the refused form goes
+with the event in the timeline, its rejected first try marked before it, and no R3 obligation
+open. A screenshot of the refused form goes
 to ``test-output/`` in pytest's base temporary directory."""
 
 from __future__ import annotations
@@ -93,5 +94,18 @@ async def test_a_rejected_form_then_the_corrected_event_on_the_case_page(
         assert "rights information given" in timeline
         obligations = await page.inner_text("#obligations")
         assert "R3" not in obligations  # all nine subjects given: R3 settled
+        # The rejected first try is marked on the timeline (issue 17 item 3), before the
+        # accepted event: its type, R3 and the reason at the language, not the language sent.
+        rejected = page.locator("#timeline tr.rejected")
+        assert await rejected.count() == 1
+        row = await rejected.inner_text()
+        assert "rejected" in row and "rights information given" in row and "R3" in row
+        assert "(field language)" in row and "de" not in row.split()
+        rows = await page.locator("#timeline tbody tr").all_inner_texts()
+        marked = next(i for i, r in enumerate(rows) if "rejected" in r)
+        accepted = next(
+            i for i, r in enumerate(rows) if "rights information given" in r and "rejected" not in r
+        )
+        assert marked < accepted
     finally:
         await page.close()

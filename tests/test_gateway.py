@@ -263,6 +263,12 @@ class TestEvents:
         assert_problem(response, 409, rule="R2", type="urn:pathway:problem:event-rejected")
         after = await service.state(case_id)
         assert after.timeline == before.timeline and "pol-1" not in after.processed
+        # Only its metadata is noted, for the timeline's mark (issue 17 item 3).
+        assert [(r.event_id, r.organisation.value, r.rule) for r in after.rejections] == [
+            ("pol-1", "police", "R2")
+        ]
+        police = await service.http.get(f"/v1/cases/{case_id}", headers=bearer("police"))
+        assert [r["rule"] for r in police.json()["rejections"]] == ["R2"]
 
     async def test_unknown_case(self, service: Service) -> None:
         """An event for a case that does not exist is 404."""

@@ -157,6 +157,7 @@ timeline.rule                                   x  x   x   x   x   x   x   x   x
 timeline.event_id                               x  x   x   x   x   x   x   x   x   x   -
 timeline.why                                    x  -   -   x   -   -   x   x   -   x   -
 timeline.child                                  x  -   -   x   -   -   x   x   -   x   -
+rejections                                      x  -   -   x   -   -   x   x   -   x   -
 config                                          x  -   -   -   -   -   -   -   -   -   -
 pending_notifications                           x  -   -   -   -   -   -   -   -   -   -
 pending_case_starts                             x  -   -   -   -   -   -   -   -   -   -

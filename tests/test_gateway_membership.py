@@ -135,6 +135,8 @@ class TestIndistinguishable:
         after = await service.state(existing)
         assert after.timeline == before.timeline and after.phase is before.phase
         assert not any(k.startswith("klj-") for k in after.processed)
+        # Events that would break a rule leave no rejection noted either (issue 17 item 3).
+        assert after.rejections == before.rejections == []
 
     async def test_refusals_before_the_case_answer_alike(
         self, service: Service, deployment: Deployment

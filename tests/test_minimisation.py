@@ -49,6 +49,7 @@ from pathway.access.policy import (
     case_view,
     event_view,
     listed_ids,
+    minimised,
     summary_view,
     timeline_view,
 )
@@ -62,6 +63,7 @@ from pathway.domain.state import (
     DeadlineKind,
     DeliveryOutcome,
     EventResult,
+    RejectionEntry,
     TimelineEntry,
 )
 from tests.factories import ALL_SUBJECTS, CASE_ID, EU_ADULT, SI_CITIZEN, T0, TCN_ILLEGAL, event
@@ -72,8 +74,9 @@ ROLES = sorted(CASE_READERS - {OPERATOR})
 COMMON = frozenset(path for path, readers in READ_MATRIX.items() if readers >= CASE_READERS)
 #: The service's own records, read by operators only: not facts of the case.
 INTERNAL = frozenset(path for path, readers in READ_MATRIX.items() if readers == {OPERATOR})
-#: Where traces are looked for, rather than facts of the case.
-BOOKKEEPING = frozenset({"membership", "deadlines", "obligations", "timeline"})
+#: Where traces are looked for, rather than facts of the case (``rejections``: rejected events,
+#: which no accepted step changes; TestRejections).
+BOOKKEEPING = frozenset({"membership", "deadlines", "obligations", "timeline", "rejections"})
 #: Summaries of the case, whose every change is checked against its readers rather than taken
 #: for a fact an event sets (TestSummaries).
 SUMMARIES = frozenset({"phase", "lead_ngo"})
@@ -966,3 +969,66 @@ class TestSummaries:
         nothing)."""
         moved = {summary for p in paths() for s in p.steps for summary in s.summaries}
         assert moved == SUMMARIES
+
+
+def with_rejections(p: Path) -> CaseState:
+    """The path's last state, with a rejection of every event its steps sent (the same type
+    from the same organisation, rejected by a service check that speaks of no field: TIME)."""
+    state = p.states[-1]
+    rejected = [
+        RejectionEntry(
+            at=state.timeline[-1].recorded_at,
+            event_id=f"rejected-{s.event_id}",
+            event_type=s.event_type,
+            organisation=s.organisation,
+            rule="TIME",
+            field="occurred_at",
+            reason="the event lies before the case's identification",
+        )
+        for s in p.steps
+        if s.event_id and s.event_type and s.organisation and not s.identification
+    ]
+    return state.model_copy(update={"rejections": rejected})
+
+
+class TestRejections:
+    """Rejected events (issue 17 item 3): a role is shown a rejection only where it would be
+    shown the event accepted. Care reads every rejection and each organisation its own
+    (READ_MATRIX); beneath that, the minimised case keeps no rejection of another
+    organisation's event whose acceptance would reveal a field the role may not read, derived
+    here from the rules' effects, as above."""
+
+    @pytest.mark.parametrize("role", ROLES)
+    @pytest.mark.parametrize("name", PATH_NAMES)
+    def test_r6_no_rejection_reveals_a_field_the_role_may_not_read(
+        self, name: str, role: str
+    ) -> None:
+        p = path_named(name)
+        kept = {r.event_id for r in minimised(with_rejections(p), role).rejections}
+        shown_ids = {
+            r["event_id"] for r in case_view(with_rejections(p), role).get("rejections", [])
+        }
+        assert shown_ids <= kept
+        for s in p.steps:
+            if s.event_id is None or s.identification or s.organisation == role:
+                continue
+            if step_reveals(role, s):
+                assert f"rejected-{s.event_id}" not in kept, (s.event_type, role)
+
+    @pytest.mark.parametrize("role", ROLES)
+    @pytest.mark.parametrize("name", PATH_NAMES)
+    def test_a_rejection_about_what_the_role_reads_is_kept(self, name: str, role: str) -> None:
+        """Not over-hidden: a rejection of an event type that sets only fields the role reads
+        stays in its minimised case, and its own rejections always do."""
+        p = path_named(name)
+        kept = {r.event_id for r in minimised(with_rejections(p), role).rejections}
+        for s in p.steps:
+            if s.event_id is None or s.event_type is None or s.identification:
+                continue
+            own = s.organisation == role
+            if own or (
+                s.event_type not in FAIL_CLOSED
+                and s.changed
+                and not unreadable(role, s.changed | sets()[s.event_type])
+            ):
+                assert f"rejected-{s.event_id}" in kept, (s.event_type, role)

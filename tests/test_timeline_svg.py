@@ -17,6 +17,7 @@ from pathway.access.policy import case_view
 from pathway.domain.state import CaseState, TimelineEntry
 from pathway.timeline_svg import REJECTED_COLOUR, TITLE, timeline_png, timeline_svg
 from tests.factories import ALL_SUBJECTS, T0, TCN_ILLEGAL, accept, days, event, opened
+from tests.test_rejections import case_with_rejections
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -187,6 +188,18 @@ class TestElements:
         assert "reintegration enrolled (I1)" in texts_of(
             timeline_svg(view, now=NOW, rejected=rejected)
         )
+
+    def test_the_cases_rejections_are_marked_as_the_role_reads_them(self) -> None:
+        """The view's ``rejections`` (issue 17 item 3) are crosses in their type's row: every
+        one in care's picture, the police's own in theirs, none in a ministry's."""
+        state = case_with_rejections()
+        for role, count in (("caritas", 3), ("police", 1), ("labour_ministry", 0)):
+            svg = timeline_svg(case_view(state, role), now=NOW)
+            crosses = named(parsed(svg), "rejected")
+            assert crosses == [f"timeline-rejected-{n}" for n in range(count)], role
+            texts = texts_of(svg)
+            assert ("police information gathering started (R2)" in texts) is (count > 0), role
+            assert ("special need referral made (K4)" in texts) is (count == 3), role
 
     def test_today_line(self) -> None:
         """Today is one vertical line at ``now``, named with its Ljubljana time; it moves with

@@ -52,6 +52,7 @@ from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.programmes import PROGRAMME_EVENT_TYPES, Programme, ProgrammeState
 from pathway.domain.rules.core import Rejection
+from pathway.domain.rules.rejections import RejectionNote
 from pathway.domain.state import (
     CHILD_DEADLINES,
     CHILD_OBLIGATIONS,
@@ -66,6 +67,7 @@ from pathway.domain.state import (
     Obligation,
     ObligationKind,
     ObligationView,
+    RejectionEntry,
     TimelineEntry,
 )
 
@@ -107,6 +109,7 @@ __all__ = [
     "read_matrix_markdown",
     "register_view",
     "registers_run_by",
+    "rejection_shown",
     "result_view",
     "roles_in_case",
     "send_refusal",
@@ -333,6 +336,12 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "timeline.event_id": CASE_READERS,
         "timeline.why": _CARE,
         "timeline.child": _CARE,
+        # Rejected events (issue 17 item 3), metadata only: the event's ID and type, who sent it,
+        # the rule, field and reason. Care reads them all (it reads every field a rule's reason
+        # may speak of); every other organisation reads only those it sent (AUTHOR_READS), which
+        # repeat what it was answered when it sent them. A rejection of an event type or under a
+        # rule that reveals a field a role may not read is left out (minimised).
+        "rejections": _CARE,
         # Service internals: configuration, delivery queue, idempotency records (which hold the
         # first results), children's cases still to start (they carry the identification).
         "config": _OPERATORS,
@@ -353,8 +362,10 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     }
 )
 
-#: Timeline fields that the organisation which wrote an entry always reads in that entry.
-AUTHOR_READS: Final = frozenset({"timeline.why", "timeline.child"})
+#: Fields that the organisation which wrote an entry always reads in that entry: the free
+#: text of its own timeline entries, and its own rejected events (``rejections``: an entry is
+#: the organisation's when it sent the event; it was answered the same rule and reason then).
+AUTHOR_READS: Final = frozenset({"timeline.why", "timeline.child", "rejections"})
 
 
 def may_read(role: str, field_path: str) -> bool:
@@ -434,6 +445,12 @@ def case_view(state: CaseState, role: str) -> dict[str, Any]:
                 view[name] = value
         elif any(may_read(role, key) for key in READ_MATRIX if key.startswith(f"{name}.")):
             view[name] = _split_view(name, value, role)
+    if "rejections" not in view and may_read_cases(role):
+        # Its own rejected events only, and the key only when there are some (a role that
+        # sent none is shown what the read matrix grants it, nothing more).
+        own = [r for r in data["rejections"] if r["organisation"] == role]
+        if own:
+            view["rejections"] = own
     return view
 
 
@@ -609,6 +626,11 @@ class Traces:
         return kind is ObligationKind.NOTIFICATION_UNDELIVERED and any(
             f":{reason}:" in ob_id for reason in self.reasons
         )
+
+    def hides_rejection(self, event_type: str, rule: str | None) -> bool:
+        """A rejected event of one of these types, or rejected under one of these rules (its
+        reason speaks of what the rule checked)."""
+        return event_type in self.event_types or self.cites(rule)
 
     def hides_deadline(self, kind: DeadlineKind, rule: str) -> bool:
         return kind in self.deadline_kinds or self.cites(rule)
@@ -1001,15 +1023,17 @@ def _end_shown(record: Membership, hidden: Traces, hidden_by: _EventEffects) -> 
 
 def minimised(state: CaseState, role: str) -> CaseState:
     """``state`` without any trace of the fields ``role`` may not read (:data:`TRACES`): no
-    timeline entry, obligation, deadline, pending notification, membership or idempotency record
-    that reveals one. The state itself is not changed; the fields are left to the read matrix.
+    timeline entry, rejected event, obligation, deadline, pending notification, membership or
+    idempotency record that reveals one. The state itself is not changed; the fields are left
+    to the read matrix.
 
     A role keeps its own work (unless the field is one of :data:`HIDDEN_FROM_OWNERS`): the
     obligations it owns, the deadlines it is reminded of, its own membership records (one that
     a hidden event ended without who ended it or why, :func:`_end_shown`) and the entries of the
-    events it sent. A placement's end reason that names a field the role may not read is shown
-    as ``ended`` (:func:`_ended_as_readable`). The read matrix grants each role the fields its
-    own work is about (``tests/test_minimisation.py`` checks that the work reveals nothing else).
+    events it sent, rejected ones too. A placement's end reason that names a field the role may
+    not read is shown as ``ended`` (:func:`_ended_as_readable`). The read matrix grants each
+    role the fields its own work is about (``tests/test_minimisation.py`` checks that the work
+    reveals nothing else).
 
     The counts a case keeps (``notifications_sent``) are read by operators only, who read
     everything; the rest (obligations, the timeline) are counted by what is left."""
@@ -1034,6 +1058,13 @@ def minimised(state: CaseState, role: str) -> CaseState:
             hidden.hides_obligation(o.kind, o.rule, o.id) or hidden_by.closed(o)
         )
 
+    def shown_rejection(r: RejectionEntry) -> bool:
+        own = r.organisation == role
+        return not (
+            strict.hides_rejection(r.event_type, r.rule)
+            or (hidden.hides_rejection(r.event_type, r.rule) and not own)
+        )
+
     def shown_deadline(d: Deadline) -> bool:
         if strict.hides_deadline(d.kind, d.rule):
             return False
@@ -1048,6 +1079,7 @@ def minimised(state: CaseState, role: str) -> CaseState:
         update={
             **_ended_as_readable(state, role),
             "timeline": [e for e in state.timeline if shown_entry(e)],
+            "rejections": [r for r in state.rejections if shown_rejection(r)],
             "obligations": [o for o in state.obligations if shown_obligation(o)],
             "deadlines": {k: d for k, d in state.deadlines.items() if shown_deadline(d)},
             "pending_notifications": [
@@ -1280,6 +1312,33 @@ def result_view(result: EventResult, role: str) -> dict[str, Any] | None:
     return view
 
 
+def rejection_shown(role: str, organisation: str, event_type: str, rule: str | None) -> bool:
+    """Whether ``role`` is shown a rejected event of ``event_type`` that ``organisation`` sent,
+    rejected under ``rule`` (issue 17 item 3): care reads every one and each organisation its
+    own (READ_MATRIX ``rejections``, :data:`AUTHOR_READS`), minus one whose type or rule
+    reveals a field the role may not read (R6, as :func:`minimised` leaves it out; its own
+    too for :data:`HIDDEN_FROM_OWNERS`)."""
+    own = organisation == role
+    if not may_read_cases(role) or not (may_read(role, "rejections") or own):
+        return False
+    if role == OPERATOR:
+        return True
+    hidden, strict = _hidden(role), _hidden_from_owners(role)
+    return not (
+        strict.hides_rejection(event_type, rule)
+        or (hidden.hides_rejection(event_type, rule) and not own)
+    )
+
+
+def _rejection_note_view(note: RejectionNote, role: str) -> dict[str, Any] | None:
+    """A ``note_rejection`` update's argument as ``role`` may decode it: the rejection entry
+    it becomes (never the ``sender`` it was checked with), or None where the case's view
+    leaves that entry out (:func:`rejection_shown`)."""
+    if not rejection_shown(role, note.organisation.value, note.event_type, note.rule):
+        return None
+    return note.model_dump(mode="json", exclude={"sender"})
+
+
 def _record_event_view(request: RecordEvent, role: str) -> dict[str, Any] | None:
     event = event_view(request.event, role)
     return None if event is None else {"event": event}
@@ -1291,6 +1350,7 @@ _DECODED_VIEWS: Final[tuple[tuple[type, Callable[[Any, str], dict[str, Any] | No
     (EventResult, result_view),
     (CaseSummary, summary_view),
     (RecordEvent, _record_event_view),
+    (RejectionNote, _rejection_note_view),
     (BaseEvent, event_view),
 )
 
@@ -1304,6 +1364,8 @@ def decoded_view(value: object, role: str) -> dict[str, Any] | None:
     - :class:`CaseSummary`: :func:`summary_view`; :class:`EventResult`: :func:`result_view`;
     - an event, or :class:`RecordEvent` (an update's argument, ``{"event": ...}``):
       :func:`event_view`;
+    - a :class:`~pathway.domain.rules.RejectionNote` (the ``note_rejection`` update's
+      argument): the entry it becomes, where :func:`rejection_shown`;
     - anything else: None (refuse rather than over-share: a value the policy cannot filter
       field by field is for operators only, who get payloads whole).
     """

@@ -281,8 +281,8 @@ def write_summary_lines(summary: dict[str, Any], out: TextIO) -> None:
 
 
 def render_case(state: CaseState, out: TextIO) -> None:
-    """The human view of a case: state, members, deadlines, obligations, timeline (times in
-    Ljubljana).
+    """The human view of a case: state, members, deadlines, obligations, timeline and rejected
+    events (times in Ljubljana).
 
     Every text value is passed through :func:`printable`: actor, reason and a child's notes
     come from senders and must not be able to forge lines on the operator's terminal.
@@ -296,6 +296,7 @@ def render_case(state: CaseState, out: TextIO) -> None:
     _write_deadlines_and_obligations(state, out)
     out.write(f"\nNotifications pending delivery: {len(state.pending_notifications)}\n")
     _write_timeline(state, out)
+    _write_rejections(state, out)
 
 
 def _write_members(state: CaseState, out: TextIO) -> None:
@@ -358,6 +359,22 @@ def _write_timeline(state: CaseState, out: TextIO) -> None:
                 f"      best interests: {p(t.child.best_interests)}\n"
                 f"      the child's views: {p(t.child.child_views)}\n"
             )
+
+
+def _write_rejections(state: CaseState, out: TextIO) -> None:
+    """The events the case's rules rejected (issue 17 item 3), if any: when noted, who sent
+    it, its type, the rule, its reason and field, its event ID; nothing else was kept."""
+    if not state.rejections:
+        return
+    p = printable
+    out.write("\nRejected events (they changed nothing)\n")
+    for r in state.rejections:
+        field = f" (field {p(r.field)})" if r.field else ""
+        out.write(
+            f"  {local_time(r.at)}  {p(r.organisation.value)}: "
+            f"{p(r.event_type.replace('_', ' '))} rejected [{p(r.rule)}] {p(r.reason)}{field}"
+            f"  event {p(r.event_id)}\n"
+        )
 
 
 #: The help of the arguments several case commands take.

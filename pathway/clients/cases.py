@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, TypeVar
 
+import structlog
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -48,13 +50,15 @@ from pathway.domain.events import CaseEvent, Identified, RecordEvent
 from pathway.domain.ids import case_id_for
 from pathway.domain.membership import Membership, MembershipChange
 from pathway.domain.organisations import CASE_TASK_QUEUE
-from pathway.domain.rules import Rejection, decide
+from pathway.domain.rules import RULE_ACCESS, Rejection, RejectionNote, decide
 from pathway.domain.state import CaseState, EventResult
 from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
 from pathway.privacy.keys import CaseErased, Episode, KeyStore, case_of, episode_number
 from pathway.workflows.case import VictimCaseWorkflow
 from pathway.workflows.inputs import CaseInput
 from pathway.workflows.rejection import EVENT_REJECTED
+
+log = structlog.stdlib.get_logger("pathway.cases")
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -342,11 +346,67 @@ async def record_event(
     :class:`EventRejected` with rule ``ACCESS`` and field ``organisation`` (no member) or
     ``type`` (issue 11; :func:`pathway.access.policy.send_refusal`).
 
+    An event the case's rules reject (:class:`EventRejected` with any rule but ``ACCESS``) is
+    noted in the case before the error is raised (:func:`note_rejection`: metadata only, for
+    the timeline, issue 17 item 3); an ``ACCESS`` refusal never is.
+
     A case without a data key was never opened: :class:`UnknownCase`, without asking Temporal
     and without making a key. :class:`CaseBusy` and :class:`OutcomeUnknown` as above."""
-    return await _update(
-        client, case_id, VictimCaseWorkflow.record_event, RecordEvent(event=event, sender=sender)
-    )
+    try:
+        return await _update(
+            client,
+            case_id,
+            VictimCaseWorkflow.record_event,
+            RecordEvent(event=event, sender=sender),
+        )
+    except EventRejected as err:
+        if err.rule != RULE_ACCESS:
+            await note_rejection(client, case_id, event, err, sender=sender)
+        raise
+
+
+async def note_rejection(
+    client: Client,
+    case_id: str,
+    event: CaseEvent,
+    rejection: EventRejected,
+    *,
+    sender: str | None = None,
+) -> bool:
+    """Note in the case that its rules rejected ``event`` (the case workflow's
+    ``note_rejection`` update; :func:`pathway.domain.rules.note_rejection`): the event's ID and
+    type, its organisation, and the rule, field and reason of ``rejection``; none of the
+    event's values. ``sender`` as for :func:`record_event`: the case refuses the note of a
+    sender that is no member or may not send the event (rule ``ACCESS``), as it refuses an
+    ``ACCESS`` rejection itself (R6: what may not be sent to a case leaves nothing in it).
+
+    Best effort, for the timeline only: True if the case noted it now; False if it was noted
+    already, or could not be noted (refused, a case that is gone, busy or not answering, an
+    older worker without the update), which is logged with codes only and never hides the
+    rejection from its sender."""
+    try:
+        note = RejectionNote(
+            event_id=event.event_id,
+            event_type=event.type,
+            organisation=event.organisation,
+            rule=rejection.rule,
+            field=rejection.field,
+            reason=rejection.reason[:500],
+            sender=sender,
+        )
+    except ValidationError:
+        log.warning("rejection not noted", case_id=case_id, rule=rejection.rule, error="shape")
+        return False
+    try:
+        return await _update(client, case_id, VictimCaseWorkflow.note_rejection, note)
+    except (CaseError, RPCError, WorkflowUpdateFailedError, CaseErased) as err:
+        log.warning(
+            "rejection not noted",
+            case_id=case_id,
+            rule=rejection.rule,
+            error=type(err).__name__,
+        )
+        return False
 
 
 async def change_membership(

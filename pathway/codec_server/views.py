@@ -7,6 +7,8 @@ keys are all fields of one of the models a case's workflow exchanges, and which 
 
 - :class:`~pathway.domain.events.RecordEvent`: an update's argument, ``{"event": {...}}``;
 - :class:`~pathway.domain.state.EventResult`: an update's result;
+- :class:`~pathway.domain.rules.RejectionNote`: the ``note_rejection`` update's argument (a
+  rejected event's metadata, issue 17 item 3);
 - :class:`~pathway.domain.state.CaseState`: the ``state`` query's answer;
 - :class:`~pathway.workflows.inputs.CaseInput`: the workflow's input (start, continue-as-new, a
   child's case opened by its parent's);
@@ -35,6 +37,7 @@ from temporalio.api.common.v1 import Payload
 
 from pathway.access.policy import READ_MATRIX, WITHHELD, decoded_view, may_read
 from pathway.domain.events import EVENT_ADAPTER, RecordEvent
+from pathway.domain.rules import RejectionNote
 from pathway.domain.state import CaseState, CaseSummary, EventResult
 from pathway.workflows.inputs import CaseInput, CaseOutcome
 
@@ -82,6 +85,7 @@ def _outcome_view(outcome: CaseOutcome, role: str) -> dict[str, Any] | None:
 SHAPES: Final[tuple[tuple[type[BaseModel], Callable[[Any, str], dict[str, Any] | None]], ...]] = (
     (RecordEvent, decoded_view),
     (EventResult, decoded_view),
+    (RejectionNote, decoded_view),
     (CaseState, decoded_view),
     (CaseOutcome, _outcome_view),
     (CaseSummary, decoded_view),

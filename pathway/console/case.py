@@ -4,7 +4,9 @@ Built from :func:`pathway.access.policy.case_view`, the very view ``GET /v1/case
 answers (the one policy, R6): a section whose field the role may not read is None (the page
 leaves it out, heading and all), and within a section only what the view kept is shown (a
 timeline entry's ``why`` only for care and for the organisation that wrote it; no obligation,
-deadline, membership or entry that would reveal a field the role may not read).
+deadline, membership or entry that would reveal a field the role may not read). Rejected events
+are marked on the timeline where the role reads them (``rejections``: care, and each
+organisation its own).
 
 Shapes: every time is a timezone-aware :class:`~datetime.datetime` (UTC, as the case holds it;
 the page shows it in Europe/Ljubljana); rule IDs are those of docs/rules.md (``R3``, ``K5``).
@@ -77,7 +79,13 @@ class ObligationRow:
 class EntryRow:
     """A timeline entry: who, when (``at``: when it happened), what, why, which rule; each
     None if the role may not read it there. ``event_id`` is None for the service's own entries
-    (timers, deliveries, membership changes): an entry with one is an accepted event."""
+    (timers, deliveries, membership changes): an entry with one is an accepted event.
+
+    A rejected event (``rejected``; issue 17 item 3) is a row of its own, from the case's
+    ``rejections``: ``at`` when the case noted it, ``who`` the organisation that sent it,
+    ``what`` its type, ``rule`` the rule that rejected it, ``reason`` the rule's reason and
+    ``field`` the field it names (None: the event as a whole). ``why`` is None: what the
+    event carried is not kept."""
 
     at: datetime | None
     who: str | None
@@ -85,6 +93,9 @@ class EntryRow:
     why: str | None
     rule: str | None
     event_id: str | None
+    rejected: bool = False
+    reason: str | None = None
+    field: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,9 +174,16 @@ def _open_obligations(obligations: list[dict[str, Any]]) -> list[ObligationRow]:
     return sorted(rows, key=lambda o: (o.due_at is None, o.due_at.timestamp() if o.due_at else 0.0))
 
 
-def _timeline(entries: list[dict[str, Any]]) -> list[EntryRow]:
-    return [
-        EntryRow(
+def _timeline(entries: list[dict[str, Any]], rejections: list[dict[str, Any]]) -> list[EntryRow]:
+    """The timeline's entries in the order they were recorded, each rejected event among them
+    where it was noted (by ``recorded_at`` and the rejection's ``at``; an entry whose
+    ``recorded_at`` the role may not read keeps its place)."""
+    rows: list[tuple[float, int, EntryRow]] = []
+    last = float("-inf")
+    for n, e in enumerate(entries):
+        recorded = _time(e.get("recorded_at"))
+        last = recorded.timestamp() if recorded is not None else last
+        row = EntryRow(
             at=_time(e.get("at")),
             who=e.get("who"),
             what=e.get("what"),
@@ -173,14 +191,30 @@ def _timeline(entries: list[dict[str, Any]]) -> list[EntryRow]:
             rule=e.get("rule"),
             event_id=e.get("event_id"),
         )
-        for e in entries
-    ]
+        rows.append((last, n, row))
+    for n, r in enumerate(rejections, start=len(entries)):
+        noted = _required_time(r["at"])
+        row = EntryRow(
+            at=noted,
+            who=r["organisation"],
+            what=str(r["event_type"]).replace("_", " "),
+            why=None,
+            rule=r["rule"],
+            event_id=r["event_id"],
+            rejected=True,
+            reason=r["reason"],
+            field=r.get("field"),
+        )
+        rows.append((noted.timestamp(), n, row))
+    return [row for _, _, row in sorted(rows, key=lambda t: (t[0], t[1]))]
 
 
 def case_page(view: dict[str, Any]) -> CasePage:
     """The page's content from ``view``, a case as :func:`pathway.access.policy.case_view`
     gives it for the signed-in role (a field the role may not read is not in it)."""
-    timeline = _timeline(view["timeline"]) if "timeline" in view else None
+    timeline = (
+        _timeline(view["timeline"], view.get("rejections", [])) if "timeline" in view else None
+    )
     return CasePage(
         case_id=view["case_id"],
         opened_at=_time(view.get("opened_at")),

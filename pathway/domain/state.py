@@ -247,6 +247,29 @@ class TimelineEntry(BaseModel):
     )
 
 
+class RejectionEntry(BaseModel):
+    """An event sent to this case that the rules rejected (issue 17 item 3: "rejected events
+    marked" on the timeline). Metadata only: which event (its ID and type), who sent it, the
+    rule, the field it names and the rule's reason, and when it was noted; never the values the
+    event carried (its payload never reaches the case or its history). Kept for the latest
+    :data:`REJECTIONS_KEPT` rejections (:func:`pathway.domain.rules.note_rejection`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime = Field(description="When the case noted the rejection.")
+    event_id: str
+    event_type: str
+    organisation: Organisation = Field(description="The organisation the event named (sent it).")
+    rule: str
+    field: str | None = None
+    reason: str = Field(description="The rule's reason, as the sender was told it.")
+
+
+#: How many rejections a case keeps (the latest): a flood of rejected events cannot grow the
+#: state, which every query reads and continue-as-new carries (issue 14 item 2, payload size).
+REJECTIONS_KEPT = 50
+
+
 class PlacementRecord(BaseModel):
     provider: Organisation
     since: datetime
@@ -521,6 +544,11 @@ class CaseState(BaseModel):
     deadlines: dict[DeadlineKind, Deadline] = Field(default_factory=dict)
     obligations: list[Obligation] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    rejections: list[RejectionEntry] = Field(
+        default_factory=list,
+        description="The latest events the rules rejected (REJECTIONS_KEPT), metadata only: "
+        "the timeline marks them (issue 17 item 3). Only ACCESS refusals are never noted.",
+    )
     pending_notifications: list[Notification] = Field(default_factory=list)
     pending_case_starts: list[CaseStart] = Field(default_factory=list)
     notifications_sent: int = 0

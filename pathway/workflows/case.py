@@ -3,6 +3,8 @@
 - Events arrive as Updates. The validator runs the domain's rule check, so a rejected event never
   reaches history; the handler applies the same pure decision and returns a small acknowledgement
   (:class:`~pathway.domain.state.EventResult`: phase and what changed; issue 14).
+  What the case keeps of a rejection is metadata the client notes afterwards by a second update,
+  ``note_rejection`` (the event's ID and type, sender, rule, field, reason; issue 17 item 3).
 - Every deadline is an updatable timer: the state holds each deadline's due time and reminders,
   and the main loop sleeps until the earliest of them or until an update moves one (the
   ``updatable_timer`` pattern, generalised to all deadlines of the case).
@@ -60,15 +62,19 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from pathway import search_attributes
+    from pathway.access.credentials import OPERATOR
     from pathway.access.policy import send_refusal
     from pathway.domain.config import CaseConfig, LegalTime
     from pathway.domain.events import Identified, RecordEvent
     from pathway.domain.ledger import StatisticsBatch, StatisticsFact, statistics_facts
     from pathway.domain.membership import Membership, MembershipChange
     from pathway.domain.rules import (
+        RULE_ACCESS,
+        RULE_CASE,
         Accepted,
         Effects,
         Rejection,
+        RejectionNote,
         decide,
         decide_membership,
         fire_due,
@@ -76,6 +82,7 @@ with workflow.unsafe.imports_passed_through():
         settle_case_start,
         settle_notification,
     )
+    from pathway.domain.rules import note_rejection as noted
     from pathway.domain.state import (
         CaseStart,
         CaseState,
@@ -302,6 +309,55 @@ class VictimCaseWorkflow:
             metrics.event_rejected(request.event.type, decision.rule)
             raise rejection_error(decision)
         self._validated = (request, self._state, workflow.now(), decision)
+
+    # -- rejected events (issue 17 item 3) -----------------------------------------------------
+    @workflow.update
+    def note_rejection(self, note: RejectionNote) -> bool:
+        """Keep ``note``, the rules' rejection of an event sent to this case, as the case's
+        latest rejection entry: metadata only, never the event's values
+        (:func:`pathway.domain.rules.note_rejection`; the timeline marks it). Sent by the
+        client after an ``EventRejected`` (:func:`pathway.clients.cases.record_event`). Returns
+        True if noted now, False if the same rejection was kept already.
+
+        It changes the state only: no deadline, notification, activity or search attribute
+        follows, and the main loop is not woken, so it adds no command (docs/versioning.md).
+        Refused (``EventRejected``, nothing noted) by the validator: a case not opened or
+        closed (rule ``CASE``), an ``ACCESS`` refusal, and a sender that is no member or may not
+        send the event (rule ``ACCESS``, as :meth:`record_event` checks): what may not be sent
+        to a case may not write into it either (R6)."""
+        decision = noted(self._require_state(), note, workflow.now())
+        if isinstance(decision, Rejection):
+            # Only reachable if the validator was skipped (it is not run on replay).
+            raise rejection_error(decision)
+        if decision is self._state:
+            return False
+        self._state = decision
+        # Codes only: never the reason's text.
+        workflow.logger.info(
+            "rejection noted",
+            extra={
+                "case_id": workflow.info().workflow_id,
+                "event_type": note.event_type,
+                "rule": note.rule,
+            },
+        )
+        return True
+
+    @note_rejection.validator
+    def _validate_rejection(self, note: RejectionNote) -> None:
+        if self._state is None:
+            raise rejection_error(Rejection(RULE_CASE, "type", "the case is not opened"))
+        if note.sender is not None:
+            if note.sender != OPERATOR and note.sender != note.organisation.value:
+                raise rejection_error(
+                    Rejection(RULE_ACCESS, "organisation", "nobody sends as someone else")
+                )
+            refusal = send_refusal(self._state, note.sender, note.event_type)
+            if refusal is not None:
+                raise rejection_error(refusal)
+        decision = noted(self._state, note, workflow.now())
+        if isinstance(decision, Rejection):
+            raise rejection_error(decision)
 
     # -- the operator's changes ----------------------------------------------------------------
     def _decide_membership(self, change: MembershipChange) -> CaseState | Rejection:

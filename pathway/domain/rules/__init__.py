@@ -38,6 +38,8 @@ And the machinery they share:
   :func:`settle_notification`.
 - :mod:`~pathway.domain.rules.members`: :func:`decide_membership`, the operator's changes to a
   case's members (MEMBERS).
+- :mod:`~pathway.domain.rules.rejections`: :func:`note_rejection`, the rejected events a case
+  keeps (metadata only) for its timeline (issue 17 item 3).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from pathway.domain.rules.reintegration import (
     reintegration_eligibility,
     resides_legally,
 )
+from pathway.domain.rules.rejections import RejectionNote, note_rejection
 
 __all__ = [
     "RULE_ACCESS",
@@ -73,12 +76,14 @@ __all__ = [
     "Decision",
     "Effects",
     "Rejection",
+    "RejectionNote",
     "decide",
     "decide_membership",
     "event_digest",
     "fire_due",
     "forget_linked_case",
     "in_criminal_or_pretrial_proceedings",
+    "note_rejection",
     "reintegration_eligibility",
     "resides_legally",
     "settle_case_start",

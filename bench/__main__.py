@@ -125,6 +125,10 @@ async def _main(sizes: Sizes, base: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = _sizes(args)
+    # Both sides' workers keep every case of the RSS phase in their workflow cache (issue 14
+    # item 3): its first batch (a tenth) and the batch measured, with room to spare.
+    cache = max(1000, sizes.rss_cases + max(20, sizes.rss_cases // 10) + 100)
+    os.environ["PATHWAY_WORKFLOW_CACHE"] = str(cache)
     out = args.out or RESULTS / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime())
     work = tempfile.mkdtemp(prefix="pathway-bench-")
     try:

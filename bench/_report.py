@@ -42,6 +42,8 @@ def figure_names() -> list[str]:
 ONCE: Final = (
     "replay_events_per_s",
     "rss_kib_per_cached_case",
+    "open_ms_per_cached_case",
+    "worker_cpu_ms_per_opened_case",
     "history_events_per_case",
     "history_bytes_per_case",
     "payload_bytes_per_case",
@@ -100,6 +102,13 @@ def _once(results: Results, name: str) -> dict[str, float]:
     return {
         "replay_events_per_s": statistics.fmean(results.replay_events_per_s[name]),
         "rss_kib_per_cached_case": results.rss_bytes_per_case[name] / 1024,
+        # Opening the RSS batch (identification only): wall time and worker CPU per case.
+        "open_ms_per_cached_case": 1000
+        * results.rss_detail[name]["open_seconds"]
+        / results.rss_detail[name]["cases"],
+        "worker_cpu_ms_per_opened_case": 1000
+        * results.rss_detail[name]["worker_cpu_seconds"]
+        / results.rss_detail[name]["cases"],
         "history_events_per_case": mean(lambda h: h.events),
         "history_bytes_per_case": mean(lambda h: h.bytes),
         "payload_bytes_per_case": mean(lambda h: h.payload_bytes),

@@ -105,7 +105,7 @@ class Results:
     sizes: Sizes
     rounds: list[Round] = field(default_factory=list)
     rss_bytes_per_case: dict[str, float] = field(default_factory=dict)
-    rss_detail: dict[str, dict[str, int]] = field(default_factory=dict)
+    rss_detail: dict[str, dict[str, float]] = field(default_factory=dict)
     histories: dict[str, list[HistoryStats]] = field(default_factory=dict)
     replay_events_per_s: dict[str, list[float]] = field(default_factory=dict)
     load_samples: list[dict[str, object]] = field(default_factory=list)
@@ -359,10 +359,18 @@ async def rss_phase(env: Env, results: Results) -> None:
 
         async with worker(env, name, f"rss-{name}") as pid:
             await batch(f"rss-{name}-w", max(20, results.sizes.rss_cases // 10))
-            before = rss_bytes(pid)
+            before, cpu_before = rss_bytes(pid), cpu_seconds(pid)
+            started = time.monotonic()
             cases = await batch(f"rss-{name}-", results.sizes.rss_cases)
-            after = rss_bytes(pid)
-        results.rss_detail[name] = {"before": before, "after": after, "cases": len(cases)}
+            seconds = time.monotonic() - started
+            after, cpu_after = rss_bytes(pid), cpu_seconds(pid)
+        results.rss_detail[name] = {
+            "before": before,
+            "after": after,
+            "cases": len(cases),
+            "open_seconds": seconds,
+            "worker_cpu_seconds": cpu_after - cpu_before,
+        }
         results.rss_bytes_per_case[name] = (after - before) / len(cases)
 
 

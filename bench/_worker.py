@@ -17,12 +17,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench._bare import BareActivities, BareCaseWorkflow, notify_queue
+from pathway import settings
 from pathway.channels import Channels, OutboxChannel
 from pathway.domain.organisations import NOTIFIED
 from pathway.logs import configure_logging
 from pathway.process import exit_now, install_stop_signals
 from pathway.temporal_connection import connect, default_keystore
-from pathway.workers import NOTIFY_GRACEFUL_SHUTDOWN, run_workers
+from pathway.workers import NOTIFY_GRACEFUL_SHUTDOWN, run_workers, workflow_runner
 
 BARE_QUEUE: Final = "bench-bare"
 BARE_NOTIFY_PREFIX: Final = "bench-bare-notify"
@@ -49,6 +50,9 @@ async def run_bare(target: str, base: Path, stop: asyncio.Event) -> None:
             task_queue=BARE_QUEUE,
             workflows=[BareCaseWorkflow],
             activities=[acts.idle],
+            # The same sandbox as Pathway's case worker: its own package passed through.
+            workflow_runner=workflow_runner("bench"),
+            max_cached_workflows=settings.current().workflow_cache,
         )
     ]
     workers += [

@@ -341,6 +341,15 @@ class Settings(BaseSettings):
         "same for every replica; unset: random per process (a restart signs everyone out).",
         json_schema_extra={"secret": True},
     )
+    # -- the case worker ----------------------------------------------------------------------
+    workflow_cache: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Workflows (open cases, registers) the case worker keeps in memory; one "
+        "beyond it is evicted and replayed from its history when it next has work. About 0.3 "
+        "MiB each (docs/performance.md, worker sizing).",
+    )
     # -- metrics and Worker Versioning ---------------------------------------------------------
     metrics_address: str | None = Field(
         None,

@@ -28,12 +28,22 @@ This module imports only the SDK: the payload converter also runs inside the wor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.contrib.pydantic import (
+    PydanticJSONPlainPayloadConverter,
+    PydanticPayloadConverter,
+)
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 
 #: Metadata key of the episode stamp: an ASCII decimal episode number (1, 2, ...). It never
 #: leaves the worker: the codec removes it before sealing.
@@ -71,11 +81,51 @@ class SealedForAnotherEpisode(ValueError):
         self.episode = episode
 
 
+#: The pydantic type adapters of the whole process, one per type hint (least recently used out
+#: beyond 1024, as the SDK's own cache). The SDK makes a payload converter for every workflow
+#: run, inside the sandbox, and its converter keeps its cache per instance: every cached case
+#: built its own adapters for ``CaseInput``, ``RecordEvent``, ``DeliveryOutcome`` and ``Any``,
+#: validators and serializers included, costing memory and CPU per case (issue 14). Shared
+#: here: this module is passed through the sandbox (``pathway.workers.workflow_runner``).
+_TYPE_ADAPTERS: functools._lru_cache_wrapper[TypeAdapter[Any]] = functools.lru_cache(maxsize=1024)(
+    TypeAdapter
+)
+
+
+class _SharedAdaptersJSONConverter(PydanticJSONPlainPayloadConverter):
+    """The SDK's pydantic JSON converter, its type adapters taken from :data:`_TYPE_ADAPTERS`."""
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        hint: Any = Any if type_hint is None else type_hint
+        try:
+            adapter = _TYPE_ADAPTERS(hint)
+        except TypeError:
+            try:
+                hash(hint)
+            except TypeError:  # an unhashable hint: not cached
+                adapter = TypeAdapter(hint)
+            else:
+                raise
+        return adapter.validate_json(payload.data)
+
+
 class EpisodeSealingPayloadConverter(PydanticPayloadConverter):
     """The SDK's pydantic payload converter, stamping each payload converted inside a workflow
     with the episode it belongs to (:func:`current_sealing_episode`), and refusing inside a
     case run a payload that the codec found sealed under another episode's key (raises
-    :class:`SealedForAnotherEpisode`)."""
+    :class:`SealedForAnotherEpisode`). Its JSON converter shares the process's type adapters
+    (:data:`_TYPE_ADAPTERS`)."""
+
+    def __init__(self) -> None:
+        # As PydanticPayloadConverter, with the JSON converter whose adapters are shared.
+        json_converter = _SharedAdaptersJSONConverter()
+        CompositePayloadConverter.__init__(
+            self,
+            *(
+                json_converter if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            ),
+        )
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         payloads = super().to_payloads(values)

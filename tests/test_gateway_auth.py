@@ -215,6 +215,22 @@ class TestJwt:
         principal = await verifier.verify(token(signing_key))
         assert principal == Principal(organisation="caritas", name="caritas-case-system")
 
+    @pytest.mark.parametrize(
+        "subject", ["ana.novak@caritas.si", "Ana Novak", "O'Brien", "x\nforged line"]
+    )
+    async def test_a_personal_or_unprintable_subject_is_logged_as_a_pseudonym(
+        self, idp: JwksServer, signing_key: RSAPrivateKey, subject: str
+    ) -> None:
+        """A provider that puts the person in ``sub`` (an e-mail address, a name) does not put
+        them in the logs: the principal's name is a stable ``jwt-`` pseudonym (no personal data
+        in log lines; the same subject, the same pseudonym)."""
+        verifier = JwtVerifier(settings_for(idp))
+        first = await verifier.verify(token(signing_key, sub=subject))
+        again = await verifier.verify(token(signing_key, sub=subject))
+        assert first.organisation == "caritas" and first.name == again.name
+        assert first.name.startswith("jwt-") and len(first.name) == 20
+        assert subject not in first.name
+
     async def test_valid_token_over_http(
         self, idp: JwksServer, signing_key: RSAPrivateKey, unreachable_temporal: Client
     ) -> None:

@@ -82,6 +82,9 @@ ASYMMETRIC_ALGORITHMS: Final = (
 _ROLES: Final = frozenset({OPERATOR, *(org.value for org in Organisation)})
 # Names go into audit lines: printable words only, so a claim cannot forge a log line.
 _NAME: Final = re.compile(r"[\w][\w.@ '-]{0,99}")
+#: What makes a subject look like a person rather than an opaque ID: an e-mail address's ``@``,
+#: a space or an apostrophe between names.
+_PERSONAL: Final = re.compile(r"[@ ']")
 
 
 class GatewayConfigError(Exception):
@@ -144,9 +147,13 @@ class JwtSettings(BaseModel):
 
 
 def _audit_name(claims: Mapping[str, Any], claim: str) -> str:
+    """The name a JWT's principal is logged under: its ``claim`` (``sub``) when it is an opaque
+    identifier, else ``jwt-`` and 16 hex characters of its SHA-256, stable per subject. An
+    e-mail address or a name with spaces (a provider configured to put the person in ``sub``)
+    is personal data and never reaches a log line (brief: no personal data in logs)."""
     value = claims.get(claim)
     text = value if isinstance(value, str) else ""
-    if _NAME.fullmatch(text):
+    if _NAME.fullmatch(text) and not _PERSONAL.search(text):
         return text
     # Something that cannot be logged as it is: a stable, opaque stand-in.
     return "jwt-" + hashlib.sha256(repr(value).encode()).hexdigest()[:16]

@@ -466,6 +466,9 @@ class TestAccompanyingChildDates:
             rejection = reject(state, identified, T0 + days(11))
             assert (rejection.rule, rejection.field) == ("R1", "occurred_at")
             assert "before their recorded birth date" in rejection.reason
+            # R6: the identifying authority may not read the birth date; the reason (answered,
+            # and noted in the case) does not tell it.
+            assert local_date(T0 + days(5)).isoformat() not in rejection.reason
 
     def test_r1_no_child_identified_before_their_estimate(self) -> None:
         """R1: an estimate made on day 10 says nothing of day 9."""
@@ -483,6 +486,7 @@ class TestAccompanyingChildDates:
         )
         assert (rejection.rule, rejection.field) == ("R1", "occurred_at")
         assert "before the day of their recorded age estimate" in rejection.reason
+        assert as_of not in rejection.reason  # R6: no recorded date in the reason
 
     def test_r1_a_status_the_childs_citizenship_contradicts_names_residence_status(self) -> None:
         """R1: the child's facts must hold together: a third-country status for a German child
@@ -498,6 +502,8 @@ class TestAccompanyingChildDates:
             ),
         )
         assert (rejection.rule, rejection.field) == ("R1", "residence_status")
+        # R6: the reason does not tell the sender the child's recorded citizenship.
+        assert "EU" not in rejection.reason and "citizenship" not in rejection.reason
 
     def test_r1_a_fault_in_a_field_is_named_by_its_path(self) -> None:
         """R1: a fault in a field the event states is named by it; one in the child's recorded

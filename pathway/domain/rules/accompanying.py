@@ -70,7 +70,13 @@ def _accompanying_child_identified(change: _Change, event: ev.AccompanyingChildI
             unaccompanied=event.unaccompanied,
         )
     except ValidationError as err:
-        _reject("R1", _field_of(err), str(err.errors()[0]["msg"]))
+        field = _field_of(err)
+        if field in ("residence_status", "child_ref"):
+            # The facts recorded for the child are at fault, or disagree with this event: the
+            # reason names no recorded value (the sender may not read them, R6; review of
+            # issue 17: a citizenship told through the validation's message).
+            _reject("R1", field, "these facts do not agree with the child's recorded facts")
+        _reject("R1", field, str(err.errors()[0]["msg"]))
     case_id, subject_ref, secret = _linked_case(state, event.child_ref)
     try:
         identified = ev.Identified(
@@ -112,19 +118,17 @@ def _refuse_before_birth(child: AccompanyingChild, event: ev.AccompanyingChildId
     """R1: a child is not identified before the day (in Ljubljana) of the birth date, or of the
     age estimate, recorded for them: their case would open before they were born, or on an
     estimate not yet made."""
+    # The reasons name no recorded date: the identifying authority may not read the child's
+    # birth date (R6; review of issue 17, where the rejection noted in the case kept it).
     if child.birth_date is not None and child.birth_date > event.day:
         _reject(
-            "R1",
-            "occurred_at",
-            f"the child cannot be identified before their recorded birth date "
-            f"({child.birth_date.isoformat()})",
+            "R1", "occurred_at", "the child cannot be identified before their recorded birth date"
         )
     if child.age_estimate is not None and child.age_estimate.as_of > event.day:
         _reject(
             "R1",
             "occurred_at",
-            f"the child cannot be identified before the day of their recorded age estimate "
-            f"({child.age_estimate.as_of.isoformat()})",
+            "the child cannot be identified before the day of their recorded age estimate",
         )
 
 

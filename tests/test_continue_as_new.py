@@ -10,8 +10,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from pathway import search_attributes
+from pathway.clients import cases
 from pathway.domain.events import Identified
-from pathway.domain.state import DeadlineKind, DeadlineView
+from pathway.domain.state import REJECTIONS_KEPT, DeadlineKind, DeadlineView
 from pathway.temporal_binaries import temporal_cli_path
 from pathway.temporal_connection import data_converter
 from pathway.workflows.inputs import CaseInput
@@ -98,3 +99,51 @@ class TestContinueAsNew:
             final = await b.settled(case_id)
             assert all(o.escalated_at is not None for o in final.open_obligations if o.rule == "R3")
             await b.keep_history(case_id, "continued-as-new-first-run", run_id=first_run)
+
+
+class TestContinueAsNewAsleep:
+    async def test_a_flood_of_rejected_events_continues_as_new(self) -> None:
+        """Review of issue 17: rejected events are noted in the case by an update that moves
+        no deadline, so the main loop slept through them and the history grew without end
+        (toward Temporal's hard limit, which would end the case). Under the patch
+        ``continue-as-new-while-asleep`` the sleeping case continues as new when the server
+        suggests it: with the threshold at 60 events, 40 rejected events from the police
+        continue it as new, and it keeps the police's latest REJECTIONS_KEPT rejections."""
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(temporal_cli_path()),
+            dev_server_startup_timeout=DEV_SERVER_STARTUP,
+            ui=False,
+            data_converter=data_converter(TEST_KEYS),
+            search_attributes=list(search_attributes.ALL),
+            dev_server_extra_args=[
+                "--dynamic-config-value",
+                "limit.historyCount.suggestContinueAsNew=60",
+            ],
+        )
+        async with env, bench(env, upsert_search_attributes=True) as b:
+            ident = event("identified", await b.now(), person=dict(EU_ADULT), subject_ref="flood")
+            assert isinstance(ident, Identified)
+            case_id, _ = await b.open(ident)
+            handle = b.client.get_workflow_handle(case_id)
+            first_run = (await handle.describe()).run_id
+            for i in range(40):
+                # R2: the police gather information only after the NGO's interview.
+                too_early = event(
+                    "police_information_gathering_started",
+                    await b.now(),
+                    event_id=f"pol-early-{i}",
+                )
+                with pytest.raises(cases.EventRejected) as refused:
+                    await b.send(case_id, too_early)
+                assert refused.value.rule == "R2"
+
+            async def continued() -> bool:
+                return (await handle.describe()).run_id != first_run
+
+            await eventually(continued, timeout=120)
+            state = await b.state(case_id)
+            assert [r.event_id for r in state.rejections] == [
+                f"pol-early-{i}" for i in range(40 - REJECTIONS_KEPT, 40)
+            ]
+            history = await b.client.get_workflow_handle(case_id).fetch_history()
+            assert len(history.events) < 60 + 40

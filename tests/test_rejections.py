@@ -15,7 +15,8 @@ from temporalio.api.common.v1 import Payload
 from pathway.access.policy import case_view, minimised
 from pathway.codec_server.views import PLACEHOLDER, filtered, view_of
 from pathway.domain.events import CaseEvent
-from pathway.domain.rules import Rejection, RejectionNote, note_rejection
+from pathway.domain.organisations import Organisation
+from pathway.domain.rules import Rejection, RejectionNote, is_noted, note_rejection
 from pathway.domain.state import REJECTIONS_KEPT, CaseState, Phase
 from tests.factories import T0, TCN_ILLEGAL, event, opened, reject
 
@@ -91,6 +92,22 @@ class TestNoted:
         assert [r.event_id for r in state.rejections] == [
             f"pol-{n}" for n in range(10, REJECTIONS_KEPT + 10)
         ]
+
+    def test_one_organisations_flood_keeps_anothers_rejections(self) -> None:
+        """The cap is per organisation: a flood of one organisation's rejected events keeps its
+        own latest REJECTIONS_KEPT and leaves every other organisation's rejections in the case
+        (review of issue 17: with one shared cap, a member could push out the record of its own
+        or another's refused event)."""
+        state, ev, rejection = police_before_interview()
+        state = noted(state, note_of(ev, rejection))
+        uoim = note_of(ev, rejection).model_copy(update={"organisation": Organisation.UOIM})
+        for n in range(REJECTIONS_KEPT * 3):
+            state = noted(state, uoim.model_copy(update={"event_id": f"uoim-{n}"}), minutes=n)
+        police = [r for r in state.rejections if r.organisation.value == "police"]
+        assert [r.event_id for r in police] == [ev.event_id]
+        assert len(state.rejections) == REJECTIONS_KEPT + 1
+        assert is_noted(state, note_of(ev, rejection))
+        assert not is_noted(state, uoim.model_copy(update={"event_id": "uoim-0"}))
 
     def test_a_repeat_is_kept_once(self) -> None:
         """The same rejection of the same event (a double click, a retried note) is kept

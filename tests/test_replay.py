@@ -58,6 +58,7 @@ PATCH_IDS = {
     "moot-escalations-every-track",
     "eu-citizen-not-a-protection-applicant",
     "programme-statistics-ledger",
+    "continue-as-new-while-asleep",
 }
 
 

@@ -252,7 +252,8 @@ class RejectionEntry(BaseModel):
     marked" on the timeline). Metadata only: which event (its ID and type), who sent it, the
     rule, the field it names and the rule's reason, and when it was noted; never the values the
     event carried (its payload never reaches the case or its history). Kept for the latest
-    :data:`REJECTIONS_KEPT` rejections (:func:`pathway.domain.rules.note_rejection`)."""
+    :data:`REJECTIONS_KEPT` rejections of each organisation
+    (:func:`pathway.domain.rules.note_rejection`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -265,9 +266,11 @@ class RejectionEntry(BaseModel):
     reason: str = Field(description="The rule's reason, as the sender was told it.")
 
 
-#: How many rejections a case keeps (the latest): a flood of rejected events cannot grow the
-#: state, which every query reads and continue-as-new carries (issue 14 item 2, payload size).
-REJECTIONS_KEPT = 50
+#: How many rejections a case keeps of each organisation (its latest): a flood of rejected
+#: events cannot grow the state, which every query reads and continue-as-new carries (issue 14
+#: item 2, payload size), and one organisation's flood cannot push another's rejections out of
+#: the case (review of issue 17: the police flushing their own R2 record with a shared cap).
+REJECTIONS_KEPT = 10
 
 
 class PlacementRecord(BaseModel):
@@ -546,8 +549,9 @@ class CaseState(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     rejections: list[RejectionEntry] = Field(
         default_factory=list,
-        description="The latest events the rules rejected (REJECTIONS_KEPT), metadata only: "
-        "the timeline marks them (issue 17 item 3). Only ACCESS refusals are never noted.",
+        description="The latest events the rules rejected (REJECTIONS_KEPT per organisation), "
+        "metadata only: the timeline marks them (issue 17 item 3). Only ACCESS refusals are "
+        "never noted.",
     )
     pending_notifications: list[Notification] = Field(default_factory=list)
     pending_case_starts: list[CaseStart] = Field(default_factory=list)

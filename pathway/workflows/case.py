@@ -46,6 +46,9 @@ Not deployed yet:
 - ``eu-citizen-not-a-protection-applicant``: an EU citizen recorded as an applicant for
   international protection is refused, at identification too (issue 13;
   ``CaseState.seed_status_rules``).
+- ``continue-as-new-while-asleep``: a sleeping case continues as new when Temporal suggests
+  it, also when the updates that grew its history moved nothing (noted rejections, repeats;
+  review of issue 17).
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ with workflow.unsafe.imports_passed_through():
         decide_membership,
         fire_due,
         forget_linked_case,
+        is_noted,
         settle_case_start,
         settle_notification,
     )
@@ -164,6 +168,9 @@ class VictimCaseWorkflow:
         # Histories recorded before the statistics ledger (issue 15) schedule no activity for
         # it: they replay unchanged; a run started since writes its facts (docs/statistics.md).
         self._statistics_ledger = workflow.patched("statistics-ledger")
+        # Histories recorded before a sleeping case continued as new when Temporal suggested it
+        # replay unchanged (their loop woke only for updates that moved the case).
+        self._continue_while_asleep = workflow.patched("continue-as-new-while-asleep")
         #: The keys of the facts this run has stored (a run after continue-as-new stores them
         #: all again once: the ledger keeps one record per fact), the write in flight, and the
         #: state the facts were last derived from.
@@ -198,11 +205,7 @@ class VictimCaseWorkflow:
                 )
                 workflow.logger.info("case closed", extra={"case_id": case_id})
                 return CaseOutcome(case_id=case_id, opened=True, phase=state.phase)
-            if (
-                workflow.info().is_continue_as_new_suggested()
-                and not self._busy()
-                and workflow.all_handlers_finished()
-            ):
+            if self._may_continue_as_new():
                 workflow.logger.info("continuing as new", extra={"case_id": case_id})
                 workflow.continue_as_new(
                     CaseInput(config=self._config, state=state, episode=self._episode)
@@ -214,14 +217,29 @@ class VictimCaseWorkflow:
         self._wake = False
         wake_at = state.next_wake_at()
         if wake_at is None:
-            await workflow.wait_condition(lambda: self._wake)
+            await workflow.wait_condition(self._woken)
             return
         delay = (wake_at - workflow.now()).total_seconds()
         if delay <= 0:
             return
         # A timeout means the earliest deadline or reminder is due; a wake means it may have moved.
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: self._wake, timeout=delay)
+            await workflow.wait_condition(self._woken, timeout=delay)
+
+    def _woken(self) -> bool:
+        """Whether the main loop must run: an update moved the case (``_wake``), or, in runs
+        under the patch ``continue-as-new-while-asleep``, Temporal suggests continuing as new
+        and nothing is in flight. Updates that change no deadline (a noted rejection, a repeat)
+        do not wake the loop, so without this a flood of them grew the history without end
+        while the case slept (review of issue 17)."""
+        return self._wake or (self._continue_while_asleep and self._may_continue_as_new())
+
+    def _may_continue_as_new(self) -> bool:
+        return (
+            workflow.info().is_continue_as_new_suggested()
+            and not self._busy()
+            and workflow.all_handlers_finished()
+        )
 
     def _keyed(self, state: CaseState) -> CaseState:
         """``state`` under the rules this run follows (the patches that reach the domain)."""
@@ -320,11 +338,13 @@ class VictimCaseWorkflow:
         True if noted now, False if the same rejection was kept already.
 
         It changes the state only: no deadline, notification, activity or search attribute
-        follows, and the main loop is not woken, so it adds no command (docs/versioning.md).
-        Refused (``EventRejected``, nothing noted) by the validator: a case not opened or
-        closed (rule ``CASE``), an ``ACCESS`` refusal, and a sender that is no member or may not
-        send the event (rule ``ACCESS``, as :meth:`record_event` checks): what may not be sent
-        to a case may not write into it either (R6)."""
+        follows, and the main loop is not woken, so it adds no command (docs/versioning.md); a
+        case whose history such notes grow continues as new when Temporal suggests it
+        (:meth:`_woken`). Refused (``EventRejected``, nothing noted) by the validator: a case
+        not opened or closed (rule ``CASE``), an ``ACCESS`` refusal, a sender that is no member
+        or may not send the event (rule ``ACCESS``, as :meth:`record_event` checks): what may
+        not be sent to a case may not write into it either (R6); and a rejection kept already
+        (rule ``IDEMPOTENCY``), so that a repeat adds nothing to the history."""
         decision = noted(self._require_state(), note, workflow.now())
         if isinstance(decision, Rejection):
             # Only reachable if the validator was skipped (it is not run on replay).
@@ -358,6 +378,11 @@ class VictimCaseWorkflow:
         decision = noted(self._state, note, workflow.now())
         if isinstance(decision, Rejection):
             raise rejection_error(decision)
+        if is_noted(self._state, note):
+            # Kept already: refused, so that a repeat adds nothing to the history either.
+            raise rejection_error(
+                Rejection("IDEMPOTENCY", "event_id", "this rejection is noted already")
+            )
 
     # -- the operator's changes ----------------------------------------------------------------
     def _decide_membership(self, change: MembershipChange) -> CaseState | Rejection:

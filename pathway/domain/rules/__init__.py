@@ -65,7 +65,7 @@ from pathway.domain.rules.reintegration import (
     reintegration_eligibility,
     resides_legally,
 )
-from pathway.domain.rules.rejections import RejectionNote, note_rejection
+from pathway.domain.rules.rejections import RejectionNote, is_noted, note_rejection
 
 __all__ = [
     "RULE_ACCESS",
@@ -83,6 +83,7 @@ __all__ = [
     "fire_due",
     "forget_linked_case",
     "in_criminal_or_pretrial_proceedings",
+    "is_noted",
     "note_rejection",
     "reintegration_eligibility",
     "resides_legally",

@@ -14,8 +14,9 @@ accepted update that the client sends after the rejection
 - A repeat of a note (the same event ID from the same organisation, rejected by the same rule
   at the same field: a double click, a retried request) is kept once, as first noted; the same
   event corrected and rejected again for another reason is a new entry.
-- Only the latest :data:`~pathway.domain.state.REJECTIONS_KEPT` are kept, so a flood of
-  rejected events cannot grow the state.
+- Only the latest :data:`~pathway.domain.state.REJECTIONS_KEPT` of each organisation are
+  kept, so a flood of rejected events cannot grow the state, and one organisation's flood
+  cannot push another's rejections out.
 
 No Temporal import here.
 """
@@ -32,7 +33,7 @@ from pathway.domain.organisations import Organisation
 from pathway.domain.rules.core import RULE_ACCESS, RULE_CASE, Rejection
 from pathway.domain.state import REJECTIONS_KEPT, CaseState, Phase, RejectionEntry
 
-__all__ = ["RejectionNote", "note_rejection"]
+__all__ = ["RejectionNote", "is_noted", "note_rejection"]
 
 #: A rule ID of docs/rules.md or a service check (``R3``, ``K7``, ``TIME``, ``IDEMPOTENCY``).
 RuleId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9_]+$")]
@@ -68,8 +69,8 @@ class RejectionNote(BaseModel):
 
 def note_rejection(state: CaseState, note: RejectionNote, now: datetime) -> CaseState | Rejection:
     """``state`` with ``note`` kept as its latest :class:`RejectionEntry` (noted at ``now``),
-    the oldest dropped beyond :data:`REJECTIONS_KEPT`; ``state`` itself (unchanged) if the same
-    rejection of the same event is kept already. Pure.
+    the organisation's oldest dropped beyond :data:`REJECTIONS_KEPT`; ``state`` itself
+    (unchanged) if the same rejection of the same event is kept already. Pure.
 
     Returns a :class:`Rejection` (nothing noted) for an ``ACCESS`` refusal (rule ``ACCESS``,
     field ``rule``: never noted, R6) and for a closed case (rule ``CASE``)."""
@@ -77,8 +78,7 @@ def note_rejection(state: CaseState, note: RejectionNote, now: datetime) -> Case
         return Rejection(RULE_ACCESS, "rule", "a refusal of access is never noted in the case")
     if state.phase is Phase.CLOSED:
         return Rejection(RULE_CASE, "type", "the case is closed")
-    key = (note.event_id, note.organisation, note.rule, note.field)
-    if any((r.event_id, r.organisation, r.rule, r.field) == key for r in state.rejections):
+    if is_noted(state, note):
         return state
     entry = RejectionEntry(
         at=now,
@@ -89,5 +89,16 @@ def note_rejection(state: CaseState, note: RejectionNote, now: datetime) -> Case
         field=note.field,
         reason=note.reason,
     )
-    kept = [*state.rejections, entry][-REJECTIONS_KEPT:]
+    mine = [i for i, r in enumerate(state.rejections) if r.organisation == note.organisation]
+    dropped = set(mine[: max(0, len(mine) + 1 - REJECTIONS_KEPT)])
+    kept = [r for i, r in enumerate(state.rejections) if i not in dropped] + [entry]
     return state.model_copy(update={"rejections": kept})
+
+
+def is_noted(state: CaseState, note: RejectionNote) -> bool:
+    """Whether ``state`` keeps ``note`` already: the same event ID from the same organisation,
+    rejected by the same rule at the same field. The workflow's validator refuses such a repeat,
+    so that it adds nothing to the case's history either (review of issue 17: repeats of one
+    rejected event grew the history without end)."""
+    key = (note.event_id, note.organisation, note.rule, note.field)
+    return any((r.event_id, r.organisation, r.rule, r.field) == key for r in state.rejections)

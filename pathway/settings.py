@@ -519,6 +519,13 @@ class Settings(BaseSettings):
                 f"OIDC sign-in needs the JWT settings too ({', '.join(map(env_name, jwt))}): "
                 "the provider is PATHWAY_JWT_ISSUER and its ID tokens are checked as JWTs"
             )
+        if self.jwt_audience == self.oidc_client_id:
+            # The console's ID tokens are for the console (their audience is its client ID);
+            # with the API's audience the same, every ID token would also be an API bearer token.
+            raise ValueError(
+                "PATHWAY_JWT_AUDIENCE must differ from PATHWAY_OIDC_CLIENT_ID: the console's ID "
+                "tokens would otherwise be accepted as API bearer tokens"
+            )
         _check_oidc_urls(str(self.jwt_issuer), str(self.oidc_redirect_url), self.production)
         return self
 

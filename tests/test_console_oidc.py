@@ -429,6 +429,15 @@ class TestSettings:
         assert line.startswith("OIDC sign-in needs the JWT settings too (PATHWAY_JWKS_URL")
         assert CLIENT_SECRET not in line
 
+    def test_the_api_audience_is_not_the_consoles(self) -> None:
+        """Review of issue 17: with ``PATHWAY_JWT_AUDIENCE`` equal to the console's client ID,
+        the console's ID tokens would be accepted as API bearer tokens: refused at start."""
+        with pytest.raises(settings.SettingsError) as raised:
+            settings.load_settings({**_JWT_ENV, **_OIDC_ENV, "PATHWAY_JWT_AUDIENCE": CLIENT_ID})
+        (line,) = raised.value.lines
+        assert "PATHWAY_JWT_AUDIENCE must differ from PATHWAY_OIDC_CLIENT_ID" in line
+        assert CLIENT_ID not in line.replace("PATHWAY_OIDC_CLIENT_ID", "")
+
     @pytest.mark.parametrize(
         ("changes", "names"),
         [

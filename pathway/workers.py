@@ -91,11 +91,14 @@ def workflow_runner(*packages: str) -> SandboxedWorkflowRunner:
     longer carries its own copy of ``pathway.workflows.case`` (its code objects, functions and
     the workflow definition ``@workflow.defn`` builds): per cached case, measured in one process
     (100 cases, tracemalloc), 181 -> 110 KiB of Python objects and 724 -> 535 KiB of resident
-    memory. Workflow code still runs in the sandbox's restricted builtins; what it no longer
-    does is re-check, run by run, the module-level imports of Pathway's own modules. The
-    replay tests (``tests/test_replay.py``) replay every stored history under Temporal's default
-    sandbox, where Pathway's workflow modules are imported afresh and restricted: a
-    non-deterministic call in workflow code still fails CI there. docs/performance.md.
+    memory.
+
+    The price: at run time the sandbox no longer guards Pathway's own modules. Passed through,
+    they hold the real ``datetime``, ``random`` and the rest, so a non-deterministic call in
+    workflow code would not be refused by this worker. That is caught before it ships: the
+    replay tests (``tests/test_replay.py``) replay every stored history, and the scenario
+    tests (``tests/harness.py``) run every workflow, under Temporal's default sandbox, where
+    Pathway's workflow modules are imported afresh and restricted. docs/performance.md.
     """
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules("pathway", *packages)

@@ -388,7 +388,7 @@ class TestAuthentication:
         )
         assert member.status_code == 200
         assert plain_values(member.json()) == withheld()
-        await client.post("/logout")
+        assert (await client.post("/logout", headers=FROM_LOGIN_PAGE)).status_code == 200
 
         login = await client.post(
             "/login", data={"token": PEOPLE[OPERATOR][1]}, headers=FROM_LOGIN_PAGE
@@ -400,7 +400,18 @@ class TestAuthentication:
         assert decoded.status_code == 200
         assert plain_values(decoded.json()) == [{"note": CANARY}]
 
-        await client.post("/logout")
+        # Another site, a link or a form without an origin cannot sign the operator out.
+        for refused in (
+            client.post("/logout", headers={"Origin": "https://evil.example"}),
+            client.post("/logout"),
+            client.get("/logout"),
+        ):
+            assert (await refused).status_code in (403, 405)
+        still = await client.post(
+            "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
+        )
+        assert still.status_code == 200
+        assert (await client.post("/logout", headers=FROM_LOGIN_PAGE)).status_code == 200
         after = await client.post(
             "/decode", json=await sealed(codec), headers={"Origin": UI_ORIGIN}
         )

@@ -158,8 +158,11 @@ async def login(request: Request, codec: Codec, settings: SignInSettings) -> HTM
     return session_page(request, codec, principal, token)
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
+@router.post("/logout", dependencies=[Depends(same_origin)])
 async def logout(request: Request, codec: Codec) -> HTMLResponse:
+    """Sign out: the session cookie deleted. A form posted from this server's own page only
+    (403 otherwise, as ``/login``): another site must not be able to sign the operator out
+    (logout CSRF; review of issue 16), nor a link (no GET)."""
     response = login_page(_SIGNED_OUT)
     response.delete_cookie(SESSION_COOKIE, **cookie_flags(request, codec))
     return response

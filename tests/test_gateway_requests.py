@@ -178,6 +178,15 @@ class TestMalformedInput:
         response = await client.delete(f"/v1/cases/{CASE}", headers=bearer("caritas"))
         assert_problem(response, 405)
 
+    async def test_a_trailing_slash_is_no_redirect(self, client: httpx.AsyncClient) -> None:
+        """A path with a trailing slash is a 404 in the problem format, not a redirect whose
+        Location is built from the caller's Host header (a leftover of the review of issue
+        16)."""
+        for path in ("/v1/cases/", f"/v1/cases/{CASE}/", "/healthz/"):
+            response = await client.get(path, headers={**bearer("caritas"), "Host": "evil.example"})
+            assert_problem(response, 404)
+            assert "location" not in response.headers
+
     async def test_implausible_facts_name_the_field_and_the_rule(
         self, client: httpx.AsyncClient
     ) -> None:

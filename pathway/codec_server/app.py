@@ -48,7 +48,14 @@ def create_codec_app(
     site, whatever their ports) and the count of failed sign-ins per address.
     """
     sign_in = sign_in or SignIn()
-    app = FastAPI(title="Pathway codec server", docs_url=None, redoc_url=None, openapi_url=None)
+    # redirect_slashes=False: no Location built from the caller's Host header (as the gateway).
+    app = FastAPI(
+        title="Pathway codec server",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+    )
     app.state.codec = CodecContext(
         codec=codec,
         credentials=credentials,

@@ -67,6 +67,10 @@ def create_gateway_app(
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # No redirect from a path with a trailing slash to one without: Starlette builds that
+        # Location from the request's Host header, which the caller chooses (a leftover of the
+        # review of issue 16). /v1/cases/ is a 404 like any other unknown path.
+        redirect_slashes=False,
     )
     app.state.gateway = GatewayContext.create(
         client=client, authenticator=authenticator, settings=settings

@@ -11,7 +11,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, WorkflowRunner
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,15 @@ def notifications_in(history: WorkflowHistory, activity_type: str = "notify") ->
 
 
 async def replay_seconds(
-    histories: Sequence[WorkflowHistory], workflows: Sequence[type], converter: DataConverter
+    histories: Sequence[WorkflowHistory],
+    workflows: Sequence[type],
+    converter: DataConverter,
+    runner: WorkflowRunner,
 ) -> float:
-    """Seconds one replayer takes to replay ``histories`` (each must replay cleanly)."""
-    replayer = Replayer(workflows=workflows, data_converter=converter)
+    """Seconds one replayer takes to replay ``histories`` (each must replay cleanly), in the
+    sandbox ``runner`` its side's worker runs (a worker replays a case it evicted from its
+    cache the same way)."""
+    replayer = Replayer(workflows=workflows, data_converter=converter, workflow_runner=runner)
 
     async def each() -> AsyncIterator[WorkflowHistory]:
         for history in histories:

@@ -28,6 +28,7 @@ import httpx
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
+from temporalio.worker import WorkflowRunner
 
 from bench._bare import BareCaseWorkflow
 from bench._history import (
@@ -51,7 +52,7 @@ from pathway.access.credentials import new_token
 from pathway.access.policy import ROLES
 from pathway.temporal_binaries import free_port
 from pathway.temporal_connection import connect, data_converter, default_keystore
-from pathway.workers import RETENTION_SCHEDULE_ID
+from pathway.workers import RETENTION_SCHEDULE_ID, workflow_runner
 from pathway.workflows.case import VictimCaseWorkflow
 
 SIDES = ("pathway", "bare")
@@ -387,9 +388,13 @@ async def history_phase(env: Env, results: Results) -> None:
         client = env.pathway.client
         histories[name] = [await client.get_workflow_handle(wid).fetch_history() for wid in ids]
         results.histories[name] = [stats(history) for history in histories[name]]
-    setups: dict[str, tuple[list[type], DataConverter]] = {
-        "pathway": ([VictimCaseWorkflow], data_converter(default_keystore(env.base))),
-        "bare": ([BareCaseWorkflow], DataConverter.default),
+    setups: dict[str, tuple[list[type], DataConverter, WorkflowRunner]] = {
+        "pathway": (
+            [VictimCaseWorkflow],
+            data_converter(default_keystore(env.base)),
+            workflow_runner(),
+        ),
+        "bare": ([BareCaseWorkflow], DataConverter.default, workflow_runner("bench")),
     }
     for _ in range(2):
         for name in SIDES:

@@ -64,10 +64,11 @@ SPEC_RULES = (
 SCANNED = ("pathway", "workflows", "activities", "tests", "scripts")
 
 #: A rule ID as the code cites it: rule="R2", "(R2)", "[R2]", "R2:", "K1, K5", "S3/S4".
-#: Uppercase only, so variable names such as ``c1`` never count.
-RULE_ID = re.compile(r"\b([RCKS][1-9][0-9]*|I1|P1|X1)\b")
+#: Uppercase only, so variable names such as ``c1`` never count; one or two digits, so an
+#: algorithm's name (PKCE's ``S256``, issue 17) is not a rule.
+RULE_ID = re.compile(r"\b([RCKS][1-9][0-9]?|I1|P1|X1)\b")
 #: A range of rule IDs: "C1–C8", "C4-C7", "R1–R3" (every ID in it is cited).
-RULE_RANGE = re.compile(r"\b([RCKS])([1-9][0-9]*)\s*[–-]\s*\1([1-9][0-9]*)\b")
+RULE_RANGE = re.compile(r"\b([RCKS])([1-9][0-9]?)\s*[–-]\s*\1([1-9][0-9]?)\b")
 #: Linter codes in suppression comments (ruff's noqa) are not rule IDs.
 NOQA = re.compile(r"#\s*noqa\b[^\n]*")
 

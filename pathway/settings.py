@@ -348,7 +348,7 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Workflows (open cases, registers) the case worker keeps in memory; one "
         "beyond it is evicted and replayed from its history when it next has work. About 0.3 "
-        "MiB each (docs/performance.md, worker sizing).",
+        'to 0.5 MiB each (docs/performance.md, "Worker sizing").',
     )
     # -- metrics and Worker Versioning ---------------------------------------------------------
     metrics_address: str | None = Field(

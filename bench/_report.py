@@ -33,6 +33,7 @@ def figure_names() -> list[str]:
     """Every figure a run reports (per mode for the first group, once for the rest)."""
     names = ["cases_per_s", "events_per_s"]
     names += [f"cpu_ms_per_case_{p}" for p in (*PROCESSES, "all")]
+    names.append("cpu_ms_per_event_http")  # with the gateway phases (not --no-gateway)
     for path in ("client", "gateway"):
         for how in ("seq", "concurrent"):
             names += [f"ack_ms_{path}_{how}_p{p}" for p in (50, 95, 99)]
@@ -86,6 +87,10 @@ def _per_mode(rounds: list[Round], mode: str, name: str) -> dict[str, float]:
         spent = sum(r.cpu_seconds[process] for r in mine)
         out[f"cpu_ms_per_case_{process}"] = 1000 * spent / cases
     out["cpu_ms_per_case_all"] = sum(out[f"cpu_ms_per_case_{p}"] for p in PROCESSES)
+    http_events = sum(r.http_events for r in mine)
+    if http_events:
+        # The gateway (or bare's front): its own CPU per event answered, not in "all".
+        out["cpu_ms_per_event_http"] = 1000 * sum(r.http_cpu_seconds for r in mine) / http_events
     for key in mine[0].latencies_ms:
         pooled = [ms for r in mine for ms in r.latencies_ms[key]]
         for p in (50, 95, 99):

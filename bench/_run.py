@@ -99,6 +99,9 @@ class Round:
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
     workflow_ids: list[str] = field(default_factory=list)
+    #: The HTTP front's CPU seconds over its acknowledgement phases, and the events it answered.
+    http_cpu_seconds: float = 0.0
+    http_events: int = 0
 
 
 @dataclass
@@ -202,7 +205,8 @@ async def _pause_retention(client: Client) -> None:
 
 
 @contextlib.asynccontextmanager
-async def http_front(env: Env, side: str, tag: str) -> AsyncIterator[httpx.AsyncClient]:
+async def http_front(env: Env, side: str, tag: str) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
+    """``side``'s HTTP front in a process of its own: a client for it, and its process ID."""
     port = free_port()
     async with (
         python_child(
@@ -211,14 +215,14 @@ async def http_front(env: Env, side: str, tag: str) -> AsyncIterator[httpx.Async
             [side, env.server.target, str(env.base), str(port)],
             log_file=env.base / f"gateway-{side}-{tag}.log",
             ready_file=env.base / "gateway-ready",
-        ),
+        ) as front,
         httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}",
             timeout=60.0,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         ) as http,
     ):
-        yield http
+        yield http, front.pid
 
 
 def _cpu(pids: dict[str, int]) -> dict[str, float]:
@@ -240,13 +244,19 @@ async def one_round(env: Env, results: Results, name: str, number: int) -> None:
         await _throughput(env, side, result, pids, results.sizes)
         await _acks(side, result, "client", side.send, tag, sizes=results.sizes)
         if results.sizes.gateway:
-            async with http_front(env, name, tag) as http:
+            async with http_front(env, name, tag) as (http, front_pid):
 
                 async def via_http(case: str, k: int) -> None:
                     await side.send_http(http, case, k)
 
                 await _warm_http(side, via_http, f"{tag}gw")
+                # The HTTP front's CPU over its acknowledgement phases, per event it answered.
+                cpu_before = cpu_seconds(front_pid)
                 await _acks(side, result, "gateway", via_http, tag, sizes=results.sizes)
+                result.http_cpu_seconds = cpu_seconds(front_pid) - cpu_before
+                result.http_events = sum(
+                    len(ms) for key, ms in result.latencies_ms.items() if key.startswith("gateway")
+                )
     results.rounds.append(result)
 
 

@@ -227,6 +227,7 @@ class TestJwt:
         verifier = JwtVerifier(settings_for(idp))
         first = await verifier.verify(token(signing_key, sub=subject))
         again = await verifier.verify(token(signing_key, sub=subject))
+        assert first is not None and again is not None
         assert first.organisation == "caritas" and first.name == again.name
         assert first.name.startswith("jwt-") and len(first.name) == 20
         assert subject not in first.name

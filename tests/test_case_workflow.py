@@ -337,6 +337,10 @@ class TestEventIntake:
             with pytest.raises(cases.EventRejected) as future:
                 await b.send(case_id, event("ngo_interview_held", t0 + timedelta(hours=1)))
             assert (future.value.rule, future.value.field) == ("TIME", "occurred_at")
+            # The same rejected event again: its note is refused as kept already, so the repeat
+            # adds no update to the history (review of issue 17: repeats grew it without end).
+            with pytest.raises(cases.EventRejected):
+                await b.send(case_id, early)
             added = (await handle.fetch_history()).events[before:]
             # The test server records the workflow tasks that ran the validators (the dev server
             # drops them as speculative); the notes are updates, and nothing else is recorded.

@@ -82,7 +82,6 @@ with workflow.unsafe.imports_passed_through():
         decide_membership,
         fire_due,
         forget_linked_case,
-        is_noted,
         settle_case_start,
         settle_notification,
     )
@@ -378,7 +377,7 @@ class VictimCaseWorkflow:
         decision = noted(self._state, note, workflow.now())
         if isinstance(decision, Rejection):
             raise rejection_error(decision)
-        if is_noted(self._state, note):
+        if decision is self._state:
             # Kept already: refused, so that a repeat adds nothing to the history either.
             raise rejection_error(
                 Rejection("IDEMPOTENCY", "event_id", "this rejection is noted already")

@@ -12,7 +12,6 @@ None to leave it out).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import html
@@ -25,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode
 
-import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -35,8 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pathway.web.serving import listen, serve_app
-from tests.receivers import eventually, free_port
+from tests.receivers import free_port, served
 
 CLIENT_ID = "pathway-console"
 CLIENT_SECRET = "test-client-secret"
@@ -222,26 +219,7 @@ async def running_provider(*, host: str, redirect_uri: str) -> AsyncIterator[Ide
     block ends, also when it fails."""
     port = free_port()
     provider = IdentityProvider(host=host, port=port, redirect_uri=redirect_uri)
-    stop = asyncio.Event()
-    server = asyncio.create_task(
-        serve_app(
-            provider.app(), listen("127.0.0.1", port), stop, name="test-idp", graceful_seconds=1
-        )
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-
-            async def up() -> bool:
-                if server.done():
-                    server.result()  # the bind failed: raise its error
-                try:
-                    answer = await client.get("/.well-known/openid-configuration")
-                except httpx.TransportError:
-                    return False
-                return answer.status_code == 200
-
-            await eventually(up, timeout=60, interval=0.05)
+    async with served(
+        provider.app(), port, probe="/.well-known/openid-configuration", name="test-idp"
+    ):
         yield provider
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, timeout=30)

@@ -14,7 +14,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
@@ -23,9 +24,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
+import httpx
 from aiosmtpd.controller import Controller
+from starlette.applications import Starlette
 
 from pathway.domain.state import Notification
+from pathway.web.serving import listen, serve_app
 
 T = TypeVar("T")
 
@@ -318,3 +322,33 @@ class SmtpReceiver(_Lifecycle):
             return
         self._controller.stop()
         self._controller = None
+
+
+@asynccontextmanager
+async def served(
+    app: Starlette, port: int, *, probe: str = "/healthz", name: str = "test-app"
+) -> AsyncIterator[str]:
+    """``app`` served by the project's own server on 127.0.0.1:``port`` until the block ends,
+    also when it fails; yields its origin (``http://127.0.0.1:PORT``) once ``probe`` answers
+    200. A bind that fails raises its error rather than waiting."""
+    stop = asyncio.Event()
+    server = asyncio.create_task(
+        serve_app(app, listen("127.0.0.1", port), stop, name=name, graceful_seconds=2)
+    )
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=origin, timeout=5) as client:
+
+            async def up() -> bool:
+                if server.done():
+                    server.result()  # the bind failed: raise its error
+                try:
+                    return (await client.get(probe)).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(up, timeout=60, interval=0.05)
+        yield origin
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, timeout=30)

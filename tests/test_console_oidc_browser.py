@@ -7,16 +7,13 @@ sign-in page with its button."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest_asyncio
 from playwright.async_api import Browser
 
-from pathway.web.serving import listen, serve_app
 from tests.oidc_provider import IdentityProvider, running_provider
-from tests.receivers import eventually, free_port
+from tests.receivers import free_port, served
 from tests.test_console_a11y_browser import violations
 from tests.test_console_oidc import console_app
 from tests.test_gateway_docs_browser import PATIENCE_MS
@@ -33,26 +30,8 @@ async def sites() -> AsyncIterator[tuple[str, IdentityProvider]]:
     callback = f"{origin}/console/sign-in/oidc/callback"
     async with running_provider(host="localhost", redirect_uri=callback) as provider:
         app = await console_app(provider.issuer, provider.jwks_url, redirect_url=callback)
-        stop = asyncio.Event()
-        server = asyncio.create_task(
-            serve_app(app, listen("127.0.0.1", port), stop, name="gateway", graceful_seconds=2)
-        )
-        try:
-            async with httpx.AsyncClient(base_url=origin, timeout=5) as client:
-
-                async def up() -> bool:
-                    if server.done():
-                        server.result()  # the bind failed: raise its error
-                    try:
-                        return (await client.get("/healthz")).status_code == 200
-                    except httpx.TransportError:
-                        return False
-
-                await eventually(up, timeout=60, interval=0.05)
-            yield origin, provider
-        finally:
-            stop.set()
-            await asyncio.wait_for(server, timeout=30)
+        async with served(app, port, name="gateway") as served_origin:
+            yield served_origin, provider
 
 
 async def test_sign_in_with_the_identity_provider(

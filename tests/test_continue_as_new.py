@@ -24,23 +24,29 @@ from tests.receivers import DEV_SERVER_STARTUP, eventually
 pytestmark = pytest.mark.devserver
 
 
+async def suggesting_continue_as_new_at(events: int) -> WorkflowEnvironment:
+    """A dev server (the project's encrypting converter, its search attributes) that suggests
+    continuing as new once a run's history holds ``events`` events."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli_path()),
+        dev_server_startup_timeout=DEV_SERVER_STARTUP,
+        ui=False,
+        data_converter=data_converter(TEST_KEYS),
+        search_attributes=list(search_attributes.ALL),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={events}",
+        ],
+    )
+
+
 class TestContinueAsNew:
     async def test_long_case_continues_as_new_without_loss(self) -> None:
         """With the suggestion threshold at 60 history events, a case of 200 events continues
         as new several times; the state after equals the state the events built (the 30-day
         timers unmoved), and the rights information timer set in the first run fires in a
         later one."""
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli_path()),
-            dev_server_startup_timeout=DEV_SERVER_STARTUP,
-            ui=False,
-            data_converter=data_converter(TEST_KEYS),
-            search_attributes=list(search_attributes.ALL),
-            dev_server_extra_args=[
-                "--dynamic-config-value",
-                "limit.historyCount.suggestContinueAsNew=60",
-            ],
-        )
+        env = await suggesting_continue_as_new_at(60)
         async with (
             env,
             bench(
@@ -109,17 +115,7 @@ class TestContinueAsNewAsleep:
         ``continue-as-new-while-asleep`` the sleeping case continues as new when the server
         suggests it: with the threshold at 60 events, 40 rejected events from the police
         continue it as new, and it keeps the police's latest REJECTIONS_KEPT rejections."""
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli_path()),
-            dev_server_startup_timeout=DEV_SERVER_STARTUP,
-            ui=False,
-            data_converter=data_converter(TEST_KEYS),
-            search_attributes=list(search_attributes.ALL),
-            dev_server_extra_args=[
-                "--dynamic-config-value",
-                "limit.historyCount.suggestContinueAsNew=60",
-            ],
-        )
+        env = await suggesting_continue_as_new_at(60)
         async with env, bench(env, upsert_search_attributes=True) as b:
             ident = event("identified", await b.now(), person=dict(EU_ADULT), subject_ref="flood")
             assert isinstance(ident, Identified)

@@ -9,7 +9,6 @@ fastapi-swagger package, served by the gateway under ``/docs/static``.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -26,9 +25,8 @@ from playwright.async_api import Request as PageRequest
 from playwright.async_api import Response as PageResponse
 
 from pathway.gateway import GatewaySettings
-from pathway.web.serving import listen, serve_app
 from tests.gateway_kit import gateway, http, unreachable_temporal
-from tests.receivers import eventually, free_port
+from tests.receivers import free_port, served
 
 #: Generous for a busy 2-core machine: the browser's start and the first render.
 PATIENCE_MS = 60_000
@@ -55,28 +53,8 @@ async def docs_app() -> FastAPI:
 async def origin(docs_app: FastAPI) -> AsyncIterator[str]:
     """The gateway served by uvicorn on a free loopback port; its origin (``http://host:port``).
     Stopped at the end, also when the test fails."""
-    port = free_port()
-    stop = asyncio.Event()
-    server = asyncio.create_task(
-        serve_app(docs_app, listen("127.0.0.1", port), stop, name="gateway", graceful_seconds=2)
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
-
-            async def up() -> bool:
-                if server.done():
-                    server.result()  # the bind failed: raise its error
-                try:
-                    return (await client.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await eventually(up, timeout=60, interval=0.05)
+    async with served(docs_app, free_port(), name="gateway") as url:
         yield url
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, timeout=30)
 
 
 @pytest_asyncio.fixture

@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -39,7 +38,7 @@ from pathway.clients import cases
 from pathway.clients.cases import CaseBusy, OutcomeUnknown, is_busy
 from pathway.domain.events import parse_event
 from pathway.domain.membership import MemberRole
-from pathway.domain.state import Phase
+from pathway.domain.state import CaseStanding, Phase
 from pathway.gateway import GatewaySettings
 from pathway.gateway import dependencies as gateway_dependencies
 from pathway.gateway._lanes import CaseLanes
@@ -210,14 +209,12 @@ class Fake:
         return await self.behaviour()
 
 
-async def caritas_leads(gw: object, principal: Any, case_id: str) -> Any:
-    """The membership read before an event is sent, replaced: a running case Caritas leads and
+async def caritas_leads(gw: object, principal: Any, case_id: str) -> CaseStanding:
+    """The standing read before an event is sent, replaced: a running case Caritas leads and
     nobody else is a member of (anyone else gets the 404 of an unknown case)."""
     if principal.role != "caritas":
         raise gateway_dependencies.not_found(case_id)
-    return SimpleNamespace(
-        phase=Phase.IDENTIFIED, roles_of=lambda org: frozenset({MemberRole.LEAD_NGO})
-    )
+    return CaseStanding(phase=Phase.IDENTIFIED, roles=frozenset({MemberRole.LEAD_NGO}))
 
 
 @dataclass
@@ -238,7 +235,7 @@ async def fake_gateway(
         async def make(behaviour: Callable[[], Any], **settings: Any) -> FakeGateway:
             fake = Fake(behaviour)
             monkeypatch.setattr(case_routes, "record_event", fake)
-            monkeypatch.setattr(case_routes, "member_state", caritas_leads)
+            monkeypatch.setattr(case_routes, "member_standing", caritas_leads)
             app = gateway(
                 temporal,
                 GatewaySettings(pepper=PEPPER, rate_per_second=1000, burst=1000, **settings),

@@ -16,11 +16,12 @@ from temporalio.converter import SerializationContext
 
 from pathway.access.credentials import OPERATOR
 from pathway.access.policy import NOT_A_MEMBER_FIELD
-from pathway.clients.cases import EventRejected, change_membership, record_event
+from pathway.clients.cases import EventRejected, case_standing, change_membership, record_event
 from pathway.domain.events import RecordEvent, parse_event
 from pathway.domain.membership import MemberRole, MembershipChange
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.state import CaseState, Phase
+from pathway.domain.state import CaseStanding, CaseState, Phase
+from pathway.gateway._reads import SharedReads
 from pathway.privacy.codec import CaseCodec
 from pathway.privacy.erasure import erase_case
 from tests import test_gateway
@@ -286,6 +287,60 @@ class TestTheCaseChecksTheSender:
         await record_event(service.client, case_id, coop_ok, sender="caritas")
         assert "c-direct" in (await service.state(case_id)).processed
 
+    async def test_the_standing_query_answers_the_roles_and_the_phase(
+        self, service: Service
+    ) -> None:
+        """The gateway's check before an event reads only the caller's standing (issue 14):
+        the lead NGO's and the police's roles as the membership records them, none for a
+        non-member or the operator, the case's phase; and after the lead NGO closes the case,
+        the closed phase (the 409 CASE of a closed case to its members)."""
+        case_id = await open_case(service, "gw-m-standing")
+        state = await service.state(case_id)
+        for organisation in ("caritas", "police", "kljuc", OPERATOR):
+            standing = await case_standing(service.client, case_id, organisation)
+            expected = frozenset() if organisation == OPERATOR else state.roles_of(organisation)
+            assert standing == CaseStanding(phase=state.phase, roles=expected), organisation
+        assert (
+            MemberRole.LEAD_NGO in (await case_standing(service.client, case_id, "caritas")).roles
+        )
+        assert not (await case_standing(service.client, case_id, "kljuc")).roles
+        closing = await send(service, case_id, "caritas", event("case_closed", "caritas", "c-s"))
+        assert closing.status_code == 200, closing.text
+        closed = await case_standing(service.client, case_id, "caritas")
+        assert closed.phase is Phase.CLOSED
+        again = await send(
+            service, case_id, "caritas", event("cooperation_recorded", "caritas", "c-s2")
+        )
+        assert_problem(again, 409, rule="CASE")
+
+    async def test_sending_reads_no_whole_state(
+        self, service: Service, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An event through the gateway makes no query for the whole case (issue 14: the
+        standing is enough); a read of the case still does."""
+        case_id = await open_case(service, "gw-m-no-state-read")
+        app = gateway(service.client, service.settings)
+        shared: SharedReads[str, CaseState] = app.state.gateway.states
+        reads: list[str] = []
+        read = shared.get
+
+        async def counted(key: str) -> CaseState:
+            reads.append(key)
+            return await read(key)
+
+        monkeypatch.setattr(shared, "get", counted)
+        async with http(app) as api:
+            sent = await api.post(
+                f"/v1/cases/{case_id}/events",
+                headers=bearer("caritas"),
+                json=event("cooperation_recorded", "caritas", "c-nsr"),
+            )
+            assert sent.status_code == 200, sent.text
+            assert reads == []
+            shown = await api.get(f"/v1/cases/{case_id}", headers=bearer("caritas"))
+            assert shown.status_code == 200, shown.text
+        assert reads == [case_id]
+
     async def test_a_member_removed_after_the_gateways_check_records_nothing(
         self, service: Service, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -295,18 +350,20 @@ class TestTheCaseChecksTheSender:
         case_id = await self._with_kljuc_referred(service, "gw-m-removed-meanwhile")
         sent = await send(service, case_id, "kljuc", event("cooperation_recorded", "kljuc", "k-1"))
         assert sent.status_code == 200, sent.text
-        stale = await service.state(case_id)
+        stale = await case_standing(service.client, case_id, "kljuc")
+        assert stale.roles
         await change_membership(
             service.client,
             case_id,
             kljuc_referral("remove", "Ticket 12"),
         )
+        assert not (await case_standing(service.client, case_id, "kljuc")).roles
         app = gateway(service.client, service.settings)
 
-        async def stale_read(_: str) -> CaseState:
+        async def stale_read(_: tuple[str, str]) -> CaseStanding:
             return stale
 
-        monkeypatch.setattr(app.state.gateway.states, "get", stale_read)
+        monkeypatch.setattr(app.state.gateway.standings, "get", stale_read)
         async with http(app) as api:
             late = await api.post(
                 f"/v1/cases/{case_id}/events",

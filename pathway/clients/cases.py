@@ -51,7 +51,7 @@ from pathway.domain.ids import case_id_for
 from pathway.domain.membership import Membership, MembershipChange
 from pathway.domain.organisations import CASE_TASK_QUEUE
 from pathway.domain.rules import RULE_ACCESS, Rejection, RejectionNote, decide
-from pathway.domain.state import CaseState, EventResult
+from pathway.domain.state import CaseStanding, CaseState, EventResult
 from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
 from pathway.privacy.keys import CaseErased, Episode, KeyStore, case_of, episode_number
 from pathway.workflows.case import VictimCaseWorkflow
@@ -471,6 +471,28 @@ async def case_state(client: Client, case_id: str) -> CaseState:
     """
     _refuse_if_erased(client, case_id)
     return await _query_state(client, case_id)
+
+
+async def case_standing(client: Client, case_id: str, organisation: str) -> CaseStanding:
+    """``organisation``'s standing in the case (its phase and the organisation's roles in it,
+    :class:`~pathway.domain.state.CaseStanding`), read from the running (or completed)
+    workflow's ``standing`` query: what the gateway checks before an event, without the whole
+    state (issue 14). Raises as :func:`case_state` does."""
+    _refuse_if_erased(client, case_id)
+    handle = client.get_workflow_handle_for(VictimCaseWorkflow.run, case_id)
+    try:
+        # The argument is sealed under the case's key: a case never opened gets none made.
+        with existing_keys_only():
+            standing = await handle.query(VictimCaseWorkflow.standing, organisation)
+    except NoDataKey as err:
+        raise UnknownCase(case_id) from err
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise UnknownCase(case_id) from err
+        raise
+    if standing is None:
+        raise UnknownCase(case_id)
+    return standing
 
 
 async def _query_state(client: Client, case_id: str, run_id: str | None = None) -> CaseState:

@@ -484,6 +484,19 @@ class EventResult(BaseModel):
     summary: CaseSummary | None = None
 
 
+class CaseStanding(BaseModel):
+    """One organisation's standing in a case, the case workflow's ``standing`` query (issue 14):
+    the case's phase and the roles the organisation holds in it, a few dozen bytes.
+
+    What the gateway checks before an event (R6: a non-member's event is the 404 of a case that
+    does not exist; the policy's SEND for the role; a closed case) without reading, decrypting
+    and validating the whole :class:`CaseState`. ``roles`` is empty for a non-member and for
+    the operator (who is no member and needs none, :func:`pathway.access.policy.roles_in_case`)."""
+
+    phase: Phase
+    roles: frozenset[MemberRole] = frozenset()
+
+
 class ProcessedEvent(BaseModel):
     """An accepted event, for idempotency. The full first result is kept for the most recent
     events only (``RESULTS_KEPT``); older ones keep their digest, so a late repeat is still

@@ -11,29 +11,30 @@ answer that is a query's flight time old never lets a removed member record anyt
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 __all__ = ["SharedReads"]
 
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
-class SharedReads(Generic[T]):
+class SharedReads(Generic[K, T]):
     """``get(key)``: ``read(key)``, shared by every caller that asks while it is in flight.
 
     A caller that gives up (its own timeout, a closed connection) leaves the read running for
     the others; a read nobody waits for any more ends on its own and is forgotten."""
 
-    def __init__(self, read: Callable[[str], Awaitable[T]]) -> None:
+    def __init__(self, read: Callable[[K], Awaitable[T]]) -> None:
         self._read = read
-        self._in_flight: dict[str, asyncio.Future[T]] = {}
+        self._in_flight: dict[K, asyncio.Future[T]] = {}
 
     def in_flight(self) -> int:
         """Reads running now."""
         return len(self._in_flight)
 
-    async def get(self, key: str) -> T:
+    async def get(self, key: K) -> T:
         """The value ``read(key)`` returns (or raises), from the read in flight for ``key`` if
         there is one, else from a new one."""
         future = self._in_flight.get(key)
@@ -43,7 +44,7 @@ class SharedReads(Generic[T]):
             future.add_done_callback(lambda done: self._forget(key, done))
         return await asyncio.shield(future)
 
-    def _forget(self, key: str, done: asyncio.Future[T]) -> None:
+    def _forget(self, key: K, done: asyncio.Future[T]) -> None:
         if self._in_flight.get(key) is done:
             del self._in_flight[key]
         if not done.cancelled():

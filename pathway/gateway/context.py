@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 
 from pathway.access.identity import Authenticator, GatewayConfigError
-from pathway.clients.cases import case_state
+from pathway.clients.cases import case_standing, case_state
 from pathway.domain.config import CaseConfig
 from pathway.domain.organisations import CASE_TASK_QUEUE
-from pathway.domain.state import CaseState
+from pathway.domain.state import CaseStanding, CaseState
 from pathway.gateway._lanes import CaseLanes
 from pathway.gateway._ratelimit import RateLimiter
 from pathway.gateway._reads import SharedReads
@@ -110,15 +110,17 @@ class GatewaySettings:
 @dataclass(frozen=True, kw_only=True)
 class GatewayContext:
     """One gateway app's Temporal client (with the project's encrypting data converter),
-    authenticator, settings, per-organisation rate limiter, per-case lanes and the case state
-    reads in flight (shared by the requests that ask meanwhile)."""
+    authenticator, settings, per-organisation rate limiter, per-case lanes and the reads of
+    case states and standings in flight (shared by the requests that ask meanwhile)."""
 
     client: Client
     authenticator: Authenticator
     settings: GatewaySettings
     limiter: RateLimiter
     lanes: CaseLanes
-    states: SharedReads[CaseState]
+    states: SharedReads[str, CaseState]
+    #: Keyed by (case ID, organisation): the check before an event (issue 14).
+    standings: SharedReads[tuple[str, str], CaseStanding]
 
     @classmethod
     def create(
@@ -131,6 +133,7 @@ class GatewayContext:
             limiter=RateLimiter(settings.rate_per_second, settings.burst),
             lanes=CaseLanes(settings.case_in_flight, settings.case_queue),
             states=SharedReads(lambda case_id: case_state(client, case_id)),
+            standings=SharedReads(lambda key: case_standing(client, *key)),
         )
 
     def _key_store(self) -> KeyStore | None:

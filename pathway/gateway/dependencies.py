@@ -46,7 +46,7 @@ from pathway.access.identity import AuthUnavailable
 from pathway.access.policy import Action, case_allows, may_read_cases, may_send, roles_in_case
 from pathway.clients.cases import CaseBusy, OutcomeUnknown, UnknownCase, is_busy
 from pathway.domain.events import BaseEvent, CaseEvent, Identified, parse_event, validation_problems
-from pathway.domain.state import CaseState
+from pathway.domain.state import CaseStanding, CaseState
 from pathway.gateway.context import GatewayContext, GatewaySettings
 from pathway.privacy.keys import CaseErased
 from pathway.web.bodies import read_json
@@ -65,6 +65,7 @@ __all__ = [
     "case_update",
     "erased",
     "gone",
+    "member_standing",
     "member_state",
     "not_found",
     "temporal",
@@ -385,6 +386,23 @@ async def member_state(gw: GatewayContext, principal: Principal, case_id: str) -
     if not principal.is_operator and not roles_in_case(state, principal.role):
         raise not_found(case_id)
     return state
+
+
+async def member_standing(gw: GatewayContext, principal: Principal, case_id: str) -> CaseStanding:
+    """The caller's standing in the case (its phase and the caller's roles,
+    :func:`pathway.clients.cases.case_standing`), if the caller is a member of it (operators
+    need no role); otherwise the answers of :func:`member_state`, byte for byte. The check
+    before an event (issue 14): a few dozen bytes from the case instead of its whole state."""
+    try:
+        # Shared with the requests of this organisation for this case meanwhile.
+        standing = await temporal(gw, gw.standings.get((case_id, principal.role)))
+    except UnknownCase:
+        raise not_found(case_id) from None
+    except CaseErased:
+        raise erased(principal, case_id, gw.former_members(case_id)) from None
+    if not principal.is_operator and not standing.roles:
+        raise not_found(case_id)
+    return standing
 
 
 async def readable_case(case_id: KnownCaseId, principal: CaseReader, gw: Gateway) -> CaseState:

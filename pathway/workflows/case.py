@@ -66,7 +66,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from pathway import search_attributes
     from pathway.access.credentials import OPERATOR
-    from pathway.access.policy import send_refusal
+    from pathway.access.policy import roles_in_case, send_refusal
     from pathway.domain.config import CaseConfig, LegalTime
     from pathway.domain.events import Identified, RecordEvent
     from pathway.domain.ledger import StatisticsBatch, StatisticsFact, statistics_facts
@@ -87,6 +87,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from pathway.domain.rules import note_rejection as noted
     from pathway.domain.state import (
+        CaseStanding,
         CaseStart,
         CaseState,
         DeliveryOutcome,
@@ -446,8 +447,19 @@ class VictimCaseWorkflow:
     def state(self) -> CaseState | None:
         """The whole case: what every reader gets (``pathway.clients.cases.case_state`` for the
         CLI and the gateway, which filters it per role; the yearly report). Views are derived
-        from it outside the workflow, so the workflow needs no other query."""
+        from it outside the workflow; :meth:`standing` is the one small read beside it."""
         return self._state
+
+    @workflow.query
+    def standing(self, organisation: str) -> CaseStanding | None:
+        """``organisation``'s standing in the case: the phase and its roles (none for a
+        non-member or ``"operator"``); None before the case has a state. The gateway's check
+        before an event (``pathway.clients.cases.case_standing``, issue 14): a few dozen bytes
+        to decrypt instead of the whole state. Read-only, so no command and no patch."""
+        state = self._state
+        if state is None:
+            return None
+        return CaseStanding(phase=state.phase, roles=roles_in_case(state, organisation))
 
     # -- notifications -------------------------------------------------------------------------
     def _settle_notification(self, notification: Notification, outcome: DeliveryOutcome) -> None:

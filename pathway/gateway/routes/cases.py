@@ -28,14 +28,14 @@ from pathway.access.policy import (
     NOT_A_MEMBER_FIELD,
     Action,
     acknowledgement_view,
-    case_allows,
     case_view,
+    decide,
     timeline_view,
 )
 from pathway.clients.cases import EventRejected, UnknownCase, open_case, record_event
 from pathway.domain.events import CaseEvent
 from pathway.domain.ids import case_id_for
-from pathway.domain.state import CaseState, EventResult, Phase
+from pathway.domain.state import CaseStanding, EventResult, Phase
 from pathway.gateway.context import GatewayContext
 from pathway.gateway.dependencies import (
     CaseReader,
@@ -47,7 +47,7 @@ from pathway.gateway.dependencies import (
     case_update,
     erased,
     gone,
-    member_state,
+    member_standing,
     not_found,
 )
 from pathway.gateway.openapi import CASE_ERRORS, EVENT_ERRORS, request_body
@@ -204,10 +204,11 @@ async def send_event(
     ``field`` of a rejection, 404, 410, 422, 429, 503, 504 as the route answers."""
 
     async def may_send() -> None:
-        # 404 for a non-member, before any rule; then the policy, then a closed case.
-        state = await member_state(gw, principal, case_id)
-        _check_send(principal, state, event.type)
-        if state.phase is Phase.CLOSED:
+        # 404 for a non-member, before any rule; then the policy, then a closed case. Only the
+        # caller's standing is read, not the whole state (issue 14).
+        standing = await member_standing(gw, principal, case_id)
+        _check_send(principal, standing, event.type)
+        if standing.phase is Phase.CLOSED:
             raise closed()
 
     try:
@@ -231,7 +232,7 @@ async def send_event(
         raise erased(principal, case_id, gw.former_members(case_id)) from None
     except UnknownCase:
         # Closed (its workflow has completed) since the state was read, or gone.
-        if (await member_state(gw, principal, case_id)).phase is Phase.CLOSED:
+        if (await member_standing(gw, principal, case_id)).phase is Phase.CLOSED:
             raise closed() from None
         raise not_found(case_id) from None
 
@@ -248,10 +249,11 @@ def forbidden_send(principal: Principal, event_type: str) -> Problem:
     )
 
 
-def _check_send(principal: Principal, state: CaseState, event_type: str) -> None:
-    """A member may send ``event_type`` to the case (the policy: its role's events, and exits
-    only from the lead NGO, or the police by K7 for ``returned_home``); 403 if not."""
-    if not case_allows(state, principal.role, Action.SEND, event_type):
+def _check_send(principal: Principal, standing: CaseStanding, event_type: str) -> None:
+    """A member may send ``event_type`` to the case (the policy with its roles in the case: its
+    role's events, and exits only from the lead NGO, or the police by K7 for
+    ``returned_home``); 403 if not."""
+    if not decide(principal.role, standing.roles, Action.SEND, event_type):
         raise forbidden_send(principal, event_type)
 
 

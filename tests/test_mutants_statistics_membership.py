@@ -16,11 +16,14 @@ import pytest
 from pathway.domain.calendar import LJUBLJANA, local_date
 from pathway.domain.membership import (
     REFERRALS,
+    Act,
     MemberRole,
     Membership,
     MembershipRefused,
     add_member,
     derive_membership,
+    end,
+    grant,
     remove_member,
 )
 from pathway.domain.organisations import Organisation as Org
@@ -378,6 +381,34 @@ class TestMembersOfACaseRecordedBeforeMembership:
 
 
 NOW = T0 + days(3)
+
+
+class TestEndingARole:
+    def test_members_end_returns_the_records_it_ended_stamped(self) -> None:
+        """MEMBERS: ``end`` ends every active record of the role (only the one given under
+        ``given_by``, if named) and returns those records as they now stand in the list:
+        stamped with when, by whom, under which rule and why; other records are untouched."""
+        records: list[Membership] = []
+        given = Act("K1", "provides crisis accommodation (K1)", T0, "caritas")
+        grant(records, Org.CARITAS, MemberRole.PROVIDER, given)
+        grant(records, Org.CARITAS, MemberRole.PROVIDER, Act("MEMBERS", "Ticket 42", T0, "op"))
+        grant(records, Org.CARITAS, MemberRole.LEAD_NGO, Act("R2", "leads", T0, "police"))
+        by_rule = end(
+            records, Org.CARITAS, MemberRole.PROVIDER, Act("K1", "ended", NOW, "caritas"), "K1"
+        )
+        assert by_rule == [records[0]]
+        assert (by_rule[0].removed_at, by_rule[0].removed_by, by_rule[0].removed_rule) == (
+            NOW,
+            "caritas",
+            "K1",
+        )
+        assert by_rule[0].removed_why == "ended"
+        rest = end(
+            records, Org.CARITAS, MemberRole.PROVIDER, Act("MEMBERS", "Ticket 43", NOW, "op")
+        )
+        assert rest == [records[1]] and rest[0].removed_rule == "MEMBERS"
+        assert records[2].is_active
+        assert end(records, Org.CARITAS, MemberRole.PROVIDER, Act("MEMBERS", "x", NOW, "op")) == []
 
 
 class TestOperatorRefusals:

@@ -7,6 +7,7 @@ Temporal server. Each test names the rule it keeps and asserts what the rule req
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from pathway.domain.calendar import local_date
-from pathway.domain.events import AccompanyingChildIdentified, CaseEvent
+from pathway.domain.events import EVENT_ID_MAX_LENGTH, AccompanyingChildIdentified, CaseEvent
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import AgeEstimate, Gender, PersonFacts, ResidenceStatus
 from pathway.domain.rules import (
@@ -24,6 +25,7 @@ from pathway.domain.rules import (
     forget_linked_case,
     settle_case_start,
 )
+from pathway.domain.rules.accompanying import own_case_event_id
 from pathway.domain.rules.core import RULE_CASE
 from pathway.domain.state import CaseState, TimelineEntry
 from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
@@ -235,19 +237,24 @@ class TestFactsThatCannotOpenTheCase:
         assert (decision.rule, decision.field) == ("R1", "languages.1")
         assert decision.reason == person.value.errors()[0]["msg"]
 
-    def test_an_identification_the_own_case_cannot_take_is_refused_not_raised(self) -> None:
-        """R1: the own case's identification is this event's ID with ``/own-case``; an ID too
-        long for that (128 characters at most) is refused under R1 with the validation's
-        reason, never a crash.
-
-        The field is not asserted: the refusal names ``occurred_at``, where nothing is wrong
-        (the fault is the derived ``event_id``). Whether such an ID should be refused at all
-        (the own case's ID could be derived to fit) is open (issue 13, reported with
-        mut-accompanying); if it is accepted one day, this test changes with it."""
-        long_id = "a" * 128
-        r = reject(_recorded(_placed()), _identify(event_id=long_id))
-        assert r.rule == "R1"
-        assert "128 characters" in r.reason
+    @pytest.mark.parametrize("length", [1, 119, 120, 128])
+    def test_every_valid_event_id_opens_the_own_case(self, length: int) -> None:
+        """R1: the own case's identification is this event's ID with ``/own-case`` while that
+        fits in an ``event_id`` (128 characters); a longer one takes the ID's SHA-256 in its
+        place (review of issue 13: an ID of 120 to 128 characters was refused, so a sender
+        with long idempotency keys could not identify an accompanying child). Either way the
+        identification is valid and the same ID always gives the same one."""
+        event_id = "a" * length
+        state = accept(_recorded(_placed()), _identify(event_id=event_id))
+        (start,) = state.pending_case_starts
+        own = start.identified.event_id
+        assert own == own_case_event_id(event_id)
+        assert len(own) <= EVENT_ID_MAX_LENGTH
+        if length <= EVENT_ID_MAX_LENGTH - len("/own-case"):
+            assert own == f"{event_id}/own-case"
+        else:
+            assert own == hashlib.sha256(event_id.encode()).hexdigest() + "/own-case"
+        assert own_case_event_id("b" * length) != own
 
 
 class TestTheStartSettled:

@@ -38,11 +38,14 @@ from pathway.domain.plausible import (
     refuse,
 )
 
+#: The longest ``event_id``.
+EVENT_ID_MAX_LENGTH = 128
+
 EventId = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=128,
+        max_length=EVENT_ID_MAX_LENGTH,
         pattern=r"^[A-Za-z0-9._:@/-]+$",
         description="The sender's idempotency key: a repeat returns the first result.",
     ),

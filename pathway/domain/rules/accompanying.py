@@ -13,6 +13,7 @@ case started (:func:`settle_case_start`), and erasure makes a case forget an era
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -80,7 +81,7 @@ def _accompanying_child_identified(change: _Change, event: ev.AccompanyingChildI
     case_id, subject_ref, secret = _linked_case(state, event.child_ref)
     try:
         identified = ev.Identified(
-            event_id=f"{event.event_id}/own-case",
+            event_id=own_case_event_id(event.event_id),
             organisation=event.organisation,
             actor=event.actor,
             occurred_at=event.occurred_at,
@@ -95,6 +96,24 @@ def _accompanying_child_identified(change: _Change, event: ev.AccompanyingChildI
     state.pending_case_starts.append(
         CaseStart(case_id=case_id, identified=identified, link_secret=secret)
     )
+
+
+#: What the child's own case's identification adds to the ``event_id`` it was made from.
+OWN_CASE_SUFFIX = "/own-case"
+
+
+def own_case_event_id(event_id: str) -> str:
+    """The ``event_id`` of the identification that opens an accompanying child's own case (R1),
+    made from the ``accompanying_child_identified`` event's ``event_id``:
+    ``<event_id>/own-case``; for an ``event_id`` too long to take the suffix within
+    :data:`~pathway.domain.events.EVENT_ID_MAX_LENGTH`, its SHA-256 (64 hex digits) instead
+    of it, so that every valid ``event_id`` gives a valid one (review of issue 13: an
+    ``event_id`` of 120 to 128 characters was refused). The same ``event_id`` always gives the
+    same result."""
+    own = f"{event_id}{OWN_CASE_SUFFIX}"
+    if len(own) <= ev.EVENT_ID_MAX_LENGTH:
+        return own
+    return hashlib.sha256(event_id.encode()).hexdigest() + OWN_CASE_SUFFIX
 
 
 #: The fields of the child's facts that this event states; the others come from the child's

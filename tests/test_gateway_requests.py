@@ -28,13 +28,17 @@ from tests.gateway_kit import (
     http,
     unreachable_temporal,
 )
+from tests.keys import TEST_KEYS
 
 CASE = "case-abcdefghijklmnopqrstuvwx"
 
 
 @pytest_asyncio.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway in front of an unreachable Temporal, with room for many requests."""
+    """The gateway in front of an unreachable Temporal, with room for many requests. ``CASE``
+    has a data key, as an opened case has: the gateway asks Temporal about it (a case with no
+    key was never opened, and is the 404 of an unknown case without asking)."""
+    TEST_KEYS.data_key(CASE)
     temporal = await unreachable_temporal()
     app = gateway(
         temporal, GatewaySettings(pepper=b"p", temporal_timeout=2, rate_per_second=1000, burst=1000)

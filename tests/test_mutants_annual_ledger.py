@@ -174,7 +174,7 @@ class TestAllProgrammes:
 
 def interviews_2026() -> list[StatisticsRecord]:
     """P1 (PATS): the asylum register's interviews, each its own person key: one in 2025 and
-    four in 2026 (two with suspicion), with a record of another kind in between."""
+    five in 2026 (three with suspicion), with a record of another kind in between."""
     pats = A.ASYLUM_PROCEDURE_INTERVIEWS
     applicant = PersonRole.APPLICANT
     return [
@@ -203,7 +203,8 @@ def interviews_2026() -> list[StatisticsRecord]:
             citizenships=["AF"],
             role=applicant,
         ),
-        rec("i4", 2026, pats, E.INTERVIEWED, detail="without_suspicion", role=applicant),
+        rec("i4", 2026, pats, E.INTERVIEWED, detail="with_suspicion", role=applicant),
+        rec("i5", 2026, pats, E.INTERVIEWED, detail="without_suspicion", role=applicant),
     ]
 
 
@@ -211,14 +212,14 @@ class TestInterviews:
     """P1 (PATS): "interviews in the year, with and without suspicion (each interview once)"."""
 
     def test_the_years_interviews(self) -> None:
-        """Four interviews in 2026, two raising suspicion (UOIM informed) and two not; by
+        """Five interviews in 2026, three raising suspicion (UOIM informed) and two not; by
         gender × age and by first citizenship; the one of 2025 and the record that is not an
         interview are not counted."""
         p1 = annual_report(interviews_2026(), 2026).asylum_procedure_interviews
-        assert (p1.interviews, p1.with_suspicion, p1.without_suspicion) == (4, 2, 2)
-        assert (p1.by_gender_age.female_adult, p1.by_gender_age.male_minor) == (2, 2)
+        assert (p1.interviews, p1.with_suspicion, p1.without_suspicion) == (5, 3, 2)
+        assert (p1.by_gender_age.female_adult, p1.by_gender_age.male_minor) == (3, 2)
         assert p1.by_gender_age.male_adult == 0
-        assert p1.by_citizenship == {"AF": 2, "SI": 2}
+        assert p1.by_citizenship == {"AF": 2, "SI": 3}
 
     def test_flattened_for_csv(self) -> None:
         """The CSV rows of P1: section ``asylum_procedure_interviews``, measure
@@ -226,8 +227,8 @@ class TestInterviews:
         a row of its own."""
         rows = flatten(annual_report(interviews_2026(), 2026))
         p1 = {(m, k): v for s, m, k, v in rows if s == "asylum_procedure_interviews"}
-        assert p1[("interviews", "interviews")] == 4
-        assert p1[("interviews", "with_suspicion")] == 2
+        assert p1[("interviews", "interviews")] == 5
+        assert p1[("interviews", "with_suspicion")] == 3
         assert p1[("interviews", "by_gender_age.male_minor")] == 2
         assert p1[("interviews", "by_citizenship.AF")] == 2
         assert {s for s, *_ in rows} == {

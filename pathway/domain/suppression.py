@@ -67,7 +67,7 @@ def suppress(values: Mapping[Cell, int], relations: Sequence[Relation], k: int) 
             inside = [c for c in relation.cells if c in hidden]
             if len(inside) != 1:
                 continue
-            hidden.add(_complement(values, relation, inside[0], hidden))
+            hidden.add(_complement(values, relation, hidden))
             changed = True
     while determined := sorted(determined_cells(hidden, relations)):
         extra = _nearest(values, relations, determined[0], hidden)
@@ -77,11 +77,8 @@ def suppress(values: Mapping[Cell, int], relations: Sequence[Relation], k: int) 
     return frozenset(hidden)
 
 
-def _complement(
-    values: Mapping[Cell, int], relation: Relation, hidden_cell: Cell, hidden: set[Cell]
-) -> Cell:
-    """The second cell to suppress in ``relation`` whose only suppressed cell is
-    ``hidden_cell``."""
+def _complement(values: Mapping[Cell, int], relation: Relation, hidden: set[Cell]) -> Cell:
+    """The second cell to suppress in ``relation``, which has exactly one cell in ``hidden``."""
     parts = [c for c in relation.parts if c not in hidden]
     nonzero = [c for c in parts if values[c] > 0]
     if nonzero:

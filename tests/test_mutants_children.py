@@ -1,0 +1,330 @@
+"""Tests that kill mutants of the child victims' rules, pathway/domain/rules/children.py
+(issue 13; docs/mutation.md): the child track closed at 18 or when corrected facts show an adult
+(C4), and the social work centre's escalating obligations (C4–C7). Pure: ``decide``,
+``fire_due`` and the module's functions on a case's state, no Temporal server. Each test names
+the rule it keeps and asserts what the rule requires.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+
+import pytest
+
+from pathway.domain.calendar import LJUBLJANA, local_date
+from pathway.domain.membership import MemberRole, Membership
+from pathway.domain.organisations import Organisation as Org
+from pathway.domain.rules import children, deadlines, fire_due
+from pathway.domain.rules.core import _Change
+from pathway.domain.state import (
+    CHILD_OBLIGATIONS,
+    CaseState,
+    DeadlineKind,
+    Notification,
+    Obligation,
+    ObligationKind,
+)
+from tests.factories import EU_ADULT, T0, accept, days, event, opened
+from tests.test_law_children import DAY0, person, years_before
+
+#: The steps C5 makes due together with the interview.
+C5_STEPS = {
+    ObligationKind.SWC_INTERVIEW,
+    ObligationKind.EMERGENCY_ASSISTANCE,
+    ObligationKind.GUARDIAN_STATEMENT,
+}
+
+
+def _guardianships(state: CaseState) -> list[Membership]:
+    return [
+        m
+        for m in state.membership
+        if (m.organisation, m.role) == (Org.GUARDIAN, MemberRole.GUARDIAN)
+    ]
+
+
+def _sent(state: CaseState, reason: str) -> list[Notification]:
+    return [n for n in state.pending_notifications if n.reason == reason]
+
+
+def _closed_list(action: str) -> list[str]:
+    """The obligation kinds a closing notice lists (“… closed: a, b.”), or none."""
+    found = re.search(r"closed: (.*)\.$", action)
+    return found.group(1).split(", ") if found else []
+
+
+def _unaccompanied_16() -> CaseState:
+    """An unaccompanied foreign 16-year-old: C4, C5 and C6 obligations open."""
+    return opened(person(years_before(DAY0, 16), unaccompanied=True))
+
+
+def _accompanied_16() -> CaseState:
+    """A 16-year-old with a holder of parental responsibility able to act: no C4–C6 duty."""
+    return opened(person(years_before(DAY0, 16), holder_can_act=True))
+
+
+def _corrected_to_adult(state: CaseState, event_id: str = "ev-adult") -> CaseState:
+    at = T0 + days(2)
+    facts = person(years_before(local_date(at), 18), unaccompanied=True)
+    return accept(state, event("facts_updated", at, person=facts, event_id=event_id))
+
+
+class TestAdultAfterAll:
+    """C4: “the child is to be appointed a guardian or a representative”: a guardian is for a
+    child. Corrected facts that show an adult close the child track as the 18th birthday
+    does."""
+
+    def test_the_guardianship_ends_under_c4_when_the_event_is_recorded(self) -> None:
+        """C4: the guardian's role on the case ends, stamped with the correction's time, the
+        rule C4 and why; the record stays."""
+        state = _unaccompanied_16()
+        assert [m.is_active for m in _guardianships(state)] == [True]
+        state = _corrected_to_adult(state)
+        (record,) = _guardianships(state)
+        assert not record.is_active
+        assert record.removed_at == T0 + days(2)
+        assert record.removed_rule == "C4"
+        assert record.removed_why and "adult" in record.removed_why
+        assert MemberRole.GUARDIAN not in state.roles_of(Org.GUARDIAN)
+
+    def test_the_child_obligations_are_closed_by_the_correction(self) -> None:
+        """C4: each open child-protection obligation is closed by the event that corrected the
+        facts (its id), and only those."""
+        before = _unaccompanied_16()
+        others = {o.id for o in before.open_obligations if o.kind not in CHILD_OBLIGATIONS}
+        state = _corrected_to_adult(before, event_id="ev-corrected")
+        closed = [o for o in state.obligations if o.kind in CHILD_OBLIGATIONS]
+        assert closed and all(o.closed_by == "ev-corrected" for o in closed)
+        assert others <= {o.id for o in state.open_obligations}
+
+    def test_the_notice_lists_the_child_obligations_it_closed(self) -> None:
+        """C4: the social work centre, the guardian and the lead NGO are told under C4, with
+        the child-protection obligations that closed (their kinds, sorted), and no other."""
+        before = _unaccompanied_16()
+        kinds = sorted(o.kind.value for o in before.open_obligations if o.kind in CHILD_OBLIGATIONS)
+        assert {"guardian_appointment", "family_contact"} <= set(kinds)
+        state = _corrected_to_adult(before)
+        notices = _sent(state, "child_track_closed")
+        assert {n.recipient for n in notices} == {
+            Org.SOCIAL_WORK_CENTRE,
+            Org.GUARDIAN,
+            state.lead_ngo,
+        }
+        assert {n.rule for n in notices} == {"C4"}
+        assert all(_closed_list(n.action) == kinds for n in notices)
+
+    def test_with_no_child_obligation_open_the_notice_lists_none(self) -> None:
+        """C4: a child whose holder could act had no C4–C6 obligation: the notice says the
+        track ends and lists nothing; with obligations, the same notice has the list after."""
+        bare = _sent(_corrected_to_adult(_accompanied_16()), "child_track_closed")[0].action
+        listed = _sent(_corrected_to_adult(_unaccompanied_16()), "child_track_closed")[0].action
+        assert _closed_list(bare) == []
+        assert listed.startswith(bare) and len(listed) > len(bare)
+
+
+class TestTurning18:
+    """C4 and the end of the child track: at 18 the track closes, its obligations and timers
+    end, the guardianship measures end, the guardian and the lead NGO are told."""
+
+    @staticmethod
+    def _at_18(state: CaseState) -> CaseState:
+        birthday = state.deadlines[DeadlineKind.TURNS_18].due_at
+        return fire_due(state, birthday)[0]
+
+    @staticmethod
+    def _almost_18(**facts: object) -> CaseState:
+        return opened(person(years_before(DAY0, 18, plus_days=3), **facts))
+
+    def test_the_obligations_are_closed_by_turning_18(self) -> None:
+        """C4: the open child-protection obligations are closed by “turned 18” (no event
+        closed them: the birthday did)."""
+        state = self._at_18(self._almost_18(unaccompanied=True))
+        closed = [o for o in state.obligations if o.kind in CHILD_OBLIGATIONS]
+        assert closed and all(o.closed_by == "turned 18" for o in closed)
+
+    def test_the_guardianship_ends_under_c4_with_a_reason(self) -> None:
+        """C4: the guardian's role ends at the birthday, under C4, with why."""
+        state = self._almost_18(unaccompanied=True)
+        birthday = state.deadlines[DeadlineKind.TURNS_18].due_at
+        (record,) = _guardianships(self._at_18(state))
+        assert record.removed_at == birthday
+        assert record.removed_rule == "C4"
+        assert record.removed_why and "18" in record.removed_why
+
+    def test_the_notice_lists_the_child_obligations_it_closed(self) -> None:
+        """C4: the guardian and the lead NGO are told under C4, with the obligations closed."""
+        before = self._almost_18(unaccompanied=True)
+        kinds = sorted(o.kind.value for o in before.open_obligations if o.kind in CHILD_OBLIGATIONS)
+        assert kinds
+        notices = _sent(self._at_18(before), "turned_18")
+        assert {n.recipient for n in notices} == {Org.GUARDIAN, before.lead_ngo}
+        assert {n.rule for n in notices} == {"C4"}
+        assert all(_closed_list(n.action) == kinds for n in notices)
+
+    def test_with_no_child_obligation_open_the_notice_lists_none(self) -> None:
+        """C4: with nothing open, the birthday's notice lists nothing; with obligations, the
+        same notice has the list after."""
+        bare = _sent(self._at_18(self._almost_18(holder_can_act=True)), "turned_18")[0].action
+        listed = _sent(self._at_18(self._almost_18(unaccompanied=True)), "turned_18")[0].action
+        assert _closed_list(bare) == []
+        assert listed.startswith(bare) and len(listed) > len(bare)
+
+    def test_a_track_closed_before_keeps_its_closing_time(self) -> None:
+        """C4: a track already closed (corrected facts showed an adult) keeps the time it
+        closed; turning 18 later does not stamp it again."""
+        state = _corrected_to_adult(_unaccompanied_16())
+        assert state.child_protection is not None
+        closed_at = state.child_protection.closed_at
+        later = T0 + days(400)
+        change = _Change(state.model_copy(deep=True), later)
+        children._turns_18(change)
+        assert change.state.child_protection is not None
+        assert change.state.child_protection.closed_at == closed_at
+
+
+# -- the social work centre's escalations (C4–C7) ------------------------------------------------
+
+#: The reason and text a test gives the expiry it builds.
+REASON, TEXT = "test_overdue", "The obligation is still not met."
+
+
+@pytest.fixture
+def built_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child-protection expiries, built by ``_repeat_child_escalation`` while the test runs
+    (the module builds its table once, at import) with the test's reason and text, and the
+    police as an extra recipient of the guardian's."""
+    table = {
+        DeadlineKind.GUARDIAN_APPOINTMENT: (children._GUARDIAN, (Org.POLICE,)),
+        DeadlineKind.SWC_INTERVIEW: (children._SWC_INTERVIEW, ()),
+        DeadlineKind.FAMILY_CONTACT: (children._FAMILY_CONTACT, ()),
+    }
+    for kind, (timer, extra) in table.items():
+        expiry = children._repeat_child_escalation(timer, REASON, TEXT, extra)
+        monkeypatch.setitem(deadlines._EXPIRY, kind, expiry)
+
+
+def _open_of(state: CaseState, *kinds: ObligationKind) -> list[Obligation]:
+    return [o for o in state.open_obligations if o.kind in kinds]
+
+
+@pytest.mark.usefixtures("built_now")
+class TestEscalation:
+    """C4–C7: “the child is to be appointed a guardian” (C4), the social work centre's
+    interview (C5), contact with the family “as soon as possible” (C6): while the obligation is
+    open, at each expiry the social work centre (and any other recipient named) is alerted
+    again, the obligation's due date and the timer move on by the obligation's period."""
+
+    def test_an_open_obligation_is_escalated_and_its_timer_rearmed(self) -> None:
+        """C4: at the guardian timer's expiry the social work centre and the extra recipient
+        are told under C4, with the new due date; the obligation carries that due date and who
+        was told; the timer runs again, under C4, to the same date."""
+        state = opened(person(years_before(DAY0, 15), holder_can_act=False))
+        expiry = state.deadlines[DeadlineKind.GUARDIAN_APPOINTMENT].due_at
+        state, effects = fire_due(state, expiry)
+        due = _Change(state.model_copy(deep=True), expiry).period_end(
+            DeadlineKind.GUARDIAN_APPOINTMENT, expiry, state.config.guardian_sla
+        )
+        assert due > expiry
+        told = [n for n in effects.notifications if n.reason == REASON]
+        assert [n.recipient for n in told] == [Org.SOCIAL_WORK_CENTRE, Org.POLICE]
+        assert {(n.rule, n.action, n.due_at) for n in told} == {("C4", TEXT, due)}
+        (ob,) = _open_of(state, ObligationKind.GUARDIAN_APPOINTMENT)
+        assert ob.due_at == due
+        assert ob.escalated_at == expiry
+        assert ob.escalated_to == [Org.SOCIAL_WORK_CENTRE, Org.POLICE]
+        timer = state.deadlines[DeadlineKind.GUARDIAN_APPOINTMENT]
+        assert (timer.rule, timer.due_at) == ("C4", due)
+
+    def test_only_the_timers_obligation_is_escalated(self) -> None:
+        """C6: the family-contact timer escalates the family-contact obligation, not the
+        guardian's or C5's (their own timers do that)."""
+        state = _unaccompanied_16()
+        expiry = state.deadlines[DeadlineKind.FAMILY_CONTACT].due_at
+        others = {o.id: o.due_at for o in state.open_obligations if o.kind in CHILD_OBLIGATIONS}
+        change = _Change(state.model_copy(deep=True), expiry)
+        children._repeat_child_escalation(children._FAMILY_CONTACT, REASON, TEXT)(change)
+        assert [n.rule for n in change.effects.notifications] == ["C6"]
+        escalated = [o for o in change.state.open_obligations if o.escalated_at is not None]
+        assert [o.kind for o in escalated] == [ObligationKind.FAMILY_CONTACT]
+        del others[escalated[0].id]
+        after = {o.id: o.due_at for o in _open_of(change.state, *CHILD_OBLIGATIONS)}
+        assert others.items() <= after.items()
+
+    def test_a_met_obligation_is_not_escalated(self) -> None:
+        """C4: once the guardian is appointed, the timer's expiry (should it still fire) tells
+        no one and moves nothing."""
+        state = opened(person(years_before(DAY0, 15), holder_can_act=False))
+        expiry = state.deadlines[DeadlineKind.GUARDIAN_APPOINTMENT].due_at
+        change = _Change(state.model_copy(deep=True), expiry)
+        change.close_obligations("ev-met", ObligationKind.GUARDIAN_APPOINTMENT)
+        build = children._repeat_child_escalation(children._GUARDIAN, REASON, TEXT)
+        build(change)
+        assert not change.effects.notifications
+        assert change.state.deadlines[DeadlineKind.GUARDIAN_APPOINTMENT].due_at == expiry
+
+    def test_c5_steps_due_together_are_escalated_together(self) -> None:
+        """C5: “the interview with the minor foreigner is conducted by a professional worker from
+        a social work centre who will also offer the foreigner emergency social assistance and
+        obtain the foreigner's statement on the appointment of a guardian”: the three steps are
+        due together; at the interview timer's expiry each still open is escalated and due
+        again, and the notice names what is still to do, in order."""
+        state = _unaccompanied_16()
+        steps = _open_of(state, *C5_STEPS)
+        assert {o.kind for o in steps} == C5_STEPS
+        expiry = state.deadlines[DeadlineKind.SWC_INTERVIEW].due_at
+        state, effects = fire_due(state, expiry)
+        (notice,) = [n for n in effects.notifications if n.reason == REASON]
+        assert (notice.recipient, notice.rule) == (Org.SOCIAL_WORK_CENTRE, "C5")
+        assert notice.action.startswith("Still to do for the minor (C5): ")
+        assert notice.action.endswith(" ".join(o.action for o in steps))
+        steps = _open_of(state, *C5_STEPS)
+        assert {o.escalated_at for o in steps} == {expiry}
+        assert {o.due_at for o in steps} == {notice.due_at}
+        assert state.deadlines[DeadlineKind.SWC_INTERVIEW].due_at == notice.due_at
+
+    def test_before_the_patch_only_the_interview_escalates(self) -> None:
+        """C5 in cases from before ``seed_child_rules``: the interview alone is escalated, with
+        the timer's own text; emergency assistance and the statement stay as they were."""
+        old = opened(EU_ADULT).model_copy(update={"seed_child_rules": False})
+        old = accept(
+            old,
+            event(
+                "facts_updated",
+                T0 + days(1),
+                person=person(years_before(DAY0, 16), unaccompanied=True),
+            ),
+        )
+        assert {o.kind for o in old.open_obligations} >= C5_STEPS
+        expiry = old.deadlines[DeadlineKind.SWC_INTERVIEW].due_at
+        old, effects = fire_due(old, expiry)
+        (notice,) = [n for n in effects.notifications if n.reason == REASON]
+        assert notice.action == TEXT
+        escalated = {o.kind for o in _open_of(old, *C5_STEPS) if o.escalated_at is not None}
+        assert escalated == {ObligationKind.SWC_INTERVIEW}
+
+
+class TestAgeTimers:
+    """C8 and the end of the child track: the 15th and 18th birthdays are durable timers, at
+    the start of the birthday in Ljubljana, each under its rule, and only while still to come."""
+
+    def test_each_birthday_still_to_come_is_a_timer_under_its_rule(self) -> None:
+        """C8 (“under 15”) for the 15th birthday, C1 (the child's track) for the 18th; each
+        at 00:00 of the birthday, Ljubljana time."""
+        state = opened(person(years_before(DAY0, 15, plus_days=10)))
+        turns_15 = state.deadlines[DeadlineKind.TURNS_15]
+        turns_18 = state.deadlines[DeadlineKind.TURNS_18]
+        assert turns_15.rule == "C8"
+        assert turns_18.rule == "C1"
+        fifteenth = DAY0 + timedelta(days=10)
+        assert turns_15.due_at == datetime.combine(fifteenth, time(0), tzinfo=LJUBLJANA)
+        eighteenth = fifteenth.replace(year=fifteenth.year + 3)
+        assert turns_18.due_at == datetime.combine(eighteenth, time(0), tzinfo=LJUBLJANA)
+
+    def test_a_birthday_already_begun_is_no_timer(self) -> None:
+        """C8: identified at the first instant of the 15th birthday, the child is 15: no
+        15th-birthday timer, only the 18th's."""
+        at = datetime.combine(DAY0, time(0), tzinfo=LJUBLJANA)
+        state = opened(person(years_before(DAY0, 15)), at=at)
+        assert DeadlineKind.TURNS_15 not in state.deadlines
+        assert DeadlineKind.TURNS_18 in state.deadlines

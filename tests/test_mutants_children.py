@@ -8,11 +8,12 @@ the rule it keeps and asserts what the rule requires.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
 from pathway.domain.calendar import LJUBLJANA, local_date
+from pathway.domain.events import CaseEvent
 from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules import children, deadlines, fire_due
@@ -26,6 +27,7 @@ from pathway.domain.state import (
     ObligationKind,
 )
 from tests.factories import EU_ADULT, T0, accept, days, event, opened
+from tests.test_law_children import CHILD as CHILD_NOTE
 from tests.test_law_children import DAY0, person, years_before
 
 #: The steps C5 makes due together with the interview.
@@ -328,3 +330,155 @@ class TestAgeTimers:
         state = opened(person(years_before(DAY0, 15)), at=at)
         assert DeadlineKind.TURNS_15 not in state.deadlines
         assert DeadlineKind.TURNS_18 in state.deadlines
+
+
+def _interview(at: datetime, indicators: bool, **taken: bool) -> CaseEvent:
+    return event(
+        "swc_interview_held",
+        at,
+        emergency_assistance_offered=taken.get("assistance", True),
+        guardian_statement_taken=taken.get("statement", True),
+        trafficking_indicators=indicators,
+        qualified_personnel=True,
+    )
+
+
+class TestFacility:
+    """C5: “the social service responsible for the foreigner provides the victim with
+    accommodation in an appropriate facility”: indicators of trafficking found at the social
+    work centre's interview make that an obligation of the centre, due a working day after."""
+
+    def test_indicators_open_the_facility_obligation_on_its_own_timer(self) -> None:
+        """C5: the obligation is the social work centre's, under C5, due with the facility
+        timer that runs from the interview for the configured period."""
+        at = T0 + days(2)
+        state = accept(_unaccompanied_16(), _interview(at, indicators=True))
+        (ob,) = _open_of(state, ObligationKind.FACILITY_ACCOMMODATION)
+        timer = state.deadlines[DeadlineKind.FACILITY_ACCOMMODATION]
+        due = _Change(state.model_copy(deep=True), at).period_end(
+            DeadlineKind.FACILITY_ACCOMMODATION, at, state.config.facility_accommodation_sla
+        )
+        assert (ob.owner, ob.rule, ob.due_at) == (Org.SOCIAL_WORK_CENTRE, "C5", due)
+        assert (timer.rule, timer.due_at) == ("C5", due)
+
+    def test_no_indicators_or_already_accommodated_opens_nothing(self) -> None:
+        """C5: without indicators no facility is owed; once the minor is accommodated, a later
+        interview with indicators owes none again."""
+        state = accept(_unaccompanied_16(), _interview(T0 + days(2), indicators=False))
+        assert not _open_of(state, ObligationKind.FACILITY_ACCOMMODATION)
+        assert DeadlineKind.FACILITY_ACCOMMODATION not in state.deadlines
+        state = accept(
+            state, event("child_accommodated_in_facility", T0 + days(3), child=CHILD_NOTE)
+        )
+        state = accept(state, _interview(T0 + days(4), indicators=True))
+        assert not _open_of(state, ObligationKind.FACILITY_ACCOMMODATION)
+        assert DeadlineKind.FACILITY_ACCOMMODATION not in state.deadlines
+
+
+class TestC7FoundMinor:
+    """C7: “the injured party who is a minor will throughout the criminal proceedings have an
+    authorised representative to ensure their rights”."""
+
+    @staticmethod
+    def _adult_in_proceedings() -> CaseState:
+        state = opened(person(years_before(DAY0, 22)))
+        return accept(state, event("criminal_proceedings_opened", T0 + days(1)))
+
+    def test_the_representative_is_the_centres_obligation_under_c7(self) -> None:
+        """C7: the social work centre owes it, due the representative's period after the
+        facts showed a minor, on a C7 timer; the centre and the police are told under C7."""
+        at = T0 + days(2)
+        state = accept(
+            self._adult_in_proceedings(),
+            event("facts_updated", at, person=person(years_before(DAY0, 16))),
+        )
+        (ob,) = _open_of(state, ObligationKind.AUTHORISED_REPRESENTATIVE)
+        due = _Change(state.model_copy(deep=True), at).period_end(
+            DeadlineKind.AUTHORISED_REPRESENTATIVE, at, state.config.authorised_representative_sla
+        )
+        assert (ob.owner, ob.rule, ob.due_at) == (Org.SOCIAL_WORK_CENTRE, "C7", due)
+        timer = state.deadlines[DeadlineKind.AUTHORISED_REPRESENTATIVE]
+        assert (timer.rule, timer.due_at) == ("C7", due)
+        notices = _sent(state, "authorised_representative_missing")
+        assert [n.recipient for n in notices] == [Org.SOCIAL_WORK_CENTRE, Org.POLICE]
+        assert {n.rule for n in notices} == {"C7"}
+
+    def test_a_second_correction_asks_nothing_again(self) -> None:
+        """C7: while the obligation is open, or once a representative is appointed, a further
+        correction that still shows a minor opens no second obligation and tells no one."""
+        minor = person(years_before(DAY0, 16))
+        state = accept(
+            self._adult_in_proceedings(), event("facts_updated", T0 + days(2), person=minor)
+        )
+        again = accept(state, event("facts_updated", T0 + days(3), person=minor))
+        assert len(_open_of(again, ObligationKind.AUTHORISED_REPRESENTATIVE)) == 1
+        assert len(_sent(again, "authorised_representative_missing")) == 2  # the first two
+        appointed = accept(
+            state,
+            event("authorised_representative_appointed", T0 + days(3), child=CHILD_NOTE),
+        )
+        assert not _open_of(appointed, ObligationKind.AUTHORISED_REPRESENTATIVE)
+        later = accept(appointed, event("facts_updated", T0 + days(4), person=minor))
+        assert not _open_of(later, ObligationKind.AUTHORISED_REPRESENTATIVE)
+
+
+class TestC8Reported:
+    """C8: “Direct questioning of persons under 15 years of age who are victims of criminal
+    offences of trafficking in human beings is not permitted in the main hearing.”"""
+
+    @staticmethod
+    def _scheduled(*hearings: tuple[date, bool], born: str | None = None) -> CaseState:
+        state = opened(person(born or years_before(DAY0, 16)))
+        state = accept(
+            state,
+            event("criminal_proceedings_opened", T0 + days(1), authorised_representative=True),
+        )
+        for day, direct in hearings:
+            state = accept(
+                state,
+                event(
+                    "main_hearing_scheduled",
+                    T0 + days(2),
+                    hearing_date=day.isoformat(),
+                    direct_questioning=direct,
+                ),
+            )
+        return state
+
+    def test_the_police_and_the_centre_are_told_each_date_in_order(self) -> None:
+        """C8: the police and the social work centre are told under C8, with each hearing
+        date now barred, once each and in order; a hearing without direct questioning is not
+        named."""
+        first, second, plain = date(2026, 6, 1), date(2026, 7, 1), date(2026, 6, 15)
+        state = self._scheduled((second, True), (first, True), (plain, False))
+        young = person(years_before(second, 15, plus_days=5))
+        state = accept(state, event("facts_updated", T0 + days(3), person=young))
+        notices = _sent(state, "direct_questioning_barred")
+        assert [n.recipient for n in notices] == [Org.POLICE, Org.SOCIAL_WORK_CENTRE]
+        assert {n.rule for n in notices} == {"C8"}
+        for n in notices:
+            named = re.findall(r"\d{4}-\d{2}-\d{2}", n.action)
+            assert named == [first.isoformat(), second.isoformat()]
+
+    def test_a_hearing_on_the_day_of_the_correction_is_still_to_come(self) -> None:
+        """C8 (boundary): a main hearing on the day the facts are corrected is still to come."""
+        hearing = local_date(T0 + days(3))
+        state = self._scheduled((hearing, True), born=years_before(DAY0, 16))
+        young = person(years_before(hearing, 15, plus_days=1))
+        state = accept(state, event("facts_updated", T0 + days(3), person=young))
+        assert _sent(state, "direct_questioning_barred")
+
+    def test_barred_before_as_well_is_not_reported_again(self) -> None:
+        """C8: what the facts before already barred was reported then; a correction that
+        leaves the witness under 15 on the date tells no one."""
+        hearing = date(2026, 6, 1)
+        state = self._scheduled((hearing, True))
+        state = accept(
+            state,
+            event("facts_updated", T0 + days(3), person=person(years_before(hearing, 15, 10))),
+        )
+        state = accept(
+            state,
+            event("facts_updated", T0 + days(4), person=person(years_before(hearing, 15, 20))),
+        )
+        assert len(_sent(state, "direct_questioning_barred")) == 2  # the first correction's

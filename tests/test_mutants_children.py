@@ -26,7 +26,7 @@ from pathway.domain.state import (
     Obligation,
     ObligationKind,
 )
-from tests.factories import EU_ADULT, T0, accept, days, event, opened
+from tests.factories import EU_ADULT, T0, accept, days, event, opened, reject
 from tests.test_law_children import CHILD as CHILD_NOTE
 from tests.test_law_children import DAY0, person, years_before
 
@@ -482,3 +482,127 @@ class TestC8Reported:
             event("facts_updated", T0 + days(4), person=person(years_before(hearing, 15, 20))),
         )
         assert len(_sent(state, "direct_questioning_barred")) == 2  # the first correction's
+
+
+class TestTheTrackOpensAndInforms:
+    """C3, C4, C5: a child's case tells the social work centre and brings the guardian in; every
+    measure is told to the guardian; the child's own events need the track."""
+
+    def test_the_centre_is_told_under_c4_and_the_guardian_joins_under_c3(self) -> None:
+        """C4: the social work centre is told a child victim was identified; C3: the guardian
+        or legal representative joins the case to be informed of every measure."""
+        state = _accompanied_16()
+        notices = _sent(state, "child_identified")
+        assert [(n.recipient, n.rule) for n in notices] == [(Org.SOCIAL_WORK_CENTRE, "C4")]
+        (guardian,) = _guardianships(state)
+        assert guardian.rule == "C3" and guardian.is_active
+
+    def test_every_measure_is_told_to_the_guardian_under_c3(self) -> None:
+        """C3: “The child and the holder of parental responsibilities or another legal
+        representative … is informed of all measures”: the guardian alone is told, under
+        C3, naming the measure."""
+        state = accept(
+            _accompanied_16(),
+            event("ngo_interview_held", T0 + days(0.1), language="ps", qualified_personnel=True),
+        )
+        placed = accept(state, event("crisis_accommodation_placed", T0 + days(1), child=CHILD_NOTE))
+        notices = [n for n in placed.pending_notifications if n.reason == "child_measure"]
+        notices = notices[len(_sent(state, "child_measure")) :]
+        assert [(n.recipient, n.rule) for n in notices] == [(Org.GUARDIAN, "C3")]
+        assert "crisis_accommodation_placed" in notices[0].action
+
+    @pytest.mark.parametrize(
+        ("type_", "fields", "rule"),
+        [
+            ("family_contact_recorded", {"outcome": "established"}, "C6"),
+            ("child_accommodated_in_facility", {}, "C5"),
+            ("guardian_appointed", {}, "C4"),
+        ],
+    )
+    def test_a_childs_event_on_an_adults_case_is_refused_under_its_rule(
+        self, type_: str, fields: dict[str, str], rule: str
+    ) -> None:
+        """C4–C6 apply to a child's case only: the event is refused under its rule, naming
+        the event's type."""
+        r = reject(opened(EU_ADULT), event(type_, T0 + days(1), child=CHILD_NOTE, **fields))
+        assert (r.rule, r.field) == (rule, "type")
+
+
+class TestBeforeThePatchOpening:
+    """C5 in cases from before ``seed_child_rules``: an unaccompanied third-country minor's
+    case opened the interview (on its timer), emergency assistance and the guardian statement,
+    each the social work centre's under C5, and family contact under C6."""
+
+    def test_the_old_opening_of_an_unaccompanied_foreign_minor(self) -> None:
+        """C5, C6 (the rules the old histories ran under)."""
+        old = opened(EU_ADULT).model_copy(update={"seed_child_rules": False})
+        at = T0 + days(1)
+        old = accept(
+            old,
+            event(
+                "facts_updated",
+                at,
+                person=person(years_before(DAY0, 16), unaccompanied=True),
+            ),
+        )
+        steps = _open_of(old, *C5_STEPS)
+        assert {(o.kind, o.rule, o.owner) for o in steps} == {
+            (kind, "C5", Org.SOCIAL_WORK_CENTRE) for kind in C5_STEPS
+        }
+        (interview,) = _open_of(old, ObligationKind.SWC_INTERVIEW)
+        assert interview.due_at == old.deadlines[DeadlineKind.SWC_INTERVIEW].due_at
+        (family,) = _open_of(old, ObligationKind.FAMILY_CONTACT)
+        assert (family.rule, family.owner) == ("C6", Org.SOCIAL_WORK_CENTRE)
+
+
+class TestDutiesAsTheFactsNowStand:
+    """C4–C6 decided again when the facts change (``seed_child_rules``): what the facts no
+    longer call for is closed by the event that changed them; what was met stays met."""
+
+    def test_duties_no_longer_called_for_are_closed_by_the_correction(self) -> None:
+        """C4, C5, C6: a child found accompanied, with a holder able to act: the guardian, the
+        interview's steps and family contact are closed by that correction."""
+        facts = person(years_before(DAY0, 13), unaccompanied=True)
+        state = opened(facts)
+        kinds = {ObligationKind.GUARDIAN_APPOINTMENT, ObligationKind.FAMILY_CONTACT, *C5_STEPS}
+        assert {o.kind for o in state.open_obligations} >= kinds
+        update = event(
+            "facts_updated",
+            T0 + days(1),
+            person={**facts, "unaccompanied": False, "holder_can_act": True},
+            event_id="ev-accompanied",
+        )
+        state = accept(state, update)
+        closed = [o for o in state.obligations if o.kind in kinds]
+        assert {o.kind for o in closed} == kinds
+        assert {o.closed_by for o in closed} == {"ev-accompanied"}
+        assert not set(state.deadlines) & {
+            DeadlineKind.GUARDIAN_APPOINTMENT,
+            DeadlineKind.FAMILY_CONTACT,
+            DeadlineKind.SWC_INTERVIEW,
+        }
+
+    def test_a_guardian_appointed_and_family_found_stay_done(self) -> None:
+        """C4, C6: once a guardian is appointed and contact with the family established, a
+        later correction that leaves the child unaccompanied owes neither again."""
+        facts = person(years_before(DAY0, 13), unaccompanied=True)
+        state = opened(facts)
+        state = accept(state, event("guardian_appointed", T0 + days(1), child=CHILD_NOTE))
+        state = accept(
+            state,
+            event("family_contact_recorded", T0 + days(1), outcome="established", child=CHILD_NOTE),
+        )
+        state = accept(state, event("facts_updated", T0 + days(2), person=facts))
+        assert not _open_of(state, ObligationKind.GUARDIAN_APPOINTMENT)
+        assert not _open_of(state, ObligationKind.FAMILY_CONTACT)
+
+    def test_an_attempt_leaves_one_family_obligation(self) -> None:
+        """C6: after an attempt the obligation stays open, once: a correction adds no second."""
+        facts = person(years_before(DAY0, 13), unaccompanied=True)
+        state = opened(facts)
+        state = accept(
+            state,
+            event("family_contact_recorded", T0 + days(1), outcome="attempted", child=CHILD_NOTE),
+        )
+        state = accept(state, event("facts_updated", T0 + days(2), person=facts))
+        assert len(_open_of(state, ObligationKind.FAMILY_CONTACT)) == 1

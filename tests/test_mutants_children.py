@@ -484,6 +484,29 @@ class TestC8Reported:
         assert len(_sent(state, "direct_questioning_barred")) == 2  # the first correction's
 
 
+def test_a_birthday_corrected_into_the_past_ends_its_timer() -> None:
+    """C8: a 14-year-old's 15th-birthday timer ends when corrected facts show a 16-year-old
+    (the birthday has passed); the 18th's moves to the corrected birthday."""
+    state = opened(person(years_before(DAY0, 14)))
+    assert DeadlineKind.TURNS_15 in state.deadlines
+    at = T0 + days(1)
+    state = accept(state, event("facts_updated", at, person=person(years_before(DAY0, 16))))
+    assert DeadlineKind.TURNS_15 not in state.deadlines
+    eighteenth = local_date(state.deadlines[DeadlineKind.TURNS_18].due_at)
+    assert eighteenth.isoformat() == years_before(DAY0, -2)
+
+
+def test_c8_concluded_proceedings_report_nothing() -> None:
+    """C8: the main hearing belongs to running proceedings; once they concluded, a
+    correction that would bar direct questioning tells no one."""
+    hearing = date(2026, 6, 1)
+    state = TestC8Reported._scheduled((hearing, True))
+    state = accept(state, event("criminal_proceedings_concluded", T0 + days(3)))
+    young = person(years_before(hearing, 15, plus_days=10))
+    state = accept(state, event("facts_updated", T0 + days(4), person=young))
+    assert not _sent(state, "direct_questioning_barred")
+
+
 class TestTheTrackOpensAndInforms:
     """C3, C4, C5: a child's case tells the social work centre and brings the guardian in; every
     measure is told to the guardian; the child's own events need the track."""
@@ -606,3 +629,60 @@ class TestDutiesAsTheFactsNowStand:
         )
         state = accept(state, event("facts_updated", T0 + days(2), person=facts))
         assert len(_open_of(state, ObligationKind.FAMILY_CONTACT)) == 1
+
+
+class TestMetByTheirEvents:
+    """C4–C6: each obligation is met by the event that records it, and closed by that event."""
+
+    def test_the_interview_the_facility_the_guardian_and_the_family(self) -> None:
+        """C5: the interview closes what it took (``swc_interview_held``), the facility the
+        accommodation; C4: the appointment closes the guardian's, and the guardian joins
+        under C4; C6: contact found not in the child's interest closes the family's."""
+        state = _unaccompanied_16()
+        steps = [
+            (_interview(T0 + days(0.5), indicators=True), C5_STEPS),
+            (
+                event("child_accommodated_in_facility", T0 + days(1), child=CHILD_NOTE),
+                {ObligationKind.FACILITY_ACCOMMODATION},
+            ),
+            (
+                event("guardian_appointed", T0 + days(1.5), child=CHILD_NOTE),
+                {ObligationKind.GUARDIAN_APPOINTMENT},
+            ),
+            (
+                event(
+                    "family_contact_recorded",
+                    T0 + days(2),
+                    outcome="not_in_childs_interest",
+                    child=CHILD_NOTE,
+                ),
+                {ObligationKind.FAMILY_CONTACT},
+            ),
+        ]
+        for met_by, kinds in steps:
+            state = accept(state, met_by)
+            closed = [o for o in state.obligations if o.kind in kinds]
+            assert {o.kind for o in closed} == kinds
+            assert {o.closed_by for o in closed} == {met_by.event_id}
+        appointed = [g for g in _guardianships(state) if g.rule == "C4"]
+        assert [g.is_active for g in appointed] == [True]
+        assert appointed[0].why
+
+    def test_before_the_patch_the_interview_ends_its_timer(self) -> None:
+        """C5 before ``seed_child_rules``: the interview closes its obligation and ends its
+        timer; a step it did not take stays open."""
+        old = opened(EU_ADULT).model_copy(update={"seed_child_rules": False})
+        old = accept(
+            old,
+            event(
+                "facts_updated",
+                T0 + days(1),
+                person=person(years_before(DAY0, 16), unaccompanied=True),
+            ),
+        )
+        held = _interview(T0 + days(1.5), indicators=False, assistance=False)
+        old = accept(old, held)
+        assert DeadlineKind.SWC_INTERVIEW not in old.deadlines
+        assert {o.kind for o in _open_of(old, *C5_STEPS)} == {ObligationKind.EMERGENCY_ASSISTANCE}
+        (interview,) = [o for o in old.obligations if o.kind is ObligationKind.SWC_INTERVIEW]
+        assert interview.closed_by == held.event_id

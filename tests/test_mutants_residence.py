@@ -1,0 +1,251 @@
+"""Tests that kill mutants of the residence rules, pathway/domain/rules/residence.py (issue 13;
+docs/mutation.md): the permit to stay (K7), the temporary residence permit (S4) and safe
+accommodation's dependence on both (S3), under the seed's rules and as cases recorded before the
+patch ``seed-residence-rules`` (or ``seed-assistance-rules``) replay them. Pure: ``decide`` and
+``fire_due`` on a case's state, no Temporal server. Each test names the rule it keeps and
+asserts what the rule requires.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pathway.domain.calendar import LJUBLJANA, end_of_day
+from pathway.domain.events import CaseEvent
+from pathway.domain.rules import fire_due
+from pathway.domain.state import CaseState, DeadlineKind, Notification, Obligation, ObligationKind
+from tests.factories import T0, TCN_ILLEGAL, accept, days, event, opened
+
+#: The permit to stay of :func:`_granted` runs from 3 March through 2 June 2026 (K7: 3 months).
+PERMIT_EXPIRED = datetime.fromisoformat("2026-06-03T00:00:00+02:00")
+#: The residence permit of :func:`_in_safe_accommodation` runs through 30 April 2026 (S4).
+RESIDENCE_EXPIRED = datetime.fromisoformat("2026-05-01T00:00:00+02:00")
+
+
+def _old_residence_rules(state: CaseState) -> CaseState:
+    """The state as a case recorded before the patch ``seed-residence-rules`` replays it."""
+    return state.model_copy(update={"seed_residence_rules": False})
+
+
+def _residence_permit(at: datetime, until: str, valid_from: str | None = None) -> CaseEvent:
+    return event(
+        "temporary_residence_permit_granted",
+        at,
+        basis="witness",
+        valid_from=valid_from or at.astimezone(LJUBLJANA).date().isoformat(),
+        valid_until=until,
+    )
+
+
+def _granted(person: dict[str, Any] = TCN_ILLEGAL, *, rules: bool = True) -> CaseState:
+    """A third-country national residing illegally, in crisis accommodation from 3 March 2026,
+    with a permit to stay from that day (K7); ``rules``: granted under the seed's rules."""
+    state = accept(
+        opened(person),
+        event("ngo_interview_held", T0 + timedelta(hours=2), language=person["languages"][0]),
+    )
+    state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+    if not rules:
+        state = _old_residence_rules(state)
+    return accept(
+        state,
+        event("permit_to_stay_granted", T0 + days(1), valid_from="2026-03-03", basis="ex_officio"),
+    )
+
+
+def _in_safe_accommodation(residence_until: str = "2026-04-30") -> CaseState:
+    """:func:`_granted`, with a residence permit from 4 March through ``residence_until``,
+    proceedings opened, and placed in safe accommodation on 1 April (S3)."""
+    state = accept(_granted(), _residence_permit(T0 + days(2), residence_until))
+    state = accept(state, event("criminal_proceedings_opened", T0 + days(3)))
+    return accept(state, event("safe_accommodation_placed", T0 + days(30)))
+
+
+def _fire(state: CaseState, now: datetime) -> tuple[CaseState, list[Notification]]:
+    new, effects = fire_due(state, now)
+    return new, list(effects.notifications)
+
+
+def _sent(notes: list[Notification], reason: str) -> list[Notification]:
+    return [n for n in notes if n.reason == reason]
+
+
+def _obligations(state: CaseState, kind: ObligationKind) -> list[Obligation]:
+    return [o for o in state.obligations if o.kind is kind]
+
+
+class TestS3BothPermitsFromTheirFirstDay:
+    """S3: long-term safe accommodation of a third-country national “is conditional on their
+    having a permit to stay and a temporary residence permit”: a permit is valid on its first
+    day, so a placement that day is not refused, and a permit granted that day restores both."""
+
+    def test_placed_on_the_residence_permits_first_day(self) -> None:
+        """S3, S4: a residence permit valid from 1 April allows safe accommodation on 1 April."""
+        placed_at = T0 + days(30)  # 1 April 2026, 11:00 in Ljubljana
+        state = accept(_granted(), _residence_permit(placed_at, "2027-03-31"))
+        state = accept(state, event("criminal_proceedings_opened", placed_at))
+        placed = accept(state, event("safe_accommodation_placed", placed_at + timedelta(hours=1)))
+        assert placed.safe_accommodation is not None and placed.safe_accommodation.active
+
+    def test_a_new_residence_permit_valid_from_today_settles_the_lapse(self) -> None:
+        """S3: the residence permit lapsed in safe accommodation (1 May); a new one granted and
+        valid from 2 May, while the permit to stay runs, settles the S3 obligation that day,
+        by the grant, and ends its deadline."""
+        state, _ = _fire(_in_safe_accommodation(), RESIDENCE_EXPIRED)
+        assert _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)[0].is_open
+        at = datetime.fromisoformat("2026-05-02T10:00:00+02:00")
+        grant = _residence_permit(at, "2027-05-01")
+        new = accept(state, grant, at)
+        (ob,) = _obligations(new, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        assert ob.closed_by == grant.event_id
+        assert DeadlineKind.SAFE_ACCOMMODATION_PERMITS not in new.deadlines
+
+
+class TestS3PermitLapsedInSafeAccommodation:
+    """S3: “conditional on their having a permit to stay and a temporary residence permit” …
+    “included in the safe accommodation programme for the period of validity of the permit to
+    stay”. A lapse opens a dated decision; its reminder goes to those who decide it, and the
+    notice names the permit and the date."""
+
+    def test_the_notice_names_the_permit_that_lapsed_and_carries_the_date(self) -> None:
+        """S3, K7, S4: the permit to stay's lapse says "permit to stay", the residence
+        permit's says "temporary residence permit"; each notice carries the date by which the
+        placement is to be settled (the obligation's)."""
+        for now, what in (
+            (RESIDENCE_EXPIRED, "temporary residence permit"),
+            (PERMIT_EXPIRED, "permit to stay"),
+        ):
+            state = _in_safe_accommodation(
+                "2026-04-30" if what != "permit to stay" else "2027-03-03"
+            )
+            state, notes = _fire(state, now)
+            (ob,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+            lapsed = _sent(notes, "safe_accommodation_permit_lapsed")
+            assert len(lapsed) == 4
+            for n in lapsed:
+                assert n.due_at == ob.due_at
+                assert f"The {what} of a third-country national" in n.action
+            assert ob.action.startswith(f"The {what} of a third-country national")
+
+    def test_the_reminder_goes_to_the_three_who_decide_not_the_ministry(self) -> None:
+        """S3: the provider agrees with the police and the migration authority: the reminder two
+        days before the date goes to those three; the interior ministry, told of the lapse, is
+        told again only at the date (escalation), not reminded."""
+        state, _ = _fire(_in_safe_accommodation(), RESIDENCE_EXPIRED)
+        (ob,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        assert ob.due_at == end_of_day(date(2026, 5, 7))
+        _, notes = _fire(state, ob.due_at - days(2))
+        reminded = {n.recipient.value for n in _sent(notes, "safe_accommodation_permits_reminder")}
+        assert reminded == {"kljuc", "police", "migration_authority"}
+
+    def test_ending_the_placement_settles_the_obligation_and_its_deadline(self) -> None:
+        """S3: the placement ended, so the question of its permits is settled by that event: the
+        obligation is closed by it and the dated deadline (with its reminder) is gone."""
+        state, _ = _fire(_in_safe_accommodation(), RESIDENCE_EXPIRED)
+        ended = event("safe_accommodation_ended", RESIDENCE_EXPIRED + days(1))
+        new = accept(state, ended)
+        (ob,) = _obligations(new, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        assert ob.closed_by == ended.event_id
+        assert DeadlineKind.SAFE_ACCOMMODATION_PERMITS not in new.deadlines
+        _, notes = _fire(new, RESIDENCE_EXPIRED + days(30))
+        assert not [n for n in notes if n.reason.startswith("safe_accommodation_permits")]
+
+    def test_a_placement_ended_without_settling_is_settled_at_the_date(self) -> None:
+        """S3, replay: a case recorded before ``seed-assistance-rules`` did not settle the
+        permits when consent to safe accommodation was withdrawn; at the date the placement has
+        ended, so the obligation is closed (by the placement's end, recorded as its closer) and
+        nobody is told it is overdue."""
+        state, _ = _fire(_in_safe_accommodation(), RESIDENCE_EXPIRED)
+        state = state.model_copy(update={"seed_assistance_rules": False})
+        state = accept(
+            state,
+            event("consent_withdrawn", RESIDENCE_EXPIRED + days(1), placement="safe_accommodation"),
+        )
+        assert _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)[0].is_open
+        new, notes = _fire(state, RESIDENCE_EXPIRED + days(8))
+        (ob,) = _obligations(new, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        assert not ob.is_open
+        assert ob.closed_by is not None and ob.closed_by != "expired"
+        assert not _sent(notes, "safe_accommodation_permits_overdue")
+
+
+class TestK7PermitToStayExpiry:
+    """K7: “If reasonable grounds exist, the victims may be permitted to remain for another
+    period of three months at the most.” Under the seed's rules the extension is decided while
+    the permit runs; at expiry the decision's obligation closes and the notice says whether the
+    one extension was used."""
+
+    def test_expiry_closes_the_extension_decision_as_expired(self) -> None:
+        """K7: the extension was to be decided before the permit expired: at expiry the
+        decision's obligation is closed by the expiry (a recorded closer), and police and the
+        lead NGO are told under K7."""
+        state, notes = _fire(_granted(), PERMIT_EXPIRED)
+        (ob,) = _obligations(state, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
+        assert not ob.is_open and ob.closed_by is not None
+        told = {(n.recipient.value, n.rule) for n in _sent(notes, "permit_to_stay_expired")}
+        assert told == {("police", "K7"), (state.lead_ngo.value, "K7")}
+
+    def test_the_notice_says_whether_the_extension_was_used(self) -> None:
+        """K7: without an extension the notice says none was decided in time; after the one
+        extension it says no further one is possible, and does not claim there was none."""
+        _, notes = _fire(_granted(), PERMIT_EXPIRED)
+        (plain,) = {n.action for n in _sent(notes, "permit_to_stay_expired")}
+        assert "without an extension" in plain
+        extended = accept(_granted(), event("permit_to_stay_extended", T0 + days(80), months=3))
+        _, notes = _fire(extended, datetime.fromisoformat("2026-09-03T00:00:00+02:00"))
+        (after,) = {n.action for n in _sent(notes, "permit_to_stay_expired")}
+        assert "without an extension" not in after
+        assert "(further) extension" in after
+
+
+class TestReplayedExpiries:
+    """Cases recorded before the patch ``seed-residence-rules`` replay the expiries they had:
+    K7's extension decided after expiry, S4's expiry cited S3, with S3's dependence spelled out
+    only in safe accommodation."""
+
+    def test_k7_an_unextended_permit_opens_the_police_decision_at_expiry(self) -> None:
+        """K7 (replay): at the expiry of an unextended permit the police must decide the one
+        extension, of at most 3 months; police and the lead NGO are told under K7."""
+        state, notes = _fire(_granted(rules=False), PERMIT_EXPIRED)
+        (ob,) = _obligations(state, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
+        assert (ob.owner.value, ob.rule, ob.is_open) == ("police", "K7", True)
+        assert "extension" in ob.action and "3 months" in ob.action
+        told = {(n.recipient.value, n.rule) for n in _sent(notes, "permit_to_stay_expired")}
+        assert told == {("police", "K7"), (state.lead_ngo.value, "K7")}
+        assert {n.action for n in _sent(notes, "permit_to_stay_expired")} == {ob.action}
+
+    def test_k7_an_extended_permit_opens_nothing_at_expiry(self) -> None:
+        """K7 (replay): after the one extension no further decision is opened; police and the
+        lead NGO are told that none is possible."""
+        state = _granted(rules=False)
+        state = accept(state, event("permit_to_stay_extended", T0 + days(80), months=3))
+        state, notes = _fire(state, datetime.fromisoformat("2026-09-03T00:00:00+02:00"))
+        assert not [
+            o
+            for o in state.open_obligations
+            if o.kind is ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION
+        ]
+        expired = _sent(notes, "permit_to_stay_expired")
+        lead = state.lead_ngo.value
+        assert {(n.recipient.value, n.rule) for n in expired} == {("police", "K7"), (lead, "K7")}
+        assert all("no further extension" in n.action for n in expired)
+
+    def test_s4_expiry_cites_s3_and_names_safe_accommodation_only_when_placed(self) -> None:
+        """S4, S3 (replay): the expiry opens the migration authority's renewal and tells it and
+        the lead NGO, cited S3; in safe accommodation the notice adds that the placement depends
+        on the permit, otherwise it does not."""
+        state, notes = _fire(_old_residence_rules(_in_safe_accommodation()), RESIDENCE_EXPIRED)
+        (renewal,) = _obligations(state, ObligationKind.RESIDENCE_PERMIT_RENEWAL)
+        assert (renewal.owner.value, renewal.rule) == ("migration_authority", "S4")
+        placed = _sent(notes, "residence_permit_expired")
+        assert {(n.recipient.value, n.rule) for n in placed} == {
+            ("migration_authority", "S3"),
+            (state.lead_ngo.value, "S3"),
+        }
+        (text,) = {n.action for n in placed}
+        assert text.startswith(renewal.action) and "Safe accommodation" in text
+        crisis = accept(_granted(), _residence_permit(T0 + days(2), "2026-04-30"))
+        _, notes = _fire(_old_residence_rules(crisis), RESIDENCE_EXPIRED)
+        (text,) = {n.action for n in _sent(notes, "residence_permit_expired")}
+        assert "renewal" in text and "Safe accommodation" not in text

@@ -15,7 +15,7 @@ from pathway.domain.calendar import LJUBLJANA, end_of_day
 from pathway.domain.events import CaseEvent
 from pathway.domain.rules import fire_due
 from pathway.domain.state import CaseState, DeadlineKind, Notification, Obligation, ObligationKind
-from tests.factories import T0, TCN_ILLEGAL, accept, days, event, opened
+from tests.factories import EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened, reject
 
 #: The permit to stay of :func:`_granted` runs from 3 March through 2 June 2026 (K7: 3 months).
 PERMIT_EXPIRED = datetime.fromisoformat("2026-06-03T00:00:00+02:00")
@@ -249,3 +249,166 @@ class TestReplayedExpiries:
         _, notes = _fire(_old_residence_rules(crisis), RESIDENCE_EXPIRED)
         (text,) = {n.action for n in _sent(notes, "residence_permit_expired")}
         assert "renewal" in text and "Safe accommodation" not in text
+
+
+class TestK7GrantAndExtension:
+    """K7: “for a period of 3 (three) months” … “another period of three months at the most”:
+    granted once, with its basis, the one extension decided by the police within the permit's
+    validity, the police and the lead NGO reminded before it ends."""
+
+    def test_the_grant_records_its_basis_and_arms_the_deadline_and_decision(self) -> None:
+        """K7: the permit keeps its basis (ex officio); its end is a deadline reminded 14 days
+        before to the police and the lead NGO; the extension decision is the police's, under
+        K7, due at the end of the last day."""
+        state = _granted()
+        assert state.permit_to_stay is not None
+        assert state.permit_to_stay.basis.value == "ex_officio"
+        deadline = state.deadlines[DeadlineKind.PERMIT_TO_STAY]
+        assert deadline.rule == "K7"
+        (reminder,) = deadline.reminders
+        assert [o.value for o in reminder.recipients] == ["police"] and reminder.lead_ngo
+        assert reminder.at.astimezone(LJUBLJANA) == datetime(2026, 5, 20, tzinfo=LJUBLJANA)
+        (ob,) = _obligations(state, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
+        assert (ob.owner.value, ob.rule) == ("police", "K7")
+        assert ob.due_at == end_of_day(date(2026, 6, 2))
+
+    def test_granted_once_and_extended_once(self) -> None:
+        """K7: a second grant is refused (extend it instead); an extension without a permit is
+        refused; a second extension is refused; all at ``type`` under K7."""
+        again = event(
+            "permit_to_stay_granted", T0 + days(2), valid_from="2026-03-03", basis="ex_officio"
+        )
+        assert (reject(_granted(), again).rule, reject(_granted(), again).field) == ("K7", "type")
+        before = accept(
+            opened(TCN_ILLEGAL),
+            event("ngo_interview_held", T0 + timedelta(hours=2), language="ar"),
+        )
+        extend = event("permit_to_stay_extended", T0 + days(2), months=3)
+        r = reject(before, extend)
+        assert (r.rule, r.field) == ("K7", "type")
+        once = accept(_granted(), event("permit_to_stay_extended", T0 + days(80), months=3))
+        r = reject(once, event("permit_to_stay_extended", T0 + days(81), months=1))
+        assert (r.rule, r.field) == ("K7", "type")
+
+    def test_the_extension_from_the_permits_first_day_closes_the_decision(self) -> None:
+        """K7: the extension may be decided on the permit's first day (3 March); it closes the
+        police's decision, by the extension event, and moves the deadline 3 months on."""
+        at = datetime.fromisoformat("2026-03-03T15:00:00+01:00")
+        extend = event("permit_to_stay_extended", at, months=3)
+        state = accept(_granted(), extend, at)
+        assert state.permit_to_stay is not None
+        assert state.permit_to_stay.extended_by_months == 3
+        assert state.permit_to_stay.valid_until == date(2026, 9, 2)
+        (ob,) = _obligations(state, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
+        assert ob.closed_by == extend.event_id
+        assert state.deadlines[DeadlineKind.PERMIT_TO_STAY].due_at == end_of_day(date(2026, 9, 2))
+
+    def test_an_extension_longer_than_three_months_is_refused(self) -> None:
+        """K7: “another period of three months at the most”: 4 months are refused, at
+        ``months``."""
+        r = reject(_granted(), event("permit_to_stay_extended", T0 + days(80), months=4))
+        assert (r.rule, r.field) == ("K7", "months")
+
+    def test_replayed_cases_refuse_eu_citizens_and_accept_a_legal_resident(self) -> None:
+        """K7 (replay): before ``seed-residence-rules`` only EU citizens were refused (at
+        ``type``); a third-country national recorded as residing legally was granted one."""
+        eu = _old_residence_rules(opened(EU_ADULT))
+        r = reject(
+            eu,
+            event(
+                "permit_to_stay_granted", T0 + days(1), valid_from="2026-03-02", basis="ex_officio"
+            ),
+        )
+        assert (r.rule, r.field) == ("K7", "type")
+        legal = _old_residence_rules(
+            opened({**TCN_ILLEGAL, "residence_status": "third_country_legal"})
+        )
+        granted = accept(
+            legal,
+            event(
+                "permit_to_stay_granted", T0 + days(1), valid_from="2026-03-02", basis="ex_officio"
+            ),
+        )
+        assert granted.permit_to_stay is not None
+
+
+class TestS4GrantAndRenewal:
+    """S4: “A temporary residence permit may be issued to victims of trafficking in human
+    beings …”: valid from a day to a later one, renewed to a later end; its end reminded to the
+    migration authority and the lead NGO; a renewal or new permit settles the renewal due."""
+
+    def test_the_grant_keeps_its_facts_and_arms_the_deadline(self) -> None:
+        """S4: the permit keeps its basis and number; its end is a deadline cited S4, reminded
+        30 days before to the migration authority and the lead NGO."""
+        state = accept(
+            _granted(),
+            event(
+                "temporary_residence_permit_granted",
+                T0 + days(2),
+                basis="witness",
+                valid_from="2026-03-04",
+                valid_until="2026-09-30",
+                permit_number="TRP-1",
+            ),
+        )
+        permit = state.residence_permit
+        assert permit is not None
+        assert (permit.basis.value, permit.permit_number) == ("witness", "TRP-1")
+        assert (permit.valid_from, permit.valid_until) == (date(2026, 3, 4), date(2026, 9, 30))
+        deadline = state.deadlines[DeadlineKind.TEMPORARY_RESIDENCE_PERMIT]
+        assert deadline.rule == "S4" and deadline.due_at == end_of_day(date(2026, 9, 30))
+        (reminder,) = deadline.reminders
+        assert [o.value for o in reminder.recipients] == ["migration_authority"]
+        assert reminder.lead_ngo
+        assert reminder.at.astimezone(LJUBLJANA) == datetime(2026, 9, 1, tzinfo=LJUBLJANA)
+
+    def test_a_renewal_must_end_later_and_needs_a_permit(self) -> None:
+        """S4: a renewal to the same last day is refused at ``valid_until``; without a permit
+        there is nothing to renew (``type``)."""
+        state = accept(_granted(), _residence_permit(T0 + days(2), "2026-04-30"))
+        same = event("temporary_residence_permit_renewed", T0 + days(3), valid_until="2026-04-30")
+        r = reject(state, same)
+        assert (r.rule, r.field) == ("S4", "valid_until")
+        r = reject(_granted(), same)
+        assert (r.rule, r.field) == ("S4", "type")
+
+    def test_a_renewal_or_new_permit_settles_the_renewal_due(self) -> None:
+        """S4: after expiry the migration authority owes the renewal; a renewal closes it by
+        that event and moves the deadline; a new permit after expiry does the same."""
+        state = accept(_granted(), _residence_permit(T0 + days(2), "2026-04-30"))
+        state, _ = _fire(state, RESIDENCE_EXPIRED)
+        at = datetime.fromisoformat("2026-05-02T10:00:00+02:00")
+        for ev_ in (
+            event("temporary_residence_permit_renewed", at, valid_until="2027-04-30"),
+            _residence_permit(at, "2027-04-30"),
+        ):
+            new = accept(state, ev_, at)
+            (ob,) = _obligations(new, ObligationKind.RESIDENCE_PERMIT_RENEWAL)
+            assert (ob.owner.value, ob.rule, ob.closed_by) == (
+                "migration_authority",
+                "S4",
+                ev_.event_id,
+            )
+            due = new.deadlines[DeadlineKind.TEMPORARY_RESIDENCE_PERMIT].due_at
+            assert due == end_of_day(date(2027, 4, 30))
+
+
+class TestS3Escalation:
+    """S3: past the date, safe accommodation continuing without the permits is escalated to
+    the provider and the interior ministry, who are kept to be told if it becomes moot."""
+
+    def test_the_escalation_tells_and_keeps_the_provider_and_ministry(self) -> None:
+        """S3: at the date the open obligation is escalated then, to Ključ and the interior
+        ministry, both told it is overdue under S3."""
+        state, _ = _fire(_in_safe_accommodation(), RESIDENCE_EXPIRED)
+        (ob,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        assert ob.due_at is not None
+        state, notes = _fire(state, ob.due_at)
+        (ob,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        assert ob.is_open and ob.escalated_at == ob.due_at
+        assert [o.value for o in ob.escalated_to] == ["kljuc", "interior_ministry"]
+        overdue = _sent(notes, "safe_accommodation_permits_overdue")
+        assert {(n.recipient.value, n.rule) for n in overdue} == {
+            ("kljuc", "S3"),
+            ("interior_ministry", "S3"),
+        }

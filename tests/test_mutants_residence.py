@@ -412,3 +412,64 @@ class TestS3Escalation:
             ("kljuc", "S3"),
             ("interior_ministry", "S3"),
         }
+
+    def test_cases_before_moot_every_track_keep_no_one_on_the_obligation(self) -> None:
+        """S3 (replay): before ``moot_every_track`` S3 kept no escalation on the obligation;
+        the provider and the ministry are still told it is overdue."""
+        state, _ = _fire(_in_safe_accommodation(), RESIDENCE_EXPIRED)
+        state = state.model_copy(update={"moot_every_track": False})
+        (ob,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        assert ob.due_at is not None
+        state, notes = _fire(state, ob.due_at)
+        (ob,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        assert ob.escalated_at is None and ob.escalated_to == []
+        assert {n.recipient.value for n in _sent(notes, "safe_accommodation_permits_overdue")} == {
+            "kljuc",
+            "interior_ministry",
+        }
+
+
+class TestS3BothPermitsNeeded:
+    """S3: “For victims who are citizens of third countries such a form of long-term safe
+    accommodation is conditional on their having a permit to stay and a temporary residence
+    permit.” Read with K7, for victims residing illegally."""
+
+    def test_a_renewal_without_a_valid_permit_to_stay_settles_nothing(self) -> None:
+        """S3: the residence permit renewed after the permit to stay expired: only one permit
+        is held, so the S3 obligation stays open."""
+        state, _ = _fire(_in_safe_accommodation("2026-06-02"), PERMIT_EXPIRED)
+        assert _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)[0].is_open
+        at = PERMIT_EXPIRED + days(1)
+        renewed = accept(
+            state, event("temporary_residence_permit_renewed", at, valid_until="2027-06-02"), at
+        )
+        assert _obligations(renewed, ObligationKind.SAFE_ACCOMMODATION_PERMITS)[0].is_open
+        assert DeadlineKind.SAFE_ACCOMMODATION_PERMITS in renewed.deadlines
+
+    def test_placement_needs_each_permit(self) -> None:
+        """S3: without a permit to stay, or without a residence permit, safe accommodation of a
+        third-country national residing illegally is refused at ``type`` under S3; a
+        third-country national residing legally needs neither (K7 gives them none), unless the
+        case replays the rules before ``seed-residence-rules``."""
+        placed = event("safe_accommodation_placed", T0 + days(30))
+        opened_ = event("criminal_proceedings_opened", T0 + days(3))
+
+        def crisis(person: dict[str, Any]) -> CaseState:
+            state = accept(
+                opened(person),
+                event("ngo_interview_held", T0 + timedelta(hours=2), language="ar"),
+            )
+            state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+            return accept(state, opened_)
+
+        no_permit_to_stay = accept(
+            crisis(TCN_ILLEGAL), _residence_permit(T0 + days(2), "2027-03-03")
+        )
+        no_residence_permit = accept(_granted(), opened_)
+        for state in (no_permit_to_stay, no_residence_permit):
+            r = reject(state, placed)
+            assert (r.rule, r.field) == ("S3", "type")
+        legal = crisis({**TCN_ILLEGAL, "residence_status": "third_country_legal"})
+        assert accept(legal, placed).safe_accommodation is not None
+        r = reject(_old_residence_rules(legal), placed)
+        assert (r.rule, r.field) == ("S3", "type")

@@ -473,3 +473,35 @@ class TestS3BothPermitsNeeded:
         assert accept(legal, placed).safe_accommodation is not None
         r = reject(_old_residence_rules(legal), placed)
         assert (r.rule, r.field) == ("S3", "type")
+
+
+class TestReplayedDecisions:
+    """Cases recorded before the patch ``seed-residence-rules`` replay the decisions they
+    accepted then: the extension decided after the permit expired (K7), a new residence permit
+    granted while one was valid (S4)."""
+
+    def test_k7_an_extension_after_expiry_is_accepted_in_a_replayed_case(self) -> None:
+        """K7 (replay): the police decided the extension at expiry, so an extension recorded
+        after the last day is accepted; under the seed's rules it is refused at
+        ``occurred_at``."""
+        at = PERMIT_EXPIRED + days(2)
+        extend = event("permit_to_stay_extended", at, months=3)
+        state, _ = _fire(_granted(rules=False), PERMIT_EXPIRED)
+        extended = accept(state, extend, at)
+        assert extended.permit_to_stay is not None
+        assert extended.permit_to_stay.valid_until == date(2026, 9, 2)
+        state, _ = _fire(_granted(), PERMIT_EXPIRED)
+        r = reject(state, extend, at)
+        assert (r.rule, r.field) == ("K7", "occurred_at")
+
+    def test_s4_a_second_grant_while_valid_is_accepted_in_a_replayed_case(self) -> None:
+        """S4 (replay): a new permit granted while one was valid replaced it; under the seed's
+        rules it is refused (renew instead)."""
+        at = T0 + days(10)
+        state = accept(_granted(rules=False), _residence_permit(T0 + days(2), "2026-04-30"))
+        again = accept(state, _residence_permit(at, "2027-03-31"), at)
+        assert again.residence_permit is not None
+        assert again.residence_permit.valid_until == date(2027, 3, 31)
+        state = accept(_granted(), _residence_permit(T0 + days(2), "2026-04-30"))
+        r = reject(state, _residence_permit(at, "2027-03-31"), at)
+        assert (r.rule, r.field) == ("S4", "type")

@@ -88,6 +88,15 @@ class TestS3BothPermitsFromTheirFirstDay:
         placed = accept(state, event("safe_accommodation_placed", placed_at + timedelta(hours=1)))
         assert placed.safe_accommodation is not None and placed.safe_accommodation.active
 
+    def test_placed_on_the_permit_to_stays_first_day(self) -> None:
+        """S3, K7: a permit to stay valid from 3 March allows safe accommodation on 3 March."""
+        state = accept(_granted(), _residence_permit(T0 + days(1), "2027-03-02"))
+        state = accept(state, event("criminal_proceedings_opened", T0 + days(1)))
+        placed = accept(
+            state, event("safe_accommodation_placed", T0 + days(1) + timedelta(hours=2))
+        )
+        assert placed.safe_accommodation is not None and placed.safe_accommodation.active
+
     def test_a_new_residence_permit_valid_from_today_settles_the_lapse(self) -> None:
         """S3: the residence permit lapsed in safe accommodation (1 May); a new one granted and
         valid from 2 May, while the permit to stay runs, settles the S3 obligation that day,

@@ -97,6 +97,15 @@ class TestS3BothPermitsFromTheirFirstDay:
         )
         assert placed.safe_accommodation is not None and placed.safe_accommodation.active
 
+    def test_placed_on_the_permit_to_stays_last_day(self) -> None:
+        """S3, K7: the permit to stay runs through 2 June 2026, so placement on 2 June is not
+        refused."""
+        state = accept(_granted(), _residence_permit(T0 + days(1), "2027-03-02"))
+        state = accept(state, event("criminal_proceedings_opened", T0 + days(1)))
+        at = PERMIT_EXPIRED - timedelta(hours=2)
+        placed = accept(state, event("safe_accommodation_placed", at), at)
+        assert placed.safe_accommodation is not None and placed.safe_accommodation.active
+
     def test_a_new_residence_permit_valid_from_today_settles_the_lapse(self) -> None:
         """S3: the residence permit lapsed in safe accommodation (1 May); a new one granted and
         valid from 2 May, while the permit to stay runs, settles the S3 obligation that day,

@@ -169,6 +169,7 @@ seed_assistance_rules                           x  -   -   -   -   -   -   -   -
 seed_child_rules                                x  -   -   -   -   -   -   -   -   -   -
 seed_reintegration_dates                        x  -   -   -   -   -   -   -   -   -   -
 moot_every_track                                x  -   -   -   -   -   -   -   -   -   -
+lapsed_permit_day_from_validity                 x  -   -   -   -   -   -   -   -   -   -
 seed_status_rules                               x  -   -   -   -   -   -   -   -   -   -
 processed                                       x  -   -   -   -   -   -   -   -   -   -
 """

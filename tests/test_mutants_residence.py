@@ -14,6 +14,7 @@ from typing import Any
 from pathway.domain.calendar import LJUBLJANA, end_of_day
 from pathway.domain.events import CaseEvent
 from pathway.domain.rules import fire_due
+from pathway.domain.rules.residence import S3_DECISION_DAYS
 from pathway.domain.state import CaseState, DeadlineKind, Notification, Obligation, ObligationKind
 from tests.factories import EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened, reject
 
@@ -186,6 +187,48 @@ class TestS3PermitLapsedInSafeAccommodation:
         assert not ob.is_open
         assert ob.closed_by is not None and ob.closed_by != "expired"
         assert not _sent(notes, "safe_accommodation_permits_overdue")
+
+
+class TestS3LapsedPermitDatedByItsValidity:
+    """S3 (issue 13, found by mutation testing): the notice of a permit lapsed in safe
+    accommodation names the permit's last day of validity, and the settle-by date counts
+    ``S3_DECISION_DAYS`` from it, however late the case woke (a worker down across midnight
+    fires the expiry days after it); a case recorded before the patch
+    ``s3-lapsed-permit-day-from-validity`` replays the day before the wake-up."""
+
+    @staticmethod
+    def _lapse(state: CaseState, now: datetime) -> tuple[Obligation, list[Notification]]:
+        state, notes = _fire(state, now)
+        (ob,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+        return ob, _sent(notes, "safe_accommodation_permit_lapsed")
+
+    def test_the_last_day_of_validity_however_late_the_case_woke(self) -> None:
+        """S3: the residence permit valid through 30 April, the permit to stay through 2 June:
+        woken on time, one second late, or three days and five hours late, the notice says
+        each expired on its own last day and the settle-by date is the same."""
+        for now, last_day in (
+            (RESIDENCE_EXPIRED, date(2026, 4, 30)),
+            (PERMIT_EXPIRED, date(2026, 6, 2)),
+        ):
+            residence_until = "2026-04-30" if last_day.month == 4 else "2027-03-03"
+            due = end_of_day(last_day + timedelta(days=S3_DECISION_DAYS))
+            for late in (timedelta(0), timedelta(seconds=1), timedelta(days=3, hours=5)):
+                ob, lapsed = self._lapse(_in_safe_accommodation(residence_until), now + late)
+                assert ob.due_at == due, (last_day, late)
+                assert lapsed
+                for n in lapsed:
+                    assert f"expired on {last_day}:" in n.action, (last_day, late)
+                    assert n.due_at == due
+
+    def test_a_case_recorded_before_the_patch_replays_the_day_before_it_woke(self) -> None:
+        """S3 (replay): before the patch the day was the Ljubljana day of one second before
+        the wake-up; a case woken two days and an hour late named 3 May and counted from it."""
+        state = _in_safe_accommodation("2026-04-30").model_copy(
+            update={"lapsed_permit_day_from_validity": False}
+        )
+        ob, lapsed = self._lapse(state, RESIDENCE_EXPIRED + timedelta(days=2, hours=1))
+        assert ob.due_at == end_of_day(date(2026, 5, 3) + timedelta(days=S3_DECISION_DAYS))
+        assert all("expired on 2026-05-03:" in n.action for n in lapsed)
 
 
 class TestK7PermitToStayExpiry:

@@ -59,6 +59,7 @@ PATCH_IDS = {
     "eu-citizen-not-a-protection-applicant",
     "programme-statistics-ledger",
     "continue-as-new-while-asleep",
+    "s3-lapsed-permit-day-from-validity",
 }
 
 

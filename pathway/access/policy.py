@@ -357,6 +357,7 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "seed_child_rules": _OPERATORS,
         "seed_reintegration_dates": _OPERATORS,
         "moot_every_track": _OPERATORS,
+        "lapsed_permit_day_from_validity": _OPERATORS,
         "seed_status_rules": _OPERATORS,
         "processed": _OPERATORS,
     }

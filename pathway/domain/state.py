@@ -627,6 +627,14 @@ class CaseState(BaseModel):
         "it from the patch 'moot-escalations-every-track' (docs/versioning.md): False while a "
         "history recorded before it replays.",
     )
+    lapsed_permit_day_from_validity: bool = Field(
+        default=True,
+        description="S3's notice of a permit lapsed in safe accommodation names the permit's "
+        "own last day of validity, and its settle-by date counts from it, however late the case "
+        "woke (issue 13, found by mutation testing). The workflow sets it from the patch "
+        "'s3-lapsed-permit-day-from-validity' (docs/versioning.md): False while a history "
+        "recorded before it replays, which took the day before the moment the case woke.",
+    )
     membership: list[Membership] = Field(
         default_factory=list,
         description="Who is a member of the case in which role, since when, added (and ended) "

@@ -163,6 +163,8 @@ class VictimCaseWorkflow:
         self._seed_reintegration_dates = workflow.patched("seed-reintegration-dates")
         # ... and those recorded before late events made every track's escalations moot.
         self._moot_every_track = workflow.patched("moot-escalations-every-track")
+        # ... and those recorded before S3 dated a lapsed permit by its validity (issue 13).
+        self._lapsed_permit_day = workflow.patched("s3-lapsed-permit-day-from-validity")
         # ... and those recorded before an EU citizen was refused as a protection applicant.
         self._seed_status_rules = workflow.patched("eu-citizen-not-a-protection-applicant")
         # Histories recorded before the statistics ledger (issue 15) schedule no activity for
@@ -249,6 +251,10 @@ class VictimCaseWorkflow:
             state = state.model_copy(update={"seed_status_rules": self._seed_status_rules})
         if state.moot_every_track is not self._moot_every_track:
             state = state.model_copy(update={"moot_every_track": self._moot_every_track})
+        if state.lapsed_permit_day_from_validity is not self._lapsed_permit_day:
+            state = state.model_copy(
+                update={"lapsed_permit_day_from_validity": self._lapsed_permit_day}
+            )
         if state.seed_reintegration_dates is not self._seed_reintegration_dates:
             state = state.model_copy(
                 update={"seed_reintegration_dates": self._seed_reintegration_dates}

@@ -307,12 +307,16 @@ def settle_safe_accommodation_permits(change: _Change, by: str) -> None:
     change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
 
 
-def _permit_lapsed_in_safe_accommodation(change: _Change, what: str) -> None:
+def _permit_lapsed_in_safe_accommodation(change: _Change, what: str, last_day: date) -> None:
     """S3: “conditional on their having a permit to stay and a temporary residence permit” …
     “included in the safe accommodation programme for the period of validity of the permit to
     stay”. A permit of a third-country national in safe accommodation lapsed: the provider must
     agree with the police and the migration authority, by a date, whether the placement ends
-    (the service never ends it by the clock); reminded before, escalated at the date."""
+    (the service never ends it by the clock); reminded before, escalated at the date.
+
+    ``last_day``: the permit's last day of validity, which the notice names and the settle-by
+    date counts from, however late the case woke (``CaseState.lapsed_permit_day_from_validity``;
+    a history recorded before it took the Ljubljana day of one second before the wake-up)."""
     state = change.state
     if not (
         state.seed_residence_rules
@@ -322,7 +326,11 @@ def _permit_lapsed_in_safe_accommodation(change: _Change, what: str) -> None:
         return
     assert state.safe_accommodation is not None
     provider = state.safe_accommodation.provider
-    day = local_date(change.now - timedelta(seconds=1))  # the permit's last day
+    day = (
+        last_day
+        if state.lapsed_permit_day_from_validity
+        else local_date(change.now - timedelta(seconds=1))
+    )
     due = end_of_day(day + timedelta(days=S3_DECISION_DAYS))
     action = (
         f"The {what} of a third-country national in safe accommodation expired on {day}: safe "
@@ -364,7 +372,7 @@ def _expire_permit_to_stay(change: _Change) -> None:
             "before it expired; none is possible now (K7)."
         )
         change.notify([Org.POLICE, state.lead_ngo], "permit_to_stay_expired", "K7", action)
-        _permit_lapsed_in_safe_accommodation(change, "permit to stay")
+        _permit_lapsed_in_safe_accommodation(change, "permit to stay", permit.valid_until)
         return
     if permit.extended_by_months is None:
         action = (
@@ -389,7 +397,14 @@ def _expire_residence_permit(change: _Change) -> None:
     if state.seed_residence_rules:
         # The renewal is S4's; S3's own obligation follows if the person is placed.
         change.notify(recipients, "residence_permit_expired", "S4", action)
-        _permit_lapsed_in_safe_accommodation(change, "temporary residence permit")
+        permit = state.residence_permit
+        # The deadline is set with the permit; without one, the day before the wake-up.
+        last_day = (
+            permit.valid_until
+            if permit is not None
+            else local_date(change.now - timedelta(seconds=1))
+        )
+        _permit_lapsed_in_safe_accommodation(change, "temporary residence permit", last_day)
         return
     if _in_safe_accommodation(state):
         action += " Safe accommodation of a third-country national depends on it (S3)."

@@ -446,9 +446,17 @@ async def _update(
     handle: WorkflowHandle[VictimCaseWorkflow, object] = client.get_workflow_handle_for(
         VictimCaseWorkflow.run, case_id
     )
+    with _opened_case(case_id), existing_keys_only(), update_outcomes(case_id), rejections_raised():
+        return await handle.execute_update(update, arg)
+
+
+@contextlib.contextmanager
+def _opened_case(case_id: str) -> Iterator[None]:
+    """Inside, a case never opened raises :class:`UnknownCase`: the codec has no data key for
+    it (:class:`NoDataKey`, under :func:`existing_keys_only`), or Temporal has no such
+    workflow (``NOT_FOUND``). Every other error passes unchanged."""
     try:
-        with existing_keys_only(), update_outcomes(case_id), rejections_raised():
-            return await handle.execute_update(update, arg)
+        yield
     except NoDataKey as err:
         raise UnknownCase(case_id) from err
     except RPCError as err:
@@ -480,16 +488,9 @@ async def case_standing(client: Client, case_id: str, organisation: str) -> Case
     state (issue 14). Raises as :func:`case_state` does."""
     _refuse_if_erased(client, case_id)
     handle = client.get_workflow_handle_for(VictimCaseWorkflow.run, case_id)
-    try:
-        # The argument is sealed under the case's key: a case never opened gets none made.
-        with existing_keys_only():
-            standing = await handle.query(VictimCaseWorkflow.standing, organisation)
-    except NoDataKey as err:
-        raise UnknownCase(case_id) from err
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise UnknownCase(case_id) from err
-        raise
+    # The argument is sealed under the case's key: a case never opened gets none made.
+    with _opened_case(case_id), existing_keys_only():
+        standing = await handle.query(VictimCaseWorkflow.standing, organisation)
     if standing is None:
         raise UnknownCase(case_id)
     return standing
@@ -498,12 +499,8 @@ async def case_standing(client: Client, case_id: str, organisation: str) -> Case
 async def _query_state(client: Client, case_id: str, run_id: str | None = None) -> CaseState:
     """The state query of the case's run ``run_id`` (its current run if None)."""
     handle = client.get_workflow_handle_for(VictimCaseWorkflow.run, case_id, run_id=run_id)
-    try:
+    with _opened_case(case_id):
         state = await handle.query(VictimCaseWorkflow.state)
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise UnknownCase(case_id) from err
-        raise
     if state is None:
         raise UnknownCase(case_id)
     return state

@@ -1,13 +1,19 @@
 """The reference workload of one case, sent the Pathway way and the bare way.
 
-A Pathway case is eight events (issue 14's eight updates): an unaccompanied foreign child
-identified by the social work centre (update-with-start opens the case), its interview with the
-child (C5), the NGO interview and rights information by Caritas (by personnel qualified for
-children, C4), then four police records: criminal proceedings opened without an authorised
-representative (C7), cooperation, a facts update and the proceedings concluded. Today's rules
-notify five times for it (three on identification, two for C7): five activities on the
-recipients' queues, to the outbox file channel (the issue's reference has nine). Its deadlines
-are a day or more ahead: timers that do not fire during the run.
+A Pathway case is eight events (issue 14's eight updates): an unaccompanied foreign girl of 14
+identified by the social work centre (update-with-start opens the case; Caritas, the police and
+the centre are told, R1 and C4), the centre's interview with the child (C5), the appointment of
+her guardian (C4) and her accommodation in a facility (C5), the rights information by Caritas
+(R3, by personnel qualified for children, C4), criminal proceedings opened by the police without
+an authorised representative (C7: the centre and the police are told), the representative's
+appointment (C7) and a main hearing scheduled without direct questioning (C8). The guardian is
+told of each of the four measures (C3). Today's rules notify nine times for it, as in the
+issue's reference: three on identification, one for each measure, two for C7. Nine activities
+on the recipients' queues, to the outbox file channel. Its deadlines are a day or more ahead
+(the interview's, the accommodation's and the rights information's a day after identification,
+all met within seconds; then family contact's, three days, C6): timers that do not fire during
+the run. The girl is 14 whenever the bench runs: her birth date is counted back from the day the
+case opens.
 
 A bare case receives as many updates with trivial payloads and starts the same number of
 activities after the same updates, as its :class:`~bench._bare.BarePlan` (read off a Pathway
@@ -30,6 +36,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from bench._bare import BareCaseWorkflow, BarePlan
 from bench._worker import BARE_NOTIFY_PREFIX, BARE_NOTIFY_QUEUES, BARE_QUEUE
 from pathway.clients import cases
+from pathway.domain.calendar import local_date
 from pathway.domain.events import Identified, RightsSubject, parse_event
 
 #: Events per case (issue 14: eight updates).
@@ -40,10 +47,23 @@ CHILD: Final[dict[str, Any]] = {
     "residence_status": "third_country_illegal",
     "gender": "female",
     "languages": ["uk"],
-    "birth_date": "2012-03-01",
     "unaccompanied": True,
 }
+#: Her age on the day the case opens: 14 and about a hundred days, whenever the bench runs (a
+#: child under 15 for C7 and C8, her birthdays months ahead).
+CHILD_AGE_DAYS: Final = 14 * 365 + 3 + 100
 SUBJECTS: Final = [subject.value for subject in RightsSubject]  # R3 (a)-(i)
+
+
+#: C1, C2: what every decision on a child's case records.
+CHILD_DECISION: Final[dict[str, str]] = {
+    "best_interests": "A safe place with carers qualified for children, away from the exploiters.",
+    "child_views": "She wants to stay somewhere safe, go to school and speak to her mother.",
+}
+#: Days from the proceedings' opening to the main hearing.
+HEARING_AFTER_DAYS: Final = 60
+#: Notifications the case sends under today's rules (tests/test_bench_workload.py).
+NOTIFICATIONS: Final = 9
 
 
 def pathway_event(subject: str, k: int, opened: datetime) -> dict[str, Any]:
@@ -52,9 +72,13 @@ def pathway_event(subject: str, k: int, opened: datetime) -> dict[str, Any]:
     common = {"event_id": f"{subject}-{k}", "occurred_at": at.isoformat()}
     qualified = {"qualified_personnel": True}
     interview = {"language": "uk", "interpreter_used": True, **qualified}
+    decision = {"child": CHILD_DECISION}
     swc = "social_work_centre"
+    born = local_date(opened) - timedelta(days=CHILD_AGE_DAYS)
+    person = {**CHILD, "birth_date": born.isoformat()}
+    hearing = local_date(at) + timedelta(days=HEARING_AFTER_DAYS)
     events: list[dict[str, Any]] = [
-        {"type": "identified", "organisation": swc, "subject_ref": subject, "person": CHILD},
+        {"type": "identified", "organisation": swc, "subject_ref": subject, "person": person},
         {
             "type": "swc_interview_held",
             "organisation": swc,
@@ -63,7 +87,8 @@ def pathway_event(subject: str, k: int, opened: datetime) -> dict[str, Any]:
             "trafficking_indicators": True,
             **qualified,
         },
-        {"type": "ngo_interview_held", "organisation": "caritas", **interview},
+        {"type": "guardian_appointed", "organisation": swc, **decision},
+        {"type": "child_accommodated_in_facility", "organisation": swc, **decision},
         {
             "type": "rights_information_given",
             "organisation": "caritas",
@@ -71,13 +96,13 @@ def pathway_event(subject: str, k: int, opened: datetime) -> dict[str, Any]:
             **interview,
         },
         {"type": "criminal_proceedings_opened", "organisation": "police"},
-        {"type": "cooperation_recorded", "organisation": "police", "willing_to_cooperate": True},
+        {"type": "authorised_representative_appointed", "organisation": swc, **decision},
         {
-            "type": "facts_updated",
+            "type": "main_hearing_scheduled",
             "organisation": "police",
-            "person": {**CHILD, "languages": ["uk", "en"]},
+            "hearing_date": hearing.isoformat(),
+            "direct_questioning": False,  # C8: she is under 15
         },
-        {"type": "criminal_proceedings_concluded", "organisation": "police"},
     ]
     return {**events[k], **common}
 

@@ -5,10 +5,20 @@ read is a plain coroutine that waits until the test lets it finish."""
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
+from temporalio.client import Client
 
+from pathway.access.credentials import Principal
+from pathway.access.identity import Authenticator
+from pathway.domain.membership import MemberRole
+from pathway.domain.state import CaseStanding, Phase
+from pathway.gateway import context as gateway_context
 from pathway.gateway._reads import SharedReads
+from pathway.gateway.context import GatewayContext, GatewaySettings
+from pathway.gateway.dependencies import member_standing
+from pathway.web.problems import Problem
 
 
 class Reads:
@@ -92,3 +102,44 @@ class TestSharedReads:
             await gave_up
         reads.release.set()
         await until(lambda: shared.in_flight() == 0)
+
+
+class TestStandingsArePerOrganisation:
+    """Issue 14 review: the gateway shares an in-flight standing read only between requests of
+    one organisation. A non-member's event that arrives while a member's standing is being read
+    must not take the member's roles: it would pass the check before the lane and get the
+    member's 403 or 409 where a non-member gets the 404 of a case that never was (R6)."""
+
+    async def test_a_non_member_never_gets_a_members_standing_in_flight(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        asked: list[tuple[str, str]] = []
+        release = asyncio.Event()
+
+        async def standing(client: object, case_id: str, organisation: str) -> CaseStanding:
+            asked.append((case_id, organisation))
+            await release.wait()
+            lead = frozenset({MemberRole.LEAD_NGO})
+            return CaseStanding(
+                phase=Phase.IDENTIFIED, roles=lead if organisation == "caritas" else frozenset()
+            )
+
+        monkeypatch.setattr(gateway_context, "case_standing", standing)
+        gw = GatewayContext.create(
+            client=cast(Client, None),
+            authenticator=cast(Authenticator, None),
+            settings=GatewaySettings(pepper=b"standing-test-pepper"),
+        )
+        case_id = "case-" + "s" * 24
+        caritas = Principal(organisation="caritas", name="caseworker")
+        kljuc = Principal(organisation="kljuc", name="outsider")
+        member = asyncio.ensure_future(member_standing(gw, caritas, case_id))
+        await until(lambda: asked == [(case_id, "caritas")])
+        outsider = asyncio.ensure_future(member_standing(gw, kljuc, case_id))
+        await until(lambda: len(asked) == 2)  # its own read, not the member's in flight
+        release.set()
+        assert (await member).roles == {MemberRole.LEAD_NGO}
+        with pytest.raises(Problem) as refused:
+            await outsider
+        assert (refused.value.status, refused.value.slug) == (404, "not-found")
+        assert asked == [(case_id, "caritas"), (case_id, "kljuc")]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -388,3 +392,58 @@ class TestHeldKeys:
         store.open_episode("case-a-e", after=0)
         assert [e.number for e in store.episodes("case-a")] == [1, 2]
         assert [e.number for e in store.episodes("case-ab")] == [1]
+
+
+#: Run in another process: destroy one case's key in the key store at argv[1] (master keys in
+#: the directory argv[2]), as ``pathway case erase`` does from its own process.
+_ERASE_ELSEWHERE = """
+import sys
+from pathlib import Path
+from pathway.privacy.keys import MasterKeyRing, SqliteKeyStore
+keys = {p.stem: bytes.fromhex(p.read_text()) for p in Path(sys.argv[2]).glob("*.key")}
+assert SqliteKeyStore(Path(sys.argv[1]), MasterKeyRing(keys)).destroy(sys.argv[3])
+"""
+
+
+class TestHeldKeysAcrossProcessesAndThreads:
+    """Issue 14 review: the keys a process holds are refused once the key is destroyed by a
+    real other process (SQLite's ``data_version`` across processes, not just another
+    connection of this one), and by another thread of this one."""
+
+    async def test_a_key_held_by_the_codec_is_refused_after_another_process_erased_it(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
+        (sealed,) = await for_case(store, "case-xproc").encode([plain()])
+        assert await CaseCodec(store).decode([sealed]) == [plain()]  # the key is held now
+        done = await asyncio.to_thread(
+            subprocess.run,  # this interpreter, a fixed script
+            [
+                sys.executable,
+                "-c",
+                _ERASE_ELSEWHERE,
+                str(tmp_path / "keys.db"),
+                str(tmp_path / "mk"),
+                "case-xproc",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        with pytest.raises(CaseErased):
+            await CaseCodec(store).decode([sealed])
+        with pytest.raises(CaseErased):
+            await for_case(store, "case-xproc").encode([plain()])
+
+    def test_a_key_held_by_one_thread_is_refused_after_another_thread_erased_it(
+        self, store: SqliteKeyStore
+    ) -> None:
+        key = store.data_key("case-xthread")
+        assert store.data_key_by_id(key.key_id) == key  # held by this thread now
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            assert pool.submit(store.destroy, "case-xthread").result(timeout=60)
+        with pytest.raises(CaseErased):
+            store.data_key_by_id(key.key_id)
+        with pytest.raises(CaseErased):
+            store.current_key("case-xthread")

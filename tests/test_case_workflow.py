@@ -505,3 +505,26 @@ class TestNotificationOutcome:
             assert [t.what for t in state.timeline if t.what.startswith("notification ")] == [
                 "notification case_identified to caritas: failed: ApplicationError"
             ]
+
+
+class TestTimers:
+    async def test_one_timer_per_wake_up_instant(self, time_skipping: WorkflowEnvironment) -> None:
+        """Every settled notification and ledger write wakes the main loop, but none of them
+        moves the case's earliest deadline: the loop keeps sleeping on the timer it started
+        after identification (``one-timer-per-wake-up``, issue 14: "one timer per wake-up")
+        instead of cancelling it and starting another for the same instant at every wake."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            t0 = await b.now()
+            ident = event("identified", t0, person=dict(EU_ADULT), subject_ref="one-timer")
+            assert isinstance(ident, Identified)
+            case_id, _ = await b.open(ident)
+            await b.settled(case_id)
+            history = await b.client.get_workflow_handle(case_id).fetch_history()
+        types = [e.event_type for e in history.events]
+        # The wait for the identification (update-with-start) has a timer of its own; count
+        # from the first notification the loop scheduled.
+        after = types[types.index(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) :]
+        completed = after.count(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
+        assert completed >= 2  # the notification and the statistics ledger: two wakes
+        assert after.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1
+        assert EventType.EVENT_TYPE_TIMER_CANCELED not in after

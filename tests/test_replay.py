@@ -60,6 +60,7 @@ PATCH_IDS = {
     "programme-statistics-ledger",
     "continue-as-new-while-asleep",
     "s3-lapsed-permit-day-from-validity",
+    "one-timer-per-wake-up",
 }
 
 

@@ -49,6 +49,8 @@ Not deployed yet:
 - ``continue-as-new-while-asleep``: a sleeping case continues as new when Temporal suggests
   it, also when the updates that grew its history moved nothing (noted rejections, repeats;
   review of issue 17).
+- ``one-timer-per-wake-up``: the main loop keeps its timer across wakes that leave the earliest
+  deadline where it was, instead of cancelling it and starting another (issue 14).
 """
 
 from __future__ import annotations
@@ -173,6 +175,12 @@ class VictimCaseWorkflow:
         # Histories recorded before a sleeping case continued as new when Temporal suggested it
         # replay unchanged (their loop woke only for updates that moved the case).
         self._continue_while_asleep = workflow.patched("continue-as-new-while-asleep")
+        # Histories recorded before the main loop kept one timer per wake-up instant (issue 14)
+        # replay with a new timer at every wake (the old one cancelled, even when unmoved).
+        self._one_timer_per_wake = workflow.patched("one-timer-per-wake-up")
+        #: The timer the main loop sleeps on and the instant it fires (``one-timer-per-wake-up``).
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at: datetime | None = None
         #: The keys of the facts this run has stored (a run after continue-as-new stores them
         #: all again once: the ledger keeps one record per fact), the write in flight, and the
         #: state the facts were last derived from.
@@ -216,17 +224,48 @@ class VictimCaseWorkflow:
             self._fire_due()
 
     async def _sleep_until_next_deadline(self, state: CaseState) -> None:
+        """Sleep until the earliest deadline or reminder is due, or an update wakes the loop.
+
+        Under ``one-timer-per-wake-up`` (issue 14) the timer outlives a wake that did not move
+        the instant: a case whose events leave its earliest deadline where it was starts no new
+        timer for them (one ``StartTimer`` per wake-up instant, one ``CancelTimer`` when the
+        instant moves). Before it, each wait started its own timer and a wake cancelled it."""
         self._wake = False
         wake_at = state.next_wake_at()
+        if not self._one_timer_per_wake:
+            if wake_at is None:
+                await workflow.wait_condition(self._woken)
+                return
+            delay = (wake_at - workflow.now()).total_seconds()
+            if delay <= 0:
+                return
+            # A timeout means the earliest deadline or reminder is due; a wake means it may have
+            # moved.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(self._woken, timeout=delay)
+            return
+        if wake_at != self._timer_at:
+            self._drop_timer()
         if wake_at is None:
             await workflow.wait_condition(self._woken)
             return
         delay = (wake_at - workflow.now()).total_seconds()
         if delay <= 0:
+            self._drop_timer()
             return
-        # A timeout means the earliest deadline or reminder is due; a wake means it may have moved.
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(self._woken, timeout=delay)
+        timer = self._timer
+        if timer is None or timer.done():
+            timer = self._timer = asyncio.create_task(asyncio.sleep(delay))
+            self._timer_at = wake_at
+        await workflow.wait_condition(lambda: timer.done() or self._woken())
+        if timer.done():
+            self._timer, self._timer_at = None, None
+
+    def _drop_timer(self) -> None:
+        """Cancel the main loop's timer, if one is running (``one-timer-per-wake-up``)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, None
 
     def _woken(self) -> bool:
         """Whether the main loop must run: an update moved the case (``_wake``), or, in runs

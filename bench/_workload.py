@@ -30,7 +30,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import httpx
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 
 from bench._bare import BareCaseWorkflow, BarePlan
@@ -39,6 +43,11 @@ from pathway.clients import cases
 from pathway.domain.calendar import local_date
 from pathway.domain.events import Identified, RightsSubject, parse_event
 
+#: How many times a side sends an event again when no answer came in time (the same event, so a
+#: repeat answers the first result: Pathway dedups by ``event_id``, bare by the update ID). On a
+#: busy machine an update-with-start can outlive its RPC deadline; one such event must not end a
+#: run of 40 minutes. The repeats are counted (``Side.repeats``) and reported.
+SEND_ATTEMPTS: Final = 5
 #: Events per case (issue 14: eight updates).
 UPDATES: Final = 8
 PEPPER: Final = b"bench-pepper"
@@ -111,9 +120,12 @@ class Side(Protocol):
     """One side of the comparison: how a case is opened, sent an event and checked."""
 
     name: str
+    #: events sent again after no answer came in time (SEND_ATTEMPTS)
+    repeats: int
 
     async def send(self, case: str, k: int) -> None:
-        """Send event ``k`` of ``case`` through the client path (``k == 0`` opens it)."""
+        """Send event ``k`` of ``case`` through the client path (``k == 0`` opens it); sent
+        again, up to ``SEND_ATTEMPTS`` times in all, when no answer came in time."""
 
     async def send_http(self, http: httpx.AsyncClient, case: str, k: int) -> None:
         """The same through the side's HTTP front (its base URL is ``http``'s)."""
@@ -137,6 +149,7 @@ class PathwaySide:
     #: role -> API token of the gateway (bench._gateway)
     tokens: dict[str, str]
     name: str = "pathway"
+    repeats: int = 0
 
     def __post_init__(self) -> None:
         self._opened: dict[str, datetime] = {}
@@ -149,11 +162,18 @@ class PathwaySide:
 
     async def send(self, case: str, k: int) -> None:
         event = parse_event(self._event(case, k))
-        if k == 0:
-            assert isinstance(event, Identified)
-            self._ids[case], _ = await cases.open_case(self.client, event, pepper=PEPPER)
-        else:
-            await cases.record_event(self.client, self._ids[case], event)
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                if k == 0:
+                    assert isinstance(event, Identified)
+                    self._ids[case], _ = await cases.open_case(self.client, event, pepper=PEPPER)
+                else:
+                    await cases.record_event(self.client, self._ids[case], event)
+                return
+            except cases.OutcomeUnknown:
+                if attempt == SEND_ATTEMPTS:
+                    raise
+                self.repeats += 1
 
     async def send_http(self, http: httpx.AsyncClient, case: str, k: int) -> None:
         event = self._event(case, k)
@@ -183,6 +203,7 @@ class BareSide:
     client: Client
     plan: BarePlan
     name: str = "bare"
+    repeats: int = 0
 
     def __post_init__(self) -> None:
         self._run = _token()
@@ -191,20 +212,32 @@ class BareSide:
         return f"bare-{self._run}-{case}"
 
     async def send(self, case: str, k: int) -> None:
-        if k == 0:
-            start = WithStartWorkflowOperation(
-                BareCaseWorkflow.run,
-                self.plan,
-                id=self.workflow_id(case),
-                task_queue=BARE_QUEUE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
-            await self.client.execute_update_with_start_workflow(
-                BareCaseWorkflow.record, f"e{k}", start_workflow_operation=start
-            )
-        else:
-            handle = self.client.get_workflow_handle(self.workflow_id(case))
-            await handle.execute_update(BareCaseWorkflow.record, f"e{k}")
+        # The update ID makes a repeat answer the first result, as Pathway's event_id does.
+        update_id = f"{self.workflow_id(case)}-e{k}"
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                if k == 0:
+                    start = WithStartWorkflowOperation(
+                        BareCaseWorkflow.run,
+                        self.plan,
+                        id=self.workflow_id(case),
+                        task_queue=BARE_QUEUE,
+                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    )
+                    await self.client.execute_update_with_start_workflow(
+                        BareCaseWorkflow.record,
+                        f"e{k}",
+                        start_workflow_operation=start,
+                        id=update_id,
+                    )
+                else:
+                    handle = self.client.get_workflow_handle(self.workflow_id(case))
+                    await handle.execute_update(BareCaseWorkflow.record, f"e{k}", id=update_id)
+                return
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                if attempt == SEND_ATTEMPTS:
+                    raise
+                self.repeats += 1
 
     async def send_http(self, http: httpx.AsyncClient, case: str, k: int) -> None:
         answer = await http.post(

@@ -26,7 +26,7 @@ from typing import Any
 import temporalio
 
 from bench._procs import MODES, REPO, Mode
-from bench._report import as_json, figures, table
+from bench._report import as_json, figures, table, task_lines
 from bench._run import SMOKE, Sizes, run
 from pathway.process import exit_now
 
@@ -114,6 +114,7 @@ async def _main(sizes: Sizes, base: Path) -> dict[str, Any]:
     results = await run(sizes, base)
     rows = figures(results)
     print(table(rows))
+    print("\n".join(task_lines(results)))
     meta = _meta(started)
     meta["load_average_start_end"] = [
         results.load_samples[0]["load_average"],

@@ -112,6 +112,9 @@ class Results:
     rss_detail: dict[str, dict[str, float]] = field(default_factory=dict)
     histories: dict[str, list[HistoryStats]] = field(default_factory=dict)
     replay_events_per_s: dict[str, list[float]] = field(default_factory=dict)
+    #: Per mode and side, over every throughput case's history: ``cases``, and the workflow
+    #: tasks that ``timed_out`` or ``failed`` in them (a worker too slow or failing under load).
+    workflow_tasks: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     load_samples: list[dict[str, object]] = field(default_factory=list)
 
     def sample_load(self, when: str) -> list[float]:
@@ -350,6 +353,26 @@ async def _acks(
 
 
 # -- after the rounds --------------------------------------------------------------------------
+async def task_faults(env: Env, results: Results) -> None:
+    """Count the workflow tasks that timed out or failed in every throughput case of this
+    mode's rounds, per side, into ``results.workflow_tasks[mode]``."""
+    mode = env.server.mode
+    client = env.pathway.client
+    for name in SIDES:
+        ids = [
+            wid
+            for r in results.rounds
+            if r.side == name and r.mode == mode
+            for wid in r.workflow_ids
+        ]
+        counted = [stats(await client.get_workflow_handle(wid).fetch_history()) for wid in ids]
+        results.workflow_tasks.setdefault(mode, {})[name] = {
+            "cases": len(counted),
+            "timed_out": sum(h.workflow_task_timeouts for h in counted),
+            "failed": sum(h.workflow_task_failures for h in counted),
+        }
+
+
 async def rss_phase(env: Env, results: Results) -> None:
     """RSS per cached case: a fresh worker per side opens a first batch of cases (a tenth,
     at least 20: the worker's one-time growth, thread pools, the first sandboxes), then
@@ -430,6 +453,7 @@ async def run(sizes: Sizes, base: Path) -> Results:
             for number in range(sizes.rounds):
                 for name in SIDES:
                     await one_round(env, results, name, number)
+            await task_faults(env, results)
             if index == 0:
                 results.sample_load(f"{mode} rss")
                 await rss_phase(env, results)

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import temporalio
 
@@ -33,23 +33,63 @@ from pathway.process import exit_now
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number above 0 (a count of cases, senders or rounds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return value
+
+
+def _modes(text: str) -> tuple[Mode, ...]:
+    """An argparse type: dev server modes, comma-separated, each one of ``MODES``, none twice."""
+    modes: list[Mode] = []
+    for mode in text.split(","):
+        if mode not in MODES:
+            raise argparse.ArgumentTypeError(f"{mode!r} is not one of {', '.join(MODES)}")
+        if mode in modes:
+            raise argparse.ArgumentTypeError(f"{mode!r} is named twice")
+        modes.append(mode)
+    return tuple(modes)
+
+
+#: The size flags: (flag, ``Sizes`` field, help). Each defaults to ``Sizes()`` (``SMOKE`` with
+#: ``--smoke``); a flag given overrides either.
+_SIZE_FLAGS: Final = (
+    ("--cases", "cases", "throughput cases per side and round"),
+    ("--concurrency", "concurrency", "throughput cases in flight"),
+    ("--seq-cases", "seq_cases", "cases of the one sequential sender"),
+    ("--senders", "senders", "concurrent senders"),
+    ("--sender-cases", "sender_cases", "cases per concurrent sender"),
+    ("--rounds", "rounds", "A/B pairs per mode"),
+    ("--rss-cases", "rss_cases", "cached cases for RSS (e.g. 1000)"),
+    ("--replay-cases", "replay_cases", "histories replayed per side"),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    d = Sizes()
+    d, s = Sizes(), SMOKE
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="the tiny size CI runs")
     add = parser.add_argument
-    add("--cases", type=int, default=d.cases, help="throughput cases per side and round")
-    add("--concurrency", type=int, default=d.concurrency, help="throughput cases in flight")
-    add("--seq-cases", type=int, default=d.seq_cases, help="cases of the one sequential sender")
-    add("--senders", type=int, default=d.senders, help="concurrent senders")
-    add("--sender-cases", type=int, default=d.sender_cases, help="cases per concurrent sender")
-    add("--rounds", type=int, default=d.rounds, help="A/B pairs per mode")
-    add("--rss-cases", type=int, default=d.rss_cases, help="cached cases for RSS (e.g. 1000)")
-    add("--replay-cases", type=int, default=d.replay_cases, help="histories replayed per side")
+    add(
+        "--smoke",
+        action="store_true",
+        help="the tiny size CI runs; size flags given as well override its sizes",
+    )
+    for flag, name, text in _SIZE_FLAGS:
+        add(
+            flag,
+            type=_count,
+            help=f"{text}, above 0 (default {getattr(d, name)}; --smoke: {getattr(s, name)})",
+        )
     add(
         "--modes",
-        default=",".join(d.modes),
-        help="dev server modes, in order: sqlite,memory (history/RSS/replay in the first)",
+        type=_modes,
+        help="dev server modes, in order: sqlite,memory (history/RSS/replay in the first; "
+        f"default {','.join(d.modes)})",
     )
     add("--no-gateway", action="store_true", help="skip the HTTP acknowledgement figures")
     add("--out", type=Path, help=f"the JSON file (default: {RESULTS}/<UTC time>.json)")
@@ -58,26 +98,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sizes(args: argparse.Namespace) -> Sizes:
-    if args.smoke:
-        return SMOKE
-    modes: list[Mode] = []
-    for mode in args.modes.split(","):
-        if mode not in MODES:
-            raise SystemExit(f"--modes: {mode!r} is not one of {', '.join(MODES)}")
-        modes.append(mode)
-    return replace(
-        Sizes(),
-        cases=args.cases,
-        concurrency=args.concurrency,
-        seq_cases=args.seq_cases,
-        senders=args.senders,
-        sender_cases=args.sender_cases,
-        rounds=args.rounds,
-        rss_cases=args.rss_cases,
-        replay_cases=args.replay_cases,
-        modes=tuple(modes),
-        gateway=not args.no_gateway,
-    )
+    """The run's sizes: ``SMOKE`` with ``--smoke``, else ``Sizes()``, with every size flag
+    given on the command line in place of its default."""
+    given: dict[str, Any] = {
+        name: getattr(args, name) for _, name, _ in _SIZE_FLAGS if getattr(args, name) is not None
+    }
+    if args.modes is not None:
+        given["modes"] = args.modes
+    if args.no_gateway:
+        given["gateway"] = False
+    return replace(SMOKE if args.smoke else Sizes(), **given)
 
 
 def _git(*args: str) -> str:

@@ -1,18 +1,22 @@
 """The parts of ``python -m bench`` that need no server (issue 14): what it counts in a
-history and what it prints of that.
+history, what it prints of that, and how it reads its flags.
 
-Pure: histories are built from event types.
+Pure: histories are built from event types, the flags parsed by the bench's own parser.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from bench.__main__ import _parser, _sizes
 from bench._history import stats
 from bench._report import task_lines
-from bench._run import Results, Sizes
+from bench._run import SMOKE, Results, Sizes
 
 E = EventType
 
@@ -69,3 +73,56 @@ def test_task_lines_print_counts_per_mode_and_side() -> None:
         f"{head}, sqlite: Pathway 4 / 1 in 80 cases, bare 0 / 0 in 80 cases",
         f"{head}, memory: Pathway 0 / 0 in 80 cases, bare 2 / 0 in 80 cases",
     ]
+
+
+def sizes_of(*argv: str) -> Sizes:
+    return _sizes(_parser().parse_args(list(argv)))
+
+
+def test_smoke_takes_explicit_flags_over_its_sizes() -> None:
+    """``--smoke --modes memory`` runs memory only (it ran both modes, silently); the sizes
+    not given stay the smoke ones."""
+    assert sizes_of("--smoke") == SMOKE
+    got = sizes_of("--smoke", "--modes", "memory", "--rounds", "2", "--no-gateway")
+    assert got == replace(SMOKE, modes=("memory",), rounds=2, gateway=False)
+    assert sizes_of() == Sizes()
+    assert sizes_of("--cases", "7", "--modes", "memory,sqlite") == replace(
+        Sizes(), cases=7, modes=("memory", "sqlite")
+    )
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--cases",
+        "--concurrency",
+        "--seq-cases",
+        "--senders",
+        "--sender-cases",
+        "--rounds",
+        "--rss-cases",
+        "--replay-cases",
+    ],
+)
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_counts_not_above_zero_are_refused_by_argparse(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--rounds 0`` (or any count <= 0, or not a number) is a usage error naming the flag
+    (exit 2), not an assert failing later in the run."""
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args([flag, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: " in err
+    assert "is not above 0" in err or "is not a whole number" in err
+
+
+@pytest.mark.parametrize("modes", ["disk", "memory,memory", ""])
+def test_unknown_or_repeated_modes_are_refused_by_argparse(
+    modes: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(["--modes", modes])
+    assert stopped.value.code == 2
+    assert "argument --modes: " in capsys.readouterr().err

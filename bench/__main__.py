@@ -1,9 +1,10 @@
 """``python -m bench``: Pathway against bare Temporal in one run (issue 14).
 
 Starts its own dev server on free loopback ports (a SQLite file, then in memory), runs the
-project's worker and a bare worker doing the same Temporal work in turn (A/B/A/B), prints one
-table of Pathway's figures, the bare ones and their ratio, and writes them with the machine's
-load average as JSON under ``bench/results/``. ``--smoke`` is the tiny size CI runs.
+project's worker and a bare worker doing the same Temporal work in turn (A/B, B/A, A/B, ...),
+prints one table of Pathway's figures, the bare ones and their ratio, and writes them with the
+machine's load average as JSON under ``bench/results/``. ``--smoke`` is the tiny size CI runs
+(size flags given with it override its sizes).
 docs/performance.md says what limits each figure.
 """
 

@@ -1,7 +1,7 @@
 """The phases of a bench run, on one dev server per mode, alternating Pathway and bare.
 
-Per mode and round, for each side in turn (Pathway, then bare: A/B/A/B): start the side's
-worker process, warm it up, then
+Per mode and round, for each side in turn (Pathway then bare in even rounds, bare then Pathway
+in odd ones: A/B, B/A, ...; ``pair_order``): start the side's worker process, warm it up, then
 
 1. throughput: ``cases`` cases, ``concurrency`` at a time, each sent its eight events one
    after the other; done when every case's activities completed. CPU seconds of the server,
@@ -58,6 +58,14 @@ from pathway.workflows.case import VictimCaseWorkflow
 SIDES = ("pathway", "bare")
 
 
+def pair_order(number: int) -> tuple[str, str]:
+    """The order of the sides in round ``number`` of a mode: Pathway first in even rounds,
+    bare first in odd ones (A/B, B/A, A/B, ...), so load that drifts during a run does not
+    always land on the same side. Round 0 starts with Pathway: bare's plan is read off its
+    first warm-up case."""
+    return SIDES if number % 2 == 0 else (SIDES[1], SIDES[0])
+
+
 @dataclass(frozen=True)
 class Sizes:
     cases: int = 40
@@ -94,6 +102,8 @@ class Round:
     mode: str
     round: int
     load_average: list[float]
+    #: 1 if this side ran first in its round, 2 if second (``pair_order``).
+    position: int = 1
     cases: int = 0
     seconds: float = 0.0
     cpu_seconds: dict[str, float] = field(default_factory=dict)
@@ -233,9 +243,10 @@ def _cpu(pids: dict[str, int]) -> dict[str, float]:
 
 
 # -- one round of one side ---------------------------------------------------------------------
-async def one_round(env: Env, results: Results, name: str, number: int) -> None:
+async def one_round(env: Env, results: Results, name: str, number: int, position: int) -> None:
     tag = f"{env.server.mode}-r{number}"
-    result = Round(name, env.server.mode, number, results.sample_load(f"{tag} {name}"))
+    load = results.sample_load(f"{tag} {name}")
+    result = Round(name, env.server.mode, number, load, position=position)
     async with worker(env, name, tag) as worker_pid:
         if env.bare is None:  # Pathway's first round: the bare plan from a warm case's history
             await _warm(env.pathway, f"{tag}w", results.sizes.warmup)
@@ -409,7 +420,7 @@ async def rss_phase(env: Env, results: Results) -> None:
 
 
 async def history_phase(env: Env, results: Results) -> None:
-    """History sizes of the throughput cases, and replay speed (A/B/A/B)."""
+    """History sizes of the throughput cases, and replay speed (two passes: A/B, then B/A)."""
     histories: dict[str, list[WorkflowHistory]] = {}
     for name in SIDES:
         ids = [
@@ -429,8 +440,8 @@ async def history_phase(env: Env, results: Results) -> None:
         ),
         "bare": ([BareCaseWorkflow], DataConverter.default, workflow_runner("bench")),
     }
-    for _ in range(2):
-        for name in SIDES:
+    for number in range(2):
+        for name in pair_order(number):
             events = sum(len(h.events) for h in histories[name])
             seconds = await replay_seconds(histories[name], *setups[name])
             results.replay_events_per_s.setdefault(name, []).append(events / seconds)
@@ -451,8 +462,8 @@ async def run(sizes: Sizes, base: Path) -> Results:
             )
             env = Env(server, directory, PathwaySide(client, tokens))
             for number in range(sizes.rounds):
-                for name in SIDES:
-                    await one_round(env, results, name, number)
+                for position, name in enumerate(pair_order(number), start=1):
+                    await one_round(env, results, name, number, position)
             await task_faults(env, results)
             if index == 0:
                 results.sample_load(f"{mode} rss")

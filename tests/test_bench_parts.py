@@ -1,5 +1,5 @@
 """The parts of ``python -m bench`` that need no server (issue 14): what it counts in a
-history, what it prints of that, and how it reads its flags.
+history, what it prints of that, how it reads its flags, and which side goes first.
 
 Pure: histories are built from event types, the flags parsed by the bench's own parser.
 """
@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHistory
 from bench.__main__ import _parser, _sizes
 from bench._history import stats
 from bench._report import task_lines
-from bench._run import SMOKE, Results, Sizes
+from bench._run import SMOKE, Results, Sizes, pair_order
 
 E = EventType
 
@@ -126,3 +126,14 @@ def test_unknown_or_repeated_modes_are_refused_by_argparse(
         _parser().parse_args(["--modes", modes])
     assert stopped.value.code == 2
     assert "argument --modes: " in capsys.readouterr().err
+
+
+def test_rounds_alternate_which_side_goes_first() -> None:
+    """A/B, B/A, A/B, ...: drifting load does not always land on the same side; round 0 starts
+    with Pathway, whose first warm-up case gives bare its plan."""
+    assert [pair_order(n) for n in range(4)] == [
+        ("pathway", "bare"),
+        ("bare", "pathway"),
+        ("pathway", "bare"),
+        ("bare", "pathway"),
+    ]

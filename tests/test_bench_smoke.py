@@ -86,6 +86,11 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
         for hs in report["histories"].values()
         for h in hs
     )
+    # Each round records its place in its pair; round 0 of each mode starts with Pathway.
+    assert [(r["mode"], r["round"], r["position"], r["side"]) for r in report["rounds"]][:2] == [
+        (SMOKE.modes[0], 0, 1, "pathway"),
+        (SMOKE.modes[0], 0, 2, "bare"),
+    ]
     # The bare side did the same Temporal work as Pathway's cases.
     assert rows[("updates_per_case", SMOKE.modes[0])]["ratio"] == 1
     assert rows[("activities_per_case", SMOKE.modes[0])]["ratio"] == 1

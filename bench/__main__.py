@@ -136,11 +136,30 @@ def _meta(started: float) -> dict[str, Any]:
     }
 
 
-async def _main(sizes: Sizes, base: Path) -> dict[str, Any]:
+class _Stop:
+    """The first SIGTERM or SIGINT: it cancels the run; later ones are ignored, so that the
+    run's cleanup (each process stopped, SIGKILL after a grace period) is not cut short."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def arm(self, task: asyncio.Task[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop, signum, task)
+
+    def stop(self, signum: int, task: asyncio.Task[Any]) -> None:
+        if self.signum is None:
+            self.signum = signum
+            task.cancel()
+
+
+async def _main(sizes: Sizes, base: Path, stopping: _Stop) -> dict[str, Any]:
     task = asyncio.current_task()
     assert task is not None
-    # SIGTERM (a CI timeout, a kill) cancels the run: every process it started is stopped.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    # SIGTERM (a CI timeout, a kill) or SIGINT cancels the run: every process it started is
+    # stopped on the way out.
+    stopping.arm(task)
     started = time.time()
     results = await run(sizes, base)
     rows = figures(results)
@@ -155,6 +174,9 @@ async def _main(sizes: Sizes, base: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the bench as ``argv`` says; 0 once the table is printed and the JSON written. On
+    SIGTERM or SIGINT: one line on stderr and 128 + the signal's number (143, 130), with every
+    process it started stopped and no results written."""
     args = _parser().parse_args(argv)
     sizes = _sizes(args)
     # Both sides' workers keep every case of the RSS phase in their workflow cache (issue 14
@@ -163,13 +185,29 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATHWAY_WORKFLOW_CACHE"] = str(cache)
     out = args.out or RESULTS / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime())
     work = tempfile.mkdtemp(prefix="pathway-bench-")
+    stopping = _Stop()
+    report: dict[str, Any] | None = None
     try:
-        report = asyncio.run(_main(sizes, Path(work)))
+        report = asyncio.run(_main(sizes, Path(work), stopping))
+    except BaseException:
+        # Cancelled mid-call, the SDK may raise something else than CancelledError (an update
+        # whose outcome is unknown): after a signal, whatever ends the run is the signal.
+        if stopping.signum is None:
+            raise
     finally:
         if not args.keep:
             subprocess.run(["rm", "-rf", work], check=False)  # noqa: S603, S607
         else:
             print(f"working directory kept: {work}", file=sys.stderr)
+    if stopping.signum is not None:
+        name = signal.Signals(stopping.signum).name
+        print(
+            f"python -m bench: stopped by {name}; every process it started is stopped, "
+            "no results written",
+            file=sys.stderr,
+        )
+        return 128 + stopping.signum
+    assert report is not None  # asyncio.run returned
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"results: {out}")

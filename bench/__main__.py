@@ -1,9 +1,10 @@
 """``python -m bench``: Pathway against bare Temporal in one run (issue 14).
 
 Starts its own dev server on free loopback ports (a SQLite file, then in memory), runs the
-project's worker and a bare worker doing the same Temporal work in turn (A/B/A/B), prints one
-table of Pathway's figures, the bare ones and their ratio, and writes them with the machine's
-load average as JSON under ``bench/results/``. ``--smoke`` is the tiny size CI runs.
+project's worker and a bare worker doing the same Temporal work in turn (A/B, B/A, A/B, ...),
+prints one table of Pathway's figures, the bare ones and their ratio, and writes them with the
+machine's load average as JSON under ``bench/results/``. ``--smoke`` is the tiny size CI runs
+(size flags given with it override its sizes).
 docs/performance.md says what limits each figure.
 """
 
@@ -21,35 +22,75 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import temporalio
 
 from bench._procs import MODES, REPO, Mode
-from bench._report import as_json, figures, table
+from bench._report import as_json, figures, table, task_lines
 from bench._run import SMOKE, Sizes, run
 from pathway.process import exit_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number above 0 (a count of cases, senders or rounds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return value
+
+
+def _modes(text: str) -> tuple[Mode, ...]:
+    """An argparse type: dev server modes, comma-separated, each one of ``MODES``, none twice."""
+    modes: list[Mode] = []
+    for mode in text.split(","):
+        if mode not in MODES:
+            raise argparse.ArgumentTypeError(f"{mode!r} is not one of {', '.join(MODES)}")
+        if mode in modes:
+            raise argparse.ArgumentTypeError(f"{mode!r} is named twice")
+        modes.append(mode)
+    return tuple(modes)
+
+
+#: The size flags: (flag, ``Sizes`` field, help). Each defaults to ``Sizes()`` (``SMOKE`` with
+#: ``--smoke``); a flag given overrides either.
+_SIZE_FLAGS: Final = (
+    ("--cases", "cases", "throughput cases per side and round"),
+    ("--concurrency", "concurrency", "throughput cases in flight"),
+    ("--seq-cases", "seq_cases", "cases of the one sequential sender"),
+    ("--senders", "senders", "concurrent senders"),
+    ("--sender-cases", "sender_cases", "cases per concurrent sender"),
+    ("--rounds", "rounds", "A/B pairs per mode"),
+    ("--rss-cases", "rss_cases", "cached cases for RSS (e.g. 1000)"),
+    ("--replay-cases", "replay_cases", "histories replayed per side"),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    d = Sizes()
+    d, s = Sizes(), SMOKE
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="the tiny size CI runs")
     add = parser.add_argument
-    add("--cases", type=int, default=d.cases, help="throughput cases per side and round")
-    add("--concurrency", type=int, default=d.concurrency, help="throughput cases in flight")
-    add("--seq-cases", type=int, default=d.seq_cases, help="cases of the one sequential sender")
-    add("--senders", type=int, default=d.senders, help="concurrent senders")
-    add("--sender-cases", type=int, default=d.sender_cases, help="cases per concurrent sender")
-    add("--rounds", type=int, default=d.rounds, help="A/B pairs per mode")
-    add("--rss-cases", type=int, default=d.rss_cases, help="cached cases for RSS (e.g. 1000)")
-    add("--replay-cases", type=int, default=d.replay_cases, help="histories replayed per side")
+    add(
+        "--smoke",
+        action="store_true",
+        help="the tiny size CI runs; size flags given as well override its sizes",
+    )
+    for flag, name, text in _SIZE_FLAGS:
+        add(
+            flag,
+            type=_count,
+            help=f"{text}, above 0 (default {getattr(d, name)}; --smoke: {getattr(s, name)})",
+        )
     add(
         "--modes",
-        default=",".join(d.modes),
-        help="dev server modes, in order: sqlite,memory (history/RSS/replay in the first)",
+        type=_modes,
+        help="dev server modes, in order: sqlite,memory (history/RSS/replay in the first; "
+        f"default {','.join(d.modes)})",
     )
     add("--no-gateway", action="store_true", help="skip the HTTP acknowledgement figures")
     add("--out", type=Path, help=f"the JSON file (default: {RESULTS}/<UTC time>.json)")
@@ -58,26 +99,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sizes(args: argparse.Namespace) -> Sizes:
-    if args.smoke:
-        return SMOKE
-    modes: list[Mode] = []
-    for mode in args.modes.split(","):
-        if mode not in MODES:
-            raise SystemExit(f"--modes: {mode!r} is not one of {', '.join(MODES)}")
-        modes.append(mode)
-    return replace(
-        Sizes(),
-        cases=args.cases,
-        concurrency=args.concurrency,
-        seq_cases=args.seq_cases,
-        senders=args.senders,
-        sender_cases=args.sender_cases,
-        rounds=args.rounds,
-        rss_cases=args.rss_cases,
-        replay_cases=args.replay_cases,
-        modes=tuple(modes),
-        gateway=not args.no_gateway,
-    )
+    """The run's sizes: ``SMOKE`` with ``--smoke``, else ``Sizes()``, with every size flag
+    given on the command line in place of its default."""
+    given: dict[str, Any] = {
+        name: getattr(args, name) for _, name, _ in _SIZE_FLAGS if getattr(args, name) is not None
+    }
+    if args.modes is not None:
+        given["modes"] = args.modes
+    if args.no_gateway:
+        given["gateway"] = False
+    return replace(SMOKE if args.smoke else Sizes(), **given)
 
 
 def _git(*args: str) -> str:
@@ -105,15 +136,35 @@ def _meta(started: float) -> dict[str, Any]:
     }
 
 
-async def _main(sizes: Sizes, base: Path) -> dict[str, Any]:
+class _Stop:
+    """The first SIGTERM or SIGINT: it cancels the run; later ones are ignored, so that the
+    run's cleanup (each process stopped, SIGKILL after a grace period) is not cut short."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def arm(self, task: asyncio.Task[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop, signum, task)
+
+    def stop(self, signum: int, task: asyncio.Task[Any]) -> None:
+        if self.signum is None:
+            self.signum = signum
+            task.cancel()
+
+
+async def _main(sizes: Sizes, base: Path, stopping: _Stop) -> dict[str, Any]:
     task = asyncio.current_task()
     assert task is not None
-    # SIGTERM (a CI timeout, a kill) cancels the run: every process it started is stopped.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    # SIGTERM (a CI timeout, a kill) or SIGINT cancels the run: every process it started is
+    # stopped on the way out.
+    stopping.arm(task)
     started = time.time()
     results = await run(sizes, base)
     rows = figures(results)
     print(table(rows))
+    print("\n".join(task_lines(results)))
     meta = _meta(started)
     meta["load_average_start_end"] = [
         results.load_samples[0]["load_average"],
@@ -123,6 +174,9 @@ async def _main(sizes: Sizes, base: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the bench as ``argv`` says; 0 once the table is printed and the JSON written. On
+    SIGTERM or SIGINT: one line on stderr and 128 + the signal's number (143, 130), with every
+    process it started stopped and no results written."""
     args = _parser().parse_args(argv)
     sizes = _sizes(args)
     # Both sides' workers keep every case of the RSS phase in their workflow cache (issue 14
@@ -131,13 +185,29 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATHWAY_WORKFLOW_CACHE"] = str(cache)
     out = args.out or RESULTS / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime())
     work = tempfile.mkdtemp(prefix="pathway-bench-")
+    stopping = _Stop()
+    report: dict[str, Any] | None = None
     try:
-        report = asyncio.run(_main(sizes, Path(work)))
+        report = asyncio.run(_main(sizes, Path(work), stopping))
+    except BaseException:
+        # Cancelled mid-call, the SDK may raise something else than CancelledError (an update
+        # whose outcome is unknown): after a signal, whatever ends the run is the signal.
+        if stopping.signum is None:
+            raise
     finally:
         if not args.keep:
             subprocess.run(["rm", "-rf", work], check=False)  # noqa: S603, S607
         else:
             print(f"working directory kept: {work}", file=sys.stderr)
+    if stopping.signum is not None:
+        name = signal.Signals(stopping.signum).name
+        print(
+            f"python -m bench: stopped by {name}; every process it started is stopped, "
+            "no results written",
+            file=sys.stderr,
+        )
+        return 128 + stopping.signum
+    assert report is not None  # asyncio.run returned
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"results: {out}")

@@ -16,8 +16,9 @@ from temporalio.worker import Replayer, WorkflowRunner
 
 @dataclass(frozen=True)
 class HistoryStats:
-    """One history: its events, their bytes (protobuf, as stored), the payloads' bytes, and
-    the Temporal work in it."""
+    """One history: its events, their bytes (protobuf, as stored), the payloads' bytes, the
+    Temporal work in it, and its workflow tasks that timed out or failed (the worker did not
+    answer in time, or answered with a failure: work the server schedules again)."""
 
     events: int
     bytes: int
@@ -25,6 +26,8 @@ class HistoryStats:
     updates: int
     activities: int
     timers: int
+    workflow_task_timeouts: int
+    workflow_task_failures: int
 
 
 def payload_bytes(message: Message) -> int:
@@ -50,6 +53,7 @@ def payload_bytes(message: Message) -> int:
 
 
 def stats(history: WorkflowHistory) -> HistoryStats:
+    """What ``history`` holds: counts of its events by kind, and its sizes."""
     kinds = [event.event_type for event in history.events]
     return HistoryStats(
         events=len(history.events),
@@ -58,6 +62,8 @@ def stats(history: WorkflowHistory) -> HistoryStats:
         updates=kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED),
         activities=kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
         timers=kinds.count(EventType.EVENT_TYPE_TIMER_STARTED),
+        workflow_task_timeouts=kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT),
+        workflow_task_failures=kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED),
     )
 
 

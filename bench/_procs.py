@@ -2,7 +2,9 @@
 subprocesses, and what /proc says of their CPU time and memory.
 
 Every process started here is stopped by the context manager that started it, also when the
-run fails or is cancelled (SIGTERM of ``python -m bench`` cancels the run).
+run fails or is cancelled (SIGTERM or SIGINT of ``python -m bench`` cancels the run), and a
+further cancellation does not cut that short (:func:`stop`). Each is killed by the kernel when
+the bench dies before it could stop them, SIGKILL included (Linux ``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Literal
@@ -23,6 +25,7 @@ from temporalio.service import RPCError
 from pathway.temporal_binaries import (
     DevServer,
     dev_server_args,
+    dies_with_parent,
     free_port,
     stop_process,
     temporal_cli_path,
@@ -38,6 +41,8 @@ _PAGE: Final = os.sysconf("SC_PAGE_SIZE")
 #: How long the dev server and a worker or gateway process may take to become ready.
 SERVER_START_SECONDS: Final = 90.0
 CHILD_START_SECONDS: Final = 60.0
+#: How long a process may take to stop after SIGTERM before it is killed (SIGKILL).
+STOP_SECONDS = 10.0
 
 
 def _log(path: Path) -> BinaryIO:
@@ -65,6 +70,43 @@ def rss_bytes(pid: int) -> int:
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+async def spawn(
+    program: str | Path, args: Sequence[str], *, log: BinaryIO, cwd: Path | None = None
+) -> asyncio.subprocess.Process:
+    """``program args`` with its output appended to ``log``, in a session of its own (a
+    terminal's Ctrl-C reaches only the bench, which stops it), and killed (SIGKILL) by the
+    kernel if the bench dies first, however it dies (``dies_with_parent``: Linux
+    ``PR_SET_PDEATHSIG``, armed in the child before it runs ``program``). Call it from the
+    event loop's thread: the signal follows the thread that started the child."""
+    return await asyncio.create_subprocess_exec(
+        program,
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=dies_with_parent(),  # one prctl call in the child, nothing else
+    )
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """Stop ``proc`` (SIGTERM, SIGKILL after ``STOP_SECONDS``) and wait until it is gone, even
+    if the calling task is cancelled meanwhile (a second SIGTERM or Ctrl-C): the stop goes on
+    shielded, and the cancellation is raised again once the process is gone."""
+    stopping = asyncio.ensure_future(stop_process(proc, STOP_SECONDS))
+    cancelled = False
+    while not stopping.done():
+        try:
+            await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            if stopping.cancelled():  # the loop itself is shutting down: nothing left to wait
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _without_db_file(args: list[str]) -> list[str]:
@@ -98,14 +140,7 @@ async def dev_server(mode: Mode, var_dir: Path) -> AsyncIterator[Server]:
     if mode == "memory":
         args = _without_db_file(args)
     with _log(settings.log_file) as log:
-        proc = await asyncio.create_subprocess_exec(
-            temporal_cli_path(),
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = await spawn(temporal_cli_path(), args, log=log)
     try:
         await _poll(
             lambda: _ready(settings.target),
@@ -115,7 +150,7 @@ async def dev_server(mode: Mode, var_dir: Path) -> AsyncIterator[Server]:
         )
         yield Server(mode, settings.target, proc)
     finally:
-        await stop_process(proc)
+        await stop(proc)
 
 
 async def _poll(
@@ -164,20 +199,10 @@ async def python_child(
     ready_file: Path,
 ) -> AsyncIterator[Child]:
     """``python -m module args`` from the repository; ready once it wrote ``ready_file``.
-    Stopped by SIGTERM (SIGKILL after ten seconds) on the way out."""
+    Stopped by SIGTERM (SIGKILL after ``STOP_SECONDS``) on the way out (:func:`stop`)."""
     ready_file.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink of a local file
     with _log(log_file) as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            *args,
-            cwd=REPO,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = await spawn(sys.executable, ["-m", module, *args], log=log, cwd=REPO)
     try:
 
         async def written() -> bool:
@@ -188,4 +213,4 @@ async def python_child(
         if proc.returncode is not None:
             raise BenchError(f"{name} exited with code {proc.returncode} (log {log_file})")
     finally:
-        await stop_process(proc)
+        await stop(proc)

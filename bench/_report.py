@@ -150,6 +150,21 @@ def table(rows: list[Figure]) -> str:
     return "\n".join(lines)
 
 
+def task_lines(results: Results) -> list[str]:
+    """One line per mode: the workflow tasks that timed out and failed in each side's
+    throughput cases (counts, not ratios: bare's are mostly 0)."""
+    lines = []
+    for mode, sides in results.workflow_tasks.items():
+        counts = ", ".join(
+            f"{'Pathway' if name == 'pathway' else name} "
+            f"{sides[name]['timed_out']} / {sides[name]['failed']} in {sides[name]['cases']} cases"
+            for name in SIDES
+            if name in sides
+        )
+        lines.append(f"workflow tasks timed out / failed, {mode}: {counts}")
+    return lines
+
+
 def as_json(results: Results, rows: list[Figure], meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "meta": meta,
@@ -160,5 +175,6 @@ def as_json(results: Results, rows: list[Figure], meta: dict[str, Any]) -> dict[
         "rss_detail": results.rss_detail,
         "histories": {k: [asdict(h) for h in v] for k, v in results.histories.items()},
         "replay_events_per_s": results.replay_events_per_s,
+        "workflow_tasks": results.workflow_tasks,
         "rounds": [asdict(r) for r in results.rounds],
     }

@@ -1,7 +1,7 @@
 """The phases of a bench run, on one dev server per mode, alternating Pathway and bare.
 
-Per mode and round, for each side in turn (Pathway, then bare: A/B/A/B): start the side's
-worker process, warm it up, then
+Per mode and round, for each side in turn (Pathway then bare in even rounds, bare then Pathway
+in odd ones: A/B, B/A, ...; ``pair_order``): start the side's worker process, warm it up, then
 
 1. throughput: ``cases`` cases, ``concurrency`` at a time, each sent its eight events one
    after the other; done when every case's activities completed. CPU seconds of the server,
@@ -58,6 +58,14 @@ from pathway.workflows.case import VictimCaseWorkflow
 SIDES = ("pathway", "bare")
 
 
+def pair_order(number: int) -> tuple[str, str]:
+    """The order of the sides in round ``number`` of a mode: Pathway first in even rounds,
+    bare first in odd ones (A/B, B/A, A/B, ...), so load that drifts during a run does not
+    always land on the same side. Round 0 starts with Pathway: bare's plan is read off its
+    first warm-up case."""
+    return SIDES if number % 2 == 0 else (SIDES[1], SIDES[0])
+
+
 @dataclass(frozen=True)
 class Sizes:
     cases: int = 40
@@ -94,6 +102,8 @@ class Round:
     mode: str
     round: int
     load_average: list[float]
+    #: 1 if this side ran first in its round, 2 if second (``pair_order``).
+    position: int = 1
     cases: int = 0
     seconds: float = 0.0
     cpu_seconds: dict[str, float] = field(default_factory=dict)
@@ -112,6 +122,9 @@ class Results:
     rss_detail: dict[str, dict[str, float]] = field(default_factory=dict)
     histories: dict[str, list[HistoryStats]] = field(default_factory=dict)
     replay_events_per_s: dict[str, list[float]] = field(default_factory=dict)
+    #: Per mode and side, over every throughput case's history: ``cases``, and the workflow
+    #: tasks that ``timed_out`` or ``failed`` in them (a worker too slow or failing under load).
+    workflow_tasks: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     load_samples: list[dict[str, object]] = field(default_factory=list)
 
     def sample_load(self, when: str) -> list[float]:
@@ -230,9 +243,10 @@ def _cpu(pids: dict[str, int]) -> dict[str, float]:
 
 
 # -- one round of one side ---------------------------------------------------------------------
-async def one_round(env: Env, results: Results, name: str, number: int) -> None:
+async def one_round(env: Env, results: Results, name: str, number: int, position: int) -> None:
     tag = f"{env.server.mode}-r{number}"
-    result = Round(name, env.server.mode, number, results.sample_load(f"{tag} {name}"))
+    load = results.sample_load(f"{tag} {name}")
+    result = Round(name, env.server.mode, number, load, position=position)
     async with worker(env, name, tag) as worker_pid:
         if env.bare is None:  # Pathway's first round: the bare plan from a warm case's history
             await _warm(env.pathway, f"{tag}w", results.sizes.warmup)
@@ -350,6 +364,26 @@ async def _acks(
 
 
 # -- after the rounds --------------------------------------------------------------------------
+async def task_faults(env: Env, results: Results) -> None:
+    """Count the workflow tasks that timed out or failed in every throughput case of this
+    mode's rounds, per side, into ``results.workflow_tasks[mode]``."""
+    mode = env.server.mode
+    client = env.pathway.client
+    for name in SIDES:
+        ids = [
+            wid
+            for r in results.rounds
+            if r.side == name and r.mode == mode
+            for wid in r.workflow_ids
+        ]
+        counted = [stats(await client.get_workflow_handle(wid).fetch_history()) for wid in ids]
+        results.workflow_tasks.setdefault(mode, {})[name] = {
+            "cases": len(counted),
+            "timed_out": sum(h.workflow_task_timeouts for h in counted),
+            "failed": sum(h.workflow_task_failures for h in counted),
+        }
+
+
 async def rss_phase(env: Env, results: Results) -> None:
     """RSS per cached case: a fresh worker per side opens a first batch of cases (a tenth,
     at least 20: the worker's one-time growth, thread pools, the first sandboxes), then
@@ -386,7 +420,7 @@ async def rss_phase(env: Env, results: Results) -> None:
 
 
 async def history_phase(env: Env, results: Results) -> None:
-    """History sizes of the throughput cases, and replay speed (A/B/A/B)."""
+    """History sizes of the throughput cases, and replay speed (two passes: A/B, then B/A)."""
     histories: dict[str, list[WorkflowHistory]] = {}
     for name in SIDES:
         ids = [
@@ -406,8 +440,8 @@ async def history_phase(env: Env, results: Results) -> None:
         ),
         "bare": ([BareCaseWorkflow], DataConverter.default, workflow_runner("bench")),
     }
-    for _ in range(2):
-        for name in SIDES:
+    for number in range(2):
+        for name in pair_order(number):
             events = sum(len(h.events) for h in histories[name])
             seconds = await replay_seconds(histories[name], *setups[name])
             results.replay_events_per_s.setdefault(name, []).append(events / seconds)
@@ -428,8 +462,9 @@ async def run(sizes: Sizes, base: Path) -> Results:
             )
             env = Env(server, directory, PathwaySide(client, tokens))
             for number in range(sizes.rounds):
-                for name in SIDES:
-                    await one_round(env, results, name, number)
+                for position, name in enumerate(pair_order(number), start=1):
+                    await one_round(env, results, name, number, position)
+            await task_faults(env, results)
             if index == 0:
                 results.sample_load(f"{mode} rss")
                 await rss_phase(env, results)

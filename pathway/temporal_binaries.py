@@ -277,7 +277,7 @@ PID_FILE: Final = "temporal-server.pid"
 _PR_SET_PDEATHSIG: Final = 1
 
 
-def _dies_with_parent() -> Callable[[], None] | None:
+def dies_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` after which the child is killed (SIGKILL) when the process that started
     it dies, however it dies, SIGKILL included (Linux ``PR_SET_PDEATHSIG``); None elsewhere.
 
@@ -345,7 +345,7 @@ async def start_dev_server(
     settings: DevServer, *, startup_timeout: float = 60.0
 ) -> asyncio.subprocess.Process:
     """Start the dev server and return once a client can use it. The server is killed when this
-    process dies, however it dies (:func:`_dies_with_parent`), and its process ID is kept in
+    process dies, however it dies (:func:`dies_with_parent`), and its process ID is kept in
     :data:`PID_FILE`; a server an earlier run left behind on the same database is stopped
     first (:func:`stop_stale_server`).
 
@@ -379,7 +379,7 @@ async def start_dev_server(
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
             umask=PRIVATE_UMASK,
-            preexec_fn=_dies_with_parent(),  # one prctl call in the child, nothing else
+            preexec_fn=dies_with_parent(),  # one prctl call in the child, nothing else
         )
     finally:
         os.close(fd)

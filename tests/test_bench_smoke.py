@@ -73,6 +73,24 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     assert len(meta["commit"]) == 40
     assert all(len(load) == 3 for load in meta["load_average_start_end"])
     assert report["load_samples"]
+    # Workflow tasks that timed out or failed: counted per mode and side over every throughput
+    # case (counts, mostly 0: not in the figures, whose ratios must be positive).
+    for mode in SMOKE.modes:
+        for side in ("pathway", "bare"):
+            counts = report["workflow_tasks"][mode][side]
+            assert counts["cases"] == SMOKE.cases * SMOKE.rounds, (mode, side, counts)
+            assert counts["timed_out"] >= 0 and counts["failed"] >= 0, (mode, side, counts)
+    assert "workflow tasks timed out / failed, " in done.stdout
+    assert all(
+        {"workflow_task_timeouts", "workflow_task_failures"} <= set(h)
+        for hs in report["histories"].values()
+        for h in hs
+    )
+    # Each round records its place in its pair; round 0 of each mode starts with Pathway.
+    assert [(r["mode"], r["round"], r["position"], r["side"]) for r in report["rounds"]][:2] == [
+        (SMOKE.modes[0], 0, 1, "pathway"),
+        (SMOKE.modes[0], 0, 2, "bare"),
+    ]
     # The bare side did the same Temporal work as Pathway's cases.
     assert rows[("updates_per_case", SMOKE.modes[0])]["ratio"] == 1
     assert rows[("activities_per_case", SMOKE.modes[0])]["ratio"] == 1

@@ -1,0 +1,139 @@
+"""The parts of ``python -m bench`` that need no server (issue 14): what it counts in a
+history, what it prints of that, how it reads its flags, and which side goes first.
+
+Pure: histories are built from event types, the flags parsed by the bench's own parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+
+from bench.__main__ import _parser, _sizes
+from bench._history import stats
+from bench._report import task_lines
+from bench._run import SMOKE, Results, Sizes, pair_order
+
+E = EventType
+
+
+def history(*kinds: EventType.ValueType) -> WorkflowHistory:
+    return WorkflowHistory(
+        "wf-bench-test",
+        [HistoryEvent(event_id=i + 1, event_type=kind) for i, kind in enumerate(kinds)],
+    )
+
+
+def test_stats_count_workflow_tasks_that_timed_out_or_failed() -> None:
+    """A workflow task the worker answered too late, or with a failure, is counted per case
+    (the issue's 4 timed-out tasks in 40 cases went unseen before)."""
+    got = stats(
+        history(
+            E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+            E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            E.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+            E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+            E.EVENT_TYPE_TIMER_STARTED,
+        )
+    )
+    assert (got.workflow_task_timeouts, got.workflow_task_failures) == (2, 1)
+    assert (got.events, got.timers, got.updates, got.activities) == (14, 1, 0, 0)
+    clean = stats(history(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED))
+    assert (clean.workflow_task_timeouts, clean.workflow_task_failures) == (0, 0)
+
+
+def test_task_lines_print_counts_per_mode_and_side() -> None:
+    """Printed as counts under the table (a ratio would divide by bare's usual 0)."""
+    results = Results(Sizes())
+    results.workflow_tasks = {
+        "sqlite": {
+            "pathway": {"cases": 80, "timed_out": 4, "failed": 1},
+            "bare": {"cases": 80, "timed_out": 0, "failed": 0},
+        },
+        "memory": {
+            "pathway": {"cases": 80, "timed_out": 0, "failed": 0},
+            "bare": {"cases": 80, "timed_out": 2, "failed": 0},
+        },
+    }
+    head = "workflow tasks timed out / failed"
+    assert task_lines(results) == [
+        f"{head}, sqlite: Pathway 4 / 1 in 80 cases, bare 0 / 0 in 80 cases",
+        f"{head}, memory: Pathway 0 / 0 in 80 cases, bare 2 / 0 in 80 cases",
+    ]
+
+
+def sizes_of(*argv: str) -> Sizes:
+    return _sizes(_parser().parse_args(list(argv)))
+
+
+def test_smoke_takes_explicit_flags_over_its_sizes() -> None:
+    """``--smoke --modes memory`` runs memory only (it ran both modes, silently); the sizes
+    not given stay the smoke ones."""
+    assert sizes_of("--smoke") == SMOKE
+    got = sizes_of("--smoke", "--modes", "memory", "--rounds", "2", "--no-gateway")
+    assert got == replace(SMOKE, modes=("memory",), rounds=2, gateway=False)
+    assert sizes_of() == Sizes()
+    assert sizes_of("--cases", "7", "--modes", "memory,sqlite") == replace(
+        Sizes(), cases=7, modes=("memory", "sqlite")
+    )
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--cases",
+        "--concurrency",
+        "--seq-cases",
+        "--senders",
+        "--sender-cases",
+        "--rounds",
+        "--rss-cases",
+        "--replay-cases",
+    ],
+)
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_counts_not_above_zero_are_refused_by_argparse(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--rounds 0`` (or any count <= 0, or not a number) is a usage error naming the flag
+    (exit 2), not an assert failing later in the run."""
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args([flag, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: " in err
+    assert "is not above 0" in err or "is not a whole number" in err
+
+
+@pytest.mark.parametrize("modes", ["disk", "memory,memory", ""])
+def test_unknown_or_repeated_modes_are_refused_by_argparse(
+    modes: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(["--modes", modes])
+    assert stopped.value.code == 2
+    assert "argument --modes: " in capsys.readouterr().err
+
+
+def test_rounds_alternate_which_side_goes_first() -> None:
+    """A/B, B/A, A/B, ...: drifting load does not always land on the same side; round 0 starts
+    with Pathway, whose first warm-up case gives bare its plan."""
+    assert [pair_order(n) for n in range(4)] == [
+        ("pathway", "bare"),
+        ("bare", "pathway"),
+        ("pathway", "bare"),
+        ("bare", "pathway"),
+    ]

@@ -162,6 +162,13 @@ def task_lines(results: Results) -> list[str]:
             if name in sides
         )
         lines.append(f"workflow tasks timed out / failed, {mode}: {counts}")
+    for mode, by_side in results.repeats.items():
+        again = ", ".join(
+            f"{'Pathway' if name == 'pathway' else name} {by_side[name]}"
+            for name in SIDES
+            if name in by_side
+        )
+        lines.append(f"events sent again after no answer in time, {mode}: {again}")
     return lines
 
 
@@ -176,5 +183,6 @@ def as_json(results: Results, rows: list[Figure], meta: dict[str, Any]) -> dict[
         "histories": {k: [asdict(h) for h in v] for k, v in results.histories.items()},
         "replay_events_per_s": results.replay_events_per_s,
         "workflow_tasks": results.workflow_tasks,
+        "repeats": results.repeats,
         "rounds": [asdict(r) for r in results.rounds],
     }

@@ -125,6 +125,9 @@ class Results:
     #: Per mode and side, over every throughput case's history: ``cases``, and the workflow
     #: tasks that ``timed_out`` or ``failed`` in them (a worker too slow or failing under load).
     workflow_tasks: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    #: Per mode and side: events sent again after no answer came in time (``Side.repeats``,
+    #: ``SEND_ATTEMPTS``), over the whole mode (rounds and, in the first mode, the RSS phase).
+    repeats: dict[str, dict[str, int]] = field(default_factory=dict)
     load_samples: list[dict[str, object]] = field(default_factory=list)
 
     def sample_load(self, when: str) -> list[float]:
@@ -470,5 +473,6 @@ async def run(sizes: Sizes, base: Path) -> Results:
                 await rss_phase(env, results)
                 results.sample_load(f"{mode} histories")
                 await history_phase(env, results)
+            results.repeats[mode] = {name: env.side(name).repeats for name in SIDES}
     results.sample_load("end")
     return results

@@ -7,6 +7,7 @@ Pure: histories are built from event types, the flags parsed by the bench's own 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -17,6 +18,8 @@ from bench.__main__ import _parser, _sizes
 from bench._history import stats
 from bench._report import task_lines
 from bench._run import SMOKE, Results, Sizes, pair_order
+from bench._workload import SEND_ATTEMPTS, PathwaySide
+from pathway.clients import cases
 
 E = EventType
 
@@ -137,3 +140,47 @@ def test_rounds_alternate_which_side_goes_first() -> None:
         ("pathway", "bare"),
         ("bare", "pathway"),
     ]
+
+
+def test_repeats_are_printed_per_mode_and_side() -> None:
+    results = Results(Sizes())
+    results.repeats = {"memory": {"pathway": 2, "bare": 0}}
+    assert task_lines(results) == [
+        "events sent again after no answer in time, memory: Pathway 2, bare 0"
+    ]
+
+
+class TestSendAgain:
+    """An event with no answer in time is sent again, the same event, at most SEND_ATTEMPTS
+    times in all (the client's OutcomeUnknown says a repeat answers the first result)."""
+
+    @staticmethod
+    def side(monkeypatch: pytest.MonkeyPatch, silent: int) -> tuple[PathwaySide, list[str]]:
+        sent: list[str] = []
+
+        async def record_event(client: Any, case_id: str, event: Any) -> None:
+            sent.append(event.event_id)
+            if len(sent) <= silent:
+                raise cases.OutcomeUnknown(case_id)
+
+        monkeypatch.setattr(cases, "record_event", record_event)
+        side = PathwaySide(client=None, tokens={})  # type: ignore[arg-type]
+        side._ids["c"] = "case-x"
+        return side, sent
+
+    async def test_a_silent_answer_is_sent_again_and_counted(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        side, sent = self.side(monkeypatch, silent=2)
+        await side.send("c", 3)
+        assert len(sent) == 3 and len(set(sent)) == 1  # the same event_id each time
+        assert side.repeats == 2
+
+    async def test_after_the_last_attempt_the_error_stands(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        side, sent = self.side(monkeypatch, silent=SEND_ATTEMPTS)
+        with pytest.raises(cases.OutcomeUnknown):
+            await side.send("c", 3)
+        assert len(sent) == SEND_ATTEMPTS
+        assert side.repeats == SEND_ATTEMPTS - 1

@@ -528,12 +528,16 @@ class _HeldKeys:
         the sweeper is to end) if no key is held any more."""
         with self.wake:
             caches = list(self.caches)
-            now = self.clock()
-            deadlines = [due for cache in caches if (due := cache.expire(now)) is not None]
-            if deadlines:
-                return max(0.0, min(deadlines) - now)
-            # Decided under the lock keep() takes to start a sweeper: a key kept after this
-            # starts a new one.
+        # Outside the registry's lock: a thread reading a key waits for no sweep.
+        now = self.clock()
+        deadlines = [due for cache in caches if (due := cache.expire(now)) is not None]
+        if deadlines:
+            return max(0.0, min(deadlines) - now)
+        with self.wake:
+            # Decided under the lock keep() takes to start a sweeper: a key kept before this
+            # is seen here (sweep again), one kept after it starts a new sweeper.
+            if any(cache.by_id for cache in self.caches):
+                return 0.0
             self.sweeper = None
             return None
 

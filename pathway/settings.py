@@ -26,6 +26,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from pathway.domain.config import CaseConfig
 from pathway.domain.suppression import DEFAULT_K
+from pathway.privacy.keys import (
+    DEFAULT_KEY_HOLD_SECONDS,
+    MAX_KEY_HOLD_SECONDS,
+    KeyHoldOutOfRange,
+    key_hold_seconds,
+)
 from pathway.secret_files import private_dir, write_secret
 
 if TYPE_CHECKING:
@@ -245,6 +251,14 @@ class Settings(BaseSettings):
         description="TOML file of notification channels per organisation (webhooks, e-mail); "
         "unset: every organisation gets the outbox under `var/`.",
     )
+    data_key_hold_seconds: float = Field(
+        DEFAULT_KEY_HOLD_SECONDS,
+        gt=0,
+        le=MAX_KEY_HOLD_SECONDS,
+        description="Seconds a process holds an unwrapped data key at most after reading it "
+        "(more than 0, at most 3600): an erased case's key leaves an idle process's memory "
+        'by then (docs/privacy.md, "Held keys and cached workflows").',
+    )
     # -- secrets ------------------------------------------------------------------------------
     id_pepper: SecretStr | None = Field(
         None,
@@ -403,6 +417,15 @@ class Settings(BaseSettings):
                 "for the default of 1825"
             )
         return value
+
+    @field_validator("data_key_hold_seconds", mode="before")
+    @classmethod
+    def _key_hold(cls, value: object) -> object:
+        # One rule and one message with the key store's own check (a NaN or infinity too).
+        try:
+            return key_hold_seconds(float(value) if isinstance(value, str) else value)
+        except ValueError:
+            raise ValueError(str(KeyHoldOutOfRange())) from None
 
     @field_validator("metrics_address", "metrics_census_seconds", mode="before")
     @classmethod

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,9 @@ from pathway.privacy.codec import (
     CaseCodec,
 )
 from pathway.privacy.keys import (
+    DEFAULT_KEY_HOLD_SECONDS,
     CaseErased,
+    KeyHoldOutOfRange,
     MasterKeyRing,
     SqliteKeyStore,
     TamperedPayload,
@@ -447,3 +453,162 @@ class TestHeldKeysAcrossProcessesAndThreads:
             store.data_key_by_id(key.key_id)
         with pytest.raises(CaseErased):
             store.current_key("case-xthread")
+
+
+def held_anywhere(store: SqliteKeyStore, key_id: str) -> bool:
+    """Whether any thread of this process holds the unwrapped key ``key_id`` in ``store``."""
+    return any(key_id in cache.by_id for cache in list(store._held.caches))
+
+
+def eventually(done: Callable[[], bool], within: float = 30.0) -> bool:
+    """Poll ``done`` until it holds or ``within`` seconds passed (generous: a loaded machine)."""
+    deadline = time.monotonic() + within
+    pause = threading.Event()
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.01)
+    return True
+
+
+@contextmanager
+def idle_thread_holding(store: SqliteKeyStore, key_id: str) -> Iterator[threading.Thread]:
+    """A thread that reads ``key_id`` (so holds it: checked in the thread, just after) and then
+    never uses the store again, until the block ends (it is joined)."""
+    read, release = threading.Event(), threading.Event()
+    held: list[bool] = []
+
+    def hold() -> None:
+        store.data_key_by_id(key_id)
+        held.append(key_id in store._local.cache.by_id)
+        read.set()
+        release.wait(120)
+
+    thread = threading.Thread(target=hold, name="idle-key-holder", daemon=True)
+    thread.start()
+    try:
+        assert read.wait(60)
+        assert held == [True]
+        yield thread
+    finally:
+        release.set()
+        thread.join(60)
+        assert not thread.is_alive()
+
+
+class _Clock:
+    """A monotonic clock a test moves forward (the store's ``clock``)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+class TestHeldKeysAreBounded:
+    """Issue 14 review: a held key leaves memory after PATHWAY_DATA_KEY_HOLD_SECONDS at the
+    latest, even if the thread holding it never uses the store again, and at once in every
+    thread of a process that erases it."""
+
+    def test_an_idle_thread_drops_its_key_after_the_hold(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
+        key = store.data_key("case-idle")
+        brief = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"), hold=1.0)
+        with idle_thread_holding(brief, key.key_id) as thread:  # held for one second
+            assert eventually(lambda: not held_anywhere(brief, key.key_id))
+            assert thread.is_alive()  # dropped by the sweeper, not by the thread's next use
+        # Read again when needed, and held again.
+        assert brief.data_key_by_id(key.key_id) == key
+        assert held_anywhere(brief, key.key_id)
+
+    def test_a_key_erased_in_another_process_is_not_held_past_the_hold(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
+        clock = _Clock()
+        held = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"), hold=60, clock=clock)
+        key = store.data_key("case-idle-xproc")
+        read_at = clock()
+        with idle_thread_holding(held, key.key_id):
+            done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+                [
+                    sys.executable,
+                    "-c",
+                    _ERASE_ELSEWHERE,
+                    str(tmp_path / "keys.db"),
+                    str(tmp_path / "mk"),
+                    "case-idle-xproc",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            # Nothing in this process used the store since: the idle thread still holds it,
+            # until its 60 seconds are up.
+            (deadline,) = [
+                c.expires[key.key_id] for c in list(held._held.caches) if key.key_id in c.by_id
+            ]
+            assert read_at <= deadline - 60 <= clock()
+            clock.offset += 60  # the hold is over
+
+            def woken_and_dropped() -> bool:
+                # Wake the sleeping sweeper (its real timeout is 60 s away): as if the time
+                # had passed.
+                with held._held.wake:
+                    held._held.wake.notify_all()
+                return not held_anywhere(held, key.key_id)
+
+            assert eventually(woken_and_dropped)
+
+    def test_erasing_here_drops_the_key_from_every_thread_at_once(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
+        key = store.data_key("case-erased-here")
+        twin = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
+        with (
+            idle_thread_holding(store, key.key_id),
+            idle_thread_holding(store, key.key_id),
+            idle_thread_holding(twin, key.key_id),
+        ):
+            assert store.data_key_by_id(key.key_id) == key  # this thread holds it too
+            assert sum(key.key_id in c.by_id for c in list(store._held.caches)) == 3
+            assert held_anywhere(twin, key.key_id)
+            assert store.destroy("case-erased-here")
+            # At once: no thread used the store since, and nobody waited for a sweep.
+            assert not held_anywhere(store, key.key_id)
+            assert not held_anywhere(twin, key.key_id)
+
+    def test_a_key_destroyed_elsewhere_is_dropped_here_by_a_second_destroy(
+        self, tmp_path: Path, store: SqliteKeyStore
+    ) -> None:
+        key = store.data_key("case-twice")
+        other = SqliteKeyStore(tmp_path / "other.db", ring(tmp_path / "mk"))
+        assert other.data_key("case-twice") != key  # another file: not this key
+        with idle_thread_holding(store, key.key_id):
+            elsewhere = SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk"))
+            elsewhere._held.path = tmp_path / "not-this-file"  # as if in another process
+            assert elsewhere.destroy("case-twice")
+            assert held_anywhere(store, key.key_id)
+            assert not store.destroy("case-twice")  # already destroyed: dropped all the same
+            assert not held_anywhere(store, key.key_id)
+
+    def test_the_default_hold_is_five_minutes(self, store: SqliteKeyStore) -> None:
+        assert DEFAULT_KEY_HOLD_SECONDS == 300.0
+        assert store.hold == 300.0
+
+    def test_the_hold_follows_the_setting(
+        self, tmp_path: Path, store: SqliteKeyStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("PATHWAY_DATA_KEY_HOLD_SECONDS", "42.5")
+        assert SqliteKeyStore(tmp_path / "keys.db", ring(tmp_path / "mk")).hold == 42.5
+
+    @pytest.mark.parametrize("hold", [0, -1, 0.0, 3600.5, float("nan"), float("inf"), True, "300"])
+    def test_a_bad_hold_is_refused(
+        self, tmp_path: Path, store: SqliteKeyStore, hold: object
+    ) -> None:
+        with pytest.raises(KeyHoldOutOfRange, match="PATHWAY_DATA_KEY_HOLD_SECONDS must be"):
+            SqliteKeyStore(tmp_path / "refused.db", ring(tmp_path / "mk"), hold=hold)  # type: ignore[arg-type]
+        assert not (tmp_path / "refused.db").exists()  # refused before anything is made

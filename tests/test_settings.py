@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: A value that must never be repeated in an error (it could be a secret).
 CANARY = "zz-canary-7f3a"
+#: The one line a bad data key hold gets (issue 14): the variable and the rule.
+HOLD = "PATHWAY_DATA_KEY_HOLD_SECONDS must be a number of seconds more than 0 and at most 3600"
 
 
 def test_defaults_from_an_empty_environment() -> None:
@@ -30,6 +32,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert given.retention_days == 1825
     assert given.gateway_rate == 10.0 and given.gateway_burst == 60
     assert given.statistics_k == 5
+    assert given.data_key_hold_seconds == 300.0  # five minutes (issue 14)
     assert given.id_pepper is None and given.master_keys is None
 
 
@@ -61,6 +64,12 @@ def test_values_are_typed() -> None:
         ("PATHWAY_CONSOLE_SECRET", CANARY, "PATHWAY_CONSOLE_SECRET is not a valid console secret"),
         ("PATHWAY_MASTER_KEYS", CANARY, "PATHWAY_MASTER_KEYS: expected id:hex"),
         ("PATHWAY_GATEWAY_RATE", "0", "PATHWAY_GATEWAY_RATE: Input should be greater than 0"),
+        ("PATHWAY_DATA_KEY_HOLD_SECONDS", "0", HOLD),
+        ("PATHWAY_DATA_KEY_HOLD_SECONDS", "-5", HOLD),
+        ("PATHWAY_DATA_KEY_HOLD_SECONDS", "3601", HOLD),
+        ("PATHWAY_DATA_KEY_HOLD_SECONDS", "nan", HOLD),
+        ("PATHWAY_DATA_KEY_HOLD_SECONDS", "inf", HOLD),
+        ("PATHWAY_DATA_KEY_HOLD_SECONDS", CANARY, HOLD),
         ("PATHWAY_GATEWAY_BURST", CANARY, "PATHWAY_GATEWAY_BURST: Input should be a valid integer"),
         ("PATHWAY_GATEWAY_MAX_BODY", "10", "PATHWAY_GATEWAY_MAX_BODY: Input should be greater"),
         ("PATHWAY_GATEWAY_CASE_QUEUE", "-1", "PATHWAY_GATEWAY_CASE_QUEUE: Input should be greater"),
@@ -285,3 +294,9 @@ def test_workers_need_an_existing_state_directory(
     output = capfd.readouterr()
     assert "no state directory" in output.out + output.err
     assert not missing.exists()
+
+
+def test_the_data_key_hold_is_a_number_of_seconds() -> None:
+    """PATHWAY_DATA_KEY_HOLD_SECONDS takes a fraction and the upper bound itself (issue 14)."""
+    assert load_settings({"PATHWAY_DATA_KEY_HOLD_SECONDS": "0.5"}).data_key_hold_seconds == 0.5
+    assert load_settings({"PATHWAY_DATA_KEY_HOLD_SECONDS": "3600"}).data_key_hold_seconds == 3600

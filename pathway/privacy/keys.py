@@ -32,8 +32,10 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -369,61 +371,244 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-#: Unwrapped data keys one thread holds at most (least recently used dropped first): one per
+#: Unwrapped data keys one thread holds at most (the one read first dropped first): one per
 #: open case a worker has in its cache, about 200 bytes each.
 KEY_CACHE_SIZE = 20_000
+
+#: How long an unwrapped data key is held at most, by default (``PATHWAY_DATA_KEY_HOLD_SECONDS``):
+#: five minutes; the bounds every value must keep (more than 0, at most an hour).
+DEFAULT_KEY_HOLD_SECONDS = 300.0
+MAX_KEY_HOLD_SECONDS = 3600.0
+
+
+class KeyHoldOutOfRange(PrivacyError, ValueError):
+    """A data key hold (``PATHWAY_DATA_KEY_HOLD_SECONDS``) that is not a number of seconds more
+    than 0 and at most :data:`MAX_KEY_HOLD_SECONDS`. ``field`` names the setting; the message
+    names it and the rule, never anything else."""
+
+    field = "PATHWAY_DATA_KEY_HOLD_SECONDS"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"{self.field} must be a number of seconds more than 0 and at most "
+            f"{MAX_KEY_HOLD_SECONDS:g} (default {DEFAULT_KEY_HOLD_SECONDS:g}): how long an "
+            "unwrapped data key may stay in a process's memory"
+        )
+
+
+def key_hold_seconds(value: object) -> float:
+    """``value`` as a data key hold in seconds: a real number (not a bool), more than 0 and at
+    most :data:`MAX_KEY_HOLD_SECONDS` (a longer hold keeps an erased case's key in an idle
+    process's memory for longer; issue 14). Raises :class:`KeyHoldOutOfRange` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise KeyHoldOutOfRange
+    seconds = float(value)
+    if not 0 < seconds <= MAX_KEY_HOLD_SECONDS:  # NaN fails too
+        raise KeyHoldOutOfRange
+    return seconds
 
 
 class _KeyCache:
     """The unwrapped data keys one thread read from a :class:`SqliteKeyStore`, and which key is
-    each scope's current one, valid only while the store is unchanged since (``version``)."""
+    each scope's current one, valid only while the store is unchanged since (``version``).
+
+    Each key is dropped at ``expires[key_id]`` at the latest, by :class:`_HeldKeys`' sweeper
+    thread, whether or not this thread uses the store again. ``by_id`` is in the order the keys
+    were read (a hit does not move a key), so their deadlines come in that order too.
+
+    Its owner thread reads ``by_id`` and ``current`` without the lock (one dict lookup each,
+    atomic): the hot path takes no lock. Every change takes ``lock``: the owner's (a key read,
+    the store changed) and the sweeper's or an erasure's from other threads.
+    """
 
     def __init__(self) -> None:
         self.version: tuple[int, int] | None = None
         self.by_id: OrderedDict[str, DataKey] = OrderedDict()
+        self.expires: dict[str, float] = {}
         self.current: dict[str, str] = {}
+        self.lock = threading.Lock()
 
     def valid_at(self, version: tuple[int, int]) -> None:
         """Drop everything if the store changed since the keys were read."""
         if version != self.version:
-            self.by_id.clear()
-            self.current.clear()
-            self.version = version
+            with self.lock:
+                self.by_id.clear()
+                self.expires.clear()
+                self.current.clear()
+                self.version = version
 
-    def keep(self, key: DataKey, scope: str | None = None) -> DataKey:
-        self.by_id[key.key_id] = key
-        self.by_id.move_to_end(key.key_id)
-        if scope is not None:
-            self.current[scope] = key.key_id
-        while len(self.by_id) > KEY_CACHE_SIZE:
-            dropped_id, dropped = self.by_id.popitem(last=False)
-            # O(1): only the dropped key's own case can name it as current.
-            if self.current.get(case_of(dropped.scope)) == dropped_id:
-                del self.current[case_of(dropped.scope)]
+    def keep(self, key: DataKey, until: float, scope: str | None = None) -> DataKey:
+        """Hold ``key`` until ``until`` (the clock of :class:`_HeldKeys`) at the latest."""
+        with self.lock:
+            self.by_id[key.key_id] = key
+            self.by_id.move_to_end(key.key_id)
+            self.expires[key.key_id] = until
+            if scope is not None:
+                self.current[scope] = key.key_id
+            while len(self.by_id) > KEY_CACHE_SIZE:
+                self._forget(next(iter(self.by_id)))
         return key
+
+    def _forget(self, key_id: str) -> None:
+        """Drop one held key (the caller holds the lock)."""
+        dropped = self.by_id.pop(key_id, None)
+        self.expires.pop(key_id, None)
+        # O(1): only the dropped key's own case can name it as current.
+        if dropped is not None and self.current.get(case_of(dropped.scope)) == key_id:
+            del self.current[case_of(dropped.scope)]
+
+    def forget(self, key_id: str) -> None:
+        """Drop ``key_id`` if held (erased in this process)."""
+        with self.lock:
+            self._forget(key_id)
+
+    def expire(self, now: float) -> float | None:
+        """Drop every key whose time is up at ``now``; the next key's deadline (None: none
+        held)."""
+        with self.lock:
+            while self.by_id:
+                first = next(iter(self.by_id))
+                if self.expires[first] > now:
+                    return self.expires[first]
+                self._forget(first)
+            return None
+
+
+#: Every :class:`_HeldKeys` of this process, to drop an erased key from every store on the same
+#: file (:meth:`SqliteKeyStore.destroy`).
+_ALL_HELD: weakref.WeakSet[_HeldKeys] = weakref.WeakSet()
+_ALL_HELD_LOCK = threading.Lock()
+
+
+class _HeldKeys:
+    """Every thread's :class:`_KeyCache` of one :class:`SqliteKeyStore` in this process, and the
+    daemon thread that drops each held key when its time is up (``hold`` seconds after it was
+    read by ``clock``): a key is never held longer, even by a thread that never uses the store
+    again (issue 14). The sweeper runs only while some key is held, sleeps until the earliest
+    deadline, and ends with the store (it holds only a weak reference to this registry)."""
+
+    def __init__(self, path: Path, hold: float, clock: Callable[[], float]) -> None:
+        self.path = path
+        self.hold = hold
+        self.clock = clock
+        self.wake = threading.Condition()
+        self.caches: weakref.WeakSet[_KeyCache] = weakref.WeakSet()
+        self.sweeper: threading.Thread | None = None
+        with _ALL_HELD_LOCK:
+            _ALL_HELD.add(self)
+
+    def new_cache(self) -> _KeyCache:
+        cache = _KeyCache()
+        with self.wake:
+            self.caches.add(cache)
+        return cache
+
+    def keep(self, cache: _KeyCache, key: DataKey, scope: str | None = None) -> DataKey:
+        """Hold ``key`` in ``cache`` for ``hold`` seconds at most; start the sweeper if none
+        runs. (A later key's deadline is never earlier than a held one's: a running sweeper
+        never sleeps past it, so it needs no wake-up.)"""
+        cache.keep(key, self.clock() + self.hold, scope)
+        with self.wake:
+            if self.sweeper is None:
+                self.sweeper = threading.Thread(
+                    target=_sweep, args=(weakref.ref(self),), name="pathway-key-hold", daemon=True
+                )
+                self.sweeper.start()
+        return key
+
+    def forget(self, key_id: str) -> None:
+        """Drop ``key_id`` from every thread's cache at once."""
+        with self.wake:
+            caches = list(self.caches)
+        for cache in caches:
+            cache.forget(key_id)
+
+    def sweep(self) -> float | None:
+        """Drop every key whose time is up; the seconds until the next deadline, or None (and
+        the sweeper is to end) if no key is held any more."""
+        with self.wake:
+            caches = list(self.caches)
+        # Outside the registry's lock: a thread reading a key waits for no sweep.
+        now = self.clock()
+        deadlines = [due for cache in caches if (due := cache.expire(now)) is not None]
+        if deadlines:
+            return max(0.0, min(deadlines) - now)
+        with self.wake:
+            # Decided under the lock keep() takes to start a sweeper: a key kept before this
+            # is seen here (sweep again), one kept after it starts a new sweeper.
+            if any(cache.by_id for cache in self.caches):
+                return 0.0
+            self.sweeper = None
+            return None
+
+
+def _sweep(ref: weakref.ReferenceType[_HeldKeys]) -> None:
+    """The sweeper thread of one :class:`_HeldKeys`: drop keys when their time is up, until none
+    is held or the store is gone."""
+    while (held := ref()) is not None:
+        wait = held.sweep()
+        if wait is None:
+            return
+        wake = held.wake
+        del held  # not kept alive by its own sweeper while it sleeps
+        with wake:
+            wake.wait(wait)
+
+
+def drop_held_key(path: Path, key_id: str) -> None:
+    """Drop the unwrapped key ``key_id`` from every thread of this process that holds it, in
+    every :class:`SqliteKeyStore` on the file ``path``: erasure in this process is seen at once,
+    not at each thread's next use (issue 14)."""
+    with _ALL_HELD_LOCK:
+        registries = [held for held in _ALL_HELD if held.path == path]
+    for held in registries:
+        held.forget(key_id)
 
 
 class SqliteKeyStore:
     """Wrapped data keys in one SQLite file.
 
     Reading a key costs no store round trip while nothing changed (issue 14): each thread holds
-    the keys it unwrapped, and drops them all as soon as the store changed in any way, in any
-    process (SQLite's ``PRAGMA data_version`` for other connections, a counter for this
-    process's own writes), checked at every use. So a key destroyed by one process is unusable
-    in every other at its next use, as if nothing were held: erasure stays immediate.
+    the keys it unwrapped (at most :data:`KEY_CACHE_SIZE`), and drops them:
+
+    - all of them at its next use after the store changed in any way, in any process (SQLite's
+      ``PRAGMA data_version`` for other connections, a counter for this process's own writes),
+      checked at every use: a key destroyed by one process is unusable in every other at its
+      next use, as if nothing were held;
+    - each ``hold`` seconds after it was read at the latest (``PATHWAY_DATA_KEY_HOLD_SECONDS``,
+      default :data:`DEFAULT_KEY_HOLD_SECONDS`), by a sweeper thread, even if the thread that
+      holds it never uses the store again: an idle process does not keep a key another process
+      destroyed;
+    - at once in every thread of this process when :meth:`destroy` destroys it here.
+
+    ``hold`` (seconds; None: the setting) is checked by :func:`key_hold_seconds`
+    (:class:`KeyHoldOutOfRange`); ``clock`` (seconds, monotonic) times it.
 
     The file is created 0600 before SQLite opens it, so its ``-wal`` and ``-shm`` files (which
     SQLite creates with the database file's mode) are 0600 too; an existing file that the group
     or others may use is refused (:class:`~pathway.secret_files.OpenToOthers`).
     """
 
-    def __init__(self, path: Path, ring: MasterKeyRing) -> None:
+    def __init__(
+        self,
+        path: Path,
+        ring: MasterKeyRing,
+        *,
+        hold: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if hold is None:
+            from pathway import settings
+
+            hold = settings.current().data_key_hold_seconds
+        self.hold = key_hold_seconds(hold)
         self.path = path
         self.ring = ring
         private_dir(path.parent)
         require_private([path, *sqlite_companions(path)])
         create_private_file(path)
         self._local = threading.local()
+        self._held = _HeldKeys(path.resolve(), self.hold, clock)
         self._writes = 0  # this process's committed writes, any thread
         self._writes_lock = threading.Lock()
         with self._db() as db:
@@ -466,7 +651,7 @@ class SqliteKeyStore:
         conn = self._conn()
         cache: _KeyCache | None = getattr(self._local, "cache", None)
         if cache is None:
-            cache = self._local.cache = _KeyCache()
+            cache = self._local.cache = self._held.new_cache()
         (data_version,) = conn.execute("PRAGMA data_version").fetchone()
         cache.valid_at((self._writes, data_version))
         return cache
@@ -584,20 +769,22 @@ class SqliteKeyStore:
         row = self._read("key_id", key_id)
         if row is None:
             raise UnknownKey(f"no data key {key_id}")
-        return cache.keep(self._open(row))
+        return self._held.keep(cache, self._open(row))
 
     def current_key(self, scope: str) -> DataKey | None:
         cache = self._cache()
-        held = cache.current.get(scope)
-        if held is not None and held in cache.by_id:
-            return cache.by_id[held]
+        held_id = cache.current.get(scope)
+        # One lookup (the sweeper may drop the key between two).
+        held = None if held_id is None else cache.by_id.get(held_id)
+        if held is not None:
+            return held
         current = self._current_scope(self._conn(), scope)
         if current is None:
             return None
         row = self._read("scope", current)
         if row is None:
             raise UnknownKey(f"no data key for {scope}")
-        return cache.keep(self._open(row), scope)
+        return self._held.keep(cache, self._open(row), scope)
 
     def destroy(self, scope: str, former_members: Iterable[str] = ()) -> bool:
         members = ",".join(sorted(set(former_members)))
@@ -605,23 +792,30 @@ class SqliteKeyStore:
             target = self._current_scope(db, scope)
             row = None if target is None else self._row(db, "scope", target)
             if row is not None and row[4] is not None:
+                # Destroyed already (by another process, say): held here no longer either.
+                drop_held_key(self._held.path, row[0])
                 return False
             now = _now()
             if row is None:
                 # Erasing a case that never had a key still blocks one from being made later
                 # without an identification (which opens the next episode).
                 target = target or episode_scope(scope, 1)
+                destroyed = key_id_for(target)
                 db.execute(
                     "INSERT INTO data_keys (key_id, scope, created_at, destroyed_at, "
                     "former_members) VALUES (?, ?, ?, ?, ?)",
-                    (key_id_for(target), target, now, now, members),
+                    (destroyed, target, now, now, members),
                 )
             else:
+                destroyed = row[0]
                 db.execute(
                     "UPDATE data_keys SET wrapped = NULL, master_id = NULL, "
-                    "destroyed_at = ?, former_members = ? WHERE scope = ?",
-                    (now, members, target),
+                    "destroyed_at = ?, former_members = ? WHERE key_id = ?",
+                    (now, members, destroyed),
                 )
+        # Every thread of this process, in every store on this file, drops it now, not at its
+        # next use (issue 14).
+        drop_held_key(self._held.path, destroyed)
         # Until a checkpoint, the page that held the wrapped key stays in the database file (and
         # the WAL keeps frames of it): write the new page back and truncate the WAL now.
         self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,0 +1,343 @@
+"""Tests that kill mutants of the general rights and crisis accommodation
+(pathway/domain/rules/assistance.py: R1, R4, K1, K4), the criminal proceedings
+(pathway/domain/rules/proceedings.py: K6, C7, C8), the rules' shared machinery
+(pathway/domain/rules/core.py: the tracks' tables, MEMBERS) and the dispatch of events
+(pathway/domain/rules/dispatch.py: IDEMPOTENCY) (issue 13; docs/mutation.md). Pure: ``decide``
+and ``fire_due`` on a case's state, no Temporal server. Each test names the rule it keeps and
+asserts what the rule requires: who is told and under which rule, who closes what, where a
+boundary lies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+import pathway.domain.rules.assistance as assistance
+from pathway.domain.calendar import local_date
+from pathway.domain.membership import MemberRole, Membership
+from pathway.domain.organisations import CARE_PROVIDERS
+from pathway.domain.rules import Accepted, decide, fire_due
+from pathway.domain.rules.core import merged
+from pathway.domain.state import (
+    RESULTS_KEPT,
+    CaseState,
+    DeadlineKind,
+    EventResult,
+    Notification,
+    Obligation,
+    ObligationKind,
+    Phase,
+)
+from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
+
+#: The child's note every event about a child carries (C1: best interests and views).
+CHILD_NOTE = {
+    "best_interests": "Stays with her peers in a safe facility",
+    "child_views": "Wants to stay with the girls she arrived with",
+}
+
+
+def _child(years: float) -> dict[str, Any]:
+    """A child of ``years`` at T0, an applicant for international protection."""
+    birth = local_date(T0) - timedelta(days=round(years * 365.25))
+    return {
+        "birth_date": birth.isoformat(),
+        "gender": "female",
+        "citizenships": ["AF"],
+        "residence_status": "international_protection_applicant",
+        "languages": ["ps"],
+    }
+
+
+def _interviewed(person: dict[str, Any] = EU_ADULT) -> CaseState:
+    """Identified at T0, interviewed by Caritas (the lead NGO, R2) an hour later (by personnel
+    qualified for children, C4)."""
+    return accept(
+        opened(person),
+        event(
+            "ngo_interview_held",
+            T0 + timedelta(hours=1),
+            language=person["languages"][0],
+            qualified_personnel=True,
+        ),
+    )
+
+
+def _notes(state: CaseState | None, ev: Any) -> tuple[CaseState, list[Notification]]:
+    """Apply ``ev`` (accepted) and return the new state with the notifications it sent."""
+    decision = decide(state, ev, ev.occurred_at, case_id=CASE_ID)
+    assert isinstance(decision, Accepted), decision
+    return decision.state, list(decision.effects.notifications)
+
+
+def _sent(notes: list[Notification], reason: str) -> list[Notification]:
+    return [n for n in notes if n.reason == reason]
+
+
+def _obligations(state: CaseState, kind: ObligationKind) -> list[Obligation]:
+    return [o for o in state.obligations if o.kind is kind]
+
+
+def _roles(state: CaseState, org: str, role: MemberRole) -> list[Membership]:
+    return [m for m in state.membership if m.organisation.value == org and m.role is role]
+
+
+# ---------------------------------------------------------------------------------------------
+# assistance.py: R1, R4, K4
+# ---------------------------------------------------------------------------------------------
+
+
+class TestR4TrustedPerson:
+    """R4: “the presence of representatives of non-governmental and/or humanitarian
+    organisations or other persons whom the victim trusts in the interview with police
+    officers”."""
+
+    @staticmethod
+    def _gathering(at: datetime, offered: bool, present: str) -> Any:
+        return event(
+            "police_information_gathering_started",
+            at,
+            trusted_person_offered=offered,
+            present=present,
+        )
+
+    def test_not_offered_tells_police_and_lead_ngo_under_r4(self) -> None:
+        """R4: an interview without the offer and with nobody present opens the police's
+        obligation and tells the police and the NGO leading the case, each under R4."""
+        state, notes = _notes(_interviewed(), self._gathering(T0 + days(1), False, "nobody"))
+        told = _sent(notes, "trusted_person_not_offered")
+        assert {(n.recipient.value, n.rule) for n in told} == {("police", "R4"), ("caritas", "R4")}
+        (ob,) = _obligations(state, ObligationKind.TRUSTED_PERSON)
+        assert (ob.owner.value, ob.rule, ob.is_open) == ("police", "R4", True)
+
+    @pytest.mark.parametrize(("offered", "present"), [(True, "nobody"), (False, "trusted_person")])
+    def test_an_interview_with_the_offer_settles_it_by_that_event(
+        self, offered: bool, present: str
+    ) -> None:
+        """R4: a later interview with the offer, or with someone the victim trusts present,
+        settles the obligation; the interview that did it is recorded as its closer."""
+        state = accept(_interviewed(), self._gathering(T0 + days(1), False, "nobody"))
+        again = self._gathering(T0 + days(2), offered, present)
+        new = accept(state, again)
+        (ob,) = _obligations(new, ObligationKind.TRUSTED_PERSON)
+        assert not ob.is_open
+        assert ob.closed_by == again.event_id
+
+
+class TestK4SpecialNeeds:
+    """K4: “Victims with special needs are provided with appropriate help”."""
+
+    def test_the_provider_is_told_under_k4(self) -> None:
+        """K4: the provider (default: the NGO leading the case) is told of the referral it owes,
+        under K4."""
+        _, notes = _notes(
+            _interviewed(), event("special_need_flagged", T0 + days(1), need="disability")
+        )
+        (note,) = _sent(notes, "special_need_referral")
+        assert (note.recipient.value, note.rule) == ("caritas", "K4")
+
+    def test_a_provider_that_gives_no_care_is_refused_naming_those_that_do(self) -> None:
+        """K4, R6 (issue 11): the police give no care; the refusal names ``provider`` and the
+        organisations that may give the help."""
+        r = reject(
+            _interviewed(),
+            event("special_need_flagged", T0 + days(1), need="disability", provider="police"),
+        )
+        assert (r.rule, r.field) == ("K4", "provider")
+        for org in CARE_PROVIDERS:
+            assert org.value in r.reason
+        assert "None" not in r.reason
+
+
+class TestR1ArbitraryDeparture:
+    """R1: a victim who leaves without notice is checked on; the case stays open."""
+
+    def test_police_and_lead_ngo_are_told_under_r1(self) -> None:
+        """R1: an arbitrary departure tells the police and the NGO leading the case, under
+        R1; a departure with notice tells nobody of it."""
+        state = accept(_interviewed(), event("crisis_accommodation_placed", T0 + days(1)))
+        _, notes = _notes(state, event("departed", T0 + days(3), arbitrary=True))
+        told = _sent(notes, "arbitrary_departure")
+        assert {(n.recipient.value, n.rule) for n in told} == {("police", "R1"), ("caritas", "R1")}
+        _, notes = _notes(state, event("departed", T0 + days(3), arbitrary=False))
+        assert not _sent(notes, "arbitrary_departure")
+
+
+class TestPlacementEndsOnlyItsOwnRoles:
+    """K1, K4, MEMBERS: the end of a placement ends the provider's role *for that placement*
+    (the one given under K1), not a provider role the same organisation holds by another rule."""
+
+    def test_crisis_end_keeps_the_k4_provider_role(self) -> None:
+        """K1, K4: Caritas provides crisis accommodation (K1) and the help with a special need
+        (K4); crisis accommodation ends: its K1 role ends (stamped K1), its K4 role stays."""
+        state = accept(_interviewed(), event("crisis_accommodation_placed", T0 + days(1)))
+        state = accept(state, event("special_need_flagged", T0 + days(2), need="disability"))
+        state = accept(state, event("special_need_referral_made", T0 + days(3), need="disability"))
+        ended = accept(state, event("crisis_accommodation_ended", T0 + days(5)))
+        by_rule = {m.rule: m for m in _roles(ended, "caritas", MemberRole.PROVIDER)}
+        assert set(by_rule) == {"K1", "K4"}
+        assert not by_rule["K1"].is_active and by_rule["K1"].removed_rule == "K1"
+        assert by_rule["K4"].is_active
+        assert MemberRole.PROVIDER in ended.roles_of("caritas")
+
+
+# ---------------------------------------------------------------------------------------------
+# proceedings.py: K6, C7, C8
+# ---------------------------------------------------------------------------------------------
+
+
+class TestC7AuthorisedRepresentative:
+    """C7: “the injured party who is a minor will throughout the criminal proceedings have an
+    authorised representative to ensure their rights”."""
+
+    def test_appointed_in_a_minors_proceedings(self) -> None:
+        """C7: the appointment is recorded when it happened and settles the social work
+        centre's obligation by that event."""
+        state = accept(_interviewed(_child(16)), event("criminal_proceedings_opened", T0 + days(2)))
+        assert _obligations(state, ObligationKind.AUTHORISED_REPRESENTATIVE)[0].is_open
+        at = T0 + days(3)
+        appointed = event("authorised_representative_appointed", at, child=CHILD_NOTE)
+        new = accept(state, appointed, at + days(1))
+        assert new.child_protection is not None
+        assert new.child_protection.authorised_representative_at == at
+        (ob,) = _obligations(new, ObligationKind.AUTHORISED_REPRESENTATIVE)
+        assert not ob.is_open and ob.closed_by == appointed.event_id
+
+    def test_refused_in_an_adults_case_under_c7(self) -> None:
+        """C7 is about a minor injured party: an appointment in an adult's case is refused
+        under C7, naming ``type``."""
+        state = accept(_interviewed(), event("criminal_proceedings_opened", T0 + days(2)))
+        r = reject(
+            state,
+            event("authorised_representative_appointed", T0 + days(3), child=CHILD_NOTE),
+        )
+        assert (r.rule, r.field) == ("C7", "type")
+
+
+class TestK6MainHearing:
+    """K6: a main hearing belongs to open criminal proceedings (“assistance and support prior
+    to and during the criminal proceedings”)."""
+
+    @staticmethod
+    def _hearing(at: datetime) -> Any:
+        return event(
+            "main_hearing_scheduled", at, hearing_date="2026-09-01", direct_questioning=False
+        )
+
+    def test_without_open_proceedings_it_is_refused_under_k6(self) -> None:
+        """K6: with no proceedings, or after they concluded, a hearing is refused under K6 at
+        ``type``, saying there are no open proceedings."""
+        state = _interviewed()
+        opened_ = accept(state, event("criminal_proceedings_opened", T0 + days(2)))
+        concluded = accept(opened_, event("criminal_proceedings_concluded", T0 + days(3)))
+        for s in (state, concluded):
+            r = reject(s, self._hearing(T0 + days(4)))
+            assert (r.rule, r.field) == ("K6", "type")
+            assert "open criminal proceedings" in r.reason
+
+    def test_scheduled_at_the_moment_the_proceedings_opened(self) -> None:
+        """K6: a hearing scheduled at the very instant the proceedings opened is not before
+        they opened: accepted; one a second earlier is refused (K6, ``occurred_at``)."""
+        at = T0 + days(2)
+        state = accept(_interviewed(), event("criminal_proceedings_opened", at))
+        new = accept(state, self._hearing(at))
+        assert [h.scheduled_at for h in new.hearings] == [at]
+        r = reject(state, self._hearing(at - timedelta(seconds=1)), at)
+        assert (r.rule, r.field) == ("K6", "occurred_at")
+
+
+class TestC8TurnsFifteen:
+    """C8: “Direct questioning of persons under 15 years of age … is not permitted in the main
+    hearing.”"""
+
+    def test_the_police_are_told_under_c8(self) -> None:
+        """C8: at the 15th birthday, with proceedings open, the police are told under C8."""
+        state = accept(
+            _interviewed(_child(14.9)),
+            event("criminal_proceedings_opened", T0 + days(2), authorised_representative=True),
+        )
+        _, effects = fire_due(state, state.deadlines[DeadlineKind.TURNS_15].due_at)
+        (note,) = _sent(list(effects.notifications), "turned_15")
+        assert (note.recipient.value, note.rule) == ("police", "C8")
+
+
+# ---------------------------------------------------------------------------------------------
+# core.py: the tracks' tables
+# ---------------------------------------------------------------------------------------------
+
+
+class TestMergedTables:
+    """The tracks' tables (event type -> handler, deadline -> expiry) merge into one; a key
+    two tracks both claim is a mistake in the rules, refused naming it. (Called here at test
+    time: the real tables are merged at import, before a mutant is switched on.)"""
+
+    def test_disjoint_tables_merge_into_one(self) -> None:
+        assert merged({"a": 1}, {"b": 2}, {}) == {"a": 1, "b": 2}
+        assert merged(assistance.HANDLERS) == assistance.HANDLERS
+
+    def test_a_key_claimed_twice_is_refused_naming_it(self) -> None:
+        with pytest.raises(ValueError, match="claimed by two tracks") as raised:
+            merged({"a": 1, "b": 2}, {"c": 3}, {"b": 4})
+        assert "'b'" in str(raised.value)
+        assert "'a'" not in str(raised.value) and "'c'" not in str(raised.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# dispatch.py: IDEMPOTENCY
+# ---------------------------------------------------------------------------------------------
+
+
+class TestRepeatAnswered:
+    """IDEMPOTENCY: a repeat of an accepted event changes nothing and is answered with its first
+    acknowledgement, marked duplicate."""
+
+    def test_a_repeat_whose_result_is_no_longer_kept(self) -> None:
+        """IDEMPOTENCY: once more than ``RESULTS_KEPT`` events came after it, only the digest is
+        kept: a repeat is answered with the event, the case's ID and its phase *now*."""
+        first = event("ngo_interview_held", T0 + timedelta(hours=1))
+        state = accept(opened(), first)
+        state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+        for i in range(RESULTS_KEPT):
+            state = accept(
+                state,
+                event("cooperation_recorded", T0 + days(2) + timedelta(minutes=i), **_COOPERATION),
+            )
+        assert state.processed[first.event_id].result is None
+        assert state.phase is Phase.REFLECTION
+        decision = decide(state, first, T0 + days(3), case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        assert decision.state == state
+        assert decision.result == EventResult(
+            event_id=first.event_id,
+            event_type="ngo_interview_held",
+            duplicate=True,
+            case_id=CASE_ID,
+            phase=Phase.REFLECTION,
+        )
+
+    def test_a_repeat_answered_from_a_result_with_the_whole_summary(self) -> None:
+        """IDEMPOTENCY (issue 14): a result kept from before acknowledgements holds only the
+        case summary; a repeat is answered with the event and the case's ID and phase *as that
+        summary recorded them* (identified), not as the case stands now (reflection)."""
+        first = event("ngo_interview_held", T0 + timedelta(hours=1))
+        state = accept(opened(), first)
+        old = EventResult(event_id=first.event_id, event_type=first.type, summary=state.summary())
+        state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+        kept = state.processed[first.event_id]
+        state.processed[first.event_id] = kept.model_copy(update={"result": old})
+        assert state.phase is Phase.REFLECTION
+        decision = decide(state, first, T0 + days(3), case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        assert decision.result == EventResult(
+            event_id=first.event_id,
+            event_type="ngo_interview_held",
+            duplicate=True,
+            case_id=CASE_ID,
+            phase=Phase.IDENTIFIED,
+        )
+
+
+_COOPERATION = {"willing_to_cooperate": True, "willing_to_be_witness": False}

@@ -19,6 +19,7 @@ import pathway.domain.rules.assistance as assistance
 from pathway.domain.calendar import local_date
 from pathway.domain.membership import MemberRole, Membership
 from pathway.domain.organisations import CARE_PROVIDERS
+from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules import Accepted, decide, fire_due
 from pathway.domain.rules.core import merged
 from pathway.domain.state import (
@@ -31,7 +32,7 @@ from pathway.domain.state import (
     ObligationKind,
     Phase,
 )
-from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
+from tests.factories import ALL_SUBJECTS, CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
 
 #: The child's note every event about a child carries (C1: best interests and views).
 CHILD_NOTE = {
@@ -341,3 +342,183 @@ class TestRepeatAnswered:
 
 
 _COOPERATION = {"willing_to_cooperate": True, "willing_to_be_witness": False}
+
+
+# ---------------------------------------------------------------------------------------------
+# assistance.py: what each step opens, tells and settles (R1-R3, K1, K5, S1), pre-emptively:
+# the lead's whole run had not yet checked most of this module's mutants.
+# ---------------------------------------------------------------------------------------------
+
+
+def _by_id(state: CaseState, ob_id: str) -> Obligation:
+    (ob,) = [o for o in state.obligations if o.id == ob_id]
+    return ob
+
+
+class TestR1R3Opening:
+    """R1: “assistance and support as soon as the authorised authorities have reasonable grounds
+    to suspect that the person has been a victim”; R2: the NGO interview first; R3: information
+    on nine subjects."""
+
+    def test_identified_by_the_police(self) -> None:
+        """R1, R2, R3: the NGO leading the case is told under R1 with the rights-information
+        date; it owes the interview (R2) and each of the nine subjects by that date (R3, a
+        deadline under R3); the police, who identified, are not told of their own case."""
+        state, notes = _notes(None, event("identified", T0))
+        due = state.deadlines[DeadlineKind.RIGHTS_INFORMATION].due_at
+        assert due == T0 + timedelta(hours=24)
+        assert state.deadlines[DeadlineKind.RIGHTS_INFORMATION].rule == "R3"
+        told = _sent(notes, "case_identified")
+        assert [(n.recipient.value, n.rule, n.due_at) for n in told] == [("caritas", "R1", due)]
+        interview = _by_id(state, "ngo_interview")
+        assert (interview.owner.value, interview.rule) == ("caritas", "R2")
+        rights = _obligations(state, ObligationKind.RIGHTS_INFORMATION)
+        assert len(rights) == 9
+        assert {(o.owner.value, o.rule, o.due_at) for o in rights} == {("caritas", "R3", due)}
+        (identifier,) = _roles(state, "police", MemberRole.IDENTIFYING_AUTHORITY)
+        assert identifier.rule == "R1"
+        (lead,) = _roles(state, "caritas", MemberRole.LEAD_NGO)
+        assert lead.rule == "R2"
+        assert not _roles(state, "police", MemberRole.ASSIGNED)
+
+    def test_identified_by_another_authority_tells_the_police(self) -> None:
+        """R1, R2: identified by the social work centre, the police are told under R1 (no
+        information gathering before the NGO interview) and become members for it (R2)."""
+        state, notes = _notes(None, event("identified", T0, organisation="social_work_centre"))
+        told = {(n.recipient.value, n.rule) for n in _sent(notes, "case_identified")}
+        assert told == {("caritas", "R1"), ("police", "R1")}
+        (assigned,) = _roles(state, "police", MemberRole.ASSIGNED)
+        assert assigned.rule == "R2"
+
+    def test_the_interview_and_the_information_settle_by_their_events(self) -> None:
+        """R2: the interview settles its obligation by that event and makes its NGO the lead
+        (R2); R3: each subject given is settled by the event that gave it, and once all nine
+        are given the deadline ends."""
+        interview = event("ngo_interview_held", T0 + timedelta(hours=1), organisation="kljuc")
+        state = accept(opened(), interview)
+        assert _by_id(state, "ngo_interview").closed_by == interview.event_id
+        assert state.lead_ngo.value == "kljuc"
+        assert [m.rule for m in _roles(state, "kljuc", MemberRole.LEAD_NGO)] == ["R2"]
+        first = event(
+            "rights_information_given", T0 + timedelta(hours=2), subjects=ALL_SUBJECTS[:3]
+        )
+        state = accept(state, first)
+        assert {_by_id(state, f"rights_information:{s}").closed_by for s in ALL_SUBJECTS[:3]} == {
+            first.event_id
+        }
+        assert DeadlineKind.RIGHTS_INFORMATION in state.deadlines
+        rest = event("rights_information_given", T0 + timedelta(hours=3), subjects=ALL_SUBJECTS[3:])
+        state = accept(state, rest)
+        assert not _obligations(state, ObligationKind.RIGHTS_INFORMATION)[-1].is_open
+        assert DeadlineKind.RIGHTS_INFORMATION not in state.deadlines
+
+    def test_overdue_information_is_escalated_to_the_lead_ngo_under_r3(self) -> None:
+        """R3: at the date, the subjects not given are escalated to the NGO leading the case,
+        under R3, naming their letters; the subjects given are not."""
+        state = accept(
+            opened(),
+            event("rights_information_given", T0 + timedelta(hours=2), subjects=ALL_SUBJECTS[1:]),
+        )
+        new, effects = fire_due(state, T0 + timedelta(hours=24))
+        (note,) = _sent(list(effects.notifications), "rights_information_escalation")
+        assert (note.recipient.value, note.rule) == ("caritas", "R3")
+        assert "(a)" in note.action and "(b)" not in note.action
+        assert _by_id(new, f"rights_information:{ALL_SUBJECTS[0]}").escalated_at is not None
+
+
+class TestK1K5S1Expiries:
+    """K1 (“up to 30 days”), K5 (“a 30-day period of recovery and reflection”) and S1 (the
+    offer “during crisis accommodation”): what is owed, by whom, who is told, under which
+    rule, and what settles it."""
+
+    @staticmethod
+    def _placed() -> CaseState:
+        return accept(_interviewed(), event("crisis_accommodation_placed", T0 + days(1)))
+
+    def test_the_deadlines_with_their_rules_and_reminders(self) -> None:
+        """K1: 30 days, reminded to Caritas and the labour ministry; K5: 30 days, reminded to
+        the police and the NGO leading the case; S1: the offer due with the crisis reminder,
+        reminded to the NGO leading the case."""
+        state = self._placed()
+        crisis = state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION]
+        reflection = state.deadlines[DeadlineKind.REFLECTION_PERIOD]
+        offer = state.deadlines[DeadlineKind.SAFE_ACCOMMODATION_OFFER]
+        assert (crisis.rule, reflection.rule, offer.rule) == ("K1", "K5", "S1")
+        assert [(r.recipients, r.lead_ngo) for r in crisis.reminders] == [
+            ([Org.CARITAS, Org.LABOUR_MINISTRY], False)
+        ]
+        assert [(r.recipients, r.lead_ngo) for r in reflection.reminders] == [([Org.POLICE], True)]
+        assert [r.lead_ngo for r in offer.reminders] == [True]
+        assert offer.due_at == crisis.reminders[0].at
+        (duty,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_OFFER)
+        assert (duty.owner.value, duty.rule, duty.due_at) == ("caritas", "S1", offer.due_at)
+
+    def test_reflection_ended_is_the_lead_ngos_decision_told_to_it_and_the_police(self) -> None:
+        """K5, R5: at the end of the reflection period the NGO leading the case owes the
+        decision (K5); it and the police are told under K5 and kept as those told; the
+        decision on further support settles it by its event and ends nothing else."""
+        state = self._placed()
+        due = state.deadlines[DeadlineKind.REFLECTION_PERIOD].due_at
+        state, effects = fire_due(state, due)
+        told = _sent(list(effects.notifications), "reflection_period_ended")
+        assert {(n.recipient.value, n.rule) for n in told} == {("caritas", "K5"), ("police", "K5")}
+        (decision,) = _obligations(state, ObligationKind.REFLECTION_DECISION)
+        assert (decision.owner.value, decision.rule) == ("caritas", "K5")
+        assert set(decision.escalated_to) == {Org.CARITAS, Org.POLICE}
+        decided = event("further_support_decided", due + days(1), option="safe_accommodation")
+        new = accept(state, decided)
+        (decision,) = _obligations(new, ObligationKind.REFLECTION_DECISION)
+        assert decision.closed_by == decided.event_id
+        assert new.further_support is not None
+        assert _roles(new, "kljuc", MemberRole.REFERRED)
+
+    def test_crisis_30_days_escalated_to_caritas_and_the_labour_ministry(self) -> None:
+        """K1: at 30 days with no follow-on placement decided, Caritas owes it (K1, escalated)
+        and Caritas and the labour ministry are told under K1."""
+        state = self._placed()
+        due = state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION].due_at
+        state, effects = fire_due(state, due)
+        told = _sent(list(effects.notifications), "crisis_accommodation_escalation")
+        assert {(n.recipient.value, n.rule) for n in told} == {
+            ("caritas", "K1"),
+            ("labour_ministry", "K1"),
+        }
+        (follow_on,) = _obligations(state, ObligationKind.FOLLOW_ON_PLACEMENT)
+        assert (follow_on.owner.value, follow_on.rule) == ("caritas", "K1")
+        assert follow_on.escalated_at == due
+        assert set(follow_on.escalated_to) == {Org.CARITAS, Org.LABOUR_MINISTRY}
+
+    def test_no_offer_by_its_date_is_escalated_under_s1(self) -> None:
+        """S1: no offer recorded by its date: escalated to the NGO that owes it and the labour
+        ministry, under S1; the obligation is stamped escalated with those told."""
+        state = self._placed()
+        due = state.deadlines[DeadlineKind.SAFE_ACCOMMODATION_OFFER].due_at
+        state, effects = fire_due(state, due)
+        told = _sent(list(effects.notifications), "safe_accommodation_offer_overdue")
+        assert {(n.recipient.value, n.rule) for n in told} == {
+            ("caritas", "S1"),
+            ("labour_ministry", "S1"),
+        }
+        (duty,) = _obligations(state, ObligationKind.SAFE_ACCOMMODATION_OFFER)
+        assert duty.escalated_at == due
+        assert duty.escalated_to == [Org.CARITAS, Org.LABOUR_MINISTRY]
+
+    def test_leaving_settles_by_the_event_and_closing_ends_everything(self) -> None:
+        """R1: a return home settles what assistance owed by that event and ends the
+        placement's timers; closing the case settles every obligation by the closing event,
+        ends every deadline and dates the closure."""
+        state = self._placed()
+        home = event("returned_home", T0 + days(3))
+        left = accept(state, home)
+        assert left.phase is Phase.RETURNED_HOME
+        assert _by_id(left, "safe_accommodation_offer").closed_by == home.event_id
+        for kind in (DeadlineKind.CRISIS_ACCOMMODATION, DeadlineKind.REFLECTION_PERIOD):
+            assert kind not in left.deadlines
+        closing = event("case_closed", T0 + days(4))
+        closed = accept(state, closing)
+        assert closed.phase is Phase.CLOSED and closed.closed_at == closing.occurred_at
+        assert not closed.deadlines
+        assert {o.closed_by for o in closed.obligations if o.closed_at == closing.occurred_at} == {
+            closing.event_id
+        }
+        assert not closed.open_obligations

@@ -82,6 +82,11 @@ def _obligations(state: CaseState, kind: ObligationKind) -> list[Obligation]:
     return [o for o in state.obligations if o.kind is kind]
 
 
+def _by_id(state: CaseState, ob_id: str) -> Obligation:
+    (ob,) = [o for o in state.obligations if o.id == ob_id]
+    return ob
+
+
 def _roles(state: CaseState, org: str, role: MemberRole) -> list[Membership]:
     return [m for m in state.membership if m.organisation.value == org and m.role is role]
 
@@ -151,6 +156,64 @@ class TestK4SpecialNeeds:
         for org in CARE_PROVIDERS:
             assert org.value in r.reason
         assert "None" not in r.reason
+
+
+class TestK4ReferralAnswersItsOwnNeed:
+    """K4: a referral answers a flagged need *of its kind* that is not yet referred."""
+
+    def test_a_referral_for_another_need_is_refused(self) -> None:
+        """K4: with only a disability flagged, a referral for pregnancy answers nothing:
+        refused under K4 at ``need``; the disability stays to be referred."""
+        state = accept(
+            _interviewed(), event("special_need_flagged", T0 + days(1), need="disability")
+        )
+        r = reject(state, event("special_need_referral_made", T0 + days(2), need="pregnancy"))
+        assert (r.rule, r.field) == ("K4", "need")
+
+    def test_the_referral_settles_its_own_need(self) -> None:
+        """K4: two needs flagged (disability, then pregnancy); a referral for pregnancy settles
+        the second referral, by that event, and leaves the first open."""
+        state = accept(
+            _interviewed(), event("special_need_flagged", T0 + days(1), need="disability")
+        )
+        state = accept(state, event("special_need_flagged", T0 + days(1), need="pregnancy"))
+        referral = event("special_need_referral_made", T0 + days(2), need="pregnancy")
+        state = accept(state, referral)
+        assert _by_id(state, "special_need_referral:1").is_open
+        assert _by_id(state, "special_need_referral:2").closed_by == referral.event_id
+        assert [r.referred_at is not None for r in state.special_needs] == [False, True]
+
+
+class TestFactsUpdatedBeforeTheChildRules:
+    """C1, C8 in cases recorded before ``seed_child_rules``: new facts open the child track only
+    for a minor, and move a child's age timers with a corrected birth date."""
+
+    @staticmethod
+    def _old(person: dict[str, Any] = EU_ADULT) -> CaseState:
+        return opened(person).model_copy(update={"seed_child_rules": False})
+
+    def test_an_adults_new_facts_open_no_child_track(self) -> None:
+        """C1: an adult's facts updated (a language added) open no child track."""
+        new = accept(
+            self._old(),
+            event("facts_updated", T0 + days(1), person={**EU_ADULT, "languages": ["de", "en"]}),
+        )
+        assert new.child_protection is None
+        assert DeadlineKind.TURNS_18 not in new.deadlines
+
+    def test_a_corrected_birth_date_moves_the_18th_birthday(self) -> None:
+        """C1: a child's birth date corrected (a year younger) moves the end of the child track
+        to the new 18th birthday."""
+        state = accept(
+            self._old(),
+            event("facts_updated", T0 + days(1), person=_child(16)),
+        )
+        assert state.child_protection is not None
+        before = state.deadlines[DeadlineKind.TURNS_18].due_at
+        younger = {**_child(16), "birth_date": _child(15)["birth_date"]}
+        state = accept(state, event("facts_updated", T0 + days(2), person=younger))
+        after = state.deadlines[DeadlineKind.TURNS_18].due_at
+        assert after.year == before.year + 1
 
 
 class TestR1ArbitraryDeparture:
@@ -348,11 +411,6 @@ _COOPERATION = {"willing_to_cooperate": True, "willing_to_be_witness": False}
 # assistance.py: what each step opens, tells and settles (R1-R3, K1, K5, S1), pre-emptively:
 # the lead's whole run had not yet checked most of this module's mutants.
 # ---------------------------------------------------------------------------------------------
-
-
-def _by_id(state: CaseState, ob_id: str) -> Obligation:
-    (ob,) = [o for o in state.obligations if o.id == ob_id]
-    return ob
 
 
 class TestR1R3Opening:

@@ -311,6 +311,62 @@ class TestK6MainHearing:
         assert [h.scheduled_at for h in new.hearings] == [at]
         r = reject(state, self._hearing(at - timedelta(seconds=1)), at)
         assert (r.rule, r.field) == ("K6", "occurred_at")
+        assert "before the proceedings opened" in r.reason
+
+    def test_a_hearing_date_before_the_opening_day_is_refused(self) -> None:
+        """K6: the hearing's date may be the day the proceedings opened (Ljubljana), not the
+        day before: refused under K6 at ``hearing_date``, saying so."""
+        at = T0 + days(2)
+        state = accept(_interviewed(), event("criminal_proceedings_opened", at))
+        opening_day = local_date(at)
+        on_the_day = event(
+            "main_hearing_scheduled",
+            at,
+            hearing_date=opening_day.isoformat(),
+            direct_questioning=False,
+        )
+        assert accept(state, on_the_day).hearings[-1].hearing_date == opening_day
+        before = event(
+            "main_hearing_scheduled",
+            at,
+            hearing_date=(opening_day - timedelta(days=1)).isoformat(),
+            direct_questioning=False,
+        )
+        r = reject(state, before)
+        assert (r.rule, r.field) == ("K6", "hearing_date")
+        assert "before the proceedings opened" in r.reason
+
+
+class TestC8DirectQuestioning:
+    """C8: “Direct questioning of persons under 15 years of age … is not permitted in the main
+    hearing.” Each refusal says why."""
+
+    @staticmethod
+    def _direct(state: CaseState) -> Any:
+        return event(
+            "main_hearing_scheduled",
+            T0 + days(3),
+            hearing_date="2026-09-01",
+            direct_questioning=True,
+        )
+
+    def test_without_a_known_age_the_refusal_says_the_age_is_not_recorded(self) -> None:
+        state = accept(
+            opened({**EU_ADULT, "birth_date": None}),
+            event("criminal_proceedings_opened", T0 + days(2)),
+        )
+        r = reject(state, self._direct(state))
+        assert (r.rule, r.field) == ("C8", "direct_questioning")
+        assert "age is not recorded" in r.reason
+
+    def test_under_15_the_refusal_says_under_15(self) -> None:
+        state = accept(
+            _interviewed(_child(14)),
+            event("criminal_proceedings_opened", T0 + days(2), authorised_representative=True),
+        )
+        r = reject(state, self._direct(state))
+        assert (r.rule, r.field) == ("C8", "direct_questioning")
+        assert "under 15" in r.reason
 
 
 class TestC8TurnsFifteen:

@@ -96,6 +96,60 @@ def _roles(state: CaseState, org: str, role: MemberRole) -> list[Membership]:
 # ---------------------------------------------------------------------------------------------
 
 
+class TestR2R3Boundaries:
+    """R2: the NGO interview before the police gather information; R3: the information's date
+    is set at identification and set again only on a return from an exit."""
+
+    def test_police_gathering_at_the_instant_of_the_interview_is_accepted(self) -> None:
+        """R2: an interview at the very instant the police start counts as held (only an
+        interview dated *after* their start is refused, docs/rules.md R2)."""
+        at = T0 + timedelta(hours=1)
+        state = accept(opened(), event("ngo_interview_held", at))
+        new = accept(state, event("police_information_gathering_started", at))
+        assert new.police_interview is not None and new.police_interview.at == at
+
+    def test_a_first_placement_does_not_move_the_information_date(self) -> None:
+        """R3: placed in crisis accommodation 12 hours after identification with no information
+        given, the 24 hours still run from identification (only a return after an exit sets
+        them again)."""
+        state = opened()
+        due = state.deadlines[DeadlineKind.RIGHTS_INFORMATION].due_at
+        state = accept(state, event("crisis_accommodation_placed", T0 + timedelta(hours=12)))
+        assert state.deadlines[DeadlineKind.RIGHTS_INFORMATION].due_at == due
+        assert {o.due_at for o in _obligations(state, ObligationKind.RIGHTS_INFORMATION)} == {due}
+
+
+class TestK1PlacedAgainAfterAnExit:
+    """K1, K5: a victim who left and is placed in crisis accommodation again is back in
+    assistance, in the reflection phase."""
+
+    def test_placed_again_after_departing_is_in_reflection(self) -> None:
+        """K1, K5: departed on day 3, placed again on day 5: the phase is reflection again."""
+        state = accept(_interviewed(), event("crisis_accommodation_placed", T0 + days(1)))
+        state = accept(state, event("departed", T0 + days(3), arbitrary=True))
+        assert state.phase is Phase.DECLINED_LEFT
+        state = accept(state, event("crisis_accommodation_placed", T0 + days(5)))
+        assert state.phase is Phase.REFLECTION
+
+
+class TestK2EndAtTheInstantOfPlacement:
+    """K2: “Victims are accommodated with their consent”: a withdrawal ends the placement; one
+    dated before the placement began is refused, one at its very instant is not before it."""
+
+    def test_withdrawn_at_the_instant_of_placement_ends_it(self) -> None:
+        at = T0 + days(1)
+        state = accept(_interviewed(), event("crisis_accommodation_placed", at))
+        new = accept(state, event("consent_withdrawn", at, placement="crisis_accommodation"))
+        assert new.crisis_accommodation is not None
+        assert new.crisis_accommodation.ended_at == at
+        r = reject(
+            state,
+            event("consent_withdrawn", at - timedelta(seconds=1), placement="crisis_accommodation"),
+            at,
+        )
+        assert (r.rule, r.field) == ("K2", "occurred_at")
+
+
 class TestR4TrustedPerson:
     """R4: “the presence of representatives of non-governmental and/or humanitarian
     organisations or other persons whom the victim trusts in the interview with police

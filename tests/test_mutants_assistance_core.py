@@ -123,6 +123,14 @@ class TestK1PlacedAgainAfterAnExit:
     """K1, K5: a victim who left and is placed in crisis accommodation again is back in
     assistance, in the reflection phase."""
 
+    def test_placed_twice_is_refused_at_type(self) -> None:
+        """K1: a second crisis placement while the first runs is refused under K1 at ``type``,
+        saying the victim is already there."""
+        state = accept(_interviewed(), event("crisis_accommodation_placed", T0 + days(1)))
+        r = reject(state, event("crisis_accommodation_placed", T0 + days(2)))
+        assert (r.rule, r.field) == ("K1", "type")
+        assert "already in crisis accommodation" in r.reason
+
     def test_placed_again_after_departing_is_in_reflection(self) -> None:
         """K1, K5: departed on day 3, placed again on day 5: the phase is reflection again."""
         state = accept(_interviewed(), event("crisis_accommodation_placed", T0 + days(1)))

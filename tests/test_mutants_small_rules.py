@@ -32,6 +32,7 @@ from pathway.domain.rules import (
 from pathway.domain.state import CaseState, DeliveryOutcome, Phase
 from tests.factories import EU_ADULT, T0, accept, days, event, opened, reject
 from tests.test_law_residence import enrol, interviewed
+from tests.test_law_services import PLACED, S2_ONLY, service
 
 #: The day of enrolment in these tests.
 ENROLLED = T0 + days(10)
@@ -191,6 +192,26 @@ class TestWhereAnInvalidEventIsWrong:
                 }
             )
         assert [where for where, _ in validation_problems(raised.value)] == ["interpreter_used"]
+
+
+class TestK3AServiceOutsideTheProgramme:
+    """K3: crisis accommodation “comprises: appropriate and safe accommodation and assistance;
+    material assistance; assistance in providing primary healthcare; psychological and social
+    assistance and help; provision of information and counselling …; translation and
+    interpreting; assistance in the victims' return to their homeland”: legal status,
+    representation in the prosecution and integration are safe accommodation's only (S2)."""
+
+    @pytest.mark.parametrize("name", S2_ONLY)
+    def test_refused_naming_the_programme_and_keeping_the_service(self, name: str) -> None:
+        """K3, INPUT: the refusal is at ``service``, names the programme in words (“crisis
+        accommodation”), and keeps the service given as the value at fault."""
+        with pytest.raises(ValidationError) as refused:
+            service(PLACED + days(3), name)
+        [problem] = refused.value.errors(include_url=False)
+        assert problem["loc"] == ("accommodation_service_recorded", "service")
+        assert problem["msg"].startswith("K3: ")
+        assert "crisis accommodation does not comprise" in problem["msg"]
+        assert problem["input"] == name
 
 
 # -- the timeline: what became of a notification -------------------------------------------

@@ -9,7 +9,7 @@ value copied from a run.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -33,6 +33,7 @@ from pathway.domain.state import CaseState, DeliveryOutcome, Phase
 from tests.factories import EU_ADULT, T0, accept, days, event, opened, reject
 from tests.test_law_residence import enrol, interviewed
 from tests.test_law_services import PLACED, S2_ONLY, service
+from tests.test_plausible import DAY, documented, estimate, identified, person
 
 #: The day of enrolment in these tests.
 ENROLLED = T0 + days(10)
@@ -212,6 +213,78 @@ class TestK3AServiceOutsideTheProgramme:
         assert problem["msg"].startswith("K3: ")
         assert "crisis accommodation does not comprise" in problem["msg"]
         assert problem["input"] == name
+
+
+class TestTheValueAtFault:
+    """INPUT (docs/rules.md): an event that cannot be true on its own is refused at the field
+    at fault, naming its rule, and with the value at fault (pydantic's ``input``, which the
+    gateway's and the CLI's answers carry). Each of the events' own checks across fields:
+    nobody is born after the event that records the birth, nor estimated as of a later day
+    (INPUT); the written consent is signed no later than the placement (K2, S1); a temporary
+    residence permit ends after it starts (S4)."""
+
+    LATER = DAY + timedelta(days=1)
+
+    @pytest.mark.parametrize(
+        ("data", "loc", "rule", "value"),
+        [
+            (
+                identified(birth_date=LATER.isoformat()),
+                ("identified", "person", "birth_date"),
+                "INPUT",
+                LATER,
+            ),
+            (
+                identified(age_estimate=estimate(LATER)),
+                ("identified", "person", "age_estimate", "as_of"),
+                "INPUT",
+                LATER,
+            ),
+            (
+                documented("facts_updated", person=person(birth_date=LATER.isoformat())),
+                ("facts_updated", "person", "birth_date"),
+                "INPUT",
+                LATER,
+            ),
+            (
+                documented("accompanying_child_recorded", birth_date=LATER.isoformat()),
+                ("accompanying_child_recorded", "birth_date"),
+                "INPUT",
+                LATER,
+            ),
+            (
+                documented("crisis_accommodation_placed", consent={"signed_on": LATER.isoformat()}),
+                ("crisis_accommodation_placed", "consent", "signed_on"),
+                "K2",
+                LATER,
+            ),
+            (
+                documented("safe_accommodation_placed", consent={"signed_on": LATER.isoformat()}),
+                ("safe_accommodation_placed", "consent", "signed_on"),
+                "S1",
+                LATER,
+            ),
+            (
+                documented(
+                    "temporary_residence_permit_granted",
+                    valid_from="2026-03-20",
+                    valid_until="2026-03-19",
+                ),
+                ("temporary_residence_permit_granted", "valid_until"),
+                "S4",
+                date(2026, 3, 19),
+            ),
+        ],
+    )
+    def test_refused_at_the_field_with_its_rule_and_value(
+        self, data: dict[str, Any], loc: tuple[str, ...], rule: str, value: date
+    ) -> None:
+        with pytest.raises(ValidationError) as refused:
+            parse_event(data)
+        [problem] = refused.value.errors(include_url=False)
+        assert problem["loc"] == loc
+        assert problem["msg"].startswith(f"{rule}: ")
+        assert problem["input"] == value
 
 
 # -- the timeline: what became of a notification -------------------------------------------

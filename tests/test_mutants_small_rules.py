@@ -9,12 +9,14 @@ value copied from a run.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from pathway.domain.calendar import LJUBLJANA
+from pathway.domain.deadline_kinds import DeadlineKind
 from pathway.domain.events import (
     EVENT_TYPES,
     RecordEvent,
@@ -30,10 +32,11 @@ from pathway.domain.rules import (
     settle_notification,
 )
 from pathway.domain.state import CaseState, DeliveryOutcome, Phase
-from tests.factories import EU_ADULT, T0, accept, days, event, opened, reject
+from tests.factories import EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened, reject
+from tests.gateway_kit import example as documented
 from tests.test_law_residence import enrol, interviewed
 from tests.test_law_services import PLACED, S2_ONLY, service
-from tests.test_plausible import DAY, documented, estimate, identified, person
+from tests.test_plausible import DAY, estimate, identified, person
 
 #: The day of enrolment in these tests.
 ENROLLED = T0 + days(10)
@@ -285,6 +288,35 @@ class TestTheValueAtFault:
         assert problem["loc"] == loc
         assert problem["msg"].startswith(f"{rule}: ")
         assert problem["input"] == value
+
+
+class TestC1TheEighteenthBirthdayFromAnEstimate:
+    """C1, TIME: the child track lasts until the person turns 18. Without a birth date the age
+    estimate decides (docs/rules.md, open points, 1): estimated at 16 on a day, the person
+    turns 18 two years after that day, and the case's timer for it is set to that day's
+    start in Ljubljana."""
+
+    def test_estimated_sixteen_turns_eighteen_two_years_on(self) -> None:
+        facts = {k: v for k, v in TCN_ILLEGAL.items() if k != "birth_date"}
+        as_of = date(2026, 3, 2)
+        state = opened(
+            {**facts, "age_estimate": {"years": 16, "as_of": as_of.isoformat(), "source": "x-ray"}}
+        )
+        assert state.person.birthday(18) == date(2028, 3, 2)
+        assert state.person.birthday(16) == as_of
+        assert state.deadlines[DeadlineKind.TURNS_18].due_at == datetime(
+            2028, 3, 2, tzinfo=LJUBLJANA
+        )
+
+    def test_born_on_29_february_turns_eighteen_on_1_march(self) -> None:
+        """C1, TIME: a child born on 29 February turns 18 on 1 March of a common year (the
+        docstring of ``person._anniversary``); the case's timer is set to that day."""
+        state = opened({**TCN_ILLEGAL, "birth_date": "2012-02-29"})
+        assert state.person.birthday(18) == date(2030, 3, 1)
+        assert state.person.birthday(16) == date(2028, 2, 29)
+        assert state.deadlines[DeadlineKind.TURNS_18].due_at == datetime(
+            2030, 3, 1, tzinfo=LJUBLJANA
+        )
 
 
 # -- the timeline: what became of a notification -------------------------------------------

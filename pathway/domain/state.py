@@ -663,16 +663,6 @@ class CaseState(BaseModel):
             ),
         )
 
-    def involved(self) -> set[Organisation]:
-        """Organisations that took part in the case: sent an event, were notified, or lead it.
-        A record of participation, not of access: no surface grants anything on it (they ask
-        :func:`pathway.access.policy.decide` with :meth:`roles_of`)."""
-        return {t.organisation for t in self.timeline if t.organisation} | {self.lead_ngo}
-
-    def members(self) -> set[Organisation]:
-        """The organisations holding a role in the case now (docs/rules.md "Access", MEMBERS)."""
-        return _membership.members(self.membership)
-
     def roles_of(self, organisation: Organisation | str) -> frozenset[MemberRole]:
         """The roles ``organisation`` holds in the case now (empty: not a member)."""
         return _membership.roles_of(self.membership, organisation)

@@ -346,3 +346,15 @@ class TestTheTimelineSaysWhatBecameOfANotification:
         what = state.timeline[-1].what
         assert what.endswith(": failed: webhook_refused")
         assert "delivered" not in what
+
+
+class TestRejectionMessage:
+    """A refusal's one line, as senders read it in the error of their call ("rejected: R2: …",
+    docs/rules.md): the rule first, then the reason, then the field at fault when there is one."""
+
+    def test_rule_reason_and_field(self) -> None:
+        line = Rejection("R2", "type", "no NGO interview before it").message()
+        assert line == "R2: no NGO interview before it (field type)"
+
+    def test_no_field_no_parenthesis(self) -> None:
+        assert Rejection("CASE", None, "the case is closed").message() == "CASE: the case is closed"

@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from pathway.domain.config import CaseConfig
 from pathway.domain.suppression import DEFAULT_K
-from pathway.privacy.keys import (
+from pathway.privacy.key_hold import (
     DEFAULT_KEY_HOLD_SECONDS,
     MAX_KEY_HOLD_SECONDS,
     KeyHoldOutOfRange,

@@ -48,6 +48,19 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def temporal_file_modes(var: Path, attempts: int = 50) -> dict[str, int]:
+    """The mode of each ``temporal.*`` file in ``var``, from one listing whose files all still
+    existed when read: the running server creates and deletes SQLite's journal between a listing
+    and a ``stat`` (a busy CI run saw ``temporal.db-journal`` go), so list again then."""
+    for _ in range(attempts):
+        files = [p for p in var.iterdir() if p.name.startswith("temporal.")]
+        try:
+            return {p.name: mode(p) for p in files}
+        except FileNotFoundError:
+            continue
+    raise AssertionError(f"no stable listing of {var} in {attempts} attempts")
+
+
 def current_umask() -> int:
     value = os.umask(0)
     os.umask(value)
@@ -124,9 +137,9 @@ class TestCreatedPrivate:
         server = DevServer(var_dir=var, port=free_port(), ui_port=free_port(), headless=True)
         proc = await start_dev_server(server)
         try:
-            files = [p for p in var.iterdir() if p.name.startswith("temporal.")]
-            assert {p.name for p in files} >= {"temporal.db", "temporal.log"}
-            assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
+            modes = temporal_file_modes(var)
+            assert set(modes) >= {"temporal.db", "temporal.log"}
+            assert modes == dict.fromkeys(modes, 0o600)
             assert mode(var) == 0o700
         finally:
             await stop_process(proc)

@@ -25,10 +25,9 @@ from pathway.privacy.codec import (
     SERVICE_SCOPE,
     CaseCodec,
 )
+from pathway.privacy.key_hold import DEFAULT_KEY_HOLD_SECONDS, KeyHoldOutOfRange
 from pathway.privacy.keys import (
-    DEFAULT_KEY_HOLD_SECONDS,
     CaseErased,
-    KeyHoldOutOfRange,
     MasterKeyRing,
     SqliteKeyStore,
     TamperedPayload,

@@ -98,6 +98,18 @@ def events() -> Iterator[CaseEvent]:
                 yield event(next(n), when, "criminal_proceedings_concluded", "police")
 
 
+def deliver_all(state: CaseState, now: datetime) -> None:
+    """What the workflow does once each pending notification of ``state`` has been delivered
+    (``settle_notification`` with a ``bench`` channel's outcome; in place)."""
+    for notification in list(state.pending_notifications):
+        delivered = DeliveryOutcome(
+            idempotency_key=notification.idempotency_key,
+            recipient=notification.recipient,
+            channel="bench",
+        )
+        settle_notification(state, notification, now, delivered)
+
+
 def size(state: CaseState) -> int:
     return len(state.model_dump_json().encode())
 
@@ -129,14 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"event {n} ({ev.type}) was rejected: {decision.message()}", file=sys.stderr)
             return 1
         state = decision.state
-        # What the workflow does once each notification has been delivered.
-        for notification in list(state.pending_notifications):
-            delivered = DeliveryOutcome(
-                idempotency_key=notification.idempotency_key,
-                recipient=notification.recipient,
-                channel="bench",
-            )
-            settle_notification(state, notification, now, delivered)
+        deliver_all(state, now)
         window["events"] += 1
         if n in checkpoints:
             count = window["events"]

@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bench._workload import NOTIFICATIONS, UPDATES, pathway_event
+from bench.decide import deliver_all
 from pathway.domain.events import CaseEvent, parse_event
-from pathway.domain.rules import Accepted, decide, fire_due, settle_notification
-from pathway.domain.state import CaseState, DeliveryOutcome
+from pathway.domain.rules import Accepted, decide, fire_due
+from pathway.domain.state import CaseState
 
 #: Who each event tells, and by which rule: C3's notifications to the guardian are the measures.
 TOLD: list[tuple[str, list[tuple[str, str]]]] = [
@@ -50,13 +51,7 @@ def run_case(opened: datetime) -> tuple[CaseState, list[list[tuple[str, str]]], 
         assert isinstance(decision, Accepted), (k, event.type, decision)
         state = decision.state
         told.append([(n.recipient.value, n.rule) for n in state.pending_notifications])
-        for notification in list(state.pending_notifications):
-            delivered = DeliveryOutcome(
-                idempotency_key=notification.idempotency_key,
-                recipient=notification.recipient,
-                channel="bench",
-            )
-            settle_notification(state, notification, now, delivered)
+        deliver_all(state, now)
         wake = state.next_wake_at()
         assert wake is not None
         wakes.append(wake)

@@ -33,6 +33,7 @@ from pathway.domain.state import (
     Phase,
 )
 from tests.factories import ALL_SUBJECTS, CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
+from tests.test_children import interviewed
 
 #: The child's note every event about a child carries (C1: best interests and views).
 CHILD_NOTE = {
@@ -55,16 +56,8 @@ def _child(years: float) -> dict[str, Any]:
 
 def _interviewed(person: dict[str, Any] = EU_ADULT) -> CaseState:
     """Identified at T0, interviewed by Caritas (the lead NGO, R2) an hour later (by personnel
-    qualified for children, C4)."""
-    return accept(
-        opened(person),
-        event(
-            "ngo_interview_held",
-            T0 + timedelta(hours=1),
-            language=person["languages"][0],
-            qualified_personnel=True,
-        ),
-    )
+    qualified for children, C4): ``tests.test_children.interviewed``, an EU adult by default."""
+    return interviewed(person)
 
 
 def _notes(state: CaseState | None, ev: Any) -> tuple[CaseState, list[Notification]]:

@@ -122,10 +122,18 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
-def _meta(started: float) -> dict[str, Any]:
+def _checkout() -> dict[str, Any]:
+    """The commit the run measures and whether the tree differs from it, read when the run
+    starts (a checkout switched during a long run does not change what it measured)."""
     return {
         "commit": _git("rev-parse", "HEAD"),
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def _meta(started: float, checkout: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **checkout,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
         "cpus": os.cpu_count(),
@@ -134,6 +142,13 @@ def _meta(started: float) -> dict[str, Any]:
         "temporalio": temporalio.__version__,
         "argv": sys.argv[1:],
     }
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (``mkdir(parents=True)`` makes the rest)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 class _Stop:
@@ -151,7 +166,18 @@ class _Stop:
     def stop(self, signum: int, task: asyncio.Task[Any]) -> None:
         if self.signum is None:
             self.signum = signum
+            asyncio.get_running_loop().set_exception_handler(_quiet_once_stopped)
             task.cancel()
+
+
+def _quiet_once_stopped(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's exception handler once a signal stopped the run: the SDK's cancelled
+    calls (an update-with-start's futures) leave exceptions no one retrieves, and asyncio would
+    print a traceback for each as they are freed. The stop is the one line ``main`` prints;
+    anything else still goes to asyncio's default handler."""
+    if str(context.get("message", "")).endswith("exception was never retrieved"):
+        return
+    loop.default_exception_handler(context)
 
 
 async def _main(sizes: Sizes, base: Path, stopping: _Stop) -> dict[str, Any]:
@@ -160,12 +186,13 @@ async def _main(sizes: Sizes, base: Path, stopping: _Stop) -> dict[str, Any]:
     # SIGTERM (a CI timeout, a kill) or SIGINT cancels the run: every process it started is
     # stopped on the way out.
     stopping.arm(task)
+    checkout = _checkout()
     started = time.time()
     results = await run(sizes, base)
     rows = figures(results)
     print(table(rows))
     print("\n".join(task_lines(results)))
-    meta = _meta(started)
+    meta = _meta(started, checkout)
     meta["load_average_start_end"] = [
         results.load_samples[0]["load_average"],
         results.load_samples[-1]["load_average"],
@@ -177,13 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the bench as ``argv`` says; 0 once the table is printed and the JSON written. On
     SIGTERM or SIGINT: one line on stderr and 128 + the signal's number (143, 130), with every
     process it started stopped and no results written."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     sizes = _sizes(args)
     # Both sides' workers keep every case of the RSS phase in their workflow cache (issue 14
     # item 3): its first batch (a tenth) and the batch measured, with room to spare.
     cache = max(1000, sizes.rss_cases + max(20, sizes.rss_cases // 10) + 100)
     os.environ["PATHWAY_WORKFLOW_CACHE"] = str(cache)
     out = args.out or RESULTS / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime())
+    # Checked before the run, not after it: a long run is not to be lost to a bad path.
+    nearest = _nearest_existing(out.parent)
+    if out.is_dir() or not nearest.is_dir() or not os.access(nearest, os.W_OK):
+        parser.error(f"--out {out}: not a file this user can write")
     work = tempfile.mkdtemp(prefix="pathway-bench-")
     stopping = _Stop()
     report: dict[str, Any] | None = None

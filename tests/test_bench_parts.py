@@ -7,6 +7,7 @@ Pure: histories are built from event types, the flags parsed by the bench's own 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
+import bench.__main__ as bench_main
 from bench.__main__ import _parser, _sizes
 from bench._history import stats
 from bench._report import task_lines
@@ -184,3 +186,23 @@ class TestSendAgain:
             await side.send("c", 3)
         assert len(sent) == SEND_ATTEMPTS
         assert side.repeats == SEND_ATTEMPTS - 1
+
+
+@pytest.mark.parametrize("where", ["a directory", "under a file"])
+def test_an_out_path_it_cannot_write_is_refused_before_the_run(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` is checked when the bench starts (a usage error, exit 2), not after a run of
+    an hour whose results it then could not write: the run never starts."""
+    started: list[object] = []
+    monkeypatch.setattr(bench_main, "run", lambda *args: started.append(args))
+    if where == "a directory":
+        out = tmp_path
+    else:
+        (tmp_path / "file").write_text("")
+        out = tmp_path / "file" / "sub" / "out.json"
+    with pytest.raises(SystemExit) as stopped:
+        bench_main.main(["--smoke", "--out", str(out)])
+    assert stopped.value.code == 2
+    assert f"--out {out}: not a file this user can write" in capsys.readouterr().err
+    assert started == []

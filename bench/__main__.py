@@ -214,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or RESULTS / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime())
     # Checked before the run, not after it: a long run is not to be lost to a bad path.
     nearest = _nearest_existing(out.parent)
-    if out.is_dir() or not nearest.is_dir() or not os.access(nearest, os.W_OK):
+    if (
+        out.is_dir()
+        or not nearest.is_dir()
+        or not os.access(nearest, os.W_OK)
+        or (out.exists() and not os.access(out, os.W_OK))
+    ):
         parser.error(f"--out {out}: not a file this user can write")
     work = tempfile.mkdtemp(prefix="pathway-bench-")
     stopping = _Stop()

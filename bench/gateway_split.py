@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
 import tempfile
 import time
@@ -30,6 +32,7 @@ import httpx
 
 import pathway.gateway.context as gateway_context
 import pathway.gateway.routes.cases as gateway_cases
+from bench.__main__ import _checkout
 from bench._gateway import PEPPER
 from bench._procs import MODES, dev_server
 from bench._workload import UPDATES, PathwaySide
@@ -69,7 +72,7 @@ def summary(samples: list[float]) -> str:
     )
 
 
-async def measure(cases: int, mode: str, base: Path) -> dict[str, list[float]]:
+async def measure(cases: int, mode: str, base: Path, senders: int = 1) -> dict[str, list[float]]:
     """The samples (ms) of each figure, for events after each case's opening."""
     standing: list[float] = []
     update: list[float] = []
@@ -82,14 +85,14 @@ async def measure(cases: int, mode: str, base: Path) -> dict[str, list[float]]:
     for (module, name, into), original in zip(wrapped, originals, strict=True):
         setattr(module, name, timed(into, original))
     try:
-        return await _send(cases, mode, base, standing, update)
+        return await _send(cases, mode, base, senders=senders, standing=standing, update=update)
     finally:
         for (module, name, _), original in zip(wrapped, originals, strict=True):
             setattr(module, name, original)
 
 
 async def _send(
-    cases: int, mode: str, base: Path, standing: list[float], update: list[float]
+    cases: int, mode: str, base: Path, *, senders: int, standing: list[float], update: list[float]
 ) -> dict[str, list[float]]:
     http_ms: list[float] = []
     client_ms: list[float] = []
@@ -126,17 +129,14 @@ async def _send(
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
                 await _listening(http)
-                for case in range(cases):
-                    for k in range(UPDATES):
-                        started = time.perf_counter()
-                        await side.send_http(http, f"h{case}", k)
-                        if k:
-                            http_ms.append((time.perf_counter() - started) * 1000)
-                    for k in range(UPDATES):
-                        started = time.perf_counter()
-                        await side.send(f"c{case}", k)
-                        if k:
-                            client_ms.append((time.perf_counter() - started) * 1000)
+
+                async def via_http(case: str, k: int) -> None:
+                    await side.send_http(http, case, k)
+
+                # The gateway's cases first, then the client path's, each phase's notifications
+                # settled before the next starts: neither path's figures carry the other's work.
+                await _phase(via_http, side, [f"h{n}" for n in range(cases)], senders, http_ms)
+                await _phase(side.send, side, [f"c{n}" for n in range(cases)], senders, client_ms)
         finally:
             stop.set()
             await serving
@@ -147,6 +147,35 @@ async def _send(
         "the update in it": update,
         "the client path's acknowledgement": client_ms,
     }
+
+
+async def _phase(
+    send: Callable[[str, int], Awaitable[None]],
+    side: PathwaySide,
+    cases: list[str],
+    senders: int,
+    into: list[float],
+) -> None:
+    """Send each case's eight events in order, ``senders`` cases at a time, appending the
+    milliseconds of each acknowledgement after the opening to ``into``; then wait (bounded:
+    120 s) until every case's notifications are delivered."""
+    slots = asyncio.Semaphore(senders)
+
+    async def one(case: str) -> None:
+        async with slots:
+            for k in range(UPDATES):
+                started = time.perf_counter()
+                await send(case, k)
+                if k:
+                    into.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(one(case) for case in cases))
+    deadline = time.monotonic() + 120
+    for case in cases:
+        while await side.unsettled(case):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"notifications of {case} not delivered within 120 s")
+            await asyncio.sleep(0.1)
 
 
 async def _listening(http: httpx.AsyncClient) -> None:
@@ -167,15 +196,35 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway_split")
     parser.add_argument("--cases", type=int, default=6, help="cases each way (default 6)")
     parser.add_argument("--mode", choices=MODES, default="memory", help="the dev server's store")
+    parser.add_argument(
+        "--senders", type=int, default=1, help="cases sent at once, each one event at a time"
+    )
+    parser.add_argument("--out", type=Path, help="also write the figures and samples as JSON here")
     args = parser.parse_args(argv)
-    if args.cases < 1:
-        parser.error(f"argument --cases: {args.cases} is not above 0")
+    for flag in ("cases", "senders"):
+        if getattr(args, flag) < 1:
+            parser.error(f"argument --{flag}: {getattr(args, flag)} is not above 0")
     configure_logging(json=False, level="WARNING")  # the figures, not a line per request
     with tempfile.TemporaryDirectory(prefix="pathway-gateway-split-") as base:
-        samples = asyncio.run(measure(args.cases, args.mode, Path(base)))
-    print(f"mode {args.mode}, {args.cases} cases, events after the opening, ms:")
+        samples = asyncio.run(measure(args.cases, args.mode, Path(base), args.senders))
+    print(
+        f"mode {args.mode}, {args.cases} cases, {args.senders} at once, "
+        "events after the opening, ms:"
+    )
     for name, values in samples.items():
         print(f"  {name:36s} {summary(values)}")
+    if args.out is not None:
+        report = {
+            **_checkout(),
+            "mode": args.mode,
+            "cases": args.cases,
+            "senders": args.senders,
+            "load_average_end": list(os.getloadavg()),
+            "p50_ms": {name: statistics.median(values) for name, values in samples.items()},
+            "samples_ms": samples,
+        }
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"results: {args.out}")
     return 0
 
 

@@ -26,13 +26,33 @@ load_profile()
 # -- no process outlives the suite ------------------------------------------------------------
 #: Every process the suite starts inherits this variable (servers, workers, `pathway dev`, and
 #: the binaries the SDK launches), so the session can find any survivor, orphans included.
+#: Under pytest-xdist each worker sets its own (this module runs again in each).
 SESSION_MARK = "PATHWAY_TEST_SESSION"
 os.environ[SESSION_MARK] = uuid.uuid4().hex
+#: The whole run's mark, ``<uuid>:<pid of the process that set it>``: set by the xdist
+#: controller (or the one process of a plain run) and inherited by its workers and everything
+#: they start. It finds what a worker that died left behind (pytest-timeout's thread method ends
+#: a hung worker with ``os._exit``, so the worker's own end-of-session check never runs).
+RUN_MARK = "PATHWAY_TEST_RUN"
 
 
-def processes_of_this_session() -> list[tuple[int, str]]:
-    """(pid, command line) of every live process started by this test session but itself."""
-    mark = f"{SESSION_MARK}={os.environ[SESSION_MARK]}".encode()
+def _run_mark() -> str:
+    """The inherited run mark in an xdist worker of the run its parent controls; a fresh one
+    anywhere else (a pytest that a test starts is a run of its own, and must never take the
+    outer run's processes for its orphans)."""
+    inherited = os.environ.get(RUN_MARK, "")
+    if "PYTEST_XDIST_WORKER" in os.environ and inherited.endswith(f":{os.getppid()}"):
+        return inherited
+    return f"{uuid.uuid4().hex}:{os.getpid()}"
+
+
+os.environ[RUN_MARK] = _run_mark()
+
+
+def processes_marked(variable: str = SESSION_MARK) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every live process but this one whose environment
+    carries this process's value of ``variable``."""
+    mark = f"{variable}={os.environ[variable]}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -40,7 +60,7 @@ def processes_of_this_session() -> list[tuple[int, str]]:
         try:
             if mark not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
-            status = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             cmdline = (
                 (entry / "cmdline")
                 .read_bytes()
@@ -50,9 +70,14 @@ def processes_of_this_session() -> list[tuple[int, str]]:
             )
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue  # gone meanwhile, or not ours to read
-        if status != "Z":  # a zombie is dead already; its parent reaps it
-            found.append((int(entry.name), cmdline))
+        if fields[0] != "Z":  # a zombie is dead already; its parent reaps it
+            found.append((int(entry.name), int(fields[1]), cmdline))
     return found
+
+
+def processes_of_this_session() -> list[tuple[int, str]]:
+    """(pid, command line) of every live process started by this test session but itself."""
+    return [(pid, cmd) for pid, _, cmd in processes_marked(SESSION_MARK)]
 
 
 class _Survivors:
@@ -61,7 +86,9 @@ class _Survivors:
 
     Under pytest-xdist each worker checks the processes its own tests started (they carry the
     worker's own mark) and hands what it found to the controller, which runs no test itself and
-    fails the run there (a worker's own exit status does not decide the run's).
+    fails the run there (a worker's own exit status does not decide the run's). The controller
+    then looks for what a worker that died (a test past its timeout) left behind: any process
+    with the run's mark that is not one of its own workers.
     """
 
     WORKER_OUTPUT = "pathway_survivors"
@@ -73,17 +100,24 @@ class _Survivors:
     def pytest_testnodedown(self, node: object, error: object) -> None:
         self.found += getattr(node, "workeroutput", {}).get(self.WORKER_OUTPUT, [])
 
+    @staticmethod
+    def _killed(survivors: list[tuple[int, str]]) -> list[str]:
+        for pid, _ in survivors:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return [f"pid {pid}: {cmd[:200]}" for pid, cmd in survivors]
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not session.config.pluginmanager.hasplugin("dsession"):  # this process ran tests
-            survivors = processes_of_this_session()
-            for pid, _ in survivors:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            self.found += [f"pid {pid}: {cmd[:200]}" for pid, cmd in survivors]
+            self.found += self._killed(processes_of_this_session())
             workeroutput = getattr(session.config, "workeroutput", None)
             if workeroutput is not None:
                 workeroutput[self.WORKER_OUTPUT] = self.found
                 return
+        else:  # the xdist controller: orphans of workers that died
+            self.found += self._killed(
+                [(pid, cmd) for pid, ppid, cmd in processes_marked(RUN_MARK) if ppid != os.getpid()]
+            )
         if self.found:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -7,8 +7,13 @@ webhook; Caritas, the social work centre, the ministries and guardians by SMTP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
 import os
+import sys
+import threading
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -199,6 +204,58 @@ class Bench:
         return sorted(out.values(), key=lambda r: (r.issued_at, r.key))
 
 
+#: How long a bench's teardown (its workers' shutdown, its HTTP client, its receivers) may take
+#: before the test fails with every task's stack (seconds). A teardown takes about a second; the
+#: bound is far above that on a busy machine and below pytest-timeout's 300 s for the whole test,
+#: so a hang fails its own test by name with where it waits instead of stalling the run.
+TEARDOWN_BOUND = 120.0
+
+
+class TeardownHung(AssertionError):
+    """A bench's teardown did not finish within :data:`TEARDOWN_BOUND`; the message holds the
+    stack of every asyncio task and thread at that moment."""
+
+
+def _awaiting(coro: object) -> list[str]:
+    """The chain of awaits a suspended coroutine waits in, outermost first, as
+    ``file:line in function`` (a task's own ``print_stack`` shows only the outermost frame)."""
+    chain = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            chain.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain
+
+
+def _stacks() -> str:
+    """Every asyncio task's chain of awaits in this loop and every thread's Python stack."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        out.write(f"--- task {task.get_name()}\n")
+        out.write("\n".join(_awaiting(task.get_coro())) + "\n")
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    for ident, frame in sys._current_frames().items():
+        out.write(f"--- thread {names.get(ident, ident)}\n")
+        out.write("".join(traceback.format_stack(frame)))
+    return out.getvalue()
+
+
+async def close_within(stack: contextlib.AsyncExitStack, what: str) -> None:
+    """Close ``stack`` (``what`` names it in the error), failing with :class:`TeardownHung` and
+    every task's stack if that takes longer than :data:`TEARDOWN_BOUND` seconds."""
+    closing = asyncio.ensure_future(stack.aclose())
+    done, _ = await asyncio.wait({closing}, timeout=TEARDOWN_BOUND)
+    if not done:
+        stacks = _stacks()
+        closing.cancel()
+        raise TeardownHung(
+            f"{what}: teardown did not finish in {TEARDOWN_BOUND:g} s; stacks:\n{stacks}"
+        )
+    closing.result()
+
+
 @contextlib.asynccontextmanager
 async def receivers() -> AsyncIterator[tuple[WebhookReceiver, SmtpReceiver]]:
     with WebhookReceiver() as webhook, SmtpReceiver() as smtp:
@@ -229,7 +286,8 @@ async def bench(
     (or on ``queue`` again, to resume after a restart)."""
     queue = queue or f"test-{uuid.uuid4()}"
     cfg = case_config(queue, upsert_search_attributes=upsert_search_attributes, **periods)
-    async with contextlib.AsyncExitStack() as stack:
+    stack = contextlib.AsyncExitStack()
+    try:
         if wires is None:
             wires = await stack.enter_async_context(receivers())
         webhook, smtp = wires
@@ -258,3 +316,5 @@ async def bench(
         for worker in workers:
             await stack.enter_async_context(worker)
         yield Bench(env.client, env, queue, cfg, webhook, smtp, workers, ledger)
+    finally:
+        await close_within(stack, f"bench on task queue {queue}")

@@ -114,3 +114,61 @@ def _state(proc: Path) -> str:
         return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "gone"
+
+
+DYING = """
+import os
+import subprocess
+
+
+def test_dies_leaving_a_process_running():
+    \"\"\"Starts a process, then its worker dies (as pytest-timeout's thread method ends it).\"\"\"
+    subprocess.Popen(["sleep", "2718"])
+    os._exit(1)
+"""
+
+HANGING = """
+import time
+
+
+def test_hangs():
+    \"\"\"Never finishes by itself.\"\"\"
+    time.sleep(3600)
+
+
+def test_after_the_hang():
+    \"\"\"Runs although the one before it hung.\"\"\"
+    assert True
+"""
+
+
+class TestAHungTestEnds:
+    def test_a_hung_test_is_named_and_the_run_goes_on(self, tmp_path: Path) -> None:
+        """A test past its timeout is ended (pytest-timeout's thread method: a hang that
+        swallows the signal method's exception cannot stall the run), named, and the run goes
+        on with the next test in a new xdist worker and fails."""
+        (tmp_path / "test_hanging.py").write_text(HANGING)
+        output, code = run_pytest(
+            tmp_path, "test_hanging.py", "-p", "tests.conftest", "-n", "1", "-o", "timeout=5"
+        )
+        assert code == 1, output
+        assert "crashed while running 'test_hanging.py::test_hangs'" in output
+        assert "1 failed, 1 passed" in output
+
+    def test_what_a_dead_worker_left_running_is_killed(self, tmp_path: Path) -> None:
+        """A process started by a test whose xdist worker died (so the worker's own check never
+        ran) is found by the controller at the end of the run, named, killed, and fails it."""
+        (tmp_path / "test_dying.py").write_text(DYING)
+        output, code = run_pytest(tmp_path, "test_dying.py", "-p", "tests.conftest", "-n", "1")
+        assert code == 1, output
+        assert "processes left running" in output
+        assert "sleep 2718" in output
+        alive = [
+            p
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit()
+            and (p / "cmdline").exists()
+            and _cmdline(p) == "sleep 2718"
+            and _state(p) != "Z"
+        ]
+        assert alive == []

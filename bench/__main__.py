@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import temporalio
 
-from bench._procs import MODES, REPO, Mode
+from bench._procs import MODES, Mode, checkout
 from bench._report import as_json, figures, table, task_lines
 from bench._run import SMOKE, Sizes, run
 from pathway.process import exit_now
@@ -111,26 +111,6 @@ def _sizes(args: argparse.Namespace) -> Sizes:
     return replace(SMOKE if args.smoke else Sizes(), **given)
 
 
-def _git(*args: str) -> str:
-    done = subprocess.run(  # noqa: S603 - fixed git arguments
-        ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip()
-
-
-def _checkout() -> dict[str, Any]:
-    """The commit the run measures and whether the tree differs from it, read when the run
-    starts (a checkout switched during a long run does not change what it measured)."""
-    return {
-        "commit": _git("rev-parse", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-    }
-
-
 def _meta(started: float, checkout: dict[str, Any]) -> dict[str, Any]:
     return {
         **checkout,
@@ -186,13 +166,13 @@ async def _main(sizes: Sizes, base: Path, stopping: _Stop) -> dict[str, Any]:
     # SIGTERM (a CI timeout, a kill) or SIGINT cancels the run: every process it started is
     # stopped on the way out.
     stopping.arm(task)
-    checkout = _checkout()
+    measured = checkout()
     started = time.time()
     results = await run(sizes, base)
     rows = figures(results)
     print(table(rows))
     print("\n".join(task_lines(results)))
-    meta = _meta(started, checkout)
+    meta = _meta(started, measured)
     meta["load_average_start_end"] = [
         results.load_samples[0]["load_average"],
         results.load_samples[-1]["load_average"],

@@ -16,6 +16,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,6 +37,25 @@ from pathway.web.serving import listen, serve_app
 
 HOST = "127.0.0.1"
 PEPPER = b"bench-pepper"
+
+
+def pathway_gateway_app(client: Client, tokens: dict[str, str]) -> FastAPI:
+    """The project's gateway as the bench serves it: one bearer token per role (``tokens``,
+    role → token), no rate limit in the way, and a minute for Temporal's answer (10 s in
+    production) on a machine as busy as the bench may run on: the latency is the figure."""
+    credentials = Credentials(
+        tokens=[
+            TokenEntry(name=f"bench-{role}", role=role, sha256=hash_token(token))
+            for role, token in tokens.items()
+        ]
+    )
+    return create_gateway_app(
+        client=client,
+        authenticator=Authenticator(credentials),
+        settings=GatewaySettings(
+            pepper=PEPPER, rate_per_second=1e6, burst=1_000_000, temporal_timeout=60.0
+        ),
+    )
 
 
 def bare_app(client: Client, plan: BarePlan) -> Starlette:
@@ -67,21 +87,8 @@ async def _main(kind: str, target: str, base: Path, port: int) -> int:
     try:
         if kind == "pathway":
             tokens: dict[str, str] = json.loads((base / "tokens.json").read_text())
-            credentials = Credentials(
-                tokens=[
-                    TokenEntry(name=f"bench-{role}", role=role, sha256=hash_token(token))
-                    for role, token in tokens.items()
-                ]
-            )
-            app = create_gateway_app(
-                client=await connect(target, "default", default_keystore(base), use_config=False),
-                authenticator=Authenticator(credentials),
-                # No rate limit in the way; a minute for Temporal's answer (10 s in production)
-                # on a machine as busy as the bench may run on: the latency is the figure.
-                settings=GatewaySettings(
-                    pepper=PEPPER, rate_per_second=1e6, burst=1_000_000, temporal_timeout=60.0
-                ),
-            )
+            client = await connect(target, "default", default_keystore(base), use_config=False)
+            app = pathway_gateway_app(client, tokens)
             serving = asyncio.create_task(serve_gateway(app, HOST, port, stop))
         else:
             plan = BarePlan(**json.loads((base / "plan.json").read_text()))

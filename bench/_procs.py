@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final, Literal
+from typing import Any, BinaryIO, Final, Literal
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
@@ -214,3 +215,23 @@ async def python_child(
             raise BenchError(f"{name} exited with code {proc.returncode} (log {log_file})")
     finally:
         await stop(proc)
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - fixed git arguments
+        ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip()
+
+
+def checkout() -> dict[str, Any]:
+    """The commit the run measures and whether the tree differs from it, read when the run
+    starts (a checkout switched during a long run does not change what it measured)."""
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }

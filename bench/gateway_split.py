@@ -32,16 +32,13 @@ import httpx
 
 import pathway.gateway.context as gateway_context
 import pathway.gateway.routes.cases as gateway_cases
-from bench.__main__ import _checkout
-from bench._gateway import PEPPER
-from bench._procs import MODES, dev_server
+from bench._gateway import pathway_gateway_app
+from bench._procs import MODES, checkout, dev_server
 from bench._workload import UPDATES, PathwaySide
-from pathway.access.credentials import Credentials, TokenEntry, hash_token, new_token
-from pathway.access.identity import Authenticator
+from pathway.access.credentials import new_token
 from pathway.access.policy import ROLES
 from pathway.channels import Channels, OutboxChannel
 from pathway.domain.organisations import NOTIFIED
-from pathway.gateway import GatewaySettings, create_gateway_app
 from pathway.gateway.server import serve_gateway
 from pathway.logs import configure_logging
 from pathway.temporal_binaries import free_port
@@ -110,19 +107,7 @@ async def _send(
             )
         )
         tokens = {role: new_token() for role in ROLES}
-        credentials = Credentials(
-            tokens=[
-                TokenEntry(name=f"split-{role}", role=role, sha256=hash_token(token))
-                for role, token in tokens.items()
-            ]
-        )
-        app = create_gateway_app(
-            client=client,
-            authenticator=Authenticator(credentials),
-            settings=GatewaySettings(
-                pepper=PEPPER, rate_per_second=1e6, burst=1_000_000, temporal_timeout=60.0
-            ),
-        )
+        app = pathway_gateway_app(client, tokens)
         port = free_port()
         serving = asyncio.create_task(serve_gateway(app, "127.0.0.1", port, stop))
         side = PathwaySide(client, tokens)
@@ -215,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:36s} {summary(values)}")
     if args.out is not None:
         report = {
-            **_checkout(),
+            **checkout(),
             "mode": args.mode,
             "cases": args.cases,
             "senders": args.senders,

@@ -26,35 +26,13 @@ from typing import Any, Final
 
 import temporalio
 
-from bench._procs import MODES, Mode, checkout
+from bench._args import count, modes_arg
+from bench._procs import checkout
 from bench._report import as_json, figures, table, task_lines
 from bench._run import SMOKE, Sizes, run
 from pathway.process import exit_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _count(text: str) -> int:
-    """An argparse type: a whole number above 0 (a count of cases, senders or rounds)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not above 0")
-    return value
-
-
-def _modes(text: str) -> tuple[Mode, ...]:
-    """An argparse type: dev server modes, comma-separated, each one of ``MODES``, none twice."""
-    modes: list[Mode] = []
-    for mode in text.split(","):
-        if mode not in MODES:
-            raise argparse.ArgumentTypeError(f"{mode!r} is not one of {', '.join(MODES)}")
-        if mode in modes:
-            raise argparse.ArgumentTypeError(f"{mode!r} is named twice")
-        modes.append(mode)
-    return tuple(modes)
 
 
 #: The size flags: (flag, ``Sizes`` field, help). Each defaults to ``Sizes()`` (``SMOKE`` with
@@ -83,12 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     for flag, name, text in _SIZE_FLAGS:
         add(
             flag,
-            type=_count,
+            type=count,
             help=f"{text}, above 0 (default {getattr(d, name)}; --smoke: {getattr(s, name)})",
         )
     add(
         "--modes",
-        type=_modes,
+        type=modes_arg,
         help="dev server modes, in order: sqlite,memory (history/RSS/replay in the first; "
         f"default {','.join(d.modes)})",
     )

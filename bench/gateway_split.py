@@ -32,6 +32,7 @@ import httpx
 
 import pathway.gateway.context as gateway_context
 import pathway.gateway.routes.cases as gateway_cases
+from bench._args import count
 from bench._gateway import pathway_gateway_app
 from bench._procs import MODES, checkout, dev_server
 from bench._workload import UPDATES, PathwaySide
@@ -179,16 +180,13 @@ async def _listening(http: httpx.AsyncClient) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway_split")
-    parser.add_argument("--cases", type=int, default=6, help="cases each way (default 6)")
+    parser.add_argument("--cases", type=count, default=6, help="cases each way (default 6)")
     parser.add_argument("--mode", choices=MODES, default="memory", help="the dev server's store")
     parser.add_argument(
-        "--senders", type=int, default=1, help="cases sent at once, each one event at a time"
+        "--senders", type=count, default=1, help="cases sent at once, each one event at a time"
     )
     parser.add_argument("--out", type=Path, help="also write the figures and samples as JSON here")
     args = parser.parse_args(argv)
-    for flag in ("cases", "senders"):
-        if getattr(args, flag) < 1:
-            parser.error(f"argument --{flag}: {getattr(args, flag)} is not above 0")
     configure_logging(json=False, level="WARNING")  # the figures, not a line per request
     with tempfile.TemporaryDirectory(prefix="pathway-gateway-split-") as base:
         samples = asyncio.run(measure(args.cases, args.mode, Path(base), args.senders))

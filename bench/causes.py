@@ -1,0 +1,276 @@
+"""Why Pathway's worker and server cost more per case than bare's: ``python -m bench.causes``.
+
+    .venv/bin/python -m bench.causes [--modes memory,sqlite] [--cases 20] [--concurrency 20]
+                                     [--rounds 2] [--idle 20] [--out FILE]
+
+The full bench (``python -m bench``) gives the ratios; this tool takes apart the three that
+docs/performance.md explains rather than meets (issue 14): the worker's CPU per case (higher
+on the SQLite server than in memory), the server's CPU and time per case on SQLite, and the
+client path's acknowledgement under concurrent senders. Per mode it starts a dev server and,
+for each side in turn, that side's worker process (as the bench does), and measures:
+
+- ``idle_worker_cpu_ms_per_s``: the worker's CPU while no case moves (pollers, timers of its
+  own), over ``--idle`` seconds after a warm-up;
+- a throughput phase of ``--cases`` cases at ``--concurrency`` senders (the bench's), with the
+  worker's and server's CPU, the wall time, and from every case's history its workflow tasks,
+  events and bytes;
+- ``worker_busy_cpu_ms_per_case``: the worker's CPU per case less its idle rate over the
+  phase's wall time, and ``worker_cpu_ms_per_workflow_task``.
+
+The sides are ``pathway``, ``bare`` (:mod:`bench._bare`, the same Temporal work) and
+``pathway-no-upserts`` (Pathway's cases opened with ``CaseConfig(upsert_search_attributes=
+False)``: what the search-attribute upserts cost the server). Rounds alternate the order.
+Prints one table per mode (mean over rounds) and writes the figures, per round, as JSON
+(``--out``). Not a test: figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+
+from bench._args import count, modes_arg
+from bench._procs import MODES, checkout, cpu_seconds, dev_server
+from bench._run import Env, delivered, drive, settle, worker
+from bench._run import _outbox_lines as outbox_lines
+from bench._run import _plan_bare as plan_bare
+from bench._run import _warm as warm
+from bench._workload import PEPPER, PathwaySide, Side
+from pathway.access.credentials import new_token
+from pathway.access.policy import ROLES
+from pathway.clients import cases
+from pathway.domain.config import CaseConfig
+from pathway.domain.events import Identified, parse_event
+from pathway.logs import configure_logging
+from pathway.temporal_connection import connect, default_keystore
+
+SIDES = ("pathway", "bare", "pathway-no-upserts")
+#: Figures averaged over rounds in the printed table, in its order.
+FIGURES = (
+    "cases_per_s",
+    "idle_worker_cpu_ms_per_s",
+    "worker_cpu_ms_per_case",
+    "worker_busy_cpu_ms_per_case",
+    "workflow_tasks_per_case",
+    "worker_cpu_ms_per_workflow_task",
+    "server_cpu_ms_per_case",
+    "upserts_per_case",
+    "version_upserts_per_case",
+    "markers_per_case",
+    "events_per_case",
+    "history_bytes_per_case",
+)
+
+
+@dataclass
+class QuietPathwaySide(PathwaySide):
+    """Pathway's cases opened without search-attribute upserts; everything else the same."""
+
+    async def send(self, case: str, k: int) -> None:
+        if k > 0:
+            await super().send(case, k)
+            return
+        event = parse_event(self._event(case, k))
+        assert isinstance(event, Identified)
+        config = CaseConfig(upsert_search_attributes=False)
+        self._ids[case], _ = await cases.open_case(self.client, event, pepper=PEPPER, config=config)
+
+
+#: The search attribute sdk-core upserts with the first ``workflow.patched`` call of each patch
+#: in a run (Temporal's own, not Pathway's; Python has no way to turn it off).
+CHANGE_VERSION = "TemporalChangeVersion"
+
+
+@dataclass
+class HistoryCounts:
+    """Totals over the histories of a phase's cases."""
+
+    workflow_tasks: int = 0
+    #: Upserts of Pathway's own search attributes (phase, obligation owners).
+    upserts: int = 0
+    #: Upserts of only :data:`CHANGE_VERSION` (one per patch a new run records).
+    version_upserts: int = 0
+    markers: int = 0
+    events: int = 0
+    bytes: int = 0
+
+
+async def _history_counts(env: Env, side: Side, names: list[str]) -> HistoryCounts:
+    counts = HistoryCounts()
+    for name in names:
+        handle = env.pathway.client.get_workflow_handle(side.workflow_id(name))
+        history = await handle.fetch_history()
+        for event in history.events:
+            match event.event_type:
+                case EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                    counts.workflow_tasks += 1
+                case EventType.EVENT_TYPE_MARKER_RECORDED:
+                    counts.markers += 1
+                case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+                    fields = event.upsert_workflow_search_attributes_event_attributes
+                    if set(fields.search_attributes.indexed_fields) == {CHANGE_VERSION}:
+                        counts.version_upserts += 1
+                    else:
+                        counts.upserts += 1
+                case _:
+                    pass
+        counts.events += len(history.events)
+        counts.bytes += sum(event.ByteSize() for event in history.events)
+    return counts
+
+
+async def one_phase(
+    env: Env, label: str, tag: str, *, cases_n: int, concurrency: int, idle: float
+) -> dict[str, Any]:
+    """``label``'s idle window and throughput phase, in a worker process of its own."""
+    kind = "bare" if label == "bare" else "pathway"
+    async with worker(env, kind, tag) as pid:
+        if env.bare is None:  # the bare plan comes from a warm Pathway case's history
+            await warm(env.pathway, f"{tag}p", 2)
+            await plan_bare(env, f"{tag}p0")
+        assert env.bare is not None
+        side: Side = (
+            env.bare
+            if label == "bare"
+            else env.pathway
+            if label == "pathway"
+            else QuietPathwaySide(env.pathway.client, env.pathway.tokens)
+        )
+        await warm(side, f"{tag}w", 2)
+        before, started = cpu_seconds(pid), time.perf_counter()
+        await asyncio.sleep(idle)
+        idle_rate = (cpu_seconds(pid) - before) / (time.perf_counter() - started)
+        names = [f"{tag}t{i}" for i in range(cases_n)]
+        per_case = (
+            env.notifications_per_case if kind == "pathway" else sum(env.bare.plan.activities)
+        )
+        expected = await asyncio.to_thread(outbox_lines, env, kind) + len(names) * per_case
+        worker_before, server_before = cpu_seconds(pid), cpu_seconds(env.server.pid)
+        started = time.perf_counter()
+        await drive(side.send, names, concurrency)
+        await delivered(env, kind, expected)
+        await settle(side, names)
+        seconds = time.perf_counter() - started
+        worker_cpu = cpu_seconds(pid) - worker_before
+        server_cpu = cpu_seconds(env.server.pid) - server_before
+    counts = await _history_counts(env, side, names)
+    busy = worker_cpu - idle_rate * seconds
+    n = len(names)
+    return {
+        "side": label,
+        "mode": env.server.mode,
+        "seconds": seconds,
+        "cases_per_s": n / seconds,
+        "idle_worker_cpu_ms_per_s": idle_rate * 1000,
+        "worker_cpu_ms_per_case": worker_cpu * 1000 / n,
+        "worker_busy_cpu_ms_per_case": busy * 1000 / n,
+        "workflow_tasks_per_case": counts.workflow_tasks / n,
+        "worker_cpu_ms_per_workflow_task": busy * 1000 / counts.workflow_tasks,
+        "server_cpu_ms_per_case": server_cpu * 1000 / n,
+        "upserts_per_case": counts.upserts / n,
+        "version_upserts_per_case": counts.version_upserts / n,
+        "markers_per_case": counts.markers / n,
+        "events_per_case": counts.events / n,
+        "history_bytes_per_case": counts.bytes / n,
+    }
+
+
+async def measure(
+    modes: list[str], base: Path, *, rounds: int, cases_n: int, concurrency: int, idle: float
+) -> list[dict[str, Any]]:
+    """Every mode's rounds; each round runs the three sides, in reversed order every other."""
+    out = []
+    tokens = {role: new_token() for role in ROLES}
+    for mode in modes:
+        directory = base / mode
+        directory.mkdir(parents=True)
+        async with dev_server(mode, directory / "temporal") as server:  # type: ignore[arg-type]
+            client = await connect(
+                server.target, "default", default_keystore(directory), use_config=False
+            )
+            env = Env(server, directory, PathwaySide(client, tokens))
+            for number in range(rounds):
+                order = SIDES if number % 2 == 0 else tuple(reversed(SIDES))
+                for index, label in enumerate(order):
+                    figures = await one_phase(
+                        env,
+                        label,
+                        f"{mode}r{number}s{index}",
+                        cases_n=cases_n,
+                        concurrency=concurrency,
+                        idle=idle,
+                    )
+                    out.append({"round": number, **figures})
+                    print(f"{mode} round {number} {label}: done", file=sys.stderr, flush=True)
+    return out
+
+
+def table(phases: list[dict[str, Any]]) -> str:
+    """Mean per mode and side of each figure, and Pathway's ratio to bare."""
+    lines = []
+    for mode in dict.fromkeys(phase["mode"] for phase in phases):
+        lines.append(f"== {mode} (mean over rounds)")
+        lines.append(
+            f"{'figure':34}" + "".join(f"{side:>20}" for side in SIDES) + f"{'pathway/bare':>14}"
+        )
+        for name in FIGURES:
+            means = {
+                side: statistics.fmean(
+                    p[name] for p in phases if p["mode"] == mode and p["side"] == side
+                )
+                for side in SIDES
+            }
+            ratio = means["pathway"] / means["bare"] if means["bare"] else float("nan")
+            lines.append(
+                f"{name:34}" + "".join(f"{means[side]:20.2f}" for side in SIDES) + f"{ratio:14.2f}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.causes", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--modes", type=modes_arg, default=MODES, help="memory,sqlite")
+    parser.add_argument("--cases", type=count, default=20, help="cases per phase (default 20)")
+    parser.add_argument("--concurrency", type=count, default=20, help="senders (default 20)")
+    parser.add_argument("--rounds", type=count, default=2, help="rounds per mode (default 2)")
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of the idle window")
+    parser.add_argument("--out", type=Path, help="also write every phase's figures as JSON here")
+    args = parser.parse_args(argv)
+    configure_logging(json=True, level="WARNING")
+    measured = checkout()
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="bench-causes-") as base:
+        phases = asyncio.run(
+            measure(
+                list(args.modes),
+                Path(base),
+                rounds=args.rounds,
+                cases_n=args.cases,
+                concurrency=args.concurrency,
+                idle=args.idle,
+            )
+        )
+    print(table(phases))
+    if args.out is not None:
+        args.out.write_text(
+            json.dumps(
+                {**measured, "started": started, "argv": sys.argv[1:], "phases": phases}, indent=1
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -46,7 +46,7 @@ HISTORIES = Path(__file__).parent / "histories"
 #: first: a scenario recorded again under code that changed the workflow's commands is a new
 #: history beside the old one (the corpus only grows; docs/versioning.md). Bump it with every
 #: workflow change that gets a patch.
-HISTORY_GENERATION = "one-timer-per-wake-up-2026-12-01"
+HISTORY_GENERATION = "one-marker-2026-12-01"
 WEBHOOK_SECRET = "test-webhook-secret"
 PEPPER = b"test-pepper"
 #: The statistics ledger's secret in tests (32 bytes).

@@ -4,8 +4,10 @@ receivers (a webhook on 127.0.0.1 and an SMTP server) on the right day."""
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from temporalio import activity
@@ -21,7 +23,7 @@ from pathway.domain.events import Identified
 from pathway.domain.organisations import NOTIFIED, notification_task_queue
 from pathway.domain.rules import RejectionNote
 from pathway.domain.state import CaseState, DeliveryOutcome, Notification, Phase
-from pathway.workflows.case import VictimCaseWorkflow
+from pathway.workflows.case import EARLIER_PATCHES, ONE_MARKER, VictimCaseWorkflow
 from tests.factories import ALL_SUBJECTS, EU_ADULT, TCN_ILLEGAL, event
 from tests.harness import (
     LEDGER_SECRET,
@@ -528,3 +530,40 @@ class TestTimers:
         assert completed >= 2  # the notification and the statistics ledger: two wakes
         assert after.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1
         assert EventType.EVENT_TYPE_TIMER_CANCELED not in after
+
+
+def patch_ids(history: object) -> list[str]:
+    """The patch IDs of the history's patch markers, in order."""
+    found = []
+    for e in history.events:  # type: ignore[attr-defined]
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads:
+                found.append(json.loads(payload.data)["id"])
+    return found
+
+
+class TestPatchMarkers:
+    async def test_a_new_case_records_one_marker(self, time_skipping: WorkflowEnvironment) -> None:
+        """A case started on today's code records the one marker that stands for every patch
+        before it (issue 14: each marker is a history event, and sdk-core upserts the
+        ``TemporalChangeVersion`` search attribute with each, a visibility write), not one per
+        patch, and runs every patch's new branch (one timer per wake-up among them)."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            t0 = await b.now()
+            ident = event("identified", t0, person=dict(EU_ADULT), subject_ref="one-marker")
+            assert isinstance(ident, Identified)
+            case_id, _ = await b.open(ident)
+            state = await b.settled(case_id)
+            history = await b.client.get_workflow_handle(case_id).fetch_history()
+        assert patch_ids(history) == [ONE_MARKER]
+        assert state.config.legal_time == "ljubljana"  # legal-time-ljubljana's new branch
+
+    def test_a_later_patch_cannot_ride_on_the_one_marker(self) -> None:
+        """A patch added after the one marker must ask ``workflow.patched`` itself: a run that
+        recorded the marker before the patch existed would take the patch's new branch on
+        replay (docs/versioning.md)."""
+        assert ONE_MARKER not in EARLIER_PATCHES
+        workflow_like = SimpleNamespace(_one_marker=True)
+        with pytest.raises(ValueError, match="newer than 'one-marker-for-earlier-patches'"):
+            VictimCaseWorkflow._earlier_patch(workflow_like, "a-later-patch")  # type: ignore[arg-type]
+        assert VictimCaseWorkflow._earlier_patch(workflow_like, "legal-time-ljubljana")  # type: ignore[arg-type]

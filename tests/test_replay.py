@@ -61,6 +61,7 @@ PATCH_IDS = {
     "continue-as-new-while-asleep",
     "s3-lapsed-permit-day-from-validity",
     "one-timer-per-wake-up",
+    "one-marker-for-earlier-patches",
 }
 
 

@@ -51,6 +51,12 @@ Not deployed yet:
   review of issue 17).
 - ``one-timer-per-wake-up``: the main loop keeps its timer across wakes that leave the earliest
   deadline where it was, instead of cancelling it and starting another (issue 14).
+- ``one-marker-for-earlier-patches``: a run started since records this one marker instead of
+  one per patch above (each patch's marker also made sdk-core upsert ``TemporalChangeVersion``:
+  14 markers and as many visibility writes per new case; issue 14). Every patch above is on in
+  such a run (:data:`EARLIER_PATCHES`, :meth:`VictimCaseWorkflow._earlier_patch`); a history
+  recorded before it asks each as it did. A patch added after it calls ``workflow.patched``
+  itself.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate, VersioningBehavior
@@ -116,6 +122,30 @@ LINKED_CASE_START_TIMEOUT = timedelta(seconds=60)
 #: delays the figures, never loses them; a retry after success stores nothing twice.
 STATISTICS_RETRY = LINKED_CASE_START_RETRY
 STATISTICS_TIMEOUT = timedelta(seconds=60)
+#: The patch whose one marker stands for every patch in :data:`EARLIER_PATCHES` in a run that
+#: records it (issue 14; docs/versioning.md "One marker for the patches before it").
+ONE_MARKER = "one-marker-for-earlier-patches"
+#: The patches older than :data:`ONE_MARKER`, each on in a run that recorded it. Closed: a patch
+#: added later must not be in it (a run that recorded ``ONE_MARKER`` before that patch existed
+#: would take its new branch on replay), so it calls ``workflow.patched`` itself.
+EARLIER_PATCHES: Final = frozenset(
+    {
+        "legal-time-ljubljana",
+        "seed-residence-rules",
+        "seed-assistance-rules",
+        "seed-child-rules",
+        "seed-reintegration-dates",
+        "moot-escalations-every-track",
+        "s3-lapsed-permit-day-from-validity",
+        "eu-citizen-not-a-protection-applicant",
+        "statistics-ledger",
+        "continue-as-new-while-asleep",
+        "one-timer-per-wake-up",
+        "escalate-undelivered-reminders",
+        "linked-case-started-by-activity",
+        "search-attribute-obligation-owners",
+    }
+)
 
 
 def _with_legal_time(config: CaseConfig, legal_time: LegalTime) -> CaseConfig:
@@ -139,11 +169,15 @@ class VictimCaseWorkflow:
             tuple[RecordEvent, CaseState | None, datetime, Accepted | Rejection] | None
         ) = None
         self._episode = start.episode
+        # A run started since records one marker for all the patches before it (issue 14); a
+        # history recorded before it replays each patch below as it was asked. First, so that
+        # a new run's first workflow task records this marker and no other.
+        self._one_marker = workflow.patched(ONE_MARKER)
         # Histories recorded before legal time (issue 13) replay with the due instants they
         # had: periods added as elapsed time. A run started since counts days in Ljubljana,
         # also for an older case at its next run (its deadlines already set keep their dates).
         legal_time: LegalTime = (
-            "ljubljana" if workflow.patched("legal-time-ljubljana") else "elapsed"
+            "ljubljana" if self._earlier_patch("legal-time-ljubljana") else "elapsed"
         )
         self._config = _with_legal_time(self._config, legal_time)
         if self._state is not None:
@@ -156,28 +190,28 @@ class VictimCaseWorkflow:
         self._case_starts: dict[str, asyncio.Task[None]] = {}
         self._published: tuple[str, list[str]] | None = None
         # Histories recorded before I1, K7, S3, S5 followed the seed must replay unchanged.
-        self._seed_residence_rules = workflow.patched("seed-residence-rules")
+        self._seed_residence_rules = self._earlier_patch("seed-residence-rules")
         # ... and those recorded before K1, K2, S1, R3, R4 followed it (issue 13).
-        self._seed_assistance_rules = workflow.patched("seed-assistance-rules")
+        self._seed_assistance_rules = self._earlier_patch("seed-assistance-rules")
         # ... and those recorded before C4-C8 followed changed facts (issue 13).
-        self._seed_child_rules = workflow.patched("seed-child-rules")
+        self._seed_child_rules = self._earlier_patch("seed-child-rules")
         # ... and those recorded before I1 was decided as of the enrolment's day (issue 13).
-        self._seed_reintegration_dates = workflow.patched("seed-reintegration-dates")
+        self._seed_reintegration_dates = self._earlier_patch("seed-reintegration-dates")
         # ... and those recorded before late events made every track's escalations moot.
-        self._moot_every_track = workflow.patched("moot-escalations-every-track")
+        self._moot_every_track = self._earlier_patch("moot-escalations-every-track")
         # ... and those recorded before S3 dated a lapsed permit by its validity (issue 13).
-        self._lapsed_permit_day = workflow.patched("s3-lapsed-permit-day-from-validity")
+        self._lapsed_permit_day = self._earlier_patch("s3-lapsed-permit-day-from-validity")
         # ... and those recorded before an EU citizen was refused as a protection applicant.
-        self._seed_status_rules = workflow.patched("eu-citizen-not-a-protection-applicant")
+        self._seed_status_rules = self._earlier_patch("eu-citizen-not-a-protection-applicant")
         # Histories recorded before the statistics ledger (issue 15) schedule no activity for
         # it: they replay unchanged; a run started since writes its facts (docs/statistics.md).
-        self._statistics_ledger = workflow.patched("statistics-ledger")
+        self._statistics_ledger = self._earlier_patch("statistics-ledger")
         # Histories recorded before a sleeping case continued as new when Temporal suggested it
         # replay unchanged (their loop woke only for updates that moved the case).
-        self._continue_while_asleep = workflow.patched("continue-as-new-while-asleep")
+        self._continue_while_asleep = self._earlier_patch("continue-as-new-while-asleep")
         # Histories recorded before the main loop kept one timer per wake-up instant (issue 14)
         # replay with a new timer at every wake (the old one cancelled, even when unmoved).
-        self._one_timer_per_wake = workflow.patched("one-timer-per-wake-up")
+        self._one_timer_per_wake = self._earlier_patch("one-timer-per-wake-up")
         #: The timer the main loop sleeps on and the instant it fires (``one-timer-per-wake-up``).
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
@@ -317,7 +351,7 @@ class VictimCaseWorkflow:
             self._keyed(self._require_state()),
             workflow.now(),
             # Cases that reached a deadline before this rule existed must replay unchanged.
-            escalate_undelivered=workflow.patched("escalate-undelivered-reminders"),
+            escalate_undelivered=self._earlier_patch("escalate-undelivered-reminders"),
         )
         self._state = state
         self._log_effects("deadline", effects)
@@ -550,7 +584,7 @@ class VictimCaseWorkflow:
             linked_case_id=workflow.info().workflow_id,
             link_secret=start.link_secret,
         )
-        if workflow.patched("linked-case-started-by-activity"):
+        if self._earlier_patch("linked-case-started-by-activity"):
             await self._start_case_by_activity(start.case_id, case_input)
         else:
             # Already started means started before (e.g. by the run before a continue-as-new).
@@ -628,6 +662,14 @@ class VictimCaseWorkflow:
         return bool(self._deliveries.in_flight or self._case_starts or self._ledger_write)
 
     # -- helpers -------------------------------------------------------------------------------
+    def _earlier_patch(self, patch_id: str) -> bool:
+        """Whether this run takes ``patch_id``'s new branch: ``True`` without a marker of its
+        own in a run that recorded :data:`ONE_MARKER`, else ``workflow.patched(patch_id)``
+        (memoised per run by the SDK). Only for :data:`EARLIER_PATCHES`."""
+        if patch_id not in EARLIER_PATCHES:
+            raise ValueError(f"{patch_id!r} is newer than {ONE_MARKER!r}: ask workflow.patched")
+        return self._one_marker or workflow.patched(patch_id)
+
     def _require_state(self) -> CaseState:
         if self._state is None:
             raise ApplicationError("the case has not been identified", type="CaseNotOpened")
@@ -638,7 +680,7 @@ class VictimCaseWorkflow:
         if not self._config.upsert_search_attributes:
             return
         # Histories recorded before the owners were published must replay unchanged.
-        with_owners = workflow.patched("search-attribute-obligation-owners")
+        with_owners = self._earlier_patch("search-attribute-obligation-owners")
         owners = sorted({o.owner.value for o in state.open_obligations}) if with_owners else []
         wanted = (state.phase.value, owners)
         if wanted == self._published:

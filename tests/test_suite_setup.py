@@ -16,6 +16,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Each test here starts a whole pytest run (with xdist: a controller and workers, each importing
+#: the project): on the busy CI machine at 139e724 one took 270 s. Far above that, and above
+#: the default 300 s of pytest-timeout, so a slow machine does not fail them.
+RUN_BOUND = 900
+pytestmark = pytest.mark.timeout(RUN_BOUND + 60)
 
 PLANTED = '''
 def test_planted_failure():
@@ -49,7 +54,7 @@ def run_pytest(tmp_path: Path, test_file: str, *options: str) -> tuple[str, int]
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=RUN_BOUND,
         check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
     )

@@ -12,8 +12,9 @@ for each side in turn, that side's worker process (as the bench does), and measu
 - ``idle_worker_cpu_ms_per_s``: the worker's CPU while no case moves (pollers, timers of its
   own), over ``--idle`` seconds after a warm-up;
 - a throughput phase of ``--cases`` cases at ``--concurrency`` senders (the bench's), with the
-  worker's and server's CPU, the wall time, and from every case's history its workflow tasks,
-  events and bytes;
+  acknowledgement p50 of its events (the client path's), the worker's and server's CPU, the
+  wall time, and from every case's history its workflow tasks, upserts (Pathway's, and the
+  ``TemporalChangeVersion`` one sdk-core makes per patch), markers, events and bytes;
 - ``worker_busy_cpu_ms_per_case``: the worker's CPU per case less its idle rate over the
   phase's wall time, and ``worker_cpu_ms_per_workflow_task``.
 
@@ -58,6 +59,7 @@ SIDES = ("pathway", "bare", "pathway-no-upserts")
 #: Figures averaged over rounds in the printed table, in its order.
 FIGURES = (
     "cases_per_s",
+    "ack_ms_p50",
     "idle_worker_cpu_ms_per_s",
     "worker_cpu_ms_per_case",
     "worker_busy_cpu_ms_per_case",
@@ -157,7 +159,8 @@ async def one_phase(
         expected = await asyncio.to_thread(outbox_lines, env, kind) + len(names) * per_case
         worker_before, server_before = cpu_seconds(pid), cpu_seconds(env.server.pid)
         started = time.perf_counter()
-        await drive(side.send, names, concurrency)
+        latencies: list[float] = []
+        await drive(side.send, names, concurrency, latencies)
         await delivered(env, kind, expected)
         await settle(side, names)
         seconds = time.perf_counter() - started
@@ -171,6 +174,7 @@ async def one_phase(
         "mode": env.server.mode,
         "seconds": seconds,
         "cases_per_s": n / seconds,
+        "ack_ms_p50": statistics.median(latencies),
         "idle_worker_cpu_ms_per_s": idle_rate * 1000,
         "worker_cpu_ms_per_case": worker_cpu * 1000 / n,
         "worker_busy_cpu_ms_per_case": busy * 1000 / n,

@@ -11,9 +11,17 @@ rule requires, never a value copied from a run.
 
 from __future__ import annotations
 
-from pathway.domain.rules import fire_due
-from tests.factories import EU_ADULT, T0, days
+from datetime import timedelta
+
+from pathway.domain.config import CaseConfig
+from pathway.domain.membership import MemberRole
+from pathway.domain.organisations import Organisation as Org
+from pathway.domain.rules import Accepted, decide, fire_due
+from pathway.domain.state import DeadlineKind
+from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
 from tests.test_domain_mutants import child_turning_18_in_crisis_accommodation
+from tests.test_law_assistance import FIRST, interviewed, recorded_late
+from tests.test_law_assistance import placed as law_placed
 from tests.test_law_residence import placed_in_crisis
 
 # -- TIME: what a timer does is done by the service -------------------------------------------
@@ -60,3 +68,203 @@ class TestTheOneTimerTheWorkflowSleepsOn:
         assert sent and all(r.at == first for r in sent)
         after = state.next_wake_at()
         assert after is not None and after > first
+
+    def test_a_reminder_and_a_deadline_fire_at_their_very_instant(self) -> None:
+        """TIME: a reminder is sent when time is checked at its instant, and a deadline is
+        reached at its instant (“within 30 days”: the period has ended at 24:00 of its last
+        day, not a moment later)."""
+        state, _ = fire_due(placed_in_crisis(EU_ADULT), T0 + days(10))
+        crisis = state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION]
+        (reminder,) = crisis.reminders
+        state, _ = fire_due(state, reminder.at)
+        assert state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION].reminders[0].sent
+        state, effects = fire_due(state, crisis.due_at)
+        assert DeadlineKind.CRISIS_ACCOMMODATION not in state.deadlines
+        assert DeadlineKind.CRISIS_ACCOMMODATION in effects.deadlines_ended
+
+
+# -- ACCESS, TIME, CASE: the checks that guard the service itself (rules/dispatch.py) ---------
+
+
+class TestTheServicesOwnChecks:
+    """docs/rules.md "Access", "Legal time", "The case": an event from an organisation that
+    may not send it (ACCESS), dated too far ahead or before the case existed (TIME), or that
+    does not fit the case's life (CASE) is refused at the field at fault, and changes
+    nothing."""
+
+    def test_a_sender_that_may_not_send_it_is_told_who_may(self) -> None:
+        """ACCESS, R1: an NGO may not identify a victim (the police, a social work centre or
+        the migration office does): the refusal names the field ``organisation``, the sender
+        and the type, and lists every organisation that may send it."""
+        identified = event("identified", T0, organisation="caritas")
+        refused = reject(None, identified)
+        assert (refused.rule, refused.field) == ("ACCESS", "organisation")
+        assert "'caritas' may not send identified" in refused.reason
+        allowed = refused.reason.split("(allowed: ")[1].rstrip(")").split(", ")
+        senders = type(identified).senders
+        assert allowed == sorted(o.value for o in senders) and len(senders) > 1
+
+    def test_the_tolerance_for_clocks_ahead_is_inclusive(self) -> None:
+        """TIME: an event dated exactly the tolerance ahead of the service's clock is
+        accepted; a microsecond more is refused at ``occurred_at``."""
+        now = T0 + days(1)
+        tolerance = CaseConfig().future_tolerance
+        at_edge = event("crisis_accommodation_placed", now + tolerance)
+        assert isinstance(decide(interviewed(), at_edge, now, case_id=CASE_ID), Accepted)
+        beyond = event("crisis_accommodation_placed", now + tolerance + timedelta(microseconds=1))
+        refused = reject(interviewed(), beyond, now=now)
+        assert (refused.rule, refused.field) == ("TIME", "occurred_at")
+
+    def test_an_event_at_the_instant_of_identification_is_accepted(self) -> None:
+        """TIME, R2: the NGO may interview the person at the very instant the police identify
+        them; only what lies before the identification is refused, at ``occurred_at``."""
+        state = accept(opened(), event("ngo_interview_held", T0))
+        assert state.timeline[-1].at == T0
+        earlier = event("ngo_interview_held", T0 - timedelta(microseconds=1))
+        refused = reject(opened(), earlier, now=T0)
+        assert (refused.rule, refused.field) == ("TIME", "occurred_at")
+        assert "before" in refused.reason
+
+    def test_a_case_is_identified_once_and_opened_first(self) -> None:
+        """CASE: a second identification, an event before any identification and an event in
+        a closed case are each refused at the field ``type`` (what was sent does not fit)."""
+        again = reject(opened(), event("identified", T0 + days(1)))
+        assert (again.rule, again.field) == ("CASE", "type")
+        assert "already" in again.reason
+        first = reject(None, event("ngo_interview_held", T0))
+        assert (first.rule, first.field) == ("CASE", "type")
+        assert "identified" in first.reason
+        closed = accept(interviewed(), event("case_closed", T0 + days(1)))
+        after = reject(closed, event("ngo_interview_held", T0 + days(2)))
+        assert (after.rule, after.field) == ("CASE", "type")
+        assert "closed" in after.reason
+
+    def test_a_reused_event_id_is_refused_at_the_event_id(self) -> None:
+        """IDEMPOTENCY: an event_id names one event; its reuse for another is refused at
+        ``event_id``, and a true repeat changes nothing and sends nothing."""
+        placed = event("crisis_accommodation_placed", T0 + days(1), event_id="place-1")
+        state = accept(interviewed(), placed)
+        other = event("departed", T0 + days(2), event_id="place-1", arbitrary=False)
+        refused = reject(state, other)
+        assert (refused.rule, refused.field) == ("IDEMPOTENCY", "event_id")
+        again = decide(state, placed, T0 + days(3), case_id=CASE_ID)
+        assert isinstance(again, Accepted)
+        assert again.state is state and again.effects.notifications == []
+        assert again.result.duplicate
+
+
+class TestTheIdentificationKeepsWhatItWasGiven:
+    """R1, docs/rules.md "Deadlines": the identification opens the case with the configuration
+    it is given (a running case keeps the periods it was opened with), the secret its linked
+    cases' IDs derive from, and the rules-version flags of the workflow's patches."""
+
+    def test_the_configuration_given_is_the_cases(self) -> None:
+        """K5: a case opened with a 45-day reflection period keeps that configuration; one
+        opened without any gets the defaults (30 days)."""
+        longer = CaseConfig(reflection_period=timedelta(days=45))
+        decision = decide(None, event("identified", T0), T0, case_id=CASE_ID, config=longer)
+        assert isinstance(decision, Accepted)
+        assert decision.state.config == longer
+        assert decision.state.config.reflection_period == timedelta(days=45)
+        assert opened().config == CaseConfig()
+
+    def test_the_link_secret_and_the_rules_flags_are_kept(self) -> None:
+        """R1: the link secret given is kept in the new case; a case opened under the rules
+        before the patch ``seed-status-rules`` carries that flag off, one opened without flags
+        every rule as it stands now."""
+        decision = decide(
+            None,
+            event("identified", T0),
+            T0,
+            case_id=CASE_ID,
+            link_secret="s" * 43,
+            rules={"seed_status_rules": False},
+        )
+        assert isinstance(decision, Accepted)
+        assert decision.state.link_secret == "s" * 43
+        assert decision.state.seed_status_rules is False
+        assert opened().seed_status_rules is True
+
+
+# -- R6, issue 12: notifications, numbered per recipient --------------------------------------
+
+
+class TestNotificationsAreCountedAndKeyed:
+    """R6 (“respect for their integrity”), issues 11 and 12: each notification's key is
+    ``<case ID>:<episode>:<recipient>:<reason>:<sequence>``, the episode being the opening
+    instant in UTC (``YYYYMMDDTHHMMSSZ``); the case counts every notification it sent (read by
+    operators only)."""
+
+    def test_the_key_names_the_episode_recipient_reason_and_number(self) -> None:
+        """R1, issue 12: the identification on 2 March 2026 at 09:00 UTC tells Caritas; its
+        key is the case, ``20260302T090000Z``, ``caritas``, ``case_identified`` and 1."""
+        (sent,) = opened().pending_notifications
+        assert sent.idempotency_key == f"{CASE_ID}:20260302T090000Z:caritas:case_identified:1"
+        assert sent.sequence == 1
+
+    def test_the_case_counts_every_notification_it_sent(self) -> None:
+        """R6: after several events telling several organisations, the count of
+        notifications sent is the number issued, which is the sum of each recipient's
+        numbers."""
+        state = opened()
+        issued = len(state.pending_notifications)
+        for ev in (
+            event("ngo_interview_held", T0 + timedelta(hours=2)),
+            event("crisis_accommodation_placed", T0 + days(1)),
+            event("departed", T0 + days(2), arbitrary=True),
+        ):
+            decision = decide(state, ev, ev.occurred_at, case_id=CASE_ID)
+            assert isinstance(decision, Accepted)
+            issued += len(decision.effects.notifications)
+            state = decision.state
+        assert issued >= 3 and len(state.notifications_to) >= 2
+        assert state.notifications_sent == issued == sum(state.notifications_to.values())
+
+
+# -- MEMBERS, the timeline: who did it --------------------------------------------------------
+
+
+class TestWhoDidIt:
+    """MEMBERS, docs/rules.md "The timeline": each entry and each membership record names who
+    did it: the organisation that sent the event (with its staff member's reference, when
+    given), or ``pathway`` for what a timer did."""
+
+    def test_an_event_is_by_its_sender_and_actor(self) -> None:
+        """R2: an interview recorded by Caritas without a staff reference is by ``caritas``;
+        with one, by ``caritas (ngo-17)``."""
+        plain = accept(opened(), event("ngo_interview_held", T0 + timedelta(hours=2)))
+        assert plain.timeline[-1].who == "caritas"
+        named = accept(
+            opened(), event("ngo_interview_held", T0 + timedelta(hours=2), actor="ngo-17")
+        )
+        assert named.timeline[-1].who == "caritas (ngo-17)"
+
+    def test_a_member_a_timer_made_was_added_by_pathway(self) -> None:
+        """MEMBERS, K1: an undelivered reminder escalated at the deadline makes the interior
+        ministry a member, to tell the lead NGO another way; the record says the service added
+        it, at that moment."""
+        state, _ = fire_due(placed_in_crisis(EU_ADULT), T0 + days(28))
+        now = T0 + days(40)
+        state, _ = fire_due(state, now)
+        added = {
+            m.rule: m
+            for m in state.membership
+            if m.organisation is Org.INTERIOR_MINISTRY and m.role is MemberRole.ASSIGNED
+        }
+        assert added["K1"].added_by == "pathway"
+        assert added["K1"].since == now
+        assert {m.added_by for m in added.values()} == {"pathway"}
+
+    def test_the_moot_settlement_is_the_services_entry(self) -> None:
+        """K1, docs/rules.md "Legal time": placed in safe accommodation on day 28 and recorded
+        on day 33, after the escalation: the timeline's entry saying the escalation is moot is
+        by ``pathway``, at the recording, citing K1, and names no event."""
+        state = law_placed(FIRST)
+        now = FIRST + days(32)
+        state, _ = recorded_late(state, event("safe_accommodation_placed", FIRST + days(27)), now)
+        moot = [t for t in state.timeline if "escalation moot" in t.what]
+        assert moot
+        assert {(t.who, t.at, t.recorded_at, t.event_id) for t in moot} == {
+            ("pathway", now, now, None)
+        }
+        assert "K1" in {t.rule for t in moot}

@@ -17,9 +17,9 @@ from pathway.domain.config import CaseConfig
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules import Accepted, decide, fire_due
-from pathway.domain.state import DeadlineKind
+from pathway.domain.state import DeadlineKind, ObligationKind
 from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
-from tests.test_domain_mutants import child_turning_18_in_crisis_accommodation
+from tests.test_domain_mutants import CHILD_NOTE, child_turning_18_in_crisis_accommodation
 from tests.test_law_assistance import FIRST, interviewed, recorded_late
 from tests.test_law_assistance import placed as law_placed
 from tests.test_law_residence import placed_in_crisis
@@ -268,3 +268,66 @@ class TestWhoDidIt:
             ("pathway", now, now, None)
         }
         assert "K1" in {t.rule for t in moot}
+
+
+class TestTheTimelineEntryOfAnEvent:
+    """docs/rules.md "The timeline": an accepted event's entry says when it happened and when
+    it was recorded, who sent it, what it was, why (the sender's reason), under which rules,
+    which event it was, and, on a child's case, the note on the child's best interests and
+    views (C1, C2)."""
+
+    def test_every_part_of_the_entry(self) -> None:
+        """K1, K2: a crisis placement on day 1, recorded two hours later with a reason."""
+        at = T0 + days(1)
+        now = at + timedelta(hours=2)
+        placed = event(
+            "crisis_accommodation_placed", at, event_id="place-7", reason="Referred by police"
+        )
+        decision = decide(interviewed(), placed, now, case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        entry = decision.state.timeline[-1]
+        assert (entry.at, entry.recorded_at, entry.who, entry.organisation) == (
+            at,
+            now,
+            "caritas",
+            Org.CARITAS,
+        )
+        assert (entry.what, entry.why, entry.rule, entry.event_id) == (
+            "crisis accommodation placed",
+            "Referred by police",
+            "K1, K2",
+            "place-7",
+        )
+        assert entry.child is None
+
+    def test_a_decision_on_a_child_keeps_the_childs_note(self) -> None:
+        """C1, C2: the crisis placement of a child keeps its note on the timeline."""
+        entry = child_turning_18_in_crisis_accommodation().timeline[-1]
+        assert entry.what == "crisis accommodation placed"
+        assert entry.child is not None
+        assert entry.child.best_interests == CHILD_NOTE["best_interests"]
+        assert entry.child.child_views == CHILD_NOTE["child_views"]
+
+
+class TestEscalatedOnlyByATimer:
+    """R3, K1, docs/rules.md "Legal time": an obligation an event opens is not escalated; one a
+    timer opens to escalate (a reminder not delivered by its deadline) is escalated from the
+    moment it is opened, which decides whether a late-recorded event makes it moot."""
+
+    def test_an_event_opens_duties_unescalated(self) -> None:
+        """R2, R3: the interview opens the rights information duties, none escalated."""
+        state = interviewed()
+        assert state.open_obligations
+        assert all(o.escalated_at is None for o in state.open_obligations)
+
+    def test_an_undelivered_reminder_is_escalated_when_opened(self) -> None:
+        """K1: the reminders of crisis accommodation's 30 days still undelivered at the
+        deadline open duties to tell the recipients another way, escalated then."""
+        state, _ = fire_due(placed_in_crisis(EU_ADULT), T0 + days(28))
+        now = T0 + days(40)
+        state, _ = fire_due(state, now)
+        undelivered = [
+            o for o in state.obligations if o.kind is ObligationKind.NOTIFICATION_UNDELIVERED
+        ]
+        assert undelivered
+        assert all(o.escalated_at == o.opened_at for o in undelivered)

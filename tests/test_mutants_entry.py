@@ -23,6 +23,7 @@ from tests.test_domain_mutants import CHILD_NOTE, child_turning_18_in_crisis_acc
 from tests.test_law_assistance import FIRST, interviewed, recorded_late
 from tests.test_law_assistance import placed as law_placed
 from tests.test_law_residence import placed_in_crisis
+from tests.test_mutants_assistance_core import _child
 
 # -- TIME: what a timer does is done by the service -------------------------------------------
 
@@ -331,3 +332,82 @@ class TestEscalatedOnlyByATimer:
         ]
         assert undelivered
         assert all(o.escalated_at == o.opened_at for o in undelivered)
+
+
+class TestTheLeadIsGivenOnce:
+    """MEMBERS, R2, K1: the NGO that leads the case holds that role once; an event by which it
+    would become the lead when it leads already (its own crisis placement) adds no second
+    record."""
+
+    def test_the_lead_placing_in_crisis_accommodation_keeps_its_one_record(self) -> None:
+        """R2, K1: Caritas leads from the identification; its crisis placement leaves one
+        active lead record, Caritas's, given under R2."""
+        state = placed_in_crisis(EU_ADULT)
+        leads = [m for m in state.membership if m.role is MemberRole.LEAD_NGO and m.is_active]
+        assert [(m.organisation, m.rule) for m in leads] == [(Org.CARITAS, "R2")]
+        assert state.lead_ngo is Org.CARITAS
+
+
+class TestTheAcknowledgementSaysWhatChanged:
+    """Issue 14 item 2: an accepted event's acknowledgement lists the obligations it opened and
+    settled and the deadlines it set and ended, each once, as the case summary shows them (an
+    ended deadline as it stood before the event)."""
+
+    def test_a_crisis_placement_then_a_safe_placement(self) -> None:
+        """K1, K5, S1: the crisis placement sets crisis accommodation's 30 days and the
+        reflection period and opens duties; the safe placement ten days later ends crisis
+        accommodation's deadline (shown with the due date it had) and settles duties, then
+        and there."""
+        before = interviewed()
+        crisis = decide(before, event("crisis_accommodation_placed", FIRST), FIRST, case_id=CASE_ID)
+        assert isinstance(crisis, Accepted)
+        changes, after = crisis.result.changes, crisis.state
+        set_kinds = [d.kind for d in changes.deadlines_set]
+        assert {DeadlineKind.CRISIS_ACCOMMODATION, DeadlineKind.REFLECTION_PERIOD} <= set(set_kinds)
+        assert len(set_kinds) == len(set(set_kinds))
+        assert changes.deadlines_set == [after.deadlines[k].view() for k in set_kinds]
+        opened_ids = [o.id for o in changes.obligations_opened]
+        was_open = {o.id for o in before.open_obligations}
+        assert opened_ids and not was_open & set(opened_ids)
+        assert set(opened_ids) <= {o.id for o in after.open_obligations}
+
+        now = FIRST + days(10)
+        safe = event("safe_accommodation_placed", now)
+        placed = decide(after, safe, now, case_id=CASE_ID)
+        assert isinstance(placed, Accepted)
+        changes = placed.result.changes
+        ended = {d.kind: d for d in changes.deadlines_ended}
+        crisis_kind = DeadlineKind.CRISIS_ACCOMMODATION
+        assert ended[crisis_kind] == after.deadlines[crisis_kind].view()
+        assert crisis_kind not in placed.state.deadlines
+        settled = {o.id for o in changes.obligations_settled}
+        closed_now = {o.id for o in placed.state.obligations if o.closed_at == now}
+        assert settled and settled == closed_now
+
+    def test_a_moved_deadline_is_set_not_ended(self) -> None:
+        """C1: a child's birth date corrected (a year younger) moves the end of the child track:
+        the acknowledgement shows the 18th birthday's deadline as set, at its new day, and
+        not as ended."""
+        state = opened(_child(16))
+        younger = {**_child(16), "birth_date": _child(15)["birth_date"]}
+        corrected = event("facts_updated", T0 + days(2), person=younger, child=CHILD_NOTE)
+        decision = decide(state, corrected, T0 + days(2), case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        changes = decision.result.changes
+        moved = decision.state.deadlines[DeadlineKind.TURNS_18]
+        assert moved.due_at.year == state.deadlines[DeadlineKind.TURNS_18].due_at.year + 1
+        assert changes.deadlines_set == [moved.view()]
+        assert changes.deadlines_ended == []
+
+    def test_only_what_this_event_settled(self) -> None:
+        """R3: two rights informations recorded at the same instant, on two subjects: the
+        second's acknowledgement settles its own subject only, not the first's."""
+        at = T0 + timedelta(hours=3)
+        state = accept(
+            interviewed(), event("rights_information_given", at, subjects=["a_institutions"])
+        )
+        second = event("rights_information_given", at, subjects=["b_assistance_types"])
+        decision = decide(state, second, at, case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        settled = [o.id for o in decision.result.changes.obligations_settled]
+        assert settled == ["rights_information:b_assistance_types"]

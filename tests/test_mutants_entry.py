@@ -11,16 +11,23 @@ rule requires, never a value copied from a run.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
+import pytest
+from pydantic import ValidationError
+
+from pathway.domain.calendar import local_date
 from pathway.domain.config import CaseConfig
+from pathway.domain.events import parse_event
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
+from pathway.domain.person import AgeEstimate, PersonFacts, ResidenceStatus
 from pathway.domain.rules import Accepted, decide, fire_due
 from pathway.domain.state import DeadlineKind, ObligationKind
 from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
+from tests.gateway_kit import example as documented
 from tests.test_domain_mutants import CHILD_NOTE, child_turning_18_in_crisis_accommodation
-from tests.test_law_assistance import FIRST, interviewed, recorded_late
+from tests.test_law_assistance import FIRST, crisis_due, interviewed, recorded_late
 from tests.test_law_assistance import placed as law_placed
 from tests.test_law_residence import placed_in_crisis
 from tests.test_mutants_assistance_core import _child
@@ -411,3 +418,129 @@ class TestTheAcknowledgementSaysWhatChanged:
         assert isinstance(decision, Accepted)
         settled = [o.id for o in decision.result.changes.obligations_settled]
         assert settled == ["rights_information:b_assistance_types"]
+
+
+class TestMootOnlyWhenItHappenedBefore:
+    """K1, docs/rules.md "Legal time": a late-recorded event makes an escalation moot only when
+    it happened *before* the timer fired; one that happened at that very instant leaves the
+    escalation as it was (nobody is told it was moot)."""
+
+    def test_at_the_instant_of_the_escalation_it_stands(self) -> None:
+        """K1: placed in safe accommodation exactly when crisis accommodation's 30 days ended,
+        recorded two days later: the follow-on placement it settles is not moot, and no one is
+        told of a moot escalation."""
+        state = law_placed(FIRST)
+        due = crisis_due(state)
+        state, sent = recorded_late(state, event("safe_accommodation_placed", due), due + days(2))
+        follow_on = [o for o in state.obligations if o.kind is ObligationKind.FOLLOW_ON_PLACEMENT]
+        assert follow_on and all(o.escalated_at == due for o in follow_on)
+        assert not any(o.moot for o in follow_on)
+        assert not [s for s in sent if s.endswith(":escalation_moot")]
+
+    def test_the_moot_entry_says_what_happened_when(self) -> None:
+        """K1: placed on day 28, recorded on day 33: the moot entry names the event in words
+        and the day it happened."""
+        state = law_placed(FIRST)
+        happened = FIRST + days(27)
+        state, _ = recorded_late(
+            state, event("safe_accommodation_placed", happened), FIRST + days(32)
+        )
+        whats = [t.what for t in state.timeline if "escalation moot" in t.what]
+        assert whats
+        day = local_date(happened).isoformat()
+        assert all(w.endswith(f"safe accommodation placed on {day}, recorded late") for w in whats)
+
+
+class TestEachUndeliveredReminderIsEscalatedOnce:
+    """K1: each reminder still undelivered when its deadline is reached, and only those, opens
+    one duty to tell its recipient another way, and the ones who can do so are told under the
+    deadline's rule."""
+
+    def test_two_reminders_two_duties_told_to_the_others(self) -> None:
+        """K1: crisis accommodation's reminder went to Caritas (the lead NGO) and the labour
+        ministry, neither delivered: two duties, one per reminder, keyed by it; the notice
+        ``notification_undelivered`` (K1) goes to those who were reachable, never to the
+        recipient not reached."""
+        state, _ = fire_due(placed_in_crisis(EU_ADULT), T0 + days(28))
+        reminders = {
+            n.idempotency_key: n.recipient
+            for n in state.pending_notifications
+            if n.reason == "crisis_accommodation_reminder"
+        }
+        assert set(reminders.values()) == {Org.CARITAS, Org.LABOUR_MINISTRY}
+        state, effects = fire_due(state, T0 + days(40))
+        duties = [
+            o
+            for o in state.obligations
+            if o.kind is ObligationKind.NOTIFICATION_UNDELIVERED and o.rule == "K1"
+        ]
+        assert sorted(o.id for o in duties) == sorted(
+            f"notification_undelivered:{key}" for key in reminders
+        )
+        told = [
+            (n.recipient, n.rule)
+            for n in effects.notifications
+            if n.reason == "notification_undelivered" and n.rule == "K1"
+        ]
+        assert sorted(told) == sorted(
+            [(Org.INTERIOR_MINISTRY, "K1"), (Org.CARITAS, "K1"), (Org.INTERIOR_MINISTRY, "K1")]
+        )
+
+
+class TestWhatTheSummaryShows:
+    """Issue 14, docs/rules.md "The case": the case summary (and each acknowledgement) shows a
+    deadline's next reminder still to be sent, and whether an open duty has been escalated."""
+
+    def test_the_next_reminder_is_the_one_not_yet_sent(self) -> None:
+        """K1: crisis accommodation's deadline shows its reminder until it is sent, then
+        none."""
+        state, _ = fire_due(placed_in_crisis(EU_ADULT), T0 + days(10))
+        crisis = state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION]
+        (reminder,) = crisis.reminders
+        assert crisis.view().next_reminder_at == reminder.at
+        state, _ = fire_due(state, reminder.at)
+        assert state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION].view().next_reminder_at is None
+
+    def test_an_escalated_duty_shows_as_escalated(self) -> None:
+        """R3, K1: the interview's duties show as not escalated; a duty opened to pass on an
+        undelivered reminder shows as escalated."""
+        assert not any(o.view().escalated for o in interviewed().open_obligations)
+        state, _ = fire_due(placed_in_crisis(EU_ADULT), T0 + days(28))
+        state, _ = fire_due(state, T0 + days(40))
+        undelivered = [
+            o for o in state.open_obligations if o.kind is ObligationKind.NOTIFICATION_UNDELIVERED
+        ]
+        assert undelivered and all(o.view().escalated for o in undelivered)
+
+
+class TestDatesThatCannotBe:
+    """S4, C1: a temporary residence permit “ends after it starts” (one ending the day it starts
+    is refused at ``valid_until``); an age estimated as of a day counts whole years from that
+    day, a year more on each anniversary."""
+
+    def test_a_permit_ending_the_day_it_starts_is_refused(self) -> None:
+        """S4: ``valid_until`` equal to ``valid_from`` is refused at ``valid_until`` under
+        S4; a day later is accepted."""
+        same = documented(
+            "temporary_residence_permit_granted", valid_from="2026-03-20", valid_until="2026-03-20"
+        )
+        with pytest.raises(ValidationError) as refused:
+            parse_event(same)
+        [problem] = refused.value.errors(include_url=False)
+        assert problem["loc"] == ("temporary_residence_permit_granted", "valid_until")
+        assert problem["msg"].startswith("S4: ")
+        next_day = {**same, "valid_until": "2026-03-21"}
+        assert parse_event(next_day).type == "temporary_residence_permit_granted"
+
+    def test_an_estimated_age_grows_on_the_anniversary_of_the_estimate(self) -> None:
+        """C1: estimated 16 as of 2 March 2024, the person is 17 on 1 March 2026 and 18 (an
+        adult) on 2 March 2026."""
+        facts = PersonFacts(
+            citizenships=["DE"],
+            residence_status=ResidenceStatus.EU_CITIZEN,
+            age_estimate=AgeEstimate(years=16, as_of=date(2024, 3, 2), source="police estimate"),
+        )
+        assert facts.age_on(date(2026, 3, 1)) == 17
+        assert facts.is_minor_on(date(2026, 3, 1))
+        assert facts.age_on(date(2026, 3, 2)) == 18
+        assert not facts.is_minor_on(date(2026, 3, 2))

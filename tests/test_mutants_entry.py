@@ -11,12 +11,12 @@ rule requires, never a value copied from a run.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from pathway.domain.calendar import local_date
+from pathway.domain.calendar import LJUBLJANA, local_date
 from pathway.domain.config import CaseConfig
 from pathway.domain.events import parse_event
 from pathway.domain.membership import MemberRole
@@ -544,3 +544,31 @@ class TestDatesThatCannotBe:
         assert facts.is_minor_on(date(2026, 3, 1))
         assert facts.age_on(date(2026, 3, 2)) == 18
         assert not facts.is_minor_on(date(2026, 3, 2))
+
+
+class TestRemindersAcrossTheClockChange:
+    """docs/rules.md "Legal time": a reminder's lead is counted in calendar days in Ljubljana
+    (the same local time that many days earlier), also across the change to summer time; only
+    cases opened before legal time (``elapsed``) keep subtracting elapsed time."""
+
+    def test_five_calendar_days_before_in_ljubljana(self) -> None:
+        """K1: placed on 3 March 2026, crisis accommodation's 30 days end at 24:00 on 2 April
+        (summer time); the reminder five days before is at 24:00 on 28 March (winter time):
+        an hour less than five times 24 hours."""
+        crisis = law_placed(FIRST).deadlines[DeadlineKind.CRISIS_ACCOMMODATION]
+        (reminder,) = crisis.reminders
+        assert reminder.at.astimezone(LJUBLJANA) == datetime(2026, 3, 29, tzinfo=LJUBLJANA)
+        assert crisis.due_at - reminder.at == timedelta(days=5, hours=-1)
+
+    def test_elapsed_cases_subtract_elapsed_time(self) -> None:
+        """K1, replay: in a case opened before legal time, placed on 3 March 2026, the reminder
+        is exactly five times 24 hours before the end, across the clock change."""
+        config = CaseConfig(legal_time="elapsed")
+        decision = decide(None, event("identified", T0), T0, case_id=CASE_ID, config=config)
+        assert isinstance(decision, Accepted)
+        state = accept(decision.state, event("ngo_interview_held", T0 + timedelta(hours=2)))
+        state = accept(state, event("crisis_accommodation_placed", FIRST))
+        crisis = state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION]
+        assert crisis.due_at == FIRST + days(30)
+        (reminder,) = crisis.reminders
+        assert crisis.due_at - reminder.at == timedelta(days=5)

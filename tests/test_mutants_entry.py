@@ -26,7 +26,11 @@ from pathway.domain.rules import Accepted, decide, fire_due
 from pathway.domain.state import DeadlineKind, ObligationKind
 from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened, reject
 from tests.gateway_kit import example as documented
-from tests.test_domain_mutants import CHILD_NOTE, child_turning_18_in_crisis_accommodation
+from tests.test_domain_mutants import (
+    CHILD_NOTE,
+    child_turning_18_in_crisis_accommodation,
+    host_elsewhere,  # noqa: F401 (a fixture)
+)
 from tests.test_law_assistance import FIRST, crisis_due, interviewed, recorded_late
 from tests.test_law_assistance import placed as law_placed
 from tests.test_law_residence import placed_in_crisis
@@ -209,6 +213,13 @@ class TestNotificationsAreCountedAndKeyed:
         (sent,) = opened().pending_notifications
         assert sent.idempotency_key == f"{CASE_ID}:20260302T090000Z:caritas:case_identified:1"
         assert sent.sequence == 1
+
+    @pytest.mark.usefixtures("host_elsewhere")
+    def test_the_episode_is_in_utc_whatever_the_hosts_zone(self) -> None:
+        """Issue 12, TIME: on a machine set to New York's time, the episode in the key is
+        still the opening instant in UTC (the same key on every worker, every retry)."""
+        (sent,) = opened().pending_notifications
+        assert sent.idempotency_key.split(":")[1] == "20260302T090000Z"
 
     def test_the_case_counts_every_notification_it_sent(self) -> None:
         """R6: after several events telling several organisations, the count of

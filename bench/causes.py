@@ -16,7 +16,11 @@ for each side in turn, that side's worker process (as the bench does), and measu
   wall time, and from every case's history its workflow tasks, upserts (Pathway's, and the
   ``TemporalChangeVersion`` one sdk-core makes per patch), markers, events and bytes;
 - ``worker_busy_cpu_ms_per_case``: the worker's CPU per case less its idle rate over the
-  phase's wall time, and ``worker_cpu_ms_per_workflow_task``.
+  phase's wall time, and ``worker_cpu_ms_per_workflow_task``: that CPU divided by the
+  workflow tasks in the phase's histories (the activities it ran and the status queries it
+  answered are in that CPU too: a cost per unit of work, not of the tasks alone);
+- ``server_cpu_ms_per_case``: the dev server's CPU over the phase, not corrected for its idle
+  rate (it follows the phase's wall time: compare phases of similar length).
 
 The sides are ``pathway``, ``bare`` (:mod:`bench._bare`, the same Temporal work) and
 ``pathway-no-upserts`` (Pathway's cases opened with ``CaseConfig(upsert_search_attributes=

@@ -53,10 +53,10 @@ Not deployed yet:
   deadline where it was, instead of cancelling it and starting another (issue 14).
 - ``one-marker-for-earlier-patches``: a run started since records this one marker instead of
   one per patch above (each patch's marker also made sdk-core upsert ``TemporalChangeVersion``:
-  14 markers and as many visibility writes per new case; issue 14). Every patch above is on in
-  such a run (:data:`EARLIER_PATCHES`, :meth:`VictimCaseWorkflow._earlier_patch`); a history
-  recorded before it asks each as it did. A patch added after it calls ``workflow.patched``
-  itself.
+  13 markers and as many visibility writes per case of the bench's workload, up to 14; issue
+  14). Every patch above is on in such a run (:data:`EARLIER_PATCHES`,
+  :meth:`VictimCaseWorkflow._earlier_patch`); a history recorded before it asks each as it
+  did. A patch added after it calls ``workflow.patched`` itself.
 """
 
 from __future__ import annotations

@@ -1,0 +1,197 @@
+"""Tests that kill mutants of the general rights and crisis accommodation
+(pathway/domain/rules/assistance.py: P1, R1, R3, K1, K2, K5) and of the criminal proceedings
+(pathway/domain/rules/proceedings.py: K6, C7, S5) that the lead's whole run never reached
+(issue 13; docs/mutation.md). Pure: ``decide`` and ``fire_due`` on a case's state, no Temporal
+server. Each test names the rule it keeps and asserts what the rule requires: what is recorded,
+who owes what under which rule, where a boundary lies, and what cases recorded before a patch
+keep on replay.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pathway.domain.calendar import local_date
+from pathway.domain.events import RightsSubject
+from pathway.domain.organisations import Organisation as Org
+from pathway.domain.rules import Accepted, decide
+from pathway.domain.state import CaseState, DeadlineKind, Notification, Obligation, ObligationKind
+from tests.factories import CASE_ID, EU_ADULT, T0, TCN_ILLEGAL, accept, event, opened, reject
+from tests.test_children import interviewed
+from tests.test_law_residence import grant, residence_permit
+
+
+def _days(n: float) -> timedelta:
+    return timedelta(days=n)
+
+
+def _notes(state: CaseState | None, ev: Any) -> tuple[CaseState, list[Notification]]:
+    """Apply ``ev`` (accepted) and return the new state with the notifications it sent."""
+    decision = decide(state, ev, ev.occurred_at, case_id=CASE_ID)
+    assert isinstance(decision, Accepted), decision
+    return decision.state, list(decision.effects.notifications)
+
+
+def _of(state: CaseState, kind: ObligationKind) -> list[Obligation]:
+    return [o for o in state.obligations if o.kind is kind]
+
+
+def _child(years: float) -> dict[str, Any]:
+    """A child of ``years`` at T0, an applicant for international protection."""
+    birth = local_date(T0) - timedelta(days=round(years * 365.25))
+    return {
+        "birth_date": birth.isoformat(),
+        "gender": "female",
+        "citizenships": ["AF"],
+        "residence_status": "international_protection_applicant",
+        "languages": ["ps"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# assistance.py: identification (P1, R1, R3)
+# ---------------------------------------------------------------------------------------------
+
+
+class TestIdentification:
+    """R1: “assistance and support as soon as the authorised authorities have reasonable grounds
+    to suspect that the person has been a victim”; P1: suspicion may arise in an
+    asylum-procedure interview; R3: information on nine subjects."""
+
+    def test_where_suspicion_arose_is_recorded(self) -> None:
+        """P1: a case opened from an asylum-procedure interview (PATS) keeps where the
+        suspicion arose; one opened otherwise keeps none."""
+        pats = accept(
+            None,
+            event("identified", T0, organisation="uoim", found_in="asylum_procedure_interview"),
+        )
+        assert pats.found_in == "asylum_procedure_interview"
+        assert opened().found_in is None
+
+    def test_each_subjects_duty_names_its_letter(self) -> None:
+        """R3: “information … on:” subjects (a) to (i): the NGO's duty for each subject names
+        that subject's letter, so the NGO knows which one is still owed."""
+        state = opened()
+        for subject in RightsSubject:
+            (duty,) = [
+                o for o in state.obligations if o.id == f"rights_information:{subject.value}"
+            ]
+            assert f"({subject.value[0]})" in duty.action
+
+
+# ---------------------------------------------------------------------------------------------
+# proceedings.py: K6, S5, C7
+# ---------------------------------------------------------------------------------------------
+
+
+def _tcn_in_safe_accommodation(old_residence_rules: bool = False) -> CaseState:
+    """A third-country national residing illegally, in crisis accommodation from day 1, with a
+    permit to stay and a residence permit, in criminal proceedings from day 3 and in safe
+    accommodation from day 20 (``tests.test_law_residence.in_safe_accommodation``)."""
+    state = interviewed(TCN_ILLEGAL)
+    if old_residence_rules:
+        state = state.model_copy(update={"seed_residence_rules": False})
+    state = accept(state, event("crisis_accommodation_placed", T0 + _days(1)))
+    state = accept(state, grant())
+    state = accept(state, residence_permit(T0 + _days(2), "2027-03-03"))
+    state = accept(state, event("criminal_proceedings_opened", T0 + _days(3)))
+    return accept(state, event("safe_accommodation_placed", T0 + _days(20)))
+
+
+class TestK6Proceedings:
+    """K6: “assistance and support prior to and during the criminal proceedings and in an
+    appropriate period after their completion”."""
+
+    def test_concluded_at_the_instant_they_opened(self) -> None:
+        """K6: proceedings concluded at the very instant they opened did not conclude before
+        they opened: accepted; a second earlier is refused (K6, ``occurred_at``)."""
+        at = T0 + _days(2)
+        state = accept(interviewed(EU_ADULT), event("criminal_proceedings_opened", at))
+        new = accept(state, event("criminal_proceedings_concluded", at))
+        assert new.criminal_proceedings is not None
+        assert new.criminal_proceedings.concluded_at == at
+        r = reject(state, event("criminal_proceedings_concluded", at - timedelta(seconds=1)), at)
+        assert (r.rule, r.field) == ("K6", "occurred_at")
+
+    def test_old_cases_replay_a_conclusion_dated_before_the_opening(self) -> None:
+        """K6, replay: a case recorded before the patch ``seed-child-rules`` accepted a
+        conclusion dated before the opening, and replays it so."""
+        at = T0 + _days(2)
+        old = interviewed(EU_ADULT).model_copy(update={"seed_child_rules": False})
+        state = accept(old, event("criminal_proceedings_opened", at))
+        new = accept(state, event("criminal_proceedings_concluded", at - _days(1)), at)
+        assert new.criminal_proceedings is not None
+        assert new.criminal_proceedings.concluded_at == at - _days(1)
+
+    def test_open_twice_is_refused_reopened_after_the_conclusion_is_not(self) -> None:
+        """K6: proceedings open once at a time: opened again while open, refused (K6, ``type``,
+        saying they are already open); after they concluded, new proceedings open."""
+        state = accept(interviewed(EU_ADULT), event("criminal_proceedings_opened", T0 + _days(2)))
+        r = reject(state, event("criminal_proceedings_opened", T0 + _days(3)))
+        assert (r.rule, r.field) == ("K6", "type")
+        assert "already open" in r.reason
+        state = accept(state, event("criminal_proceedings_concluded", T0 + _days(4)))
+        again = accept(state, event("criminal_proceedings_opened", T0 + _days(5)))
+        assert again.criminal_proceedings is not None
+        assert again.criminal_proceedings.opened_at == T0 + _days(5)
+        assert again.criminal_proceedings.concluded_at is None
+
+    def test_the_representative_is_recorded_as_given(self) -> None:
+        """C7: proceedings opened without an authorised representative record none; opened
+        with one, record it (cases before ``seed-child-rules`` recorded none)."""
+        without = accept(interviewed(EU_ADULT), event("criminal_proceedings_opened", T0 + _days(2)))
+        assert without.criminal_proceedings is not None
+        assert without.criminal_proceedings.authorised_representative is False
+        with_ = accept(
+            interviewed(EU_ADULT),
+            event("criminal_proceedings_opened", T0 + _days(2), authorised_representative=True),
+        )
+        assert with_.criminal_proceedings is not None
+        assert with_.criminal_proceedings.authorised_representative is True
+
+
+class TestS5ConclusionForAThirdCountryNational:
+    """S5: safe accommodation of a victim from a third country “may last until the conclusion of
+    the criminal proceedings”; K6: support goes on “in an appropriate period after their
+    completion”."""
+
+    def test_not_placed_any_more_no_next_step_is_owed(self) -> None:
+        """S5: safe accommodation ended before the proceedings concluded: there is no next step
+        after it to agree (no obligation, no deadline)."""
+        state = accept(
+            _tcn_in_safe_accommodation(), event("safe_accommodation_ended", T0 + _days(30))
+        )
+        new = accept(state, event("criminal_proceedings_concluded", T0 + _days(40)))
+        assert not _of(new, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+        assert DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS not in new.deadlines
+
+    def test_old_cases_owe_kljuc_the_next_step_without_a_date(self) -> None:
+        """S5, replay: in a case recorded before the patch ``seed-residence-rules``, the
+        conclusion makes Ključ owe the next step after safe accommodation (S5, no date, no
+        timer) and tells Ključ under S5."""
+        state, notes = _notes(
+            _tcn_in_safe_accommodation(old_residence_rules=True),
+            event("criminal_proceedings_concluded", T0 + _days(40)),
+        )
+        (ob,) = _of(state, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+        assert (ob.owner, ob.rule, ob.is_open, ob.due_at) == (Org.KLJUC, "S5", True, None)
+        assert DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS not in state.deadlines
+        told = [(n.recipient, n.reason, n.rule) for n in notes]
+        assert told == [(Org.KLJUC, "proceedings_concluded", "S5")]
+        assert "next step" in notes[0].action
+
+    def test_old_cases_owe_nothing_for_an_eu_citizen_or_without_a_placement(self) -> None:
+        """S5, replay: the same old case owes no next step for an EU citizen (“for other victims
+        the legislation does not define any time limit”), nor for a third-country national not
+        in safe accommodation."""
+        eu = interviewed(EU_ADULT).model_copy(update={"seed_residence_rules": False})
+        eu = accept(eu, event("crisis_accommodation_placed", T0 + _days(1)))
+        eu = accept(eu, event("criminal_proceedings_opened", T0 + _days(3)))
+        eu = accept(eu, event("safe_accommodation_placed", T0 + _days(20)))
+        tcn = _tcn_in_safe_accommodation(old_residence_rules=True)
+        tcn = accept(tcn, event("safe_accommodation_ended", T0 + _days(30)))
+        for state in (eu, tcn):
+            new, notes = _notes(state, event("criminal_proceedings_concluded", T0 + _days(40)))
+            assert not _of(new, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+            assert not notes

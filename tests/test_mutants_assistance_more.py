@@ -9,11 +9,12 @@ keep on replay.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pathway.domain.calendar import local_date
-from pathway.domain.events import RightsSubject
+from pathway.domain.events import RightsSubject, WrittenConsent
+from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules import Accepted, decide
 from pathway.domain.state import CaseState, DeadlineKind, Notification, Obligation, ObligationKind
@@ -78,6 +79,63 @@ class TestIdentification:
                 o for o in state.obligations if o.id == f"rights_information:{subject.value}"
             ]
             assert f"({subject.value[0]})" in duty.action
+
+    def test_an_eu_citizen_recorded_as_applicant_is_told_what_to_record(self) -> None:
+        """INPUT (docs/rules.md, reading 23): an EU citizen is not an applicant for international
+        protection; the refusal names the statuses to record instead, as the service spells
+        them (``eu_citizen``, ``slovenian_citizen``)."""
+        person = {**EU_ADULT, "residence_status": "international_protection_applicant"}
+        r = reject(None, event("identified", T0, person=person))
+        assert (r.rule, r.field) == ("INPUT", "person.residence_status")
+        assert "eu_citizen" in r.reason and "slovenian_citizen" in r.reason
+
+
+class TestK1LeadPassesToThePlacingNgo:
+    """K1: crisis accommodation is Caritas's programme; the NGO that places the victim there
+    leads the case from then on."""
+
+    def test_the_lead_passes_under_k1(self) -> None:
+        """K1: Ključ held the interview and leads (R2); Caritas places the victim in crisis
+        accommodation: Ključ's lead ends under K1 and Caritas leads under K1."""
+        state = accept(
+            opened(),
+            event("ngo_interview_held", T0 + timedelta(hours=1), organisation="kljuc"),
+        )
+        assert state.lead_ngo is Org.KLJUC
+        placed = accept(state, event("crisis_accommodation_placed", T0 + _days(1)))
+        assert placed.lead_ngo is Org.CARITAS
+        leads = [m for m in placed.membership if m.role is MemberRole.LEAD_NGO]
+        (kljuc,) = [m for m in leads if m.organisation is Org.KLJUC]
+        assert (kljuc.rule, kljuc.removed_rule, kljuc.is_active) == ("R2", "K1", False)
+        (caritas,) = [m for m in leads if m.organisation is Org.CARITAS and m.is_active]
+        assert caritas.rule == "K1"
+
+
+class TestK2S1ConsentCheckedByTheRules:
+    """K2: “Upon placement the victims accept assistance and accommodation by way of a written
+    statement”; S1 the same for safe accommodation. The event model refuses a statement dated
+    after the placement before any case is asked (tests/test_rules.py); the rules check it
+    again themselves, so an event that reaches them without the model's check (built with
+    ``model_copy``, which does not validate) is refused naming the placement's rule."""
+
+    @staticmethod
+    def _signed_later(type_: str, at: datetime) -> Any:
+        placement = event(type_, at)
+        later = WrittenConsent(signed_on=local_date(at) + timedelta(days=1))
+        return placement.model_copy(update={"consent": later})
+
+    def test_a_crisis_placement_with_consent_dated_after_it_is_refused_under_k2(self) -> None:
+        r = reject(
+            interviewed(EU_ADULT),
+            self._signed_later("crisis_accommodation_placed", T0 + _days(1)),
+        )
+        assert (r.rule, r.field) == ("K2", "consent.signed_on")
+        assert "after the placement" in r.reason
+
+    def test_a_safe_placement_with_consent_dated_after_it_is_refused_under_s1(self) -> None:
+        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + _days(1)))
+        r = reject(state, self._signed_later("safe_accommodation_placed", T0 + _days(5)))
+        assert (r.rule, r.field) == ("S1", "consent.signed_on")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from typing import Any
 
 from pathway.domain.calendar import local_date
 from pathway.domain.events import RightsSubject, WrittenConsent
-from pathway.domain.membership import MemberRole
+from pathway.domain.membership import MemberRole, MembershipChange
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.rules import Accepted, decide
+from pathway.domain.rules import Accepted, decide, decide_membership, fire_due
 from pathway.domain.state import CaseState, DeadlineKind, Notification, Obligation, ObligationKind
 from tests.factories import CASE_ID, EU_ADULT, T0, TCN_ILLEGAL, accept, event, opened, reject
 from tests.test_children import interviewed
@@ -109,6 +109,112 @@ class TestK1LeadPassesToThePlacingNgo:
         assert (kljuc.rule, kljuc.removed_rule, kljuc.is_active) == ("R2", "K1", False)
         (caritas,) = [m for m in leads if m.organisation is Org.CARITAS and m.is_active]
         assert caritas.rule == "K1"
+
+
+class TestK5ReflectionStartsOnce:
+    """K5: “a 30-day period of recovery and reflection”: one period per case."""
+
+    def test_started_again_is_refused_at_type(self) -> None:
+        """K5: the crisis placement started the reflection period; the police starting it
+        again is refused under K5 at ``type``, saying it has already started, and the period
+        keeps its date."""
+        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + _days(1)))
+        r = reject(state, event("reflection_period_started", T0 + _days(2)))
+        assert (r.rule, r.field) == ("K5", "type")
+        assert "already started" in r.reason
+        assert state.reflection_started_at == T0 + _days(1)
+
+
+class TestPlacementEnds:
+    """K1 (“up to 30 days”), K2 (“Victims are accommodated with their consent”), R1 (leaving
+    assistance): a placement's end is recorded with why it ended, and ends the roles the
+    placement gave, no others."""
+
+    @staticmethod
+    def _placed() -> CaseState:
+        return accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + _days(1)))
+
+    def test_each_end_records_why(self) -> None:
+        """K1, K2, R1: ended as planned, “ended”; by a withdrawal of consent, “consent withdrawn
+        (K2)”; by an exit, the exit (“returned_home”)."""
+        ends = {
+            "ended": event("crisis_accommodation_ended", T0 + _days(5)),
+            "consent withdrawn (K2)": event(
+                "consent_withdrawn", T0 + _days(5), placement="crisis_accommodation"
+            ),
+            "returned_home": event("returned_home", T0 + _days(5)),
+        }
+        for reason, end in ends.items():
+            record = accept(self._placed(), end).crisis_accommodation
+            assert record is not None and not record.active
+            assert (record.ended_at, record.end_reason) == (T0 + _days(5), reason)
+
+    def test_no_crisis_accommodation_no_end(self) -> None:
+        """K1: the end of crisis accommodation for a victim not in it is refused under K1 at
+        ``type``, saying so."""
+        r = reject(interviewed(EU_ADULT), event("crisis_accommodation_ended", T0 + _days(5)))
+        assert (r.rule, r.field) == ("K1", "type")
+        assert "not in crisis accommodation" in r.reason
+
+    def test_the_end_keeps_a_co_financing_the_operator_gave(self) -> None:
+        """K1, MEMBERS: the operator made the labour ministry a co-financer (MEMBERS) before
+        the placement, which made it one under K1 too; the end of crisis accommodation ends
+        the K1 role only, the operator's stays."""
+        change = MembershipChange.model_validate(
+            {
+                "action": "add",
+                "organisation": "labour_ministry",
+                "role": "co_financer",
+                "why": "Ticket 7",
+                "by": "ops-1",
+            }
+        )
+        state = decide_membership(interviewed(EU_ADULT), change, T0 + timedelta(hours=2))
+        assert isinstance(state, CaseState)
+        state = accept(state, event("crisis_accommodation_placed", T0 + _days(1)))
+        ended = accept(state, event("crisis_accommodation_ended", T0 + _days(5)))
+        roles = {
+            m.rule: m
+            for m in ended.membership
+            if (m.organisation, m.role) == (Org.LABOUR_MINISTRY, MemberRole.CO_FINANCER)
+        }
+        assert set(roles) == {"MEMBERS", "K1"}
+        assert roles["MEMBERS"].is_active
+        assert not roles["K1"].is_active and roles["K1"].removed_rule == "K1"
+
+
+class TestR1LeavingSettlesWhatAssistanceOwed:
+    """R1: a victim who returns home or leaves is out of assistance (the case stays open): what
+    assistance owed them is settled by the event that ended it."""
+
+    def test_a_return_home_settles_the_interview_and_the_decisions(self) -> None:
+        """R2, K1, K5: never interviewed, placed on day 1, 30 days on the reflection decision
+        (K5) and the follow-on placement (K1) are owed; returning home settles those and the
+        interview (R2) by that event."""
+        state = accept(opened(), event("crisis_accommodation_placed", T0 + _days(1)))
+        state, _ = fire_due(state, state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION].due_at)
+        kinds = (
+            ObligationKind.NGO_INTERVIEW,
+            ObligationKind.REFLECTION_DECISION,
+            ObligationKind.FOLLOW_ON_PLACEMENT,
+        )
+        for kind in kinds:
+            assert [o.is_open for o in _of(state, kind)] == [True], kind
+        home = event("returned_home", T0 + _days(32))
+        left = accept(state, home)
+        for kind in kinds:
+            assert [o.closed_by for o in _of(left, kind)] == [home.event_id], kind
+
+    def test_a_departure_settles_the_next_step_after_the_proceedings(self) -> None:
+        """S5, R1: a third-country national in safe accommodation whose proceedings concluded
+        leaves: the next step after safe accommodation is settled by the departure."""
+        state = accept(
+            _tcn_in_safe_accommodation(), event("criminal_proceedings_concluded", T0 + _days(40))
+        )
+        gone = event("departed", T0 + _days(41), arbitrary=False)
+        left = accept(state, gone)
+        (ob,) = _of(left, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+        assert ob.closed_by == gone.event_id
 
 
 class TestK2S1ConsentCheckedByTheRules:

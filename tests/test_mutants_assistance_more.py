@@ -278,6 +278,17 @@ class TestK6Proceedings:
         r = reject(state, event("criminal_proceedings_concluded", at - timedelta(seconds=1)), at)
         assert (r.rule, r.field) == ("K6", "occurred_at")
 
+    def test_no_open_proceedings_no_conclusion(self) -> None:
+        """K6: a conclusion without proceedings, or of proceedings already concluded, is
+        refused under K6 at ``type``, saying there are no open proceedings."""
+        none = interviewed(EU_ADULT)
+        opened_ = accept(none, event("criminal_proceedings_opened", T0 + _days(2)))
+        done = accept(opened_, event("criminal_proceedings_concluded", T0 + _days(3)))
+        for state in (none, done):
+            r = reject(state, event("criminal_proceedings_concluded", T0 + _days(4)))
+            assert (r.rule, r.field) == ("K6", "type")
+            assert "no open criminal proceedings" in r.reason
+
     def test_old_cases_replay_a_conclusion_dated_before_the_opening(self) -> None:
         """K6, replay: a case recorded before the patch ``seed-child-rules`` accepted a
         conclusion dated before the opening, and replays it so."""
@@ -329,6 +340,23 @@ class TestS5ConclusionForAThirdCountryNational:
         new = accept(state, event("criminal_proceedings_concluded", T0 + _days(40)))
         assert not _of(new, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
         assert DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS not in new.deadlines
+
+    def test_the_conclusion_is_told_to_the_provider_and_the_authorities(self) -> None:
+        """S5: in safe accommodation at the conclusion, the provider (Ključ), the interior
+        ministry (which co-finances) and the migration authority are each told under S5 that
+        the proceedings concluded, with the date for the next step."""
+        state, notes = _notes(
+            _tcn_in_safe_accommodation(), event("criminal_proceedings_concluded", T0 + _days(40))
+        )
+        due = state.deadlines[DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS].due_at
+        told = {
+            (n.recipient, n.rule, n.due_at) for n in notes if n.reason == "proceedings_concluded"
+        }
+        assert told == {
+            (Org.KLJUC, "S5", due),
+            (Org.INTERIOR_MINISTRY, "S5", due),
+            (Org.MIGRATION_AUTHORITY, "S5", due),
+        }
 
     def test_old_cases_owe_kljuc_the_next_step_without_a_date(self) -> None:
         """S5, replay: in a case recorded before the patch ``seed-residence-rules``, the

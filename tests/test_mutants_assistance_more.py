@@ -217,6 +217,51 @@ class TestR1LeavingSettlesWhatAssistanceOwed:
         assert ob.closed_by == gone.event_id
 
 
+class TestRefusalsOfAPlacementSayWhy:
+    """K1, K2: a refused placement says what is wrong, not only the rule and the field."""
+
+    def test_consent_signed_before_the_identification(self) -> None:
+        """K2: a statement signed the day before the identification is refused (K2,
+        ``consent.signed_on``), saying it is dated before the victim was identified."""
+        before = (local_date(T0) - timedelta(days=1)).isoformat()
+        r = reject(
+            interviewed(EU_ADULT),
+            event("crisis_accommodation_placed", T0 + _days(1), consent={"signed_on": before}),
+        )
+        assert (r.rule, r.field) == ("K2", "consent.signed_on")
+        assert "before the day the victim was identified" in r.reason
+
+    def test_crisis_accommodation_while_in_safe_accommodation(self) -> None:
+        """K1: crisis accommodation comes first and is never active beside safe accommodation:
+        placed in crisis accommodation while in safe accommodation is refused (K1, ``type``),
+        saying the victim is in safe accommodation."""
+        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + _days(1)))
+        state = accept(state, event("safe_accommodation_placed", T0 + _days(5)))
+        r = reject(state, event("crisis_accommodation_placed", T0 + _days(6)))
+        assert (r.rule, r.field) == ("K1", "type")
+        assert "in safe accommodation" in r.reason
+
+
+class TestBackIntoTheReflectionPeriod:
+    """R3, K5: a victim who left before the reflection period and comes back into it is still
+    owed the information they were not given."""
+
+    def test_the_missing_subjects_are_due_24_hours_from_the_return(self) -> None:
+        """R3: departed on day 2 with one subject given; the police start the reflection period
+        on day 5: the eight other subjects are owed again, due 24 hours from that start."""
+        state = accept(
+            interviewed(EU_ADULT),
+            event("rights_information_given", T0 + timedelta(hours=3)),
+        )
+        state = accept(state, event("departed", T0 + _days(2), arbitrary=True))
+        back_at = T0 + _days(5)
+        back = accept(state, event("reflection_period_started", back_at))
+        owed = [o for o in back.open_obligations if o.kind is ObligationKind.RIGHTS_INFORMATION]
+        assert len(owed) == 8
+        assert {o.due_at for o in owed} == {back_at + timedelta(hours=24)}
+        assert back.reflection_started_at == back_at
+
+
 class TestK2S1ConsentCheckedByTheRules:
     """K2: “Upon placement the victims accept assistance and accommodation by way of a written
     statement”; S1 the same for safe accommodation. The event model refuses a statement dated
@@ -311,6 +356,18 @@ class TestK6Proceedings:
         assert again.criminal_proceedings is not None
         assert again.criminal_proceedings.opened_at == T0 + _days(5)
         assert again.criminal_proceedings.concluded_at is None
+
+    def test_a_minor_without_a_representative_is_told_under_c7(self) -> None:
+        """C7: “the injured party who is a minor will throughout the criminal proceedings have
+        an authorised representative”: proceedings opened for a minor without one tell the
+        social work centre and the police under C7."""
+        _, notes = _notes(
+            interviewed(_child(16)), event("criminal_proceedings_opened", T0 + _days(2))
+        )
+        told = {
+            (n.recipient, n.rule) for n in notes if n.reason == "authorised_representative_missing"
+        }
+        assert told == {(Org.SOCIAL_WORK_CENTRE, "C7"), (Org.POLICE, "C7")}
 
     def test_the_representative_is_recorded_as_given(self) -> None:
         """C7: proceedings opened without an authorised representative record none; opened

@@ -149,6 +149,44 @@ class TestPlacementEnds:
             assert record is not None and not record.active
             assert (record.ended_at, record.end_reason) == (T0 + _days(5), reason)
 
+    def test_an_end_before_the_placement_says_which_and_when(self) -> None:
+        """K2: a withdrawal dated before the crisis placement began is refused (K2,
+        ``occurred_at``), naming the placement in words and when it began."""
+        placed_at = T0 + _days(1)
+        withdrawal = event(
+            "consent_withdrawn", placed_at - _days(1), placement="crisis_accommodation"
+        )
+        r = reject(self._placed(), withdrawal, placed_at)
+        assert (r.rule, r.field) == ("K2", "occurred_at")
+        assert "the crisis accommodation ended before it began" in r.reason
+        assert placed_at.isoformat() in r.reason
+
+    def test_an_exit_dated_before_the_placement_ends_it_when_it_began(self) -> None:
+        """R1: an exit (no rule of its own to refuse it) dated before the placement began ends
+        the placement at the moment it began, not before."""
+        placed_at = T0 + _days(1)
+        left = accept(self._placed(), event("departed", placed_at - _days(1), arbitrary=True))
+        record = left.crisis_accommodation
+        assert record is not None and record.ended_at == placed_at
+
+    def test_the_ended_roles_say_why(self) -> None:
+        """K2, MEMBERS: a withdrawal of consent ends the provider's and the co-financing
+        ministry's K1 roles, each saying the placement ended and why."""
+        ended = accept(
+            self._placed(),
+            event("consent_withdrawn", T0 + _days(5), placement="crisis_accommodation"),
+        )
+        for org, role in (
+            (Org.CARITAS, MemberRole.PROVIDER),
+            (Org.LABOUR_MINISTRY, MemberRole.CO_FINANCER),
+        ):
+            (m,) = [
+                m for m in ended.membership if (m.organisation, m.role, m.rule) == (org, role, "K1")
+            ]
+            assert m.removed_why is not None
+            assert "placement ended" in m.removed_why
+            assert "consent withdrawn" in m.removed_why
+
     def test_no_crisis_accommodation_no_end(self) -> None:
         """K1: the end of crisis accommodation for a victim not in it is refused under K1 at
         ``type``, saying so."""

@@ -243,6 +243,20 @@ class TestR1LeavingSettlesWhatAssistanceOwed:
         for kind in kinds:
             assert [o.closed_by for o in _of(left, kind)] == [home.event_id], kind
 
+    def test_leaving_ends_the_information_deadline_and_safe_accommodation(self) -> None:
+        """R1, R3: a victim in safe accommodation who leaves with information still owed: the
+        placement ends with the exit as its reason and the rights-information deadline ends
+        (nothing escalates to an NGO the victim has left)."""
+        state = accept(
+            interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + timedelta(hours=2))
+        )
+        state = accept(state, event("safe_accommodation_placed", T0 + timedelta(hours=3)))
+        assert DeadlineKind.RIGHTS_INFORMATION in state.deadlines
+        left = accept(state, event("departed", T0 + timedelta(hours=4), arbitrary=False))
+        assert DeadlineKind.RIGHTS_INFORMATION not in left.deadlines
+        record = left.safe_accommodation
+        assert record is not None and record.end_reason == "declined_left"
+
     def test_a_departure_settles_the_next_step_after_the_proceedings(self) -> None:
         """S5, R1: a third-country national in safe accommodation whose proceedings concluded
         leaves: the next step after safe accommodation is settled by the departure."""

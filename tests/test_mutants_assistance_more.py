@@ -374,6 +374,7 @@ class TestK6Proceedings:
         assert new.criminal_proceedings.concluded_at == at
         r = reject(state, event("criminal_proceedings_concluded", at - timedelta(seconds=1)), at)
         assert (r.rule, r.field) == ("K6", "occurred_at")
+        assert "cannot conclude before they opened" in r.reason
 
     def test_no_open_proceedings_no_conclusion(self) -> None:
         """K6: a conclusion without proceedings, or of proceedings already concluded, is
@@ -458,6 +459,8 @@ class TestS5ConclusionForAThirdCountryNational:
             _tcn_in_safe_accommodation(), event("criminal_proceedings_concluded", T0 + _days(40))
         )
         due = state.deadlines[DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS].due_at
+        (ob,) = _of(state, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+        assert "proceedings concluded" in ob.action
         told = {
             (n.recipient, n.rule, n.due_at) for n in notes if n.reason == "proceedings_concluded"
         }

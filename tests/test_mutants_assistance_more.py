@@ -272,6 +272,16 @@ class TestR1LeavingSettlesWhatAssistanceOwed:
 class TestRefusalsOfAPlacementSayWhy:
     """K1, K2: a refused placement says what is wrong, not only the rule and the field."""
 
+    def test_no_written_consent(self) -> None:
+        """K2: a placement without the victim's written statement is refused (K2, ``consent``),
+        saying the written consent is needed."""
+        r = reject(
+            interviewed(EU_ADULT),
+            event("crisis_accommodation_placed", T0 + _days(1), consent=None),
+        )
+        assert (r.rule, r.field) == ("K2", "consent")
+        assert "consent by written statement" in r.reason
+
     def test_consent_signed_before_the_identification(self) -> None:
         """K2: a statement signed the day before the identification is refused (K2,
         ``consent.signed_on``), saying it is dated before the victim was identified."""

@@ -16,39 +16,12 @@ from pathway.domain.calendar import local_date
 from pathway.domain.events import RightsSubject, WrittenConsent
 from pathway.domain.membership import MemberRole, MembershipChange
 from pathway.domain.organisations import Organisation as Org
-from pathway.domain.rules import Accepted, decide, decide_membership, fire_due
-from pathway.domain.state import CaseState, DeadlineKind, Notification, Obligation, ObligationKind
-from tests.factories import CASE_ID, EU_ADULT, T0, TCN_ILLEGAL, accept, event, opened, reject
+from pathway.domain.rules import decide_membership, fire_due
+from pathway.domain.state import CaseState, DeadlineKind, ObligationKind
+from tests.factories import EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened, reject
 from tests.test_children import interviewed
 from tests.test_law_residence import grant, residence_permit
-
-
-def _days(n: float) -> timedelta:
-    return timedelta(days=n)
-
-
-def _notes(state: CaseState | None, ev: Any) -> tuple[CaseState, list[Notification]]:
-    """Apply ``ev`` (accepted) and return the new state with the notifications it sent."""
-    decision = decide(state, ev, ev.occurred_at, case_id=CASE_ID)
-    assert isinstance(decision, Accepted), decision
-    return decision.state, list(decision.effects.notifications)
-
-
-def _of(state: CaseState, kind: ObligationKind) -> list[Obligation]:
-    return [o for o in state.obligations if o.kind is kind]
-
-
-def _child(years: float) -> dict[str, Any]:
-    """A child of ``years`` at T0, an applicant for international protection."""
-    birth = local_date(T0) - timedelta(days=round(years * 365.25))
-    return {
-        "birth_date": birth.isoformat(),
-        "gender": "female",
-        "citizenships": ["AF"],
-        "residence_status": "international_protection_applicant",
-        "languages": ["ps"],
-    }
-
+from tests.test_mutants_assistance_core import _child, _notes, _obligations
 
 # ---------------------------------------------------------------------------------------------
 # assistance.py: identification (P1, R1, R3)
@@ -102,7 +75,7 @@ class TestK1LeadPassesToThePlacingNgo:
             event("ngo_interview_held", T0 + timedelta(hours=1), organisation="kljuc"),
         )
         assert state.lead_ngo is Org.KLJUC
-        placed = accept(state, event("crisis_accommodation_placed", T0 + _days(1)))
+        placed = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
         assert placed.lead_ngo is Org.CARITAS
         leads = [m for m in placed.membership if m.role is MemberRole.LEAD_NGO]
         (kljuc,) = [m for m in leads if m.organisation is Org.KLJUC]
@@ -118,11 +91,11 @@ class TestK5ReflectionStartsOnce:
         """K5: the crisis placement started the reflection period; the police starting it
         again is refused under K5 at ``type``, saying it has already started, and the period
         keeps its date."""
-        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + _days(1)))
-        r = reject(state, event("reflection_period_started", T0 + _days(2)))
+        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + days(1)))
+        r = reject(state, event("reflection_period_started", T0 + days(2)))
         assert (r.rule, r.field) == ("K5", "type")
         assert "already started" in r.reason
-        assert state.reflection_started_at == T0 + _days(1)
+        assert state.reflection_started_at == T0 + days(1)
 
 
 class TestPlacementEnds:
@@ -132,29 +105,29 @@ class TestPlacementEnds:
 
     @staticmethod
     def _placed() -> CaseState:
-        return accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + _days(1)))
+        return accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + days(1)))
 
     def test_each_end_records_why(self) -> None:
         """K1, K2, R1: ended as planned, “ended”; by a withdrawal of consent, “consent withdrawn
         (K2)”; by an exit, the exit (“returned_home”)."""
         ends = {
-            "ended": event("crisis_accommodation_ended", T0 + _days(5)),
+            "ended": event("crisis_accommodation_ended", T0 + days(5)),
             "consent withdrawn (K2)": event(
-                "consent_withdrawn", T0 + _days(5), placement="crisis_accommodation"
+                "consent_withdrawn", T0 + days(5), placement="crisis_accommodation"
             ),
-            "returned_home": event("returned_home", T0 + _days(5)),
+            "returned_home": event("returned_home", T0 + days(5)),
         }
         for reason, end in ends.items():
             record = accept(self._placed(), end).crisis_accommodation
             assert record is not None and not record.active
-            assert (record.ended_at, record.end_reason) == (T0 + _days(5), reason)
+            assert (record.ended_at, record.end_reason) == (T0 + days(5), reason)
 
     def test_an_end_before_the_placement_says_which_and_when(self) -> None:
         """K2: a withdrawal dated before the crisis placement began is refused (K2,
         ``occurred_at``), naming the placement in words and when it began."""
-        placed_at = T0 + _days(1)
+        placed_at = T0 + days(1)
         withdrawal = event(
-            "consent_withdrawn", placed_at - _days(1), placement="crisis_accommodation"
+            "consent_withdrawn", placed_at - days(1), placement="crisis_accommodation"
         )
         r = reject(self._placed(), withdrawal, placed_at)
         assert (r.rule, r.field) == ("K2", "occurred_at")
@@ -164,8 +137,8 @@ class TestPlacementEnds:
     def test_an_exit_dated_before_the_placement_ends_it_when_it_began(self) -> None:
         """R1: an exit (no rule of its own to refuse it) dated before the placement began ends
         the placement at the moment it began, not before."""
-        placed_at = T0 + _days(1)
-        left = accept(self._placed(), event("departed", placed_at - _days(1), arbitrary=True))
+        placed_at = T0 + days(1)
+        left = accept(self._placed(), event("departed", placed_at - days(1), arbitrary=True))
         record = left.crisis_accommodation
         assert record is not None and record.ended_at == placed_at
 
@@ -174,7 +147,7 @@ class TestPlacementEnds:
         ministry's K1 roles, each saying the placement ended and why."""
         ended = accept(
             self._placed(),
-            event("consent_withdrawn", T0 + _days(5), placement="crisis_accommodation"),
+            event("consent_withdrawn", T0 + days(5), placement="crisis_accommodation"),
         )
         for org, role in (
             (Org.CARITAS, MemberRole.PROVIDER),
@@ -190,7 +163,7 @@ class TestPlacementEnds:
     def test_no_crisis_accommodation_no_end(self) -> None:
         """K1: the end of crisis accommodation for a victim not in it is refused under K1 at
         ``type``, saying so."""
-        r = reject(interviewed(EU_ADULT), event("crisis_accommodation_ended", T0 + _days(5)))
+        r = reject(interviewed(EU_ADULT), event("crisis_accommodation_ended", T0 + days(5)))
         assert (r.rule, r.field) == ("K1", "type")
         assert "not in crisis accommodation" in r.reason
 
@@ -209,8 +182,8 @@ class TestPlacementEnds:
         )
         state = decide_membership(interviewed(EU_ADULT), change, T0 + timedelta(hours=2))
         assert isinstance(state, CaseState)
-        state = accept(state, event("crisis_accommodation_placed", T0 + _days(1)))
-        ended = accept(state, event("crisis_accommodation_ended", T0 + _days(5)))
+        state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+        ended = accept(state, event("crisis_accommodation_ended", T0 + days(5)))
         roles = {
             m.rule: m
             for m in ended.membership
@@ -229,7 +202,7 @@ class TestR1LeavingSettlesWhatAssistanceOwed:
         """R2, K1, K5: never interviewed, placed on day 1, 30 days on the reflection decision
         (K5) and the follow-on placement (K1) are owed; returning home settles those and the
         interview (R2) by that event."""
-        state = accept(opened(), event("crisis_accommodation_placed", T0 + _days(1)))
+        state = accept(opened(), event("crisis_accommodation_placed", T0 + days(1)))
         state, _ = fire_due(state, state.deadlines[DeadlineKind.CRISIS_ACCOMMODATION].due_at)
         kinds = (
             ObligationKind.NGO_INTERVIEW,
@@ -237,11 +210,11 @@ class TestR1LeavingSettlesWhatAssistanceOwed:
             ObligationKind.FOLLOW_ON_PLACEMENT,
         )
         for kind in kinds:
-            assert [o.is_open for o in _of(state, kind)] == [True], kind
-        home = event("returned_home", T0 + _days(32))
+            assert [o.is_open for o in _obligations(state, kind)] == [True], kind
+        home = event("returned_home", T0 + days(32))
         left = accept(state, home)
         for kind in kinds:
-            assert [o.closed_by for o in _of(left, kind)] == [home.event_id], kind
+            assert [o.closed_by for o in _obligations(left, kind)] == [home.event_id], kind
 
     def test_leaving_ends_the_information_deadline_and_safe_accommodation(self) -> None:
         """R1, R3: a victim in safe accommodation who leaves with information still owed: the
@@ -261,11 +234,11 @@ class TestR1LeavingSettlesWhatAssistanceOwed:
         """S5, R1: a third-country national in safe accommodation whose proceedings concluded
         leaves: the next step after safe accommodation is settled by the departure."""
         state = accept(
-            _tcn_in_safe_accommodation(), event("criminal_proceedings_concluded", T0 + _days(40))
+            _tcn_in_safe_accommodation(), event("criminal_proceedings_concluded", T0 + days(40))
         )
-        gone = event("departed", T0 + _days(41), arbitrary=False)
+        gone = event("departed", T0 + days(41), arbitrary=False)
         left = accept(state, gone)
-        (ob,) = _of(left, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+        (ob,) = _obligations(left, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
         assert ob.closed_by == gone.event_id
 
 
@@ -277,7 +250,7 @@ class TestRefusalsOfAPlacementSayWhy:
         saying the written consent is needed."""
         r = reject(
             interviewed(EU_ADULT),
-            event("crisis_accommodation_placed", T0 + _days(1), consent=None),
+            event("crisis_accommodation_placed", T0 + days(1), consent=None),
         )
         assert (r.rule, r.field) == ("K2", "consent")
         assert "consent by written statement" in r.reason
@@ -288,7 +261,7 @@ class TestRefusalsOfAPlacementSayWhy:
         before = (local_date(T0) - timedelta(days=1)).isoformat()
         r = reject(
             interviewed(EU_ADULT),
-            event("crisis_accommodation_placed", T0 + _days(1), consent={"signed_on": before}),
+            event("crisis_accommodation_placed", T0 + days(1), consent={"signed_on": before}),
         )
         assert (r.rule, r.field) == ("K2", "consent.signed_on")
         assert "before the day the victim was identified" in r.reason
@@ -297,9 +270,9 @@ class TestRefusalsOfAPlacementSayWhy:
         """K1: crisis accommodation comes first and is never active beside safe accommodation:
         placed in crisis accommodation while in safe accommodation is refused (K1, ``type``),
         saying the victim is in safe accommodation."""
-        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + _days(1)))
-        state = accept(state, event("safe_accommodation_placed", T0 + _days(5)))
-        r = reject(state, event("crisis_accommodation_placed", T0 + _days(6)))
+        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + days(1)))
+        state = accept(state, event("safe_accommodation_placed", T0 + days(5)))
+        r = reject(state, event("crisis_accommodation_placed", T0 + days(6)))
         assert (r.rule, r.field) == ("K1", "type")
         assert "in safe accommodation" in r.reason
 
@@ -315,8 +288,8 @@ class TestBackIntoTheReflectionPeriod:
             interviewed(EU_ADULT),
             event("rights_information_given", T0 + timedelta(hours=3)),
         )
-        state = accept(state, event("departed", T0 + _days(2), arbitrary=True))
-        back_at = T0 + _days(5)
+        state = accept(state, event("departed", T0 + days(2), arbitrary=True))
+        back_at = T0 + days(5)
         back = accept(state, event("reflection_period_started", back_at))
         owed = [o for o in back.open_obligations if o.kind is ObligationKind.RIGHTS_INFORMATION]
         assert len(owed) == 8
@@ -340,14 +313,14 @@ class TestK2S1ConsentCheckedByTheRules:
     def test_a_crisis_placement_with_consent_dated_after_it_is_refused_under_k2(self) -> None:
         r = reject(
             interviewed(EU_ADULT),
-            self._signed_later("crisis_accommodation_placed", T0 + _days(1)),
+            self._signed_later("crisis_accommodation_placed", T0 + days(1)),
         )
         assert (r.rule, r.field) == ("K2", "consent.signed_on")
         assert "after the placement" in r.reason
 
     def test_a_safe_placement_with_consent_dated_after_it_is_refused_under_s1(self) -> None:
-        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + _days(1)))
-        r = reject(state, self._signed_later("safe_accommodation_placed", T0 + _days(5)))
+        state = accept(interviewed(EU_ADULT), event("crisis_accommodation_placed", T0 + days(1)))
+        r = reject(state, self._signed_later("safe_accommodation_placed", T0 + days(5)))
         assert (r.rule, r.field) == ("S1", "consent.signed_on")
 
 
@@ -363,11 +336,11 @@ def _tcn_in_safe_accommodation(old_residence_rules: bool = False) -> CaseState:
     state = interviewed(TCN_ILLEGAL)
     if old_residence_rules:
         state = state.model_copy(update={"seed_residence_rules": False})
-    state = accept(state, event("crisis_accommodation_placed", T0 + _days(1)))
+    state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
     state = accept(state, grant())
-    state = accept(state, residence_permit(T0 + _days(2), "2027-03-03"))
-    state = accept(state, event("criminal_proceedings_opened", T0 + _days(3)))
-    return accept(state, event("safe_accommodation_placed", T0 + _days(20)))
+    state = accept(state, residence_permit(T0 + days(2), "2027-03-03"))
+    state = accept(state, event("criminal_proceedings_opened", T0 + days(3)))
+    return accept(state, event("safe_accommodation_placed", T0 + days(20)))
 
 
 class TestK6Proceedings:
@@ -377,7 +350,7 @@ class TestK6Proceedings:
     def test_concluded_at_the_instant_they_opened(self) -> None:
         """K6: proceedings concluded at the very instant they opened did not conclude before
         they opened: accepted; a second earlier is refused (K6, ``occurred_at``)."""
-        at = T0 + _days(2)
+        at = T0 + days(2)
         state = accept(interviewed(EU_ADULT), event("criminal_proceedings_opened", at))
         new = accept(state, event("criminal_proceedings_concluded", at))
         assert new.criminal_proceedings is not None
@@ -390,34 +363,34 @@ class TestK6Proceedings:
         """K6: a conclusion without proceedings, or of proceedings already concluded, is
         refused under K6 at ``type``, saying there are no open proceedings."""
         none = interviewed(EU_ADULT)
-        opened_ = accept(none, event("criminal_proceedings_opened", T0 + _days(2)))
-        done = accept(opened_, event("criminal_proceedings_concluded", T0 + _days(3)))
+        opened_ = accept(none, event("criminal_proceedings_opened", T0 + days(2)))
+        done = accept(opened_, event("criminal_proceedings_concluded", T0 + days(3)))
         for state in (none, done):
-            r = reject(state, event("criminal_proceedings_concluded", T0 + _days(4)))
+            r = reject(state, event("criminal_proceedings_concluded", T0 + days(4)))
             assert (r.rule, r.field) == ("K6", "type")
             assert "no open criminal proceedings" in r.reason
 
     def test_old_cases_replay_a_conclusion_dated_before_the_opening(self) -> None:
         """K6, replay: a case recorded before the patch ``seed-child-rules`` accepted a
         conclusion dated before the opening, and replays it so."""
-        at = T0 + _days(2)
+        at = T0 + days(2)
         old = interviewed(EU_ADULT).model_copy(update={"seed_child_rules": False})
         state = accept(old, event("criminal_proceedings_opened", at))
-        new = accept(state, event("criminal_proceedings_concluded", at - _days(1)), at)
+        new = accept(state, event("criminal_proceedings_concluded", at - days(1)), at)
         assert new.criminal_proceedings is not None
-        assert new.criminal_proceedings.concluded_at == at - _days(1)
+        assert new.criminal_proceedings.concluded_at == at - days(1)
 
     def test_open_twice_is_refused_reopened_after_the_conclusion_is_not(self) -> None:
         """K6: proceedings open once at a time: opened again while open, refused (K6, ``type``,
         saying they are already open); after they concluded, new proceedings open."""
-        state = accept(interviewed(EU_ADULT), event("criminal_proceedings_opened", T0 + _days(2)))
-        r = reject(state, event("criminal_proceedings_opened", T0 + _days(3)))
+        state = accept(interviewed(EU_ADULT), event("criminal_proceedings_opened", T0 + days(2)))
+        r = reject(state, event("criminal_proceedings_opened", T0 + days(3)))
         assert (r.rule, r.field) == ("K6", "type")
         assert "already open" in r.reason
-        state = accept(state, event("criminal_proceedings_concluded", T0 + _days(4)))
-        again = accept(state, event("criminal_proceedings_opened", T0 + _days(5)))
+        state = accept(state, event("criminal_proceedings_concluded", T0 + days(4)))
+        again = accept(state, event("criminal_proceedings_opened", T0 + days(5)))
         assert again.criminal_proceedings is not None
-        assert again.criminal_proceedings.opened_at == T0 + _days(5)
+        assert again.criminal_proceedings.opened_at == T0 + days(5)
         assert again.criminal_proceedings.concluded_at is None
 
     def test_a_minor_without_a_representative_is_told_under_c7(self) -> None:
@@ -425,7 +398,7 @@ class TestK6Proceedings:
         an authorised representative”: proceedings opened for a minor without one tell the
         social work centre and the police under C7."""
         _, notes = _notes(
-            interviewed(_child(16)), event("criminal_proceedings_opened", T0 + _days(2))
+            interviewed(_child(16)), event("criminal_proceedings_opened", T0 + days(2))
         )
         told = {
             (n.recipient, n.rule) for n in notes if n.reason == "authorised_representative_missing"
@@ -435,12 +408,12 @@ class TestK6Proceedings:
     def test_the_representative_is_recorded_as_given(self) -> None:
         """C7: proceedings opened without an authorised representative record none; opened
         with one, record it (cases before ``seed-child-rules`` recorded none)."""
-        without = accept(interviewed(EU_ADULT), event("criminal_proceedings_opened", T0 + _days(2)))
+        without = accept(interviewed(EU_ADULT), event("criminal_proceedings_opened", T0 + days(2)))
         assert without.criminal_proceedings is not None
         assert without.criminal_proceedings.authorised_representative is False
         with_ = accept(
             interviewed(EU_ADULT),
-            event("criminal_proceedings_opened", T0 + _days(2), authorised_representative=True),
+            event("criminal_proceedings_opened", T0 + days(2), authorised_representative=True),
         )
         assert with_.criminal_proceedings is not None
         assert with_.criminal_proceedings.authorised_representative is True
@@ -455,10 +428,10 @@ class TestS5ConclusionForAThirdCountryNational:
         """S5: safe accommodation ended before the proceedings concluded: there is no next step
         after it to agree (no obligation, no deadline)."""
         state = accept(
-            _tcn_in_safe_accommodation(), event("safe_accommodation_ended", T0 + _days(30))
+            _tcn_in_safe_accommodation(), event("safe_accommodation_ended", T0 + days(30))
         )
-        new = accept(state, event("criminal_proceedings_concluded", T0 + _days(40)))
-        assert not _of(new, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+        new = accept(state, event("criminal_proceedings_concluded", T0 + days(40)))
+        assert not _obligations(new, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
         assert DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS not in new.deadlines
 
     def test_the_conclusion_is_told_to_the_provider_and_the_authorities(self) -> None:
@@ -466,10 +439,10 @@ class TestS5ConclusionForAThirdCountryNational:
         ministry (which co-finances) and the migration authority are each told under S5 that
         the proceedings concluded, with the date for the next step."""
         state, notes = _notes(
-            _tcn_in_safe_accommodation(), event("criminal_proceedings_concluded", T0 + _days(40))
+            _tcn_in_safe_accommodation(), event("criminal_proceedings_concluded", T0 + days(40))
         )
         due = state.deadlines[DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS].due_at
-        (ob,) = _of(state, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+        (ob,) = _obligations(state, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
         assert "proceedings concluded" in ob.action
         told = {
             (n.recipient, n.rule, n.due_at) for n in notes if n.reason == "proceedings_concluded"
@@ -486,9 +459,9 @@ class TestS5ConclusionForAThirdCountryNational:
         timer) and tells Ključ under S5."""
         state, notes = _notes(
             _tcn_in_safe_accommodation(old_residence_rules=True),
-            event("criminal_proceedings_concluded", T0 + _days(40)),
+            event("criminal_proceedings_concluded", T0 + days(40)),
         )
-        (ob,) = _of(state, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+        (ob,) = _obligations(state, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
         assert (ob.owner, ob.rule, ob.is_open, ob.due_at) == (Org.KLJUC, "S5", True, None)
         assert DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS not in state.deadlines
         told = [(n.recipient, n.reason, n.rule) for n in notes]
@@ -500,12 +473,12 @@ class TestS5ConclusionForAThirdCountryNational:
         the legislation does not define any time limit”), nor for a third-country national not
         in safe accommodation."""
         eu = interviewed(EU_ADULT).model_copy(update={"seed_residence_rules": False})
-        eu = accept(eu, event("crisis_accommodation_placed", T0 + _days(1)))
-        eu = accept(eu, event("criminal_proceedings_opened", T0 + _days(3)))
-        eu = accept(eu, event("safe_accommodation_placed", T0 + _days(20)))
+        eu = accept(eu, event("crisis_accommodation_placed", T0 + days(1)))
+        eu = accept(eu, event("criminal_proceedings_opened", T0 + days(3)))
+        eu = accept(eu, event("safe_accommodation_placed", T0 + days(20)))
         tcn = _tcn_in_safe_accommodation(old_residence_rules=True)
-        tcn = accept(tcn, event("safe_accommodation_ended", T0 + _days(30)))
+        tcn = accept(tcn, event("safe_accommodation_ended", T0 + days(30)))
         for state in (eu, tcn):
-            new, notes = _notes(state, event("criminal_proceedings_concluded", T0 + _days(40)))
-            assert not _of(new, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
+            new, notes = _notes(state, event("criminal_proceedings_concluded", T0 + days(40)))
+            assert not _obligations(new, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS)
             assert not notes

@@ -20,14 +20,11 @@ from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules import Accepted, decide, fire_due
 from pathway.domain.state import CaseState, DeadlineKind, Obligation, ObligationKind
 from tests.factories import CASE_ID, EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened, reject
+from tests.test_law_residence import grant
+from tests.test_mutants_assistance_core import CHILD_NOTE
 
 #: The residence permit of :func:`_in_safe_accommodation` runs through 30 April 2026 (S4).
 RESIDENCE_EXPIRED = datetime.fromisoformat("2026-05-01T00:00:00+02:00")
-#: The best-interests note and the child's views every decision on a child's case records.
-CHILD_NOTE = {
-    "best_interests": "Stays with her peers in a safe facility",
-    "child_views": "Wants to stay with the girls she arrived with",
-}
 
 
 def _interviewed(person: dict[str, Any]) -> CaseState:
@@ -47,10 +44,6 @@ def _crisis(person: dict[str, Any] = TCN_ILLEGAL) -> CaseState:
     return accept(_interviewed(person), event("crisis_accommodation_placed", T0 + days(1)))
 
 
-def _grant(at: datetime, valid_from: str) -> CaseEvent:
-    return event("permit_to_stay_granted", at, valid_from=valid_from, basis="ex_officio")
-
-
 def _residence_permit(at: datetime, until: str) -> CaseEvent:
     return event(
         "temporary_residence_permit_granted",
@@ -64,7 +57,7 @@ def _residence_permit(at: datetime, until: str) -> CaseEvent:
 def _in_safe_accommodation() -> CaseState:
     """A third-country national residing illegally: permit to stay from 3 March through 2 June,
     residence permit from 4 March through 30 April, placed in safe accommodation on 1 April."""
-    state = accept(_crisis(), _grant(T0 + days(1), "2026-03-03"))
+    state = accept(_crisis(), grant(T0 + days(1), "2026-03-03"))
     state = accept(state, _residence_permit(T0 + days(2), "2026-04-30"))
     state = accept(state, event("criminal_proceedings_opened", T0 + days(3)))
     return accept(state, event("safe_accommodation_placed", T0 + days(30)))
@@ -110,7 +103,7 @@ class TestK7RefusalsSayWhy:
         """K7: only “victims who reside illegally”: the refusal says so and names the
         residence status recorded, in words, so the sender can correct it if it changed."""
         state = _interviewed({**TCN_ILLEGAL, "residence_status": status})
-        r = reject(state, _grant(T0 + days(1), "2026-03-03"))
+        r = reject(state, grant(T0 + days(1), "2026-03-03"))
         assert (r.rule, r.field) == ("K7", "type")
         assert "residing illegally" in r.reason
         assert in_words in r.reason
@@ -121,20 +114,20 @@ class TestK7RefusalsSayWhy:
         (3 March): “which includes the 30-day period of recovery and reflection”."""
         state = _crisis()
         at = T0 + days(5)
-        before = reject(state, _grant(at, "2026-03-01"))
+        before = reject(state, grant(at, "2026-03-01"))
         assert (before.rule, before.field) == ("K7", "valid_from")
         assert "before the case" in before.reason and "2026-03-02" in before.reason
-        after = reject(state, _grant(at, "2026-03-09"))
+        after = reject(state, grant(at, "2026-03-09"))
         assert (after.rule, after.field) == ("K7", "valid_from")
         assert "after the day it is granted" in after.reason
-        late = reject(state, _grant(at, "2026-03-04"))
+        late = reject(state, grant(at, "2026-03-04"))
         assert (late.rule, late.field) == ("K7", "valid_from")
         assert "reflection period" in late.reason and "2026-03-03" in late.reason
 
     def test_a_second_grant_says_it_was_granted_already(self) -> None:
         """K7: granted once; the refusal of a second grant says one was granted already."""
-        state = accept(_crisis(), _grant(T0 + days(1), "2026-03-03"))
-        r = reject(state, _grant(T0 + days(2), "2026-03-03"))
+        state = accept(_crisis(), grant(T0 + days(1), "2026-03-03"))
+        r = reject(state, grant(T0 + days(2), "2026-03-03"))
         assert (r.rule, r.field) == ("K7", "type")
         assert "already granted" in r.reason
 
@@ -142,7 +135,7 @@ class TestK7RefusalsSayWhy:
         """K7 (replay, before ``seed-residence-rules``): an EU citizen is refused, the reason
         saying the permit is for victims residing illegally."""
         state = _interviewed(EU_ADULT).model_copy(update={"seed_residence_rules": False})
-        r = reject(state, _grant(T0 + days(1), "2026-03-02"))
+        r = reject(state, grant(T0 + days(1), "2026-03-02"))
         assert (r.rule, r.field) == ("K7", "type")
         assert "residing illegally" in r.reason
 
@@ -156,7 +149,7 @@ class TestResidenceAuthoritiesCiteTheirRules:
         """K7: the police “allow victims who reside illegally … to stay”: they join under K7,
         for a purpose citing K7; S4 (Foreigners Act, Article 50): the migration authority
         joins a third-country national's case under S4, for a purpose citing S3 and S4."""
-        state = accept(_crisis(), _grant(T0 + days(1), "2026-03-03"))
+        state = accept(_crisis(), grant(T0 + days(1), "2026-03-03"))
         police = _why(state, Org.POLICE, MemberRole.RESIDENCE_AUTHORITY)
         assert police.startswith("K7: ") and "(K7)" in police
         migration = _why(state, Org.MIGRATION_AUTHORITY, MemberRole.RESIDENCE_AUTHORITY)
@@ -165,7 +158,7 @@ class TestResidenceAuthoritiesCiteTheirRules:
     def test_the_extension_decision_names_its_day_its_limit_and_its_rule(self) -> None:
         """K7: “another period of three months at the most”: the police's duty to decide the
         one extension names the permit's last day (2 June), the 3 months, and cites K7."""
-        state = accept(_crisis(), _grant(T0 + days(1), "2026-03-03"))
+        state = accept(_crisis(), grant(T0 + days(1), "2026-03-03"))
         ob = _obligation(state, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
         assert (ob.owner, ob.rule) == (Org.POLICE, "K7")
         assert "2026-06-02" in ob.action and "3 months" in ob.action and "(K7)" in ob.action

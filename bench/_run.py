@@ -252,11 +252,11 @@ async def one_round(env: Env, results: Results, name: str, number: int, position
     result = Round(name, env.server.mode, number, load, position=position)
     async with worker(env, name, tag) as worker_pid:
         if env.bare is None:  # Pathway's first round: the bare plan from a warm case's history
-            await _warm(env.pathway, f"{tag}w", results.sizes.warmup)
-            await _plan_bare(env, f"{tag}w0")
+            await warm(env.pathway, f"{tag}w", results.sizes.warmup)
+            await plan_bare(env, f"{tag}w0")
         side = env.side(name)
         if name == "bare" or number > 0:
-            await _warm(side, f"{tag}w", results.sizes.warmup)
+            await warm(side, f"{tag}w", results.sizes.warmup)
         pids = {"server": env.server.pid, "worker": worker_pid}
         await _throughput(env, side, result, pids, results.sizes)
         await _acks(side, result, "client", side.send, tag, sizes=results.sizes)
@@ -277,7 +277,7 @@ async def one_round(env: Env, results: Results, name: str, number: int, position
     results.rounds.append(result)
 
 
-async def _warm(side: Side, prefix: str, count: int) -> None:
+async def warm(side: Side, prefix: str, count: int) -> None:
     cases = [f"{prefix}{i}" for i in range(count)]
     await drive(side.send, cases, 1)
     await settle(side, cases)
@@ -289,7 +289,7 @@ async def _warm_http(side: Side, send: Callable[[str, int], Awaitable[None]], pr
     await settle(side, cases)
 
 
-async def _plan_bare(env: Env, case: str) -> None:
+async def plan_bare(env: Env, case: str) -> None:
     history = await env.pathway.client.get_workflow_handle(
         env.pathway.workflow_id(case)
     ).fetch_history()
@@ -300,7 +300,7 @@ async def _plan_bare(env: Env, case: str) -> None:
     env.bare = BareSide(await Client.connect(env.server.target), plan)
 
 
-def _outbox_lines(env: Env, side: str) -> int:
+def outbox_lines(env: Env, side: str) -> int:
     """Notifications delivered so far by ``side``'s worker: lines in its outbox files."""
     files = (
         list((env.base / "outbox").glob("*.jsonl"))
@@ -315,7 +315,7 @@ async def delivered(env: Env, side: str, expected: int, timeout: float = 600.0) 
     which would add CPU of their own to the window measured."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while await asyncio.to_thread(_outbox_lines, env, side) < expected:
+    while await asyncio.to_thread(outbox_lines, env, side) < expected:
         if loop.time() > deadline:
             raise TimeoutError(f"{side}: fewer than {expected} notifications in {timeout:g} s")
         await asyncio.sleep(0.05)
@@ -326,7 +326,7 @@ async def _throughput(
 ) -> None:
     sizes_cases = [f"{result.mode}-r{result.round}t{i}" for i in range(sizes.cases)]
     assert env.bare is not None
-    expected = await asyncio.to_thread(_outbox_lines, env, side.name)
+    expected = await asyncio.to_thread(outbox_lines, env, side.name)
     per_case = (
         env.notifications_per_case if side.name == "pathway" else sum(env.bare.plan.activities)
     )

@@ -41,6 +41,7 @@ from bench._bare import BareCaseWorkflow, BarePlan
 from bench._worker import BARE_NOTIFY_PREFIX, BARE_NOTIFY_QUEUES, BARE_QUEUE
 from pathway.clients import cases
 from pathway.domain.calendar import local_date
+from pathway.domain.config import CaseConfig
 from pathway.domain.events import Identified, RightsSubject, parse_event
 
 #: How many times a side sends an event again when no answer came in time (the same event, so a
@@ -150,6 +151,8 @@ class PathwaySide:
     tokens: dict[str, str]
     name: str = "pathway"
     repeats: int = 0
+    #: The cases' configuration (``None``: the default ``CaseConfig()``, as production opens).
+    config: CaseConfig | None = None
 
     def __post_init__(self) -> None:
         self._opened: dict[str, datetime] = {}
@@ -166,7 +169,9 @@ class PathwaySide:
             try:
                 if k == 0:
                     assert isinstance(event, Identified)
-                    self._ids[case], _ = await cases.open_case(self.client, event, pepper=PEPPER)
+                    self._ids[case], _ = await cases.open_case(
+                        self.client, event, pepper=PEPPER, config=self.config
+                    )
                 else:
                     await cases.record_event(self.client, self._ids[case], event)
                 return

@@ -46,16 +46,11 @@ from temporalio.api.enums.v1 import EventType
 
 from bench._args import count, modes_arg
 from bench._procs import MODES, checkout, cpu_seconds, dev_server
-from bench._run import Env, delivered, drive, settle, worker
-from bench._run import _outbox_lines as outbox_lines
-from bench._run import _plan_bare as plan_bare
-from bench._run import _warm as warm
-from bench._workload import PEPPER, PathwaySide, Side
+from bench._run import Env, delivered, drive, outbox_lines, plan_bare, settle, warm, worker
+from bench._workload import PathwaySide, Side
 from pathway.access.credentials import new_token
 from pathway.access.policy import ROLES
-from pathway.clients import cases
 from pathway.domain.config import CaseConfig
-from pathway.domain.events import Identified, parse_event
 from pathway.logs import configure_logging
 from pathway.temporal_connection import connect, default_keystore
 
@@ -76,20 +71,6 @@ FIGURES = (
     "events_per_case",
     "history_bytes_per_case",
 )
-
-
-@dataclass
-class QuietPathwaySide(PathwaySide):
-    """Pathway's cases opened without search-attribute upserts; everything else the same."""
-
-    async def send(self, case: str, k: int) -> None:
-        if k > 0:
-            await super().send(case, k)
-            return
-        event = parse_event(self._event(case, k))
-        assert isinstance(event, Identified)
-        config = CaseConfig(upsert_search_attributes=False)
-        self._ids[case], _ = await cases.open_case(self.client, event, pepper=PEPPER, config=config)
 
 
 #: The search attribute sdk-core upserts with the first ``workflow.patched`` call of each patch
@@ -150,7 +131,11 @@ async def one_phase(
             if label == "bare"
             else env.pathway
             if label == "pathway"
-            else QuietPathwaySide(env.pathway.client, env.pathway.tokens)
+            else PathwaySide(
+                env.pathway.client,
+                env.pathway.tokens,
+                config=CaseConfig(upsert_search_attributes=False),
+            )
         )
         await warm(side, f"{tag}w", 2)
         before, started = cpu_seconds(pid), time.perf_counter()

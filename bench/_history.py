@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TaskQueueKind
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer, WorkflowRunner
@@ -28,6 +28,12 @@ class HistoryStats:
     timers: int
     workflow_task_timeouts: int
     workflow_task_failures: int
+    #: Workflow tasks the worker completed.
+    workflow_tasks: int = 0
+    #: Workflow tasks after the first one scheduled on the normal task queue, not the worker's
+    #: sticky one: each hands a worker the whole history (a replay unless it still holds the
+    #: run), which is what a sticky queue's schedule-to-start timeout or an eviction costs.
+    normal_queue_tasks: int = 0
 
 
 def payload_bytes(message: Message) -> int:
@@ -55,6 +61,11 @@ def payload_bytes(message: Message) -> int:
 def stats(history: WorkflowHistory) -> HistoryStats:
     """What ``history`` holds: counts of its events by kind, and its sizes."""
     kinds = [event.event_type for event in history.events]
+    queues = [
+        event.workflow_task_scheduled_event_attributes.task_queue.kind
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+    ]
     return HistoryStats(
         events=len(history.events),
         bytes=sum(event.ByteSize() for event in history.events),
@@ -64,6 +75,8 @@ def stats(history: WorkflowHistory) -> HistoryStats:
         timers=kinds.count(EventType.EVENT_TYPE_TIMER_STARTED),
         workflow_task_timeouts=kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT),
         workflow_task_failures=kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED),
+        workflow_tasks=kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+        normal_queue_tasks=queues[1:].count(TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
     )
 
 

@@ -122,8 +122,10 @@ class Results:
     rss_detail: dict[str, dict[str, float]] = field(default_factory=dict)
     histories: dict[str, list[HistoryStats]] = field(default_factory=dict)
     replay_events_per_s: dict[str, list[float]] = field(default_factory=dict)
-    #: Per mode and side, over every throughput case's history: ``cases``, and the workflow
-    #: tasks that ``timed_out`` or ``failed`` in them (a worker too slow or failing under load).
+    #: Per mode and side, over every throughput case's history: ``cases``, the workflow tasks
+    #: that ``timed_out`` or ``failed`` in them (a worker too slow or failing under load), the
+    #: workflow tasks ``completed``, those handed out from the ``normal_queue`` after the first
+    #: (the whole history, not the sticky increment), and the history ``events``.
     workflow_tasks: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     #: Per mode and side: events sent again after no answer came in time (``Side.repeats``,
     #: ``SEND_ATTEMPTS``), over the whole mode (rounds and, in the first mode, the RSS phase).
@@ -368,8 +370,9 @@ async def _acks(
 
 # -- after the rounds --------------------------------------------------------------------------
 async def task_faults(env: Env, results: Results) -> None:
-    """Count the workflow tasks that timed out or failed in every throughput case of this
-    mode's rounds, per side, into ``results.workflow_tasks[mode]``."""
+    """Count the workflow tasks that timed out, failed, completed or came from the normal queue,
+    and the events, in every throughput case of this mode's rounds, per side, into
+    ``results.workflow_tasks[mode]``."""
     mode = env.server.mode
     client = env.pathway.client
     for name in SIDES:
@@ -384,6 +387,9 @@ async def task_faults(env: Env, results: Results) -> None:
             "cases": len(counted),
             "timed_out": sum(h.workflow_task_timeouts for h in counted),
             "failed": sum(h.workflow_task_failures for h in counted),
+            "completed": sum(h.workflow_tasks for h in counted),
+            "normal_queue": sum(h.normal_queue_tasks for h in counted),
+            "events": sum(h.events for h in counted),
         }
 
 

@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.enums.v1 import EventType, TaskQueueKind
+from temporalio.api.history.v1 import HistoryEvent, WorkflowTaskScheduledEventAttributes
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.client import WorkflowHistory
 
 import bench.__main__ as bench_main
 from bench.__main__ import _parser, _sizes
 from bench._history import stats
 from bench._report import task_lines
-from bench._run import SMOKE, Results, Sizes, pair_order
+from bench._run import SMOKE, Results, Round, Sizes, pair_order
 from bench._workload import SEND_ATTEMPTS, PathwaySide
 from pathway.clients import cases
 
@@ -60,23 +61,63 @@ def test_stats_count_workflow_tasks_that_timed_out_or_failed() -> None:
     assert (clean.workflow_task_timeouts, clean.workflow_task_failures) == (0, 0)
 
 
+def scheduled(kind: TaskQueueKind.ValueType) -> HistoryEvent:
+    return HistoryEvent(
+        event_type=E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        workflow_task_scheduled_event_attributes=WorkflowTaskScheduledEventAttributes(
+            task_queue=TaskQueue(name="q", kind=kind)
+        ),
+    )
+
+
+def test_stats_count_completed_tasks_and_those_from_the_normal_queue() -> None:
+    """A case's first workflow task always comes from the normal queue; a later one does only
+    when the sticky queue was given up (the worker then gets the whole history)."""
+    normal, sticky = TaskQueueKind.TASK_QUEUE_KIND_NORMAL, TaskQueueKind.TASK_QUEUE_KIND_STICKY
+    done = HistoryEvent(event_type=E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    events = [scheduled(normal), done, scheduled(sticky), done, scheduled(normal), done]
+    got = stats(WorkflowHistory("wf-bench-test", events))
+    assert (got.workflow_tasks, got.normal_queue_tasks) == (3, 1)
+    first_only = stats(WorkflowHistory("wf-bench-test", [scheduled(normal), done]))
+    assert (first_only.workflow_tasks, first_only.normal_queue_tasks) == (1, 0)
+
+
 def test_task_lines_print_counts_per_mode_and_side() -> None:
-    """Printed as counts under the table (a ratio would divide by bare's usual 0)."""
+    """Printed as counts under the table (a ratio would divide by bare's usual 0), with the
+    tasks per case and the worker's CPU per task (more tasks, or dearer ones)."""
     results = Results(Sizes())
+
+    def counts(timed_out: int, failed: int, completed: int, normal: int) -> dict[str, int]:
+        return {
+            "cases": 80,
+            "timed_out": timed_out,
+            "failed": failed,
+            "completed": completed,
+            "normal_queue": normal,
+            "events": 7000,
+        }
+
     results.workflow_tasks = {
-        "sqlite": {
-            "pathway": {"cases": 80, "timed_out": 4, "failed": 1},
-            "bare": {"cases": 80, "timed_out": 0, "failed": 0},
-        },
-        "memory": {
-            "pathway": {"cases": 80, "timed_out": 0, "failed": 0},
-            "bare": {"cases": 80, "timed_out": 2, "failed": 0},
-        },
+        "sqlite": {"pathway": counts(4, 1, 960, 3), "bare": counts(0, 0, 880, 0)},
+        "memory": {"pathway": counts(0, 0, 920, 0), "bare": counts(2, 0, 900, 1)},
     }
+    for mode, side, worker in [
+        ("sqlite", "pathway", 9.6),
+        ("sqlite", "pathway", 9.6),
+        ("sqlite", "bare", 8.8),
+        ("memory", "pathway", 13.8),
+        ("memory", "bare", 9.0),
+    ]:
+        results.rounds.append(Round(side, mode, 0, [0.0] * 3, cpu_seconds={"worker": worker}))
     head = "workflow tasks timed out / failed"
+    per = "workflow tasks per case"
     assert task_lines(results) == [
         f"{head}, sqlite: Pathway 4 / 1 in 80 cases, bare 0 / 0 in 80 cases",
+        f"{per}, sqlite: Pathway 12.0 (3 from the normal queue), 20.0 ms worker CPU each, "
+        "bare 11.0 (0 from the normal queue), 10.0 ms worker CPU each",
         f"{head}, memory: Pathway 0 / 0 in 80 cases, bare 2 / 0 in 80 cases",
+        f"{per}, memory: Pathway 11.5 (0 from the normal queue), 15.0 ms worker CPU each, "
+        "bare 11.2 (1 from the normal queue), 10.0 ms worker CPU each",
     ]
 
 

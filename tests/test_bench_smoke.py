@@ -80,6 +80,10 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
             counts = report["workflow_tasks"][mode][side]
             assert counts["cases"] == SMOKE.cases * SMOKE.rounds, (mode, side, counts)
             assert counts["timed_out"] >= 0 and counts["failed"] >= 0, (mode, side, counts)
+            # Eight updates, each in a workflow task at least; no fewer events than tasks.
+            assert counts["completed"] >= 8 * counts["cases"], (mode, side, counts)
+            assert counts["events"] > counts["completed"] >= counts["normal_queue"] >= 0
+    assert "workflow tasks per case, " in done.stdout
     assert "workflow tasks timed out / failed, " in done.stdout
     assert all(
         {"workflow_task_timeouts", "workflow_task_failures"} <= set(h)

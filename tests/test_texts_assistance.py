@@ -26,6 +26,7 @@ from pathway.domain.membership import MemberRole, Membership, MembershipChange
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules import Accepted, Rejection, decide, fire_due
 from pathway.domain.rules.members import decide_membership
+from pathway.domain.rules.reintegration import reintegration_eligibility
 from pathway.domain.rules.rejections import RejectionNote, note_rejection
 from pathway.domain.state import (
     CaseState,
@@ -649,8 +650,6 @@ class TestReintegrationTexts:
     )
     def test_the_reason_of_an_eligible_person(self, person: dict[str, Any], expected: str) -> None:
         """I1: the reason given for one who is in the programme."""
-        from pathway.domain.rules.reintegration import reintegration_eligibility
-
         state = interviewed(person)
         state = accept(state, event("criminal_proceedings_opened", T0 + days(1)))
         assert reintegration_eligibility(state, T0 + days(2)) == (True, expected)

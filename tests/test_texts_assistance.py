@@ -1,4 +1,4 @@
-"""The texts people read, pinned in full (issue 13, /tmp WORDING: the words of the law's core
+"""The texts people read, pinned in full (issue 13, docs/mutation.md: the words of the law's core
 are part of what it produces): the refusals, notices, reminders, obligation titles, member
 purposes and timeline lines of the general rights and accommodation (pathway/domain/rules/
 assistance.py, safe_accommodation.py, services.py: R1–R4, K1–K5, S1, S5), reintegration

@@ -17,14 +17,21 @@ from pydantic import ValidationError
 
 from pathway.domain.calendar import add_working_days
 from pathway.domain.ids import NotACaseId
-from pathway.domain.ledger import anonymise
+from pathway.domain.ledger import (
+    ExitKind,
+    LedgerEvent,
+    LedgerProgramme,
+    anonymise,
+    statistics_facts,
+)
 from pathway.domain.membership import MemberRole, MembershipRefused, add_member, remove_member
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import PersonFacts
 from pathway.domain.programmes import PROGRAMME_EVENT_ADAPTER, Programme, _notify
 from pathway.domain.rules import RULE_ACCESS, RULE_IDEMPOTENCY, RULE_TIME, Rejection
 from pathway.domain.state import CaseState, DeliveryOutcome
-from tests.factories import T0, TCN_ILLEGAL, accept, days, event, opened
+from pathway.domain.statistics import entered_in
+from tests.factories import EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened
 from tests.gateway_kit import example as documented
 from tests.test_membership import interviewed, record
 from tests.test_mutants_annual_ledger import SECRET, victim_fact
@@ -37,6 +44,7 @@ from tests.test_mutants_programmes import (
     _run,
     _session,
 )
+from tests.test_mutants_statistics_membership import PLACED, in_crisis
 from tests.test_plausible import DAY, estimate, identified, problems, with_value
 
 # -- the event models: INPUT, C1, C2, K2, S1, S4 (pathway/domain/events.py, person.py) ---------
@@ -307,6 +315,34 @@ def test_a_short_ledger_secret_is_refused_saying_how_long_it_must_be() -> None:
     saying so."""
     with pytest.raises(ValueError, match=r"^the ledger secret must be at least 16 bytes$"):
         anonymise(victim_fact("case-1", "k"), SECRET[:15])
+
+
+def test_a_return_home_is_counted_as_an_exit_of_that_kind() -> None:
+    """Statistics (docs/statistics.md): a return home ends the victim's running stay, and the
+    ledger counts the exit as a return home (read from the timeline's entry for it)."""
+    state = accept(opened(TCN_ILLEGAL), event("crisis_accommodation_placed", T0 + days(1)))
+    state = accept(state, event("returned_home", T0 + days(3)))
+    exits = [
+        (f.programme, f.detail) for f in statistics_facts(state) if f.event is LedgerEvent.EXITED
+    ]
+    assert exits == [(LedgerProgramme.CRISIS_ACCOMMODATION, ExitKind.RETURNED_HOME.value)]
+
+
+def test_the_timelines_placements_count_without_the_states_record() -> None:
+    """Reports (entered_in): every placement or enrolment the timeline records counts, not only
+    the one the state holds (the latest): with the state's record taken away, safe
+    accommodation and reintegration are still entered on the day the timeline names."""
+    state = accept(
+        in_crisis("case-a"),
+        event("further_support_decided", PLACED + days(1), option="safe_accommodation"),
+    )
+    state = accept(state, event("safe_accommodation_placed", PLACED + days(2)))
+    without = state.model_copy(update={"safe_accommodation": None})
+    assert entered_in(without, "safe_accommodation", PLACED.year) == PLACED + days(2)
+    enrolled = accept(opened(dict(EU_ADULT)), event("criminal_proceedings_opened", T0 + days(1)))
+    enrolled = accept(enrolled, event("reintegration_enrolled", T0 + days(2)))
+    without = enrolled.model_copy(update={"reintegration": None})
+    assert entered_in(without, "reintegration", T0.year) == T0 + days(2)
 
 
 def test_a_negative_period_of_working_days_is_refused_saying_so() -> None:

@@ -1,7 +1,7 @@
 """The texts people read from the domain's models and small modules, pinned in full (issue 13;
-the lead's decision on wording: a refusal's reason, a notice's text and a typed error's message
-are part of what the law's core produces, so a rewording is a deliberate change that updates its
-test).
+docs/mutation.md, "Texts for people": a refusal's reason, a notice's text and a typed error's
+message are part of what the law's core produces, so a rewording is a deliberate change that
+updates its test).
 
 Each test triggers its rule through a public entry point (the event models' validation, the
 person's facts, ``decide``, ``decide_programme``, the operator's membership changes, the ledger,

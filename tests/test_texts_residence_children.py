@@ -395,16 +395,22 @@ class TestS3Texts:
     @pytest.mark.parametrize(
         ("residence_until", "now", "what", "day", "by"),
         [
-            # "by": the local day of the due instant, 24:00 of the 7th day (the notice says the
-            # day after the obligation's last whole day; reported to the lead, issue 13).
+            # "by": the obligation's due instant, 24:00 of the 7th day after the lapse, as its
+            # reminders state it (the notice said the next day's date until 2 December 2026).
             (
                 "2026-04-30",
                 RESIDENCE_EXPIRED,
                 "temporary residence permit",
                 "2026-04-30",
-                "2026-05-08",
+                "2026-05-07 at 24:00 (Ljubljana time)",
             ),
-            ("2027-03-03", PERMIT_EXPIRED, "permit to stay", "2026-06-02", "2026-06-10"),
+            (
+                "2027-03-03",
+                PERMIT_EXPIRED,
+                "permit to stay",
+                "2026-06-02",
+                "2026-06-09 at 24:00 (Ljubljana time)",
+            ),
         ],
     )
     def test_the_lapse(
@@ -903,8 +909,8 @@ class TestProceedingsTexts:
         text = (
             "Criminal proceedings concluded: safe accommodation of a third-country national "
             "lasts until the conclusion of the criminal proceedings (S5). Agree the victim's "
-            "next step and record it by 2026-05-12 (K6 support continues for an appropriate "
-            "period)."
+            "next step and record it by 2026-05-11 at 24:00 (Ljubljana time); K6 support "
+            "continues for an appropriate period."
         )
         assert _action(state, ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS) == text
         assert _pending(state, "proceedings_concluded") == {text}

@@ -30,7 +30,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from pathway.domain import events as ev
-from pathway.domain.calendar import add_months, end_of_day, local_date, months_through
+from pathway.domain.calendar import (
+    add_months,
+    describe_end,
+    end_of_day,
+    local_date,
+    months_through,
+)
 from pathway.domain.events import BaseEvent
 from pathway.domain.membership import MemberRole
 from pathway.domain.organisations import Organisation as Org
@@ -336,7 +342,7 @@ def _permit_lapsed_in_safe_accommodation(change: _Change, what: str, last_day: d
         f"The {what} of a third-country national in safe accommodation expired on {day}: safe "
         "accommodation is conditional on a permit to stay and a temporary residence permit, and "
         "lasts for the validity of the permit to stay (S3). Agree with the police and the "
-        f"migration authority whether the placement ends, and record it, by {local_date(due)}."
+        f"migration authority whether the placement ends, and record it, by {describe_end(due)}."
     )
     change.open_obligation(
         _Duty(ObligationKind.SAFE_ACCOMMODATION_PERMITS, "S3", provider, action), due_at=due

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pathway.domain import events as ev
-from pathway.domain.calendar import end_of_day, local_date
+from pathway.domain.calendar import describe_end, end_of_day, local_date
 from pathway.domain.events import BaseEvent, Placement
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.assistance import (
@@ -65,7 +65,7 @@ def after_proceedings(change: _Change, reason: str, what: str) -> None:
     action = (
         f"{what}: safe accommodation of a third-country national lasts until the conclusion of "
         f"the criminal proceedings (S5). Agree the victim's next step and record it by "
-        f"{local_date(due)} (K6 support continues for an appropriate period)."
+        f"{describe_end(due)}; K6 support continues for an appropriate period."
     )
     change.open_obligation(
         _Duty(ObligationKind.ACCOMMODATION_AFTER_PROCEEDINGS, "S5", provider, action), due_at=due

@@ -180,15 +180,19 @@ async def drive(
     await asyncio.gather(*(sender() for _ in range(senders)))
 
 
-async def settle(side: Side, cases: Iterable[str], timeout: float = 600.0) -> None:  # noqa: ASYNC109
-    """Return once every case's activities completed (polled by query, 8 at a time)."""
+async def settle(side: Side, cases: Iterable[str], timeout: float = 600.0) -> int:  # noqa: ASYNC109
+    """Return once every case's activities completed (polled by query, 8 at a time), with the
+    number of queries it sent."""
+    queries = 0
     waiting = list(cases)
     limit = asyncio.Semaphore(8)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
 
     async def unsettled(case: str) -> bool:
+        nonlocal queries
         async with limit:
+            queries += 1
             return await side.unsettled(case) > 0
 
     while waiting:
@@ -198,16 +202,21 @@ async def settle(side: Side, cases: Iterable[str], timeout: float = 600.0) -> No
         waiting = [case for case, busy in zip(waiting, flags, strict=True) if busy]
         if waiting:
             await asyncio.sleep(0.05)
+    return queries
 
 
 # -- processes ---------------------------------------------------------------------------------
 @contextlib.asynccontextmanager
-async def worker(env: Env, side: str, tag: str) -> AsyncIterator[int]:
-    """The side's worker process; yields its pid."""
+async def worker(
+    env: Env, side: str, tag: str, *, metrics: str | None = None
+) -> AsyncIterator[int]:
+    """The side's worker process; yields its pid. ``metrics``: ``HOST:PORT`` where its SDK
+    serves Prometheus metrics (:mod:`bench._sdk_metrics`)."""
     async with python_child(
         f"{side} worker",
         "bench._worker",
-        [side, env.server.target, str(env.base)],
+        [side, env.server.target, str(env.base)]
+        + ([] if metrics is None else ["--metrics", metrics]),
         log_file=env.base / f"worker-{side}-{tag}.log",
         ready_file=env.base / "ready",
     ) as child:

@@ -3,7 +3,8 @@
 ``pathway`` runs the project's own workers (:func:`pathway.workers.run_workers`: the case
 workflow and every organisation's notifications, here to an outbox in ``DIR``), ``bare`` the
 same number of workers for :class:`bench._bare.BareCaseWorkflow`. Writes ``DIR/ready`` once its
-workers are polling; stops on SIGTERM.
+workers are polling; stops on SIGTERM. ``--metrics HOST:PORT``: the SDK's own Prometheus
+endpoint there (:mod:`bench._sdk_metrics`; off in the bench's timed phases).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from bench._bare import BareActivities, BareCaseWorkflow, notify_queue
@@ -21,6 +23,7 @@ from pathway import settings
 from pathway.channels import Channels, OutboxChannel
 from pathway.domain.organisations import NOTIFIED
 from pathway.logs import configure_logging
+from pathway.metrics import worker_runtime
 from pathway.process import exit_now, install_stop_signals
 from pathway.temporal_connection import connect, default_keystore
 from pathway.workers import NOTIFY_GRACEFUL_SHUTDOWN, run_workers, workflow_runner
@@ -104,8 +107,13 @@ def main() -> None:
     parser.add_argument("kind", choices=["pathway", "bare"])
     parser.add_argument("target")
     parser.add_argument("dir", type=Path)
+    parser.add_argument(
+        "--metrics", metavar="HOST:PORT", help="serve the SDK's Prometheus metrics here"
+    )
     args = parser.parse_args()
     configure_logging(json=True, level="INFO")
+    if args.metrics is not None:  # before the first connection, which takes the default
+        Runtime.set_default(worker_runtime(args.metrics), error_if_already_set=False)
     exit_now(asyncio.run(_main(args.kind, args.target, args.dir)))
 
 

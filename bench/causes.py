@@ -19,12 +19,19 @@ for each side in turn, that side's worker process (as the bench does), and measu
   phase's wall time, and ``worker_cpu_ms_per_workflow_task``: that CPU divided by the
   workflow tasks in the phase's histories (the activities it ran and the status queries it
   answered are in that CPU too: a cost per unit of work, not of the tasks alone);
+- from the worker's own SDK counters (:mod:`bench._sdk_metrics`, read before and after the
+  phase): ``sdk_executed_tasks_per_case``, the workflow and query tasks the worker ran to an
+  answer, and ``sdk_unrecorded_tasks_per_case``, those less the history's tasks and the status
+  queries ``settle_queries_per_case``: tasks the worker ran whose completion left no event (a
+  speculative task of an update the server dropped, a task that timed out), with
+  ``worker_cpu_ms_per_executed_task``; failed tasks and cache misses besides;
 - ``server_cpu_ms_per_case``: the dev server's CPU over the phase, not corrected for its idle
   rate (it follows the phase's wall time: compare phases of similar length).
 
 The sides are ``pathway``, ``bare`` (:mod:`bench._bare`, the same Temporal work) and
 ``pathway-no-upserts`` (Pathway's cases opened with ``CaseConfig(upsert_search_attributes=
-False)``: what the search-attribute upserts cost the server). Rounds alternate the order.
+False)``: what the search-attribute upserts cost the server); ``--sides`` chooses among them.
+Rounds alternate the order.
 Prints one table per mode (mean over rounds) and writes the figures, per round, as JSON
 (``--out``). Not a test: figures only.
 """
@@ -47,11 +54,13 @@ from temporalio.api.enums.v1 import EventType
 from bench._args import count, modes_arg
 from bench._procs import MODES, checkout, cpu_seconds, dev_server
 from bench._run import Env, delivered, drive, outbox_lines, plan_bare, settle, warm, worker
+from bench._sdk_metrics import delta, scrape, workflow_task_counts
 from bench._workload import PathwaySide, Side
 from pathway.access.credentials import new_token
 from pathway.access.policy import ROLES
 from pathway.domain.config import CaseConfig
 from pathway.logs import configure_logging
+from pathway.temporal_binaries import free_port
 from pathway.temporal_connection import connect, default_keystore
 
 SIDES = ("pathway", "bare", "pathway-no-upserts")
@@ -64,6 +73,13 @@ FIGURES = (
     "worker_busy_cpu_ms_per_case",
     "workflow_tasks_per_case",
     "worker_cpu_ms_per_workflow_task",
+    "settle_queries_per_case",
+    "sdk_polled_tasks_per_case",
+    "sdk_executed_tasks_per_case",
+    "sdk_unrecorded_tasks_per_case",
+    "sdk_failed_tasks_per_case",
+    "sdk_cache_misses_per_case",
+    "worker_cpu_ms_per_executed_task",
     "server_cpu_ms_per_case",
     "upserts_per_case",
     "version_upserts_per_case",
@@ -121,7 +137,8 @@ async def one_phase(
 ) -> dict[str, Any]:
     """``label``'s idle window and throughput phase, in a worker process of its own."""
     kind = "bare" if label == "bare" else "pathway"
-    async with worker(env, kind, tag) as pid:
+    metrics = f"127.0.0.1:{free_port()}"
+    async with worker(env, kind, tag, metrics=metrics) as pid:
         if env.bare is None:  # the bare plan comes from a warm Pathway case's history
             await warm(env.pathway, f"{tag}p", 2)
             await plan_bare(env, f"{tag}p0")
@@ -146,16 +163,19 @@ async def one_phase(
             env.notifications_per_case if kind == "pathway" else sum(env.bare.plan.activities)
         )
         expected = await asyncio.to_thread(outbox_lines, env, kind) + len(names) * per_case
+        sdk_before = await scrape(metrics)
         worker_before, server_before = cpu_seconds(pid), cpu_seconds(env.server.pid)
         started = time.perf_counter()
         latencies: list[float] = []
         await drive(side.send, names, concurrency, latencies)
         await delivered(env, kind, expected)
-        await settle(side, names)
+        queries = await settle(side, names)
         seconds = time.perf_counter() - started
         worker_cpu = cpu_seconds(pid) - worker_before
         server_cpu = cpu_seconds(env.server.pid) - server_before
+        sdk_change = delta(sdk_before, await scrape(metrics))
     counts = await _history_counts(env, side, names)
+    sdk = workflow_task_counts(sdk_change)
     busy = worker_cpu - idle_rate * seconds
     n = len(names)
     return {
@@ -169,6 +189,14 @@ async def one_phase(
         "worker_busy_cpu_ms_per_case": busy * 1000 / n,
         "workflow_tasks_per_case": counts.workflow_tasks / n,
         "worker_cpu_ms_per_workflow_task": busy * 1000 / counts.workflow_tasks,
+        "settle_queries_per_case": queries / n,
+        "sdk_polled_tasks_per_case": sdk.polled / n,
+        "sdk_executed_tasks_per_case": sdk.executed / n,
+        "sdk_unrecorded_tasks_per_case": (sdk.executed - counts.workflow_tasks - queries) / n,
+        "sdk_failed_tasks_per_case": sdk.failed / n,
+        "sdk_cache_misses_per_case": sdk.cache_misses / n,
+        "worker_cpu_ms_per_executed_task": busy * 1000 / sdk.executed if sdk.executed else 0.0,
+        "sdk_counts": {name: value for name, value in sorted(sdk_change.items()) if value},
         "server_cpu_ms_per_case": server_cpu * 1000 / n,
         "upserts_per_case": counts.upserts / n,
         "version_upserts_per_case": counts.version_upserts / n,
@@ -178,10 +206,21 @@ async def one_phase(
     }
 
 
-async def measure(
-    modes: list[str], base: Path, *, rounds: int, cases_n: int, concurrency: int, idle: float
-) -> list[dict[str, Any]]:
-    """Every mode's rounds; each round runs the three sides, in reversed order every other."""
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`measure` runs in each mode: ``rounds`` rounds of every side in ``sides``,
+    each phase ``cases`` cases at ``concurrency`` senders after ``idle`` seconds' idle
+    window."""
+
+    rounds: int
+    cases: int
+    concurrency: int
+    idle: float
+    sides: tuple[str, ...] = SIDES
+
+
+async def measure(modes: list[str], base: Path, plan: Plan) -> list[dict[str, Any]]:
+    """Every mode's rounds; each round runs the plan's sides, in reversed order every other."""
     out = []
     tokens = {role: new_token() for role in ROLES}
     for mode in modes:
@@ -192,40 +231,51 @@ async def measure(
                 server.target, "default", default_keystore(directory), use_config=False
             )
             env = Env(server, directory, PathwaySide(client, tokens))
-            for number in range(rounds):
-                order = SIDES if number % 2 == 0 else tuple(reversed(SIDES))
+            for number in range(plan.rounds):
+                order = plan.sides if number % 2 == 0 else tuple(reversed(plan.sides))
                 for index, label in enumerate(order):
                     figures = await one_phase(
                         env,
                         label,
                         f"{mode}r{number}s{index}",
-                        cases_n=cases_n,
-                        concurrency=concurrency,
-                        idle=idle,
+                        cases_n=plan.cases,
+                        concurrency=plan.concurrency,
+                        idle=plan.idle,
                     )
                     out.append({"round": number, **figures})
                     print(f"{mode} round {number} {label}: done", file=sys.stderr, flush=True)
     return out
 
 
+def _sides_arg(text: str) -> tuple[str, ...]:
+    sides = tuple(dict.fromkeys(part.strip() for part in text.split(",")))
+    unknown = [side for side in sides if side not in SIDES]
+    if unknown or not {"pathway", "bare"} <= set(sides):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: sides are {', '.join(SIDES)}, pathway and bare among them"
+        )
+    return sides
+
+
 def table(phases: list[dict[str, Any]]) -> str:
     """Mean per mode and side of each figure, and Pathway's ratio to bare."""
     lines = []
+    sides = tuple(dict.fromkeys(phase["side"] for phase in phases))
     for mode in dict.fromkeys(phase["mode"] for phase in phases):
         lines.append(f"== {mode} (mean over rounds)")
         lines.append(
-            f"{'figure':34}" + "".join(f"{side:>20}" for side in SIDES) + f"{'pathway/bare':>14}"
+            f"{'figure':34}" + "".join(f"{side:>20}" for side in sides) + f"{'pathway/bare':>14}"
         )
         for name in FIGURES:
             means = {
                 side: statistics.fmean(
                     p[name] for p in phases if p["mode"] == mode and p["side"] == side
                 )
-                for side in SIDES
+                for side in sides
             }
             ratio = means["pathway"] / means["bare"] if means["bare"] else float("nan")
             lines.append(
-                f"{name:34}" + "".join(f"{means[side]:20.2f}" for side in SIDES) + f"{ratio:14.2f}"
+                f"{name:34}" + "".join(f"{means[side]:20.2f}" for side in sides) + f"{ratio:14.2f}"
             )
     return "\n".join(lines)
 
@@ -239,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=count, default=20, help="senders (default 20)")
     parser.add_argument("--rounds", type=count, default=2, help="rounds per mode (default 2)")
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of the idle window")
+    parser.add_argument(
+        "--sides",
+        type=_sides_arg,
+        default=SIDES,
+        help=f"comma-separated, of {','.join(SIDES)} (default all; pathway and bare needed)",
+    )
     parser.add_argument("--out", type=Path, help="also write every phase's figures as JSON here")
     args = parser.parse_args(argv)
     configure_logging(json=True, level="WARNING")
@@ -249,10 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             measure(
                 list(args.modes),
                 Path(base),
-                rounds=args.rounds,
-                cases_n=args.cases,
-                concurrency=args.concurrency,
-                idle=args.idle,
+                Plan(args.rounds, args.cases, args.concurrency, args.idle, args.sides),
             )
         )
     print(table(phases))

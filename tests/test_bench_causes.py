@@ -29,6 +29,11 @@ def test_one_round_measures_every_side(tmp_path: Path, capsys: pytest.CaptureFix
         assert phase["workflow_tasks_per_case"] >= 8  # eight updates, at least a task each
         assert phase["worker_cpu_ms_per_case"] > 0
         assert phase["ack_ms_p50"] > 0
+        # The worker's SDK ran every task its histories record and every status query.
+        recorded = phase["workflow_tasks_per_case"] + phase["settle_queries_per_case"]
+        assert phase["settle_queries_per_case"] >= 1
+        assert phase["sdk_executed_tasks_per_case"] >= recorded
+        assert phase["sdk_unrecorded_tasks_per_case"] >= 0
     assert phases["pathway"]["upserts_per_case"] > 0
     assert phases["pathway-no-upserts"]["upserts_per_case"] == 0
     assert phases["bare"]["upserts_per_case"] == 0
@@ -38,6 +43,17 @@ def test_one_round_measures_every_side(tmp_path: Path, capsys: pytest.CaptureFix
         assert phases[side]["version_upserts_per_case"] == 1
         assert phases[side]["markers_per_case"] == 1
     assert phases["bare"]["version_upserts_per_case"] == 0
+
+
+def test_sides_can_be_chosen_but_pathway_and_bare_are_needed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        causes.main(["--sides", "pathway"])
+    assert stopped.value.code == 2
+    assert "pathway and bare among them" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        causes.main(["--sides", "pathway,bare,nobody"])
 
 
 @pytest.mark.parametrize("flag", ["--cases", "--concurrency", "--rounds"])

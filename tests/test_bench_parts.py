@@ -17,6 +17,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.client import WorkflowHistory
 
 import bench.__main__ as bench_main
+from bench import _sdk_metrics
 from bench.__main__ import _parser, _sizes
 from bench._history import stats
 from bench._report import task_lines
@@ -247,3 +248,46 @@ def test_an_out_path_it_cannot_write_is_refused_before_the_run(
     assert stopped.value.code == 2
     assert f"--out {out}: not a file this user can write" in capsys.readouterr().err
     assert started == []
+
+
+# -- the SDK's counters (bench._sdk_metrics) ---------------------------------------------------
+SDK_TEXT = """\
+# HELP temporal_workflow_task_execution_latency Histogram of workflow task execution latencies
+# TYPE temporal_workflow_task_execution_latency histogram
+temporal_workflow_task_execution_latency_bucket{task_queue="a",le="0.1"} 3
+temporal_workflow_task_execution_latency_bucket{task_queue="a",le="+Inf"} 4
+temporal_workflow_task_execution_latency_sum{task_queue="a"} 0.5
+temporal_workflow_task_execution_latency_count{task_queue="a"} 4
+temporal_workflow_task_execution_latency_bucket{task_queue="b",le="+Inf"} 2
+temporal_workflow_task_execution_latency_sum{task_queue="b"} 0.1
+temporal_workflow_task_execution_latency_count{task_queue="b"} 2
+# HELP temporal_sticky_cache_miss_total Count of sticky cache misses
+# TYPE temporal_sticky_cache_miss_total counter
+temporal_sticky_cache_miss_total{task_queue="a"} 1
+# HELP temporal_sticky_cache_size Current cache size
+# TYPE temporal_sticky_cache_size gauge
+temporal_sticky_cache_size{task_queue="a"} 7
+"""
+
+
+def test_sdk_counts_sum_counters_and_histogram_counts_over_labels() -> None:
+    """Histogram counts and counters are summed over their label sets; buckets, sums and
+    gauges are not counts of tasks and are left out."""
+    assert _sdk_metrics.parse(SDK_TEXT) == {
+        "temporal_workflow_task_execution_latency_count": 6.0,
+        "temporal_sticky_cache_miss_total": 1.0,
+    }
+
+
+def test_sdk_counts_of_a_phase_are_the_change_and_absent_counters_are_zero() -> None:
+    before = {_sdk_metrics.EXECUTED: 10.0, _sdk_metrics.POLLED: 4.0}
+    after = {_sdk_metrics.EXECUTED: 25.0, _sdk_metrics.POLLED: 4.0, _sdk_metrics.FAILED: 1.0}
+    change = _sdk_metrics.delta(before, after)
+    assert change == {
+        _sdk_metrics.EXECUTED: 15.0,
+        _sdk_metrics.POLLED: 0.0,
+        _sdk_metrics.FAILED: 1.0,
+    }
+    assert _sdk_metrics.workflow_task_counts(change) == _sdk_metrics.WorkflowTaskCounts(
+        polled=0.0, executed=15.0, failed=1.0, cache_misses=0.0
+    )

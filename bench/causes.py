@@ -24,7 +24,8 @@ for each side in turn, that side's worker process (as the bench does), and measu
   answer, and ``sdk_unrecorded_tasks_per_case``, those less the history's tasks and the status
   queries ``settle_queries_per_case``: tasks the worker ran whose completion left no event (a
   speculative task of an update the server dropped, a task that timed out), with
-  ``worker_cpu_ms_per_executed_task``; failed tasks and cache misses besides;
+  ``worker_cpu_ms_per_executed_task``; failed tasks and cache misses besides, and
+  ``events_sent_again``: the events the client sent again after no answer in time;
 - ``server_cpu_ms_per_case``: the dev server's CPU over the phase, not corrected for its idle
   rate (it follows the phase's wall time: compare phases of similar length).
 
@@ -74,6 +75,7 @@ FIGURES = (
     "workflow_tasks_per_case",
     "worker_cpu_ms_per_workflow_task",
     "settle_queries_per_case",
+    "events_sent_again",
     "sdk_polled_tasks_per_case",
     "sdk_executed_tasks_per_case",
     "sdk_unrecorded_tasks_per_case",
@@ -167,8 +169,10 @@ async def one_phase(
         worker_before, server_before = cpu_seconds(pid), cpu_seconds(env.server.pid)
         started = time.perf_counter()
         latencies: list[float] = []
+        repeats_before = side.repeats
         await drive(side.send, names, concurrency, latencies)
         await delivered(env, kind, expected)
+        repeats = side.repeats - repeats_before
         queries = await settle(side, names)
         seconds = time.perf_counter() - started
         worker_cpu = cpu_seconds(pid) - worker_before
@@ -190,6 +194,7 @@ async def one_phase(
         "workflow_tasks_per_case": counts.workflow_tasks / n,
         "worker_cpu_ms_per_workflow_task": busy * 1000 / counts.workflow_tasks,
         "settle_queries_per_case": queries / n,
+        "events_sent_again": repeats,
         "sdk_polled_tasks_per_case": sdk.polled / n,
         "sdk_executed_tasks_per_case": sdk.executed / n,
         "sdk_unrecorded_tasks_per_case": (sdk.executed - counts.workflow_tasks - queries) / n,
@@ -273,10 +278,10 @@ def table(phases: list[dict[str, Any]]) -> str:
                 )
                 for side in sides
             }
-            ratio = means["pathway"] / means["bare"] if means["bare"] else float("nan")
-            lines.append(
-                f"{name:34}" + "".join(f"{means[side]:20.2f}" for side in sides) + f"{ratio:14.2f}"
+            ratio = (
+                f"{means['pathway'] / means['bare']:14.2f}" if means["bare"] > 0 else f"{'n/a':>14}"
             )
+            lines.append(f"{name:34}" + "".join(f"{means[side]:20.2f}" for side in sides) + ratio)
     return "\n".join(lines)
 
 
@@ -284,11 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.causes", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--modes", type=modes_arg, default=MODES, help="memory,sqlite")
+    parser.add_argument(
+        "--modes", type=modes_arg, default=MODES, help="memory,sqlite (default both)"
+    )
     parser.add_argument("--cases", type=count, default=20, help="cases per phase (default 20)")
     parser.add_argument("--concurrency", type=count, default=20, help="senders (default 20)")
     parser.add_argument("--rounds", type=count, default=2, help="rounds per mode (default 2)")
-    parser.add_argument("--idle", type=float, default=20.0, help="seconds of the idle window")
+    parser.add_argument(
+        "--idle", type=float, default=20.0, help="seconds of the idle window (default 20)"
+    )
     parser.add_argument(
         "--sides",
         type=_sides_arg,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -55,9 +56,15 @@ ONCE: Final = (
 
 
 def percentile(values: Sequence[float], p: float) -> float:
-    """The ``p``-th percentile (nearest rank)."""
+    """The ``p``-th percentile of ``values`` by nearest rank: the smallest value with at least
+    ``p`` % of the values at or below it (rank ``ceil(p / 100 * n)``, at least 1)."""
     ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered)) - 1))]
+    rank = math.ceil(p / 100 * len(ordered))
+    return ordered[max(0, min(len(ordered) - 1, rank - 1))]
+
+
+def _ratio_text(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}"
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,10 @@ class Figure:
     bare: float
 
     @property
-    def ratio(self) -> float:
-        return self.pathway / self.bare if self.bare else float("nan")
+    def ratio(self) -> float | None:
+        """Pathway / bare; None when bare's figure is not above 0 (a smoke run's RSS growth
+        can be negative: no ratio means anything then)."""
+        return self.pathway / self.bare if self.bare > 0 else None
 
     def target(self) -> str:
         bound = TARGETS.get(self.name)
@@ -145,7 +154,7 @@ def table(rows: list[Figure]) -> str:
     for f in rows:
         lines.append(
             f"| {f.name:<30} | {f.mode:<6} | {f.pathway:>10.4g} | {f.bare:>10.4g} | "
-            f"{f.ratio:>6.2f} | {f.target():<6} |"
+            f"{_ratio_text(f.ratio):>6} | {f.target():<6} |"
         )
     return "\n".join(lines)
 

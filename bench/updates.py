@@ -28,6 +28,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from bench._report import percentile
 from pathway.activities.notify import Notifier
 from pathway.activities.statistics import StatisticsRecorder
 from pathway.channels import Channels, OutboxChannel
@@ -49,12 +50,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The ``p``-th percentile (nearest rank) of ``values``."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered)) - 1))]
 
 
 async def one_case(client: Client, config: CaseConfig, updates: int) -> list[float]:

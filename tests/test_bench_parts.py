@@ -20,7 +20,7 @@ import bench.__main__ as bench_main
 from bench import _sdk_metrics
 from bench.__main__ import _parser, _sizes
 from bench._history import stats
-from bench._report import task_lines
+from bench._report import Figure, percentile, task_lines
 from bench._run import SMOKE, Results, Round, Sizes, pair_order
 from bench._workload import SEND_ATTEMPTS, PathwaySide
 from pathway.clients import cases
@@ -291,3 +291,29 @@ def test_sdk_counts_of_a_phase_are_the_change_and_absent_counters_are_zero() -> 
     assert _sdk_metrics.workflow_task_counts(change) == _sdk_metrics.WorkflowTaskCounts(
         polled=0.0, executed=15.0, failed=1.0, cache_misses=0.0
     )
+
+
+# -- percentiles and ratios (bench._report) ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("n", "p", "rank"),
+    [
+        (16, 95, 16),
+        (160, 99, 159),
+        (100, 50, 50),
+        (101, 50, 51),
+        (1, 99, 1),
+        (20, 95, 19),
+        (3, 50, 2),
+    ],
+)
+def test_percentile_is_the_nearest_rank(n: int, p: float, rank: int) -> None:
+    """Nearest rank: the smallest value with at least p % of the values at or below it, rank
+    ceil(p/100 * n) (not rounded: p99 of 160 is the 159th, p95 of 16 the 16th)."""
+    values = [float(v) for v in range(n, 0, -1)]  # n..1, unsorted on purpose
+    assert percentile(values, p) == rank
+
+
+def test_a_ratio_over_a_figure_not_above_zero_is_none_and_printed_na() -> None:
+    assert Figure("rss_kib_per_cached_case", "memory", 10.0, 4.0).ratio == 2.5
+    assert Figure("rss_kib_per_cached_case", "memory", -22.5, -12.1).ratio is None
+    assert Figure("rss_kib_per_cached_case", "memory", 3.0, 0.0).ratio is None

@@ -16,8 +16,8 @@ from bench._run import SMOKE
 pytestmark = pytest.mark.devserver
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The smoke run takes about three minutes on a busy 2-core machine: two dev servers, eight
-#: worker and gateway processes.
+#: The smoke run takes three to seven minutes on a busy 2-core machine (404 s at load 6 at
+#: nice 10, 2 December): two dev servers, eight worker and gateway processes.
 RUN_SECONDS = 900
 
 

@@ -21,9 +21,10 @@ for each side in turn, that side's worker process (as the bench does), and measu
   answered are in that CPU too: a cost per unit of work, not of the tasks alone);
 - from the worker's own SDK counters (:mod:`bench._sdk_metrics`, read before and after the
   phase): ``sdk_executed_tasks_per_case``, the workflow and query tasks the worker ran to an
-  answer, and ``sdk_unrecorded_tasks_per_case``, those less the history's tasks and the status
-  queries ``settle_queries_per_case``: tasks the worker ran whose completion left no event (a
-  speculative task of an update the server dropped, a task that timed out), with
+  answer, and ``sdk_unrecorded_tasks_per_case``, those less the history's tasks (completed,
+  timed out or failed: ``workflow_tasks_timed_out``, ``workflow_tasks_failed``) and the status
+  queries ``settle_queries_per_case``: tasks the worker ran that left no event (a speculative
+  task of an update the server dropped, a task handed out again), with
   ``worker_cpu_ms_per_executed_task``; failed tasks and cache misses besides, and
   ``events_sent_again``: the events the client sent again after no answer in time;
 - ``server_cpu_ms_per_case``: the dev server's CPU over the phase, not corrected for its idle
@@ -74,6 +75,7 @@ FIGURES = (
     "worker_busy_cpu_ms_per_case",
     "workflow_tasks_per_case",
     "worker_cpu_ms_per_workflow_task",
+    "workflow_tasks_timed_out",
     "settle_queries_per_case",
     "events_sent_again",
     "sdk_polled_tasks_per_case",
@@ -101,6 +103,10 @@ class HistoryCounts:
     """Totals over the histories of a phase's cases."""
 
     workflow_tasks: int = 0
+    #: Tasks the history records as timed out (the worker's completion came too late or not
+    #: at all) or failed.
+    timed_out: int = 0
+    failed: int = 0
     #: Upserts of Pathway's own search attributes (phase, obligation owners).
     upserts: int = 0
     #: Upserts of only :data:`CHANGE_VERSION` (one per patch a new run records).
@@ -119,6 +125,10 @@ async def _history_counts(env: Env, side: Side, names: list[str]) -> HistoryCoun
             match event.event_type:
                 case EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                     counts.workflow_tasks += 1
+                case EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                    counts.timed_out += 1
+                case EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                    counts.failed += 1
                 case EventType.EVENT_TYPE_MARKER_RECORDED:
                     counts.markers += 1
                 case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
@@ -193,11 +203,16 @@ async def one_phase(
         "worker_busy_cpu_ms_per_case": busy * 1000 / n,
         "workflow_tasks_per_case": counts.workflow_tasks / n,
         "worker_cpu_ms_per_workflow_task": busy * 1000 / counts.workflow_tasks,
+        "workflow_tasks_timed_out": counts.timed_out,
+        "workflow_tasks_failed": counts.failed,
         "settle_queries_per_case": queries / n,
         "events_sent_again": repeats,
         "sdk_polled_tasks_per_case": sdk.polled / n,
         "sdk_executed_tasks_per_case": sdk.executed / n,
-        "sdk_unrecorded_tasks_per_case": (sdk.executed - counts.workflow_tasks - queries) / n,
+        "sdk_unrecorded_tasks_per_case": (
+            sdk.executed - counts.workflow_tasks - counts.timed_out - counts.failed - queries
+        )
+        / n,
         "sdk_failed_tasks_per_case": sdk.failed / n,
         "sdk_cache_misses_per_case": sdk.cache_misses / n,
         "worker_cpu_ms_per_executed_task": busy * 1000 / sdk.executed if sdk.executed else 0.0,

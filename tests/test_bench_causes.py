@@ -30,6 +30,7 @@ def test_one_round_measures_every_side(tmp_path: Path, capsys: pytest.CaptureFix
         assert phase["worker_cpu_ms_per_case"] > 0
         assert phase["ack_ms_p50"] > 0
         assert phase["events_sent_again"] >= 0
+        assert phase["workflow_tasks_timed_out"] >= 0
         # The worker's SDK ran every task its histories record and every status query.
         recorded = phase["workflow_tasks_per_case"] + phase["settle_queries_per_case"]
         assert phase["settle_queries_per_case"] >= 1

@@ -230,6 +230,24 @@ class TestS3LapsedPermitDatedByItsValidity:
         assert ob.due_at == end_of_day(date(2026, 5, 3) + timedelta(days=S3_DECISION_DAYS))
         assert all("expired on 2026-05-03:" in n.action for n in lapsed)
 
+    def test_before_the_patch_a_wake_at_midnight_names_the_day_before(self) -> None:
+        """S3 (replay): "one second before the wake-up", exactly: woken at 00:00 on 3 May the
+        old rule named 2 May (the last whole day before), woken at 00:00:01 it named 3 May."""
+        state = _in_safe_accommodation("2026-04-30").model_copy(
+            update={"lapsed_permit_day_from_validity": False}
+        )
+        midnight = datetime.fromisoformat("2026-05-03T00:00:00+02:00")
+        for now, named in (
+            (midnight, "2026-05-02"),
+            (midnight + timedelta(seconds=1), "2026-05-03"),
+        ):
+            ob, lapsed = self._lapse(state, now)
+            assert ob.due_at == end_of_day(
+                date.fromisoformat(named) + timedelta(days=S3_DECISION_DAYS)
+            )
+            assert lapsed
+            assert all(f"expired on {named}:" in n.action for n in lapsed)
+
 
 class TestK7PermitToStayExpiry:
     """K7: “If reasonable grounds exist, the victims may be permitted to remain for another

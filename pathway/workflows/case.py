@@ -86,10 +86,12 @@ with workflow.unsafe.imports_passed_through():
         Effects,
         Rejection,
         RejectionNote,
+        admission_refusal,
         decide,
         decide_membership,
         fire_due,
         forget_linked_case,
+        linked_case_refusal,
         settle_case_start,
         settle_notification,
     )
@@ -401,7 +403,14 @@ class VictimCaseWorkflow:
             if refusal is not None:
                 metrics.event_rejected(request.event.type, refusal.rule)
                 raise rejection_error(refusal)
-        decision = self._decide(request)
+        # The admission checks (issue 13), here only: a history that recorded an event they
+        # refuse replays unchanged (docs/versioning.md; pathway/domain/rules/admission.py).
+        refusal = admission_refusal(self._state, request.event)
+        decision = self._decide(request) if refusal is None else refusal
+        if isinstance(decision, Accepted):
+            refusal = linked_case_refusal(self._state, decision, workflow.now())
+            if refusal is not None:
+                decision = refusal
         if isinstance(decision, Rejection):
             metrics.event_rejected(request.event.type, decision.rule)
             raise rejection_error(decision)

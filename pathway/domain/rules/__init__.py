@@ -45,6 +45,7 @@ And the machinery they share:
 from __future__ import annotations
 
 from pathway.domain.rules.accompanying import forget_linked_case, settle_case_start
+from pathway.domain.rules.admission import admission_refusal, linked_case_refusal
 from pathway.domain.rules.core import (
     RULE_ACCESS,
     RULE_CASE,
@@ -77,6 +78,7 @@ __all__ = [
     "Effects",
     "Rejection",
     "RejectionNote",
+    "admission_refusal",
     "decide",
     "decide_membership",
     "event_digest",
@@ -84,6 +86,7 @@ __all__ = [
     "forget_linked_case",
     "in_criminal_or_pretrial_proceedings",
     "is_noted",
+    "linked_case_refusal",
     "note_rejection",
     "reintegration_eligibility",
     "resides_legally",

@@ -1,0 +1,116 @@
+"""Checks an event meets when it arrives, besides :func:`~pathway.domain.rules.decide`'s (issue
+13; docs/rules.md "Admission checks"): refusals found missing after cases were already running.
+
+The case workflow makes them in its update validator only, which Temporal does not run when a
+history replays: a history that recorded such an event as accepted replays unchanged, with no
+patch (docs/versioning.md, "No patch is needed for"), and every event that arrives from now on
+meets them. They only refuse; they never change what an accepted event does.
+
+- :func:`admission_refusal`, before deciding: a ``facts_updated`` that would drop the recorded
+  birth date or age estimate (C1, C8: a child's protection rests on the age), and an age
+  estimate that puts the birth before 1900 (INPUT).
+- :func:`linked_case_refusal`, after deciding: an accepted event that would start a linked
+  case whose own identification would be refused (R1).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pathway.domain.events import CaseEvent, FactsUpdated, Identified
+from pathway.domain.person import PersonFacts
+from pathway.domain.plausible import EARLIEST_DATE, RULE_INPUT
+from pathway.domain.rules.core import Accepted, Rejection
+from pathway.domain.rules.dispatch import decide
+from pathway.domain.state import CaseState
+
+
+def admission_refusal(state: CaseState | None, event: CaseEvent) -> Rejection | None:
+    """The refusal of ``event`` by an admission check, or None. Pure.
+
+    - INPUT, ``person.age_estimate``: an ``identified`` or ``facts_updated`` whose age estimate
+      puts the birth before :data:`~pathway.domain.plausible.EARLIEST_DATE` (as a birth date
+      before it is refused).
+    - INPUT, ``person.birth_date`` (or ``person.age_estimate``): a ``facts_updated`` that
+      leaves out the birth date (or, with none recorded, the age estimate) the case holds,
+      with neither in its place. The person's facts are replaced whole; an age left out would
+      read as unknown, and an unknown age as an adult's, closing a child's protection (C1,
+      C4-C8). A wrong birth date is corrected, or replaced by an estimate; never dropped.
+    """
+    if isinstance(event, Identified | FactsUpdated):
+        refusal = _estimate_before_earliest(event.person)
+        if refusal is not None:
+            return refusal
+    if state is not None and isinstance(event, FactsUpdated):
+        return _age_dropped(state.person, event.person)
+    return None
+
+
+def _estimate_before_earliest(person: PersonFacts) -> Rejection | None:
+    estimate = person.age_estimate
+    if estimate is None or person.birth_date is not None:
+        return None
+    born = person.birthday(0)
+    if born is None or born >= EARLIEST_DATE:
+        return None
+    return Rejection(
+        RULE_INPUT,
+        "person.age_estimate.years",
+        f"an estimate of {estimate.years} years on {estimate.as_of} puts the birth in "
+        f"{born.year}, before {EARLIEST_DATE.year}: no one the service assists was born then",
+    )
+
+
+def _age_dropped(recorded: PersonFacts, updated: PersonFacts) -> Rejection | None:
+    if updated.birth_date is not None or updated.age_estimate is not None:
+        return None
+    if recorded.birth_date is not None:
+        return Rejection(
+            RULE_INPUT,
+            "person.birth_date",
+            "the case holds a birth date: send it with the other facts, corrected if it was "
+            "wrong, or an age estimate in its place; it is never left out (a child's "
+            "protection rests on the age, C1)",
+        )
+    if recorded.age_estimate is not None:
+        return Rejection(
+            RULE_INPUT,
+            "person.age_estimate",
+            "the case holds an age estimate: send it with the other facts, corrected if it was "
+            "wrong, or a birth date in its place; it is never left out (a child's protection "
+            "rests on the age, C1)",
+        )
+    return None
+
+
+def linked_case_refusal(
+    previous: CaseState | None, decision: Accepted, now: datetime
+) -> Rejection | None:
+    """R1: the refusal of an accepted event (``decision``, taken on ``previous`` at ``now``)
+    that would start a linked case whose own identification would be refused, or None. Pure.
+
+    An accompanying child identified as a victim gets a case of their own (R1). Each case the
+    decision adds to ``pending_case_starts`` is decided as the started case will decide it
+    (its identification, ID and link secret, this case's configuration); if that refuses, so
+    does this event, under R1, naming the child's field and giving the child's reason. Without
+    it the parent would record a link to a case that never opens."""
+    before = set() if previous is None else {s.case_id for s in previous.pending_case_starts}
+    for start in decision.state.pending_case_starts:
+        if start.case_id in before:
+            continue
+        own = decide(
+            None,
+            start.identified,
+            now,
+            case_id=start.case_id,
+            config=decision.state.config,
+            link_secret=start.link_secret,
+        )
+        if isinstance(own, Rejection):
+            field = (own.field or "").removeprefix("person.") or None
+            return Rejection(
+                "R1",
+                field,
+                f"the accompanying child's own case could not open ({own.rule}: {own.reason})",
+            )
+    return None

@@ -1,0 +1,165 @@
+"""The admission checks (issue 13; pathway/domain/rules/admission.py, docs/rules.md
+"Admission checks"): refusals an event meets when it arrives, made in the case workflow's
+validator only, so that histories recorded before them replay unchanged. Pure: no server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pathway.domain.rules import (
+    Accepted,
+    Rejection,
+    admission_refusal,
+    decide,
+    linked_case_refusal,
+)
+from pathway.domain.state import CaseState
+from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened
+
+MINOR: dict[str, Any] = {**EU_ADULT, "birth_date": "2012-05-01", "unaccompanied": True}
+
+
+def _facts(state: CaseState, person: dict[str, Any]) -> Rejection | None:
+    return admission_refusal(
+        state, event("facts_updated", T0 + days(1), organisation="caritas", person=person)
+    )
+
+
+class TestTheRecordedAgeIsKept:
+    """C1, C4-C8: a child's protection rests on the age. ``facts_updated`` replaces the
+    person's facts whole, so one that leaves out the recorded birth date (Caritas sending new
+    languages only) would make the age unknown, read as an adult's, and close the guardian's,
+    C5's and C6's obligations and the child track (found by a reviewer, 2 December)."""
+
+    def test_a_birth_date_left_out_is_refused_naming_it(self) -> None:
+        without = {k: v for k, v in MINOR.items() if k != "birth_date"} | {"languages": ["de"]}
+        refusal = _facts(opened(MINOR), without)
+        assert refusal == Rejection(
+            "INPUT",
+            "person.birth_date",
+            "the case holds a birth date: send it with the other facts, corrected if it was "
+            "wrong, or an age estimate in its place; it is never left out (a child's "
+            "protection rests on the age, C1)",
+        )
+
+    def test_an_estimate_left_out_is_refused_naming_it(self) -> None:
+        estimated = {
+            **MINOR,
+            "birth_date": None,
+            "age_estimate": {"years": 14, "as_of": "2026-03-01", "source": "SWC"},
+        }
+        without = {k: v for k, v in estimated.items() if k != "age_estimate"}
+        refusal = _facts(opened(estimated), without)
+        assert refusal is not None
+        assert (refusal.rule, refusal.field) == ("INPUT", "person.age_estimate")
+        assert refusal.reason.startswith("the case holds an age estimate: send it")
+
+    def test_a_correction_or_an_estimate_in_its_place_is_admitted(self) -> None:
+        state = opened(MINOR)
+        assert _facts(state, {**MINOR, "birth_date": "2011-05-01"}) is None
+        estimate = {"years": 15, "as_of": "2026-03-01", "source": "SWC"}
+        assert _facts(state, {**MINOR, "birth_date": None, "age_estimate": estimate}) is None
+        assert _facts(state, {**MINOR, "languages": ["de"]}) is None
+
+    def test_a_case_that_never_had_an_age_may_still_have_none(self) -> None:
+        adult = {**EU_ADULT, "birth_date": None}
+        assert _facts(opened(adult), {**adult, "languages": ["de"]}) is None
+
+    def test_the_check_is_not_for_other_events_nor_before_the_case(self) -> None:
+        assert admission_refusal(opened(MINOR), event("ngo_interview_held", T0 + days(1))) is None
+        assert admission_refusal(None, event("identified", T0, person=dict(MINOR))) is None
+
+
+class TestAnEstimateCannotPutTheBirthBefore1900:
+    """INPUT: a birth date before 1900 is refused; so is an age estimate that puts the birth
+    there (120 years as of 1 January 1900: born in 1780)."""
+
+    @staticmethod
+    def _estimate(years: int, as_of: str) -> dict[str, Any]:
+        return {
+            **EU_ADULT,
+            "birth_date": None,
+            "age_estimate": {"years": years, "as_of": as_of, "source": "x"},
+        }
+
+    def test_at_identification(self) -> None:
+        refusal = admission_refusal(
+            None, event("identified", T0, person=self._estimate(120, "1900-01-01"))
+        )
+        assert refusal == Rejection(
+            "INPUT",
+            "person.age_estimate.years",
+            "an estimate of 120 years on 1900-01-01 puts the birth in 1780, before 1900: no "
+            "one the service assists was born then",
+        )
+
+    def test_in_facts_updated(self) -> None:
+        refusal = _facts(opened(EU_ADULT), self._estimate(100, "1999-12-31"))
+        assert refusal is not None
+        assert (refusal.rule, refusal.field) == ("INPUT", "person.age_estimate.years")
+
+    def test_a_birth_on_the_first_day_is_admitted(self) -> None:
+        """The boundary: 100 years on 1 January 2000 is a birth on 1 January 1900."""
+        person = self._estimate(100, "2000-01-01")
+        assert admission_refusal(None, event("identified", T0, person=person)) is None
+        earlier = self._estimate(100, "1999-12-31")
+        assert admission_refusal(None, event("identified", T0, person=earlier)) is not None
+
+
+class TestALinkedCaseMustBeAbleToOpen:
+    """R1: "accompanying children of victims" identified as victims get a case of their own.
+    An accompanying child's identification that its own case would refuse (an EU citizen
+    recorded as an applicant for international protection, reading 23) is refused at the
+    parent, naming the field, instead of recording a link to a case that never opens."""
+
+    @staticmethod
+    def _parent() -> CaseState:
+        state = opened(EU_ADULT)
+        state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+        return accept(
+            state,
+            event(
+                "accompanying_child_recorded",
+                T0 + days(1),
+                child_ref="c1",
+                citizenships=["DE"],
+                placed_with="crisis_accommodation",
+                birth_date="2020-01-01",
+            ),
+        )
+
+    def _identified(self, status: str) -> tuple[CaseState, Accepted]:
+        state = self._parent()
+        child = event(
+            "accompanying_child_identified",
+            T0 + days(2),
+            child_ref="c1",
+            residence_status=status,
+        )
+        decision = decide(state, child, T0 + days(2), case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        return state, decision
+
+    def test_a_child_whose_own_case_is_refused_is_refused_at_the_parent(self) -> None:
+        state, decision = self._identified("international_protection_applicant")
+        refusal = linked_case_refusal(state, decision, T0 + days(2))
+        assert refusal is not None
+        assert (refusal.rule, refusal.field) == ("R1", "residence_status")
+        assert refusal.reason.startswith(
+            "the accompanying child's own case could not open (INPUT: an EU citizen is not an "
+            "applicant for international protection"
+        )
+
+    def test_a_child_whose_own_case_opens_is_admitted(self) -> None:
+        state, decision = self._identified("eu_citizen")
+        assert decision.state.pending_case_starts
+        assert linked_case_refusal(state, decision, T0 + days(2)) is None
+
+    def test_an_event_that_starts_no_new_case_is_admitted(self) -> None:
+        _, decision = self._identified("eu_citizen")
+        later = event("ngo_interview_held", T0 + days(3))
+        after = decide(decision.state, later, T0 + days(3), case_id=CASE_ID)
+        assert isinstance(after, Accepted)
+        # The case started by the identification is still pending: not new, not decided again.
+        assert after.state.pending_case_starts
+        assert linked_case_refusal(decision.state, after, T0 + days(3)) is None

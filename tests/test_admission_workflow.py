@@ -1,0 +1,74 @@
+"""The admission checks run in the case workflow's update validator (issue 13;
+pathway/domain/rules/admission.py): an event they refuse gets the typed error naming its rule
+and field, and the case is as before. On the time-skipping server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from pathway.clients import cases
+from pathway.domain.events import Identified
+from tests.factories import EU_ADULT, event
+from tests.harness import bench
+
+MINOR: dict[str, Any] = {**EU_ADULT, "birth_date": "2012-05-01", "unaccompanied": True}
+
+
+async def test_the_validator_refuses_what_the_admission_checks_refuse(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    """C1/INPUT: a ``facts_updated`` without the recorded birth date; R1: an accompanying
+    child whose own case would be refused. Both refused with rule and field; the child's
+    protection, the birth date and the case's pending starts are unchanged."""
+    async with bench(time_skipping, upsert_search_attributes=False) as b:
+        t0 = await b.now()
+        ident = event("identified", t0, person=dict(MINOR), subject_ref="adm-1")
+        assert isinstance(ident, Identified)
+        case_id, _ = await b.open(ident)
+        before = await b.settled(case_id)
+        without = {k: v for k, v in MINOR.items() if k != "birth_date"} | {"languages": ["de"]}
+        with pytest.raises(cases.EventRejected) as dropped:
+            await b.send(
+                case_id,
+                event("facts_updated", t0, organisation="caritas", person=without),
+            )
+        assert (dropped.value.rule, dropped.value.field) == ("INPUT", "person.birth_date")
+        after = await b.state(case_id)
+        assert after.person.birth_date == before.person.birth_date
+        assert after.child_protection == before.child_protection
+
+        parent = event("identified", t0, person=dict(EU_ADULT), subject_ref="adm-2")
+        assert isinstance(parent, Identified)
+        parent_id, _ = await b.open(parent)
+        placed = t0 + timedelta(minutes=1)
+        await b.skip_to(placed + timedelta(minutes=1))
+        await b.send(parent_id, event("crisis_accommodation_placed", placed))
+        await b.send(
+            parent_id,
+            event(
+                "accompanying_child_recorded",
+                placed,
+                child_ref="c1",
+                citizenships=["DE"],
+                placed_with="crisis_accommodation",
+                birth_date="2020-01-01",
+            ),
+        )
+        with pytest.raises(cases.EventRejected) as linked:
+            await b.send(
+                parent_id,
+                event(
+                    "accompanying_child_identified",
+                    placed,
+                    child_ref="c1",
+                    residence_status="international_protection_applicant",
+                ),
+            )
+        assert (linked.value.rule, linked.value.field) == ("R1", "residence_status")
+        state = await b.settled(parent_id)
+        assert state.pending_case_starts == []
+        assert all(child.own_case_id is None for child in state.accompanying_children)

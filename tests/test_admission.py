@@ -163,3 +163,51 @@ class TestALinkedCaseMustBeAbleToOpen:
         # The case started by the identification is still pending: not new, not decided again.
         assert after.state.pending_case_starts
         assert linked_case_refusal(decision.state, after, T0 + days(3)) is None
+
+
+class TestPlacementsNeverOverlap:
+    """K1, S1: crisis and safe accommodation are never both active (docs/rules.md). Events are
+    often recorded late (issue 13, late-recorded events): one dated into the other's time
+    would make both active."""
+
+    @staticmethod
+    def _safe_ended() -> CaseState:
+        state = opened(EU_ADULT)
+        state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+        state = accept(state, event("safe_accommodation_placed", T0 + days(10)))
+        return accept(state, event("safe_accommodation_ended", T0 + days(20)))
+
+    def test_a_crisis_placement_dated_within_a_finished_safe_placement_is_refused(self) -> None:
+        refusal = admission_refusal(
+            self._safe_ended(), event("crisis_accommodation_placed", T0 + days(15))
+        )
+        assert refusal == Rejection(
+            "K1",
+            "occurred_at",
+            "safe accommodation ran from 2026-03-12 to 2026-03-22: a crisis placement dated "
+            "within it would make both active, and crisis and safe accommodation are never "
+            "both active",
+        )
+
+    def test_the_safe_placement_s_first_instant_counts_its_end_does_not(self) -> None:
+        state = self._safe_ended()
+        assert admission_refusal(state, event("crisis_accommodation_placed", T0 + days(10)))
+        assert admission_refusal(state, event("crisis_accommodation_placed", T0 + days(20))) is None
+        assert admission_refusal(state, event("crisis_accommodation_placed", T0 + days(9))) is None
+
+    def test_a_safe_placement_dated_before_the_running_crisis_placement_is_refused(self) -> None:
+        state = accept(opened(EU_ADULT), event("crisis_accommodation_placed", T0 + days(10)))
+        refusal = admission_refusal(state, event("safe_accommodation_placed", T0 + days(5)))
+        assert refusal == Rejection(
+            "S1",
+            "occurred_at",
+            "the crisis accommodation running since 2026-03-12 would end before it began: safe "
+            "accommodation follows crisis accommodation, so it cannot be dated before it",
+        )
+        assert admission_refusal(state, event("safe_accommodation_placed", T0 + days(10))) is None
+
+    def test_a_safe_placement_after_a_finished_crisis_placement_is_not_this_check_s(self) -> None:
+        state = accept(opened(EU_ADULT), event("crisis_accommodation_placed", T0 + days(10)))
+        state = accept(state, event("crisis_accommodation_ended", T0 + days(12)))
+        placed = event("safe_accommodation_placed", T0 + days(5), reason="x")
+        assert admission_refusal(state, placed) is None

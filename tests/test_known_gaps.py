@@ -13,7 +13,7 @@ import pytest
 
 from pathway.domain.rules import Rejection, decide, fire_due
 from pathway.domain.state import CaseState, ObligationKind
-from tests.factories import CASE_ID, EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened
+from tests.factories import CASE_ID, T0, TCN_ILLEGAL, accept, days, event, opened
 
 
 def _fire_until(state: CaseState, until: datetime) -> CaseState:
@@ -56,24 +56,6 @@ def test_a_late_recorded_extension_settles_the_lapsed_permit_obligation() -> Non
     assert not any(
         o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS for o in state.open_obligations
     )
-
-
-@pytest.mark.xfail(strict=True, reason="known gap 4 (docs/rules.md): K1, S1")
-def test_a_back_dated_crisis_placement_cannot_overlap_safe_accommodation() -> None:
-    """K1, S1: crisis and safe accommodation are never both active. A crisis placement dated
-    day 15, recorded on day 21, when safe accommodation ran from day 10 to day 20, must be
-    refused."""
-    state = opened(EU_ADULT)
-    state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
-    state = accept(state, event("safe_accommodation_placed", T0 + days(10)))
-    state = accept(state, event("safe_accommodation_ended", T0 + days(20)))
-    result = decide(
-        state,
-        event("crisis_accommodation_placed", T0 + days(15)),
-        T0 + days(21),
-        case_id=CASE_ID,
-    )
-    assert isinstance(result, Rejection)
 
 
 @pytest.mark.xfail(strict=True, reason="known gap 5 (docs/rules.md): K7")

@@ -7,8 +7,9 @@ patch (docs/versioning.md, "No patch is needed for"), and every event that arriv
 meets them. They only refuse; they never change what an accepted event does.
 
 - :func:`admission_refusal`, before deciding: a ``facts_updated`` that would drop the recorded
-  birth date or age estimate (C1, C8: a child's protection rests on the age), and an age
-  estimate that puts the birth before 1900 (INPUT).
+  birth date or age estimate (C1, C8: a child's protection rests on the age), an age estimate
+  that puts the birth before 1900 (INPUT), and a placement dated so that crisis and safe
+  accommodation would both be active (K1, S1).
 - :func:`linked_case_refusal`, after deciding: an accepted event that would start a linked
   case whose own identification would be refused (R1).
 """
@@ -17,7 +18,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pathway.domain.events import CaseEvent, FactsUpdated, Identified
+from pathway.domain.calendar import local_date
+from pathway.domain.events import (
+    CaseEvent,
+    CrisisAccommodationPlaced,
+    FactsUpdated,
+    Identified,
+    SafeAccommodationPlaced,
+)
 from pathway.domain.person import PersonFacts
 from pathway.domain.plausible import EARLIEST_DATE, RULE_INPUT
 from pathway.domain.rules.core import Accepted, Rejection
@@ -31,6 +39,10 @@ def admission_refusal(state: CaseState | None, event: CaseEvent) -> Rejection | 
     - INPUT, ``person.age_estimate``: an ``identified`` or ``facts_updated`` whose age estimate
       puts the birth before :data:`~pathway.domain.plausible.EARLIEST_DATE` (as a birth date
       before it is refused).
+    - K1, ``occurred_at``: a crisis placement dated within a safe placement that has ended
+      since (recorded late: it would make both active; one dated within a safe placement
+      still running is :func:`decide`'s refusal). S1, ``occurred_at``: a safe placement dated
+      before the running crisis placement began (it would end it before it started).
     - INPUT, ``person.birth_date`` (or ``person.age_estimate``): a ``facts_updated`` that
       leaves out the birth date (or, with none recorded, the age estimate) the case holds,
       with neither in its place. The person's facts are replaced whole; an age left out would
@@ -43,6 +55,8 @@ def admission_refusal(state: CaseState | None, event: CaseEvent) -> Rejection | 
             return refusal
     if state is not None and isinstance(event, FactsUpdated):
         return _age_dropped(state.person, event.person)
+    if state is not None and isinstance(event, CrisisAccommodationPlaced | SafeAccommodationPlaced):
+        return _placements_overlap(state, event)
     return None
 
 
@@ -79,6 +93,32 @@ def _age_dropped(recorded: PersonFacts, updated: PersonFacts) -> Rejection | Non
             "the case holds an age estimate: send it with the other facts, corrected if it was "
             "wrong, or a birth date in its place; it is never left out (a child's protection "
             "rests on the age, C1)",
+        )
+    return None
+
+
+def _placements_overlap(
+    state: CaseState, event: CrisisAccommodationPlaced | SafeAccommodationPlaced
+) -> Rejection | None:
+    at = event.occurred_at
+    safe, crisis = state.safe_accommodation, state.crisis_accommodation
+    if isinstance(event, CrisisAccommodationPlaced):
+        if safe is not None and safe.ended_at is not None and safe.since <= at < safe.ended_at:
+            return Rejection(
+                "K1",
+                "occurred_at",
+                f"safe accommodation ran from {local_date(safe.since)} to "
+                f"{local_date(safe.ended_at)}: a crisis placement dated within it would make "
+                "both active, and crisis and safe accommodation are never both active",
+            )
+        return None
+    if crisis is not None and crisis.ended_at is None and at < crisis.since:
+        return Rejection(
+            "S1",
+            "occurred_at",
+            f"the crisis accommodation running since {local_date(crisis.since)} would end "
+            "before it began: safe accommodation follows crisis accommodation, so it cannot "
+            "be dated before it",
         )
     return None
 

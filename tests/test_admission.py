@@ -13,8 +13,9 @@ from pathway.domain.rules import (
     decide,
     linked_case_refusal,
 )
+from pathway.domain.rules.admission import GRANTED
 from pathway.domain.state import CaseState
-from tests.factories import CASE_ID, EU_ADULT, T0, accept, days, event, opened
+from tests.factories import CASE_ID, EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened
 
 MINOR: dict[str, Any] = {**EU_ADULT, "birth_date": "2012-05-01", "unaccompanied": True}
 
@@ -211,3 +212,44 @@ class TestPlacementsNeverOverlap:
         state = accept(state, event("crisis_accommodation_ended", T0 + days(12)))
         placed = event("safe_accommodation_placed", T0 + days(5), reason="x")
         assert admission_refusal(state, placed) is None
+
+
+class TestAnExtensionFollowsItsGrant:
+    """K7: "the victims may be permitted to remain for another period of three months at the
+    most": an extension extends a granted permit, so it cannot be dated before the grant (whose
+    ``valid_from`` may lie earlier: a grant on day 10 valid from day 0)."""
+
+    @staticmethod
+    def _granted() -> CaseState:
+        return accept(
+            opened(TCN_ILLEGAL),
+            event(
+                "permit_to_stay_granted",
+                T0 + days(10),
+                valid_from=T0.date().isoformat(),
+                basis="ex_officio",
+            ),
+        )
+
+    def test_an_extension_dated_before_the_grant_is_refused(self) -> None:
+        refusal = admission_refusal(
+            self._granted(), event("permit_to_stay_extended", T0 + days(5), months=3)
+        )
+        assert refusal == Rejection(
+            "K7",
+            "occurred_at",
+            "the permit to stay was granted on 2026-03-12: its extension cannot be decided "
+            "before it",
+        )
+
+    def test_an_extension_at_the_grant_or_after_is_admitted(self) -> None:
+        state = self._granted()
+        for at in (T0 + days(10), T0 + days(11)):
+            assert admission_refusal(state, event("permit_to_stay_extended", at, months=3)) is None
+
+    def test_the_grant_is_found_by_its_timeline_line(self) -> None:
+        """The check reads the grant's date from the timeline line the domain writes for it:
+        if that line's wording changed, the check would find no grant (this test says so)."""
+        (line,) = [e for e in self._granted().timeline if e.event_id and "granted" in e.what]
+        assert line.what == GRANTED
+        assert line.at == T0 + days(10)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pathway.domain.rules import Rejection, decide, fire_due
+from pathway.domain.rules import fire_due
 from pathway.domain.state import CaseState, ObligationKind
-from tests.factories import CASE_ID, T0, TCN_ILLEGAL, accept, days, event, opened
+from tests.factories import T0, TCN_ILLEGAL, accept, days, event, opened
 
 
 def _fire_until(state: CaseState, until: datetime) -> CaseState:
@@ -56,27 +56,3 @@ def test_a_late_recorded_extension_settles_the_lapsed_permit_obligation() -> Non
     assert not any(
         o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS for o in state.open_obligations
     )
-
-
-@pytest.mark.xfail(strict=True, reason="known gap 5 (docs/rules.md): K7")
-def test_an_extension_cannot_predate_the_grant_of_its_permit() -> None:
-    """K7: "the victims may be permitted to remain for another period": an extension dated
-    before the permit was granted (day 5, grant on day 10 back-dated to day 0) is refused."""
-    state = opened(TCN_ILLEGAL)
-    state = accept(
-        state,
-        event(
-            "permit_to_stay_granted",
-            T0 + days(10),
-            valid_from=T0.date().isoformat(),
-            basis="ex_officio",
-        ),
-    )
-    result = decide(
-        state,
-        event("permit_to_stay_extended", T0 + days(5), months=3),
-        T0 + days(11),
-        case_id=CASE_ID,
-    )
-    assert isinstance(result, Rejection)
-    assert result.rule == "K7"

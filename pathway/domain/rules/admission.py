@@ -8,8 +8,9 @@ meets them. They only refuse; they never change what an accepted event does.
 
 - :func:`admission_refusal`, before deciding: a ``facts_updated`` that would drop the recorded
   birth date or age estimate (C1, C8: a child's protection rests on the age), an age estimate
-  that puts the birth before 1900 (INPUT), and a placement dated so that crisis and safe
-  accommodation would both be active (K1, S1).
+  that puts the birth before 1900 (INPUT), a placement dated so that crisis and safe
+  accommodation would both be active (K1, S1), and a permit-to-stay extension dated before the
+  permit's grant (K7).
 - :func:`linked_case_refusal`, after deciding: an accepted event that would start a linked
   case whose own identification would be refused (R1).
 """
@@ -17,6 +18,7 @@ meets them. They only refuse; they never change what an accepted event does.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from pathway.domain.calendar import local_date
 from pathway.domain.events import (
@@ -24,6 +26,7 @@ from pathway.domain.events import (
     CrisisAccommodationPlaced,
     FactsUpdated,
     Identified,
+    PermitToStayExtended,
     SafeAccommodationPlaced,
 )
 from pathway.domain.person import PersonFacts
@@ -43,6 +46,9 @@ def admission_refusal(state: CaseState | None, event: CaseEvent) -> Rejection | 
       since (recorded late: it would make both active; one dated within a safe placement
       still running is :func:`decide`'s refusal). S1, ``occurred_at``: a safe placement dated
       before the running crisis placement began (it would end it before it started).
+    - K7, ``occurred_at``: a ``permit_to_stay_extended`` dated before the permit to stay was
+      granted (the grant's own date, from the case's timeline; its ``valid_from`` may lie
+      earlier).
     - INPUT, ``person.birth_date`` (or ``person.age_estimate``): a ``facts_updated`` that
       leaves out the birth date (or, with none recorded, the age estimate) the case holds,
       with neither in its place. The person's facts are replaced whole; an age left out would
@@ -57,6 +63,8 @@ def admission_refusal(state: CaseState | None, event: CaseEvent) -> Rejection | 
         return _age_dropped(state.person, event.person)
     if state is not None and isinstance(event, CrisisAccommodationPlaced | SafeAccommodationPlaced):
         return _placements_overlap(state, event)
+    if state is not None and isinstance(event, PermitToStayExtended):
+        return _extension_before_grant(state, event)
     return None
 
 
@@ -121,6 +129,22 @@ def _placements_overlap(
             "be dated before it",
         )
     return None
+
+
+#: The timeline's ``what`` of an accepted ``permit_to_stay_granted`` (its type, spaced).
+GRANTED: Final = "permit to stay granted"
+
+
+def _extension_before_grant(state: CaseState, event: PermitToStayExtended) -> Rejection | None:
+    grants = [entry.at for entry in state.timeline if entry.what == GRANTED]
+    if not grants or event.occurred_at >= grants[-1]:
+        return None
+    return Rejection(
+        "K7",
+        "occurred_at",
+        f"the permit to stay was granted on {local_date(grants[-1])}: its extension cannot be "
+        "decided before it",
+    )
 
 
 def linked_case_refusal(

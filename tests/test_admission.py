@@ -51,9 +51,13 @@ class TestTheRecordedAgeIsKept:
         }
         without = {k: v for k, v in estimated.items() if k != "age_estimate"}
         refusal = _facts(opened(estimated), without)
-        assert refusal is not None
-        assert (refusal.rule, refusal.field) == ("INPUT", "person.age_estimate")
-        assert refusal.reason.startswith("the case holds an age estimate: send it")
+        assert refusal == Rejection(
+            "INPUT",
+            "person.age_estimate",
+            "the case holds an age estimate: send it with the other facts, corrected if it was "
+            "wrong, or a birth date in its place; it is never left out (a child's protection "
+            "rests on the age, C1)",
+        )
 
     def test_a_correction_or_an_estimate_in_its_place_is_admitted(self) -> None:
         state = opened(MINOR)
@@ -156,6 +160,62 @@ class TestALinkedCaseMustBeAbleToOpen:
         assert decision.state.pending_case_starts
         assert linked_case_refusal(state, decision, T0 + days(2)) is None
 
+    def test_a_case_start_already_pending_is_not_decided_again(self) -> None:
+        """Only the starts the event adds are checked: one the case already holds was admitted
+        with the event that added it (here one its own case would refuse, as a case recorded
+        before this check may hold), and a later event is not refused for it."""
+        state = self._parent()
+        child = event(
+            "accompanying_child_identified",
+            T0 + days(2),
+            child_ref="c1",
+            residence_status="international_protection_applicant",
+        )
+        held = decide(state, child, T0 + days(2), case_id=CASE_ID)
+        assert isinstance(held, Accepted) and held.state.pending_case_starts
+        later = decide(
+            held.state, event("ngo_interview_held", T0 + days(3)), T0 + days(3), case_id=CASE_ID
+        )
+        assert isinstance(later, Accepted)
+        assert linked_case_refusal(held.state, later, T0 + days(3)) is None
+
+    def test_a_second_child_is_checked_after_a_first_one_pending(self) -> None:
+        state = accept(
+            self._parent(),
+            event(
+                "accompanying_child_recorded",
+                T0 + days(1),
+                child_ref="c2",
+                citizenships=["DE"],
+                placed_with="crisis_accommodation",
+                birth_date="2019-01-01",
+            ),
+        )
+        first = event(
+            "accompanying_child_identified",
+            T0 + days(2),
+            child_ref="c1",
+            residence_status="eu_citizen",
+        )
+        state = accept(state, first, T0 + days(2))
+        second = event(
+            "accompanying_child_identified",
+            T0 + days(2),
+            child_ref="c2",
+            residence_status="international_protection_applicant",
+        )
+        decision = decide(state, second, T0 + days(2), case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        assert len(decision.state.pending_case_starts) == 2
+        refusal = linked_case_refusal(state, decision, T0 + days(2))
+        assert refusal is not None and refusal.rule == "R1"
+
+    def test_an_identification_that_starts_no_case_is_admitted(self) -> None:
+        opening = event("identified", T0, person=dict(EU_ADULT))
+        decision = decide(None, opening, T0, case_id=CASE_ID)
+        assert isinstance(decision, Accepted)
+        assert linked_case_refusal(None, decision, T0) is None
+
     def test_an_event_that_starts_no_new_case_is_admitted(self) -> None:
         _, decision = self._identified("eu_citizen")
         later = event("ngo_interview_held", T0 + days(3))
@@ -241,6 +301,10 @@ class TestAnExtensionFollowsItsGrant:
             "the permit to stay was granted on 2026-03-12: its extension cannot be decided "
             "before it",
         )
+
+    def test_other_events_before_the_grant_are_not_this_check_s(self) -> None:
+        state = self._granted()
+        assert admission_refusal(state, event("ngo_interview_held", T0 + days(5))) is None
 
     def test_an_extension_at_the_grant_or_after_is_admitted(self) -> None:
         state = self._granted()

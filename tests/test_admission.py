@@ -4,6 +4,7 @@ validator only, so that histories recorded before them replay unchanged. Pure: n
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pathway.domain.rules import (
@@ -14,7 +15,7 @@ from pathway.domain.rules import (
     linked_case_refusal,
 )
 from pathway.domain.rules.admission import GRANTED
-from pathway.domain.state import CaseState
+from pathway.domain.state import CaseState, Phase
 from tests.factories import CASE_ID, EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened
 
 MINOR: dict[str, Any] = {**EU_ADULT, "birth_date": "2012-05-01", "unaccompanied": True}
@@ -148,11 +149,13 @@ class TestALinkedCaseMustBeAbleToOpen:
     def test_a_child_whose_own_case_is_refused_is_refused_at_the_parent(self) -> None:
         state, decision = self._identified("international_protection_applicant")
         refusal = linked_case_refusal(state, decision, T0 + days(2))
-        assert refusal is not None
-        assert (refusal.rule, refusal.field) == ("R1", "residence_status")
-        assert refusal.reason.startswith(
-            "the accompanying child's own case could not open (INPUT: an EU citizen is not an "
-            "applicant for international protection"
+        # The child's own reason names its citizenship, which the police and UOIM, who send
+        # this event, may not read (R6): it is not passed on.
+        assert refusal == Rejection(
+            "R1",
+            "residence_status",
+            "the accompanying child's own case could not open: these facts do not agree with "
+            "the child's recorded facts",
         )
 
     def test_a_child_whose_own_case_opens_is_admitted(self) -> None:
@@ -246,15 +249,24 @@ class TestPlacementsNeverOverlap:
             "K1",
             "occurred_at",
             "safe accommodation ran from 2026-03-12 to 2026-03-22: a crisis placement dated "
-            "within it would make both active, and crisis and safe accommodation are never "
-            "both active",
+            "before its end would make both active, and crisis and safe accommodation are "
+            "never both active",
         )
 
-    def test_the_safe_placement_s_first_instant_counts_its_end_does_not(self) -> None:
+    def test_any_crisis_placement_dated_before_the_safe_placement_s_end_is_refused(self) -> None:
+        """From its date on a crisis placement runs: dated before the safe placement began it
+        would run beside it too. At the safe placement's end or after, it is admitted."""
         state = self._safe_ended()
-        assert admission_refusal(state, event("crisis_accommodation_placed", T0 + days(10)))
-        assert admission_refusal(state, event("crisis_accommodation_placed", T0 + days(20))) is None
-        assert admission_refusal(state, event("crisis_accommodation_placed", T0 + days(9))) is None
+        for before in (T0 + days(9), T0 + days(10), T0 + days(19)):
+            assert admission_refusal(state, event("crisis_accommodation_placed", before))
+        for after in (T0 + days(20), T0 + days(21)):
+            assert admission_refusal(state, event("crisis_accommodation_placed", after)) is None
+
+    def test_not_in_a_case_recorded_before_the_seed_s_assistance_rules(self) -> None:
+        """Such a case's placements ended when the end was recorded, not when it happened:
+        its end dates cannot be compared (cases keep the rules they ran under)."""
+        state = self._safe_ended().model_copy(update={"seed_assistance_rules": False})
+        assert admission_refusal(state, event("crisis_accommodation_placed", T0 + days(15))) is None
 
     def test_a_safe_placement_dated_before_the_running_crisis_placement_is_refused(self) -> None:
         state = accept(opened(EU_ADULT), event("crisis_accommodation_placed", T0 + days(10)))
@@ -262,16 +274,20 @@ class TestPlacementsNeverOverlap:
         assert refusal == Rejection(
             "S1",
             "occurred_at",
-            "the crisis accommodation running since 2026-03-12 would end before it began: safe "
+            "the crisis accommodation placed on 2026-03-12 would run beside it: safe "
             "accommodation follows crisis accommodation, so it cannot be dated before it",
         )
         assert admission_refusal(state, event("safe_accommodation_placed", T0 + days(10))) is None
 
-    def test_a_safe_placement_after_a_finished_crisis_placement_is_not_this_check_s(self) -> None:
+    def test_a_safe_placement_dated_before_a_finished_crisis_placement_is_refused(self) -> None:
+        """Crisis accommodation from day 10 to day 12, recorded; a safe placement dated day 5
+        would have run beside it. One dated at its end or after is admitted."""
         state = accept(opened(EU_ADULT), event("crisis_accommodation_placed", T0 + days(10)))
         state = accept(state, event("crisis_accommodation_ended", T0 + days(12)))
-        placed = event("safe_accommodation_placed", T0 + days(5), reason="x")
-        assert admission_refusal(state, placed) is None
+        early = event("safe_accommodation_placed", T0 + days(5), reason="x")
+        assert admission_refusal(state, early) is not None
+        later = event("safe_accommodation_placed", T0 + days(13), reason="x")
+        assert admission_refusal(state, later) is None
 
 
 class TestAnExtensionFollowsItsGrant:
@@ -306,9 +322,12 @@ class TestAnExtensionFollowsItsGrant:
         state = self._granted()
         assert admission_refusal(state, event("ngo_interview_held", T0 + days(5))) is None
 
-    def test_an_extension_at_the_grant_or_after_is_admitted(self) -> None:
+    def test_an_extension_on_the_grant_s_day_or_after_is_admitted(self) -> None:
+        """Days, not instants: decisions are dated by the day (in Ljubljana), so one on the
+        grant's day, hours before the grant's instant, is admitted; the day before is not."""
         state = self._granted()
-        for at in (T0 + days(10), T0 + days(11)):
+        assert admission_refusal(state, event("permit_to_stay_extended", T0 + days(9), months=3))
+        for at in (T0 + days(10) - timedelta(hours=8), T0 + days(10), T0 + days(11)):
             assert admission_refusal(state, event("permit_to_stay_extended", at, months=3)) is None
 
     def test_the_grant_is_found_by_its_timeline_line(self) -> None:
@@ -317,3 +336,53 @@ class TestAnExtensionFollowsItsGrant:
         (line,) = [e for e in self._granted().timeline if e.event_id and "granted" in e.what]
         assert line.what == GRANTED
         assert line.at == T0 + days(10)
+
+
+class TestRepeatsAndClosedCasesAreDecidesToAnswer:
+    """IDEMPOTENCY: a repeat of an accepted event answers its first result, whatever came
+    after it; CASE: a closed case answers that it is closed. The admission checks stand
+    aside for both."""
+
+    def test_a_repeat_of_an_accepted_event_is_not_refused(self) -> None:
+        no_age = {**EU_ADULT, "birth_date": None}
+        first = event("facts_updated", T0 + days(1), organisation="caritas", person=no_age)
+        state = accept(opened(no_age), first)
+        aged = {**no_age, "birth_date": "1990-01-01"}
+        state = accept(
+            state, event("facts_updated", T0 + days(2), organisation="caritas", person=aged)
+        )
+        assert _facts(state, no_age) is not None  # a new event without the age: refused
+        assert admission_refusal(state, first) is None  # the first again: a repeat
+        repeat = decide(state, first, T0 + days(3), case_id=CASE_ID)
+        assert isinstance(repeat, Accepted) and repeat.result.duplicate
+
+    def test_a_closed_case_is_left_to_decide(self) -> None:
+        state = opened(MINOR).model_copy(update={"phase": Phase.CLOSED})
+        without = {k: v for k, v in MINOR.items() if k != "birth_date"}
+        assert _facts(state, without) is None
+
+
+def test_a_linked_child_is_checked_as_its_own_case_will_be_admitted() -> None:
+    """R1 and INPUT: the child's identification meets the admission checks too (its case opens
+    from the parent's event, with no validator of its own): an estimate of 120 years as of
+    1900 is refused at the parent."""
+    state = opened(EU_ADULT)
+    state = accept(state, event("crisis_accommodation_placed", T0 + days(1)))
+    state = accept(
+        state,
+        event(
+            "accompanying_child_recorded",
+            T0 + days(1),
+            child_ref="c1",
+            citizenships=["DE"],
+            placed_with="crisis_accommodation",
+            age_estimate={"years": 120, "as_of": "1900-01-01", "source": "x"},
+        ),
+    )
+    child = event(
+        "accompanying_child_identified", T0 + days(2), child_ref="c1", residence_status="eu_citizen"
+    )
+    decision = decide(state, child, T0 + days(2), case_id=CASE_ID)
+    assert isinstance(decision, Accepted)
+    refusal = linked_case_refusal(state, decision, T0 + days(2))
+    assert refusal is not None and refusal.rule == "R1"

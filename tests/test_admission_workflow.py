@@ -12,8 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from pathway.clients import cases
 from pathway.domain.events import Identified
+from pathway.domain.ids import case_id_for
+from pathway.privacy.codec import CaseCodec
 from tests.factories import EU_ADULT, event
-from tests.harness import bench
+from tests.harness import PEPPER, bench
 
 MINOR: dict[str, Any] = {**EU_ADULT, "birth_date": "2012-05-01", "unaccompanied": True}
 
@@ -72,3 +74,26 @@ async def test_the_validator_refuses_what_the_admission_checks_refuse(
         state = await b.settled(parent_id)
         assert state.pending_case_starts == []
         assert all(child.own_case_id is None for child in state.accompanying_children)
+
+
+async def test_the_client_refuses_an_identification_the_checks_refuse_before_any_key(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    """INPUT: an age estimate that puts the birth before 1900 is refused by the client's own
+    check before a case is opened (no data key made, no run waiting for its identification),
+    as the case's validator would refuse it."""
+    async with bench(time_skipping, upsert_search_attributes=False) as b:
+        t0 = await b.now()
+        person = {
+            **EU_ADULT,
+            "birth_date": None,
+            "age_estimate": {"years": 120, "as_of": "1900-01-01", "source": "x"},
+        }
+        ident = event("identified", t0, person=person, subject_ref="adm-3")
+        assert isinstance(ident, Identified)
+        with pytest.raises(cases.EventRejected) as refused:
+            await b.open(ident)
+        assert (refused.value.rule, refused.value.field) == ("INPUT", "person.age_estimate.years")
+        codec = b.client.data_converter.payload_codec
+        assert isinstance(codec, CaseCodec)
+        assert codec.store.episodes(case_id_for("adm-3", PEPPER)) == []

@@ -50,7 +50,13 @@ from pathway.domain.events import CaseEvent, Identified, RecordEvent
 from pathway.domain.ids import case_id_for
 from pathway.domain.membership import Membership, MembershipChange
 from pathway.domain.organisations import CASE_TASK_QUEUE
-from pathway.domain.rules import RULE_ACCESS, Rejection, RejectionNote, decide
+from pathway.domain.rules import (
+    RULE_ACCESS,
+    Rejection,
+    RejectionNote,
+    admission_refusal,
+    decide,
+)
 from pathway.domain.state import CaseStanding, CaseState, EventResult
 from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
 from pathway.privacy.keys import CaseErased, Episode, KeyStore, case_of, episode_number
@@ -297,7 +303,11 @@ async def _open_episode_if_needed(
         run = await current_run(client, case_id)
         if run is not None and run.running:
             return latest.number, True  # joins the running case: its workflow decides
-    decision = decide(None, event, datetime.now(UTC), case_id=case_id, config=config)
+    # The admission checks too (as the case's validator makes them): a refused identification
+    # makes no key, nor a run that waits for nothing.
+    decision = admission_refusal(None, event) or decide(
+        None, event, datetime.now(UTC), case_id=case_id, config=config
+    )
     if isinstance(decision, Rejection):
         raise EventRejected(decision.rule, decision.field, decision.reason)
     if latest is not None and not latest.erased and _not_started(episodes, run):

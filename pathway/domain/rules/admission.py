@@ -32,8 +32,8 @@ from pathway.domain.events import (
 from pathway.domain.person import PersonFacts
 from pathway.domain.plausible import EARLIEST_DATE, RULE_INPUT
 from pathway.domain.rules.core import Accepted, Rejection
-from pathway.domain.rules.dispatch import decide
-from pathway.domain.state import CaseState
+from pathway.domain.rules.dispatch import decide, idempotency_key
+from pathway.domain.state import CaseState, Phase
 
 
 def admission_refusal(state: CaseState | None, event: CaseEvent) -> Rejection | None:
@@ -42,26 +42,40 @@ def admission_refusal(state: CaseState | None, event: CaseEvent) -> Rejection | 
     - INPUT, ``person.age_estimate``: an ``identified`` or ``facts_updated`` whose age estimate
       puts the birth before :data:`~pathway.domain.plausible.EARLIEST_DATE` (as a birth date
       before it is refused).
-    - K1, ``occurred_at``: a crisis placement dated within a safe placement that has ended
-      since (recorded late: it would make both active; one dated within a safe placement
-      still running is :func:`decide`'s refusal). S1, ``occurred_at``: a safe placement dated
-      before the running crisis placement began (it would end it before it started).
-    - K7, ``occurred_at``: a ``permit_to_stay_extended`` dated before the permit to stay was
-      granted (the grant's own date, from the case's timeline; its ``valid_from`` may lie
-      earlier).
+    - K1, ``occurred_at``: a crisis placement dated before the end of the case's safe
+      placement that has ended since (recorded late: from its date on it would run beside
+      it; one while a safe placement still runs is :func:`decide`'s refusal). S1,
+      ``occurred_at``: a safe placement dated before the case's crisis placement began (from
+      its date on it would run beside it). Only the latest placement of each kind is kept,
+      so only those are compared; not in cases recorded before ``seed_assistance_rules``,
+      whose placements ended when the end was recorded, not when it happened.
+    - K7, ``occurred_at``: a ``permit_to_stay_extended`` dated on a day (in Ljubljana) before
+      the day the permit to stay was granted (the grant's own date, from the case's timeline;
+      its ``valid_from`` may lie earlier).
     - INPUT, ``person.birth_date`` (or ``person.age_estimate``): a ``facts_updated`` that
       leaves out the birth date (or, with none recorded, the age estimate) the case holds,
       with neither in its place. The person's facts are replaced whole; an age left out would
       read as unknown, and an unknown age as an adult's, closing a child's protection (C1,
       C4-C8). A wrong birth date is corrected, or replaced by an estimate; never dropped.
+
+    None, and no check made, for a repeat of an event the case holds (it answers its first
+    result) and in a closed case (``decide`` refuses with CASE).
     """
+    if state is not None and (
+        state.phase is Phase.CLOSED or idempotency_key(state, event) in state.processed
+    ):
+        return None  # decide's to answer: a repeat gets its first result, a closed case CASE
     if isinstance(event, Identified | FactsUpdated):
         refusal = _estimate_before_earliest(event.person)
         if refusal is not None:
             return refusal
     if state is not None and isinstance(event, FactsUpdated):
         return _age_dropped(state.person, event.person)
-    if state is not None and isinstance(event, CrisisAccommodationPlaced | SafeAccommodationPlaced):
+    if (
+        state is not None
+        and state.seed_assistance_rules
+        and isinstance(event, CrisisAccommodationPlaced | SafeAccommodationPlaced)
+    ):
         return _placements_overlap(state, event)
     if state is not None and isinstance(event, PermitToStayExtended):
         return _extension_before_grant(state, event)
@@ -111,22 +125,22 @@ def _placements_overlap(
     at = event.occurred_at
     safe, crisis = state.safe_accommodation, state.crisis_accommodation
     if isinstance(event, CrisisAccommodationPlaced):
-        if safe is not None and safe.ended_at is not None and safe.since <= at < safe.ended_at:
+        if safe is not None and safe.ended_at is not None and at < safe.ended_at:
             return Rejection(
                 "K1",
                 "occurred_at",
                 f"safe accommodation ran from {local_date(safe.since)} to "
-                f"{local_date(safe.ended_at)}: a crisis placement dated within it would make "
-                "both active, and crisis and safe accommodation are never both active",
+                f"{local_date(safe.ended_at)}: a crisis placement dated before its end would "
+                "make both active, and crisis and safe accommodation are never both active",
             )
         return None
-    if crisis is not None and crisis.ended_at is None and at < crisis.since:
+    if crisis is not None and at < crisis.since:
         return Rejection(
             "S1",
             "occurred_at",
-            f"the crisis accommodation running since {local_date(crisis.since)} would end "
-            "before it began: safe accommodation follows crisis accommodation, so it cannot "
-            "be dated before it",
+            f"the crisis accommodation placed on {local_date(crisis.since)} would run beside "
+            "it: safe accommodation follows crisis accommodation, so it cannot be dated before "
+            "it",
         )
     return None
 
@@ -137,7 +151,7 @@ GRANTED: Final = "permit to stay granted"
 
 def _extension_before_grant(state: CaseState, event: PermitToStayExtended) -> Rejection | None:
     grants = [entry.at for entry in state.timeline if entry.what == GRANTED]
-    if not grants or event.occurred_at >= grants[-1]:
+    if not grants or local_date(event.occurred_at) >= local_date(grants[-1]):
         return None
     return Rejection(
         "K7",
@@ -162,7 +176,7 @@ def linked_case_refusal(
     for start in decision.state.pending_case_starts:
         if start.case_id in before:
             continue
-        own = decide(
+        own = admission_refusal(None, start.identified) or decide(
             None,
             start.identified,
             now,
@@ -172,9 +186,12 @@ def linked_case_refusal(
         )
         if isinstance(own, Rejection):
             field = (own.field or "").removeprefix("person.") or None
+            # The child's reason is not passed on: it may name recorded facts (a citizenship)
+            # the sender may not read (R6; as _accompanying_child_identified words it).
             return Rejection(
                 "R1",
                 field,
-                f"the accompanying child's own case could not open ({own.rule}: {own.reason})",
+                "the accompanying child's own case could not open: these facts do not agree "
+                "with the child's recorded facts",
             )
     return None

@@ -66,6 +66,8 @@ from pathway.temporal_binaries import free_port
 from pathway.temporal_connection import connect, default_keystore
 
 SIDES = ("pathway", "bare", "pathway-no-upserts")
+#: How long the SDK's counters may take to count the tasks the histories already record.
+SDK_CATCH_UP_SECONDS = 30.0
 #: Figures averaged over rounds in the printed table, in its order.
 FIGURES = (
     "cases_per_s",
@@ -187,9 +189,19 @@ async def one_phase(
         seconds = time.perf_counter() - started
         worker_cpu = cpu_seconds(pid) - worker_before
         server_cpu = cpu_seconds(env.server.pid) - server_before
-        sdk_change = delta(sdk_before, await scrape(metrics))
-    counts = await _history_counts(env, side, names)
-    sdk = workflow_task_counts(sdk_change)
+        counts = await _history_counts(env, side, names)
+        # The SDK counts a task when its completion's answer is back, which can be just after
+        # the history recorded it: read until the counters hold every recorded task and query
+        # (at most SDK_CATCH_UP_SECONDS), so an unrecorded task is not hidden by one not yet
+        # counted.
+        recorded = counts.workflow_tasks + counts.timed_out + counts.failed + queries
+        deadline = time.perf_counter() + SDK_CATCH_UP_SECONDS
+        while True:
+            sdk_change = delta(sdk_before, await scrape(metrics))
+            sdk = workflow_task_counts(sdk_change)
+            if sdk.executed >= recorded or time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(0.2)
     busy = worker_cpu - idle_rate * seconds
     n = len(names)
     return {

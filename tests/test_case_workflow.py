@@ -22,8 +22,19 @@ from pathway.domain.calendar import end_of_day, local_date
 from pathway.domain.events import Identified
 from pathway.domain.organisations import NOTIFIED, notification_task_queue
 from pathway.domain.rules import RejectionNote
-from pathway.domain.state import CaseState, DeliveryOutcome, Notification, Phase
-from pathway.workflows.case import EARLIER_PATCHES, ONE_MARKER, VictimCaseWorkflow
+from pathway.domain.state import (
+    CaseState,
+    DeliveryOutcome,
+    Notification,
+    ObligationKind,
+    Phase,
+)
+from pathway.workflows.case import (
+    EARLIER_PATCHES,
+    ONE_MARKER,
+    PERMITS_RESTORED_MOOT,
+    VictimCaseWorkflow,
+)
 from tests.factories import ALL_SUBJECTS, EU_ADULT, TCN_ILLEGAL, event
 from tests.harness import (
     LEDGER_SECRET,
@@ -260,6 +271,66 @@ class TestAdultPaths:
             assert day_of(b.received(), "kljuc", "proceedings_concluded") == local_date(concluded)
             assert "residence_permit_expired" not in {r.reason for r in b.received()}
             await b.keep_history(case_id, "adult-third-country-national-permits")
+
+    async def test_permit_extended_on_its_last_day_recorded_after_the_lapse(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """K7, S3 and late-recorded events (known gap 2 until the patch
+        ``s3-permits-restored-moot``): the permit to stay lapses while the person is in safe
+        accommodation, which opens S3's obligation and tells the provider, the police, the
+        migration authority and the interior ministry; the extension decided on the permit's
+        last day is recorded two days later. The case settles the obligation as moot and tells
+        the four so, and its history records the patch's marker."""
+        async with bench(time_skipping, upsert_search_attributes=False) as b:
+            case_id, t0 = await identify(b, dict(TCN_ILLEGAL), "tcn-late")
+            placed = t0 + timedelta(days=1)
+            await b.skip_to(placed)
+            await b.send(case_id, event("crisis_accommodation_placed", placed))
+            start = local_date(placed)
+            await b.send(
+                case_id,
+                event(
+                    "permit_to_stay_granted",
+                    placed,
+                    valid_from=start.isoformat(),
+                    basis="ex_officio",
+                ),
+            )
+            await b.send(
+                case_id,
+                event(
+                    "temporary_residence_permit_granted",
+                    placed,
+                    basis="witness",
+                    valid_from=start.isoformat(),
+                    valid_until=(start + timedelta(days=365)).isoformat(),
+                ),
+            )
+            moved = placed + timedelta(days=29)
+            await b.skip_to(moved)
+            await b.send(case_id, event("safe_accommodation_placed", moved))
+            state = await b.state(case_id)
+            assert state.permit_to_stay is not None
+            last_day = state.permit_to_stay.valid_until
+            recorded = datetime.fromisoformat(f"{last_day + timedelta(days=2)}T10:00:00+02:00")
+            await b.skip_to(recorded)
+            state = await b.settled(case_id)
+            kind = ObligationKind.SAFE_ACCOMMODATION_PERMITS
+            assert [o.kind for o in state.open_obligations if o.kind is kind] == [kind]
+            assert day_of(b.received(), "kljuc", "safe_accommodation_permit_lapsed") == (
+                last_day + timedelta(days=1)
+            )
+            decided = datetime.fromisoformat(f"{last_day}T15:00:00+02:00")
+            await b.send(case_id, event("permit_to_stay_extended", decided, months=3))
+            state = await b.settled(case_id)
+            assert [(o.is_open, o.moot) for o in state.obligations if o.kind is kind] == [
+                (False, True)
+            ]
+            told = sorted(r.recipient for r in b.received() if r.reason == "escalation_moot")
+            assert told == ["interior_ministry", "kljuc", "migration_authority", "police"]
+            history = await b.client.get_workflow_handle(case_id).fetch_history()
+            assert patch_ids(history) == [ONE_MARKER, PERMITS_RESTORED_MOOT]
+            await b.keep_history(case_id, "adult-permit-extended-late")
 
     async def test_arbitrary_departure_during_reflection(
         self, time_skipping: WorkflowEnvironment

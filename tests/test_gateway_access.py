@@ -170,6 +170,7 @@ seed_child_rules                                x  -   -   -   -   -   -   -   -
 seed_reintegration_dates                        x  -   -   -   -   -   -   -   -   -   -
 moot_every_track                                x  -   -   -   -   -   -   -   -   -   -
 lapsed_permit_day_from_validity                 x  -   -   -   -   -   -   -   -   -   -
+permits_restored_moot                           x  -   -   -   -   -   -   -   -   -   -
 seed_status_rules                               x  -   -   -   -   -   -   -   -   -   -
 processed                                       x  -   -   -   -   -   -   -   -   -   -
 """

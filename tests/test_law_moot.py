@@ -251,3 +251,144 @@ class TestAfterPlacementRecordedLate:
         )
         assert moot_told(sent) == []
         assert not any(o.moot for o in late.obligations)
+
+
+def ljubljana(text: str) -> datetime:
+    """An instant written in Ljubljana's summer time (``2026-06-02T10:00``)."""
+    return datetime.fromisoformat(f"{text}:00+02:00")
+
+
+def permits_lapse_settled(late: CaseState) -> list[tuple[bool, bool]]:
+    """(still open, moot) of each S3 obligation of ``late``."""
+    kind = ObligationKind.SAFE_ACCOMMODATION_PERMITS
+    return [(o.is_open, o.moot) for o in late.obligations if o.kind is kind]
+
+
+#: Those the notice of a lapsed permit told (S3): the provider, the police, the migration
+#: authority and the interior ministry, sorted.
+LAPSE_TOLD = ["interior_ministry", "kljuc", "migration_authority", "police"]
+
+
+class TestPermitsRestoredRecordedLate:
+    """K7: “If reasonable grounds exist, the victims may be permitted to remain for another
+    period of three months at the most”; S3: “conditional on their having a permit to stay and
+    a temporary residence permit … for the period of validity of the permit to stay”. A permit
+    extended or renewed on its last day but recorded after the lapse was noticed restores the
+    permits: the S3 obligation the lapse opened is settled, and, as the lapse notice was moot,
+    those it told are told so (known gap 2 until the patch ``s3-permits-restored-moot``)."""
+
+    def test_an_extension_on_the_last_day_recorded_after_the_lapse_is_moot(self) -> None:
+        """The permit to stay ran to 2 June; extended on 2 June, recorded on 5 June after the
+        lapse notice of 3 June 00:00: the S3 obligation is settled as moot, the four told, the
+        timeline says so, and the extended permit runs to 2 September with its deadline."""
+        state = fired_until(in_safe_accommodation(), ljubljana("2026-06-03T00:00"))
+        assert permits_lapse_settled(state) == [(True, False)]
+        late, sent = recorded(
+            state,
+            event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3),
+            ljubljana("2026-06-05T09:00"),
+        )
+        assert permits_lapse_settled(late) == [(False, True)]
+        assert moot_told(sent) == LAPSE_TOLD
+        assert any(
+            t.what.startswith("safe_accommodation_permits escalation moot: permit to stay")
+            for t in late.timeline
+        )
+        assert late.permit_to_stay is not None
+        assert late.permit_to_stay.valid_until.isoformat() == "2026-09-02"
+        assert permits_lapse_settled(fired_until(late, ljubljana("2026-06-30T00:00"))) == [
+            (False, True)
+        ]
+
+    def test_an_extension_recorded_in_time_opens_nothing(self) -> None:
+        """Recorded on 2 June itself, the extension leaves nothing to lapse on 3 June."""
+        state = accept(
+            in_safe_accommodation(),
+            event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3),
+        )
+        state = fired_until(state, ljubljana("2026-06-04T00:00"))
+        assert permits_lapse_settled(state) == []
+
+    def test_an_extension_while_the_residence_permit_has_lapsed_settles_nothing(self) -> None:
+        """S3 needs both permits: the residence permit ended on 20 May, so extending the
+        permit to stay late leaves the S3 obligation open and tells nobody it is moot."""
+        state = fired_until(
+            in_safe_accommodation(residence_until="2026-05-20"), ljubljana("2026-06-03T00:00")
+        )
+        late, sent = recorded(
+            state,
+            event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3),
+            ljubljana("2026-06-05T09:00"),
+        )
+        assert permits_lapse_settled(late) == [(True, False)]
+        assert moot_told(sent) == []
+
+    @pytest.mark.parametrize(
+        ("renewed_on", "moot"), [("2026-05-20T15:00", True), ("2026-05-21T09:00", False)]
+    )
+    def test_a_residence_permit_renewed_on_its_last_day_recorded_late_is_moot(
+        self, renewed_on: str, moot: bool
+    ) -> None:
+        """S4: the residence permit ran to 20 May and its lapse was noticed at 21 May 00:00.
+        Renewed on 20 May and recorded on 23 May, the lapse notice was moot: the four are
+        told. Renewed on 21 May, after the lapse, it cures the lapse: settled, not moot."""
+        state = fired_until(
+            in_safe_accommodation(residence_until="2026-05-20"), ljubljana("2026-05-21T00:00")
+        )
+        assert permits_lapse_settled(state) == [(True, False)]
+        late, sent = recorded(
+            state,
+            event(
+                "temporary_residence_permit_renewed",
+                ljubljana(renewed_on),
+                valid_until="2027-05-20",
+            ),
+            ljubljana("2026-05-23T09:00"),
+        )
+        assert permits_lapse_settled(late) == [(False, moot)]
+        assert moot_told(sent) == (LAPSE_TOLD if moot else [])
+
+    def test_a_placement_ended_before_the_lapse_recorded_after_it_is_moot(self) -> None:
+        """The placement ended on 1 June, before the permit to stay lapsed; recorded on 4 June,
+        after the lapse notice: the notice was moot, the four it told are told so (one
+        between the notice and the escalation makes only the escalation moot, above)."""
+        state = fired_until(in_safe_accommodation(), ljubljana("2026-06-03T00:00"))
+        late, sent = recorded(
+            state,
+            event("safe_accommodation_ended", ljubljana("2026-06-01T12:00")),
+            ljubljana("2026-06-04T09:00"),
+        )
+        assert permits_lapse_settled(late) == [(False, True)]
+        assert moot_told(sent) == LAPSE_TOLD
+
+    def test_old_histories_replay_as_they_were(self) -> None:
+        """Replay: a case recorded before the patch keeps the S3 obligation open after a late
+        extension, and settles it after a late renewal without telling anyone."""
+        before = in_safe_accommodation(residence_until="2027-03-03").model_copy(
+            update={"permits_restored_moot": False}
+        )
+        state = fired_until(before, ljubljana("2026-06-03T00:00"))
+        late, sent = recorded(
+            state,
+            event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3),
+            ljubljana("2026-06-05T09:00"),
+        )
+        assert permits_lapse_settled(late) == [(True, False)]
+        assert moot_told(sent) == []
+        lapsed = fired_until(
+            in_safe_accommodation(residence_until="2026-05-20").model_copy(
+                update={"permits_restored_moot": False}
+            ),
+            ljubljana("2026-05-21T00:00"),
+        )
+        late, sent = recorded(
+            lapsed,
+            event(
+                "temporary_residence_permit_renewed",
+                ljubljana("2026-05-20T15:00"),
+                valid_until="2027-05-20",
+            ),
+            ljubljana("2026-05-23T09:00"),
+        )
+        assert permits_lapse_settled(late) == [(False, False)]
+        assert moot_told(sent) == []

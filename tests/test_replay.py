@@ -62,6 +62,7 @@ PATCH_IDS = {
     "s3-lapsed-permit-day-from-validity",
     "one-timer-per-wake-up",
     "one-marker-for-earlier-patches",
+    "s3-permits-restored-moot",
 }
 
 

@@ -358,6 +358,7 @@ READ_MATRIX: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "seed_reintegration_dates": _OPERATORS,
         "moot_every_track": _OPERATORS,
         "lapsed_permit_day_from_validity": _OPERATORS,
+        "permits_restored_moot": _OPERATORS,
         "seed_status_rules": _OPERATORS,
         "processed": _OPERATORS,
     }

@@ -635,6 +635,16 @@ class CaseState(BaseModel):
         "'s3-lapsed-permit-day-from-validity' (docs/versioning.md): False while a history "
         "recorded before it replays, which took the day before the moment the case woke.",
     )
+    permits_restored_moot: bool = Field(
+        default=True,
+        description="S3 after a late-recorded permit: an extension of the permit to stay "
+        "restores the permits like a residence permit's renewal does, settling the obligation "
+        "a lapse opened, and one that happened before the lapse was noticed (recorded late) "
+        "makes the lapse notice moot and tells those it told (issue 13, known gap 2). The "
+        "workflow sets it from the patch 's3-permits-restored-moot' (docs/versioning.md), asked "
+        "only when such an event meets an open S3 obligation: False while a history recorded "
+        "before it replays.",
+    )
     membership: list[Membership] = Field(
         default_factory=list,
         description="Who is a member of the case in which role, since when, added (and ended) "

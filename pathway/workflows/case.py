@@ -57,6 +57,11 @@ Not deployed yet:
   14). Every patch above is on in such a run (:data:`EARLIER_PATCHES`,
   :meth:`VictimCaseWorkflow._earlier_patch`); a history recorded before it asks each as it
   did. A patch added after it calls ``workflow.patched`` itself.
+- ``s3-permits-restored-moot``: an extended permit to stay settles S3's lapse like a renewed
+  residence permit, and an event recorded after a lapse notice that happened before it makes
+  the notice moot (issue 13, known gap 2; ``CaseState.permits_restored_moot``). Asked lazily,
+  by the first event that meets an open S3 obligation
+  (:meth:`VictimCaseWorkflow._permits_restored_moot`).
 """
 
 from __future__ import annotations
@@ -103,6 +108,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryOutcome,
         EventResult,
         Notification,
+        ObligationKind,
         Phase,
     )
     from pathway.metrics import workflow as metrics
@@ -127,6 +133,12 @@ STATISTICS_TIMEOUT = timedelta(seconds=60)
 #: The patch whose one marker stands for every patch in :data:`EARLIER_PATCHES` in a run that
 #: records it (issue 14; docs/versioning.md "One marker for the patches before it").
 ONE_MARKER = "one-marker-for-earlier-patches"
+#: A patch newer than :data:`ONE_MARKER` (issue 13, known gap 2): an extended permit to stay
+#: settles S3's lapse like a renewed residence permit, and an event recorded after the lapse
+#: notice that happened before it makes the notice moot (``CaseState.permits_restored_moot``).
+#: Asked only by an event that meets an open S3 obligation (:meth:`VictimCaseWorkflow.
+#: _permits_restored_moot`), so a case that never has one records no marker for it.
+PERMITS_RESTORED_MOOT = "s3-permits-restored-moot"
 #: The patches older than :data:`ONE_MARKER`, each on in a run that recorded it. Closed: a patch
 #: added later must not be in it (a run that recorded ``ONE_MARKER`` before that patch existed
 #: would take its new branch on replay), so it calls ``workflow.patched`` itself.
@@ -166,9 +178,10 @@ class VictimCaseWorkflow:
         self._config = start.config
         self._state: CaseState | None = start.state
         self._link_secret = start.link_secret
-        #: The validator's last decision: (request, state, time, decision); see _decide.
+        #: The validator's last decision: (request, state, time, decision, the answer of
+        #: :meth:`_permits_restored_moot` it was made under); see _decide.
         self._validated: (
-            tuple[RecordEvent, CaseState | None, datetime, Accepted | Rejection] | None
+            tuple[RecordEvent, CaseState | None, datetime, Accepted | Rejection, bool] | None
         ) = None
         self._episode = start.episode
         # A run started since records one marker for all the patches before it (issue 14); a
@@ -214,6 +227,8 @@ class VictimCaseWorkflow:
         # Histories recorded before the main loop kept one timer per wake-up instant (issue 14)
         # replay with a new timer at every wake (the old one cancelled, even when unmoved).
         self._one_timer_per_wake = self._earlier_patch("one-timer-per-wake-up")
+        #: The answer of :data:`PERMITS_RESTORED_MOOT` once asked in this run (asked lazily).
+        self._permits_restored: bool | None = None
         #: The timer the main loop sleeps on and the instant it fires (``one-timer-per-wake-up``).
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
@@ -318,8 +333,31 @@ class VictimCaseWorkflow:
             and workflow.all_handlers_finished()
         )
 
-    def _keyed(self, state: CaseState) -> CaseState:
-        """``state`` under the rules this run follows (the patches that reach the domain)."""
+    def _permits_restored_moot(self, state: CaseState | None, *, ask: bool) -> bool:
+        """Whether an event arriving now at ``state`` is decided under the patch
+        :data:`PERMITS_RESTORED_MOOT` (``CaseState.permits_restored_moot``). Only an event
+        that meets an open S3 obligation (``safe_accommodation_permits``) can be decided
+        differently under it, so only such an event asks the patch, once per run, and a case
+        without a lapsed permit records no marker. ``ask``: False in the validator, which may
+        not issue commands: there the answer is what the handler's first ask will give (True,
+        as a validator never runs during replay), or the answer already given."""
+        if self._permits_restored is not None:
+            return self._permits_restored
+        if state is None or not any(
+            o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS for o in state.open_obligations
+        ):
+            return False
+        if not ask:
+            return True
+        self._permits_restored = workflow.patched(PERMITS_RESTORED_MOOT)
+        return self._permits_restored
+
+    def _keyed(self, state: CaseState, *, permits_restored_moot: bool = False) -> CaseState:
+        """``state`` under the rules this run follows (the patches that reach the domain);
+        ``permits_restored_moot``: :meth:`_permits_restored_moot`'s answer for the event to
+        decide (False for a timer, which does not read it)."""
+        if state.permits_restored_moot is not permits_restored_moot:
+            state = state.model_copy(update={"permits_restored_moot": permits_restored_moot})
         if state.seed_child_rules is not self._seed_child_rules:
             state = state.model_copy(update={"seed_child_rules": self._seed_child_rules})
         if state.seed_status_rules is not self._seed_status_rules:
@@ -359,19 +397,29 @@ class VictimCaseWorkflow:
         self._log_effects("deadline", effects)
 
     # -- events --------------------------------------------------------------------------------
-    def _decide(self, request: RecordEvent) -> Accepted | Rejection:
+    def _decide(self, request: RecordEvent, *, validating: bool = False) -> Accepted | Rejection:
         """The rules' decision on ``request`` (:func:`~pathway.domain.rules.decide`), made once
         per event: the validator's decision is kept and the handler takes it when nothing it
         depends on changed between them (an equal request, the same state object and time;
         issue 14: the SDK converts the argument again for the handler). Replay runs no
         validator: then the handler decides, with the same outcome."""
         now = workflow.now()
+        # Asked before the kept decision is taken: the handler records the patch's marker.
+        restored = self._permits_restored_moot(self._state, ask=not validating)
         kept = self._validated
         self._validated = None
-        if kept is not None and kept[1] is self._state and kept[2] == now and kept[0] == request:
+        if (
+            kept is not None
+            and kept[1] is self._state
+            and kept[2] == now
+            and kept[0] == request
+            and kept[4] is restored
+        ):
             return kept[3]
         return decide(
-            None if self._state is None else self._keyed(self._state),
+            None
+            if self._state is None
+            else self._keyed(self._state, permits_restored_moot=restored),
             request.event,
             now,
             case_id=workflow.info().workflow_id,
@@ -406,7 +454,7 @@ class VictimCaseWorkflow:
         # The admission checks (issue 13), here only: a history that recorded an event they
         # refuse replays unchanged (docs/versioning.md; pathway/domain/rules/admission.py).
         refusal = admission_refusal(self._state, request.event)
-        decision = self._decide(request) if refusal is None else refusal
+        decision = self._decide(request, validating=True) if refusal is None else refusal
         if isinstance(decision, Accepted):
             refusal = linked_case_refusal(self._state, decision, workflow.now())
             if refusal is not None:
@@ -414,7 +462,13 @@ class VictimCaseWorkflow:
         if isinstance(decision, Rejection):
             metrics.event_rejected(request.event.type, decision.rule)
             raise rejection_error(decision)
-        self._validated = (request, self._state, workflow.now(), decision)
+        self._validated = (
+            request,
+            self._state,
+            workflow.now(),
+            decision,
+            self._permits_restored_moot(self._state, ask=False),
+        )
 
     # -- rejected events (issue 17 item 3) -----------------------------------------------------
     @workflow.update

@@ -228,6 +228,10 @@ def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
     )
     _set_permit_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
+    if state.permits_restored_moot:
+        # S3: the extended permit to stay restores the permits like a renewed residence
+        # permit does (known gap 2 before the patch 's3-permits-restored-moot').
+        _permits_restored(change, event.event_id)
 
 
 def _set_residence_deadline(change: _Change) -> None:
@@ -295,7 +299,16 @@ def _in_safe_accommodation(state: CaseState) -> bool:
 
 def _permits_restored(change: _Change, by: str) -> None:
     """S3: a third-country national in safe accommodation holds both permits again (a renewed
-    or new residence permit while the permit to stay runs): the S3 obligation is settled."""
+    or new residence permit while the permit to stay runs, or, under
+    ``CaseState.permits_restored_moot``, an extended permit to stay while the residence permit
+    runs): the S3 obligation is settled.
+
+    Late-recorded events (docs/rules.md "Legal time"): under ``permits_restored_moot`` those
+    the lapse notice told (:func:`_permit_lapsed_in_safe_accommodation`: the provider, the
+    police, the migration authority and the interior ministry) are kept on the obligation, so
+    that an extension or renewal that happened before the lapse was noticed, recorded after
+    it, settles the obligation as moot and tells them so
+    (:meth:`~pathway.domain.rules.core._Change.close_obligations`)."""
     state = change.state
     now = change.now
     if (
@@ -303,14 +316,42 @@ def _permits_restored(change: _Change, by: str) -> None:
         and _permit_to_stay_valid(state, now)
         and _residence_permit_valid(state, now)
     ):
+        _keep_lapse_told(change)
         change.close_obligations(by, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
         change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
 
 
+def _keep_lapse_told(change: _Change) -> None:
+    """Under ``CaseState.permits_restored_moot``: an event that happened before a permit's
+    lapse was noticed (recorded late) made the lapse notice itself moot, so each open S3
+    obligation opened after it adds those its lapse notice told (:func:`_lapse_told`) to
+    those to tell (``Obligation.escalated_to``); an event between the notice and the
+    escalation makes only the escalation moot, told to those it told (``moot_every_track``)."""
+    state, cause = change.state, change.cause
+    if not state.permits_restored_moot or cause is None:
+        return
+    for ob in state.open_obligations:
+        if (
+            ob.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS
+            and cause.occurred_at < ob.opened_at
+        ):
+            ob.escalated_to = list(dict.fromkeys([*_lapse_told(ob.owner), *ob.escalated_to]))
+
+
 def settle_safe_accommodation_permits(change: _Change, by: str) -> None:
-    """S3: the placement ended, so the question of its permits is settled."""
+    """S3: the placement ended, so the question of its permits is settled; a placement that
+    ended before the lapse was noticed, recorded after it, makes the lapse notice moot (under
+    ``CaseState.permits_restored_moot``, :func:`_keep_lapse_told`)."""
+    _keep_lapse_told(change)
     change.close_obligations(by, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
     change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
+
+
+def _lapse_told(provider: Org) -> list[Org]:
+    """S3: who the notice of a permit lapsed in safe accommodation tells: the provider, then
+    the police, the migration authority and the interior ministry (the settle-by reminder
+    goes to the first three)."""
+    return [provider, Org.POLICE, Org.MIGRATION_AUTHORITY, Org.INTERIOR_MINISTRY]
 
 
 def _permit_lapsed_in_safe_accommodation(change: _Change, what: str, last_day: date) -> None:
@@ -347,7 +388,7 @@ def _permit_lapsed_in_safe_accommodation(change: _Change, what: str, last_day: d
     change.open_obligation(
         _Duty(ObligationKind.SAFE_ACCOMMODATION_PERMITS, "S3", provider, action), due_at=due
     )
-    recipients = [provider, Org.POLICE, Org.MIGRATION_AUTHORITY, Org.INTERIOR_MINISTRY]
+    recipients = _lapse_told(provider)
     if DeadlineKind.SAFE_ACCOMMODATION_PERMITS not in state.deadlines:
         change.set_deadline(
             DeadlineKind.SAFE_ACCOMMODATION_PERMITS,

@@ -283,13 +283,12 @@ class TestPermitsRestoredRecordedLate:
         timeline says so, and the extended permit runs to 2 September with its deadline."""
         state = fired_until(in_safe_accommodation(), ljubljana("2026-06-03T00:00"))
         assert permits_lapse_settled(state) == [(True, False)]
-        late, sent = recorded(
-            state,
-            event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3),
-            ljubljana("2026-06-05T09:00"),
-        )
+        extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3)
+        late, sent = recorded(state, extension, ljubljana("2026-06-05T09:00"))
         assert permits_lapse_settled(late) == [(False, True)]
         assert moot_told(sent) == LAPSE_TOLD
+        (settled,) = [o for o in late.obligations if o.rule == "S3"]
+        assert settled.closed_by == extension.event_id
         assert any(
             t.what.startswith("safe_accommodation_permits escalation moot: permit to stay")
             for t in late.timeline
@@ -360,6 +359,21 @@ class TestPermitsRestoredRecordedLate:
         )
         assert permits_lapse_settled(late) == [(False, True)]
         assert moot_told(sent) == LAPSE_TOLD
+
+    def test_a_placement_ended_at_the_lapse_itself_finds_only_the_escalation_moot(self) -> None:
+        """Ended at the very instant the lapse was noticed (24:00 of the permit's last day),
+        the notice was due; recorded after the escalation, only the escalation is moot, told
+        to the provider and the interior ministry whom it told."""
+        lapse = ljubljana("2026-06-03T00:00")
+        state = fired_until(in_safe_accommodation(), lapse)
+        (ob,) = [o for o in state.open_obligations if o.rule == "S3"]
+        assert ob.opened_at == lapse and ob.due_at is not None
+        state = fired_until(state, ob.due_at)
+        late, sent = recorded(
+            state, event("safe_accommodation_ended", lapse), ob.due_at + timedelta(days=1)
+        )
+        assert permits_lapse_settled(late) == [(False, True)]
+        assert moot_told(sent) == ["interior_ministry", "kljuc"]
 
     def test_old_histories_replay_as_they_were(self) -> None:
         """Replay: a case recorded before the patch keeps the S3 obligation open after a late

@@ -172,6 +172,13 @@ class TestThePermitIncludesTheReflectionPeriod:
         assert admission_refusal(state, self._grant(date(2026, 3, 2), last_day)) is None
         assert admission_refusal(state, self._grant(date(2026, 3, 2), last_day + days(1)))
 
+    def test_what_decide_refuses_anyway_is_left_to_decide(self) -> None:
+        """A permit for a person who gets none, or valid from before the case: ``decide``'s
+        own K7 refusals, with their reasons."""
+        late = self._grant(date(2026, 3, 2), T0 + days(730))
+        assert admission_refusal(opened(EU_ADULT), late) is None
+        assert admission_refusal(opened(TCN_ILLEGAL), self._grant(date(2020, 1, 1), T0)) is None
+
     def test_not_in_cases_under_the_older_residence_rules(self) -> None:
         state = self._reflection_from_day_80().model_copy(update={"seed_residence_rules": False})
         assert admission_refusal(state, self._grant(date(2026, 3, 2), T0 + days(80))) is None
@@ -307,6 +314,10 @@ class TestAResidencePermitFollowsTheCase:
         assert admission_refusal(state, self._permit("2025-03-02")) is None
         assert admission_refusal(state, self._permit("2025-03-01"))
         assert admission_refusal(state, self._permit("2026-03-02")) is None
+
+    def test_an_eu_citizen_s_permit_is_left_to_decide(self) -> None:
+        """S4's permit is for third-country nationals: ``decide`` refuses it, with that reason."""
+        assert admission_refusal(opened(EU_ADULT), self._permit("1996-03-02")) is None
 
     def test_a_permit_valid_before_the_birth_is_refused(self) -> None:
         baby = {**TCN_ILLEGAL, "birth_date": "2026-01-10"}

@@ -49,7 +49,7 @@ from pathway.domain.events import (
     SafeAccommodationPlaced,
     TemporaryResidencePermitGranted,
 )
-from pathway.domain.person import COUNTRY_CODES, PersonFacts
+from pathway.domain.person import COUNTRY_CODES, PersonFacts, ResidenceStatus
 from pathway.domain.plausible import EARLIEST_DATE, RULE_INPUT, shows_nothing
 from pathway.domain.rules.core import Accepted, Rejection
 from pathway.domain.rules.dispatch import decide, idempotency_key
@@ -315,11 +315,18 @@ def _permit_misses_reflection(state: CaseState, event: PermitToStayGranted) -> R
     """K7: “for a period of 3 (three) months (which includes the 30-day period of recovery
     and reflection)”. The permit's months, counted from its ``valid_from`` as the grant will
     count them, must reach the day it is granted and the reflection period's last day."""
-    if not state.seed_residence_rules or state.permit_to_stay is not None:
-        return None  # decide's: the rules of older cases, a permit granted already
+    granted_on = local_date(event.occurred_at)
+    if (
+        not state.seed_residence_rules
+        or state.permit_to_stay is not None
+        or state.person.residence_status is not ResidenceStatus.THIRD_COUNTRY_ILLEGAL
+        or not local_date(state.opened_at) <= event.valid_from <= granted_on
+    ):
+        # decide's: the rules of older cases, a permit granted already, a person who gets none,
+        # a permit from before the case or from after its grant
+        return None
     months = state.config.permit_to_stay_months
     until = months_through(event.valid_from, months)
-    granted_on = local_date(event.occurred_at)
     if until < granted_on:
         return Rejection(
             "K7",
@@ -349,6 +356,8 @@ RESIDENCE_PERMIT_YEARS_BEFORE: Final = 1
 def _residence_permit_too_early(
     state: CaseState, event: TemporaryResidencePermitGranted
 ) -> Rejection | None:
+    if state.person.is_eu_citizen:
+        return None  # decide's: the permit is for third-country nationals
     born = state.person.birth_date
     if born is not None and event.valid_from < born:
         return Rejection(

@@ -30,9 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-# The module, not its names: the ledger imports the rules (through the programmes), so it may
-# be partly initialised while this module is imported; its names are read when a check runs.
-from pathway.domain import calendar, ledger
+from pathway.domain import calendar
 from pathway.domain.calendar import local_date, months_through
 from pathway.domain.events import (
     AccompanyingChildRecorded,
@@ -235,6 +233,25 @@ def _age_dropped(state: CaseState, event: FactsUpdated) -> Rejection | None:
     return None
 
 
+#: The placements of :func:`_stays` (``ledger.LedgerProgramme`` values).
+_CRISIS: Final = "crisis_accommodation"
+_SAFE: Final = "safe_accommodation"
+
+
+def _stays(state: CaseState) -> list[tuple[str, datetime, datetime | None]]:
+    """The victim's stays in crisis and safe accommodation, as the timeline records them
+    (``ledger.victim_stays``: every placement, each event at its own time, in the order they
+    began): (programme, from, to or None while it runs)."""
+    # Imported here: the ledger imports the rules (through the programmes), which import this.
+    from pathway.domain.ledger import victim_stays
+
+    return [
+        (str(stay.programme), stay.entered_at, stay.exited_at)
+        for stay in victim_stays(state)
+        if stay.programme in (_CRISIS, _SAFE)
+    ]
+
+
 def _placements_overlap(
     state: CaseState, event: CrisisAccommodationPlaced | SafeAccommodationPlaced
 ) -> Rejection | None:
@@ -243,15 +260,11 @@ def _placements_overlap(
         return None
     at = event.occurred_at
     crisis = isinstance(event, CrisisAccommodationPlaced)
-    other = (
-        ledger.LedgerProgramme.SAFE_ACCOMMODATION
-        if crisis
-        else ledger.LedgerProgramme.CRISIS_ACCOMMODATION
-    )
-    for stay in ledger.victim_stays(state):
-        if stay.programme is not other:
+    other = _SAFE if crisis else _CRISIS
+    for programme, entered_at, exited_at in _stays(state):
+        if programme != other:
             continue
-        since, end = local_date(stay.entered_at), stay.exited_at
+        since, end = local_date(entered_at), exited_at
         if crisis and end is not None and at < end:
             return Rejection(
                 "K1",
@@ -260,7 +273,7 @@ def _placements_overlap(
                 "dated before its end would make both active, and crisis and safe "
                 "accommodation are never both active",
             )
-        if not crisis and at < stay.entered_at:
+        if not crisis and at < entered_at:
             return Rejection(
                 "S1",
                 "occurred_at",
@@ -385,9 +398,8 @@ def _offer_without_crisis(state: CaseState, event: SafeAccommodationOffered) -> 
     if not state.seed_assistance_rules or event.reason:
         return None
     if any(
-        s.programme is ledger.LedgerProgramme.CRISIS_ACCOMMODATION
-        and s.entered_at <= event.occurred_at
-        for s in ledger.victim_stays(state)
+        programme == _CRISIS and entered_at <= event.occurred_at
+        for programme, entered_at, _ in _stays(state)
     ):
         return None
     return Rejection(

@@ -77,7 +77,8 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         [
             "K2 (field `consent`: missing; `consent.signed_on`: after the placement, refused "
             "as malformed)",
-            "K1 (already in crisis accommodation)",
+            "K1 (already in crisis accommodation; field `occurred_at`: before the end of a "
+            "safe placement of the case)",
         ],
     ),
     "reflection_period_started": ({}, ["K5 (already started)"]),
@@ -93,6 +94,9 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
             "placement, refused as malformed)",
             "S3 (third-country national without a valid permit to stay and temporary residence "
             "permit)",
+            "S1 (field `preliminary_programme`: not stated, refused by the client; field "
+            "`occurred_at`: before a crisis placement of the case began, or before the end of "
+            "one that ended)",
         ],
     ),
     "safe_accommodation_ended": ({}, ["S5 (not in safe accommodation)"]),
@@ -102,7 +106,10 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     ),
     "permit_to_stay_granted": (
         {"valid_from": "2026-03-02", "basis": "ex_officio"},
-        ["K7 (an EU citizen; a permit was already granted)"],
+        [
+            "K7 (an EU citizen; a permit was already granted; field `valid_from`: its 3 months "
+            "would end before the reflection period's last day or before the day of the grant)"
+        ],
     ),
     "permit_to_stay_extended": (
         {"months": 3},
@@ -115,7 +122,11 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
             "valid_until": "2027-03-19",
             "permit_number": "TRP-123456",
         },
-        ["S4 (an EU citizen; field `valid_until`: not after `valid_from`, refused as malformed)"],
+        [
+            "S4 (an EU citizen; field `valid_until`: not after `valid_from`, refused as "
+            "malformed; field `valid_from`: more than a year before the case)",
+            "INPUT (field `valid_from`: before the person's birth date)",
+        ],
     ),
     "temporary_residence_permit_renewed": (
         {"valid_until": "2028-03-19"},
@@ -129,7 +140,10 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     ),
     "reintegration_enrolled": (
         {"personal_plan": True},
-        ["I1 (not eligible: see the eligibility rule; already enrolled)"],
+        [
+            "I1 (not eligible: see the eligibility rule; already enrolled; field "
+            "`occurred_at`: after the person returned home)"
+        ],
     ),
     "facts_updated": (
         {
@@ -152,7 +166,10 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     ),
     "safe_accommodation_offered": (
         {"answer": "accepted"},
-        ["S1 (field `type`: the victim is already in safe accommodation)"],
+        [
+            "S1 (field `type`: the victim is already in safe accommodation; field `reason`: "
+            "no crisis placement by the offer's date, and no reason)"
+        ],
     ),
     "accommodation_service_recorded": (
         {"programme": "safe_accommodation", "service": "legal_status", "status": "provided"},

@@ -91,6 +91,8 @@ def event(type_: str, at: datetime = T0, **fields: Any) -> CaseEvent:
         data["person"] = fields.pop("person", EU_ADULT)
     if type_ in ("crisis_accommodation_placed", "safe_accommodation_placed"):
         data["consent"] = fields.pop("consent", {"signed_on": local_date(at).isoformat()})
+    if type_ == "safe_accommodation_placed":  # S1: stated, never assumed (admission checks)
+        data["preliminary_programme"] = fields.pop("preliminary_programme", True)
     if type_ in ("ngo_interview_held", "rights_information_given"):
         data.setdefault("language", fields.pop("language", "de"))
         data.setdefault("interpreter_used", fields.pop("interpreter_used", False))

@@ -11,7 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from pathway.clients import cases
-from pathway.domain.events import Identified
+from pathway.domain.events import Identified, parse_event
 from pathway.domain.ids import case_id_for
 from pathway.privacy.codec import CaseCodec
 from tests.factories import EU_ADULT, event
@@ -97,3 +97,34 @@ async def test_the_client_refuses_an_identification_the_checks_refuse_before_any
         codec = b.client.data_converter.payload_codec
         assert isinstance(codec, CaseCodec)
         assert codec.store.episodes(case_id_for("adm-3", PEPPER)) == []
+
+
+async def test_the_gaps_checks_refuse_through_the_validator_and_the_client(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    """INPUT (gap 10): a citizenship named twice is refused by the case's validator. S1 (gap
+    9): a safe placement that does not state ``preliminary_programme`` is refused by the
+    client before it sends (the workflow would decode the default as stated), and noted in
+    the case as a refusal is; stated, it is accepted."""
+    async with bench(time_skipping, upsert_search_attributes=False) as b:
+        t0 = await b.now()
+        ident = event("identified", t0, person=dict(EU_ADULT), subject_ref="adm-4")
+        assert isinstance(ident, Identified)
+        case_id, _ = await b.open(ident)
+        twice = {**EU_ADULT, "citizenships": ["DE", "DE"]}
+        with pytest.raises(cases.EventRejected) as repeated:
+            await b.send(case_id, event("facts_updated", t0, organisation="kljuc", person=twice))
+        assert (repeated.value.rule, repeated.value.field) == ("INPUT", "person.citizenships.1")
+
+        stated = event("safe_accommodation_placed", t0, reason="no crisis bed free")
+        data = stated.model_dump(mode="json", exclude={"preliminary_programme"})
+        unstated = parse_event({**data, "event_id": "adm-4-unstated"})
+        with pytest.raises(cases.EventRejected) as refused:
+            await b.send(case_id, unstated)
+        assert (refused.value.rule, refused.value.field) == ("S1", "preliminary_programme")
+        state = await b.settled(case_id)
+        assert state.safe_accommodation is None
+        assert [(r.event_id, r.rule) for r in state.rejections][-1] == ("adm-4-unstated", "S1")
+        await b.send(case_id, stated)
+        placed = (await b.settled(case_id)).safe_accommodation
+        assert placed is not None and placed.preliminary_programme is True

@@ -56,6 +56,7 @@ from pathway.domain.rules import (
     RejectionNote,
     admission_refusal,
     decide,
+    unstated_refusal,
 )
 from pathway.domain.state import CaseStanding, CaseState, EventResult
 from pathway.privacy.codec import CaseCodec, NoDataKey, existing_keys_only
@@ -361,8 +362,16 @@ async def record_event(
     the timeline, issue 17 item 3); an ``ACCESS`` refusal never is.
 
     A case without a data key was never opened: :class:`UnknownCase`, without asking Temporal
-    and without making a key. :class:`CaseBusy` and :class:`OutcomeUnknown` as above."""
+    and without making a key. :class:`CaseBusy` and :class:`OutcomeUnknown` as above.
+
+    A ``safe_accommodation_placed`` that does not state ``preliminary_programme`` is refused
+    here, before the case is asked (S1; :func:`~pathway.domain.rules.admission.unstated_refusal`:
+    the workflow decodes the field's default as if stated), and noted as the case's refusals
+    are."""
     try:
+        unstated = unstated_refusal(event)
+        if unstated is not None:
+            raise EventRejected(unstated.rule, unstated.field, unstated.reason)
         return await _update(
             client,
             case_id,

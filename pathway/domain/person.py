@@ -9,6 +9,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
+import pycountry
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pathway.domain.plausible import RULE_INPUT, Implausible, ServiceDate, not_blank
@@ -46,6 +47,16 @@ EU_MEMBER_STATES = frozenset(
     }
 )
 SLOVENIA = "SI"
+
+#: Kosovo's code: user-assigned in ISO 3166-1, not in its list, but the one the EU and
+#: Slovenia's authorities use (and CLDR); a citizen of Kosovo is no unknown country.
+KOSOVO = "XK"
+#: The ISO 3166-1 alpha-2 codes of the countries a citizenship can name (``pycountry``'s list of
+#: ISO 3166-1, and :data:`KOSOVO`), read once at import: nothing reads the list while a
+#: workflow runs. The admission checks refuse any other code (docs/rules.md "Admission checks").
+COUNTRY_CODES: frozenset[str] = frozenset(
+    {country.alpha_2 for country in pycountry.countries} | {KOSOVO}
+)
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$", description="ISO 639-1/-3 code")]

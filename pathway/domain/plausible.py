@@ -139,6 +139,29 @@ def is_blank(text: str) -> bool:
     return all(c.isspace() or unicodedata.category(c) in _INVISIBLE for c in text)
 
 
+#: Characters that show nothing although :func:`is_blank` does not know them (their Unicode
+#: category is a letter's, a symbol's or a mark's): the Hangul fillers (U+115F, U+1160,
+#: U+3164, U+FFA0), the braille blank (U+2800), the combining grapheme joiner (U+034F), the
+#: Khmer inherent vowels (U+17B4, U+17B5), and the variation selectors (U+180B-U+180D,
+#: U+180F, U+FE00-U+FE0F, U+E0100-U+E01EF): Unicode's default-ignorable characters of those
+#: categories, and the braille blank.
+LOOKS_BLANK: Final = frozenset(
+    {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u034f", "\u17b4", "\u17b5"}
+    | {chr(c) for c in (0x180B, 0x180C, 0x180D, 0x180F)}
+    | {chr(c) for c in range(0xFE00, 0xFE10)}
+    | {chr(c) for c in range(0xE0100, 0xE01F0)}
+)
+
+
+def shows_nothing(text: str) -> bool:
+    """Blank (:func:`is_blank`) or made only of such characters and :data:`LOOKS_BLANK`'s.
+
+    Not the event models' check: a model that refused more text than it did when a history
+    was recorded could not decode that history's events again. The admission checks make it
+    (:mod:`pathway.domain.rules.admission`), on events as they arrive."""
+    return all(c in LOOKS_BLANK or is_blank(c) for c in text)
+
+
 @dataclass(frozen=True)
 class NotBlank:
     """``Annotated[str, NotBlank(rule, what)]``: text that must say something; blank text is

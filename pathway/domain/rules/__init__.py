@@ -45,7 +45,11 @@ And the machinery they share:
 from __future__ import annotations
 
 from pathway.domain.rules.accompanying import forget_linked_case, settle_case_start
-from pathway.domain.rules.admission import admission_refusal, linked_case_refusal
+from pathway.domain.rules.admission import (
+    admission_refusal,
+    linked_case_refusal,
+    unstated_refusal,
+)
 from pathway.domain.rules.core import (
     RULE_ACCESS,
     RULE_CASE,
@@ -92,5 +96,6 @@ __all__ = [
     "resides_legally",
     "settle_case_start",
     "settle_notification",
+    "unstated_refusal",
     "working_copy",
 ]

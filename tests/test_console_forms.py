@@ -114,6 +114,17 @@ def test_nested_objects_optional_and_required() -> None:
     assert facts["person.exploited_abroad"].default == "false"
 
 
+def test_the_preliminary_programme_is_asked_with_no_answer_chosen() -> None:
+    """S1: the preliminary assistance and protection programme is recorded, not assumed (the
+    admission check refuses it left out): the form asks it with nothing preselected, although
+    the model's default (for events recorded before) is true."""
+    programme = by_name(event_form("safe_accommodation_placed"))["preliminary_programme"]
+    assert programme.kind is FieldKind.BOOLEAN
+    assert programme.required and programme.default is None
+    # A boolean field with a default and no such mark keeps its default shown.
+    assert by_name(event_form("facts_updated"))["person.exploited_abroad"].default == "false"
+
+
 def test_lists_of_enum_values_are_checkboxes() -> None:
     subjects = by_name(event_form("rights_information_given"))["subjects"]
     assert subjects.kind is FieldKind.CHECKBOXES and subjects.required

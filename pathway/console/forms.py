@@ -154,6 +154,11 @@ def _unwrap_optional(node: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     return {**_resolve(kept[0]), **own}, len(kept) < len(variants)
 
 
+#: The JSON-schema keyword of a field a sender must state although its model has a default
+#: (``pathway.domain.events``; the admission check ``unstated_refusal`` refuses it left out).
+MUST_STATE = "x-pathway-must-state"
+
+
 def _default(value: Any) -> str | None:
     if value is None:
         return None
@@ -175,12 +180,15 @@ def field_for(name: str, node: Mapping[str, Any], required: bool) -> FormField |
     if "const" in spec:
         return None
     required = required and not nullable
+    # A field the sender must state although the model has a default (kept for events
+    # recorded before): asked with no answer chosen (S1's preliminary programme).
+    must_state = spec.get(MUST_STATE) is True
     common: dict[str, Any] = {
         "name": name,
         "label": _label(name.rsplit(".", 1)[-1]),
-        "required": required,
+        "required": required or must_state,
         "hint": spec.get("description"),
-        "default": _default(spec.get("default")),
+        "default": None if must_state else _default(spec.get("default")),
     }
     if "enum" in spec:
         return FormField(kind=FieldKind.SELECT, options=_options(spec["enum"]), **common)

@@ -289,7 +289,11 @@ class SafeAccommodationPlaced(BaseEvent):
     type: Literal["safe_accommodation_placed"] = "safe_accommodation_placed"
     consent: WrittenConsent | None = Field(default=None, description="S1: required.")
     preliminary_programme: bool = Field(
-        default=True, description="S1: a preliminary assistance and protection programme."
+        default=True,
+        description="S1: a preliminary assistance and protection programme. A sender states "
+        "it (refused when left out, docs/rules.md \"Admission checks\"); the default is for "
+        "events recorded before that.",
+        json_schema_extra={"x-pathway-must-state": True},
     )
 
     def implausible(self) -> Iterator[Implausible]:

@@ -272,7 +272,7 @@ def case_config(queue: str, *, upsert_search_attributes: bool, **periods: Any) -
 
 
 @contextlib.asynccontextmanager
-async def bench(
+async def bench(  # noqa: PLR0913 (keyword-only options of one test fixture)
     env: WorkflowEnvironment,
     *,
     upsert_search_attributes: bool,
@@ -280,10 +280,13 @@ async def bench(
     wires: tuple[WebhookReceiver, SmtpReceiver] | None = None,
     channels: Channels | None = None,
     ledger: MemoryLedger | None = None,
+    workflows: Sequence[type] = (),
     **periods: Any,
 ) -> AsyncIterator[Bench]:
     """Workers for the case workflow and every organisation's notifications, on fresh queues
-    (or on ``queue`` again, to resume after a restart)."""
+    (or on ``queue`` again, to resume after a restart). ``workflows``: the workflow classes the
+    case queue's worker runs, when not today's (a test recording a history as older code made
+    it)."""
     queue = queue or f"test-{uuid.uuid4()}"
     cfg = case_config(queue, upsert_search_attributes=upsert_search_attributes, **periods)
     stack = contextlib.AsyncExitStack()
@@ -298,7 +301,7 @@ async def bench(
             Worker(
                 env.client,
                 task_queue=queue,
-                workflows=[VictimCaseWorkflow, ProgrammeRegisterWorkflow],
+                workflows=list(workflows) or [VictimCaseWorkflow, ProgrammeRegisterWorkflow],
                 activities=[
                     *LinkedCaseStarter(env.client).activities(),
                     *StatisticsRecorder(ledger, LEDGER_SECRET).activities(),

@@ -35,6 +35,7 @@ from pathway.workflows.case import (
     PERMITS_RESTORED_MOOT,
     VictimCaseWorkflow,
 )
+from tests.before_patches import CaseBeforePermitsRestoredMoot
 from tests.factories import ALL_SUBJECTS, EU_ADULT, TCN_ILLEGAL, event
 from tests.harness import (
     LEDGER_SECRET,
@@ -81,6 +82,48 @@ async def identify(b: Bench, person: dict[str, object], ref: str) -> tuple[str, 
         ),
     )
     return case_id, t0
+
+
+async def lapse_then_extend_late(b: Bench, name: str) -> str:
+    """A third-country national residing illegally, in crisis accommodation with a permit to
+    stay and a residence permit from day 1, in safe accommodation from day 30; the permit to
+    stay lapses (S3's notice, checked), and its extension, decided on its last day, is recorded
+    two days later. Returns the case ID."""
+    case_id, t0 = await identify(b, dict(TCN_ILLEGAL), name)
+    placed = t0 + timedelta(days=1)
+    await b.skip_to(placed)
+    await b.send(case_id, event("crisis_accommodation_placed", placed))
+    start = local_date(placed)
+    await b.send(
+        case_id,
+        event("permit_to_stay_granted", placed, valid_from=start.isoformat(), basis="ex_officio"),
+    )
+    await b.send(
+        case_id,
+        event(
+            "temporary_residence_permit_granted",
+            placed,
+            basis="witness",
+            valid_from=start.isoformat(),
+            valid_until=(start + timedelta(days=365)).isoformat(),
+        ),
+    )
+    moved = placed + timedelta(days=29)
+    await b.skip_to(moved)
+    await b.send(case_id, event("safe_accommodation_placed", moved))
+    state = await b.state(case_id)
+    assert state.permit_to_stay is not None
+    last_day = state.permit_to_stay.valid_until
+    await b.skip_to(datetime.fromisoformat(f"{last_day + timedelta(days=2)}T10:00:00+02:00"))
+    state = await b.settled(case_id)
+    kind = ObligationKind.SAFE_ACCOMMODATION_PERMITS
+    assert [o.kind for o in state.open_obligations if o.kind is kind] == [kind]
+    assert day_of(b.received(), "kljuc", "safe_accommodation_permit_lapsed") == (
+        last_day + timedelta(days=1)
+    )
+    decided = datetime.fromisoformat(f"{last_day}T15:00:00+02:00")
+    await b.send(case_id, event("permit_to_stay_extended", decided, months=3))
+    return case_id
 
 
 class TestAdultPaths:
@@ -282,47 +325,9 @@ class TestAdultPaths:
         last day is recorded two days later. The case settles the obligation as moot and tells
         the four so, and its history records the patch's marker."""
         async with bench(time_skipping, upsert_search_attributes=False) as b:
-            case_id, t0 = await identify(b, dict(TCN_ILLEGAL), "tcn-late")
-            placed = t0 + timedelta(days=1)
-            await b.skip_to(placed)
-            await b.send(case_id, event("crisis_accommodation_placed", placed))
-            start = local_date(placed)
-            await b.send(
-                case_id,
-                event(
-                    "permit_to_stay_granted",
-                    placed,
-                    valid_from=start.isoformat(),
-                    basis="ex_officio",
-                ),
-            )
-            await b.send(
-                case_id,
-                event(
-                    "temporary_residence_permit_granted",
-                    placed,
-                    basis="witness",
-                    valid_from=start.isoformat(),
-                    valid_until=(start + timedelta(days=365)).isoformat(),
-                ),
-            )
-            moved = placed + timedelta(days=29)
-            await b.skip_to(moved)
-            await b.send(case_id, event("safe_accommodation_placed", moved))
-            state = await b.state(case_id)
-            assert state.permit_to_stay is not None
-            last_day = state.permit_to_stay.valid_until
-            recorded = datetime.fromisoformat(f"{last_day + timedelta(days=2)}T10:00:00+02:00")
-            await b.skip_to(recorded)
+            case_id = await lapse_then_extend_late(b, "tcn-late")
             state = await b.settled(case_id)
             kind = ObligationKind.SAFE_ACCOMMODATION_PERMITS
-            assert [o.kind for o in state.open_obligations if o.kind is kind] == [kind]
-            assert day_of(b.received(), "kljuc", "safe_accommodation_permit_lapsed") == (
-                last_day + timedelta(days=1)
-            )
-            decided = datetime.fromisoformat(f"{last_day}T15:00:00+02:00")
-            await b.send(case_id, event("permit_to_stay_extended", decided, months=3))
-            state = await b.settled(case_id)
             assert [(o.is_open, o.moot) for o in state.obligations if o.kind is kind] == [
                 (False, True)
             ]
@@ -331,6 +336,35 @@ class TestAdultPaths:
             history = await b.client.get_workflow_handle(case_id).fetch_history()
             assert patch_ids(history) == [ONE_MARKER, PERMITS_RESTORED_MOOT]
             await b.keep_history(case_id, "adult-permit-extended-late")
+
+    async def test_before_the_patch_a_late_extension_left_the_lapse_open(
+        self, time_skipping: WorkflowEnvironment
+    ) -> None:
+        """The old branch of ``s3-permits-restored-moot``, as a case running before it
+        recorded it (a worker that never asks the patch): the late extension leaves the S3
+        obligation open, and seven days after the lapse it escalates. Its history, kept in the
+        corpus as ``adult-permit-extended-late-before-patch``, is what makes the replay tests
+        fail if the patch's answer is ever ignored (tests/test_replay.py)."""
+        async with bench(
+            time_skipping,
+            upsert_search_attributes=False,
+            workflows=[CaseBeforePermitsRestoredMoot],
+        ) as b:
+            case_id = await lapse_then_extend_late(b, "tcn-late-old")
+            state = await b.settled(case_id)
+            kind = ObligationKind.SAFE_ACCOMMODATION_PERMITS
+            (ob,) = [o for o in state.open_obligations if o.kind is kind]
+            assert ob.due_at is not None
+            await b.skip_to(ob.due_at + timedelta(hours=1))
+            await b.settled(case_id)
+            received = b.received()
+            assert "escalation_moot" not in {r.reason for r in received}
+            assert day_of(received, "kljuc", "safe_accommodation_permits_overdue") == local_date(
+                ob.due_at
+            )
+            history = await b.client.get_workflow_handle(case_id).fetch_history()
+            assert patch_ids(history) == [ONE_MARKER]
+            await b.keep_history(case_id, "adult-permit-extended-late-before-patch")
 
     async def test_arbitrary_departure_during_reflection(
         self, time_skipping: WorkflowEnvironment

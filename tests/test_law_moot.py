@@ -375,6 +375,95 @@ class TestPermitsRestoredRecordedLate:
         assert permits_lapse_settled(late) == [(False, True)]
         assert moot_told(sent) == ["interior_ministry", "kljuc"]
 
+    @pytest.mark.parametrize("extension_first", [True, False])
+    def test_both_permits_restored_in_time_whatever_the_order_recorded(
+        self, extension_first: bool
+    ) -> None:
+        """Both permits lapse: the permit to stay after 2 June, the residence permit after 5
+        June, two notices. The extension (2 June) and the renewal (5 June) were each decided
+        before their permit lapsed, and both are recorded on 7 June: whichever is recorded
+        first, the case ends with the obligation settled as moot and the four told once (the
+        facts as now known decide, not the order they arrived in)."""
+        state = fired_until(
+            in_safe_accommodation(residence_until="2026-06-05"), ljubljana("2026-06-06T00:00")
+        )
+        assert permits_lapse_settled(state) == [(True, False)]
+        extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3)
+        renewal = event(
+            "temporary_residence_permit_renewed",
+            ljubljana("2026-06-05T15:00"),
+            valid_until="2027-06-05",
+        )
+        first, second = (extension, renewal) if extension_first else (renewal, extension)
+        state, sent = recorded(state, first, ljubljana("2026-06-07T09:00"))
+        assert permits_lapse_settled(state) == [(True, False)] and moot_told(sent) == []
+        state, sent = recorded(state, second, ljubljana("2026-06-07T10:00"))
+        assert permits_lapse_settled(state) == [(False, True)]
+        assert moot_told(sent) == LAPSE_TOLD
+
+    @pytest.mark.parametrize("extension_first", [True, False])
+    def test_a_residence_permit_renewed_after_its_lapse_is_a_real_gap(
+        self, extension_first: bool
+    ) -> None:
+        """As above, but the residence permit was renewed on 6 June, after it lapsed: the gap
+        was real, so in either order the obligation is settled without a moot notice."""
+        state = fired_until(
+            in_safe_accommodation(residence_until="2026-06-05"), ljubljana("2026-06-06T00:00")
+        )
+        extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3)
+        renewal = event(
+            "temporary_residence_permit_renewed",
+            ljubljana("2026-06-06T09:00"),
+            valid_until="2027-06-05",
+        )
+        first, second = (extension, renewal) if extension_first else (renewal, extension)
+        state, _ = recorded(state, first, ljubljana("2026-06-07T09:00"))
+        state, sent = recorded(state, second, ljubljana("2026-06-07T10:00"))
+        assert permits_lapse_settled(state) == [(False, False)]
+        assert moot_told(sent) == []
+
+    @pytest.mark.parametrize(
+        ("type_", "fields"),
+        [
+            ("temporary_residence_permit_renewed", {"valid_until": "2027-05-20"}),
+            ("safe_accommodation_ended", {}),
+        ],
+    )
+    def test_a_late_wake_does_not_move_the_lapse(self, type_: str, fields: dict[str, Any]) -> None:
+        """The residence permit ran to 20 May and lapsed at its 24:00; the case woke only on
+        23 May. A renewal, or the placement's end, on 21 May came after the lapse: the notice
+        was right, not moot, however late the case noticed it."""
+        state = in_safe_accommodation(residence_until="2026-05-20")
+        state, _ = fire_due(state, ljubljana("2026-05-23T08:00"))
+        (ob,) = [o for o in state.open_obligations if o.rule == "S3"]
+        assert ob.lapsed_at == ljubljana("2026-05-21T00:00")
+        assert ob.opened_at == ljubljana("2026-05-23T08:00")
+        late, sent = recorded(
+            state,
+            event(type_, ljubljana("2026-05-21T09:00"), **fields),
+            ljubljana("2026-05-23T09:00"),
+        )
+        assert permits_lapse_settled(late) == [(False, False)]
+        assert moot_told(sent) == []
+
+    def test_the_moot_notice_says_what_happened_and_when_it_was_recorded(self) -> None:
+        """The notice names the obligation, the day of the lapse, the event and its day, and
+        the day it was recorded; the timeline gets an entry saying so."""
+        state = fired_until(in_safe_accommodation(), ljubljana("2026-06-03T00:00"))
+        decision = decide(
+            state,
+            event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3),
+            ljubljana("2026-06-05T09:00"),
+            case_id=CASE_ID,
+        )
+        assert isinstance(decision, Accepted)
+        texts = {n.action for n in decision.effects.notifications if n.reason == "escalation_moot"}
+        assert texts == {
+            "The safe accommodation permits escalation of 2026-06-03 (S3) is moot: permit to "
+            "stay extended on 2026-06-02, in time, was recorded only on 2026-06-05. Nothing "
+            "more is needed for it."
+        }
+
     def test_old_histories_replay_as_they_were(self) -> None:
         """Replay: a case recorded before the patch keeps the S3 obligation open after a late
         extension, and settles it after a late renewal without telling anyone."""

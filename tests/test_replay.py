@@ -26,6 +26,7 @@ from pathway.workflows.programme import (
     ProgrammeRegisterWorkflow,
     VersionedProgrammeRegisterWorkflow,
 )
+from tests.before_patches import CaseIgnoringPermitsRestoredMoot
 from tests.keys import TEST_KEYS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -36,6 +37,26 @@ WORKFLOW_IDS = (
     if _IDS.exists()
     else {}
 )
+
+
+async def test_the_old_branch_of_the_lazily_asked_patch_is_kept() -> None:
+    """The corpus guards the old branch of ``s3-permits-restored-moot`` (asked lazily, by the
+    first event that meets an open S3 obligation): its history from before the patch, where a
+    late extension left the lapse open until it escalated, fails to replay on code that takes
+    the new branch without asking the patch (tests/before_patches.py), and replays cleanly on
+    today's (``test_history_replays``)."""
+    path = Path(__file__).parent / "histories" / "adult-permit-extended-late-before-patch.json"
+    history = WorkflowHistory.from_json(WORKFLOW_IDS.get(path.stem, path.stem), path.read_text())
+    replayer = Replayer(
+        workflows=[CaseIgnoringPermitsRestoredMoot, ProgrammeRegisterWorkflow],
+        data_converter=data_converter(TEST_KEYS),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    # sdk-core names it a non-determinism error, or (a timer the history has cancelled, which
+    # the wrong code never started) an invalid transition of its workflow machines.
+    failure = str(result.replay_failure)
+    assert "Nondeterminism" in failure or "Fatal error in workflow machine" in failure
 
 
 def test_the_corpus_is_not_empty() -> None:

@@ -291,7 +291,7 @@ class SafeAccommodationPlaced(BaseEvent):
     preliminary_programme: bool = Field(
         default=True,
         description="S1: a preliminary assistance and protection programme. A sender states "
-        "it (refused when left out, docs/rules.md \"Admission checks\"); the default is for "
+        'it (refused when left out, docs/rules.md "Admission checks"); the default is for '
         "events recorded before that.",
         json_schema_extra={"x-pathway-must-state": True},
     )

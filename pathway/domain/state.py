@@ -147,6 +147,16 @@ class Obligation(BaseModel):
         description="Settled by an event recorded after the escalation that happened before "
         "it: had it been recorded in time, the escalation would not have fired.",
     )
+    lapsed_at: datetime | None = Field(
+        default=None,
+        description="S3: the instant the permit lapse it answers happened (24:00 of the "
+        "permit's last day of validity), whatever time the case woke to notice it.",
+    )
+    restored_late: bool = Field(
+        default=False,
+        description="S3: a permit was restored while it was open by a decision made after that "
+        "permit had lapsed (a real gap in the permits): its notice was not moot.",
+    )
 
     @property
     def is_open(self) -> bool:

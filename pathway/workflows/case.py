@@ -181,7 +181,7 @@ class VictimCaseWorkflow:
         #: The validator's last decision: (request, state, time, decision, the answer of
         #: :meth:`_permits_restored_moot` it was made under); see _decide.
         self._validated: (
-            tuple[RecordEvent, CaseState | None, datetime, Accepted | Rejection, bool] | None
+            tuple[RecordEvent, CaseState | None, datetime, Accepted | Rejection, bool | None] | None
         ) = None
         self._episode = start.episode
         # A run started since records one marker for all the patches before it (issue 14); a
@@ -333,30 +333,39 @@ class VictimCaseWorkflow:
             and workflow.all_handlers_finished()
         )
 
-    def _permits_restored_moot(self, state: CaseState | None, *, ask: bool) -> bool:
+    def _permits_restored_moot(self, state: CaseState | None, *, ask: bool) -> bool | None:
         """Whether an event arriving now at ``state`` is decided under the patch
-        :data:`PERMITS_RESTORED_MOOT` (``CaseState.permits_restored_moot``). Only an event
-        that meets an open S3 obligation (``safe_accommodation_permits``) can be decided
-        differently under it, so only such an event asks the patch, once per run, and a case
-        without a lapsed permit records no marker. ``ask``: False in the validator, which may
-        not issue commands: there the answer is what the handler's first ask will give (True,
-        as a validator never runs during replay), or the answer already given."""
+        :data:`PERMITS_RESTORED_MOOT` (``CaseState.permits_restored_moot``), or None when it
+        does not matter. Only an event that meets an open S3 obligation
+        (``safe_accommodation_permits``) can be decided differently under it (with none open
+        both branches do the same), so only such an event asks the patch, once per run, and
+        a case without a lapsed permit records no marker. ``ask``: False in the validator,
+        which may not issue commands: there the answer is what the handler's first ask will
+        give outside replay (True: the worker sets no patch activation callback, and a
+        validator never runs during replay), or the answer already given. Were the handler's
+        answer ever to differ, it decides again under its own (:meth:`_decide`)."""
         if self._permits_restored is not None:
             return self._permits_restored
         if state is None or not any(
             o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS for o in state.open_obligations
         ):
-            return False
+            return None
         if not ask:
             return True
         self._permits_restored = workflow.patched(PERMITS_RESTORED_MOOT)
         return self._permits_restored
 
-    def _keyed(self, state: CaseState, *, permits_restored_moot: bool = False) -> CaseState:
+    def _keyed(self, state: CaseState, *, permits_restored_moot: bool | None = None) -> CaseState:
         """``state`` under the rules this run follows (the patches that reach the domain);
         ``permits_restored_moot``: :meth:`_permits_restored_moot`'s answer for the event to
-        decide (False for a timer, which does not read it)."""
-        if state.permits_restored_moot is not permits_restored_moot:
+        decide, else the run's answer once asked; while neither is known (a timer, an event
+        with no open S3 obligation: neither reads it) the state keeps its value."""
+        if permits_restored_moot is None:
+            permits_restored_moot = self._permits_restored
+        if (
+            permits_restored_moot is not None
+            and state.permits_restored_moot is not permits_restored_moot
+        ):
             state = state.model_copy(update={"permits_restored_moot": permits_restored_moot})
         if state.seed_child_rules is not self._seed_child_rules:
             state = state.model_copy(update={"seed_child_rules": self._seed_child_rules})

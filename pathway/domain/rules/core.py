@@ -329,6 +329,24 @@ class _Change:
             or cause.occurred_at >= fired_at
         ):
             return
+        self._announce_moot(ob, cause, fired_at, "before it, ")
+
+    def close_moot(self, by: str, ob: Obligation, told: Iterable[Org], fired_at: datetime) -> None:
+        """Close ``ob`` (open), settled by the event being applied, which a track judged to
+        make moot what a timer told at ``fired_at`` (S3: ``pathway.domain.rules.residence``):
+        ``told`` are told so, once per obligation kind in this change, and the timeline says
+        so. Without an event (a timer) it closes as usual."""
+        ob.closed_at = self.now
+        ob.closed_by = by
+        self.effects.obligations_closed.append(ob.id)
+        if self.cause is None:
+            return
+        ob.escalated_to = list(dict.fromkeys([*told, *ob.escalated_to]))
+        self._announce_moot(ob, self.cause, fired_at, "in time, ")
+
+    def _announce_moot(
+        self, ob: Obligation, cause: BaseEvent, fired_at: datetime, before: str
+    ) -> None:
         ob.moot = True
         if ob.kind in self._mooted:
             return
@@ -340,7 +358,7 @@ class _Change:
             "escalation_moot",
             ob.rule,
             f"The {ob.kind.value.replace('_', ' ')} escalation of {fired} ({ob.rule}) is moot: "
-            f"{what} on {happened}, before it, was recorded only on "
+            f"{what} on {happened}, {before}was recorded only on "
             f"{calendar.local_date(self.now)}. Nothing more is needed for it.",
         )
         self.state.timeline.append(

@@ -230,8 +230,9 @@ def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
     change.close_obligations(event.event_id, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
     if state.permits_restored_moot:
         # S3: the extended permit to stay restores the permits like a renewed residence
-        # permit does (known gap 2 before the patch 's3-permits-restored-moot').
-        _permits_restored(change, event.event_id)
+        # permit does (known gap 2 before the patch 's3-permits-restored-moot'); decided on
+        # the permit's last day at the latest (above), it is always in time.
+        _permits_restored(change, event.event_id, in_time=True)
 
 
 def _set_residence_deadline(change: _Change) -> None:
@@ -278,7 +279,8 @@ def _residence_permit(change: _Change, event: ev.TemporaryResidencePermitGranted
     )
     _set_residence_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.RESIDENCE_PERMIT_RENEWAL)
-    _permits_restored(change, event.event_id)
+    # A new permit is granted only after the last one expired (above): never in time.
+    _permits_restored(change, event.event_id, in_time=False)
 
 
 def _residence_renewed(change: _Change, event: ev.TemporaryResidencePermitRenewed) -> None:
@@ -287,63 +289,74 @@ def _residence_renewed(change: _Change, event: ev.TemporaryResidencePermitRenewe
         _reject("S4", "type", "there is no temporary residence permit to renew")
     if event.valid_until <= permit.valid_until:
         _reject("S4", "valid_until", "a renewal must end after the current permit")
+    # In time: decided before the permit it renews lapsed (24:00 of its last day).
+    in_time = event.occurred_at < end_of_day(permit.valid_until)
     permit.valid_until = event.valid_until
     _set_residence_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.RESIDENCE_PERMIT_RENEWAL)
-    _permits_restored(change, event.event_id)
+    _permits_restored(change, event.event_id, in_time=in_time)
 
 
 def _in_safe_accommodation(state: CaseState) -> bool:
     return state.safe_accommodation is not None and state.safe_accommodation.active
 
 
-def _permits_restored(change: _Change, by: str) -> None:
-    """S3: a third-country national in safe accommodation holds both permits again (a renewed
-    or new residence permit while the permit to stay runs, or, under
-    ``CaseState.permits_restored_moot``, an extended permit to stay while the residence permit
-    runs): the S3 obligation is settled.
+def _permits_restored(change: _Change, by: str, *, in_time: bool) -> None:
+    """S3: a permit of a third-country national in safe accommodation was restored: a renewed
+    or new residence permit, or, under ``CaseState.permits_restored_moot``, the permit to
+    stay's extension. ``in_time``: decided before the permit it restores lapsed.
 
-    Late-recorded events (docs/rules.md "Legal time"): under ``permits_restored_moot`` those
-    the lapse notice told (:func:`_permit_lapsed_in_safe_accommodation`: the provider, the
-    police, the migration authority and the interior ministry) are kept on the obligation, so
-    that an extension or renewal that happened before the lapse was noticed, recorded after
-    it, settles the obligation as moot and tells them so
-    (:meth:`~pathway.domain.rules.core._Change.close_obligations`)."""
+    With both permits valid now the S3 obligation is settled. Under ``permits_restored_moot``
+    it is judged on the facts as now known, whatever order they were recorded in: its notice
+    was moot when both permits, as now recorded, were valid when the lapse it answers happened
+    (``Obligation.lapsed_at``) and every permit restored while it was open was restored in
+    time (``Obligation.restored_late``). Then those the notice told (the provider, the police,
+    the migration authority and the interior ministry) and those its escalation told are told
+    so. Otherwise the gap was real, and only an escalation the restoring event preceded is moot
+    (``_Change.close_obligations``)."""
     state = change.state
     now = change.now
-    if (
-        _in_safe_accommodation(state)
-        and _permit_to_stay_valid(state, now)
-        and _residence_permit_valid(state, now)
-    ):
-        _keep_lapse_told(change)
-        change.close_obligations(by, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
-        change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
-
-
-def _keep_lapse_told(change: _Change) -> None:
-    """Under ``CaseState.permits_restored_moot``: an event that happened before a permit's
-    lapse was noticed (recorded late) made the lapse notice itself moot, so each open S3
-    obligation opened after it adds those its lapse notice told (:func:`_lapse_told`) to
-    those to tell (``Obligation.escalated_to``); an event between the notice and the
-    escalation makes only the escalation moot, told to those it told (``moot_every_track``)."""
-    state, cause = change.state, change.cause
-    if not state.permits_restored_moot or cause is None:
+    restored = _permit_to_stay_valid(state, now) and _residence_permit_valid(state, now)
+    if not state.permits_restored_moot:
+        if _in_safe_accommodation(state) and restored:
+            change.close_obligations(by, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+            change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
         return
-    for ob in state.open_obligations:
+    lapses = [
+        o for o in state.open_obligations if o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS
+    ]
+    for ob in lapses:
+        ob.restored_late = ob.restored_late or not in_time
+    if not (_in_safe_accommodation(state) and restored):
+        return
+    for ob in lapses:
+        lapsed = ob.lapsed_at or ob.opened_at
         if (
-            ob.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS
-            and cause.occurred_at < ob.opened_at
+            not ob.restored_late
+            and _permit_to_stay_valid(state, lapsed)
+            and _residence_permit_valid(state, lapsed)
         ):
-            ob.escalated_to = list(dict.fromkeys([*_lapse_told(ob.owner), *ob.escalated_to]))
+            change.close_moot(by, ob, _lapse_told(ob.owner), lapsed)
+        else:
+            change.close_obligations(by, ids=[ob.id])
+    change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
 
 
 def settle_safe_accommodation_permits(change: _Change, by: str) -> None:
-    """S3: the placement ended, so the question of its permits is settled; a placement that
-    ended before the lapse was noticed, recorded after it, makes the lapse notice moot (under
-    ``CaseState.permits_restored_moot``, :func:`_keep_lapse_told`)."""
-    _keep_lapse_told(change)
-    change.close_obligations(by, ObligationKind.SAFE_ACCOMMODATION_PERMITS)
+    """S3: the placement ended, so the question of its permits is settled. Under
+    ``CaseState.permits_restored_moot`` a placement that ended before the lapse happened
+    (``Obligation.lapsed_at``), recorded after the notice, made the notice moot: those it told
+    and those its escalation told are told so; one that ended between the notice and the
+    escalation makes only the escalation moot (``_Change.close_obligations``)."""
+    state, cause = change.state, change.cause
+    for ob in state.open_obligations:
+        if ob.kind is not ObligationKind.SAFE_ACCOMMODATION_PERMITS:
+            continue
+        lapsed = ob.lapsed_at or ob.opened_at
+        if state.permits_restored_moot and cause is not None and cause.occurred_at < lapsed:
+            change.close_moot(by, ob, _lapse_told(ob.owner), lapsed)
+        else:
+            change.close_obligations(by, ids=[ob.id])
     change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
 
 
@@ -385,9 +398,13 @@ def _permit_lapsed_in_safe_accommodation(change: _Change, what: str, last_day: d
         "lasts for the validity of the permit to stay (S3). Agree with the police and the "
         f"migration authority whether the placement ends, and record it, by {describe_end(due)}."
     )
-    change.open_obligation(
+    ob = change.open_obligation(
         _Duty(ObligationKind.SAFE_ACCOMMODATION_PERMITS, "S3", provider, action), due_at=due
     )
+    if ob.lapsed_at is None:
+        # The lapse itself, which a late wake may have noticed later (read only under
+        # CaseState.permits_restored_moot, so older histories replay as they were).
+        ob.lapsed_at = end_of_day(last_day)
     recipients = _lapse_told(provider)
     if DeadlineKind.SAFE_ACCOMMODATION_PERMITS not in state.deadlines:
         change.set_deadline(

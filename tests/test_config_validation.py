@@ -380,12 +380,13 @@ class TestS3S5FromTheConfiguration:
     def test_working_days_are_honoured_where_configured(self) -> None:
         """S5 in working days from Thursday 30 April 2026: 1 May (holiday, Friday), 2 May
         (holiday, Saturday) and the weekend are not counted: 3 working days end at 24:00 on
-        Wednesday 6 May. S3 in working days from Tuesday 2 June: Friday 5 June is the 3rd."""
+        Wednesday 6 May. S3 in working days from Tuesday 2 June, the permit's last day: the
+        5th is Tuesday 9 June, past the weekend (5 calendar days end with Sunday 7 June)."""
         working = DeadlineCounting(counting=Counting.WORKING_DAYS)
         cfg = CaseConfig(
             s5_next_step_period=days(3),
             s5_reminder=days(1),
-            s3_decision_period=days(3),
+            s3_decision_period=days(5),
             s3_reminder=days(1),
             deadline_counting={
                 "accommodation_after_proceedings": working,
@@ -393,7 +394,7 @@ class TestS3S5FromTheConfiguration:
             },
         )
         assert _s5(cfg)[0] == _local("2026-05-07T00:00:00+02:00")
-        assert _s3(cfg)[0] == _local("2026-06-06T00:00:00+02:00")
+        assert _s3(cfg)[0] == _local("2026-06-10T00:00:00+02:00")
 
     def test_elapsed_legal_time_keeps_s3_and_s5_in_ljubljana_days(self) -> None:
         """Cases replayed with ``legal_time`` elapsed counted S3 and S5 in Ljubljana days, as
@@ -446,8 +447,12 @@ _CONFIGS = st.fixed_dictionaries(
         **dict.fromkeys((*PERIODS, *LEADS), _TIMEDELTAS),
         "permit_to_stay_reminder": _TIMEDELTAS,
         "residence_permit_reminder": _TIMEDELTAS,
-        "permit_to_stay_months": st.integers(min_value=-1, max_value=30),
-        "permit_to_stay_extension_max_months": st.integers(min_value=-1, max_value=15),
+        "permit_to_stay_months": st.one_of(
+            st.integers(min_value=-1, max_value=30), st.just(1_000_000)
+        ),
+        "permit_to_stay_extension_max_months": st.one_of(
+            st.integers(min_value=-1, max_value=15), st.just(1_000_000)
+        ),
         "legal_time": st.sampled_from(["ljubljana", "elapsed"]),
         "deadline_counting": st.dictionaries(
             st.sampled_from([k.value for k in DeadlineKind]), _COUNTING, max_size=4

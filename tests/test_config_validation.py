@@ -510,10 +510,10 @@ CHILD: dict[str, Any] = {
 
 def _run(events: list[CaseEvent], cfg: CaseConfig, until: datetime) -> tuple[CaseState | None, int]:
     """Each event decided (a refusal is fine) and every timer fired when it falls, up to
-    ``until`` or 150 wake-ups (an escalation re-arms at each expiry: a child's C5 every day);
+    ``until`` or 60 wake-ups (an escalation re-arms at each expiry: a child's C5 every day);
     an untyped exception fails the test. The state and how many events were accepted."""
     state: CaseState | None = None
-    budget, accepted = [150], 0
+    budget, accepted = [60], 0
     for ev in events:
         if state is not None:
             state = _fire_until(state, ev.occurred_at, budget)
@@ -599,7 +599,7 @@ def test_property_a_configuration_that_builds_never_makes_the_rules_raise(
     _runs(cfg)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=_sane_configs())
 def test_property_sane_configurations_build_and_the_rules_run(values: dict[str, Any]) -> None:
     """Gap 11, the other way: the validators refuse nothing in their bounds (every period of

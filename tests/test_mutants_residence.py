@@ -14,9 +14,11 @@ from typing import Any
 from pathway.domain.calendar import LJUBLJANA, end_of_day
 from pathway.domain.events import CaseEvent
 from pathway.domain.rules import fire_due
-from pathway.domain.rules.residence import S3_DECISION_DAYS
 from pathway.domain.state import CaseState, DeadlineKind, Notification, Obligation, ObligationKind
 from tests.factories import EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened, reject
+
+#: S3: the days to settle a lapsed permit (``CaseConfig.s3_decision_period``: 7 by default).
+S3_DECISION_DAYS = 7
 
 #: The permit to stay of :func:`_granted` runs from 3 March through 2 June 2026 (K7: 3 months).
 PERMIT_EXPIRED = datetime.fromisoformat("2026-06-03T00:00:00+02:00")

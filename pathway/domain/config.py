@@ -7,9 +7,9 @@ alters the deadlines of cases already running (and never breaks their replay).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pathway.domain.calendar import Counting
 from pathway.domain.deadline_kinds import DeadlineKind
@@ -54,6 +54,60 @@ DEFAULT_DEADLINE_COUNTING: dict[str, DeadlineCounting] = {
     "turns_18": _CALENDAR,
 }
 
+#: The deadlines whose due instant is a date another rule sets, not a period the configuration
+#: counts, and why (docs/rules.md "Legal time"): no counting but the calendar's (the date as it
+#: is, not moved) can be configured for them, so that no setting is silently ignored.
+FIXED_DEADLINES: dict[str, str] = {
+    "permit_to_stay": "the permit's validity is a date set by its decision (K7)",
+    "temporary_residence_permit": "the permit's validity is a date set by its decision (S4)",
+    "turns_15": "a birthday is a date of birth, not a period (C8)",
+    "turns_18": "a birthday is a date of birth, not a period (C1)",
+    "safe_accommodation_offer": "the offer falls due the crisis accommodation reminder's lead "
+    "before crisis accommodation ends (S1): a notice time set by K1's period",
+}
+
+#: Deadlines whose period runs from a day (the last day of a lapsed permit, S3), not from an
+#: instant: counted in calendar or working days, never as elapsed time.
+DAY_DEADLINES: dict[str, str] = {
+    "safe_accommodation_permits": "S3's period runs from the permit's last day, a date",
+}
+
+#: The longest period or reminder lead of days a configuration may set: a year and its leap
+#: day. The seed's longest period of days is 30 (K1, K5); a year keeps a generous margin for a
+#: service's choice and keeps every date the rules compute (events 1900–2200) far from the end
+#: of Python's calendar.
+MAX_PERIOD = timedelta(days=366)
+#: K7: the seed grants "a period of 3 (three) months" and "another period of three months at
+#: the most"; a configuration may set up to 24 months for the permit and 12 for the extension.
+MAX_PERMIT_MONTHS = 24
+MAX_EXTENSION_MONTHS = 12
+#: How far in the future an event may lie (clock skew): at most a week.
+MAX_FUTURE_TOLERANCE = timedelta(days=7)
+#: How long a started case may wait for its identification: at most a day.
+MAX_IDENTIFICATION_WAIT = timedelta(days=1)
+
+#: The periods, each with the deadline whose counting it follows.
+_PERIODS: dict[str, str] = {
+    "reflection_period": "reflection_period",
+    "crisis_accommodation": "crisis_accommodation",
+    "rights_information_sla": "rights_information",
+    "guardian_sla": "guardian_appointment",
+    "family_contact_sla": "family_contact",
+    "swc_interview_sla": "swc_interview",
+    "facility_accommodation_sla": "facility_accommodation",
+    "authorised_representative_sla": "authorised_representative",
+    "s3_decision_period": "safe_accommodation_permits",
+    "s5_next_step_period": "accommodation_after_proceedings",
+}
+#: The reminder leads, each with the period it must be shorter than.
+_LEADS: dict[str, str] = {
+    "reflection_reminder": "reflection_period",
+    "crisis_accommodation_reminder": "crisis_accommodation",
+    "s3_reminder": "s3_decision_period",
+    "s5_reminder": "s5_next_step_period",
+}
+
+
 #: How periods are added. ``ljubljana``: by docs/rules.md "Legal time" (calendar or working
 #: days in Europe/Ljubljana). ``elapsed``: the arithmetic of cases opened before it (periods
 #: added as elapsed time to the event's instant); the workflow sets it for histories recorded
@@ -77,10 +131,39 @@ class CaseConfig(BaseModel):
     crisis_accommodation_reminder: timedelta = Field(
         default=timedelta(days=5), description="K1 lead time"
     )
-    permit_to_stay_months: int = Field(default=3, ge=1, description="K7")
-    permit_to_stay_extension_max_months: int = Field(default=3, ge=0, description="K7")
+    permit_to_stay_months: int = Field(
+        default=3,
+        ge=1,
+        le=MAX_PERMIT_MONTHS,
+        description="K7: the permit to stay, 'a period of 3 (three) months'; at most 24.",
+    )
+    permit_to_stay_extension_max_months: int = Field(
+        default=3,
+        ge=0,
+        le=MAX_EXTENSION_MONTHS,
+        description="K7: 'another period of three months at the most'; at most 12.",
+    )
     permit_to_stay_reminder: timedelta = Field(default=timedelta(days=14), description="K7")
-    residence_permit_reminder: timedelta = Field(default=timedelta(days=30), description="S3/S4")
+    residence_permit_reminder: timedelta = Field(
+        default=timedelta(days=30),
+        ge=timedelta(0),
+        le=MAX_PERIOD,
+        description="S3/S4 lead time (the permit's validity is set by its decision)",
+    )
+    s3_decision_period: timedelta = Field(
+        default=timedelta(days=7),
+        description="S3: the days the provider has, after a permit lapses during safe "
+        "accommodation, to agree with the police and the migration authority whether the "
+        "placement ends (the seed gives no period), counted from the permit's last day.",
+    )
+    s3_reminder: timedelta = Field(default=timedelta(days=2), description="S3 lead time")
+    s5_next_step_period: timedelta = Field(
+        default=timedelta(days=30),
+        description="S5: the days the provider has to agree the next step once a "
+        "third-country national's criminal proceedings concluded (K6: support goes on 'in an "
+        "appropriate period after their completion'; the seed gives no period).",
+    )
+    s5_reminder: timedelta = Field(default=timedelta(days=7), description="S5 lead time")
     rights_information_sla: timedelta = Field(default=timedelta(hours=24), description="R3")
     guardian_sla: timedelta = Field(default=timedelta(days=3), description="C4")
     family_contact_sla: timedelta = Field(default=timedelta(days=3), description="C6")
@@ -99,10 +182,14 @@ class CaseConfig(BaseModel):
     )
     future_tolerance: timedelta = Field(
         default=timedelta(minutes=5),
+        ge=timedelta(0),
+        le=MAX_FUTURE_TOLERANCE,
         description="How far in the future an event's occurred_at may lie (clock skew).",
     )
     identification_wait: timedelta = Field(
         default=timedelta(minutes=10),
+        gt=timedelta(0),
+        le=MAX_IDENTIFICATION_WAIT,
         description="How long a started case waits for its identification before giving up.",
     )
     notification_queue_prefix: str = Field(
@@ -117,11 +204,65 @@ class CaseConfig(BaseModel):
     @field_validator("deadline_counting")
     @classmethod
     def _known_deadlines(cls, value: dict[str, DeadlineCounting]) -> dict[str, DeadlineCounting]:
-        """Only deadlines that exist; a partial table keeps the defaults of the others."""
+        """Only deadlines that exist, each counted in a way the rules honour; a partial table
+        keeps the defaults of the others (docs/rules.md "Legal time")."""
         unknown = value.keys() - {kind.value for kind in DeadlineKind}
         if unknown:
             raise ValueError(f"no such deadline: {sorted(unknown)}")
+        for kind, how in sorted(value.items()):
+            if kind in FIXED_DEADLINES and how != _CALENDAR:
+                raise ValueError(
+                    f"{kind}: its counting cannot be set ({FIXED_DEADLINES[kind]}); only "
+                    "calendar days without moving to the next working day"
+                )
+            if how.counting is Counting.ELAPSED and how.next_working_day:
+                raise ValueError(
+                    f"{kind}: next_working_day moves the last day of a period of days, not "
+                    "the end of elapsed time"
+                )
+            if kind in DAY_DEADLINES and how.counting is Counting.ELAPSED:
+                raise ValueError(
+                    f"{kind}: cannot be counted as elapsed time ({DAY_DEADLINES[kind]}); "
+                    "calendar or working days"
+                )
         return {**DEFAULT_DEADLINE_COUNTING, **value}
+
+    @model_validator(mode="after")
+    def _sane_periods(self) -> Self:
+        """Gap 11 (docs/rules.md "Legal time"): a period the rules can count, refused when the
+        configuration is built. Raises ``ValueError`` (pydantic's ``ValidationError``) naming
+        the field: a period of zero or less, or longer than ``MAX_PERIOD``; a period counted in
+        calendar or working days that is not a whole number of days (36 hours)."""
+        for field, kind in _PERIODS.items():
+            period: timedelta = getattr(self, field)
+            if period <= timedelta(0):
+                raise ValueError(f"{field}: a period must be longer than zero, not {period}")
+            if period > MAX_PERIOD:
+                raise ValueError(f"{field}: a period may last at most {MAX_PERIOD.days} days")
+            counting = self.counting_for(kind).counting
+            if counting is not Counting.ELAPSED and period % timedelta(days=1):
+                raise ValueError(
+                    f"{field}: {period} is not a whole number of days, and {kind} is counted "
+                    f"in {counting.value.replace('_', ' ')} (set its counting to elapsed for "
+                    "hours)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _sane_leads(self) -> Self:
+        """Gap 11: a reminder's lead is zero or more and shorter than its period (a permit to
+        stay's: shorter than its shortest length, 28 days a month). Raises ``ValueError`` naming
+        the field."""
+        leads = [(field, getattr(self, of), of) for field, of in _LEADS.items()]
+        permit = timedelta(days=28 * self.permit_to_stay_months)
+        leads.append(("permit_to_stay_reminder", permit, f"{permit.days} days (the permit)"))
+        for field, period, of in leads:
+            lead: timedelta = getattr(self, field)
+            if lead < timedelta(0):
+                raise ValueError(f"{field}: a reminder's lead cannot be negative, not {lead}")
+            if lead >= period:
+                raise ValueError(f"{field}: the reminder's lead must be shorter than {of}")
+        return self
 
     def counting_for(self, kind: str) -> DeadlineCounting:
         """How the deadline ``kind`` (a ``DeadlineKind`` value) is counted: as configured, else

@@ -191,6 +191,17 @@ class _Change:
         how = cfg.counting_for(kind.value)
         return calendar.period_end(start, period, how.counting, next_working=how.next_working_day)
 
+    def days_end(self, kind: DeadlineKind, start: datetime, period: timedelta) -> datetime:
+        """When ``kind``'s period of ``period`` from ``start`` ends, counted as the case's
+        configuration says for ``kind`` whatever ``legal_time`` (S3's and S5's periods, which
+        were always counted in Ljubljana days, in no case by elapsed time). With no setting for
+        ``kind`` (the default) it is the end (24:00 Ljubljana) of the day ``period.days`` after
+        ``start``'s local day, as before these periods were configurable (docs/rules.md "Legal
+        time"). Raises ``ValueError`` only for a period of days with hours, which ``CaseConfig``
+        refuses when it is built."""
+        how = self.config.counting_for(kind.value)
+        return calendar.period_end(start, period, how.counting, next_working=how.next_working_day)
+
     def reminder_before(self, due_at: datetime, lead: timedelta) -> datetime:
         """A reminder ``lead`` (whole days) before ``due_at``: the same Ljubljana time that many
         calendar days earlier (``elapsed`` cases: ``lead`` of elapsed time earlier)."""

@@ -36,6 +36,7 @@ from pathway.domain.calendar import (
     end_of_day,
     local_date,
     months_through,
+    start_of_day,
 )
 from pathway.domain.events import BaseEvent
 from pathway.domain.membership import MemberRole
@@ -100,13 +101,6 @@ def _safe_accommodation_permits(state: CaseState, at: datetime) -> None:
             "safe accommodation of a third-country national requires a valid temporary "
             "residence permit (S4)",
         )
-
-
-#: S3: the days the provider has, after a permit lapses during safe accommodation, to agree
-#: with the police and the migration authority whether the placement ends, and the reminder's
-#: lead (the seed gives no period; CaseConfig would be their place, issue 13).
-S3_DECISION_DAYS = 7
-S3_REMINDER_DAYS = 2
 
 
 def _permit_to_stay_checks(state: CaseState, event: ev.PermitToStayGranted) -> None:
@@ -391,7 +385,10 @@ def _permit_lapsed_in_safe_accommodation(change: _Change, what: str, last_day: d
         if state.lapsed_permit_day_from_validity
         else local_date(change.now - timedelta(seconds=1))
     )
-    due = end_of_day(day + timedelta(days=S3_DECISION_DAYS))
+    # S3's period (CaseConfig.s3_decision_period) counts from the permit's last day.
+    due = change.days_end(
+        DeadlineKind.SAFE_ACCOMMODATION_PERMITS, start_of_day(day), change.config.s3_decision_period
+    )
     action = (
         f"The {what} of a third-country national in safe accommodation expired on {day}: safe "
         "accommodation is conditional on a permit to stay and a temporary residence permit, and "
@@ -411,7 +408,7 @@ def _permit_lapsed_in_safe_accommodation(change: _Change, what: str, last_day: d
             DeadlineKind.SAFE_ACCOMMODATION_PERMITS,
             "S3",
             due,
-            change.reminder_before(due, timedelta(days=S3_REMINDER_DAYS)),
+            change.reminder_before(due, change.config.s3_reminder),
             recipients[:3],
         )
     change.notify(recipients, "safe_accommodation_permit_lapsed", "S3", action, due_at=due)

@@ -19,10 +19,8 @@ accommodation offers) is :mod:`pathway.domain.rules.services`.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pathway.domain import events as ev
-from pathway.domain.calendar import describe_end, end_of_day, local_date
+from pathway.domain.calendar import describe_end, local_date
 from pathway.domain.events import BaseEvent, Placement
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.rules.assistance import (
@@ -44,13 +42,6 @@ from pathway.domain.state import (
     SafeAccommodationOffer,
 )
 
-#: S5: the days the provider has to agree the next step once a third-country national's
-#: proceedings concluded (K6: support goes on “in an appropriate period after their
-#: completion”), and the reminder's lead. The seed gives no period; CaseConfig would be their
-#: place (issue 13).
-S5_NEXT_STEP_DAYS = 30
-S5_REMINDER_DAYS = 7
-
 
 def after_proceedings(change: _Change, reason: str, what: str) -> None:
     """S5: “for the victims from third countries it may last until the conclusion of the
@@ -61,7 +52,11 @@ def after_proceedings(change: _Change, reason: str, what: str) -> None:
     state = change.state
     assert state.safe_accommodation is not None
     provider = state.safe_accommodation.provider
-    due = end_of_day(local_date(change.now) + timedelta(days=S5_NEXT_STEP_DAYS))
+    # S5's period (CaseConfig.s5_next_step_period; K6: support goes on "in an appropriate
+    # period after their completion", the seed gives no period) counts from now.
+    due = change.days_end(
+        DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS, change.now, change.config.s5_next_step_period
+    )
     action = (
         f"{what}: safe accommodation of a third-country national lasts until the conclusion of "
         f"the criminal proceedings (S5). Agree the victim's next step and record it by "
@@ -75,7 +70,7 @@ def after_proceedings(change: _Change, reason: str, what: str) -> None:
         DeadlineKind.ACCOMMODATION_AFTER_PROCEEDINGS,
         "S5",
         due,
-        change.reminder_before(due, timedelta(days=S5_REMINDER_DAYS)),
+        change.reminder_before(due, change.config.s5_reminder),
         recipients[:2],
     )
     change.notify(recipients, reason, "S5", action, due_at=due)

@@ -31,6 +31,7 @@ from pathway.domain.deadline_kinds import DeadlineKind
 from pathway.domain.events import CaseEvent
 from pathway.domain.rules import Accepted, decide, fire_due
 from pathway.domain.state import CaseState, ObligationKind
+from pathway.privacy.sealing import EpisodeSealingPayloadConverter
 from tests.factories import ALL_SUBJECTS, CASE_ID, T0, TCN_ILLEGAL, days, event
 
 DAY = timedelta(days=1)
@@ -606,3 +607,26 @@ def test_property_sane_configurations_build_and_the_rules_run(values: dict[str, 
     whole days up to a year, every lead shorter than its period, every honoured counting), and
     the rules run with each such configuration without raising."""
     _runs(CaseConfig(**values))
+
+
+def test_a_configuration_a_running_case_holds_decodes_as_it_was() -> None:
+    """Gap 11's refusals are for building a configuration: one a running case already holds
+    (decoded from its stored input, state or continue-as-new arguments by the payload
+    converter) is taken as it is, so that no case stops on a configuration it was opened with
+    (docs/rules.md "Legal time"); built afresh after, it is refused again."""
+    data = CaseConfig().model_dump(mode="json")
+    data["guardian_sla"] = "PT36H"
+    data["crisis_accommodation"] = "-P1D"
+    data["deadline_counting"] = {"permit_to_stay": {"counting": "working_days"}}
+    with pytest.raises(ValidationError):
+        CaseConfig.model_validate(data)
+    converter = EpisodeSealingPayloadConverter()
+    (payload,) = converter.to_payloads([data])
+    (stored,) = converter.from_payloads([payload], [CaseConfig])
+    assert isinstance(stored, CaseConfig)
+    assert (stored.guardian_sla, stored.crisis_accommodation) == (
+        timedelta(hours=36),
+        timedelta(days=-1),
+    )
+    with pytest.raises(ValidationError):
+        CaseConfig.model_validate(data)

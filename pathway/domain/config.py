@@ -6,6 +6,9 @@ alters the deadlines of cases already running (and never breaks their replay).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Literal, Self
 
@@ -25,6 +28,27 @@ class DeadlineCounting(BaseModel):
     #: next working day (ZUP Article 101). Off for the seed's periods, which are lengths of
     #: stay and reflection, not time limits for filing with an authority.
     next_working_day: bool = False
+
+
+#: True while payloads Temporal stored are decoded (:func:`decoding_stored`).
+_STORED: ContextVar[bool] = ContextVar("pathway_stored_configuration", default=False)
+
+
+@contextmanager
+def decoding_stored() -> Iterator[None]:
+    """While payloads that Temporal stored are decoded (``pathway.privacy.sealing``'s payload
+    converter: a case's input, state and continue-as-new arguments), a :class:`CaseConfig` is
+    taken as the case was opened with it: the refusals of gap 11 (docs/rules.md "Legal time",
+    the configuration's bounds) apply when a configuration is built, not to one a running case
+    already holds, which must keep decoding (a refused configuration would stop the case: its
+    workflow tasks failing, its timers firing into them). The range checks pydantic makes on
+    single fields (months, the residence reminder, the tolerance, the identification wait) still
+    apply; every configuration the corpus holds meets them."""
+    token = _STORED.set(True)
+    try:
+        yield
+    finally:
+        _STORED.reset(token)
 
 
 _CALENDAR = DeadlineCounting(counting=Counting.CALENDAR_DAYS)
@@ -209,7 +233,7 @@ class CaseConfig(BaseModel):
         unknown = value.keys() - {kind.value for kind in DeadlineKind}
         if unknown:
             raise ValueError(f"no such deadline: {sorted(unknown)}")
-        for kind, how in sorted(value.items()):
+        for kind, how in sorted(value.items()) if not _STORED.get() else ():
             if kind in FIXED_DEADLINES and how != _CALENDAR:
                 raise ValueError(
                     f"{kind}: its counting cannot be set ({FIXED_DEADLINES[kind]}); only "
@@ -232,7 +256,10 @@ class CaseConfig(BaseModel):
         """Gap 11 (docs/rules.md "Legal time"): a period the rules can count, refused when the
         configuration is built. Raises ``ValueError`` (pydantic's ``ValidationError``) naming
         the field: a period of zero or less, or longer than ``MAX_PERIOD``; a period counted in
-        calendar or working days that is not a whole number of days (36 hours)."""
+        calendar or working days that is not a whole number of days (36 hours). Not while a
+        stored configuration is decoded (:func:`decoding_stored`)."""
+        if _STORED.get():
+            return self
         for field, kind in _PERIODS.items():
             period: timedelta = getattr(self, field)
             if period <= timedelta(0):
@@ -252,7 +279,9 @@ class CaseConfig(BaseModel):
     def _sane_leads(self) -> Self:
         """Gap 11: a reminder's lead is zero or more and shorter than its period (a permit to
         stay's: shorter than its shortest length, 28 days a month). Raises ``ValueError`` naming
-        the field."""
+        the field. Not while a stored configuration is decoded (:func:`decoding_stored`)."""
+        if _STORED.get():
+            return self
         leads = [(field, getattr(self, of), of) for field, of in _LEADS.items()]
         permit = timedelta(days=28 * self.permit_to_stay_months)
         leads.append(("permit_to_stay_reminder", permit, f"{permit.days} days (the permit)"))

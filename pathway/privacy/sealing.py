@@ -23,7 +23,9 @@ key sealed it, and the converter refuses, inside a case run, a payload of anothe
 update copied from an earlier episode's history and handed to a later episode's run (with the
 ``temporal`` CLI, say) is rejected and records nothing, as one copied from another case is.
 
-This module imports only the SDK: the payload converter also runs inside the workflow sandbox.
+This module imports only the SDK and :mod:`pathway.domain.config` (for
+:func:`~pathway.domain.config.decoding_stored`): the payload converter also runs inside the
+workflow sandbox.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from temporalio.converter import (
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
 )
+
+from pathway.domain.config import decoding_stored
 
 #: Metadata key of the episode stamp: an ASCII decimal episode number (1, 2, ...). It never
 #: leaves the worker: the codec removes it before sealing.
@@ -145,4 +149,7 @@ class EpisodeSealingPayloadConverter(PydanticPayloadConverter):
                 sealed = stamped_episode(payload)
                 if sealed is not None and sealed != episode:
                     raise SealedForAnotherEpisode(sealed, episode)
-        return super().from_payloads(payloads, type_hints)
+        # A configuration a running case holds is taken as it is (gap 11's refusals are for
+        # building one: pathway.domain.config.decoding_stored).
+        with decoding_stored():
+            return super().from_payloads(payloads, type_hints)

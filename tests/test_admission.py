@@ -11,6 +11,7 @@ from pathway.domain.rules import (
     Accepted,
     Rejection,
     admission_refusal,
+    admit,
     decide,
     linked_case_refusal,
 )
@@ -386,3 +387,43 @@ def test_a_linked_child_is_checked_as_its_own_case_will_be_admitted() -> None:
     assert isinstance(decision, Accepted)
     refusal = linked_case_refusal(state, decision, T0 + days(2))
     assert refusal is not None and refusal.rule == "R1"
+
+
+class TestAdmitInItsOneOrder:
+    """``admit``: the admission checks, then the rules, then the linked cases, the first
+    refusal answering (the validator, the client's check before it opens a case, and a linked
+    child's own identification all decide through it)."""
+
+    def test_an_admission_refusal_answers_before_the_rules_are_asked(self) -> None:
+        asked: list[bool] = []
+
+        def decided() -> Accepted | Rejection:
+            asked.append(True)
+            return Rejection("X", None, "not asked")
+
+        earlier = TestAnEstimateCannotPutTheBirthBefore1900._estimate(100, "1999-12-31")
+        refusal = admit(None, event("identified", T0, person=earlier), T0, decided)
+        assert isinstance(refusal, Rejection) and refusal.rule == "INPUT"
+        assert asked == []
+
+    def test_the_rules_refusal_then_the_linked_case(self) -> None:
+        parent = TestALinkedCaseMustBeAbleToOpen._parent()
+        child = event(
+            "accompanying_child_identified",
+            T0 + days(2),
+            child_ref="c1",
+            residence_status="international_protection_applicant",
+        )
+        rules = Rejection("K1", "type", "the rules refuse")
+        assert admit(parent, child, T0 + days(2), lambda: rules) is rules
+        decided = decide(parent, child, T0 + days(2), case_id=CASE_ID)
+        refusal = admit(parent, child, T0 + days(2), lambda: decided)
+        assert isinstance(refusal, Rejection) and refusal.rule == "R1"
+        ok = event(
+            "accompanying_child_identified",
+            T0 + days(2),
+            child_ref="c1",
+            residence_status="eu_citizen",
+        )
+        accepted = decide(parent, ok, T0 + days(2), case_id=CASE_ID)
+        assert admit(parent, ok, T0 + days(2), lambda: accepted) is accepted

@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Final, TypeVar
 
 import structlog
@@ -54,7 +55,7 @@ from pathway.domain.rules import (
     RULE_ACCESS,
     Rejection,
     RejectionNote,
-    admission_refusal,
+    admit,
     decide,
     unstated_refusal,
 )
@@ -306,8 +307,9 @@ async def _open_episode_if_needed(
             return latest.number, True  # joins the running case: its workflow decides
     # The admission checks too (as the case's validator makes them): a refused identification
     # makes no key, nor a run that waits for nothing.
-    decision = admission_refusal(None, event) or decide(
-        None, event, datetime.now(UTC), case_id=case_id, config=config
+    now = datetime.now(UTC)
+    decision = admit(
+        None, event, now, partial(decide, None, event, now, case_id=case_id, config=config)
     )
     if isinstance(decision, Rejection):
         raise EventRejected(decision.rule, decision.field, decision.reason)

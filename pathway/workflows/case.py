@@ -91,12 +91,11 @@ with workflow.unsafe.imports_passed_through():
         Effects,
         Rejection,
         RejectionNote,
-        admission_refusal,
+        admit,
         decide,
         decide_membership,
         fire_due,
         forget_linked_case,
-        linked_case_refusal,
         settle_case_start,
         settle_notification,
     )
@@ -462,12 +461,12 @@ class VictimCaseWorkflow:
                 raise rejection_error(refusal)
         # The admission checks (issue 13), here only: a history that recorded an event they
         # refuse replays unchanged (docs/versioning.md; pathway/domain/rules/admission.py).
-        refusal = admission_refusal(self._state, request.event)
-        decision = self._decide(request, validating=True) if refusal is None else refusal
-        if isinstance(decision, Accepted):
-            refusal = linked_case_refusal(self._state, decision, workflow.now())
-            if refusal is not None:
-                decision = refusal
+        decision = admit(
+            self._state,
+            request.event,
+            workflow.now(),
+            lambda: self._decide(request, validating=True),
+        )
         if isinstance(decision, Rejection):
             metrics.event_rejected(request.event.type, decision.rule)
             raise rejection_error(decision)

@@ -47,6 +47,7 @@ from __future__ import annotations
 from pathway.domain.rules.accompanying import forget_linked_case, settle_case_start
 from pathway.domain.rules.admission import (
     admission_refusal,
+    admit,
     linked_case_refusal,
     unstated_refusal,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "Rejection",
     "RejectionNote",
     "admission_refusal",
+    "admit",
     "decide",
     "decide_membership",
     "event_digest",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 from pathway.domain import calendar
@@ -461,6 +462,28 @@ _CASE_CHECKS: Final[dict[type[BaseEvent], Callable[[CaseState, Any], Rejection |
 }
 
 
+def admit(
+    state: CaseState | None,
+    event: CaseEvent,
+    now: datetime,
+    decided: Callable[[], Accepted | Rejection],
+) -> Accepted | Rejection:
+    """The whole decision on ``event`` arriving at ``state`` at ``now``, in its one order: the
+    admission checks (:func:`admission_refusal`), then the rules (``decided``: the caller's
+    :func:`~pathway.domain.rules.decide` on the same state, event and time, with its own
+    configuration and rule flags), then the linked cases the decision would start
+    (:func:`linked_case_refusal`). The first refusal is the answer. Pure but for what
+    ``decided`` does; the case workflow's validator, the client's check before it opens a
+    case, and a linked child's own identification all decide through it."""
+    refusal = admission_refusal(state, event)
+    if refusal is not None:
+        return refusal
+    decision = decided()
+    if isinstance(decision, Rejection):
+        return decision
+    return linked_case_refusal(state, decision, now) or decision
+
+
 def linked_case_refusal(
     previous: CaseState | None, decision: Accepted, now: datetime
 ) -> Rejection | None:
@@ -476,13 +499,19 @@ def linked_case_refusal(
     for start in decision.state.pending_case_starts:
         if start.case_id in before:
             continue
-        own = admission_refusal(None, start.identified) or decide(
+        own = admit(
             None,
             start.identified,
             now,
-            case_id=start.case_id,
-            config=decision.state.config,
-            link_secret=start.link_secret,
+            partial(
+                decide,
+                None,
+                start.identified,
+                now,
+                case_id=start.case_id,
+                config=decision.state.config,
+                link_secret=start.link_secret,
+            ),
         )
         if isinstance(own, Rejection):
             field = (own.field or "").removeprefix("person.") or None

@@ -331,12 +331,29 @@ class TestAnExtensionFollowsItsGrant:
         for at in (T0 + days(10) - timedelta(hours=8), T0 + days(10), T0 + days(11)):
             assert admission_refusal(state, event("permit_to_stay_extended", at, months=3)) is None
 
-    def test_the_grant_is_found_by_its_timeline_line(self) -> None:
-        """The check reads the grant's date from the timeline line the domain writes for it:
-        if that line's wording changed, the check would find no grant (this test says so)."""
-        (line,) = [e for e in self._granted().timeline if e.event_id and "granted" in e.what]
+    def test_the_grant_is_kept_on_the_permit(self) -> None:
+        state = self._granted()
+        assert state.permit_to_stay is not None
+        assert state.permit_to_stay.granted_at == T0 + days(10)
+
+    def test_a_permit_recorded_before_its_grant_was_kept_is_found_by_its_timeline_line(
+        self,
+    ) -> None:
+        """A permit recorded before ``granted_at`` was kept has none: the check reads the
+        grant's date from the timeline line the domain writes for it (if that line's wording
+        changed, the check would find no grant: this test says so)."""
+        state = self._granted()
+        assert state.permit_to_stay is not None
+        older = state.model_copy(
+            update={"permit_to_stay": state.permit_to_stay.model_copy(update={"granted_at": None})}
+        )
+        (line,) = [e for e in older.timeline if e.event_id and "granted" in e.what]
         assert line.what == GRANTED
         assert line.at == T0 + days(10)
+        refusal = admission_refusal(older, event("permit_to_stay_extended", T0 + days(5), months=3))
+        assert refusal is not None and refusal.rule == "K7"
+        after = event("permit_to_stay_extended", T0 + days(10), months=3)
+        assert admission_refusal(older, after) is None
 
 
 class TestRepeatsAndClosedCasesAreDecidesToAnswer:

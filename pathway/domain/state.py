@@ -345,6 +345,11 @@ class PermitToStay(BaseModel):
     valid_from: date
     valid_until: date = Field(description="last day of validity")
     extended_by_months: int | None = None
+    granted_at: datetime | None = Field(
+        default=None,
+        description="When the permit was granted (the event's occurred_at); None for permits "
+        "recorded before it was kept, whose grant the timeline holds.",
+    )
 
 
 class ResidencePermit(BaseModel):

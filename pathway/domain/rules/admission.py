@@ -297,13 +297,18 @@ GRANTED: Final = "permit to stay granted"
 
 
 def _extension_before_grant(state: CaseState, event: PermitToStayExtended) -> Rejection | None:
-    grants = [entry.at for entry in state.timeline if entry.what == GRANTED]
-    if not grants or local_date(event.occurred_at) >= local_date(grants[-1]):
+    permit = state.permit_to_stay
+    granted = None if permit is None else permit.granted_at
+    if granted is None:
+        # A permit recorded before its grant's time was kept: the timeline's entry.
+        grants = [entry.at for entry in state.timeline if entry.what == GRANTED]
+        granted = grants[-1] if grants else None
+    if granted is None or local_date(event.occurred_at) >= local_date(granted):
         return None
     return Rejection(
         "K7",
         "occurred_at",
-        f"the permit to stay was granted on {local_date(grants[-1])}: its extension cannot be "
+        f"the permit to stay was granted on {local_date(granted)}: its extension cannot be "
         "decided before it",
     )
 

@@ -141,7 +141,10 @@ def _permit_to_stay(change: _Change, event: ev.PermitToStayGranted) -> None:
         _reject("K7", "type", "a permit to stay was already granted; extend it instead")
     until = _permit_last_day(state, event.valid_from, cfg.permit_to_stay_months)
     state.permit_to_stay = PermitToStay(
-        basis=event.basis, valid_from=event.valid_from, valid_until=until
+        basis=event.basis,
+        valid_from=event.valid_from,
+        valid_until=until,
+        granted_at=event.occurred_at,
     )
     change.add_member(
         Org.POLICE,

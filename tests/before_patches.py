@@ -19,7 +19,9 @@ class CaseBeforePermitsRestoredMoot(VictimCaseWorkflow):
     """Before the patch ``s3-permits-restored-moot``: never asked, every event decided under
     its old branch (an extension leaves S3's lapse open; no lapse notice is moot)."""
 
-    def _permits_restored_moot(self, state: CaseState | None, *, ask: bool) -> bool | None:
+    def _permits_restored_moot(
+        self, state: CaseState | None, *, ask: bool, event_type: str = ""
+    ) -> bool | None:
         return False
 
     @workflow.run
@@ -33,8 +35,10 @@ class CaseIgnoringPermitsRestoredMoot(VictimCaseWorkflow):
     patch ``s3-permits-restored-moot``'s new branch taken without asking the patch, as if
     its answer were ignored."""
 
-    def _permits_restored_moot(self, state: CaseState | None, *, ask: bool) -> bool | None:
-        return super()._permits_restored_moot(state, ask=False)
+    def _permits_restored_moot(
+        self, state: CaseState | None, *, ask: bool, event_type: str = ""
+    ) -> bool | None:
+        return super()._permits_restored_moot(state, ask=False, event_type=event_type)
 
     @workflow.run
     async def run(self, start: CaseInput) -> CaseOutcome:

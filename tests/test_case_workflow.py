@@ -323,7 +323,8 @@ class TestAdultPaths:
         accommodation, which opens S3's obligation and tells the provider, the police, the
         migration authority and the interior ministry; the extension decided on the permit's
         last day is recorded two days later. The case settles the obligation as moot and tells
-        the four so, and its history records the patch's marker."""
+        the four so, tells the police and the lead NGO that the permit's expiry notice was moot,
+        and its history records the patch's marker."""
         async with bench(time_skipping, upsert_search_attributes=False) as b:
             case_id = await lapse_then_extend_late(b, "tcn-late")
             state = await b.settled(case_id)
@@ -332,7 +333,17 @@ class TestAdultPaths:
                 (False, True)
             ]
             told = sorted(r.recipient for r in b.received() if r.reason == "escalation_moot")
-            assert told == ["interior_ministry", "kljuc", "migration_authority", "police"]
+            # S3's lapse notice (four), and K7's expiry notice (the police and the lead NGO).
+            assert told == sorted(
+                [
+                    "interior_ministry",
+                    "kljuc",
+                    "migration_authority",
+                    "police",
+                    "police",
+                    state.lead_ngo.value,
+                ]
+            )
             history = await b.client.get_workflow_handle(case_id).fetch_history()
             assert patch_ids(history) == [ONE_MARKER, PERMITS_RESTORED_MOOT]
             await b.keep_history(case_id, "adult-permit-extended-late")

@@ -14,8 +14,8 @@ import pytest
 from pathway.domain.events import CaseEvent
 from pathway.domain.rules import Accepted, decide, fire_due
 from pathway.domain.state import CaseState, ObligationKind
-from tests.factories import ALL_SUBJECTS, CASE_ID, T0, accept, days, event, opened
-from tests.test_law_residence import in_safe_accommodation
+from tests.factories import ALL_SUBJECTS, CASE_ID, T0, TCN_ILLEGAL, accept, days, event, opened
+from tests.test_law_residence import in_safe_accommodation, interviewed
 
 CHILD: dict[str, Any] = {
     "citizenships": ["SI"],
@@ -269,6 +269,20 @@ def permits_lapse_settled(late: CaseState) -> list[tuple[bool, bool]]:
 LAPSE_TOLD = ["interior_ministry", "kljuc", "migration_authority", "police"]
 
 
+def recorded_rules(state: CaseState, ev: CaseEvent, now: datetime) -> tuple[CaseState, list[str]]:
+    """``ev`` recorded at ``now``: the state and the (recipient:reason:rule) it sent."""
+    decision = decide(state, ev, now, case_id=CASE_ID)
+    assert isinstance(decision, Accepted), decision
+    return decision.state, [
+        f"{n.recipient.value}:{n.reason}:{n.rule}" for n in decision.effects.notifications
+    ]
+
+
+def moot_for(sent: list[str], rule: str) -> list[str]:
+    """Who ``sent`` told that an escalation or notice of ``rule`` is moot, sorted."""
+    return sorted(s.split(":")[0] for s in sent if s.endswith(f":escalation_moot:{rule}"))
+
+
 class TestPermitsRestoredRecordedLate:
     """K7: “If reasonable grounds exist, the victims may be permitted to remain for another
     period of three months at the most”; S3: “conditional on their having a permit to stay and
@@ -284,9 +298,9 @@ class TestPermitsRestoredRecordedLate:
         state = fired_until(in_safe_accommodation(), ljubljana("2026-06-03T00:00"))
         assert permits_lapse_settled(state) == [(True, False)]
         extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3)
-        late, sent = recorded(state, extension, ljubljana("2026-06-05T09:00"))
+        late, sent = recorded_rules(state, extension, ljubljana("2026-06-05T09:00"))
         assert permits_lapse_settled(late) == [(False, True)]
-        assert moot_told(sent) == LAPSE_TOLD
+        assert moot_for(sent, "S3") == LAPSE_TOLD
         (settled,) = [o for o in late.obligations if o.rule == "S3"]
         assert settled.closed_by == extension.event_id
         assert any(
@@ -314,13 +328,13 @@ class TestPermitsRestoredRecordedLate:
         state = fired_until(
             in_safe_accommodation(residence_until="2026-05-20"), ljubljana("2026-06-03T00:00")
         )
-        late, sent = recorded(
+        late, sent = recorded_rules(
             state,
             event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3),
             ljubljana("2026-06-05T09:00"),
         )
         assert permits_lapse_settled(late) == [(True, False)]
-        assert moot_told(sent) == []
+        assert moot_for(sent, "S3") == []
 
     @pytest.mark.parametrize(
         ("renewed_on", "moot"), [("2026-05-20T15:00", True), ("2026-05-21T09:00", False)]
@@ -335,7 +349,7 @@ class TestPermitsRestoredRecordedLate:
             in_safe_accommodation(residence_until="2026-05-20"), ljubljana("2026-05-21T00:00")
         )
         assert permits_lapse_settled(state) == [(True, False)]
-        late, sent = recorded(
+        late, sent = recorded_rules(
             state,
             event(
                 "temporary_residence_permit_renewed",
@@ -345,20 +359,20 @@ class TestPermitsRestoredRecordedLate:
             ljubljana("2026-05-23T09:00"),
         )
         assert permits_lapse_settled(late) == [(False, moot)]
-        assert moot_told(sent) == (LAPSE_TOLD if moot else [])
+        assert moot_for(sent, "S3") == (LAPSE_TOLD if moot else [])
 
     def test_a_placement_ended_before_the_lapse_recorded_after_it_is_moot(self) -> None:
         """The placement ended on 1 June, before the permit to stay lapsed; recorded on 4 June,
         after the lapse notice: the notice was moot, the four it told are told so (one
         between the notice and the escalation makes only the escalation moot, above)."""
         state = fired_until(in_safe_accommodation(), ljubljana("2026-06-03T00:00"))
-        late, sent = recorded(
+        late, sent = recorded_rules(
             state,
             event("safe_accommodation_ended", ljubljana("2026-06-01T12:00")),
             ljubljana("2026-06-04T09:00"),
         )
         assert permits_lapse_settled(late) == [(False, True)]
-        assert moot_told(sent) == LAPSE_TOLD
+        assert moot_for(sent, "S3") == LAPSE_TOLD
 
     def test_a_placement_ended_at_the_lapse_itself_finds_only_the_escalation_moot(self) -> None:
         """Ended at the very instant the lapse was noticed (24:00 of the permit's last day),
@@ -369,11 +383,11 @@ class TestPermitsRestoredRecordedLate:
         (ob,) = [o for o in state.open_obligations if o.rule == "S3"]
         assert ob.opened_at == lapse and ob.due_at is not None
         state = fired_until(state, ob.due_at)
-        late, sent = recorded(
+        late, sent = recorded_rules(
             state, event("safe_accommodation_ended", lapse), ob.due_at + timedelta(days=1)
         )
         assert permits_lapse_settled(late) == [(False, True)]
-        assert moot_told(sent) == ["interior_ministry", "kljuc"]
+        assert moot_for(sent, "S3") == ["interior_ministry", "kljuc"]
 
     @pytest.mark.parametrize("extension_first", [True, False])
     def test_both_permits_restored_in_time_whatever_the_order_recorded(
@@ -395,11 +409,11 @@ class TestPermitsRestoredRecordedLate:
             valid_until="2027-06-05",
         )
         first, second = (extension, renewal) if extension_first else (renewal, extension)
-        state, sent = recorded(state, first, ljubljana("2026-06-07T09:00"))
-        assert permits_lapse_settled(state) == [(True, False)] and moot_told(sent) == []
-        state, sent = recorded(state, second, ljubljana("2026-06-07T10:00"))
+        state, sent = recorded_rules(state, first, ljubljana("2026-06-07T09:00"))
+        assert permits_lapse_settled(state) == [(True, False)] and moot_for(sent, "S3") == []
+        state, sent = recorded_rules(state, second, ljubljana("2026-06-07T10:00"))
         assert permits_lapse_settled(state) == [(False, True)]
-        assert moot_told(sent) == LAPSE_TOLD
+        assert moot_for(sent, "S3") == LAPSE_TOLD
 
     @pytest.mark.parametrize("extension_first", [True, False])
     def test_a_residence_permit_renewed_after_its_lapse_is_a_real_gap(
@@ -417,10 +431,10 @@ class TestPermitsRestoredRecordedLate:
             valid_until="2027-06-05",
         )
         first, second = (extension, renewal) if extension_first else (renewal, extension)
-        state, _ = recorded(state, first, ljubljana("2026-06-07T09:00"))
-        state, sent = recorded(state, second, ljubljana("2026-06-07T10:00"))
+        state, _ = recorded_rules(state, first, ljubljana("2026-06-07T09:00"))
+        state, sent = recorded_rules(state, second, ljubljana("2026-06-07T10:00"))
         assert permits_lapse_settled(state) == [(False, False)]
-        assert moot_told(sent) == []
+        assert moot_for(sent, "S3") == []
 
     @pytest.mark.parametrize(
         ("type_", "fields"),
@@ -438,15 +452,15 @@ class TestPermitsRestoredRecordedLate:
         (ob,) = [o for o in state.open_obligations if o.rule == "S3"]
         assert ob.lapsed_at == ljubljana("2026-05-21T00:00")
         assert ob.opened_at == ljubljana("2026-05-23T08:00")
-        late, sent = recorded(
+        late, sent = recorded_rules(
             state,
             event(type_, ljubljana("2026-05-21T09:00"), **fields),
             ljubljana("2026-05-23T09:00"),
         )
         assert permits_lapse_settled(late) == [(False, False)]
-        assert moot_told(sent) == []
+        assert moot_for(sent, "S3") == []
 
-    def test_the_moot_notice_says_what_happened_and_when_it_was_recorded(self) -> None:
+    def test_the_moot_notices_say_what_happened_and_when_it_was_recorded(self) -> None:
         """The notice names the obligation, the day of the lapse, the event and its day, and
         the day it was recorded; the timeline gets an entry saying so."""
         state = fired_until(in_safe_accommodation(), ljubljana("2026-06-03T00:00"))
@@ -457,12 +471,57 @@ class TestPermitsRestoredRecordedLate:
             case_id=CASE_ID,
         )
         assert isinstance(decision, Accepted)
-        texts = {n.action for n in decision.effects.notifications if n.reason == "escalation_moot"}
-        assert texts == {
-            "The safe accommodation permits escalation of 2026-06-03 (S3) is moot: permit to "
-            "stay extended on 2026-06-02, in time, was recorded only on 2026-06-05. Nothing "
-            "more is needed for it."
+        texts = {
+            n.rule: n.action
+            for n in decision.effects.notifications
+            if n.reason == "escalation_moot"
         }
+        assert texts == {
+            "S3": "The safe accommodation permits escalation of 2026-06-03 (S3) is moot: permit "
+            "to stay extended on 2026-06-02, in time, was recorded only on 2026-06-05. Nothing "
+            "more is needed for it.",
+            "K7": "The permit to stay's expiry notice of 2026-06-03 (K7) is moot: its extension, "
+            "decided on 2026-06-02, was recorded only on 2026-06-05. The permit to stay runs "
+            "until 2026-09-02.",
+        }
+        assert any(
+            t.what == "permit_to_stay expiry notice moot: extended on 2026-06-02"
+            for t in decision.state.timeline
+        )
+
+    def test_an_extension_recorded_after_the_expiry_outside_safe_accommodation(self) -> None:
+        """K7 alone: in crisis accommodation, the permit to stay reached its last day (2 June)
+        and its expiry told the police and the lead NGO that no extension is possible; the
+        extension decided that day is recorded on 5 June: that notice is moot, the two are told
+        so (no S3 obligation: none was opened outside safe accommodation). Recorded on 2 June,
+        the extension tells nobody anything is moot."""
+        in_crisis = accept(
+            accept(interviewed(TCN_ILLEGAL), event("crisis_accommodation_placed", T0 + days(1))),
+            event(
+                "permit_to_stay_granted",
+                T0 + days(1),
+                valid_from="2026-03-03",
+                basis="ex_officio",
+            ),
+        )
+        lapsed = fired_until(in_crisis, ljubljana("2026-06-03T00:00"))
+        extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3)
+        late, sent = recorded_rules(lapsed, extension, ljubljana("2026-06-05T09:00"))
+        assert moot_for(sent, "K7") == sorted(["police", late.lead_ngo.value])
+        assert moot_for(sent, "S3") == []
+        _, sent = recorded_rules(in_crisis, extension, ljubljana("2026-06-02T16:00"))
+        assert moot_for(sent, "K7") == []
+        before = lapsed.model_copy(update={"permits_restored_moot": False})
+        _, sent = recorded_rules(before, extension, ljubljana("2026-06-05T09:00"))
+        assert moot_for(sent, "K7") == []
+        # A case recorded before seed-residence-rules: its expiry asked for the extension
+        # (none was refused after it), so that notice was right, not moot.
+        old_k7 = fired_until(
+            in_crisis.model_copy(update={"seed_residence_rules": False}),
+            ljubljana("2026-06-03T00:00"),
+        )
+        _, sent = recorded_rules(old_k7, extension, ljubljana("2026-06-05T09:00"))
+        assert moot_for(sent, "K7") == []
 
     def test_old_histories_replay_as_they_were(self) -> None:
         """Replay: a case recorded before the patch keeps the S3 obligation open after a late
@@ -471,20 +530,20 @@ class TestPermitsRestoredRecordedLate:
             update={"permits_restored_moot": False}
         )
         state = fired_until(before, ljubljana("2026-06-03T00:00"))
-        late, sent = recorded(
+        late, sent = recorded_rules(
             state,
             event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3),
             ljubljana("2026-06-05T09:00"),
         )
         assert permits_lapse_settled(late) == [(True, False)]
-        assert moot_told(sent) == []
+        assert moot_for(sent, "S3") == []
         lapsed = fired_until(
             in_safe_accommodation(residence_until="2026-05-20").model_copy(
                 update={"permits_restored_moot": False}
             ),
             ljubljana("2026-05-21T00:00"),
         )
-        late, sent = recorded(
+        late, sent = recorded_rules(
             lapsed,
             event(
                 "temporary_residence_permit_renewed",
@@ -494,4 +553,4 @@ class TestPermitsRestoredRecordedLate:
             ljubljana("2026-05-23T09:00"),
         )
         assert permits_lapse_settled(late) == [(False, False)]
-        assert moot_told(sent) == []
+        assert moot_for(sent, "S3") == []

@@ -81,6 +81,7 @@ with workflow.unsafe.imports_passed_through():
     from pathway.access.credentials import OPERATOR
     from pathway.access.policy import roles_in_case, send_refusal
     from pathway.domain.config import CaseConfig, LegalTime
+    from pathway.domain.deadline_kinds import DeadlineKind
     from pathway.domain.events import Identified, RecordEvent
     from pathway.domain.ledger import StatisticsBatch, StatisticsFact, statistics_facts
     from pathway.domain.membership import Membership, MembershipChange
@@ -332,21 +333,29 @@ class VictimCaseWorkflow:
             and workflow.all_handlers_finished()
         )
 
-    def _permits_restored_moot(self, state: CaseState | None, *, ask: bool) -> bool | None:
+    def _permits_restored_moot(
+        self, state: CaseState | None, *, ask: bool, event_type: str = ""
+    ) -> bool | None:
         """Whether an event arriving now at ``state`` is decided under the patch
         :data:`PERMITS_RESTORED_MOOT` (``CaseState.permits_restored_moot``), or None when it
         does not matter. Only an event that meets an open S3 obligation
-        (``safe_accommodation_permits``) can be decided differently under it (with none open
-        both branches do the same), so only such an event asks the patch, once per run, and
-        a case without a lapsed permit records no marker. ``ask``: False in the validator,
+        (``safe_accommodation_permits``), or a permit to stay's extension (``event_type``)
+        recorded after the permit's expiry was reached, can be decided differently under it
+        (otherwise both branches do the same), so only such an event asks the patch, once per
+        run, and a case without a lapsed permit records no marker. ``ask``: False in the validator,
         which may not issue commands: there the answer is what the handler's first ask will
         give outside replay (True: the worker sets no patch activation callback, and a
         validator never runs during replay), or the answer already given. Were the handler's
         answer ever to differ, it decides again under its own (:meth:`_decide`)."""
         if self._permits_restored is not None:
             return self._permits_restored
-        if state is None or not any(
-            o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS for o in state.open_obligations
+        if state is None or not (
+            any(o.kind is ObligationKind.SAFE_ACCOMMODATION_PERMITS for o in state.open_obligations)
+            or (
+                event_type == "permit_to_stay_extended"
+                and state.permit_to_stay is not None
+                and DeadlineKind.PERMIT_TO_STAY not in state.deadlines
+            )
         ):
             return None
         if not ask:
@@ -413,7 +422,9 @@ class VictimCaseWorkflow:
         validator: then the handler decides, with the same outcome."""
         now = workflow.now()
         # Asked before the kept decision is taken: the handler records the patch's marker.
-        restored = self._permits_restored_moot(self._state, ask=not validating)
+        restored = self._permits_restored_moot(
+            self._state, ask=not validating, event_type=request.event.type
+        )
         kept = self._validated
         self._validated = None
         if (
@@ -475,7 +486,7 @@ class VictimCaseWorkflow:
             self._state,
             workflow.now(),
             decision,
-            self._permits_restored_moot(self._state, ask=False),
+            self._permits_restored_moot(self._state, ask=False, event_type=request.event.type),
         )
 
     # -- rejected events (issue 17 item 3) -----------------------------------------------------

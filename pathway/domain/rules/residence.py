@@ -219,10 +219,16 @@ def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
             "months",
             f"an extension may last at most {cfg.permit_to_stay_extension_max_months} months",
         )
+    # The permit's expiry was reached before the extension was recorded (its deadline is gone):
+    # under the patch, its notice that no extension was possible is moot (below).
+    expiry_told = DeadlineKind.PERMIT_TO_STAY not in state.deadlines
+    lapsed_on = permit.valid_until
     permit.extended_by_months = event.months
     permit.valid_until = _permit_last_day(
         state, permit.valid_until + timedelta(days=1), event.months
     )
+    if state.permits_restored_moot and expiry_told and state.seed_residence_rules:
+        _expiry_notice_moot(change, event, lapsed_on)
     _set_permit_deadline(change)
     change.close_obligations(event.event_id, ObligationKind.PERMIT_TO_STAY_EXTENSION_DECISION)
     if state.permits_restored_moot:
@@ -230,6 +236,28 @@ def _permit_extended(change: _Change, event: ev.PermitToStayExtended) -> None:
         # permit does (known gap 2 before the patch 's3-permits-restored-moot'); decided on
         # the permit's last day at the latest (above), it is always in time.
         _permits_restored(change, event.event_id, in_time=True)
+
+
+def _expiry_notice_moot(change: _Change, event: ev.PermitToStayExtended, last_day: date) -> None:
+    """K7 and late-recorded events (``CaseState.permits_restored_moot``): an extension decided
+    on the permit's last day at the latest but recorded after its expiry was noticed makes
+    that notice ("expired without an extension … none is possible now", to the police and the
+    lead NGO) moot: they are told so, with the permit's new last day, and the timeline says so.
+    Its S3 notice, if the person was in safe accommodation, is settled by
+    :func:`_permits_restored`."""
+    state = change.state
+    assert state.permit_to_stay is not None
+    happened = local_date(event.occurred_at)
+    expired = last_day + timedelta(days=1)
+    change.notify(
+        [Org.POLICE, state.lead_ngo],
+        "escalation_moot",
+        "K7",
+        f"The permit to stay's expiry notice of {expired} (K7) is moot: its extension, decided "
+        f"on {happened}, was recorded only on {local_date(change.now)}. The permit to stay "
+        f"runs until {state.permit_to_stay.valid_until}.",
+    )
+    change.record_timer(f"permit_to_stay expiry notice moot: extended on {happened}", "K7")
 
 
 def _set_residence_deadline(change: _Change) -> None:

@@ -57,6 +57,9 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
             "ACCESS under R1 (only the police, a social work centre or UOIM identify)",
             "CASE (the person's case is already open: same `subject_ref`)",
             BORN_LATER,
+            "INPUT (field `person.citizenships.<i>`: not a country's ISO 3166-1 alpha-2 code, "
+            "`XK` (Kosovo), `XX` (stateless) or `ZZ` (not known yet), or a country named twice; "
+            "field `person.age_estimate.years`: puts the birth before 1900)",
         ],
     ),
     "ngo_interview_held": ({"language": "es", "interpreter_used": True}, []),
@@ -91,12 +94,11 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         },
         [
             "S1 (field `consent`: missing; already placed; `consent.signed_on`: after the "
-            "placement, refused as malformed)",
+            "placement, refused as malformed; field `preliminary_programme`: not stated, "
+            "refused by the client; field `occurred_at`: before a crisis placement of the case "
+            "began, or before the end of one that ended)",
             "S3 (third-country national without a valid permit to stay and temporary residence "
             "permit)",
-            "S1 (field `preliminary_programme`: not stated, refused by the client; field "
-            "`occurred_at`: before a crisis placement of the case began, or before the end of "
-            "one that ended)",
         ],
     ),
     "safe_accommodation_ended": ({}, ["S5 (not in safe accommodation)"]),
@@ -113,7 +115,10 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     ),
     "permit_to_stay_extended": (
         {"months": 3},
-        ["K7 (no permit; a second extension; field `months`: more than 3)"],
+        [
+            "K7 (no permit; a second extension; field `months`: more than 3; field "
+            "`occurred_at`: before the day of the grant, or after the permit's last day)"
+        ],
     ),
     "temporary_residence_permit_granted": (
         {
@@ -142,7 +147,8 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"personal_plan": True},
         [
             "I1 (not eligible: see the eligibility rule; already enrolled; field "
-            "`occurred_at`: after the person returned home)"
+            "`occurred_at`: after the person returned home, unless a placement, a reflection "
+            "period or a permit since, or the enrolment's `reason`, says they are back)"
         ],
     ),
     "facts_updated": (
@@ -155,7 +161,14 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
                 "languages": ["es", "en"],
             }
         },
-        [BORN_LATER],
+        [
+            BORN_LATER,
+            "INPUT (field `person.citizenships.<i>`: not a country's ISO 3166-1 alpha-2 code, "
+            "`XK` (Kosovo), `XX` (stateless) or `ZZ` (not known yet), or a country named twice; "
+            "field `person.age_estimate.years`: puts the birth before 1900)",
+            "INPUT (field `person.birth_date` or `person.age_estimate`: leaves out the birth "
+            "date, or with none the age estimate, the case holds)",
+        ],
     ),
     "returned_home": ({}, []),
     "departed": ({"arbitrary": True}, []),
@@ -247,14 +260,15 @@ EVENTS: dict[str, tuple[dict[str, Any], list[str]]] = {
             "K1/S1 (field `placed_with`: no such placement running)",
             "CASE (field `child_ref` already recorded)",
             "INPUT (field `birth_date` or `age_estimate.as_of`: after the event; a birth date "
-            "before 1900)",
+            "before 1900; field `citizenships.<i>`: as `identified`'s `person.citizenships`)",
         ],
     ),
     "accompanying_child_identified": (
         {"child_ref": "child-1", "residence_status": "eu_citizen", "languages": ["pt"]},
         [
             "R1 (field `child_ref`: unknown, or the child's case is already open; field "
-            "`residence_status` inconsistent with the child's citizenship)"
+            "`residence_status` inconsistent with the child's citizenship; the child's own "
+            "case would refuse these facts, naming the field but not the reason)"
         ],
     ),
     "special_need_flagged": (

@@ -251,7 +251,7 @@ class TestPlacementsNeverOverlap:
             "occurred_at",
             "safe accommodation ran from 2026-03-12 to 2026-03-22: a crisis placement dated "
             "before its end would make both active, and crisis and safe accommodation are "
-            "never both active",
+            "never both active (placements are recorded in the order they happened)",
         )
 
     def test_any_crisis_placement_dated_before_the_safe_placement_s_end_is_refused(self) -> None:
@@ -276,7 +276,8 @@ class TestPlacementsNeverOverlap:
             "S1",
             "occurred_at",
             "the crisis accommodation placed on 2026-03-12 would run beside it: safe "
-            "accommodation follows crisis accommodation, so it cannot be dated before it",
+            "accommodation follows crisis accommodation, so it cannot be dated before it "
+            "(placements are recorded in the order they happened)",
         )
         assert admission_refusal(state, event("safe_accommodation_placed", T0 + days(10))) is None
 

@@ -48,7 +48,7 @@ class TestEveryEarlierPlacementCounts:
             "occurred_at",
             "safe accommodation ran from 2026-04-01 to 2026-04-11: a crisis placement dated "
             "before its end would make both active, and crisis and safe accommodation are "
-            "never both active",
+            "never both active (placements are recorded in the order they happened)",
         )
 
     def test_at_the_earlier_safe_placement_s_end_or_after_it_is_admitted(self) -> None:
@@ -76,7 +76,8 @@ class TestEveryEarlierPlacementCounts:
             "occurred_at",
             "crisis accommodation ran from 2026-03-22 to 2026-03-27: a safe placement dated "
             "before its end would make both active (one while crisis accommodation runs ends "
-            "it), and crisis and safe accommodation are never both active",
+            "it), and crisis and safe accommodation are never both active (placements are "
+            "recorded in the order they happened)",
         )
 
     def test_a_safe_placement_before_an_earlier_crisis_placement_is_refused(self) -> None:
@@ -260,9 +261,33 @@ class TestNoEnrolmentAfterTheReturnHome:
             "I1",
             "occurred_at",
             "the person returned home on 2026-03-12: reintegration is for victims in Slovenia, "
-            "and nothing records their return into assistance since (a placement or a "
-            "reflection period)",
+            "and nothing records their return since (a placement, a reflection period or a "
+            "permit): record it, or give the enrolment a reason saying they are back",
         )
+
+    def test_a_permit_since_the_return_or_a_reason_admits_it(self) -> None:
+        """I1: “EU citizens and third-country nationals who have been treated as victims …
+        in pre-trial or criminal proceedings and legally reside there”: a residence permit
+        granted since the return shows the person back in Slovenia, and an EU citizen back
+        under free movement has none to show, so a reason from the sender admits it too."""
+        back = accept(
+            self._returned(TCN_ILLEGAL),
+            event(
+                "temporary_residence_permit_granted",
+                T0 + days(50),
+                basis="witness",
+                valid_from=(T0 + days(50)).date().isoformat(),
+                valid_until=(T0 + days(400)).date().isoformat(),
+            ),
+        )
+        assert _refused(back, "reintegration_enrolled", T0 + days(60)) is None
+        said = _refused(
+            self._returned(EU_ADULT),
+            "reintegration_enrolled",
+            T0 + days(11),
+            reason="back in Slovenia since 20 March, living in Maribor",
+        )
+        assert said is None
 
     def test_on_the_return_s_day_or_before_it_is_admitted(self) -> None:
         state = self._returned(EU_ADULT)
@@ -382,7 +407,10 @@ class TestANoteSaysSomething:
         child = {"best_interests": best, "child_views": views}
         return event("crisis_accommodation_placed", T0 + days(1), child=child)
 
-    @pytest.mark.parametrize("blank", ["\u3164", "\u2800", "\u3164 \u2800\u200b", "\ufe0f"])
+    @pytest.mark.parametrize(
+        "blank",
+        ["\u3164", "\u2800", "\u3164 \u2800\u200b", "\ufe0f", "\U00016fe4", "\u2065", "\U000e0080"],
+    )
     def test_a_best_interests_note_that_shows_nothing_is_refused(self, blank: str) -> None:
         refusal = admission_refusal(opened(EU_ADULT), self._decision(blank, "wants to stay"))
         assert refusal == Rejection(
@@ -403,20 +431,34 @@ class TestANoteSaysSomething:
 
 class TestACitizenshipNamesACountry:
     """INPUT (gap 10): citizenships are ISO 3166-1 alpha-2 codes (docs/rules.md "The case"):
-    the event models check the shape only (two capital letters), so ``XX`` and a country named
-    twice are refused at admission. Kosovo's ``XK`` is admitted."""
+    the event models check the shape only (two capital letters), so ``QQ`` and a country named
+    twice are refused at admission. Kosovo's ``XK`` is admitted, and two user-assigned codes
+    for a person with no citizenship to name: ``XX`` stateless, ``ZZ`` not known yet (an
+    undocumented victim is identified before any document is found)."""
 
     def test_an_unknown_code_is_refused_naming_its_position(self) -> None:
-        person = {**TCN_ILLEGAL, "citizenships": ["CO", "XX"]}
+        person = {**TCN_ILLEGAL, "citizenships": ["CO", "QQ"]}
         refusal = admission_refusal(None, event("identified", T0, person=person))
         assert refusal == Rejection(
             "INPUT",
             "person.citizenships.1",
-            "a citizenship is the ISO 3166-1 alpha-2 code of a country (XK for Kosovo): this "
-            "code names none",
+            "a citizenship is the ISO 3166-1 alpha-2 code of a country (XK for Kosovo), XX for "
+            "a stateless person or ZZ while it is not known: this code is none of them",
         )
 
-    @pytest.mark.parametrize("code", ["XX", "UK", "EU", "ZZ"])
+    @pytest.mark.parametrize("code", ["XX", "ZZ"])
+    def test_a_stateless_person_or_one_of_unknown_citizenship_is_identified(
+        self, code: str
+    ) -> None:
+        """A false refusal here would leave the victim without a case: neither code is
+        refused, and the case opens as a third-country national's."""
+        person = {**TCN_ILLEGAL, "citizenships": [code]}
+        ident = event("identified", T0, person=person)
+        assert admission_refusal(None, ident) is None
+        state = accept(None, ident)
+        assert state.person.is_third_country_national
+
+    @pytest.mark.parametrize("code", ["QQ", "UK", "EU", "XA", "AA"])
     def test_codes_that_name_no_country_are_refused(self, code: str) -> None:
         person = {**TCN_ILLEGAL, "citizenships": [code]}
         refusal = admission_refusal(None, event("identified", T0, person=person))

@@ -32,6 +32,7 @@ from pathway.domain.events import CaseEvent
 from pathway.domain.rules import Accepted, decide, fire_due
 from pathway.domain.state import CaseState, ObligationKind
 from pathway.privacy.sealing import EpisodeSealingPayloadConverter
+from pathway.workflows.inputs import CaseInput
 from tests.factories import ALL_SUBJECTS, CASE_ID, T0, TCN_ILLEGAL, days, event
 
 DAY = timedelta(days=1)
@@ -82,7 +83,9 @@ class TestPeriods:
         # A period with a reminder takes a lead shorter than a day.
         leads = {lead: timedelta(0) for lead, of in LEADS.items() if of == field}
         assert getattr(CaseConfig(**{field: DAY, **leads}), field) == DAY
-        assert getattr(CaseConfig(**{field: MAX_PERIOD}), field) == MAX_PERIOD
+        # The reflection period fits in the permit to stay's months (K7): a year in 24.
+        room = {"permit_to_stay_months": MAX_PERMIT_MONTHS} if field == "reflection_period" else {}
+        assert getattr(CaseConfig(**{field: MAX_PERIOD}, **room), field) == MAX_PERIOD
         assert "at most 366 days" in refused(field, **{field: MAX_PERIOD + DAY})
         assert "at most 366 days" in refused(field, **{field: MAX_PERIOD + MOMENT})
 
@@ -143,14 +146,13 @@ class TestLeads:
 
     def test_the_permit_to_stay_reminder_is_shorter_than_the_shortest_permit(self) -> None:
         """K7: 28 days a month; a one-month permit takes a reminder of 27 days, not 28."""
-        cfg = CaseConfig(permit_to_stay_months=1, permit_to_stay_reminder=days(27))
+        short = {"permit_to_stay_months": 1, "reflection_period": days(27)}
+        cfg = CaseConfig(**short, permit_to_stay_reminder=days(27))
         assert cfg.permit_to_stay_reminder == days(27)
         assert CaseConfig(permit_to_stay_reminder=timedelta(0)).permit_to_stay_reminder == (
             timedelta(0)
         )
-        message = refused(
-            "permit_to_stay_reminder", permit_to_stay_months=1, permit_to_stay_reminder=days(28)
-        )
+        message = refused("permit_to_stay_reminder", **short, permit_to_stay_reminder=days(28))
         assert "28 days" in message
         assert "cannot be negative" in refused(
             "permit_to_stay_reminder", permit_to_stay_reminder=-MOMENT
@@ -168,9 +170,22 @@ class TestMonths:
     """Gap 11, K7: “a period of 3 (three) months”, “another period of three months at the
     most”: the permit from 1 to 24 months, the extension from 0 to 12."""
 
+    def test_the_reflection_period_fits_in_the_shortest_permit(self) -> None:
+        """K7: the permit to stay's months "include the 30-day period of recovery and
+        reflection": a reflection period as long as the shortest permit (28 days a month) is
+        refused, one day shorter builds."""
+        assert CaseConfig(permit_to_stay_months=1, reflection_period=days(27))
+        message = refused("reflection_period", permit_to_stay_months=1, reflection_period=days(28))
+        assert "shorter than 28 days" in message
+        assert "include the reflection period" in refused(
+            "reflection_period", reflection_period=days(84)
+        )
+
     def test_permit_months(self) -> None:
-        for months in (1, 3, MAX_PERMIT_MONTHS):
+        for months in (2, 3, MAX_PERMIT_MONTHS):
             assert CaseConfig(permit_to_stay_months=months).permit_to_stay_months == months
+        one = CaseConfig(permit_to_stay_months=1, reflection_period=days(27))
+        assert one.permit_to_stay_months == 1
         for months in (0, -1, MAX_PERMIT_MONTHS + 1, 1_000_000):
             refused("permit_to_stay_months", permit_to_stay_months=months)
 
@@ -490,7 +505,9 @@ def _sane_configs(draw: st.DrawFn) -> dict[str, Any]:
         values[field] = draw(st.sampled_from([timedelta(0), period - MOMENT, period / 2]))
         if period >= DAY and draw(st.booleans()):
             values[field] = days(draw(st.integers(min_value=0, max_value=period.days - 1)))
-    values["permit_to_stay_months"] = months = draw(st.integers(1, MAX_PERMIT_MONTHS))
+    # K7: the permit's months (28 days each at the shortest) include the reflection period.
+    fewest = values["reflection_period"].days // 28 + 1
+    values["permit_to_stay_months"] = months = draw(st.integers(fewest, MAX_PERMIT_MONTHS))
     values["permit_to_stay_extension_max_months"] = draw(st.integers(0, MAX_EXTENSION_MONTHS))
     values["permit_to_stay_reminder"] = days(draw(st.integers(0, 28 * months - 1)))
     values["residence_permit_reminder"] = days(draw(st.integers(0, MAX_PERIOD.days)))
@@ -628,5 +645,10 @@ def test_a_configuration_a_running_case_holds_decodes_as_it_was() -> None:
         timedelta(hours=36),
         timedelta(days=-1),
     )
+    # Placed in a case's input again (continue-as-new) it is taken as it is, not refused.
+    carried = CaseInput(config=stored)
+    assert carried.config is stored
+    (again,) = converter.from_payloads(converter.to_payloads([carried]), [CaseInput])
+    assert again.config.guardian_sla == timedelta(hours=36)
     with pytest.raises(ValidationError):
         CaseConfig.model_validate(data)

@@ -304,7 +304,7 @@ class TestPermitsRestoredRecordedLate:
         (settled,) = [o for o in late.obligations if o.rule == "S3"]
         assert settled.closed_by == extension.event_id
         assert any(
-            t.what.startswith("safe_accommodation_permits escalation moot: permit to stay")
+            t.what == "safe_accommodation_permits notice moot: settled by an event recorded late"
             for t in late.timeline
         )
         assert late.permit_to_stay is not None
@@ -477,9 +477,11 @@ class TestPermitsRestoredRecordedLate:
             if n.reason == "escalation_moot"
         }
         assert texts == {
-            "S3": "The safe accommodation permits escalation of 2026-06-03 (S3) is moot: permit "
-            "to stay extended on 2026-06-02, in time, was recorded only on 2026-06-05. Nothing "
-            "more is needed for it.",
+            # Neither the event nor its day: the police and the migration authority, told
+            # too, read no safe accommodation (R6).
+            "S3": "The safe accommodation permits notice of 2026-06-03 (S3) is moot: what "
+            "settled it happened before it and was recorded only on 2026-06-05. Nothing more "
+            "is needed for it.",
             "K7": "The permit to stay's expiry notice of 2026-06-03 (K7) is moot: its extension, "
             "decided on 2026-06-02, was recorded only on 2026-06-05. The permit to stay runs "
             "until 2026-09-02.",

@@ -10,9 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    field_validator,
+    model_validator,
+)
 
 from pathway.domain.calendar import Counting
 from pathway.domain.deadline_kinds import DeadlineKind
@@ -251,15 +258,26 @@ class CaseConfig(BaseModel):
                 )
         return {**DEFAULT_DEADLINE_COUNTING, **value}
 
-    @model_validator(mode="after")
+    @model_validator(mode="wrap")
+    @classmethod
+    def _refusals(cls, value: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Gap 11's refusals, made when a configuration is built from its fields: not for a
+        configuration that is one already (placed in a case's input or state, continue-as-new:
+        it was checked when it was built, or is one a running case holds), nor while a stored
+        one is decoded (:func:`decoding_stored`)."""
+        if isinstance(value, cls):
+            return value
+        config = handler(value)
+        if not _STORED.get():
+            config._sane_periods()
+            config._sane_leads()
+        return config
+
     def _sane_periods(self) -> Self:
         """Gap 11 (docs/rules.md "Legal time"): a period the rules can count, refused when the
         configuration is built. Raises ``ValueError`` (pydantic's ``ValidationError``) naming
         the field: a period of zero or less, or longer than ``MAX_PERIOD``; a period counted in
-        calendar or working days that is not a whole number of days (36 hours). Not while a
-        stored configuration is decoded (:func:`decoding_stored`)."""
-        if _STORED.get():
-            return self
+        calendar or working days that is not a whole number of days (36 hours)."""
         for field, kind in _PERIODS.items():
             period: timedelta = getattr(self, field)
             if period <= timedelta(0):
@@ -275,15 +293,21 @@ class CaseConfig(BaseModel):
                 )
         return self
 
-    @model_validator(mode="after")
     def _sane_leads(self) -> Self:
         """Gap 11: a reminder's lead is zero or more and shorter than its period (a permit to
-        stay's: shorter than its shortest length, 28 days a month). Raises ``ValueError`` naming
-        the field. Not while a stored configuration is decoded (:func:`decoding_stored`)."""
-        if _STORED.get():
-            return self
+        stay's: shorter than its shortest length, 28 days a month), and the reflection period
+        shorter than that shortest permit, which includes it (K7). Raises ``ValueError`` naming
+        the field."""
         leads = [(field, getattr(self, of), of) for field, of in _LEADS.items()]
         permit = timedelta(days=28 * self.permit_to_stay_months)
+        # K7: the permit to stay's months include the reflection period (a longer one, or a
+        # shorter permit, would leave no permit the admission checks could admit).
+        if self.reflection_period >= permit:
+            raise ValueError(
+                f"reflection_period: K7's {self.permit_to_stay_months} months of a permit to "
+                f"stay include the reflection period, which must be shorter than {permit.days} "
+                "days (28 a month)"
+            )
         leads.append(("permit_to_stay_reminder", permit, f"{permit.days} days (the permit)"))
         for field, period, of in leads:
             lead: timedelta = getattr(self, field)

@@ -57,6 +57,14 @@ KOSOVO = "XK"
 COUNTRY_CODES: frozenset[str] = frozenset(
     {country.alpha_2 for country in pycountry.countries} | {KOSOVO}
 )
+#: Two of ISO 3166-1's user-assigned codes, for a person with no citizenship to name: ``XX``
+#: stateless (EU law treats a stateless person as a third-country national), ``ZZ`` unknown
+#: (not established yet: an undocumented victim is identified before any document is found).
+STATELESS = "XX"
+UNKNOWN_CITIZENSHIP = "ZZ"
+#: The codes a citizenship may be recorded with: :data:`COUNTRY_CODES`, :data:`STATELESS` and
+#: :data:`UNKNOWN_CITIZENSHIP`.
+CITIZENSHIP_CODES: frozenset[str] = COUNTRY_CODES | {STATELESS, UNKNOWN_CITIZENSHIP}
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$", description="ISO 639-1/-3 code")]

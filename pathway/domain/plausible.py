@@ -142,11 +142,11 @@ def is_blank(text: str) -> bool:
 #: Characters that show nothing although :func:`is_blank` does not know them (their Unicode
 #: category is a letter's, a symbol's or a mark's): the Hangul fillers (U+115F, U+1160,
 #: U+3164, U+FFA0), the braille blank (U+2800), the combining grapheme joiner (U+034F), the
-#: Khmer inherent vowels (U+17B4, U+17B5), and the variation selectors (U+180B-U+180D,
-#: U+180F, U+FE00-U+FE0F, U+E0100-U+E01EF): Unicode's default-ignorable characters of those
-#: categories, and the braille blank.
+#: Khmer inherent vowels (U+17B4, U+17B5), the Khitan small script filler (U+16FE4), and the
+#: variation selectors (U+180B-U+180D, U+180F, U+FE00-U+FE0F, U+E0100-U+E01EF): Unicode's
+#: default-ignorable characters of those categories, and the braille blank.
 LOOKS_BLANK: Final = frozenset(
-    {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u034f", "\u17b4", "\u17b5"}
+    {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u034f", "\u17b4", "\u17b5", "\U00016fe4"}
     | {chr(c) for c in (0x180B, 0x180C, 0x180D, 0x180F)}
     | {chr(c) for c in range(0xFE00, 0xFE10)}
     | {chr(c) for c in range(0xE0100, 0xE01F0)}
@@ -154,12 +154,21 @@ LOOKS_BLANK: Final = frozenset(
 
 
 def shows_nothing(text: str) -> bool:
-    """Blank (:func:`is_blank`) or made only of such characters and :data:`LOOKS_BLANK`'s.
+    """Blank (:func:`is_blank`) or made only of such characters, :data:`LOOKS_BLANK`'s and
+    those of the categories that show nothing (format, unassigned, private use, surrogate).
 
     Not the event models' check: a model that refused more text than it did when a history
     was recorded could not decode that history's events again. The admission checks make it
     (:mod:`pathway.domain.rules.admission`), on events as they arrive."""
-    return all(c in LOOKS_BLANK or is_blank(c) for c in text)
+    return all(
+        c in LOOKS_BLANK or is_blank(c) or unicodedata.category(c) in _SHOWS_NOTHING for c in text
+    )
+
+
+#: Unicode categories whose characters show nothing: format characters (Cf, among them the
+#: default-ignorable ones), unassigned code points (Cn, which include the reserved
+#: default-ignorable ranges such as U+2065 and U+E0080), private use (Co) and surrogates (Cs).
+_SHOWS_NOTHING: Final = frozenset({"Cf", "Cn", "Co", "Cs"})
 
 
 @dataclass(frozen=True)

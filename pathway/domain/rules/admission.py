@@ -48,7 +48,7 @@ from pathway.domain.events import (
     SafeAccommodationPlaced,
     TemporaryResidencePermitGranted,
 )
-from pathway.domain.person import COUNTRY_CODES, PersonFacts, ResidenceStatus
+from pathway.domain.person import CITIZENSHIP_CODES, PersonFacts, ResidenceStatus
 from pathway.domain.plausible import EARLIEST_DATE, RULE_INPUT, shows_nothing
 from pathway.domain.rules.core import Accepted, Rejection
 from pathway.domain.rules.dispatch import decide, idempotency_key
@@ -66,7 +66,7 @@ def admission_refusal(state: CaseState | None, event: CaseEvent) -> Rejection | 
       before it is refused).
     - INPUT, ``person.citizenships.<i>`` (``citizenships.<i>`` of an
       ``accompanying_child_recorded``): a citizenship that is no ISO 3166-1 alpha-2 country
-      code (:data:`~pathway.domain.person.COUNTRY_CODES`), or one named twice.
+      code (:data:`~pathway.domain.person.CITIZENSHIP_CODES`), or one named twice.
     - C1, ``child.best_interests``; C2, ``child.child_views``: a note of characters that show
       nothing (:func:`~pathway.domain.plausible.shows_nothing`: a Hangul filler, the braille
       blank), which the event models, blind to them, let through.
@@ -169,16 +169,18 @@ def _estimate_before_earliest(person: PersonFacts) -> Rejection | None:
 
 
 def _unknown_citizenship(codes: Sequence[str], field: str) -> Rejection | None:
-    """INPUT: each citizenship is a country's ISO 3166-1 alpha-2 code, named once. The reason
-    names the position, not the code (a citizenship is personal data, and rejections are kept
-    as metadata, R6)."""
+    """INPUT: each citizenship is a country's ISO 3166-1 alpha-2 code (XK for Kosovo), or XX
+    for a stateless person, ZZ for one whose citizenship is not known yet
+    (:data:`~pathway.domain.person.CITIZENSHIP_CODES`), named once. The reason names the
+    position, not the code (a citizenship is personal data, and rejections are kept as
+    metadata, R6)."""
     for i, code in enumerate(codes):
-        if code not in COUNTRY_CODES:
+        if code not in CITIZENSHIP_CODES:
             return Rejection(
                 RULE_INPUT,
                 f"{field}.{i}",
-                "a citizenship is the ISO 3166-1 alpha-2 code of a country (XK for Kosovo): "
-                "this code names none",
+                "a citizenship is the ISO 3166-1 alpha-2 code of a country (XK for Kosovo), XX "
+                "for a stateless person or ZZ while it is not known: this code is none of them",
             )
         if code in codes[:i]:
             return Rejection(
@@ -272,14 +274,16 @@ def _placements_overlap(
                 "occurred_at",
                 f"safe accommodation ran from {since} to {local_date(end)}: a crisis placement "
                 "dated before its end would make both active, and crisis and safe "
-                "accommodation are never both active",
+                "accommodation are never both active (placements are recorded in the order "
+                "they happened)",
             )
         if not crisis and at < entered_at:
             return Rejection(
                 "S1",
                 "occurred_at",
                 f"the crisis accommodation placed on {since} would run beside it: safe "
-                "accommodation follows crisis accommodation, so it cannot be dated before it",
+                "accommodation follows crisis accommodation, so it cannot be dated before it "
+                "(placements are recorded in the order they happened)",
             )
         if not crisis and end is not None and at < end:
             return Rejection(
@@ -287,7 +291,8 @@ def _placements_overlap(
                 "occurred_at",
                 f"crisis accommodation ran from {since} to {local_date(end)}: a safe placement "
                 "dated before its end would make both active (one while crisis accommodation "
-                "runs ends it), and crisis and safe accommodation are never both active",
+                "runs ends it), and crisis and safe accommodation are never both active "
+                "(placements are recorded in the order they happened)",
             )
     return None
 
@@ -359,7 +364,8 @@ def _permit_misses_reflection(state: CaseState, event: PermitToStayGranted) -> R
         return Rejection(
             "K7",
             "valid_from",
-            f"the {months} months include the 30-day reflection period, which runs until "
+            f"the {months} months include the {state.config.reflection_period.days}-day "
+            f"reflection period, which runs until "
             f"{reflection_ends}: a permit to stay valid from {event.valid_from} would end on "
             f"{until}, before it",
         )
@@ -421,7 +427,15 @@ def _offer_without_crisis(state: CaseState, event: SafeAccommodationOffered) -> 
 #: into assistance (the events that bring a victim back after an exit, as ``decide`` has it).
 RETURNED_HOME: Final = "returned home"
 BACK_IN_ASSISTANCE: Final = frozenset(
-    {"crisis accommodation placed", "safe accommodation placed", "reflection period started"}
+    {
+        "crisis accommodation placed",
+        "safe accommodation placed",
+        "reflection period started",
+        # A permit is decided for a person in Slovenia (K7, S4): they are back.
+        "permit to stay granted",
+        "temporary residence permit granted",
+        "temporary residence permit renewed",
+    }
 )
 
 
@@ -431,6 +445,8 @@ def _enrolled_after_return(state: CaseState, event: ReintegrationEnrolled) -> Re
     person returned home, with no return into assistance dated between, is refused."""
     if is_slovenian_citizen(state):
         return None  # home is Slovenia: a Slovenian citizen comes home to the programme
+    if event.reason is not None:
+        return None  # the sender says why (an EU citizen back under free movement, say)
     at = event.occurred_at
     returns = [
         e.at
@@ -449,8 +465,8 @@ def _enrolled_after_return(state: CaseState, event: ReintegrationEnrolled) -> Re
         "I1",
         "occurred_at",
         f"the person returned home on {local_date(left)}: reintegration is for victims in "
-        "Slovenia, and nothing records their return into assistance since (a placement or a "
-        "reflection period)",
+        "Slovenia, and nothing records their return since (a placement, a reflection period "
+        "or a permit): record it, or give the enrolment a reason saying they are back",
     )
 
 

@@ -340,7 +340,15 @@ class _Change:
             or cause.occurred_at >= fired_at
         ):
             return
-        self._announce_moot(ob, cause, fired_at, "before it, ")
+        happened, fired = calendar.local_date(cause.occurred_at), calendar.local_date(fired_at)
+        what = cause.type.replace("_", " ")
+        self._announce_moot(
+            ob,
+            f"The {ob.kind.value.replace('_', ' ')} escalation of {fired} ({ob.rule}) is moot: "
+            f"{what} on {happened}, before it, was recorded only on "
+            f"{calendar.local_date(self.now)}. Nothing more is needed for it.",
+            f"{ob.kind.value} escalation moot: {what} on {happened}, recorded late",
+        )
 
     def close_moot(self, by: str, ob: Obligation, told: Iterable[Org], fired_at: datetime) -> None:
         """Close ``ob`` (open), settled by the event being applied, which a track judged to
@@ -353,31 +361,31 @@ class _Change:
         if self.cause is None:
             return
         ob.escalated_to = list(dict.fromkeys([*told, *ob.escalated_to]))
-        self._announce_moot(ob, self.cause, fired_at, "in time, ")
+        fired = calendar.local_date(fired_at)
+        # Neither the event nor its day: those told may not read what settled it (R6: the
+        # police and the migration authority read no safe accommodation).
+        self._announce_moot(
+            ob,
+            f"The {ob.kind.value.replace('_', ' ')} notice of {fired} ({ob.rule}) is moot: what "
+            "settled it happened before it and was recorded only on "
+            f"{calendar.local_date(self.now)}. Nothing more is needed for it.",
+            f"{ob.kind.value} notice moot: settled by an event recorded late",
+        )
 
-    def _announce_moot(
-        self, ob: Obligation, cause: BaseEvent, fired_at: datetime, before: str
-    ) -> None:
+    def _announce_moot(self, ob: Obligation, action: str, what: str) -> None:
+        """``ob`` is moot: ``action`` to those it told (once per obligation kind in this
+        change), ``what`` on the timeline."""
         ob.moot = True
         if ob.kind in self._mooted:
             return
         self._mooted.add(ob.kind)
-        happened, fired = calendar.local_date(cause.occurred_at), calendar.local_date(fired_at)
-        what = cause.type.replace("_", " ")
-        self.notify(
-            ob.escalated_to,
-            "escalation_moot",
-            ob.rule,
-            f"The {ob.kind.value.replace('_', ' ')} escalation of {fired} ({ob.rule}) is moot: "
-            f"{what} on {happened}, {before}was recorded only on "
-            f"{calendar.local_date(self.now)}. Nothing more is needed for it.",
-        )
+        self.notify(ob.escalated_to, "escalation_moot", ob.rule, action)
         self.state.timeline.append(
             TimelineEntry(
                 at=self.now,
                 recorded_at=self.now,
                 who="pathway",
-                what=f"{ob.kind.value} escalation moot: {what} on {happened}, recorded late",
+                what=what,
                 rule=ob.rule,
                 event_id=None,
             )

@@ -525,6 +525,22 @@ class TestPermitsRestoredRecordedLate:
         _, sent = recorded_rules(old_k7, extension, ljubljana("2026-06-05T09:00"))
         assert moot_for(sent, "K7") == []
 
+    def test_an_extension_recorded_after_the_extended_permit_ran_out_too(self) -> None:
+        """The permit to stay ran to 2 June; extended by one month on 2 June (to 2 July), the
+        extension is recorded only on 10 July. The lapse of 3 June was moot: settled so, the
+        four told. The extended permit's own lapse, at 24:00 on 2 July, is real: the case
+        notices it when it wakes, with an obligation of its own."""
+        state = fired_until(in_safe_accommodation(), ljubljana("2026-06-03T00:00"))
+        extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=1)
+        late, sent = recorded_rules(state, extension, ljubljana("2026-07-10T09:00"))
+        assert permits_lapse_settled(late) == [(False, True)]
+        assert moot_for(sent, "S3") == LAPSE_TOLD
+        woke = fired_until(late, ljubljana("2026-07-10T09:00"))
+        kind = ObligationKind.SAFE_ACCOMMODATION_PERMITS
+        (again,) = [o for o in woke.open_obligations if o.kind is kind]
+        assert again.lapsed_at == ljubljana("2026-07-03T00:00")
+        assert "expired on 2026-07-02" in again.action
+
     def test_old_histories_replay_as_they_were(self) -> None:
         """Replay: a case recorded before the patch keeps the S3 obligation open after a late
         extension, and settles it after a late renewal without telling anyone."""

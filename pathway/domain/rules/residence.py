@@ -335,7 +335,10 @@ def _permits_restored(change: _Change, by: str, *, in_time: bool) -> None:
     it is judged on the facts as now known, whatever order they were recorded in: its notice
     was moot when both permits, as now recorded, were valid when the lapse it answers happened
     (``Obligation.lapsed_at``) and every permit restored while it was open was restored in
-    time (``Obligation.restored_late``). Then those the notice told (the provider, the police,
+    time (``Obligation.restored_late``), and no lapse since is noticed and unanswered (each
+    permit's expiry deadline still pending, even if already due: an extension recorded only
+    after the extended permit ran out too settles the first lapse as moot, and the second is
+    noticed afresh when the case wakes). Then those the notice told (the provider, the police,
     the migration authority and the interior ministry) and those its escalation told are told
     so. Otherwise the gap was real, and only an escalation the restoring event preceded is moot
     (``_Change.close_obligations``)."""
@@ -352,19 +355,29 @@ def _permits_restored(change: _Change, by: str, *, in_time: bool) -> None:
     ]
     for ob in lapses:
         ob.restored_late = ob.restored_late or not in_time
-    if not (_in_safe_accommodation(state) and restored):
+    if not _in_safe_accommodation(state):
         return
+    # No lapse noticed that is still unanswered: each permit's expiry is still ahead of the
+    # case (its deadline pending), though it may be due already (an extension recorded after
+    # the extended permit ran out too: that lapse is noticed afresh when the case wakes).
+    unnoticed = {DeadlineKind.PERMIT_TO_STAY, DeadlineKind.TEMPORARY_RESIDENCE_PERMIT}
+    none_noticed = unnoticed <= state.deadlines.keys()
+    settled = False
     for ob in lapses:
         lapsed = ob.lapsed_at or ob.opened_at
         if (
-            not ob.restored_late
+            none_noticed
+            and not ob.restored_late
             and _permit_to_stay_valid(state, lapsed)
             and _residence_permit_valid(state, lapsed)
         ):
             change.close_moot(by, ob, _lapse_told(ob.owner), lapsed)
-        else:
+            settled = True
+        elif restored:
             change.close_obligations(by, ids=[ob.id])
-    change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
+            settled = True
+    if settled:
+        change.end_deadline(DeadlineKind.SAFE_ACCOMMODATION_PERMITS)
 
 
 def settle_safe_accommodation_permits(change: _Change, by: str) -> None:

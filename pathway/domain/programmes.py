@@ -19,7 +19,7 @@ from pathway.domain.events import EventId
 from pathway.domain.organisations import Organisation as Org
 from pathway.domain.person import CountryCode, Gender, LanguageCode
 from pathway.domain.plausible import RULE_INPUT, ServiceInstant, not_blank
-from pathway.domain.rules import RULE_ACCESS, RULE_IDEMPOTENCY, RULE_TIME, Rejection
+from pathway.domain.rules.core import RULE_ACCESS, RULE_IDEMPOTENCY, RULE_TIME, Rejection
 from pathway.domain.state import Notification
 
 

@@ -30,6 +30,11 @@ from tests.before_patches import CaseIgnoringPermitsRestoredMoot
 from tests.keys import TEST_KEYS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+#: Replays check commands, not time: the SDK's deadlock detector (a workflow activation that
+#: does not yield within 2 s fails) guards a production worker, and on a machine busy with CI
+#: it fired for one slow activation of a long history (busy CI of 2 December). Debug mode turns
+#: it off; the sandbox stays as it is but for allowing ``breakpoint()``.
+REPLAY_DEBUG = True
 _IDS = Path(__file__).parent / "histories" / "workflow-ids.txt"
 #: The recorded workflow ID of each history (the file name, where none was kept).
 WORKFLOW_IDS = (
@@ -50,6 +55,7 @@ async def test_the_old_branch_of_the_lazily_asked_patch_is_kept() -> None:
     replayer = Replayer(
         workflows=[CaseIgnoringPermitsRestoredMoot, ProgrammeRegisterWorkflow],
         data_converter=data_converter(TEST_KEYS),
+        debug_mode=REPLAY_DEBUG,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
@@ -127,6 +133,8 @@ async def test_history_replays(path: Path, versioned: bool) -> None:
         if versioned
         else [VictimCaseWorkflow, ProgrammeRegisterWorkflow]
     )
-    replayer = Replayer(workflows=workflows, data_converter=data_converter(TEST_KEYS))
+    replayer = Replayer(
+        workflows=workflows, data_converter=data_converter(TEST_KEYS), debug_mode=REPLAY_DEBUG
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from tests.harness import PEPPER
     from tests.keys import TEST_KEYS
     from tests.receivers import eventually
-    from tests.test_replay import WORKFLOW_IDS
+    from tests.test_replay import REPLAY_DEBUG, WORKFLOW_IDS
 
 # The case histories of the corpus (the programme register is another workflow type).
 HISTORIES = sorted(
@@ -106,7 +106,9 @@ def load(path: Path) -> WorkflowHistory:
 
 async def replay(workflow_cls: type, history: WorkflowHistory) -> None:
     """Replay ``history`` with ``workflow_cls`` as the case workflow; raises on any failure."""
-    replayer = Replayer(workflows=[workflow_cls], data_converter=data_converter(TEST_KEYS))
+    replayer = Replayer(
+        workflows=[workflow_cls], data_converter=data_converter(TEST_KEYS), debug_mode=REPLAY_DEBUG
+    )
     await replayer.replay_workflow(history, raise_on_replay_failure=True)
 
 

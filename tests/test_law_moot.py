@@ -264,6 +264,22 @@ def permits_lapse_settled(late: CaseState) -> list[tuple[bool, bool]]:
     return [(o.is_open, o.moot) for o in late.obligations if o.kind is kind]
 
 
+def both_lapsed_then_restored(
+    renewed_on: str, extension_first: bool
+) -> tuple[CaseState, CaseEvent, CaseEvent]:
+    """In safe accommodation, the permit to stay lapsed after 2 June and the residence permit
+    after 5 June; its extension (decided 2 June) and the renewal (decided ``renewed_on``), in
+    the order they are to be recorded."""
+    state = fired_until(
+        in_safe_accommodation(residence_until="2026-06-05"), ljubljana("2026-06-06T00:00")
+    )
+    extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3)
+    renewal = event(
+        "temporary_residence_permit_renewed", ljubljana(renewed_on), valid_until="2027-06-05"
+    )
+    return (state, extension, renewal) if extension_first else (state, renewal, extension)
+
+
 #: Those the notice of a lapsed permit told (S3): the provider, the police, the migration
 #: authority and the interior ministry, sorted.
 LAPSE_TOLD = ["interior_ministry", "kljuc", "migration_authority", "police"]
@@ -398,17 +414,8 @@ class TestPermitsRestoredRecordedLate:
         before their permit lapsed, and both are recorded on 7 June: whichever is recorded
         first, the case ends with the obligation settled as moot and the four told once (the
         facts as now known decide, not the order they arrived in)."""
-        state = fired_until(
-            in_safe_accommodation(residence_until="2026-06-05"), ljubljana("2026-06-06T00:00")
-        )
+        state, first, second = both_lapsed_then_restored("2026-06-05T15:00", extension_first)
         assert permits_lapse_settled(state) == [(True, False)]
-        extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3)
-        renewal = event(
-            "temporary_residence_permit_renewed",
-            ljubljana("2026-06-05T15:00"),
-            valid_until="2027-06-05",
-        )
-        first, second = (extension, renewal) if extension_first else (renewal, extension)
         state, sent = recorded_rules(state, first, ljubljana("2026-06-07T09:00"))
         assert permits_lapse_settled(state) == [(True, False)] and moot_for(sent, "S3") == []
         state, sent = recorded_rules(state, second, ljubljana("2026-06-07T10:00"))
@@ -421,16 +428,7 @@ class TestPermitsRestoredRecordedLate:
     ) -> None:
         """As above, but the residence permit was renewed on 6 June, after it lapsed: the gap
         was real, so in either order the obligation is settled without a moot notice."""
-        state = fired_until(
-            in_safe_accommodation(residence_until="2026-06-05"), ljubljana("2026-06-06T00:00")
-        )
-        extension = event("permit_to_stay_extended", ljubljana("2026-06-02T15:00"), months=3)
-        renewal = event(
-            "temporary_residence_permit_renewed",
-            ljubljana("2026-06-06T09:00"),
-            valid_until="2027-06-05",
-        )
-        first, second = (extension, renewal) if extension_first else (renewal, extension)
+        state, first, second = both_lapsed_then_restored("2026-06-06T09:00", extension_first)
         state, _ = recorded_rules(state, first, ljubljana("2026-06-07T09:00"))
         state, sent = recorded_rules(state, second, ljubljana("2026-06-07T10:00"))
         assert permits_lapse_settled(state) == [(False, False)]

@@ -12,7 +12,7 @@ from pathway.domain.rules import Accepted, Rejection, admission_refusal, admit, 
 from pathway.domain.rules.admission import reflection_last_day
 from pathway.domain.state import CaseState, TimelineEntry
 from tests.factories import CASE_ID, EU_ADULT, T0, TCN_ILLEGAL, accept, days, event, opened
-from tests.test_admission import TestALinkedCaseMustBeAbleToOpen
+from tests.test_admission import TestALinkedCaseMustBeAbleToOpen, TestAnExtensionFollowsItsGrant
 
 
 def _child_decision(views: str) -> Rejection | None:
@@ -36,17 +36,7 @@ class TestTheGrantOfThePermit:
     """K7: an extension extends a granted permit, so it is not dated before the grant; the
     grant's time is the permit's own (``granted_at``), the timeline's only for older permits."""
 
-    @staticmethod
-    def _granted() -> CaseState:
-        return accept(
-            opened(TCN_ILLEGAL),
-            event(
-                "permit_to_stay_granted",
-                T0 + days(10),
-                valid_from=T0.date().isoformat(),
-                basis="ex_officio",
-            ),
-        )
+    _granted = staticmethod(TestAnExtensionFollowsItsGrant._granted)
 
     def test_the_permit_s_own_grant_time_is_read_first(self) -> None:
         state = self._granted()
